@@ -1,0 +1,153 @@
+"""Shared plumbing of the JSON API: route registration that also feeds OpenAPI, auth, body parsing."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Blueprint, g, request
+
+from ..context import node_ctx
+from ..errors import AuthError, ValidationError
+from ..services import members as members_service
+from ..tables import Member
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One documented API operation; the OpenAPI document is built from these."""
+
+    rule: str
+    method: str
+    summary: str
+    tag: str
+    auth: bool
+    body: dict | None
+    response: dict | None
+    status: int
+    endpoint: str
+
+
+OPERATIONS: list[Operation] = []
+
+
+@dataclass
+class ApiBlueprint:
+    """A Flask blueprint whose routes are recorded for the OpenAPI document."""
+
+    name: str
+    tag: str
+    blueprint: Blueprint = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.blueprint = Blueprint(f"api_{self.name}", __name__)
+
+    def route(self, rule: str, method: str, summary: str, *, body: dict | None = None,
+              response: dict | None = None, status: int = 200, auth: bool = True) -> Callable:
+        """Register a view at /api/v1<rule> for one method, documented for OpenAPI."""
+
+        def decorator(view: Callable) -> Callable:
+            endpoint = f"{view.__name__}_{method.lower()}"
+
+            @wraps(view)
+            def wrapped(**kwargs: Any):
+                if auth:
+                    g.member = require_token_member()
+                return view(**kwargs)
+
+            self.blueprint.add_url_rule(rule, endpoint=endpoint, view_func=wrapped, methods=[method])
+            OPERATIONS.append(Operation(rule, method, summary, self.tag, auth, body, response, status,
+                                        f"api_{self.name}.{endpoint}"))
+            return wrapped
+
+        return decorator
+
+
+def require_token_member() -> Member:
+    """The member behind the request's bearer token; the API never uses cookies (no CSRF surface)."""
+    header = request.headers.get("Authorization", "")
+    match = re.fullmatch(r"Bearer (\S{8,200})", header)
+    if not match:
+        raise AuthError("send an API token as 'Authorization: Bearer <token>'", code="token_missing")
+    ctx = node_ctx()
+    with ctx.db.read() as session:
+        member = members_service.member_for_token(session, match.group(1), ctx.now())
+    if member is None:
+        raise AuthError("this API token is unknown or revoked", code="token_invalid")
+    return member
+
+
+def json_body(required: bool = True) -> dict:
+    """The request's JSON object; floats stay floats so amount checks can refuse them."""
+    raw = request.get_data(cache=True)
+    if not raw and not required:
+        return {}
+    if request.mimetype != "application/json":
+        raise ValidationError("send the body as application/json", code="unsupported_media_type", status=415)
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError(f"the body is not valid JSON: {exc}", code="invalid_json", status=400) from None
+    if not isinstance(data, dict):
+        raise ValidationError("the body must be a JSON object", code="invalid_body", status=400)
+    return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def only_fields(data: dict, allowed: tuple[str, ...]) -> dict:
+    """Refuse fields the operation does not know (typos must not pass silently)."""
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
+    return data
+
+
+# Small JSON-schema helpers for the OpenAPI document.
+def obj(required: tuple[str, ...] = (), **props: dict) -> dict:
+    out: dict = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        out["required"] = list(required)
+    return out
+
+
+def arr(items: dict, max_items: int | None = None) -> dict:
+    out = {"type": "array", "items": items}
+    if max_items is not None:
+        out["maxItems"] = max_items
+    return out
+
+
+def string(max_length: int | None = None, **extra: Any) -> dict:
+    out: dict = {"type": "string", **extra}
+    if max_length is not None:
+        out["maxLength"] = max_length
+    return out
+
+
+def integer(minimum: int | None = None, maximum: int | None = None) -> dict:
+    out: dict = {"type": "integer"}
+    if minimum is not None:
+        out["minimum"] = minimum
+    if maximum is not None:
+        out["maximum"] = maximum
+    return out
+
+
+BOOL = {"type": "boolean"}
+DATETIME = {"type": "string", "format": "date-time"}
+AMOUNT = integer(1, 2**53 - 1)
+ANY_OBJECT = {"type": "object"}

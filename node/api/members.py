@@ -1,0 +1,179 @@
+"""JSON API: sign-up, tokens, profile, statement, transfers, export and closing."""
+from __future__ import annotations
+
+from flask import g, jsonify
+
+from ..context import node_ctx
+from ..errors import AuthError, NotFoundError, ValidationError
+from ..services import ledger, members
+from ..services.validate import clean_text
+from ..tables import Member
+from .base import (AMOUNT, ANY_OBJECT, BOOL, DATETIME, ApiBlueprint, arr, integer, json_body, obj,
+                   only_fields, string)
+
+api = ApiBlueprint("members", "members")
+
+PROFILE = {
+    "type": "object",
+    "properties": {
+        "id": integer(), "email": string(), "handle": string(), "address": string(), "pseudonym": string(),
+        "display_name": string(), "organisation": string(), "expertise": arr(string()),
+        "languages": arr(string()), "country": string(), "bio": string(), "role": string(),
+        "status": string(), "is_reviewer": BOOL, "pool_consent": BOOL, "review_capacity": integer(),
+        "balance": integer(), "unit": string(),
+    },
+    "required": ["id", "handle", "status", "role"],
+}
+PROFILE_PATCH = obj(
+    display_name=string(120), organisation=string(120), bio=string(2000), country=string(2),
+    expertise=arr(string(64), 12), languages=arr(string(8), 8), is_reviewer=BOOL, pool_consent=BOOL,
+    review_capacity=integer(0, 20),
+)
+STATEMENT_LINE = obj(
+    posting_id=integer(), txn_id=integer(), kind=string(), memo=string(), amount=integer(),
+    balance_after=integer(), counterparty=arr(string()), at=DATETIME,
+)
+TXN = {"type": "object", "properties": {"txn_id": integer(), "amount": integer(), "balance": integer()}}
+
+
+def profile_json(session, member: Member, *, private: bool = True) -> dict:
+    """A member's profile as the API shows it (email and balance only to the member themself)."""
+    ctx = node_ctx()
+    out = {
+        "id": member.id, "handle": member.handle, "address": f"{member.handle}@{ctx.settings.node_id}",
+        "display_name": member.display_name, "organisation": member.organisation,
+        "expertise": member.expertise, "languages": member.languages, "country": member.country,
+        "bio": member.bio, "role": member.role, "status": member.status, "is_reviewer": member.is_reviewer,
+    }
+    if private:
+        out.update(email=member.email, pseudonym=member.pseudonym, pool_consent=member.pool_consent,
+                   review_capacity=member.review_capacity, unit=ctx.settings.unit,
+                   balance=ledger.member_account(session, member.id).balance)
+    return out
+
+
+@api.route("/signup", "POST", "Sign up with email and password", auth=False, status=201,
+           body=obj(("email", "password", "display_name"), email=string(254), password=string(256),
+                    display_name=string(120), handle=string(32)),
+           response=PROFILE)
+def signup():
+    data = only_fields(json_body(), ("email", "password", "display_name", "handle"))
+    ctx = node_ctx()
+    with ctx.db.write() as session:
+        member = members.sign_up(session, ctx.settings, email=data.get("email"), password=data.get("password"),
+                                 display_name=data.get("display_name"), handle=data.get("handle"),
+                                 now=ctx.now(), hasher=ctx.hasher)
+        out = profile_json(session, member)
+    return jsonify(out), 201
+
+
+@api.route("/tokens", "POST", "Exchange email and password for an API token", auth=False, status=201,
+           body=obj(("email", "password"), email=string(254), password=string(256), name=string(80)),
+           response={"type": "object", "properties": {"token": string(), "member": PROFILE}})
+def create_token():
+    data = only_fields(json_body(), ("email", "password", "name"))
+    ctx = node_ctx()
+    # A failed attempt must be recorded even though the login is refused: separate transaction.
+    with ctx.db.write() as session:
+        try:
+            member = members.authenticate(session, ctx.settings, email=data.get("email"),
+                                          password=data.get("password"), now=ctx.now(), hasher=ctx.hasher)
+        except AuthError as exc:
+            failure = exc
+        else:
+            failure = None
+            token = members.create_token(session, member=member, name=data.get("name") or "api", now=ctx.now())
+            out = {"token": token, "member": profile_json(session, member)}
+    if failure is not None:
+        raise failure
+    return jsonify(out), 201
+
+
+@api.route("/me", "GET", "Your profile and balance", response=PROFILE)
+def me():
+    ctx = node_ctx()
+    with ctx.db.read() as session:
+        return jsonify(profile_json(session, session.get(Member, g.member.id)))
+
+
+@api.route("/me", "PATCH", "Change your profile", body=PROFILE_PATCH, response=PROFILE)
+def patch_me():
+    data = json_body()
+    ctx = node_ctx()
+    with ctx.db.write() as session:
+        member = members.update_profile(session, ctx.settings, member=session.get(Member, g.member.id),
+                                        data=data, now=ctx.now())
+        out = profile_json(session, member)
+    return jsonify(out)
+
+
+@api.route("/me/statement", "GET", "Your statement with running balance, newest first",
+           response={"type": "object", "properties": {"balance": integer(), "lines": arr(STATEMENT_LINE)}})
+def my_statement():
+    ctx = node_ctx()
+    with ctx.db.read() as session:
+        account = ledger.member_account(session, g.member.id)
+        return jsonify({"balance": account.balance, "lines": ledger.statement(session, account)})
+
+
+@api.route("/me/export", "GET", "Everything the node holds about you, as JSON", response=ANY_OBJECT)
+def export_me():
+    ctx = node_ctx()
+    with ctx.db.read() as session:
+        return jsonify(members.export_data(session, session.get(Member, g.member.id)))
+
+
+@api.route("/me/close", "POST", "Close your account (balance retired, profile pseudonymized)",
+           response=PROFILE)
+def close_me():
+    ctx = node_ctx()
+    with ctx.db.write() as session:
+        member = members.close_account(session, member=session.get(Member, g.member.id), now=ctx.now())
+        out = {"id": member.id, "handle": member.handle, "status": member.status, "role": member.role}
+    return jsonify(out)
+
+
+@api.route("/transfers", "POST", "Pay another member of this node", status=201,
+           body=obj(("to", "amount"), to=string(64), amount=AMOUNT, memo=string(280)), response=TXN)
+def create_transfer():
+    data = only_fields(json_body(), ("to", "amount", "memo"))
+    ctx = node_ctx()
+    with ctx.db.write() as session:
+        payer = session.get(Member, g.member.id)
+        members.require_active(payer)
+        payee = members.find_by_handle(session, _local_handle(data.get("to"), ctx.settings.node_id))
+        memo = clean_text(data.get("memo"), "memo", max_len=280)
+        txn = ledger.transfer(session, payer=payer, payee=payee, amount=data.get("amount"), memo=memo,
+                              now=ctx.now())
+        out = {"txn_id": txn.id, "amount": data["amount"],
+               "balance": ledger.member_account(session, payer.id).balance}
+    return jsonify(out), 201
+
+
+def _local_handle(to: object, node_id: str) -> str:
+    """Accept 'anna' or 'anna@<this node>'; other nodes' addresses need federation."""
+    text = clean_text(to, "to", max_len=64, required=True).lower()
+    if "@" in text:
+        handle, _, node = text.partition("@")
+        if node != node_id:
+            raise ValidationError(f"{text} is on another node; cross-border payments need federation",
+                                          code="remote_payee_unsupported", field="to")
+        return handle
+    return text
+
+
+@api.route("/members/<handle>", "GET", "A member's public profile", response=PROFILE)
+def public_profile(handle: str):
+    ctx = node_ctx()
+    with ctx.db.read() as session:
+        member = members.find_by_handle(session, handle)
+        if member.status != "active":
+            raise NotFoundError("no such member", code="member_not_found")
+        return jsonify(profile_json(session, member, private=False))
+
+
+@api.route("/taxonomy", "GET", "Expertise tags and languages this node knows", auth=False,
+           response={"type": "object", "properties": {"expertise": arr(string()), "languages": arr(string())}})
+def get_taxonomy():
+    ctx = node_ctx()
+    return jsonify({"expertise": list(members.taxonomy(ctx.settings)), "languages": list(members.LANGUAGES)})

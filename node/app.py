@@ -1,0 +1,112 @@
+"""The application factory: wires settings, database, API, web UI (and later federation)."""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, jsonify, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException
+
+from .clock import SystemClock, iso
+from .context import NodeContext
+from .db import Database
+from .errors import DomainError
+from .services.members import password_hasher
+from .settings import Settings, load_settings
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Times as ISO 8601 UTC with a Z, never the HTTP-date default."""
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime):
+            return iso(o)
+        if isinstance(o, date):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClock | None = None,
+               settings: Settings | None = None) -> Flask:
+    """Build a node app; test_config overrides settings by name."""
+    settings = settings or load_settings(test_config)
+    data_path = settings.data_path
+    data_path.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__)
+    app.json_provider_class = JSONProvider
+    app.json = JSONProvider(app)
+    app.config.update(
+        SECRET_KEY=settings.secret_key or _secret_key(data_path),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME=f"sifnet_{settings.node_id}",
+    )
+    db = Database(settings.db_url)
+    db.upgrade()
+    ctx = NodeContext(settings=settings, db=db, clock=clock or SystemClock(), hasher=password_hasher(settings))
+    app.extensions["sifnet"] = ctx
+
+    from . import api, web
+
+    api.init_app(app)
+    web.init_app(app)
+    _register_error_handlers(app)
+    _register_test_hooks(app, ctx)
+    return app
+
+
+def _secret_key(data_path: Path) -> str:
+    """Read the node's session secret, creating it (mode 0600) on first start."""
+    path = data_path / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/_test/")
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """Domain errors become HTTP answers here, and nowhere else."""
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        if wants_json():
+            return jsonify({"error": exc.to_dict()}), exc.status
+        from .web.pages import render_error
+
+        return render_error(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        if wants_json():
+            return jsonify({"error": {"code": code, "message": exc.description or exc.name}}), exc.code
+        from .web.pages import render_error
+
+        return render_error(exc.code or 500, code, exc.description or "")
+
+
+def _register_test_hooks(app: Flask, ctx: NodeContext) -> None:
+    """Development/test only: move the node's clock so tests need not sleep through deadlines."""
+    if not ctx.settings.allow_clock_control:
+        return
+
+    @app.post("/_test/clock")
+    def _advance_clock():
+        from .api.base import json_body
+
+        seconds = json_body().get("advance_seconds", 0)
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds <= 10**8:
+            return jsonify({"error": {"code": "invalid_input", "message": "advance_seconds: 0..1e8"}}), 422
+        ctx.clock.advance(seconds)
+        return jsonify({"now": ctx.now()})

@@ -1,0 +1,165 @@
+"""The `sifnet` command line: `sifnet node init|run|create-coordinator|seed-demo|check-books`."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .errors import DomainError
+from .settings import SettingsError, load_settings, write_settings_file
+
+COMMANDS: dict[str, tuple[Callable, str]] = {}
+
+
+def command(name: str, help_text: str) -> Callable:
+    def decorator(fn: Callable) -> Callable:
+        COMMANDS[name] = (fn, help_text)
+        return fn
+
+    return decorator
+
+
+def _data_dir_settings(args: argparse.Namespace, **extra):
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    overrides.update({k: v for k, v in extra.items() if v is not None})
+    return load_settings(overrides)
+
+
+@command("init", "create a node's data folder, settings file, signing key and database")
+def cmd_init(args: argparse.Namespace) -> int:
+    data = Path(args.data_dir or os.environ.get("SIFNET_DATA_DIR") or "./data")
+    data.mkdir(parents=True, exist_ok=True)
+    settings_file = data / "settings.toml"
+    if settings_file.exists() and not args.force:
+        print(f"{settings_file} exists; use --force to rewrite it", file=sys.stderr)
+        return 2
+    values = {"data_dir": str(data.resolve())}
+    for name in ("node_id", "node_name", "country", "base_url", "port"):
+        value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    if args.port and not args.base_url:
+        values["base_url"] = f"http://127.0.0.1:{args.port}"
+    write_settings_file(settings_file, values)
+    settings = load_settings({"data_dir": str(data)})
+    from .keys import ensure_signing_key
+
+    key = ensure_signing_key(settings.data_path)
+    from .app import create_app
+
+    create_app(settings=settings)
+    print(f"node {settings.node_id} initialised in {data}")
+    print(f"signing key {key.public_key.key_id}, fingerprint {key.public_key.fingerprint}")
+    return 0
+
+
+@command("run", "serve the node over HTTP (development server; use gunicorn in production)")
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _data_dir_settings(args)
+    from .app import create_app
+    from .scheduler import start_scheduler
+
+    app = create_app(settings=settings)
+    if settings.scheduler == "inprocess":
+        start_scheduler(app)
+    from werkzeug.serving import run_simple
+
+    run_simple(settings.host, settings.port, app, threaded=True, use_reloader=False)
+    return 0
+
+
+@command("worker", "run the scheduled jobs (deadlines, reminders, mail) in this process")
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = _data_dir_settings(args)
+    from .app import create_app
+    from .scheduler import run_worker
+
+    run_worker(create_app(settings=settings))
+    return 0
+
+
+@command("create-coordinator", "create (or promote) an active coordinator account")
+def cmd_create_coordinator(args: argparse.Namespace) -> int:
+    settings = _data_dir_settings(args)
+    from .app import create_app
+    from .services import members
+
+    if not args.email:
+        print("--email is required", file=sys.stderr)
+        return 2
+    password = args.password or os.environ.get("SIFNET_COORDINATOR_PASSWORD") or getpass.getpass("Password: ")
+    app = create_app(settings=settings)
+    ctx = app.extensions["sifnet"]
+    with ctx.db.write() as s:
+        member = members.create_coordinator(s, ctx.settings, email=args.email, password=password,
+                                            display_name=args.name or "Coordinator", handle=args.handle,
+                                            now=ctx.now(), hasher=ctx.hasher)
+        print(f"coordinator {member.handle}@{settings.node_id} ({member.email}) is active")
+    return 0
+
+
+@command("seed-demo", "fill the node with demo members, offers, reviewers and proposals")
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    settings = _data_dir_settings(args)
+    from .app import create_app
+    from .demo import seed_demo
+
+    app = create_app(settings=settings)
+    for line in seed_demo(app):
+        print(line)
+    return 0
+
+
+@command("check-books", "verify the ledger invariant; exit 1 when the books do not balance")
+def cmd_check_books(args: argparse.Namespace) -> int:
+    settings = _data_dir_settings(args)
+    from .app import create_app
+    from .services import ledger
+
+    ctx = create_app(settings=settings).extensions["sifnet"]
+    with ctx.db.read() as s:
+        books = ledger.check_books(s)
+    print(f"accounts={books.accounts} txns={books.txns} sum={books.total_balance} "
+          f"unbalanced={books.unbalanced_txns} drifted={books.drifted_accounts} -> {'OK' if books.ok else 'BROKEN'}")
+    return 0 if books.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sifnet", description="The SIF network: national nodes and federation.")
+    groups = parser.add_subparsers(dest="group", required=True)
+    node = groups.add_parser("node", help="run and manage a national node")
+    sub = node.add_subparsers(dest="command", required=True)
+    for name, (_fn, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--data-dir", help="the node's data folder (default $SIFNET_DATA_DIR or ./data)")
+        if name == "init":
+            p.add_argument("--node-id")
+            p.add_argument("--node-name")
+            p.add_argument("--country")
+            p.add_argument("--base-url")
+            p.add_argument("--port", type=int)
+            p.add_argument("--force", action="store_true")
+        if name == "create-coordinator":
+            p.add_argument("--email")
+            p.add_argument("--password", help="(or $SIFNET_COORDINATOR_PASSWORD, or asked)")
+            p.add_argument("--name")
+            p.add_argument("--handle")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    fn, _ = COMMANDS[args.command]
+    try:
+        return fn(args)
+    except (DomainError, SettingsError) as exc:
+        code = getattr(exc, "code", "settings_error")
+        print(f"error [{code}]: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

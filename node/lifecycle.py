@@ -1,0 +1,68 @@
+"""Lifecycles as declared state graphs, checked when defined; one function refuses illegal moves."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from .errors import IllegalTransitionError
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """A named state graph: state -> the states it may move to."""
+
+    name: str
+    transitions: Mapping[str, frozenset[str]]
+    initial: str
+
+    def __post_init__(self) -> None:
+        states = set(self.transitions)
+        if self.initial not in states:
+            raise ValueError(f"{self.name}: initial state {self.initial!r} not declared")
+        for state, targets in self.transitions.items():
+            missing = set(targets) - states
+            if missing:
+                raise ValueError(f"{self.name}: {state} -> {sorted(missing)} not declared")
+
+    @property
+    def final_states(self) -> frozenset[str]:
+        return frozenset(s for s, t in self.transitions.items() if not t)
+
+    def check(self, current: str, target: str) -> None:
+        """Raise IllegalTransitionError unless current -> target is declared."""
+        if target not in self.transitions.get(current, frozenset()):
+            raise IllegalTransitionError(f"a {self.name} that is {current} cannot become {target}")
+
+
+def lifecycle(name: str, initial: str, **graph: str) -> Lifecycle:
+    """Declare a lifecycle: lifecycle('x', 'a', a='b c', b='', c='')."""
+    return Lifecycle(name, {s: frozenset(t.split()) for s, t in graph.items()}, initial)
+
+
+MEMBER = lifecycle("member", "pending", pending="active refused", active="closed", refused="active", closed="")
+
+BOOKING = lifecycle(
+    "booking",
+    "booked",
+    booked="confirmed claimed cancelled",
+    claimed="confirmed disputed paid",
+    disputed="paid refunded",
+    confirmed="",
+    paid="",
+    refunded="",
+    cancelled="",
+)
+
+PROPOSAL = lifecycle("proposal", "open", open="completed withdrawn closed", completed="", withdrawn="", closed="")
+
+INVITATION = lifecycle(
+    "invitation",
+    "invited",
+    invited="accepted declined expired cancelled",
+    accepted="submitted timed_out cancelled",
+    submitted="",
+    declined="",
+    expired="",
+    timed_out="",
+    cancelled="",
+)

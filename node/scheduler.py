@@ -1,0 +1,82 @@
+"""Scheduled jobs: one persistent APScheduler job runs every area's deadline sweeps.
+
+Sweeps are idempotent (each moves a row only from the state it expects), so a job
+that runs twice, or in two processes at once, has its effect once. The scheduler
+starts only where a process asks for it: `sifnet node run` in development
+(setting scheduler=inprocess) or `sifnet node worker` in production.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+# Each sweep takes the NodeContext and returns how many things it moved.
+SWEEPS: list[Callable] = []
+_APPS: dict[str, Flask] = {}
+
+
+def sweep(fn: Callable) -> Callable:
+    """Register a deadline sweep."""
+    SWEEPS.append(fn)
+    return fn
+
+
+def run_sweeps(app_key: str) -> dict[str, int]:
+    """Run every registered sweep once (the job's target; also called by tests)."""
+    app = _APPS[app_key]
+    ctx = app.extensions["sifnet"]
+    done = {}
+    for fn in SWEEPS:
+        try:
+            done[fn.__name__] = fn(ctx)
+        except Exception:  # one failing sweep must not stop the others
+            log.exception("sweep %s failed", fn.__name__)
+            done[fn.__name__] = -1
+    return done
+
+
+def register_app(app: Flask) -> str:
+    """Make the app reachable by the job (jobs are stored by reference, not by object)."""
+    import importlib
+
+    for module in ("node.services.notify", "node.services.advice", "node.services.reviews"):
+        try:
+            importlib.import_module(module)  # registers the area's sweeps
+        except ModuleNotFoundError:
+            pass
+    key = str(app.extensions["sifnet"].settings.data_path.resolve())
+    _APPS[key] = app
+    return key
+
+
+def _build(app: Flask, scheduler_cls):
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    ctx = app.extensions["sifnet"]
+    key = register_app(app)
+    scheduler = scheduler_cls(jobstores={"default": SQLAlchemyJobStore(url=ctx.settings.db_url)},
+                              job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+    scheduler.add_job("node.scheduler:run_sweeps", "interval", args=[key], id=f"sweeps",
+                      seconds=ctx.settings.sweep_seconds, replace_existing=True)
+    return scheduler
+
+
+def start_scheduler(app: Flask):
+    """Start the scheduler in a background thread of this process."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = _build(app, BackgroundScheduler)
+    scheduler.start()
+    app.extensions["sifnet_scheduler"] = scheduler
+    return scheduler
+
+
+def run_worker(app: Flask) -> None:
+    """Run the scheduler in the foreground until the process is stopped."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    _build(app, BlockingScheduler).start()

@@ -1,0 +1,218 @@
+"""The SIF ledger: the one write path for money.
+
+Every movement is a balanced transaction of postings; balances are kept on the
+accounts in the same database transaction, by conditional updates that refuse to
+cross an account's limits, so two concurrent spends can never overdraw it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import and_, func, or_, select, update
+
+from ..errors import LedgerError, NotFoundError, ValidationError
+from ..tables import Account, LedgerTxn, Member, Posting
+
+MAX_AMOUNT = 2**53 - 1
+ISSUANCE_REF = "issuance"
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a transaction: add ``amount`` (may be negative) to ``account``."""
+
+    account: Account
+    amount: int
+
+
+@dataclass(frozen=True)
+class BooksCheck:
+    """The ledger invariant, computed live."""
+
+    total_balance: int
+    unbalanced_txns: int
+    drifted_accounts: int
+    accounts: int
+    txns: int
+
+    @property
+    def ok(self) -> bool:
+        return self.total_balance == 0 and self.unbalanced_txns == 0 and self.drifted_accounts == 0
+
+
+def require_amount(value: object, field: str = "amount") -> int:
+    """Return value if it is a positive whole number of SIF within range, else refuse."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{field} must be a whole number of SIF", code="amount_not_integer", field=field)
+    if value <= 0:
+        raise ValidationError(f"{field} must be more than zero", code="amount_not_positive", field=field)
+    if value > MAX_AMOUNT:
+        raise ValidationError(f"{field} is too large", code="amount_too_large", field=field)
+    return value
+
+
+def open_account(
+    session, *, kind: str, ref: str, now: datetime, member_id: int | None = None,
+    min_balance: int | None = None, max_balance: int | None = None,
+) -> Account:
+    """Return the account with this ref, creating it if it does not exist yet."""
+    account = session.scalars(select(Account).where(Account.ref == ref)).first()
+    if account is None:
+        account = Account(kind=kind, ref=ref, member_id=member_id, min_balance=min_balance,
+                          max_balance=max_balance, created_at=now)
+        session.add(account)
+        session.flush()
+    return account
+
+
+def issuance_account(session, now: datetime) -> Account:
+    """The node's issuance account: grants are debited here, so it goes negative."""
+    return open_account(session, kind="issuance", ref=ISSUANCE_REF, now=now)
+
+
+def member_account(session, member_id: int) -> Account:
+    """The ledger account of a member."""
+    account = session.scalars(select(Account).where(Account.ref == f"member:{member_id}")).first()
+    if account is None:
+        raise NotFoundError("this member has no account", code="account_not_found")
+    return account
+
+
+def post(
+    session, *, kind: str, legs: Sequence[Leg], memo: str, now: datetime,
+    ref: str | None = None, actor_id: int | None = None,
+) -> LedgerTxn:
+    """Write one balanced transaction; the only function that inserts postings.
+
+    A transaction with the same ``ref`` is written once: a second call returns the
+    first transaction unchanged (exactly-once for retried jobs and messages).
+
+    Raises:
+        LedgerError: unbalanced legs, a closed account or a crossed limit. Nothing
+        is changed (the legs run inside a savepoint).
+    """
+    if ref is not None:
+        existing = session.scalars(select(LedgerTxn).where(LedgerTxn.ref == ref)).first()
+        if existing is not None:
+            return existing
+    _check_legs(legs)
+    with session.begin_nested():
+        txn = LedgerTxn(kind=kind, memo=memo[:280], ref=ref, actor_id=actor_id, created_at=now)
+        session.add(txn)
+        session.flush()
+        # Fixed order of row updates avoids deadlocks between concurrent writers.
+        for leg in sorted(legs, key=lambda l: l.account.id):
+            balance_after = _apply_leg(session, leg)
+            session.add(Posting(txn_id=txn.id, account_id=leg.account.id, amount=leg.amount,
+                                balance_after=balance_after))
+        session.flush()
+    for leg in legs:
+        session.refresh(leg.account)
+    return txn
+
+
+def _check_legs(legs: Sequence[Leg]) -> None:
+    if len(legs) < 2:
+        raise LedgerError("a transaction needs at least two legs", code="unbalanced")
+    if len({leg.account.id for leg in legs}) != len(legs):
+        raise LedgerError("a transaction cannot move money within one account", code="same_account")
+    for leg in legs:
+        if isinstance(leg.amount, bool) or not isinstance(leg.amount, int) or leg.amount == 0:
+            raise LedgerError("every leg must be a non-zero whole number", code="amount_not_integer")
+        if abs(leg.amount) > MAX_AMOUNT:
+            raise LedgerError("amount is too large", code="amount_too_large")
+    if sum(leg.amount for leg in legs) != 0:
+        raise LedgerError("postings must sum to zero", code="unbalanced")
+
+
+def _apply_leg(session, leg: Leg) -> int:
+    """Add leg.amount to the account's balance if it stays within limits; return the new balance."""
+    new_balance = Account.balance + leg.amount
+    stmt = (
+        update(Account)
+        .where(Account.id == leg.account.id, Account.closed.is_(False))
+        .values(balance=new_balance)
+        .returning(Account.balance)
+    )
+    if leg.amount < 0:
+        stmt = stmt.where(or_(Account.min_balance.is_(None), new_balance >= Account.min_balance))
+    else:
+        stmt = stmt.where(or_(Account.max_balance.is_(None), new_balance <= Account.max_balance))
+    row = session.execute(stmt).first()
+    if row is None:
+        raise _refusal(session, leg)
+    return row[0]
+
+
+def _refusal(session, leg: Leg) -> LedgerError:
+    account = session.get(Account, leg.account.id)
+    session.refresh(account)
+    if account.closed:
+        return LedgerError("the account is closed", code="account_closed")
+    if leg.amount < 0:
+        return LedgerError(
+            f"this would take the balance below its limit of {account.min_balance}",
+            code="insufficient_funds" if account.kind == "member" else "limit_exceeded",
+        )
+    return LedgerError(f"this would take the balance above its cap of {account.max_balance}",
+                       code="balance_cap_exceeded")
+
+
+def transfer(session, *, payer: Member, payee: Member, amount: object, memo: str, now: datetime,
+             kind: str = "transfer", ref: str | None = None) -> LedgerTxn:
+    """Move SIF from one member to another on this node."""
+    amount = require_amount(amount)
+    if payer.id == payee.id:
+        raise LedgerError("you cannot pay yourself", code="self_transfer")
+    for who, member in (("payer", payer), ("payee", payee)):
+        if member.status != "active":
+            raise LedgerError(f"the {who}'s account is not active", code="account_closed"
+                              if member.status == "closed" else "account_not_active")
+    legs = [Leg(member_account(session, payer.id), -amount), Leg(member_account(session, payee.id), amount)]
+    return post(session, kind=kind, legs=legs, memo=memo, now=now, ref=ref, actor_id=payer.id)
+
+
+def check_books(session) -> BooksCheck:
+    """Compute the ledger invariant: balances sum to zero and agree with the postings."""
+    total = session.execute(select(func.coalesce(func.sum(Account.balance), 0))).scalar_one()
+    unbalanced = session.execute(
+        select(func.count()).select_from(
+            select(Posting.txn_id).group_by(Posting.txn_id).having(func.sum(Posting.amount) != 0).subquery()
+        )
+    ).scalar_one()
+    sums = select(Posting.account_id, func.sum(Posting.amount).label("s")).group_by(Posting.account_id).subquery()
+    drifted = session.execute(
+        select(func.count()).select_from(Account).outerjoin(sums, sums.c.account_id == Account.id)
+        .where(Account.balance != func.coalesce(sums.c.s, 0))
+    ).scalar_one()
+    accounts = session.execute(select(func.count()).select_from(Account)).scalar_one()
+    txns = session.execute(select(func.count()).select_from(LedgerTxn)).scalar_one()
+    return BooksCheck(int(total), int(unbalanced), int(drifted), int(accounts), int(txns))
+
+
+def statement(session, account: Account, limit: int = 200, before_id: int | None = None) -> list[dict]:
+    """The account's postings, newest first, with the running balance after each."""
+    stmt = (
+        select(Posting, LedgerTxn)
+        .join(LedgerTxn, LedgerTxn.id == Posting.txn_id)
+        .where(Posting.account_id == account.id)
+        .order_by(Posting.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        stmt = stmt.where(Posting.id < before_id)
+    rows = session.execute(stmt).all()
+    out = []
+    for posting, txn in rows:
+        counter = session.execute(
+            select(Account.ref).join(Posting, Posting.account_id == Account.id)
+            .where(and_(Posting.txn_id == txn.id, Posting.account_id != account.id))
+        ).scalars().all()
+        out.append({
+            "posting_id": posting.id, "txn_id": txn.id, "kind": txn.kind, "memo": txn.memo,
+            "amount": posting.amount, "balance_after": posting.balance_after,
+            "counterparty": counter, "at": txn.created_at,
+        })
+    return out

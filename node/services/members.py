@@ -1,0 +1,325 @@
+"""Members: sign-up, approval, login, API tokens, profiles, export and closing."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+
+from ..errors import AuthError, ConflictError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError
+from ..lifecycle import MEMBER
+from ..settings import Settings
+from ..tables import (AdviceBooking, ApiToken, Conflict, LoginAttempt, Member, MemberAudit, Proposal,
+                      ReviewInvitation)
+from . import ledger
+from .validate import clean_list, clean_text
+
+DEFAULT_TAXONOMY = (
+    "circular economy", "social inclusion", "education", "health and care", "housing", "mobility",
+    "food", "culture", "digital inclusion", "funding and finance", "legal structures",
+    "impact measurement", "marketing", "governance", "energy", "employment", "community building",
+)
+LANGUAGES = ("nl", "fr", "de", "en", "it", "hu", "es", "pt", "pl", "ro", "sl", "hr", "cs", "sk")
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
+HANDLE_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
+PROFILE_FIELDS = ("display_name", "organisation", "expertise", "languages", "country", "bio",
+                  "is_reviewer", "pool_consent", "review_capacity")
+
+
+def taxonomy(settings: Settings) -> tuple[str, ...]:
+    """The node's expertise tags."""
+    if settings.expertise_taxonomy.strip():
+        return tuple(t.strip().lower() for t in settings.expertise_taxonomy.split(",") if t.strip())
+    return DEFAULT_TAXONOMY
+
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    return PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
+
+
+def sign_up(session, settings: Settings, *, email: object, password: object, display_name: object,
+            handle: object = None, now: datetime, hasher: PasswordHasher) -> Member:
+    """Create a member; active at once unless the node requires approval."""
+    email = clean_text(email, "email", max_len=254).lower()
+    if not EMAIL_RE.match(email):
+        raise ValidationError("this is not a valid email address", code="invalid_email", field="email")
+    if not isinstance(password, str) or len(password) < 10 or len(password) > 256:
+        raise ValidationError("the password must be 10 to 256 characters", code="weak_password", field="password")
+    display_name = clean_text(display_name, "display_name", max_len=120, required=True)
+    handle = _pick_handle(session, handle, email)
+    if session.scalars(select(Member).where(Member.email == email)).first():
+        raise ConflictError("an account with this email exists", code="email_taken", field="email")
+    member = Member(email=email, handle=handle, pseudonym=_new_pseudonym(session),
+                    password_hash=hasher.hash(password), display_name=display_name,
+                    country=settings.country[:2], created_at=now, status="pending")
+    session.add(member)
+    session.flush()
+    ledger.open_account(session, kind="member", ref=f"member:{member.id}", member_id=member.id, now=now,
+                        min_balance=settings.min_balance,
+                        max_balance=settings.max_balance or None)
+    if not settings.require_approval:
+        _activate(session, settings, member, actor=None, reason="approval not required", now=now)
+    return member
+
+
+def _pick_handle(session, handle: object, email: str) -> str:
+    if handle not in (None, ""):
+        handle = clean_text(handle, "handle", max_len=32).lower()
+        if not HANDLE_RE.match(handle):
+            raise ValidationError("a handle is 2-32 characters: a-z, digits, . _ -", code="invalid_handle",
+                                  field="handle")
+        if session.scalars(select(Member).where(Member.handle == handle)).first():
+            raise ConflictError("this handle is taken", code="handle_taken", field="handle")
+        return handle
+    base = re.sub(r"[^a-z0-9._-]", "", email.split("@")[0].lower())[:24] or "member"
+    if not base[0].isalpha():
+        base = "m" + base
+    base = base if len(base) >= 2 else base + "0"
+    candidate, n = base, 1
+    while session.scalars(select(Member).where(Member.handle == candidate)).first():
+        n += 1
+        candidate = f"{base}{n}"
+    return candidate
+
+
+def _new_pseudonym(session) -> str:
+    while True:
+        candidate = "rev-" + secrets.token_hex(5)
+        if not session.scalars(select(Member).where(Member.pseudonym == candidate)).first():
+            return candidate
+
+
+def _activate(session, settings: Settings, member: Member, *, actor: Member | None, reason: str,
+              now: datetime) -> None:
+    MEMBER.check(member.status, "active")
+    member.status = "active"
+    member.approved_at = now
+    session.add(MemberAudit(member_id=member.id, actor_id=actor.id if actor else None, action="approved",
+                            reason=reason, at=now))
+    if settings.welcome_grant > 0:
+        account = ledger.member_account(session, member.id)
+        ledger.post(session, kind="welcome_grant",
+                    legs=[ledger.Leg(ledger.issuance_account(session, now), -settings.welcome_grant),
+                          ledger.Leg(account, settings.welcome_grant)],
+                    memo="Welcome grant", now=now, ref=f"welcome:{member.id}",
+                    actor_id=actor.id if actor else None)
+
+
+def approve(session, settings: Settings, *, coordinator: Member, member_id: int, reason: str = "",
+            now: datetime) -> Member:
+    """A coordinator approves a pending (or earlier refused) member; the welcome grant is issued once."""
+    require_coordinator(coordinator)
+    member = get_member(session, member_id)
+    _activate(session, settings, member, actor=coordinator, reason=clean_text(reason, "reason", max_len=500),
+              now=now)
+    return member
+
+
+def refuse(session, *, coordinator: Member, member_id: int, reason: object, now: datetime) -> Member:
+    """A coordinator refuses a pending member, with a reason."""
+    require_coordinator(coordinator)
+    member = get_member(session, member_id)
+    reason = clean_text(reason, "reason", max_len=500, required=True)
+    MEMBER.check(member.status, "refused")
+    member.status = "refused"
+    session.add(MemberAudit(member_id=member.id, actor_id=coordinator.id, action="refused", reason=reason, at=now))
+    return member
+
+
+def set_role(session, *, coordinator: Member | None, member_id: int, role: str, now: datetime) -> Member:
+    """Make a member a coordinator or back (coordinator None: the CLI, run by the operator)."""
+    if coordinator is not None:
+        require_coordinator(coordinator)
+    if role not in ("member", "coordinator"):
+        raise ValidationError("role is member or coordinator", code="invalid_role", field="role")
+    member = get_member(session, member_id)
+    member.role = role
+    session.add(MemberAudit(member_id=member.id, actor_id=coordinator.id if coordinator else None,
+                            action=f"role:{role}", at=now))
+    return member
+
+
+def get_member(session, member_id: int) -> Member:
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFoundError("no such member", code="member_not_found")
+    return member
+
+
+def find_by_handle(session, handle: str) -> Member:
+    member = session.scalars(select(Member).where(Member.handle == str(handle).lower())).first()
+    if member is None:
+        raise NotFoundError(f"no member {handle!r} on this node", code="member_not_found")
+    return member
+
+
+def require_coordinator(member: Member) -> None:
+    if member.role != "coordinator" or member.status != "active":
+        raise ForbiddenError("only a coordinator may do this", code="coordinator_only")
+
+
+def require_active(member: Member) -> None:
+    if member.status != "active":
+        raise ForbiddenError(f"your account is {member.status}", code=f"account_{member.status}")
+
+
+def authenticate(session, settings: Settings, *, email: object, password: object, now: datetime,
+                 hasher: PasswordHasher) -> Member:
+    """Check email and password; refuse after too many recent failures for that email."""
+    email = str(email or "").strip().lower()[:254]
+    window_start = now - timedelta(minutes=15)
+    failures = session.execute(
+        select(func.count()).select_from(LoginAttempt)
+        .where(LoginAttempt.email == email, LoginAttempt.at >= window_start)
+    ).scalar_one()
+    if failures >= settings.login_max_failures:
+        raise RateLimitedError("too many failed logins; try again in 15 minutes", code="login_rate_limited")
+    member = session.scalars(select(Member).where(Member.email == email)).first()
+    ok = False
+    if member is not None and member.status != "closed" and isinstance(password, str):
+        try:
+            ok = hasher.verify(member.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+    if not ok:
+        session.add(LoginAttempt(email=email, at=now))
+        raise AuthError("wrong email or password", code="bad_credentials")
+    session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+    member.last_active_at = now
+    return member
+
+
+def create_token(session, *, member: Member, name: str, now: datetime) -> str:
+    """Issue an API token; only its hash is kept, so it is shown once."""
+    token = "sif_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(member_id=member.id, token_hash=hash_token(token), name=clean_text(name, "name", 80) or "api",
+                         created_at=now))
+    return token
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def member_for_token(session, token: str, now: datetime) -> Member | None:
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
+                                                 ApiToken.revoked.is_(False))).first()
+    if row is None:
+        return None
+    member = session.get(Member, row.member_id)
+    if member is None or member.status == "closed":
+        return None
+    return member
+
+
+def update_profile(session, settings: Settings, *, member: Member, data: dict, now: datetime) -> Member:
+    """Change the member's own profile; unknown fields and tags are refused."""
+    if not isinstance(data, dict):
+        raise ValidationError("expected a JSON object", code="invalid_body")
+    unknown = set(data) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}", code="unknown_field",
+                              field=sorted(unknown)[0])
+    changes = {}
+    for key in ("display_name", "organisation", "bio"):
+        if key in data:
+            limit = {"display_name": 120, "organisation": 120, "bio": 2000}[key]
+            changes[key] = clean_text(data[key], key, max_len=limit, required=key == "display_name")
+    if "country" in data:
+        country = clean_text(data["country"], "country", max_len=2).upper()
+        if country and not re.fullmatch(r"[A-Z]{2}", country):
+            raise ValidationError("country is a two-letter code", code="invalid_country", field="country")
+        changes["country"] = country
+    if "expertise" in data:
+        changes["expertise"] = clean_list(data["expertise"], "expertise", allowed=taxonomy(settings), max_items=12)
+    if "languages" in data:
+        changes["languages"] = clean_list(data["languages"], "languages", allowed=LANGUAGES, max_items=8)
+    for key in ("is_reviewer", "pool_consent"):
+        if key in data:
+            if not isinstance(data[key], bool):
+                raise ValidationError(f"{key} must be true or false", code="invalid_boolean", field=key)
+            changes[key] = data[key]
+    if "review_capacity" in data:
+        cap = data["review_capacity"]
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= 20:
+            raise ValidationError("review_capacity is a whole number from 0 to 20", code="invalid_capacity",
+                                  field="review_capacity")
+        changes["review_capacity"] = cap
+    for key, value in changes.items():
+        setattr(member, key, value)
+    member.last_active_at = now
+    return member
+
+
+def export_data(session, member: Member) -> dict:
+    """Everything the node holds about a member, as JSON-ready data."""
+    account = ledger.member_account(session, member.id)
+    profile = {k: getattr(member, k) for k in ("email", "handle", "pseudonym", "role", "status", *PROFILE_FIELDS)}
+    profile.update(created_at=member.created_at, approved_at=member.approved_at)
+    audit = session.scalars(select(MemberAudit).where(MemberAudit.member_id == member.id)).all()
+    proposals = session.scalars(select(Proposal).where(Proposal.author_id == member.id)).all()
+    invitations = session.scalars(select(ReviewInvitation).where(ReviewInvitation.reviewer_id == member.id)).all()
+    bookings = session.scalars(select(AdviceBooking).where(
+        (AdviceBooking.provider_id == member.id) | (AdviceBooking.receiver_id == member.id))).all()
+    conflicts = session.scalars(select(Conflict).where(Conflict.member_id == member.id)).all()
+    return {
+        "profile": profile,
+        "balance": account.balance,
+        "statement": ledger.statement(session, account, limit=100000),
+        "audit": [a.model_dump() for a in audit],
+        "proposals": [p.model_dump() for p in proposals],
+        "review_invitations": [i.model_dump() for i in invitations],
+        "advice_bookings": [b.model_dump() for b in bookings],
+        "conflicts": [c.model_dump() for c in conflicts],
+    }
+
+
+def close_account(session, *, member: Member, now: datetime) -> Member:
+    """Close an account: the remaining balance returns to issuance, the person is pseudonymized."""
+    open_bookings = session.execute(select(func.count()).select_from(AdviceBooking).where(
+        (AdviceBooking.provider_id == member.id) | (AdviceBooking.receiver_id == member.id),
+        AdviceBooking.status.in_(("booked", "claimed", "disputed")))).scalar_one()
+    open_proposals = session.execute(select(func.count()).select_from(Proposal).where(
+        Proposal.author_id == member.id, Proposal.status == "open")).scalar_one()
+    open_reviews = session.execute(select(func.count()).select_from(ReviewInvitation).where(
+        ReviewInvitation.reviewer_id == member.id, ReviewInvitation.status.in_(("invited", "accepted")))).scalar_one()
+    if open_bookings or open_proposals or open_reviews:
+        raise ConflictError("finish or withdraw your open sessions, proposals and reviews first",
+                            code="open_commitments")
+    MEMBER.check(member.status, "closed")
+    account = ledger.member_account(session, member.id)
+    if account.balance != 0:
+        ledger.post(session, kind="account_closed", memo="Balance retired on closing",
+                    legs=[ledger.Leg(account, -account.balance),
+                          ledger.Leg(ledger.issuance_account(session, now), account.balance)],
+                    now=now, ref=f"close:{member.id}")
+    account.closed = True
+    member.status = "closed"
+    member.closed_at = now
+    member.email = f"closed-{member.id}@closed.invalid"
+    member.display_name = f"Former member {member.pseudonym}"
+    member.password_hash = ""
+    member.organisation = member.bio = ""
+    member.is_reviewer = member.pool_consent = False
+    member.session_version += 1
+    session.execute(delete(ApiToken).where(ApiToken.member_id == member.id))
+    session.add(MemberAudit(member_id=member.id, actor_id=member.id, action="closed", at=now))
+    return member
+
+
+def create_coordinator(session, settings: Settings, *, email: str, password: str, display_name: str,
+                       handle: str | None, now: datetime, hasher: PasswordHasher) -> Member:
+    """Create an active coordinator, or promote the existing member with this email (operator's CLI)."""
+    existing = session.scalars(select(Member).where(Member.email == str(email).strip().lower())).first()
+    member = existing or sign_up(session, settings, email=email, password=password, display_name=display_name,
+                                 handle=handle, now=now, hasher=hasher)
+    if member.status in ("pending", "refused"):
+        _activate(session, settings, member, actor=None, reason="created by the node operator", now=now)
+    member.role = "coordinator"
+    session.add(MemberAudit(member_id=member.id, actor_id=None, action="role:coordinator",
+                            reason="created by the node operator", at=now))
+    return member

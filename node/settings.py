@@ -1,0 +1,158 @@
+"""Node settings: declared once, each with a type, a default and help text.
+
+Values come, in rising order of precedence, from the defaults below, the
+``settings.toml`` file in the node's data folder, environment variables named
+``SIFNET_<NAME>`` and finally a mapping passed by the caller (tests).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class SettingsError(Exception):
+    """A setting has a value of the wrong type or an unknown name."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared setting."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("node_id", str, "local", "Short node id used in addresses (anna@<node_id>), e.g. be-vl, nl, hu."),
+    Setting("node_name", str, "SIF node", "Human name of the national network shown in the UI."),
+    Setting("country", str, "BE", "ISO 3166-1 alpha-2 country code of the node."),
+    Setting("base_url", str, "http://127.0.0.1:5000", "Public base URL other nodes and members reach this node at."),
+    Setting("data_dir", str, "./data", "Folder holding the database, signing key, mail folder and settings file."),
+    Setting("database_url", str, "", "SQLAlchemy database URL; empty means SQLite at <data_dir>/node.db."),
+    Setting("secret_key", str, "", "Secret for session cookies; empty means read or create <data_dir>/secret_key."),
+    Setting("host", str, "127.0.0.1", "Interface `sifnet node run` listens on."),
+    Setting("port", int, 5000, "Port `sifnet node run` listens on."),
+    Setting("unit", str, "SIF", "Display name of the currency unit."),
+    Setting("welcome_grant", int, 10, "SIF issued to a member when they are approved (recorded as issuance)."),
+    Setting("min_balance", int, -5, "Lowest balance a member account may reach (a small overdraft is allowed)."),
+    Setting("max_balance", int, 0, "Highest balance a member account may reach; 0 means no cap."),
+    Setting("require_approval", bool, True, "New sign-ups wait for a coordinator's approval before they can act."),
+    Setting("inactive_days", int, 90, "A member with no activity for this many days is flagged as inactive."),
+    Setting("expertise_taxonomy", str, "", "Comma-separated expertise tags; empty means the built-in social-innovation list."),
+    Setting("dispute_days", int, 3, "Days a receiver has to dispute a claimed advice session before it pays automatically."),
+    Setting("invite_accept_hours", int, 72, "Hours a reviewer has to accept an invitation before it expires."),
+    Setting("review_due_days", int, 14, "Days a reviewer has, after accepting, to submit the review."),
+    Setting("reminder_hours", int, 48, "A reminder is sent this many hours before a review is due."),
+    Setting("scheduler", str, "inprocess", "Where scheduled jobs run: 'inprocess' (development) or 'worker' (a separate `sifnet node worker`)."),
+    Setting("sweep_seconds", int, 60, "Interval of the deadline sweep job (expiries, reminders, auto-payments)."),
+    Setting("smtp_host", str, "", "SMTP server for notifications; empty writes mails to <data_dir>/mail instead."),
+    Setting("smtp_port", int, 25, "SMTP server port."),
+    Setting("mail_from", str, "noreply@sifnet.invalid", "Sender address of notification mails."),
+    Setting("argon2_time_cost", int, 3, "argon2id time cost for password hashes."),
+    Setting("argon2_memory_kib", int, 65536, "argon2id memory cost in KiB for password hashes."),
+    Setting("allow_clock_control", bool, False, "Development/test only: expose POST /_test/clock to move this node's clock."),
+    Setting("login_max_failures", int, 5, "Failed logins for one email within 15 minutes before further attempts are refused."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _coerce(setting: Setting, value: Any) -> Any:
+    """Turn a raw value (env string, TOML value) into the setting's type."""
+    if setting.type is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"setting {setting.name}: expected a boolean, got {value!r}")
+    if setting.type is int:
+        if isinstance(value, bool):
+            raise SettingsError(f"setting {setting.name}: expected an integer, got {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"setting {setting.name}: expected an integer, got {value!r}") from None
+    if not isinstance(value, str):
+        raise SettingsError(f"setting {setting.name}: expected a string, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The typed settings of one node."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _BY_NAME:
+            return self.values.get(name, _BY_NAME[name].default)
+        raise AttributeError(name)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_path / 'node.db').resolve()}"
+
+    def replace(self, **changes: Any) -> "Settings":
+        merged = dict(self.values)
+        merged.update({k: _coerce(_BY_NAME[k], v) for k, v in changes.items()})
+        return dataclasses.replace(self, values=merged)
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from data folder file, environment and overrides."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - set(_BY_NAME)
+    if unknown:
+        raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
+    data_dir = overrides.get("data_dir") or environ.get("SIFNET_DATA_DIR") or _BY_NAME["data_dir"].default
+    values: dict[str, Any] = {}
+    settings_file = Path(data_dir) / "settings.toml"
+    if settings_file.exists():
+        with settings_file.open("rb") as fh:
+            for key, raw in tomllib.load(fh).items():
+                if key not in _BY_NAME:
+                    raise SettingsError(f"{settings_file}: unknown setting {key!r}")
+                values[key] = _coerce(_BY_NAME[key], raw)
+    for setting in SETTINGS:
+        env_name = f"SIFNET_{setting.name.upper()}"
+        if env_name in environ:
+            values[setting.name] = _coerce(setting, environ[env_name])
+    for key, raw in overrides.items():
+        values[key] = _coerce(_BY_NAME[key], raw)
+    values["data_dir"] = str(data_dir)
+    return Settings(values)
+
+
+def write_settings_file(path: Path, values: Mapping[str, Any]) -> None:
+    """Write a settings.toml with the given values and every other setting as a commented default."""
+    lines = ["# sifnet node settings; every setting with its help text.", ""]
+    for setting in SETTINGS:
+        lines.append(f"# {setting.help}")
+        value = values.get(setting.name, setting.default)
+        rendered = _toml_value(value)
+        prefix = "" if setting.name in values else "# "
+        lines.append(f"{prefix}{setting.name} = {rendered}")
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

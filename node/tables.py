@@ -1,0 +1,265 @@
+"""The node's tables. Services write them; web handlers never do.
+
+Times are timezone-aware UTC datetimes. Amounts are integers (whole SIF).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _json_list() -> Column:
+    return Column(JSON, nullable=False, default=list)
+
+
+# --- members -----------------------------------------------------------------
+
+
+class Member(SQLModel, table=True):
+    """A person on this node: member, reviewer (opt-in) and/or coordinator."""
+
+    __tablename__ = "members"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True, max_length=254)
+    handle: str = Field(index=True, unique=True, max_length=32)  # local part of anna@hu
+    pseudonym: str = Field(index=True, unique=True, max_length=32)  # shown to other nodes
+    password_hash: str = Field(default="")
+    display_name: str = Field(max_length=120)
+    organisation: str = Field(default="", max_length=120)
+    expertise: list = Field(default_factory=list, sa_column=_json_list())
+    languages: list = Field(default_factory=list, sa_column=_json_list())
+    country: str = Field(default="", max_length=2)
+    bio: str = Field(default="", max_length=2000)
+    role: str = Field(default="member", max_length=16)  # member | coordinator
+    is_reviewer: bool = Field(default=False)
+    pool_consent: bool = Field(default=False)
+    review_capacity: int = Field(default=3)
+    status: str = Field(default="pending", max_length=16)  # pending|active|refused|closed
+    session_version: int = Field(default=1)
+    created_at: datetime
+    approved_at: Optional[datetime] = None
+    last_active_at: Optional[datetime] = None
+    closed_at: Optional[datetime] = None
+
+
+class MemberAudit(SQLModel, table=True):
+    """Who approved, refused, promoted or closed whom, when and why."""
+
+    __tablename__ = "member_audit"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    actor_id: Optional[int] = Field(default=None, foreign_key="members.id")
+    action: str = Field(max_length=32)
+    reason: str = Field(default="", max_length=500)
+    at: datetime
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    name: str = Field(default="api", max_length=80)
+    created_at: datetime
+    last_used_at: Optional[datetime] = None
+    revoked: bool = Field(default=False)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed logins, for rate limiting brute force."""
+
+    __tablename__ = "login_attempts"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    email: str = Field(index=True, max_length=254)
+    at: datetime
+
+
+class Conflict(SQLModel, table=True):
+    """A declared conflict of interest between a member and another member or an organisation."""
+
+    __tablename__ = "conflicts"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    other_member_id: Optional[int] = Field(default=None, foreign_key="members.id", index=True)
+    organisation: str = Field(default="", max_length=120)
+    source: str = Field(default="member", max_length=16)  # member | coordinator
+    reason: str = Field(default="", max_length=500)
+    created_at: datetime
+
+
+# --- ledger ------------------------------------------------------------------
+
+
+class Account(SQLModel, table=True):
+    """A ledger account. Kinds: member, issuance, escrow, position (one per peer), retired."""
+
+    __tablename__ = "accounts"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, index=True)
+    ref: str = Field(max_length=64, unique=True)  # member:7, issuance, escrow:proposal:3, position:hu
+    member_id: Optional[int] = Field(default=None, foreign_key="members.id", index=True)
+    balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    min_balance: Optional[int] = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    max_balance: Optional[int] = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    closed: bool = Field(default=False)
+    created_at: datetime
+
+
+class LedgerTxn(SQLModel, table=True):
+    """One balanced transaction; its postings sum to zero."""
+
+    __tablename__ = "ledger_txns"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32, index=True)
+    memo: str = Field(default="", max_length=280)
+    ref: Optional[str] = Field(default=None, max_length=96, unique=True)  # idempotency key
+    actor_id: Optional[int] = Field(default=None, foreign_key="members.id")
+    created_at: datetime
+
+
+class Posting(SQLModel, table=True):
+    """One leg of a transaction, with the account's balance right after it."""
+
+    __tablename__ = "postings"
+    __table_args__ = (Index("ix_postings_account_txn", "account_id", "txn_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    txn_id: int = Field(foreign_key="ledger_txns.id", index=True)
+    account_id: int = Field(foreign_key="accounts.id")
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    balance_after: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+# --- advice exchange -----------------------------------------------------------
+
+
+class AdviceListing(SQLModel, table=True):
+    """An offer ("I can advise on crowdfunding") or a request for advice."""
+
+    __tablename__ = "advice_listings"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    kind: str = Field(max_length=8)  # offer | request
+    title: str = Field(max_length=160)
+    description: str = Field(default="", max_length=4000)
+    tags: list = Field(default_factory=list, sa_column=_json_list())
+    rate: int = Field(default=1)  # SIF per hour
+    status: str = Field(default="open", max_length=16)  # open | closed
+    created_at: datetime
+
+
+class AdviceBooking(SQLModel, table=True):
+    """A session booked on a listing; the receiver's SIF wait in escrow until it is settled."""
+
+    __tablename__ = "advice_bookings"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="advice_listings.id", index=True)
+    provider_id: int = Field(foreign_key="members.id", index=True)
+    receiver_id: int = Field(foreign_key="members.id", index=True)
+    hours: int
+    amount: int
+    scheduled_for: Optional[datetime] = None
+    note: str = Field(default="", max_length=1000)
+    status: str = Field(default="booked", max_length=16)
+    claimed_at: Optional[datetime] = None
+    dispute_by: Optional[datetime] = None
+    dispute_reason: str = Field(default="", max_length=1000)
+    resolution: str = Field(default="", max_length=1000)
+    created_at: datetime
+    settled_at: Optional[datetime] = None
+
+
+# --- proposals and reviews -----------------------------------------------------
+
+
+class Proposal(SQLModel, table=True):
+    """A plan a member wants reviewed, with k reviews paid from escrow."""
+
+    __tablename__ = "proposals"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    author_id: int = Field(foreign_key="members.id", index=True)
+    title: str = Field(max_length=200)
+    summary: str = Field(max_length=2000)
+    full_text: str = Field(max_length=100000)
+    tags: list = Field(default_factory=list, sa_column=_json_list())
+    language: str = Field(max_length=8)
+    stage: str = Field(max_length=32)
+    reviews_wanted: int
+    bounty: int
+    min_foreign_reviewers: int = Field(default=0)
+    status: str = Field(default="open", max_length=16)  # open | completed | withdrawn | closed
+    created_at: datetime
+    closed_at: Optional[datetime] = None
+
+
+class ReviewInvitation(SQLModel, table=True):
+    """An invitation of one reviewer to review one proposal, local or (later) on a peer node."""
+
+    __tablename__ = "review_invitations"
+    __table_args__ = (UniqueConstraint("proposal_id", "reviewer_id", "remote_node", "remote_handle"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposals.id", index=True)
+    reviewer_id: Optional[int] = Field(default=None, foreign_key="members.id", index=True)
+    remote_node: Optional[str] = Field(default=None, max_length=32)
+    remote_handle: Optional[str] = Field(default=None, max_length=32)
+    status: str = Field(default="invited", max_length=16)
+    rank: int = Field(default=0)
+    score: int = Field(default=0)  # matching affinity x 1000, for explanations
+    bounty: int
+    invited_at: datetime
+    accept_by: datetime
+    responded_at: Optional[datetime] = None
+    due_by: Optional[datetime] = None
+    reminded_at: Optional[datetime] = None
+    decline_reason: str = Field(default="", max_length=500)
+
+
+class Review(SQLModel, table=True):
+    """A submitted review on the three tenets of the Social Innovation Factory."""
+
+    __tablename__ = "reviews"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    invitation_id: int = Field(foreign_key="review_invitations.id", unique=True)
+    shared_value: int
+    social_transformation: int
+    impact: int
+    confidence: int
+    feedback: str = Field(max_length=20000)
+    submitted_at: datetime
+    helpfulness: Optional[int] = None
+    rated_at: Optional[datetime] = None
+
+
+# --- notifications -------------------------------------------------------------
+
+
+class Notification(SQLModel, table=True):
+    """A message to a member; the mailer sends it after the commit."""
+
+    __tablename__ = "notifications"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    kind: str = Field(max_length=32)
+    subject: str = Field(max_length=200)
+    body: str = Field(max_length=8000)
+    created_at: datetime
+    sent_at: Optional[datetime] = None
+    read_at: Optional[datetime] = None

@@ -1,0 +1,42 @@
+"""The server-rendered web UI: works without JavaScript, every form CSRF-protected."""
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import Flask, abort, request, session
+
+# Paths that are not browser forms: token-authenticated API, signed federation, test hooks.
+CSRF_EXEMPT_PREFIXES = ("/api/", "/_test/", "/federation/", "/.well-known/")
+WEB_MODULES = ("auth", "member", "coordinator")
+
+
+def csrf_token() -> str:
+    """The session's CSRF token, created on first use."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def _check_csrf() -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if request.path.startswith(CSRF_EXEMPT_PREFIXES):
+        return
+    sent = request.form.get("csrf_token", "")
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(sent, expected):
+        abort(400, description="The form expired or did not come from this site (CSRF check failed). Reload and try again.")
+
+
+def init_app(app: Flask) -> None:
+    """Register the web blueprints, the CSRF check and template helpers."""
+    import importlib
+
+    from .pages import template_globals
+
+    app.before_request(_check_csrf)
+    app.context_processor(template_globals)
+    for name in WEB_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        app.register_blueprint(module.bp)

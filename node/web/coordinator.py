@@ -1,0 +1,45 @@
+"""Web pages for coordinators: approvals, balances, flagged accounts, the invariant, the audit trail."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from ..context import node_ctx
+from ..services import dashboard, members
+from ..tables import Member
+from .pages import coordinator_required, current_member, form_action
+
+bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
+
+
+@bp.get("/")
+@coordinator_required
+def overview():
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        data = dashboard.overview(s, ctx.settings, ctx.now())
+        audit = dashboard.audit_trail(s, limit=30)
+        panels = [panel(s) for panel in COORDINATOR_PANELS]
+    return render_template("coordinator.html", data=data, audit=audit, panels=panels)
+
+
+# Other areas (advice disputes, reviews) append functions (session) -> (title, template, context).
+COORDINATOR_PANELS: list = []
+
+
+@bp.post("/members/<int:member_id>/decide")
+@coordinator_required
+@form_action("coordinator.overview")
+def decide(member_id: int):
+    ctx = node_ctx()
+    decision = request.form.get("decision")
+    with ctx.db.write() as s:
+        me = s.get(Member, current_member().id)
+        if decision == "approve":
+            members.approve(s, ctx.settings, coordinator=me, member_id=member_id,
+                            reason=request.form.get("reason", ""), now=ctx.now())
+        elif decision == "refuse":
+            members.refuse(s, coordinator=me, member_id=member_id, reason=request.form.get("reason"), now=ctx.now())
+        else:
+            raise members.ValidationError("choose approve or refuse", code="bad_choice", field="decision")
+    flash(f"Member {member_id}: {decision}d.", "info")
+    return redirect(url_for("coordinator.overview"), 303)

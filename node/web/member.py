@@ -1,0 +1,136 @@
+"""Web pages for a member: dashboard, profile, statement, payments, export, closing, API tokens."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+
+from ..clock import iso
+from ..context import node_ctx
+from ..services import ledger, members
+from ..services.validate import clean_text
+from ..tables import Member, Notification
+from .pages import current_member, form_action, login_required
+
+bp = Blueprint("member", __name__)
+
+
+def _me(s) -> Member:
+    return s.get(Member, current_member().id)
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        me = _me(s)
+        account = ledger.member_account(s, me.id)
+        lines = ledger.statement(s, account, limit=5)
+        notes = s.query(Notification).filter(Notification.member_id == me.id).order_by(
+            Notification.id.desc()).limit(8).all()
+        panels = [panel(s, me) for panel in DASHBOARD_PANELS]
+    return render_template("dashboard.html", account=account, lines=lines, notes=notes, panels=panels)
+
+
+# Other areas (advice, reviews) append functions (session, member) -> (title, template, context).
+DASHBOARD_PANELS: list = []
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+@form_action("member.profile")
+def profile():
+    ctx = node_ctx()
+    if request.method == "POST":
+        form = request.form
+        data = {
+            "display_name": form.get("display_name", ""), "organisation": form.get("organisation", ""),
+            "bio": form.get("bio", ""), "country": form.get("country", ""),
+            "expertise": form.getlist("expertise"), "languages": form.getlist("languages"),
+            "is_reviewer": form.get("is_reviewer") == "on", "pool_consent": form.get("pool_consent") == "on",
+            "review_capacity": form.get("review_capacity", "3"),
+        }
+        data["review_capacity"] = int(data["review_capacity"]) if str(data["review_capacity"]).isdigit() else -1
+        with ctx.db.write() as s:
+            members.update_profile(s, ctx.settings, member=_me(s), data=data, now=ctx.now())
+        flash("Profile saved.", "info")
+        return redirect(url_for("member.profile"), 303)
+    with ctx.db.read() as s:
+        me = _me(s)
+    return render_template("profile.html", member=me, taxonomy=members.taxonomy(ctx.settings),
+                           languages=members.LANGUAGES)
+
+
+@bp.get("/statement")
+@login_required
+def statement():
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        account = ledger.member_account(s, current_member().id)
+        lines = ledger.statement(s, account, limit=500)
+    return render_template("statement.html", account=account, lines=lines)
+
+
+@bp.route("/pay", methods=["GET", "POST"])
+@login_required
+@form_action("member.pay")
+def pay():
+    ctx = node_ctx()
+    if request.method == "GET":
+        return render_template("pay.html", to=request.args.get("to", ""))
+    form = request.form
+    amount_raw = form.get("amount", "").strip()
+    amount = int(amount_raw) if amount_raw.lstrip("-").isdigit() else amount_raw
+    to = clean_text(form.get("to"), "to", max_len=64, required=True).lower()
+    handle = to.split("@")[0] if to.endswith("@" + ctx.settings.node_id) else to
+    with ctx.db.write() as s:
+        me = _me(s)
+        members.require_active(me)
+        if "@" in handle:
+            raise members.ValidationError("cross-border payments need federation", code="remote_payee_unsupported")
+        payee = members.find_by_handle(s, handle)
+        ledger.transfer(s, payer=me, payee=payee, amount=amount,
+                        memo=clean_text(form.get("memo"), "memo", max_len=280), now=ctx.now())
+    flash(f"Paid {amount} {ctx.settings.unit} to {to}.", "info")
+    return redirect(url_for("member.statement"), 303)
+
+
+@bp.get("/export")
+@login_required
+def export():
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        data = members.export_data(s, _me(s))
+    body = json.dumps(data, default=iso, indent=2, ensure_ascii=False)
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": "attachment; filename=sifnet-export.json"})
+
+
+@bp.route("/close", methods=["GET", "POST"])
+@login_required
+@form_action("member.close")
+def close():
+    ctx = node_ctx()
+    if request.method == "GET":
+        return render_template("close.html")
+    if request.form.get("confirm") != "close my account":
+        flash("Type 'close my account' to confirm.", "error")
+        return redirect(url_for("member.close"), 303)
+    with ctx.db.write() as s:
+        members.close_account(s, member=_me(s), now=ctx.now())
+    session.clear()
+    flash("Your account is closed. Thank you for your time.", "info")
+    return redirect(url_for("auth.home"), 303)
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@login_required
+@form_action("member.tokens")
+def tokens():
+    ctx = node_ctx()
+    token = None
+    if request.method == "POST":
+        with ctx.db.write() as s:
+            token = members.create_token(s, member=_me(s), name=request.form.get("name") or "api", now=ctx.now())
+    return render_template("tokens.html", token=token)

@@ -1,0 +1,90 @@
+"""Helpers for web handlers: the logged-in member, access checks, rendering."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Callable
+
+from flask import flash, g, redirect, render_template, request, session, url_for
+
+from ..context import node_ctx
+from ..errors import DomainError
+from ..tables import Member
+
+
+def current_member() -> Member | None:
+    """The member logged in to this browser session, if any (closed accounts are logged out)."""
+    if "member" in g:
+        return g.member
+    member = None
+    member_id, version = session.get("member_id"), session.get("session_version")
+    if member_id is not None:
+        with node_ctx().db.read() as s:
+            found = s.get(Member, member_id)
+        if found is not None and found.session_version == version and found.status != "closed":
+            member = found
+    g.member = member
+    return member
+
+
+def login_required(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapped(**kwargs):
+        if current_member() is None:
+            return redirect(url_for("auth.login", next=request.path))
+        return view(**kwargs)
+
+    return wrapped
+
+
+def coordinator_required(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapped(**kwargs):
+        member = current_member()
+        if member is None:
+            return redirect(url_for("auth.login", next=request.path))
+        if member.role != "coordinator" or member.status != "active":
+            return render_error(403, "coordinator_only", "Only a coordinator may open this page.")
+        return view(**kwargs)
+
+    return wrapped
+
+
+def form_action(fallback_endpoint: str):
+    """Run a form handler; a domain error becomes a flash message and a redirect back, changing nothing."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(**kwargs):
+            try:
+                return view(**kwargs)
+            except DomainError as exc:
+                flash(f"{exc.message} [{exc.code}]", "error")
+                return redirect(back_url(fallback_endpoint), 303)
+
+        return wrapped
+
+    return decorator
+
+
+def back_url(fallback_endpoint: str) -> str:
+    """The page the form came from, if it is on this site; else the fallback."""
+    ref = request.referrer or ""
+    if ref.startswith(request.host_url):
+        return ref
+    return url_for(fallback_endpoint)
+
+
+def render_error(status: int, code: str, message: str):
+    return render_template("error.html", status=status, code=code, message=message), status
+
+
+def template_globals() -> dict:
+    from . import csrf_token
+
+    ctx = node_ctx()
+    return {"me": current_member(), "csrf_token": csrf_token, "settings": ctx.settings, "unit": ctx.settings.unit,
+            "nav_links": NAV_LINKS}
+
+
+# Areas add their top-level pages here as (label, endpoint) when their module is imported.
+NAV_LINKS: list[tuple[str, str]] = []

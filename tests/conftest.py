@@ -1,0 +1,95 @@
+"""Shared fixtures: a real node app on a real SQLite database, a fixed clock, member factories."""
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+
+import pytest
+
+from node.app import create_app
+from node.clock import FixedClock
+from node.services import ledger, members
+
+START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)
+PASSWORD = "correct horse battery"
+FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(START)
+
+
+@pytest.fixture
+def app(tmp_path, clock):
+    """A node app with its own data folder and database, migrated by Alembic."""
+    app = create_app({"data_dir": str(tmp_path / "node"), "node_id": "be-vl", "country": "BE",
+                      "welcome_grant": 10, "min_balance": -5, **FAST_ARGON2}, clock=clock)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["sifnet"].db.dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    return app.extensions["sifnet"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def make_member(ctx):
+    """Factory: an approved member (or coordinator) with the welcome grant."""
+
+    def make(handle: str | None = None, *, role: str = "member", approve: bool = True, **profile):
+        n = next(_seq)
+        handle = handle or f"member{n}"
+        with ctx.db.write() as s:
+            member = members.sign_up(s, ctx.settings, email=f"{handle}@example.org", password=PASSWORD,
+                                     display_name=handle.title(), handle=handle, now=ctx.now(), hasher=ctx.hasher)
+            if approve:
+                members._activate(s, ctx.settings, member, actor=None, reason="test", now=ctx.now())
+            member.role = role
+            if profile:
+                members.update_profile(s, ctx.settings, member=member, data=profile, now=ctx.now())
+            s.flush()
+            s.expunge(member)
+        return member
+
+    return make
+
+
+@pytest.fixture
+def token_for(ctx):
+    """Factory: an API token header for a member."""
+
+    def make(member) -> dict:
+        with ctx.db.write() as s:
+            token = members.create_token(s, member=member, name="test", now=ctx.now())
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+@pytest.fixture
+def books(ctx):
+    """Call to assert the ledger invariant (balances sum to zero and agree with postings)."""
+
+    def check():
+        with ctx.db.read() as s:
+            result = ledger.check_books(s)
+        assert result.ok, result
+        return result
+
+    return check
+
+
+def balance_of(ctx, member) -> int:
+    with ctx.db.read() as s:
+        return ledger.member_account(s, member.id).balance
