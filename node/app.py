@@ -58,6 +58,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClo
     web.init_app(app)
     _register_error_handlers(app)
     _register_test_hooks(app, ctx)
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness and the node's identity (used by process managers and tests)."""
+        return jsonify({"status": "ok", "node_id": settings.node_id})
+
     return app
 
 

@@ -8,7 +8,7 @@ from flask import Flask, abort, request, session
 
 # Paths that are not browser forms: token-authenticated API, signed federation, test hooks.
 CSRF_EXEMPT_PREFIXES = ("/api/", "/_test/", "/federation/", "/.well-known/")
-WEB_MODULES = ("auth", "member", "coordinator")
+WEB_MODULES = ("auth", "member", "coordinator", "advice", "reviews")
 
 
 def csrf_token() -> str:

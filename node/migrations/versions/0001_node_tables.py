@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:04:38.788941
+Create Date: 2026-11-27 21:07:25.287418
 """
 from alembic import op
 import sqlalchemy as sa
