@@ -1,0 +1,35 @@
+"""Federation: everything between national nodes (identity, peering, channels, delivery, payments)."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask, *, start_delivery: bool = True) -> None:
+    """Wire federation into a node app: endpoints, coordinator pages, payment routing, sweeps."""
+    from . import checkpoints, keys, transfers  # noqa: F401  (register message handlers)
+    from .api import register_api
+    from .inbox import bp as inbox_bp
+    from .state import Federation
+    from .web import bp as web_bp
+
+    ctx = app.extensions["sifnet"]
+    fed = Federation(ctx, start_kicker=start_delivery)
+    app.extensions["sifnet_federation"] = fed
+    ctx.extensions["federation"] = fed
+    with ctx.db.write() as session:
+        fed.identity.register_current(session, ctx.now())
+    app.register_blueprint(inbox_bp)
+    app.register_blueprint(web_bp)
+    register_api(app)
+    app.extensions["sifnet_remote_payments"] = _remote_payment(fed)
+    from . import jobs  # noqa: F401  (register the federation sweeps)
+
+
+def _remote_payment(fed):
+    def pay(session, *, payer, to, amount, memo, now) -> dict:
+        from .transfers import send_transfer
+
+        row = send_transfer(session, fed, payer=payer, to=to, amount=amount, memo=memo, now=now)
+        return {"transfer_id": row.transfer_id, "status": row.status}
+
+    return pay

@@ -32,7 +32,7 @@ class JSONProvider(DefaultJSONProvider):
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClock | None = None,
-               settings: Settings | None = None) -> Flask:
+               settings: Settings | None = None, start_delivery: bool = True) -> Flask:
     """Build a node app; test_config overrides settings by name."""
     settings = settings or load_settings(test_config)
     data_path = settings.data_path
@@ -56,6 +56,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClo
 
     api.init_app(app)
     web.init_app(app)
+    # The one place node reaches into federation: the factory wires it in (imports flow protocol <- node <- federation).
+    if settings.federation:
+        from federation import init_app as init_federation
+
+        init_federation(app, start_delivery=start_delivery)
     _register_error_handlers(app)
     _register_test_hooks(app, ctx)
 
@@ -116,3 +121,10 @@ def _register_test_hooks(app: Flask, ctx: NodeContext) -> None:
             return jsonify({"error": {"code": "invalid_input", "message": "advance_seconds: 0..1e8"}}), 422
         ctx.clock.advance(seconds)
         return jsonify({"now": ctx.now()})
+
+    @app.post("/_test/echo")
+    def _echo():
+        """The server stack's bare rate for benchmarks/ledger.py: parse a JSON body, answer it, no database."""
+        from .api.base import json_body
+
+        return jsonify(json_body()), 201

@@ -11,12 +11,14 @@ from typing import Callable, Sequence
 from .errors import DomainError
 from .settings import SettingsError, load_settings, write_settings_file
 
-COMMANDS: dict[str, tuple[Callable, str]] = {}
+COMMANDS: dict[str, tuple[Callable, str, Callable | None]] = {}
 
 
-def command(name: str, help_text: str) -> Callable:
+def command(name: str, help_text: str, arguments: Callable | None = None) -> Callable:
+    """Register a `sifnet node <name>` command; `arguments(parser)` adds its options."""
+
     def decorator(fn: Callable) -> Callable:
-        COMMANDS[name] = (fn, help_text)
+        COMMANDS[name] = (fn, help_text, arguments)
         return fn
 
     return decorator
@@ -132,9 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True)
     node = groups.add_parser("node", help="run and manage a national node")
     sub = node.add_subparsers(dest="command", required=True)
-    for name, (_fn, help_text) in COMMANDS.items():
+    for name, (_fn, help_text, arguments) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--data-dir", help="the node's data folder (default $SIFNET_DATA_DIR or ./data)")
+        if arguments is not None:
+            arguments(p)
         if name == "init":
             p.add_argument("--node-id")
             p.add_argument("--node-name")
@@ -152,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    fn, _ = COMMANDS[args.command]
+    fn = COMMANDS[args.command][0]
     try:
         return fn(args)
     except (DomainError, SettingsError) as exc:

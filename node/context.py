@@ -1,7 +1,7 @@
 """The per-app bundle of settings, database, clock, password hasher and mailer."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from flask import current_app
@@ -19,6 +19,8 @@ class NodeContext:
     db: Database
     clock: SystemClock
     hasher: PasswordHasher
+    # Wired-in extensions (federation) keep their per-app objects here.
+    extensions: dict = field(default_factory=dict)
 
     def now(self):
         return self.clock.now()

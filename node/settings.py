@@ -44,7 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_balance", int, 0, "Highest balance a member account may reach; 0 means no cap."),
     Setting("require_approval", bool, True, "New sign-ups wait for a coordinator's approval before they can act."),
     Setting("inactive_days", int, 90, "A member with no activity for this many days is flagged as inactive."),
-    Setting("expertise_taxonomy", str, "", "Comma-separated expertise tags; empty means the built-in social-innovation list."),
+    Setting("expertise_taxonomy", str, "", "Comma-separated expertise tags (slugs such as circular-economy); empty means the built-in social-innovation list."),
     Setting("dispute_days", int, 3, "Days a receiver has to dispute a claimed advice session before it pays automatically."),
     Setting("invite_accept_hours", int, 72, "Hours a reviewer has to accept an invitation before it expires."),
     Setting("review_due_days", int, 14, "Days a reviewer has, after accepting, to submit the review."),
@@ -57,6 +57,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("argon2_time_cost", int, 3, "argon2id time cost for password hashes."),
     Setting("argon2_memory_kib", int, 65536, "argon2id memory cost in KiB for password hashes."),
     Setting("allow_clock_control", bool, False, "Development/test only: expose POST /_test/clock to move this node's clock."),
+    Setting("federation", bool, True, "Take part in the network: node document, signed channels with peers, cross-border payments."),
+    Setting("fed_max_skew_seconds", int, 300, "Federation: how far in the future a peer's signed request or message may be dated."),
+    Setting("fed_max_age_seconds", int, 300, "Federation: how old a signed HTTP request or direct message may be (channel entries are exempt: they may wait days)."),
+    Setting("key_grace_hours", int, 168, "After `sifnet node rotate-key`, hours the old key stays valid so every peer learns the new one."),
+    Setting("default_trust_limit", int, 100, "Trust limit (SIF a new peer may owe this node) set when a peer is confirmed."),
+    Setting("delivery_batch", int, 100, "Channel entries sent to a peer per HTTP request."),
+    Setting("retry_base_seconds", int, 2, "First retry delay after a failed delivery; doubles per failure."),
+    Setting("retry_max_seconds", int, 3600, "Longest delay between delivery retries (never gives up)."),
+    Setting("checkpoint_seconds", int, 300, "Interval between signed checkpoints sent to each peer."),
     Setting("login_max_failures", int, 5, "Failed logins for one email within 15 minutes before further attempts are refused."),
 )
 
@@ -74,7 +83,8 @@ def _coerce(setting: Setting, value: Any) -> Any:
             return False
         raise SettingsError(f"setting {setting.name}: expected a boolean, got {value!r}")
     if setting.type is int:
-        if isinstance(value, bool):
+        # int(2.5) would silently truncate a mistyped float; only whole numbers and digit strings pass.
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise SettingsError(f"setting {setting.name}: expected an integer, got {value!r}")
         try:
             return int(value)
@@ -105,6 +115,9 @@ class Settings:
         return self.database_url or f"sqlite:///{(self.data_path / 'node.db').resolve()}"
 
     def replace(self, **changes: Any) -> "Settings":
+        unknown = set(changes) - set(_BY_NAME)
+        if unknown:
+            raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
         merged = dict(self.values)
         merged.update({k: _coerce(_BY_NAME[k], v) for k, v in changes.items()})
         return dataclasses.replace(self, values=merged)

@@ -174,13 +174,14 @@ class AdviceBooking(SQLModel, table=True):
     amount: int
     scheduled_for: Optional[datetime] = None
     note: str = Field(default="", max_length=1000)
-    status: str = Field(default="booked", max_length=16)
+    status: str = Field(default="proposed", max_length=16)  # see node.lifecycle.BOOKING
     claimed_at: Optional[datetime] = None
     dispute_by: Optional[datetime] = None
     dispute_reason: str = Field(default="", max_length=1000)
     resolution: str = Field(default="", max_length=1000)
     created_at: datetime
     settled_at: Optional[datetime] = None
+    provider_amount: Optional[int] = None  # SIF the provider got when settled; the rest went back
 
 
 # --- proposals and reviews -----------------------------------------------------

@@ -27,6 +27,8 @@ def app(tmp_path, clock):
                       "welcome_grant": 10, "min_balance": -5, **FAST_ARGON2}, clock=clock)
     app.config["TESTING"] = True
     yield app
+    if "sifnet_federation" in app.extensions:
+        app.extensions["sifnet_federation"].stop()
     app.extensions["sifnet"].db.dispose()
 
 

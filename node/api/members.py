@@ -1,11 +1,11 @@
 """JSON API: sign-up, tokens, profile, statement, transfers, export and closing."""
 from __future__ import annotations
 
-from flask import g, jsonify
+from flask import current_app, g, jsonify
 
 from ..context import node_ctx
 from ..errors import AuthError, NotFoundError, ValidationError
-from ..services import ledger, members
+from ..services import ledger, members, payments
 from ..services.validate import clean_text
 from ..tables import Member
 from .base import (AMOUNT, ANY_OBJECT, BOOL, DATETIME, ApiBlueprint, arr, integer, json_body, obj,
@@ -33,7 +33,9 @@ STATEMENT_LINE = obj(
     posting_id=integer(), txn_id=integer(), kind=string(), memo=string(), amount=integer(),
     balance_after=integer(), counterparty=arr(string()), at=DATETIME,
 )
-TXN = {"type": "object", "properties": {"txn_id": integer(), "amount": integer(), "balance": integer()}}
+TXN = {"type": "object", "properties": {"txn_id": integer(), "transfer_id": string(), "amount": integer(),
+                                        "balance": integer(), "status": string(enum=["completed", "pending"])},
+       "required": ["amount", "balance", "status"]}
 
 
 def profile_json(session, member: Member, *, private: bool = True) -> dict:
@@ -133,33 +135,19 @@ def close_me():
     return jsonify(out)
 
 
-@api.route("/transfers", "POST", "Pay another member of this node", status=201,
-           body=obj(("to", "amount"), to=string(64), amount=AMOUNT, memo=string(280)), response=TXN)
+@api.route("/transfers", "POST", "Pay a member of this node (handle) or of a peer node (handle@node)",
+           status=201, body=obj(("to", "amount"), to=string(64), amount=AMOUNT, memo=string(280)), response=TXN)
 def create_transfer():
     data = only_fields(json_body(), ("to", "amount", "memo"))
     ctx = node_ctx()
     with ctx.db.write() as session:
         payer = session.get(Member, g.member.id)
         members.require_active(payer)
-        payee = members.find_by_handle(session, _local_handle(data.get("to"), ctx.settings.node_id))
         memo = clean_text(data.get("memo"), "memo", max_len=280)
-        txn = ledger.transfer(session, payer=payer, payee=payee, amount=data.get("amount"), memo=memo,
-                              now=ctx.now())
-        out = {"txn_id": txn.id, "amount": data["amount"],
-               "balance": ledger.member_account(session, payer.id).balance}
+        out = payments.pay(session, ctx.settings, payer=payer, to=data.get("to"), amount=data.get("amount"),
+                           memo=memo, now=ctx.now(), remote=current_app.extensions.get("sifnet_remote_payments"))
+        out["balance"] = ledger.member_account(session, payer.id).balance
     return jsonify(out), 201
-
-
-def _local_handle(to: object, node_id: str) -> str:
-    """Accept 'anna' or 'anna@<this node>'; other nodes' addresses need federation."""
-    text = clean_text(to, "to", max_len=64, required=True).lower()
-    if "@" in text:
-        handle, _, node = text.partition("@")
-        if node != node_id:
-            raise ValidationError(f"{text} is on another node; cross-border payments need federation",
-                                          code="remote_payee_unsupported", field="to")
-        return handle
-    return text
 
 
 @api.route("/members/<handle>", "GET", "A member's public profile", response=PROFILE)

@@ -82,12 +82,14 @@ def member_account(session, member_id: int) -> Account:
 
 def post(
     session, *, kind: str, legs: Sequence[Leg], memo: str, now: datetime,
-    ref: str | None = None, actor_id: int | None = None,
+    ref: str | None = None, actor_id: int | None = None, check_limits: bool = True,
 ) -> LedgerTxn:
     """Write one balanced transaction; the only function that inserts postings.
 
     A transaction with the same ``ref`` is written once: a second call returns the
     first transaction unchanged (exactly-once for retried jobs and messages).
+    ``check_limits=False`` is for reversals that must not fail (a bounced payment
+    returning to its payer); closed accounts are refused all the same.
 
     Raises:
         LedgerError: unbalanced legs, a closed account or a crossed limit. Nothing
@@ -104,7 +106,7 @@ def post(
         session.flush()
         # Fixed order of row updates avoids deadlocks between concurrent writers.
         for leg in sorted(legs, key=lambda l: l.account.id):
-            balance_after = _apply_leg(session, leg)
+            balance_after = _apply_leg(session, leg, check_limits)
             session.add(Posting(txn_id=txn.id, account_id=leg.account.id, amount=leg.amount,
                                 balance_after=balance_after))
         session.flush()
@@ -127,7 +129,7 @@ def _check_legs(legs: Sequence[Leg]) -> None:
         raise LedgerError("postings must sum to zero", code="unbalanced")
 
 
-def _apply_leg(session, leg: Leg) -> int:
+def _apply_leg(session, leg: Leg, check_limits: bool = True) -> int:
     """Add leg.amount to the account's balance if it stays within limits; return the new balance."""
     new_balance = Account.balance + leg.amount
     stmt = (
@@ -136,7 +138,9 @@ def _apply_leg(session, leg: Leg) -> int:
         .values(balance=new_balance)
         .returning(Account.balance)
     )
-    if leg.amount < 0:
+    if not check_limits:
+        pass
+    elif leg.amount < 0:
         stmt = stmt.where(or_(Account.min_balance.is_(None), new_balance >= Account.min_balance))
     else:
         stmt = stmt.where(or_(Account.max_balance.is_(None), new_balance <= Account.max_balance))

@@ -18,10 +18,11 @@ from ..tables import (AdviceBooking, ApiToken, Conflict, LoginAttempt, Member, M
 from . import ledger
 from .validate import clean_list, clean_text
 
+# Tags are slugs (they travel between nodes); the UI shows them with spaces.
 DEFAULT_TAXONOMY = (
-    "circular economy", "social inclusion", "education", "health and care", "housing", "mobility",
-    "food", "culture", "digital inclusion", "funding and finance", "legal structures",
-    "impact measurement", "marketing", "governance", "energy", "employment", "community building",
+    "circular-economy", "social-inclusion", "education", "health-and-care", "housing", "mobility",
+    "food", "culture", "digital-inclusion", "funding-and-finance", "legal-structures",
+    "impact-measurement", "marketing", "governance", "energy", "employment", "community-building",
 )
 LANGUAGES = ("nl", "fr", "de", "en", "it", "hu", "es", "pt", "pl", "ro", "sl", "hr", "cs", "sk")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
@@ -33,7 +34,7 @@ PROFILE_FIELDS = ("display_name", "organisation", "expertise", "languages", "cou
 def taxonomy(settings: Settings) -> tuple[str, ...]:
     """The node's expertise tags."""
     if settings.expertise_taxonomy.strip():
-        return tuple(t.strip().lower() for t in settings.expertise_taxonomy.split(",") if t.strip())
+        return tuple(t.strip().lower().replace(" ", "-") for t in settings.expertise_taxonomy.split(",") if t.strip())
     return DEFAULT_TAXONOMY
 
 

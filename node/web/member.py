@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 
 from ..clock import iso
 from ..context import node_ctx
-from ..services import ledger, members
+from ..services import ledger, members, payments
 from ..services.validate import clean_text
 from ..tables import Member, Notification
 from .pages import current_member, form_action, login_required
@@ -83,15 +83,15 @@ def pay():
     amount_raw = form.get("amount", "").strip()
     amount = int(amount_raw) if amount_raw.lstrip("-").isdigit() else amount_raw
     to = clean_text(form.get("to"), "to", max_len=64, required=True).lower()
-    handle = to.split("@")[0] if to.endswith("@" + ctx.settings.node_id) else to
     with ctx.db.write() as s:
         me = _me(s)
         members.require_active(me)
-        if "@" in handle:
-            raise members.ValidationError("cross-border payments need federation", code="remote_payee_unsupported")
-        payee = members.find_by_handle(s, handle)
-        ledger.transfer(s, payer=me, payee=payee, amount=amount,
-                        memo=clean_text(form.get("memo"), "memo", max_len=280), now=ctx.now())
+        out = payments.pay(s, ctx.settings, payer=me, to=to, amount=amount,
+                           memo=clean_text(form.get("memo"), "memo", max_len=280), now=ctx.now(),
+                           remote=current_app.extensions.get("sifnet_remote_payments"))
+    if out["status"] == "pending":
+        flash(f"Sent {amount} {ctx.settings.unit} to {to}; it shows as pending until {to.split('@')[1]} confirms.", "info")
+        return redirect(url_for("member.statement"), 303)
     flash(f"Paid {amount} {ctx.settings.unit} to {to}.", "info")
     return redirect(url_for("member.statement"), 303)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Callable
 
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
 from ..context import node_ctx
 from ..errors import DomainError
@@ -83,7 +83,7 @@ def template_globals() -> dict:
 
     ctx = node_ctx()
     return {"me": current_member(), "csrf_token": csrf_token, "settings": ctx.settings, "unit": ctx.settings.unit,
-            "nav_links": NAV_LINKS}
+            "nav_links": NAV_LINKS, "endpoints": current_app.view_functions}
 
 
 # Areas add their top-level pages here as (label, endpoint) when their module is imported.

@@ -77,7 +77,7 @@ def test_transfer_api_and_refusals(client, ctx, make_member, token_for, books):
                        ({"to": "anna", "amount": 1}, "self_transfer"),
                        ({"to": "bert", "amount": 12}, "insufficient_funds"),
                        ({"to": "nobody", "amount": 1}, "member_not_found"),
-                       ({"to": "zoe@hu", "amount": 1}, "remote_payee_unsupported")]:
+                       ({"to": "zoe@hu", "amount": 1}, "unknown_peer_node")]:
         r = client.post("/api/v1/transfers", headers=h, json=body)
         assert r.status_code in (404, 422) and r.json["error"]["code"] == code, (body, r.json)
     assert (balance_of(ctx, anna), balance_of(ctx, bert)) == (6, 14)

@@ -1,0 +1,186 @@
+"""Channels: per peer and direction, an ordered hash-chained log applied exactly once, in order.
+
+Sending: `append` writes a signed entry in the caller's transaction (the transactional
+outbox); delivery happens after the commit. Receiving: `receive_entries` checks each entry
+against the chain and applies it in its own transaction together with the stored copy, so an
+entry is applied once or not at all. A domain "no" is an answering entry, never an error here.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import func, select, update
+
+from protocol import (ChannelRef, Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, SigningKey, canonical_json,
+                      check_signature, entry_hash, genesis_hash, make_envelope, parse_time, sign_envelope)
+
+from .identity import new_envelope_id
+from .peers import keyring_of
+from .tables import ChannelEntry, Peer
+
+log = logging.getLogger(__name__)
+
+# type -> handler(session, fed, peer, envelope, now); registered by the areas (transfers, reviews...).
+HANDLERS: dict[str, Callable] = {}
+
+
+def handles(type_name: str) -> Callable:
+    def decorator(fn: Callable) -> Callable:
+        HANDLERS[type_name] = fn
+        return fn
+
+    return decorator
+
+
+class ChannelRefusal(Exception):
+    """The peer sent an entry that breaks the channel (not a domain refusal)."""
+
+    def __init__(self, code: str, message: str, status: int = 409):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The answer to a delivery: everything up to `through` is applied; `resend_from` asks for a gap."""
+
+    through: int
+    last_hash: str
+    resend_from: int | None = None
+
+    def to_dict(self) -> dict:
+        out = {"received_through": self.through, "last_hash": self.last_hash}
+        if self.resend_from is not None:
+            out["resend_from"] = self.resend_from
+        return out
+
+
+def last_entry(session, peer_id: str, direction: str) -> ChannelEntry | None:
+    return session.scalars(select(ChannelEntry).where(
+        ChannelEntry.peer_id == peer_id, ChannelEntry.direction == direction
+    ).order_by(ChannelEntry.seq.desc()).limit(1)).first()
+
+
+def chain_point(session, own_id: str, peer_id: str, direction: str) -> tuple[int, str]:
+    """(seq, hash) of the newest entry of a direction; (0, genesis) when it is empty."""
+    entry = last_entry(session, peer_id, direction)
+    if entry is not None:
+        return entry.seq, entry.entry_hash
+    sender, receiver = (own_id, peer_id) if direction == "out" else (peer_id, own_id)
+    return 0, genesis_hash(sender, receiver)
+
+
+def append(session, fed, *, peer_id: str, type_name: str, body: dict, now: datetime,
+           key: SigningKey | None = None) -> ChannelEntry:
+    """Add a signed entry to our channel towards a peer, in the caller's transaction."""
+    own = fed.node_id
+    seq, prev = chain_point(session, own, peer_id, "out")
+    env = make_envelope(type=type_name, from_=own, to=peer_id, created=now, body=body, id=new_envelope_id(),
+                        channel=ChannelRef(seq + 1, prev))
+    env = sign_envelope(env, key or fed.identity.current_key())
+    entry = ChannelEntry(peer_id=peer_id, direction="out", seq=seq + 1, type=type_name, envelope_id=env.id,
+                         entry_hash=entry_hash(env), envelope=canonical_json(env.to_dict()).decode(),
+                         created_at=now)
+    session.add(entry)
+    session.flush()  # the unique (peer, direction, seq) index makes a concurrent append fail, not fork
+    fed.after_commit(session, peer_id)
+    return entry
+
+
+def check_entries(session, fed, peer_id: str, envelopes: list[Envelope], now: datetime) -> list[Envelope]:
+    """Read-only: refuse a batch that breaks the chain or carries a bad signature; return the new entries.
+
+    Entries we already applied must be byte-identical (a re-delivery); the rest must continue
+    our copy of the chain without a gap (a gap ends the run: the caller asks for a resend).
+    """
+    seq, last_hash = chain_point(session, fed.node_id, peer_id, "in")
+    keyring = dict(keyring_of(session))
+    fresh: list[Envelope] = []
+    for env in envelopes:
+        ref = env.channel
+        if ref.seq <= seq and not fresh:
+            _check_duplicate(session, peer_id, env)
+            continue
+        if ref.seq != seq + 1:
+            break
+        if ref.prev != last_hash:
+            raise ChannelRefusal("prev_mismatch", f"entry {ref.seq} does not continue our copy of the chain")
+        _check_entry_signature(env, Keyring.of(*keyring.values()), now, fed.max_skew)
+        if env.type == "key_rotation":  # later entries of the batch may be signed with the new key
+            keyring[env.body["new_kid"]] = KeyInfo(peer_id, PublicKey.from_b64(env.body["new_public"]),
+                                                   parse_time(env.created), None)
+        fresh.append(env)
+        seq, last_hash = ref.seq, entry_hash(env)
+    return fresh
+
+
+def receive_entries(fed, peer_id: str, envelopes: list[Envelope], now: datetime) -> Receipt:
+    """Apply checked entries in order, each exactly once, each in its own transaction."""
+    db = fed.ctx.db
+    for env in envelopes:
+        with db.write() as session:
+            seq, last_hash = chain_point(session, fed.node_id, peer_id, "in")
+            if env.channel.seq <= seq:  # a concurrent delivery applied it first
+                _check_duplicate(session, peer_id, env)
+                continue
+            if env.channel.seq != seq + 1 or env.channel.prev != last_hash:
+                break
+            peer = session.get(Peer, peer_id)
+            session.add(ChannelEntry(peer_id=peer_id, direction="in", seq=env.channel.seq, type=env.type,
+                                     envelope_id=env.id, entry_hash=entry_hash(env),
+                                     envelope=canonical_json(env.to_dict()).decode(), created_at=now))
+            session.flush()
+            handler = HANDLERS.get(env.type)
+            if handler is None:
+                log.warning("no handler for %s from %s; stored, not applied", env.type, peer_id)
+            else:
+                handler(session, fed, peer, env, now)
+    with db.read() as session:
+        seq, last_hash = chain_point(session, fed.node_id, peer_id, "in")
+    return Receipt(seq, last_hash)
+
+
+def _check_duplicate(session, peer_id: str, env: Envelope) -> None:
+    stored = session.scalars(select(ChannelEntry).where(
+        ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "in", ChannelEntry.seq == env.channel.seq)).one()
+    if stored.entry_hash != entry_hash(env):
+        raise ChannelRefusal("seq_conflict", f"entry {env.channel.seq} differs from the one already applied")
+
+
+def _check_entry_signature(env: Envelope, keyring: Keyring, now: datetime, max_skew: timedelta) -> None:
+    # Channel entries may arrive days late (outages), so no max age; but never from the future.
+    created = parse_time(env.created)
+    if created > now + max_skew:
+        raise ChannelRefusal("envelope_future", f"entry {env.channel.seq} is dated in the future", 400)
+    try:
+        check_signature(env, keyring, created)
+    except ProtocolError as exc:
+        raise ChannelRefusal(exc.code, f"entry {env.channel.seq}: {exc.message}", 401) from None
+
+
+def mark_acked(session, peer_id: str, through: int, now: datetime) -> int:
+    """Record that the peer applied our entries up to `through`."""
+    result = session.execute(update(ChannelEntry).where(
+        ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out", ChannelEntry.seq <= through,
+        ChannelEntry.acked_at.is_(None)).values(acked_at=now))
+    return result.rowcount or 0
+
+
+def unacked(session, peer_id: str, limit: int) -> list[ChannelEntry]:
+    return list(session.scalars(select(ChannelEntry).where(
+        ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out", ChannelEntry.acked_at.is_(None)
+    ).order_by(ChannelEntry.seq).limit(limit)).all())
+
+
+def backlog(session, peer_id: str) -> int:
+    return session.execute(select(func.count()).select_from(ChannelEntry).where(
+        ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out", ChannelEntry.acked_at.is_(None)
+    )).scalar_one()
+
+
+def stored_envelope(entry: ChannelEntry) -> dict:
+    return json.loads(entry.envelope)

@@ -1,0 +1,134 @@
+"""Checkpoints: peers exchange signed statements of their chain points and bilateral position.
+
+A checkpoint is compared only where both sides speak of the same point: the hash of the
+entry at a given seq must match, and positions must mirror when neither side has entries
+in flight. A mismatch opens a dispute for both coordinators; nothing is repaired silently.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import select
+
+from node.services import ledger
+from protocol import Envelope, canonical_json, format_time, make_envelope, sign_envelope
+
+from . import channels
+from .httpsig import sign_request
+from .identity import MESSAGES_PATH, new_envelope_id
+from .inbox import DIRECT_HANDLERS
+from .tables import ChannelEntry, Checkpoint, Dispute, Peer
+
+
+def position_of(session, peer_id: str) -> int:
+    account = session.scalars(select(ledger.Account).where(ledger.Account.ref == f"position:{peer_id}")).first()
+    return account.balance if account else 0
+
+
+def make_checkpoint(session, fed, peer_id: str, now: datetime) -> Envelope:
+    """Our signed view of the pair: last entry sent, last entry applied, our position."""
+    sent = channels.chain_point(session, fed.node_id, peer_id, "out")
+    received = channels.chain_point(session, fed.node_id, peer_id, "in")
+    body = {"as_of": format_time(now), "sent": {"seq": sent[0], "hash": sent[1]},
+            "received": {"seq": received[0], "hash": received[1]}, "position": position_of(session, peer_id)}
+    env = make_envelope(type="checkpoint", from_=fed.node_id, to=peer_id, created=now, body=body,
+                        id=new_envelope_id())
+    return sign_envelope(env, fed.request_key_for(session, peer_id))
+
+
+def compare(session, fed, peer_id: str, theirs: dict) -> list[str]:
+    """Differences between a peer's checkpoint and our books; empty when they agree."""
+    problems = []
+    for their_side, our_direction in (("sent", "in"), ("received", "out")):
+        point = theirs[their_side]
+        if point["seq"] == 0:
+            continue
+        ours = session.scalars(select(ChannelEntry).where(
+            ChannelEntry.peer_id == peer_id, ChannelEntry.direction == our_direction,
+            ChannelEntry.seq == point["seq"])).first()
+        if ours is not None and ours.entry_hash != point["hash"]:
+            problems.append(f"entry {point['seq']} of the {our_direction} channel differs: "
+                            f"ours {ours.entry_hash}, theirs {point['hash']}")
+        if ours is None and our_direction == "out":
+            problems.append(f"they applied our entry {point['seq']}, which we never sent")
+    our_sent = channels.chain_point(session, fed.node_id, peer_id, "out")
+    our_received = channels.chain_point(session, fed.node_id, peer_id, "in")
+    quiet = theirs["sent"]["seq"] == our_received[0] and theirs["received"]["seq"] == our_sent[0]
+    ours_pos = position_of(session, peer_id)
+    if quiet and theirs["position"] + ours_pos != 0:
+        problems.append(f"positions do not mirror: ours {ours_pos}, theirs {theirs['position']}")
+    return problems
+
+
+def receive_checkpoint(fed, peer: Peer, env: Envelope) -> dict:
+    """Direct-message handler: compare, record, and open a dispute on any mismatch."""
+    ctx = fed.ctx
+    with ctx.db.write() as session:
+        problems = compare(session, fed, peer.node_id, env.body)
+        session.add(Checkpoint(peer_id=peer.node_id, envelope=canonical_json(env.to_dict()).decode(),
+                               received_at=ctx.now(), agrees=not problems, detail="; ".join(problems)[:2000]))
+        if problems:
+            open_dispute(session, peer.node_id, "; ".join(problems), ctx.now())
+        answer = make_checkpoint(session, fed, peer.node_id, ctx.now())
+    return {"agrees": not problems, "problems": problems, "checkpoint": answer.to_dict()}
+
+
+def open_dispute(session, peer_id: str, detail: str, now: datetime) -> Dispute:
+    """Open a dispute unless the same one is already open."""
+    kind = "position_mismatch" if "positions" in detail else "chain_mismatch"
+    existing = session.scalars(select(Dispute).where(Dispute.peer_id == peer_id, Dispute.status == "open",
+                                                     Dispute.kind == kind)).first()
+    if existing is not None:
+        return existing
+    dispute = Dispute(peer_id=peer_id, kind=kind, detail=detail[:2000], opened_at=now)
+    session.add(dispute)
+    return dispute
+
+
+def exchange_checkpoint(fed, peer_id: str) -> dict:
+    """Send our checkpoint to a peer, and compare the one it answers with (both sides then know)."""
+    from protocol import Envelope as Env, parse_json, verify_envelope
+
+    from .peers import keyring_of
+
+    ctx = fed.ctx
+    with ctx.db.read() as session:
+        peer = session.get(Peer, peer_id)
+        env = make_checkpoint(session, fed, peer_id, ctx.now())
+        key = fed.request_key_for(session, peer_id)
+    body = canonical_json(env.to_dict())
+    url = peer.base_url.rstrip("/") + MESSAGES_PATH
+    headers = sign_request(method="POST", url=url, body=body, from_node=fed.node_id, to_node=peer_id, key=key,
+                           now=ctx.now())
+    response = fed.http.post(url, data=body, headers=headers, timeout=fed.timeout)
+    answer = json.loads(response.content)
+    if response.status_code != 200:
+        return {"error": answer.get("error")}
+    theirs = Env.from_dict(answer["checkpoint"])
+    with ctx.db.write() as session:
+        verify_envelope(theirs, keyring=keyring_of(session, peer_id), expected_to=fed.node_id, now=ctx.now(),
+                        max_skew=fed.max_skew, max_age=fed.max_age)
+        problems = compare(session, fed, peer_id, theirs.body)
+        session.add(Checkpoint(peer_id=peer_id, envelope=canonical_json(theirs.to_dict()).decode(),
+                               received_at=ctx.now(), agrees=not problems, detail="; ".join(problems)[:2000]))
+        if problems:
+            open_dispute(session, peer_id, "; ".join(problems), ctx.now())
+    return {"agrees": not problems, "problems": problems}
+
+
+def resolve_dispute(session, dispute_id: int, resolution: str, now: datetime) -> Dispute:
+    from node.errors import ConflictError, NotFoundError, ValidationError
+
+    dispute = session.get(Dispute, dispute_id)
+    if dispute is None:
+        raise NotFoundError("no such dispute", code="dispute_not_found")
+    if dispute.status != "open":
+        raise ConflictError("this dispute is already resolved", code="dispute_resolved")
+    if not isinstance(resolution, str) or not resolution.strip():
+        raise ValidationError("describe how it was resolved", code="missing_field", field="resolution")
+    dispute.status, dispute.resolution, dispute.resolved_at = "resolved", resolution.strip()[:1000], now
+    return dispute
+
+
+DIRECT_HANDLERS["checkpoint"] = receive_checkpoint

@@ -1,0 +1,115 @@
+"""`sifnet` with federation: peering and key rotation commands on top of the node's commands."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from node import cli as node_cli
+from node.cli import command
+
+
+def _app(args: argparse.Namespace):
+    from node.app import create_app
+
+    return create_app(settings=node_cli._data_dir_settings(args), start_delivery=False)
+
+
+def _peer_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("node_id")
+
+
+@command("peer-add", "fetch a peer's node document by URL and record it (pending until confirmed)",
+         lambda p: p.add_argument("url"))
+def cmd_peer_add(args: argparse.Namespace) -> int:
+    from . import peers
+
+    app = _app(args)
+    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
+    doc = peers.fetch_document(args.url, now=ctx.now(), max_skew=fed.max_skew)
+    with ctx.db.write() as s:
+        peers.add_peer(s, doc, own_node_id=ctx.settings.node_id, now=ctx.now())
+    print(f"added {doc.node_id} ({doc.name}, {doc.country}) at {doc.base_url}")
+    print(f"fingerprint {doc.fingerprint}")
+    print(f"read it back with {doc.node_id}'s coordinator, then: sifnet node peer-confirm {doc.node_id} --fingerprint ...")
+    return 0
+
+
+@command("peer-confirm", "pin a pending peer's key after checking its fingerprint",
+         lambda p: (_peer_args(p), p.add_argument("--fingerprint", required=True),
+                    p.add_argument("--trust-limit", type=int)))
+def cmd_peer_confirm(args: argparse.Namespace) -> int:
+    from . import peers
+
+    ctx = _app(args).extensions["sifnet"]
+    limit = args.trust_limit if args.trust_limit is not None else ctx.settings.default_trust_limit
+    with ctx.db.write() as s:
+        peers.confirm_peer(s, node_id=args.node_id, fingerprint=args.fingerprint, trust_limit=limit, now=ctx.now())
+    print(f"{args.node_id} is confirmed; trust limit {limit}")
+    return 0
+
+
+@command("peer-trust", "set the trust limit extended to a peer",
+         lambda p: (_peer_args(p), p.add_argument("trust_limit", type=int)))
+def cmd_peer_trust(args: argparse.Namespace) -> int:
+    from . import peers
+
+    ctx = _app(args).extensions["sifnet"]
+    with ctx.db.write() as s:
+        peers.set_trust_limit(s, node_id=args.node_id, limit=args.trust_limit, now=ctx.now())
+    print(f"trust limit towards {args.node_id}: {args.trust_limit}")
+    return 0
+
+
+@command("peer-suspend", "suspend (defederate) a peer", lambda p: (_peer_args(p), p.add_argument("--reason", required=True)))
+def cmd_peer_suspend(args: argparse.Namespace) -> int:
+    from . import peers
+
+    ctx = _app(args).extensions["sifnet"]
+    with ctx.db.write() as s:
+        peers.suspend_peer(s, node_id=args.node_id, reason=args.reason, now=ctx.now())
+    print(f"{args.node_id} is suspended")
+    return 0
+
+
+@command("peer-resume", "resume a suspended peer", _peer_args)
+def cmd_peer_resume(args: argparse.Namespace) -> int:
+    from . import peers
+
+    ctx = _app(args).extensions["sifnet"]
+    with ctx.db.write() as s:
+        peers.resume_peer(s, node_id=args.node_id, now=ctx.now())
+    print(f"{args.node_id} is active again")
+    return 0
+
+
+@command("peer-list", "list peers with status, limit, position and backlog")
+def cmd_peer_list(args: argparse.Namespace) -> int:
+    from . import peers
+
+    ctx = _app(args).extensions["sifnet"]
+    with ctx.db.read() as s:
+        rows = peers.peer_states(s)
+    for p in rows:
+        print(f"{p['node_id']:8} {p['status']:9} limit={p['trust_limit']:<6} position={p['position']:<6} "
+              f"pending={p['entries_pending']:<4} {p['base_url']}  {p['fingerprint']}")
+    return 0
+
+
+@command("rotate-key", "switch to a new signing key; peers learn it from a message signed with the old one")
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    from .keys import rotate_key
+
+    app = _app(args)
+    old, new, old_end = rotate_key(app.extensions["sifnet_federation"])
+    print(f"new key {new.key_id} (fingerprint {new.public_key.fingerprint})")
+    print(f"old key {old.key_id} stays valid until {old_end:%Y-%m-%d %H:%M}Z; peers are told over their channels")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return node_cli.main(argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The federation HTTP endpoints: node document, channel inbox, direct messages.
+
+Every POST is authenticated in this order: routing header names a known, confirmed,
+unsuspended peer; the claimed key belongs to it; the RFC 9421 signature verifies over our
+own URL and the body digest; it is fresh; it is addressed to us; its nonce is new. Then each
+envelope must come from that same peer, be addressed to us and carry a valid signature.
+Every refusal has its own code, and changes nothing.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from protocol import Envelope, ProtocolError, canonical_json, parse_json, verify_envelope
+
+from . import channels
+from .httpsig import RequestAuthError, claimed_key_id, verify_request
+from .identity import DOCUMENT_PATH, INBOX_PATH, MESSAGES_PATH
+from .peers import keyring_of
+from .tables import Peer, PeerKey, SeenNonce
+
+bp = Blueprint("federation_inbox", __name__)
+MAX_BATCH = 500
+
+
+def fed():
+    return current_app.extensions["sifnet_federation"]
+
+
+def refuse(code: str, message: str, status: int) -> tuple[Response, int]:
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+@bp.get(DOCUMENT_PATH)
+def node_document():
+    f = fed()
+    with f.ctx.db.read() as session:
+        env = f.identity.node_document(session, f.ctx.now())
+    return Response(canonical_json(env.to_dict()), mimetype="application/json")
+
+
+def authenticate(f, body: bytes) -> tuple[Peer, str]:
+    """Check the request's origin and signature (read-only); return the peer and the request's nonce."""
+    ctx = f.ctx
+    from_node = request.headers.get("Sifnet-From", "")
+    kid = claimed_key_id(request.headers)
+    with ctx.db.read() as session:
+        peer = session.get(Peer, from_node) if from_node else None
+        if peer is None:
+            raise RequestAuthError("unknown_peer", f"{from_node or 'the sender'} is not a peer of this node", 401)
+        if peer.status == "suspended":
+            raise RequestAuthError("peer_suspended", f"{peer.node_id} is suspended by this node", 403)
+        if peer.status != "active":
+            raise RequestAuthError("peer_not_confirmed", f"{peer.node_id} is not confirmed yet", 403)
+        key = session.get(PeerKey, kid)
+        if key is None:
+            raise RequestAuthError("unknown_key", f"key {kid} is unknown here", 401)
+        if key.peer_id != peer.node_id:
+            raise RequestAuthError("key_not_of_sender", f"key {kid} does not belong to {peer.node_id}", 401)
+        keyring = keyring_of(session, peer.node_id)
+    url = ctx.settings.base_url.rstrip("/") + request.full_path.rstrip("?")
+    signed = verify_request(method=request.method, url=url, headers=request.headers, body=body,
+                            public_key=keyring[kid].public_key, now=ctx.now(), max_skew=f.max_skew,
+                            max_age=f.max_age)
+    if not keyring[kid].valid_at(signed.created):
+        raise RequestAuthError("key_expired", f"key {kid} was not valid when the request was signed", 401)
+    if signed.to_node != f.node_id:
+        raise RequestAuthError("wrong_recipient", f"this request is for {signed.to_node}, not {f.node_id}", 421)
+    with ctx.db.read() as session:
+        if session.get(SeenNonce, signed.nonce) is not None:
+            raise RequestAuthError("request_replayed", "this request was already received", 409)
+    return peer, signed.nonce
+
+
+def remember_nonce(f, peer: Peer, nonce: str) -> None:
+    """Record an accepted request's nonce; a second request with it is a replay."""
+    with f.ctx.db.write() as session:
+        if session.get(SeenNonce, nonce) is not None:
+            raise RequestAuthError("request_replayed", "this request was already received", 409)
+        session.add(SeenNonce(nonce=nonce, peer_id=peer.node_id, seen_at=f.ctx.now()))
+
+
+def _envelopes(payload: object, peer: Peer, own_id: str) -> list[Envelope]:
+    if not isinstance(payload, dict) or set(payload) != {"entries"} or not isinstance(payload["entries"], list):
+        raise InboxError("invalid_batch", "the body must be {\"entries\": [...]}", 400)
+    if not 1 <= len(payload["entries"]) <= MAX_BATCH:
+        raise InboxError("invalid_batch", f"send 1 to {MAX_BATCH} entries", 400)
+    out = []
+    for raw in payload["entries"]:
+        env = Envelope.from_dict(raw)
+        if env.from_ != peer.node_id:
+            raise InboxError("origin_mismatch", f"an entry from {env.from_} came in {peer.node_id}'s request", 403)
+        if env.to != own_id:
+            raise InboxError("wrong_recipient", f"an entry is addressed to {env.to}", 421)
+        if env.channel is None:
+            raise InboxError("not_a_channel_entry", "inbox entries need a channel reference", 400)
+        out.append(env)
+    seqs = [e.channel.seq for e in out]
+    if seqs != sorted(seqs) or len(set(seqs)) != len(seqs):
+        raise InboxError("batch_out_of_order", "entries in a batch must be in rising order", 400)
+    return out
+
+
+class InboxError(Exception):
+    def __init__(self, code: str, message: str, status: int):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+@bp.post(INBOX_PATH)
+def inbox():
+    """Receive a run of channel entries; answer with what is applied (and any gap to resend)."""
+    f = fed()
+    body = request.get_data(cache=True)
+    try:
+        peer, nonce = authenticate(f, body)
+        envelopes = _envelopes(parse_json(body), peer, f.node_id)
+        with f.ctx.db.read() as session:
+            fresh = channels.check_entries(session, f, peer.node_id, envelopes, f.ctx.now())
+        # Only a request that passed every check leaves a trace (its nonce), so a refusal changes nothing.
+        remember_nonce(f, peer, nonce)
+        receipt = channels.receive_entries(f, peer.node_id, fresh, f.ctx.now())
+        if any(e.channel.seq > receipt.through for e in envelopes):  # a gap: ask for what is missing
+            receipt = channels.Receipt(receipt.through, receipt.last_hash, resend_from=receipt.through + 1)
+    except (RequestAuthError, InboxError, channels.ChannelRefusal) as exc:
+        return refuse(exc.code, exc.message, exc.status)
+    except ProtocolError as exc:
+        return refuse(exc.code, exc.message, exc.status_hint)
+    return jsonify(receipt.to_dict())
+
+
+# Direct (non-channel) message types and their handlers: type -> fn(fed, peer, envelope) -> dict.
+DIRECT_HANDLERS: dict = {}
+
+
+@bp.post(MESSAGES_PATH)
+def direct_message():
+    """Receive one signed direct message (checkpoints, settlement); replayed ids are refused."""
+    f = fed()
+    body = request.get_data(cache=True)
+    try:
+        peer, nonce = authenticate(f, body)
+        env = Envelope.from_dict(parse_json(body))
+        if env.from_ != peer.node_id:
+            raise InboxError("origin_mismatch", f"a message from {env.from_} came in {peer.node_id}'s request", 403)
+        with f.ctx.db.read() as session:
+            keyring = keyring_of(session)
+        verify_envelope(env, keyring=keyring, expected_to=f.node_id, now=f.ctx.now(), max_skew=f.max_skew,
+                        max_age=f.max_age)
+        handler = DIRECT_HANDLERS.get(env.type)
+        if handler is None or env.channel is not None:
+            raise InboxError("unsupported_type", f"{env.type} is not accepted as a direct message", 422)
+        with f.ctx.db.read() as session:
+            if session.get(SeenNonce, "env:" + env.id) is not None:
+                raise InboxError("replayed", "this message was already received", 409)
+        remember_nonce(f, peer, nonce)
+        remember_nonce(f, peer, "env:" + env.id)
+        answer = handler(f, peer, env)
+    except (RequestAuthError, InboxError) as exc:
+        return refuse(exc.code, exc.message, exc.status)
+    except ProtocolError as exc:
+        return refuse(exc.code, exc.message, exc.status_hint)
+    return jsonify(answer or {"status": "accepted"})

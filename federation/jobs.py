@@ -1,0 +1,46 @@
+"""Federation's scheduled work: delivery retries with backoff, and checkpoints with every peer."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from node.scheduler import sweep
+
+from .tables import Peer
+
+log = logging.getLogger(__name__)
+
+
+@sweep
+def retry_deliveries(ctx) -> int:
+    """Deliver to every peer whose backlog is due for another try."""
+    from .delivery import retry_due
+
+    fed = ctx.extensions.get("federation")
+    return retry_due(fed) if fed is not None else 0
+
+
+@sweep
+def exchange_checkpoints(ctx) -> int:
+    """Every checkpoint_seconds, exchange a signed checkpoint with each active peer."""
+    from .checkpoints import exchange_checkpoint
+
+    fed = ctx.extensions.get("federation")
+    if fed is None:
+        return 0
+    now = ctx.now()
+    due = getattr(fed, "next_checkpoint", {})
+    fed.next_checkpoint = due
+    with ctx.db.read() as session:
+        peers = [p.node_id for p in session.query(Peer).filter(Peer.status == "active").all()]
+    done = 0
+    for peer_id in peers:
+        if due.get(peer_id) and due[peer_id] > now:
+            continue
+        due[peer_id] = now + timedelta(seconds=ctx.settings.checkpoint_seconds)
+        try:
+            exchange_checkpoint(fed, peer_id)
+            done += 1
+        except Exception as exc:  # an unreachable peer is normal; the next period tries again
+            log.info("checkpoint with %s failed: %s", peer_id, exc)
+    return done

@@ -1,0 +1,175 @@
+"""Peering: add a peer by URL, pin its key by fingerprint, trust limits, suspension (defederation)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+from sqlalchemy import func, select
+
+from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from node.services import ledger
+from protocol import (Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, parse_json, parse_time,
+                      verify_envelope)
+
+from .identity import DOCUMENT_PATH
+from .tables import ChannelEntry, Peer, PeerKey
+
+
+@dataclass(frozen=True)
+class PeerDocument:
+    """A verified node document fetched from a would-be peer."""
+
+    node_id: str
+    name: str
+    country: str
+    base_url: str
+    keys: tuple[dict, ...]
+    current_kid: str
+    fingerprint: str
+    raw: str
+
+
+def fetch_document(url: object, *, now: datetime, max_skew: timedelta, timeout: float = 10.0) -> PeerDocument:
+    """GET a node's self-signed document and verify it (no database transaction is open here)."""
+    if not isinstance(url, str) or not re.fullmatch(r"https?://[\x21-\x7e]{3,290}", url.strip()):
+        raise ValidationError("give the peer's base URL, e.g. https://sif.example.org", code="invalid_url", field="url")
+    base = url.strip().rstrip("/")
+    try:
+        response = requests.get(base + DOCUMENT_PATH, timeout=timeout)
+    except requests.RequestException as exc:
+        raise DomainError(f"could not reach {base}: {exc.__class__.__name__}", code="peer_unreachable", status=502)
+    if response.status_code != 200:
+        raise DomainError(f"{base} answered {response.status_code}", code="peer_unreachable", status=502)
+    return verify_document(response.content, now=now, max_skew=max_skew)
+
+
+def verify_document(raw: bytes, *, now: datetime, max_skew: timedelta) -> PeerDocument:
+    """Check a node document's self-signature with the keys it lists."""
+    try:
+        env = Envelope.from_dict(parse_json(raw))
+        if env.type != "node_document":
+            raise DomainError("that is not a node document", code="not_a_node_document", status=502)
+        infos = [KeyInfo(env.from_, PublicKey.from_b64(k["public"]),
+                         parse_time(k["not_before"]) if k.get("not_before") else None,
+                         parse_time(k["not_after"]) if k.get("not_after") else None) for k in env.body["keys"]]
+        verify_envelope(env, keyring=Keyring.of(*infos), expected_to="*", now=now, max_skew=max_skew,
+                        max_age=timedelta(days=1))
+    except ProtocolError as exc:
+        raise DomainError(f"the node document does not verify: {exc.message}", code=f"document_{exc.code}",
+                          status=502) from None
+    if env.body["node_id"] != env.from_:
+        raise DomainError("the document's node id and signer differ", code="document_origin_mismatch", status=502)
+    current = PublicKey.from_b64(next(k["public"] for k in env.body["keys"] if k["kid"] == env.sig.kid))
+    return PeerDocument(env.from_, env.body["name"], env.body["country"], env.body["base_url"],
+                        tuple(env.body["keys"]), env.sig.kid, current.fingerprint, raw.decode())
+
+
+def add_peer(session, doc: PeerDocument, *, own_node_id: str, now: datetime) -> Peer:
+    """Record a would-be peer as pending until a coordinator confirms its fingerprint."""
+    if doc.node_id == own_node_id:
+        raise ValidationError("that is this node itself", code="peer_is_self", field="url")
+    if session.get(Peer, doc.node_id) is not None:
+        raise ConflictError(f"{doc.node_id} is already a peer", code="peer_exists")
+    peer = Peer(node_id=doc.node_id, base_url=doc.base_url, name=doc.name, country=doc.country,
+                fingerprint=doc.fingerprint, document=doc.raw, created_at=now)
+    session.add(peer)
+    session.flush()
+    for key in doc.keys:
+        if session.get(PeerKey, key["kid"]) is not None:
+            raise ConflictError("a key of this document belongs to another peer", code="key_reused")
+        session.add(PeerKey(kid=key["kid"], peer_id=doc.node_id, public=key["public"],
+                            not_before=parse_time(key["not_before"]) if key.get("not_before") else None,
+                            not_after=parse_time(key["not_after"]) if key.get("not_after") else None))
+    return peer
+
+
+def get_peer(session, node_id: str) -> Peer:
+    peer = session.get(Peer, node_id)
+    if peer is None:
+        raise NotFoundError(f"no peer {node_id!r}", code="peer_not_found")
+    return peer
+
+
+def normalise_fingerprint(text: object) -> str:
+    return re.sub(r"[^A-Z2-7]", "", str(text or "").upper())
+
+
+def confirm_peer(session, *, node_id: str, fingerprint: object, trust_limit: int, now: datetime) -> Peer:
+    """Pin the peer's key: the coordinator read the fingerprint back and it matches."""
+    peer = get_peer(session, node_id)
+    if peer.status != "pending":
+        raise ConflictError(f"{node_id} is {peer.status}, not waiting for confirmation", code="peer_not_pending")
+    if normalise_fingerprint(fingerprint) != normalise_fingerprint(peer.fingerprint):
+        raise ValidationError("the fingerprint does not match the peer's key", code="fingerprint_mismatch",
+                              field="fingerprint")
+    peer.status = "active"
+    position_account(session, node_id, now)
+    set_trust_limit(session, node_id=node_id, limit=trust_limit, now=now)
+    return peer
+
+
+def position_account(session, peer_id: str, now: datetime):
+    """This node's position towards a peer: positive when we owe them, negative when they owe us."""
+    return ledger.open_account(session, kind="position", ref=f"position:{peer_id}", now=now)
+
+
+def set_trust_limit(session, *, node_id: str, limit: object, now: datetime) -> Peer:
+    """How much this peer may owe us: our position towards it may not go below -limit."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10**9:
+        raise ValidationError("the trust limit is a whole number of SIF from 0", code="invalid_trust_limit",
+                              field="trust_limit")
+    peer = get_peer(session, node_id)
+    peer.trust_limit = limit
+    position_account(session, node_id, now).min_balance = -limit
+    return peer
+
+
+def suspend_peer(session, *, node_id: str, reason: object, now: datetime) -> Peer:
+    """Defederate: refuse the peer's requests and stop sending to it, with a reason."""
+    peer = get_peer(session, node_id)
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError("give a reason for suspending the peer", code="missing_field", field="reason")
+    if peer.status != "active":
+        raise ConflictError(f"{node_id} is {peer.status}", code="peer_not_active")
+    peer.status, peer.status_reason = "suspended", reason.strip()[:500]
+    return peer
+
+
+def resume_peer(session, *, node_id: str, now: datetime) -> Peer:
+    peer = get_peer(session, node_id)
+    if peer.status != "suspended":
+        raise ConflictError(f"{node_id} is not suspended", code="peer_not_suspended")
+    peer.status, peer.status_reason = "active", ""
+    peer.failures, peer.next_attempt_at = 0, None
+    return peer
+
+
+def keyring_of(session, peer_id: str | None = None) -> Keyring:
+    """Every key we know of a peer (or of all peers), with its validity, for verifying envelopes.
+
+    With all peers' keys, an envelope signed by another peer's key is refused as
+    key_not_of_sender rather than as an unknown key.
+    """
+    stmt = select(PeerKey) if peer_id is None else select(PeerKey).where(PeerKey.peer_id == peer_id)
+    rows = session.scalars(stmt).all()
+    return Keyring.of(*[KeyInfo(r.peer_id, PublicKey.from_b64(r.public), r.not_before, r.not_after) for r in rows])
+
+
+def peer_states(session) -> list[dict]:
+    """What the coordinator sees per peer: status, limits, position, last contact, backlog, next retry."""
+    out = []
+    for peer in session.scalars(select(Peer).order_by(Peer.node_id)).all():
+        pending = session.execute(select(func.count()).select_from(ChannelEntry).where(
+            ChannelEntry.peer_id == peer.node_id, ChannelEntry.direction == "out",
+            ChannelEntry.acked_at.is_(None))).scalar_one()
+        account = session.scalars(select(ledger.Account).where(
+            ledger.Account.ref == f"position:{peer.node_id}")).first()
+        out.append({"node_id": peer.node_id, "name": peer.name, "country": peer.country, "base_url": peer.base_url,
+                    "status": peer.status, "status_reason": peer.status_reason, "fingerprint": peer.fingerprint,
+                    "trust_limit": peer.trust_limit, "position": account.balance if account else 0,
+                    "last_contact_at": peer.last_contact_at, "entries_pending": pending,
+                    "failures": peer.failures, "next_attempt_at": peer.next_attempt_at,
+                    "last_error": peer.last_error})
+    return out

@@ -1,0 +1,83 @@
+"""The per-app federation object: identity, HTTP session, delivery kicker and per-peer locks."""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from datetime import timedelta
+
+import requests
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from protocol import SigningKey, parse_json
+
+from .identity import Identity
+from .tables import ChannelEntry
+
+_LISTENER_INSTALLED = False
+
+
+class Federation:
+    """Everything a node needs to talk to its peers; one per Flask app."""
+
+    def __init__(self, ctx, *, start_kicker: bool = True) -> None:
+        from .delivery import Kicker
+
+        self.ctx = ctx
+        self.node_id = ctx.settings.node_id
+        self.identity = Identity(ctx)
+        self.http = requests.Session()
+        self.timeout = 10.0
+        self.max_skew = timedelta(seconds=ctx.settings.fed_max_skew_seconds)
+        self.max_age = timedelta(seconds=ctx.settings.fed_max_age_seconds)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self.kicker = Kicker(self) if start_kicker else None
+        _install_commit_listener()
+
+    @contextmanager
+    def peer_lock(self, peer_id: str):
+        """One delivery at a time per peer in this process (keeps batches in order)."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(peer_id, threading.Lock())
+        with lock:
+            yield
+
+    def after_commit(self, session: Session, peer_id: str) -> None:
+        """Deliver to the peer once the current transaction has committed."""
+        session.info.setdefault("fed_kicks", (self, set()))[1].add(peer_id)
+
+    def request_key_for(self, session, peer_id: str) -> SigningKey:
+        """Sign requests with the old key until the peer has applied our newest key rotation."""
+        rotation = session.scalars(select(ChannelEntry).where(
+            ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out", ChannelEntry.type == "key_rotation"
+        ).order_by(ChannelEntry.seq.desc()).limit(1)).first()
+        if rotation is not None and rotation.acked_at is None:
+            old_kid = parse_json(rotation.envelope.encode())["body"]["old_kid"]
+            old = self.identity.retired_key(old_kid)
+            if old is not None:
+                return old
+        return self.identity.current_key()
+
+    def stop(self) -> None:
+        if self.kicker is not None:
+            self.kicker.stop()
+
+
+def _install_commit_listener() -> None:
+    global _LISTENER_INSTALLED
+    if _LISTENER_INSTALLED:
+        return
+    # After a rollback a kick is harmless: delivery finds nothing new to send.
+
+    @event.listens_for(Session, "after_commit")
+    def _kick_after_commit(session: Session) -> None:
+        kicks = session.info.pop("fed_kicks", None)
+        if kicks is None:
+            return
+        fed, peers = kicks
+        if fed.kicker is not None:
+            for peer_id in peers:
+                fed.kicker.kick(peer_id)
+
+    _LISTENER_INSTALLED = True

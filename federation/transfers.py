@@ -1,0 +1,137 @@
+"""Cross-border payments: anna@be-vl pays zoltan@hu.
+
+Sender: debit the payer, credit our position towards the peer, write the channel entry, all in
+one transaction. Receiver: credit the payee and debit its position towards the sender, or
+bounce with a reason; the sender then reverses. Every transfer ends completed or bounced on
+both sides, and each ledger movement carries a ref so it happens once.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+
+from node.errors import ConflictError, DomainError, LedgerError, NotFoundError, ValidationError
+from node.services import ledger
+from node.services.notify import notify
+from node.tables import Member
+from protocol import Envelope
+
+from . import channels
+from .peers import get_peer, position_account
+from .tables import CrossBorderTransfer, Peer
+
+
+def parse_address(address: object) -> tuple[str, str]:
+    """'anna@hu' -> ('anna', 'hu')."""
+    text = str(address or "").strip().lower()
+    handle, sep, node_id = text.partition("@")
+    if not sep or not handle or not node_id:
+        raise ValidationError("an address looks like anna@hu", code="invalid_address", field="to")
+    return handle, node_id
+
+
+def send_transfer(session, fed, *, payer: Member, to: str, amount: object, memo: str, now: datetime) -> CrossBorderTransfer:
+    """Pay a member of a peer node; refused at once if the payer's limit does not allow it."""
+    amount = ledger.require_amount(amount)
+    handle, node_id = parse_address(to)
+    peer = session.get(Peer, node_id)
+    if peer is None:
+        raise NotFoundError(f"{node_id} is not a peer of this node", code="unknown_peer_node", field="to")
+    if peer.status != "active":
+        raise ConflictError(f"payments to {node_id} are {peer.status}", code="peer_not_active")
+    if payer.status != "active":
+        raise LedgerError("your account is not active", code="account_not_active")
+    transfer_id = uuid.uuid4().hex
+    ledger.post(session, kind="cross_border_out", memo=f"to {handle}@{node_id}: {memo}"[:280], now=now,
+                ref=f"xfer:{transfer_id}:out", actor_id=payer.id,
+                legs=[ledger.Leg(ledger.member_account(session, payer.id), -amount),
+                      ledger.Leg(position_account(session, node_id, now), amount)])
+    row = CrossBorderTransfer(transfer_id=transfer_id, direction="out", peer_id=node_id, local_member_id=payer.id,
+                              local_handle=payer.handle, remote_handle=handle, amount=amount, memo=memo,
+                              status="pending", created_at=now)
+    session.add(row)
+    channels.append(session, fed, peer_id=node_id, type_name="transfer", now=now,
+                    body={"transfer_id": transfer_id, "payer": payer.handle, "payee": handle, "amount": amount,
+                          "memo": memo})
+    return row
+
+
+@channels.handles("transfer")
+def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+    """Credit the payee and debit our position towards the sender, or bounce."""
+    body = env.body
+    tid = body["transfer_id"]
+    if session.scalars(select(CrossBorderTransfer).where(CrossBorderTransfer.transfer_id == tid,
+                                                         CrossBorderTransfer.direction == "in")).first():
+        return  # the same transfer id twice in a channel: already handled
+    row = CrossBorderTransfer(transfer_id=tid, direction="in", peer_id=peer.node_id, local_handle=body["payee"],
+                              remote_handle=body["payer"], amount=body["amount"], memo=body.get("memo", ""),
+                              status="completed", created_at=now, finished_at=now)
+    session.add(row)
+    payee = session.scalars(select(Member).where(Member.handle == body["payee"])).first()
+    try:
+        if payee is None or payee.status != "active":
+            raise DomainError(f"no active member {body['payee']} here", code="unknown_payee")
+        if peer.status != "active":
+            raise DomainError("this peer is suspended", code="peer_suspended")
+        row.local_member_id = payee.id
+        ledger.post(session, kind="cross_border_in", now=now, ref=f"xfer:{tid}:in",
+                    memo=f"from {body['payer']}@{peer.node_id}: {body.get('memo', '')}"[:280],
+                    legs=[ledger.Leg(position_account(session, peer.node_id, now), -body["amount"]),
+                          ledger.Leg(ledger.member_account(session, payee.id), body["amount"])])
+    except DomainError as exc:
+        code = {"limit_exceeded": "trust_limit_exceeded", "balance_cap_exceeded": "payee_cap_exceeded",
+                "account_closed": "unknown_payee"}.get(exc.code, exc.code)
+        row.status, row.reason_code, row.reason = "bounced", code, exc.message[:280]
+        channels.append(session, fed, peer_id=peer.node_id, type_name="transfer_bounce", now=now,
+                        body={"transfer_id": tid, "reason_code": code, "reason": exc.message[:280]})
+        return
+    notify(session, member_id=payee.id, kind="payment", now=now,
+           subject=f"You received {body['amount']} SIF from {body['payer']}@{peer.node_id}",
+           body=f"{body['payer']}@{peer.node_id} paid you {body['amount']} SIF. Memo: {body.get('memo', '')}")
+    channels.append(session, fed, peer_id=peer.node_id, type_name="transfer_receipt", now=now,
+                    body={"transfer_id": tid})
+
+
+def _outgoing(session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
+    return session.scalars(select(CrossBorderTransfer).where(
+        CrossBorderTransfer.transfer_id == tid, CrossBorderTransfer.direction == "out",
+        CrossBorderTransfer.peer_id == peer.node_id)).first()
+
+
+@channels.handles("transfer_receipt")
+def apply_receipt(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+    row = _outgoing(session, peer, env.body["transfer_id"])
+    if row is not None and row.status == "pending":
+        row.status, row.finished_at = "completed", now
+
+
+@channels.handles("transfer_bounce")
+def apply_bounce(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+    """The peer refused our payment: give the payer their SIF back, exactly once."""
+    row = _outgoing(session, peer, env.body["transfer_id"])
+    if row is None or row.status != "pending":
+        return
+    payer_account = ledger.member_account(session, row.local_member_id)
+    # A reversal must not fail: if the payer closed their account meanwhile, the SIF retire to issuance.
+    target = payer_account if not payer_account.closed else ledger.issuance_account(session, now)
+    ledger.post(session, kind="cross_border_bounce", now=now, ref=f"xfer:{row.transfer_id}:bounce",
+                memo=f"returned by {peer.node_id}: {env.body['reason']}"[:280], check_limits=False,
+                legs=[ledger.Leg(position_account(session, peer.node_id, now), -row.amount),
+                      ledger.Leg(target, row.amount)])
+    row.status, row.finished_at = "bounced", now
+    row.reason_code, row.reason = env.body["reason_code"], env.body["reason"]
+    notify(session, member_id=row.local_member_id, kind="payment_bounced", now=now,
+           subject=f"Your payment to {row.remote_handle}@{peer.node_id} was returned",
+           body=f"{peer.node_id} returned {row.amount} SIF: {env.body['reason']} [{env.body['reason_code']}]")
+
+
+def transfers_of(session, member_id: int) -> list[dict]:
+    rows = session.scalars(select(CrossBorderTransfer).where(CrossBorderTransfer.local_member_id == member_id)
+                           .order_by(CrossBorderTransfer.id.desc())).all()
+    return [{"transfer_id": r.transfer_id, "direction": r.direction, "peer": r.peer_id,
+             "counterparty": f"{r.remote_handle}@{r.peer_id}", "amount": r.amount, "memo": r.memo,
+             "status": r.status, "reason_code": r.reason_code, "created_at": r.created_at,
+             "finished_at": r.finished_at} for r in rows]

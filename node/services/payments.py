@@ -1,0 +1,28 @@
+"""Paying someone by address: a local handle directly, a remote address through federation."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from ..errors import ValidationError
+from ..settings import Settings
+from ..tables import Member
+from . import ledger, members
+from .validate import clean_text
+
+
+def pay(session, settings: Settings, *, payer: Member, to: object, amount: object, memo: str, now: datetime,
+        remote: Callable | None) -> dict:
+    """Pay 'anna' or 'anna@<this node>' here; hand 'anna@<peer>' to the remote handler (federation)."""
+    text = clean_text(to, "to", max_len=64, required=True).lower()
+    handle, _, node = text.partition("@")
+    if node and node != settings.node_id:
+        if remote is None:
+            raise ValidationError(f"{text} is on another node and this node is not federated",
+                                  code="remote_payee_unsupported", field="to")
+        ledger.require_amount(amount)
+        out = remote(session, payer=payer, to=text, amount=amount, memo=memo, now=now)
+        return {"amount": amount, **out}
+    payee = members.find_by_handle(session, handle)
+    txn = ledger.transfer(session, payer=payer, payee=payee, amount=amount, memo=memo, now=now)
+    return {"txn_id": txn.id, "amount": amount, "status": "completed"}
