@@ -110,14 +110,20 @@ class Kicker:
     def __init__(self, fed) -> None:
         self.fed = fed
         self.queue: queue.Queue[str | None] = queue.Queue()
-        self.thread = threading.Thread(target=self._run, name=f"delivery-{fed.node_id}", daemon=True)
-        self.thread.start()
+        self.thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
 
     def kick(self, peer_id: str) -> None:
+        """Queue a delivery; the thread starts on the first kick, not when the app is created."""
+        with self._start_lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name=f"delivery-{self.fed.node_id}", daemon=True)
+                self.thread.start()
         self.queue.put(peer_id)
 
     def stop(self) -> None:
-        self.queue.put(None)
+        if self.thread is not None:
+            self.queue.put(None)
 
     def _run(self) -> None:
         while True:

@@ -41,17 +41,24 @@ def lifecycle(name: str, initial: str, **graph: str) -> Lifecycle:
 
 MEMBER = lifecycle("member", "pending", pending="active refused", active="closed", refused="active", closed="")
 
+# An advice session. "proposed" holds no money: a helper's offer on a request waits for the
+# receiver's consent (a booking on an offer is the receiver's own act and is accepted at once).
+# "split" is a coordinator's partial payment of a disputed session.
 BOOKING = lifecycle(
     "booking",
-    "booked",
+    "proposed",
+    proposed="booked cancelled",
     booked="confirmed claimed cancelled",
     claimed="confirmed disputed paid",
-    disputed="paid refunded",
+    disputed="paid refunded split",
     confirmed="",
     paid="",
     refunded="",
     cancelled="",
+    split="",
 )
+
+LISTING = lifecycle("listing", "open", open="closed", closed="")
 
 PROPOSAL = lifecycle("proposal", "open", open="completed withdrawn closed", completed="", withdrawn="", closed="")
 

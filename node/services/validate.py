@@ -17,6 +17,8 @@ def clean_text(value: object, field: str, max_len: int, required: bool = False) 
     value = value.strip()
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
         raise ValidationError(f"{field} contains control characters", code="control_characters", field=field)
+    if any(unicodedata.category(ch) == "Cs" for ch in value):  # lone surrogates cannot be stored as UTF-8
+        raise ValidationError(f"{field} contains invalid characters", code="invalid_characters", field=field)
     if len(value) > max_len:
         raise ValidationError(f"{field} is longer than {max_len} characters", code="too_long", field=field)
     if required and not value:

@@ -1,6 +1,164 @@
-"""Web pages: the advice area (to be filled in)."""
+"""Web pages of the advice exchange: the market, a listing, my sessions, dashboard and dispute panels."""
 from __future__ import annotations
 
-from flask import Blueprint
+import re
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from ..context import node_ctx
+from ..services import advice, members
+from ..tables import Member
+from .coordinator import COORDINATOR_PANELS
+from .member import DASHBOARD_PANELS
+from .pages import NAV_LINKS, coordinator_required, current_member, form_action, login_required
 
 bp = Blueprint("advice", __name__)
+PARTY_ACTIONS = ("accept", "confirm", "claim", "dispute", "cancel")
+
+
+def _me(s) -> Member:
+    return s.get(Member, current_member().id)
+
+
+def _int(text: str | None) -> object:
+    """Digits from a form become an int; anything else is passed on for the service to refuse."""
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) < 16 else text
+
+
+def _utc(text: str | None) -> str | None:
+    """A datetime-local form value carries no zone: the form says it is UTC."""
+    text = (text or "").strip()
+    if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text):
+        return text + ":00Z"
+    return text or None
+
+
+@bp.get("/advice")
+@login_required
+def market():
+    ctx = node_ctx()
+    kind, tag = request.args.get("kind", ""), request.args.get("tag", "")
+    with ctx.db.read() as s:
+        rows = advice.list_listings(s, ctx.settings, kind=kind, tag=tag)
+        listings = [advice.listing_view(listing, author) for listing, author in rows]
+    return render_template("advice_market.html", listings=listings, kind=kind, tag=tag,
+                           kinds=advice.KINDS, taxonomy=members.taxonomy(ctx.settings), max_rate=advice.MAX_RATE)
+
+
+@bp.post("/advice/listings")
+@login_required
+@form_action("advice.market")
+def post_listing():
+    ctx = node_ctx()
+    form = request.form
+    data = {"kind": form.get("kind"), "title": form.get("title"), "description": form.get("description"),
+            "tags": form.getlist("tags"), "rate": _int(form.get("rate", "1"))}
+    with ctx.db.write() as s:
+        listing = advice.create_listing(s, ctx.settings, member=_me(s), data=data, now=ctx.now())
+    flash(f"Your {listing.kind} is posted.", "info")
+    return redirect(url_for("advice.listing", listing_id=listing.id), 303)
+
+
+@bp.get("/advice/listings/<int:listing_id>")
+@login_required
+def listing(listing_id: int):
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        me = _me(s)
+        found = advice.get_listing(s, listing_id, me)
+        view = advice.listing_view(found, s.get(Member, found.member_id))
+        mine = [b for b in advice.my_bookings(s, me.id) if b.listing_id == found.id]
+    return render_template("advice_listing.html", listing=view, is_author=found.member_id == me.id,
+                           my_sessions=len(mine), max_hours=advice.MAX_HOURS)
+
+
+@bp.post("/advice/listings/<int:listing_id>/book")
+@login_required
+@form_action("advice.market")
+def book(listing_id: int):
+    ctx = node_ctx()
+    form = request.form
+    data = {"hours": _int(form.get("hours")), "scheduled_for": _utc(form.get("scheduled_for")),
+            "note": form.get("note", "")}
+    with ctx.db.write() as s:
+        booking = advice.book(s, ctx.settings, member=_me(s), listing_id=listing_id, data=data, now=ctx.now())
+    if booking.status == "booked":
+        flash(f"Booked: {booking.amount} {ctx.settings.unit} are held in escrow until the session is settled.", "info")
+    else:
+        flash("Your proposal is sent; the author pays only if they accept it.", "info")
+    return redirect(url_for("advice.sessions"), 303)
+
+
+@bp.post("/advice/listings/<int:listing_id>/close")
+@login_required
+@form_action("advice.market")
+def close(listing_id: int):
+    ctx = node_ctx()
+    with ctx.db.write() as s:
+        advice.close_listing(s, member=_me(s), listing_id=listing_id, now=ctx.now())
+    flash("Listing closed.", "info")
+    return redirect(url_for("advice.market"), 303)
+
+
+@bp.get("/advice/sessions")
+@login_required
+def sessions():
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        me = _me(s)
+        views = [advice.booking_view(s, b, me, ctx.now()) for b in advice.my_bookings(s, me.id)]
+    return render_template("advice_sessions.html", bookings=views)
+
+
+@bp.post("/advice/bookings/<int:booking_id>/<action>")
+@login_required
+@form_action("advice.sessions")
+def act(booking_id: int, action: str):
+    if action not in PARTY_ACTIONS:
+        abort(404)
+    ctx = node_ctx()
+    kwargs = {"reason": request.form.get("reason", "")} if action in ("dispute", "cancel") else {}
+    with ctx.db.write() as s:
+        if action == "claim":
+            advice.claim(s, ctx.settings, member=_me(s), booking_id=booking_id, now=ctx.now())
+        else:
+            getattr(advice, action)(s, member=_me(s), booking_id=booking_id, now=ctx.now(), **kwargs)
+    flash(f"Session {booking_id}: {action} done.", "info")
+    return redirect(url_for("advice.sessions"), 303)
+
+
+@bp.post("/coordinator/advice/bookings/<int:booking_id>/resolve")
+@coordinator_required
+@form_action("coordinator.overview")
+def resolve(booking_id: int):
+    ctx = node_ctx()
+    form = request.form
+    outcome = form.get("outcome")
+    share = _int(form.get("provider_amount")) if outcome == "split" else None
+    with ctx.db.write() as s:
+        advice.resolve(s, coordinator=_me(s), booking_id=booking_id, outcome=outcome, note=form.get("note"),
+                       provider_amount=share, now=ctx.now())
+    flash(f"Session {booking_id} settled: {outcome}.", "info")
+    return redirect(url_for("coordinator.overview"), 303)
+
+
+def dashboard_panel(session, member: Member) -> tuple[str, str, dict]:
+    """The member's open sessions, with what waits for them."""
+    now = node_ctx().now()
+    views = [advice.booking_view(session, b, member, now) for b in advice.my_bookings(session, member.id,
+                                                                                      open_only=True)]
+    return "Advice sessions", "advice_dashboard_panel.html", {
+        "bookings": views, "waiting": sum(1 for v in views if v["actions"] and v["actions"] != ["cancel"])}
+
+
+def disputes_panel(session) -> tuple[str, str, dict]:
+    """Disputed sessions a coordinator settles."""
+    now, me = node_ctx().now(), current_member()
+    views = [advice.booking_view(session, b, me, now) for b in advice.open_disputes(session)]
+    return "Disputed advice sessions", "advice_disputes_panel.html", {"bookings": views}
+
+
+NAV_LINKS.append(("Advice market", "advice.market"))
+DASHBOARD_PANELS.append(dashboard_panel)
+COORDINATOR_PANELS.append(disputes_panel)

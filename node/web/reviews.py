@@ -1,6 +1,180 @@
-"""Web pages: the reviews area (to be filled in)."""
+"""Web pages: proposals, review invitations and reviews, conflicts of interest, and their panels."""
 from __future__ import annotations
 
-from flask import Blueprint
+import re
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from ..api.reviews import conflict_view, invitation_brief, invitation_view, proposal_summary, proposal_view
+from ..context import node_ctx
+from ..services import members, proposals, reviews
+from ..tables import Member, ReviewInvitation
+from .coordinator import COORDINATOR_PANELS
+from .member import DASHBOARD_PANELS
+from .pages import NAV_LINKS, coordinator_required, current_member, form_action, login_required
 
 bp = Blueprint("reviews", __name__)
+
+
+def _me(s) -> Member:
+    return s.get(Member, current_member().id)
+
+
+def _form_int(name: str) -> object:
+    """A whole number typed into a form; anything else goes to the service as text, which refuses it."""
+    raw = request.form.get(name, "").strip()
+    return int(raw) if re.fullmatch(r"-?\d{1,16}", raw) else raw
+
+
+@bp.get("/proposals", endpoint="proposals")
+@login_required
+def proposals_page():
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        me = _me(s)
+        mine = [proposal_view(s, p, me) for p in proposals.list_proposals(s, me)]
+    return render_template("proposal_list.html", proposals=mine, taxonomy=members.taxonomy(ctx.settings),
+                           languages=members.LANGUAGES, stages=proposals.STAGES, max_reviews=proposals.MAX_REVIEWS)
+
+
+@bp.post("/proposals")
+@login_required
+@form_action("reviews.proposals")
+def create_proposal():
+    ctx = node_ctx()
+    form = request.form
+    data = {"title": form.get("title", ""), "summary": form.get("summary", ""), "full_text": form.get("full_text", ""),
+            "tags": form.getlist("tags"), "language": form.get("language", ""), "stage": form.get("stage", ""),
+            "reviews_wanted": _form_int("reviews_wanted"), "bounty": _form_int("bounty")}
+    with ctx.db.write() as s:
+        proposal = proposals.create_proposal(s, ctx.settings, author=_me(s), data=data, now=ctx.now())
+        proposal_id = proposal.id
+    flash(f"Proposal saved; {data['reviews_wanted'] * data['bounty']} {ctx.settings.unit} are in escrow.", "info")
+    return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
+
+
+@bp.get("/proposals/<int:proposal_id>")
+@login_required
+def proposal_page(proposal_id: int):
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        view = proposal_view(s, proposals.get_proposal(s, proposal_id), _me(s))
+    return render_template("proposal_detail.html", p=view)
+
+
+@bp.post("/proposals/<int:proposal_id>/withdraw")
+@login_required
+@form_action("reviews.proposals")
+def withdraw(proposal_id: int):
+    ctx = node_ctx()
+    with ctx.db.write() as s:
+        proposals.withdraw(s, ctx.settings, member=_me(s), proposal_id=proposal_id, now=ctx.now())
+    flash("Proposal withdrawn; what remained in escrow is back on your account.", "info")
+    return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
+
+
+@bp.post("/reviews/<int:review_id>/rate")
+@login_required
+@form_action("reviews.proposals")
+def rate(review_id: int):
+    ctx = node_ctx()
+    with ctx.db.write() as s:
+        review = reviews.rate_review(s, member=_me(s), review_id=review_id, helpfulness=_form_int("helpfulness"),
+                                     now=ctx.now())
+        proposal_id = s.get(ReviewInvitation, review.invitation_id).proposal_id
+    flash("Thank you for rating the review.", "info")
+    return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
+
+
+@bp.get("/reviews")
+@login_required
+def invitations():
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        me = _me(s)
+        rows = [invitation_view(s, inv) for inv, _, _ in reviews.list_invitations(s, me)]
+        conflicts = [conflict_view(s, c) for c in proposals.list_conflicts(s, me)]
+    return render_template("review_invitations.html", invitations=rows, conflicts=conflicts, me_reviewer=me.is_reviewer)
+
+
+@bp.post("/invitations/<int:invitation_id>/<any(accept, decline):action>")
+@login_required
+@form_action("reviews.invitations")
+def answer(invitation_id: int, action: str):
+    ctx = node_ctx()
+    with ctx.db.write() as s:
+        if action == "accept":
+            reviews.accept(s, ctx.settings, member=_me(s), invitation_id=invitation_id, now=ctx.now())
+        else:
+            reviews.decline(s, ctx.settings, member=_me(s), invitation_id=invitation_id,
+                            reason=request.form.get("reason", ""), now=ctx.now())
+    flash(f"Invitation {action}ed." if action == "accept" else "Invitation declined.", "info")
+    return redirect(url_for("reviews.invitations"), 303)
+
+
+@bp.post("/invitations/<int:invitation_id>/review")
+@login_required
+@form_action("reviews.invitations")
+def submit_review(invitation_id: int):
+    ctx = node_ctx()
+    data = {name: _form_int(name) for name in (*reviews.TENETS, "confidence")}
+    data["feedback"] = request.form.get("feedback", "")
+    with ctx.db.write() as s:
+        reviews.submit_review(s, ctx.settings, member=_me(s), invitation_id=invitation_id, data=data, now=ctx.now())
+    flash("Review submitted; the bounty is on your account.", "info")
+    return redirect(url_for("reviews.invitations"), 303)
+
+
+def _conflict_form() -> dict:
+    return {k: request.form.get(k, "") for k in ("other_handle", "organisation", "reason")}
+
+
+@bp.post("/conflicts")
+@login_required
+@form_action("reviews.invitations")
+def declare_conflict():
+    ctx = node_ctx()
+    with ctx.db.write() as s:
+        proposals.declare_conflict(s, member=_me(s), data=_conflict_form(), now=ctx.now())
+    flash("Conflict of interest recorded; you will not be matched with it.", "info")
+    return redirect(url_for("reviews.invitations"), 303)
+
+
+@bp.post("/coordinator/conflicts")
+@coordinator_required
+@form_action("coordinator.overview")
+def pin_conflict():
+    ctx = node_ctx()
+    with ctx.db.write() as s:
+        proposals.pin_conflict(s, coordinator=_me(s), now=ctx.now(),
+                               data={**_conflict_form(), "member_handle": request.form.get("member_handle", "")})
+    flash("Conflict pinned.", "info")
+    return redirect(url_for("coordinator.overview"), 303)
+
+
+# --- panels on the dashboard and the coordinator page ------------------------------------------------
+
+
+def dashboard_panel(s, member: Member):
+    """My open invitations and review tasks, and my proposals that wait for reviewers or a rating."""
+    rows = [(invitation_brief(s, inv), proposal_summary(s, p))
+            for inv, p, _ in reviews.list_invitations(s, member) if inv.status in proposals.OPEN_STATES]
+    mine = [proposal_view(s, p, member) for p in proposals.list_proposals(s, member) if p.status == "open"]
+    return "Reviews and proposals", "review_dashboard_panel.html", {"tasks": rows, "proposals": mine}
+
+
+def coordinator_panel(s):
+    """Open proposals, pending invitations and conflicts, with a form to pin a conflict."""
+    views = [{**proposal_summary(s, p), "open_slots": proposals.open_slots(s, p),
+              "invitations": [invitation_brief(s, i) for i in proposals.invitations_of(s, p.id)]}
+             for p in proposals.open_proposals(s)]
+    pending = [i for v in views for i in v["invitations"] if i["status"] in proposals.OPEN_STATES]
+    conflicts = [conflict_view(s, c) for c in proposals.all_conflicts(s)]
+    return "Proposals and reviews", "review_coordinator_panel.html", {
+        "open": views, "pending": pending, "conflicts": conflicts}
+
+
+if ("Proposals", "reviews.proposals") not in NAV_LINKS:
+    NAV_LINKS.extend([("Proposals", "reviews.proposals"), ("Reviews", "reviews.invitations")])
+    DASHBOARD_PANELS.append(dashboard_panel)
+    COORDINATOR_PANELS.append(coordinator_panel)

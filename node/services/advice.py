@@ -1,0 +1,428 @@
+"""The advice exchange (time bank): listings, sessions, escrow, claims, disputes and auto-payment.
+
+Nobody is ever charged without their own action:
+
+- On an OFFER ("I can advise on crowdfunding, 1 SIF an hour") the member who books is the
+  receiver; booking is their consent, so the session is accepted at once and their SIF move
+  into the session's escrow account.
+- On a REQUEST a member who wants to help *proposes* a session (state ``proposed``, no money
+  moves). The request's author is the receiver; only when they accept do their SIF move into
+  escrow. Either side may withdraw a proposal.
+
+Then (states of node.lifecycle.BOOKING): the provider claims after the session, and the
+receiver confirms (pays at once) or disputes within ``dispute_days``; unchallenged claims are
+paid by the sweep. The receiver may also confirm without waiting for a claim. Either party may
+cancel before a claim (full refund). A coordinator who is not a party settles a dispute: pay the
+provider, refund the receiver, or split (one balanced posting). Escrow is empty in every final
+state; ledger refs ``advice:<id>:hold|pay|refund|split`` make each movement exactly-once.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, cast, select
+
+from ..errors import ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError
+from ..lifecycle import BOOKING, LISTING
+from ..scheduler import sweep
+from ..settings import Settings
+from ..tables import AdviceBooking, AdviceListing, Member
+from . import ledger, members
+from .notify import notify
+from .validate import clean_choice, clean_datetime, clean_list, clean_text
+
+log = logging.getLogger(__name__)
+
+KINDS = ("offer", "request")
+MAX_RATE = 100  # SIF per hour; a time currency has no business with luxury rates
+MAX_HOURS = 40
+MAX_SCHEDULE_DAYS = 366
+OPEN_STATES = ("proposed", "booked", "claimed", "disputed")
+OUTCOMES = ("pay_provider", "refund_receiver", "split")
+ACTIONS = ("accept", "confirm", "claim", "dispute", "cancel", "resolve")
+
+
+def whole(value: object, field: str, low: int, high: int) -> int:
+    """A JSON whole number in [low, high]; strings, floats and booleans are refused."""
+    if value is None:
+        raise ValidationError(f"{field} is required", code="missing_field", field=field)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{field} must be a whole number", code="not_an_integer", field=field)
+    if not low <= value <= high:
+        raise ValidationError(f"{field} must be between {low} and {high}", code="out_of_range", field=field)
+    return value
+
+
+# --- listings ------------------------------------------------------------------
+
+
+def create_listing(session, settings: Settings, *, member: Member, data: dict, now: datetime) -> AdviceListing:
+    """An active member posts an offer or a request."""
+    members.require_active(member)
+    listing = AdviceListing(
+        member_id=member.id, kind=clean_choice(data.get("kind"), "kind", KINDS),
+        title=clean_text(data.get("title"), "title", max_len=160, required=True),
+        description=clean_text(data.get("description"), "description", max_len=4000),
+        tags=clean_list(data.get("tags", []), "tags", allowed=members.taxonomy(settings), max_items=8),
+        rate=whole(data.get("rate", 1), "rate", 1, MAX_RATE), status=LISTING.initial, created_at=now,
+    )
+    session.add(listing)
+    session.flush()
+    member.last_active_at = now
+    return listing
+
+
+def list_listings(session, settings: Settings, *, kind: object = None, tag: object = None,
+                  limit: int = 200) -> list[tuple[AdviceListing, Member]]:
+    """Open listings of active members, newest first, optionally of one kind or with one tag."""
+    stmt = (select(AdviceListing, Member).join(Member, Member.id == AdviceListing.member_id)
+            .where(AdviceListing.status == "open", Member.status == "active"))
+    if kind not in (None, ""):
+        stmt = stmt.where(AdviceListing.kind == clean_choice(kind, "kind", KINDS))
+    if tag not in (None, ""):
+        (tag,) = clean_list([tag], "tag", allowed=members.taxonomy(settings), max_items=1)
+        # Tags are stored as a JSON list; matching the quoted tag avoids prefix hits.
+        stmt = stmt.where(cast(AdviceListing.tags, String).contains(f'"{tag}"', autoescape=True))
+    return list(session.execute(stmt.order_by(AdviceListing.id.desc()).limit(limit)).tuples())
+
+
+def get_listing(session, listing_id: int, viewer: Member) -> AdviceListing:
+    """A listing; a closed one only for its author."""
+    listing = session.get(AdviceListing, listing_id)
+    if listing is None or (listing.status != "open" and listing.member_id != viewer.id):
+        raise NotFoundError("no such listing", code="listing_not_found")
+    return listing
+
+
+def close_listing(session, *, member: Member, listing_id: int, now: datetime) -> AdviceListing:
+    """The author closes a listing; sessions already booked on it go on."""
+    listing = get_listing(session, listing_id, member)
+    if listing.member_id != member.id:
+        raise ForbiddenError("only the author can close a listing", code="not_author")
+    LISTING.check(listing.status, "closed")
+    listing.status = "closed"
+    member.last_active_at = now
+    return listing
+
+
+# --- sessions: creating and accepting ----------------------------------------------
+
+
+def book(session, settings: Settings, *, member: Member, listing_id: int, data: dict,
+         now: datetime) -> AdviceBooking:
+    """Book a session on an offer (pays into escrow at once) or propose one on a request."""
+    members.require_active(member)
+    listing = session.get(AdviceListing, listing_id)
+    if listing is None:
+        raise NotFoundError("no such listing", code="listing_not_found")
+    if listing.status != "open":
+        raise ConflictError("this listing is closed", code="listing_closed")
+    if listing.member_id == member.id:
+        raise ConflictError("you cannot book your own listing", code="own_listing")
+    if session.get(Member, listing.member_id).status != "active":
+        raise ConflictError("the author of this listing has left", code="author_not_active")
+    hours = whole(data.get("hours"), "hours", 1, MAX_HOURS)
+    amount = ledger.require_amount(hours * listing.rate)
+    offer = listing.kind == "offer"
+    if not offer and _has_open_proposal(session, listing.id, member.id):
+        raise ConflictError("you already proposed a session on this request", code="already_proposed")
+    booking = AdviceBooking(
+        listing_id=listing.id, provider_id=listing.member_id if offer else member.id,
+        receiver_id=member.id if offer else listing.member_id, hours=hours, amount=amount,
+        scheduled_for=_schedule(data.get("scheduled_for"), now),
+        note=clean_text(data.get("note"), "note", max_len=1000), status=BOOKING.initial, created_at=now,
+    )
+    session.add(booking)
+    session.flush()
+    member.last_active_at = now
+    if offer:
+        _start(session, booking, now)
+    else:
+        notify(session, member_id=booking.receiver_id, kind="advice_proposed", now=now,
+               subject=f"{member.display_name} offers to help: {listing.title}",
+               body=f"{member.display_name} proposes {hours} h for {amount} SIF on your request "
+                    f"'{listing.title}'. Accept it on your sessions page; nothing is paid until you do.")
+    return booking
+
+
+def _schedule(value: object, now: datetime) -> datetime | None:
+    if value in (None, ""):
+        return None
+    when = clean_datetime(value, "scheduled_for")
+    if not now < when <= now + timedelta(days=MAX_SCHEDULE_DAYS):
+        raise ValidationError("scheduled_for must be in the coming year", code="invalid_schedule",
+                              field="scheduled_for")
+    return when
+
+
+def _has_open_proposal(session, listing_id: int, provider_id: int) -> bool:
+    return session.scalars(select(AdviceBooking.id).where(
+        AdviceBooking.listing_id == listing_id, AdviceBooking.provider_id == provider_id,
+        AdviceBooking.status == "proposed")).first() is not None
+
+
+def accept(session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
+    """The receiver accepts a helper's proposal on their request; their SIF move into escrow."""
+    booking = _as_party(session, booking_id, member, role="receiver", now=now)
+    _start(session, booking, now)
+    return booking
+
+
+def _start(session, booking: AdviceBooking, now: datetime) -> None:
+    """proposed -> booked: hold the receiver's SIF in the session's escrow account."""
+    BOOKING.check(booking.status, "booked")
+    provider = session.get(Member, booking.provider_id)
+    if provider.status != "active":
+        raise ConflictError("the provider's account is not active", code="provider_not_active")
+    escrow = _escrow(session, booking, now)
+    ledger.post(session, kind="advice_hold", memo=f"Advice session {booking.id} held in escrow", now=now,
+                legs=[ledger.Leg(ledger.member_account(session, booking.receiver_id), -booking.amount),
+                      ledger.Leg(escrow, booking.amount)],
+                ref=f"advice:{booking.id}:hold", actor_id=booking.receiver_id)
+    booking.status = "booked"
+    receiver = session.get(Member, booking.receiver_id)
+    notify(session, member_id=booking.provider_id, kind="advice_booked", now=now,
+           subject=f"Session booked by {receiver.display_name}",
+           body=f"{receiver.display_name} booked {booking.hours} h ({booking.amount} SIF, held in escrow)"
+                f"{_when(booking)}. Claim the session on your sessions page once it took place.")
+
+
+# --- sessions: after it took place ---------------------------------------------------
+
+
+def claim(session, settings: Settings, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
+    """The provider says the session took place; the receiver has dispute_days to object."""
+    booking = _as_party(session, booking_id, member, role="provider", now=now)
+    BOOKING.check(booking.status, "claimed")
+    if booking.scheduled_for is not None and now < booking.scheduled_for:
+        raise ConflictError("the session is scheduled later; claim it after it took place",
+                            code="session_not_held_yet")
+    booking.status = "claimed"
+    booking.claimed_at = now
+    booking.dispute_by = now + timedelta(days=settings.dispute_days)
+    notify(session, member_id=booking.receiver_id, kind="advice_claimed", now=now,
+           subject=f"Confirm your advice session with {member.display_name}",
+           body=f"{member.display_name} says your session of {booking.hours} h took place. Confirm it, or "
+                f"dispute it before {booking.dispute_by:%Y-%m-%d %H:%M} UTC; after that the "
+                f"{booking.amount} SIF are paid automatically.")
+    return booking
+
+
+def confirm(session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
+    """The receiver confirms the session; the escrow pays the provider at once."""
+    booking = _as_party(session, booking_id, member, role="receiver", now=now)
+    _settle(session, booking, "confirmed", booking.amount, now=now, note="confirmed by the receiver")
+    return booking
+
+
+def dispute(session, *, member: Member, booking_id: int, reason: object, now: datetime) -> AdviceBooking:
+    """The receiver objects to a claim before its deadline; a coordinator will settle it."""
+    booking = _as_party(session, booking_id, member, role="receiver", now=now)
+    reason = clean_text(reason, "reason", max_len=1000, required=True)
+    BOOKING.check(booking.status, "disputed")
+    if now >= booking.dispute_by:
+        raise ConflictError("the time to dispute this session has passed", code="dispute_window_closed")
+    booking.status = "disputed"
+    booking.dispute_reason = reason
+    body = f"Session {booking.id} ({booking.amount} SIF) is disputed by the receiver: {reason}"
+    for member_id in [booking.provider_id, *_coordinator_ids(session, booking)]:
+        notify(session, member_id=member_id, kind="advice_disputed", now=now,
+               subject=f"Advice session {booking.id} disputed", body=body)
+    return booking
+
+
+def cancel(session, *, member: Member, booking_id: int, reason: object = None, now: datetime) -> AdviceBooking:
+    """Either party cancels before a claim; held SIF go back to the receiver."""
+    booking = _as_party(session, booking_id, member, role=None, now=now)
+    reason = clean_text(reason, "reason", max_len=900)
+    BOOKING.check(booking.status, "cancelled")
+    if booking.status == "booked":
+        _release(session, booking, 0, now=now, actor_id=member.id)
+    booking.status = "cancelled"
+    booking.settled_at = now
+    booking.resolution = f"cancelled by {member.handle}" + (f": {reason}" if reason else "")
+    other = booking.receiver_id if member.id == booking.provider_id else booking.provider_id
+    notify(session, member_id=other, kind="advice_cancelled", now=now,
+           subject=f"Advice session {booking.id} cancelled",
+           body=f"{member.display_name} cancelled the session. {reason}".strip())
+    return booking
+
+
+def resolve(session, *, coordinator: Member, booking_id: int, outcome: object, note: object,
+            provider_amount: object = None, now: datetime) -> AdviceBooking:
+    """A coordinator settles a disputed session: pay the provider, refund the receiver, or split."""
+    members.require_coordinator(coordinator)
+    booking = session.get(AdviceBooking, booking_id)
+    if booking is None:
+        raise NotFoundError("no such session", code="booking_not_found")
+    if coordinator.id in (booking.provider_id, booking.receiver_id):
+        raise ForbiddenError("a party cannot settle their own dispute", code="party_cannot_resolve")
+    if booking.status != "disputed":
+        raise ConflictError(f"this session is {booking.status}, not disputed", code="not_disputed")
+    outcome = clean_choice(outcome, "outcome", OUTCOMES)
+    note = clean_text(note, "note", max_len=900, required=True)
+    share = _provider_share(outcome, booking.amount, provider_amount)
+    target = {"pay_provider": "paid", "refund_receiver": "refunded", "split": "split"}[outcome]
+    _settle(session, booking, target, share, now=now, note=f"{coordinator.handle}: {note}",
+            actor_id=coordinator.id)
+    return booking
+
+
+def _provider_share(outcome: str, amount: int, provider_amount: object) -> int:
+    """How many of the held SIF a resolution gives the provider."""
+    if outcome != "split":
+        if provider_amount is not None:
+            raise ValidationError("provider_amount is only for a split", code="unexpected_field",
+                                  field="provider_amount")
+        return amount if outcome == "pay_provider" else 0
+    if amount < 2:
+        raise ValidationError("a session of 1 SIF cannot be split", code="cannot_split", field="provider_amount")
+    return whole(provider_amount, "provider_amount", 1, amount - 1)
+
+
+def _settle(session, booking: AdviceBooking, target: str, share: int, *, now: datetime, note: str,
+            actor_id: int | None = None) -> None:
+    """Move a session to a final state, emptying its escrow, and tell both parties."""
+    BOOKING.check(booking.status, target)
+    _release(session, booking, share, now=now, actor_id=actor_id)
+    booking.status = target
+    booking.settled_at = now
+    booking.resolution = note
+    refunded = booking.amount - share
+    body = (f"Advice session {booking.id} is {target}: {share} SIF to the provider, {refunded} SIF back "
+            f"to the receiver. {note}")
+    for member_id in (booking.provider_id, booking.receiver_id):
+        notify(session, member_id=member_id, kind=f"advice_{target}", now=now,
+               subject=f"Advice session {booking.id} {target}", body=body)
+
+
+def _release(session, booking: AdviceBooking, share: int, *, now: datetime, actor_id: int | None) -> None:
+    """Empty the escrow in one balanced posting: ``share`` to the provider, the rest to the receiver."""
+    rest = booking.amount - share
+    legs = [ledger.Leg(_escrow(session, booking, now), -booking.amount)]
+    if share:
+        legs.append(ledger.Leg(ledger.member_account(session, booking.provider_id), share))
+    if rest:
+        legs.append(ledger.Leg(ledger.member_account(session, booking.receiver_id), rest))
+    step = "pay" if not rest else "refund" if not share else "split"
+    # Money held in escrow must always be able to leave it: a payee's cap cannot strand it there.
+    ledger.post(session, kind=f"advice_{step}", legs=legs, now=now, ref=f"advice:{booking.id}:{step}",
+                memo=f"Advice session {booking.id}: {step}", actor_id=actor_id, check_limits=False)
+    booking.provider_amount = share
+
+
+def _escrow(session, booking: AdviceBooking, now: datetime):
+    return ledger.open_account(session, kind="escrow", ref=f"escrow:advice:{booking.id}", now=now, min_balance=0)
+
+
+@sweep
+def pay_unchallenged_claims(ctx) -> int:
+    """Pay claimed sessions whose dispute deadline passed; each in its own transaction, once."""
+    now = ctx.now()
+    with ctx.db.read() as s:
+        due = s.scalars(select(AdviceBooking.id).where(AdviceBooking.status == "claimed",
+                                                       AdviceBooking.dispute_by <= now)).all()
+    paid = 0
+    for booking_id in due:
+        try:
+            with ctx.db.write() as s:
+                booking = s.get(AdviceBooking, booking_id)
+                # Re-read inside the write lock: a confirm or dispute may have won the race.
+                if booking.status == "claimed" and booking.dispute_by <= now:
+                    _settle(s, booking, "paid", booking.amount, now=now, note="paid after the dispute period")
+                    paid += 1
+        except DomainError:
+            # E.g. the provider's balance cap: the session stays claimed and is retried next run.
+            log.exception("auto-payment of advice session %s refused", booking_id)
+    return paid
+
+
+# --- access and views -----------------------------------------------------------------
+
+
+def _as_party(session, booking_id: int, member: Member, *, role: str | None, now: datetime) -> AdviceBooking:
+    """The booking if member is a party (404 otherwise) in the given role (403 otherwise)."""
+    members.require_active(member)
+    booking = get_booking(session, booking_id, member)
+    if role == "receiver" and booking.receiver_id != member.id:
+        raise ForbiddenError("only the receiver of the session can do this", code="not_receiver")
+    if role == "provider" and booking.provider_id != member.id:
+        raise ForbiddenError("only the provider of the session can do this", code="not_provider")
+    member.last_active_at = now
+    return booking
+
+
+def get_booking(session, booking_id: int, viewer: Member) -> AdviceBooking:
+    """A booking its viewer is a party to; others get not-found (they need not know it exists)."""
+    booking = session.get(AdviceBooking, booking_id)
+    if booking is None or viewer.id not in (booking.provider_id, booking.receiver_id):
+        raise NotFoundError("no such session", code="booking_not_found")
+    return booking
+
+
+def my_bookings(session, member_id: int, *, open_only: bool = False) -> list[AdviceBooking]:
+    """Sessions the member gives or receives, newest first."""
+    stmt = select(AdviceBooking).where((AdviceBooking.provider_id == member_id)
+                                       | (AdviceBooking.receiver_id == member_id))
+    if open_only:
+        stmt = stmt.where(AdviceBooking.status.in_(OPEN_STATES))
+    return list(session.scalars(stmt.order_by(AdviceBooking.id.desc()).limit(500)))
+
+
+def open_disputes(session) -> list[AdviceBooking]:
+    """Disputed sessions waiting for a coordinator, oldest first."""
+    return list(session.scalars(select(AdviceBooking).where(AdviceBooking.status == "disputed")
+                                .order_by(AdviceBooking.id)))
+
+
+def _coordinator_ids(session, booking: AdviceBooking) -> list[int]:
+    return [i for i in session.scalars(select(Member.id).where(Member.role == "coordinator",
+                                                                Member.status == "active"))
+            if i not in (booking.provider_id, booking.receiver_id)]
+
+
+def _when(booking: AdviceBooking) -> str:
+    return f" for {booking.scheduled_for:%Y-%m-%d %H:%M} UTC" if booking.scheduled_for else ""
+
+
+def actions_for(booking: AdviceBooking, role: str, now: datetime) -> list[str]:
+    """What the viewer may do with the session now (drives the buttons and the API's hints)."""
+    key = (booking.status, role)
+    if key == ("booked", "provider"):
+        early = booking.scheduled_for is not None and now < booking.scheduled_for
+        return ["cancel"] if early else ["claim", "cancel"]
+    if key == ("claimed", "receiver"):
+        return ["confirm", "dispute"] if now < booking.dispute_by else ["confirm"]
+    return {("proposed", "receiver"): ["accept", "cancel"], ("proposed", "provider"): ["cancel"],
+            ("booked", "receiver"): ["confirm", "cancel"], ("disputed", "coordinator"): ["resolve"]}.get(key, [])
+
+
+def booking_view(session, booking: AdviceBooking, viewer: Member, now: datetime) -> dict:
+    """A session as its parties (or a settling coordinator) see it."""
+    listing = session.get(AdviceListing, booking.listing_id)
+    provider, receiver = session.get(Member, booking.provider_id), session.get(Member, booking.receiver_id)
+    role = ("provider" if viewer.id == provider.id else "receiver" if viewer.id == receiver.id
+            else "coordinator")
+    refunded = None if booking.provider_amount is None else booking.amount - booking.provider_amount
+    return {
+        "id": booking.id, "listing_id": listing.id, "listing_title": listing.title, "listing_kind": listing.kind,
+        "provider": provider.handle, "provider_name": provider.display_name,
+        "receiver": receiver.handle, "receiver_name": receiver.display_name,
+        "hours": booking.hours, "rate": booking.amount // booking.hours, "amount": booking.amount,
+        "scheduled_for": booking.scheduled_for, "note": booking.note, "status": booking.status,
+        "claimed_at": booking.claimed_at, "dispute_by": booking.dispute_by,
+        "dispute_reason": booking.dispute_reason, "resolution": booking.resolution,
+        "created_at": booking.created_at, "settled_at": booking.settled_at,
+        "provider_amount": booking.provider_amount, "refunded_amount": refunded,
+        "my_role": role, "actions": actions_for(booking, role, now),
+    }
+
+
+def listing_view(listing: AdviceListing, author: Member) -> dict:
+    """A listing as members see it."""
+    return {
+        "id": listing.id, "kind": listing.kind, "title": listing.title, "description": listing.description,
+        "tags": list(listing.tags), "rate": listing.rate, "status": listing.status,
+        "author": author.handle, "author_name": author.display_name, "created_at": listing.created_at,
+    }

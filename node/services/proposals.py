@@ -1,0 +1,273 @@
+"""Proposals: writing one with its escrow, who may see it, matching reviewers to it, withdrawing it."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+
+from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from ..lifecycle import INVITATION, PROPOSAL
+from ..settings import Settings
+from ..tables import Account, Conflict, Member, Proposal, Review, ReviewInvitation
+from . import ledger, matching, members
+from .notify import notify
+from .validate import clean_choice, clean_list, clean_text
+
+STAGES = ("idea", "plan", "pilot", "running", "scaling")
+MAX_REVIEWS = 10
+# Invitation states that hold one of the proposal's k slots.
+SLOT_STATES = ("invited", "accepted", "submitted")
+# Invitation states that still count against a reviewer's capacity.
+OPEN_STATES = ("invited", "accepted")
+PROPOSAL_FIELDS = ("title", "summary", "full_text", "tags", "language", "stage", "reviews_wanted", "bounty")
+
+
+def whole_number(value: object, field: str, low: int, high: int) -> int:
+    """A JSON integer within [low, high]; strings, floats and booleans are refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{field} must be a whole number", code="not_an_integer", field=field)
+    if not low <= value <= high:
+        raise ValidationError(f"{field} must be between {low} and {high}", code="out_of_range", field=field)
+    return value
+
+
+def create_proposal(session, settings: Settings, *, author: Member, data: dict, now: datetime) -> Proposal:
+    """Write a proposal, put k x bounty in escrow at once and invite the best k reviewers."""
+    members.require_active(author)
+    unknown = sorted(set(data) - set(PROPOSAL_FIELDS))
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
+    tags = clean_list(data.get("tags", []), "tags", allowed=members.taxonomy(settings), max_items=12)
+    if not tags:
+        raise ValidationError("choose at least one tag", code="missing_field", field="tags")
+    proposal = Proposal(
+        author_id=author.id, title=clean_text(data.get("title"), "title", 200, required=True),
+        summary=clean_text(data.get("summary"), "summary", 2000, required=True),
+        full_text=clean_text(data.get("full_text"), "full_text", 100000, required=True), tags=tags,
+        language=clean_choice(data.get("language"), "language", members.LANGUAGES),
+        stage=clean_choice(data.get("stage"), "stage", STAGES),
+        reviews_wanted=whole_number(data.get("reviews_wanted"), "reviews_wanted", 1, MAX_REVIEWS),
+        bounty=ledger.require_amount(data.get("bounty"), "bounty"), status=PROPOSAL.initial, created_at=now)
+    session.add(proposal)
+    session.flush()
+    total = ledger.require_amount(proposal.reviews_wanted * proposal.bounty, "bounty")
+    ledger.post(session, kind="review_escrow", memo=f"Escrow for {proposal.reviews_wanted} reviews",
+                legs=[ledger.Leg(ledger.member_account(session, author.id), -total),
+                      ledger.Leg(escrow_account(session, proposal, now), total)],
+                now=now, ref=f"proposal:{proposal.id}:escrow", actor_id=author.id)
+    fill_slots(session, settings, proposal, now)
+    return proposal
+
+
+def escrow_account(session, proposal: Proposal, now: datetime):
+    return ledger.open_account(session, kind="escrow", ref=f"escrow:proposal:{proposal.id}", now=now, min_balance=0)
+
+
+def refund_remainder(session, proposal: Proposal, now: datetime) -> int:
+    """Return what is left in the proposal's escrow to its author (once); return the amount."""
+    escrow = escrow_account(session, proposal, now)
+    if escrow.balance <= 0:
+        return 0
+    amount = escrow.balance
+    ledger.post(session, kind="review_refund", memo=f"Refund of unused escrow for proposal {proposal.id}",
+                legs=[ledger.Leg(escrow, -amount),
+                      ledger.Leg(ledger.member_account(session, proposal.author_id), amount)],
+                now=now, ref=f"proposal:{proposal.id}:refund", check_limits=False)  # escrow always drains
+    return amount
+
+
+def escrow_balance(session, proposal: Proposal) -> int:
+    """What the proposal's escrow holds now (read-only: never creates the account)."""
+    account = session.scalars(select(Account).where(Account.ref == f"escrow:proposal:{proposal.id}")).first()
+    return account.balance if account is not None else 0
+
+
+def get_proposal(session, proposal_id: int, *, for_update: bool = False) -> Proposal:
+    proposal = session.get(Proposal, proposal_id, with_for_update=for_update)
+    if proposal is None:
+        raise NotFoundError("no such proposal", code="proposal_not_found")
+    return proposal
+
+
+def access(session, proposal: Proposal, member: Member) -> str:
+    """How much of the proposal this member may see: owner, coordinator, reviewer, invited; else 404."""
+    if proposal.author_id == member.id:
+        return "owner"
+    if member.role == "coordinator" and member.status == "active":
+        return "coordinator"
+    states = set(session.scalars(select(ReviewInvitation.status).where(
+        ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.reviewer_id == member.id)).all())
+    if states & {"accepted", "submitted"}:
+        return "reviewer"
+    if "invited" in states:
+        return "invited"
+    # Same answer as a missing proposal: strangers learn nothing, not even that it exists.
+    raise NotFoundError("no such proposal", code="proposal_not_found")
+
+
+def list_proposals(session, member: Member, *, everyone: bool = False) -> list[Proposal]:
+    """The member's own proposals, newest first; a coordinator may ask for all."""
+    stmt = select(Proposal).order_by(Proposal.id.desc())
+    if everyone:
+        members.require_coordinator(member)
+    else:
+        stmt = stmt.where(Proposal.author_id == member.id)
+    return list(session.scalars(stmt).all())
+
+
+def open_proposals(session) -> list[Proposal]:
+    """Every proposal still collecting reviews, oldest first (the coordinator's view)."""
+    return list(session.scalars(select(Proposal).where(Proposal.status == "open").order_by(Proposal.id)).all())
+
+
+def invitations_of(session, proposal_id: int) -> list[ReviewInvitation]:
+    return list(session.scalars(select(ReviewInvitation).where(ReviewInvitation.proposal_id == proposal_id)
+                                .order_by(ReviewInvitation.id)).all())
+
+
+def reviews_of(session, proposal_id: int) -> list[tuple[Review, ReviewInvitation]]:
+    return list(session.execute(select(Review, ReviewInvitation).join(
+        ReviewInvitation, ReviewInvitation.id == Review.invitation_id).where(
+        ReviewInvitation.proposal_id == proposal_id).order_by(Review.id)).all())
+
+
+def open_slots(session, proposal: Proposal) -> int:
+    """How many of the k reviews have no invitation holding them."""
+    if proposal.status != "open":
+        return 0
+    held = session.execute(select(func.count()).select_from(ReviewInvitation).where(
+        ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(SLOT_STATES))).scalar_one()
+    return max(0, proposal.reviews_wanted - held)
+
+
+def local_candidates(session) -> list[matching.Candidate]:
+    """Every active reviewer of this node as a matching record, with load and past helpfulness."""
+    load = dict(session.execute(select(ReviewInvitation.reviewer_id, func.count()).where(
+        ReviewInvitation.status.in_(OPEN_STATES), ReviewInvitation.reviewer_id.is_not(None))
+        .group_by(ReviewInvitation.reviewer_id)).all())
+    rated = {rid: (avg, n) for rid, avg, n in session.execute(
+        select(ReviewInvitation.reviewer_id, func.avg(Review.helpfulness), func.count(Review.helpfulness))
+        .join(Review, Review.invitation_id == ReviewInvitation.id)
+        .where(Review.helpfulness.is_not(None)).group_by(ReviewInvitation.reviewer_id)).all()}
+    reviewers = session.scalars(select(Member).where(Member.status == "active", Member.is_reviewer.is_(True))
+                                .order_by(Member.id)).all()
+    return [matching.Candidate(
+        label=m.handle, member_id=m.id, expertise=tuple(m.expertise), languages=tuple(m.languages),
+        organisation=m.organisation, capacity=m.review_capacity, load=load.get(m.id, 0),
+        helpfulness_avg=float(rated[m.id][0]) if m.id in rated else None,
+        rated_reviews=rated.get(m.id, (None, 0))[1]) for m in reviewers]
+
+
+def need_for(session, proposal: Proposal) -> matching.Need:
+    """The proposal as matching sees it: author, tags, language, who was invited and relevant conflicts."""
+    author = session.get(Member, proposal.author_id)
+    invited = frozenset(
+        f"local:{rid}" if rid is not None else f"remote:{node}:{handle}"
+        for rid, node, handle in session.execute(select(
+            ReviewInvitation.reviewer_id, ReviewInvitation.remote_node, ReviewInvitation.remote_handle)
+            .where(ReviewInvitation.proposal_id == proposal.id)).all())
+    # Organisation names are compared case-folded in Python (SQLite's lower() is ASCII-only).
+    rows = session.scalars(select(Conflict).where(or_(
+        Conflict.member_id == author.id, Conflict.other_member_id == author.id, Conflict.organisation != ""))).all()
+    conflicts = tuple(matching.ConflictRecord(c.member_id, c.other_member_id, c.organisation, c.source) for c in rows)
+    return matching.Need(author_id=author.id, author_organisation=author.organisation, tags=tuple(proposal.tags),
+                         language=proposal.language, already_invited=invited, conflicts=conflicts)
+
+
+def rank_for(session, proposal: Proposal):
+    """Ranked and excluded local candidates for a proposal."""
+    return matching.rank_candidates(need_for(session, proposal), local_candidates(session))
+
+
+def fill_slots(session, settings: Settings, proposal: Proposal, now: datetime) -> list[ReviewInvitation]:
+    """Invite the best candidates into the proposal's free slots; fewer if nobody fits."""
+    free = open_slots(session, proposal)
+    if free == 0:
+        return []
+    ranked, _ = rank_for(session, proposal)
+    invited = []
+    for pick in ranked[:free]:
+        invitation = ReviewInvitation(
+            proposal_id=proposal.id, reviewer_id=pick.candidate.member_id, remote_node=pick.candidate.remote_node,
+            remote_handle=pick.candidate.remote_handle, status=INVITATION.initial, rank=pick.rank,
+            score=pick.score, bounty=proposal.bounty, invited_at=now,
+            accept_by=now + timedelta(hours=settings.invite_accept_hours))
+        session.add(invitation)
+        session.flush()
+        invited.append(invitation)
+        if invitation.reviewer_id is not None:
+            notify(session, member_id=invitation.reviewer_id, kind="review_invitation",
+                   subject=f"Review invitation: {proposal.title}",
+                   body=(f"You are invited to review \"{proposal.title}\" for {proposal.bounty} {settings.unit}. "
+                         f"Please accept or decline before {invitation.accept_by:%Y-%m-%d %H:%M} UTC: "
+                         f"{settings.base_url}/reviews"), now=now)
+    return invited
+
+
+def withdraw(session, settings: Settings, *, member: Member, proposal_id: int, now: datetime) -> Proposal:
+    """The author withdraws: open invitations are cancelled and what remains in escrow is refunded."""
+    proposal = get_proposal(session, proposal_id, for_update=True)
+    if proposal.author_id != member.id:
+        access(session, proposal, member)  # 404 for strangers, then 403 for those who may look
+        raise ForbiddenError("only the author may withdraw a proposal", code="not_author")
+    PROPOSAL.check(proposal.status, "withdrawn")
+    for invitation in invitations_of(session, proposal.id):
+        if invitation.status in OPEN_STATES:
+            INVITATION.check(invitation.status, "cancelled")
+            invitation.status = "cancelled"
+            if invitation.reviewer_id is not None:
+                notify(session, member_id=invitation.reviewer_id, kind="invitation_cancelled",
+                       subject=f"Proposal withdrawn: {proposal.title}",
+                       body=f"The author withdrew \"{proposal.title}\"; your invitation is cancelled.", now=now)
+    proposal.status = "withdrawn"
+    proposal.closed_at = now
+    refund_remainder(session, proposal, now)
+    return proposal
+
+
+def declare_conflict(session, *, member: Member, data: dict, now: datetime) -> Conflict:
+    """A member declares a conflict of interest with another member or an organisation."""
+    members.require_active(member)
+    return _record_conflict(session, member, data, now, source="member")
+
+
+def pin_conflict(session, *, coordinator: Member, data: dict, now: datetime) -> Conflict:
+    """A coordinator pins a conflict on a member (matching then excludes it like a declared one)."""
+    members.require_coordinator(coordinator)
+    handle = clean_text(data.get("member_handle"), "member_handle", 64, required=True).lower()
+    member = members.find_by_handle(session, handle)
+    return _record_conflict(session, member, data, now, source="coordinator")
+
+
+def list_conflicts(session, member: Member, *, everyone: bool = False) -> list[Conflict]:
+    """The conflicts the member declared, newest first; a coordinator may ask for all (pinned too)."""
+    if everyone:
+        members.require_coordinator(member)
+        return all_conflicts(session)
+    return list(session.scalars(select(Conflict).where(Conflict.member_id == member.id, Conflict.source == "member")
+                                .order_by(Conflict.id.desc())).all())
+
+
+def all_conflicts(session) -> list[Conflict]:
+    """Every declared and pinned conflict, newest first (the coordinator's view)."""
+    return list(session.scalars(select(Conflict).order_by(Conflict.id.desc())).all())
+
+
+def _record_conflict(session, member: Member, data: dict, now: datetime, *, source: str) -> Conflict:
+    other_handle = clean_text(data.get("other_handle"), "other_handle", 64).lower()
+    organisation = clean_text(data.get("organisation"), "organisation", 120)
+    if bool(other_handle) == bool(organisation):
+        raise ValidationError("name either another member (other_handle) or an organisation",
+                              code="conflict_target", field="other_handle")
+    other = members.find_by_handle(session, other_handle) if other_handle else None
+    if other is not None and other.id == member.id:
+        raise ValidationError("a conflict is with someone else", code="self_conflict", field="other_handle")
+    existing = session.scalars(select(Conflict).where(
+        Conflict.member_id == member.id, Conflict.other_member_id == (other.id if other else None))).all()
+    if any(c.organisation.casefold() == organisation.casefold() for c in existing):
+        raise ConflictError("this conflict is already recorded", code="conflict_exists")
+    row = Conflict(member_id=member.id, other_member_id=other.id if other else None, organisation=organisation,
+                   source=source, reason=clean_text(data.get("reason"), "reason", 500), created_at=now)
+    session.add(row)
+    session.flush()
+    return row

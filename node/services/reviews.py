@@ -1,0 +1,267 @@
+"""Reviews: answering invitations, submitting and paying reviews, rating them, and the deadline sweeps."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from ..lifecycle import INVITATION, PROPOSAL
+from ..scheduler import sweep
+from ..settings import Settings
+from ..tables import Member, Notification, Proposal, Review, ReviewInvitation
+from . import ledger, members, proposals
+from .notify import notify
+from .proposals import whole_number
+from .validate import clean_text
+
+TENETS = ("shared_value", "social_transformation", "impact")
+REVIEW_FIELDS = (*TENETS, "confidence", "feedback")
+
+
+def get_invitation(session, member: Member, invitation_id: int, *, for_update: bool = False) -> ReviewInvitation:
+    """An invitation its reviewer (or a coordinator) may see; 404 for anyone else."""
+    invitation = session.get(ReviewInvitation, invitation_id, with_for_update=for_update)
+    if invitation is None or not (invitation.reviewer_id == member.id or _is_coordinator(member)):
+        raise NotFoundError("no such invitation", code="invitation_not_found")
+    return invitation
+
+
+def _is_coordinator(member: Member) -> bool:
+    return member.role == "coordinator" and member.status == "active"
+
+
+def _own_invitation(session, member: Member, invitation_id: int) -> ReviewInvitation:
+    """An invitation only its reviewer may act on."""
+    invitation = get_invitation(session, member, invitation_id, for_update=True)
+    if invitation.reviewer_id != member.id:
+        raise ForbiddenError("only the invited reviewer may answer this invitation", code="not_reviewer")
+    return invitation
+
+
+def list_invitations(session, member: Member) -> list[tuple[ReviewInvitation, Proposal, Review | None]]:
+    """The member's invitations with their proposals and reviews, newest first."""
+    return list(session.execute(
+        select(ReviewInvitation, Proposal, Review).join(Proposal, Proposal.id == ReviewInvitation.proposal_id)
+        .outerjoin(Review, Review.invitation_id == ReviewInvitation.id)
+        .where(ReviewInvitation.reviewer_id == member.id).order_by(ReviewInvitation.id.desc())).all())
+
+
+def review_of(session, invitation: ReviewInvitation) -> Review | None:
+    return session.scalars(select(Review).where(Review.invitation_id == invitation.id)).first()
+
+
+def notifications_for(session, member_id: int, limit: int = 200) -> list[Notification]:
+    """A member's notifications, newest first."""
+    return list(session.scalars(select(Notification).where(Notification.member_id == member_id)
+                                .order_by(Notification.id.desc()).limit(limit)).all())
+
+
+def accept(session, settings: Settings, *, member: Member, invitation_id: int, now: datetime) -> ReviewInvitation:
+    """The reviewer accepts before the deadline; the review is then due in review_due_days."""
+    invitation = _own_invitation(session, member, invitation_id)
+    members.require_active(member)
+    INVITATION.check(invitation.status, "accepted")
+    if now >= invitation.accept_by:
+        raise ConflictError("the time to accept this invitation has passed", code="invitation_expired")
+    invitation.status = "accepted"
+    invitation.responded_at = now
+    invitation.due_by = now + timedelta(days=settings.review_due_days)
+    return invitation
+
+
+def decline(session, settings: Settings, *, member: Member, invitation_id: int, reason: object,
+            now: datetime) -> ReviewInvitation:
+    """The reviewer declines; the next candidate is invited in their place."""
+    invitation = _own_invitation(session, member, invitation_id)
+    reason = clean_text(reason, "reason", 500)
+    INVITATION.check(invitation.status, "declined")
+    invitation.status = "declined"
+    invitation.responded_at = now
+    invitation.decline_reason = reason
+    _replace(session, settings, invitation, now, "declined")
+    return invitation
+
+
+def _replace(session, settings: Settings, gone: ReviewInvitation, now: datetime, what: str) -> None:
+    """Offer a freed slot to the next candidate and tell the author what happened."""
+    proposal = proposals.get_proposal(session, gone.proposal_id, for_update=True)
+    if proposal.status != "open":
+        return
+    invited = proposals.fill_slots(session, settings, proposal, now)
+    outcome = ("Another reviewer has been invited in their place." if invited else
+               "No other reviewer is available right now; your proposal is waiting for reviewers.")
+    notify(session, member_id=proposal.author_id, kind="reviewer_replaced",
+           subject=f"A review invitation {what}: {proposal.title}",
+           body=f"A review invitation for \"{proposal.title}\" {what}. {outcome}", now=now)
+
+
+def submit_review(session, settings: Settings, *, member: Member, invitation_id: int, data: dict,
+                  now: datetime) -> Review:
+    """Store the review, pay the bounty from escrow (once) and complete the proposal when all are in."""
+    invitation = _own_invitation(session, member, invitation_id)
+    fields = _review_fields(data)
+    INVITATION.check(invitation.status, "submitted")
+    if now >= invitation.due_by:
+        raise ConflictError("the review was due before now", code="review_overdue")
+    proposal = proposals.get_proposal(session, invitation.proposal_id, for_update=True)
+    invitation.status = "submitted"
+    review = Review(invitation_id=invitation.id, submitted_at=now, **fields)
+    session.add(review)
+    session.flush()
+    _pay_bounty(session, settings, proposal, invitation, now)
+    notify(session, member_id=proposal.author_id, kind="review_received",
+           subject=f"Review received: {proposal.title}",
+           body=f"A review of \"{proposal.title}\" has arrived: {settings.base_url}/proposals/{proposal.id}", now=now)
+    _complete_if_done(session, proposal, now)
+    return review
+
+
+def _review_fields(data: dict) -> dict:
+    unknown = sorted(set(data) - set(REVIEW_FIELDS))
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
+    fields = {name: whole_number(data.get(name), name, 1, 5) for name in (*TENETS, "confidence")}
+    fields["feedback"] = clean_text(data.get("feedback"), "feedback", 20000, required=True)
+    return fields
+
+
+def _pay_bounty(session, settings: Settings, proposal: Proposal, invitation: ReviewInvitation,
+                now: datetime) -> None:
+    """Move one bounty from the proposal's escrow to the reviewer; the ref makes it happen once."""
+    if invitation.reviewer_id is None:
+        # A remote reviewer is paid by a cross-border transfer, which federation will provide.
+        raise ConflictError("remote reviews are paid through federation", code="remote_payment_unsupported")
+    ledger.post(session, kind="review_bounty", memo=f"Review of proposal {proposal.id}",
+                legs=[ledger.Leg(proposals.escrow_account(session, proposal, now), -invitation.bounty),
+                      ledger.Leg(ledger.member_account(session, invitation.reviewer_id), invitation.bounty)],
+                now=now, ref=f"review:{invitation.id}:bounty",
+                check_limits=False)  # escrowed SIF must be able to leave escrow; a cap cannot block a done review
+    notify(session, member_id=invitation.reviewer_id, kind="review_payment",
+           subject=f"Paid {invitation.bounty} {settings.unit} for your review",
+           body=f"Thank you for reviewing \"{proposal.title}\": {invitation.bounty} {settings.unit} "
+                f"are on your account.", now=now)
+
+
+def _complete_if_done(session, proposal: Proposal, now: datetime) -> None:
+    submitted = session.execute(select(func.count()).select_from(ReviewInvitation).where(
+        ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status == "submitted")).scalar_one()
+    if submitted < proposal.reviews_wanted:
+        return
+    PROPOSAL.check(proposal.status, "completed")
+    proposal.status = "completed"
+    proposal.closed_at = now
+    # k bounties paid out of k x bounty: nothing should be left, but never strand SIF in escrow.
+    proposals.refund_remainder(session, proposal, now)
+
+
+def rate_review(session, *, member: Member, review_id: int, helpfulness: object, now: datetime) -> Review:
+    """The proposal's author rates a review's helpfulness 1..5, once."""
+    review = session.get(Review, review_id)
+    if review is None:
+        raise NotFoundError("no such review", code="review_not_found")
+    invitation = session.get(ReviewInvitation, review.invitation_id)
+    proposal = proposals.get_proposal(session, invitation.proposal_id)
+    if proposal.author_id != member.id:
+        try:
+            proposals.access(session, proposal, member)
+        except NotFoundError:
+            raise NotFoundError("no such review", code="review_not_found") from None
+        raise ForbiddenError("only the proposal's author rates its reviews", code="not_author")
+    helpfulness = whole_number(helpfulness, "helpfulness", 1, 5)
+    if review.helpfulness is not None:
+        raise ConflictError("this review is already rated", code="already_rated")
+    review.helpfulness = helpfulness
+    review.rated_at = now
+    return review
+
+
+# --- deadline sweeps: each row moves only from the state it expects, in its own transaction ---------
+
+
+def _ids(ctx, stmt) -> list[int]:
+    with ctx.db.read() as s:
+        return list(s.scalars(stmt).all())
+
+
+@sweep
+def expire_invitations(ctx) -> int:
+    """Invitations not accepted in time expire; the next candidate is invited instead."""
+    now, done = ctx.now(), 0
+    for inv_id in _ids(ctx, select(ReviewInvitation.id).where(
+            ReviewInvitation.status == "invited", ReviewInvitation.accept_by <= now)):
+        with ctx.db.write() as s:
+            invitation = s.get(ReviewInvitation, inv_id)
+            if invitation.status != "invited" or invitation.accept_by > now:
+                continue
+            INVITATION.check(invitation.status, "expired")
+            invitation.status = "expired"
+            if invitation.reviewer_id is not None:
+                notify(s, member_id=invitation.reviewer_id, kind="invitation_expired",
+                       subject="A review invitation expired",
+                       body="You did not answer a review invitation in time; it went to someone else.", now=now)
+            _replace(s, ctx.settings, invitation, now, "expired")
+            done += 1
+    return done
+
+
+@sweep
+def time_out_reviews(ctx) -> int:
+    """Accepted reviews not submitted by their due date time out; the slot is offered to the next candidate."""
+    now, done = ctx.now(), 0
+    for inv_id in _ids(ctx, select(ReviewInvitation.id).where(
+            ReviewInvitation.status == "accepted", ReviewInvitation.due_by <= now)):
+        with ctx.db.write() as s:
+            invitation = s.get(ReviewInvitation, inv_id)
+            if invitation.status != "accepted" or invitation.due_by > now:
+                continue
+            INVITATION.check(invitation.status, "timed_out")
+            invitation.status = "timed_out"
+            if invitation.reviewer_id is not None:
+                notify(s, member_id=invitation.reviewer_id, kind="review_timed_out",
+                       subject="A review you accepted timed out",
+                       body="The review was not submitted by its due date; it was offered to someone else.", now=now)
+            _replace(s, ctx.settings, invitation, now, "timed out")
+            done += 1
+    return done
+
+
+@sweep
+def remind_reviewers(ctx) -> int:
+    """One reminder per accepted review, reminder_hours before it is due."""
+    now, done = ctx.now(), 0
+    soon = now + timedelta(hours=ctx.settings.reminder_hours)
+    for inv_id in _ids(ctx, select(ReviewInvitation.id).where(
+            ReviewInvitation.status == "accepted", ReviewInvitation.reminded_at.is_(None),
+            ReviewInvitation.due_by <= soon, ReviewInvitation.due_by > now)):
+        with ctx.db.write() as s:
+            invitation = s.get(ReviewInvitation, inv_id)
+            if invitation.status != "accepted" or invitation.reminded_at is not None:
+                continue
+            invitation.reminded_at = now
+            if invitation.reviewer_id is not None:
+                proposal = s.get(Proposal, invitation.proposal_id)
+                notify(s, member_id=invitation.reviewer_id, kind="review_reminder",
+                       subject=f"Reminder: your review of \"{proposal.title}\"",
+                       body=f"Your review is due by {invitation.due_by:%Y-%m-%d %H:%M} UTC: "
+                            f"{ctx.settings.base_url}/reviews", now=now)
+            done += 1
+    return done
+
+
+@sweep
+def retry_matching(ctx) -> int:
+    """Open proposals waiting for reviewers try matching again (new reviewers may have joined)."""
+    now, done = ctx.now(), 0
+    held = (select(func.count()).select_from(ReviewInvitation).where(
+        ReviewInvitation.proposal_id == Proposal.id, ReviewInvitation.status.in_(proposals.SLOT_STATES))
+        .correlate(Proposal).scalar_subquery())
+    for proposal_id in _ids(ctx, select(Proposal.id).where(Proposal.status == "open",
+                                                           Proposal.reviews_wanted > held)):
+        with ctx.db.read() as s:  # most waiting proposals still have nobody: skip the write lock
+            if not proposals.rank_for(s, s.get(Proposal, proposal_id))[0]:
+                continue
+        with ctx.db.write() as s:
+            proposal = proposals.get_proposal(s, proposal_id, for_update=True)
+            done += len(proposals.fill_slots(s, ctx.settings, proposal, now))
+    return done
