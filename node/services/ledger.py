@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import LedgerError, NotFoundError, ValidationError
 from ..tables import Account, LedgerTxn, Member, Posting
@@ -105,13 +106,15 @@ def post(
         session.add(txn)
         session.flush()
         # Fixed order of row updates avoids deadlocks between concurrent writers.
+        rows, balances = [], {}
         for leg in sorted(legs, key=lambda l: l.account.id):
-            balance_after = _apply_leg(session, leg, check_limits)
-            session.add(Posting(txn_id=txn.id, account_id=leg.account.id, amount=leg.amount,
-                                balance_after=balance_after))
-        session.flush()
+            balances[leg.account.id] = _apply_leg(session, leg, check_limits)
+            rows.append({"txn_id": txn.id, "account_id": leg.account.id, "amount": leg.amount,
+                         "balance_after": balances[leg.account.id]})
+        session.execute(insert(Posting), rows)
     for leg in legs:
-        session.refresh(leg.account)
+        # The database returned the new balance; keep the loaded object in step without a reload.
+        set_committed_value(leg.account, "balance", balances[leg.account.id])
     return txn
 
 
@@ -144,7 +147,7 @@ def _apply_leg(session, leg: Leg, check_limits: bool = True) -> int:
         stmt = stmt.where(or_(Account.min_balance.is_(None), new_balance >= Account.min_balance))
     else:
         stmt = stmt.where(or_(Account.max_balance.is_(None), new_balance <= Account.max_balance))
-    row = session.execute(stmt).first()
+    row = session.execute(stmt, execution_options={"synchronize_session": False}).first()
     if row is None:
         raise _refusal(session, leg)
     return row[0]

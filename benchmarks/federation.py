@@ -1,0 +1,178 @@
+"""Federation throughput and latency, each next to a limit measured in the same run.
+
+1. Channel entries applied per second over HTTP (batches of 100 transfer entries sent to a
+   real node's inbox, signed for real), against
+   - the in-process limit: the same check + store + apply, called directly without HTTP, and
+   - the bare POST rate of the same server stack (werkzeug, `POST /_test/echo`).
+2. Cross-border payment latency, from the payer's API call until the payee's balance shows it,
+   against one loopback round trip of the same stack (`GET /healthz`).
+
+Run: `.venv/bin/python benchmarks/federation.py [--json] [--entries N]`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests  # noqa: E402
+
+from tests.federation.conftest import peer_both  # noqa: E402
+from tests.federation.forge import Forger, chain_in, node_key  # noqa: E402
+from tests.procs import NodeProcess  # noqa: E402
+
+SETTINGS = {"require_approval": False, "sweep_seconds": 1, "retry_base_seconds": 1, "retry_max_seconds": 2,
+            "checkpoint_seconds": 3600, "default_trust_limit": 10**9}
+BATCH = 100
+
+
+def start(tmp: Path, node_id: str) -> NodeProcess:
+    return NodeProcess(tmp / node_id, node_id, settings=SETTINGS).init().start()
+
+
+def make_entries(forger: Forger, first_seq: int, prev: str, count: int) -> list:
+    from protocol import entry_hash
+
+    out = []
+    for i in range(count):
+        env = forger.transfer(first_seq + i, prev, "anna", 1)
+        out.append(env)
+        prev = entry_hash(env)
+    return out
+
+
+def http_apply_rate(a: NodeProcess, b: NodeProcess, count: int) -> float:
+    """Entries per second applied by a over HTTP, sent as b in batches."""
+    forger = Forger(node_key(b.data_dir), b.node_id, a.node_id, a.url)
+    seq, prev = chain_in(a.data_dir / "node.db", b.node_id)[-1][:2] if chain_in(a.data_dir / "node.db", b.node_id) \
+        else (0, __import__("protocol").genesis_hash(b.node_id, a.node_id))
+    entries = make_entries(forger, seq + 1, prev, count)
+    requests_ = [forger.request(entries[i:i + BATCH]) for i in range(0, count, BATCH)]
+    with requests.Session() as http:
+        started = time.perf_counter()
+        for prepared in requests_:
+            response = http.send(prepared, timeout=60)
+            assert response.status_code == 200, response.text
+        elapsed = time.perf_counter() - started
+    assert response.json()["received_through"] == seq + count
+    return count / elapsed
+
+
+def in_process_rate(tmp: Path, b: NodeProcess, count: int) -> float:
+    """The same work without HTTP: check + store + apply, in this process, on a fresh node."""
+    from federation import channels, peers
+    from node.app import create_app
+    from node.services import members
+
+    app = create_app({"data_dir": str(tmp / "inproc"), "node_id": "be-vl", "argon2_memory_kib": 1024,
+                      "argon2_time_cost": 1, "require_approval": False}, start_delivery=False)
+    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
+    with ctx.db.write() as s:
+        members.sign_up(s, ctx.settings, email="anna@example.org", password="correct horse battery",
+                        display_name="Anna", handle="anna", now=ctx.now(), hasher=ctx.hasher)
+    doc = peers.fetch_document(b.url, now=ctx.now(), max_skew=fed.max_skew)
+    with ctx.db.write() as s:
+        peers.add_peer(s, doc, own_node_id="be-vl", now=ctx.now())
+        peers.confirm_peer(s, node_id=b.node_id, fingerprint=doc.fingerprint, trust_limit=10**9, now=ctx.now())
+    from protocol import genesis_hash
+
+    forger = Forger(node_key(b.data_dir), b.node_id, "be-vl", "http://unused")
+    entries = make_entries(forger, 1, genesis_hash(b.node_id, "be-vl"), count)
+    started = time.perf_counter()
+    for i in range(0, count, BATCH):
+        batch = entries[i:i + BATCH]
+        with ctx.db.read() as s:
+            fresh = channels.check_entries(s, fed, b.node_id, batch, ctx.now())
+        receipt = channels.receive_entries(fed, b.node_id, fresh, ctx.now())
+    elapsed = time.perf_counter() - started
+    assert receipt.through == count
+    ctx.db.dispose()
+    return count / elapsed
+
+
+def bare_post_rate(node: NodeProcess, seconds: float = 3.0) -> float:
+    body = json.dumps({"entries": ["x" * 64] * 10}).encode()
+    with requests.Session() as http:
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            http.post(f"{node.url}/_test/echo", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+            done += 1
+        return done / (time.perf_counter() - started)
+
+
+def round_trip(node: NodeProcess, n: int = 200) -> float:
+    with requests.Session() as http:
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            http.get(f"{node.url}/healthz", timeout=10)
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def payment_latencies(a: NodeProcess, b: NodeProcess, n: int = 14) -> list[float]:
+    # The welcome grant (10) plus the overdraft (5) allow 15 payments of 1.
+    payer, payee = a.new_member("lat-payer"), b.new_member("lat-payee")
+    a.coordinator()  # warm
+    out = []
+    for _ in range(n):
+        before = payee.balance()
+        t = time.perf_counter()
+        response = payer.transfer(f"lat-payee@{b.node_id}", 1)
+        assert response.status_code == 201, response.text
+        while payee.balance() == before:
+            if time.perf_counter() - t > 30:
+                raise RuntimeError("payment never arrived")
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the raw figures as one JSON object")
+    parser.add_argument("--entries", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        a, b = start(tmp, "be-vl"), start(tmp, "hu")
+        try:
+            peer_both(a, b, a_trusts_b=10**9, b_trusts_a=10**9)
+            a.new_member("anna")
+            http_rate = http_apply_rate(a, b, args.entries)
+            bare = bare_post_rate(a) * BATCH  # entries/s if each POST carried a batch and did no work
+            rtt = round_trip(b)
+            latencies = payment_latencies(a, b)
+            inproc = in_process_rate(tmp, b, args.entries)
+        finally:
+            a.kill9()
+            b.kill9()
+    limit = min(inproc, bare)
+    p50 = statistics.median(latencies)
+    figures = {
+        "entries_applied_per_s_http": http_rate, "entries_applied_per_s_in_process": inproc,
+        "bare_post_per_s_x_batch": bare, "batch": BATCH, "limit_entries_per_s": limit,
+        "ratio_http_to_limit": http_rate / limit, "payment_latency_p50_s": p50,
+        "payment_latency_p90_s": sorted(latencies)[int(len(latencies) * 0.9) - 1],
+        "loopback_round_trip_s": rtt, "latency_in_round_trips": p50 / rtt,
+    }
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    print(f"channel entries applied over HTTP  {http_rate:10.0f}/s (batches of {BATCH})")
+    print(f"  in-process limit (no HTTP)        {inproc:10.0f}/s")
+    print(f"  bare POST rate x batch            {bare:10.0f}/s")
+    print(f"  ratio to the smaller limit        {http_rate / limit:10.1%}   (goal >= 50%)")
+    print(f"cross-border payment latency p50   {p50 * 1000:10.1f} ms (p90 {figures['payment_latency_p90_s'] * 1000:.1f} ms)")
+    print(f"  one loopback round trip           {rtt * 1000:10.2f} ms")
+    print(f"  latency in round trips            {p50 / rtt:10.1f}      (goal <= 4)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Benchmark: local transfers per second through the HTTP API, against the limits measured in the same run.
+
+Starts a real node (`sifnet node run`, the werkzeug threaded server) and measures
+(a) POST /api/v1/transfers from several concurrent clients,
+(b) the same server and clients answering a trivial POST (/_test/echo, test mode only),
+(c) bare SQLite insert+commit transactions (WAL, synchronous=FULL) on the same disk.
+The limit is min(b, c); the goal is transfers >= 50% of it.
+
+    .venv/bin/python benchmarks/ledger.py [--threads 4] [--seconds 8] [--json] [--profile]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.procs import PASSWORD, NodeClient, NodeProcess  # noqa: E402  (needs the repo on sys.path)
+
+GRANT = 10**9
+
+
+def rate(workers: list[Callable[[int], bool]], seconds: float) -> tuple[float, int]:
+    """Run each worker in its own thread for `seconds`; return (successful calls per second, failures)."""
+    ok, failed = [0] * len(workers), [0] * len(workers)
+    start = threading.Barrier(len(workers) + 1)
+    deadline = [0.0]
+
+    def loop(i: int) -> None:
+        start.wait()
+        n = 0
+        while time.monotonic() < deadline[0]:
+            n += 1
+            if workers[i](n):
+                ok[i] += 1
+            else:
+                failed[i] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(len(workers))]
+    for t in threads:
+        t.start()
+    began = time.monotonic()
+    deadline[0] = began + seconds
+    start.wait()
+    for t in threads:
+        t.join()
+    return sum(ok) / (time.monotonic() - began), sum(failed)
+
+
+def transfer_workers(payers: list[NodeClient], payees: list[str]) -> list[Callable[[int], bool]]:
+    def worker(client: NodeClient, payee: str) -> Callable[[int], bool]:
+        return lambda n: client.transfer(payee, 1, f"bench {n}").status_code == 201
+
+    return [worker(c, p) for c, p in zip(payers, payees)]
+
+
+def echo_workers(payers: list[NodeClient], payees: list[str]) -> list[Callable[[int], bool]]:
+    """Same sessions, headers and body shape as the transfers; only the route differs."""
+
+    def worker(client: NodeClient, payee: str) -> Callable[[int], bool]:
+        url = f"{client.url}/_test/echo"
+        return lambda n: client.http.post(url, json={"to": payee, "amount": 1, "memo": f"bench {n}"},
+                                          timeout=30).status_code == 201
+
+    return [worker(c, p) for c, p in zip(payers, payees)]
+
+
+def sqlite_commit_rate(folder: Path, seconds: float) -> float:
+    """One INSERT per BEGIN IMMEDIATE..COMMIT, WAL and synchronous=FULL, as the node's ledger writes."""
+    path = folder / "bench.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, account INTEGER, amount INTEGER, "
+               "balance INTEGER)")
+    n, began = 0, time.monotonic()
+    deadline = began + seconds
+    while time.monotonic() < deadline:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO t (account, amount, balance) VALUES (?, ?, ?)", (n % 7, 1, n))
+        db.execute("COMMIT")
+        n += 1
+    elapsed = time.monotonic() - began
+    db.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return n / elapsed
+
+
+def run(threads: int, seconds: float) -> dict:
+    with tempfile.TemporaryDirectory(prefix="sifnet-bench-") as tmp:
+        node = NodeProcess(Path(tmp) / "bench", "bench",
+                           settings={"require_approval": False, "welcome_grant": GRANT, "sweep_seconds": 3600})
+        try:
+            node.init().start()
+            payers = [node.new_member(f"payer{i}") for i in range(threads)]
+            payees = [f"payee{i}" for i in range(threads)]
+            for handle in payees:
+                node.new_member(handle)
+            rate(echo_workers(payers, payees), 1)  # warm up connections and code paths
+            echo, echo_failed = rate(echo_workers(payers, payees), seconds)
+            transfers, transfer_failed = rate(transfer_workers(payers, payees), seconds)
+            books_ok = node.cli("check-books", check=False).returncode == 0
+        finally:
+            node.stop()
+        sqlite_rate = sqlite_commit_rate(Path(tmp), seconds)
+    limit = min(echo, sqlite_rate)
+    return {"threads": threads, "seconds": seconds, "transfers_per_s": round(transfers, 1),
+            "echo_per_s": round(echo, 1), "sqlite_commits_per_s": round(sqlite_rate, 1),
+            "limit_per_s": round(limit, 1), "ratio": round(transfers / limit, 3),
+            "failed_requests": echo_failed + transfer_failed, "books_ok": books_ok}
+
+
+def profile(count: int) -> None:
+    """cProfile `count` transfers through the WSGI app in this process (no HTTP server, one client)."""
+    import cProfile
+    import pstats
+
+    from node.app import create_app
+
+    with tempfile.TemporaryDirectory(prefix="sifnet-prof-") as tmp:
+        app = create_app({"data_dir": tmp, "require_approval": False, "welcome_grant": GRANT,
+                          "argon2_memory_kib": 1024, "argon2_time_cost": 1})
+        client = app.test_client()
+        for handle in ("anna", "bert"):
+            client.post("/api/v1/signup", json={"email": f"{handle}@example.org", "password": PASSWORD,
+                                                "display_name": handle, "handle": handle})
+        token = client.post("/api/v1/tokens", json={"email": "anna@example.org", "password": PASSWORD}).get_json()
+        headers = {"Authorization": f"Bearer {token['token']}"}
+
+        def pay(n: int) -> None:
+            client.post("/api/v1/transfers", headers=headers, json={"to": "bert", "amount": 1, "memo": str(n)})
+
+        for n in range(20):  # warm SQLAlchemy's statement cache first
+            pay(n)
+        profiler = cProfile.Profile()
+        began = time.perf_counter()
+        profiler.runcall(lambda: [pay(n) for n in range(count)])
+        print(f"{count} transfers in-process: {count / (time.perf_counter() - began):.0f}/s (profiler on)")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+        app.extensions["sifnet"].db.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=4, help="concurrent clients (default 4)")
+    parser.add_argument("--seconds", type=float, default=8, help="length of each measurement (default 8)")
+    parser.add_argument("--json", action="store_true", help="print the raw figures as one JSON object")
+    parser.add_argument("--profile", type=int, metavar="N", help="instead: cProfile N in-process transfers")
+    args = parser.parse_args()
+    if args.profile:
+        profile(args.profile)
+        return 0
+    figures = run(args.threads, args.seconds)
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    rows = [(f"(a) transfers/s over HTTP, {args.threads} clients", figures["transfers_per_s"]),
+            ("(b) trivial POST/s, same server and clients", figures["echo_per_s"]),
+            ("(c) SQLite insert+commit/s (WAL, FULL)", figures["sqlite_commits_per_s"]),
+            ("limit = min(b, c)", figures["limit_per_s"])]
+    for label, value in rows:
+        print(f"{label + ':':<46}{value:>9.1f}")
+    print(f"ratio transfers/limit: {figures['ratio']:.1%} (goal >= 50%)")
+    if figures["failed_requests"] or not figures["books_ok"]:
+        print(f"WARNING: failed requests {figures['failed_requests']}, books ok {figures['books_ok']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
