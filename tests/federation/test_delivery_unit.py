@@ -1,0 +1,109 @@
+"""Delivery in-process, the peer's HTTP answers played by `responses`: backoff, cap, acknowledgement, resend."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import responses
+
+from federation import channels, delivery, peers
+from federation.tables import Peer
+from node.app import create_app
+from protocol import canonical_json
+from tests.conftest import FAST_ARGON2
+
+PEER_URL = "http://hu.example.test"
+
+
+@pytest.fixture
+def fed_app(tmp_path, clock):
+    """be-vl in-process, with hu as a confirmed peer whose document came from a second in-process app."""
+    hu = create_app({"data_dir": str(tmp_path / "hu"), "node_id": "hu", "base_url": PEER_URL, **FAST_ARGON2},
+                    clock=clock, start_delivery=False)
+    app = create_app({"data_dir": str(tmp_path / "be"), "node_id": "be-vl", "retry_base_seconds": 2,
+                      "retry_max_seconds": 60, **FAST_ARGON2}, clock=clock, start_delivery=False)
+    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
+    hu_ctx, hu_fed = hu.extensions["sifnet"], hu.extensions["sifnet_federation"]
+    with hu_ctx.db.read() as s:
+        raw = canonical_json(hu_fed.identity.node_document(s, hu_ctx.now()).to_dict())
+    doc = peers.verify_document(raw, now=ctx.now(), max_skew=fed.max_skew)
+    with ctx.db.write() as s:
+        peers.add_peer(s, doc, own_node_id="be-vl", now=ctx.now())
+        peers.confirm_peer(s, node_id="hu", fingerprint=doc.fingerprint, trust_limit=50, now=ctx.now())
+    yield app
+    for a in (app, hu):
+        a.extensions["sifnet"].db.dispose()
+
+
+def _append(app, n: int) -> None:
+    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
+    with ctx.db.write() as s:
+        for i in range(n):
+            channels.append(s, fed, peer_id="hu", type_name="transfer_receipt", body={"transfer_id": f"t{i}"},
+                            now=ctx.now())
+
+
+def _peer(app) -> Peer:
+    with app.extensions["sifnet"].db.read() as s:
+        return s.get(Peer, "hu")
+
+
+@responses.activate
+def test_failures_back_off_exponentially_up_to_the_cap_and_never_drop(fed_app, clock):
+    _append(fed_app, 3)
+    responses.post(f"{PEER_URL}/federation/v1/inbox", status=503, body="down")
+    fed = fed_app.extensions["sifnet_federation"]
+    delays = []
+    for _ in range(8):
+        assert delivery.deliver(fed, "hu") == 0
+        peer = _peer(fed_app)
+        delays.append((peer.next_attempt_at - clock.now()).total_seconds())
+        clock.advance(delays[-1])
+    assert delays == [2, 4, 8, 16, 32, 60, 60, 60]
+    assert peer.failures == 8 and "503" in peer.last_error
+    with fed_app.extensions["sifnet"].db.read() as s:
+        assert channels.backlog(s, "hu") == 3  # nothing dropped
+    # The sweep only retries when the time has come.
+    responses.replace(responses.POST, f"{PEER_URL}/federation/v1/inbox",
+                      json={"received_through": 3, "last_hash": "x"})
+    assert delivery.retry_due(fed) == 3
+    peer = _peer(fed_app)
+    assert peer.failures == 0 and peer.next_attempt_at is None and peer.last_contact_at == clock.now()
+
+
+@responses.activate
+def test_batches_are_signed_and_a_gap_receipt_triggers_a_resend(fed_app):
+    _append(fed_app, 3)
+    seen = []
+
+    def inbox(request):
+        body = json.loads(request.body)
+        seen.append([e["channel"]["seq"] for e in body["entries"]])
+        assert request.headers["Sifnet-From"] == "be-vl" and request.headers["Sifnet-To"] == "hu"
+        assert "Signature" in request.headers and request.headers["Content-Digest"].startswith("sha-256=")
+        if len(seen) == 1:  # the peer says it has only the first entry: resend from 2
+            return 200, {}, json.dumps({"received_through": 1, "last_hash": "h1", "resend_from": 2})
+        return 200, {}, json.dumps({"received_through": 3, "last_hash": "h3"})
+
+    responses.add_callback(responses.POST, f"{PEER_URL}/federation/v1/inbox", callback=inbox)
+    assert delivery.deliver(fed_app.extensions["sifnet_federation"], "hu") == 3
+    assert seen == [[1, 2, 3], [2, 3]]
+
+
+@responses.activate
+def test_a_receipt_that_is_not_json_counts_as_a_failure(fed_app):
+    _append(fed_app, 1)
+    responses.post(f"{PEER_URL}/federation/v1/inbox", body="<html>proxy error</html>", status=200)
+    assert delivery.deliver(fed_app.extensions["sifnet_federation"], "hu") == 0
+    assert _peer(fed_app).failures == 1 and "receipt" in _peer(fed_app).last_error
+
+
+def test_suspended_peer_gets_nothing(fed_app):
+    _append(fed_app, 1)
+    ctx = fed_app.extensions["sifnet"]
+    with ctx.db.write() as s:
+        peers.suspend_peer(s, node_id="hu", reason="audit", now=ctx.now())
+    with responses.RequestsMock() as mock:  # any HTTP call would fail this test
+        assert delivery.deliver(fed_app.extensions["sifnet_federation"], "hu") == 0
+        assert len(mock.calls) == 0
