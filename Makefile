@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test quick devnet bench venv clean
+.PHONY: test quick devnet bench chaos venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,16 @@ test: $(STAMP)  ## run the whole suite
 quick: $(STAMP)  ## the fast tests only
 	$(BIN)/python -m pytest -m 'not slow and not browser'
 
-devnet: $(STAMP)  ## five national nodes on loopback with demo data
-	$(BIN)/python -m node.devnet
+devnet: $(STAMP)  ## five national nodes on loopback with demo data (make devnet ARGS="--reset")
+	$(BIN)/python deploy/devnet.py $(ARGS)
 
 bench: $(STAMP)  ## every benchmark, each prints its figure, limit and ratio
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+SEEDS ?= 20
+NODES ?= 5
+chaos: $(STAMP)  ## seeded chaos runs: SEEDS=200 runs seeds 1..200, SEED=n replays one (NODES=3..5, CHAOS_ARGS=...)
+	$(BIN)/python -m tests.chaos.harness $(if $(SEED),--seed $(SEED),--seeds 1-$(SEEDS)) --nodes $(NODES) $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

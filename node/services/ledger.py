@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, inspect, or_, select, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import LedgerError, NotFoundError, ValidationError
@@ -18,6 +19,13 @@ from ..tables import Account, LedgerTxn, Member, Posting
 
 MAX_AMOUNT = 2**53 - 1
 ISSUANCE_REF = "issuance"
+
+# Statements of the hot path are built once: building an expression costs more than running it.
+_ACCOUNT_BY_REF = select(Account).where(Account.ref == bindparam("ref"))
+_ACCOUNTS_BY_REFS = select(Account).where(Account.ref.in_(bindparam("refs", expanding=True)))
+_TXN_BY_REF = select(LedgerTxn).where(LedgerTxn.ref == bindparam("ref"))
+_INSERT_TXN = insert(LedgerTxn.__table__)
+_INSERT_POSTINGS = insert(Posting.__table__)
 
 
 @dataclass(frozen=True)
@@ -59,12 +67,13 @@ def open_account(
     min_balance: int | None = None, max_balance: int | None = None,
 ) -> Account:
     """Return the account with this ref, creating it if it does not exist yet."""
-    account = session.scalars(select(Account).where(Account.ref == ref)).first()
+    account = _account_by_ref(session, ref)
     if account is None:
         account = Account(kind=kind, ref=ref, member_id=member_id, min_balance=min_balance,
                           max_balance=max_balance, created_at=now)
         session.add(account)
         session.flush()
+        _remember(session, account)
     return account
 
 
@@ -75,10 +84,49 @@ def issuance_account(session, now: datetime) -> Account:
 
 def member_account(session, member_id: int) -> Account:
     """The ledger account of a member."""
-    account = session.scalars(select(Account).where(Account.ref == f"member:{member_id}")).first()
+    account = _account_by_ref(session, f"member:{member_id}")
     if account is None:
         raise NotFoundError("this member has no account", code="account_not_found")
     return account
+
+
+def member_accounts(session, *member_ids: int) -> list[Account]:
+    """The ledger accounts of several members, in the order given, with at most one query."""
+    refs = [f"member:{member_id}" for member_id in member_ids]
+    missing = [ref for ref in refs if _cached_account(session, ref) is None]
+    if missing:
+        for account in session.scalars(_ACCOUNTS_BY_REFS, {"refs": missing}):
+            _remember(session, account)
+    out = [_cached_account(session, ref) for ref in refs]
+    if None in out:
+        raise NotFoundError("this member has no account", code="account_not_found")
+    return out
+
+
+def _account_by_ref(session, ref: str) -> Account | None:
+    account = _cached_account(session, ref)
+    if account is None:
+        account = session.scalars(_ACCOUNT_BY_REF, {"ref": ref}).first()
+        if account is not None:
+            _remember(session, account)
+    return account
+
+
+def _cached_account(session, ref: str) -> Account | None:
+    """An account this session already loaded: the same object its identity map would return.
+
+    The session's identity map holds objects weakly, so a lookup by ref would query again;
+    this strong per-session cache skips that. Post() keeps cached balances in step.
+    """
+    account = session.info.get("ledger_accounts", {}).get(ref)
+    if account is None:
+        return None
+    state = inspect(account)
+    return account if state.persistent and state.session is session else None
+
+
+def _remember(session, account: Account) -> None:
+    session.info.setdefault("ledger_accounts", {})[account.ref] = account
 
 
 def post(
@@ -97,24 +145,28 @@ def post(
         is changed (the legs run inside a savepoint).
     """
     if ref is not None:
-        existing = session.scalars(select(LedgerTxn).where(LedgerTxn.ref == ref)).first()
+        existing = session.scalars(_TXN_BY_REF, {"ref": ref}).first()
         if existing is not None:
             return existing
     _check_legs(legs)
+    values = {"kind": kind, "memo": memo[:280], "ref": ref, "actor_id": actor_id, "created_at": now}
+    # begin_nested() flushes pending ORM changes (a closed flag, a new limit) before the checks below.
     with session.begin_nested():
-        txn = LedgerTxn(kind=kind, memo=memo[:280], ref=ref, actor_id=actor_id, created_at=now)
-        session.add(txn)
-        session.flush()
+        txn_id = session.execute(_INSERT_TXN, values).inserted_primary_key[0]
         # Fixed order of row updates avoids deadlocks between concurrent writers.
         rows, balances = [], {}
         for leg in sorted(legs, key=lambda l: l.account.id):
             balances[leg.account.id] = _apply_leg(session, leg, check_limits)
-            rows.append({"txn_id": txn.id, "account_id": leg.account.id, "amount": leg.amount,
+            rows.append({"txn_id": txn_id, "account_id": leg.account.id, "amount": leg.amount,
                          "balance_after": balances[leg.account.id]})
-        session.execute(insert(Posting), rows)
+        session.execute(_INSERT_POSTINGS, rows)
     for leg in legs:
         # The database returned the new balance; keep the loaded object in step without a reload.
         set_committed_value(leg.account, "balance", balances[leg.account.id])
+    # The row is written: attach it as a loaded object instead of letting the ORM insert it.
+    txn = LedgerTxn(id=txn_id, **values)
+    make_transient_to_detached(txn)
+    session.add(txn)
     return txn
 
 
@@ -132,22 +184,26 @@ def _check_legs(legs: Sequence[Leg]) -> None:
         raise LedgerError("postings must sum to zero", code="unbalanced")
 
 
+def _leg_updates() -> dict[str, object]:
+    """The conditional balance updates: unchecked, debit (floor) and credit (cap)."""
+    table = Account.__table__
+    new_balance = table.c.balance + bindparam("leg_amount")
+    base = (update(table).where(table.c.id == bindparam("leg_account"), table.c.closed.is_(False))
+            .values(balance=new_balance).returning(table.c.balance))
+    return {
+        "unchecked": base,
+        "debit": base.where(or_(table.c.min_balance.is_(None), new_balance >= table.c.min_balance)),
+        "credit": base.where(or_(table.c.max_balance.is_(None), new_balance <= table.c.max_balance)),
+    }
+
+
+_LEG_UPDATES = _leg_updates()
+
+
 def _apply_leg(session, leg: Leg, check_limits: bool = True) -> int:
     """Add leg.amount to the account's balance if it stays within limits; return the new balance."""
-    new_balance = Account.balance + leg.amount
-    stmt = (
-        update(Account)
-        .where(Account.id == leg.account.id, Account.closed.is_(False))
-        .values(balance=new_balance)
-        .returning(Account.balance)
-    )
-    if not check_limits:
-        pass
-    elif leg.amount < 0:
-        stmt = stmt.where(or_(Account.min_balance.is_(None), new_balance >= Account.min_balance))
-    else:
-        stmt = stmt.where(or_(Account.max_balance.is_(None), new_balance <= Account.max_balance))
-    row = session.execute(stmt, execution_options={"synchronize_session": False}).first()
+    which = "unchecked" if not check_limits else "debit" if leg.amount < 0 else "credit"
+    row = session.execute(_LEG_UPDATES[which], {"leg_amount": leg.amount, "leg_account": leg.account.id}).first()
     if row is None:
         raise _refusal(session, leg)
     return row[0]
@@ -177,7 +233,8 @@ def transfer(session, *, payer: Member, payee: Member, amount: object, memo: str
         if member.status != "active":
             raise LedgerError(f"the {who}'s account is not active", code="account_closed"
                               if member.status == "closed" else "account_not_active")
-    legs = [Leg(member_account(session, payer.id), -amount), Leg(member_account(session, payee.id), amount)]
+    payer_account, payee_account = member_accounts(session, payer.id, payee.id)
+    legs = [Leg(payer_account, -amount), Leg(payee_account, amount)]
     return post(session, kind=kind, legs=legs, memo=memo, now=now, ref=ref, actor_id=payer.id)
 
 
@@ -214,12 +271,13 @@ def statement(session, account: Account, limit: int = 200, before_id: int | None
     out = []
     for posting, txn in rows:
         counter = session.execute(
-            select(Account.ref).join(Posting, Posting.account_id == Account.id)
+            select(Account.ref, Member.handle).join(Posting, Posting.account_id == Account.id)
+            .outerjoin(Member, Member.id == Account.member_id)
             .where(and_(Posting.txn_id == txn.id, Posting.account_id != account.id))
-        ).scalars().all()
+        ).all()
         out.append({
             "posting_id": posting.id, "txn_id": txn.id, "kind": txn.kind, "memo": txn.memo,
             "amount": posting.amount, "balance_after": posting.balance_after,
-            "counterparty": counter, "at": txn.created_at,
+            "counterparty": [handle or ref for ref, handle in counter], "at": txn.created_at,
         })
     return out

@@ -18,6 +18,20 @@ def csrf_token() -> str:
     return session["csrf"]
 
 
+# How ledger transaction kinds read on a statement.
+KIND_LABELS = {
+    "welcome_grant": "Welcome grant", "transfer": "Payment", "account_closed": "Account closed",
+    "review_escrow": "Review bounties held", "review_bounty": "Review bounty", "review_refund": "Bounty refund",
+    "advice_hold": "Advice session held", "advice_pay": "Advice session paid", "advice_refund": "Advice refund",
+    "advice_split": "Advice session settled", "cross_border_out": "Payment abroad",
+    "cross_border_in": "Payment from abroad", "cross_border_bounce": "Payment returned", "settlement": "Settlement",
+}
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
 def _check_csrf() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
@@ -37,6 +51,7 @@ def init_app(app: Flask) -> None:
 
     app.before_request(_check_csrf)
     app.context_processor(template_globals)
+    app.jinja_env.filters["kind_label"] = kind_label
     for name in WEB_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)

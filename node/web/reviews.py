@@ -168,7 +168,8 @@ def coordinator_panel(s):
     views = [{**proposal_summary(s, p), "open_slots": proposals.open_slots(s, p),
               "invitations": [invitation_brief(s, i) for i in proposals.invitations_of(s, p.id)]}
              for p in proposals.open_proposals(s)]
-    pending = [i for v in views for i in v["invitations"] if i["status"] in proposals.OPEN_STATES]
+    pending = [{**i, "title": v["title"]} for v in views for i in v["invitations"]
+               if i["status"] in proposals.OPEN_STATES]
     conflicts = [conflict_view(s, c) for c in proposals.all_conflicts(s)]
     return "Proposals and reviews", "review_coordinator_panel.html", {
         "open": views, "pending": pending, "conflicts": conflicts}

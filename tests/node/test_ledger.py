@@ -24,7 +24,7 @@ def test_transfer_moves_money_and_keeps_running_balance(ctx, make_member, books)
     with ctx.db.read() as s:
         lines = ledger.statement(s, ledger.member_account(s, anna.id))
     assert [(l["amount"], l["balance_after"]) for l in lines] == [(-3, 7), (10, 10)]
-    assert lines[0]["memo"] == "coffee chat" and lines[0]["counterparty"] == [f"member:{bert.id}"]
+    assert lines[0]["memo"] == "coffee chat" and lines[0]["counterparty"] == ["bert"]
     books()
 
 
