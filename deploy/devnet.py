@@ -30,6 +30,9 @@ from node.demo import DEMO_PASSWORD, demo_email, load_cast
 from node.keys import load_signing_key
 from node.settings import load_settings, write_settings_file
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from devnet_directory import DIRECTORY_ID, DevnetDirectory, list_nodes, wait_all_up  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "deploy" / "devnet" / "devnet.toml"
 HTTP_TIMEOUT = 30
@@ -183,6 +186,7 @@ class NodeService(Service):
         marker = self.data_dir / "demo-seeded"  # saves a process start per node on every later start
         if not marker.exists():
             seeded = self.sifnet("seed-demo")
+            seeded += self.sifnet("seed-initiatives")  # the initiatives the directory's quick scan compares
             marker.write_text(seeded)
             if "nothing added" not in seeded.splitlines()[0]:
                 done.append("demo data seeded")
@@ -239,10 +243,13 @@ class Devnet:
         self.nodes = {s.id: NodeService(s, base_port + s.offset, data_root, config.get("settings", {}))
                       for s in specs}
         self._coordinators: dict[str, Api] = {}
+        # The working group's directory listens just below the first node.
+        self.directory = DevnetDirectory(Service, sifnet_command, clean_env, REPO, DevnetError).make(
+            base_port - 1, data_root)
 
     def services(self) -> list[Service]:
-        """Every process of the devnet, in start order (add the directory service here)."""
-        return list(self.nodes.values())
+        """Every process of the devnet, in start order."""
+        return [*self.nodes.values(), self.directory]
 
     def start(self) -> dict[str, list[str]]:
         """Prepare and start every service in parallel; return what each one had to set up."""
@@ -329,6 +336,7 @@ class Devnet:
             elif ab["position"] + ba["position"] != 0:
                 problems.append(f"positions of {a} and {b} do not mirror: {ab['position']} and {ba['position']}")
         problems += [f"payment not completed: {line}" for line in payments if not line.endswith("completed")]
+        problems += wait_all_up(self.directory, list(self.nodes))
         for node_id in self.nodes:
             invariant = self.coordinator(node_id).call("GET", "/coordinator/dashboard")["invariant"]
             if not invariant["ok"]:
@@ -343,6 +351,7 @@ class Devnet:
         lines += ["", f"Demo members (password for all, coordinators too: {DEMO_PASSWORD}):"]
         for node in self.nodes.values():
             lines.append(f"  {node.name:<6} " + ", ".join(demo_logins(node.spec)))
+        lines += ["", f"Directory of the European working group: {self.directory.url}"]
         lines += ["", f"Logs: {self.data_root}/<node>/node.log    Mail: {self.data_root}/<node>/mail/"]
         return lines
 
@@ -383,6 +392,8 @@ def bring_up(net: Devnet, args: argparse.Namespace) -> bool:
     print(f"All healthy {took(began)}", flush=True)
     mark = time.monotonic()
     print(f"Peering: {net.peer_all()} links confirmed, the others existed {took(mark)}", flush=True)
+    mark = time.monotonic()
+    print(f"Directory: {list_nodes(net.directory, net.nodes)} nodes listed, the others were {took(mark)}", flush=True)
     mark = time.monotonic()
     payments = net.pay_all()
     print(f"Cross-border payments {took(mark)}:\n" + "\n".join(f"  {line}" for line in payments))

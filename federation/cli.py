@@ -8,6 +8,8 @@ from typing import Sequence
 from node import cli as node_cli
 from node.cli import command
 
+from .directory import cli as _directory_cli  # noqa: F401  (`sifnet directory ...`, `sifnet node directory-apply`)
+
 
 def _app(args: argparse.Namespace):
     from node.app import create_app
@@ -105,6 +107,37 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     print(f"new key {new.key_id} (fingerprint {new.public_key.fingerprint})")
     print(f"old key {old.key_id} stays valid until {old_end:%Y-%m-%d %H:%M}Z; peers are told over their channels")
     return 0
+
+
+@command("clearing-round", "run a clearing round with every active peer (or --participants) and print the outcome",
+         lambda p: (p.add_argument("--participants", help="comma-separated node ids, this node's if it takes part"),
+                    p.add_argument("--deadline-seconds", type=int), p.add_argument("--preview", action="store_true")))
+def cmd_clearing_round(args: argparse.Namespace) -> int:
+    import time
+
+    from .settlement_round import advance_round, start_round
+    from .settlement_views import history
+
+    app = _app(args)
+    fed = app.extensions["sifnet_federation"]
+    chosen = [n.strip() for n in args.participants.split(",") if n.strip()] if args.participants else None
+    round_id = start_round(fed, participants=chosen, deadline_seconds=args.deadline_seconds, propose=not args.preview)
+    # The running node's sweep may be taking the same round forward: wait for the outcome, whoever reaches it.
+    give_up = time.monotonic() + 30  # a certified round still being delivered is reported as it stands
+    state = advance_round(fed, round_id)
+    while not args.preview and (state in ("collecting", "proposed") or
+                                (state == "certified" and time.monotonic() < give_up)):
+        time.sleep(0.5)
+        state = advance_round(fed, round_id)
+    with fed.ctx.db.read() as s:
+        entry = history(s, fed, round_id)[0]
+    print(f"round {round_id}: {entry['state']}; debt {entry['total_before']} before, {entry['total_after']} after, "
+          f"{entry['cleared']} cleared")
+    for debt in entry["after"]:
+        print(f"  after: {debt['debtor']} owes {debt['creditor']} {debt['amount']}")
+    if entry["reason"]:
+        print(f"  {entry['reason']}")
+    return 0 if entry["state"] in ("settled", "empty", "computed", "certified") else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from .tables import LocalKey
 DOCUMENT_PATH = "/.well-known/sifnet-node"
 INBOX_PATH = "/federation/v1/inbox"
 MESSAGES_PATH = "/federation/v1/messages"
+SUMMARY_PATH = "/federation/v1/summary"
 
 
 class Identity:
@@ -96,6 +97,8 @@ class Identity:
             "keys": keys, "protocol_versions": [PROTOCOL_VERSION],
             "endpoints": {"inbox": base + INBOX_PATH, "document": base + DOCUMENT_PATH},
         }
+        if s.directory_id:  # the node chose a directory: say where its signed summary is
+            body["endpoints"]["summary"] = base + SUMMARY_PATH
         env = make_envelope(type="node_document", from_=s.node_id, to="*", created=now, body=body,
                             id=f"doc-{uuid.uuid4().hex}")
         return sign_envelope(env, self.current_key())

@@ -24,6 +24,11 @@ def command(name: str, help_text: str, arguments: Callable | None = None) -> Cal
     return decorator
 
 
+# Other command groups (`sifnet directory ...`), added by the packages that own them without node importing
+# them: name -> (help, configure(subparsers)); each subcommand sets `func` with set_defaults.
+GROUPS: dict[str, tuple[str, Callable]] = {}
+
+
 def _data_dir_settings(args: argparse.Namespace, **extra):
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     overrides.update({k: v for k, v in extra.items() if v is not None})
@@ -151,12 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--password", help="(or $SIFNET_COORDINATOR_PASSWORD, or asked)")
             p.add_argument("--name")
             p.add_argument("--handle")
+    for group, (help_text, configure) in GROUPS.items():
+        configure(groups.add_parser(group, help=help_text).add_subparsers(dest="command", required=True))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    fn = COMMANDS[args.command][0]
+    fn = getattr(args, "func", None) or COMMANDS[args.command][0]
     try:
         return fn(args)
     except (DomainError, SettingsError) as exc:

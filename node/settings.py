@@ -67,6 +67,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retry_max_seconds", int, 3600, "Longest delay between delivery retries (never gives up)."),
     Setting("checkpoint_seconds", int, 300, "Interval between signed checkpoints sent to each peer."),
     Setting("login_max_failures", int, 5, "Failed logins for one email within 15 minutes before further attempts are refused."),
+    Setting("settlement_deadline_seconds", int, 300, "Clearing rounds this node coordinates: seconds every participant has to state its positions and accept the proposal."),
+    Setting("settlement_apply_seconds", int, 3600, "After a round's deadline, seconds a participant that accepted keeps waiting for the certificate (taking part in no other round); a later certificate is refused."),
+    Setting("settlement_round_seconds", int, 0, "Start a clearing round with every active peer this often, in seconds; 0 means only when a coordinator asks."),
+    Setting("pool_share_seconds", int, 60, "Federation: at most this often, each peer is sent the changes to this node's shared reviewer pool (the first snapshot goes at once)."),
+    Setting("directory_id", str, "", "Node id of the network directory this node chose to be listed in (e.g. eu-dir); its signed summary and initiatives are addressed to it. Empty: no summary is served."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -75,6 +75,32 @@ REVIEWER = Obj(
     }
 )
 DEBT = Obj({"debtor": NODE_ID, "creditor": NODE_ID, "amount": Amount()})
+# An initiative a node incubates, listed in the network directory with its consent; nothing personal.
+INITIATIVE = Obj(
+    {
+        "ref": REF,
+        "name": TITLE,
+        "summary": Str(500),
+        "interests": TAGS,
+        "sectors": List(TAG, 8),
+        "stage": Enum(STAGES),
+        "city": Str(100),
+        "contact": URL,
+    }
+)
+MAX_INITIATIVES = 200
+# A clearing round a node applied, as reported to the directory.
+CLEARING = Obj(
+    {
+        "round_id": REF,
+        "coordinator": NODE_ID,
+        "applied": Time(),
+        "participants": List(NODE_ID, MAX_PARTICIPANTS, min_len=2),
+        "total_before": COUNT,
+        "total_after": COUNT,
+        "cleared": COUNT,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -147,7 +173,17 @@ MESSAGE_TYPES: Mapping[str, MessageType] = _registry(
     ),
     _t("transfer_receipt", {"transfer_id": REF}, channel=True),
     _t("transfer_bounce", {"transfer_id": REF, "reason_code": REASON_CODE, "reason": SHORT_TEXT}, channel=True),
-    _t("checkpoint", {"as_of": Time(), "sent": CHAIN_POINT, "received": CHAIN_POINT, "position": POSITION}),
+    _t(
+        "checkpoint",
+        {
+            "as_of": Time(),
+            "sent": CHAIN_POINT,
+            "received": CHAIN_POINT,
+            "position": POSITION,
+            "settled": Optional(POSITION),
+            "settlements": Optional(COUNT),
+        },
+    ),
     _t("reviewer_pool_snapshot", {"reviewers": List(REVIEWER, 5000)}, channel=True),
     _t("reviewer_pool_delta", {"upserts": List(REVIEWER, 5000), "removals": List(HANDLE, 5000)}, channel=True),
     _t(
@@ -205,6 +241,7 @@ MESSAGE_TYPES: Mapping[str, MessageType] = _registry(
                         "position": POSITION,
                         "as_of_seq_sent": SEQ_OR_ZERO,
                         "as_of_seq_received": SEQ_OR_ZERO,
+                        "trust_limit": Optional(COUNT),
                     }
                 ),
                 MAX_PARTICIPANTS,
@@ -254,8 +291,11 @@ MESSAGE_TYPES: Mapping[str, MessageType] = _registry(
             ),
             "software_version": Str(64, min_len=1),
             "protocol_version": Int(1, 2**31 - 1),
+            "initiatives_hash": Optional(HASH),
+            "clearings": Optional(List(CLEARING, 64)),
         },
     ),
+    _t("directory_initiatives", {"initiatives": List(INITIATIVE, MAX_INITIATIVES)}),
 )
 
 

@@ -56,7 +56,7 @@ def test_payee_node_down_then_back_catches_up(pair):
     for amount in (1, 2, 3):
         assert anna.transfer("zoltan@hu", amount).status_code == 201
     wait_until(lambda: peer_state(a, "hu")["failures"] >= 1, what="a failed delivery")
-    assert peer_state(a, "hu")["entries_pending"] == 3
+    assert peer_state(a, "hu")["entries_pending"] >= 3  # the three transfers (pool updates may queue too)
     # A long outage: move the clock a day on (the backoff is capped) instead of sleeping through it.
     a.client().http.post(f"{a.url}/_test/clock", json={"advance_seconds": 86400})
     b.start()

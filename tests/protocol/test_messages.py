@@ -138,6 +138,20 @@ VALID: dict[str, dict] = {
         "software_version": "sifnet 0.1.0",
         "protocol_version": 1,
     },
+    "directory_initiatives": {
+        "initiatives": [
+            {
+                "ref": "i-1",
+                "name": "Repair café network",
+                "summary": "Monthly repair evenings",
+                "interests": ["circular-economy"],
+                "sectors": ["repair"],
+                "stage": "pilot",
+                "city": "Ghent",
+                "contact": "https://be-vl.example/initiatives/i-1",
+            }
+        ]
+    },
 }
 
 

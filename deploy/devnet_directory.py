@@ -1,0 +1,76 @@
+"""The European working group's directory as a devnet service, and listing the nodes in it."""
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+DIRECTORY_ID = "eu-dir"
+
+
+class DevnetDirectory:
+    """`sifnet directory init` once, then `sifnet directory run`; lists every node after peering."""
+
+    def __init__(self, service_cls, sifnet_command, clean_env, repo: Path, error_cls) -> None:
+        self.service_cls, self.sifnet_command, self.clean_env = service_cls, sifnet_command, clean_env
+        self.repo, self.error_cls = repo, error_cls
+
+    def make(self, port: int, data_root: Path):
+        outer = self
+
+        class DirectoryService(self.service_cls):
+            """The directory: its own key, database and poller."""
+
+            def sifnet(self, *args: str) -> str:
+                cmd = [*outer.sifnet_command(), "directory", *args, "--data-dir", str(self.data_dir)]
+                result = subprocess.run(cmd, env=outer.clean_env(), cwd=outer.repo, capture_output=True, text=True,
+                                        timeout=120)
+                self.log(f"$ sifnet directory {args[0]}\n{result.stdout}{result.stderr}".rstrip())
+                if result.returncode != 0:
+                    raise outer.error_cls(f"directory: `sifnet directory {' '.join(args)}` exited "
+                                          f"{result.returncode}:\n{result.stdout}{result.stderr}")
+                return result.stdout
+
+            def prepare(self) -> list[str]:
+                if (self.data_dir / "settings.toml").exists():
+                    return []
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                self.sifnet("init", "--directory-id", DIRECTORY_ID, "--name", "European SIF network directory",
+                            "--port", str(self.port), "--poll-seconds", "5")
+                return ["initialised"]
+
+            def command(self) -> list[str]:
+                return [*outer.sifnet_command(), "directory", "run", "--data-dir", str(self.data_dir)]
+
+        return DirectoryService(DIRECTORY_ID, port, data_root / DIRECTORY_ID)
+
+
+def list_nodes(directory, nodes: dict) -> int:
+    """Each node applies to the directory and the working group approves it with the pinned fingerprint."""
+    listed = {row["node_id"]: row for row in
+              requests.get(f"{directory.url}/api/v1/nodes", timeout=30).json().get("nodes", [])}
+    made = 0
+    for node_id, node in nodes.items():
+        row = listed.get(node_id)
+        if row is not None and row.get("health") != "pending":
+            continue
+        if row is None:
+            node.sifnet("directory-apply", directory.url)
+        directory.sifnet("approve", node_id, "--fingerprint", node.fingerprint())
+        made += 1
+    return made
+
+
+def wait_all_up(directory, node_ids, timeout: float = 30) -> list[str]:
+    """Problems left once the directory had a poll period or two to see every node up."""
+    deadline = time.monotonic() + timeout
+    health = {}
+    while time.monotonic() < deadline:
+        rows = requests.get(f"{directory.url}/api/v1/nodes", timeout=30).json().get("nodes", [])
+        health = {r["node_id"]: r.get("health") for r in rows}
+        if all(health.get(n) == "up" for n in node_ids):
+            return []
+        time.sleep(0.5)
+    return [f"directory sees {n} as {health.get(n)}" for n in node_ids if health.get(n) != "up"]

@@ -1,0 +1,104 @@
+"""The directory service's app factory: settings, its own database and key, pages, API, and the poller."""
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import datetime
+from typing import Any, Mapping
+
+from flask import Flask, abort, jsonify, request, session
+from werkzeug.exceptions import HTTPException
+
+from node.app import JSONProvider, _secret_key
+from node.clock import SystemClock
+from node.errors import DomainError
+
+from .settings import DirectorySettings, load_settings
+from .store import open_directory
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, *, settings: DirectorySettings | None = None,
+               clock: SystemClock | None = None, start_poller: bool = False) -> Flask:
+    """Build the directory app; the poller runs only when asked (``sifnet directory run`` asks)."""
+    settings = settings or load_settings(test_config)
+    d = open_directory(settings, clock)
+    app = Flask(__name__)
+    app.json_provider_class = JSONProvider
+    app.json = JSONProvider(app)
+    app.config.update(SECRET_KEY=_secret_key(settings.data_path), MAX_CONTENT_LENGTH=1024 * 1024 + 4096,
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_NAME=f"sifnet_{settings.directory_id}")
+    app.extensions["sifnet_directory"] = d
+    from .api import bp as api_bp
+    from .views import bp as views_bp
+
+    app.register_blueprint(views_bp)
+    app.register_blueprint(api_bp)
+    app.before_request(_check_csrf)
+    app.context_processor(lambda: {"settings": settings, "csrf_token": csrf_token})
+    app.add_template_filter(when)
+    app.add_template_filter(ago)
+    _register_error_handlers(app)
+    if start_poller:
+        from .poller import Poller
+
+        app.extensions["sifnet_directory_poller"] = Poller(d).start()
+    return app
+
+
+def stop(app: Flask) -> None:
+    """Stop the poller (if any) and close the database."""
+    poller = app.extensions.get("sifnet_directory_poller")
+    if poller is not None:
+        poller.stop()
+    app.extensions["sifnet_directory"].close()
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def _check_csrf() -> None:
+    """Browser forms carry the session's token; the JSON API takes no cookies and needs none."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith("/api/"):
+        return
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(request.form.get("csrf_token", ""), expected):
+        abort(400, description="The form expired or did not come from this site. Reload and try again.")
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "never"
+
+
+def ago(value: datetime | None, now: datetime) -> str:
+    """How long before ``now``, in words a person reads at a glance."""
+    if value is None:
+        return "never"
+    seconds = int((now - value).total_seconds())
+    if seconds < 90:
+        return f"{max(0, seconds)} s ago"
+    if seconds < 5400:
+        return f"{seconds // 60} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from flask import render_template
+
+    def answer(status: int, code: str, message: str):
+        if request.path.startswith("/api/"):
+            return jsonify({"error": {"code": code, "message": message}}), status
+        return render_template("directory_error.html", message=f"{message} [{code}]"), status
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        return answer(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return answer(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")

@@ -1,0 +1,191 @@
+"""`sifnet directory init|run|list-node|approve|delist|nodes|poll`, and the node's side: `sifnet node directory-apply`
+and `sifnet node seed-initiatives`.
+
+The `directory` group registers itself in node.cli.GROUPS when federation.cli imports this
+module, so node never imports federation.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import requests
+
+from node import cli as node_cli
+from node.cli import command
+from node.errors import DomainError
+
+from .settings import ENV_PREFIX, load_settings, write_settings_file
+
+
+def _settings(args: argparse.Namespace):
+    return load_settings({"data_dir": args.data_dir} if args.data_dir else None)
+
+
+def _open(args: argparse.Namespace):
+    from .store import open_directory
+
+    return open_directory(_settings(args))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    data = Path(args.data_dir or os.environ.get(ENV_PREFIX + "DATA_DIR") or "./directory-data")
+    data.mkdir(parents=True, exist_ok=True)
+    settings_file = data / "settings.toml"
+    if settings_file.exists() and not args.force:
+        print(f"{settings_file} exists; use --force to rewrite it", file=sys.stderr)
+        return 2
+    values = {"data_dir": str(data.resolve())}
+    for name in ("directory_id", "name", "base_url", "port", "poll_seconds"):
+        if getattr(args, name, None) is not None:
+            values[name] = getattr(args, name)
+    if args.port and not args.base_url:
+        values["base_url"] = f"http://127.0.0.1:{args.port}"
+    write_settings_file(settings_file, values)
+    from .store import open_directory
+
+    directory = open_directory(load_settings({"data_dir": str(data)}))
+    key = directory.key.public_key
+    print(f"directory {directory.id} initialised in {data}")
+    print(f"signing key {key.key_id}, fingerprint {key.fingerprint}")
+    directory.close()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from werkzeug.serving import run_simple
+
+    from .app import create_app, stop
+
+    settings = _settings(args)
+    app = create_app(settings=settings, start_poller=True)
+    try:
+        run_simple(settings.host, settings.port, app, threaded=True, use_reloader=False)
+    finally:
+        stop(app)
+    return 0
+
+
+def cmd_list_node(args: argparse.Namespace) -> int:
+    from . import listings
+
+    directory = _open(args)
+    doc = listings.fetch_candidate(args.url, directory)
+    with directory.db.write() as s:
+        row = listings.apply(s, doc, directory_id=directory.id, now=directory.now())
+        status = row.status
+    print(f"{doc.node_id} ({doc.name}, {doc.country}) at {doc.base_url}: {status}, waiting for approval")
+    print(f"fingerprint {doc.fingerprint}")
+    print(f"read it back with {doc.node_id}'s coordinator, then: sifnet directory approve {doc.node_id} "
+          f"--fingerprint ...")
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from . import listings
+
+    directory = _open(args)
+    with directory.db.write() as s:
+        row = listings.approve(s, node_id=args.node_id, fingerprint=args.fingerprint, now=directory.now())
+        print(f"{row.node_id} is listed; key {row.fingerprint} pinned; polled every "
+              f"{directory.settings.poll_seconds} s")
+    return 0
+
+
+def cmd_delist(args: argparse.Namespace) -> int:
+    from . import listings
+
+    directory = _open(args)
+    with directory.db.write() as s:
+        listings.delist(s, node_id=args.node_id, now=directory.now())
+    print(f"{args.node_id} is no longer listed")
+    return 0
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    from . import listings
+
+    directory = _open(args)
+    with directory.db.read() as s:
+        rows = listings.listings(s, include_delisted=True)
+    for r in rows:
+        waiting = f" candidate {r.candidate['fingerprint']}" if r.candidate else ""
+        print(f"{r.node_id:8} {r.status:9} {r.health:12} {r.latency_ms or '-':>6} ms  {r.base_url}  "
+              f"{r.fingerprint or '-'}{waiting}")
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    from .poller import poll_once
+
+    report = poll_once(_open(args))
+    for o in report.outcomes:
+        print(f"{o.node_id:8} {o.health:12} {o.latency_ms if o.latency_ms is not None else '-':>6} ms  {o.code}")
+    print(f"{len(report.outcomes)} nodes polled in {report.seconds:.2f}s")
+    return 0 if all(o.health in ("up", "slow") for o in report.outcomes) else 1
+
+
+def configure(sub) -> None:
+    """Add the `sifnet directory` subcommands."""
+
+    def add(name: str, fn, help_text: str):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--data-dir", help=f"the directory's data folder (default ${ENV_PREFIX}DATA_DIR or "
+                                          "./directory-data)")
+        p.set_defaults(func=fn)
+        return p
+
+    p = add("init", cmd_init, "create the directory's data folder, settings file, signing key and database")
+    for flag in ("--directory-id", "--name", "--base-url"):
+        p.add_argument(flag)
+    p.add_argument("--port", type=int)
+    p.add_argument("--poll-seconds", type=int)
+    p.add_argument("--force", action="store_true")
+    add("run", cmd_run, "serve the directory and poll the listed nodes (development server)")
+    add("list-node", cmd_list_node, "fetch a node's document by URL and record it, waiting for approval"
+        ).add_argument("url")
+    p = add("approve", cmd_approve, "list a node: pin its key after reading its fingerprint back")
+    p.add_argument("node_id")
+    p.add_argument("--fingerprint", required=True)
+    add("delist", cmd_delist, "stop listing a node").add_argument("node_id")
+    add("nodes", cmd_nodes, "show every node that applied, its status and pinned key")
+    add("poll", cmd_poll, "poll every listed node once now and print the outcomes")
+
+
+node_cli.GROUPS["directory"] = ("run the network directory of the working group", configure)
+
+
+@command("directory-apply", "apply to be listed in a network directory (give its URL)",
+         lambda p: p.add_argument("url"))
+def cmd_directory_apply(args: argparse.Namespace) -> int:
+    from federation.peers import fetch_document
+    from node.app import create_app
+
+    app = create_app(settings=node_cli._data_dir_settings(args), start_delivery=False)
+    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
+    directory = fetch_document(args.url, now=ctx.now(), max_skew=fed.max_skew)
+    if ctx.settings.directory_id != directory.node_id:
+        raise DomainError(f"set directory_id = \"{directory.node_id}\" in this node's settings first: the node serves "
+                          "its summary only to the directory it chose", code="directory_not_chosen")
+    resp = requests.post(directory.base_url.rstrip("/") + "/api/v1/applications",
+                         json={"url": ctx.settings.base_url}, timeout=30)
+    answer = resp.json()
+    if resp.status_code != 201:
+        raise DomainError(f"{directory.node_id} answered {resp.status_code}: {answer.get('error')}",
+                          code="application_refused")
+    print(f"applied to {directory.node_id} ({directory.name}); directory key {directory.fingerprint}")
+    print(f"read this node's fingerprint to the working group: {answer['fingerprint']}")
+    return 0
+
+
+@command("seed-initiatives", "add demo initiatives, listed with consent (for the devnet)")
+def cmd_seed_initiatives(args: argparse.Namespace) -> int:
+    from federation.initiatives_demo import seed_initiatives
+    from node.app import create_app
+
+    app = create_app(settings=node_cli._data_dir_settings(args), start_delivery=False)
+    for line in seed_initiatives(app.extensions["sifnet"]):
+        print(line)
+    return 0

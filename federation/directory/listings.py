@@ -1,0 +1,103 @@
+"""Listing nodes: a node applies by URL, the working group approves it by reading its key fingerprint back.
+
+Like peering: the directory fetches the node's self-signed document, shows the key's
+fingerprint, and pins the document's keys only when the working group confirms that
+fingerprint with the node's coordinator. A listed node that changed its key applies again;
+its new keys wait as a candidate until approved, and the old pinned keys stay in force.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from federation.peers import PeerDocument, fetch_document, normalise_fingerprint
+from node.errors import ConflictError, NotFoundError, ValidationError
+from protocol import KeyInfo, Keyring, PublicKey, parse_time
+
+from .tables import Listing
+
+SUMMARY_PATH = "/federation/v1/summary"
+INITIATIVES_PATH = "/federation/v1/initiatives"
+MAX_PENDING = 100  # open applications; keeps a public apply form from filling the table
+
+
+def fetch_candidate(url: object, directory, timeout: float = 10.0) -> PeerDocument:
+    """Fetch and verify a node's document (outside any transaction)."""
+    return fetch_document(url, now=directory.now(), max_skew=directory.max_skew, timeout=timeout)
+
+
+def _candidate(doc: PeerDocument, now: datetime) -> dict:
+    endpoints = json.loads(doc.raw)["body"]["endpoints"]
+    return {"name": doc.name, "country": doc.country, "base_url": doc.base_url,
+            "summary_url": endpoints.get("summary") or doc.base_url.rstrip("/") + SUMMARY_PATH,
+            "keys": list(doc.keys), "fingerprint": doc.fingerprint, "fetched_at": now.isoformat()}
+
+
+def apply(session, doc: PeerDocument, *, directory_id: str, now: datetime) -> Listing:
+    """Record an application (or a listed node's new key) as a candidate waiting for approval."""
+    if doc.node_id == directory_id:
+        raise ValidationError("that is this directory itself", code="listing_is_self", field="url")
+    row = session.get(Listing, doc.node_id)
+    if row is None:
+        waiting = session.execute(select(func.count()).select_from(Listing).where(Listing.status == "pending")
+                                  ).scalar_one()
+        if waiting >= MAX_PENDING:
+            raise ConflictError("too many applications wait for approval", code="too_many_pending", status=429)
+        row = Listing(node_id=doc.node_id, base_url=doc.base_url, summary_url="", applied_at=now)
+        session.add(row)
+    elif row.status == "delisted":
+        row.status = "pending"
+    row.candidate = _candidate(doc, now)
+    row.applied_at = now
+    if row.status == "pending":  # a listed node keeps its shown identity until the new key is approved
+        row.name, row.country = doc.name, doc.country
+    return row
+
+
+def get_listing(session, node_id: str) -> Listing:
+    row = session.get(Listing, node_id)
+    if row is None:
+        raise NotFoundError(f"no node {node_id!r} applied", code="listing_not_found")
+    return row
+
+
+def approve(session, *, node_id: str, fingerprint: object, now: datetime) -> Listing:
+    """Pin the candidate's keys: the working group read the fingerprint back and it matches."""
+    row = get_listing(session, node_id)
+    if not row.candidate:
+        raise ConflictError(f"{node_id} has no application waiting", code="nothing_to_approve")
+    if normalise_fingerprint(fingerprint) != normalise_fingerprint(row.candidate["fingerprint"]):
+        raise ValidationError("the fingerprint does not match the node's key", code="fingerprint_mismatch",
+                              field="fingerprint")
+    cand = row.candidate
+    row.name, row.country, row.base_url = cand["name"], cand["country"], cand["base_url"]
+    row.summary_url, row.keys, row.fingerprint = cand["summary_url"], cand["keys"], cand["fingerprint"]
+    row.status, row.approved_at, row.candidate, row.delisted_at = "listed", now, None, None
+    if row.health == "refused":  # refused for the key that is now replaced; the next poll tells
+        row.health = "new"
+    return row
+
+
+def delist(session, *, node_id: str, now: datetime) -> Listing:
+    """Stop polling a node and hide it; its history stays."""
+    row = get_listing(session, node_id)
+    if row.status == "delisted":
+        raise ConflictError(f"{node_id} is not listed", code="not_listed")
+    row.status, row.delisted_at, row.candidate = "delisted", now, None
+    return row
+
+
+def keyring_of(keys: list[dict], node_id: str) -> Keyring:
+    """The pinned keys of one node, with their validity."""
+    return Keyring.of(*[KeyInfo(node_id, PublicKey.from_b64(k["public"]),
+                                parse_time(k["not_before"]) if k.get("not_before") else None,
+                                parse_time(k["not_after"]) if k.get("not_after") else None) for k in keys])
+
+
+def listings(session, *, include_delisted: bool = False) -> list[Listing]:
+    stmt = select(Listing).order_by(Listing.country, Listing.node_id)
+    if not include_delisted:
+        stmt = stmt.where(Listing.status != "delisted")
+    return list(session.scalars(stmt).all())

@@ -1,0 +1,114 @@
+"""The directory's pages: the network at a glance, one node's history, initiatives and the quick scan, applying."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+
+from node.errors import DomainError
+from protocol import canonical_json
+
+from . import charts, network, scan
+from .api import directory, match_json, scan_items, scan_request, submit_application
+from .tables import Listing
+
+bp = Blueprint("directory", __name__)  # templates and static files are the directory app's own folders
+
+
+@bp.get("/healthz")
+def healthz():
+    return {"status": "ok", "node_id": directory().id}
+
+
+@bp.get("/.well-known/sifnet-node")
+def document():
+    """The directory's self-signed description and key (node_document form)."""
+    return Response(canonical_json(directory().document().to_dict()), mimetype="application/json")
+
+
+@bp.get("/")
+def index():
+    """Every node and its health, network totals, the reviewer pool, flows, positions and clearing."""
+    d = directory()
+    now = d.now()
+    with d.db.read() as s:
+        listed = network.listed(s)
+        page = {"nodes": network.node_rows(s, now), "totals": network.totals(listed),
+                "pool": network.reviewer_pool(listed), "languages": network.languages(listed),
+                "flows": network.flows(listed), "positions": network.positions(listed),
+                "clearing": network.clearing(listed), "refusals": network.refusals(s, 20),
+                "history": network.history(s, None, now - timedelta(days=7)),
+                "initiatives": len(network.initiatives(s))}
+    flows = page["flows"]
+    page["charts"] = {
+        "pool": charts.stacked_bars(page["pool"]["rows"], page["pool"]["countries"], "tag",
+                                    "Shared reviewers by expertise and country"),
+        "reviews": charts.flow_diagram(flows["countries"], flows["reviews"], "Reviews across borders (reviewer's "
+                                       "country to author's country)", "reviews", "reviews"),
+        "sif": charts.flow_diagram(flows["countries"], flows["sif"], "SIF paid across borders, net (payers' "
+                                   "country to payees' country)", "SIF", "sif"),
+        "figures": charts.line_chart(page["history"]["figures"], ["members", "active_30d", "sif_in_circulation"],
+                                     "Network figures over the last 7 days", now),
+    }
+    return render_template("directory_index.html", now=now, **page)
+
+
+@bp.get("/nodes/<node_id>")
+def node_page(node_id: str):
+    """One node: its status, key, its polls (uptime and latency) and its figures over time."""
+    d = directory()
+    now = d.now()
+    with d.db.read() as s:
+        row = s.get(Listing, node_id)
+        if row is None:
+            return render_template("directory_error.html", message=f"No node {node_id} applied here."), 404
+        history = network.history(s, node_id, now - timedelta(days=1))
+        uptime = network.uptime(s, now - timedelta(hours=24)).get(node_id)
+    strip = charts.poll_strip(history["polls"], f"Polls of {node_id} in the last 24 hours (height: latency)")
+    figures = charts.line_chart(history["figures"], ["members", "active_30d", "proposals_open"],
+                                f"Figures of {node_id} over the last day", now)
+    return render_template("directory_node.html", node=row, strip=strip, figures=figures, uptime=uptime,
+                           polls=history["polls"][-20:][::-1], now=now)
+
+
+@bp.get("/initiatives")
+def initiatives_page():
+    """Every listed initiative, the quick scan form, and groups that might join forces."""
+    d = directory()
+    with d.db.read() as s:
+        rows = network.initiatives(s)
+    found = scan.groups([scan.Item.of(r) for r in rows], d.settings.scan_threshold)
+    names = {f"{r['node_id']}:{r['ref']}": r for r in rows}
+    return render_template("directory_initiatives.html", initiatives=rows, groups=found, names=names,
+                           threshold=d.settings.scan_threshold, stages=scan.STAGES)
+
+
+@bp.get("/scan")
+def scan_page():
+    """The quick scan: the initiatives most like one initiative, or like a set of interests."""
+    d = directory()
+    with d.db.read() as s:
+        items = scan_items(s)
+    try:
+        query, subject = scan_request(request.args, items)
+    except DomainError as exc:
+        flash(f"{exc.message} [{exc.code}]", "error")
+        return redirect(url_for("directory.initiatives_page"), 303)
+    other = request.args.get("other_countries", "1") != "0"
+    matches = [match_json(m) for m in scan.rank(query, items, limit=20, other_countries=other)]
+    return render_template("directory_scan.html", matches=matches, subject=subject, query=query,
+                           other_countries=other)
+
+
+@bp.route("/apply", methods=["GET", "POST"])
+def apply_page():
+    """A node's coordinator applies to be listed by giving the node's URL."""
+    d = directory()
+    result = None
+    if request.method == "POST":
+        try:
+            result = submit_application(request.form.get("url"))
+        except DomainError as exc:
+            flash(f"{exc.message} [{exc.code}]", "error")
+    return render_template("directory_apply.html", result=result, open=d.settings.open_applications,
+                           fingerprint=d.key.public_key.fingerprint)

@@ -1,0 +1,175 @@
+"""This node's signed figures for the network directory: aggregates only, and the initiatives that consented.
+
+Served at GET /federation/v1/summary (a ``directory_summary`` envelope) and
+GET /federation/v1/initiatives (a ``directory_initiatives`` envelope), both addressed to
+the directory named by the ``directory_id`` setting: the node's coordinator chose to be
+listed there. Nothing personal leaves the node: counts, a median, sums and positions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import statistics
+from datetime import datetime, timedelta
+from importlib import metadata
+
+from flask import Blueprint, Response, current_app, jsonify
+from sqlalchemy import func, select
+
+from node.tables import Account, Member, Proposal, Review, ReviewInvitation
+from protocol import PROTOCOL_VERSION, Envelope, b64url_encode, canonical_json, make_envelope, sign_envelope
+
+from . import initiatives as initiatives_service
+from .checkpoints import position_of
+from .identity import SUMMARY_PATH, new_envelope_id
+from .tables import ChannelEntry, Peer
+
+INITIATIVES_PATH = "/federation/v1/initiatives"
+TAG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
+
+bp = Blueprint("federation_summary", __name__)
+
+
+def software_version() -> str:
+    try:
+        return f"sifnet {metadata.version('sifnet')}"
+    except metadata.PackageNotFoundError:  # running from a checkout that was never installed
+        return "sifnet (unreleased)"
+
+
+def member_figures(session, now: datetime) -> dict:
+    """Approved members, those active in the last 30 and 180 days, and the SIF they hold."""
+    active = Member.status == "active"
+
+    def count(*where) -> int:
+        return session.execute(select(func.count()).select_from(Member).where(active, *where)).scalar_one()
+
+    held = session.execute(select(func.coalesce(func.sum(Account.balance), 0)).where(Account.kind == "member")
+                           ).scalar_one()
+    return {"members": count(),
+            "active_30d": count(Member.last_active_at >= now - timedelta(days=30)),
+            "active_180d": count(Member.last_active_at >= now - timedelta(days=180)),
+            # Overdrafts could make the sum negative in theory; the field counts SIF held, from 0.
+            "sif_in_circulation": max(0, int(held))}
+
+
+def reviewer_pool(session) -> tuple[dict, dict]:
+    """Shared reviewers (opted in to the pool) per expertise tag and per language."""
+    rows = session.execute(select(Member.expertise, Member.languages).where(
+        Member.status == "active", Member.is_reviewer.is_(True), Member.pool_consent.is_(True))).all()
+    by_tag: dict[str, int] = {}
+    by_language: dict[str, int] = {}
+    for expertise, languages in rows:
+        for tag in set(expertise or ()):
+            if TAG_RE.fullmatch(tag):
+                by_tag[tag] = by_tag.get(tag, 0) + 1
+        for language in set(languages or ()):
+            if LANGUAGE_RE.fullmatch(language):
+                by_language[language] = by_language.get(language, 0) + 1
+    return dict(sorted(by_tag.items())[:1000]), dict(sorted(by_language.items())[:200])
+
+
+def proposal_figures(session) -> dict:
+    """Open proposals, proposals with a submitted review, and the median days from acceptance to review."""
+    open_count = session.execute(select(func.count()).select_from(Proposal).where(Proposal.status == "open")
+                                 ).scalar_one()
+    reviewed = session.execute(select(func.count(func.distinct(ReviewInvitation.proposal_id))).select_from(Review)
+                               .join(ReviewInvitation, ReviewInvitation.id == Review.invitation_id)).scalar_one()
+    spans = session.execute(select(ReviewInvitation.responded_at, Review.submitted_at)
+                            .join(Review, Review.invitation_id == ReviewInvitation.id)
+                            .where(ReviewInvitation.responded_at.is_not(None))).all()
+    days = [max(0, (submitted - accepted).total_seconds() / 86400) for accepted, submitted in spans]
+    median = min(3650, round(statistics.median(days))) if days else None
+    return {"proposals_open": open_count, "proposals_reviewed": reviewed, "median_turnaround_days": median}
+
+
+def cross_border(session) -> list[dict]:
+    """Per peer: reviews given and received (the review_submit entries of our channels) and our position."""
+    submits = dict(((peer, direction), n) for peer, direction, n in session.execute(
+        select(ChannelEntry.peer_id, ChannelEntry.direction, func.count())
+        .where(ChannelEntry.type == "review_submit").group_by(ChannelEntry.peer_id, ChannelEntry.direction)).all())
+    out = []
+    for peer in session.scalars(select(Peer).where(Peer.status != "pending").order_by(Peer.node_id).limit(256)):
+        # position_statement's sign: positive when the peer owes this node (our position account is what we owe).
+        out.append({"peer": peer.node_id, "reviews_given": submits.get((peer.node_id, "out"), 0),
+                    "reviews_received": submits.get((peer.node_id, "in"), 0),
+                    "position": -position_of(session, peer.node_id)})
+    return out
+
+
+def clearings(session) -> list[dict]:
+    """Clearing rounds this node applied, newest first, read from their certificates."""
+    from .tables import SettlementPart
+
+    rows = session.scalars(select(SettlementPart).where(SettlementPart.state == "applied")
+                           .order_by(SettlementPart.applied_at.desc()).limit(64)).all()
+    out = []
+    for part in rows:
+        proposal = json.loads(part.certificate)["body"]["proposal"]["body"]
+        out.append({"round_id": part.round_id, "coordinator": part.coordinator,
+                    "applied": _wire_time(part.applied_at), "participants": proposal["participants"],
+                    "total_before": sum(d["amount"] for d in proposal["before"]),
+                    "total_after": sum(d["amount"] for d in proposal["after"]), "cleared": proposal["cleared"]})
+    return out
+
+
+def _wire_time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def initiatives_body(session, base_url: str) -> dict:
+    return {"initiatives": [initiatives_service.public_record(row, base_url)
+                            for row in initiatives_service.listed_initiatives(session)]}
+
+
+def initiatives_hash(body: dict) -> str:
+    """The hash a summary names, so that a directory fetches the initiatives only when they changed."""
+    return b64url_encode(hashlib.sha256(canonical_json(body["initiatives"])).digest())
+
+
+def summary_body(session, settings, now: datetime) -> dict:
+    """The directory_summary body of this node, now."""
+    by_tag, by_language = reviewer_pool(session)
+    body = {**member_figures(session, now), "reviewers_by_tag": by_tag, "reviewers_by_language": by_language,
+            **proposal_figures(session), "cross_border": cross_border(session),
+            "software_version": software_version(), "protocol_version": PROTOCOL_VERSION}
+    listed = initiatives_body(session, settings.base_url)
+    if listed["initiatives"]:
+        body["initiatives_hash"] = initiatives_hash(listed)
+    done = clearings(session)
+    if done:
+        body["clearings"] = done
+    return body
+
+
+def signed(fed, type_name: str, body: dict, now: datetime) -> Envelope:
+    env = make_envelope(type=type_name, from_=fed.node_id, to=fed.ctx.settings.directory_id, created=now, body=body,
+                        id=new_envelope_id())
+    return sign_envelope(env, fed.identity.current_key())
+
+
+def _serve(build) -> Response | tuple:
+    fed = current_app.extensions["sifnet_federation"]
+    ctx = fed.ctx
+    if not ctx.settings.directory_id:
+        return jsonify({"error": {"code": "directory_not_set",
+                                  "message": "this node is not listed in a network directory"}}), 404
+    now = ctx.now()
+    with ctx.db.read() as session:
+        env = build(session, fed, now)
+    return Response(canonical_json(env.to_dict()), mimetype="application/json")
+
+
+@bp.get(SUMMARY_PATH)
+def summary():
+    """This node's aggregate figures, signed for its directory."""
+    return _serve(lambda s, fed, now: signed(fed, "directory_summary", summary_body(s, fed.ctx.settings, now), now))
+
+
+@bp.get(INITIATIVES_PATH)
+def initiatives():
+    """The initiatives this node lists with their consent, signed for its directory."""
+    return _serve(lambda s, fed, now: signed(fed, "directory_initiatives",
+                                             initiatives_body(s, fed.ctx.settings.base_url), now))
