@@ -20,7 +20,7 @@ test: $(STAMP)  ## run the whole suite
 	$(BIN)/python -m pytest
 
 quick: $(STAMP)  ## the fast tests only
-	$(BIN)/python -m pytest -m 'not slow and not browser'
+	$(BIN)/python -m pytest -m 'not slow and not browser and not chaos'
 
 devnet: $(STAMP)  ## five national nodes on loopback with demo data (make devnet ARGS="--reset")
 	$(BIN)/python deploy/devnet.py $(ARGS)

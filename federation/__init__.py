@@ -7,6 +7,7 @@ from flask import Flask
 def init_app(app: Flask, *, start_delivery: bool = True) -> None:
     """Wire federation into a node app: endpoints, coordinator pages, payment routing, sweeps."""
     from . import checkpoints, keys, transfers  # noqa: F401  (register message handlers)
+    from . import settlement, settlement_views  # noqa: F401  (settlement handlers, API routes and pages)
     from .api import register_api
     from .inbox import bp as inbox_bp
     from .state import Federation
@@ -21,7 +22,16 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
     app.register_blueprint(inbox_bp)
     app.register_blueprint(web_bp)
     register_api(app)
+    from . import initiatives_web, summary  # the directory summary and the initiatives (issue 7)
+
+    app.register_blueprint(summary.bp)
+    initiatives_web.register(app)
     app.extensions["sifnet_remote_payments"] = _remote_payment(fed)
+    from . import incoming_reviews, pools, reviews_web  # noqa: F401  (issue 5: pools and cross-border reviews)
+    from .remote_reviews import RemoteReviewHooks
+
+    ctx.extensions["remote_reviews"] = RemoteReviewHooks(fed)  # node's proposals.RemoteReviews
+    reviews_web.register(app)
     from . import jobs  # noqa: F401  (register the federation sweeps)
 
 

@@ -18,12 +18,18 @@ from . import channels
 from .httpsig import sign_request
 from .identity import MESSAGES_PATH, new_envelope_id
 from .inbox import DIRECT_HANDLERS
-from .tables import ChannelEntry, Checkpoint, Dispute, Peer
+from .tables import ChannelEntry, Checkpoint, Dispute, Peer, SettledPair
 
 
 def position_of(session, peer_id: str) -> int:
     account = session.scalars(select(ledger.Account).where(ledger.Account.ref == f"position:{peer_id}")).first()
     return account.balance if account else 0
+
+
+def settled_of(session, peer_id: str) -> tuple[int, int]:
+    """How much applied settlement certificates changed our position towards a peer, and how many did."""
+    row = session.get(SettledPair, peer_id)
+    return (row.settled, row.settlements) if row else (0, 0)
 
 
 def make_checkpoint(session, fed, peer_id: str, now: datetime) -> Envelope:
@@ -32,6 +38,7 @@ def make_checkpoint(session, fed, peer_id: str, now: datetime) -> Envelope:
     received = channels.chain_point(session, fed.node_id, peer_id, "in")
     body = {"as_of": format_time(now), "sent": {"seq": sent[0], "hash": sent[1]},
             "received": {"seq": received[0], "hash": received[1]}, "position": position_of(session, peer_id)}
+    body["settled"], body["settlements"] = settled_of(session, peer_id)
     env = make_envelope(type="checkpoint", from_=fed.node_id, to=peer_id, created=now, body=body,
                         id=new_envelope_id())
     return sign_envelope(env, fed.request_key_for(session, peer_id))
@@ -55,9 +62,16 @@ def compare(session, fed, peer_id: str, theirs: dict) -> list[str]:
     our_sent = channels.chain_point(session, fed.node_id, peer_id, "out")
     our_received = channels.chain_point(session, fed.node_id, peer_id, "in")
     quiet = theirs["sent"]["seq"] == our_received[0] and theirs["received"]["seq"] == our_sent[0]
-    ours_pos = position_of(session, peer_id)
-    if quiet and theirs["position"] + ours_pos != 0:
-        problems.append(f"positions do not mirror: ours {ours_pos}, theirs {theirs['position']}")
+    ours_pos, (ours_settled, ours_count) = position_of(session, peer_id), settled_of(session, peer_id)
+    theirs_settled, theirs_count = theirs.get("settled", 0), theirs.get("settlements", 0)
+    # The two sides apply a settlement certificate at different moments: what the channels moved must
+    # mirror always, and the whole positions once both have applied the same number of settlements.
+    if quiet and (theirs["position"] - theirs_settled) + (ours_pos - ours_settled) != 0:
+        problems.append(f"positions do not mirror: ours {ours_pos}, theirs {theirs['position']} "
+                        f"(of which settlements: ours {ours_settled}, theirs {theirs_settled})")
+    elif quiet and theirs_count == ours_count and theirs["position"] + ours_pos != 0:
+        problems.append(f"positions do not mirror after {ours_count} settlements: ours {ours_pos}, "
+                        f"theirs {theirs['position']}")
     return problems
 
 

@@ -8,7 +8,7 @@ Every refusal has its own code, and changes nothing.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, make_response, request
 
 from protocol import Envelope, ProtocolError, canonical_json, parse_json, verify_envelope
 
@@ -43,6 +43,7 @@ def authenticate(f, body: bytes) -> tuple[Peer, str]:
     ctx = f.ctx
     from_node = request.headers.get("Sifnet-From", "")
     kid = claimed_key_id(request.headers)
+    # One read transaction for every check; the signature is verified inside it (CPU only, no lock).
     with ctx.db.read() as session:
         peer = session.get(Peer, from_node) if from_node else None
         if peer is None:
@@ -57,26 +58,30 @@ def authenticate(f, body: bytes) -> tuple[Peer, str]:
         if key.peer_id != peer.node_id:
             raise RequestAuthError("key_not_of_sender", f"key {kid} does not belong to {peer.node_id}", 401)
         keyring = keyring_of(session, peer.node_id)
-    url = ctx.settings.base_url.rstrip("/") + request.full_path.rstrip("?")
-    signed = verify_request(method=request.method, url=url, headers=request.headers, body=body,
-                            public_key=keyring[kid].public_key, now=ctx.now(), max_skew=f.max_skew,
-                            max_age=f.max_age)
-    if not keyring[kid].valid_at(signed.created):
-        raise RequestAuthError("key_expired", f"key {kid} was not valid when the request was signed", 401)
-    if signed.to_node != f.node_id:
-        raise RequestAuthError("wrong_recipient", f"this request is for {signed.to_node}, not {f.node_id}", 421)
-    with ctx.db.read() as session:
+        url = ctx.settings.base_url.rstrip("/") + request.full_path.rstrip("?")
+        signed = verify_request(method=request.method, url=url, headers=request.headers, body=body,
+                                public_key=keyring[kid].public_key, now=ctx.now(), max_skew=f.max_skew,
+                                max_age=f.max_age)
+        if not keyring[kid].valid_at(signed.created):
+            raise RequestAuthError("key_expired", f"key {kid} was not valid when the request was signed", 401)
+        if signed.to_node != f.node_id:
+            raise RequestAuthError("wrong_recipient", f"this request is for {signed.to_node}, not {f.node_id}", 421)
         if session.get(SeenNonce, signed.nonce) is not None:
             raise RequestAuthError("request_replayed", "this request was already received", 409)
     return peer, signed.nonce
 
 
+def record_nonce(session, peer_id: str, nonce: str, now) -> None:
+    """Record an accepted request's nonce in the caller's transaction; a second request with it is a replay."""
+    if session.get(SeenNonce, nonce) is not None:
+        raise RequestAuthError("request_replayed", "this request was already received", 409)
+    session.add(SeenNonce(nonce=nonce, peer_id=peer_id, seen_at=now))
+
+
 def remember_nonce(f, peer: Peer, nonce: str) -> None:
-    """Record an accepted request's nonce; a second request with it is a replay."""
+    """Record an accepted request's nonce in a transaction of its own."""
     with f.ctx.db.write() as session:
-        if session.get(SeenNonce, nonce) is not None:
-            raise RequestAuthError("request_replayed", "this request was already received", 409)
-        session.add(SeenNonce(nonce=nonce, peer_id=peer.node_id, seen_at=f.ctx.now()))
+        record_nonce(session, peer.node_id, nonce, f.ctx.now())
 
 
 def _envelopes(payload: object, peer: Peer, own_id: str) -> list[Envelope]:
@@ -110,15 +115,24 @@ class InboxError(Exception):
 def inbox():
     """Receive a run of channel entries; answer with what is applied (and any gap to resend)."""
     f = fed()
+    with f.kicks_held() as kicks:  # our answering entries go out once this answer is sent
+        response = make_response(_receive(f))
+    response.call_on_close(lambda: f.kick(kicks))
+    return response
+
+
+def _receive(f):
     body = request.get_data(cache=True)
     try:
         peer, nonce = authenticate(f, body)
         envelopes = _envelopes(parse_json(body), peer, f.node_id)
         with f.ctx.db.read() as session:
             fresh = channels.check_entries(session, f, peer.node_id, envelopes, f.ctx.now())
-        # Only a request that passed every check leaves a trace (its nonce), so a refusal changes nothing.
-        remember_nonce(f, peer, nonce)
-        receipt = channels.receive_entries(f, peer.node_id, fresh, f.ctx.now())
+        # Only a request that passed every check leaves a trace (its nonce), so a refusal changes nothing;
+        # the nonce is written in the first apply transaction, which saves a commit.
+        receipt = channels.receive_entries(f, peer.node_id, fresh, f.ctx.now(),
+                                           first=lambda session: record_nonce(session, peer.node_id, nonce,
+                                                                              f.ctx.now()))
         if any(e.channel.seq > receipt.through for e in envelopes):  # a gap: ask for what is missing
             receipt = channels.Receipt(receipt.through, receipt.last_hash, resend_from=receipt.through + 1)
     except (RequestAuthError, InboxError, channels.ChannelRefusal) as exc:

@@ -44,3 +44,21 @@ def exchange_checkpoints(ctx) -> int:
         except Exception as exc:  # an unreachable peer is normal; the next period tries again
             log.info("checkpoint with %s failed: %s", peer_id, exc)
     return done
+
+
+@sweep
+def advance_clearing_rounds(ctx) -> int:
+    """Clearing rounds: deadlines, retries and certificate delivery; a scheduled round when one is due."""
+    from .settlement_round import sweep_rounds
+
+    fed = ctx.extensions.get("federation")
+    return sweep_rounds(fed) if fed is not None else 0
+
+
+@sweep
+def share_reviewer_pools(ctx) -> int:
+    """Send each active peer our reviewer pool: a snapshot first, then the changes (issue 5)."""
+    from .pools import share_pools
+
+    fed = ctx.extensions.get("federation")
+    return share_pools(fed) if fed is not None else 0

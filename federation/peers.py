@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from node.services import ledger
@@ -146,15 +146,33 @@ def resume_peer(session, *, node_id: str, now: datetime) -> Peer:
     return peer
 
 
+_ALL_KEYS = select(PeerKey.kid, PeerKey.peer_id, PeerKey.public, PeerKey.not_before,
+                  PeerKey.not_after).order_by(PeerKey.kid)
+_KEYS_OF_PEER = _ALL_KEYS.where(PeerKey.peer_id == bindparam("peer_id"))
+# Parsed keyrings by the exact rows they were built from: the rows are read on every call, so a
+# new, rotated or expired key (from this process or another) is a new cache key, never a stale hit.
+_KEYRINGS: dict[tuple, Keyring] = {}
+_KEYRINGS_MAX = 64
+
+
 def keyring_of(session, peer_id: str | None = None) -> Keyring:
     """Every key we know of a peer (or of all peers), with its validity, for verifying envelopes.
 
     With all peers' keys, an envelope signed by another peer's key is refused as
     key_not_of_sender rather than as an unknown key.
     """
-    stmt = select(PeerKey) if peer_id is None else select(PeerKey).where(PeerKey.peer_id == peer_id)
-    rows = session.scalars(stmt).all()
-    return Keyring.of(*[KeyInfo(r.peer_id, PublicKey.from_b64(r.public), r.not_before, r.not_after) for r in rows])
+    if peer_id is None:
+        rows = tuple(tuple(r) for r in session.execute(_ALL_KEYS))
+    else:
+        rows = tuple(tuple(r) for r in session.execute(_KEYS_OF_PEER, {"peer_id": peer_id}))
+    keyring = _KEYRINGS.get(rows)
+    if keyring is None:
+        keyring = Keyring.of(*[KeyInfo(peer, PublicKey.from_b64(public), not_before, not_after)
+                               for _kid, peer, public, not_before, not_after in rows])
+        if len(_KEYRINGS) >= _KEYRINGS_MAX:
+            _KEYRINGS.clear()
+        _KEYRINGS[rows] = keyring
+    return keyring
 
 
 def peer_states(session) -> list[dict]:

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import requests
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from protocol import SigningKey, parse_json
@@ -15,6 +15,11 @@ from .identity import Identity
 from .tables import ChannelEntry
 
 _LISTENER_INSTALLED = False
+# Built once (every delivery asks): our newest key rotation towards a peer, and whether it was applied.
+_LAST_ROTATION = (select(ChannelEntry.acked_at, ChannelEntry.envelope)
+                  .where(ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == "out",
+                         ChannelEntry.type == "key_rotation")
+                  .order_by(ChannelEntry.seq.desc()).limit(1))
 
 
 class Federation:
@@ -33,6 +38,7 @@ class Federation:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self.kicker = Kicker(self) if start_kicker else None
+        self._held = threading.local()
         _install_commit_listener()
 
     @contextmanager
@@ -47,11 +53,36 @@ class Federation:
         """Deliver to the peer once the current transaction has committed."""
         session.info.setdefault("fed_kicks", (self, set()))[1].add(peer_id)
 
+    @contextmanager
+    def kicks_held(self):
+        """Collect this thread's delivery kicks instead of sending them; yields the set to kick later.
+
+        The inbox holds them until its answer is sent, so delivering our answering entries does not
+        compete with answering the peer. If the block fails, the kicks go out at once.
+        """
+        held: set[str] = set()
+        self._held.peers = held
+        try:
+            yield held
+        except BaseException:
+            self._held.peers = None
+            self.kick(held)
+            raise
+        finally:
+            self._held.peers = None
+
+    def kick(self, peer_ids) -> None:
+        """Start delivering to these peers (collected instead while this thread holds its kicks)."""
+        held = getattr(self._held, "peers", None)
+        if held is not None:
+            held.update(peer_ids)
+        elif self.kicker is not None:
+            for peer_id in peer_ids:
+                self.kicker.kick(peer_id)
+
     def request_key_for(self, session, peer_id: str) -> SigningKey:
         """Sign requests with the old key until the peer has applied our newest key rotation."""
-        rotation = session.scalars(select(ChannelEntry).where(
-            ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out", ChannelEntry.type == "key_rotation"
-        ).order_by(ChannelEntry.seq.desc()).limit(1)).first()
+        rotation = session.execute(_LAST_ROTATION, {"peer_id": peer_id}).first()
         if rotation is not None and rotation.acked_at is None:
             old_kid = parse_json(rotation.envelope.encode())["body"]["old_kid"]
             old = self.identity.retired_key(old_kid)
@@ -76,8 +107,6 @@ def _install_commit_listener() -> None:
         if kicks is None:
             return
         fed, peers = kicks
-        if fed.kicker is not None:
-            for peer_id in peers:
-                fed.kicker.kick(peer_id)
+        fed.kick(peers)
 
     _LISTENER_INSTALLED = True

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -131,3 +131,161 @@ class SeenNonce(SQLModel, table=True):
     nonce: str = Field(primary_key=True, max_length=80)
     peer_id: str = Field(max_length=32)
     seen_at: datetime = Field(index=True)
+
+
+class SettlementRound(SQLModel, table=True):
+    """A clearing round this node coordinates: statements in, proposal and certificate out (verbatim)."""
+
+    __tablename__ = "fed_settlement_rounds"
+
+    round_id: str = Field(primary_key=True, max_length=64)
+    state: str = Field(max_length=16, index=True)  # collecting|computed|proposed|certified|settled|empty|abandoned
+    participants: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of node ids
+    deadline: datetime
+    auto_propose: bool = Field(default=True)
+    statements: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # node -> envelope
+    excluded: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))  # pairs left out, why
+    plan: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # before, after, cleared
+    proposal: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    proposal_hash: str = Field(default="", max_length=64)
+    acceptances: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # node -> envelope
+    certificate: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    delivered: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # node -> outcome
+    total_before: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    total_after: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    reason: str = Field(default="", max_length=1000)
+    created_at: datetime
+    finished_at: Optional[datetime] = None
+
+
+class SettlementPart(SQLModel, table=True):
+    """A clearing round this node takes part in: what it stated, answered and applied (verbatim)."""
+
+    __tablename__ = "fed_settlement_parts"
+
+    round_id: str = Field(primary_key=True, max_length=64)
+    coordinator: str = Field(max_length=32)
+    state: str = Field(max_length=16, index=True)  # stated | accepted | refused | applied | lapsed
+    statement: str = Field(sa_column=Column(Text, nullable=False))
+    applied_before: int = Field(default=0)  # settlements this node had applied when it stated
+    deadline: Optional[datetime] = None
+    proposal: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    proposal_hash: str = Field(default="", max_length=64)
+    acceptance: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    reason: str = Field(default="", max_length=280)
+    certificate: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    changes: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # peer -> position change
+    created_at: datetime
+    applied_at: Optional[datetime] = None
+
+
+class SettledPair(SQLModel, table=True):
+    """Per peer: the sum of settlement changes applied to our position towards it, and how many there were."""
+
+    __tablename__ = "fed_settled_pairs"
+
+    peer_id: str = Field(primary_key=True, max_length=32)
+    settled: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    settlements: int = Field(default=0)
+
+
+class Initiative(SQLModel, table=True):
+    """An initiative this node incubates; listed in the network directory only while it consents."""
+
+    __tablename__ = "fed_initiatives"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ref: str = Field(index=True, unique=True, max_length=64)  # stable public id, e.g. i-3f9a0c12
+    name: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=500)
+    interests: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    sectors: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    stage: str = Field(max_length=16)  # idea | planning | pilot | scaling
+    city: str = Field(default="", max_length=100)
+    contact_member_id: Optional[int] = Field(default=None, foreign_key="members.id")  # gets contact messages
+    consent_at: Optional[datetime] = None  # None: not listed (never agreed, or withdrew)
+    consent_note: str = Field(default="", max_length=300)  # how the initiative agreed, for the record
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- shared reviewer pools and cross-border reviews (federation/pools.py, federation/remote_reviews.py) ---
+
+
+class PoolShare(SQLModel, table=True):
+    """What this node last sent a peer of its reviewer pool, so the next delta is the difference."""
+
+    __tablename__ = "fed_pool_shares"
+
+    peer_id: str = Field(primary_key=True, max_length=32)
+    records: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))  # handle -> reviewer
+    snapshot_at: datetime
+    sent_at: datetime
+
+
+class PoolReviewer(SQLModel, table=True):
+    """A reviewer a peer shares with us, under their pseudonymous handle; nothing personal."""
+
+    __tablename__ = "fed_pool_reviewers"
+    __table_args__ = (UniqueConstraint("peer_id", "handle"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)
+    handle: str = Field(max_length=64)
+    expertise: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    languages: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    open_slots: int = Field(default=0)
+    turnaround_days: int = Field(default=0)
+    reviews_done: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    helpfulness: Optional[int] = None  # 0..100, None until rated
+    updated_at: datetime
+
+
+class ReviewLink(SQLModel, table=True):
+    """Proposer's side: a review invitation sent to a reviewer on a peer node, under its invite id."""
+
+    __tablename__ = "fed_review_links"
+
+    invitation_id: int = Field(primary_key=True, foreign_key="review_invitations.id")
+    invite_id: str = Field(index=True, unique=True, max_length=64)
+    peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)
+    due_by: datetime  # fixed when invited, so both nodes agree on it
+    created_at: datetime
+    shared_at: Optional[datetime] = None  # when the full text went out (only after acceptance)
+    transfer_id: str = Field(default="", max_length=64)  # the bounty's cross-border transfer
+    end_sent: str = Field(default="", max_length=64)  # reason code of the review_cancel sent, if any
+    rated_at: Optional[datetime] = None
+
+
+class IncomingInvitation(SQLModel, table=True):
+    """Reviewer's side: a peer invited one of our members; the full text arrives only after acceptance."""
+
+    __tablename__ = "fed_incoming_invitations"
+    __table_args__ = (UniqueConstraint("peer_id", "invite_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)
+    invite_id: str = Field(max_length=64)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    proposal_ref: str = Field(max_length=64)
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    tags: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    language: str = Field(max_length=3)
+    bounty: int = Field(sa_column=Column(BigInteger, nullable=False))
+    accept_by: datetime
+    due_by: datetime
+    status: str = Field(default="invited", max_length=16, index=True)  # see remote_reviews.INCOMING
+    received_at: datetime
+    responded_at: Optional[datetime] = None
+    decline_reason: str = Field(default="", max_length=280)
+    end_reason: str = Field(default="", max_length=64)  # review_cancel reason code from the proposer's node
+    full_text: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # proposal_share
+    stage: str = Field(default="", max_length=16)
+    shared_at: Optional[datetime] = None
+    scores: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
+    confidence: Optional[int] = None
+    feedback: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    submitted_at: Optional[datetime] = None
+    helpfulness: Optional[int] = None  # 1..5, from review_rating
+    rated_at: Optional[datetime] = None

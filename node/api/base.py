@@ -8,6 +8,7 @@ from functools import wraps
 from typing import Any, Callable
 
 from flask import Blueprint, g, request
+from werkzeug.exceptions import HTTPException
 
 from ..context import node_ctx
 from ..errors import AuthError, ValidationError
@@ -31,6 +32,7 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
+_BEARER = re.compile(r"Bearer (\S{8,200})")
 
 
 @dataclass
@@ -45,15 +47,23 @@ class ApiBlueprint:
         self.blueprint = Blueprint(f"api_{self.name}", __name__)
 
     def route(self, rule: str, method: str, summary: str, *, body: dict | None = None,
-              response: dict | None = None, status: int = 200, auth: bool = True) -> Callable:
-        """Register a view at /api/v1<rule> for one method, documented for OpenAPI."""
+              response: dict | None = None, status: int = 200, auth: bool = True,
+              token_in_view: bool = False) -> Callable:
+        """Register a view at /api/v1<rule> for one method, documented for OpenAPI.
+
+        With token_in_view the view itself looks the token up, by calling token_member(session)
+        first thing in its own transaction: a hot path then needs no separate read transaction.
+        """
 
         def decorator(view: Callable) -> Callable:
             endpoint = f"{view.__name__}_{method.lower()}"
 
             @wraps(view)
             def wrapped(**kwargs: Any):
-                if auth:
+                if auth and token_in_view:
+                    g.api_token = bearer_token()
+                    _read_body_early()
+                elif auth:
                     g.member = require_token_member()
                 return view(**kwargs)
 
@@ -65,18 +75,41 @@ class ApiBlueprint:
         return decorator
 
 
-def require_token_member() -> Member:
-    """The member behind the request's bearer token; the API never uses cookies (no CSRF surface)."""
-    header = request.headers.get("Authorization", "")
-    match = re.fullmatch(r"Bearer (\S{8,200})", header)
+def bearer_token() -> str:
+    """The request's bearer token; the API never uses cookies (no CSRF surface)."""
+    match = _BEARER.fullmatch(request.headers.get("Authorization", ""))
     if not match:
         raise AuthError("send an API token as 'Authorization: Bearer <token>'", code="token_missing")
+    return match.group(1)
+
+
+def require_token_member() -> Member:
+    """The member behind the request's bearer token, looked up in a read transaction of its own."""
     ctx = node_ctx()
     with ctx.db.read() as session:
-        member = members_service.member_for_token(session, match.group(1), ctx.now())
+        return _member_or_refuse(session, bearer_token(), ctx)
+
+
+def token_member(session) -> Member:
+    """In the view's transaction: the member behind the token (routes registered with token_in_view)."""
+    g.member = _member_or_refuse(session, g.api_token, node_ctx())
+    return g.member
+
+
+def _member_or_refuse(session, token: str, ctx) -> Member:
+    member = members_service.member_for_token(session, token, ctx.now())
     if member is None:
         raise AuthError("this API token is unknown or revoked", code="token_invalid")
     return member
+
+
+def _read_body_early() -> None:
+    # Receive the body before the view takes the write lock, so a slow client cannot hold it.
+    # A refused body (too large, client gone) is refused again, in order, when json_body() reads it.
+    try:
+        request.get_data(cache=True)
+    except HTTPException:
+        pass
 
 
 def json_body(required: bool = True) -> dict:

@@ -9,7 +9,7 @@ from ..services import ledger, members, payments
 from ..services.validate import clean_text
 from ..tables import Member
 from .base import (AMOUNT, ANY_OBJECT, BOOL, DATETIME, ApiBlueprint, arr, integer, json_body, obj,
-                   only_fields, string)
+                   only_fields, string, token_member)
 
 api = ApiBlueprint("members", "members")
 
@@ -136,12 +136,14 @@ def close_me():
 
 
 @api.route("/transfers", "POST", "Pay a member of this node (handle) or of a peer node (handle@node)",
-           status=201, body=obj(("to", "amount"), to=string(64), amount=AMOUNT, memo=string(280)), response=TXN)
+           status=201, body=obj(("to", "amount"), to=string(64), amount=AMOUNT, memo=string(280)), response=TXN,
+           token_in_view=True)
 def create_transfer():
-    data = only_fields(json_body(), ("to", "amount", "memo"))
     ctx = node_ctx()
+    # The hot path: the token lookup also loads the payer, inside the one write transaction.
     with ctx.db.write() as session:
-        payer = session.get(Member, g.member.id)
+        payer = token_member(session)
+        data = only_fields(json_body(), ("to", "amount", "memo"))
         members.require_active(payer)
         memo = clean_text(data.get("memo"), "memo", max_len=280)
         out = payments.pay(session, ctx.settings, payer=payer, to=data.get("to"), amount=data.get("amount"),

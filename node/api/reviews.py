@@ -37,7 +37,8 @@ REVIEW = obj(
 )
 PROPOSAL_SUMMARY_FIELDS = dict(
     id=integer(), title=string(), summary=string(), tags=arr(string()), language=string(), stage=string(),
-    reviews_wanted=integer(), bounty=integer(), status=string(enum=PROPOSAL_STATES), author=string(),
+    reviews_wanted=integer(), min_foreign_reviewers=integer(0), bounty=integer(), status=string(enum=PROPOSAL_STATES),
+    author=string(),
     created_at=DATETIME, closed_at=nullable(DATETIME),
 )
 PROPOSAL_SUMMARY = obj(tuple(PROPOSAL_SUMMARY_FIELDS), **PROPOSAL_SUMMARY_FIELDS)
@@ -52,7 +53,7 @@ INVITATION = obj(
 )
 CANDIDATE = obj(
     ("rank", "reviewer", "score", "parts", "explanation"), rank=integer(1), reviewer=string(),
-    member_id=nullable(integer()), remote_node=nullable(string()), score=integer(0, 1000),
+    member_id=nullable(integer()), remote_node=nullable(string()), country=string(), score=integer(0, 1000),
     parts=obj(tuple(WEIGHTS), **{name: integer(0, 1000) for name in WEIGHTS}), explanation=arr(string()),
 )
 CANDIDATES = obj(
@@ -72,6 +73,7 @@ PROPOSAL_BODY = obj(
     proposals.PROPOSAL_FIELDS, title=string(200), summary=string(2000), full_text=string(100000),
     tags={**arr(string(64), 12), "minItems": 1}, language=string(8, enum=list(members.LANGUAGES)),
     stage=string(32, enum=list(proposals.STAGES)), reviews_wanted=integer(1, proposals.MAX_REVIEWS), bounty=AMOUNT,
+    min_foreign_reviewers=integer(0, proposals.MAX_REVIEWS),
 )
 CONFLICT_FIELDS = dict(other_handle=string(64), organisation=string(120), reason=string(500))
 
@@ -104,7 +106,8 @@ def review_view(session, review: Review, inv: ReviewInvitation) -> dict:
 
 def proposal_summary(session, p: Proposal) -> dict:
     return {"id": p.id, "title": p.title, "summary": p.summary, "tags": list(p.tags), "language": p.language,
-            "stage": p.stage, "reviews_wanted": p.reviews_wanted, "bounty": p.bounty, "status": p.status,
+            "stage": p.stage, "reviews_wanted": p.reviews_wanted, "min_foreign_reviewers": p.min_foreign_reviewers,
+            "bounty": p.bounty, "status": p.status,
             "author": _handle(session, p.author_id), "created_at": p.created_at, "closed_at": p.closed_at}
 
 
@@ -144,10 +147,10 @@ def candidates_view(session, p: Proposal, me: Member) -> dict:
     """Ranked candidates with explanations; who was left out and why only for coordinators."""
     if proposals.access(session, p, me) not in ("owner", "coordinator"):
         raise ForbiddenError("only the author or a coordinator sees the candidates", code="not_author")
-    ranked, excluded = proposals.rank_for(session, p)
+    ranked, excluded = proposals.rank_for(session, p, remote_reviews())
     out = {"proposal_id": p.id, "open_slots": proposals.open_slots(session, p), "candidates": [
         {"rank": r.rank, "reviewer": r.candidate.label, "member_id": r.candidate.member_id,
-         "remote_node": r.candidate.remote_node, "score": r.score, "parts": r.parts,
+         "remote_node": r.candidate.remote_node, "country": r.candidate.country, "score": r.score, "parts": r.parts,
          "explanation": list(r.explanation)} for r in ranked]}
     if me.role == "coordinator":
         out["excluded"] = [{"reviewer": e.candidate.label, "reason": e.reason} for e in excluded]
@@ -161,6 +164,11 @@ def _me(session) -> Member:
     return session.get(Member, g.member.id)
 
 
+def remote_reviews():
+    """Reviewers on peer nodes, when federation wired them in (proposals.RemoteReviews), else None."""
+    return node_ctx().extensions.get("remote_reviews")
+
+
 def _everyone() -> bool:
     return request.args.get("all") in ("1", "true")
 
@@ -168,11 +176,12 @@ def _everyone() -> bool:
 @api.route("/proposals", "POST", "Write a proposal; k x bounty goes into escrow and reviewers are invited",
            body=PROPOSAL_BODY, response=PROPOSAL, status=201)
 def create_proposal():
-    data = only_fields(json_body(), proposals.PROPOSAL_FIELDS)
+    data = only_fields(json_body(), (*proposals.PROPOSAL_FIELDS, *proposals.OPTIONAL_FIELDS))
     ctx = node_ctx()
     with ctx.db.write() as session:
         me = _me(session)
-        proposal = proposals.create_proposal(session, ctx.settings, author=me, data=data, now=ctx.now())
+        proposal = proposals.create_proposal(session, ctx.settings, author=me, data=data, now=ctx.now(),
+                                             remote=remote_reviews())
         out = proposal_view(session, proposal, me)
     return jsonify(out), 201
 
@@ -201,7 +210,8 @@ def withdraw_proposal(proposal_id: int):
     ctx = node_ctx()
     with ctx.db.write() as session:
         me = _me(session)
-        proposal = proposals.withdraw(session, ctx.settings, member=me, proposal_id=proposal_id, now=ctx.now())
+        proposal = proposals.withdraw(session, ctx.settings, member=me, proposal_id=proposal_id, now=ctx.now(),
+                                      remote=remote_reviews())
         out = proposal_view(session, proposal, me)
     return jsonify(out)
 
@@ -247,7 +257,7 @@ def decline_invitation(invitation_id: int):
     ctx = node_ctx()
     with ctx.db.write() as session:
         inv = reviews.decline(session, ctx.settings, member=_me(session), invitation_id=invitation_id,
-                              reason=data.get("reason"), now=ctx.now())
+                              reason=data.get("reason"), now=ctx.now(), remote=remote_reviews())
         out = invitation_view(session, inv)
     return jsonify(out)
 
@@ -272,7 +282,7 @@ def rate_review(review_id: int):
     ctx = node_ctx()
     with ctx.db.write() as session:
         review = reviews.rate_review(session, member=_me(session), review_id=review_id,
-                                     helpfulness=data.get("helpfulness"), now=ctx.now())
+                                     helpfulness=data.get("helpfulness"), now=ctx.now(), remote=remote_reviews())
         out = review_view(session, review, session.get(ReviewInvitation, review.invitation_id))
     return jsonify(out)
 

@@ -29,6 +29,7 @@ class Candidate:
     organisation: str = ""
     helpfulness_avg: float | None = None
     rated_reviews: int = 0
+    country: str = ""  # ISO code; "" means the node's own country (see proposals.fill_slots)
 
     @property
     def key(self) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from ..errors import AuthError, ConflictError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError
 from ..lifecycle import MEMBER
@@ -206,12 +206,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# One query per API request (built once): the token's member, if the token is live.
+_MEMBER_BY_TOKEN = (select(Member).join(ApiToken, ApiToken.member_id == Member.id)
+                    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False)))
+
+
 def member_for_token(session, token: str, now: datetime) -> Member | None:
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
-                                                 ApiToken.revoked.is_(False))).first()
-    if row is None:
-        return None
-    member = session.get(Member, row.member_id)
+    """The member behind a live API token; None for an unknown or revoked token or a closed account."""
+    member = session.scalars(_MEMBER_BY_TOKEN, {"token_hash": hash_token(token)}).first()
     if member is None or member.status == "closed":
         return None
     return member

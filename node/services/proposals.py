@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import func, or_, select
 
@@ -20,6 +21,34 @@ SLOT_STATES = ("invited", "accepted", "submitted")
 # Invitation states that still count against a reviewer's capacity.
 OPEN_STATES = ("invited", "accepted")
 PROPOSAL_FIELDS = ("title", "summary", "full_text", "tags", "language", "stage", "reviews_wanted", "bounty")
+# Optional when writing a proposal: how many of the k reviewers must come from another country.
+OPTIONAL_FIELDS = ("min_foreign_reviewers",)
+
+
+class RemoteReviews(Protocol):
+    """Reviewers on peer nodes: federation provides this as ctx.extensions["remote_reviews"].
+
+    Node never imports federation; handlers and sweeps pass this object in (None: local only).
+    Every method runs in the caller's transaction.
+    """
+
+    def candidates(self, session) -> list[matching.Candidate]:
+        """The shared reviewers of every active peer, as matching candidates with their country."""
+
+    def country_of(self, session, node_id: str) -> str:
+        """The country a peer node serves."""
+
+    def invited(self, session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
+        """Send a new invitation of a remote reviewer to their node."""
+
+    def ended(self, session, invitation: ReviewInvitation, reason_code: str, now: datetime) -> None:
+        """Tell the reviewer's node that the invitation ended here (expired, timed_out, proposal_withdrawn)."""
+
+    def pay(self, session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
+        """Pay the bounty from the proposal's escrow across the border, once."""
+
+    def rated(self, session, invitation: ReviewInvitation, helpfulness: int, now: datetime) -> None:
+        """Send the author's helpfulness rating to the reviewer's node."""
 
 
 def whole_number(value: object, field: str, low: int, high: int) -> int:
@@ -31,10 +60,11 @@ def whole_number(value: object, field: str, low: int, high: int) -> int:
     return value
 
 
-def create_proposal(session, settings: Settings, *, author: Member, data: dict, now: datetime) -> Proposal:
+def create_proposal(session, settings: Settings, *, author: Member, data: dict, now: datetime,
+                    remote: RemoteReviews | None = None) -> Proposal:
     """Write a proposal, put k x bounty in escrow at once and invite the best k reviewers."""
     members.require_active(author)
-    unknown = sorted(set(data) - set(PROPOSAL_FIELDS))
+    unknown = sorted(set(data) - set(PROPOSAL_FIELDS) - set(OPTIONAL_FIELDS))
     if unknown:
         raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
     tags = clean_list(data.get("tags", []), "tags", allowed=members.taxonomy(settings), max_items=12)
@@ -48,6 +78,8 @@ def create_proposal(session, settings: Settings, *, author: Member, data: dict, 
         stage=clean_choice(data.get("stage"), "stage", STAGES),
         reviews_wanted=whole_number(data.get("reviews_wanted"), "reviews_wanted", 1, MAX_REVIEWS),
         bounty=ledger.require_amount(data.get("bounty"), "bounty"), status=PROPOSAL.initial, created_at=now)
+    proposal.min_foreign_reviewers = whole_number(data.get("min_foreign_reviewers", 0), "min_foreign_reviewers",
+                                                  0, proposal.reviews_wanted)
     session.add(proposal)
     session.flush()
     total = ledger.require_amount(proposal.reviews_wanted * proposal.bounty, "bounty")
@@ -55,7 +87,7 @@ def create_proposal(session, settings: Settings, *, author: Member, data: dict, 
                 legs=[ledger.Leg(ledger.member_account(session, author.id), -total),
                       ledger.Leg(escrow_account(session, proposal, now), total)],
                 now=now, ref=f"proposal:{proposal.id}:escrow", actor_id=author.id)
-    fill_slots(session, settings, proposal, now)
+    fill_slots(session, settings, proposal, now, remote)
     return proposal
 
 
@@ -155,7 +187,7 @@ def local_candidates(session) -> list[matching.Candidate]:
         label=m.handle, member_id=m.id, expertise=tuple(m.expertise), languages=tuple(m.languages),
         organisation=m.organisation, capacity=m.review_capacity, load=load.get(m.id, 0),
         helpfulness_avg=float(rated[m.id][0]) if m.id in rated else None,
-        rated_reviews=rated.get(m.id, (None, 0))[1]) for m in reviewers]
+        rated_reviews=rated.get(m.id, (None, 0))[1], country=m.country) for m in reviewers]
 
 
 def need_for(session, proposal: Proposal) -> matching.Need:
@@ -174,19 +206,21 @@ def need_for(session, proposal: Proposal) -> matching.Need:
                          language=proposal.language, already_invited=invited, conflicts=conflicts)
 
 
-def rank_for(session, proposal: Proposal):
-    """Ranked and excluded local candidates for a proposal."""
-    return matching.rank_candidates(need_for(session, proposal), local_candidates(session))
+def rank_for(session, proposal: Proposal, remote: RemoteReviews | None = None):
+    """Ranked and excluded candidates for a proposal: local ones, and peers' shared reviewers with remote."""
+    remote_candidates = remote.candidates(session) if remote is not None else []
+    return matching.rank_candidates(need_for(session, proposal), [*local_candidates(session), *remote_candidates])
 
 
-def fill_slots(session, settings: Settings, proposal: Proposal, now: datetime) -> list[ReviewInvitation]:
+def fill_slots(session, settings: Settings, proposal: Proposal, now: datetime,
+               remote: RemoteReviews | None = None) -> list[ReviewInvitation]:
     """Invite the best candidates into the proposal's free slots; fewer if nobody fits."""
     free = open_slots(session, proposal)
     if free == 0:
         return []
-    ranked, _ = rank_for(session, proposal)
+    ranked, _ = rank_for(session, proposal, remote)
     invited = []
-    for pick in ranked[:free]:
+    for pick in _picks(session, settings, proposal, ranked, free, remote):
         invitation = ReviewInvitation(
             proposal_id=proposal.id, reviewer_id=pick.candidate.member_id, remote_node=pick.candidate.remote_node,
             remote_handle=pick.candidate.remote_handle, status=INVITATION.initial, rank=pick.rank,
@@ -201,10 +235,39 @@ def fill_slots(session, settings: Settings, proposal: Proposal, now: datetime) -
                    body=(f"You are invited to review \"{proposal.title}\" for {proposal.bounty} {settings.unit}. "
                          f"Please accept or decline before {invitation.accept_by:%Y-%m-%d %H:%M} UTC: "
                          f"{settings.base_url}/reviews"), now=now)
+        else:
+            remote.invited(session, proposal, invitation, now)
     return invited
 
 
-def withdraw(session, settings: Settings, *, member: Member, proposal_id: int, now: datetime) -> Proposal:
+def _picks(session, settings: Settings, proposal: Proposal, ranked: list, free: int,
+           remote: RemoteReviews | None) -> list:
+    """The best `free` candidates, the best foreign ones first until min_foreign_reviewers hold slots."""
+    home = _country(session.get(Member, proposal.author_id).country, settings)
+    held = session.execute(select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node).where(
+        ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(SLOT_STATES))).all()
+    held_foreign = sum(_held_country(session, settings, rid, node, remote) != home for rid, node in held)
+    wanted = min(free, max(0, proposal.min_foreign_reviewers - held_foreign))
+    # When nobody from another country can be invited, the slots go to the best there are rather than wait.
+    foreign = [r for r in ranked if _country(r.candidate.country, settings) != home][:wanted]
+    rest = [r for r in ranked if r not in foreign][:free - len(foreign)]
+    return sorted(foreign + rest, key=lambda r: r.rank)
+
+
+def _held_country(session, settings: Settings, reviewer_id: int | None, node: str | None,
+                  remote: RemoteReviews | None) -> str:
+    if reviewer_id is not None:
+        return _country(session.get(Member, reviewer_id).country, settings)
+    return _country(remote.country_of(session, node) if remote is not None else "", settings)
+
+
+def _country(country: str, settings: Settings) -> str:
+    """A member's or peer's country; members who did not give one live where their node is."""
+    return (country or settings.country).upper()
+
+
+def withdraw(session, settings: Settings, *, member: Member, proposal_id: int, now: datetime,
+             remote: RemoteReviews | None = None) -> Proposal:
     """The author withdraws: open invitations are cancelled and what remains in escrow is refunded."""
     proposal = get_proposal(session, proposal_id, for_update=True)
     if proposal.author_id != member.id:
@@ -219,6 +282,8 @@ def withdraw(session, settings: Settings, *, member: Member, proposal_id: int, n
                 notify(session, member_id=invitation.reviewer_id, kind="invitation_cancelled",
                        subject=f"Proposal withdrawn: {proposal.title}",
                        body=f"The author withdrew \"{proposal.title}\"; your invitation is cancelled.", now=now)
+            elif remote is not None:
+                remote.ended(session, invitation, "proposal_withdrawn", now)
     proposal.status = "withdrawn"
     proposal.closed_at = now
     refund_remainder(session, proposal, now)

@@ -71,24 +71,58 @@ def accept(session, settings: Settings, *, member: Member, invitation_id: int, n
 
 
 def decline(session, settings: Settings, *, member: Member, invitation_id: int, reason: object,
-            now: datetime) -> ReviewInvitation:
+            now: datetime, remote: proposals.RemoteReviews | None = None) -> ReviewInvitation:
     """The reviewer declines; the next candidate is invited in their place."""
     invitation = _own_invitation(session, member, invitation_id)
-    reason = clean_text(reason, "reason", 500)
+    return _declined(session, settings, invitation, clean_text(reason, "reason", 500), now, remote)
+
+
+def _declined(session, settings: Settings, invitation: ReviewInvitation, reason: str, now: datetime,
+              remote: proposals.RemoteReviews | None) -> ReviewInvitation:
     INVITATION.check(invitation.status, "declined")
     invitation.status = "declined"
     invitation.responded_at = now
     invitation.decline_reason = reason
-    _replace(session, settings, invitation, now, "declined")
+    _replace(session, settings, invitation, now, "declined", remote)
     return invitation
 
 
-def _replace(session, settings: Settings, gone: ReviewInvitation, now: datetime, what: str) -> None:
+# --- a reviewer on a peer node answered (federation applies their messages through these) -----------
+
+
+def remote_accepted(session, *, invitation: ReviewInvitation, due_by: datetime, now: datetime) -> bool:
+    """The remote reviewer accepted; False when the invitation ended here first (expired, withdrawn)."""
+    if invitation.status != "invited":
+        return False
+    INVITATION.check(invitation.status, "accepted")
+    invitation.status, invitation.responded_at, invitation.due_by = "accepted", now, due_by
+    return True
+
+
+def remote_declined(session, settings: Settings, *, invitation: ReviewInvitation, reason: str, now: datetime,
+                    remote: proposals.RemoteReviews) -> bool:
+    """The remote reviewer declined (or their node did for them): invite the next candidate."""
+    if invitation.status != "invited":
+        return False
+    _declined(session, settings, invitation, reason[:500], now, remote)
+    return True
+
+
+def remote_review(session, settings: Settings, *, invitation: ReviewInvitation, data: dict, now: datetime,
+                  remote: proposals.RemoteReviews) -> Review | None:
+    """A remote reviewer's review arrived: store it and pay across the border; None if it ended here first."""
+    if invitation.status != "accepted":
+        return None  # timed out or withdrawn meanwhile: the reviewer's node was told so
+    return _store_review(session, settings, invitation, clean_review_fields(data), now, remote)
+
+
+def _replace(session, settings: Settings, gone: ReviewInvitation, now: datetime, what: str,
+             remote: proposals.RemoteReviews | None = None) -> None:
     """Offer a freed slot to the next candidate and tell the author what happened."""
     proposal = proposals.get_proposal(session, gone.proposal_id, for_update=True)
     if proposal.status != "open":
         return
-    invited = proposals.fill_slots(session, settings, proposal, now)
+    invited = proposals.fill_slots(session, settings, proposal, now, remote)
     outcome = ("Another reviewer has been invited in their place." if invited else
                "No other reviewer is available right now; your proposal is waiting for reviewers.")
     notify(session, member_id=proposal.author_id, kind="reviewer_replaced",
@@ -100,16 +134,22 @@ def submit_review(session, settings: Settings, *, member: Member, invitation_id:
                   now: datetime) -> Review:
     """Store the review, pay the bounty from escrow (once) and complete the proposal when all are in."""
     invitation = _own_invitation(session, member, invitation_id)
-    fields = _review_fields(data)
+    fields = clean_review_fields(data)
     INVITATION.check(invitation.status, "submitted")
     if now >= invitation.due_by:
         raise ConflictError("the review was due before now", code="review_overdue")
+    return _store_review(session, settings, invitation, fields, now, None)
+
+
+def _store_review(session, settings: Settings, invitation: ReviewInvitation, fields: dict, now: datetime,
+                  remote: proposals.RemoteReviews | None) -> Review:
+    INVITATION.check(invitation.status, "submitted")
     proposal = proposals.get_proposal(session, invitation.proposal_id, for_update=True)
     invitation.status = "submitted"
     review = Review(invitation_id=invitation.id, submitted_at=now, **fields)
     session.add(review)
     session.flush()
-    _pay_bounty(session, settings, proposal, invitation, now)
+    _pay_bounty(session, settings, proposal, invitation, now, remote)
     notify(session, member_id=proposal.author_id, kind="review_received",
            subject=f"Review received: {proposal.title}",
            body=f"A review of \"{proposal.title}\" has arrived: {settings.base_url}/proposals/{proposal.id}", now=now)
@@ -117,7 +157,8 @@ def submit_review(session, settings: Settings, *, member: Member, invitation_id:
     return review
 
 
-def _review_fields(data: dict) -> dict:
+def clean_review_fields(data: dict) -> dict:
+    """The review's scores (1..5) and feedback, refusing anything else."""
     unknown = sorted(set(data) - set(REVIEW_FIELDS))
     if unknown:
         raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
@@ -127,11 +168,13 @@ def _review_fields(data: dict) -> dict:
 
 
 def _pay_bounty(session, settings: Settings, proposal: Proposal, invitation: ReviewInvitation,
-                now: datetime) -> None:
+                now: datetime, remote: proposals.RemoteReviews | None = None) -> None:
     """Move one bounty from the proposal's escrow to the reviewer; the ref makes it happen once."""
     if invitation.reviewer_id is None:
-        # A remote reviewer is paid by a cross-border transfer, which federation will provide.
-        raise ConflictError("remote reviews are paid through federation", code="remote_payment_unsupported")
+        if remote is None:
+            raise ConflictError("remote reviews are paid through federation", code="remote_payment_unsupported")
+        remote.pay(session, proposal, invitation, now)  # escrow -> position towards the reviewer's node
+        return
     ledger.post(session, kind="review_bounty", memo=f"Review of proposal {proposal.id}",
                 legs=[ledger.Leg(proposals.escrow_account(session, proposal, now), -invitation.bounty),
                       ledger.Leg(ledger.member_account(session, invitation.reviewer_id), invitation.bounty)],
@@ -155,7 +198,8 @@ def _complete_if_done(session, proposal: Proposal, now: datetime) -> None:
     proposals.refund_remainder(session, proposal, now)
 
 
-def rate_review(session, *, member: Member, review_id: int, helpfulness: object, now: datetime) -> Review:
+def rate_review(session, *, member: Member, review_id: int, helpfulness: object, now: datetime,
+                remote: proposals.RemoteReviews | None = None) -> Review:
     """The proposal's author rates a review's helpfulness 1..5, once."""
     review = session.get(Review, review_id)
     if review is None:
@@ -173,6 +217,8 @@ def rate_review(session, *, member: Member, review_id: int, helpfulness: object,
         raise ConflictError("this review is already rated", code="already_rated")
     review.helpfulness = helpfulness
     review.rated_at = now
+    if invitation.reviewer_id is None and remote is not None:
+        remote.rated(session, invitation, helpfulness, now)  # to the reviewer's record on their node
     return review
 
 
@@ -187,7 +233,7 @@ def _ids(ctx, stmt) -> list[int]:
 @sweep
 def expire_invitations(ctx) -> int:
     """Invitations not accepted in time expire; the next candidate is invited instead."""
-    now, done = ctx.now(), 0
+    now, done, remote = ctx.now(), 0, ctx.extensions.get("remote_reviews")
     for inv_id in _ids(ctx, select(ReviewInvitation.id).where(
             ReviewInvitation.status == "invited", ReviewInvitation.accept_by <= now)):
         with ctx.db.write() as s:
@@ -200,7 +246,9 @@ def expire_invitations(ctx) -> int:
                 notify(s, member_id=invitation.reviewer_id, kind="invitation_expired",
                        subject="A review invitation expired",
                        body="You did not answer a review invitation in time; it went to someone else.", now=now)
-            _replace(s, ctx.settings, invitation, now, "expired")
+            elif remote is not None:
+                remote.ended(s, invitation, "expired", now)
+            _replace(s, ctx.settings, invitation, now, "expired", remote)
             done += 1
     return done
 
@@ -208,7 +256,7 @@ def expire_invitations(ctx) -> int:
 @sweep
 def time_out_reviews(ctx) -> int:
     """Accepted reviews not submitted by their due date time out; the slot is offered to the next candidate."""
-    now, done = ctx.now(), 0
+    now, done, remote = ctx.now(), 0, ctx.extensions.get("remote_reviews")
     for inv_id in _ids(ctx, select(ReviewInvitation.id).where(
             ReviewInvitation.status == "accepted", ReviewInvitation.due_by <= now)):
         with ctx.db.write() as s:
@@ -221,7 +269,9 @@ def time_out_reviews(ctx) -> int:
                 notify(s, member_id=invitation.reviewer_id, kind="review_timed_out",
                        subject="A review you accepted timed out",
                        body="The review was not submitted by its due date; it was offered to someone else.", now=now)
-            _replace(s, ctx.settings, invitation, now, "timed out")
+            elif remote is not None:
+                remote.ended(s, invitation, "timed_out", now)
+            _replace(s, ctx.settings, invitation, now, "timed out", remote)
             done += 1
     return done
 
@@ -252,16 +302,16 @@ def remind_reviewers(ctx) -> int:
 @sweep
 def retry_matching(ctx) -> int:
     """Open proposals waiting for reviewers try matching again (new reviewers may have joined)."""
-    now, done = ctx.now(), 0
+    now, done, remote = ctx.now(), 0, ctx.extensions.get("remote_reviews")
     held = (select(func.count()).select_from(ReviewInvitation).where(
         ReviewInvitation.proposal_id == Proposal.id, ReviewInvitation.status.in_(proposals.SLOT_STATES))
         .correlate(Proposal).scalar_subquery())
     for proposal_id in _ids(ctx, select(Proposal.id).where(Proposal.status == "open",
                                                            Proposal.reviews_wanted > held)):
         with ctx.db.read() as s:  # most waiting proposals still have nobody: skip the write lock
-            if not proposals.rank_for(s, s.get(Proposal, proposal_id))[0]:
+            if not proposals.rank_for(s, s.get(Proposal, proposal_id), remote)[0]:
                 continue
         with ctx.db.write() as s:
             proposal = proposals.get_proposal(s, proposal_id, for_update=True)
-            done += len(proposals.fill_slots(s, ctx.settings, proposal, now))
+            done += len(proposals.fill_slots(s, ctx.settings, proposal, now, remote))
     return done

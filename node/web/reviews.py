@@ -5,7 +5,8 @@ import re
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from ..api.reviews import conflict_view, invitation_brief, invitation_view, proposal_summary, proposal_view
+from ..api.reviews import (conflict_view, invitation_brief, invitation_view, proposal_summary, proposal_view,
+                           remote_reviews)
 from ..context import node_ctx
 from ..services import members, proposals, reviews
 from ..tables import Member, ReviewInvitation
@@ -46,8 +47,11 @@ def create_proposal():
     data = {"title": form.get("title", ""), "summary": form.get("summary", ""), "full_text": form.get("full_text", ""),
             "tags": form.getlist("tags"), "language": form.get("language", ""), "stage": form.get("stage", ""),
             "reviews_wanted": _form_int("reviews_wanted"), "bounty": _form_int("bounty")}
+    if request.form.get("min_foreign_reviewers", "").strip():
+        data["min_foreign_reviewers"] = _form_int("min_foreign_reviewers")
     with ctx.db.write() as s:
-        proposal = proposals.create_proposal(s, ctx.settings, author=_me(s), data=data, now=ctx.now())
+        proposal = proposals.create_proposal(s, ctx.settings, author=_me(s), data=data, now=ctx.now(),
+                                             remote=remote_reviews())
         proposal_id = proposal.id
     flash(f"Proposal saved; {data['reviews_wanted'] * data['bounty']} {ctx.settings.unit} are in escrow.", "info")
     return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
@@ -68,7 +72,8 @@ def proposal_page(proposal_id: int):
 def withdraw(proposal_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
-        proposals.withdraw(s, ctx.settings, member=_me(s), proposal_id=proposal_id, now=ctx.now())
+        proposals.withdraw(s, ctx.settings, member=_me(s), proposal_id=proposal_id, now=ctx.now(),
+                           remote=remote_reviews())
     flash("Proposal withdrawn; what remained in escrow is back on your account.", "info")
     return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
 
@@ -80,7 +85,7 @@ def rate(review_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
         review = reviews.rate_review(s, member=_me(s), review_id=review_id, helpfulness=_form_int("helpfulness"),
-                                     now=ctx.now())
+                                     now=ctx.now(), remote=remote_reviews())
         proposal_id = s.get(ReviewInvitation, review.invitation_id).proposal_id
     flash("Thank you for rating the review.", "info")
     return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
@@ -94,7 +99,13 @@ def invitations():
         me = _me(s)
         rows = [invitation_view(s, inv) for inv, _, _ in reviews.list_invitations(s, me)]
         conflicts = [conflict_view(s, c) for c in proposals.list_conflicts(s, me)]
-    return render_template("review_invitations.html", invitations=rows, conflicts=conflicts, me_reviewer=me.is_reviewer)
+        sections = [section(s, me) for section in REVIEW_PAGE_SECTIONS]
+    return render_template("review_invitations.html", invitations=rows, conflicts=conflicts, me_reviewer=me.is_reviewer,
+                           sections=sections)
+
+
+# Other areas (federation: invitations from peer nodes) append fn(session, member) -> (title, template, context).
+REVIEW_PAGE_SECTIONS: list = []
 
 
 @bp.post("/invitations/<int:invitation_id>/<any(accept, decline):action>")
@@ -107,7 +118,7 @@ def answer(invitation_id: int, action: str):
             reviews.accept(s, ctx.settings, member=_me(s), invitation_id=invitation_id, now=ctx.now())
         else:
             reviews.decline(s, ctx.settings, member=_me(s), invitation_id=invitation_id,
-                            reason=request.form.get("reason", ""), now=ctx.now())
+                            reason=request.form.get("reason", ""), now=ctx.now(), remote=remote_reviews())
     flash(f"Invitation {action}ed." if action == "accept" else "Invitation declined.", "info")
     return redirect(url_for("reviews.invitations"), 303)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:15:34.783088
+Create Date: 2026-11-27 22:49:52.799590
 """
 from alembic import op
 import sqlalchemy as sa
@@ -41,6 +41,13 @@ def upgrade() -> None:
     sa.Column('next_attempt_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('node_id')
     )
+    op.create_table('fed_pool_shares',
+    sa.Column('peer_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('records', sa.JSON(), nullable=False),
+    sa.Column('snapshot_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('peer_id')
+    )
     op.create_table('fed_seen_nonces',
     sa.Column('nonce', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('peer_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -49,6 +56,56 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('fed_seen_nonces', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_fed_seen_nonces_seen_at'), ['seen_at'], unique=False)
+
+    op.create_table('fed_settled_pairs',
+    sa.Column('peer_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('settled', sa.BigInteger(), nullable=False),
+    sa.Column('settlements', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('peer_id')
+    )
+    op.create_table('fed_settlement_parts',
+    sa.Column('round_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('coordinator', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('statement', sa.Text(), nullable=False),
+    sa.Column('applied_before', sa.Integer(), nullable=False),
+    sa.Column('deadline', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('proposal', sa.Text(), nullable=False),
+    sa.Column('proposal_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('acceptance', sa.Text(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=280), nullable=False),
+    sa.Column('certificate', sa.Text(), nullable=False),
+    sa.Column('changes', sa.Text(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('applied_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('round_id')
+    )
+    with op.batch_alter_table('fed_settlement_parts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fed_settlement_parts_state'), ['state'], unique=False)
+
+    op.create_table('fed_settlement_rounds',
+    sa.Column('round_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('participants', sa.Text(), nullable=False),
+    sa.Column('deadline', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('auto_propose', sa.Boolean(), nullable=False),
+    sa.Column('statements', sa.Text(), nullable=False),
+    sa.Column('excluded', sa.Text(), nullable=False),
+    sa.Column('plan', sa.Text(), nullable=False),
+    sa.Column('proposal', sa.Text(), nullable=False),
+    sa.Column('proposal_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('acceptances', sa.Text(), nullable=False),
+    sa.Column('certificate', sa.Text(), nullable=False),
+    sa.Column('delivered', sa.Text(), nullable=False),
+    sa.Column('total_before', sa.BigInteger(), nullable=False),
+    sa.Column('total_after', sa.BigInteger(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('round_id')
+    )
+    with op.batch_alter_table('fed_settlement_rounds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fed_settlement_rounds_state'), ['state'], unique=False)
 
     op.create_table('login_attempts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -199,6 +256,63 @@ def upgrade() -> None:
     with op.batch_alter_table('fed_disputes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_fed_disputes_peer_id'), ['peer_id'], unique=False)
 
+    op.create_table('fed_incoming_invitations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('peer_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('invite_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('proposal_ref', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('tags', sa.JSON(), nullable=False),
+    sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+    sa.Column('bounty', sa.BigInteger(), nullable=False),
+    sa.Column('accept_by', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('due_by', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('received_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('responded_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('decline_reason', sqlmodel.sql.sqltypes.AutoString(length=280), nullable=False),
+    sa.Column('end_reason', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('full_text', sa.Text(), nullable=True),
+    sa.Column('stage', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('shared_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('scores', sa.JSON(), nullable=False),
+    sa.Column('confidence', sa.Integer(), nullable=True),
+    sa.Column('feedback', sa.Text(), nullable=False),
+    sa.Column('submitted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('helpfulness', sa.Integer(), nullable=True),
+    sa.Column('rated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['peer_id'], ['fed_peers.node_id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('peer_id', 'invite_id')
+    )
+    with op.batch_alter_table('fed_incoming_invitations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fed_incoming_invitations_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_fed_incoming_invitations_peer_id'), ['peer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_fed_incoming_invitations_status'), ['status'], unique=False)
+
+    op.create_table('fed_initiatives',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ref', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('summary', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('interests', sa.JSON(), nullable=False),
+    sa.Column('sectors', sa.JSON(), nullable=False),
+    sa.Column('stage', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('city', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('contact_member_id', sa.Integer(), nullable=True),
+    sa.Column('consent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('consent_note', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['contact_member_id'], ['members.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('fed_initiatives', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fed_initiatives_ref'), ['ref'], unique=True)
+
     op.create_table('fed_peer_keys',
     sa.Column('kid', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('peer_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -210,6 +324,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('fed_peer_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_fed_peer_keys_peer_id'), ['peer_id'], unique=False)
+
+    op.create_table('fed_pool_reviewers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('peer_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('handle', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('expertise', sa.JSON(), nullable=False),
+    sa.Column('languages', sa.JSON(), nullable=False),
+    sa.Column('open_slots', sa.Integer(), nullable=False),
+    sa.Column('turnaround_days', sa.Integer(), nullable=False),
+    sa.Column('reviews_done', sa.BigInteger(), nullable=False),
+    sa.Column('helpfulness', sa.Integer(), nullable=True),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['peer_id'], ['fed_peers.node_id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('peer_id', 'handle')
+    )
+    with op.batch_alter_table('fed_pool_reviewers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fed_pool_reviewers_peer_id'), ['peer_id'], unique=False)
 
     op.create_table('fed_transfers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -366,6 +498,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_review_invitations_proposal_id'), ['proposal_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_review_invitations_reviewer_id'), ['reviewer_id'], unique=False)
 
+    op.create_table('fed_review_links',
+    sa.Column('invitation_id', sa.Integer(), nullable=False),
+    sa.Column('invite_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('peer_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('due_by', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('shared_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('transfer_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('end_sent', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('rated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['invitation_id'], ['review_invitations.id'], ),
+    sa.ForeignKeyConstraint(['peer_id'], ['fed_peers.node_id'], ),
+    sa.PrimaryKeyConstraint('invitation_id')
+    )
+    with op.batch_alter_table('fed_review_links', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fed_review_links_invite_id'), ['invite_id'], unique=True)
+        batch_op.create_index(batch_op.f('ix_fed_review_links_peer_id'), ['peer_id'], unique=False)
+
     op.create_table('reviews',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('invitation_id', sa.Integer(), nullable=False),
@@ -387,6 +537,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table('reviews')
+    with op.batch_alter_table('fed_review_links', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fed_review_links_peer_id'))
+        batch_op.drop_index(batch_op.f('ix_fed_review_links_invite_id'))
+
+    op.drop_table('fed_review_links')
     with op.batch_alter_table('review_invitations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_review_invitations_reviewer_id'))
         batch_op.drop_index(batch_op.f('ix_review_invitations_proposal_id'))
@@ -425,10 +580,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_fed_transfers_local_member_id'))
 
     op.drop_table('fed_transfers')
+    with op.batch_alter_table('fed_pool_reviewers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fed_pool_reviewers_peer_id'))
+
+    op.drop_table('fed_pool_reviewers')
     with op.batch_alter_table('fed_peer_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fed_peer_keys_peer_id'))
 
     op.drop_table('fed_peer_keys')
+    with op.batch_alter_table('fed_initiatives', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fed_initiatives_ref'))
+
+    op.drop_table('fed_initiatives')
+    with op.batch_alter_table('fed_incoming_invitations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fed_incoming_invitations_status'))
+        batch_op.drop_index(batch_op.f('ix_fed_incoming_invitations_peer_id'))
+        batch_op.drop_index(batch_op.f('ix_fed_incoming_invitations_member_id'))
+
+    op.drop_table('fed_incoming_invitations')
     with op.batch_alter_table('fed_disputes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fed_disputes_peer_id'))
 
@@ -470,10 +639,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_login_attempts_email'))
 
     op.drop_table('login_attempts')
+    with op.batch_alter_table('fed_settlement_rounds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fed_settlement_rounds_state'))
+
+    op.drop_table('fed_settlement_rounds')
+    with op.batch_alter_table('fed_settlement_parts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fed_settlement_parts_state'))
+
+    op.drop_table('fed_settlement_parts')
+    op.drop_table('fed_settled_pairs')
     with op.batch_alter_table('fed_seen_nonces', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fed_seen_nonces_seen_at'))
 
     op.drop_table('fed_seen_nonces')
+    op.drop_table('fed_pool_shares')
     op.drop_table('fed_peers')
     op.drop_table('fed_local_keys')
     # ### end Alembic commands ###

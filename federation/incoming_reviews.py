@@ -1,0 +1,231 @@
+"""Cross-border reviews, reviewer's side: a peer invites one of our members to review its proposal.
+
+Each `review_invite` becomes an IncomingInvitation that only the invited member sees (their
+dashboard and Reviews page, and a notification). An invitation for someone who is not (or no
+longer) a consenting, active reviewer with a free slot is declined at once by a `review_decline`
+(a domain "no" is an answering message). The member's accept, decline and review travel back
+as entries; the proposer's node decides expiry and time-outs and tells us with `review_cancel`.
+The full text arrives only as `proposal_share`, which the proposer's node sends after the
+acceptance; it is stored for that member alone (not even coordinators see it). The bounty
+arrives as an ordinary `transfer` to the member's pseudonym, resolved here by its transfer id.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from node.errors import ConflictError, NotFoundError
+from node.lifecycle import lifecycle
+from node.services import members, reviews
+from node.services.notify import notify
+from node.services.proposals import OPEN_STATES
+from node.services.validate import clean_text
+from node.tables import Member, ReviewInvitation
+from protocol import Envelope, parse_time
+
+from . import channels, transfers
+from .remote_reviews import TRANSFER_PREFIX, bounty_transfer_id
+from .tables import CrossBorderTransfer, IncomingInvitation, Peer
+
+# The proposer's node ends an invitation (expired, timed_out, withdrawn) even after it was accepted.
+INCOMING = lifecycle(
+    "incoming invitation", "invited",
+    invited="accepted declined expired cancelled",
+    accepted="submitted timed_out expired cancelled",
+    submitted="", declined="", expired="", timed_out="", cancelled="",
+)
+END_STATES = {"expired": "expired", "timed_out": "timed_out"}  # any other reason code: cancelled
+
+
+# --- entries from the proposer's node ---------------------------------------------------------------
+
+
+@channels.handles("review_invite")
+def apply_invite(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+    """Show the invitation to the member and notify them, or decline at once if they cannot take it."""
+    body = env.body
+    if session.scalars(select(IncomingInvitation.id).where(IncomingInvitation.peer_id == peer.node_id,
+                                                           IncomingInvitation.invite_id == body["invite_id"])).first():
+        return  # the same invitation twice: already handled
+    member = session.scalars(select(Member).where(Member.pseudonym == body["reviewer_handle"])).first()
+    refusal = _refusal(session, member)
+    if refusal:
+        channels.append(session, fed, peer_id=peer.node_id, type_name="review_decline", now=now,
+                        body={"invite_id": body["invite_id"], "reason": refusal})
+        return
+    row = IncomingInvitation(peer_id=peer.node_id, invite_id=body["invite_id"], member_id=member.id,
+                             proposal_ref=body["proposal_ref"], title=body["title"], summary=body["summary"],
+                             tags=list(body["tags"]), language=body["language"], bounty=body["bounty"],
+                             accept_by=parse_time(body["accept_by"]), due_by=parse_time(body["due_by"]),
+                             status=INCOMING.initial, received_at=now)
+    session.add(row)
+    notify(session, member_id=member.id, kind="review_invitation", now=now,
+           subject=f"Review invitation from {peer.name or peer.node_id}: {row.title}",
+           body=(f"{peer.name or peer.node_id} ({peer.country}) invites you to review \"{row.title}\" for "
+                 f"{row.bounty} {fed.ctx.settings.unit}. Please accept or decline before "
+                 f"{row.accept_by:%Y-%m-%d %H:%M} UTC: {fed.ctx.settings.base_url}/reviews"))
+
+
+def _refusal(session, member: Member | None) -> str:
+    """Why this member cannot take a remote invitation now ('' if they can)."""
+    if member is None or member.status != "active" or not member.is_reviewer or not member.pool_consent:
+        return "not_available: this reviewer is no longer shared by this node"
+    local = session.execute(select(func.count()).select_from(ReviewInvitation).where(
+        ReviewInvitation.reviewer_id == member.id, ReviewInvitation.status.in_(OPEN_STATES))).scalar_one()
+    abroad = session.execute(select(func.count()).select_from(IncomingInvitation).where(
+        IncomingInvitation.member_id == member.id, IncomingInvitation.status.in_(("invited", "accepted")))).scalar_one()
+    if local + abroad >= member.review_capacity:
+        return "no_capacity: this reviewer has no free review slot"
+    return ""
+
+
+def _incoming(session, peer: Peer, invite_id: str) -> IncomingInvitation | None:
+    return session.scalars(select(IncomingInvitation).where(IncomingInvitation.peer_id == peer.node_id,
+                                                            IncomingInvitation.invite_id == invite_id)).first()
+
+
+@channels.handles("review_cancel")
+def apply_cancel(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+    """The proposer's node ended the invitation (expired, timed out, withdrawn, refused)."""
+    row = _incoming(session, peer, env.body["invite_id"])
+    if row is None:
+        return
+    code = env.body["reason_code"]
+    row.end_reason = code
+    if row.status not in ("invited", "accepted"):
+        return  # submitted meanwhile (the review crossed the cancel): end_reason says it came too late
+    target = END_STATES.get(code, "cancelled")
+    INCOMING.check(row.status, target)
+    row.status, row.full_text = target, None  # the text was lent for the review only
+    notify(session, member_id=row.member_id, kind="invitation_cancelled", now=now,
+           subject=f"Review invitation ended: {row.title}",
+           body=f"{peer.name or peer.node_id} ended your invitation to review \"{row.title}\" ({code}).")
+
+
+@channels.handles("proposal_share")
+def apply_share(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+    """The full text, for the member who accepted; kept only while the invitation is accepted."""
+    row = _incoming(session, peer, env.body["invite_id"])
+    if row is None or row.status != "accepted":
+        return
+    body = env.body
+    row.full_text, row.stage, row.shared_at = body["full_text"], body["stage"], now
+    row.title, row.summary, row.tags, row.language = body["title"], body["summary"], list(body["tags"]), body["language"]
+    notify(session, member_id=row.member_id, kind="proposal_shared", now=now,
+           subject=f"Full text available: {row.title}",
+           body=f"The full text of \"{row.title}\" is on your Reviews page: {fed.ctx.settings.base_url}/reviews")
+
+
+@channels.handles("review_rating")
+def apply_rating(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+    """The author's helpfulness rating joins the member's record (and so their pool entry)."""
+    row = _incoming(session, peer, env.body["invite_id"])
+    if row is None or row.status != "submitted" or row.helpfulness is not None:
+        return
+    row.helpfulness, row.rated_at = env.body["helpfulness"], now
+    notify(session, member_id=row.member_id, kind="review_rated", now=now,
+           subject=f"Your review of \"{row.title}\" was rated",
+           body=f"The author rated your review {row.helpfulness}/5 for helpfulness.")
+
+
+def _review_payee(session, peer: Peer, body: dict) -> Member | None:
+    """A review bounty is paid to the reviewer's pseudonym: find them by the invitation it names."""
+    tid = body["transfer_id"]
+    if not tid.startswith(TRANSFER_PREFIX):
+        return None
+    row = _incoming(session, peer, tid[len(TRANSFER_PREFIX):])
+    if row is None or row.status != "submitted":
+        return None
+    member = session.get(Member, row.member_id)
+    return member if member is not None and member.pseudonym == body["payee"] else None
+
+
+if _review_payee not in transfers.PAYEE_RESOLVERS:
+    transfers.PAYEE_RESOLVERS.append(_review_payee)
+
+
+# --- the member answers -----------------------------------------------------------------------------
+
+
+def own_incoming(session, member: Member, incoming_id: int) -> IncomingInvitation:
+    """An invitation from a peer: only the invited member sees it (404 for everyone else, coordinators too)."""
+    row = session.get(IncomingInvitation, incoming_id)
+    if row is None or row.member_id != member.id:
+        raise NotFoundError("no such invitation", code="invitation_not_found")
+    return row
+
+
+def incoming_of(session, member: Member) -> list[IncomingInvitation]:
+    return list(session.scalars(select(IncomingInvitation).where(IncomingInvitation.member_id == member.id)
+                                .order_by(IncomingInvitation.id.desc())).all())
+
+
+def _active_peer(session, row: IncomingInvitation) -> Peer:
+    peer = session.get(Peer, row.peer_id)
+    if peer.status != "active":
+        raise ConflictError(f"{peer.node_id} is {peer.status}: answers cannot reach it", code="peer_not_active")
+    return peer
+
+
+def accept(session, fed, *, member: Member, incoming_id: int, now: datetime) -> IncomingInvitation:
+    """Accept before the deadline; the full text follows from the proposer's node."""
+    row = own_incoming(session, member, incoming_id)
+    members.require_active(member)
+    INCOMING.check(row.status, "accepted")
+    if now >= row.accept_by:
+        raise ConflictError("the time to accept this invitation has passed", code="invitation_expired")
+    _active_peer(session, row)
+    row.status, row.responded_at = "accepted", now
+    channels.append(session, fed, peer_id=row.peer_id, type_name="review_accept", now=now,
+                    body={"invite_id": row.invite_id})
+    return row
+
+
+def decline(session, fed, *, member: Member, incoming_id: int, reason: object, now: datetime) -> IncomingInvitation:
+    """Decline; the proposer's node invites someone else."""
+    row = own_incoming(session, member, incoming_id)
+    reason = clean_text(reason, "reason", 280)
+    INCOMING.check(row.status, "declined")
+    _active_peer(session, row)
+    row.status, row.responded_at, row.decline_reason = "declined", now, reason
+    body = {"invite_id": row.invite_id, **({"reason": reason} if reason else {})}
+    channels.append(session, fed, peer_id=row.peer_id, type_name="review_decline", now=now, body=body)
+    return row
+
+
+def submit(session, fed, *, member: Member, incoming_id: int, data: dict, now: datetime) -> IncomingInvitation:
+    """Write the review here; it travels to the proposer's node, which pays the bounty from its escrow."""
+    row = own_incoming(session, member, incoming_id)
+    fields = reviews.clean_review_fields(data)
+    INCOMING.check(row.status, "submitted")
+    if now >= row.due_by:
+        raise ConflictError("the review was due before now", code="review_overdue")
+    _active_peer(session, row)
+    scores = {name: fields[name] for name in reviews.TENETS}
+    row.status, row.submitted_at = "submitted", now
+    row.scores, row.confidence, row.feedback = scores, fields["confidence"], fields["feedback"]
+    channels.append(session, fed, peer_id=row.peer_id, type_name="review_submit", now=now, body={
+        "invite_id": row.invite_id, "scores": scores, "confidence": fields["confidence"],
+        "feedback": fields["feedback"]})
+    return row
+
+
+def incoming_view(session, row: IncomingInvitation) -> dict:
+    """The invitation as its member sees it; the full text only once it was shared after acceptance."""
+    peer = session.get(Peer, row.peer_id)
+    payment = session.scalars(select(CrossBorderTransfer).where(
+        CrossBorderTransfer.transfer_id == bounty_transfer_id(row.invite_id), CrossBorderTransfer.direction == "in",
+        CrossBorderTransfer.peer_id == row.peer_id)).first()
+    out = {"id": row.id, "peer": row.peer_id, "peer_name": peer.name, "peer_country": peer.country,
+           "proposal_ref": row.proposal_ref, "title": row.title, "summary": row.summary, "tags": list(row.tags),
+           "language": row.language, "bounty": row.bounty, "status": row.status, "accept_by": row.accept_by,
+           "due_by": row.due_by, "responded_at": row.responded_at, "decline_reason": row.decline_reason,
+           "end_reason": row.end_reason, "received_at": row.received_at,
+           "payment": payment.status if payment is not None else None}
+    if row.full_text is not None and row.status in ("accepted", "submitted"):
+        out.update(full_text=row.full_text, stage=row.stage)
+    if row.status == "submitted":
+        out["review"] = {**row.scores, "confidence": row.confidence, "feedback": row.feedback,
+                         "submitted_at": row.submitted_at, "helpfulness": row.helpfulness, "rated_at": row.rated_at}
+    return out

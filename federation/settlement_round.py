@@ -1,0 +1,363 @@
+"""Running a clearing round: collect statements, compute the set-off, propose, gather acceptances, certify.
+
+The coordinator needs no ledger of its own: it talks to participants through `ask` (a signed
+direct message, or a local call when it takes part itself) and keeps its round in one row.
+Each step is a short transaction between HTTP calls and may run again (from the API, the
+sweep or the CLI): participants answer a repeated statement request or proposal with the
+same signed answer, and a certificate goes out in a fresh envelope around the same body
+until every participant has applied it.
+
+collecting -> computed -> proposed -> certified -> settled. A round is abandoned, changing
+nothing anywhere, when a participant refuses or its deadline passes with an answer missing;
+it is `empty` when there is nothing to clear, `undelivered` when a participant could not be
+given the certificate within the apply window.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+from itertools import combinations
+
+from sqlalchemy import select
+
+from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from node.lifecycle import lifecycle
+from protocol import Envelope, envelope_hash, format_time, make_envelope, sign_envelope
+from protocol.netting import set_off
+
+from . import settlement
+from .identity import new_envelope_id
+from .settlement_transport import BadAnswer, ask, checked_answer, signed
+from .tables import Peer, SettlementRound
+
+log = logging.getLogger(__name__)
+ROUND = lifecycle("clearing round", "collecting", collecting="computed empty abandoned",
+                  computed="proposed abandoned", proposed="certified abandoned", certified="settled undelivered",
+                  settled="", empty="", abandoned="", undelivered="")
+WAITING = ("collecting", "computed", "proposed")
+DONE = ("applied", "already_applied")
+MAX_PARTICIPANTS = 64
+RESTATES = 3  # times the nodes of a pair with entries in flight are asked again before the round goes on
+
+
+def start_round(fed, *, participants: list[str] | None = None, deadline_seconds: object = None,
+                propose: bool = True, include_self: bool = True) -> str:
+    """Open a round (default participants: this node and every active peer) and run it as far as it goes."""
+    ctx = fed.ctx
+    seconds = ctx.settings.settlement_deadline_seconds if deadline_seconds is None else deadline_seconds
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 10 <= seconds <= 86400:
+        raise ValidationError("the deadline is 10 to 86400 seconds away", code="invalid_deadline",
+                              field="deadline_seconds")
+    with ctx.db.write() as session:
+        now = ctx.now()
+        busy = open_round(session, fed, now)
+        if busy is not None:
+            raise ConflictError(f"round {busy.round_id} is still {busy.state}", code="round_open")
+        chosen = choose_participants(session, fed, participants, include_self)
+        round_id = f"{fed.node_id}-{uuid.uuid4().hex[:24]}"
+        session.add(SettlementRound(round_id=round_id, state="collecting", participants=json.dumps(chosen),
+                                    deadline=now + timedelta(seconds=seconds), auto_propose=bool(propose),
+                                    created_at=now))
+    advance_round(fed, round_id)
+    return round_id
+
+
+def open_round(session, fed, now: datetime) -> SettlementRound | None:
+    """Our round that is not over: waiting for answers, or certified and still being delivered."""
+    window = timedelta(seconds=fed.ctx.settings.settlement_apply_seconds)
+    rows = session.scalars(select(SettlementRound).where(SettlementRound.state.in_((*WAITING, "certified")))).all()
+    return next((r for r in rows if r.state in WAITING or now <= r.deadline + window), None)
+
+
+def choose_participants(session, fed, given: object, include_self: bool) -> list[str]:
+    """Each participant is this node or an active peer (it must answer our signed messages); 2 to 64."""
+    active = set(session.scalars(select(Peer.node_id).where(Peer.status == "active")).all())
+    if given is None:
+        chosen = sorted(active | ({fed.node_id} if include_self else set()))
+    else:
+        if not isinstance(given, list) or not all(isinstance(n, str) for n in given):
+            raise ValidationError("participants is a list of node ids", code="invalid_participants",
+                                  field="participants")
+        chosen = sorted(set(given))
+        strangers = [n for n in chosen if n != fed.node_id and n not in active]
+        if strangers:
+            raise ValidationError(f"not an active peer: {', '.join(strangers)}", code="unknown_participant",
+                                  field="participants")
+    if not 2 <= len(chosen) <= MAX_PARTICIPANTS:
+        raise ValidationError(f"a round has 2 to {MAX_PARTICIPANTS} participants, not {len(chosen)}",
+                              code="invalid_participants", field="participants")
+    return chosen
+
+
+def propose(fed, round_id: str) -> str:
+    """Send a computed (previewed) round's proposal now."""
+    with fed.ctx.db.write() as session:
+        row = get_round(session, round_id)
+        if row.state != "computed":
+            raise ConflictError(f"round {round_id} is {row.state}, not computed", code="round_not_computed")
+        row.auto_propose = True
+    return advance_round(fed, round_id)
+
+
+def abandon(fed, round_id: str, reason: str) -> str:
+    """Give up a round that is still waiting; nothing is applied anywhere."""
+    with fed.ctx.db.write() as session:
+        row = get_round(session, round_id)
+        if row.state not in WAITING:
+            raise ConflictError(f"round {round_id} is {row.state}", code="round_not_waiting")
+        return _finish(row, "abandoned", reason or "abandoned by the coordinator", fed.ctx.now())
+
+
+def advance_round(fed, round_id: str) -> str:
+    """Take the round as far as it can go now; returns its state."""
+    with fed.peer_lock(f"round:{round_id}"):
+        while _step(fed, round_id) is not None:
+            pass
+    with fed.ctx.db.read() as session:
+        return get_round(session, round_id).state
+
+
+def _step(fed, round_id: str) -> str | None:
+    """One step; the new state, or None when the round waits (or is over)."""
+    with fed.ctx.db.write() as session:
+        row, now = get_round(session, round_id), fed.ctx.now()
+        if row.state in WAITING and now > row.deadline:
+            answered = json.loads(row.acceptances if row.state == "proposed" else row.statements)
+            missing = [p for p in json.loads(row.participants) if p not in answered]
+            why = f"deadline passed; no answer from {', '.join(missing)}" if missing else "deadline passed"
+            return _finish(row, "abandoned", f"{why}. {row.reason}", now)
+        state, auto = row.state, row.auto_propose
+    if state == "collecting":
+        return _collect(fed, round_id)
+    if state == "computed" and auto:
+        return _propose(fed, round_id)
+    if state == "proposed":
+        return _gather(fed, round_id)
+    if state == "certified":
+        return _deliver(fed, round_id)
+    return None
+
+
+def get_round(session, round_id: str) -> SettlementRound:
+    row = session.get(SettlementRound, round_id)
+    if row is None:
+        raise NotFoundError(f"this node runs no round {round_id}", code="round_not_found")
+    return row
+
+
+def _finish(row: SettlementRound, state: str, reason: str, now: datetime) -> str:
+    ROUND.check(row.state, state)
+    row.state, row.reason, row.finished_at = state, reason.strip()[:1000], now
+    return state
+
+
+def _move(row: SettlementRound, state: str) -> str:
+    ROUND.check(row.state, state)
+    row.state = state
+    return state
+
+
+def _collect(fed, round_id: str) -> str | None:
+    """Ask every participant we have no statement from; compute once all are in.
+
+    A pair stated at different channel points (entries in flight) would be left out, so its two
+    nodes are asked again, a few times, before the round goes ahead without that pair.
+    """
+    for attempt in range(RESTATES + 1):
+        outcome = _collect_once(fed, round_id, restate=attempt < RESTATES)
+        if outcome != "restate":
+            return outcome
+        time.sleep(0.1 * (attempt + 1))  # give the entries in flight a moment to land
+    return None
+
+
+def _collect_once(fed, round_id: str, restate: bool) -> str | None:
+    ctx = fed.ctx
+    with ctx.db.read() as session:
+        row, now = get_round(session, round_id), ctx.now()
+        have = json.loads(row.statements)
+        asks = {p: signed(session, fed, "position_statement", p, {"round_id": round_id, "positions": []}, now)
+                for p in json.loads(row.participants) if p not in have}
+    got, errors = {}, {}
+    for p, env in asks.items():
+        try:
+            got[p] = checked_answer(fed, ask(fed, p, env), "statement", "position_statement", p, round_id).to_dict()
+        except BadAnswer as exc:
+            errors[p] = str(exc)
+    with ctx.db.write() as session:
+        row = get_round(session, round_id)
+        if row.state != "collecting":
+            return None
+        participants = json.loads(row.participants)
+        have = {**json.loads(row.statements), **got}
+        row.statements, row.reason = json.dumps(have, sort_keys=True), _errors_text(errors)
+        if len(have) < len(participants):
+            return None
+        excluded = plan_round(participants, {p: env["body"] for p, env in have.items()})[3]
+        busy = {n for x in excluded if x["kind"] == "in_flight" for n in x["pair"]}
+        if restate and busy:
+            row.statements = json.dumps({p: env for p, env in have.items() if p not in busy}, sort_keys=True)
+            return "restate"
+        return _compute(row, ctx.now())
+
+
+def plan_round(participants: list[str], statements: dict[str, dict]) -> tuple[list, list, dict, list]:
+    """Debts, peered pairs and limits from the pairs on which both sides agree; the rest left out, with why."""
+    stated = {p: {e["peer"]: e for e in body["positions"]} for p, body in statements.items()}
+    debts, peered, limits, excluded = [], [], {}, []
+    for a, b in combinations(sorted(participants), 2):
+        ab, ba = stated[a].get(b), stated[b].get(a)
+        if ab is None and ba is None:
+            continue
+        if ab is None or ba is None:
+            kind, why = "missing", f"{a if ab is None else b} states no position (not an active peer, or a dispute)"
+        elif (ab["as_of_seq_sent"], ab["as_of_seq_received"]) != (ba["as_of_seq_received"], ba["as_of_seq_sent"]):
+            kind, why = "in_flight", "stated at different channel points (entries in flight)"
+        elif ab["position"] + ba["position"] != 0:
+            kind, why = "mismatch", f"positions do not mirror: {a} states {ab['position']}, {b} {ba['position']}"
+        else:
+            kind = ""
+        if kind:
+            excluded.append({"pair": [a, b], "kind": kind, "reason": why})
+            continue
+        peered.append((a, b))
+        limits[(b, a)], limits[(a, b)] = ab.get("trust_limit", 0), ba.get("trust_limit", 0)
+        if ab["position"]:  # positive: b owes a
+            debts.append((b, a, ab["position"]) if ab["position"] > 0 else (a, b, -ab["position"]))
+    return debts, peered, limits, excluded
+
+
+def _compute(row: SettlementRound, now: datetime) -> str:
+    statements = {p: env["body"] for p, env in json.loads(row.statements).items()}
+    debts, peered, limits, excluded = plan_round(json.loads(row.participants), statements)
+    result = set_off(debts, peered=peered, limits=limits)
+    row.excluded = json.dumps(excluded)
+    row.plan = json.dumps({"before": [d.to_dict() for d in result.before],
+                           "after": [d.to_dict() for d in result.after], "cleared": result.cleared})
+    row.total_before, row.total_after = result.total_before, result.total_after
+    if result.cleared == 0:
+        return _finish(row, "empty", "nothing to clear", now)
+    return _move(row, "computed")
+
+
+def _propose(fed, round_id: str) -> str | None:
+    with fed.ctx.db.write() as session:
+        row, now = get_round(session, round_id), fed.ctx.now()
+        if row.state != "computed":
+            return None
+        plan = json.loads(row.plan)
+        body = {"round_id": round_id, "participants": json.loads(row.participants),
+                "deadline": format_time(row.deadline), "before": plan["before"], "after": plan["after"],
+                "cleared": plan["cleared"]}
+        env = make_envelope(type="settlement_proposal", from_=fed.node_id, to="*", created=now, body=body,
+                            id=new_envelope_id())
+        env = sign_envelope(env, fed.identity.current_key())
+        row.proposal, row.proposal_hash = settlement.stored(env), envelope_hash(env)
+        return _move(row, "proposed")
+
+
+def _gather(fed, round_id: str) -> str | None:
+    """Send the proposal to every participant that has not answered; certify once all accepted."""
+    ctx = fed.ctx
+    with ctx.db.read() as session:
+        row = get_round(session, round_id)
+        proposal, answers = settlement.load(row.proposal), json.loads(row.acceptances)
+        pending = [p for p in json.loads(row.participants) if p not in answers]
+    got, errors = {}, {}
+    for p in pending:
+        try:
+            acc = checked_answer(fed, ask(fed, p, proposal), "acceptance", "settlement_acceptance", p, round_id)
+            if acc.body["proposal_hash"] != envelope_hash(proposal):
+                raise BadAnswer("the acceptance names another proposal")
+            got[p] = acc.to_dict()
+        except BadAnswer as exc:
+            errors[p] = str(exc)
+    with ctx.db.write() as session:
+        row, now = get_round(session, round_id), ctx.now()
+        if row.state != "proposed":
+            return None
+        answers = {**json.loads(row.acceptances), **got}
+        row.acceptances, row.reason = json.dumps(answers, sort_keys=True), _errors_text(errors)
+        refused = {p: a["body"].get("reason", "") for p, a in sorted(answers.items()) if not a["body"]["accept"]}
+        if refused:
+            return _finish(row, "abandoned", "refused by " + "; ".join(f"{p} ({r})" for p, r in refused.items()), now)
+        participants = json.loads(row.participants)
+        if len(answers) < len(participants):
+            return None
+        body = {"round_id": round_id, "proposal": proposal.to_dict(), "acceptances": [answers[p] for p in participants]}
+        row.certificate = settlement.stored(_certificate(fed, body, now))
+        return _move(row, "certified")
+
+
+def _certificate(fed, body: dict, now: datetime) -> Envelope:
+    env = make_envelope(type="settlement_certificate", from_=fed.node_id, to="*", created=now, body=body,
+                        id=new_envelope_id())
+    return sign_envelope(env, fed.identity.current_key())
+
+
+def _deliver(fed, round_id: str) -> str | None:
+    """Give every participant the certificate (a fresh envelope each try, the same body) until all applied it."""
+    ctx = fed.ctx
+    window = timedelta(seconds=ctx.settings.settlement_apply_seconds)
+    with ctx.db.read() as session:
+        row, now = get_round(session, round_id), ctx.now()
+        body, delivered = settlement.load(row.certificate).body, json.loads(row.delivered)
+        pending = [p for p in json.loads(row.participants) if delivered.get(p, {}).get("status") not in DONE]
+        late = now > row.deadline + window
+    results = {} if late else {p: ask(fed, p, _certificate(fed, body, now)) for p in pending}
+    with ctx.db.write() as session:
+        row, now = get_round(session, round_id), ctx.now()
+        if row.state != "certified":
+            return None
+        delivered = json.loads(row.delivered)
+        for p, answer in results.items():
+            error = answer.get("error") or {}
+            delivered[p] = {"status": answer["status"]} if answer.get("status") in DONE else \
+                {"status": "failed", "error": f"{error.get('code', 'bad_answer')}: {error.get('message', '')}"[:300]}
+        row.delivered = json.dumps(delivered, sort_keys=True)
+        missing = [p for p in json.loads(row.participants) if delivered.get(p, {}).get("status") not in DONE]
+        if not missing:
+            return _finish(row, "settled", "", now)
+        if late:
+            return _finish(row, "undelivered", f"never applied by {', '.join(missing)}: their pairs diverge", now)
+        return None
+
+
+def _errors_text(errors: dict[str, str]) -> str:
+    return "; ".join(f"{p}: {e}" for p, e in sorted(errors.items()))[:1000]
+
+
+def sweep_rounds(fed) -> int:
+    """Deadlines and retries of our rounds, lapsed participations, and the scheduled round if one is due."""
+    ctx = fed.ctx
+    with ctx.db.write() as session:
+        moved = settlement.lapse_overdue(session, fed, ctx.now())
+    with ctx.db.read() as session:
+        states = session.execute(select(SettlementRound.round_id, SettlementRound.state).where(
+            SettlementRound.state.in_((*WAITING, "certified")))).all()
+    for round_id, state in states:
+        try:
+            moved += advance_round(fed, round_id) != state
+        except Exception:  # one broken round must not stop the others
+            log.exception("advancing round %s failed", round_id)
+    return moved + _scheduled_round(fed)
+
+
+def _scheduled_round(fed) -> int:
+    every = fed.ctx.settings.settlement_round_seconds
+    if every <= 0:
+        return 0
+    with fed.ctx.db.read() as session:
+        last = session.scalars(select(SettlementRound.created_at).order_by(
+            SettlementRound.created_at.desc()).limit(1)).first()
+    if last is not None and fed.ctx.now() < last + timedelta(seconds=every):
+        return 0
+    try:
+        start_round(fed)
+    except DomainError as exc:  # a round still open, or too few peers: try again next period
+        log.info("scheduled clearing round not started: %s", exc.message)
+        return 0
+    return 1

@@ -1,0 +1,90 @@
+"""The transfer hot path: token lookup inside the write transaction, cached accounts, refusals change nothing."""
+from __future__ import annotations
+
+from sqlalchemy import event, update
+
+from node.services import ledger
+from node.tables import Account, ApiToken
+from tests.conftest import balance_of
+
+
+def _statements(ctx) -> list:
+    seen: list = []
+    event.listen(ctx.db.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+def test_token_errors_come_before_body_errors(client, ctx, make_member, token_for):
+    anna = make_member("anna")
+    bad_body = {"data": b"{not json", "headers": {"Content-Type": "application/json"}}
+    assert client.post("/api/v1/transfers", **bad_body).get_json()["error"]["code"] == "token_missing"
+    wrong = client.post("/api/v1/transfers", **{**bad_body, "headers": {**bad_body["headers"],
+                                                                    "Authorization": "Bearer sif_nonsense"}})
+    assert (wrong.status_code, wrong.get_json()["error"]["code"]) == (401, "token_invalid")
+    good = {**bad_body["headers"], **token_for(anna)}
+    assert client.post("/api/v1/transfers", data=b"{not json", headers=good).get_json()["error"]["code"] == \
+        "invalid_json"
+
+
+def test_revoked_token_is_refused_by_the_transfer_itself(client, ctx, make_member, token_for, books):
+    anna, bert = make_member("anna"), make_member("bert")
+    headers = token_for(anna)
+    assert client.post("/api/v1/transfers", json={"to": "bert", "amount": 2}, headers=headers).status_code == 201
+    with ctx.db.write() as s:
+        s.execute(update(ApiToken).where(ApiToken.member_id == anna.id).values(revoked=True))
+    refused = client.post("/api/v1/transfers", json={"to": "bert", "amount": 2}, headers=headers)
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (401, "token_invalid")
+    assert (balance_of(ctx, anna), balance_of(ctx, bert)) == (8, 12)
+    books()
+
+
+def test_transfer_answers_the_balance_the_database_holds(client, ctx, make_member, token_for, books):
+    anna, _ = make_member("anna"), make_member("bert")
+    out = client.post("/api/v1/transfers", json={"to": "bert", "amount": 3, "memo": "tea"}, headers=token_for(anna))
+    assert out.status_code == 201 and out.get_json()["balance"] == balance_of(ctx, anna) == 7
+    refused = client.post("/api/v1/transfers", json={"to": "bert", "amount": 13}, headers=token_for(anna))
+    assert refused.get_json()["error"]["code"] == "insufficient_funds"
+    assert balance_of(ctx, anna) == 7
+    books()
+
+
+def test_one_write_transaction_and_no_lookup_twice(client, ctx, make_member, token_for):
+    anna, _ = make_member("anna"), make_member("bert")
+    headers = token_for(anna)
+    seen = _statements(ctx)
+    assert client.post("/api/v1/transfers", json={"to": "bert", "amount": 1}, headers=headers).status_code == 201
+    assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+    assert sum(s.lstrip().startswith("SELECT accounts") for s in seen) == 1
+    assert sum("FROM members" in s for s in seen) == 2  # the payer (through the token) and the payee
+
+
+def test_member_accounts_in_order_and_cached_per_session(ctx, make_member):
+    anna, bert = make_member("anna"), make_member("bert")
+    with ctx.db.read() as s:
+        seen = _statements(ctx)
+        first = ledger.member_accounts(s, bert.id, anna.id)
+        assert [a.ref for a in first] == [f"member:{bert.id}", f"member:{anna.id}"]
+        assert ledger.member_account(s, anna.id) is first[1]
+        assert len([q for q in seen if q.startswith("SELECT")]) == 1
+    with ctx.db.read() as s:  # a new session reads again
+        assert ledger.member_account(s, anna.id) is not first[1]
+
+
+def test_cached_account_sees_a_closed_flag_set_in_the_same_session(ctx, make_member, books):
+    anna, bert = make_member("anna"), make_member("bert")
+    with ctx.db.write() as s:
+        account = ledger.member_account(s, bert.id)
+        account_id = account.id
+        account.closed = True  # flushed by post() before its conditional updates
+        try:
+            ledger.post(s, kind="transfer", legs=[ledger.Leg(ledger.member_account(s, anna.id), -1),
+                                                  ledger.Leg(account, 1)], memo="", now=ctx.now())
+        except ledger.LedgerError as exc:
+            assert exc.code == "account_closed"
+        else:  # pragma: no cover - the assertion message says what went wrong
+            raise AssertionError("a closed account took a credit")
+        s.rollback()
+    with ctx.db.read() as s:
+        assert s.get(Account, account_id).closed is False
+    assert (balance_of(ctx, anna), balance_of(ctx, bert)) == (10, 10)
+    books()
