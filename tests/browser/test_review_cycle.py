@@ -141,7 +141,7 @@ def test_a_member_asks_for_a_review_and_a_reviewer_delivers_it(node_process, new
     screenshot(author, "review-received-and-rated")
     assert balance(author) == "7 SIF"
     author.goto("/statement")
-    assert "review_escrow" in author.locator("main").inner_text()
+    assert "Review bounties held" in author.locator("main").inner_text()
     screenshot(author, "statement")
 
     # What the pages showed is what the node holds.
