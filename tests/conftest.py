@@ -9,6 +9,8 @@ import pytest
 from node.app import create_app
 from node.clock import FixedClock
 from node.services import ledger, members
+# One Chromium per test session, shared by every browser test (a second sync Playwright would clash).
+from tests.browser_fixtures import browser, new_page, screenshot  # noqa: F401  (fixtures)
 
 START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)
 PASSWORD = "correct horse battery"

@@ -11,7 +11,6 @@ import pytest
 from werkzeug.serving import make_server
 
 from federation.directory.poller import poll_once
-from tests.browser.conftest import browser, new_page, screenshot  # noqa: F401  (fixtures)
 from tests.directory.conftest import list_node
 from tests.directory.fakes import network
 
