@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import requests
+
 from sqlalchemy import select
 
+from node.errors import DomainError
 from node.services import ledger
-from protocol import Envelope, canonical_json, format_time, make_envelope, sign_envelope
+from protocol import Envelope, ProtocolError, canonical_json, format_time, make_envelope, sign_envelope
 
 from . import channels
 from .httpsig import sign_request
@@ -115,14 +118,23 @@ def exchange_checkpoint(fed, peer_id: str) -> dict:
     url = peer.base_url.rstrip("/") + MESSAGES_PATH
     headers = sign_request(method="POST", url=url, body=body, from_node=fed.node_id, to_node=peer_id, key=key,
                            now=ctx.now())
-    response = fed.http.post(url, data=body, headers=headers, timeout=fed.timeout)
-    answer = json.loads(response.content)
-    if response.status_code != 200:
-        return {"error": answer.get("error")}
-    theirs = Env.from_dict(answer["checkpoint"])
+    # A lost or garbled answer is the peer's problem, never a 500 here (chaos seed 23).
+    try:
+        response = fed.http.post(url, data=body, headers=headers, timeout=fed.timeout)
+        answer = json.loads(response.content)
+        if response.status_code != 200:
+            return {"error": answer.get("error") if isinstance(answer, dict) else None}
+        theirs = Env.from_dict(answer["checkpoint"])
+    except (requests.RequestException, ValueError, KeyError, TypeError, ProtocolError) as exc:
+        raise DomainError(f"{peer_id} gave no usable checkpoint: {exc.__class__.__name__}",
+                          code="peer_unreachable", status=502) from None
     with ctx.db.write() as session:
-        verify_envelope(theirs, keyring=keyring_of(session, peer_id), expected_to=fed.node_id, now=ctx.now(),
-                        max_skew=fed.max_skew, max_age=fed.max_age)
+        try:
+            verify_envelope(theirs, keyring=keyring_of(session, peer_id), expected_to=fed.node_id, now=ctx.now(),
+                            max_skew=fed.max_skew, max_age=fed.max_age)
+        except ProtocolError as exc:
+            raise DomainError(f"{peer_id}'s checkpoint does not verify: {exc.message}",
+                              code=f"checkpoint_{exc.code}", status=502) from None
         problems = compare(session, fed, peer_id, theirs.body)
         session.add(Checkpoint(peer_id=peer_id, envelope=canonical_json(theirs.to_dict()).decode(),
                                received_at=ctx.now(), agrees=not problems, detail="; ".join(problems)[:2000]))

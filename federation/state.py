@@ -15,11 +15,13 @@ from .identity import Identity
 from .tables import ChannelEntry
 
 _LISTENER_INSTALLED = False
-# Built once (every delivery asks): our newest key rotation towards a peer, and whether it was applied.
-_LAST_ROTATION = (select(ChannelEntry.acked_at, ChannelEntry.envelope)
-                  .where(ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == "out",
-                         ChannelEntry.type == "key_rotation")
-                  .order_by(ChannelEntry.seq.desc()).limit(1))
+# Built once (every delivery asks): our OLDEST key rotation towards a peer that it has not applied yet.
+# Its old key is the newest key the peer surely knows; later rotations it learns from the same batch.
+# (Taking the newest unapplied rotation deadlocked after two rotations: chaos seed 137.)
+_FIRST_UNAPPLIED_ROTATION = (select(ChannelEntry.acked_at, ChannelEntry.envelope)
+                             .where(ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == "out",
+                                    ChannelEntry.type == "key_rotation", ChannelEntry.acked_at.is_(None))
+                             .order_by(ChannelEntry.seq.asc()).limit(1))
 
 
 class Federation:
@@ -82,8 +84,8 @@ class Federation:
 
     def request_key_for(self, session, peer_id: str) -> SigningKey:
         """Sign requests with the old key until the peer has applied our newest key rotation."""
-        rotation = session.execute(_LAST_ROTATION, {"peer_id": peer_id}).first()
-        if rotation is not None and rotation.acked_at is None:
+        rotation = session.execute(_FIRST_UNAPPLIED_ROTATION, {"peer_id": peer_id}).first()
+        if rotation is not None:
             old_kid = parse_json(rotation.envelope.encode())["body"]["old_kid"]
             old = self.identity.retired_key(old_kid)
             if old is not None:

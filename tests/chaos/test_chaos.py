@@ -91,3 +91,19 @@ def test_checker_finds_a_lost_acknowledged_payment(clean_copy):
                           f"where txn_id = {int(ack.ref)} and amount < 0")
     found = {v.invariant for v in check_network(dirs, acks)}
     assert "g:acked" in found, found
+
+
+@pytest.mark.parametrize("seed, options", [
+    # BUG-1: a checkpoint whose answer a partition ate answered 500; now 502 peer_unreachable.
+    (23, {"ops": 50, "members": 3}),
+    # BUG-2: two key rotations before a peer applied the first stalled that channel for good.
+    (137, {"ops": 50}),
+], ids=["seed_23_checkpoint_answer_lost", "seed_137_two_rotations_while_peer_down"])
+def test_regression_seed(seed, options, tmp_path):
+    import dataclasses
+
+    from .conftest import SHORT
+    from .harness import run_many
+
+    result, = run_many([seed], dataclasses.replace(SHORT, **options), tmp_path, keep=False)
+    assert result.ok, result.line() + "\n" + "\n".join(str(v) for v in result.violations[:10])
