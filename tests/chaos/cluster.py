@@ -53,7 +53,7 @@ class Templates:
         self.stamp = ""
 
     def prepare(self, node_ids) -> None:
-        # The checkout may change under a long run (other work regenerates the migration): re-stamp per seed.
+        # The checkout may change under a long run (other work adds a migration): re-stamp per seed.
         self.stamp = stamp = schema_stamp()
         missing = [n for n in node_ids if (n, stamp) not in self._ready]
         with ThreadPoolExecutor(max_workers=len(missing) or 1) as pool:
