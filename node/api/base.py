@@ -91,13 +91,17 @@ def require_token_member() -> Member:
 
 
 def token_member(session) -> Member:
-    """In the view's transaction: the member behind the token (routes registered with token_in_view)."""
-    g.member = _member_or_refuse(session, g.api_token, node_ctx())
+    """In the view's transaction: the member behind the token (routes registered with token_in_view).
+
+    Only id, handle, status and role are loaded; other columns load when touched, so use the
+    member inside this transaction only.
+    """
+    g.member = _member_or_refuse(session, g.api_token, node_ctx(), light=True)
     return g.member
 
 
-def _member_or_refuse(session, token: str, ctx) -> Member:
-    member = members_service.member_for_token(session, token, ctx.now())
+def _member_or_refuse(session, token: str, ctx, light: bool = False) -> Member:
+    member = members_service.member_for_token(session, token, ctx.now(), light=light)
     if member is None:
         raise AuthError("this API token is unknown or revoked", code="token_invalid")
     return member

@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.orm import load_only
 
 from ..errors import AuthError, ConflictError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError
 from ..lifecycle import MEMBER
 from ..settings import Settings
-from ..tables import (AdviceBooking, ApiToken, Conflict, LoginAttempt, Member, MemberAudit, Proposal,
+from ..tables import (Account, AdviceBooking, ApiToken, Conflict, LoginAttempt, Member, MemberAudit, Proposal,
                       ReviewInvitation)
 from . import ledger
 from .validate import clean_list, clean_text
@@ -151,11 +152,33 @@ def get_member(session, member_id: int) -> Member:
     return member
 
 
-def find_by_handle(session, handle: str) -> Member:
-    member = session.scalars(select(Member).where(Member.handle == str(handle).lower())).first()
+# Built once: hot paths. A payment needs only who and whether active; other columns load when touched.
+_MEMBER_BY_HANDLE = select(Member).where(Member.handle == bindparam("handle"))
+_LIGHT = load_only(Member.id, Member.handle, Member.status, Member.role)
+_PAYEE_BY_HANDLE = (select(Member, Account).outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
+                    .where(Member.handle == bindparam("handle")).options(_LIGHT))
+
+
+def find_by_handle(session, handle: str, *, light: bool = False) -> Member:
+    """The member with this handle; `light` loads only id, handle, status and role, and the account."""
+    params = {"handle": str(handle).lower()}
+    if light:
+        member = _with_account(session, _PAYEE_BY_HANDLE, params)
+    else:
+        member = session.scalars(_MEMBER_BY_HANDLE, params).first()
     if member is None:
         raise NotFoundError(f"no member {handle!r} on this node", code="member_not_found")
     return member
+
+
+def _with_account(session, stmt, params: dict) -> Member | None:
+    """Run a (Member, Account) query; the account (if any yet) goes to the ledger's per-session cache."""
+    row = session.execute(stmt, params).first()
+    if row is None:
+        return None
+    if row[1] is not None:
+        ledger.keep_account(session, row[1])
+    return row[0]
 
 
 def require_coordinator(member: Member) -> None:
@@ -211,9 +234,23 @@ _MEMBER_BY_TOKEN = (select(Member).join(ApiToken, ApiToken.member_id == Member.i
                     .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False)))
 
 
-def member_for_token(session, token: str, now: datetime) -> Member | None:
-    """The member behind a live API token; None for an unknown or revoked token or a closed account."""
-    member = session.scalars(_MEMBER_BY_TOKEN, {"token_hash": hash_token(token)}).first()
+# The light form also loads the member's ledger account (one query instead of two on the payment path).
+_PAYER_BY_TOKEN = (select(Member, Account).join(ApiToken, ApiToken.member_id == Member.id)
+                   .outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
+                   .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False))
+                   .options(_LIGHT))
+
+
+def member_for_token(session, token: str, now: datetime, *, light: bool = False) -> Member | None:
+    """The member behind a live API token; None for an unknown or revoked token or a closed account.
+
+    `light` loads only id, handle, status and role: for a view that uses the member inside its own
+    transaction (other columns load when touched), never for g.member outside it.
+    """
+    if light:
+        member = _with_account(session, _PAYER_BY_TOKEN, {"token_hash": hash_token(token)})
+    else:
+        member = session.scalars(_MEMBER_BY_TOKEN, {"token_hash": hash_token(token)}).first()
     if member is None or member.status == "closed":
         return None
     return member

@@ -23,6 +23,6 @@ def pay(session, settings: Settings, *, payer: Member, to: object, amount: objec
         ledger.require_amount(amount)
         out = remote(session, payer=payer, to=text, amount=amount, memo=memo, now=now)
         return {"amount": amount, **out}
-    payee = members.find_by_handle(session, handle)
+    payee = members.find_by_handle(session, handle, light=True)
     txn = ledger.transfer(session, payer=payer, payee=payee, amount=amount, memo=memo, now=now)
     return {"txn_id": txn.id, "amount": amount, "status": "completed"}

@@ -54,8 +54,10 @@ def test_one_write_transaction_and_no_lookup_twice(client, ctx, make_member, tok
     seen = _statements(ctx)
     assert client.post("/api/v1/transfers", json={"to": "bert", "amount": 1}, headers=headers).status_code == 201
     assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
-    assert sum(s.lstrip().startswith("SELECT accounts") for s in seen) == 1
-    assert sum("FROM members" in s for s in seen) == 2  # the payer (through the token) and the payee
+    # The payer (through the token) and the payee, each joined with its account: no separate account query.
+    assert sum("FROM members" in s and "OUTER JOIN accounts" in s for s in seen) == 2
+    assert not any(s.lstrip().startswith("SELECT accounts") for s in seen)
+    assert not any(s.startswith("SAVEPOINT") for s in seen)
 
 
 def test_member_accounts_in_order_and_cached_per_session(ctx, make_member):
@@ -86,5 +88,40 @@ def test_cached_account_sees_a_closed_flag_set_in_the_same_session(ctx, make_mem
         s.rollback()
     with ctx.db.read() as s:
         assert s.get(Account, account_id).closed is False
+    assert (balance_of(ctx, anna), balance_of(ctx, bert)) == (10, 10)
+    books()
+
+
+def test_a_refused_leg_undoes_the_legs_before_it_and_the_caller_goes_on(ctx, make_member, books):
+    """Without a savepoint: a caller catching the refusal (a bounce) continues with nothing changed."""
+    anna, bert, carl = make_member("anna"), make_member("bert"), make_member("carl")
+    with ctx.db.write() as s:
+        a, b, c = (ledger.member_account(s, m.id) for m in (anna, bert, carl))
+        c.max_balance = 12  # the last leg (highest account id) is the one refused
+        try:
+            ledger.post(s, kind="transfer", legs=[ledger.Leg(a, -4), ledger.Leg(b, 1), ledger.Leg(c, 3)],
+                        memo="split", now=ctx.now())
+        except ledger.LedgerError as exc:
+            assert exc.code == "balance_cap_exceeded"
+        else:  # pragma: no cover - the assertion message says what went wrong
+            raise AssertionError("a capped account took a credit above its cap")
+        # Same transaction, after the refusal: a smaller payment goes through and commits.
+        ledger.post(s, kind="transfer", legs=[ledger.Leg(a, -2), ledger.Leg(c, 2)], memo="fits", now=ctx.now())
+    assert (balance_of(ctx, anna), balance_of(ctx, bert), balance_of(ctx, carl)) == (8, 10, 12)
+    with ctx.db.read() as s:
+        assert [p["amount"] for p in ledger.statement(s, ledger.member_account(s, bert.id))] == [10]
+    books()
+
+
+def test_a_refused_first_leg_changes_nothing_either(ctx, make_member, books):
+    anna, bert = make_member("anna"), make_member("bert")
+    with ctx.db.write() as s:
+        a, b = ledger.member_account(s, anna.id), ledger.member_account(s, bert.id)
+        try:
+            ledger.post(s, kind="transfer", legs=[ledger.Leg(a, -16), ledger.Leg(b, 16)], memo="", now=ctx.now())
+        except ledger.LedgerError as exc:
+            assert exc.code == "insufficient_funds"
+        else:  # pragma: no cover - the assertion message says what went wrong
+            raise AssertionError("an account went below its limit")
     assert (balance_of(ctx, anna), balance_of(ctx, bert)) == (10, 10)
     books()
