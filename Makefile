@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test quick devnet bench chaos venv clean
+.PHONY: test test-pg quick devnet bench chaos venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)  ## run the whole suite
+test: $(STAMP)  ## the whole suite on SQLite, then the PostgreSQL lane (or a line saying why it is skipped)
 	$(BIN)/python -m pytest
+	$(BIN)/python -m tests.pg
+
+test-pg: $(STAMP)  ## only the PostgreSQL lane: ledger, review, federation, backup and upgrade suites
+	$(BIN)/python -m tests.pg
 
 quick: $(STAMP)  ## the fast tests only
 	$(BIN)/python -m pytest -m 'not slow and not browser and not chaos'

@@ -1,17 +1,24 @@
 """Benchmark: local transfers per second through the HTTP API, against the limits measured in the same run.
 
-Starts a real node (`sifnet node run`, the werkzeug threaded server) and measures
+Part 1 starts a real node (`sifnet node run`, the werkzeug threaded server) and measures
 (a) POST /api/v1/transfers from several concurrent clients,
 (b) the same server and clients answering a trivial POST (/_test/echo, test mode only),
 (c) bare SQLite insert+commit transactions (WAL, synchronous=FULL) on the same disk.
 The limit is min(b, c); the goal is transfers >= 50% of it.
 
-    .venv/bin/python benchmarks/ledger.py [--threads 4] [--seconds 8] [--json] [--profile]
+Part 2 (production shape) serves the node with gunicorn, 1 and then 4 workers (4 threads each),
+on SQLite and on PostgreSQL (a server at SIFNET_TEST_POSTGRES_URL, else a durable throw-away
+cluster from the installed binaries: fsync and synchronous_commit on, as SQLite's FULL), and
+prints transfers/s and the scaling ratio rate(4 workers) / rate(1 worker). Writers serialise on
+both databases (see node/db.py), so the ratio shows what extra workers buy around the write.
+
+    .venv/bin/python benchmarks/ledger.py [--threads 4] [--seconds 8] [--json] [--no-servers] [--profile N]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -24,6 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.procs import PASSWORD, NodeClient, NodeProcess  # noqa: E402  (needs the repo on sys.path)
+from tests import pg  # noqa: E402
+from tests.ops.procs import gunicorn, wait_healthy  # noqa: E402
 
 GRANT = 10**9
 
@@ -119,6 +128,85 @@ def run(threads: int, seconds: float) -> dict:
             "failed_requests": echo_failed + transfer_failed, "books_ok": books_ok}
 
 
+class DurableCluster(pg.Cluster):
+    """A throw-away PostgreSQL cluster with durable commits (the test lane's turns fsync off)."""
+
+    def start(self) -> "DurableCluster":
+        data = self.dir / "data"
+        self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                  "--locale=C")
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=100"
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.dir / "server.log"),
+                  "-w", "-t", "60", "start")
+        return self
+
+
+def postgres_admin_url() -> tuple[str | None, DurableCluster | None, str]:
+    """(admin URL, cluster to stop, why not): a configured server, else a durable throw-away cluster."""
+    url = os.environ.get(pg.ENV_URL)
+    if url:
+        return url, None, ""
+    bindir = pg.find_binaries()
+    if bindir is None:
+        return None, None, "no PostgreSQL server configured and no binaries installed"
+    cluster = DurableCluster(bindir)
+    try:
+        return cluster.start().url, cluster, ""
+    except Exception as exc:  # reported, not fatal: the SQLite figures still stand
+        cluster.stop()
+        return None, None, f"could not start PostgreSQL: {exc}"
+
+
+def gunicorn_rate(folder: Path, workers: int, clients: int, seconds: float, database_url: str = "") -> float:
+    """Transfers/s of a node served by gunicorn with this many workers (4 threads each)."""
+    settings = {"require_approval": False, "welcome_grant": GRANT, "sweep_seconds": 3600, "scheduler": "worker"}
+    if database_url:
+        settings["database_url"] = database_url
+    node = NodeProcess(folder, "bench", settings=settings).init()
+    web = gunicorn(node, workers=workers, threads=4).start()
+    try:
+        wait_healthy(node, web)
+        payers = [node.new_member(f"payer{i}") for i in range(clients)]
+        payees = [f"payee{i}" for i in range(clients)]
+        for handle in payees:
+            node.new_member(handle)
+        rate(transfer_workers(payers, payees), 1)  # warm up every worker's connections
+        transfers, failed = rate(transfer_workers(payers, payees), seconds)
+        if failed or node.cli("check-books", check=False).returncode != 0:
+            raise RuntimeError(f"{failed} failed transfers or unbalanced books under gunicorn ({workers} workers)")
+        return transfers
+    finally:
+        web.terminate()
+
+
+def server_figures(tmp: Path, clients: int, seconds: float) -> dict:
+    """gunicorn with 1 and 4 workers on SQLite and PostgreSQL: transfers/s and the scaling ratio."""
+    out: dict = {}
+    admin_url, cluster, why_not = postgres_admin_url()
+    try:
+        for database in ("sqlite", "postgresql"):
+            if database == "postgresql" and admin_url is None:
+                out[database] = {"skipped": why_not}
+                continue
+            rates = {}
+            for workers in (1, 4):
+                url = ""
+                if database == "postgresql":
+                    name = f"sifnet_bench_{os.getpid()}_{workers}"
+                    with pg._pg_connect(admin_url) as conn:
+                        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                        conn.execute(f'CREATE DATABASE "{name}"')
+                    url = pg._with_database(admin_url, name)
+                rates[workers] = gunicorn_rate(tmp / f"{database}-{workers}", workers, clients, seconds, url)
+            out[database] = {"transfers_per_s_1_worker": round(rates[1], 1),
+                             "transfers_per_s_4_workers": round(rates[4], 1),
+                             "scaling_4_over_1": round(rates[4] / rates[1], 2)}
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    return out
+
+
 def profile(count: int) -> None:
     """cProfile `count` transfers through the WSGI app in this process (no HTTP server, one client)."""
     import cProfile
@@ -155,11 +243,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8, help="length of each measurement (default 8)")
     parser.add_argument("--json", action="store_true", help="print the raw figures as one JSON object")
     parser.add_argument("--profile", type=int, metavar="N", help="instead: cProfile N in-process transfers")
+    parser.add_argument("--no-servers", action="store_true", help="skip part 2 (gunicorn, PostgreSQL)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients in part 2 (default 8)")
     args = parser.parse_args()
     if args.profile:
         profile(args.profile)
         return 0
     figures = run(args.threads, args.seconds)
+    if not args.no_servers:
+        with tempfile.TemporaryDirectory(prefix="sifnet-bench-") as tmp:
+            figures["gunicorn"] = server_figures(Path(tmp), args.clients, args.seconds)
     if args.json:
         print(json.dumps(figures))
         return 0
@@ -172,6 +265,13 @@ def main() -> int:
     print(f"ratio transfers/limit: {figures['ratio']:.1%} (goal >= 50%)")
     if figures["failed_requests"] or not figures["books_ok"]:
         print(f"WARNING: failed requests {figures['failed_requests']}, books ok {figures['books_ok']}")
+    for database, row in figures.get("gunicorn", {}).items():
+        if "skipped" in row:
+            print(f"gunicorn on {database}: skipped ({row['skipped']})")
+            continue
+        print(f"gunicorn on {database}, {args.clients} clients: {row['transfers_per_s_1_worker']:.1f} transfers/s "
+              f"with 1 worker, {row['transfers_per_s_4_workers']:.1f} with 4; scaling 4/1 = "
+              f"{row['scaling_4_over_1']:.2f}")
     return 0
 
 

@@ -31,7 +31,7 @@ from node.keys import load_signing_key
 from node.settings import load_settings, write_settings_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devnet_directory import DIRECTORY_ID, DevnetDirectory, list_nodes, wait_all_up  # noqa: E402
+from devnet_directory import DIRECTORY_ID, DevnetDirectory, directory_lines, list_nodes, wait_all_up  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "deploy" / "devnet" / "devnet.toml"
@@ -351,7 +351,7 @@ class Devnet:
         lines += ["", f"Demo members (password for all, coordinators too: {DEMO_PASSWORD}):"]
         for node in self.nodes.values():
             lines.append(f"  {node.name:<6} " + ", ".join(demo_logins(node.spec)))
-        lines += ["", f"Directory of the European working group: {self.directory.url}"]
+        lines += ["", *directory_lines(self.directory)]
         lines += ["", f"Logs: {self.data_root}/<node>/node.log    Mail: {self.data_root}/<node>/mail/"]
         return lines
 
@@ -408,14 +408,20 @@ def bring_up(net: Devnet, args: argparse.Namespace) -> bool:
 
 
 def watch(net: Devnet) -> int:
-    """Wait for Ctrl-C; a process that dies takes the devnet down with a pointer to its log."""
+    """Wait for Ctrl-C. A process that dies is reported with a pointer to its log; the others keep
+    running, so the network can be watched without it (the directory marks it unreachable)."""
     print("\nPress Ctrl-C to stop all nodes.", flush=True)
+    reported: set[str] = set()
     while True:
         time.sleep(0.5)
         for service in net.services():
-            if service.exited():
-                print(f"\n{service.name} exited unexpectedly; its log ({service.log_path}):\n{service.log_tail()}")
-                return 1
+            if service.name not in reported and service.exited():
+                reported.add(service.name)
+                print(f"\n{service.name} exited; the others keep running. Its log ({service.log_path}):\n"
+                      f"{service.log_tail()}", flush=True)
+        if len(reported) == len(net.services()):
+            print("every process has exited")
+            return 1
 
 
 def main(argv: list[str] | None = None) -> int:

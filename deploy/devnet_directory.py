@@ -7,7 +7,11 @@ from pathlib import Path
 
 import requests
 
+from node.demo import DEMO_PASSWORD
+from node.keys import load_signing_key
+
 DIRECTORY_ID = "eu-dir"
+ADMIN_USER = "admin"  # the working group's web admin on the devnet; its password is the demo password
 
 
 class DevnetDirectory:
@@ -34,12 +38,17 @@ class DevnetDirectory:
                 return result.stdout
 
             def prepare(self) -> list[str]:
-                if (self.data_dir / "settings.toml").exists():
-                    return []
-                self.data_dir.mkdir(parents=True, exist_ok=True)
-                self.sifnet("init", "--directory-id", DIRECTORY_ID, "--name", "European SIF network directory",
-                            "--port", str(self.port), "--poll-seconds", "5")
-                return ["initialised"]
+                done = []
+                if not (self.data_dir / "settings.toml").exists():
+                    self.data_dir.mkdir(parents=True, exist_ok=True)
+                    self.sifnet("init", "--directory-id", DIRECTORY_ID, "--name", "European SIF network directory",
+                                "--port", str(self.port), "--poll-seconds", "5")
+                    done.append("initialised")
+                marker = self.data_dir / "admin-added"  # data made before the web admin existed gets one too
+                if not marker.exists():
+                    marker.write_text(self.sifnet("add-admin", ADMIN_USER, "--password", DEMO_PASSWORD))
+                    done.append(f"working-group admin {ADMIN_USER} added")
+                return done
 
             def command(self) -> list[str]:
                 return [*outer.sifnet_command(), "directory", "run", "--data-dir", str(self.data_dir)]
@@ -47,12 +56,26 @@ class DevnetDirectory:
         return DirectoryService(DIRECTORY_ID, port, data_root / DIRECTORY_ID)
 
 
+def directory_lines(directory) -> list[str]:
+    """Where the directory is and how the working group logs in to approve nodes."""
+    return [f"Directory of the European working group: {directory.url}",
+            f"  working-group admin: {directory.url}/admin/login  user {ADMIN_USER}  password {DEMO_PASSWORD}"]
+
+
 def list_nodes(directory, nodes: dict) -> int:
-    """Each node applies to the directory and the working group approves it with the pinned fingerprint."""
+    """Each node applies to the directory and the working group approves it with the pinned fingerprint.
+
+    Each node pins the directory's key too (the fingerprint read from the directory's data folder),
+    so that it takes part in the clearing rounds the directory runs.
+    """
     listed = {row["node_id"]: row for row in
               requests.get(f"{directory.url}/api/v1/nodes", timeout=30).json().get("nodes", [])}
+    fingerprint = load_signing_key(directory.data_dir).public_key.fingerprint
     made = 0
     for node_id, node in nodes.items():
+        pinned = node.data_dir / "directory-pinned"  # data made before clearing rounds existed gets a pin too
+        if not pinned.exists():
+            pinned.write_text(node.sifnet("directory-pin", directory.url, "--fingerprint", fingerprint))
         row = listed.get(node_id)
         if row is not None and row.get("health") != "pending":
             continue

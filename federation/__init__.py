@@ -20,6 +20,9 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
     with ctx.db.write() as session:
         fed.identity.register_current(session, ctx.now())
     app.register_blueprint(inbox_bp)
+    from .settlement_transport import bp as settlement_bp
+
+    app.register_blueprint(settlement_bp)  # coordinators' clearing-round messages (issue 6)
     app.register_blueprint(web_bp)
     register_api(app)
     from . import initiatives_web, summary  # the directory summary and the initiatives (issue 7)

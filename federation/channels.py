@@ -18,7 +18,8 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from protocol import (ChannelRef, Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, SigningKey, canonical_json,
-                      check_signature, entry_hash, genesis_hash, make_envelope, parse_time, sign_envelope)
+                      check_form, check_signature, entry_hash, genesis_hash, make_envelope, parse_time,
+                      sign_envelope)
 
 from .identity import new_envelope_id
 from .peers import keyring_of
@@ -204,6 +205,12 @@ def _check_duplicate(session, peer_id: str, env: Envelope) -> None:
 
 
 def _check_entry_signature(env: Envelope, keyring: Keyring, now: datetime, max_skew: timedelta) -> None:
+    # Version, known type and body schema first: an entry of an unknown type or with a malformed body
+    # (negative amount, extra field) must be refused, not stored in the chain and skipped (hostile suite).
+    try:
+        check_form(env)
+    except ProtocolError as exc:
+        raise ChannelRefusal(exc.code, f"entry {env.channel.seq}: {exc.message}", 422) from None
     # Channel entries may arrive days late (outages), so no max age; but never from the future.
     created = parse_time(env.created)
     if created > now + max_skew:

@@ -3,11 +3,13 @@
 A checkpoint is compared only where both sides speak of the same point: the hash of the
 entry at a given seq must match, and positions must mirror when neither side has entries
 in flight. A mismatch opens a dispute for both coordinators; nothing is repaired silently.
+Positions on the wire have the sign of position_statement (positive: the peer owes us); our
+position account's balance has the other sign (positive: we owe the peer).
 """
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import requests
 
@@ -21,10 +23,11 @@ from . import channels
 from .httpsig import sign_request
 from .identity import MESSAGES_PATH, new_envelope_id
 from .inbox import DIRECT_HANDLERS
-from .tables import ChannelEntry, Checkpoint, Dispute, Peer, SettledPair
+from .tables import ChannelEntry, Checkpoint, Dispute, Peer, SettledPair, SettlementPart
 
 
 def position_of(session, peer_id: str) -> int:
+    """Our position account's balance towards a peer: positive when we owe it (the ledger's sign)."""
     account = session.scalars(select(ledger.Account).where(ledger.Account.ref == f"position:{peer_id}")).first()
     return account.balance if account else 0
 
@@ -39,9 +42,10 @@ def make_checkpoint(session, fed, peer_id: str, now: datetime) -> Envelope:
     """Our signed view of the pair: last entry sent, last entry applied, our position."""
     sent = channels.chain_point(session, fed.node_id, peer_id, "out")
     received = channels.chain_point(session, fed.node_id, peer_id, "in")
+    settled, settlements = settled_of(session, peer_id)
     body = {"as_of": format_time(now), "sent": {"seq": sent[0], "hash": sent[1]},
-            "received": {"seq": received[0], "hash": received[1]}, "position": position_of(session, peer_id)}
-    body["settled"], body["settlements"] = settled_of(session, peer_id)
+            "received": {"seq": received[0], "hash": received[1]}, "position": -position_of(session, peer_id),
+            "settled": -settled, "settlements": settlements}  # the SPEC's sign: positive when the peer owes us
     env = make_envelope(type="checkpoint", from_=fed.node_id, to=peer_id, created=now, body=body,
                         id=new_envelope_id())
     return sign_envelope(env, fed.request_key_for(session, peer_id))
@@ -65,7 +69,8 @@ def compare(session, fed, peer_id: str, theirs: dict) -> list[str]:
     our_sent = channels.chain_point(session, fed.node_id, peer_id, "out")
     our_received = channels.chain_point(session, fed.node_id, peer_id, "in")
     quiet = theirs["sent"]["seq"] == our_received[0] and theirs["received"]["seq"] == our_sent[0]
-    ours_pos, (ours_settled, ours_count) = position_of(session, peer_id), settled_of(session, peer_id)
+    ours_settled, ours_count = settled_of(session, peer_id)
+    ours_pos, ours_settled = -position_of(session, peer_id), -ours_settled  # in the wire's sign, like theirs
     theirs_settled, theirs_count = theirs.get("settled", 0), theirs.get("settlements", 0)
     # The two sides apply a settlement certificate at different moments: what the channels moved must
     # mirror always, and the whole positions once both have applied the same number of settlements.
@@ -75,7 +80,35 @@ def compare(session, fed, peer_id: str, theirs: dict) -> list[str]:
     elif quiet and theirs_count == ours_count and theirs["position"] + ours_pos != 0:
         problems.append(f"positions do not mirror after {ours_count} settlements: ours {ours_pos}, "
                         f"theirs {theirs['position']}")
+    elif quiet and theirs_count != ours_count:
+        missed = missed_certificate(session, fed, peer_id, fed.ctx.now())
+        if missed:
+            problems.append(f"positions do not mirror: {MISSED} ({ours_count} settlements applied here, "
+                            f"{theirs_count} there; ours {ours_pos}, theirs {theirs['position']}; {missed})")
     return problems
+
+
+MISSED = "a settlement certificate was missed"
+
+
+def missed_certificate(session, fed, peer_id: str, now: datetime) -> str:
+    """Why a different count of applied settlements with a quiet peer is no longer a certificate on its way.
+
+    A participant waits for a certificate until the round's deadline plus the apply window; after
+    that the pair diverges until the certificate is delivered after all. Empty while one may still come.
+    """
+    window = timedelta(seconds=fed.ctx.settings.settlement_apply_seconds)
+    parts = session.scalars(select(SettlementPart).where(SettlementPart.state.in_(("accepted", "applied", "lapsed")))
+                            .order_by(SettlementPart.created_at.desc()).limit(64)).all()
+    ours = [p for p in parts if peer_id in json.loads(p.changes or "{}")]
+    if any(p.state == "accepted" or (p.deadline is not None and now <= p.deadline + window) for p in ours):
+        return ""
+    lapsed = [p.round_id for p in ours if p.state == "lapsed"]
+    if lapsed:
+        return f"round {', '.join(lapsed)} lapsed here without its certificate"
+    applied = [p.round_id for p in ours if p.state == "applied"][:3]
+    # With no round of ours involving the peer, nothing here says a certificate was missed.
+    return f"the peer never applied round {', '.join(applied)}" if applied else ""
 
 
 def receive_checkpoint(fed, peer: Peer, env: Envelope) -> dict:
@@ -83,12 +116,26 @@ def receive_checkpoint(fed, peer: Peer, env: Envelope) -> dict:
     ctx = fed.ctx
     with ctx.db.write() as session:
         problems = compare(session, fed, peer.node_id, env.body)
-        session.add(Checkpoint(peer_id=peer.node_id, envelope=canonical_json(env.to_dict()).decode(),
-                               received_at=ctx.now(), agrees=not problems, detail="; ".join(problems)[:2000]))
-        if problems:
-            open_dispute(session, peer.node_id, "; ".join(problems), ctx.now())
+        record_checkpoint(session, peer.node_id, env, problems, ctx.now())
         answer = make_checkpoint(session, fed, peer.node_id, ctx.now())
     return {"agrees": not problems, "problems": problems, "checkpoint": answer.to_dict()}
+
+
+def record_checkpoint(session, peer_id: str, env: Envelope, problems: list[str], now: datetime) -> None:
+    """Keep a peer's checkpoint and what we found; open a dispute on a mismatch.
+
+    A dispute opened only because a settlement certificate was missed ends with the first agreeing
+    checkpoint: the certificate was delivered after all and applied once, so the books mirror again.
+    """
+    session.add(Checkpoint(peer_id=peer_id, envelope=canonical_json(env.to_dict()).decode(), received_at=now,
+                           agrees=not problems, detail="; ".join(problems)[:2000]))
+    if problems:
+        open_dispute(session, peer_id, "; ".join(problems), now)
+        return
+    for dispute in session.scalars(select(Dispute).where(Dispute.peer_id == peer_id, Dispute.status == "open")):
+        if dispute.detail.startswith(f"positions do not mirror: {MISSED}"):
+            dispute.status, dispute.resolved_at = "resolved", now
+            dispute.resolution = "the missed settlement certificate was delivered and applied; the checkpoint agrees"
 
 
 def open_dispute(session, peer_id: str, detail: str, now: datetime) -> Dispute:
@@ -136,10 +183,7 @@ def exchange_checkpoint(fed, peer_id: str) -> dict:
             raise DomainError(f"{peer_id}'s checkpoint does not verify: {exc.message}",
                               code=f"checkpoint_{exc.code}", status=502) from None
         problems = compare(session, fed, peer_id, theirs.body)
-        session.add(Checkpoint(peer_id=peer_id, envelope=canonical_json(theirs.to_dict()).decode(),
-                               received_at=ctx.now(), agrees=not problems, detail="; ".join(problems)[:2000]))
-        if problems:
-            open_dispute(session, peer_id, "; ".join(problems), ctx.now())
+        record_checkpoint(session, peer_id, theirs, problems, ctx.now())
     return {"agrees": not problems, "problems": problems}
 
 

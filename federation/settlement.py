@@ -7,7 +7,13 @@ This is the participant's side; running a round is settlement_round.py. A partic
 3. applies a certificate that carries every participant's acceptance exactly once: one
    balanced ledger transaction on its position accounts (after - before per peer).
 From its acceptance until the certificate comes or the apply window ends, it accepts no
-other round, so two set-offs computed from the same positions are never both applied.
+other round, so two set-offs computed from the same positions are never both applied. A
+certificate that comes after the window (the round was `undelivered`) is still applied once:
+the others applied it, and until then the pairs' checkpoints show the divergence as a dispute.
+
+The coordinator is an active peer or the network directory this node chose (settings
+`directory_id`), whose key the node pinned (`pin_directory`); settlement_transport.py
+authenticates either at the settlement endpoint.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from node.errors import ValidationError
 from node.lifecycle import lifecycle
 from node.services import ledger
 from protocol import (Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, canonical_json, check_form,
@@ -24,12 +31,13 @@ from protocol import (Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, cano
 from .channels import chain_point
 from .checkpoints import position_of
 from .identity import new_envelope_id
-from .inbox import DIRECT_HANDLERS, InboxError
-from .peers import keyring_of, position_account
-from .tables import Dispute, Peer, SettledPair, SettlementPart
+from .peers import keyring_of, normalise_fingerprint, position_account
+from .tables import DirectoryKey, Dispute, Peer, SettledPair, SettlementPart
 
+# A lapsed participation still takes its certificate when it comes at last: the other participants
+# applied it, so applying it (once) is what makes the pairs mirror again.
 PART = lifecycle("round participation", "stated", stated="accepted refused", accepted="applied lapsed",
-                 refused="", applied="", lapsed="")
+                 refused="", applied="", lapsed="applied")
 MAX_POSITIONS = 64
 MAX_HORIZON = timedelta(days=1)
 
@@ -57,10 +65,38 @@ def signing_key(session, fed, to: str):
 
 
 def node_keyring(session, fed) -> Keyring:
-    """Every key we can check a signature with: our peers' and our own."""
+    """Every key we can check a signature with: our peers', our own and the pinned keys of our directory."""
     own = [KeyInfo(fed.node_id, PublicKey.from_b64(k.public), k.not_before, k.not_after)
            for k in fed.identity.keys(session)]
-    return Keyring.of(*keyring_of(session).values(), *own)
+    directory = [KeyInfo(k.directory_id, PublicKey.from_b64(k.public)) for k in directory_keys(session, fed)]
+    return Keyring.of(*keyring_of(session).values(), *own, *directory)
+
+
+def directory_keys(session, fed) -> list[DirectoryKey]:
+    """The pinned keys of the directory this node chose to be listed in (none when it chose none)."""
+    directory_id = fed.ctx.settings.directory_id
+    if not directory_id or session.get(Peer, directory_id) is not None:  # a peer's id is never a directory's
+        return []
+    return list(session.scalars(select(DirectoryKey).where(DirectoryKey.directory_id == directory_id)).all())
+
+
+def pin_directory(session, fed, doc, fingerprint: object, now: datetime) -> list[DirectoryKey]:
+    """Pin the keys of our directory's verified document, once our coordinator read its fingerprint back."""
+    if doc.node_id != fed.ctx.settings.directory_id:
+        raise ValidationError(f"set directory_id = \"{doc.node_id}\" in this node's settings first",
+                              code="directory_not_chosen", field="url")
+    if not normalise_fingerprint(fingerprint) or normalise_fingerprint(fingerprint) != normalise_fingerprint(
+            doc.fingerprint):
+        raise ValidationError("the fingerprint does not match the directory's key", code="fingerprint_mismatch",
+                              field="fingerprint")
+    rows = []
+    for key in doc.keys:
+        row = session.get(DirectoryKey, key["kid"]) or DirectoryKey(kid=key["kid"], pinned_at=now)
+        row.directory_id, row.public, row.base_url = doc.node_id, key["public"], doc.base_url
+        row.fingerprint = doc.fingerprint
+        session.add(row)
+        rows.append(row)
+    return rows
 
 
 def owed_to(node: str, debts: list[dict]) -> dict[str, int]:
@@ -213,9 +249,7 @@ def apply_certificate(fed, coordinator: str, env: Envelope) -> dict:
         verify_certificate(session, fed, part, env.body)
         if part.state == "applied":
             return {"status": "already_applied", "round_id": round_id}
-        if part.state == "lapsed":
-            raise SettlementRefusal("round_lapsed", f"round {round_id} is over for this node: {part.reason}")
-        if part.state != "accepted":
+        if part.state not in ("accepted", "lapsed"):
             raise SettlementRefusal("not_accepted", f"this node did not accept round {round_id}")
         changes = json.loads(part.changes)
         _post_changes(session, round_id, coordinator, changes, now)
@@ -289,35 +323,16 @@ def _check_signed(env: Envelope, keyring: Keyring, what: str) -> None:
         raise SettlementRefusal("certificate_forged", f"{what} is not validly signed: {exc.message}", 403) from None
 
 
-def _direct(fn):
-    """Turn a settlement refusal into the inbox's coded answer."""
-
-    def handler(fed, peer, env):
-        try:
-            return fn(fed, peer, env)
-        except SettlementRefusal as exc:
-            raise InboxError(exc.code, exc.message, exc.status) from None
-
-    return handler
-
-
-@_direct
-def _on_statement(fed, peer, env: Envelope) -> dict:
+def _on_statement(fed, coordinator: str, env: Envelope) -> dict:
     if env.body["positions"]:
         raise SettlementRefusal("not_a_request", "send a statement request with no positions", 422)
-    return {"statement": give_statement(fed, peer.node_id, env.body["round_id"]).to_dict()}
+    return {"statement": give_statement(fed, coordinator, env.body["round_id"]).to_dict()}
 
 
-@_direct
-def _on_proposal(fed, peer, env: Envelope) -> dict:
-    return {"acceptance": answer_proposal(fed, peer.node_id, env).to_dict()}
+def _on_proposal(fed, coordinator: str, env: Envelope) -> dict:
+    return {"acceptance": answer_proposal(fed, coordinator, env).to_dict()}
 
 
-@_direct
-def _on_certificate(fed, peer, env: Envelope) -> dict:
-    return apply_certificate(fed, peer.node_id, env)
-
-
-DIRECT_HANDLERS["position_statement"] = _on_statement
-DIRECT_HANDLERS["settlement_proposal"] = _on_proposal
-DIRECT_HANDLERS["settlement_certificate"] = _on_certificate
+# What a coordinator's settlement message asks of us: type -> fn(fed, coordinator_id, envelope) -> answer.
+HANDLERS = {"position_statement": _on_statement, "settlement_proposal": _on_proposal,
+            "settlement_certificate": apply_certificate}

@@ -1,7 +1,9 @@
 """Running a clearing round: collect statements, compute the set-off, propose, gather acceptances, certify.
 
-The coordinator needs no ledger of its own: it talks to participants through `ask` (a signed
-direct message, or a local call when it takes part itself) and keeps its round in one row.
+The coordinator needs no ledger of its own: it talks to participants through its `ask` (a
+signed direct message, or a local call when it takes part itself) and keeps its round in one
+row. It is a node (settlement_transport.NodeCoordinator) or the network directory
+(federation/directory/clearing.py): the same code runs both.
 Each step is a short transaction between HTTP calls and may run again (from the API, the
 sweep or the CLI): participants answer a repeated statement request or proposal with the
 same signed answer, and a certificate goes out in a fresh envelope around the same body
@@ -10,7 +12,7 @@ until every participant has applied it.
 collecting -> computed -> proposed -> certified -> settled. A round is abandoned, changing
 nothing anywhere, when a participant refuses or its deadline passes with an answer missing;
 it is `empty` when there is nothing to clear, `undelivered` when a participant could not be
-given the certificate within the apply window.
+given the certificate within the apply window (offered again until it applies it: `settled`).
 """
 from __future__ import annotations
 
@@ -30,13 +32,13 @@ from protocol.netting import set_off
 
 from . import settlement
 from .identity import new_envelope_id
-from .settlement_transport import BadAnswer, ask, checked_answer, signed
-from .tables import Peer, SettlementRound
+from .settlement_transport import BadAnswer, Coordinator, checked_answer, coordinator_of, signed
+from .tables import SettlementRound
 
 log = logging.getLogger(__name__)
 ROUND = lifecycle("clearing round", "collecting", collecting="computed empty abandoned",
                   computed="proposed abandoned", proposed="certified abandoned", certified="settled undelivered",
-                  settled="", empty="", abandoned="", undelivered="")
+                  settled="", empty="", abandoned="", undelivered="settled")
 WAITING = ("collecting", "computed", "proposed")
 DONE = ("applied", "already_applied")
 MAX_PARTICIPANTS = 64
@@ -46,43 +48,44 @@ RESTATES = 3  # times the nodes of a pair with entries in flight are asked again
 def start_round(fed, *, participants: list[str] | None = None, deadline_seconds: object = None,
                 propose: bool = True, include_self: bool = True) -> str:
     """Open a round (default participants: this node and every active peer) and run it as far as it goes."""
-    ctx = fed.ctx
-    seconds = ctx.settings.settlement_deadline_seconds if deadline_seconds is None else deadline_seconds
+    co = coordinator_of(fed)
+    ctx = co.ctx
+    seconds = co.deadline_seconds if deadline_seconds is None else deadline_seconds
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 10 <= seconds <= 86400:
         raise ValidationError("the deadline is 10 to 86400 seconds away", code="invalid_deadline",
                               field="deadline_seconds")
     with ctx.db.write() as session:
         now = ctx.now()
-        busy = open_round(session, fed, now)
+        busy = open_round(session, co, now)
         if busy is not None:
             raise ConflictError(f"round {busy.round_id} is still {busy.state}", code="round_open")
-        chosen = choose_participants(session, fed, participants, include_self)
-        round_id = f"{fed.node_id}-{uuid.uuid4().hex[:24]}"
+        chosen = choose_participants(session, co, participants, include_self and co.takes_part)
+        round_id = f"{co.node_id}-{uuid.uuid4().hex[:24]}"
         session.add(SettlementRound(round_id=round_id, state="collecting", participants=json.dumps(chosen),
                                     deadline=now + timedelta(seconds=seconds), auto_propose=bool(propose),
                                     created_at=now))
-    advance_round(fed, round_id)
+    advance_round(co, round_id)
     return round_id
 
 
-def open_round(session, fed, now: datetime) -> SettlementRound | None:
+def open_round(session, co: Coordinator, now: datetime) -> SettlementRound | None:
     """Our round that is not over: waiting for answers, or certified and still being delivered."""
-    window = timedelta(seconds=fed.ctx.settings.settlement_apply_seconds)
+    window = timedelta(seconds=co.apply_seconds)
     rows = session.scalars(select(SettlementRound).where(SettlementRound.state.in_((*WAITING, "certified")))).all()
     return next((r for r in rows if r.state in WAITING or now <= r.deadline + window), None)
 
 
-def choose_participants(session, fed, given: object, include_self: bool) -> list[str]:
-    """Each participant is this node or an active peer (it must answer our signed messages); 2 to 64."""
-    active = set(session.scalars(select(Peer.node_id).where(Peer.status == "active")).all())
+def choose_participants(session, co: Coordinator, given: object, include_self: bool) -> list[str]:
+    """Each participant is this node or one it reaches (an active peer, or a node the directory lists); 2 to 64."""
+    active = co.reachable(session)
     if given is None:
-        chosen = sorted(active | ({fed.node_id} if include_self else set()))
+        chosen = sorted(active | ({co.node_id} if include_self else set()))
     else:
         if not isinstance(given, list) or not all(isinstance(n, str) for n in given):
             raise ValidationError("participants is a list of node ids", code="invalid_participants",
                                   field="participants")
         chosen = sorted(set(given))
-        strangers = [n for n in chosen if n != fed.node_id and n not in active]
+        strangers = [n for n in chosen if n != co.node_id and n not in active]
         if strangers:
             raise ValidationError(f"not an active peer: {', '.join(strangers)}", code="unknown_participant",
                                   field="participants")
@@ -94,36 +97,39 @@ def choose_participants(session, fed, given: object, include_self: bool) -> list
 
 def propose(fed, round_id: str) -> str:
     """Send a computed (previewed) round's proposal now."""
-    with fed.ctx.db.write() as session:
+    co = coordinator_of(fed)
+    with co.ctx.db.write() as session:
         row = get_round(session, round_id)
         if row.state != "computed":
             raise ConflictError(f"round {round_id} is {row.state}, not computed", code="round_not_computed")
         row.auto_propose = True
-    return advance_round(fed, round_id)
+    return advance_round(co, round_id)
 
 
 def abandon(fed, round_id: str, reason: str) -> str:
     """Give up a round that is still waiting; nothing is applied anywhere."""
-    with fed.ctx.db.write() as session:
+    co = coordinator_of(fed)
+    with co.ctx.db.write() as session:
         row = get_round(session, round_id)
         if row.state not in WAITING:
             raise ConflictError(f"round {round_id} is {row.state}", code="round_not_waiting")
-        return _finish(row, "abandoned", reason or "abandoned by the coordinator", fed.ctx.now())
+        return _finish(row, "abandoned", reason or "abandoned by the coordinator", co.ctx.now())
 
 
 def advance_round(fed, round_id: str) -> str:
     """Take the round as far as it can go now; returns its state."""
-    with fed.peer_lock(f"round:{round_id}"):
-        while _step(fed, round_id) is not None:
+    co = coordinator_of(fed)
+    with co.lock(f"round:{round_id}"):
+        while _step(co, round_id) is not None:
             pass
-    with fed.ctx.db.read() as session:
+    with co.ctx.db.read() as session:
         return get_round(session, round_id).state
 
 
-def _step(fed, round_id: str) -> str | None:
+def _step(co: Coordinator, round_id: str) -> str | None:
     """One step; the new state, or None when the round waits (or is over)."""
-    with fed.ctx.db.write() as session:
-        row, now = get_round(session, round_id), fed.ctx.now()
+    with co.ctx.db.write() as session:
+        row, now = get_round(session, round_id), co.ctx.now()
         if row.state in WAITING and now > row.deadline:
             answered = json.loads(row.acceptances if row.state == "proposed" else row.statements)
             missing = [p for p in json.loads(row.participants) if p not in answered]
@@ -131,13 +137,13 @@ def _step(fed, round_id: str) -> str | None:
             return _finish(row, "abandoned", f"{why}. {row.reason}", now)
         state, auto = row.state, row.auto_propose
     if state == "collecting":
-        return _collect(fed, round_id)
+        return _collect(co, round_id)
     if state == "computed" and auto:
-        return _propose(fed, round_id)
+        return _propose(co, round_id)
     if state == "proposed":
-        return _gather(fed, round_id)
+        return _gather(co, round_id)
     if state == "certified":
-        return _deliver(fed, round_id)
+        return _deliver(co, round_id)
     return None
 
 
@@ -160,31 +166,31 @@ def _move(row: SettlementRound, state: str) -> str:
     return state
 
 
-def _collect(fed, round_id: str) -> str | None:
+def _collect(co: Coordinator, round_id: str) -> str | None:
     """Ask every participant we have no statement from; compute once all are in.
 
     A pair stated at different channel points (entries in flight) would be left out, so its two
     nodes are asked again, a few times, before the round goes ahead without that pair.
     """
     for attempt in range(RESTATES + 1):
-        outcome = _collect_once(fed, round_id, restate=attempt < RESTATES)
+        outcome = _collect_once(co, round_id, restate=attempt < RESTATES)
         if outcome != "restate":
             return outcome
         time.sleep(0.1 * (attempt + 1))  # give the entries in flight a moment to land
     return None
 
 
-def _collect_once(fed, round_id: str, restate: bool) -> str | None:
-    ctx = fed.ctx
+def _collect_once(co: Coordinator, round_id: str, restate: bool) -> str | None:
+    ctx = co.ctx
     with ctx.db.read() as session:
         row, now = get_round(session, round_id), ctx.now()
         have = json.loads(row.statements)
-        asks = {p: signed(session, fed, "position_statement", p, {"round_id": round_id, "positions": []}, now)
+        asks = {p: signed(session, co, "position_statement", p, {"round_id": round_id, "positions": []}, now)
                 for p in json.loads(row.participants) if p not in have}
     got, errors = {}, {}
     for p, env in asks.items():
         try:
-            got[p] = checked_answer(fed, ask(fed, p, env), "statement", "position_statement", p, round_id).to_dict()
+            got[p] = checked_answer(co, co.ask(p, env), "statement", "position_statement", p, round_id).to_dict()
         except BadAnswer as exc:
             errors[p] = str(exc)
     with ctx.db.write() as session:
@@ -243,25 +249,25 @@ def _compute(row: SettlementRound, now: datetime) -> str:
     return _move(row, "computed")
 
 
-def _propose(fed, round_id: str) -> str | None:
-    with fed.ctx.db.write() as session:
-        row, now = get_round(session, round_id), fed.ctx.now()
+def _propose(co: Coordinator, round_id: str) -> str | None:
+    with co.ctx.db.write() as session:
+        row, now = get_round(session, round_id), co.ctx.now()
         if row.state != "computed":
             return None
         plan = json.loads(row.plan)
         body = {"round_id": round_id, "participants": json.loads(row.participants),
                 "deadline": format_time(row.deadline), "before": plan["before"], "after": plan["after"],
                 "cleared": plan["cleared"]}
-        env = make_envelope(type="settlement_proposal", from_=fed.node_id, to="*", created=now, body=body,
+        env = make_envelope(type="settlement_proposal", from_=co.node_id, to="*", created=now, body=body,
                             id=new_envelope_id())
-        env = sign_envelope(env, fed.identity.current_key())
+        env = sign_envelope(env, co.own_key())
         row.proposal, row.proposal_hash = settlement.stored(env), envelope_hash(env)
         return _move(row, "proposed")
 
 
-def _gather(fed, round_id: str) -> str | None:
+def _gather(co: Coordinator, round_id: str) -> str | None:
     """Send the proposal to every participant that has not answered; certify once all accepted."""
-    ctx = fed.ctx
+    ctx = co.ctx
     with ctx.db.read() as session:
         row = get_round(session, round_id)
         proposal, answers = settlement.load(row.proposal), json.loads(row.acceptances)
@@ -269,7 +275,7 @@ def _gather(fed, round_id: str) -> str | None:
     got, errors = {}, {}
     for p in pending:
         try:
-            acc = checked_answer(fed, ask(fed, p, proposal), "acceptance", "settlement_acceptance", p, round_id)
+            acc = checked_answer(co, co.ask(p, proposal), "acceptance", "settlement_acceptance", p, round_id)
             if acc.body["proposal_hash"] != envelope_hash(proposal):
                 raise BadAnswer("the acceptance names another proposal")
             got[p] = acc.to_dict()
@@ -288,29 +294,33 @@ def _gather(fed, round_id: str) -> str | None:
         if len(answers) < len(participants):
             return None
         body = {"round_id": round_id, "proposal": proposal.to_dict(), "acceptances": [answers[p] for p in participants]}
-        row.certificate = settlement.stored(_certificate(fed, body, now))
+        row.certificate = settlement.stored(_certificate(co, body, now))
         return _move(row, "certified")
 
 
-def _certificate(fed, body: dict, now: datetime) -> Envelope:
-    env = make_envelope(type="settlement_certificate", from_=fed.node_id, to="*", created=now, body=body,
+def _certificate(co: Coordinator, body: dict, now: datetime) -> Envelope:
+    env = make_envelope(type="settlement_certificate", from_=co.node_id, to="*", created=now, body=body,
                         id=new_envelope_id())
-    return sign_envelope(env, fed.identity.current_key())
+    return sign_envelope(env, co.own_key())
 
 
-def _deliver(fed, round_id: str) -> str | None:
-    """Give every participant the certificate (a fresh envelope each try, the same body) until all applied it."""
-    ctx = fed.ctx
-    window = timedelta(seconds=ctx.settings.settlement_apply_seconds)
+def _deliver(co: Coordinator, round_id: str) -> str | None:
+    """Give every participant the certificate (a fresh envelope each try, the same body) until all applied it.
+
+    Past the apply window a certified round is `undelivered`; it is still offered (see `redeliver`), and a
+    participant that never got it applies it then, so the pair's positions mirror again.
+    """
+    ctx = co.ctx
+    window = timedelta(seconds=co.apply_seconds)
     with ctx.db.read() as session:
         row, now = get_round(session, round_id), ctx.now()
         body, delivered = settlement.load(row.certificate).body, json.loads(row.delivered)
         pending = [p for p in json.loads(row.participants) if delivered.get(p, {}).get("status") not in DONE]
-        late = now > row.deadline + window
-    results = {} if late else {p: ask(fed, p, _certificate(fed, body, now)) for p in pending}
+        late = row.state == "certified" and now > row.deadline + window
+    results = {} if late else {p: co.ask(p, _certificate(co, body, now)) for p in pending}
     with ctx.db.write() as session:
         row, now = get_round(session, round_id), ctx.now()
-        if row.state != "certified":
+        if row.state not in ("certified", "undelivered"):
             return None
         delivered = json.loads(row.delivered)
         for p, answer in results.items():
@@ -326,38 +336,51 @@ def _deliver(fed, round_id: str) -> str | None:
         return None
 
 
+def redeliver(fed, round_id: str) -> str:
+    """Offer an undelivered round's certificate again to the participants that never applied it; its state."""
+    co = coordinator_of(fed)
+    with co.ctx.db.read() as session:
+        state = get_round(session, round_id).state
+    if state != "undelivered":
+        raise ConflictError(f"round {round_id} is {state}, not undelivered", code="round_not_undelivered")
+    with co.lock(f"round:{round_id}"):
+        _deliver(co, round_id)
+    with co.ctx.db.read() as session:
+        return get_round(session, round_id).state
+
+
 def _errors_text(errors: dict[str, str]) -> str:
     return "; ".join(f"{p}: {e}" for p, e in sorted(errors.items()))[:1000]
 
 
 def sweep_rounds(fed) -> int:
     """Deadlines and retries of our rounds, lapsed participations, and the scheduled round if one is due."""
-    ctx = fed.ctx
-    with ctx.db.write() as session:
-        moved = settlement.lapse_overdue(session, fed, ctx.now())
-    with ctx.db.read() as session:
+    co = coordinator_of(fed)
+    moved = co.lapse_overdue()
+    with co.ctx.db.read() as session:
         states = session.execute(select(SettlementRound.round_id, SettlementRound.state).where(
-            SettlementRound.state.in_((*WAITING, "certified")))).all()
+            SettlementRound.state.in_((*WAITING, "certified", "undelivered")))).all()
     for round_id, state in states:
         try:
-            moved += advance_round(fed, round_id) != state
+            moved += (redeliver(co, round_id) if state == "undelivered" else advance_round(co, round_id)) != state
         except Exception:  # one broken round must not stop the others
             log.exception("advancing round %s failed", round_id)
-    return moved + _scheduled_round(fed)
+    return moved + _scheduled_round(co)
 
 
-def _scheduled_round(fed) -> int:
-    every = fed.ctx.settings.settlement_round_seconds
+def _scheduled_round(co: Coordinator) -> int:
+    every = co.round_seconds
     if every <= 0:
         return 0
-    with fed.ctx.db.read() as session:
+    with co.ctx.db.read() as session:
         last = session.scalars(select(SettlementRound.created_at).order_by(
             SettlementRound.created_at.desc()).limit(1)).first()
-    if last is not None and fed.ctx.now() < last + timedelta(seconds=every):
+        last = max((t for t in (last, co.schedule_start(session)) if t is not None), default=None)
+    if last is not None and co.ctx.now() < last + timedelta(seconds=every):
         return 0
     try:
-        start_round(fed)
-    except DomainError as exc:  # a round still open, or too few peers: try again next period
+        start_round(co)
+    except DomainError as exc:  # a round still open, or too few participants: try again next period
         log.info("scheduled clearing round not started: %s", exc.message)
         return 0
     return 1

@@ -179,6 +179,23 @@ class SettlementPart(SQLModel, table=True):
     applied_at: Optional[datetime] = None
 
 
+class DirectoryKey(SQLModel, table=True):
+    """A key of the network directory this node applied to, pinned once its coordinator confirmed the fingerprint.
+
+    With it the node accepts the directory's clearing-round messages (statement requests,
+    proposals, certificates) as it does an active peer's.
+    """
+
+    __tablename__ = "fed_directory_keys"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    directory_id: str = Field(max_length=32, index=True)
+    public: str = Field(max_length=64)
+    base_url: str = Field(max_length=300)
+    fingerprint: str = Field(max_length=64)
+    pinned_at: datetime
+
+
 class SettledPair(SQLModel, table=True):
     """Per peer: the sum of settlement changes applied to our position towards it, and how many there were."""
 

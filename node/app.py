@@ -52,8 +52,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClo
     ctx = NodeContext(settings=settings, db=db, clock=clock or SystemClock(), hasher=password_hasher(settings))
     app.extensions["sifnet"] = ctx
 
-    from . import api, web
+    from . import api, ops, web
 
+    ops.init_app(app)  # first: every later hook and log line sees the request id
     api.init_app(app)
     web.init_app(app)
     # The one place node reaches into federation: the factory wires it in (imports flow protocol <- node <- federation).
@@ -63,12 +64,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClo
         init_federation(app, start_delivery=start_delivery)
     _register_error_handlers(app)
     _register_test_hooks(app, ctx)
-
-    @app.get("/healthz")
-    def healthz():
-        """Liveness and the node's identity (used by process managers and tests)."""
-        return jsonify({"status": "ok", "node_id": settings.node_id})
-
     return app
 
 

@@ -1,4 +1,4 @@
-"""The `sifnet` command line: `sifnet node init|run|create-coordinator|seed-demo|check-books`."""
+"""The `sifnet` command line: `sifnet node init|run|create-coordinator|seed-demo|check-books|backup|restore`."""
 from __future__ import annotations
 
 import argparse
@@ -78,13 +78,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("worker", "run the scheduled jobs (deadlines, reminders, mail) in this process")
+@command("worker", "run the scheduled jobs (deadlines, reminders, outbox retries, settlement) until SIGTERM")
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = _data_dir_settings(args)
     from .app import create_app
+    from .observability import configure_logging
     from .scheduler import run_worker
 
-    run_worker(create_app(settings=settings))
+    configure_logging(settings)
+    app = create_app(settings=settings)
+    run_worker(app)
+    if "sifnet_federation" in app.extensions:
+        app.extensions["sifnet_federation"].stop()
+    app.extensions["sifnet"].db.dispose()
+    return 0
+
+
+@command("upgrade", "bring the database schema to this version's newest migration (run with the worker stopped)")
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    settings = _data_dir_settings(args)
+    from .db import Database
+    from .ops import schema_revisions
+
+    db = Database(settings.db_url)
+    before = ", ".join(schema_revisions(db.engine)) or "empty"
+    db.upgrade()
+    after = ", ".join(schema_revisions(db.engine))
+    db.dispose()
+    print(f"database schema: {before} -> {after} (current)")
     return 0
 
 
@@ -132,6 +153,38 @@ def cmd_check_books(args: argparse.Namespace) -> int:
     print(f"accounts={books.accounts} txns={books.txns} sum={books.total_balance} "
           f"unbalanced={books.unbalanced_txns} drifted={books.drifted_accounts} -> {'OK' if books.ok else 'BROKEN'}")
     return 0 if books.ok else 1
+
+
+def _backup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="the backup file (a .tar.gz)")
+
+
+def _restore_arguments(parser: argparse.ArgumentParser) -> None:
+    _backup_arguments(parser)
+    parser.add_argument("--database-url", help="an empty database to restore into (default: the backed-up "
+                                               "settings, $SIFNET_DATABASE_URL, or SQLite in the data folder)")
+
+
+@command("backup", "write an online, consistent backup (database, keys, settings) to FILE while the node runs",
+         _backup_arguments)
+def cmd_backup(args: argparse.Namespace) -> int:
+    from .backup import backup
+
+    manifest = backup(_data_dir_settings(args), Path(args.file))
+    print(f"backup of {manifest['node_id']} ({manifest['database']}, schema {manifest['revision']}) "
+          f"written to {args.file}")
+    return 0
+
+
+@command("restore", "restore a backup FILE into a fresh data folder (and an empty database)", _restore_arguments)
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .backup import restore
+
+    data = Path(args.data_dir or os.environ.get("SIFNET_DATA_DIR") or "./data")
+    manifest = restore(Path(args.file), data, args.database_url)
+    print(f"node {manifest['node_id']} restored into {data} from the backup of {manifest['created_at']}; "
+          f"check it with `sifnet node check-books --data-dir {data}`")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,6 +29,8 @@ def run_sweeps(app_key: str) -> dict[str, int]:
     """Run every registered sweep once (the job's target; also called by tests)."""
     app = _APPS[app_key]
     ctx = app.extensions["sifnet"]
+    from .metrics import record_job
+
     done = {}
     for fn in SWEEPS:
         try:
@@ -36,6 +38,7 @@ def run_sweeps(app_key: str) -> dict[str, int]:
         except Exception:  # one failing sweep must not stop the others
             log.exception("sweep %s failed", fn.__name__)
             done[fn.__name__] = -1
+        record_job(fn.__name__, done[fn.__name__])
     return done
 
 
@@ -58,7 +61,7 @@ def _build(app: Flask, scheduler_cls):
 
     ctx = app.extensions["sifnet"]
     key = register_app(app)
-    scheduler = scheduler_cls(jobstores={"default": SQLAlchemyJobStore(url=ctx.settings.db_url)},
+    scheduler = scheduler_cls(jobstores={"default": SQLAlchemyJobStore(url=ctx.db.url)},
                               job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
     scheduler.add_job("node.scheduler:run_sweeps", "interval", args=[key], id=f"sweeps",
                       seconds=ctx.settings.sweep_seconds, replace_existing=True)
@@ -76,7 +79,22 @@ def start_scheduler(app: Flask):
 
 
 def run_worker(app: Flask) -> None:
-    """Run the scheduler in the foreground until the process is stopped."""
+    """Run the scheduler in the foreground until SIGTERM or SIGINT; a running sweep finishes first."""
+    import signal
+
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    _build(app, BlockingScheduler).start()
+    scheduler = _build(app, BlockingScheduler)
+
+    def _stop(signum, _frame):
+        log.info("worker: signal %s, stopping after the running jobs", signum)
+        scheduler.shutdown(wait=True)  # waits for a running sweep; then start() below returns
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        log.info("worker: running sweeps every %ss", app.extensions["sifnet"].settings.sweep_seconds)
+        scheduler.start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("worker: stopped")

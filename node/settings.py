@@ -72,6 +72,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("settlement_round_seconds", int, 0, "Start a clearing round with every active peer this often, in seconds; 0 means only when a coordinator asks."),
     Setting("pool_share_seconds", int, 60, "Federation: at most this often, each peer is sent the changes to this node's shared reviewer pool (the first snapshot goes at once)."),
     Setting("directory_id", str, "", "Node id of the network directory this node chose to be listed in (e.g. eu-dir); its signed summary and initiatives are addressed to it. Empty: no summary is served."),
+    Setting("round_solve_timeout_seconds", int, 900, "A review round still solving this many seconds after it started (its process stopped) is marked failed so a coordinator can solve it again."),
+    Setting("proxy_fix", int, 0, "Reverse proxies in front of the node that set X-Forwarded-For/-Proto/-Host/-Port; the node trusts that many hops, so redirects, links and client addresses use the public scheme, host and address. 0: no proxy, trust none (signed federation requests are checked against base_url either way)."),
+    Setting("log_format", str, "text", "Log lines as 'text' or 'json' (one JSON object per line with the request id from X-Request-Id, or a generated one, echoed in the response)."),
+    Setting("log_level", str, "INFO", "Lowest level of log lines written: DEBUG, INFO, WARNING or ERROR."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

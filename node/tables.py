@@ -248,6 +248,72 @@ class Review(SQLModel, table=True):
     rated_at: Optional[datetime] = None
 
 
+# --- review rounds, bids, remote conflicts ---------------------------------------
+
+
+class ReviewRound(SQLModel, table=True):
+    """A batch of proposals assigned reviewers together at a deadline (node.services.rounds)."""
+
+    __tablename__ = "review_rounds"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    status: str = Field(default="open", max_length=16)  # see node.services.rounds.ROUND
+    deadline: datetime
+    reviews_per_proposal: int
+    min_load: int = Field(default=0)
+    max_load: int
+    need_foreign: bool = Field(default=False)  # every proposal needs a reviewer from another country
+    created_by: int = Field(foreign_key="members.id")
+    created_at: datetime
+    solve_started_at: Optional[datetime] = None
+    solved_at: Optional[datetime] = None
+    progress: int = Field(default=0)  # per mille while solving; 1000 when solved
+    progress_message: str = Field(default="", max_length=300)
+    total_affinity: Optional[int] = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    result: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
+
+
+class RoundItem(SQLModel, table=True):
+    """A proposal in a review round (one round per proposal)."""
+
+    __tablename__ = "review_round_items"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="review_rounds.id", index=True)
+    proposal_id: int = Field(foreign_key="proposals.id", unique=True)
+    added_by: int = Field(foreign_key="members.id")
+    added_at: datetime
+
+
+class Bid(SQLModel, table=True):
+    """A reviewer's interest in an expertise tag: -1 not interested, 0 neutral, 1 interested, 2 eager."""
+
+    __tablename__ = "review_bids"
+    __table_args__ = (UniqueConstraint("member_id", "tag"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    tag: str = Field(max_length=64)
+    level: int
+    updated_at: datetime
+
+
+class RemoteConflict(SQLModel, table=True):
+    """A conflict of interest between a member here and a reviewer on a peer node (handle@node)."""
+
+    __tablename__ = "remote_conflicts"
+    __table_args__ = (UniqueConstraint("member_id", "remote_node", "remote_handle"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    remote_node: str = Field(max_length=32)
+    remote_handle: str = Field(max_length=64)
+    source: str = Field(default="member", max_length=16)  # member | coordinator
+    reason: str = Field(default="", max_length=500)
+    created_at: datetime
+
+
 # --- notifications -------------------------------------------------------------
 
 

@@ -1,4 +1,8 @@
-"""Shared fixtures: a real node app on a real SQLite database, a fixed clock, member factories."""
+"""Shared fixtures: a real node app on a real database, a fixed clock, member factories.
+
+The database is SQLite in the node's data folder, or with SIFNET_TEST_DB=postgresql a fresh
+PostgreSQL database per node (see tests/pg.py), for in-process apps and NodeProcess alike.
+"""
 from __future__ import annotations
 
 import itertools
@@ -9,12 +13,70 @@ import pytest
 from node.app import create_app
 from node.clock import FixedClock
 from node.services import ledger, members
+from node.settings import Settings
+from tests import pg, procs
 # One Chromium per test session, shared by every browser test (a second sync Playwright would clash).
 from tests.browser_fixtures import browser, new_page, screenshot  # noqa: F401  (fixtures)
 
 START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)
 PASSWORD = "correct horse battery"
 FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
+
+
+def pytest_configure(config):
+    if pg.lane_active():
+        # A pooled psycopg connection left to the garbage collector (seen once in a federation test; the source is
+        # not pinned down) warns whenever GC runs, often in a later test; its database was already dropped WITH
+        # FORCE at the end of its own test, so the warning says nothing about the test it lands in.
+        config.addinivalue_line("filterwarnings",
+                                "ignore:.*psycopg.Connection.*was deleted while still open:ResourceWarning")
+
+
+@pytest.fixture(scope="session")
+def pg_lane():
+    """The PostgreSQL lane's databases, or None on the SQLite lane."""
+    if not pg.lane_active():
+        yield None
+        return
+    try:
+        url, cluster = pg.obtain_server()
+    except RuntimeError as exc:
+        pytest.exit(f"PostgreSQL lane: {exc}", returncode=3)
+    lane = pg.ACTIVE = pg.Lane(url)
+    yield lane
+    pg.ACTIVE = None
+    lane.close()
+    if cluster:
+        cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def _database_lane(pg_lane, monkeypatch):
+    """On the PostgreSQL lane, every node without a database_url gets its own fresh database."""
+    if pg_lane is None:
+        yield
+        return
+    lane_url = property(lambda self: self.database_url or pg_lane.database_for(self.data_path))
+    monkeypatch.setattr(Settings, "db_url", lane_url)
+    monkeypatch.setattr(procs, "database_for", pg_lane.database_for)
+    yield
+    pg_lane.drop_test_databases()
+
+
+@pytest.fixture
+def pg_database(pg_lane):
+    """A fresh PostgreSQL database at the newest schema (its URL); skipped on the SQLite lane."""
+    if pg_lane is None:
+        pytest.skip("PostgreSQL lane only (SIFNET_TEST_DB=postgresql)")
+    return pg_lane.migrated_database()
+
+
+@pytest.fixture
+def empty_database_url(pg_lane, tmp_path):
+    """The URL of a new database without tables: PostgreSQL on its lane, else a SQLite file."""
+    if pg_lane is None:
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return pg_lane.empty_database()
 
 
 @pytest.fixture

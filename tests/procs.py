@@ -28,6 +28,8 @@ COORDINATOR_EMAIL = "coordinator@example.org"
 # Fast password hashing and no sleeping through deadlines; a test may override any of these.
 TEST_SETTINGS: dict[str, Any] = {"argon2_memory_kib": 1024, "argon2_time_cost": 1, "allow_clock_control": True}
 _LIVE: set["NodeProcess"] = set()
+# On the PostgreSQL lane tests/conftest.py sets this: data folder -> the node's database URL.
+database_for: Callable[[Path], str] | None = None
 
 
 def free_port() -> int:
@@ -119,6 +121,8 @@ class NodeProcess:
         self.node_id = node_id
         self.port = port or free_port()
         self.settings = {**TEST_SETTINGS, **(settings or {})}
+        if database_for is not None and "database_url" not in self.settings:
+            self.settings["database_url"] = database_for(self.data_dir)
         self.proc: subprocess.Popen | None = None
         self._log_fh = None
 

@@ -34,6 +34,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Direct
 
     app.register_blueprint(views_bp)
     app.register_blueprint(api_bp)
+    from . import clearing  # clearing rounds the directory coordinates (issue 6)
+
+    clearing.register(app)
     app.before_request(_check_csrf)
     app.context_processor(lambda: {"settings": settings, "csrf_token": csrf_token})
     app.add_template_filter(when)
@@ -43,6 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Direct
         from .poller import Poller
 
         app.extensions["sifnet_directory_poller"] = Poller(d).start()
+        app.extensions["sifnet_directory_clearing"] = clearing.ClearingSweeper(d).start()
     return app
 
 
@@ -51,6 +55,9 @@ def stop(app: Flask) -> None:
     poller = app.extensions.get("sifnet_directory_poller")
     if poller is not None:
         poller.stop()
+    sweeper = app.extensions.get("sifnet_directory_clearing")
+    if sweeper is not None:
+        sweeper.stop()
     app.extensions["sifnet_directory"].close()
 
 

@@ -1,5 +1,5 @@
-"""`sifnet directory init|run|list-node|approve|delist|nodes|poll`, and the node's side: `sifnet node directory-apply`
-and `sifnet node seed-initiatives`.
+"""`sifnet directory init|run|list-node|approve|delist|nodes|poll|add-admin`, and the node's side:
+`sifnet node directory-apply` and `sifnet node seed-initiatives`.
 
 The `directory` group registers itself in node.cli.GROUPS when federation.cli imports this
 module, so node never imports federation.
@@ -127,6 +127,26 @@ def cmd_poll(args: argparse.Namespace) -> int:
     return 0 if all(o.health in ("up", "slow") for o in report.outcomes) else 1
 
 
+def cmd_add_admin(args: argparse.Namespace) -> int:
+    from .admin import add_admin, password_hasher
+
+    password = args.password
+    if password is None:
+        import getpass
+
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            print("the two passwords differ", file=sys.stderr)
+            return 2
+    directory = _open(args)
+    with directory.db.write() as s:
+        row = add_admin(s, username=args.username, password=password, now=directory.now(),
+                        hasher=password_hasher(directory.settings), replace=args.reset_password)
+        name = row.username
+    print(f"working-group admin {name} can log in at {directory.settings.base_url.rstrip('/')}/admin/login")
+    return 0
+
+
 def configure(sub) -> None:
     """Add the `sifnet directory` subcommands."""
 
@@ -152,13 +172,44 @@ def configure(sub) -> None:
     add("delist", cmd_delist, "stop listing a node").add_argument("node_id")
     add("nodes", cmd_nodes, "show every node that applied, its status and pinned key")
     add("poll", cmd_poll, "poll every listed node once now and print the outcomes")
+    p = add("add-admin", cmd_add_admin, "create a working-group account for the web admin (asks for the password)")
+    p.add_argument("username")
+    p.add_argument("--password", help="the password (default: ask twice); visible to other local users, so only "
+                                      "for throwaway setups like the devnet")
+    p.add_argument("--reset-password", action="store_true", help="set a new password for an existing account")
 
 
 node_cli.GROUPS["directory"] = ("run the network directory of the working group", configure)
 
 
-@command("directory-apply", "apply to be listed in a network directory (give its URL)",
-         lambda p: p.add_argument("url"))
+def _url_and_fingerprint(p) -> None:
+    p.add_argument("url")
+    p.add_argument("--fingerprint", default="", help="the directory's key fingerprint, read back to the working "
+                   "group: pins its key, so this node takes part in the clearing rounds the directory runs")
+
+
+def _pin_directory(ctx, fed, directory, fingerprint: str) -> None:
+    from federation.settlement import pin_directory
+
+    with ctx.db.write() as s:
+        pin_directory(s, fed, directory, fingerprint, ctx.now())
+    print(f"pinned the key of {directory.node_id} ({directory.fingerprint}): "
+          "this node takes part in its clearing rounds")
+
+
+@command("directory-pin", "pin the key of the network directory this node is listed in (for its clearing rounds)",
+         _url_and_fingerprint)
+def cmd_directory_pin(args: argparse.Namespace) -> int:
+    from federation.peers import fetch_document
+    from node.app import create_app
+
+    app = create_app(settings=node_cli._data_dir_settings(args), start_delivery=False)
+    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
+    _pin_directory(ctx, fed, fetch_document(args.url, now=ctx.now(), max_skew=fed.max_skew), args.fingerprint)
+    return 0
+
+
+@command("directory-apply", "apply to be listed in a network directory (give its URL)", _url_and_fingerprint)
 def cmd_directory_apply(args: argparse.Namespace) -> int:
     from federation.peers import fetch_document
     from node.app import create_app
@@ -169,6 +220,8 @@ def cmd_directory_apply(args: argparse.Namespace) -> int:
     if ctx.settings.directory_id != directory.node_id:
         raise DomainError(f"set directory_id = \"{directory.node_id}\" in this node's settings first: the node serves "
                           "its summary only to the directory it chose", code="directory_not_chosen")
+    if args.fingerprint:
+        _pin_directory(ctx, fed, directory, args.fingerprint)
     resp = requests.post(directory.base_url.rstrip("/") + "/api/v1/applications",
                          json={"url": ctx.settings.base_url}, timeout=30)
     answer = resp.json()
@@ -177,6 +230,9 @@ def cmd_directory_apply(args: argparse.Namespace) -> int:
                           code="application_refused")
     print(f"applied to {directory.node_id} ({directory.name}); directory key {directory.fingerprint}")
     print(f"read this node's fingerprint to the working group: {answer['fingerprint']}")
+    if not args.fingerprint:
+        print(f"to take part in its clearing rounds, confirm {directory.fingerprint} with the working group and run "
+              f"`sifnet node directory-pin {args.url} --fingerprint {directory.fingerprint}`")
     return 0
 
 

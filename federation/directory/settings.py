@@ -35,6 +35,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("history_days", int, 30, "Days of poll history (uptime, latency) and stored summaries kept."),
     Setting("scan_threshold", int, 50, "Quick scan: initiatives of different countries scoring at least this (0-100) are grouped."),
     Setting("open_applications", bool, True, "Nodes may apply to be listed through the directory's page and API."),
+    Setting("clearing_interval_hours", int, 24, "Start a clearing round with every listed node this often, in hours (the directory coordinates it); 0 means only on the working group's button."),
+    Setting("clearing_deadline_seconds", int, 300, "Clearing rounds the directory runs: seconds every node has to state its positions and accept the proposal."),
+    Setting("clearing_apply_seconds", int, 3600, "After a round's deadline, seconds the directory keeps delivering its certificate before the round is `undelivered` (it is offered again later)."),
+    Setting("argon2_time_cost", int, 3, "argon2id time cost for the working group's admin passwords."),
+    Setting("argon2_memory_kib", int, 65536, "argon2id memory cost in KiB for the working group's admin passwords."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -108,3 +108,29 @@ class Refusal(DirectoryModel, table=True):
     source: str = Field(max_length=8)  # poll | push
     code: str = Field(max_length=64)
     message: str = Field(default="", max_length=500)
+
+
+class AdminAccount(DirectoryModel, table=True):
+    """A member of the working group who may approve, refuse and delist nodes in the web admin."""
+
+    __tablename__ = "admin_accounts"
+
+    username: str = Field(primary_key=True, max_length=64)
+    password_hash: str = Field(max_length=200)  # argon2id
+    created_at: datetime
+    last_login_at: Optional[datetime] = None
+    session_version: int = Field(default=1)  # raised on a new password: older sessions end
+
+
+class AdminAction(DirectoryModel, table=True):
+    """The audit trail: who approved, refused or delisted which node, when, and why."""
+
+    __tablename__ = "admin_actions"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    username: str = Field(max_length=64)
+    action: str = Field(max_length=16)  # approve | refuse | delist | login | logout | add-admin
+    node_id: str = Field(default="", max_length=32)
+    fingerprint: str = Field(default="", max_length=64)  # the key pinned or refused
+    reason: str = Field(default="", max_length=500)

@@ -9,10 +9,12 @@ from node.errors import DomainError
 from protocol import canonical_json
 
 from . import charts, network, scan
+from .admin import bp as admin_bp
 from .api import directory, match_json, scan_items, scan_request, submit_application
 from .tables import Listing
 
 bp = Blueprint("directory", __name__)  # templates and static files are the directory app's own folders
+bp.register_blueprint(admin_bp)  # the working group's admin under /admin (endpoints "directory.admin.*")
 
 
 @bp.get("/healthz")

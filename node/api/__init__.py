@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-API_MODULES = ("members", "coordinator", "advice", "reviews")
+API_MODULES = ("members", "coordinator", "advice", "reviews", "rounds")
 
 
 def init_app(app: Flask) -> None:

@@ -45,7 +45,7 @@ def _me(session) -> Member:
 
 
 @api.route("/advice/listings", "GET", "Open offers and requests; filter with ?kind=offer|request&tag=<tag>",
-           response=obj(("listings",), listings=arr(LISTING)))
+           response=obj(("listings",), listings=arr(LISTING)), query={"kind": KIND, "tag": string(64)})
 def list_listings():
     ctx = node_ctx()
     with ctx.db.read() as session:

@@ -29,6 +29,7 @@ class Operation:
     response: dict | None
     status: int
     endpoint: str
+    query: dict | None = None
 
 
 OPERATIONS: list[Operation] = []
@@ -48,8 +49,10 @@ class ApiBlueprint:
 
     def route(self, rule: str, method: str, summary: str, *, body: dict | None = None,
               response: dict | None = None, status: int = 200, auth: bool = True,
-              token_in_view: bool = False) -> Callable:
+              token_in_view: bool = False, query: dict | None = None) -> Callable:
         """Register a view at /api/v1<rule> for one method, documented for OpenAPI.
+
+        query documents the optional query parameters the view reads: {name: JSON schema}.
 
         With token_in_view the view itself looks the token up, by calling token_member(session)
         first thing in its own transaction: a hot path then needs no separate read transaction.
@@ -69,7 +72,7 @@ class ApiBlueprint:
 
             self.blueprint.add_url_rule(rule, endpoint=endpoint, view_func=wrapped, methods=[method])
             OPERATIONS.append(Operation(rule, method, summary, self.tag, auth, body, response, status,
-                                        f"api_{self.name}.{endpoint}"))
+                                        f"api_{self.name}.{endpoint}", query))
             return wrapped
 
         return decorator

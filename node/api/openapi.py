@@ -31,6 +31,43 @@ def _parameters(rule: str) -> list[dict]:
     return params
 
 
+# The refusals an operation can answer with, each {error: {code, message}}; listed per status (not
+# as "default") so a client, and schemathesis, can tell an undocumented status from a documented one.
+ERROR_STATUSES = {
+    400: "malformed request (invalid JSON, not an object)", 401: "no or unknown API token, or wrong credentials",
+    403: "not yours, or not a coordinator", 404: "no such object (or not visible to you)",
+    409: "clashes with the current state", 413: "body larger than 1 MiB", 415: "body not application/json",
+    422: "a field is invalid (wrong type, out of range, unknown field)", 429: "too many failed logins",
+    502: "a peer node could not be reached or answered badly",
+}
+
+
+def _error_statuses(op) -> list[int]:
+    out = [400, 403, 404, 409, 422]
+    if op.auth or op.rule == "/tokens":
+        out.append(401)
+    if op.method in ("POST", "PATCH", "PUT"):
+        out += [413, 415]
+    if op.rule == "/tokens":
+        out.append(429)
+    if op.tag == "federation":
+        out.append(502)
+    return sorted(out)
+
+
+def _responses(op) -> dict:
+    out = {str(op.status): {"description": "success",
+                            "content": {"application/json": {"schema": op.response or {"type": "object"}}}}}
+    for status in _error_statuses(op):
+        out[str(status)] = {"description": ERROR_STATUSES[status], "content": {"application/json": {"schema": ERROR}}}
+    return out
+
+
+def _query_parameters(op) -> list[dict]:
+    return [{"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in (op.query or {}).items()]
+
+
 def build_document(base_url: str = "/") -> dict:
     """The whole OpenAPI document."""
     paths: dict = {}
@@ -39,12 +76,9 @@ def build_document(base_url: str = "/") -> dict:
             "summary": op.summary,
             "operationId": op.endpoint.replace(".", "_"),
             "tags": [op.tag],
-            "responses": {
-                str(op.status): {"description": "success", "content": {"application/json": {"schema": op.response or {"type": "object"}}}},
-                "default": {"description": "an error", "content": {"application/json": {"schema": ERROR}}},
-            },
+            "responses": _responses(op),
         }
-        params = _parameters(op.rule)
+        params = _parameters(op.rule) + _query_parameters(op)
         if params:
             operation["parameters"] = params
         if op.body is not None:

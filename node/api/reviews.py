@@ -75,6 +75,7 @@ PROPOSAL_BODY = obj(
     stage=string(32, enum=list(proposals.STAGES)), reviews_wanted=integer(1, proposals.MAX_REVIEWS), bounty=AMOUNT,
     min_foreign_reviewers=integer(0, proposals.MAX_REVIEWS),
 )
+EVERYONE = {"all": string(8, enum=["0", "1", "false", "true"])}  # ?all=1: coordinators see everyone's
 CONFLICT_FIELDS = dict(other_handle=string(64), organisation=string(120), reason=string(500))
 
 
@@ -187,7 +188,7 @@ def create_proposal():
 
 
 @api.route("/proposals", "GET", "Your proposals (coordinators: ?all=1 for every proposal)",
-           response=obj(("proposals",), proposals=arr(PROPOSAL)))
+           response=obj(("proposals",), proposals=arr(PROPOSAL)), query=EVERYONE)
 def list_proposals():
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -288,7 +289,7 @@ def rate_review(review_id: int):
 
 
 @api.route("/conflicts", "GET", "Conflicts of interest you declared (coordinators: ?all=1 for all)",
-           response=obj(("conflicts",), conflicts=arr(CONFLICT)))
+           response=obj(("conflicts",), conflicts=arr(CONFLICT)), query=EVERYONE)
 def list_conflicts():
     ctx = node_ctx()
     with ctx.db.read() as session:

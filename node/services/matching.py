@@ -12,6 +12,10 @@ from typing import Iterable
 WEIGHTS = {"expertise": 0.5, "language": 0.2, "load": 0.15, "helpfulness": 0.15}
 # A reviewer nobody has rated yet is neither rewarded nor punished.
 NEUTRAL_HELPFULNESS = 0.5
+# Bids: a reviewer's own interest in a tag. Each level of the average bid over the proposal's tags
+# moves the score by INTEREST_POINTS (eager +120, not interested -60); the score stays within 0..1000.
+BID_LEVELS = {-1: "not interested", 0: "neutral", 1: "interested", 2: "eager"}
+INTEREST_POINTS = 60
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Candidate:
     helpfulness_avg: float | None = None
     rated_reviews: int = 0
     country: str = ""  # ISO code; "" means the node's own country (see proposals.fill_slots)
+    bids: tuple[tuple[str, int], ...] = ()  # (tag, level) the reviewer stated; unlisted tags are neutral
 
     @property
     def key(self) -> str:
@@ -47,6 +52,7 @@ class ConflictRecord:
     other_member_id: int | None = None
     organisation: str = ""
     source: str = "member"
+    remote: str = ""  # handle@node of a reviewer on a peer node (then other_member_id and organisation are empty)
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,8 @@ def exclusion_reason(need: Need, cand: Candidate) -> str | None:
 def _conflicts(need: Need, cand: Candidate, c: ConflictRecord) -> bool:
     """True if the conflict ties this candidate to the author (in either direction)."""
     cand_id, author = cand.member_id, need.author_id
+    if c.remote:
+        return c.member_id == author and cand.member_id is None and c.remote == remote_address(cand)
     if c.other_member_id is not None:
         pair = {c.member_id, c.other_member_id}
         return cand_id is not None and pair == {author, cand_id}
@@ -111,6 +119,18 @@ def _conflicts(need: Need, cand: Candidate, c: ConflictRecord) -> bool:
     if cand_id is not None and c.member_id == cand_id:
         return _same_org(c.organisation, need.author_organisation)
     return False
+
+
+def remote_address(cand: Candidate) -> str:
+    """handle@node of a remote candidate, as coordinators pin conflicts with it."""
+    return f"{cand.remote_handle}@{cand.remote_node}"
+
+
+def interest(need: Need, cand: Candidate) -> float | None:
+    """The reviewer's average bid over the proposal's tags they bid on; None when they bid on none."""
+    bids = dict(cand.bids)
+    levels = [bids[t] for t in sorted(set(need.tags)) if t in bids]
+    return sum(levels) / len(levels) if levels else None
 
 
 def score_parts(need: Need, cand: Candidate) -> dict[str, float]:
@@ -137,12 +157,26 @@ def explain(need: Need, cand: Candidate) -> tuple[str, ...]:
         lines.append("helpfulness: not rated yet (neutral)")
     else:
         lines.append(f"helpfulness: {cand.helpfulness_avg:.1f} of 5 over {cand.rated_reviews} rated reviews")
+    level = interest(need, cand)
+    if level is not None:
+        bids = dict(cand.bids)
+        said = ", ".join(f"{t} {BID_LEVELS.get(bids[t], bids[t])}" for t in sorted(set(need.tags)) if t in bids)
+        lines.append(f"interest: {said} ({round(INTEREST_POINTS * level):+d} points)")
     return tuple(lines)
 
 
 def score(parts: dict[str, float]) -> int:
     """The weighted sum of the parts, x1000, as an integer."""
     return round(1000 * sum(WEIGHTS[name] * value for name, value in parts.items()))
+
+
+def affinity(need: Need, cand: Candidate, parts: dict[str, float] | None = None) -> int:
+    """The score with the reviewer's bids applied, within 0..1000 (what rankings and rounds use)."""
+    base = score(parts if parts is not None else score_parts(need, cand))
+    level = interest(need, cand)
+    if level is None:
+        return base
+    return max(0, min(1000, base + round(INTEREST_POINTS * level)))
 
 
 def _stable(cand: Candidate) -> tuple:
@@ -159,7 +193,7 @@ def rank_candidates(need: Need, candidates: Iterable[Candidate]) -> tuple[list[R
             excluded.append(Excluded(cand, reason))
             continue
         parts = score_parts(need, cand)
-        scored.append((score(parts), parts, cand))
+        scored.append((affinity(need, cand, parts), parts, cand))
     scored.sort(key=lambda t: (-t[0], t[2].load, *_stable(t[2])))
     ranked = [Ranked(cand, i, total, {k: round(v * 1000) for k, v in parts.items()}, explain(need, cand))
               for i, (total, parts, cand) in enumerate(scored, start=1)]

@@ -9,7 +9,8 @@ from sqlalchemy import func, or_, select
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import INVITATION, PROPOSAL
 from ..settings import Settings
-from ..tables import Account, Conflict, Member, Proposal, Review, ReviewInvitation
+from ..tables import (Account, Bid, Conflict, Member, Proposal, RemoteConflict, Review, ReviewInvitation,
+                      ReviewRound, RoundItem)
 from . import ledger, matching, members
 from .notify import notify
 from .validate import clean_choice, clean_list, clean_text
@@ -23,6 +24,8 @@ OPEN_STATES = ("invited", "accepted")
 PROPOSAL_FIELDS = ("title", "summary", "full_text", "tags", "language", "stage", "reviews_wanted", "bounty")
 # Optional when writing a proposal: how many of the k reviewers must come from another country.
 OPTIONAL_FIELDS = ("min_foreign_reviewers",)
+# States of a review round (node.services.rounds) in which it, not per-proposal matching, fills its proposals.
+ROUND_HOLDS = ("open", "solving", "failed")
 
 
 class RemoteReviews(Protocol):
@@ -61,8 +64,8 @@ def whole_number(value: object, field: str, low: int, high: int) -> int:
 
 
 def create_proposal(session, settings: Settings, *, author: Member, data: dict, now: datetime,
-                    remote: RemoteReviews | None = None) -> Proposal:
-    """Write a proposal, put k x bounty in escrow at once and invite the best k reviewers."""
+                    remote: RemoteReviews | None = None, invite: bool = True) -> Proposal:
+    """Write a proposal, put k x bounty in escrow at once and invite the best k reviewers (unless a round will)."""
     members.require_active(author)
     unknown = sorted(set(data) - set(PROPOSAL_FIELDS) - set(OPTIONAL_FIELDS))
     if unknown:
@@ -87,7 +90,8 @@ def create_proposal(session, settings: Settings, *, author: Member, data: dict, 
                 legs=[ledger.Leg(ledger.member_account(session, author.id), -total),
                       ledger.Leg(escrow_account(session, proposal, now), total)],
                 now=now, ref=f"proposal:{proposal.id}:escrow", actor_id=author.id)
-    fill_slots(session, settings, proposal, now, remote)
+    if invite:
+        fill_slots(session, settings, proposal, now, remote)
     return proposal
 
 
@@ -183,11 +187,15 @@ def local_candidates(session) -> list[matching.Candidate]:
         .where(Review.helpfulness.is_not(None)).group_by(ReviewInvitation.reviewer_id)).all()}
     reviewers = session.scalars(select(Member).where(Member.status == "active", Member.is_reviewer.is_(True))
                                 .order_by(Member.id)).all()
+    bids: dict[int, list] = {}
+    for member_id, tag, level in session.execute(select(Bid.member_id, Bid.tag, Bid.level).order_by(Bid.tag)).all():
+        bids.setdefault(member_id, []).append((tag, level))
     return [matching.Candidate(
         label=m.handle, member_id=m.id, expertise=tuple(m.expertise), languages=tuple(m.languages),
         organisation=m.organisation, capacity=m.review_capacity, load=load.get(m.id, 0),
         helpfulness_avg=float(rated[m.id][0]) if m.id in rated else None,
-        rated_reviews=rated.get(m.id, (None, 0))[1], country=m.country) for m in reviewers]
+        rated_reviews=rated.get(m.id, (None, 0))[1], country=m.country, bids=tuple(bids.get(m.id, ())))
+        for m in reviewers]
 
 
 def need_for(session, proposal: Proposal) -> matching.Need:
@@ -202,6 +210,9 @@ def need_for(session, proposal: Proposal) -> matching.Need:
     rows = session.scalars(select(Conflict).where(or_(
         Conflict.member_id == author.id, Conflict.other_member_id == author.id, Conflict.organisation != ""))).all()
     conflicts = tuple(matching.ConflictRecord(c.member_id, c.other_member_id, c.organisation, c.source) for c in rows)
+    remote_rows = session.scalars(select(RemoteConflict).where(RemoteConflict.member_id == author.id)).all()
+    conflicts += tuple(matching.ConflictRecord(c.member_id, source=c.source,
+                                               remote=f"{c.remote_handle}@{c.remote_node}") for c in remote_rows)
     return matching.Need(author_id=author.id, author_organisation=author.organisation, tags=tuple(proposal.tags),
                          language=proposal.language, already_invited=invited, conflicts=conflicts)
 
@@ -216,28 +227,38 @@ def fill_slots(session, settings: Settings, proposal: Proposal, now: datetime,
                remote: RemoteReviews | None = None) -> list[ReviewInvitation]:
     """Invite the best candidates into the proposal's free slots; fewer if nobody fits."""
     free = open_slots(session, proposal)
-    if free == 0:
+    if free == 0 or held_by_round(session, proposal.id):
         return []
     ranked, _ = rank_for(session, proposal, remote)
-    invited = []
-    for pick in _picks(session, settings, proposal, ranked, free, remote):
-        invitation = ReviewInvitation(
-            proposal_id=proposal.id, reviewer_id=pick.candidate.member_id, remote_node=pick.candidate.remote_node,
-            remote_handle=pick.candidate.remote_handle, status=INVITATION.initial, rank=pick.rank,
-            score=pick.score, bounty=proposal.bounty, invited_at=now,
-            accept_by=now + timedelta(hours=settings.invite_accept_hours))
-        session.add(invitation)
-        session.flush()
-        invited.append(invitation)
-        if invitation.reviewer_id is not None:
-            notify(session, member_id=invitation.reviewer_id, kind="review_invitation",
-                   subject=f"Review invitation: {proposal.title}",
-                   body=(f"You are invited to review \"{proposal.title}\" for {proposal.bounty} {settings.unit}. "
-                         f"Please accept or decline before {invitation.accept_by:%Y-%m-%d %H:%M} UTC: "
-                         f"{settings.base_url}/reviews"), now=now)
-        else:
-            remote.invited(session, proposal, invitation, now)
-    return invited
+    return [invite_candidate(session, settings, proposal, pick.candidate, pick.rank, pick.score, now, remote)
+            for pick in _picks(session, settings, proposal, ranked, free, remote)]
+
+
+def held_by_round(session, proposal_id: int) -> bool:
+    """True while a review round that has not assigned its reviewers yet holds the proposal."""
+    return session.execute(select(RoundItem.id).join(ReviewRound, ReviewRound.id == RoundItem.round_id).where(
+        RoundItem.proposal_id == proposal_id, ReviewRound.status.in_(ROUND_HOLDS))).first() is not None
+
+
+def invite_candidate(session, settings: Settings, proposal: Proposal, candidate: matching.Candidate, rank: int,
+                     score: int, now: datetime, remote: RemoteReviews | None) -> ReviewInvitation:
+    """One invitation: notified here for a local reviewer, sent to their node for a remote one."""
+    invitation = ReviewInvitation(
+        proposal_id=proposal.id, reviewer_id=candidate.member_id, remote_node=candidate.remote_node,
+        remote_handle=candidate.remote_handle, status=INVITATION.initial, rank=rank,
+        score=score, bounty=proposal.bounty, invited_at=now,
+        accept_by=now + timedelta(hours=settings.invite_accept_hours))
+    session.add(invitation)
+    session.flush()
+    if invitation.reviewer_id is not None:
+        notify(session, member_id=invitation.reviewer_id, kind="review_invitation",
+               subject=f"Review invitation: {proposal.title}",
+               body=(f"You are invited to review \"{proposal.title}\" for {proposal.bounty} {settings.unit}. "
+                     f"Please accept or decline before {invitation.accept_by:%Y-%m-%d %H:%M} UTC: "
+                     f"{settings.base_url}/reviews"), now=now)
+    else:
+        remote.invited(session, proposal, invitation, now)
+    return invitation
 
 
 def _picks(session, settings: Settings, proposal: Proposal, ranked: list, free: int,

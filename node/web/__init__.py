@@ -4,11 +4,13 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from flask import Flask, abort, request, session
+from flask import Flask, request, session
+
+from ..errors import DomainError
 
 # Paths that are not browser forms: token-authenticated API, signed federation, test hooks.
 CSRF_EXEMPT_PREFIXES = ("/api/", "/_test/", "/federation/", "/.well-known/")
-WEB_MODULES = ("auth", "member", "coordinator", "advice", "reviews")
+WEB_MODULES = ("auth", "member", "coordinator", "advice", "reviews", "rounds")
 
 
 def csrf_token() -> str:
@@ -40,7 +42,9 @@ def _check_csrf() -> None:
     sent = request.form.get("csrf_token", "")
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(sent, expected):
-        abort(400, description="The form expired or did not come from this site (CSRF check failed). Reload and try again.")
+        # Its own code (not the generic bad_request), so a client and the tests can tell this refusal apart.
+        raise DomainError("The form expired or did not come from this site (CSRF check failed). Reload and try again.",
+                          code="csrf_failed", status=400)
 
 
 def init_app(app: Flask) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,6 +12,7 @@ from federation.httpsig import sign_request
 from protocol import (ChannelRef, SigningKey, b64url_decode, canonical_json, entry_hash, genesis_hash, make_envelope,
                       sign_envelope)
 from protocol import Envelope
+from tests.pg import node_sql, node_tables
 
 INBOX = "/federation/v1/inbox"
 
@@ -66,28 +66,20 @@ def genesis(sender: str, receiver: str) -> str:
 
 
 def db_digest(db_path: Path, *, skip: tuple[str, ...] = ("apscheduler_jobs",)) -> dict[str, str]:
-    """SHA-256 per table over every row (sorted), read through SQLite's WAL; compare two to find a change."""
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        out = {}
-        tables = [r[0] for r in con.execute("select name from sqlite_master where type='table' order by name")]
-        for table in tables:
-            if table in skip:
-                continue
-            digest = hashlib.sha256()
-            for row in sorted(con.execute(f'select * from "{table}"').fetchall(), key=repr):
-                digest.update(repr(row).encode())
-            out[table] = digest.hexdigest()[:16]
-        return out
-    finally:
-        con.close()
+    """SHA-256 per table over every row (sorted), read through SQLite's WAL (or the node's PostgreSQL database)."""
+    data_dir = Path(db_path).parent
+    out = {}
+    for table in node_tables(data_dir):
+        if table in skip:
+            continue
+        digest = hashlib.sha256()
+        for row in sorted(node_sql(data_dir, f'select * from "{table}"'), key=repr):
+            digest.update(repr(row).encode())
+        out[table] = digest.hexdigest()[:16]
+    return out
 
 
 def chain_in(db_path: Path, peer_id: str) -> list[tuple[int, str, str]]:
     """(seq, hash, envelope json) of the entries a node applied from a peer."""
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return con.execute("select seq, entry_hash, envelope from fed_channel_entries where peer_id=? and "
-                           "direction='in' order by seq", (peer_id,)).fetchall()
-    finally:
-        con.close()
+    return node_sql(Path(db_path).parent, "select seq, entry_hash, envelope from fed_channel_entries where "
+                    "peer_id=? and direction='in' order by seq", (peer_id,))

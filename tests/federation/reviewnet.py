@@ -1,9 +1,9 @@
 """Helpers for the cross-border review tests: national nodes with reviewers, proposals, and a look into a node's database."""
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
+from tests.pg import node_sql, node_tables
 from tests.procs import NodeClient, NodeProcess
 
 from .conftest import FAST, peer_both, peer_state, wait_until
@@ -90,12 +90,17 @@ def drained(*nodes: NodeProcess) -> None:
 
 
 def db_rows(node: NodeProcess, sql: str, *args) -> list[tuple]:
-    """Read a running node's SQLite database directly (read-only), as an auditor would."""
-    with sqlite3.connect(f"file:{node.data_dir / 'node.db'}?mode=ro", uri=True) as conn:
-        return conn.execute(sql, args).fetchall()
+    """Read a running node's database directly (read-only), as an auditor would."""
+    return node_sql(node.data_dir, sql, args)
 
 
 def db_bytes_contain(node: NodeProcess, text: str) -> bool:
-    """Whether the text appears anywhere in the node's database files (main file and write-ahead log)."""
+    """Whether the text appears anywhere in the node's database files (main file and write-ahead log).
+
+    On the PostgreSQL lane: anywhere in any row of any table (the server's files are not ours to read).
+    """
+    if "database_url" in node.settings:
+        return any(text in repr(row) for table in node_tables(node.data_dir)
+                   for row in node_sql(node.data_dir, f'SELECT * FROM "{table}"'))
     needle = text.encode()
     return any(needle in path.read_bytes() for path in Path(node.data_dir).glob("node.db*") if path.is_file())

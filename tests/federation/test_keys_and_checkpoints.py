@@ -1,13 +1,13 @@
 """Key rotation between running nodes, the node document, and checkpoints that find disagreements."""
 from __future__ import annotations
 
-import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 
 from protocol import Envelope, KeyInfo, Keyring, PublicKey, check_chain, parse_json, parse_time
+from tests.pg import node_sql
 
 from .conftest import FAST, check_books, peer_both, peer_state, wait_until
 from .forge import Forger, chain_in, node_key, now_utc
@@ -16,12 +16,8 @@ pytestmark = pytest.mark.slow
 
 
 def _peer_keys(node, peer_id: str) -> list[tuple]:
-    con = sqlite3.connect(f"file:{node.data_dir / 'node.db'}?mode=ro", uri=True)
-    try:
-        return con.execute("select kid, public, not_before, not_after from fed_peer_keys where peer_id=?",
-                           (peer_id,)).fetchall()
-    finally:
-        con.close()
+    return node_sql(node.data_dir, "select kid, public, not_before, not_after from fed_peer_keys where peer_id=?",
+                    (peer_id,))
 
 
 def test_node_document_is_self_signed_and_lists_keys(pair):
@@ -69,8 +65,10 @@ def test_key_rotation_keeps_old_entries_verifiable(node_process):
     check_books(b)
 
 
-def _z(text: str) -> str:
-    """SQLite stores '2026-01-01 10:00:00.000000' for aware UTC; protocol wants RFC 3339 with Z."""
+def _z(text: str | datetime) -> str:
+    """SQLite stores '2026-01-01 10:00:00.000000' for aware UTC (PostgreSQL gives a datetime); protocol wants RFC 3339 with Z."""
+    if isinstance(text, datetime):
+        return text.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return text.replace(" ", "T").split(".")[0].split("+")[0] + "Z"
 
 
@@ -84,10 +82,7 @@ def test_checkpoints_agree_then_a_tampered_position_opens_a_dispute(pair):
     assert result == {"agrees": True, "problems": []}
     # Someone edits hu's books behind the ledger's back: the next checkpoint must say so, on both sides.
     b.stop()
-    con = sqlite3.connect(b.data_dir / "node.db")
-    con.execute("update accounts set balance = balance + 1 where ref = 'position:be-vl'")
-    con.commit()
-    con.close()
+    node_sql(b.data_dir, "update accounts set balance = balance + 1 where ref = 'position:be-vl'", write=True)
     b.start()
     result = a.coordinator().call("POST", "/federation/peers/hu/checkpoint", expect=200).json()
     assert not result["agrees"] and "positions do not mirror" in result["problems"][0]

@@ -1,0 +1,209 @@
+"""The directory runs clearing rounds: on a schedule and on the working group's button, with its own key.
+
+The directory is the rounds' coordinator; federation/settlement_round.py runs them, this module
+gives it what a coordinator needs. Its participants are the listed nodes, reached at their
+settlement endpoint with requests signed by the directory's key, which each node pinned when it
+applied (`sifnet node directory-apply URL --fingerprint ...`); their answers verify with the keys
+the working group pinned when it approved them. The directory has no ledger and takes no part
+itself. Its rounds, certificates included, are kept in its own database (the node's round table).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+
+import requests
+from flask import Blueprint, current_app, flash, jsonify, redirect, url_for
+from sqlalchemy import select
+
+from federation import settlement_round as rounds
+from federation.settlement_transport import SETTLEMENT_PATH, Coordinator, post_signed
+from federation.tables import SettlementRound
+from node.errors import DomainError, NotFoundError
+from protocol import Envelope, Keyring, SigningKey
+
+from . import listings
+from .tables import Listing
+
+log = logging.getLogger(__name__)
+bp = Blueprint("directory_clearing", __name__)
+SWEEP_SECONDS = 15  # how often the directory advances its rounds (retries, deadlines) and checks the schedule
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+class DirectoryCoordinator(Coordinator):
+    """The directory as a round's coordinator: listed nodes are its participants."""
+
+    def __init__(self, directory, http: requests.Session | None = None, timeout: float = 10.0) -> None:
+        self.ctx, self.node_id = directory, directory.id
+        s = directory.settings
+        self.deadline_seconds, self.apply_seconds = s.clearing_deadline_seconds, s.clearing_apply_seconds
+        self.round_seconds = s.clearing_interval_hours * 3600
+        self.http, self.timeout = http or requests.Session(), timeout
+
+    @contextmanager
+    def lock(self, name: str):
+        with _LOCKS_GUARD:
+            lock = _LOCKS.setdefault(f"{self.node_id}:{name}", threading.Lock())
+        with lock:
+            yield
+
+    takes_part = False
+
+    def schedule_start(self, session):
+        """The first scheduled round comes one interval after the first node was listed, not at the first start."""
+        return session.scalars(select(Listing.approved_at).where(Listing.approved_at.is_not(None))
+                               .order_by(Listing.approved_at).limit(1)).first()
+
+    def own_key(self) -> SigningKey:
+        return self.ctx.key
+
+    def key_for(self, session, to: str) -> SigningKey:
+        return self.ctx.key
+
+    def keyring(self, session) -> Keyring:
+        return Keyring.of(*[info for row in _listed(session)
+                            for info in listings.keyring_of(row.keys, row.node_id).values()])
+
+    def reachable(self, session) -> set[str]:
+        return {row.node_id for row in _listed(session)}
+
+    def ask(self, node_id: str, env: Envelope) -> dict:
+        with self.ctx.db.read() as session:
+            row = session.get(Listing, node_id)
+            url = row.base_url.rstrip("/") + SETTLEMENT_PATH if row is not None and row.status == "listed" else ""
+        if not url:
+            return {"error": {"code": "not_listed", "message": f"{node_id} is not listed in this directory"}}
+        return post_signed(self.http, url, env, from_node=self.node_id, to_node=node_id, key=self.ctx.key,
+                           now=self.ctx.now(), timeout=self.timeout)
+
+
+def _listed(session) -> list[Listing]:
+    return list(session.scalars(select(Listing).where(Listing.status == "listed").order_by(Listing.node_id)).all())
+
+
+def init_clearing(directory) -> None:
+    """Create the round table in the directory's database (the same table a node keeps its rounds in)."""
+    SettlementRound.__table__.create(directory.db.engine, checkfirst=True)
+
+
+def start(directory) -> dict:
+    """Open a round with every listed node and run it as far as it goes now; the round's row."""
+    round_id = rounds.start_round(DirectoryCoordinator(directory), include_self=False)
+    with directory.db.read() as session:
+        return round_row(rounds.get_round(session, round_id))
+
+
+def sweep(directory) -> int:
+    """Advance the directory's rounds (retries, deadlines, redelivery) and start the scheduled one when due."""
+    return rounds.sweep_rounds(DirectoryCoordinator(directory))
+
+
+def round_row(row: SettlementRound) -> dict:
+    """A round as the admin page and the API show it."""
+    import json
+
+    plan = json.loads(row.plan or "{}")
+    return {"round_id": row.round_id, "state": row.state, "participants": json.loads(row.participants),
+            "total_before": row.total_before, "total_after": row.total_after, "cleared": plan.get("cleared", 0),
+            "excluded": json.loads(row.excluded or "[]"), "delivered": json.loads(row.delivered or "{}"),
+            "reason": row.reason, "created_at": row.created_at, "finished_at": row.finished_at,
+            "deadline": row.deadline, "has_certificate": bool(row.certificate)}
+
+
+def recent_rounds(directory, limit: int = 20) -> list[dict]:
+    with directory.db.read() as session:
+        rows = session.scalars(select(SettlementRound).order_by(SettlementRound.created_at.desc()).limit(limit))
+        return [round_row(r) for r in rows]
+
+
+class ClearingSweeper:
+    """A daemon thread running `sweep` every SWEEP_SECONDS (started with the poller by `sifnet directory run`)."""
+
+    def __init__(self, directory, every: float = SWEEP_SECONDS) -> None:
+        self.directory, self.every = directory, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="directory-clearing", daemon=True)
+
+    def start(self) -> ClearingSweeper:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                sweep(self.directory)
+            except Exception:  # the next sweep tries again; the server keeps running
+                log.exception("clearing sweep failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.every + 5)
+
+
+def register(app) -> None:
+    """The routes, the admin partial's data, the round table and (with the poller) the sweeper."""
+    d = app.extensions["sifnet_directory"]
+    init_clearing(d)
+    app.register_blueprint(bp)
+
+
+def _directory():
+    return current_app.extensions["sifnet_directory"]
+
+
+@bp.app_context_processor
+def _panel():
+    return {"clearing_panel": lambda: {"rounds": recent_rounds(_directory()),
+                                       "every_hours": _directory().settings.clearing_interval_hours}}
+
+
+def _admin_required(view):
+    from .admin import admin_required  # the working group's login (federation/directory/admin.py)
+
+    return admin_required(view)
+
+
+@bp.post("/admin/clearing/start")
+@_admin_required
+def start_now():
+    """The working group's button: a clearing round with every listed node, now."""
+    try:
+        row = start(_directory())
+        flash(f"Clearing round {row['round_id']}: {row['state']}, {row['cleared']} SIF cleared. {row['reason']}",
+              "info")
+    except DomainError as exc:
+        flash(f"Refused: {exc.message} [{exc.code}]", "error")
+    return redirect(url_for("directory.admin.home") + "#clearing-rounds", 303)
+
+
+@bp.post("/admin/clearing/<round_id>/redeliver")
+@_admin_required
+def redeliver(round_id: str):
+    """Offer an undelivered round's certificate again to the nodes that never applied it."""
+    try:
+        state = rounds.redeliver(DirectoryCoordinator(_directory()), round_id)
+        flash(f"Clearing round {round_id}: {state}.", "info")
+    except DomainError as exc:
+        flash(f"Refused: {exc.message} [{exc.code}]", "error")
+    return redirect(url_for("directory.admin.home") + "#clearing-rounds", 303)
+
+
+@bp.get("/api/v1/clearing-rounds")
+def api_rounds():
+    """The rounds this directory ran, newest first."""
+    return jsonify({"rounds": recent_rounds(_directory(), 200)})
+
+
+@bp.get("/api/v1/clearing-rounds/<round_id>/certificate")
+def api_certificate(round_id: str):
+    """A round's certificate, verbatim: anyone holding the node documents can verify it."""
+    from flask import Response
+
+    with _directory().db.read() as session:
+        row = rounds.get_round(session, round_id)
+        if not row.certificate:
+            raise NotFoundError(f"round {round_id} has no certificate ({row.state})", code="no_certificate")
+        return Response(row.certificate, mimetype="application/json")

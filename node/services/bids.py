@@ -1,0 +1,111 @@
+"""Reviewers' bids (interest per expertise tag) and conflicts with reviewers on peer nodes (handle@node)."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from ..errors import ConflictError, NotFoundError, ValidationError
+from ..settings import Settings
+from ..tables import Bid, Member, RemoteConflict
+from . import members
+from .matching import BID_LEVELS
+from .validate import clean_text
+
+# handle@node as pools show remote reviewers: the peer's pseudonymous handle and its node id.
+REMOTE_ADDRESS = re.compile(r"([a-z0-9][a-z0-9._-]{0,63})@([a-z0-9][a-z0-9-]{0,31})")
+
+
+def bids_of(session, member_id: int) -> dict[str, int]:
+    """The member's bids, tag -> level (tags without a bid are neutral)."""
+    return dict(session.execute(select(Bid.tag, Bid.level).where(Bid.member_id == member_id)
+                                .order_by(Bid.tag)).all())
+
+
+def set_bids(session, settings: Settings, *, member: Member, bids: object, now: datetime) -> dict[str, int]:
+    """Replace the member's bids with {tag: level}; level 0 (neutral) is the same as no bid."""
+    members.require_active(member)
+    if not isinstance(bids, dict):
+        raise ValidationError("bids must be an object of tag: level", code="wrong_type", field="bids")
+    known = set(members.taxonomy(settings))
+    clean: dict[str, int] = {}
+    for tag, level in bids.items():
+        if tag not in known:
+            raise ValidationError(f"{tag!r} is not a known expertise tag", code="unknown_tag", field="bids")
+        if isinstance(level, bool) or not isinstance(level, int) or level not in BID_LEVELS:
+            raise ValidationError(f"the level of {tag} must be one of -1, 0, 1, 2", code="bad_bid_level",
+                                  field="bids")
+        if level:
+            clean[tag] = level
+    session.execute(delete(Bid).where(Bid.member_id == member.id))
+    for tag, level in sorted(clean.items()):
+        session.add(Bid(member_id=member.id, tag=tag, level=level, updated_at=now))
+    session.flush()
+    return clean
+
+
+def parse_remote(value: object, settings: Settings) -> tuple[str, str]:
+    """(handle, node) from 'handle@node'; a member of this node is not a remote reviewer."""
+    text = clean_text(value, "remote_reviewer", 97, required=True).lower()
+    match = REMOTE_ADDRESS.fullmatch(text)
+    if match is None:
+        raise ValidationError("name the remote reviewer as handle@node, e.g. rev-7f3a@hu", code="bad_remote_address",
+                              field="remote_reviewer")
+    if match.group(2) == settings.node_id.lower():
+        raise ValidationError("that reviewer is on this node: declare an ordinary conflict",
+                              code="not_remote", field="remote_reviewer")
+    return match.group(1), match.group(2)
+
+
+def declare_remote_conflict(session, settings: Settings, *, member: Member, data: dict,
+                            now: datetime) -> RemoteConflict:
+    """A member declares a conflict with a reviewer on a peer node."""
+    members.require_active(member)
+    return _record(session, settings, member, data, now, "member")
+
+
+def pin_remote_conflict(session, settings: Settings, *, coordinator: Member, data: dict,
+                        now: datetime) -> RemoteConflict:
+    """A coordinator pins a conflict between a member here and a reviewer on a peer node."""
+    members.require_coordinator(coordinator)
+    handle = clean_text(data.get("member_handle"), "member_handle", 64, required=True).lower()
+    return _record(session, settings, members.find_by_handle(session, handle), data, now, "coordinator")
+
+
+def _record(session, settings: Settings, member: Member, data: dict, now: datetime, source: str) -> RemoteConflict:
+    unknown = sorted(set(data) - {"member_handle", "remote_reviewer", "reason"})
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
+    handle, node = parse_remote(data.get("remote_reviewer"), settings)
+    reason = clean_text(data.get("reason"), "reason", 500)
+    if session.scalars(select(RemoteConflict).where(
+            RemoteConflict.member_id == member.id, RemoteConflict.remote_node == node,
+            RemoteConflict.remote_handle == handle)).first() is not None:
+        raise ConflictError("this conflict is already recorded", code="conflict_exists")
+    row = RemoteConflict(member_id=member.id, remote_node=node, remote_handle=handle, source=source, reason=reason,
+                         created_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def remote_conflicts(session, member: Member, *, everyone: bool = False) -> list[RemoteConflict]:
+    """The member's remote conflicts (declared and pinned on them), newest first; a coordinator may ask for all."""
+    stmt = select(RemoteConflict).order_by(RemoteConflict.id.desc())
+    if everyone:
+        members.require_coordinator(member)
+    else:
+        stmt = stmt.where(RemoteConflict.member_id == member.id)
+    return list(session.scalars(stmt).all())
+
+
+def remove_remote_conflict(session, *, member: Member, conflict_id: int) -> None:
+    """A member removes a conflict they declared; a coordinator removes any."""
+    row = session.get(RemoteConflict, conflict_id)
+    coordinator = member.role == "coordinator" and member.status == "active"
+    if row is None or not (coordinator or row.member_id == member.id):
+        raise NotFoundError("no such conflict", code="conflict_not_found")
+    if not coordinator and row.source != "member":
+        raise ConflictError("a coordinator pinned this conflict; only a coordinator removes it", code="pinned")
+    session.delete(row)

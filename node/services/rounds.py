@@ -1,0 +1,322 @@
+"""Review rounds: proposals collected until a deadline, then assigned reviewers together, exactly.
+
+A coordinator opens a round (k reviews per proposal, minimum and maximum load per reviewer, and
+optionally "one reviewer from another country" for every proposal). Members submit proposals into
+it (their escrow is held at once, as in per-proposal mode, but nobody is invited yet) or the
+coordinator adds open proposals. At the deadline (sweep) or on the coordinator's request the round
+is solved outside the request: review_round.solve_round over the local pool and every active peer's
+pool, with the exclusions matching applies; progress is stored in the round's row. The assignments
+become ordinary invitations (proposals.invite_candidate: local, or sent to the reviewer's node), so
+declines, expiry and replacement then work as for any proposal.
+
+    open -> solving -> solved            (failed -> solving again, or cancelled)
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..errors import ConflictError, NotFoundError, ValidationError
+from ..lifecycle import lifecycle
+from ..scheduler import sweep
+from ..settings import Settings
+from ..tables import Member, Proposal, ReviewInvitation, ReviewRound, RoundItem
+from . import members, proposals
+from .notify import notify
+from .review_round import Pairs, solve_round
+from .round_instance import build_instance
+from .validate import clean_datetime, clean_text
+
+log = logging.getLogger(__name__)
+ROUND = lifecycle("round", "open", open="solving cancelled", solving="solved failed",
+                  failed="solving cancelled", solved="", cancelled="")
+ROUND_FIELDS = ("title", "deadline", "reviews_per_proposal", "min_load", "max_load", "need_foreign")
+MAX_LOAD = 50
+# Progress is written when it moved at least this much (per mille): ~50 short writes per solve.
+PROGRESS_STEP = 20
+
+
+def create_round(session, *, coordinator: Member, data: dict, now: datetime) -> ReviewRound:
+    """A coordinator opens a round that collects proposals until its deadline."""
+    members.require_coordinator(coordinator)
+    unknown = sorted(set(data) - set(ROUND_FIELDS))
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
+    deadline = clean_datetime(data.get("deadline"), "deadline")
+    if deadline <= now:
+        raise ValidationError("the deadline must be in the future", code="deadline_past", field="deadline")
+    need_foreign = data.get("need_foreign", False)
+    if not isinstance(need_foreign, bool):
+        raise ValidationError("need_foreign must be true or false", code="wrong_type", field="need_foreign")
+    rnd = ReviewRound(
+        title=clean_text(data.get("title"), "title", 200, required=True), deadline=deadline,
+        reviews_per_proposal=proposals.whole_number(data.get("reviews_per_proposal"), "reviews_per_proposal",
+                                                    1, proposals.MAX_REVIEWS),
+        min_load=proposals.whole_number(data.get("min_load", 0), "min_load", 0, MAX_LOAD),
+        max_load=proposals.whole_number(data.get("max_load"), "max_load", 1, MAX_LOAD),
+        need_foreign=need_foreign, created_by=coordinator.id, created_at=now, status=ROUND.initial)
+    if rnd.min_load > rnd.max_load:
+        raise ValidationError("min_load may not exceed max_load", code="bad_loads", field="min_load")
+    session.add(rnd)
+    session.flush()
+    return rnd
+
+
+def get_round(session, round_id: int, *, for_update: bool = False) -> ReviewRound:
+    rnd = session.get(ReviewRound, round_id, with_for_update=for_update)
+    if rnd is None:
+        raise NotFoundError("no such review round", code="round_not_found")
+    return rnd
+
+
+def list_rounds(session, member: Member) -> list[ReviewRound]:
+    """A coordinator sees every round; a member the open ones and those holding their proposals."""
+    stmt = select(ReviewRound).order_by(ReviewRound.id.desc())
+    if _is_coordinator(member):
+        return list(session.scalars(stmt).all())
+    mine = select(RoundItem.round_id).join(Proposal, Proposal.id == RoundItem.proposal_id).where(
+        Proposal.author_id == member.id)
+    return list(session.scalars(stmt.where((ReviewRound.status == "open") | ReviewRound.id.in_(mine))).all())
+
+
+def live_rounds(session) -> list[ReviewRound]:
+    """Rounds not finished yet (open, solving, failed), nearest deadline first."""
+    return list(session.scalars(select(ReviewRound).where(ReviewRound.status.in_(proposals.ROUND_HOLDS))
+                                .order_by(ReviewRound.deadline)).all())
+
+
+def items_of(session, round_id: int, member: Member | None = None) -> list[tuple[RoundItem, Proposal]]:
+    """The round's proposals, oldest first; only the member's own unless they coordinate (None: all)."""
+    stmt = select(RoundItem, Proposal).join(Proposal, Proposal.id == RoundItem.proposal_id).where(
+        RoundItem.round_id == round_id).order_by(RoundItem.id)
+    if member is not None and not _is_coordinator(member):
+        stmt = stmt.where(Proposal.author_id == member.id)
+    return list(session.execute(stmt).all())
+
+
+def round_of(session, proposal_id: int) -> ReviewRound | None:
+    """The round a proposal is in, if any."""
+    return session.scalars(select(ReviewRound).join(RoundItem, RoundItem.round_id == ReviewRound.id)
+                           .where(RoundItem.proposal_id == proposal_id)).first()
+
+
+def visible_round(session, member: Member, round_id: int) -> ReviewRound:
+    """A round this member may look at (404 otherwise, like a missing one)."""
+    rnd = get_round(session, round_id)
+    if _is_coordinator(member) or rnd.status == "open" or items_of(session, rnd.id, member):
+        return rnd
+    raise NotFoundError("no such review round", code="round_not_found")
+
+
+def _is_coordinator(member: Member) -> bool:
+    return member.role == "coordinator" and member.status == "active"
+
+
+def _require_collecting(rnd: ReviewRound, now: datetime) -> None:
+    if rnd.status != "open" or now >= rnd.deadline:
+        raise ConflictError("this round no longer takes proposals", code="round_closed")
+
+
+def submit_proposal(session, settings: Settings, *, author: Member, round_id: int, data: dict,
+                    now: datetime) -> Proposal:
+    """A member writes a proposal into an open round: escrow held now, reviewers assigned by the round."""
+    rnd = get_round(session, round_id, for_update=True)
+    _require_collecting(rnd, now)
+    data = {**data, "reviews_wanted": data.get("reviews_wanted", rnd.reviews_per_proposal)}
+    if data["reviews_wanted"] != rnd.reviews_per_proposal:
+        raise ValidationError(f"this round gives every proposal {rnd.reviews_per_proposal} reviews",
+                              code="round_reviews_wanted", field="reviews_wanted")
+    proposal = proposals.create_proposal(session, settings, author=author, data=data, now=now, invite=False)
+    session.add(RoundItem(round_id=rnd.id, proposal_id=proposal.id, added_by=author.id, added_at=now))
+    session.flush()
+    return proposal
+
+
+def add_proposal(session, *, coordinator: Member, round_id: int, proposal_id: object, now: datetime) -> RoundItem:
+    """A coordinator puts an open proposal with free slots into an open round (its escrow is already held)."""
+    members.require_coordinator(coordinator)
+    rnd = get_round(session, round_id, for_update=True)
+    _require_collecting(rnd, now)
+    proposal = proposals.get_proposal(session, proposals.whole_number(proposal_id, "proposal_id", 1, 2**62),
+                                      for_update=True)
+    if round_of(session, proposal.id) is not None:
+        raise ConflictError("this proposal is already in a round", code="already_in_round")
+    if proposals.open_slots(session, proposal) == 0:
+        raise ConflictError("this proposal has no review slot left to fill", code="no_open_slots")
+    item = RoundItem(round_id=rnd.id, proposal_id=proposal.id, added_by=coordinator.id, added_at=now)
+    session.add(item)
+    session.flush()
+    return item
+
+
+def start_solve(session, *, round_id: int, now: datetime, coordinator: Member | None = None) -> ReviewRound:
+    """Close the round to submissions and mark it solving (the solve itself runs outside the request)."""
+    if coordinator is not None:
+        members.require_coordinator(coordinator)
+    rnd = get_round(session, round_id, for_update=True)
+    ROUND.check(rnd.status, "solving")
+    rnd.status, rnd.solve_started_at, rnd.progress = "solving", now, 0
+    rnd.progress_message = "waiting for the solver to start"
+    return rnd
+
+
+def cancel_round(session, *, coordinator: Member, round_id: int, now: datetime) -> ReviewRound:
+    """Cancel an open or failed round: its proposals go back to per-proposal matching (escrow stays held)."""
+    members.require_coordinator(coordinator)
+    rnd = get_round(session, round_id, for_update=True)
+    ROUND.check(rnd.status, "cancelled")
+    rnd.status, rnd.solved_at = "cancelled", now
+    rnd.progress_message = "cancelled; its proposals are matched one by one"
+    return rnd
+
+
+# --- solving, outside any request ----------------------------------------------------------------
+
+
+def launch(ctx, round_id: int) -> threading.Thread:
+    """Solve in a background thread of this process (the request that asked has already committed)."""
+    thread = threading.Thread(target=run_solve, args=(ctx, round_id), name=f"round-{round_id}", daemon=True)
+    ctx.extensions.setdefault("round_threads", {})[round_id] = thread
+    thread.start()
+    return thread
+
+
+def run_solve(ctx, round_id: int) -> bool:
+    """Build the instance, solve it exactly, then invite; progress goes to the round's row. False if not solving."""
+    remote = ctx.extensions.get("remote_reviews")
+    try:
+        with ctx.db.read() as s:
+            rnd = get_round(s, round_id)
+            if rnd.status != "solving":
+                return False
+            _set_progress(ctx, round_id, 0.01, "collecting proposals and reviewers (local and peers' pools)")
+            inst = build_instance(s, ctx.settings, rnd, remote)
+        _set_progress(ctx, round_id, 0.1, f"{len(inst.proposals)} proposals, {len(inst.reviewers)} reviewers, "
+                                          f"{len(inst.triples)} allowed pairs")
+        last = [0]
+
+        def progress(fraction: float, message: str) -> None:
+            per_mille = 100 + round(800 * fraction)
+            if per_mille - last[0] >= PROGRESS_STEP:
+                last[0] = per_mille
+                _set_progress(ctx, round_id, per_mille / 1000, message)
+
+        result = solve_round(inst.proposals, inst.reviewers,
+                             Pairs.from_triples(inst.triples, inst.proposals, inst.reviewers), progress=progress)
+        _set_progress(ctx, round_id, 0.92, f"sending {len(result.assignments)} invitations")
+        with ctx.db.write() as s:
+            return _apply(s, ctx.settings, round_id, inst, result, ctx.now(), remote)
+    except Exception as exc:  # the round must not stay "solving" forever: record why it failed
+        log.exception("review round %s failed", round_id)
+        with ctx.db.write() as s:
+            rnd = get_round(s, round_id)
+            if rnd.status == "solving":
+                rnd.status, rnd.progress_message = "failed", f"the solve failed: {exc}"[:300]
+        return False
+
+
+def _set_progress(ctx, round_id: int, fraction: float, message: str) -> None:
+    """One short write: the page and the API read it while the solve runs."""
+    with ctx.db.write() as s:
+        rnd = s.get(ReviewRound, round_id)
+        if rnd is not None and rnd.status == "solving":
+            rnd.progress, rnd.progress_message = max(rnd.progress, round(fraction * 1000)), message[:300]
+
+
+def _apply(session, settings: Settings, round_id: int, inst, result, now: datetime, remote) -> bool:
+    """Turn the assignments into invitations through the ordinary path, and record the result."""
+    rnd = get_round(session, round_id, for_update=True)
+    if rnd.status != "solving":
+        return False  # cancelled meanwhile? (not allowed from solving, but never invite twice)
+    assigned, rank = [], {}
+    for a in result.assignments:
+        proposal = proposals.get_proposal(session, a.proposal, for_update=True)
+        cand = inst.candidates[a.reviewer]
+        invitation_id, skipped = None, _skip_reason(session, proposal, cand)
+        if skipped is None:
+            rank[a.proposal] = rank.get(a.proposal, 0) + 1
+            invitation_id = proposals.invite_candidate(session, settings, proposal, cand, rank[a.proposal],
+                                                       a.affinity, now, remote).id
+        assigned.append({"proposal_id": a.proposal, "reviewer": inst.labels[a.reviewer], "affinity": a.affinity,
+                         "invitation_id": invitation_id, "skipped": skipped})
+    ROUND.check(rnd.status, "solved")
+    rnd.status, rnd.solved_at, rnd.total_affinity = "solved", now, result.total_affinity
+    rnd.progress, rnd.progress_message = 1000, f"done: {len(assigned)} reviewers assigned"
+    rnd.result = _result_record(inst, result, assigned)
+    _tell_authors(session, settings, rnd, result, now)
+    return True
+
+
+def _skip_reason(session, proposal: Proposal, cand) -> str | None:
+    """Why an assignment can no longer become an invitation (things changed while the solve ran)."""
+    if proposal.status != "open" or proposals.open_slots(session, proposal) == 0:
+        return "proposal_no_longer_open"
+    if session.execute(select(ReviewInvitation.id).where(
+            ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.reviewer_id == cand.member_id,
+            ReviewInvitation.remote_node == cand.remote_node,
+            ReviewInvitation.remote_handle == cand.remote_handle)).first() is not None:
+        return "already_invited"
+    return None
+
+
+def _result_record(inst, result, assigned: list) -> dict:
+    def label(key) -> str:
+        return inst.labels.get(key, str(key))
+
+    return {"proposals": len(inst.proposals), "reviewers": len(inst.reviewers), "pairs": len(inst.triples),
+            "total_affinity": result.total_affinity, "assignments": assigned,
+            "short": [{"proposal_id": k, "missing": n} for k, n in sorted(result.short.items())],
+            "unmet": [{"kind": u.kind, "key": label(u.key), "missing": u.missing, "reason": u.reason}
+                      for u in result.unmet],
+            "loads": {label(k): n for k, n in sorted(result.loads.items(), key=lambda kv: str(kv[0])) if n},
+            "stats": {k: int(v) for k, v in result.stats.items()}}
+
+
+def _tell_authors(session, settings: Settings, rnd: ReviewRound, result, now: datetime) -> None:
+    """Each author hears how many reviewers their proposal got, and whether it is short."""
+    got: dict[int, int] = {}
+    for a in result.assignments:
+        got[a.proposal] = got.get(a.proposal, 0) + 1
+    for _, proposal in items_of(session, rnd.id):
+        if proposal.status != "open":
+            continue
+        short = result.short.get(proposal.id, 0)
+        tail = (f" {short} review(s) are still missing; new reviewers will be invited as they become available."
+                if short else "")
+        notify(session, member_id=proposal.author_id, kind="round_solved",
+               subject=f"Review round \"{rnd.title}\": reviewers invited",
+               body=f"{got.get(proposal.id, 0)} reviewer(s) were invited for \"{proposal.title}\".{tail} "
+                    f"{settings.base_url}/proposals/{proposal.id}", now=now)
+
+
+@sweep
+def solve_due_rounds(ctx) -> int:
+    """Rounds past their deadline are solved; a solve that stopped (process restart) is marked failed."""
+    now, done = ctx.now(), 0
+    with ctx.db.read() as s:
+        due = list(s.scalars(select(ReviewRound.id).where(ReviewRound.status == "open",
+                                                          ReviewRound.deadline <= now)).all())
+        stale = list(s.scalars(select(ReviewRound.id).where(ReviewRound.status == "solving")).all())
+    running = {rid for rid, t in ctx.extensions.get("round_threads", {}).items() if t.is_alive()}
+    for round_id in stale:
+        _fail_if_stale(ctx, round_id, now, running)
+    for round_id in due:
+        with ctx.db.write() as s:
+            if get_round(s, round_id).status != "open":
+                continue
+            start_solve(s, round_id=round_id, now=now)
+        done += run_solve(ctx, round_id)
+    return done
+
+
+def _fail_if_stale(ctx, round_id: int, now: datetime, running: set) -> None:
+    limit = ctx.settings.round_solve_timeout_seconds
+    with ctx.db.write() as s:
+        rnd = get_round(s, round_id)
+        if rnd.status == "solving" and round_id not in running and (now - rnd.solve_started_at).total_seconds() > limit:
+            ROUND.check(rnd.status, "failed")
+            rnd.status = "failed"
+            rnd.progress_message = "the solve stopped before it finished (was the node restarted?); solve it again"
