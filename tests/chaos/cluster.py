@@ -22,13 +22,17 @@ import requests
 
 from tests.procs import COORDINATOR_EMAIL, REPO, NodeClient, NodeProcess, NodeStartError, free_port
 
-from .invariants import NodeView
+from .invariants import NodeView, open_rounds
 from .relay import Relay
 
 NODE_IDS = ("be-vl", "nl", "at", "it", "hu")
 HANDLES = ("ana", "ben", "cas", "dora", "eli", "fay", "gus", "hal")
+# Pools travel at once and invitations expire after an hour, so a clock jump (or the quiet wait) ends them.
 NODE_SETTINGS = {"retry_base_seconds": 1, "retry_max_seconds": 4, "sweep_seconds": 1, "checkpoint_seconds": 15,
-                 "require_approval": False, "allow_clock_control": True, "fed_max_skew_seconds": 300}
+                 "require_approval": False, "allow_clock_control": True, "fed_max_skew_seconds": 300,
+                 "pool_share_seconds": 1, "invite_accept_hours": 1}
+# Each node serves its own country, so min_foreign_reviewers asks for a peer's reviewer.
+COUNTRIES = {"be-vl": "BE", "nl": "NL", "at": "AT", "it": "IT", "hu": "HU"}
 REVIEWER_PROFILE = {"expertise": ["education"], "languages": ["en"], "is_reviewer": True, "pool_consent": True,
                     "review_capacity": 3}
 MIGRATIONS = REPO / "node" / "migrations" / "versions"
@@ -101,7 +105,8 @@ class Cluster:
             relay = Relay(node_id, port, f"{seed}:relay:{node_id}").start()
             templates.copy(node_id, self.workdir / node_id)
             proc = NodeProcess(self.workdir / node_id, node_id, port=port,
-                               settings={**NODE_SETTINGS, **settings.get(node_id, {}), "base_url": relay.url})
+                               settings={**NODE_SETTINGS, "country": COUNTRIES[node_id], **settings.get(node_id, {}),
+                                         "base_url": relay.url})
             self.nodes[node_id] = ChaosNode(node_id, proc, relay, list(HANDLES[:members]))
 
     def dirs(self) -> dict[str, Path]:
@@ -205,6 +210,9 @@ class Cluster:
                 "select count(*) from fed_transfers where direction='out' and status='pending'")
             if pending:
                 out.append(f"{n.node_id}: {pending} outgoing transfers pending")
+            rounds = open_rounds(NodeView(n.node_id, n.data_dir))
+            if rounds:
+                out.append(f"{n.node_id}: clearing rounds not over: {rounds}")
         return out
 
     def wait_quiet(self, timeout: float, *, max_advance: int = 3600) -> list[str]:
@@ -251,10 +259,12 @@ class Cluster:
             try:
                 unacked = view.one("select count(*) from fed_channel_entries where direction='out' and acked_at is null")
                 pending = view.one("select count(*) from fed_transfers where direction='out' and status='pending'")
+                rounds = open_rounds(view)
             except sqlite3.Error as exc:
                 return [f"{n.node_id}: database not readable while frozen ({exc})"]
-            if unacked or pending:
-                out.append(f"{n.node_id}: {unacked} entries unacknowledged, {pending} transfers pending (frozen)")
+            if unacked or pending or rounds:
+                out.append(f"{n.node_id}: {unacked} entries unacknowledged, {pending} transfers pending, "
+                           f"rounds not over {rounds} (frozen)")
         return out
 
     def kill_all(self) -> None:

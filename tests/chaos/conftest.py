@@ -6,7 +6,8 @@ import pytest
 from .harness import Options, run_many
 
 # Seeds of the short run in `make test`; `make chaos SEEDS=200` runs many more with five nodes.
-SHORT_SEEDS = (1, 2, 3)
+# Seed 6 (instead of 3 since the workload has cross-border reviews and clearing rounds) plans every new kind.
+SHORT_SEEDS = (1, 2, 6)
 # Workload parts switched off until their bug is fixed (remove the entry with the fix; the seeds reproduce it):
 # BUG-1 (fixed): POST /api/v1/federation/peers/<id>/checkpoint answers 500 when the peer's answer is lost.
 SKIP_UNTIL_FIXED: tuple[str, ...] = ()

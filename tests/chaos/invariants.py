@@ -3,10 +3,12 @@
 A pure function of the data folders and the list of acknowledged writes, so it can also be
 fed a deliberately broken copy (the self-check in test_chaos.py). Each violation names its
 invariant with a letter: (a) books, (b) positions, (c) conservation, (d) transfers,
-(e) escrow, (f) chain, (g) acked, (h) disputes.
+(e) escrow, (f) chain, (g) acked, (h) disputes, (j) reviews (cross-border invitations), (l) rounds
+(clearing rounds).
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -17,6 +19,8 @@ from protocol import Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, check
 
 FINAL_BOOKINGS = ("confirmed", "paid", "refunded", "cancelled", "split")
 FINAL_PROPOSALS = ("completed", "withdrawn", "closed")
+OPEN_INVITATIONS = ("invited", "accepted")
+ROUNDS_NOT_OVER = ("collecting", "computed", "proposed", "certified", "undelivered")
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ def check_network(dirs: dict[str, Path], acks: list[Ack] = ()) -> list[Violation
     views = {node_id: NodeView(node_id, d) for node_id, d in dirs.items()}
     out: list[Violation] = []
     for check in (check_books, check_positions, check_conservation, check_transfers, check_escrow,
-                  check_chains, check_disputes):
+                  check_chains, check_disputes, check_reviews, check_rounds):
         out += check(views)
     out += check_acks(views, acks)
     return out
@@ -275,3 +279,111 @@ def _ack_problem(v: NodeView, ack: Ack, member_id: int | None) -> str:
         hold = v.one("select count(*) from ledger_txns where ref = ?", f"proposal:{ack.ref}:escrow")
         return "" if hold == 1 else "no escrow for the proposal"
     return f"unknown ack kind {ack.kind}"
+
+
+def check_reviews(views: dict[str, NodeView]) -> list[Violation]:
+    """(j) each cross-border invitation has matching states on the proposer's and the reviewer's node.
+
+    Open states must be the same on both sides; a submitted review is submitted on both, with its
+    bounty paid once; an invitation the proposer ended (expired, withdrawn, refused) is over on the
+    reviewer's side too, where an answer that crossed the end may stand if the end reached it.
+    """
+    out = []
+    sent = {}
+    for v in views.values():
+        for row in v.rows("select l.invite_id, l.peer_id, l.end_sent, l.transfer_id, i.id, i.status from "
+                          "fed_review_links l join review_invitations i on i.id = l.invitation_id"):
+            sent[(v.node_id, row[0])] = row
+    got = {}
+    for v in views.values():
+        for invite_id, peer, status, end_reason in v.rows(
+                "select invite_id, peer_id, status, end_reason from fed_incoming_invitations"):
+            got[(peer, invite_id)] = (v.node_id, status, end_reason)
+    for (node, invite_id), (_, peer, end_sent, transfer_id, inv_id, status) in sorted(sent.items()):
+        if peer not in views:
+            continue
+        theirs = got.get((node, invite_id))
+        if theirs is None and _declined_at_once(views[peer], node, invite_id):
+            theirs = (peer, "declined", "")  # no row there: its node declined for the reviewer on arrival
+        problem = _review_problem(views[node], inv_id, status, end_sent, transfer_id, theirs)
+        if problem:
+            out.append(Violation("j:reviews", f"invitation {inv_id} of {node} to {peer} ({invite_id[:8]}): {problem}"))
+    for (peer, invite_id), (node, status, _) in sorted(got.items()):
+        if peer in views and (peer, invite_id) not in sent:
+            out.append(Violation("j:reviews", f"{node} holds a {status} invitation {invite_id[:8]} {peer} never sent"))
+    return out
+
+
+def _declined_at_once(v: NodeView, proposer: str, invite_id: str) -> bool:
+    """Whether the reviewer's node answered the invite with a review_decline of its own (keeping no row)."""
+    return bool(v.one("select count(*) from fed_channel_entries where peer_id = ? and direction = 'out' and "
+                      "type = 'review_decline' and envelope like ?", proposer, f'%"invite_id":"{invite_id}"%'))
+
+
+def _review_problem(v: NodeView, inv_id: int, status: str, end_sent: str, transfer_id: str, theirs) -> str:
+    their_status, their_end = (theirs[1], theirs[2]) if theirs else (None, "")
+    if status in OPEN_INVITATIONS:
+        return "" if their_status == status else f"{status} here, {their_status} there"
+    if status == "submitted":
+        paid = v.one("select count(*) from ledger_txns where ref = ?", f"review:{inv_id}:bounty")
+        if paid != 1 or not transfer_id:
+            return f"submitted with {paid} bounty postings, transfer {transfer_id!r}"
+        return "" if their_status == "submitted" else f"submitted here, {their_status} there"
+    if status == "declined":
+        return "" if their_status == "declined" else f"declined here, {their_status} there"
+    # expired, timed_out, cancelled: ended here, told there by a review_cancel
+    if not end_sent:
+        return f"{status} here but no review_cancel was sent"
+    if their_status is None or their_status in OPEN_INVITATIONS:
+        return f"{status} here, {their_status} there"
+    if their_status == "submitted" and their_end != end_sent:
+        return f"{status} here, submitted there without the end ({their_end!r}) arriving"
+    return ""
+
+
+def open_rounds(v: NodeView) -> list[str]:
+    """Clearing rounds this node coordinates that are not over yet (the quiet wait waits for them)."""
+    if not v.has_table("fed_settlement_rounds"):
+        return []
+    marks = ",".join("?" * len(ROUNDS_NOT_OVER))
+    return [f"{rid[:8]}:{state}" for rid, state in v.rows(
+        f"select round_id, state from fed_settlement_rounds where state in ({marks})", *ROUNDS_NOT_OVER)]
+
+
+def check_rounds(views: dict[str, NodeView]) -> list[Violation]:
+    """(l) each clearing round is settled on every participant or on none, its set-off posted exactly once."""
+    out = []
+    for v in views.values():
+        for rid, state, participants in v.rows("select round_id, state, participants from fed_settlement_rounds"):
+            for p in json.loads(participants):
+                if p in views:
+                    problem = _round_problem(views[p], rid, state)
+                    if problem:
+                        out.append(Violation("l:rounds", f"round {rid[:8]} by {v.node_id} is {state}; on {p}: {problem}"))
+    for v in views.values():
+        for rid, coordinator, part in v.rows("select round_id, coordinator, state from fed_settlement_parts "
+                                             "where state = 'applied'"):
+            if coordinator in views and views[coordinator].one(
+                    "select state from fed_settlement_rounds where round_id = ?", rid) != "settled":
+                out.append(Violation("l:rounds", f"{v.node_id} applied round {rid[:8]} that {coordinator} did not settle"))
+        for txn_id, legs, total in v.rows(
+                "select t.id, sum(a.kind != 'position'), sum(p.amount) from ledger_txns t join postings p on "
+                "p.txn_id = t.id join accounts a on a.id = p.account_id where t.kind = 'settlement' group by t.id"):
+            if legs or total:
+                out.append(Violation("l:rounds", f"{v.node_id}: settlement {txn_id} moves more than positions "
+                                                 f"({legs} other legs, net {total})"))
+    return out
+
+
+def _round_problem(v: NodeView, round_id: str, state: str) -> str:
+    part = v.rows("select state, changes from fed_settlement_parts where round_id = ?", round_id)
+    posted = v.one("select count(*) from ledger_txns where ref = ?", f"settle:{round_id}")
+    if state in ROUNDS_NOT_OVER:
+        return "the round is not over after heal and quiet"
+    if state != "settled":  # abandoned or empty: nothing anywhere
+        applied = bool(part) and part[0][0] == "applied"
+        return f"{posted} postings, part {part[0][0] if part else None}" if posted or applied else ""
+    if not part or part[0][0] != "applied":
+        return f"part is {part[0][0] if part else 'missing'}"
+    expected = 1 if json.loads(part[0][1] or "{}") else 0
+    return "" if posted == expected else f"{posted} settlement postings, expected {expected}"

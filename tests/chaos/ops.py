@@ -33,6 +33,7 @@ class Runner:
         self.server_errors: list[str] = []
         self.bookings: dict[str, list[int]] = defaultdict(list)
         self.proposals: dict[str, list[int]] = defaultdict(list)
+        self.rounds: list[tuple[str, str]] = []  # (coordinator, round id) of clearing rounds started
         self.parties: dict[tuple[str, int], tuple[int, ...]] = {}  # booking id (proposal: -id) -> members
         self.timers: dict[str, threading.Thread] = {}
         self.suspended: set[tuple[str, str]] = set()  # (node, peer) suspended by the workload, not yet resumed

@@ -19,6 +19,9 @@ def test_short_run_keeps_every_invariant(short_run):
     for r in short_run:  # the run did real work under real faults, or it proves nothing
         assert r.ops["xpay"] > 0 and r.ops["pay"] > 0, r.line()
         assert sum(v for k, v in r.faults.items() if k != "skew_s") > 0, r.line()
+    # Seed 6 of the short run plans every federation-wide kind: cross-border reviews, consent, rounds.
+    new_kinds = ("xproposal_new", "xreview_step", "consent", "clock_jump", "settle")
+    assert all(sum(r.ops[k] for r in short_run) > 0 for k in new_kinds), [r.line() for r in short_run]
     failures = [f"{r.line()}\n" + "\n".join(f"    {v}" for v in r.violations[1:10]) for r in short_run if not r.ok]
     assert not failures, "replay with `make chaos SEED=<n> NODES=3`:\n" + "\n".join(failures)
 
@@ -29,7 +32,8 @@ def clean_copy(short_run, tmp_path):
     passed = [r for r in short_run if r.ok]
     if not passed:
         pytest.skip("no seed of the short run passed; its own test reports why")
-    result = passed[0]
+    # The seed with the most cross-border reviews and rounds, so their checks have rows to find.
+    result = max(passed, key=lambda r: (r.ops["settle"] + r.ops["xproposal_new"], -r.seed))
     dirs = {}
     for node, path in result.dirs.items():
         dirs[node] = tmp_path / node
@@ -67,11 +71,17 @@ TAMPERING = {
                  "update accounts set balance = balance + 1 where kind = 'issuance'"],
     "f:chain": ["update fed_channel_entries set envelope = replace(envelope, '\"amount\":', '\"amount\":1') "
                 "where id = (select min(id) from fed_channel_entries where direction='in' and type='transfer')"],
+    "j:reviews": ["update fed_incoming_invitations set invite_id = 'forged' || invite_id "
+                  "where id = (select min(id) from fed_incoming_invitations)"],
+    "l:rounds": ["update fed_settlement_rounds set state = 'certified' "
+                 "where round_id = (select min(round_id) from fed_settlement_rounds)"],
     "h:disputes": ["insert into fed_disputes (peer_id, kind, detail, status, opened_at, resolution) "
                    "select node_id, 'position_mismatch', 'planted', 'open', '2026-01-01 00:00:00', '' from fed_peers limit 1"],
 }
 NEEDS = {"d:transfers": "select 1 from fed_transfers where direction='in' and status='completed'",
-         "f:chain": "select 1 from fed_channel_entries where direction='in' and type='transfer'"}
+         "f:chain": "select 1 from fed_channel_entries where direction='in' and type='transfer'",
+         "j:reviews": "select 1 from fed_incoming_invitations",
+         "l:rounds": "select 1 from fed_settlement_rounds"}
 
 
 @pytest.mark.parametrize("invariant", sorted(TAMPERING))

@@ -4,7 +4,7 @@ The planner draws the whole schedule from random.Random(seed) before anything ru
 only its own model of the world (who is down, clock offsets, closed members), never what the
 nodes answered: a seed always yields the same list of operations. To add an operation
 (clearing rounds, cross-border reviews) append an OpKind with a plan function here and a run
-function in ops.py.
+function in ops.py (or ops_federation.py).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 from .ops import (run_advice_book, run_advice_step, run_burst, run_checkpoint, run_clock, run_close, run_kill,
                   run_partition, run_pause, run_pay, run_proposal_new, run_proposal_step, run_rotate, run_suspend,
                   run_xpay)
+from .ops_federation import run_clock_jump, run_consent, run_settle, run_xproposal_new, run_xreview_step
 
 if TYPE_CHECKING:
     from .ops import Runner
@@ -47,6 +48,7 @@ class World:
     suspended: set[tuple[str, str]] = field(default_factory=set)
     due: list[tuple[int, str, dict]] = field(default_factory=list)
     small_trust: dict[tuple[str, str], int] = field(default_factory=dict)  # (truster, trusted) -> limit
+    no_consent: set[tuple[str, int]] = field(default_factory=set)  # reviewers who withdrew pool consent
 
     def alive(self) -> list[str]:
         return [n for n in self.nodes if n not in self.dead]
@@ -66,7 +68,7 @@ class OpKind:
     weight: int
     plan: Callable[[random.Random, World], dict | None]
     run: Callable[["Runner", dict], str]
-    group: str = "money"  # flags switch whole groups off: money, advice, proposals, keys, process, net
+    group: str = "money"  # flags switch groups off: money, advice, proposals, reviews, rounds, keys, process, net
 
 
 # --- planning -------------------------------------------------------------------------------------
@@ -210,6 +212,46 @@ def plan_pause(rng, w):
     return {"seconds": round(rng.uniform(0.05, 0.6), 3)}
 
 
+def plan_xproposal(rng, w):
+    """A proposal wanting one or two reviewers from another country (only peers' pools have them)."""
+    pair, foreign = plan_pair(rng, w), rng.randint(1, 2)
+    if pair is None:
+        return None
+    return {**pair, "foreign": min(foreign, pair["hours"])}
+
+
+def plan_xreview(rng, w):
+    """One member of a live node acts on an invitation from abroad (which one is drawn at run time)."""
+    actor, pick, draw = _actor(rng, w), rng.random(), rng.random()
+    return {"node": actor[0], "member": actor[1], "pick": pick, "draw": draw} if actor else None
+
+
+def plan_consent(rng, w):
+    """Toggle a reviewer's consent to be shared with peers."""
+    actor = _actor(rng, w)
+    if actor is None:
+        return None
+    consent = actor in w.no_consent
+    (w.no_consent.discard if consent else w.no_consent.add)(actor)
+    return {"node": actor[0], "member": actor[1], "consent": consent}
+
+
+def plan_clock_jump(rng, w):
+    """Every clock an hour and a bit forward: open invitations expire (invite_accept_hours is 1)."""
+    return {"seconds": 60 * rng.randint(61, 65)}
+
+
+def plan_settle(rng, w):
+    """A clearing round on a live node with the peers it has not suspended (a dead one abandons the round)."""
+    # Participants' clocks may run up to MAX_SPREAD ahead: a shorter deadline has passed for them on arrival.
+    alive, pick, deadline = w.alive(), rng.random(), rng.randint(MAX_SPREAD + 30, 300)
+    if not alive:
+        return None
+    node = alive[int(pick * len(alive))]
+    others = [n for n in w.nodes if n != node and (node, n) not in w.suspended]
+    return {"node": node, "participants": sorted([node, *others]), "deadline": deadline} if others else None
+
+
 def plan_schedule(seed: int, n_ops: int, world: World, kinds: list[OpKind]) -> list[Op]:
     """The whole schedule for a seed: a pure function of the seed, the sizes and the enabled kinds."""
     rng = random.Random(f"{seed}:workload")
@@ -254,6 +296,11 @@ OP_KINDS: list[OpKind] = [
     OpKind("advice_step", 6, plan_step, run_advice_step, group="advice"),
     OpKind("proposal_new", 3, plan_pair, run_proposal_new, group="proposals"),
     OpKind("proposal_step", 5, plan_step, run_proposal_step, group="proposals"),
+    OpKind("xproposal_new", 3, plan_xproposal, run_xproposal_new, group="reviews"),
+    OpKind("xreview_step", 8, plan_xreview, run_xreview_step, group="reviews"),
+    OpKind("consent", 2, plan_consent, run_consent, group="reviews"),
+    OpKind("clock_jump", 1, plan_clock_jump, run_clock_jump, group="reviews"),
+    OpKind("settle", 2, plan_settle, run_settle, group="rounds"),
     OpKind("kill", 3, plan_kill, run_kill, group="process"),
     OpKind("clock", 4, plan_clock, run_clock, group="process"),
     OpKind("partition", 2, plan_partition, run_partition, group="net"),
