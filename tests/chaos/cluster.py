@@ -250,6 +250,11 @@ class Cluster:
                     os.killpg(n.proc.proc.pid, sig)  # its own session: the group id is its pid
                 except ProcessLookupError:
                     pass
+        if sig == signal.SIGSTOP:
+            # kill() returns before the target has stopped: a commit could still land after our read.
+            for n in self.nodes.values():
+                if n.proc.running:
+                    _wait_stopped(n.proc.proc.pid)
 
     def frozen_backlog(self) -> list[str]:
         """What the databases of the stopped nodes still hold in flight (read directly, not via the API)."""
@@ -282,3 +287,20 @@ class Cluster:
                 n.relay.close()
             except OSError:
                 pass
+
+
+def _wait_stopped(pid: int, timeout: float = 5.0) -> None:
+    """Wait until every thread of the process is stopped (state T in /proc), or it is gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return  # gone
+        try:
+            states = [Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                      for tid in os.listdir(f"/proc/{pid}/task")]
+        except FileNotFoundError:  # a thread ended while we looked: look again
+            continue
+        if all(state in ("T", "t", "Z", "X") for state in states):
+            return
+        time.sleep(0.005)
+    raise RuntimeError(f"process {pid} did not stop within {timeout}s")
