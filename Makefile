@@ -16,9 +16,17 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)  ## the whole suite on SQLite, then the PostgreSQL lane (or a line saying why it is skipped)
-	$(BIN)/python -m pytest
-	$(BIN)/python -m tests.pg
+# The two lanes run side by side (most of their time is spent waiting on node processes); the
+# PostgreSQL lane's output is printed after the SQLite run. Either failing fails `make test`.
+test: $(STAMP)  ## the whole suite on SQLite and, beside it, the PostgreSQL lane (or a line saying why it is skipped)
+	@mkdir -p test-artifacts
+	@PYTEST_ADDOPTS="--basetemp=$(CURDIR)/test-artifacts/pg-lane-tmp" $(BIN)/python -m tests.pg \
+		> test-artifacts/pg-lane.log 2>&1 & pg=$$!; \
+	$(BIN)/python -m pytest; sqlite=$$?; \
+	wait $$pg; pgrc=$$?; \
+	echo "== PostgreSQL lane (test-artifacts/pg-lane.log)"; tail -n 40 test-artifacts/pg-lane.log; \
+	echo "== SQLite lane exit $$sqlite, PostgreSQL lane exit $$pgrc"; \
+	test $$sqlite -eq 0 && test $$pgrc -eq 0
 
 test-pg: $(STAMP)  ## only the PostgreSQL lane: ledger, review, federation, backup and upgrade suites
 	$(BIN)/python -m tests.pg
