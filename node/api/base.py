@@ -93,13 +93,13 @@ def require_token_member() -> Member:
         return _member_or_refuse(session, bearer_token(), ctx)
 
 
-def token_member(session) -> Member:
+def token_member(session, *, whole: bool = False) -> members_service.MemberRef | Member:
     """In the view's transaction: the member behind the token (routes registered with token_in_view).
 
-    Only id, handle, status and role are loaded; other columns load when touched, so use the
-    member inside this transaction only.
+    A MemberRef (id, handle, role, status), with the member's account kept for the ledger: enough
+    for the payment path; `whole` loads the Member instead.
     """
-    g.member = _member_or_refuse(session, g.api_token, node_ctx(), light=True)
+    g.member = _member_or_refuse(session, g.api_token, node_ctx(), light=not whole)
     return g.member
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, func, select
-from sqlalchemy.orm import load_only
 
 from ..errors import AuthError, ConflictError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError
 from ..lifecycle import MEMBER
@@ -152,15 +152,27 @@ def get_member(session, member_id: int) -> Member:
     return member
 
 
-# Built once: hot paths. A payment needs only who and whether active; other columns load when touched.
+@dataclass(frozen=True, slots=True)
+class MemberRef:
+    """Who pays or is paid on the payment hot path: the columns it reads, without an ORM object."""
+
+    id: int
+    handle: str
+    role: str
+    status: str
+
+
+# Built once: hot paths. A payment needs only who and whether active, and the member's account: one
+# Core query for both, read into plain rows (loading ORM objects would cost three times the query).
 _MEMBER_BY_HANDLE = select(Member).where(Member.handle == bindparam("handle"))
-_LIGHT = load_only(Member.id, Member.handle, Member.status, Member.role)
-_PAYEE_BY_HANDLE = (select(Member, Account).outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
-                    .where(Member.handle == bindparam("handle")).options(_LIGHT))
+_REF_COLUMNS = (Member.id, Member.handle, Member.role, Member.status)
+_PAYEE_BY_HANDLE = (select(*_REF_COLUMNS, *ledger.ACCOUNT_COLUMNS)
+                    .outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
+                    .where(Member.handle == bindparam("handle")))
 
 
-def find_by_handle(session, handle: str, *, light: bool = False) -> Member:
-    """The member with this handle; `light` loads only id, handle, status and role, and the account."""
+def find_by_handle(session, handle: str, *, light: bool = False) -> Member | MemberRef:
+    """The member with this handle; `light`: a MemberRef, with the account kept for the ledger."""
     params = {"handle": str(handle).lower()}
     if light:
         member = _with_account(session, _PAYEE_BY_HANDLE, params)
@@ -171,14 +183,14 @@ def find_by_handle(session, handle: str, *, light: bool = False) -> Member:
     return member
 
 
-def _with_account(session, stmt, params: dict) -> Member | None:
-    """Run a (Member, Account) query; the account (if any yet) goes to the ledger's per-session cache."""
-    row = session.execute(stmt, params).first()
+def _with_account(session, stmt, params: dict) -> MemberRef | None:
+    """Run a member-and-account query; the account (if any yet) goes to the ledger's per-session cache."""
+    row = session.connection().execute(stmt, params).first()
     if row is None:
         return None
-    if row[1] is not None:
-        ledger.keep_account(session, row[1])
-    return row[0]
+    if row[len(_REF_COLUMNS)] is not None:
+        ledger.keep_account(session, ledger.AccountRow.of(row))
+    return MemberRef(*row[:len(_REF_COLUMNS)])
 
 
 def require_coordinator(member: Member) -> None:
@@ -235,17 +247,16 @@ _MEMBER_BY_TOKEN = (select(Member).join(ApiToken, ApiToken.member_id == Member.i
 
 
 # The light form also loads the member's ledger account (one query instead of two on the payment path).
-_PAYER_BY_TOKEN = (select(Member, Account).join(ApiToken, ApiToken.member_id == Member.id)
+_PAYER_BY_TOKEN = (select(*_REF_COLUMNS, *ledger.ACCOUNT_COLUMNS).join(ApiToken, ApiToken.member_id == Member.id)
                    .outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
-                   .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False))
-                   .options(_LIGHT))
+                   .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False)))
 
 
-def member_for_token(session, token: str, now: datetime, *, light: bool = False) -> Member | None:
+def member_for_token(session, token: str, now: datetime, *, light: bool = False) -> Member | MemberRef | None:
     """The member behind a live API token; None for an unknown or revoked token or a closed account.
 
-    `light` loads only id, handle, status and role: for a view that uses the member inside its own
-    transaction (other columns load when touched), never for g.member outside it.
+    `light` returns a MemberRef (id, handle, role, status) and keeps the member's account for the
+    ledger: for the payment hot path, whose view does not need the whole member.
     """
     if light:
         member = _with_account(session, _PAYER_BY_TOKEN, {"token_hash": hash_token(token)})

@@ -128,3 +128,31 @@ def test_a_refused_first_leg_changes_nothing_either(ctx, make_member, books):
             raise AssertionError("an account went below its limit")
     assert (balance_of(ctx, anna), balance_of(ctx, bert)) == (10, 10)
     books()
+
+
+def test_hot_path_rows_are_read_only_and_kept_in_step(ctx, make_member, books):
+    """The plain rows the hot path reads stay in step with the database and refuse to be changed."""
+    import dataclasses
+
+    import pytest
+
+    from node.services import members
+
+    anna, bert = make_member("anna"), make_member("bert")
+    with ctx.db.write() as s:
+        payer, payee = members.find_by_handle(s, "anna", light=True), members.find_by_handle(s, "bert", light=True)
+        assert isinstance(payer, members.MemberRef) and isinstance(ledger.member_account(s, anna.id), ledger.AccountRow)
+        posted = ledger.transfer(s, payer=payer, payee=payee, amount=4, memo="", now=ctx.now())
+        assert ledger.member_account(s, anna.id).balance == 6 and ledger.member_account(s, bert.id).balance == 14
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            ledger.member_account(s, anna.id).closed = True  # change an account through the ORM, never a row
+    with ctx.db.write() as s:  # the same ref a second time returns the first transaction, unchanged
+        again = ledger.post(s, kind="x", ref="hot:1", memo="", now=ctx.now(),
+                            legs=[ledger.Leg(ledger.member_account(s, anna.id), -1),
+                                  ledger.Leg(ledger.member_account(s, bert.id), 1)])
+        assert ledger.post(s, kind="x", ref="hot:1", memo="", now=ctx.now(),
+                           legs=[ledger.Leg(ledger.member_account(s, anna.id), -1),
+                                 ledger.Leg(ledger.member_account(s, bert.id), 1)]).id == again.id
+    assert posted.kind == "transfer" and again.ref == "hot:1"
+    assert (balance_of(ctx, anna), balance_of(ctx, bert)) == (5, 15)
+    books()
