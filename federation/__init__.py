@@ -42,7 +42,7 @@ def _remote_payment(fed):
     def pay(session, *, payer, to, amount, memo, now) -> dict:
         from .transfers import send_transfer
 
-        row = send_transfer(session, fed, payer=payer, to=to, amount=amount, memo=memo, now=now)
-        return {"transfer_id": row.transfer_id, "status": row.status}
+        transfer_id = send_transfer(session, fed, payer=payer, to=to, amount=amount, memo=memo, now=now)
+        return {"transfer_id": transfer_id, "status": "pending"}
 
     return pay

@@ -13,8 +13,6 @@ from datetime import timedelta
 
 import requests
 
-from protocol import canonical_json
-
 from . import channels
 from .httpsig import sign_request
 from .identity import INBOX_PATH
@@ -60,7 +58,8 @@ def deliver(fed, peer_id: str, *, http: requests.Session | None = None, max_roun
 
 
 def _post_batch(fed, peer: Peer, batch: list[ChannelEntry], key, http: requests.Session) -> dict:
-    body = canonical_json({"entries": [channels.stored_envelope(e) for e in batch]})
+    # Stored envelopes are canonical JSON already: join them as they are instead of parsing them again.
+    body = b'{"entries":[' + b",".join(e.envelope.encode() for e in batch) + b"]}"
     url = peer.base_url.rstrip("/") + INBOX_PATH
     headers = sign_request(method="POST", url=url, body=body, from_node=fed.node_id, to_node=peer.node_id,
                            key=key, now=fed.ctx.now())
