@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.orm import make_transient_to_detached
 
 from protocol import (ChannelRef, Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, SigningKey, canonical_json,
                       check_form, check_signature, entry_hash, genesis_hash, make_envelope, parse_time,
@@ -83,28 +82,20 @@ def chain_point(session, own_id: str, peer_id: str, direction: str) -> tuple[int
 
 
 def append(session, fed, *, peer_id: str, type_name: str, body: dict, now: datetime,
-           key: SigningKey | None = None) -> ChannelEntry:
-    """Add a signed entry to our channel towards a peer, in the caller's transaction."""
+           key: SigningKey | None = None) -> int:
+    """Add a signed entry to our channel towards a peer, in the caller's transaction; returns its seq."""
     own = fed.node_id
     seq, prev = chain_point(session, own, peer_id, "out")
     env = make_envelope(type=type_name, from_=own, to=peer_id, created=now, body=body, id=new_envelope_id(),
                         channel=ChannelRef(seq + 1, prev))
     env = sign_envelope(env, key or fed.identity.current_key())
     # The unique (peer, direction, seq) index makes a concurrent append fail here, not fork.
-    entry = _insert_entry(session, peer_id=peer_id, direction="out", seq=seq + 1, type=type_name,
-                          envelope_id=env.id, entry_hash=entry_hash(env),
-                          envelope=canonical_json(env.to_dict()).decode(), created_at=now)
+    # One Core statement (no ORM object, no flush): entries are written on every payment's hot path.
+    session.execute(_INSERT_ENTRY, {"peer_id": peer_id, "direction": "out", "seq": seq + 1, "type": type_name,
+                                    "envelope_id": env.id, "entry_hash": entry_hash(env),
+                                    "envelope": canonical_json(env.to_dict()).decode(), "created_at": now})
     fed.after_commit(session, peer_id)
-    return entry
-
-
-def _insert_entry(session, **values) -> ChannelEntry:
-    """Insert a channel entry with one statement and attach it as a loaded object (no ORM flush)."""
-    entry_id = session.execute(_INSERT_ENTRY, values).inserted_primary_key[0]
-    entry = ChannelEntry(id=entry_id, **values)
-    make_transient_to_detached(entry)
-    session.add(entry)
-    return entry
+    return seq + 1
 
 
 def check_entries(session, fed, peer_id: str, envelopes: list[Envelope], now: datetime) -> list[Envelope]:

@@ -9,6 +9,7 @@ Every refusal has its own code, and changes nothing.
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, make_response, request
+from sqlalchemy import bindparam, insert, select
 
 from protocol import Envelope, ProtocolError, canonical_json, parse_json, verify_envelope
 
@@ -73,9 +74,14 @@ def authenticate(f, body: bytes) -> tuple[Peer, str]:
 
 def record_nonce(session, peer_id: str, nonce: str, now) -> None:
     """Record an accepted request's nonce in the caller's transaction; a second request with it is a replay."""
-    if session.get(SeenNonce, nonce) is not None:
+    if session.execute(_NONCE_SEEN, {"nonce": nonce}).first() is not None:
         raise RequestAuthError("request_replayed", "this request was already received", 409)
-    session.add(SeenNonce(nonce=nonce, peer_id=peer_id, seen_at=now))
+    session.execute(_INSERT_NONCE, {"nonce": nonce, "peer_id": peer_id, "seen_at": now})
+
+
+# Core statements: every inbound request records its nonce, and an ORM flush costs several times this.
+_NONCE_SEEN = select(SeenNonce.nonce).where(SeenNonce.nonce == bindparam("nonce"))
+_INSERT_NONCE = insert(SeenNonce.__table__)
 
 
 def remember_nonce(f, peer: Peer, nonce: str) -> None:
