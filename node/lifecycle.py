@@ -31,7 +31,8 @@ class Lifecycle:
     def check(self, current: str, target: str) -> None:
         """Raise IllegalTransitionError unless current -> target is declared."""
         if target not in self.transitions.get(current, frozenset()):
-            raise IllegalTransitionError(f"a {self.name} that is {current} cannot become {target}")
+            article = "an" if self.name[:1] in "aeiou" else "a"
+            raise IllegalTransitionError(f"{article} {self.name} that is {current} cannot become {target}")
 
 
 def lifecycle(name: str, initial: str, **graph: str) -> Lifecycle:

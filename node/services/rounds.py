@@ -17,7 +17,7 @@ import logging
 import threading
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..lifecycle import lifecycle
@@ -259,6 +259,14 @@ def _skip_reason(session, proposal: Proposal, cand) -> str | None:
             ReviewInvitation.remote_node == cand.remote_node,
             ReviewInvitation.remote_handle == cand.remote_handle)).first() is not None:
         return "already_invited"
+    if cand.member_id is not None:
+        # Invitations that arrived while the solve ran (or this round's own) may have filled the reviewer.
+        load = session.execute(select(func.count()).select_from(ReviewInvitation).where(
+            ReviewInvitation.reviewer_id == cand.member_id,
+            ReviewInvitation.status.in_(proposals.OPEN_STATES))).scalar_one()
+        capacity = session.execute(select(Member.review_capacity).where(Member.id == cand.member_id)).scalar_one()
+        if load >= capacity:
+            return "reviewer_at_capacity"
     return None
 
 

@@ -251,3 +251,29 @@ def test_a_solve_that_stopped_is_marked_failed_and_can_run_again(app, ctx, make_
     assert _invitees(ctx, pid) == []                  # a failed round still holds its proposals
     assert _solve(ctx, round_id).status == "solved"
     assert _invitees(ctx, pid) == ["dirk"]
+
+
+def test_a_reviewer_filled_while_the_solve_ran_is_skipped_not_overloaded(ctx, make_member, coordinator, monkeypatch,
+                                                                          books):
+    anna, bert = make_member("anna"), make_member("bert")
+    dirk = make_member("dirk", is_reviewer=True, languages=["en"], expertise=["education"], review_capacity=1)
+    round_id = _round(ctx, coordinator)
+    pid = _submit(ctx, anna, round_id)
+    real = rounds._set_progress
+
+    def fill_dirk_first(c, r, fraction, message):  # just before the invitations go out
+        if message.startswith("sending"):
+            with ctx.db.write() as s:
+                proposals.create_proposal(s, ctx.settings, author=s.get(Member, bert.id), data={**BODY, "reviews_wanted": 1},
+                                          now=ctx.now())
+        real(c, r, fraction, message)
+
+    monkeypatch.setattr(rounds, "_set_progress", fill_dirk_first)
+    rnd = _solve(ctx, round_id)
+    assert [a["skipped"] for a in rnd.result["assignments"]] == ["reviewer_at_capacity"]
+    assert _invitees(ctx, pid) == []
+    with ctx.db.read() as s:
+        open_for_dirk = s.scalars(select(ReviewInvitation).where(
+            ReviewInvitation.reviewer_id == dirk.id, ReviewInvitation.status.in_(proposals.OPEN_STATES))).all()
+    assert len(open_for_dirk) == 1 and open_for_dirk[0].proposal_id != pid  # capacity 1, never more
+    books()
