@@ -15,7 +15,11 @@ from .tables import ChannelEntry, Dispute
 api = ApiBlueprint("federation", "federation")
 PEER = {"type": "object", "properties": {
     "node_id": string(), "name": string(), "country": string(), "base_url": string(), "status": string(),
-    "fingerprint": string(), "trust_limit": integer(), "position": integer(), "entries_pending": integer()}}
+    "fingerprint": string(), "trust_limit": integer(),
+    # The ledger's sign, as on the coordinator's pages: the opposite of position_statement on the wire.
+    "position": {**integer(), "description": "SIF this node owes the peer (negative: the peer owes this node); "
+                                             "the wire's position_statement uses the opposite sign"},
+    "entries_pending": integer()}}
 NODE_ID = {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,31}$"}
 
 
