@@ -19,7 +19,6 @@ import itertools
 import re
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import requests
@@ -28,43 +27,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from node.demo import DEMO_PASSWORD, demo_email  # noqa: E402  (the devnet's demo logins)
+from walk import ApiSession, WalkError, node_urls, wait_for  # noqa: E402  (examples/walk.py)
 
-CONFIG = REPO / "deploy" / "devnet" / "devnet.toml"
 CYCLE = (("giulia@it", "anna@hu", 7), ("anna@hu", "selin@at", 5), ("selin@at", "giulia@it", 6))
 ADMIN = "admin"  # the devnet's working-group account (deploy/devnet_directory.py)
 DONE = ("settled", "empty", "abandoned", "undelivered")
 
 
-class WalkError(Exception):
-    """A step did not give what it should; the message says which."""
-
-
-class Api:
-    """One person's JSON API session on one node."""
-
-    def __init__(self, url: str, email: str) -> None:
-        self.url, self.http = url, requests.Session()
-        token = self.call("POST", "/tokens", {"email": email, "password": DEMO_PASSWORD}, expect=201)["token"]
-        self.http.headers["Authorization"] = f"Bearer {token}"
-
-    def call(self, method: str, path: str, body: dict | None = None, expect: int = 200) -> dict:
-        resp = self.http.request(method, f"{self.url}/api/v1{path}", json=body, timeout=30)
-        if resp.status_code != expect:
-            raise WalkError(f"{method} {self.url}/api/v1{path}: {resp.status_code} {resp.text[:300]}")
-        return resp.json()
-
-
-def wait(check, what: str, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise WalkError(f"timed out waiting for {what}")
-
-
-def positions(coordinators: dict[str, Api]) -> dict[str, dict[str, int]]:
+def positions(coordinators: dict[str, ApiSession]) -> dict[str, dict[str, int]]:
     """Each node's position account towards each peer (positive: the node owes that peer)."""
     return {n: {p["node_id"]: p["position"] for p in api.call("GET", "/federation/peers")["peers"]}
             for n, api in coordinators.items()}
@@ -88,13 +58,13 @@ def pay_cycle(nodes: dict[str, str]) -> None:
     memos = {}
     for payer, payee, amount in CYCLE:
         handle, node = payer.split("@")
-        api = Api(nodes[node], demo_email(handle, node))
+        api = ApiSession(nodes[node], demo_email(handle, node), DEMO_PASSWORD)
         memo = f"clearing walk-through {time.strftime('%H:%M:%S')} {payer}"
         api.call("POST", "/transfers", {"to": payee, "amount": amount, "memo": memo}, expect=201)
         memos[memo] = (api, payer, payee, amount)
     for memo, (api, payer, payee, amount) in memos.items():
-        row = wait(lambda: next((t for t in api.call("GET", "/me/cross-border")["transfers"]
-                                 if t["memo"] == memo and t["status"] != "pending"), None), f"{payer} -> {payee}")
+        row = wait_for(f"{payer} -> {payee}", lambda: next((t for t in api.call("GET", "/me/cross-border")["transfers"]
+                       if t["memo"] == memo and t["status"] != "pending"), None), 60, every=0.3)
         print(f"  {payer} -> {payee}: {amount} SIF {row['status']}")
 
 
@@ -123,18 +93,18 @@ def clear_through_directory(directory: str) -> dict:
     if resp.status_code != 200:
         raise WalkError(f"starting the round failed: {resp.status_code} {resp.text[:300]}")
     newest = requests.get(f"{directory}/api/v1/clearing-rounds", timeout=30).json()["rounds"][0]
-    return wait(lambda: next((r for r in requests.get(f"{directory}/api/v1/clearing-rounds", timeout=30).json()[
-        "rounds"] if r["round_id"] == newest["round_id"] and r["state"] in DONE), None), "the round to end", 120)
+    return wait_for("the round to end", lambda: next((r for r in requests.get(
+        f"{directory}/api/v1/clearing-rounds", timeout=30).json()["rounds"]
+        if r["round_id"] == newest["round_id"] and r["state"] in DONE), None), 120, every=0.3)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base-port", type=int, default=5101, help="port of the devnet's first node")
     args = p.parse_args(argv)
-    config = tomllib.loads(CONFIG.read_text())
-    nodes = {n["id"]: f"http://127.0.0.1:{args.base_port + n['offset']}" for n in config["node"]}
+    nodes = node_urls(args.base_port)
     directory = f"http://127.0.0.1:{args.base_port - 1}"
-    coordinators = {n: Api(url, demo_email("coordinator", n)) for n, url in nodes.items()}
+    coordinators = {n: ApiSession(url, demo_email("coordinator", n), DEMO_PASSWORD) for n, url in nodes.items()}
 
     print("1. A cycle of cross-border payments:")
     pay_cycle(nodes)
@@ -160,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         raise WalkError(f"a net position changed: {nets_before} -> {nets_after}")
     print("   every node's net position is unchanged; mirrored positions agree")
 
-    history = wait(lambda: next((c for c in requests.get(f"{directory}/api/v1/clearing", timeout=30).json()[
-        "clearing"] if c["round_id"] == row["round_id"]), None), "the round in the directory's clearing history", 60)
+    history = wait_for("the round in the directory's clearing history", lambda: next((c for c in requests.get(
+        f"{directory}/api/v1/clearing", timeout=30).json()["clearing"] if c["round_id"] == row["round_id"]), None),
+        60, every=0.3)
     print(f"5. The directory's clearing history shows round {history['round_id']}: {history['cleared']} SIF "
           f"cleared, reported by {history['reported_by']}")
     print(f"   certificate: {directory}/api/v1/clearing-rounds/{row['round_id']}/certificate")

@@ -17,8 +17,6 @@ import argparse
 import re
 import secrets
 import sys
-import time
-import tomllib
 from pathlib import Path
 
 import requests
@@ -27,32 +25,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from node.demo import DEMO_PASSWORD, demo_email  # noqa: E402  (the devnet's demo logins)
+from walk import ApiSession, WalkError, node_urls, wait_for  # noqa: E402  (examples/walk.py)
 
-CONFIG = REPO / "deploy" / "devnet" / "devnet.toml"
 PASSWORD = "walk-through-2026"
 TAGS = ["digital-inclusion", "education", "social-inclusion"]
 
 
-class WalkError(Exception):
-    """A step did not give what it should; the message says which."""
-
-
-class Member:
-    """One person's JSON API session on one node."""
-
-    def __init__(self, url: str, email: str, password: str) -> None:
-        self.url, self.http = url, requests.Session()
-        token = self.call("POST", "/tokens", {"email": email, "password": password}, expect=201)["token"]
-        self.http.headers["Authorization"] = f"Bearer {token}"
-
-    def call(self, method: str, path: str, body: dict | None = None, expect: int = 200) -> dict:
-        resp = self.http.request(method, f"{self.url}/api/v1{path}", json=body, timeout=30)
-        if resp.status_code != expect:
-            raise WalkError(f"{method} {self.url}/api/v1{path}: {resp.status_code} {resp.text[:300]}")
-        return resp.json()
-
-
-def sign_up(url: str, handle: str, coordinator: Member) -> Member:
+def sign_up(url: str, handle: str, coordinator: ApiSession) -> ApiSession:
     """Sign up as a new member would; the node's coordinator approves (welcome grant)."""
     email = f"{handle}@walkthrough.example"
     resp = requests.post(f"{url}/api/v1/signup", json={"email": email, "password": PASSWORD, "handle": handle,
@@ -61,7 +40,7 @@ def sign_up(url: str, handle: str, coordinator: Member) -> Member:
         raise WalkError(f"sign-up of {handle} at {url}: {resp.status_code} {resp.text[:300]}")
     if resp.json()["status"] == "pending":
         coordinator.call("POST", f"/coordinator/members/{resp.json()['id']}/approve")
-    return Member(url, email, PASSWORD)
+    return ApiSession(url, email, PASSWORD)
 
 
 def web_page(url: str, email: str, password: str, path: str) -> str:
@@ -72,19 +51,7 @@ def web_page(url: str, email: str, password: str, path: str) -> str:
     return browser.get(f"{url}{path}", timeout=30).text
 
 
-def wait_for(what: str, check, timeout: float):
-    """Poll until check() gives something truthy; say what we wait for."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise WalkError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.5)
-
-
-def positions(coordinator: Member) -> dict[str, int]:
+def positions(coordinator: ApiSession) -> dict[str, int]:
     return {p["node_id"]: p["position"] for p in coordinator.call("GET", "/federation/peers")["peers"]}
 
 
@@ -93,8 +60,8 @@ def step(n: int, text: str) -> None:
 
 
 def walk(it_url: str, hu_url: str, timeout: float) -> None:
-    it_coord = Member(it_url, demo_email("coordinator", "it"), DEMO_PASSWORD)
-    hu_coord = Member(hu_url, demo_email("coordinator", "hu"), DEMO_PASSWORD)
+    it_coord = ApiSession(it_url, demo_email("coordinator", "it"), DEMO_PASSWORD)
+    hu_coord = ApiSession(hu_url, demo_email("coordinator", "hu"), DEMO_PASSWORD)
     peers = {p["node_id"]: p for p in it_coord.call("GET", "/federation/peers")["peers"]}
     if peers.get("hu", {}).get("status") != "active":
         raise WalkError("it and hu are not peered: start the devnet with deploy/devnet.py")
@@ -127,7 +94,7 @@ def _review_walk(it_url, hu_url, it_coord, hu_coord, reka, me, suffix, before, t
     _positions(it_coord, hu_coord, before, timeout)
 
 
-def _wait_for_pool(it_coord: Member, pseudonym: str, timeout: float) -> None:
+def _wait_for_pool(it_coord: ApiSession, pseudonym: str, timeout: float) -> None:
     def italy_sees_reka():
         pool = next(p for p in it_coord.call("GET", "/federation/pools")["peers"] if p["peer"] == "hu")
         return next((r for r in pool["reviewers"] if r["handle"] == pseudonym), None)
@@ -136,7 +103,7 @@ def _wait_for_pool(it_coord: Member, pseudonym: str, timeout: float) -> None:
     print(f"   Italy's copy of Hungary's pool now lists {pseudonym}: {shared}")
 
 
-def _propose(it_url: str, it_coord: Member, suffix: str, pseudonym: str) -> tuple[Member, dict]:
+def _propose(it_url: str, it_coord: ApiSession, suffix: str, pseudonym: str) -> tuple[ApiSession, dict]:
     step(2, "A new member in Italy signs up and asks for two reviews, at least one from another country.")
     sara = sign_up(it_url, f"sara{suffix}", it_coord)
     print(f"   sara{suffix}@it, balance {sara.call('GET', '/me')['balance']} SIF")
@@ -155,7 +122,7 @@ def _propose(it_url: str, it_coord: Member, suffix: str, pseudonym: str) -> tupl
     return sara, proposal
 
 
-def _accept(reka: Member, proposal: dict, timeout: float) -> dict:
+def _accept(reka: ApiSession, proposal: dict, timeout: float) -> dict:
     step(3, "The Hungarian reviewer sees the invitation at home (summary only) and accepts.")
     invite = wait_for("the invitation to reach Hungary", lambda: next(
         (i for i in reka.call("GET", "/remote-invitations")["invitations"] if i["title"] == proposal["title"]), None),
@@ -169,7 +136,7 @@ def _accept(reka: Member, proposal: dict, timeout: float) -> dict:
     return invite
 
 
-def _read_and_rate(it_url: str, sara: Member, suffix: str, proposal: dict, timeout: float) -> None:
+def _read_and_rate(it_url: str, sara: ApiSession, suffix: str, proposal: dict, timeout: float) -> None:
     step(5, "The Italian member reads the review (API and web page) and rates it.")
     review = wait_for("the review in Italy", lambda: (sara.call("GET", f"/proposals/{proposal['id']}")["reviews"]
                                                      or [None])[0], timeout)
@@ -181,7 +148,7 @@ def _read_and_rate(it_url: str, sara: Member, suffix: str, proposal: dict, timeo
     print("   rated 5/5 for helpfulness")
 
 
-def _bounty(hu_url: str, reka: Member, sara: Member, me: dict, invite: dict, suffix: str, timeout: float) -> None:
+def _bounty(hu_url: str, reka: ApiSession, sara: ApiSession, me: dict, invite: dict, suffix: str, timeout: float) -> None:
     step(6, "The bounty crosses the border: escrow in Italy -> Italy's position -> the reviewer in Hungary.")
     balance = wait_for("the bounty in Hungary", lambda: reka.call("GET", "/me")["balance"] == me["balance"] + 3
                        and reka.call("GET", "/me")["balance"], timeout)
@@ -194,7 +161,7 @@ def _bounty(hu_url: str, reka: Member, sara: Member, me: dict, invite: dict, suf
     print(f"   the reviewer's dashboard {hu_url}/dashboard shows {balance} SIF: {f'>{balance} SIF<' in dashboard}")
 
 
-def _positions(it_coord: Member, hu_coord: Member, before: tuple[int, int], timeout: float) -> None:
+def _positions(it_coord: ApiSession, hu_coord: ApiSession, before: tuple[int, int], timeout: float) -> None:
     step(7, "Both nodes' positions and books.")
     wait_for("both channels drained", lambda: all(
         p["entries_pending"] == 0 for c, other in ((it_coord, "hu"), (hu_coord, "it"))
@@ -217,9 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-port", type=int, default=5101, help="the devnet's base port (as given to devnet.py)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for each cross-border step")
     args = parser.parse_args(argv)
-    with CONFIG.open("rb") as fh:
-        offsets = {n["id"]: n["offset"] for n in tomllib.load(fh)["node"]}
-    it_url, hu_url = (f"http://127.0.0.1:{args.base_port + offsets[n]}" for n in ("it", "hu"))
+    urls = node_urls(args.base_port)
+    it_url, hu_url = urls["it"], urls["hu"]
     print(f"Italy: {it_url}   Hungary: {hu_url}")
     try:
         walk(it_url, hu_url, args.timeout)
