@@ -83,8 +83,7 @@ def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
     payee = _payee(session, peer, body)
     row = _transfer_values(transfer_id=tid, direction="in", peer_id=peer.node_id, local_handle=body["payee"],
                            remote_handle=body["payer"], amount=body["amount"], memo=body.get("memo", ""),
-                           status="completed", created_at=now, finished_at=now,
-                           local_member_id=payee.id if payee is not None else None)
+                           status="completed", created_at=now, finished_at=now)
     try:
         if payee is None or payee.status != "active":
             raise DomainError(f"no active member {body['payee']} here", code="unknown_payee")
@@ -102,7 +101,7 @@ def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
         channels.append(session, fed, peer_id=peer.node_id, type_name="transfer_bounce", now=now,
                         body={"transfer_id": tid, "reason_code": code, "reason": exc.message[:280]})
         return
-    session.execute(_INSERT_TRANSFER, row)
+    session.execute(_INSERT_TRANSFER, {**row, "local_member_id": payee.id})  # bounced rows name nobody
     notify(session, member_id=payee.id, kind="payment", now=now,
            subject=f"You received {body['amount']} SIF from {body['payer']}@{peer.node_id}",
            body=f"{body['payer']}@{peer.node_id} paid you {body['amount']} SIF. Memo: {body.get('memo', '')}")

@@ -52,8 +52,9 @@ class AccountRow:
         return cls(*row[-len(ACCOUNT_COLUMNS):])
 
 
-# A new account column needs its field above, in table order.
-assert AccountRow.__slots__ == tuple(c.name for c in ACCOUNT_COLUMNS), "AccountRow is out of step with accounts"
+# A new account column needs its field above, in table order (checked at import, also under python -O).
+if AccountRow.__slots__ != tuple(c.name for c in ACCOUNT_COLUMNS):
+    raise RuntimeError("AccountRow is out of step with the accounts table")
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,6 +185,7 @@ def find_by_handle(session, handle: str, *, light: bool = False) -> Member | Mem
 
 def _with_account(session, stmt, params: dict) -> MemberRef | None:
     """Run a member-and-account query; the account (if any yet) goes to the ledger's per-session cache."""
+    session.flush()  # as an ORM query would (cheap when nothing is pending): the Core query sees every change
     row = session.connection().execute(stmt, params).first()
     if row is None:
         return None

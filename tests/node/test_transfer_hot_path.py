@@ -1,7 +1,7 @@
 """The transfer hot path: token lookup inside the write transaction, cached accounts, refusals change nothing."""
 from __future__ import annotations
 
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 
 from node.db import WRITE_LOCK_KEY
 from node.services import ledger
@@ -156,3 +156,14 @@ def test_hot_path_rows_are_read_only_and_kept_in_step(ctx, make_member, books):
     assert posted.kind == "transfer" and again.ref == "hot:1"
     assert (balance_of(ctx, anna), balance_of(ctx, bert)) == (5, 15)
     books()
+
+
+def test_the_light_lookup_sees_changes_pending_in_its_session(ctx, make_member):
+    from node.services import members
+    from node.tables import Member
+
+    make_member("bert")
+    with ctx.db.write() as s:
+        bert = s.scalars(select(Member).where(Member.handle == "bert")).one()
+        bert.status = "closed"  # not flushed yet
+        assert members.find_by_handle(s, "bert", light=True).status == "closed"
