@@ -8,7 +8,6 @@ answering entry, never an error here.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -229,6 +228,3 @@ def backlog(session, peer_id: str) -> int:
         ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out", ChannelEntry.acked_at.is_(None)
     )).scalar_one()
 
-
-def stored_envelope(entry: ChannelEntry) -> dict:
-    return json.loads(entry.envelope)
