@@ -35,6 +35,9 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
 
     ctx.extensions["remote_reviews"] = RemoteReviewHooks(fed)  # node's proposals.RemoteReviews
     reviews_web.register(app)
+    from . import test_hooks
+
+    test_hooks.register(app)  # only with allow_clock_control (development and tests)
     from . import jobs  # noqa: F401  (register the federation sweeps)
 
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import bindparam, func, insert, select, update
 
-from protocol import (ChannelRef, Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, SigningKey, canonical_json,
-                      check_form, check_signature, entry_hash, genesis_hash, make_envelope, parse_time,
-                      sign_envelope)
+from protocol import (ChainError, ChannelRef, Envelope, SigningKey, canonical_json, check_chain, entry_hash,
+                      genesis_hash, make_envelope, parse_time, sign_envelope)
 
 from .identity import new_envelope_id
-from .peers import keyring_of
+from .peers import network_keyring, retired_kids
+from .refusal import Refusal
 from .tables import ChannelEntry, Peer
 
 log = logging.getLogger(__name__)
@@ -46,14 +46,6 @@ def handles(type_name: str) -> Callable:
         return fn
 
     return decorator
-
-
-class ChannelRefusal(Exception):
-    """The peer sent an entry that breaks the channel (not a domain refusal)."""
-
-    def __init__(self, code: str, message: str, status: int = 409):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
 
 
 @dataclass(frozen=True)
@@ -101,27 +93,28 @@ def check_entries(session, fed, peer_id: str, envelopes: list[Envelope], now: da
     """Read-only: refuse a batch that breaks the chain or carries a bad signature; return the new entries.
 
     Entries we already applied must be byte-identical (a re-delivery); the rest must continue
-    our copy of the chain without a gap (a gap ends the run: the caller asks for a resend).
+    our copy of the chain (`protocol.check_chain`, with every key this node knows and the
+    peer's keys its rotations retired). A gap ends the run: the caller asks for a resend.
     """
     seq, last_hash = chain_point(session, fed.node_id, peer_id, "in")
-    keyring = keyring_of(session)
-    fresh: list[Envelope] = []
+    run: list[Envelope] = []
     for env in envelopes:
-        ref = env.channel
-        if ref.seq <= seq and not fresh:
+        if env.channel.seq <= seq and not run:
             _check_duplicate(session, peer_id, env)
             continue
-        if ref.seq != seq + 1:
-            break
-        if ref.prev != last_hash:
-            raise ChannelRefusal("prev_mismatch", f"entry {ref.seq} does not continue our copy of the chain")
-        _check_entry_signature(env, keyring, now, fed.max_skew)
-        if env.type == "key_rotation":  # later entries of the batch may be signed with the new key
-            learned = KeyInfo(peer_id, PublicKey.from_b64(env.body["new_public"]), parse_time(env.created), None)
-            keyring = Keyring.of(*{**keyring, env.body["new_kid"]: learned}.values())
-        fresh.append(env)
-        seq, last_hash = ref.seq, entry_hash(env)
-    return fresh
+        if env.channel.seq != seq + len(run) + 1:
+            break  # a gap (or a repeat after new entries): the rest waits for a resend
+        if parse_time(env.created) > now + fed.max_skew:  # entries may arrive days late, never from the future
+            raise Refusal("envelope_future", f"entry {env.channel.seq} is dated in the future",
+                          where=f"entry seq {env.channel.seq}")
+        run.append(env)
+    if run:
+        try:
+            check_chain(run, sender=peer_id, receiver=fed.node_id, keyring=network_keyring(session, fed.node_id),
+                        after_seq=seq, after_hash=last_hash, retired=retired_kids(session, peer_id))
+        except ChainError as exc:
+            raise Refusal.of(exc, f"entry {exc.seq}: ") from None
+    return run
 
 
 def receive_entries(fed, peer_id: str, envelopes: list[Envelope], now: datetime, *,
@@ -160,7 +153,7 @@ def _apply_run(session, fed, peer_id: str, run: list[Envelope], now: datetime):
         if env.channel.seq <= seq:  # a concurrent delivery applied it first
             try:
                 _check_duplicate(session, peer_id, env)
-            except ChannelRefusal as exc:
+            except Refusal as exc:
                 return (seq, last_hash), True, exc
             continue
         if env.channel.seq != seq + 1 or env.channel.prev != last_hash:
@@ -191,24 +184,8 @@ def _check_duplicate(session, peer_id: str, env: Envelope) -> None:
     stored = session.scalars(select(ChannelEntry).where(
         ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "in", ChannelEntry.seq == env.channel.seq)).one()
     if stored.entry_hash != entry_hash(env):
-        raise ChannelRefusal("seq_conflict", f"entry {env.channel.seq} differs from the one already applied")
-
-
-def _check_entry_signature(env: Envelope, keyring: Keyring, now: datetime, max_skew: timedelta) -> None:
-    # Version, known type and body schema first: an entry of an unknown type or with a malformed body
-    # (negative amount, extra field) must be refused, not stored in the chain and skipped (hostile suite).
-    try:
-        check_form(env)
-    except ProtocolError as exc:
-        raise ChannelRefusal(exc.code, f"entry {env.channel.seq}: {exc.message}", 422) from None
-    # Channel entries may arrive days late (outages), so no max age; but never from the future.
-    created = parse_time(env.created)
-    if created > now + max_skew:
-        raise ChannelRefusal("envelope_future", f"entry {env.channel.seq} is dated in the future", 400)
-    try:
-        check_signature(env, keyring, created)
-    except ProtocolError as exc:
-        raise ChannelRefusal(exc.code, f"entry {env.channel.seq}: {exc.message}", 401) from None
+        raise Refusal("seq_conflict", f"entry {env.channel.seq} differs from the one already applied",
+                      where=f"entry seq {env.channel.seq}")
 
 
 def mark_acked(session, peer_id: str, through: int, now: datetime) -> int:

@@ -11,9 +11,9 @@ arrives as an ordinary `transfer` to the member's pseudonym, resolved here by it
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from node.errors import ConflictError, NotFoundError
 from node.lifecycle import lifecycle
@@ -49,7 +49,8 @@ def apply_invite(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
                                                            IncomingInvitation.invite_id == body["invite_id"])).first():
         return  # the same invitation twice: already handled
     member = session.scalars(select(Member).where(Member.pseudonym == body["reviewer_handle"])).first()
-    refusal = _refusal(session, member)
+    refusal = (_deadline_refusal(fed.ctx.settings, body, now) or _refusal(session, member, now)
+               or _peer_cap_refusal(session, fed.ctx.settings, peer, now))
     if refusal:
         channels.append(session, fed, peer_id=peer.node_id, type_name="review_decline", now=now,
                         body={"invite_id": body["invite_id"], "reason": refusal})
@@ -67,16 +68,50 @@ def apply_invite(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
                  f"{row.accept_by:%Y-%m-%d %H:%M} UTC: {fed.ctx.settings.base_url}/reviews"))
 
 
-def _refusal(session, member: Member | None) -> str:
+def _deadline_refusal(settings, body: dict, now: datetime) -> str:
+    """Why the invitation's deadlines are unacceptable here ('' if they are fine): they bound how long it holds a slot."""
+    accept_by, due_by = parse_time(body["accept_by"]), parse_time(body["due_by"])
+    if accept_by <= now or due_by <= accept_by:
+        return "bad_deadlines: accept_by must lie ahead and due_by after it"
+    if accept_by - now > timedelta(days=settings.max_invite_accept_days):
+        return f"accept_by_too_far: this node takes invitations to accept within {settings.max_invite_accept_days} days"
+    if due_by - now > timedelta(days=settings.max_invite_due_days):
+        return f"due_by_too_far: this node takes reviews due within {settings.max_invite_due_days} days"
+    return ""
+
+
+def holding(now: datetime):
+    """SQL condition: an incoming invitation that still holds a reviewer's slot.
+
+    One whose deadline passed holds none, even before its proposer's node says it ended: a
+    silent node cannot keep a slot for ever.
+    """
+    return or_(and_(IncomingInvitation.status == "invited", IncomingInvitation.accept_by > now),
+               and_(IncomingInvitation.status == "accepted", IncomingInvitation.due_by > now))
+
+
+def _refusal(session, member: Member | None, now: datetime) -> str:
     """Why this member cannot take a remote invitation now ('' if they can)."""
     if member is None or member.status != "active" or not member.is_reviewer or not member.pool_consent:
         return "not_available: this reviewer is no longer shared by this node"
     local = session.execute(select(func.count()).select_from(ReviewInvitation).where(
         ReviewInvitation.reviewer_id == member.id, ReviewInvitation.status.in_(OPEN_STATES))).scalar_one()
     abroad = session.execute(select(func.count()).select_from(IncomingInvitation).where(
-        IncomingInvitation.member_id == member.id, IncomingInvitation.status.in_(("invited", "accepted")))).scalar_one()
+        IncomingInvitation.member_id == member.id, holding(now))).scalar_one()
     if local + abroad >= member.review_capacity:
         return "no_capacity: this reviewer has no free review slot"
+    return ""
+
+
+def _peer_cap_refusal(session, settings, peer: Peer, now: datetime) -> str:
+    """Why this peer may not hold another slot of our shared pool ('' if it may): no peer can exhaust the pool."""
+    capacity = session.execute(select(func.coalesce(func.sum(Member.review_capacity), 0)).where(
+        Member.status == "active", Member.is_reviewer.is_(True), Member.pool_consent.is_(True))).scalar_one()
+    cap = max(1, capacity * settings.peer_pool_share_percent // 100)
+    held = session.execute(select(func.count()).select_from(IncomingInvitation).where(
+        IncomingInvitation.peer_id == peer.node_id, holding(now))).scalar_one()
+    if held >= cap:
+        return f"peer_slot_cap: {peer.node_id} already holds {held} of this node's {capacity} shared review slots"
     return ""
 
 

@@ -14,7 +14,7 @@ from protocol import (Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, pars
                       verify_envelope)
 
 from .identity import DOCUMENT_PATH
-from .tables import ChannelEntry, Peer, PeerKey
+from .tables import ChannelEntry, DirectoryKey, LocalKey, Peer, PeerKey
 
 
 @dataclass(frozen=True)
@@ -67,21 +67,27 @@ def verify_document(raw: bytes, *, now: datetime, max_skew: timedelta) -> PeerDo
 
 
 def add_peer(session, doc: PeerDocument, *, own_node_id: str, now: datetime) -> Peer:
-    """Record a would-be peer as pending until a coordinator confirms its fingerprint."""
+    """Record a would-be peer as pending until a coordinator confirms its fingerprint.
+
+    Only the key that signed the document is pinned: it is the one key the document proves the
+    peer holds (other listed keys could be anyone's). Later keys come from its signed rotations.
+    """
     if doc.node_id == own_node_id:
         raise ValidationError("that is this node itself", code="peer_is_self", field="url")
     if session.get(Peer, doc.node_id) is not None:
         raise ConflictError(f"{doc.node_id} is already a peer", code="peer_exists")
+    owner = key_owner(session, doc.current_kid, own_node_id)
+    if owner is not None:
+        raise ConflictError(f"the key of this document is already known here as a key of {owner}",
+                            code="key_claimed")
+    key = next(k for k in doc.keys if k["kid"] == doc.current_kid)
     peer = Peer(node_id=doc.node_id, base_url=doc.base_url, name=doc.name, country=doc.country,
                 fingerprint=doc.fingerprint, document=doc.raw, created_at=now)
     session.add(peer)
     session.flush()
-    for key in doc.keys:
-        if session.get(PeerKey, key["kid"]) is not None:
-            raise ConflictError("a key of this document belongs to another peer", code="key_reused")
-        session.add(PeerKey(kid=key["kid"], peer_id=doc.node_id, public=key["public"],
-                            not_before=parse_time(key["not_before"]) if key.get("not_before") else None,
-                            not_after=parse_time(key["not_after"]) if key.get("not_after") else None))
+    session.add(PeerKey(kid=key["kid"], peer_id=doc.node_id, public=key["public"],
+                        not_before=parse_time(key["not_before"]) if key.get("not_before") else None,
+                        not_after=parse_time(key["not_after"]) if key.get("not_after") else None))
     return peer
 
 
@@ -173,6 +179,40 @@ def keyring_of(session, peer_id: str | None = None) -> Keyring:
             _KEYRINGS.clear()
         _KEYRINGS[rows] = keyring
     return keyring
+
+
+_OWN_KEYS = select(LocalKey.kid, LocalKey.public, LocalKey.not_before, LocalKey.not_after).order_by(LocalKey.kid)
+_DIRECTORY_KEYS = select(DirectoryKey.kid, DirectoryKey.directory_id, DirectoryKey.public).order_by(DirectoryKey.kid)
+
+
+def network_keyring(session, own_id: str) -> Keyring:
+    """Every key this node knows, of any node: its own, every peer's and its directory's.
+
+    A key id belongs to exactly one node here, so an envelope signed by (or a rotation to) a key
+    of another node is recognised as such rather than as an unknown key.
+    """
+    own = tuple(KeyInfo(own_id, PublicKey.from_b64(public), not_before, not_after)
+                for _kid, public, not_before, not_after in session.execute(_OWN_KEYS))
+    directory = tuple(KeyInfo(node, PublicKey.from_b64(public))
+                      for _kid, node, public in session.execute(_DIRECTORY_KEYS))
+    return Keyring.of(*keyring_of(session).values(), *own, *directory)
+
+
+def retired_kids(session, peer_id: str) -> frozenset[str]:
+    """The peer's keys that a key_rotation on its channel to us retired (they carry an end date)."""
+    return frozenset(session.scalars(select(PeerKey.kid).where(PeerKey.peer_id == peer_id,
+                                                               PeerKey.not_after.is_not(None))).all())
+
+
+def key_owner(session, kid: str, own_id: str) -> str | None:
+    """The node a key id belongs to here (this node, a peer, the directory), or None."""
+    if session.get(LocalKey, kid) is not None:
+        return own_id
+    peer_key = session.get(PeerKey, kid)
+    if peer_key is not None:
+        return peer_key.peer_id
+    directory_key = session.get(DirectoryKey, kid)
+    return directory_key.directory_id if directory_key is not None else None
 
 
 def peer_states(session) -> list[dict]:

@@ -22,16 +22,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from node.errors import ValidationError
+from node.errors import ConflictError, ValidationError
 from node.lifecycle import lifecycle
 from node.services import ledger
-from protocol import (Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, canonical_json, check_form,
+from protocol import (Envelope, Keyring, ProtocolError, canonical_json, check_form,
                       check_signature, envelope_hash, make_envelope, parse_json, parse_time, sign_envelope)
 
 from .channels import chain_point
 from .checkpoints import position_of
 from .identity import new_envelope_id
-from .peers import keyring_of, normalise_fingerprint, position_account
+from .peers import key_owner, network_keyring, normalise_fingerprint, position_account
+from .refusal import Refusal
 from .tables import DirectoryKey, Dispute, Peer, SettledPair, SettlementPart
 
 # A lapsed participation still takes its certificate when it comes at last: the other participants
@@ -40,14 +41,6 @@ PART = lifecycle("round participation", "stated", stated="accepted refused", acc
                  refused="", applied="", lapsed="applied")
 MAX_POSITIONS = 64
 MAX_HORIZON = timedelta(days=1)
-
-
-class SettlementRefusal(Exception):
-    """A settlement message we will not act on; nothing changed. Code and status say why."""
-
-    def __init__(self, code: str, message: str, status: int = 409):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
 
 
 def stored(env: Envelope) -> str:
@@ -66,10 +59,7 @@ def signing_key(session, fed, to: str):
 
 def node_keyring(session, fed) -> Keyring:
     """Every key we can check a signature with: our peers', our own and the pinned keys of our directory."""
-    own = [KeyInfo(fed.node_id, PublicKey.from_b64(k.public), k.not_before, k.not_after)
-           for k in fed.identity.keys(session)]
-    directory = [KeyInfo(k.directory_id, PublicKey.from_b64(k.public)) for k in directory_keys(session, fed)]
-    return Keyring.of(*keyring_of(session).values(), *own, *directory)
+    return network_keyring(session, fed.node_id)
 
 
 def directory_keys(session, fed) -> list[DirectoryKey]:
@@ -89,14 +79,16 @@ def pin_directory(session, fed, doc, fingerprint: object, now: datetime) -> list
             doc.fingerprint):
         raise ValidationError("the fingerprint does not match the directory's key", code="fingerprint_mismatch",
                               field="fingerprint")
-    rows = []
-    for key in doc.keys:
-        row = session.get(DirectoryKey, key["kid"]) or DirectoryKey(kid=key["kid"], pinned_at=now)
-        row.directory_id, row.public, row.base_url = doc.node_id, key["public"], doc.base_url
-        row.fingerprint = doc.fingerprint
-        session.add(row)
-        rows.append(row)
-    return rows
+    # Only the key that signed the document is proven to be the directory's; keys pinned before stay.
+    owner = key_owner(session, doc.current_kid, fed.node_id)
+    if owner not in (None, doc.node_id):
+        raise ConflictError(f"the directory's key is already known here as a key of {owner}", code="key_claimed")
+    key = next(k for k in doc.keys if k["kid"] == doc.current_kid)
+    row = session.get(DirectoryKey, key["kid"]) or DirectoryKey(kid=key["kid"], pinned_at=now)
+    row.directory_id, row.public, row.base_url = doc.node_id, key["public"], doc.base_url
+    row.fingerprint = doc.fingerprint
+    session.add(row)
+    return [row]
 
 
 def owed_to(node: str, debts: list[dict]) -> dict[str, int]:
@@ -154,12 +146,12 @@ def give_statement(fed, coordinator: str, round_id: str) -> Envelope:
         lapse_overdue(session, fed, now)
         part = session.get(SettlementPart, round_id)
         if part is not None and part.coordinator != coordinator:
-            raise SettlementRefusal("round_id_taken", f"round {round_id} is run by {part.coordinator}")
+            raise Refusal("round_id_taken", f"round {round_id} is run by {part.coordinator}")
         if part is not None and part.state != "stated":
             return load(part.statement)  # the statement its proposal was checked against
         for other in session.scalars(select(SettlementPart).where(SettlementPart.state == "accepted")).all():
             if other.coordinator != coordinator:
-                raise SettlementRefusal("round_in_progress", f"this node accepted round {other.round_id} of "
+                raise Refusal("round_in_progress", f"this node accepted round {other.round_id} of "
                                         f"{other.coordinator} and waits for its certificate")
             # A coordinator starts a new round only once its last one is over: delivered or abandoned.
             _move(other, "lapsed", f"{coordinator} started round {round_id}")
@@ -182,13 +174,13 @@ def answer_proposal(fed, coordinator: str, proposal: Envelope) -> Envelope:
         lapse_overdue(session, fed, now)
         part = session.get(SettlementPart, body["round_id"])
         if part is None or part.coordinator != coordinator:
-            raise SettlementRefusal("round_unknown", "this node stated no positions for that round", 404)
+            raise Refusal("round_unknown", "this node stated no positions for that round")
         if fed.node_id not in body["participants"]:
-            raise SettlementRefusal("not_a_participant", "the proposal does not name this node", 422)
+            raise Refusal("not_a_participant", "the proposal does not name this node")
         if part.state != "stated":
             if part.proposal_hash == proposal_hash:
                 return load(part.acceptance)
-            raise SettlementRefusal("proposal_conflict", "this node already answered another proposal of that round")
+            raise Refusal("proposal_conflict", "this node already answered another proposal of that round")
         refusal, changes = check_proposal(session, fed, part, body, now)
         answer = {"round_id": part.round_id, "proposal_hash": proposal_hash, "accept": refusal is None}
         if refusal is not None:
@@ -245,12 +237,12 @@ def apply_certificate(fed, coordinator: str, env: Envelope) -> dict:
         lapse_overdue(session, fed, now)
         part = session.get(SettlementPart, round_id)
         if part is None or part.coordinator != coordinator:
-            raise SettlementRefusal("round_unknown", "this node took no part in that round", 404)
+            raise Refusal("round_unknown", "this node took no part in that round")
         verify_certificate(session, fed, part, env.body)
         if part.state == "applied":
             return {"status": "already_applied", "round_id": round_id}
         if part.state not in ("accepted", "lapsed"):
-            raise SettlementRefusal("not_accepted", f"this node did not accept round {round_id}")
+            raise Refusal("not_accepted", f"this node did not accept round {round_id}")
         changes = json.loads(part.changes)
         _post_changes(session, round_id, coordinator, changes, now)
         _move(part, "applied")
@@ -286,46 +278,46 @@ def verify_certificate(session, fed, part: SettlementPart, body: dict) -> None:
         for env in (proposal, *acceptances):
             check_form(env)
     except ProtocolError as exc:
-        raise SettlementRefusal("certificate_malformed", f"the certificate does not read: {exc}", 422) from None
+        raise Refusal("certificate_malformed", f"the certificate does not read: {exc}") from None
     if proposal.from_ != part.coordinator or proposal.body["round_id"] != part.round_id:
-        raise SettlementRefusal("certificate_mismatch", "the proposal is not of this round or its coordinator")
+        raise Refusal("certificate_mismatch", "the proposal is not of this round or its coordinator")
     _check_signed(proposal, keyring, "the proposal")
     proposal_hash = envelope_hash(proposal)
     if part.proposal_hash and proposal_hash != part.proposal_hash:
-        raise SettlementRefusal("certificate_mismatch", "the certificate carries another proposal than we answered")
+        raise Refusal("certificate_mismatch", "the certificate carries another proposal than we answered")
     participants, deadline = proposal.body["participants"], parse_time(proposal.body["deadline"])
     known = {info.node_id for info in keyring.values()}
     seen: set[str] = set()
     for acc in acceptances:
         who = acc.from_
         if who not in participants or who in seen or acc.to != part.coordinator:
-            raise SettlementRefusal("certificate_mismatch", f"an acceptance from {who} does not belong here")
+            raise Refusal("certificate_mismatch", f"an acceptance from {who} does not belong here")
         if acc.body["round_id"] != part.round_id or acc.body["proposal_hash"] != proposal_hash:
-            raise SettlementRefusal("certificate_mismatch", f"the acceptance of {who} answers another proposal")
+            raise Refusal("certificate_mismatch", f"the acceptance of {who} answers another proposal")
         if not acc.body["accept"]:
-            raise SettlementRefusal("certificate_incomplete", f"{who} refused the proposal", 422)
+            raise Refusal("certificate_incomplete", f"{who} refused the proposal")
         if parse_time(acc.created) > deadline:
-            raise SettlementRefusal("certificate_late", f"{who} accepted after the deadline")
+            raise Refusal("certificate_late", f"{who} accepted after the deadline")
         if who == fed.node_id and stored(acc) != part.acceptance:
-            raise SettlementRefusal("certificate_forged", "our own acceptance in it is not the one we signed", 403)
+            raise Refusal("certificate_forged", "our own acceptance in it is not the one we signed")
         if who in known:
             _check_signed(acc, keyring, f"the acceptance of {who}")
         seen.add(who)
     missing = sorted(set(participants) - seen)
     if missing:
-        raise SettlementRefusal("certificate_incomplete", f"no acceptance of {', '.join(missing)}", 422)
+        raise Refusal("certificate_incomplete", f"no acceptance of {', '.join(missing)}")
 
 
 def _check_signed(env: Envelope, keyring: Keyring, what: str) -> None:
     try:
         check_signature(env, keyring, parse_time(env.created))
     except ProtocolError as exc:
-        raise SettlementRefusal("certificate_forged", f"{what} is not validly signed: {exc.message}", 403) from None
+        raise Refusal("certificate_forged", f"{what} is not validly signed: {exc.message}") from None
 
 
 def _on_statement(fed, coordinator: str, env: Envelope) -> dict:
     if env.body["positions"]:
-        raise SettlementRefusal("not_a_request", "send a statement request with no positions", 422)
+        raise Refusal("not_a_request", "send a statement request with no positions")
     return {"statement": give_statement(fed, coordinator, env.body["round_id"]).to_dict()}
 
 

@@ -17,14 +17,16 @@ from protocol import (Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, Sign
                       check_signature, make_envelope, parse_json, parse_time, sign_envelope, verify_envelope)
 
 from . import settlement
-from .httpsig import RequestAuthError, claimed_key_id, sign_request, verify_request
+from .httpsig import read_signature_input, sign_request, verify_request
 from .identity import new_envelope_id
-from .inbox import InboxError, authenticate, record_nonce, refuse
+from .inbox import authenticate, record_nonce
 from .peers import keyring_of
+from .refusal import Refusal, register
 from .tables import Peer, SeenNonce
 
 SETTLEMENT_PATH = "/federation/v1/settlement"
 bp = Blueprint("federation_settlement", __name__)
+register(bp)
 
 
 class BadAnswer(Exception):
@@ -166,8 +168,8 @@ def _ask_self(fed, env: Envelope) -> dict:
         if env.type == "settlement_proposal":
             return {"acceptance": settlement.answer_proposal(fed, fed.node_id, env).to_dict()}
         return settlement.apply_certificate(fed, fed.node_id, env)
-    except settlement.SettlementRefusal as exc:
-        return {"error": {"code": exc.code, "message": exc.message}}
+    except Refusal as exc:
+        return {"error": exc.to_dict()}
 
 
 @bp.post(SETTLEMENT_PATH)
@@ -181,24 +183,18 @@ def settlement_message():
     """
     f = current_app.extensions["sifnet_federation"]
     body = request.get_data(cache=True)
-    try:
-        coordinator, keyring, nonce = _authenticate(f, body)
-        env = Envelope.from_dict(parse_json(body))
-        if env.from_ != coordinator:
-            raise InboxError("origin_mismatch", f"a message from {env.from_} came in {coordinator}'s request", 403)
-        verify_envelope(env, keyring=keyring, expected_to=f.node_id, now=f.ctx.now(), max_skew=f.max_skew,
-                        max_age=f.max_age)
-        handler = settlement.HANDLERS.get(env.type)
-        if handler is None or env.channel is not None:
-            raise InboxError("unsupported_type", f"{env.type} is not a settlement message", 422)
-        with f.ctx.db.write() as session:
-            record_nonce(session, coordinator, nonce, f.ctx.now())
-        answer = handler(f, coordinator, env)
-    except (RequestAuthError, InboxError, settlement.SettlementRefusal) as exc:
-        return refuse(exc.code, exc.message, exc.status)
-    except ProtocolError as exc:
-        return refuse(exc.code, exc.message, exc.status_hint)
-    return jsonify(answer)
+    coordinator, keyring, nonce = _authenticate(f, body)
+    env = Envelope.from_dict(parse_json(body))
+    if env.from_ != coordinator:
+        raise Refusal("origin_mismatch", f"a message from {env.from_} came in {coordinator}'s request")
+    verify_envelope(env, keyring=keyring, expected_to=f.node_id, now=f.ctx.now(), max_skew=f.max_skew,
+                    max_age=f.max_age)
+    handler = settlement.HANDLERS.get(env.type)
+    if handler is None or env.channel is not None:
+        raise Refusal("unsupported_type", f"{env.type} is not a settlement message")
+    with f.ctx.db.write() as session:
+        record_nonce(session, coordinator, nonce, f.ctx.now())
+    return jsonify(handler(f, coordinator, env))
 
 
 def _authenticate(f, body: bytes) -> tuple[str, Keyring, str]:
@@ -214,14 +210,14 @@ def _authenticate(f, body: bytes) -> tuple[str, Keyring, str]:
             return peer.node_id, keyring_of(session), nonce
     with f.ctx.db.read() as session:
         keys = {k.kid: PublicKey.from_b64(k.public) for k in pinned}
-        kid = claimed_key_id(request.headers)
+        kid = read_signature_input(request.headers).key_id
         if kid not in keys:
-            raise RequestAuthError("unknown_key", f"key {kid} is not a pinned key of {sender}", 401)
+            raise Refusal("unknown_key", f"key {kid} is not a pinned key of {sender}")
         url = f.ctx.settings.base_url.rstrip("/") + request.full_path.rstrip("?")
         signed_request = verify_request(method=request.method, url=url, headers=request.headers, body=body,
                                         public_key=keys[kid], now=f.ctx.now(), max_skew=f.max_skew, max_age=f.max_age)
         if signed_request.to_node != f.node_id:
-            raise RequestAuthError("wrong_recipient", f"this request is for {signed_request.to_node}", 421)
+            raise Refusal("wrong_recipient", f"this request is for {signed_request.to_node}")
         if session.get(SeenNonce, signed_request.nonce) is not None:
-            raise RequestAuthError("request_replayed", "this request was already received", 409)
+            raise Refusal("request_replayed", "this request was already received")
     return sender, Keyring.of(*(KeyInfo(sender, key) for key in keys.values())), signed_request.nonce

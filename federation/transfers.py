@@ -20,7 +20,7 @@ from node.tables import Member
 from protocol import Envelope
 
 from . import channels
-from .peers import get_peer, position_account
+from .peers import position_account
 from .tables import CrossBorderTransfer, Peer
 
 # fn(session, peer, body) -> Member | None: areas that pay a member under another name than their handle
@@ -78,8 +78,10 @@ def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
     """Credit the payee and debit our position towards the sender, or bounce."""
     body = env.body
     tid = body["transfer_id"]
-    if session.execute(_INCOMING_ID, {"tid": tid}).first() is not None:
-        return  # the same transfer id twice in a channel: already handled
+    first = session.execute(_INCOMING, {"tid": tid}).first()
+    if first is not None:
+        _answer_reused_id(session, fed, peer, env, first, now)
+        return
     payee = _payee(session, peer, body)
     row = _transfer_values(transfer_id=tid, direction="in", peer_id=peer.node_id, local_handle=body["payee"],
                            remote_handle=body["payer"], amount=body["amount"], memo=body.get("memo", ""),
@@ -109,8 +111,33 @@ def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
                     body={"transfer_id": tid})
 
 
-_INCOMING_ID = select(CrossBorderTransfer.id).where(CrossBorderTransfer.transfer_id == bindparam("tid"),
-                                                    CrossBorderTransfer.direction == "in")
+_INCOMING = select(CrossBorderTransfer.remote_handle, CrossBorderTransfer.local_handle, CrossBorderTransfer.amount,
+                   CrossBorderTransfer.memo, CrossBorderTransfer.status, CrossBorderTransfer.reason_code,
+                   CrossBorderTransfer.reason).where(CrossBorderTransfer.transfer_id == bindparam("tid"),
+                                                     CrossBorderTransfer.direction == "in")
+
+
+def _answer_reused_id(session, fed, peer: Peer, env: Envelope, first, now: datetime) -> None:
+    """A transfer id seen before: every transfer entry gets exactly one final answer, and money moves once.
+
+    The same transfer again (same payer, payee, amount, memo) is answered as the first time, moving
+    nothing (the sender moved its position once, under that id). A different transfer under the
+    same id is bounced (`transfer_id_reused`), so a sender that did move its position for it
+    reverses that: the two positions mirror either way.
+    """
+    body = env.body
+    same = (first.remote_handle, first.local_handle, first.amount, first.memo) == (
+        body["payer"], body["payee"], body["amount"], body.get("memo", ""))
+    if same and first.status == "completed":
+        channels.append(session, fed, peer_id=peer.node_id, type_name="transfer_receipt", now=now,
+                        body={"transfer_id": body["transfer_id"]})
+        return
+    if same:
+        code, reason = first.reason_code, first.reason
+    else:
+        code, reason = "transfer_id_reused", "this transfer id was already used for another transfer"
+    channels.append(session, fed, peer_id=peer.node_id, type_name="transfer_bounce", now=now,
+                    body={"transfer_id": body["transfer_id"], "reason_code": code, "reason": reason})
 
 
 def _payee(session, peer: Peer, body: dict) -> Member | members.MemberRef | None:
@@ -130,6 +157,21 @@ def _outgoing(session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
         CrossBorderTransfer.peer_id == peer.node_id)).first()
 
 
+REUSE_MARK = "-reuse-"
+
+
+def _pending_reuse(session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
+    """The oldest pending later transfer sent under `tid` (recorded as `<tid>-reuse-<n>`).
+
+    This node never reuses an id itself; only the chaos tests' careless-peer hook does
+    (federation/test_hooks.py), and it records what it sent this way so a bounce reverses it.
+    """
+    return session.scalars(select(CrossBorderTransfer).where(
+        CrossBorderTransfer.transfer_id.startswith(tid + REUSE_MARK, autoescape=True),
+        CrossBorderTransfer.direction == "out", CrossBorderTransfer.peer_id == peer.node_id,
+        CrossBorderTransfer.status == "pending").order_by(CrossBorderTransfer.id)).first()
+
+
 @channels.handles("transfer_receipt")
 def apply_receipt(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     row = _outgoing(session, peer, env.body["transfer_id"])
@@ -141,6 +183,8 @@ def apply_receipt(session, fed, peer: Peer, env: Envelope, now: datetime) -> Non
 def apply_bounce(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """The peer refused our payment: give the payer their SIF back, exactly once."""
     row = _outgoing(session, peer, env.body["transfer_id"])
+    if env.body["reason_code"] == "transfer_id_reused":  # answers a later entry under the id, never the first
+        row = _pending_reuse(session, peer, env.body["transfer_id"])
     if row is None or row.status != "pending":
         return
     payer_account = ledger.member_account(session, row.local_member_id)

@@ -77,8 +77,14 @@ def _secret_key(data_path: Path) -> str:
     return path.read_text().strip()
 
 
+# Signed node-to-node endpoints: every answer there is the wire protocol's JSON error (protocol/SPEC.md).
+FEDERATION_PREFIXES = ("/federation/", "/.well-known/sifnet-node")
+# The codes SPEC's error table gives the framework's own refusals on those paths.
+FEDERATION_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path.startswith("/_test/")
+    return request.path.startswith(("/api/", "/_test/", *FEDERATION_PREFIXES))
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -95,6 +101,8 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
+        if request.path.startswith(FEDERATION_PREFIXES):
+            code = FEDERATION_HTTP_CODES.get(exc.code or 500, code)
         if wants_json():
             return jsonify({"error": {"code": code, "message": exc.description or exc.name}}), exc.code
         from .web.pages import render_error

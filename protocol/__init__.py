@@ -24,6 +24,7 @@ from .errors import (
 from .keyring import KeyInfo, Keyring, key_infos_from_document
 from .keys import PublicKey, SigningKey, key_id_of
 from .messages import MESSAGE_TYPES, MessageType, message_type, validate_body
+from .rotation import apply_rotation, key_proof_input, keys_before, sign_key_proof
 from .schema import MAX_AMOUNT
 from .signing import check_created, check_signature, envelope_hash, sign_envelope, signing_input, verify_envelope
 from .timefmt import format_time, parse_time
@@ -58,6 +59,7 @@ __all__ = [
     "Signature",
     "SignatureError",
     "SigningKey",
+    "apply_rotation",
     "b64url_decode",
     "b64url_encode",
     "canonical_json",
@@ -70,12 +72,15 @@ __all__ = [
     "format_time",
     "genesis_hash",
     "key_id_of",
+    "key_proof_input",
+    "keys_before",
     "key_infos_from_document",
     "make_envelope",
     "message_type",
     "parse_json",
     "parse_time",
     "sign_envelope",
+    "sign_key_proof",
     "signing_input",
     "validate_body",
     "verify_envelope",

@@ -11,6 +11,7 @@ from .encoding import b64url_encode
 from .envelope import Envelope, check_form
 from .errors import ChainError, LocalProtocolError, RemoteProtocolError
 from .keyring import Keyring
+from .rotation import apply_rotation
 from .signing import check_signature, envelope_hash
 from .timefmt import parse_time
 
@@ -30,13 +31,15 @@ def genesis_hash(from_: str, to: str) -> str:
 
 @dataclass(frozen=True)
 class ChainReport:
-    """What a successful ``check_chain`` saw; ``last_seq``/``last_hash`` resume the next call."""
+    """What a successful ``check_chain`` saw; ``last_seq``, ``last_hash``, ``keyring`` and ``retired`` resume it."""
 
     count: int
     first_seq: int | None
     last_seq: int
     last_hash: str
     hashes: tuple[str, ...]
+    keyring: Keyring
+    retired: frozenset[str]
 
 
 def check_chain(
@@ -47,6 +50,7 @@ def check_chain(
     keyring: Keyring,
     after_seq: int = 0,
     after_hash: str | None = None,
+    retired: frozenset[str] = frozenset(),
 ) -> ChainReport:
     """Check that ``entries`` continue the channel from ``sender`` to ``receiver``.
 
@@ -54,13 +58,19 @@ def check_chain(
     ``receiver``, have seq one more than the entry before, have prev equal to
     that entry's hash, pass receiver steps 1-3 (version, type, body), and be
     validly signed by a key of ``sender`` that was valid at the entry's
-    ``created``. No acceptance window applies: old entries stay verifiable
-    for ever.
+    ``created`` and that no earlier ``key_rotation`` of the channel retired.
+    No acceptance window applies: old entries stay verifiable for ever. A
+    ``key_rotation`` entry must be able to take effect (``apply_rotation``);
+    the entries after it are checked with the keyring it leaves.
 
     Args:
+        keyring: every key the receiver knows, of any node (so that a rotation
+            to another node's key is recognised).
         after_seq: seq of the last entry already accepted (0 for a new channel).
         after_hash: that entry's hash; None means the genesis hash, and only
             goes with ``after_seq=0``.
+        retired: ids of the sender's keys that rotations already accepted on
+            this channel retired.
 
     Raises:
         ChainError: at the first bad entry, with ``index`` (position in
@@ -69,7 +79,9 @@ def check_chain(
             ``seq_duplicate``, ``seq_gap``, ``prev_mismatch``, or the code of
             the failing receiver step (``unknown_type``, a body code,
             ``bad_signature``, ``unknown_key``, ``key_not_of_sender``,
-            ``key_expired``, ...); the inner JSON path is in the message.
+            ``key_expired``, ...), ``key_retired``, or a rotation's code
+            (``bad_rotation``, ``key_claimed``, ``bad_key_proof``); the inner
+            JSON path is in the message.
         LocalProtocolError: ``bad_argument`` for an after_seq without after_hash.
     """
     if after_hash is None:
@@ -78,15 +90,28 @@ def check_chain(
         after_hash = genesis_hash(sender, receiver)
     seq, prev, hashes = after_seq, after_hash, []
     for index, env in enumerate(entries):
-        prev = _check_entry(env, index, seq + 1, prev, sender, receiver, keyring)
+        prev = _check_entry(env, index, seq + 1, prev, sender, receiver, keyring, retired)
         seq = env.channel.seq  # type: ignore[union-attr]
         hashes.append(prev)
+        if env.type == "key_rotation":
+            try:
+                keyring = apply_rotation(env, keyring)
+            except RemoteProtocolError as exc:
+                raise ChainError(exc.code, f"{exc.message} (at {exc.where})", index=index, seq=seq) from exc
+            retired = retired | {env.body["old_kid"]}
     first = entries[0].channel.seq if entries else None  # type: ignore[union-attr]
-    return ChainReport(len(hashes), first, seq, prev, tuple(hashes))
+    return ChainReport(len(hashes), first, seq, prev, tuple(hashes), keyring, retired)
 
 
 def _check_entry(
-    env: Envelope, index: int, expected_seq: int, prev: str, sender: str, receiver: str, keyring: Keyring
+    env: Envelope,
+    index: int,
+    expected_seq: int,
+    prev: str,
+    sender: str,
+    receiver: str,
+    keyring: Keyring,
+    retired: frozenset[str],
 ) -> str:
     """Check one entry against its predecessor and return its hash."""
     ref = env.channel
@@ -112,4 +137,6 @@ def _check_entry(
     except RemoteProtocolError as exc:
         inner = f" (at {exc.where})" if exc.where else ""
         raise fail(exc.code, exc.message + inner) from exc
+    if env.sig.kid in retired:  # type: ignore[union-attr]
+        raise fail("key_retired", f"key {env.sig.kid} was retired by an earlier key_rotation of this channel")  # type: ignore[union-attr]
     return entry_hash(env)

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from .encoding import b64url_decode
 from .errors import BodyError, RemoteProtocolError, SchemaError
 from .keys import key_id_of
-from .schema import MAX_AMOUNT, Amount, Bool, Enum, Int, List, Map, Nullable, Obj, Optional, Spec, Str, Time, child
+from .schema import B64, MAX_AMOUNT, Amount, Bool, Enum, Int, List, Map, Nullable, Obj, Optional, Spec, Str, Time, child
 from .wire import B64_32_PATTERN, ENVELOPE_ID_PATTERN, ENVELOPE_SHAPE, HASH, KID_PATTERN, NODE_ID
 
 # --- Field specs shared by several bodies -------------------------------------------------
@@ -162,7 +162,7 @@ MESSAGE_TYPES: Mapping[str, MessageType] = _registry(
     ),
     _t(
         "key_rotation",
-        {"new_kid": KID, "new_public": PUBLIC, "old_kid": KID, "old_not_after": Time()},
+        {"new_kid": KID, "new_public": PUBLIC, "old_kid": KID, "old_not_after": Time(), "new_key_proof": B64(86, 64)},
         channel=True,
         rules=(_kid_matches("new_kid", "new_public"),),
     ),

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .canonical import check_unicode
+from .encoding import b64url_decode
 from .errors import JSONInputError, RemoteProtocolError, SchemaError
 from .timefmt import parse_time
 
@@ -121,6 +122,26 @@ class Enum(Spec):
         _expect(value, str, "a string", where)
         if value not in self.values:
             raise _refuse("bad_enum", f"not one of {', '.join(self.values)}", where)
+
+
+@dataclass(frozen=True)
+class B64(Spec):
+    """Unpadded canonical base64url (padding and other spellings: bad_base64), of ``size`` bytes if given."""
+
+    max_len: int
+    size: int | None = None
+
+    def check(self, value: object, where: str) -> None:
+        _expect(value, str, "a base64url string", where)
+        assert isinstance(value, str)
+        if len(value) > self.max_len:  # bounded before decoding
+            raise _refuse("string_too_long", f"longer than {self.max_len} characters", where)
+        try:
+            raw = b64url_decode(value)
+        except RemoteProtocolError as exc:
+            raise _refuse(exc.code, exc.message, where) from None
+        if self.size is not None and len(raw) != self.size:
+            raise _refuse("bad_format", f"not {self.size} bytes", where)
 
 
 @dataclass(frozen=True)

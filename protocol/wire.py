@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .schema import MAX_AMOUNT, AnyObject, Int, Obj, Optional, Str, Time
+from .schema import B64, MAX_AMOUNT, AnyObject, Int, Obj, Optional, Str, Time
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({PROTOCOL_VERSION})
@@ -25,7 +25,7 @@ SIG_SHAPE = Obj(
     {
         "alg": Str(32, min_len=1, pattern=r"[a-z0-9-]+"),
         "kid": Str(128, min_len=1, pattern=r"[\x21-\x7e]+"),
-        "value": Str(256, pattern=r"[A-Za-z0-9_-]*"),
+        "value": B64(256),
     }
 )
 ENVELOPE_SHAPE = Obj(

@@ -241,6 +241,10 @@ class NodeProcess:
             raise AssertionError(f"clock control refused: {resp.status_code} {resp.text[:300]}")
         return resp.json()["now"]
 
+    def test_hook(self, name: str, body: dict) -> requests.Response:
+        """POST to one of the node's /_test/ hooks (allow_clock_control), e.g. federation/reuse-transfer."""
+        return requests.post(f"{self.url}/_test/{name}", json=body, timeout=30)
+
     def client(self, token: str | None = None) -> NodeClient:
         return NodeClient(self.url, token)
 

@@ -12,10 +12,10 @@ import json
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from protocol import Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, check_chain, parse_json
+from protocol import Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, check_chain, keys_before, parse_json
 
 FINAL_BOOKINGS = ("confirmed", "paid", "refunded", "cancelled", "split")
 FINAL_PROPOSALS = ("completed", "withdrawn", "closed")
@@ -79,7 +79,7 @@ def check_network(dirs: dict[str, Path], acks: list[Ack] = ()) -> list[Violation
     views = {node_id: NodeView(node_id, d) for node_id, d in dirs.items()}
     out: list[Violation] = []
     for check in (check_books, check_positions, check_conservation, check_transfers, check_escrow,
-                  check_chains, check_disputes, check_reviews, check_rounds):
+                  check_chains, check_disputes, check_reviews, check_invitation_bounds, check_rounds):
         out += check(views)
     out += check_acks(views, acks)
     return out
@@ -145,18 +145,32 @@ def check_conservation(views: dict[str, NodeView]) -> list[Violation]:
     return out
 
 
+REUSE_MARK = "-reuse-"  # federation/transfers.py: how the careless-peer hook records a transfer under a reused id
+
+
 def check_transfers(views: dict[str, NodeView]) -> list[Violation]:
-    """(d) each cross-border transfer has one final state, the same on both sides; nothing pending."""
+    """(d) each cross-border transfer has one final state, the same on both sides; nothing pending.
+
+    A transfer the careless-peer hook sent under a reused id (recorded as `<id>-reuse-<n>` by its
+    sender, with no row of its own at the receiver) must have come back bounced as transfer_id_reused,
+    and the receiver must hold the first transfer of that id.
+    """
     out = []
     rows = {}
     for v in views.values():
-        for tid, direction, peer, status, amount in v.rows(
-                "select transfer_id, direction, peer_id, status, amount from fed_transfers"):
-            rows[(v.node_id, tid, direction)] = (peer, status, amount)
-    for (node, tid, direction), (peer, status, amount) in sorted(rows.items()):
+        for tid, direction, peer, status, amount, reason in v.rows(
+                "select transfer_id, direction, peer_id, status, amount, reason_code from fed_transfers"):
+            rows[(v.node_id, tid, direction)] = (peer, status, amount, reason)
+    for (node, tid, direction), (peer, status, amount, reason) in sorted(rows.items()):
         if status not in ("completed", "bounced"):
             out.append(Violation("d:transfers", f"{direction} transfer {tid[:8]} on {node} is {status}"))
         if peer not in views:
+            continue
+        if REUSE_MARK in tid:
+            original = tid.split(REUSE_MARK)[0]
+            if (status, reason) != ("bounced", "transfer_id_reused") or (peer, original, "in") not in rows:
+                out.append(Violation("d:transfers", f"reused id {tid[:8]}{tid[32:]} {node}->{peer}: {status} "
+                                                    f"({reason}), first transfer there: {(peer, original, 'in') in rows}"))
             continue
         other = rows.get((peer, tid, "in" if direction == "out" else "out"))
         if other is None:
@@ -166,6 +180,23 @@ def check_transfers(views: dict[str, NodeView]) -> list[Violation]:
         if direction == "out" and (other[0] != node or other[1] != status or other[2] != amount):
             out.append(Violation("d:transfers", f"transfer {tid[:8]} {node}->{peer}: out {status} {amount}, "
                                                 f"in {other[1]} {other[2]} (from {other[0]})"))
+    return out
+
+
+# The node's defaults for what a peer's invitation may ask (node/settings.py); the cluster keeps them.
+MAX_ACCEPT_DAYS, MAX_DUE_DAYS = 30, 60
+
+
+def check_invitation_bounds(views: dict[str, NodeView]) -> list[Violation]:
+    """(l) no node holds a peer's invitation whose deadlines lie beyond its bounds (slot starvation)."""
+    out = []
+    for v in views.values():
+        for invite_id, peer, received, accept_by, due_by in v.rows(
+                "select invite_id, peer_id, received_at, accept_by, due_by from fed_incoming_invitations"):
+            start, accept, due = _time(received), _time(accept_by), _time(due_by)
+            if accept - start > timedelta(days=MAX_ACCEPT_DAYS) or due - start > timedelta(days=MAX_DUE_DAYS):
+                out.append(Violation("l:invitations", f"{v.node_id} holds {peer}'s invitation {invite_id[:12]} "
+                                                      f"to accept by {accept_by}, due {due_by} (received {received})"))
     return out
 
 
@@ -214,17 +245,22 @@ def check_chains(views: dict[str, NodeView]) -> list[Violation]:
         unacked = [s for s, _, acked in sent if acked is None]
         if unacked:
             out.append(Violation("f:chain", f"{a}->{b}: entries {unacked[:5]} never acknowledged"))
-        keys = vb.rows("select public, not_before, not_after from fed_peer_keys where peer_id=?", a)
-        keyring = Keyring.of(*[KeyInfo(a, PublicKey.from_b64(pub), _time(nb), _time(na)) for pub, nb, na in keys])
         try:
             entries = [Envelope.from_dict(parse_json(env.encode())) for _, _, env in got]
-            report = check_chain(entries, sender=a, receiver=b, keyring=keyring)
+            report = check_chain(entries, sender=a, receiver=b, keyring=_pinned_keyring(vb, a, entries))
         except ProtocolError as exc:
             out.append(Violation("f:chain", f"{a}->{b}: {b}'s copy does not verify: {exc.code} {exc}"))
             continue
         if list(report.hashes) != [h for _, h, _ in got]:
             out.append(Violation("f:chain", f"{a}->{b}: stored entry hashes differ from the envelopes' hashes"))
     return out
+
+
+def _pinned_keyring(v: NodeView, peer: str, entries: list[Envelope]) -> Keyring:
+    """The peer's keys as the node knew them before this chain (checking it learns its rotations again)."""
+    keys = v.rows("select public, not_before, not_after from fed_peer_keys where peer_id=?", peer)
+    return keys_before(entries, Keyring.of(*[KeyInfo(peer, PublicKey.from_b64(pub), _time(nb), _time(na))
+                                             for pub, nb, na in keys]))
 
 
 def _first_difference(left: list, right: list) -> str:

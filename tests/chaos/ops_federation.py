@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import requests
+
 from .invariants import Ack
 from .ops import _live, outcome_of
 
@@ -90,3 +92,29 @@ def run_settle(r: Runner, a: dict) -> str:
         return outcome_of(resp)
     r.rounds.append((a["node"], resp.json()["round_id"]))
     return resp.json()["state"]
+
+
+def _hook(r: Runner, op: str, node: str, name: str, body: dict) -> str:
+    """Call a node's careless-peer test hook; a 5xx is a server error like any other."""
+    try:
+        resp = r.cluster.nodes[node].proc.test_hook(name, body)
+    except requests.RequestException as exc:
+        return f"down:{exc.__class__.__name__}"
+    if resp.status_code >= 500:
+        r.server_errors.append(f"{op}: POST /_test/{name} -> {resp.status_code}: {resp.text[:300]}")
+    return outcome_of(resp)
+
+
+def run_xpay_reuse(r: Runner, a: dict) -> str:
+    """The node sends a transfer under the id of its newest one (the same transfer, or another): the peer must
+    answer it once, moving nothing, and a different one must come back bounced (transfer_id_reused)."""
+    if not _live(r, a["node"]):
+        return "node_down"
+    return _hook(r, "xpay_reuse", a["node"], "federation/reuse-transfer", {"same": a["same"]})
+
+
+def run_far_invite(r: Runner, a: dict) -> str:
+    """The node invites a peer's shared reviewer with deadlines years ahead: the peer must decline at once."""
+    if not _live(r, a["node"]):
+        return "node_down"
+    return _hook(r, "far_invite", a["node"], "federation/far-invite", {"peer": a["to_node"], "days": a["days"]})

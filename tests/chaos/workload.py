@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Callable
 from .ops import (run_advice_book, run_advice_step, run_burst, run_checkpoint, run_clock, run_close, run_kill,
                   run_partition, run_pause, run_pay, run_proposal_new, run_proposal_step, run_rotate, run_suspend,
                   run_xpay)
-from .ops_federation import run_clock_jump, run_consent, run_settle, run_xproposal_new, run_xreview_step
+from .ops_federation import (run_clock_jump, run_consent, run_far_invite, run_settle, run_xpay_reuse,
+                             run_xproposal_new, run_xreview_step)
 
 if TYPE_CHECKING:
     from .ops import Runner
@@ -102,6 +103,23 @@ def plan_xpay(rng, w, *, amounts=AMOUNTS, unknown=False):
     if actor is None:
         return None
     return {"node": actor[0], "payer": actor[1], "to_node": dest, "payee": -1 if unknown else payee, "amount": amount}
+
+
+def plan_xpay_reuse(rng, w):
+    """A node sends a transfer again under its newest transfer's id: the same body, or a different one."""
+    alive, pick, same = w.alive(), rng.random(), rng.random() < 0.5
+    if not alive:
+        return None
+    return {"node": alive[int(pick * len(alive))], "same": same}
+
+
+def plan_far_invite(rng, w):
+    """A node invites a peer's reviewer with deadlines 1 to 70 years ahead (a slot-starving invitation)."""
+    alive, pick, days = w.alive(), rng.random(), rng.randint(365, 70 * 365)
+    if not alive:
+        return None
+    node = alive[int(pick * len(alive))]
+    return {"node": node, "to_node": _other(rng, w, node), "days": days}
 
 
 def plan_xpay_big(rng, w):
@@ -290,6 +308,8 @@ OP_KINDS: list[OpKind] = [
     OpKind("xpay_unknown", 3, lambda rng, w: plan_xpay(rng, w, unknown=True), run_xpay),
     OpKind("xpay_big", 4, plan_xpay_big, run_xpay),
     OpKind("burst", 5, plan_burst, run_burst),
+    OpKind("xpay_reuse", 2, plan_xpay_reuse, run_xpay_reuse, group="careless"),
+    OpKind("far_invite", 2, plan_far_invite, run_far_invite, group="careless"),
     OpKind("close_account", 1, plan_close, run_close),
     OpKind("rotate_key", 2, plan_rotate, run_rotate, group="keys"),
     OpKind("advice_book", 4, plan_pair, run_advice_book, group="advice"),

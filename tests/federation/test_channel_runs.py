@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import func, select
 
 from federation import channels, peers
-from federation.inbox import RequestAuthError, record_nonce
+from federation.inbox import record_nonce
+from federation.refusal import Refusal
 from federation.tables import ChannelEntry, CrossBorderTransfer, SeenNonce
 from node.app import create_app
 from node.services import ledger, members
@@ -101,7 +102,7 @@ def test_the_first_step_shares_the_first_transaction(receiver):
     entries = _transfers(forger, 5, ctx.now())
     nonce = lambda session: record_nonce(session, "hu", "nonce-1", ctx.now())  # noqa: E731
     assert _receive(app, entries[:3], first=nonce).through == 3
-    with pytest.raises(RequestAuthError):  # the nonce again: refused, and nothing of that request is applied
+    with pytest.raises(Refusal):  # the nonce again: refused, and nothing of that request is applied
         _receive(app, entries[3:], first=nonce)
     assert _counts(ctx) == (3, 3, 3)
     with ctx.db.read() as s:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from protocol import Envelope, KeyInfo, Keyring, PublicKey, check_chain, parse_json, parse_time
+from protocol import Envelope, KeyInfo, Keyring, PublicKey, check_chain, keys_before, parse_json, parse_time
 from tests.pg import node_sql
 
 from .conftest import FAST, check_books, peer_both, peer_state, wait_until
@@ -50,7 +50,7 @@ def test_key_rotation_keeps_old_entries_verifiable(node_process):
     infos = [KeyInfo("hu", PublicKey.from_b64(pub), parse_time(_z(nb)) if nb else None, parse_time(_z(na)) if na else None)
              for pub, nb, na in keys.values()]
     entries = [Envelope.from_dict(parse_json(env.encode())) for _, _, env in chain_in(a.data_dir / "node.db", "hu")]
-    report = check_chain(entries, sender="hu", receiver="be-vl", keyring=Keyring.of(*infos))
+    report = check_chain(entries, sender="hu", receiver="be-vl", keyring=keys_before(entries, Keyring.of(*infos)))
     assert [e.sig.kid for e in entries].count(old_key.key_id) >= 2  # the payment and the rotation itself
     assert report is not None and entries[-1].sig.kid == new_key.key_id
     # A message signed with the old key after its end date is refused.

@@ -66,3 +66,27 @@ def test_payee_node_down_then_back_catches_up(pair):
     assert peer_state(a, "hu")["position"] == 6 and peer_state(b, "be-vl")["position"] == -6
     check_books(a)
     check_books(b)
+
+
+def test_reused_transfer_ids_keep_positions_mirrored(pair):
+    """A careless sender (the test hook) reuses a transfer id: the same transfer again moves nothing, a
+    different one under the id is bounced and reversed by the sender; positions mirror throughout."""
+    a, b = pair
+    anna, zoltan = a.new_member("anna"), b.new_member("zoltan")
+    assert anna.transfer("zoltan@hu", 3).status_code == 201
+    wait_until(lambda: _xfers(anna)[0]["status"] == "completed", what="the first transfer completes")
+    tid = _xfers(anna)[0]["transfer_id"]
+    same = a.test_hook("federation/reuse-transfer", {"transfer_id": tid, "same": True})
+    assert same.status_code == 201 and same.json()["body"]["amount"] == 3, same.text
+    other = a.test_hook("federation/reuse-transfer", {"transfer_id": tid})
+    assert other.status_code == 201 and other.json()["body"]["memo"] == "reused id 1", other.text
+    assert anna.balance() == 4  # the different transfer under the old id moved her SIF again, for now
+    wait_until(lambda: anna.balance() == 7, what="the reused id bounced and reversed")
+    wait_until(lambda: peer_state(a, "hu")["entries_pending"] == 0 and peer_state(b, "be-vl")["entries_pending"] == 0,
+               what="both outboxes drained")
+    assert zoltan.balance() == 13
+    assert peer_state(a, "hu")["position"] == 3 and peer_state(b, "be-vl")["position"] == -3
+    statuses = sorted((t["transfer_id"][len(tid):], t["status"], t["reason_code"]) for t in _xfers(anna))
+    assert statuses == [("", "completed", ""), ("-reuse-1", "bounced", "transfer_id_reused")]
+    check_books(a)
+    check_books(b)

@@ -10,6 +10,7 @@ import pytest
 from federation import settlement
 from federation.checkpoints import compare, position_of
 from federation.peers import position_account, set_trust_limit
+from federation.refusal import Refusal
 from federation.settlement_round import plan_round
 from federation.tables import Dispute, Peer, PeerKey, SettledPair, SettlementPart
 from node.services import ledger
@@ -89,7 +90,7 @@ def test_the_statement_lists_active_undisputed_peers_as_the_spec_signs_them(node
     assert again.id != env.id and again.body == env.body
     settlement.answer_proposal(node, "nl", proposal())
     assert settlement.give_statement(node, "nl", "r1") == again  # answered: the statement it was checked against
-    with pytest.raises(settlement.SettlementRefusal) as info:
+    with pytest.raises(Refusal) as info:
         settlement.give_statement(node, "hu", "r1")
     assert info.value.code == "round_id_taken"
 
@@ -157,7 +158,7 @@ def test_one_round_at_a_time(node, ctx, clock):
     prop = proposal()
     ours = settlement.answer_proposal(node, "nl", prop)
     # Accepted and waiting for the certificate: another coordinator's round is refused...
-    with pytest.raises(settlement.SettlementRefusal) as info:
+    with pytest.raises(Refusal) as info:
         settlement.give_statement(node, "hu", "r5")
     assert info.value.code == "round_in_progress"
     assert settlement.answer_proposal(node, "at", proposal("r4", sender="at")).body["reason"].startswith(
@@ -219,7 +220,7 @@ def test_a_forged_or_incomplete_certificate_is_refused_with_its_code(node, ctx, 
     settlement.give_statement(node, "nl", "r1")
     prop = proposal()
     ours = settlement.answer_proposal(node, "nl", prop)
-    with pytest.raises(settlement.SettlementRefusal) as info:
+    with pytest.raises(Refusal) as info:
         settlement.apply_certificate(node, "nl", certificate(prop, make(prop, ours)))
     assert info.value.code == code
     assert balances(ctx) == {"nl": 5, "hu": -4, "at": 0}
@@ -239,12 +240,12 @@ def test_a_certificate_for_another_proposal_or_of_our_forged_acceptance_is_refus
                         "certificate_forged"),
                        (certificate(prop, [ours, acceptance("hu", prop), acceptance("nl", prop)], sender="hu"),
                         "round_unknown")):
-        with pytest.raises(settlement.SettlementRefusal) as info:
+        with pytest.raises(Refusal) as info:
             settlement.apply_certificate(node, cert.from_, cert)
         assert info.value.code == code
     tampered = certificate(prop, [ours, acceptance("hu", prop), acceptance("nl", prop)]).to_dict()
     tampered["body"]["proposal"]["body"]["after"][0]["amount"] = 2
-    with pytest.raises(settlement.SettlementRefusal) as info:
+    with pytest.raises(Refusal) as info:
         settlement.apply_certificate(node, "nl", Envelope.from_dict(tampered))
     assert info.value.code == "certificate_forged"
 

@@ -127,7 +127,7 @@ CASES = [
       id="entry-future-dated"),
     P(lambda w, hu, nl: post(hu, [raw_entry(transfer(hu), channel=None)]), 422, "wrong_type",
       id="entry-without-channel"),
-    P(lambda w, hu, nl: post(hu, [raw_entry(transfer(hu), v=2)]), 422, "unsupported_version",
+    P(lambda w, hu, nl: post(hu, [raw_entry(transfer(hu), v=2)]), 400, "unsupported_version",
       id="entry-unknown-version"),
     P(lambda w, hu, nl: post(hu, [transfer(hu), transfer(hu)]), 400, "batch_out_of_order", id="batch-repeated-seq"),
     P(lambda w, hu, nl: post(hu, [], body=b'{"entries": "x"}'), 400, "invalid_batch", id="batch-not-a-list"),
@@ -135,7 +135,7 @@ CASES = [
     P(lambda w, hu, nl: post(hu, [], body=b'{"entries": [], "mint": 1}'), 400, "invalid_batch",
       id="batch-unknown-field"),
     P(lambda w, hu, nl: post(hu, [], body=DEEP), 400, "nesting_too_deep", id="batch-nested-50k-deep"),
-    P(lambda w, hu, nl: post(hu, [], body=OVERSIZE), 413, "request_entity_too_large", id="batch-oversize-2mib"),
+    P(lambda w, hu, nl: post(hu, [], body=OVERSIZE), 413, "too_large", id="batch-oversize-2mib"),
     # Regressions of the bug this suite found: channel entries were checked for their signature only, so a
     # peer's correctly signed transfer of -5 SIF was applied (it debited the payee) and an unknown type was
     # stored in the chain; federation/channels.py now checks each entry's form (check_form) first.

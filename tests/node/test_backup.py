@@ -11,7 +11,7 @@ from federation.tables import ChannelEntry, LocalKey, PeerKey
 from node.db import Database
 from node.services import ledger
 from node.tables import Account, Posting
-from protocol import Envelope, KeyInfo, Keyring, PublicKey, check_chain, parse_json
+from protocol import Envelope, KeyInfo, Keyring, PublicKey, check_chain, keys_before, parse_json
 from tests.federation.conftest import FAST, peer_both, peer_state, wait_until
 from tests.procs import NodeProcess, node_process  # noqa: F401  (fixture)
 
@@ -50,7 +50,7 @@ def check_chains(snap: dict, own_id: str) -> int:
         keys = ([(own_id, *k) for k in snap["local_keys"]] if direction == "out"
                 else [k for k in snap["peer_keys"] if k[0] == peer_id])
         keyring = Keyring.of(*(KeyInfo(node, PublicKey.from_b64(pub), nb, na) for node, pub, nb, na in keys))
-        check_chain(entries, sender=sender, receiver=receiver, keyring=keyring)
+        check_chain(entries, sender=sender, receiver=receiver, keyring=keys_before(entries, keyring))
         checked += len(entries)
     return checked
 

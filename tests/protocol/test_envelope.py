@@ -92,7 +92,7 @@ def test_envelopes_are_frozen_and_hashable() -> None:
         ({"channel": {"seq": 1, "prev": PREV, "x": 1}}, "unknown_field", "channel.x"),
         ({"channel": [1, PREV]}, "wrong_type", "channel"),
         ({"sig": {"alg": "ed25519", "kid": "k"}}, "missing_field", "sig.value"),
-        ({"sig": {"alg": "ed25519", "kid": "k", "value": "AA=="}}, "bad_format", "sig.value"),
+        ({"sig": {"alg": "ed25519", "kid": "k", "value": "AA=="}}, "bad_base64", "sig.value"),
         ({"body": []}, "wrong_type", "body"),
         ({"body": {"amount": 5.0}}, "float_not_allowed", "body.amount"),
         ({"body": {"x": [{"y": 0.5}]}}, "float_not_allowed", "body.x[0].y"),

@@ -64,7 +64,7 @@ def test_families_and_status_hints() -> None:
         422,
     )
     assert str(remote) == "amount_not_positive: amounts are positive (at body.amount)"
-    assert SignatureError("key_not_of_sender", "m").status_hint == 403
+    assert SignatureError("key_not_of_sender", "m").status_hint == 401
     local = LocalProtocolError("amount_not_positive", "m")
     assert local.status_hint == 500 and not isinstance(local, RemoteProtocolError)
 

@@ -15,6 +15,7 @@ from protocol import (
     envelope_hash,
     make_envelope,
     sign_envelope,
+    sign_key_proof,
     validate_body,
 )
 from protocol.messages import EmbeddedEnvelope
@@ -69,6 +70,7 @@ VALID: dict[str, dict] = {
         "new_public": NEW_KEY.public_key.b64,
         "old_kid": KEY.key_id,
         "old_not_after": T,
+        "new_key_proof": sign_key_proof(NEW_KEY, "be-vl", KEY.key_id),
     },
     "transfer": {"transfer_id": "t-1", "payer": "anna", "payee": "bela", "amount": 250, "memo": "Thanks"},
     "transfer_receipt": {"transfer_id": "t-1"},
@@ -267,6 +269,9 @@ CASES = [
     ("node_document", ("endpoints", "summary"), 5, "wrong_type", "body.endpoints.summary"),
     ("key_rotation", ("new_kid",), KEY.key_id, "kid_mismatch", "body.new_kid"),
     ("key_rotation", ("old_not_after",), "soon", "bad_time", "body.old_not_after"),
+    ("key_rotation", ("new_key_proof",), "A" * 86 + "==", "string_too_long", "body.new_key_proof"),
+    ("key_rotation", ("new_key_proof",), "A" * 84 + "=", "bad_base64", "body.new_key_proof"),
+    ("key_rotation", ("new_key_proof",), "A" * 43, "bad_format", "body.new_key_proof"),
     ("settlement_proposal", ("participants",), ["be-vl"], "list_too_short", "body.participants"),
     ("settlement_proposal", ("before", 0, "amount"), 0, "amount_not_positive", "body.before[0].amount"),
     ("settlement_proposal", ("cleared",), -1, "out_of_range", "body.cleared"),

@@ -14,7 +14,7 @@ import pytest
 from protocol import ERROR_CODES, MAX_AMOUNT, MESSAGE_TYPES
 from protocol import messages as m
 from protocol import wire
-from protocol.schema import Amount, Bool, Enum, Int, List, Map, Nullable, Obj, Optional, Spec, Str, Time
+from protocol.schema import B64, Amount, Bool, Enum, Int, List, Map, Nullable, Obj, Optional, Spec, Str, Time
 
 SPEC = Path(__file__).resolve().parents[2] / "protocol" / "SPEC.md"
 
@@ -64,6 +64,8 @@ def describe(spec: Spec) -> str:
         return f"map {describe(spec.key)} → {describe(spec.value)}, ≤ {spec.max_len}"
     if isinstance(spec, Enum):
         return "one of " + ", ".join(spec.values)
+    if isinstance(spec, B64):
+        return f"b64-{spec.size}"
     if isinstance(spec, m.EmbeddedEnvelope):
         return f"signed {spec.type_name} envelope"
     simple = {Amount: "amount", Bool: "boolean", Time: "time", Obj: "object"}

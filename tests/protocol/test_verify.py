@@ -51,7 +51,7 @@ def test_valid_signature_of_another_node_is_refused(signed_transfer, key_for, ve
     forged = sign_envelope(signed_transfer(), key_for("nl"))  # nl signs, claims to be be-vl
     with pytest.raises(SignatureError) as info:
         verify(forged)
-    assert (info.value.code, info.value.where, info.value.status_hint) == ("key_not_of_sender", "sig.kid", 403)
+    assert (info.value.code, info.value.where, info.value.status_hint) == ("key_not_of_sender", "sig.kid", 401)
 
 
 def test_unknown_key_is_refused(signed_transfer, key_for, verify) -> None:

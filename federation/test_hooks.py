@@ -1,0 +1,94 @@
+"""Development/test only (setting `allow_clock_control`): make this node act as a careless peer.
+
+The chaos tests use these to send what a correct node never sends: a transfer under an id it
+already used, and a review invitation with far-future deadlines. The receiving node must
+answer each exactly once and keep every invariant.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import func, select
+
+from node.api.base import json_body
+from node.errors import ConflictError, NotFoundError
+from node.services import ledger
+from protocol import format_time
+
+from . import channels
+from .peers import position_account
+from .tables import CrossBorderTransfer, PoolReviewer
+from .transfers import REUSE_MARK, _INSERT_TRANSFER, _transfer_values
+
+bp = Blueprint("federation_test_hooks", __name__, url_prefix="/_test/federation")
+
+
+@bp.post("/reuse-transfer")
+def reuse_transfer():
+    """Send another transfer entry under the id of one of our earlier transfers (`transfer_id`, else the newest).
+
+    `same: true` repeats its body exactly (no money moves: the sender moved it once, under that
+    id); otherwise a different transfer (memo changed) moves the payer's SIF again, recorded as
+    `<id>-reuse-<n>`, which the peer must bounce so that the payer gets it back.
+    """
+    fed = current_app.extensions["sifnet_federation"]
+    data = json_body()
+    with fed.ctx.db.write() as session:
+        now = fed.ctx.now()
+        outgoing = select(CrossBorderTransfer).where(CrossBorderTransfer.direction == "out")
+        if "transfer_id" in data:
+            outgoing = outgoing.where(CrossBorderTransfer.transfer_id == str(data["transfer_id"]))
+        else:  # the newest transfer this node sent itself (not one of these reuses)
+            outgoing = outgoing.where(~CrossBorderTransfer.transfer_id.contains(REUSE_MARK)).order_by(
+                CrossBorderTransfer.id.desc())
+        first = session.scalars(outgoing).first()
+        if first is None:
+            raise NotFoundError("no outgoing transfer with that id", code="transfer_not_found")
+        body = {"transfer_id": first.transfer_id, "payer": first.local_handle, "payee": first.remote_handle,
+                "amount": first.amount, "memo": first.memo}
+        if data.get("same") is not True:
+            reused = session.execute(select(func.count()).select_from(CrossBorderTransfer).where(
+                CrossBorderTransfer.transfer_id.startswith(first.transfer_id + REUSE_MARK))).scalar_one()
+            local_id = f"{first.transfer_id}{REUSE_MARK}{reused + 1}"
+            body["memo"] = f"reused id {reused + 1}"
+            ledger.post(session, kind="cross_border_out", memo=f"to {first.remote_handle}@{first.peer_id} (reused id)",
+                        now=now, ref=f"xfer:{local_id}:out", actor_id=first.local_member_id,
+                        legs=[ledger.Leg(ledger.member_account(session, first.local_member_id), -first.amount),
+                              ledger.Leg(position_account(session, first.peer_id, now), first.amount)])
+            session.execute(_INSERT_TRANSFER, _transfer_values(
+                transfer_id=local_id, direction="out", peer_id=first.peer_id, local_member_id=first.local_member_id,
+                local_handle=first.local_handle, remote_handle=first.remote_handle, amount=first.amount,
+                memo=body["memo"], status="pending", created_at=now))
+        seq = channels.append(session, fed, peer_id=first.peer_id, type_name="transfer", now=now, body=body)
+    return jsonify({"seq": seq, "body": body}), 201
+
+
+@bp.post("/far-invite")
+def far_invite():
+    """Invite a reviewer of a peer's shared pool with deadlines `days` ahead (the peer must decline it)."""
+    fed = current_app.extensions["sifnet_federation"]
+    data = json_body()
+    days = data.get("days")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500:
+        raise ConflictError("days: 1..36500", code="invalid_input")
+    with fed.ctx.db.write() as session:
+        now = fed.ctx.now()
+        reviewer = session.scalars(select(PoolReviewer).where(PoolReviewer.peer_id == str(data.get("peer", "")))
+                                   .order_by(PoolReviewer.handle)).first()
+        if reviewer is None:
+            raise NotFoundError("that peer shares no reviewer", code="no_reviewer")
+        invite_id = "far-" + uuid.uuid4().hex
+        accept_by = now + timedelta(days=days)
+        body = {"invite_id": invite_id, "proposal_ref": "p-far", "reviewer_handle": reviewer.handle,
+                "title": "Far-future invitation", "summary": "Holds a slot for a long time.", "tags": [],
+                "language": "en", "bounty": 1, "accept_by": format_time(accept_by),
+                "due_by": format_time(accept_by + timedelta(days=14))}
+        channels.append(session, fed, peer_id=reviewer.peer_id, type_name="review_invite", now=now, body=body)
+    return jsonify({"invite_id": invite_id, "peer": reviewer.peer_id}), 201
+
+
+def register(app) -> None:
+    if app.extensions["sifnet"].settings.allow_clock_control:
+        app.register_blueprint(bp)
