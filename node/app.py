@@ -88,10 +88,14 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
         if wants_json():
-            return jsonify({"error": exc.to_dict()}), exc.status
-        from .web.pages import render_error
+            response = app.make_response((jsonify({"error": exc.to_dict()}), exc.status))
+        else:
+            from .web.pages import render_error
 
-        return render_error(exc.status, exc.code, exc.message)
+            response = app.make_response(render_error(exc.status, exc.code, exc.message))
+        if getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
