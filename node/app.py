@@ -52,9 +52,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClo
     ctx = NodeContext(settings=settings, db=db, clock=clock or SystemClock(), hasher=password_hasher(settings))
     app.extensions["sifnet"] = ctx
 
-    from . import api, ops, web
+    from . import api, ops, security_headers, web
 
     ops.init_app(app)  # first: every later hook and log line sees the request id
+    security_headers.init_app(app)
     api.init_app(app)
     web.init_app(app)
     # The one place node reaches into federation: the factory wires it in (imports flow protocol <- node <- federation).
@@ -93,10 +94,14 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
         if wants_json():
-            return jsonify({"error": exc.to_dict()}), exc.status
-        from .web.pages import render_error
+            response = app.make_response((jsonify({"error": exc.to_dict()}), exc.status))
+        else:
+            from .web.pages import render_error
 
-        return render_error(exc.status, exc.code, exc.message)
+            response = app.make_response(render_error(exc.status, exc.code, exc.message))
+        if getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -69,5 +69,11 @@ class IllegalTransitionError(ConflictError):
 
 
 class RateLimitedError(DomainError):
+    """Too many attempts; `retry_after` (seconds) becomes the answer's Retry-After header."""
+
     status = 429
     code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after

@@ -73,14 +73,21 @@ class ApiToken(SQLModel, table=True):
     revoked: bool = Field(default=False)
 
 
-class LoginAttempt(SQLModel, table=True):
-    """Failed logins, for rate limiting brute force."""
+class LoginThrottle(SQLModel, table=True):
+    """Recent failed logins of one client address or one account email (node/services/logins.py).
 
-    __tablename__ = "login_attempts"
+    An account's row also holds its unlock link: only the link token's SHA-256, and when it expires.
+    """
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    email: str = Field(index=True, max_length=254)
-    at: datetime
+    __tablename__ = "login_throttles"
+
+    key: str = Field(primary_key=True, max_length=300)  # "address:203.0.113.7" or "account:anna@example.org"
+    failures: int = Field(default=0)
+    last_failure_at: datetime = Field(index=True)
+    blocked_until: Optional[datetime] = None
+    mailed_at: Optional[datetime] = None  # when the owner was last sent an unlock link
+    unlock_hash: Optional[str] = Field(default=None, index=True, unique=True, max_length=64)
+    unlock_expires_at: Optional[datetime] = None
 
 
 class Conflict(SQLModel, table=True):

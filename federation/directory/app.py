@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from node.app import JSONProvider, _secret_key
 from node.clock import SystemClock
 from node.errors import DomainError
+from node.security_headers import init_app as init_security_headers
 
 from .settings import DirectorySettings, load_settings
 from .store import open_directory
@@ -38,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Direct
 
     clearing.register(app)
     app.before_request(_check_csrf)
+    init_security_headers(app)
     app.context_processor(lambda: {"settings": settings, "csrf_token": csrf_token})
     app.add_template_filter(when)
     app.add_template_filter(ago)

@@ -1,11 +1,11 @@
 """JSON API: sign-up, tokens, profile, statement, transfers, export and closing."""
 from __future__ import annotations
 
-from flask import current_app, g, jsonify
+from flask import current_app, g, jsonify, request
 
 from ..context import node_ctx
-from ..errors import AuthError, NotFoundError, ValidationError
-from ..services import ledger, members, payments
+from ..errors import NotFoundError, ValidationError
+from ..services import ledger, logins, members, payments
 from ..services.validate import clean_text
 from ..tables import Member
 from .base import (AMOUNT, ANY_OBJECT, BOOL, DATETIME, ApiBlueprint, arr, integer, json_body, obj,
@@ -75,19 +75,13 @@ def signup():
 def create_token():
     data = only_fields(json_body(), ("email", "password", "name"))
     ctx = node_ctx()
-    # A failed attempt must be recorded even though the login is refused: separate transaction.
+    # The same throttles as the login form (no trusted browser here: the API takes no cookies).
+    member = logins.log_in(ctx, email=data.get("email"), password=data.get("password"),
+                           address=request.remote_addr)
     with ctx.db.write() as session:
-        try:
-            member = members.authenticate(session, ctx.settings, email=data.get("email"),
-                                          password=data.get("password"), now=ctx.now(), hasher=ctx.hasher)
-        except AuthError as exc:
-            failure = exc
-        else:
-            failure = None
-            token = members.create_token(session, member=member, name=data.get("name") or "api", now=ctx.now())
-            out = {"token": token, "member": profile_json(session, member)}
-    if failure is not None:
-        raise failure
+        member = session.get(Member, member.id)
+        token = members.create_token(session, member=member, name=data.get("name") or "api", now=ctx.now())
+        out = {"token": token, "member": profile_json(session, member)}
     return jsonify(out), 201
 
 

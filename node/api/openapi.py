@@ -37,7 +37,7 @@ ERROR_STATUSES = {
     400: "malformed request (invalid JSON, not an object)", 401: "no or unknown API token, or wrong credentials",
     403: "not yours, or not a coordinator", 404: "no such object (or not visible to you)",
     409: "clashes with the current state", 413: "body larger than 1 MiB", 415: "body not application/json",
-    422: "a field is invalid (wrong type, out of range, unknown field)", 429: "too many failed logins",
+    422: "a field is invalid (wrong type, out of range, unknown field)", 429: "too many failed logins: wait Retry-After seconds",
     502: "a peer node could not be reached or answered badly",
 }
 
@@ -60,6 +60,9 @@ def _responses(op) -> dict:
                             "content": {"application/json": {"schema": op.response or {"type": "object"}}}}}
     for status in _error_statuses(op):
         out[str(status)] = {"description": ERROR_STATUSES[status], "content": {"application/json": {"schema": ERROR}}}
+    if "429" in out:
+        out["429"]["headers"] = {"Retry-After": {"description": "seconds to wait before the next attempt",
+                                                 "schema": {"type": "integer", "minimum": 1}}}
     return out
 
 

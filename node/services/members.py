@@ -1,21 +1,19 @@
-"""Members: sign-up, approval, login, API tokens, profiles, export and closing."""
+"""Members: sign-up, approval, API tokens, profiles, export and closing (logins: logins.py)."""
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, func, select
 
-from ..errors import AuthError, ConflictError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError
+from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import MEMBER
 from ..settings import Settings
-from ..tables import (Account, AdviceBooking, ApiToken, Conflict, LoginAttempt, Member, MemberAudit, Proposal,
-                      ReviewInvitation)
+from ..tables import Account, AdviceBooking, ApiToken, Conflict, Member, MemberAudit, Proposal, ReviewInvitation
 from . import ledger
 from .validate import clean_list, clean_text
 
@@ -202,32 +200,6 @@ def require_coordinator(member: Member) -> None:
 def require_active(member: Member) -> None:
     if member.status != "active":
         raise ForbiddenError(f"your account is {member.status}", code=f"account_{member.status}")
-
-
-def authenticate(session, settings: Settings, *, email: object, password: object, now: datetime,
-                 hasher: PasswordHasher) -> Member:
-    """Check email and password; refuse after too many recent failures for that email."""
-    email = str(email or "").strip().lower()[:254]
-    window_start = now - timedelta(minutes=15)
-    failures = session.execute(
-        select(func.count()).select_from(LoginAttempt)
-        .where(LoginAttempt.email == email, LoginAttempt.at >= window_start)
-    ).scalar_one()
-    if failures >= settings.login_max_failures:
-        raise RateLimitedError("too many failed logins; try again in 15 minutes", code="login_rate_limited")
-    member = session.scalars(select(Member).where(Member.email == email)).first()
-    ok = False
-    if member is not None and member.status != "closed" and isinstance(password, str):
-        try:
-            ok = hasher.verify(member.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            ok = False
-    if not ok:
-        session.add(LoginAttempt(email=email, at=now))
-        raise AuthError("wrong email or password", code="bad_credentials")
-    session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
-    member.last_active_at = now
-    return member
 
 
 def create_token(session, *, member: Member, name: str, now: datetime) -> str:

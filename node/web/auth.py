@@ -1,12 +1,15 @@
-"""Web pages: sign up, log in, log out."""
+"""Web pages: sign up, log in (and the mailed unlock link), log out."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from datetime import datetime, timezone
+
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, session, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..context import node_ctx
-from ..errors import AuthError, DomainError
-from ..services import members
-from .pages import current_member
+from ..errors import DomainError
+from ..services import logins, members
+from .pages import current_member, render_error
 
 bp = Blueprint("auth", __name__)
 
@@ -45,26 +48,78 @@ def login():
     if request.method == "GET":
         return render_template("login.html", next=request.args.get("next", ""))
     ctx = node_ctx()
-    failure = None
-    with ctx.db.write() as s:
-        try:
-            member = members.authenticate(s, ctx.settings, email=request.form.get("email"),
-                                          password=request.form.get("password"), now=ctx.now(), hasher=ctx.hasher)
-            member_id, version = member.id, member.session_version
-        except (AuthError, DomainError) as exc:
-            failure = exc
-    if failure is not None:
-        flash(f"{failure.message} [{failure.code}]", "error")
-        return render_template("login.html", next=request.form.get("next", "")), failure.status
+    try:
+        member = logins.log_in(ctx, email=request.form.get("email"), password=request.form.get("password"),
+                               address=request.remote_addr, trusted=trusted_device())
+    except DomainError as exc:
+        flash(f"{exc.message} [{exc.code}]", "error")
+        response = make_response(render_template("login.html", next=request.form.get("next", "")), exc.status)
+        if getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     csrf = session.get("csrf")
     session.clear()  # a fresh session on login: no fixation
-    session["member_id"], session["session_version"] = member_id, version
+    session["member_id"], session["session_version"] = member.id, member.session_version
     if csrf:
         session["csrf"] = csrf
     target = request.form.get("next", "")
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("member.dashboard")
     return redirect(target, 303)
+
+
+@bp.get(logins.UNLOCK_PATH + "<token>")
+def unlock_page(token: str):
+    """The mailed link: a page with a confirm button (opening it changes nothing)."""
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        valid = logins.unlock_link_valid(s, token, ctx.now())
+    if not valid:
+        return render_error(404, "unlock_link_invalid", "This link was used already or has expired. Log in; "
+                                                        "if you have to wait, a new link is mailed to you.")
+    return render_template("unlock.html", days=ctx.settings.login_trusted_days)
+
+
+@bp.post(logins.UNLOCK_PATH + "<token>")
+def unlock(token: str):
+    """Use the link up and trust this browser for the account (a signed cookie)."""
+    ctx = node_ctx()
+    with ctx.db.write() as s:
+        trusted = logins.redeem_unlock_link(s, ctx.settings, token=token, now=ctx.now())
+    flash(f"This browser may log in to your account without waiting for {ctx.settings.login_trusted_days} days. "
+          "Log in with your password.", "info")
+    response = redirect(url_for("auth.login"), 303)
+    remember_device(response, trusted)
+    return response
+
+
+def _device_cookie_name() -> str:
+    return f"sifnet_{node_ctx().settings.node_id}_device"
+
+
+def _device_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="sifnet-trusted-device")
+
+
+def trusted_device() -> logins.TrustedDevice | None:
+    """The account this browser confirmed an unlock link for, if its signed cookie is genuine."""
+    raw = request.cookies.get(_device_cookie_name())
+    if not raw:
+        return None
+    try:
+        data = _device_signer().loads(raw)
+        return logins.TrustedDevice(member_id=int(data["m"]), session_version=int(data["v"]),
+                                    until=datetime.fromtimestamp(int(data["u"]), tz=timezone.utc))
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def remember_device(response, trusted: logins.TrustedDevice) -> None:
+    value = _device_signer().dumps({"m": trusted.member_id, "v": trusted.session_version,
+                                    "u": int(trusted.until.timestamp())})
+    # Sent to the login pages only; its expiry is also inside the signed value (the node's clock decides).
+    response.set_cookie(_device_cookie_name(), value, max_age=node_ctx().settings.login_trusted_days * 86400,
+                        path="/login", httponly=True, samesite="Lax", secure=request.is_secure)
 
 
 @bp.post("/logout")

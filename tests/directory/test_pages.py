@@ -7,11 +7,13 @@ import re
 
 import pytest
 
+from federation.directory import admin
 from federation.directory import network as net
 from federation.directory.api import TABLES
 from federation.directory.poller import poll_once
 from tests.directory.conftest import list_node
 from tests.directory.fakes import network
+from tests.page_checks import get_rules_without_arguments, header_problems, inline_code
 
 
 @pytest.fixture
@@ -135,3 +137,28 @@ def test_the_directory_has_its_own_key_and_document(directory_app, directory):
     assert doc.node_id == "eu-dir" and doc.fingerprint == directory.key.public_key.fingerprint
     assert client.get("/healthz").get_json() == {"status": "ok", "node_id": "eu-dir"}
     assert client.get("/api/v1/about").get_json()["fingerprint"] == doc.fingerprint
+
+
+def test_every_page_has_the_security_headers_and_no_inline_code(polled, directory_app, directory):
+    client, _ = polled
+    with directory.db.write() as s:
+        admin.add_admin(s, username="ines", password="correct horse battery", now=directory.now(),
+                        hasher=admin.password_hasher(directory.settings))
+    working_group = directory_app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', working_group.get("/admin/login").get_data(as_text=True))
+    assert working_group.post("/admin/login", data={"csrf_token": token.group(1), "username": "ines",
+                                                   "password": "correct horse battery"}).status_code == 303
+    paths = get_rules_without_arguments(directory_app) + [
+        "/nodes/hu", "/scan?initiative=be-vl:i-2", "/api/v1/nodes", "/export/nodes.csv", "/static/directory.css"]
+    assert {"/", "/initiatives", "/admin/", "/admin/audit"} <= set(paths), paths
+    problems, pages = [], 0
+    for who, browser in (("anonymous", client), ("working group", working_group)):
+        for path in paths:
+            response = browser.get(path)
+            problems += [(who, path, p) for p in header_problems(response)]
+            if response.mimetype == "text/html":
+                pages += response.status_code == 200
+                problems += [(who, path, p) for p in inline_code(response.get_data(as_text=True))]
+            response.close()
+    assert problems == [] and pages >= 12, (problems, pages)
+    assert "<svg class=\"score\"" in client.get("/scan?initiative=be-vl:i-2").get_data(as_text=True)

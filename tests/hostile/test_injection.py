@@ -77,4 +77,4 @@ def test_sql_injection_in_lookups_finds_nothing_and_changes_nothing(client, ctx,
         assert r.json["listings"] == []
     r = client.post(f"{API}/tokens", json={"email": "' OR '1'='1' --", "password": "' OR '1'='1"})
     assert r.status_code == 401 and r.json["error"]["code"] == "bad_credentials"
-    assert db_digest(ctx) == before  # the refused login is counted in login_attempts, excluded and checked there
+    assert db_digest(ctx) == before  # the failed login is counted in login_throttles, excluded and checked there
