@@ -14,7 +14,7 @@ from tests.conftest import FAST_ARGON2, START
 
 FIRST_RELEASE = "0001"  # frozen: this test's SQL is written against it and must never need changing
 # Tables a later revision replaced on purpose, with their replacement. Only state that is not a member's
-# data belongs here: login_attempts held failed logins of the last 15 minutes; 0005's throttles start afresh.
+# data belongs here: login_attempts held failed logins of the last 15 minutes; 0004's throttles start afresh.
 REPLACED = {"login_attempts": "login_throttles"}
 TOKEN = "upgrade-test-token"
 

@@ -4,10 +4,7 @@ One table, login_throttles: failures per client address and per account email, a
 unlock link (its hash). login_attempts (one row per failure, read by the fixed 15-minute lockout)
 is dropped: its rows mean nothing to the new rule, which starts from no failures.
 
-Written on the `login` branch on top of 0003; another branch adds its own 0004. When both are
-merged, this revision's down_revision becomes "0004" (a straight chain; it touches no table 0004 does).
-
-Revision ID: 0005
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-04 16:32:46.299104
 """
@@ -16,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0005'
+revision = '0004'
 down_revision = '0003'
 branch_labels = None
 depends_on = None
