@@ -20,6 +20,9 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
     with ctx.db.write() as session:
         fed.identity.register_current(session, ctx.now())
     app.register_blueprint(inbox_bp)
+    from .payee_check import bp as payees_bp
+
+    app.register_blueprint(payees_bp)
     from .settlement_transport import bp as settlement_bp
 
     app.register_blueprint(settlement_bp)  # coordinators' clearing-round messages (issue 6)
@@ -41,11 +44,31 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
     from . import jobs  # noqa: F401  (register the federation sweeps)
 
 
-def _remote_payment(fed):
-    def pay(session, *, payer, to, amount, memo, now) -> dict:
+class _RemotePayments:
+    """The node's hook for addresses of other nodes: check the payee first, then pay in a transaction."""
+
+    def __init__(self, fed) -> None:
+        from .payee_check import PayeeChecks
+
+        self.fed, self.payees = fed, PayeeChecks(fed)
+
+    def check(self, address: str) -> None:
+        from node.errors import ValidationError
+
+        from .transfers import parse_address
+
+        handle, node_id = parse_address(address)
+        answer = self.payees.check(node_id, handle)
+        if answer is not None and not answer.accepts:
+            raise ValidationError(f"{address} is not a member who can be paid on {node_id}", code="unknown_payee",
+                                  field="to")
+
+    def __call__(self, session, *, payer, to, amount, memo, now) -> dict:
         from .transfers import send_transfer
 
-        transfer_id = send_transfer(session, fed, payer=payer, to=to, amount=amount, memo=memo, now=now)
+        transfer_id = send_transfer(session, self.fed, payer=payer, to=to, amount=amount, memo=memo, now=now)
         return {"transfer_id": transfer_id, "status": "pending"}
 
-    return pay
+
+def _remote_payment(fed) -> _RemotePayments:
+    return _RemotePayments(fed)

@@ -44,6 +44,9 @@ TRANSFER_PREFIX = "review-"
 WIRE_STAGES = {"idea": "idea", "plan": "planning", "pilot": "pilot", "running": "pilot", "scaling": "scaling"}
 
 
+BOUNTY_PAYER = "review-bounty"  # the `payer` of every bounty transfer: the reviewer's node learns no author
+
+
 def bounty_transfer_id(invite_id: str) -> str:
     return f"{TRANSFER_PREFIX}{invite_id}"
 
@@ -120,8 +123,9 @@ def pay_reviewer(session, fed, proposal: Proposal, invitation: ReviewInvitation,
                                     local_member_id=author.id, local_handle=author.handle,
                                     remote_handle=invitation.remote_handle, amount=invitation.bounty, memo=memo,
                                     status="pending", created_at=now))
+    # The review is blind: the wire names no author (a bounce still returns to the author, by this row).
     channels.append(session, fed, peer_id=link.peer_id, type_name="transfer", now=now, body={
-        "transfer_id": link.transfer_id, "payer": author.handle, "payee": invitation.remote_handle,
+        "transfer_id": link.transfer_id, "payer": BOUNTY_PAYER, "payee": invitation.remote_handle,
         "amount": invitation.bounty, "memo": memo})
 
 

@@ -52,12 +52,13 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClo
     ctx = NodeContext(settings=settings, db=db, clock=clock or SystemClock(), hasher=password_hasher(settings))
     app.extensions["sifnet"] = ctx
 
-    from . import api, ops, security_headers, web
+    from . import api, idempotency, ops, security_headers, web
 
     ops.init_app(app)  # first: every later hook and log line sees the request id
     security_headers.init_app(app)
     api.init_app(app)
     web.init_app(app)
+    idempotency.init_app(app)  # after web: its before_request runs once the CSRF check passed
     # The one place node reaches into federation: the factory wires it in (imports flow protocol <- node <- federation).
     if settings.federation:
         from federation import init_app as init_federation

@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -62,6 +62,8 @@ class Database:
             self.engine = create_engine(self.url, pool_pre_ping=True)
             self._read_engine = self.engine
         self._write_engine = self.engine.execution_options(sifnet_write=True)
+        # fn(session) run at the start of every write transaction (node/idempotency.py claims its key there).
+        self.write_hooks: list[Callable] = []
         # Re-entrant: a nested write in one thread fails at the database lock as before, not here forever.
         self._writers = threading.RLock()
 
@@ -70,6 +72,8 @@ class Database:
         """A write transaction: committed on success, rolled back on any error."""
         with self._writers, Session(self._write_engine, expire_on_commit=False) as session:
             with session.begin():
+                for hook in self.write_hooks:
+                    hook(session)
                 yield session
 
     @contextmanager

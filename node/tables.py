@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -88,6 +88,26 @@ class LoginThrottle(SQLModel, table=True):
     mailed_at: Optional[datetime] = None  # when the owner was last sent an unlock link
     unlock_hash: Optional[str] = Field(default=None, index=True, unique=True, max_length=64)
     unlock_expires_at: Optional[datetime] = None
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """A request made with an idempotency key (API header or a form's one-time token) and its first answer.
+
+    Written in the same transaction as the request's change (node/idempotency.py), so the key is
+    known exactly when the change is; the answer follows right after the commit.
+    """
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=80)  # whose key: "token:<sha-256>", "member:<id>" or "session:<sha-256>"
+    key: str = Field(max_length=128)
+    request_hash: str = Field(max_length=64)  # method, path and body: the same key for another request is refused
+    status: Optional[int] = None  # the first answer; None until it is stored
+    body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    location: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(index=True)
 
 
 class Conflict(SQLModel, table=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app, g, jsonify, request
 
 from ..context import node_ctx
-from ..errors import NotFoundError, ValidationError
+from ..errors import DomainError, NotFoundError
 from ..services import ledger, logins, members, payments
 from ..services.validate import clean_text
 from ..tables import Member
@@ -135,6 +135,15 @@ def close_me():
            token_in_view=True)
 def create_transfer():
     ctx = node_ctx()
+    remote = current_app.extensions.get("sifnet_remote_payments")
+    try:  # the address only; a body error is answered below, after the token
+        to = json_body().get("to")
+    except DomainError:
+        to = None
+    if payments.is_remote(ctx.settings, to):  # ask the payee's node first, outside the transaction
+        with ctx.db.read() as session:
+            token_member(session)  # only a member may make this node ask a peer
+        payments.check_address(ctx.settings, to=to, remote=remote)
     # The hot path: the token lookup also loads the payer, inside the one write transaction.
     with ctx.db.write() as session:
         payer = token_member(session)
@@ -142,7 +151,7 @@ def create_transfer():
         members.require_active(payer)
         memo = clean_text(data.get("memo"), "memo", max_len=280)
         out = payments.pay(session, ctx.settings, payer=payer, to=data.get("to"), amount=data.get("amount"),
-                           memo=memo, now=ctx.now(), remote=current_app.extensions.get("sifnet_remote_payments"))
+                           memo=memo, now=ctx.now(), remote=remote)
         out["balance"] = ledger.member_account(session, payer.id).balance
     return jsonify(out), 201
 

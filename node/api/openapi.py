@@ -58,12 +58,28 @@ def _error_statuses(op) -> list[int]:
 def _responses(op) -> dict:
     out = {str(op.status): {"description": "success",
                             "content": {"application/json": {"schema": op.response or {"type": "object"}}}}}
+    if op.auth and op.method == "POST":
+        out[str(op.status)]["headers"] = {"Idempotent-Replayed": {
+            "description": "true when this is the stored first answer to a request repeated with its Idempotency-Key",
+            "schema": {"type": "string", "enum": ["true"]}}}
     for status in _error_statuses(op):
         out[str(status)] = {"description": ERROR_STATUSES[status], "content": {"application/json": {"schema": ERROR}}}
     if "429" in out:
         out["429"]["headers"] = {"Retry-After": {"description": "seconds to wait before the next attempt",
                                                  "schema": {"type": "integer", "minimum": 1}}}
     return out
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": ("8 to 100 visible ASCII characters chosen by the client, new for each intended request. A "
+                    "request repeated with the same key (a retry after a lost answer) gets the first answer "
+                    "again, marked Idempotent-Replayed: true, and changes nothing twice, money above all; the "
+                    "same key with another body is refused (422 idempotency_key_reused), and while the first "
+                    "is still being handled a repeat gets 409 idempotency_in_progress. A refused request "
+                    "(4xx) keeps nothing, so its key may be used again. Keys are per API token."),
+    "schema": {"type": "string", "minLength": 8, "maxLength": 100, "pattern": "^[\\x21-\\x7e]+$"},
+}
 
 
 def _query_parameters(op) -> list[dict]:
@@ -82,6 +98,8 @@ def build_document(base_url: str = "/") -> dict:
             "responses": _responses(op),
         }
         params = _parameters(op.rule) + _query_parameters(op)
+        if op.auth and op.method == "POST":
+            params.append(IDEMPOTENCY_KEY)
         if params:
             operation["parameters"] = params
         if op.body is not None:

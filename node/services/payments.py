@@ -11,6 +11,23 @@ from . import ledger, members
 from .validate import clean_text
 
 
+def check_address(settings: Settings, *, to: object, remote: Callable | None) -> None:
+    """Outside any transaction: a payee on another node is checked with that node first.
+
+    The federation's handler asks the payee's node (briefly cached) and refuses at once when it
+    says the handle cannot be paid; when it cannot be asked, the payment goes ahead (a bounce
+    remains the fallback).
+    """
+    if is_remote(settings, to) and remote is not None and hasattr(remote, "check"):
+        remote.check(str(to).strip().lower())
+
+
+def is_remote(settings: Settings, to: object) -> bool:
+    """Whether an address names a member of another node ('anna@hu' on be-vl)."""
+    _, _, node = str(to or "").strip().lower().partition("@")
+    return bool(node) and node != settings.node_id
+
+
 def pay(session, settings: Settings, *, payer: Member, to: object, amount: object, memo: str, now: datetime,
         remote: Callable | None) -> dict:
     """Pay 'anna' or 'anna@<this node>' here; hand 'anna@<peer>' to the remote handler (federation)."""

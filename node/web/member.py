@@ -83,12 +83,13 @@ def pay():
     amount_raw = form.get("amount", "").strip()
     amount = int(amount_raw) if amount_raw.lstrip("-").isdigit() else amount_raw
     to = clean_text(form.get("to"), "to", max_len=64, required=True).lower()
+    remote = current_app.extensions.get("sifnet_remote_payments")
+    payments.check_address(ctx.settings, to=to, remote=remote)
     with ctx.db.write() as s:
         me = _me(s)
         members.require_active(me)
         out = payments.pay(s, ctx.settings, payer=me, to=to, amount=amount,
-                           memo=clean_text(form.get("memo"), "memo", max_len=280), now=ctx.now(),
-                           remote=current_app.extensions.get("sifnet_remote_payments"))
+                           memo=clean_text(form.get("memo"), "memo", max_len=280), now=ctx.now(), remote=remote)
     if out["status"] == "pending":
         flash(f"Sent {amount} {ctx.settings.unit} to {to}; it shows as pending until {to.split('@')[1]} confirms.", "info")
         return redirect(url_for("member.statement"), 303)

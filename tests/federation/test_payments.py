@@ -35,7 +35,12 @@ def test_bounce_for_unknown_payee_and_trust_limit(node_process):
     b = node_process("hu", **FAST)
     peer_both(a, b, a_trusts_b=100, b_trusts_a=5)  # hu lets be-vl owe it at most 5
     anna, zoltan = a.new_member("anna"), b.new_member("zoltan")
-    assert anna.transfer("nobody@hu", 2).status_code == 201
+    refused = anna.transfer("nobody@hu", 2)  # hu is asked first: refused at once, nothing moves
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "unknown_payee"), refused.text
+    assert _xfers(anna) == [] and anna.balance() == 10
+    b.stop()  # hu cannot be asked: the payment goes ahead, and the bounce is the fallback
+    assert anna.transfer("nobody2@hu", 2).status_code == 201 and anna.balance() == 8
+    b.start()
     wait_until(lambda: _xfers(anna)[0]["status"] == "bounced", what="bounce for unknown payee")
     assert _xfers(anna)[0]["reason_code"] == "unknown_payee" and anna.balance() == 10
     assert anna.transfer("zoltan@hu", 4).status_code == 201

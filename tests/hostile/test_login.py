@@ -200,8 +200,8 @@ def test_answers_are_the_same_whether_or_not_the_email_has_an_account(app, ctx, 
         for n in range(6):
             for send in (web_login, api_login):
                 response = send(client, email, f"guess {n}")
-                seen.append((response.status_code, response.headers.get("Retry-After"),
-                             response.get_data(as_text=True)))
+                page = re.sub(r'name="form_token" value="[^"]+"', 'name="form_token"', response.get_data(as_text=True))
+                seen.append((response.status_code, response.headers.get("Retry-After"), page))  # tokens differ per form
             clock.advance(0 if n < 4 else 1)
         answers[email] = seen
     assert answers[ANNA] == answers["nobody@example.org"]
