@@ -52,9 +52,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClo
     ctx = NodeContext(settings=settings, db=db, clock=clock or SystemClock(), hasher=password_hasher(settings))
     app.extensions["sifnet"] = ctx
 
-    from . import api, ops, web
+    from . import api, i18n, ops, web
+    from .web.pages import viewer
 
     ops.init_app(app)  # first: every later hook and log line sees the request id
+    i18n.init_app(app, default_language=settings.default_language, time_zone=settings.time_zone,
+                  unit=settings.unit, viewer=viewer)
     api.init_app(app)
     web.init_app(app)
     # The one place node reaches into federation: the factory wires it in (imports flow protocol <- node <- federation).
