@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, delete, func, select
 
+from .. import i18n
 from ..errors import AuthError, ConflictError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError
 from ..lifecycle import MEMBER
 from ..settings import Settings
@@ -29,7 +31,7 @@ LANGUAGES = ("nl", "fr", "de", "en", "it", "hu", "es", "pt", "pl", "ro", "sl", "
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
 HANDLE_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 PROFILE_FIELDS = ("display_name", "organisation", "expertise", "languages", "country", "bio",
-                  "is_reviewer", "pool_consent", "review_capacity")
+                  "is_reviewer", "pool_consent", "review_capacity", "language", "time_zone")
 
 
 def taxonomy(settings: Settings) -> tuple[str, ...]:
@@ -224,7 +226,7 @@ def authenticate(session, settings: Settings, *, email: object, password: object
             ok = False
     if not ok:
         session.add(LoginAttempt(email=email, at=now))
-        raise AuthError("wrong email or password", code="bad_credentials")
+        raise AuthError(_("wrong email or password"), code="bad_credentials")
     session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
     member.last_active_at = now
     return member
@@ -290,6 +292,16 @@ def update_profile(session, settings: Settings, *, member: Member, data: dict, n
         changes["expertise"] = clean_list(data["expertise"], "expertise", allowed=taxonomy(settings), max_items=12)
     if "languages" in data:
         changes["languages"] = clean_list(data["languages"], "languages", allowed=LANGUAGES, max_items=8)
+    if "language" in data:
+        if data["language"] != "" and not i18n.is_language(data["language"]):
+            raise ValidationError(f"language is one of {', '.join(i18n.LANGUAGES)}, or empty for none",
+                                  code="invalid_language", field="language")
+        changes["language"] = data["language"]
+    if "time_zone" in data:
+        if data["time_zone"] != "" and not i18n.is_time_zone(data["time_zone"]):
+            raise ValidationError("time_zone is an IANA time zone such as Europe/Brussels, or empty for the node's",
+                                  code="invalid_time_zone", field="time_zone")
+        changes["time_zone"] = data["time_zone"]
     for key in ("is_reviewer", "pool_consent"):
         if key in data:
             if not isinstance(data[key], bool):
