@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
+from .. import i18n
 from ..context import node_ctx
 from ..errors import AuthError, DomainError
 from ..services import members
@@ -57,7 +58,7 @@ def login():
         flash(f"{failure.message} [{failure.code}]", "error")
         return render_template("login.html", next=request.form.get("next", "")), failure.status
     csrf = session.get("csrf")
-    session.clear()  # a fresh session on login: no fixation
+    i18n.clear_session()  # a fresh session on login: no fixation
     session["member_id"], session["session_version"] = member_id, version
     if csrf:
         session["csrf"] = csrf
@@ -69,6 +70,6 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    i18n.clear_session()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"), 303)
