@@ -64,8 +64,9 @@ def _message(settings: Settings, note: Notification, member: Member) -> EmailMes
     message["To"] = member.email
     message["Subject"] = f"[{settings.node_name}] {subject}"
     message["Message-ID"] = f"<notification-{note.id}@{settings.node_id}.sifnet.invalid>"
-    message["Content-Language"] = language if note.params is not None else "en"  # older rows are English
     message.set_content(body + f"\n\n-- \n{settings.node_name}: {settings.base_url}\n")
+    # After set_content, which replaces every Content-* header; rows from before params are English.
+    message["Content-Language"] = language if note.params is not None else "en"
     return message
 
 
