@@ -205,9 +205,16 @@ def _show(notice: Notice, name: str, value: Any, catalog, language: str, zone: Z
     return catalog.gettext(msgid) if msgid else value
 
 
+class _Lenient(dict):
+    """Parameters for the English fallback: one a stored row lacks (a kind changed since) is left blank."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 def _fill(catalog, msgid: str, values: Mapping[str, Any]) -> str:
     """The translation with the values put in; a translation with broken placeholders falls back to English."""
     try:
         return catalog.gettext(msgid) % values
     except (KeyError, ValueError, TypeError):
-        return msgid % values
+        return msgid % _Lenient(values)
