@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Message catalogs (node/translations/README.md): one domain, messages; .mo files are built, never committed.
+TRANSLATIONS := node/translations
+POT := $(TRANSLATIONS)/messages.pot
+BABEL_KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po))
+READY := $(STAMP) $(MO_FILES)
 
-.PHONY: test test-pg quick devnet bench chaos venv clean
+.PHONY: test test-pg quick devnet bench chaos venv clean translations pot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -12,13 +18,31 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pybabel -q compile --domain messages --directory $(TRANSLATIONS)
 	touch $(STAMP)
 
-venv: $(STAMP)
+# A catalog edited or pulled since it was compiled is compiled again (empty msgstrs show the English text).
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel -q compile --domain messages --directory $(TRANSLATIONS) --locale $*
+
+venv: $(READY)
+
+translations: $(STAMP)  ## after changing marked text: extract the .pot, update every language's .po, compile
+	@$(MAKE) --no-print-directory pot
+	$(BIN)/pybabel update --input-file $(POT) --output-dir $(TRANSLATIONS) --domain messages \
+		--no-fuzzy-matching --ignore-pot-creation-date
+	$(BIN)/pybabel compile --domain messages --directory $(TRANSLATIONS) --statistics
+
+# The .pot is replaced only when more than its creation date changed (tests/test_translations.py runs this with POT=...).
+pot:
+	@$(BIN)/pybabel -q extract --mapping-file babel.cfg $(BABEL_KEYWORDS) --project=sifnet --copyright-holder="the sifnet authors" --no-location \
+		--output-file $(POT).new .
+	@if diff -q -I '^"POT-Creation-Date:' $(POT) $(POT).new >/dev/null 2>&1; then rm $(POT).new; \
+	else mv $(POT).new $(POT); fi
 
 # The two lanes run side by side (most of their time is spent waiting on node processes); the
 # PostgreSQL lane's output is printed after the SQLite run. Either failing fails `make test`.
-test: $(STAMP)  ## the whole suite on SQLite and, beside it, the PostgreSQL lane (or a line saying why it is skipped)
+test: $(READY)  ## the whole suite on SQLite and, beside it, the PostgreSQL lane (or a line saying why it is skipped)
 	@mkdir -p test-artifacts
 	@PYTEST_ADDOPTS="--basetemp=$(CURDIR)/test-artifacts/pg-lane-tmp" $(BIN)/python -m tests.pg \
 		> test-artifacts/pg-lane.log 2>&1 & pg=$$!; \
@@ -28,21 +52,21 @@ test: $(STAMP)  ## the whole suite on SQLite and, beside it, the PostgreSQL lane
 	echo "== SQLite lane exit $$sqlite, PostgreSQL lane exit $$pgrc"; \
 	test $$sqlite -eq 0 && test $$pgrc -eq 0
 
-test-pg: $(STAMP)  ## only the PostgreSQL lane: ledger, review, federation, backup and upgrade suites
+test-pg: $(READY)  ## only the PostgreSQL lane: ledger, review, federation, backup and upgrade suites
 	$(BIN)/python -m tests.pg
 
-quick: $(STAMP)  ## the fast tests only
+quick: $(READY)  ## the fast tests only
 	$(BIN)/python -m pytest -m 'not slow and not browser and not chaos'
 
-devnet: $(STAMP)  ## five national nodes on loopback with demo data (make devnet ARGS="--reset")
+devnet: $(READY)  ## five national nodes on loopback with demo data (make devnet ARGS="--reset")
 	$(BIN)/python deploy/devnet.py $(ARGS)
 
-bench: $(STAMP)  ## every benchmark, each prints its figure, limit and ratio
+bench: $(READY)  ## every benchmark, each prints its figure, limit and ratio
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 SEEDS ?= 20
 NODES ?= 5
-chaos: $(STAMP)  ## seeded chaos runs: SEEDS=200 runs seeds 1..200, SEED=n replays one (NODES=3..5, CHAOS_ARGS=...)
+chaos: $(READY)  ## seeded chaos runs: SEEDS=200 runs seeds 1..200, SEED=n replays one (NODES=3..5, CHAOS_ARGS=...)
 	$(BIN)/python -m tests.chaos.harness $(if $(SEED),--seed $(SEED),--seeds 1-$(SEEDS)) --nodes $(NODES) $(CHAOS_ARGS)
 
 clean:

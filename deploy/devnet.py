@@ -143,6 +143,8 @@ class NodeSpec:
     name: str
     country: str
     offset: int
+    default_language: str = "en"
+    time_zone: str = "UTC"
 
 
 class NodeService(Service):
@@ -150,7 +152,8 @@ class NodeService(Service):
 
     def __init__(self, spec: NodeSpec, port: int, data_root: Path, settings: dict) -> None:
         super().__init__(spec.id, port, data_root / spec.id)
-        self.spec, self.settings = spec, settings
+        self.spec = spec
+        self.settings = {**settings, "default_language": spec.default_language, "time_zone": spec.time_zone}
         self.coordinator_email = demo_email("coordinator", spec.id)
 
     def sifnet(self, *args: str) -> str:

@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import subprocess
 import time
+import tomllib
 from pathlib import Path
 
 import requests
 
+from federation.directory.settings import write_settings_file
 from node.demo import DEMO_PASSWORD
 from node.keys import load_signing_key
 
 DIRECTORY_ID = "eu-dir"
 ADMIN_USER = "admin"  # the working group's web admin on the devnet; its password is the demo password
+# Re-applied on every start, like the nodes' settings: the working group meets in Brussels and writes English.
+SETTINGS = {"default_language": "en", "time_zone": "Europe/Brussels"}
 
 
 class DevnetDirectory:
@@ -44,6 +48,11 @@ class DevnetDirectory:
                     self.sifnet("init", "--directory-id", DIRECTORY_ID, "--name", "European SIF network directory",
                                 "--port", str(self.port), "--poll-seconds", "5")
                     done.append("initialised")
+                settings_file = self.data_dir / "settings.toml"
+                with settings_file.open("rb") as fh:
+                    values = tomllib.load(fh)
+                if {**values, **SETTINGS} != values:
+                    write_settings_file(settings_file, {**values, **SETTINGS})
                 marker = self.data_dir / "admin-added"  # data made before the web admin existed gets one too
                 if not marker.exists():
                     marker.write_text(self.sifnet("add-admin", ADMIN_USER, "--password", DEMO_PASSWORD))

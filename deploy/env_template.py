@@ -24,6 +24,8 @@ PRODUCTION = {
     "node_id": "be-vl",
     "node_name": "SIF Flanders",
     "country": "BE",
+    "default_language": "nl",
+    "time_zone": "Europe/Brussels",
     "base_url": "https://sif.example.org",
     "data_dir": "/var/lib/sifnet",
     "database_url": "postgresql://sifnet:CHANGE-ME@127.0.0.1/sifnet",

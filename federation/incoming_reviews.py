@@ -61,11 +61,9 @@ def apply_invite(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
                              accept_by=parse_time(body["accept_by"]), due_by=parse_time(body["due_by"]),
                              status=INCOMING.initial, received_at=now)
     session.add(row)
-    notify(session, member_id=member.id, kind="review_invitation", now=now,
-           subject=f"Review invitation from {peer.name or peer.node_id}: {row.title}",
-           body=(f"{peer.name or peer.node_id} ({peer.country}) invites you to review \"{row.title}\" for "
-                 f"{row.bounty} {fed.ctx.settings.unit}. Please accept or decline before "
-                 f"{row.accept_by:%Y-%m-%d %H:%M} UTC: {fed.ctx.settings.base_url}/reviews"))
+    notify(session, member_id=member.id, kind="review_invitation_abroad", now=now,
+           params={"peer": peer.name or peer.node_id, "country": peer.country, "title": row.title,
+                   "bounty": row.bounty, "accept_by": row.accept_by})
 
 
 def _deadline_refusal(settings, body: dict, now: datetime) -> str:
@@ -133,9 +131,8 @@ def apply_cancel(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     target = END_STATES.get(code, "cancelled")
     INCOMING.check(row.status, target)
     row.status, row.full_text = target, None  # the text was lent for the review only
-    notify(session, member_id=row.member_id, kind="invitation_cancelled", now=now,
-           subject=f"Review invitation ended: {row.title}",
-           body=f"{peer.name or peer.node_id} ended your invitation to review \"{row.title}\" ({code}).")
+    notify(session, member_id=row.member_id, kind="invitation_ended_abroad", now=now,
+           params={"peer": peer.name or peer.node_id, "title": row.title, "reason_code": code})
 
 
 @channels.handles("proposal_share")
@@ -147,9 +144,7 @@ def apply_share(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     body = env.body
     row.full_text, row.stage, row.shared_at = body["full_text"], body["stage"], now
     row.title, row.summary, row.tags, row.language = body["title"], body["summary"], list(body["tags"]), body["language"]
-    notify(session, member_id=row.member_id, kind="proposal_shared", now=now,
-           subject=f"Full text available: {row.title}",
-           body=f"The full text of \"{row.title}\" is on your Reviews page: {fed.ctx.settings.base_url}/reviews")
+    notify(session, member_id=row.member_id, kind="proposal_shared", now=now, params={"title": row.title})
 
 
 @channels.handles("review_rating")
@@ -160,8 +155,7 @@ def apply_rating(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
         return
     row.helpfulness, row.rated_at = env.body["helpfulness"], now
     notify(session, member_id=row.member_id, kind="review_rated", now=now,
-           subject=f"Your review of \"{row.title}\" was rated",
-           body=f"The author rated your review {row.helpfulness}/5 for helpfulness.")
+           params={"title": row.title, "helpfulness": row.helpfulness})
 
 
 def _review_payee(session, peer: Peer, body: dict) -> Member | None:

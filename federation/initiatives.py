@@ -167,6 +167,6 @@ def send_contact(session, *, ref: str, name: object, email: object, message: obj
     recipients = [row.contact_member_id] if row.contact_member_id else list(session.scalars(
         select(Member.id).where(Member.role == "coordinator", Member.status == "active")).all())
     for member_id in recipients:
-        notify(session, member_id=member_id, kind=CONTACT_KIND, subject=f"Message for {row.name}",
-               body=f"{sender} <{reply_to}> wrote about {row.name} (via the network directory):\n\n{text}", now=now)
+        notify(session, member_id=member_id, kind=CONTACT_KIND, now=now,
+               params={"initiative": row.name, "sender": sender, "email": reply_to, "message": text})
     return len(recipients)

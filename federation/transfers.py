@@ -105,8 +105,7 @@ def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
         return
     session.execute(_INSERT_TRANSFER, {**row, "local_member_id": payee.id})  # bounced rows name nobody
     notify(session, member_id=payee.id, kind="payment", now=now,
-           subject=f"You received {body['amount']} SIF from {body['payer']}@{peer.node_id}",
-           body=f"{body['payer']}@{peer.node_id} paid you {body['amount']} SIF. Memo: {body.get('memo', '')}")
+           params={"payer": f"{body['payer']}@{peer.node_id}", "amount": body["amount"], "memo": body.get("memo", "")})
     channels.append(session, fed, peer_id=peer.node_id, type_name="transfer_receipt", now=now,
                     body={"transfer_id": tid})
 
@@ -197,8 +196,8 @@ def apply_bounce(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     row.status, row.finished_at = "bounced", now
     row.reason_code, row.reason = env.body["reason_code"], env.body["reason"]
     notify(session, member_id=row.local_member_id, kind="payment_bounced", now=now,
-           subject=f"Your payment to {row.remote_handle}@{peer.node_id} was returned",
-           body=f"{peer.node_id} returned {row.amount} SIF: {env.body['reason']} [{env.body['reason_code']}]")
+           params={"payee": f"{row.remote_handle}@{peer.node_id}", "peer": peer.node_id, "amount": row.amount,
+                   "reason": env.body["reason"], "reason_code": env.body["reason_code"]})
 
 
 def transfers_of(session, member_id: int) -> list[dict]:

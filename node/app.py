@@ -52,10 +52,13 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClo
     ctx = NodeContext(settings=settings, db=db, clock=clock or SystemClock(), hasher=password_hasher(settings))
     app.extensions["sifnet"] = ctx
 
-    from . import api, idempotency, ops, security_headers, web
+    from . import api, i18n, idempotency, ops, security_headers, web
+    from .web.pages import viewer
 
     ops.init_app(app)  # first: every later hook and log line sees the request id
     security_headers.init_app(app)
+    i18n.init_app(app, default_language=settings.default_language, time_zone=settings.time_zone,
+                  unit=settings.unit, viewer=viewer)
     api.init_app(app)
     web.init_app(app)
     idempotency.init_app(app)  # after web: its before_request runs once the CSRF check passed

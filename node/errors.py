@@ -18,7 +18,7 @@ class DomainError(Exception):
         self.field = field
 
     def to_dict(self) -> dict:
-        out = {"code": self.code, "message": self.message}
+        out = {"code": self.code, "message": str(self.message)}  # str(): a lazy_gettext message renders now
         if self.field:
             out["field"] = self.field
         return out

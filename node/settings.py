@@ -11,7 +11,9 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+
+from .i18n import LANGUAGES, is_language, is_time_zone
 
 
 class SettingsError(Exception):
@@ -26,6 +28,7 @@ class Setting:
     type: type
     default: Any
     help: str
+    allowed: Callable[[Any], bool] | None = None  # a further check of the value, named in `help`
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -39,6 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "127.0.0.1", "Interface `sifnet node run` listens on."),
     Setting("port", int, 5000, "Port `sifnet node run` listens on."),
     Setting("unit", str, "SIF", "Display name of the currency unit."),
+    Setting("default_language", str, "en", f"Language of pages and mails for readers who chose none and whose browser asks for none we have: one of {', '.join(LANGUAGES)}.", is_language),
+    Setting("time_zone", str, "UTC", "IANA time zone (e.g. Europe/Brussels) in which times are shown and form times are read, for members who chose none.", is_time_zone),
     Setting("welcome_grant", int, 10, "SIF issued to a member when they are approved (recorded as issuance)."),
     Setting("min_balance", int, -5, "Lowest balance a member account may reach (a small overdraft is allowed)."),
     Setting("max_balance", int, 0, "Highest balance a member account may reach; 0 means no cap."),
@@ -91,7 +96,14 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def _coerce(setting: Setting, value: Any) -> Any:
-    """Turn a raw value (env string, TOML value) into the setting's type."""
+    """Turn a raw value (env string, TOML value) into the setting's type, refusing values it does not allow."""
+    value = _typed(setting, value)
+    if setting.allowed is not None and not setting.allowed(value):
+        raise SettingsError(f"setting {setting.name}: {value!r} is not allowed ({setting.help})")
+    return value
+
+
+def _typed(setting: Setting, value: Any) -> Any:
     if setting.type is bool:
         if isinstance(value, bool):
             return value

@@ -34,6 +34,8 @@ class Member(SQLModel, table=True):
     languages: list = Field(default_factory=list, sa_column=_json_list())
     country: str = Field(default="", max_length=2)
     bio: str = Field(default="", max_length=2000)
+    language: str = Field(default="", max_length=8)  # of pages and mails (node.i18n.LANGUAGES); "" = not chosen
+    time_zone: str = Field(default="", max_length=64)  # IANA name; "" = the node's time_zone setting
     role: str = Field(default="member", max_length=16)  # member | coordinator
     is_reviewer: bool = Field(default=False)
     pool_consent: bool = Field(default=False)
@@ -345,15 +347,18 @@ class RemoteConflict(SQLModel, table=True):
 
 
 class Notification(SQLModel, table=True):
-    """A message to a member; the mailer sends it after the commit."""
+    """A message to a member, stored as its kind and parameters; its text is rendered in the reader's language
+    when shown or mailed (node.notices). Rows from before revision 0004 have no params, only the English
+    subject and body they were written with."""
 
     __tablename__ = "notifications"
 
     id: Optional[int] = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="members.id", index=True)
     kind: str = Field(max_length=32)
-    subject: str = Field(max_length=200)
-    body: str = Field(max_length=8000)
+    params: Optional[dict] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    subject: str = Field(default="", max_length=200)
+    body: str = Field(default="", max_length=8000)
     created_at: datetime
     sent_at: Optional[datetime] = None
     read_at: Optional[datetime] = None

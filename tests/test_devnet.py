@@ -6,6 +6,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
@@ -65,6 +66,14 @@ def test_devnet_comes_up_peered_and_comes_back_without_redoing_anything(tmp_path
     assert {node_id: cross_border_rows(data_dir, node_id) for node_id in NODES} == after_first
     assert ("Thank you for the community kitchen visit in Budapest", "out", "completed") in after_first["it"]
     assert ("Thank you for the community kitchen visit in Budapest", "in", "completed") in after_first["hu"]
+    languages = {}
+    for name in (*NODES, "eu-dir"):
+        with (data_dir / name / "settings.toml").open("rb") as fh:
+            stored = tomllib.load(fh)
+        languages[name] = (stored["default_language"], stored["time_zone"])
+    assert languages == {"be-vl": ("nl", "Europe/Brussels"), "nl": ("nl", "Europe/Amsterdam"),
+                         "at": ("de", "Europe/Vienna"), "it": ("it", "Europe/Rome"), "hu": ("hu", "Europe/Budapest"),
+                         "eu-dir": ("en", "Europe/Brussels")}
 
 
 def test_devnet_refuses_a_port_that_does_not_match_its_data(tmp_path):

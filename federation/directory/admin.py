@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
+from node import i18n
 from node.errors import AuthError, ConflictError, DomainError, RateLimitedError, ValidationError
 from node.services.validate import clean_text
 
@@ -164,7 +165,7 @@ def admin_required(view: Callable) -> Callable:
             live = row is not None and row.session_version == version and fresh
         if not live:
             if name:
-                session.clear()
+                i18n.clear_session()
                 flash("Your session ended. Please log in again.", "info")
             target = request.path if request.method == "GET" else url_for("directory.admin.home")
             return redirect(url_for("directory.admin.login", next=target), 303)
@@ -210,7 +211,7 @@ def login():
     if failure is not None:
         flash(f"{failure.message} [{failure.code}]", "error")
         return render_template("directory_admin_login.html", next=target), failure.status
-    session.clear()  # a fresh session (and CSRF token) on login: no fixation
+    i18n.clear_session()  # a fresh session (and CSRF token) on login: no fixation
     session.update(admin=name, admin_version=version, admin_since=d.now().timestamp())
     return redirect(target, 303)
 
@@ -222,7 +223,7 @@ def logout():
         d = directory()
         with d.db.write() as s:
             audit(s, username=name, action="logout", now=d.now())
-    session.clear()
+    i18n.clear_session()
     flash("You are logged out.", "info")
     return redirect(url_for("directory.admin.login"), 303)
 

@@ -6,9 +6,10 @@ import secrets
 from datetime import datetime
 from typing import Any, Mapping
 
-from flask import Flask, abort, jsonify, request, session
+from flask import Flask, abort, jsonify, redirect, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
+from node import formats, i18n
 from node.app import JSONProvider, _secret_key
 from node.clock import SystemClock
 from node.errors import DomainError
@@ -30,6 +31,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Direct
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_NAME=f"sifnet_{settings.directory_id}")
     app.extensions["sifnet_directory"] = d
+    # The working group's admins have no saved language: the switch (session), the browser, the setting.
+    i18n.init_app(app, default_language=settings.default_language, time_zone=settings.time_zone)
     from .api import bp as api_bp
     from .views import bp as views_bp
 
@@ -41,8 +44,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Direct
     app.before_request(_check_csrf)
     init_security_headers(app)
     app.context_processor(lambda: {"settings": settings, "csrf_token": csrf_token})
-    app.add_template_filter(when)
     app.add_template_filter(ago)
+    app.add_url_rule("/language", "switch_language", switch_language, methods=["POST"])
     _register_error_handlers(app)
     if start_poller:
         from .poller import Poller
@@ -78,22 +81,15 @@ def _check_csrf() -> None:
         abort(400, description="The form expired or did not come from this site. Reload and try again.")
 
 
-def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "never"
-
-
 def ago(value: datetime | None, now: datetime) -> str:
-    """How long before ``now``, in words a person reads at a glance."""
-    if value is None:
-        return "never"
-    seconds = int((now - value).total_seconds())
-    if seconds < 90:
-        return f"{max(0, seconds)} s ago"
-    if seconds < 5400:
-        return f"{seconds // 60} min ago"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} days ago"
+    """How long before ``now``, in words of the reader's language ("5 minutes ago")."""
+    return "" if value is None else formats.format_elapsed(value, now, i18n.current_language())
+
+
+def switch_language():
+    """The language switch (POST /language with lang and next): remembered in the browser session."""
+    i18n.choose_language(request.form.get("lang"))
+    return redirect(i18n.on_site(request.form.get("next"), url_for("directory.index")), 303)
 
 
 def _register_error_handlers(app: Flask) -> None:

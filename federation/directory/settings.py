@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from node.i18n import LANGUAGES, is_language, is_time_zone
 from node.settings import Setting, SettingsError
 from node.settings import _coerce as coerce  # one coercion rule for node and directory settings
 
@@ -22,6 +23,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("directory_id", str, "eu-dir", "Id of the directory; nodes address their signed summaries to it."),
     Setting("name", str, "European SIF network directory", "Name shown on the directory's pages."),
     Setting("base_url", str, "http://127.0.0.1:5100", "Public base URL of the directory."),
+    Setting("default_language", str, "en", f"Language of the pages for visitors who chose none and whose browser asks for none we have: one of {', '.join(LANGUAGES)}.", is_language),
+    Setting("time_zone", str, "UTC", "IANA time zone (e.g. Europe/Brussels) in which the pages show times.", is_time_zone),
     Setting("data_dir", str, "./directory-data", "Folder holding the directory's database, signing key and settings file."),
     Setting("database_url", str, "", "SQLAlchemy database URL; empty means SQLite at <data_dir>/directory.db."),
     Setting("host", str, "127.0.0.1", "Interface `sifnet directory run` listens on."),

@@ -103,6 +103,21 @@ def token_member(session, *, whole: bool = False) -> members_service.MemberRef |
     return g.member
 
 
+def token_viewer() -> Member | None:
+    """The API request's member with their saved language and time zone; None without a live token."""
+    member = g.get("member")
+    if isinstance(member, Member):
+        return member
+    match = _BEARER.fullmatch(request.headers.get("Authorization", ""))
+    if member is None and match is None:
+        return None
+    ctx = node_ctx()
+    with ctx.db.read() as session:
+        if member is not None:  # the light MemberRef of a hot path
+            return session.get(Member, member.id)
+        return members_service.member_for_token(session, match.group(1), ctx.now())
+
+
 def _member_or_refuse(session, token: str, ctx, light: bool = False) -> Member:
     member = members_service.member_for_token(session, token, ctx.now(), light=light)
     if member is None:

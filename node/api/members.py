@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, g, jsonify, request
 
+from .. import i18n
 from ..context import node_ctx
 from ..errors import DomainError, NotFoundError
 from ..services import ledger, logins, members, payments
@@ -13,6 +14,8 @@ from .base import (AMOUNT, ANY_OBJECT, BOOL, DATETIME, ApiBlueprint, arr, intege
 
 api = ApiBlueprint("members", "members")
 
+LANGUAGE_HELP = "language of pages, mails and API messages; empty: not chosen (the browser's, else the node's)"
+TIME_ZONE_HELP = "IANA time zone (e.g. Europe/Brussels) of times on pages and in mails; empty: the node's"
 PROFILE = {
     "type": "object",
     "properties": {
@@ -21,13 +24,16 @@ PROFILE = {
         "languages": arr(string()), "country": string(), "bio": string(), "role": string(),
         "status": string(), "is_reviewer": BOOL, "pool_consent": BOOL, "review_capacity": integer(),
         "balance": integer(), "unit": string(),
+        "language": string(enum=["", *i18n.LANGUAGES], description=LANGUAGE_HELP),
+        "time_zone": string(description=TIME_ZONE_HELP),
     },
     "required": ["id", "handle", "status", "role"],
 }
 PROFILE_PATCH = obj(
     display_name=string(120), organisation=string(120), bio=string(2000), country=string(2),
     expertise=arr(string(64), 12), languages=arr(string(8), 8), is_reviewer=BOOL, pool_consent=BOOL,
-    review_capacity=integer(0, 20),
+    review_capacity=integer(0, 20), language=string(enum=["", *i18n.LANGUAGES], description=LANGUAGE_HELP),
+    time_zone=string(64, description=TIME_ZONE_HELP),
 )
 STATEMENT_LINE = obj(
     posting_id=integer(), txn_id=integer(), kind=string(), memo=string(), amount=integer(),
@@ -49,7 +55,8 @@ def profile_json(session, member: Member, *, private: bool = True) -> dict:
     }
     if private:
         out.update(email=member.email, pseudonym=member.pseudonym, pool_consent=member.pool_consent,
-                   review_capacity=member.review_capacity, unit=ctx.settings.unit,
+                   review_capacity=member.review_capacity, unit=ctx.settings.unit, language=member.language,
+                   time_zone=member.time_zone,
                    balance=ledger.member_account(session, member.id).balance)
     return out
 

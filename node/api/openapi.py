@@ -12,8 +12,12 @@ blueprint = Blueprint("openapi", __name__)
 
 ERROR = {
     "type": "object",
+    "description": "A refusal. `code` is stable and meant for programs; `message` is for people and follows the "
+                   "request's Accept-Language (else the member's language, else the node's).",
     "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}},
+        "code": {"type": "string", "description": "machine-readable and stable across versions and languages"},
+        "message": {"type": "string", "description": "human-readable, in the request's language"},
+        "field": {"type": "string", "description": "the input field at fault, when there is one"}}}},
     "required": ["error"],
 }
 
@@ -111,7 +115,10 @@ def build_document(base_url: str = "/") -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "sifnet node API", "version": __version__,
-                 "description": "The JSON API of one national SIF node. Errors are {error: {code, message}}."},
+                 "description": "The JSON API of one national SIF node. Errors are {error: {code, message}}: the "
+                                "code is stable (programs test it), the message is for people and follows the "
+                                "request's Accept-Language (en, nl, de, it, hu, fr), else the token member's "
+                                "language, else the node's default_language. Times are ISO 8601 UTC, in and out."},
         "servers": [{"url": base_url}],
         "paths": paths,
         "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},

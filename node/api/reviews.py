@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
+from .. import notices
 from ..context import node_ctx
 from ..errors import ForbiddenError
 from ..lifecycle import INVITATION, PROPOSAL as PROPOSAL_LIFECYCLE
@@ -66,8 +67,12 @@ CONFLICT = obj(
     reason=string(), created_at=DATETIME,
 )
 NOTIFICATION = obj(
-    ("id", "kind", "subject", "body", "created_at"), id=integer(), kind=string(), subject=string(),
-    body=string(), created_at=DATETIME, sent_at=nullable(DATETIME), read_at=nullable(DATETIME),
+    ("id", "kind", "subject", "body", "created_at"), id=integer(), kind=string(),
+    subject=string(description="in the request's language (Accept-Language, else yours) and your time zone"),
+    body=string(description="in the request's language (Accept-Language, else yours) and your time zone"),
+    params={"type": ["object", "null"], "description": "the kind's parameters (times in UTC); null for "
+                                                        "notifications stored before they had any"},
+    created_at=DATETIME, sent_at=nullable(DATETIME), read_at=nullable(DATETIME),
 )
 PROPOSAL_BODY = obj(
     proposals.PROPOSAL_FIELDS, title=string(200), summary=string(2000), full_text=string(100000),
@@ -325,6 +330,9 @@ def list_notifications():
     ctx = node_ctx()
     with ctx.db.read() as session:
         rows = reviews.notifications_for(session, g.member.id)
-        return jsonify({"notifications": [
-            {"id": n.id, "kind": n.kind, "subject": n.subject, "body": n.body, "created_at": n.created_at,
-             "sent_at": n.sent_at, "read_at": n.read_at} for n in rows]})
+    out = []
+    for n in rows:
+        subject, body = notices.for_reader(n, ctx.settings)
+        out.append({"id": n.id, "kind": n.kind, "subject": subject, "body": body, "params": n.params,
+                    "created_at": n.created_at, "sent_at": n.sent_at, "read_at": n.read_at})
+    return jsonify({"notifications": out})

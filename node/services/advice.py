@@ -140,9 +140,7 @@ def book(session, settings: Settings, *, member: Member, listing_id: int, data: 
         _start(session, booking, now)
     else:
         notify(session, member_id=booking.receiver_id, kind="advice_proposed", now=now,
-               subject=f"{member.display_name} offers to help: {listing.title}",
-               body=f"{member.display_name} proposes {hours} h for {amount} SIF on your request "
-                    f"'{listing.title}'. Accept it on your sessions page; nothing is paid until you do.")
+               params={"helper": member.display_name, "title": listing.title, "hours": hours, "amount": amount})
     return booking
 
 
@@ -183,9 +181,8 @@ def _start(session, booking: AdviceBooking, now: datetime) -> None:
     booking.status = "booked"
     receiver = session.get(Member, booking.receiver_id)
     notify(session, member_id=booking.provider_id, kind="advice_booked", now=now,
-           subject=f"Session booked by {receiver.display_name}",
-           body=f"{receiver.display_name} booked {booking.hours} h ({booking.amount} SIF, held in escrow)"
-                f"{_when(booking)}. Claim the session on your sessions page once it took place.")
+           params={"receiver": receiver.display_name, "hours": booking.hours, "amount": booking.amount,
+                   "scheduled_for": booking.scheduled_for})
 
 
 # --- sessions: after it took place ---------------------------------------------------
@@ -202,10 +199,8 @@ def claim(session, settings: Settings, *, member: Member, booking_id: int, now: 
     booking.claimed_at = now
     booking.dispute_by = now + timedelta(days=settings.dispute_days)
     notify(session, member_id=booking.receiver_id, kind="advice_claimed", now=now,
-           subject=f"Confirm your advice session with {member.display_name}",
-           body=f"{member.display_name} says your session of {booking.hours} h took place. Confirm it, or "
-                f"dispute it before {booking.dispute_by:%Y-%m-%d %H:%M} UTC; after that the "
-                f"{booking.amount} SIF are paid automatically.")
+           params={"provider": member.display_name, "hours": booking.hours, "amount": booking.amount,
+                   "dispute_by": booking.dispute_by})
     return booking
 
 
@@ -225,10 +220,9 @@ def dispute(session, *, member: Member, booking_id: int, reason: object, now: da
         raise ConflictError("the time to dispute this session has passed", code="dispute_window_closed")
     booking.status = "disputed"
     booking.dispute_reason = reason
-    body = f"Session {booking.id} ({booking.amount} SIF) is disputed by the receiver: {reason}"
+    params = {"booking_id": booking.id, "amount": booking.amount, "reason": reason}
     for member_id in [booking.provider_id, *_coordinator_ids(session, booking)]:
-        notify(session, member_id=member_id, kind="advice_disputed", now=now,
-               subject=f"Advice session {booking.id} disputed", body=body)
+        notify(session, member_id=member_id, kind="advice_disputed", params=params, now=now)
     return booking
 
 
@@ -244,8 +238,7 @@ def cancel(session, *, member: Member, booking_id: int, reason: object = None, n
     booking.resolution = f"cancelled by {member.handle}" + (f": {reason}" if reason else "")
     other = booking.receiver_id if member.id == booking.provider_id else booking.provider_id
     notify(session, member_id=other, kind="advice_cancelled", now=now,
-           subject=f"Advice session {booking.id} cancelled",
-           body=f"{member.display_name} cancelled the session. {reason}".strip())
+           params={"booking_id": booking.id, "by": member.display_name, "reason": reason})
     return booking
 
 
@@ -289,12 +282,9 @@ def _settle(session, booking: AdviceBooking, target: str, share: int, *, now: da
     booking.status = target
     booking.settled_at = now
     booking.resolution = note
-    refunded = booking.amount - share
-    body = (f"Advice session {booking.id} is {target}: {share} SIF to the provider, {refunded} SIF back "
-            f"to the receiver. {note}")
+    params = {"booking_id": booking.id, "share": share, "refunded": booking.amount - share, "note": note}
     for member_id in (booking.provider_id, booking.receiver_id):
-        notify(session, member_id=member_id, kind=f"advice_{target}", now=now,
-               subject=f"Advice session {booking.id} {target}", body=body)
+        notify(session, member_id=member_id, kind=f"advice_{target}", params=params, now=now)
 
 
 def _release(session, booking: AdviceBooking, share: int, *, now: datetime, actor_id: int | None) -> None:
@@ -380,10 +370,6 @@ def _coordinator_ids(session, booking: AdviceBooking) -> list[int]:
     return [i for i in session.scalars(select(Member.id).where(Member.role == "coordinator",
                                                                 Member.status == "active"))
             if i not in (booking.provider_id, booking.receiver_id)]
-
-
-def _when(booking: AdviceBooking) -> str:
-    return f" for {booking.scheduled_for:%Y-%m-%d %H:%M} UTC" if booking.scheduled_for else ""
 
 
 def actions_for(booking: AdviceBooking, role: str, now: datetime) -> list[str]:

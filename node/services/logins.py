@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
+from flask_babel import gettext as _
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, or_, select
 
@@ -118,7 +119,7 @@ def log_in(ctx, *, email: object, password: object, address: str | None,
     if mail is not None:  # after the commit: the token's hash is stored before the link leaves
         _send_unlock_mail(settings, *mail)
     if not ok:
-        raise AuthError("wrong email or password", code="bad_credentials")
+        raise AuthError(_("wrong email or password"), code="bad_credentials")
     return member
 
 

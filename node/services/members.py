@@ -10,6 +10,7 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from sqlalchemy import bindparam, delete, func, select
 
+from .. import i18n
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import MEMBER
 from ..settings import Settings
@@ -27,7 +28,7 @@ LANGUAGES = ("nl", "fr", "de", "en", "it", "hu", "es", "pt", "pl", "ro", "sl", "
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
 HANDLE_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 PROFILE_FIELDS = ("display_name", "organisation", "expertise", "languages", "country", "bio",
-                  "is_reviewer", "pool_consent", "review_capacity")
+                  "is_reviewer", "pool_consent", "review_capacity", "language", "time_zone")
 
 
 def taxonomy(settings: Settings) -> tuple[str, ...]:
@@ -262,6 +263,16 @@ def update_profile(session, settings: Settings, *, member: Member, data: dict, n
         changes["expertise"] = clean_list(data["expertise"], "expertise", allowed=taxonomy(settings), max_items=12)
     if "languages" in data:
         changes["languages"] = clean_list(data["languages"], "languages", allowed=LANGUAGES, max_items=8)
+    if "language" in data:
+        if data["language"] != "" and not i18n.is_language(data["language"]):
+            raise ValidationError(f"language is one of {', '.join(i18n.LANGUAGES)}, or empty for none",
+                                  code="invalid_language", field="language")
+        changes["language"] = data["language"]
+    if "time_zone" in data:
+        if data["time_zone"] != "" and not i18n.is_time_zone(data["time_zone"]):
+            raise ValidationError("time_zone is an IANA time zone such as Europe/Brussels, or empty for the node's",
+                                  code="invalid_time_zone", field="time_zone")
+        changes["time_zone"] = data["time_zone"]
     for key in ("is_reviewer", "pool_consent"):
         if key in data:
             if not isinstance(data[key], bool):

@@ -1,4 +1,8 @@
-"""Notifications: stored with the state change, mailed after the commit by a sweep; send_mail for one at once."""
+"""Notifications: stored with the state change as kind and parameters, mailed after the commit by a sweep.
+
+The text is rendered late (node.notices), in the recipient's language and time zone. send_mail
+sends one mail at once, bypassing the queue (for a secret the database must not keep).
+"""
 from __future__ import annotations
 
 import logging
@@ -8,20 +12,24 @@ import threading
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any, Mapping
 
 from sqlalchemy import insert, select
 
+from ..notices import stored_params, text_of
 from ..scheduler import sweep
+from ..settings import Settings
 from ..tables import Member, Notification
 
 log = logging.getLogger(__name__)
 
 
-def notify(session, *, member_id: int, kind: str, subject: str, body: str, now: datetime) -> None:
-    """Queue a notification for a member in the current transaction."""
+def notify(session, *, member_id: int, kind: str, params: Mapping[str, Any], now: datetime) -> None:
+    """Queue a notification of a kind declared in node/notices.py, with that kind's parameters."""
     # One Core statement: payments notify on their hot path, where an ORM flush costs several times this.
-    session.execute(_INSERT_NOTIFICATION, {"member_id": member_id, "kind": kind, "subject": subject[:200],
-                                           "body": body[:8000], "created_at": now, "sent_at": None, "read_at": None})
+    session.execute(_INSERT_NOTIFICATION, {"member_id": member_id, "kind": kind,
+                                           "params": stored_params(kind, params), "subject": "", "body": "",
+                                           "created_at": now, "sent_at": None, "read_at": None})
 
 
 _INSERT_NOTIFICATION = insert(Notification.__table__)
@@ -32,13 +40,13 @@ def deliver_notifications(ctx) -> int:
     """Send queued notifications by SMTP, or write them to the mail folder in development."""
     with ctx.db.read() as s:
         pending = s.execute(
-            select(Notification, Member.email, Member.status).join(Member, Member.id == Notification.member_id)
+            select(Notification, Member).join(Member, Member.id == Notification.member_id)
             .where(Notification.sent_at.is_(None)).order_by(Notification.id).limit(200)
         ).all()
     sent = 0
-    for note, email, status in pending:
-        if status != "closed":
-            message = _message(ctx.settings, note, email)
+    for note, member in pending:
+        if member.status != "closed":
+            message = _message(ctx.settings, note, member)
             # The file name is the notification id: writing it twice overwrites, never duplicates.
             _transmit(ctx.settings, message, f"{note.id:08d}-{note.kind}.eml")
         with ctx.db.write() as s:
@@ -49,7 +57,7 @@ def deliver_notifications(ctx) -> int:
     return sent
 
 
-def send_mail(settings, *, to: str, subject: str, body: str, kind: str) -> None:
+def send_mail(settings, *, to: str, subject: str, body: str, kind: str, language: str = "") -> None:
     """Send one mail now, bypassing the queue: for a secret (a login link) the database must not keep.
 
     Over SMTP it goes from a thread of its own, so that the request answers as fast whether or not
@@ -57,7 +65,7 @@ def send_mail(settings, *, to: str, subject: str, body: str, kind: str) -> None:
     mail folder is written at once, so tests read it without waiting.
     """
     name = f"{kind}-{secrets.token_hex(8)}"
-    message = _compose(settings, to=to, subject=subject, body=body, message_id=name)
+    message = _compose(settings, to=to, subject=subject, body=body, message_id=name, language=language)
     if settings.smtp_host:
         threading.Thread(target=_transmit_logged, args=(settings, message, f"{name}.eml"), daemon=True,
                          name="sifnet-mail").start()
@@ -65,17 +73,25 @@ def send_mail(settings, *, to: str, subject: str, body: str, kind: str) -> None:
         _transmit(settings, message, f"{name}.eml")
 
 
-def _message(settings, note: Notification, email: str) -> EmailMessage:
-    return _compose(settings, to=email, subject=note.subject, body=note.body, message_id=f"notification-{note.id}")
+def _message(settings: Settings, note: Notification, member: Member) -> EmailMessage:
+    """The mail in the recipient's language and time zone (the node's when they chose none)."""
+    language = member.language or settings.default_language
+    subject, body = text_of(note, language=language, time_zone=member.time_zone or settings.time_zone,
+                            settings=settings)
+    # Rows from before params are English.
+    return _compose(settings, to=member.email, subject=subject, body=body, message_id=f"notification-{note.id}",
+                    language=language if note.params is not None else "en")
 
 
-def _compose(settings, *, to: str, subject: str, body: str, message_id: str) -> EmailMessage:
+def _compose(settings, *, to: str, subject: str, body: str, message_id: str, language: str = "") -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
     message["Subject"] = f"[{settings.node_name}] {subject}"
     message["Message-ID"] = f"<{message_id}@{settings.node_id}.sifnet.invalid>"
     message.set_content(body + f"\n\n-- \n{settings.node_name}: {settings.base_url}\n")
+    if language:  # after set_content, which replaces every Content-* header
+        message["Content-Language"] = language
     return message
 
 

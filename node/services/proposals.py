@@ -251,11 +251,8 @@ def invite_candidate(session, settings: Settings, proposal: Proposal, candidate:
     session.add(invitation)
     session.flush()
     if invitation.reviewer_id is not None:
-        notify(session, member_id=invitation.reviewer_id, kind="review_invitation",
-               subject=f"Review invitation: {proposal.title}",
-               body=(f"You are invited to review \"{proposal.title}\" for {proposal.bounty} {settings.unit}. "
-                     f"Please accept or decline before {invitation.accept_by:%Y-%m-%d %H:%M} UTC: "
-                     f"{settings.base_url}/reviews"), now=now)
+        notify(session, member_id=invitation.reviewer_id, kind="review_invitation", now=now,
+               params={"title": proposal.title, "bounty": proposal.bounty, "accept_by": invitation.accept_by})
     else:
         remote.invited(session, proposal, invitation, now)
     return invitation
@@ -300,9 +297,8 @@ def withdraw(session, settings: Settings, *, member: Member, proposal_id: int, n
             INVITATION.check(invitation.status, "cancelled")
             invitation.status = "cancelled"
             if invitation.reviewer_id is not None:
-                notify(session, member_id=invitation.reviewer_id, kind="invitation_cancelled",
-                       subject=f"Proposal withdrawn: {proposal.title}",
-                       body=f"The author withdrew \"{proposal.title}\"; your invitation is cancelled.", now=now)
+                notify(session, member_id=invitation.reviewer_id, kind="invitation_cancelled", now=now,
+                       params={"title": proposal.title})
             elif remote is not None:
                 remote.ended(session, invitation, "proposal_withdrawn", now)
     proposal.status = "withdrawn"

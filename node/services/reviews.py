@@ -123,11 +123,8 @@ def _replace(session, settings: Settings, gone: ReviewInvitation, now: datetime,
     if proposal.status != "open":
         return
     invited = proposals.fill_slots(session, settings, proposal, now, remote)
-    outcome = ("Another reviewer has been invited in their place." if invited else
-               "No other reviewer is available right now; your proposal is waiting for reviewers.")
-    notify(session, member_id=proposal.author_id, kind="reviewer_replaced",
-           subject=f"A review invitation {what}: {proposal.title}",
-           body=f"A review invitation for \"{proposal.title}\" {what}. {outcome}", now=now)
+    notify(session, member_id=proposal.author_id, kind="reviewer_replaced", now=now,
+           params={"title": proposal.title, "what": what, "outcome": "reinvited" if invited else "waiting"})
 
 
 def submit_review(session, settings: Settings, *, member: Member, invitation_id: int, data: dict,
@@ -150,9 +147,8 @@ def _store_review(session, settings: Settings, invitation: ReviewInvitation, fie
     session.add(review)
     session.flush()
     _pay_bounty(session, settings, proposal, invitation, now, remote)
-    notify(session, member_id=proposal.author_id, kind="review_received",
-           subject=f"Review received: {proposal.title}",
-           body=f"A review of \"{proposal.title}\" has arrived: {settings.base_url}/proposals/{proposal.id}", now=now)
+    notify(session, member_id=proposal.author_id, kind="review_received", now=now,
+           params={"title": proposal.title, "proposal_id": proposal.id})
     _complete_if_done(session, proposal, now)
     return review
 
@@ -180,10 +176,8 @@ def _pay_bounty(session, settings: Settings, proposal: Proposal, invitation: Rev
                       ledger.Leg(ledger.member_account(session, invitation.reviewer_id), invitation.bounty)],
                 now=now, ref=f"review:{invitation.id}:bounty",
                 check_limits=False)  # escrowed SIF must be able to leave escrow; a cap cannot block a done review
-    notify(session, member_id=invitation.reviewer_id, kind="review_payment",
-           subject=f"Paid {invitation.bounty} {settings.unit} for your review",
-           body=f"Thank you for reviewing \"{proposal.title}\": {invitation.bounty} {settings.unit} "
-                f"are on your account.", now=now)
+    notify(session, member_id=invitation.reviewer_id, kind="review_payment", now=now,
+           params={"title": proposal.title, "bounty": invitation.bounty})
 
 
 def _complete_if_done(session, proposal: Proposal, now: datetime) -> None:
@@ -243,9 +237,7 @@ def expire_invitations(ctx) -> int:
             INVITATION.check(invitation.status, "expired")
             invitation.status = "expired"
             if invitation.reviewer_id is not None:
-                notify(s, member_id=invitation.reviewer_id, kind="invitation_expired",
-                       subject="A review invitation expired",
-                       body="You did not answer a review invitation in time; it went to someone else.", now=now)
+                notify(s, member_id=invitation.reviewer_id, kind="invitation_expired", params={}, now=now)
             elif remote is not None:
                 remote.ended(s, invitation, "expired", now)
             _replace(s, ctx.settings, invitation, now, "expired", remote)
@@ -266,9 +258,7 @@ def time_out_reviews(ctx) -> int:
             INVITATION.check(invitation.status, "timed_out")
             invitation.status = "timed_out"
             if invitation.reviewer_id is not None:
-                notify(s, member_id=invitation.reviewer_id, kind="review_timed_out",
-                       subject="A review you accepted timed out",
-                       body="The review was not submitted by its due date; it was offered to someone else.", now=now)
+                notify(s, member_id=invitation.reviewer_id, kind="review_timed_out", params={}, now=now)
             elif remote is not None:
                 remote.ended(s, invitation, "timed_out", now)
             _replace(s, ctx.settings, invitation, now, "timed out", remote)
@@ -291,10 +281,8 @@ def remind_reviewers(ctx) -> int:
             invitation.reminded_at = now
             if invitation.reviewer_id is not None:
                 proposal = s.get(Proposal, invitation.proposal_id)
-                notify(s, member_id=invitation.reviewer_id, kind="review_reminder",
-                       subject=f"Reminder: your review of \"{proposal.title}\"",
-                       body=f"Your review is due by {invitation.due_by:%Y-%m-%d %H:%M} UTC: "
-                            f"{ctx.settings.base_url}/reviews", now=now)
+                notify(s, member_id=invitation.reviewer_id, kind="review_reminder", now=now,
+                       params={"title": proposal.title, "due_by": invitation.due_by})
             done += 1
     return done
 

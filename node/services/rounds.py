@@ -246,7 +246,7 @@ def _apply(session, settings: Settings, round_id: int, inst, result, now: dateti
     rnd.status, rnd.solved_at, rnd.total_affinity = "solved", now, result.total_affinity
     rnd.progress, rnd.progress_message = 1000, f"done: {len(assigned)} reviewers assigned"
     rnd.result = _result_record(inst, result, assigned)
-    _tell_authors(session, settings, rnd, result, now)
+    _tell_authors(session, rnd, result, now)
     return True
 
 
@@ -283,7 +283,7 @@ def _result_record(inst, result, assigned: list) -> dict:
             "stats": {k: int(v) for k, v in result.stats.items()}}
 
 
-def _tell_authors(session, settings: Settings, rnd: ReviewRound, result, now: datetime) -> None:
+def _tell_authors(session, rnd: ReviewRound, result, now: datetime) -> None:
     """Each author hears how many reviewers their proposal got, and whether it is short."""
     got: dict[int, int] = {}
     for a in result.assignments:
@@ -291,13 +291,9 @@ def _tell_authors(session, settings: Settings, rnd: ReviewRound, result, now: da
     for _, proposal in items_of(session, rnd.id):
         if proposal.status != "open":
             continue
-        short = result.short.get(proposal.id, 0)
-        tail = (f" {short} review(s) are still missing; new reviewers will be invited as they become available."
-                if short else "")
-        notify(session, member_id=proposal.author_id, kind="round_solved",
-               subject=f"Review round \"{rnd.title}\": reviewers invited",
-               body=f"{got.get(proposal.id, 0)} reviewer(s) were invited for \"{proposal.title}\".{tail} "
-                    f"{settings.base_url}/proposals/{proposal.id}", now=now)
+        notify(session, member_id=proposal.author_id, kind="round_solved", now=now,
+               params={"round": rnd.title, "title": proposal.title, "proposal_id": proposal.id,
+                       "invited": got.get(proposal.id, 0), "missing": result.short.get(proposal.id, 0)})
 
 
 @sweep

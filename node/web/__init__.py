@@ -5,12 +5,13 @@ import hmac
 import secrets
 
 from flask import Flask, request, session
+from flask_babel import gettext as _
 
 from ..errors import DomainError
 
 # Paths that are not browser forms: token-authenticated API, signed federation, test hooks.
 CSRF_EXEMPT_PREFIXES = ("/api/", "/_test/", "/federation/", "/.well-known/")
-WEB_MODULES = ("auth", "member", "coordinator", "advice", "reviews", "rounds")
+WEB_MODULES = ("auth", "member", "coordinator", "advice", "reviews", "rounds", "language")
 
 
 def csrf_token() -> str:
@@ -43,8 +44,8 @@ def _check_csrf() -> None:
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(sent, expected):
         # Its own code (not the generic bad_request), so a client and the tests can tell this refusal apart.
-        raise DomainError("The form expired or did not come from this site (CSRF check failed). Reload and try again.",
-                          code="csrf_failed", status=400)
+        raise DomainError(_("The form expired or did not come from this site (CSRF check failed). Reload and try "
+                            "again."), code="csrf_failed", status=400)
 
 
 def init_app(app: Flask) -> None:

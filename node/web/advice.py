@@ -1,10 +1,9 @@
 """Web pages of the advice exchange: the market, a listing, my sessions, dashboard and dispute panels."""
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from .. import i18n
 from ..context import node_ctx
 from ..services import advice, members
 from ..tables import Member
@@ -24,14 +23,6 @@ def _int(text: str | None) -> object:
     """Digits from a form become an int; anything else is passed on for the service to refuse."""
     text = (text or "").strip()
     return int(text) if text.isdigit() and len(text) < 16 else text
-
-
-def _utc(text: str | None) -> str | None:
-    """A datetime-local form value carries no zone: the form says it is UTC."""
-    text = (text or "").strip()
-    if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text):
-        return text + ":00Z"
-    return text or None
 
 
 @bp.get("/advice")
@@ -79,7 +70,7 @@ def listing(listing_id: int):
 def book(listing_id: int):
     ctx = node_ctx()
     form = request.form
-    data = {"hours": _int(form.get("hours")), "scheduled_for": _utc(form.get("scheduled_for")),
+    data = {"hours": _int(form.get("hours")), "scheduled_for": i18n.form_time(form.get("scheduled_for"), "scheduled_for"),
             "note": form.get("note", "")}
     with ctx.db.write() as s:
         booking = advice.book(s, ctx.settings, member=_me(s), listing_id=listing_id, data=data, now=ctx.now())

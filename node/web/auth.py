@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from .. import i18n
 from ..context import node_ctx
 from ..errors import DomainError
 from ..services import logins, members
@@ -58,7 +59,7 @@ def login():
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
     csrf = session.get("csrf")
-    session.clear()  # a fresh session on login: no fixation
+    i18n.clear_session()  # a fresh session on login: no fixation
     session["member_id"], session["session_version"] = member.id, member.session_version
     if csrf:
         session["csrf"] = csrf
@@ -124,6 +125,6 @@ def remember_device(response, trusted: logins.TrustedDevice) -> None:
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    i18n.clear_session()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"), 303)

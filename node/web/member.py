@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
 
+from .. import i18n, notices
 from ..clock import iso
 from ..context import node_ctx
 from ..services import ledger, members, payments
@@ -27,9 +28,10 @@ def dashboard():
         me = _me(s)
         account = ledger.member_account(s, me.id)
         lines = ledger.statement(s, account, limit=5)
-        notes = s.query(Notification).filter(Notification.member_id == me.id).order_by(
+        rows = s.query(Notification).filter(Notification.member_id == me.id).order_by(
             Notification.id.desc()).limit(8).all()
         panels = [panel(s, me) for panel in DASHBOARD_PANELS]
+    notes = [(n.created_at, *notices.for_reader(n, ctx.settings)) for n in rows]
     return render_template("dashboard.html", account=account, lines=lines, notes=notes, panels=panels)
 
 
@@ -50,16 +52,19 @@ def profile():
             "expertise": form.getlist("expertise"), "languages": form.getlist("languages"),
             "is_reviewer": form.get("is_reviewer") == "on", "pool_consent": form.get("pool_consent") == "on",
             "review_capacity": form.get("review_capacity", "3"),
+            "language": form.get("language", ""), "time_zone": form.get("time_zone", ""),
         }
         data["review_capacity"] = int(data["review_capacity"]) if str(data["review_capacity"]).isdigit() else -1
         with ctx.db.write() as s:
-            members.update_profile(s, ctx.settings, member=_me(s), data=data, now=ctx.now())
+            member = members.update_profile(s, ctx.settings, member=_me(s), data=data, now=ctx.now())
+        g.member = member  # the flash below is in the language just chosen
+        i18n.refresh()
         flash("Profile saved.", "info")
         return redirect(url_for("member.profile"), 303)
     with ctx.db.read() as s:
         me = _me(s)
     return render_template("profile.html", member=me, taxonomy=members.taxonomy(ctx.settings),
-                           languages=members.LANGUAGES)
+                           languages=members.LANGUAGES, common_zones=i18n.COMMON_TIME_ZONES, all_zones=sorted(i18n.time_zones()))
 
 
 @bp.get("/statement")

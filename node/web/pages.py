@@ -26,6 +26,15 @@ def current_member() -> Member | None:
     return member
 
 
+def viewer() -> Member | None:
+    """Whose language and time zone a request uses: the page's logged-in member, or the API token's."""
+    if request.path.startswith("/api/"):
+        from ..api.base import token_viewer
+
+        return token_viewer()
+    return current_member()
+
+
 def login_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapped(**kwargs):

@@ -6,6 +6,7 @@ import re
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 
 from ..api.rounds import remote_conflict_view, round_view
+from .. import i18n
 from ..context import node_ctx
 from ..services import bids, members, proposals, rounds
 from ..tables import Member
@@ -28,12 +29,6 @@ def _form_int(name: str, default: str = "") -> object:
     return int(raw) if re.fullmatch(r"-?\d{1,16}", raw) else raw
 
 
-def _form_time(name: str) -> str:
-    """A datetime-local field, read as UTC (the form says so)."""
-    raw = request.form.get(name, "").strip()
-    return raw + "Z" if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?", raw) else raw
-
-
 @bp.get("/rounds", endpoint="rounds")
 @login_required
 def rounds_page():
@@ -50,7 +45,7 @@ def rounds_page():
 @form_action("rounds.rounds")
 def create_round():
     ctx = node_ctx()
-    data = {"title": request.form.get("title", ""), "deadline": _form_time("deadline"),
+    data = {"title": request.form.get("title", ""), "deadline": i18n.form_time(request.form.get("deadline"), "deadline") or "",
             "reviews_per_proposal": _form_int("reviews_per_proposal"), "min_load": _form_int("min_load", "0"),
             "max_load": _form_int("max_load"), "need_foreign": request.form.get("need_foreign") == "on"}
     with ctx.db.write() as s:

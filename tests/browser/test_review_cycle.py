@@ -19,7 +19,7 @@ def flash(page) -> str:
 
 def balance(page) -> str:
     page.goto("/dashboard")
-    return page.locator("#balance").inner_text()
+    return page.locator("#balance").inner_text().replace("\xa0", " ")  # |sif joins amount and unit with a no-break space
 
 
 def log_in(page, email: str, password: str = PASSWORD) -> None:

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from federation import initiatives
 from federation.tables import Initiative
+from node import notices
 from node.tables import Notification
 from tests.node.test_web import csrf, login
 
@@ -13,8 +14,10 @@ KITCHEN = {"name": "Community kitchen", "summary": "Hot meals <b>together</b>", 
 
 
 def notes(ctx, kind=initiatives.CONTACT_KIND) -> list[tuple[int, str]]:
+    """(recipient, body as an English reader sees it) of each notification of the kind."""
     with ctx.db.read() as s:
-        return [(n.member_id, n.body) for n in s.scalars(select(Notification).where(Notification.kind == kind))]
+        rows = s.scalars(select(Notification).where(Notification.kind == kind)).all()
+    return [(n.member_id, notices.text_of(n, language="en", time_zone="UTC", settings=ctx.settings)[1]) for n in rows]
 
 
 def test_coordinators_record_initiatives_and_their_consent_through_the_api(client, ctx, make_member, token_for):

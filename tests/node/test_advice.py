@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select
 
+from node import notices
 from node.api.advice import BOOKING, LISTING
 from node.scheduler import register_app, run_sweeps
 from node.services import advice
@@ -127,7 +128,9 @@ def test_book_claim_confirm_pays_the_provider(client, ctx, people, books):
     claimed = act(client, a, booking["id"], "claim")
     assert claimed["status"] == "claimed" and claimed["dispute_by"] == "2026-03-05T09:00:00Z"
     [claim_note] = notes(ctx, bert, "advice_claimed")
-    assert "2026-03-05 09:00 UTC" in claim_note.body
+    assert claim_note.params["dispute_by"] == "2026-03-05T09:00:00Z"  # stored in UTC, rendered when read
+    _, body = notices.text_of(claim_note, language="en", time_zone="UTC", settings=ctx.settings)
+    assert "dispute it before Mar 5, 2026, 9:00\u202fAM" in body
     done = act(client, b, booking["id"], "confirm")
     conforms(done, BOOKING)
     assert (done["status"], done["provider_amount"], done["refunded_amount"], done["actions"]) == ("confirmed", 6, 0, [])

@@ -57,7 +57,7 @@ def test_offer_book_claim_dispute_settle_through_the_forms(app, ctx, clock, make
     r = web_a.post(claim_url, data={"csrf_token": csrf(web_a, "/advice/sessions")})
     assert r.status_code == 303 and _booking(ctx, booking.id).status == "claimed"
     sessions_b = web_b.get("/advice/sessions").get_data(as_text=True)
-    assert f"/advice/bookings/{booking.id}/confirm" in sessions_b and "dispute by 2026-03-06 15:00 UTC" in sessions_b
+    assert f"/advice/bookings/{booking.id}/confirm" in sessions_b and "dispute by Mar 6, 2026, 3:00\u202fPM" in sessions_b
     r = web_b.post(f"/advice/bookings/{booking.id}/dispute",
                    data={"reason": "only one hour", "csrf_token": csrf(web_b, "/advice/sessions")})
     assert r.status_code == 303 and _booking(ctx, booking.id).status == "disputed"

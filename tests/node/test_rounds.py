@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from federation.tables import ChannelEntry, Peer, PoolReviewer, ReviewLink
+from node import notices
 from node.errors import DomainError
 from node.scheduler import register_app, run_sweeps
 from node.services import bids, matching, proposals, reviews, rounds
@@ -129,8 +130,9 @@ def test_short_proposals_and_unmet_constraints_are_reported(ctx, make_member, co
     assert kinds[("slots", str(pid))] == "only 1 allowed reviewers"
     assert _invitees(ctx, pid) == ["dirk"]
     with ctx.db.read() as s:
-        body = s.scalars(select(Notification.body).where(Notification.kind == "round_solved")).one()
-    assert "1 review(s) are still missing" in body
+        note = s.scalars(select(Notification).where(Notification.kind == "round_solved")).one()
+    _, body = notices.text_of(note, language="en", time_zone="UTC", settings=ctx.settings)
+    assert "Reviewers invited for" in body and "Reviews still missing: 1;" in body
     books()
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 import json
 
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 
+from node import notices
 from node.app import create_app
 from node.db import Database, alembic_config
 from node.services import ledger
 from node.services.members import hash_token
+from node.settings import Settings
+from node.tables import Member, Notification
 from tests.conftest import FAST_ARGON2, START
 
 FIRST_RELEASE = "0001"  # frozen: this test's SQL is written against it and must never need changing
@@ -145,3 +149,23 @@ def test_first_release_database_upgrades_to_head_without_loss(empty_database_url
         if "sifnet_federation" in app.extensions:
             app.extensions["sifnet_federation"].stop()
         app.extensions["sifnet"].db.dispose()
+
+
+def test_members_and_notifications_from_before_revision_0006_keep_what_they_had(empty_database_url):
+    """Members get no language or zone ("": the node's); notifications keep their English text and get no params."""
+    db = Database(empty_database_url)
+    command.upgrade(alembic_config(db.url), "0003")
+    subject, body = "You received 2 SIF from zoltan@hu", "zoltan@hu paid you 2 SIF. Memo: soup"
+    with db.engine.begin() as conn:
+        anna = _member(conn, db, "anna")
+        _insert(conn, "notifications", member_id=anna, kind="payment", subject=subject, body=body,
+                created_at=_at(db), sent_at=None, read_at=None)
+    command.upgrade(alembic_config(db.url), "head")
+    try:
+        with Session(db.engine) as s:
+            member, note = s.get(Member, anna), s.scalars(select(Notification)).one()
+            assert (member.language, member.time_zone, note.params) == ("", "", None)
+            shown = notices.text_of(note, language="de", time_zone="Europe/Berlin", settings=Settings())
+        assert shown == (subject, body)
+    finally:
+        db.dispose()

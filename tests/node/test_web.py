@@ -45,7 +45,7 @@ def test_signup_approve_login_pay_through_the_ui(app, ctx, make_member, books):
                    data={"decision": "approve", "reason": "ok", "csrf_token": csrf(admin, "/coordinator/")})
     assert r.status_code == 303
     login(visitor, "nora@example.org")
-    assert "10 SIF" in visitor.get("/dashboard").get_data(as_text=True)
+    assert "10\xa0SIF" in visitor.get("/dashboard").get_data(as_text=True)
     r = visitor.post("/pay", data={"to": "bert", "amount": "3", "memo": "<script>alert(1)</script>",
                                    "csrf_token": csrf(visitor, "/pay")})
     assert r.status_code == 303
