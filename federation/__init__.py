@@ -6,17 +6,18 @@ from flask import Flask
 
 def init_app(app: Flask, *, start_delivery: bool = True) -> None:
     """Wire federation into a node app: endpoints, coordinator pages, payment routing, sweeps."""
-    from . import checkpoints, keys, transfers  # noqa: F401  (register message handlers)
-    from . import settlement, settlement_views  # noqa: F401  (settlement handlers, API routes and pages)
+    from . import settlement_views  # noqa: F401  (its API routes join the node's API blueprint)
     from .api import register_api
+    from .handlers import register_handlers
     from .inbox import bp as inbox_bp
     from .state import Federation
     from .web import bp as web_bp
 
     ctx = app.extensions["sifnet"]
     fed = Federation(ctx, start_kicker=start_delivery)
+    register_handlers(fed)
     app.extensions["sifnet_federation"] = fed
-    ctx.extensions["federation"] = fed
+    ctx.federation = fed
     with ctx.db.write() as session:
         fed.identity.register_current(session, ctx.now())
     app.register_blueprint(inbox_bp)
@@ -32,16 +33,18 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
 
     app.register_blueprint(summary.bp)
     initiatives_web.register(app)
-    app.extensions["sifnet_remote_payments"] = _remote_payment(fed)
-    from . import incoming_reviews, pools, reviews_web  # noqa: F401  (issue 5: pools and cross-border reviews)
+    ctx.remote_payments = _remote_payment(fed)
+    from . import reviews_web
     from .remote_reviews import RemoteReviewHooks
 
-    ctx.extensions["remote_reviews"] = RemoteReviewHooks(fed)  # node's proposals.RemoteReviews
+    ctx.remote_reviews = RemoteReviewHooks(fed)  # node's proposals.RemoteReviews
     reviews_web.register(app)
     from . import test_hooks
 
     test_hooks.register(app)  # only with allow_clock_control (development and tests)
-    from . import jobs  # noqa: F401  (register the federation sweeps)
+    from .jobs import register_sweeps
+
+    register_sweeps(ctx.sweeps)
 
 
 class _RemotePayments:

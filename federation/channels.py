@@ -25,8 +25,6 @@ from .tables import ChannelEntry, Peer
 
 log = logging.getLogger(__name__)
 
-# type -> handler(session, fed, peer, envelope, now); registered by the areas (transfers, reviews...).
-HANDLERS: dict[str, Callable] = {}
 # Entries applied per write transaction: a commit (an fsync) per run instead of per entry, while
 # the write lock is still released often enough for the node's other writers.
 APPLY_RUN = 25
@@ -38,14 +36,6 @@ _INSERT_ENTRY = insert(ChannelEntry.__table__)
 _UNACKED = (select(ChannelEntry).where(ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == "out",
                                        ChannelEntry.acked_at.is_(None))
             .order_by(ChannelEntry.seq).limit(bindparam("limit")))
-
-
-def handles(type_name: str) -> Callable:
-    def decorator(fn: Callable) -> Callable:
-        HANDLERS[type_name] = fn
-        return fn
-
-    return decorator
 
 
 @dataclass(frozen=True)
@@ -172,7 +162,7 @@ def _store_and_apply(session, fed, peer: Peer, env: Envelope, digest: str, now: 
     session.execute(_INSERT_ENTRY, {"peer_id": peer.node_id, "direction": "in", "seq": env.channel.seq,
                                     "type": env.type, "envelope_id": env.id, "entry_hash": digest,
                                     "envelope": canonical_json(env.to_dict()).decode(), "created_at": now})
-    handler = HANDLERS.get(env.type)
+    handler = fed.channel_handlers.get(env.type)
     if handler is None:
         log.warning("no handler for %s from %s; stored, not applied", env.type, peer.node_id)
     else:

@@ -22,7 +22,6 @@ from protocol import Envelope, ProtocolError, canonical_json, format_time, make_
 from . import channels
 from .httpsig import sign_request
 from .identity import MESSAGES_PATH, new_envelope_id
-from .inbox import DIRECT_HANDLERS
 from .tables import ChannelEntry, Checkpoint, Dispute, Peer, SettledPair, SettlementPart
 
 
@@ -152,7 +151,7 @@ def open_dispute(session, peer_id: str, detail: str, now: datetime) -> Dispute:
 
 def exchange_checkpoint(fed, peer_id: str) -> dict:
     """Send our checkpoint to a peer, and compare the one it answers with (both sides then know)."""
-    from protocol import Envelope as Env, parse_json, verify_envelope
+    from protocol import Envelope as Env, verify_envelope
 
     from .peers import keyring_of
 
@@ -201,4 +200,3 @@ def resolve_dispute(session, dispute_id: int, resolution: str, now: datetime) ->
     return dispute
 
 
-DIRECT_HANDLERS["checkpoint"] = receive_checkpoint

@@ -6,9 +6,8 @@ import sys
 from typing import Sequence
 
 from node import cli as node_cli
-from node.cli import command
-
-from .directory import cli as _directory_cli  # noqa: F401  (`sifnet directory ...`, `sifnet node directory-apply`)
+from node.cli import Command, Group, add_commands, command
+from node.registry import Registry
 
 
 def _app(args: argparse.Namespace):
@@ -140,7 +139,17 @@ def cmd_clearing_round(args: argparse.Namespace) -> int:
     return 0 if entry["state"] in ("settled", "empty", "computed", "certified") else 1
 
 
+def register_commands(commands: Registry[Command], groups: Registry[Group]) -> None:
+    """Federation's `sifnet node` commands and the `sifnet directory` group."""
+    from .directory import cli as directory_cli
+
+    add_commands(commands, cmd_peer_add, cmd_peer_confirm, cmd_peer_trust, cmd_peer_suspend, cmd_peer_resume,
+                 cmd_peer_list, cmd_rotate_key, cmd_clearing_round)
+    directory_cli.register_commands(commands, groups)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `sifnet` console script: the same commands as `python -m node.cli`."""
     return node_cli.main(argv)
 
 

@@ -141,10 +141,6 @@ def _receive(f):
     return jsonify(receipt.to_dict())
 
 
-# Direct (non-channel) message types and their handlers: type -> fn(fed, peer, envelope) -> dict.
-DIRECT_HANDLERS: dict = {}
-
-
 @bp.post(MESSAGES_PATH)
 def direct_message():
     """Receive one signed direct message (checkpoints, settlement); replayed ids are refused."""
@@ -158,7 +154,7 @@ def direct_message():
         keyring = network_keyring(session, f.node_id)
     verify_envelope(env, keyring=keyring, expected_to=f.node_id, now=f.ctx.now(), max_skew=f.max_skew,
                     max_age=f.max_age)
-    handler = DIRECT_HANDLERS.get(env.type)
+    handler = f.direct_handlers.get(env.type)
     if handler is None or env.channel is not None:
         raise Refusal("unsupported_type", f"{env.type} is not accepted as a direct message")
     with f.ctx.db.read() as session:

@@ -24,7 +24,7 @@ from node.services.validate import clean_text
 from node.tables import Member, ReviewInvitation
 from protocol import Envelope, parse_time
 
-from . import channels, transfers
+from . import channels
 from .remote_reviews import TRANSFER_PREFIX, bounty_transfer_id
 from .tables import CrossBorderTransfer, IncomingInvitation, Peer
 
@@ -41,7 +41,6 @@ END_STATES = {"expired": "expired", "timed_out": "timed_out"}  # any other reaso
 # --- entries from the proposer's node ---------------------------------------------------------------
 
 
-@channels.handles("review_invite")
 def apply_invite(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """Show the invitation to the member and notify them, or decline at once if they cannot take it."""
     body = env.body
@@ -118,7 +117,6 @@ def _incoming(session, peer: Peer, invite_id: str) -> IncomingInvitation | None:
                                                             IncomingInvitation.invite_id == invite_id)).first()
 
 
-@channels.handles("review_cancel")
 def apply_cancel(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """The proposer's node ended the invitation (expired, timed out, withdrawn, refused)."""
     row = _incoming(session, peer, env.body["invite_id"])
@@ -135,7 +133,6 @@ def apply_cancel(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
            params={"peer": peer.name or peer.node_id, "title": row.title, "reason_code": code})
 
 
-@channels.handles("proposal_share")
 def apply_share(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """The full text, for the member who accepted; kept only while the invitation is accepted."""
     row = _incoming(session, peer, env.body["invite_id"])
@@ -147,7 +144,6 @@ def apply_share(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     notify(session, member_id=row.member_id, kind="proposal_shared", now=now, params={"title": row.title})
 
 
-@channels.handles("review_rating")
 def apply_rating(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """The author's helpfulness rating joins the member's record (and so their pool entry)."""
     row = _incoming(session, peer, env.body["invite_id"])
@@ -158,7 +154,7 @@ def apply_rating(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
            params={"title": row.title, "helpfulness": row.helpfulness})
 
 
-def _review_payee(session, peer: Peer, body: dict) -> Member | None:
+def review_payee(session, peer: Peer, body: dict) -> Member | None:
     """A review bounty is paid to the reviewer's pseudonym: find them by the invitation it names."""
     tid = body["transfer_id"]
     if not tid.startswith(TRANSFER_PREFIX):
@@ -170,8 +166,6 @@ def _review_payee(session, peer: Peer, body: dict) -> Member | None:
     return member if member is not None and member.pseudonym == body["payee"] else None
 
 
-if _review_payee not in transfers.PAYEE_RESOLVERS:
-    transfers.PAYEE_RESOLVERS.append(_review_payee)
 
 
 # --- the member answers -----------------------------------------------------------------------------

@@ -4,28 +4,31 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from node.scheduler import sweep
 
 from .tables import Peer
 
 log = logging.getLogger(__name__)
 
 
-@sweep
+def register_sweeps(sweeps) -> None:
+    """Add federation's sweeps to the node's (run after the node's own)."""
+    for fn in (retry_deliveries, exchange_checkpoints, advance_clearing_rounds, share_reviewer_pools):
+        sweeps.add(fn.__name__, fn)
+
+
 def retry_deliveries(ctx) -> int:
     """Deliver to every peer whose backlog is due for another try."""
     from .delivery import retry_due
 
-    fed = ctx.extensions.get("federation")
+    fed = ctx.federation
     return retry_due(fed) if fed is not None else 0
 
 
-@sweep
 def exchange_checkpoints(ctx) -> int:
     """Every checkpoint_seconds, exchange a signed checkpoint with each active peer."""
     from .checkpoints import exchange_checkpoint
 
-    fed = ctx.extensions.get("federation")
+    fed = ctx.federation
     if fed is None:
         return 0
     now = ctx.now()
@@ -46,19 +49,17 @@ def exchange_checkpoints(ctx) -> int:
     return done
 
 
-@sweep
 def advance_clearing_rounds(ctx) -> int:
     """Clearing rounds: deadlines, retries and certificate delivery; a scheduled round when one is due."""
     from .settlement_round import sweep_rounds
 
-    fed = ctx.extensions.get("federation")
+    fed = ctx.federation
     return sweep_rounds(fed) if fed is not None else 0
 
 
-@sweep
 def share_reviewer_pools(ctx) -> int:
     """Send each active peer our reviewer pool: a snapshot first, then the changes (issue 5)."""
     from .pools import share_pools
 
-    fed = ctx.extensions.get("federation")
+    fed = ctx.federation
     return share_pools(fed) if fed is not None else 0

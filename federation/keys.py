@@ -29,7 +29,6 @@ def rotate_key(fed):
     return old, new, old_end
 
 
-@channels.handles("key_rotation")
 def apply_key_rotation(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """Learn a peer's new key (checked by the chain check: signed by the old key, proven, unclaimed)."""
     body = env.body

@@ -144,7 +144,6 @@ def _send_delta(session, fed, peer_id: str, upserts: list, removals: list, now: 
 # --- peers' pools -------------------------------------------------------------------------------------
 
 
-@channels.handles("reviewer_pool_snapshot")
 def apply_snapshot(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """The peer's whole pool: replaces what we kept."""
     session.execute(delete(PoolReviewer).where(PoolReviewer.peer_id == peer.node_id))
@@ -153,7 +152,6 @@ def apply_snapshot(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
         session.add(PoolReviewer(peer_id=peer.node_id, updated_at=now, **record))
 
 
-@channels.handles("reviewer_pool_delta")
 def apply_delta(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """Changes to the peer's pool: removals first, then additions and updates by handle."""
     removals = env.body["removals"]

@@ -141,10 +141,9 @@ def _linked(session, peer: Peer, invite_id: str) -> tuple[ReviewLink, ReviewInvi
 
 
 def _hooks(fed) -> RemoteReviewHooks:
-    return fed.ctx.extensions["remote_reviews"]
+    return fed.ctx.remote_reviews
 
 
-@channels.handles("review_accept")
 def apply_accept(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """Accepted: the full text goes to the reviewer's node now, and only now."""
     found = _linked(session, peer, env.body["invite_id"])
@@ -162,7 +161,6 @@ def apply_accept(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
         "stage": WIRE_STAGES.get(proposal.stage, "idea")})
 
 
-@channels.handles("review_decline")
 def apply_decline(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """Declined (by the reviewer, or by their node for them): the next candidate is invited."""
     found = _linked(session, peer, env.body["invite_id"])
@@ -171,7 +169,6 @@ def apply_decline(session, fed, peer: Peer, env: Envelope, now: datetime) -> Non
                                 now=now, remote=_hooks(fed))
 
 
-@channels.handles("review_submit")
 def apply_submit(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """The review: stored, the bounty paid across the border, the proposal completed when all are in."""
     found = _linked(session, peer, env.body["invite_id"])

@@ -315,16 +315,14 @@ def _check_signed(env: Envelope, keyring: Keyring, what: str) -> None:
         raise Refusal("certificate_forged", f"{what} is not validly signed: {exc.message}") from None
 
 
-def _on_statement(fed, coordinator: str, env: Envelope) -> dict:
+def on_statement(fed, coordinator: str, env: Envelope) -> dict:
     if env.body["positions"]:
         raise Refusal("not_a_request", "send a statement request with no positions")
     return {"statement": give_statement(fed, coordinator, env.body["round_id"]).to_dict()}
 
 
-def _on_proposal(fed, coordinator: str, env: Envelope) -> dict:
+def on_proposal(fed, coordinator: str, env: Envelope) -> dict:
     return {"acceptance": answer_proposal(fed, coordinator, env).to_dict()}
 
 
-# What a coordinator's settlement message asks of us: type -> fn(fed, coordinator_id, envelope) -> answer.
-HANDLERS = {"position_statement": _on_statement, "settlement_proposal": _on_proposal,
-            "settlement_certificate": apply_certificate}
+

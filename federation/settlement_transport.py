@@ -189,7 +189,7 @@ def settlement_message():
         raise Refusal("origin_mismatch", f"a message from {env.from_} came in {coordinator}'s request")
     verify_envelope(env, keyring=keyring, expected_to=f.node_id, now=f.ctx.now(), max_skew=f.max_skew,
                     max_age=f.max_age)
-    handler = settlement.HANDLERS.get(env.type)
+    handler = f.settlement_handlers.get(env.type)
     if handler is None or env.channel is not None:
         raise Refusal("unsupported_type", f"{env.type} is not a settlement message")
     with f.ctx.db.write() as session:

@@ -9,6 +9,7 @@ import requests
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
+from node.registry import Registry
 from protocol import SigningKey, parse_json
 
 from .identity import Identity
@@ -41,6 +42,11 @@ class Federation:
         self._locks_guard = threading.Lock()
         self.kicker = Kicker(self) if start_kicker else None
         self._held = threading.local()
+        # Filled by federation.handlers.register_handlers when the app starts.
+        self.channel_handlers: Registry = Registry("channel message type")
+        self.direct_handlers: Registry = Registry("direct message type")
+        self.settlement_handlers: Registry = Registry("settlement message type")
+        self.payee_resolvers: Registry = Registry("payee resolver")
         _install_commit_listener()
 
     @contextmanager

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy import bindparam, insert, select
 
@@ -23,9 +22,6 @@ from . import channels
 from .peers import position_account
 from .tables import CrossBorderTransfer, Peer
 
-# fn(session, peer, body) -> Member | None: areas that pay a member under another name than their handle
-# (remote_reviews: a review bounty goes to the reviewer's pseudonym) say who is meant; else the handle.
-PAYEE_RESOLVERS: list[Callable] = []
 
 
 def parse_address(address: object) -> tuple[str, str]:
@@ -73,7 +69,6 @@ def _transfer_values(**values) -> dict:
     return {"local_member_id": None, "reason_code": "", "reason": "", "finished_at": None, **values}
 
 
-@channels.handles("transfer")
 def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """Credit the payee and debit our position towards the sender, or bounce."""
     body = env.body
@@ -82,7 +77,7 @@ def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
     if first is not None:
         _answer_reused_id(session, fed, peer, env, first, now)
         return
-    payee = _payee(session, peer, body)
+    payee = _payee(session, fed, peer, body)
     row = _transfer_values(transfer_id=tid, direction="in", peer_id=peer.node_id, local_handle=body["payee"],
                            remote_handle=body["payer"], amount=body["amount"], memo=body.get("memo", ""),
                            status="completed", created_at=now, finished_at=now)
@@ -139,8 +134,8 @@ def _answer_reused_id(session, fed, peer: Peer, env: Envelope, first, now: datet
                     body={"transfer_id": body["transfer_id"], "reason_code": code, "reason": reason})
 
 
-def _payee(session, peer: Peer, body: dict) -> Member | members.MemberRef | None:
-    for resolve in PAYEE_RESOLVERS:
+def _payee(session, fed, peer: Peer, body: dict) -> Member | members.MemberRef | None:
+    for resolve in fed.payee_resolvers.values():
         member = resolve(session, peer, body)
         if member is not None:
             return member
@@ -171,14 +166,12 @@ def _pending_reuse(session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
         CrossBorderTransfer.status == "pending").order_by(CrossBorderTransfer.id)).first()
 
 
-@channels.handles("transfer_receipt")
 def apply_receipt(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     row = _outgoing(session, peer, env.body["transfer_id"])
     if row is not None and row.status == "pending":
         row.status, row.finished_at = "completed", now
 
 
-@channels.handles("transfer_bounce")
 def apply_bounce(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """The peer refused our payment: give the payer their SIF back, exactly once."""
     row = _outgoing(session, peer, env.body["transfer_id"])

@@ -17,6 +17,7 @@ from .db import Database
 from .errors import DomainError
 from .services.members import password_hasher
 from .settings import Settings, load_settings
+from .sweeps import register_sweeps
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -51,6 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClo
     db.upgrade()
     ctx = NodeContext(settings=settings, db=db, clock=clock or SystemClock(), hasher=password_hasher(settings))
     app.extensions["sifnet"] = ctx
+    register_sweeps(ctx.sweeps)
 
     from . import api, i18n, idempotency, ops, security_headers, web
     from .web.pages import viewer

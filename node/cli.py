@@ -5,28 +5,46 @@ import argparse
 import getpass
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 from .errors import DomainError
+from .registry import Registry
 from .settings import SettingsError, load_settings, write_settings_file
 
-COMMANDS: dict[str, tuple[Callable, str, Callable | None]] = {}
+@dataclass(frozen=True)
+class Command:
+    """One `sifnet node <name>` command: its function, help line and how it adds its options."""
+
+    name: str
+    fn: Callable
+    help: str
+    arguments: Callable | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    """Another command group (`sifnet directory ...`): its help and configure(subparsers)."""
+
+    name: str
+    help: str
+    configure: Callable
 
 
 def command(name: str, help_text: str, arguments: Callable | None = None) -> Callable:
-    """Register a `sifnet node <name>` command; `arguments(parser)` adds its options."""
+    """Describe a function as the `sifnet node <name>` command (registering it is explicit: see register_commands)."""
 
     def decorator(fn: Callable) -> Callable:
-        COMMANDS[name] = (fn, help_text, arguments)
+        fn.command = Command(name, fn, help_text, arguments)  # type: ignore[attr-defined]
         return fn
 
     return decorator
 
 
-# Other command groups (`sifnet directory ...`), added by the packages that own them without node importing
-# them: name -> (help, configure(subparsers)); each subcommand sets `func` with set_defaults.
-GROUPS: dict[str, tuple[str, Callable]] = {}
+def add_commands(commands: Registry[Command], *fns: Callable) -> None:
+    for fn in fns:
+        commands.add(fn.command.name, fn.command)
 
 
 def _data_dir_settings(args: argparse.Namespace, **extra):
@@ -187,16 +205,34 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def register_commands(commands: Registry[Command], groups: Registry[Group]) -> None:
+    """The node's own commands (federation adds its own in federation.cli.register_commands)."""
+    add_commands(commands, cmd_init, cmd_run, cmd_worker, cmd_upgrade, cmd_create_coordinator, cmd_seed_demo,
+                 cmd_check_books, cmd_backup, cmd_restore)
+
+
+def all_commands() -> tuple[Registry[Command], Registry[Group]]:
+    """Every command of `sifnet`, whichever entry point runs it: the node's, then federation's."""
+    commands, groups = Registry[Command]("command"), Registry[Group]("command group")
+    register_commands(commands, groups)
+    # As the app factory does, the CLI wires federation in (node never depends on it otherwise).
+    from federation.cli import register_commands as register_federation
+
+    register_federation(commands, groups)
+    return commands, groups
+
+
+def build_parser(commands: Registry[Command], groups: Registry[Group]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sifnet", description="The SIF network: national nodes and federation.")
-    groups = parser.add_subparsers(dest="group", required=True)
-    node = groups.add_parser("node", help="run and manage a national node")
+    top = parser.add_subparsers(dest="group", required=True)
+    node = top.add_parser("node", help="run and manage a national node")
     sub = node.add_subparsers(dest="command", required=True)
-    for name, (_fn, help_text, arguments) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text)
+    for name, cmd in commands.items():
+        p = sub.add_parser(name, help=cmd.help)
         p.add_argument("--data-dir", help="the node's data folder (default $SIFNET_DATA_DIR or ./data)")
-        if arguments is not None:
-            arguments(p)
+        p.set_defaults(func=cmd.fn)
+        if cmd.arguments is not None:
+            cmd.arguments(p)
         if name == "init":
             p.add_argument("--node-id")
             p.add_argument("--node-name")
@@ -209,16 +245,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--password", help="(or $SIFNET_COORDINATOR_PASSWORD, or asked)")
             p.add_argument("--name")
             p.add_argument("--handle")
-    for group, (help_text, configure) in GROUPS.items():
-        configure(groups.add_parser(group, help=help_text).add_subparsers(dest="command", required=True))
+    for name, group in groups.items():
+        group.configure(top.add_parser(name, help=group.help).add_subparsers(dest="command", required=True))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    fn = getattr(args, "func", None) or COMMANDS[args.command][0]
+    args = build_parser(*all_commands()).parse_args(argv)
     try:
-        return fn(args)
+        return args.func(args)
     except (DomainError, SettingsError) as exc:
         code = getattr(exc, "code", "settings_error")
         print(f"error [{code}]: {getattr(exc, 'message', exc)}", file=sys.stderr)

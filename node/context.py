@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from flask import current_app
 
 from .clock import SystemClock
 from .db import Database
+from .registry import Registry
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .services.proposals import RemoteReviews
+    from .sweeps import Sweep
 
 
 @dataclass
@@ -19,8 +25,16 @@ class NodeContext:
     db: Database
     clock: SystemClock
     hasher: PasswordHasher
-    # Wired-in extensions (federation) keep their per-app objects here.
-    extensions: dict = field(default_factory=dict)
+    sweeps: "Registry[Sweep]" = field(default_factory=lambda: Registry("sweep"))
+    # Set by the app factory when federation is wired in (node never imports it): the federation
+    # object, and the hooks through which proposals reach reviewers on peer nodes.
+    federation: Any = None
+    remote_reviews: "RemoteReviews | None" = None
+    # Pays an address of another node: callable(session, payer=, to=, amount=, memo=, now=) -> dict, with
+    # .check(address) asking the payee's node first (node/services/payments.py).
+    remote_payments: Any = None
+    # Review rounds being solved in a thread of this process, by round id (node/services/rounds.py).
+    round_threads: dict = field(default_factory=dict)
 
     def now(self):
         return self.clock.now()

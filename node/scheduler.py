@@ -8,49 +8,34 @@ starts only where a process asks for it: `sifnet node run` in development
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
 from flask import Flask
 
 log = logging.getLogger(__name__)
 
-# Each sweep takes the NodeContext and returns how many things it moved.
-SWEEPS: list[Callable] = []
+# The apps this process runs sweeps for, by key: jobs are stored by reference, not by object.
 _APPS: dict[str, Flask] = {}
 
 
-def sweep(fn: Callable) -> Callable:
-    """Register a deadline sweep."""
-    SWEEPS.append(fn)
-    return fn
-
-
 def run_sweeps(app_key: str) -> dict[str, int]:
-    """Run every registered sweep once (the job's target; also called by tests)."""
+    """Run every sweep of the app's registry once (the job's target; also called by tests)."""
     app = _APPS[app_key]
     ctx = app.extensions["sifnet"]
     from .metrics import record_job
 
     done = {}
-    for fn in SWEEPS:
+    for name, fn in ctx.sweeps.items():
         try:
-            done[fn.__name__] = fn(ctx)
+            done[name] = fn(ctx)
         except Exception:  # one failing sweep must not stop the others
-            log.exception("sweep %s failed", fn.__name__)
-            done[fn.__name__] = -1
-        record_job(fn.__name__, done[fn.__name__])
+            log.exception("sweep %s failed", name)
+            done[name] = -1
+        record_job(name, done[name])
     return done
 
 
 def register_app(app: Flask) -> str:
     """Make the app reachable by the job (jobs are stored by reference, not by object)."""
-    import importlib
-
-    for module in ("node.services.notify", "node.services.advice", "node.services.reviews"):
-        try:
-            importlib.import_module(module)  # registers the area's sweeps
-        except ModuleNotFoundError:
-            pass
     key = str(app.extensions["sifnet"].settings.data_path.resolve())
     _APPS[key] = app
     return key
@@ -63,7 +48,7 @@ def _build(app: Flask, scheduler_cls):
     key = register_app(app)
     scheduler = scheduler_cls(jobstores={"default": SQLAlchemyJobStore(url=ctx.db.url)},
                               job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
-    scheduler.add_job("node.scheduler:run_sweeps", "interval", args=[key], id=f"sweeps",
+    scheduler.add_job("node.scheduler:run_sweeps", "interval", args=[key], id="sweeps",
                       seconds=ctx.settings.sweep_seconds, replace_existing=True)
     return scheduler
 

@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RULES = {
     "protocol": ({"node", "federation", "flask", "requests", "sqlalchemy", "sqlmodel"}, {}),
     "node": ({"federation"}, {"node/app.py": "the app factory wires federation in",
+                               "node/cli.py": "the command line wires federation's commands in, as the factory does",
                                "node/migrations/env.py": "one schema holds the node and federation tables"}),
     "federation": (set(), {}),
 }

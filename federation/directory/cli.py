@@ -1,8 +1,7 @@
 """`sifnet directory init|run|list-node|approve|delist|nodes|poll|add-admin`, and the node's side:
 `sifnet node directory-apply` and `sifnet node seed-initiatives`.
 
-The `directory` group registers itself in node.cli.GROUPS when federation.cli imports this
-module, so node never imports federation.
+federation.cli.register_commands adds them (register_commands below) to every `sifnet` entry point.
 """
 from __future__ import annotations
 
@@ -179,7 +178,10 @@ def configure(sub) -> None:
     p.add_argument("--reset-password", action="store_true", help="set a new password for an existing account")
 
 
-node_cli.GROUPS["directory"] = ("run the network directory of the working group", configure)
+def register_commands(commands, groups) -> None:
+    """The `sifnet directory` group, and the node commands that deal with a directory."""
+    groups.add("directory", node_cli.Group("directory", "run the network directory of the working group", configure))
+    node_cli.add_commands(commands, cmd_directory_pin, cmd_directory_apply, cmd_seed_initiatives)
 
 
 def _url_and_fingerprint(p) -> None:

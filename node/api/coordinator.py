@@ -6,7 +6,7 @@ from flask import g, jsonify
 from ..context import node_ctx
 from ..services import dashboard, members
 from ..tables import Member
-from .base import ANY_OBJECT, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
+from .base import ANY_OBJECT, ApiBlueprint, arr, json_body, obj, only_fields, string
 from .members import PROFILE, profile_json
 
 api = ApiBlueprint("coordinator", "coordinator")

@@ -1,7 +1,7 @@
 """JSON API: sign-up, tokens, profile, statement, transfers, export and closing."""
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 
 from .. import i18n
 from ..context import node_ctx
@@ -142,7 +142,7 @@ def close_me():
            token_in_view=True)
 def create_transfer():
     ctx = node_ctx()
-    remote = current_app.extensions.get("sifnet_remote_payments")
+    remote = node_ctx().remote_payments
     try:  # the address only; a body error is answered below, after the token
         to = json_body().get("to")
     except DomainError:

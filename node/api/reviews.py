@@ -172,7 +172,7 @@ def _me(session) -> Member:
 
 def remote_reviews():
     """Reviewers on peer nodes, when federation wired them in (proposals.RemoteReviews), else None."""
-    return node_ctx().extensions.get("remote_reviews")
+    return node_ctx().remote_reviews
 
 
 def _everyone() -> bool:

@@ -25,7 +25,6 @@ from sqlalchemy import String, cast, select
 
 from ..errors import ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import BOOKING, LISTING
-from ..scheduler import sweep
 from ..settings import Settings
 from ..tables import AdviceBooking, AdviceListing, Member
 from . import ledger, members
@@ -306,7 +305,6 @@ def _escrow(session, booking: AdviceBooking, now: datetime):
     return ledger.open_account(session, kind="escrow", ref=f"escrow:advice:{booking.id}", now=now, min_balance=0)
 
 
-@sweep
 def pay_unchallenged_claims(ctx) -> int:
     """Pay claimed sessions whose dispute deadline passed; each in its own transaction, once."""
     now = ctx.now()

@@ -17,7 +17,6 @@ from typing import Any, Mapping
 from sqlalchemy import insert, select
 
 from ..notices import stored_params, text_of
-from ..scheduler import sweep
 from ..settings import Settings
 from ..tables import Member, Notification
 
@@ -35,7 +34,6 @@ def notify(session, *, member_id: int, kind: str, params: Mapping[str, Any], now
 _INSERT_NOTIFICATION = insert(Notification.__table__)
 
 
-@sweep
 def deliver_notifications(ctx) -> int:
     """Send queued notifications by SMTP, or write them to the mail folder in development."""
     with ctx.db.read() as s:

@@ -29,7 +29,7 @@ ROUND_HOLDS = ("open", "solving", "failed")
 
 
 class RemoteReviews(Protocol):
-    """Reviewers on peer nodes: federation provides this as ctx.extensions["remote_reviews"].
+    """Reviewers on peer nodes: federation provides this as ctx.remote_reviews.
 
     Node never imports federation; handlers and sweeps pass this object in (None: local only).
     Every method runs in the caller's transaction.

@@ -7,7 +7,6 @@ from sqlalchemy import func, select
 
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import INVITATION, PROPOSAL
-from ..scheduler import sweep
 from ..settings import Settings
 from ..tables import Member, Notification, Proposal, Review, ReviewInvitation
 from . import ledger, members, proposals
@@ -224,10 +223,9 @@ def _ids(ctx, stmt) -> list[int]:
         return list(s.scalars(stmt).all())
 
 
-@sweep
 def expire_invitations(ctx) -> int:
     """Invitations not accepted in time expire; the next candidate is invited instead."""
-    now, done, remote = ctx.now(), 0, ctx.extensions.get("remote_reviews")
+    now, done, remote = ctx.now(), 0, ctx.remote_reviews
     for inv_id in _ids(ctx, select(ReviewInvitation.id).where(
             ReviewInvitation.status == "invited", ReviewInvitation.accept_by <= now)):
         with ctx.db.write() as s:
@@ -245,10 +243,9 @@ def expire_invitations(ctx) -> int:
     return done
 
 
-@sweep
 def time_out_reviews(ctx) -> int:
     """Accepted reviews not submitted by their due date time out; the slot is offered to the next candidate."""
-    now, done, remote = ctx.now(), 0, ctx.extensions.get("remote_reviews")
+    now, done, remote = ctx.now(), 0, ctx.remote_reviews
     for inv_id in _ids(ctx, select(ReviewInvitation.id).where(
             ReviewInvitation.status == "accepted", ReviewInvitation.due_by <= now)):
         with ctx.db.write() as s:
@@ -266,7 +263,6 @@ def time_out_reviews(ctx) -> int:
     return done
 
 
-@sweep
 def remind_reviewers(ctx) -> int:
     """One reminder per accepted review, reminder_hours before it is due."""
     now, done = ctx.now(), 0
@@ -287,10 +283,9 @@ def remind_reviewers(ctx) -> int:
     return done
 
 
-@sweep
 def retry_matching(ctx) -> int:
     """Open proposals waiting for reviewers try matching again (new reviewers may have joined)."""
-    now, done, remote = ctx.now(), 0, ctx.extensions.get("remote_reviews")
+    now, done, remote = ctx.now(), 0, ctx.remote_reviews
     held = (select(func.count()).select_from(ReviewInvitation).where(
         ReviewInvitation.proposal_id == Proposal.id, ReviewInvitation.status.in_(proposals.SLOT_STATES))
         .correlate(Proposal).scalar_subquery())

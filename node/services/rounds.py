@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..lifecycle import lifecycle
-from ..scheduler import sweep
 from ..settings import Settings
 from ..tables import Member, Proposal, ReviewInvitation, ReviewRound, RoundItem
 from . import members, proposals
@@ -179,14 +178,14 @@ def cancel_round(session, *, coordinator: Member, round_id: int, now: datetime) 
 def launch(ctx, round_id: int) -> threading.Thread:
     """Solve in a background thread of this process (the request that asked has already committed)."""
     thread = threading.Thread(target=run_solve, args=(ctx, round_id), name=f"round-{round_id}", daemon=True)
-    ctx.extensions.setdefault("round_threads", {})[round_id] = thread
+    ctx.round_threads[round_id] = thread
     thread.start()
     return thread
 
 
 def run_solve(ctx, round_id: int) -> bool:
     """Build the instance, solve it exactly, then invite; progress goes to the round's row. False if not solving."""
-    remote = ctx.extensions.get("remote_reviews")
+    remote = ctx.remote_reviews
     try:
         with ctx.db.read() as s:
             rnd = get_round(s, round_id)
@@ -296,7 +295,6 @@ def _tell_authors(session, rnd: ReviewRound, result, now: datetime) -> None:
                        "invited": got.get(proposal.id, 0), "missing": result.short.get(proposal.id, 0)})
 
 
-@sweep
 def solve_due_rounds(ctx) -> int:
     """Rounds past their deadline are solved; a solve that stopped (process restart) is marked failed."""
     now, done = ctx.now(), 0
@@ -304,7 +302,7 @@ def solve_due_rounds(ctx) -> int:
         due = list(s.scalars(select(ReviewRound.id).where(ReviewRound.status == "open",
                                                           ReviewRound.deadline <= now)).all())
         stale = list(s.scalars(select(ReviewRound.id).where(ReviewRound.status == "solving")).all())
-    running = {rid for rid, t in ctx.extensions.get("round_threads", {}).items() if t.is_alive()}
+    running = {rid for rid, t in ctx.round_threads.items() if t.is_alive()}
     for round_id in stale:
         _fail_if_stale(ctx, round_id, now, running)
     for round_id in due:

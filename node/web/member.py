@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
 
 from .. import i18n, notices
 from ..clock import iso
@@ -88,7 +88,7 @@ def pay():
     amount_raw = form.get("amount", "").strip()
     amount = int(amount_raw) if amount_raw.lstrip("-").isdigit() else amount_raw
     to = clean_text(form.get("to"), "to", max_len=64, required=True).lower()
-    remote = current_app.extensions.get("sifnet_remote_payments")
+    remote = node_ctx().remote_payments
     payments.check_address(ctx.settings, to=to, remote=remote)
     with ctx.db.write() as s:
         me = _me(s)

@@ -79,7 +79,8 @@ def test_a_failing_entry_leaves_nothing_and_the_ones_before_it_commit(receiver, 
     app, forger = receiver
     ctx = app.extensions["sifnet"]
     entries = _transfers(forger, 8, ctx.now())
-    apply_transfer = channels.HANDLERS["transfer"]
+    handlers = app.extensions["sifnet_federation"].channel_handlers._entries  # a test double in the app's registry
+    apply_transfer = handlers["transfer"]
     bad = entries[5].body["transfer_id"]
 
     def flaky(session, fed, peer, env, now):
@@ -87,11 +88,11 @@ def test_a_failing_entry_leaves_nothing_and_the_ones_before_it_commit(receiver, 
         if env.body["transfer_id"] == bad:
             raise RuntimeError("handler bug")
 
-    monkeypatch.setitem(channels.HANDLERS, "transfer", flaky)
+    monkeypatch.setitem(handlers, "transfer", flaky)
     with pytest.raises(RuntimeError, match="handler bug"):
         _receive(app, entries)
     assert _counts(ctx) == (5, 5, 5)
-    monkeypatch.setitem(channels.HANDLERS, "transfer", apply_transfer)
+    monkeypatch.setitem(handlers, "transfer", apply_transfer)
     assert _receive(app, entries).through == 8  # the sender's retry applies the rest, once
     assert _counts(ctx) == (8, 8, 8)
 

@@ -35,7 +35,7 @@ def _create(ctx, author, **changes) -> int:
     with ctx.db.write() as s:
         return proposals_service.create_proposal(s, ctx.settings, author=s.get(Member, author.id),
                                                  data={**BODY, **changes}, now=ctx.now(),
-                                                 remote=ctx.extensions["remote_reviews"]).id
+                                                 remote=ctx.remote_reviews).id
 
 
 def test_min_foreign_reviewers_puts_the_best_foreign_candidate_first(ctx, make_member):

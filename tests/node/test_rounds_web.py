@@ -17,7 +17,7 @@ REVIEWER = {"is_reviewer": True, "languages": ["en"], "expertise": ["education"]
 
 
 def _wait(ctx, round_id: int) -> None:
-    ctx.extensions["round_threads"][round_id].join(30)
+    ctx.round_threads[round_id].join(30)
 
 
 def test_a_round_through_the_api(ctx, client, make_member, token_for, books):
