@@ -6,12 +6,15 @@ PostgreSQL database per node (see tests/pg.py), for in-process apps and NodeProc
 from __future__ import annotations
 
 import itertools
+import shutil
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from node.app import create_app
 from node.clock import FixedClock
+from node.db import Database
 from node.services import ledger, members
 from node.settings import Settings
 from tests import pg, procs
@@ -61,6 +64,42 @@ def _database_lane(pg_lane, monkeypatch):
     monkeypatch.setattr(procs, "database_for", pg_lane.database_for)
     yield
     pg_lane.drop_test_databases()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sqlite_template(pg_lane, tmp_path_factory):
+    """On the SQLite lane, a new node database starts as a copy of one migrated once per session.
+
+    Alembic takes most of a second per app; every in-process app would migrate the same empty
+    schema. The copy is the database `upgrade()` would have made (tests/node/test_upgrade.py
+    still migrates for real, on its own engines). Node processes (NodeProcess) migrate as usual.
+    """
+    if pg_lane is not None:
+        yield
+        return
+    template = tmp_path_factory.mktemp("template") / "node.db"
+    scratch = Database(f"sqlite:///{template}")
+    scratch.upgrade()
+    scratch.dispose()
+    real_upgrade = Database.upgrade
+
+    def upgrade(self: Database) -> None:
+        path = _sqlite_path(self.url)
+        if path is not None and path.name == "node.db" and not path.exists():  # a new node's data folder
+            shutil.copyfile(template, path)
+            return
+        real_upgrade(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Database, "upgrade", upgrade)
+        yield
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a file-backed SQLite URL (None for anything else)."""
+    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return None
+    return Path(url[len("sqlite:///"):])
 
 
 @pytest.fixture
