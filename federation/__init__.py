@@ -8,6 +8,7 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
     """Wire federation into a node app: endpoints, coordinator pages, payment routing, sweeps."""
     from . import checkpoints, keys, transfers  # noqa: F401  (register message handlers)
     from . import settlement, settlement_views  # noqa: F401  (settlement handlers, API routes and pages)
+    from . import labels
     from .api import register_api
     from .inbox import bp as inbox_bp
     from .state import Federation
@@ -27,6 +28,7 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
 
     app.register_blueprint(settlement_bp)  # coordinators' clearing-round messages (issue 6)
     app.register_blueprint(web_bp)
+    labels.init_app(app)  # the words for states and reasons on the federation pages
     register_api(app)
     from . import initiatives_web, summary  # the directory summary and the initiatives (issue 7)
 
@@ -53,6 +55,8 @@ class _RemotePayments:
         self.fed, self.payees = fed, PayeeChecks(fed)
 
     def check(self, address: str) -> None:
+        from flask_babel import gettext as _
+
         from node.errors import ValidationError
 
         from .transfers import parse_address
@@ -60,8 +64,8 @@ class _RemotePayments:
         handle, node_id = parse_address(address)
         answer = self.payees.check(node_id, handle)
         if answer is not None and not answer.accepts:
-            raise ValidationError(f"{address} is not a member who can be paid on {node_id}", code="unknown_payee",
-                                  field="to")
+            raise ValidationError(_("%(address)s is not a member who can be paid on %(node)s.", address=address,
+                                    node=node_id), code="unknown_payee", field="to")
 
     def __call__(self, session, *, payer, to, amount, memo, now) -> dict:
         from .transfers import send_transfer
