@@ -47,8 +47,9 @@ def _clean(session, settings: Settings, data: dict, partial: bool = False) -> di
     """The validated fields of ``data``; with partial, only those present."""
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise ValidationError(ngettext("An initiative has no field %(fields)s.", "An initiative has no fields %(fields)s.",
-                                       len(unknown), fields=", ".join(unknown)), code="unknown_field", field=unknown[0])
+        raise ValidationError(ngettext("An initiative has no field %(fields)s.",
+                                       "An initiative has no fields %(fields)s.", len(unknown), fields=", ".join(unknown)),
+                              code="unknown_field", field=unknown[0])
     out: dict = {}
     if not partial or "name" in data:
         out["name"] = clean_text(data.get("name"), "name", 200, required=True)

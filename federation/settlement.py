@@ -74,8 +74,8 @@ def directory_keys(session, fed) -> list[DirectoryKey]:
 def pin_directory(session, fed, doc, fingerprint: object, now: datetime) -> list[DirectoryKey]:
     """Pin the keys of our directory's verified document, once our coordinator read its fingerprint back."""
     if doc.node_id != fed.ctx.settings.directory_id:
-        raise ValidationError(_('%(directory)s is not the directory this node chose. Set directory_id = "%(directory)s" '
-                                "in the node's settings first.", directory=doc.node_id),
+        raise ValidationError(_('%(directory)s is not the directory this node chose. Set '
+                                'directory_id = "%(directory)s" in the node\'s settings first.', directory=doc.node_id),
                               code="directory_not_chosen", field="url")
     if not normalise_fingerprint(fingerprint) or normalise_fingerprint(fingerprint) != normalise_fingerprint(
             doc.fingerprint):

@@ -106,8 +106,8 @@ def _arrow(a: tuple[float, float], b: tuple[float, float], edge: dict, width: fl
     path = el("path", el("title", label), d=f"M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {ex:.1f},{ey:.1f}",
               fill="none", stroke="#3d5a80", stroke_width=f"{width:.1f}", stroke_opacity="0.75",
               marker_end=f"url(#{marker})", class_="flow")
-    return [path, el("text", i18n.number_filter(edge["amount"]), x=f"{(sx + 2 * cx + ex) / 4:.1f}", y=f"{(sy + 2 * cy + ey) / 4:.1f}",
-                     text_anchor="middle", class_="flow-value")]
+    return [path, el("text", i18n.number_filter(edge["amount"]), x=f"{(sx + 2 * cx + ex) / 4:.1f}",
+                     y=f"{(sy + 2 * cy + ey) / 4:.1f}", text_anchor="middle", class_="flow-value")]
 
 
 def poll_strip(polls: list[dict], title: str, width: int = 720) -> Markup:
@@ -159,10 +159,10 @@ def line_chart(points: list[dict], series: list[str], title: str, now: datetime,
                       f"{top + band / 2 if high == low else top + band - 12 - (band - 18) * (p[s] - low) / (high - low):.1f}"
                       for p in points)
         first, last = i18n.number_filter(points[0][s]), i18n.number_filter(points[-1][s])
+        spread = f"{i18n.number_filter(low)}–{i18n.number_filter(high)}" if high != low else _("unchanged")
         parts += [el("text", _("%(figure)s: %(value)s", figure=FIGURE(s), value=last), x=0, y=top + band / 2,
                      class_="legend"),
-                  el("text", f"{i18n.number_filter(low)}–{i18n.number_filter(high)}" if high != low else _("unchanged"),
-                     x=width - range_width + pad, y=top + band / 2, class_="axis"),
+                  el("text", spread, x=width - range_width + pad, y=top + band / 2, class_="axis"),
                   el("polyline", el("title", _("%(figure)s: from %(first)s to %(last)s", figure=FIGURE(s), first=first,
                                               last=last)),
                      points=xy, fill="none", stroke=colour_of(i), stroke_width=2, stroke_linejoin="round")]
