@@ -6,7 +6,7 @@ from flask import Flask
 
 def init_app(app: Flask, *, start_delivery: bool = True) -> None:
     """Wire federation into a node app: endpoints, coordinator pages, payment routing, sweeps."""
-    from . import settlement_views  # noqa: F401  (its API routes join the node's API blueprint)
+    from . import labels, settlement_views  # noqa: F401  (settlement_views: its API routes join the node's API)
     from .api import register_api
     from .handlers import register_handlers
     from .inbox import bp as inbox_bp
@@ -28,6 +28,7 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
 
     app.register_blueprint(settlement_bp)  # coordinators' clearing-round messages (issue 6)
     app.register_blueprint(web_bp)
+    labels.init_app(app)  # the words for states and reasons on the federation pages
     register_api(app)
     from . import initiatives_web, summary  # the directory summary and the initiatives (issue 7)
 
@@ -56,6 +57,8 @@ class _RemotePayments:
         self.fed, self.payees = fed, PayeeChecks(fed)
 
     def check(self, address: str) -> None:
+        from flask_babel import gettext as _
+
         from node.errors import ValidationError
 
         from .transfers import parse_address
@@ -63,8 +66,8 @@ class _RemotePayments:
         handle, node_id = parse_address(address)
         answer = self.payees.check(node_id, handle)
         if answer is not None and not answer.accepts:
-            raise ValidationError(f"{address} is not a member who can be paid on {node_id}", code="unknown_payee",
-                                  field="to")
+            raise ValidationError(_("%(address)s is not a member who can be paid on %(node)s.", address=address,
+                                    node=node_id), code="unknown_payee", field="to")
 
     def __call__(self, session, *, payer, to, amount, memo, now) -> dict:
         from .transfers import send_transfer

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from flask_babel import force_locale
 from sqlalchemy import bindparam, func, insert, select, update
 
+from node.i18n import SOURCE_LANGUAGE
 from protocol import (ChainError, ChannelRef, Envelope, SigningKey, canonical_json, check_chain, entry_hash,
                       genesis_hash, make_envelope, parse_time, sign_envelope)
 
@@ -166,7 +168,10 @@ def _store_and_apply(session, fed, peer: Peer, env: Envelope, digest: str, now: 
     if handler is None:
         log.warning("no handler for %s from %s; stored, not applied", env.type, peer.node_id)
     else:
-        handler(session, fed, peer, env, now)
+        # In English whatever the request's language: a handler's "no" (a bounce's reason, a refusal from the
+        # ledger) travels back to the peer in an answering entry, and the wire speaks English.
+        with force_locale(SOURCE_LANGUAGE):
+            handler(session, fed, peer, env, now)
     session.flush()  # inside this entry's savepoint: a write that fails is this entry's failure
 
 

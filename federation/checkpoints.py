@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timedelta
 
 import requests
-
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from node.errors import DomainError
@@ -172,15 +172,15 @@ def exchange_checkpoint(fed, peer_id: str) -> dict:
             return {"error": answer.get("error") if isinstance(answer, dict) else None}
         theirs = Env.from_dict(answer["checkpoint"])
     except (requests.RequestException, ValueError, KeyError, TypeError, ProtocolError) as exc:
-        raise DomainError(f"{peer_id} gave no usable checkpoint: {exc.__class__.__name__}",
-                          code="peer_unreachable", status=502) from None
+        raise DomainError(_("%(node)s did not answer with a usable checkpoint (%(error)s).", node=peer_id,
+                            error=exc.__class__.__name__), code="peer_unreachable", status=502) from None
     with ctx.db.write() as session:
         try:
             verify_envelope(theirs, keyring=keyring_of(session, peer_id), expected_to=fed.node_id, now=ctx.now(),
                             max_skew=fed.max_skew, max_age=fed.max_age)
         except ProtocolError as exc:
-            raise DomainError(f"{peer_id}'s checkpoint does not verify: {exc.message}",
-                              code=f"checkpoint_{exc.code}", status=502) from None
+            raise DomainError(_("The checkpoint of %(node)s does not verify: %(problem)s", node=peer_id,
+                                problem=exc.message), code=f"checkpoint_{exc.code}", status=502) from None
         problems = compare(session, fed, peer_id, theirs.body)
         record_checkpoint(session, peer_id, theirs, problems, ctx.now())
     return {"agrees": not problems, "problems": problems}
@@ -191,11 +191,11 @@ def resolve_dispute(session, dispute_id: int, resolution: str, now: datetime) ->
 
     dispute = session.get(Dispute, dispute_id)
     if dispute is None:
-        raise NotFoundError("no such dispute", code="dispute_not_found")
+        raise NotFoundError(_("There is no such dispute."), code="dispute_not_found")
     if dispute.status != "open":
-        raise ConflictError("this dispute is already resolved", code="dispute_resolved")
+        raise ConflictError(_("This dispute is already resolved."), code="dispute_resolved")
     if not isinstance(resolution, str) or not resolution.strip():
-        raise ValidationError("describe how it was resolved", code="missing_field", field="resolution")
+        raise ValidationError(_("Describe how the dispute was resolved."), code="missing_field", field="resolution")
     dispute.status, dispute.resolution, dispute.resolved_at = "resolved", resolution.strip()[:1000], now
     return dispute
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 
 from node.errors import ConflictError, NotFoundError
@@ -25,6 +26,7 @@ from node.tables import Member, ReviewInvitation
 from protocol import Envelope, parse_time
 
 from . import channels
+from .labels import PEER_STATUS
 from .remote_reviews import TRANSFER_PREFIX, bounty_transfer_id
 from .tables import CrossBorderTransfer, IncomingInvitation, Peer
 
@@ -175,7 +177,7 @@ def own_incoming(session, member: Member, incoming_id: int) -> IncomingInvitatio
     """An invitation from a peer: only the invited member sees it (404 for everyone else, coordinators too)."""
     row = session.get(IncomingInvitation, incoming_id)
     if row is None or row.member_id != member.id:
-        raise NotFoundError("no such invitation", code="invitation_not_found")
+        raise NotFoundError(_("There is no such invitation."), code="invitation_not_found")
     return row
 
 
@@ -187,7 +189,8 @@ def incoming_of(session, member: Member) -> list[IncomingInvitation]:
 def _active_peer(session, row: IncomingInvitation) -> Peer:
     peer = session.get(Peer, row.peer_id)
     if peer.status != "active":
-        raise ConflictError(f"{peer.node_id} is {peer.status}: answers cannot reach it", code="peer_not_active")
+        raise ConflictError(_("Your answer cannot reach %(node)s now: that node is %(state)s.", node=peer.node_id,
+                              state=PEER_STATUS(peer.status)), code="peer_not_active")
     return peer
 
 
@@ -197,7 +200,7 @@ def accept(session, fed, *, member: Member, incoming_id: int, now: datetime) -> 
     members.require_active(member)
     INCOMING.check(row.status, "accepted")
     if now >= row.accept_by:
-        raise ConflictError("the time to accept this invitation has passed", code="invitation_expired")
+        raise ConflictError(_("The time to accept this invitation has passed."), code="invitation_expired")
     _active_peer(session, row)
     row.status, row.responded_at = "accepted", now
     channels.append(session, fed, peer_id=row.peer_id, type_name="review_accept", now=now,
@@ -223,7 +226,7 @@ def submit(session, fed, *, member: Member, incoming_id: int, data: dict, now: d
     fields = reviews.clean_review_fields(data)
     INCOMING.check(row.status, "submitted")
     if now >= row.due_by:
-        raise ConflictError("the review was due before now", code="review_overdue")
+        raise ConflictError(_("The time to send this review has passed."), code="review_overdue")
     _active_peer(session, row)
     scores = {name: fields[name] for name in reviews.TENETS}
     row.status, row.submitted_at = "submitted", now

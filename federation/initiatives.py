@@ -12,6 +12,7 @@ import re
 import uuid
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _, ngettext
 from sqlalchemy import func, select
 
 from node.errors import ConflictError, NotFoundError, ValidationError
@@ -37,8 +38,8 @@ def _tags(value: object, field: str, max_items: int, allowed=None) -> list[str]:
     tags = clean_list(value, field, allowed=allowed, max_items=max_items)
     bad = [t for t in tags if not TAG_RE.fullmatch(t)]
     if bad:
-        raise ValidationError(f"{bad[0]!r} is not a tag: lower-case letters, digits and dashes", code="bad_tag",
-                              field=field)
+        raise ValidationError(_('"%(tag)s" is not a tag: use lower-case letters, digits and dashes only.', tag=bad[0]),
+                              code="bad_tag", field=field)
     return tags
 
 
@@ -46,7 +47,9 @@ def _clean(session, settings: Settings, data: dict, partial: bool = False) -> di
     """The validated fields of ``data``; with partial, only those present."""
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
+        raise ValidationError(ngettext("An initiative has no field %(fields)s.",
+                                       "An initiative has no fields %(fields)s.", len(unknown), fields=", ".join(unknown)),
+                              code="unknown_field", field=unknown[0])
     out: dict = {}
     if not partial or "name" in data:
         out["name"] = clean_text(data.get("name"), "name", 200, required=True)
@@ -58,7 +61,8 @@ def _clean(session, settings: Settings, data: dict, partial: bool = False) -> di
         out["sectors"] = _tags(data.get("sectors") or [], "sectors", 8)
     if not partial or "stage" in data:
         if data.get("stage") not in STAGES:
-            raise ValidationError(f"stage must be one of: {', '.join(STAGES)}", code="bad_choice", field="stage")
+            raise ValidationError(_("Choose a stage: %(stages)s.", stages=", ".join(STAGES)), code="bad_choice",
+                                  field="stage")
         out["stage"] = data["stage"]
     if not partial or "city" in data:
         out["city"] = clean_text(data.get("city"), "city", 100)
@@ -74,7 +78,8 @@ def _contact_member(session, handle: object) -> int | None:
         return None
     member = members.find_by_handle(session, text)
     if member.status != "active":
-        raise ValidationError(f"{text} is not an active member", code="member_not_active", field="contact_handle")
+        raise ValidationError(_("%(handle)s is not an active member.", handle=text), code="member_not_active",
+                              field="contact_handle")
     return member.id
 
 
@@ -90,7 +95,7 @@ def create_initiative(session, settings: Settings, *, data: dict, now: datetime)
 def get_initiative(session, ref: str) -> Initiative:
     row = session.scalars(select(Initiative).where(Initiative.ref == ref)).first()
     if row is None:
-        raise NotFoundError(f"no initiative {ref!r}", code="initiative_not_found")
+        raise NotFoundError(_("There is no initiative %(ref)s.", ref=ref), code="initiative_not_found")
     return row
 
 
@@ -106,7 +111,7 @@ def update_initiative(session, settings: Settings, *, ref: str, data: dict, now:
 def set_consent(session, *, ref: str, consent: object, note: object, now: datetime) -> Initiative:
     """Record that the initiative agreed to be listed (with how), or that it withdrew."""
     if not isinstance(consent, bool):
-        raise ValidationError("consent is true or false", code="wrong_type", field="consent")
+        raise ValidationError(_("Whether the initiative agreed is true or false."), code="wrong_type", field="consent")
     row = get_initiative(session, ref)
     if consent:
         text = clean_text(note, "note", 300, required=True)
@@ -114,7 +119,9 @@ def set_consent(session, *, ref: str, consent: object, note: object, now: dateti
             listed = session.execute(select(func.count()).select_from(Initiative)
                                      .where(Initiative.consent_at.is_not(None))).scalar_one()
             if listed >= MAX_INITIATIVES:
-                raise ConflictError(f"a node lists at most {MAX_INITIATIVES} initiatives", code="too_many_listed")
+                raise ConflictError(ngettext("A node lists at most %(num)d initiative.",
+                                             "A node lists at most %(num)d initiatives.", MAX_INITIATIVES),
+                                    code="too_many_listed")
         row.consent_at, row.consent_note = now, text
     else:
         row.consent_at, row.consent_note = None, clean_text(note, "note", 300)
@@ -147,7 +154,7 @@ def listed_initiative(session, ref: str) -> Initiative:
     """A listed initiative for its public page; one that withdrew is not found."""
     row = get_initiative(session, ref)
     if row.consent_at is None:
-        raise NotFoundError(f"no initiative {ref!r}", code="initiative_not_found")
+        raise NotFoundError(_("There is no initiative %(ref)s.", ref=ref), code="initiative_not_found")
     return row
 
 
@@ -157,13 +164,13 @@ def send_contact(session, *, ref: str, name: object, email: object, message: obj
     sender = clean_text(name, "name", 120, required=True)
     reply_to = clean_text(email, "email", 254, required=True)
     if not members.EMAIL_RE.match(reply_to):
-        raise ValidationError("this is not a valid email address", code="invalid_email", field="email")
+        raise ValidationError(_("This is not a valid email address."), code="invalid_email", field="email")
     text = clean_text(message, "message", 4000, required=True)
     recent = session.execute(select(func.count()).select_from(Notification).where(
         Notification.kind == CONTACT_KIND, Notification.created_at >= now - timedelta(hours=1))).scalar_one()
     if recent >= CONTACT_LIMIT_PER_HOUR:
-        raise ConflictError("too many contact messages this hour; try again later", code="contact_rate_limited",
-                            status=429)
+        raise ConflictError(_("Too many contact messages this hour; please try again later."),
+                            code="contact_rate_limited", status=429)
     recipients = [row.contact_member_id] if row.contact_member_id else list(session.scalars(
         select(Member.id).where(Member.role == "coordinator", Member.status == "active")).all())
     for member_id in recipients:

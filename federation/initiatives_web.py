@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from node.api.base import BOOL, ApiBlueprint, arr, json_body, obj, only_fields, string
 from node.context import node_ctx
@@ -113,15 +114,17 @@ def coordinator_action():
     with ctx.db.write() as s:
         if action == "create":
             row = service.create_initiative(s, ctx.settings, data=_form_fields(form), now=ctx.now())
-            message = f"Recorded {row.name}; it is listed once it agrees."
+            message = _("Recorded %(name)s; it is listed in the directory once it agrees.", name=row.name)
         elif action == "update":
             row = service.update_initiative(s, ctx.settings, ref=ref, data=_form_fields(form), now=ctx.now())
-            message = f"Saved {row.name}."
+            message = _("Saved %(name)s.", name=row.name)
         elif action in ("consent", "withdraw"):
             row = service.set_consent(s, ref=ref, consent=action == "consent", note=form.get("note"), now=ctx.now())
-            message = f"{row.name} is {'listed in the directory' if row.consent_at else 'no longer listed'}."
+            message = (_("%(name)s is listed in the directory.", name=row.name) if row.consent_at
+                       else _("%(name)s is no longer listed in the directory.", name=row.name))
         else:
-            raise ValidationError("unknown action", code="bad_choice", field="action")
+            raise ValidationError(_("This form asked for an action the page does not know."), code="bad_choice",
+                                  field="action")
     flash(message, "info")
     return redirect(url_for("initiatives.coordinator_page"), 303)
 
@@ -129,7 +132,7 @@ def coordinator_action():
 def initiatives_panel(session):
     listed = len(service.listed_initiatives(session))
     total = len(service.all_initiatives(session))
-    return ("Initiatives", "initiatives_panel.html", {"listed": listed, "total": total})
+    return (_("Initiatives"), "initiatives_panel.html", {"listed": listed, "total": total})
 
 
 if initiatives_panel not in COORDINATOR_PANELS:
@@ -155,7 +158,7 @@ def contact(ref: str):
     with ctx.db.write() as s:
         service.send_contact(s, ref=ref, name=form.get("name"), email=form.get("email"), message=form.get("message"),
                              now=ctx.now())
-    flash("Your message was passed on. The initiative answers you by email.", "info")
+    flash(_("Your message was passed on. The initiative answers you by email."), "info")
     return redirect(url_for("initiatives.public_page", ref=ref), 303)
 
 

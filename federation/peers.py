@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select
 
 from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
@@ -14,6 +15,7 @@ from protocol import (Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, pars
                       verify_envelope)
 
 from .identity import DOCUMENT_PATH
+from .labels import PEER_STATUS
 from .tables import ChannelEntry, DirectoryKey, LocalKey, Peer, PeerKey
 
 
@@ -34,14 +36,17 @@ class PeerDocument:
 def fetch_document(url: object, *, now: datetime, max_skew: timedelta, timeout: float = 10.0) -> PeerDocument:
     """GET a node's self-signed document and verify it (no database transaction is open here)."""
     if not isinstance(url, str) or not re.fullmatch(r"https?://[\x21-\x7e]{3,290}", url.strip()):
-        raise ValidationError("give the peer's base URL, e.g. https://sif.example.org", code="invalid_url", field="url")
+        raise ValidationError(_("Give the address of the node, for example %(url)s.", url="https://sif.example.org"),
+                              code="invalid_url", field="url")
     base = url.strip().rstrip("/")
     try:
         response = requests.get(base + DOCUMENT_PATH, timeout=timeout)
     except requests.RequestException as exc:
-        raise DomainError(f"could not reach {base}: {exc.__class__.__name__}", code="peer_unreachable", status=502)
+        raise DomainError(_("%(url)s could not be reached (%(error)s). Check the address, or try again later.",
+                            url=base, error=exc.__class__.__name__), code="peer_unreachable", status=502)
     if response.status_code != 200:
-        raise DomainError(f"{base} answered {response.status_code}", code="peer_unreachable", status=502)
+        raise DomainError(_("%(url)s answered with HTTP status %(status)s instead of its node document.", url=base,
+                            status=response.status_code), code="peer_unreachable", status=502)
     return verify_document(response.content, now=now, max_skew=max_skew)
 
 
@@ -50,17 +55,19 @@ def verify_document(raw: bytes, *, now: datetime, max_skew: timedelta) -> PeerDo
     try:
         env = Envelope.from_dict(parse_json(raw))
         if env.type != "node_document":
-            raise DomainError("that is not a node document", code="not_a_node_document", status=502)
+            raise DomainError(_("That address does not serve a node document."), code="not_a_node_document",
+                              status=502)
         infos = [KeyInfo(env.from_, PublicKey.from_b64(k["public"]),
                          parse_time(k["not_before"]) if k.get("not_before") else None,
                          parse_time(k["not_after"]) if k.get("not_after") else None) for k in env.body["keys"]]
         verify_envelope(env, keyring=Keyring.of(*infos), expected_to="*", now=now, max_skew=max_skew,
                         max_age=timedelta(days=1))
     except ProtocolError as exc:
-        raise DomainError(f"the node document does not verify: {exc.message}", code=f"document_{exc.code}",
-                          status=502) from None
+        raise DomainError(_("The node document's signature does not verify: %(problem)s", problem=exc.message),
+                          code=f"document_{exc.code}", status=502) from None
     if env.body["node_id"] != env.from_:
-        raise DomainError("the document's node id and signer differ", code="document_origin_mismatch", status=502)
+        raise DomainError(_("The node document names one node but is signed by another."),
+                          code="document_origin_mismatch", status=502)
     current = PublicKey.from_b64(next(k["public"] for k in env.body["keys"] if k["kid"] == env.sig.kid))
     return PeerDocument(env.from_, env.body["name"], env.body["country"], env.body["base_url"],
                         tuple(env.body["keys"]), env.sig.kid, current.fingerprint, raw.decode())
@@ -73,12 +80,12 @@ def add_peer(session, doc: PeerDocument, *, own_node_id: str, now: datetime) -> 
     peer holds (other listed keys could be anyone's). Later keys come from its signed rotations.
     """
     if doc.node_id == own_node_id:
-        raise ValidationError("that is this node itself", code="peer_is_self", field="url")
+        raise ValidationError(_("That is the address of this node itself."), code="peer_is_self", field="url")
     if session.get(Peer, doc.node_id) is not None:
-        raise ConflictError(f"{doc.node_id} is already a peer", code="peer_exists")
+        raise ConflictError(_("%(node)s is already a peer.", node=doc.node_id), code="peer_exists")
     owner = key_owner(session, doc.current_kid, own_node_id)
     if owner is not None:
-        raise ConflictError(f"the key of this document is already known here as a key of {owner}",
+        raise ConflictError(_("The key of this document is already known here as a key of %(node)s.", node=owner),
                             code="key_claimed")
     key = next(k for k in doc.keys if k["kid"] == doc.current_kid)
     peer = Peer(node_id=doc.node_id, base_url=doc.base_url, name=doc.name, country=doc.country,
@@ -94,7 +101,7 @@ def add_peer(session, doc: PeerDocument, *, own_node_id: str, now: datetime) -> 
 def get_peer(session, node_id: str) -> Peer:
     peer = session.get(Peer, node_id)
     if peer is None:
-        raise NotFoundError(f"no peer {node_id!r}", code="peer_not_found")
+        raise NotFoundError(_("There is no peer %(node)s.", node=node_id), code="peer_not_found")
     return peer
 
 
@@ -106,10 +113,11 @@ def confirm_peer(session, *, node_id: str, fingerprint: object, trust_limit: int
     """Pin the peer's key: the coordinator read the fingerprint back and it matches."""
     peer = get_peer(session, node_id)
     if peer.status != "pending":
-        raise ConflictError(f"{node_id} is {peer.status}, not waiting for confirmation", code="peer_not_pending")
+        raise ConflictError(_("%(node)s is not waiting for confirmation: it is %(state)s.", node=node_id,
+                              state=PEER_STATUS(peer.status)), code="peer_not_pending")
     if normalise_fingerprint(fingerprint) != normalise_fingerprint(peer.fingerprint):
-        raise ValidationError("the fingerprint does not match the peer's key", code="fingerprint_mismatch",
-                              field="fingerprint")
+        raise ValidationError(_("The fingerprint does not match the peer's key. Read it back with their coordinator "
+                                "again."), code="fingerprint_mismatch", field="fingerprint")
     peer.status = "active"
     position_account(session, node_id, now)
     set_trust_limit(session, node_id=node_id, limit=trust_limit, now=now)
@@ -124,7 +132,7 @@ def position_account(session, peer_id: str, now: datetime):
 def set_trust_limit(session, *, node_id: str, limit: object, now: datetime) -> Peer:
     """How much this peer may owe us: our position towards it may not go below -limit."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10**9:
-        raise ValidationError("the trust limit is a whole number of SIF from 0", code="invalid_trust_limit",
+        raise ValidationError(_("The trust limit must be a whole number, 0 or more."), code="invalid_trust_limit",
                               field="trust_limit")
     peer = get_peer(session, node_id)
     peer.trust_limit = limit
@@ -136,9 +144,10 @@ def suspend_peer(session, *, node_id: str, reason: object, now: datetime) -> Pee
     """Defederate: refuse the peer's requests and stop sending to it, with a reason."""
     peer = get_peer(session, node_id)
     if not isinstance(reason, str) or not reason.strip():
-        raise ValidationError("give a reason for suspending the peer", code="missing_field", field="reason")
+        raise ValidationError(_("Give a reason for suspending the peer."), code="missing_field", field="reason")
     if peer.status != "active":
-        raise ConflictError(f"{node_id} is {peer.status}", code="peer_not_active")
+        raise ConflictError(_("%(node)s cannot be suspended: it is %(state)s.", node=node_id,
+                              state=PEER_STATUS(peer.status)), code="peer_not_active")
     peer.status, peer.status_reason = "suspended", reason.strip()[:500]
     return peer
 
@@ -146,7 +155,7 @@ def suspend_peer(session, *, node_id: str, reason: object, now: datetime) -> Pee
 def resume_peer(session, *, node_id: str, now: datetime) -> Peer:
     peer = get_peer(session, node_id)
     if peer.status != "suspended":
-        raise ConflictError(f"{node_id} is not suspended", code="peer_not_suspended")
+        raise ConflictError(_("%(node)s is not suspended.", node=node_id), code="peer_not_suspended")
     peer.status, peer.status_reason = "active", ""
     peer.failures, peer.next_attempt_at = 0, None
     return peer

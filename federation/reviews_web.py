@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from node.api.base import ANY_OBJECT, DATETIME, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
 from node.context import node_ctx
@@ -161,8 +162,8 @@ def answer(incoming_id: int, action: str):
         else:
             incoming.decline(s, _fed(), member=_me(s), incoming_id=incoming_id, reason=request.form.get("reason", ""),
                              now=ctx.now())
-    flash("Invitation accepted; the full text is on its way from the proposer's node." if action == "accept"
-          else "Invitation declined.", "info")
+    flash(_("Invitation accepted; the full text is on its way from the proposer's node.") if action == "accept"
+          else _("Invitation declined."), "info")
     return redirect(url_for("remote_reviews.incoming_page", incoming_id=incoming_id), 303)
 
 
@@ -175,7 +176,7 @@ def submit_review(incoming_id: int):
     data["feedback"] = request.form.get("feedback", "")
     with ctx.db.write() as s:
         incoming.submit(s, _fed(), member=_me(s), incoming_id=incoming_id, data=data, now=ctx.now())
-    flash("Review sent; the bounty arrives when the proposer's node has it.", "info")
+    flash(_("Review sent; the bounty arrives once the proposer's node has received it."), "info")
     return redirect(url_for("remote_reviews.incoming_page", incoming_id=incoming_id), 303)
 
 
@@ -198,19 +199,19 @@ def _open_incoming(s, member: Member) -> list[dict]:
 
 def dashboard_panel(s, member: Member):
     """Open invitations from other nodes, on the member's dashboard."""
-    return "Review invitations from other countries", "remote_invitations_panel.html", {
+    return _("Review invitations from other countries"), "remote_invitations_panel.html", {
         "rows": _open_incoming(s, member), "compact": True}
 
 
 def reviews_section(s, member: Member):
     """Every invitation from other nodes, on the Reviews page."""
-    return "Invitations from other countries", "remote_invitations_panel.html", {
+    return _("Invitations from other countries"), "remote_invitations_panel.html", {
         "rows": [incoming.incoming_view(s, r) for r in incoming.incoming_of(s, member)], "compact": False}
 
 
 def coordinator_panel(s):
     """Cross-border reviews per peer, in brief, with a link to the full page."""
-    return "Cross-border reviews", "remote_reviews_coordinator_panel.html", {"peers": peer_review_figures(s)}
+    return _("Cross-border reviews"), "remote_reviews_coordinator_panel.html", {"peers": peer_review_figures(s)}
 
 
 def register(app: Flask) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from node.errors import ConflictError, ValidationError
@@ -73,16 +74,18 @@ def directory_keys(session, fed) -> list[DirectoryKey]:
 def pin_directory(session, fed, doc, fingerprint: object, now: datetime) -> list[DirectoryKey]:
     """Pin the keys of our directory's verified document, once our coordinator read its fingerprint back."""
     if doc.node_id != fed.ctx.settings.directory_id:
-        raise ValidationError(f"set directory_id = \"{doc.node_id}\" in this node's settings first",
+        raise ValidationError(_('%(directory)s is not the directory this node chose. Set '
+                                'directory_id = "%(directory)s" in the node\'s settings first.', directory=doc.node_id),
                               code="directory_not_chosen", field="url")
     if not normalise_fingerprint(fingerprint) or normalise_fingerprint(fingerprint) != normalise_fingerprint(
             doc.fingerprint):
-        raise ValidationError("the fingerprint does not match the directory's key", code="fingerprint_mismatch",
+        raise ValidationError(_("The fingerprint does not match the directory's key."), code="fingerprint_mismatch",
                               field="fingerprint")
     # Only the key that signed the document is proven to be the directory's; keys pinned before stay.
     owner = key_owner(session, doc.current_kid, fed.node_id)
     if owner not in (None, doc.node_id):
-        raise ConflictError(f"the directory's key is already known here as a key of {owner}", code="key_claimed")
+        raise ConflictError(_("The directory's key is already known here as a key of %(node)s.", node=owner),
+                            code="key_claimed")
     key = next(k for k in doc.keys if k["kid"] == doc.current_kid)
     row = session.get(DirectoryKey, key["kid"]) or DirectoryKey(kid=key["kid"], pinned_at=now)
     row.directory_id, row.public, row.base_url = doc.node_id, key["public"], doc.base_url

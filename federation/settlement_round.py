@@ -23,6 +23,7 @@ import uuid
 from datetime import datetime, timedelta
 from itertools import combinations
 
+from flask_babel import gettext as _, ngettext
 from sqlalchemy import select
 
 from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
@@ -32,6 +33,7 @@ from protocol.netting import set_off
 
 from . import settlement
 from .identity import new_envelope_id
+from .labels import ROUND_STATE
 from .settlement_transport import BadAnswer, Coordinator, checked_answer, coordinator_of, signed
 from .tables import SettlementRound
 
@@ -52,13 +54,14 @@ def start_round(fed, *, participants: list[str] | None = None, deadline_seconds:
     ctx = co.ctx
     seconds = co.deadline_seconds if deadline_seconds is None else deadline_seconds
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 10 <= seconds <= 86400:
-        raise ValidationError("the deadline is 10 to 86400 seconds away", code="invalid_deadline",
-                              field="deadline_seconds")
+        raise ValidationError(_("The deadline must be %(low)s to %(high)s seconds away.", low=10, high=86400),
+                              code="invalid_deadline", field="deadline_seconds")
     with ctx.db.write() as session:
         now = ctx.now()
         busy = open_round(session, co, now)
         if busy is not None:
-            raise ConflictError(f"round {busy.round_id} is still {busy.state}", code="round_open")
+            raise ConflictError(_("Round %(round)s is not over yet (%(state)s); start the next one when it is.",
+                                  round=busy.round_id, state=ROUND_STATE(busy.state)), code="round_open")
         chosen = choose_participants(session, co, participants, include_self and co.takes_part)
         round_id = f"{co.node_id}-{uuid.uuid4().hex[:24]}"
         session.add(SettlementRound(round_id=round_id, state="collecting", participants=json.dumps(chosen),
@@ -82,16 +85,18 @@ def choose_participants(session, co: Coordinator, given: object, include_self: b
         chosen = sorted(active | ({co.node_id} if include_self else set()))
     else:
         if not isinstance(given, list) or not all(isinstance(n, str) for n in given):
-            raise ValidationError("participants is a list of node ids", code="invalid_participants",
+            raise ValidationError(_("The participants are a list of node names."), code="invalid_participants",
                                   field="participants")
         chosen = sorted(set(given))
         strangers = [n for n in chosen if n != co.node_id and n not in active]
         if strangers:
-            raise ValidationError(f"not an active peer: {', '.join(strangers)}", code="unknown_participant",
-                                  field="participants")
+            raise ValidationError(ngettext("%(nodes)s is not an active peer.", "%(nodes)s are not active peers.",
+                                           len(strangers), nodes=", ".join(strangers)),
+                                  code="unknown_participant", field="participants")
     if not 2 <= len(chosen) <= MAX_PARTICIPANTS:
-        raise ValidationError(f"a round has 2 to {MAX_PARTICIPANTS} participants, not {len(chosen)}",
-                              code="invalid_participants", field="participants")
+        raise ValidationError(ngettext("A round needs 2 to %(max)s participants; %(num)d was chosen.",
+                                       "A round needs 2 to %(max)s participants; %(num)d were chosen.", len(chosen),
+                                       max=MAX_PARTICIPANTS), code="invalid_participants", field="participants")
     return chosen
 
 
@@ -101,7 +106,8 @@ def propose(fed, round_id: str) -> str:
     with co.ctx.db.write() as session:
         row = get_round(session, round_id)
         if row.state != "computed":
-            raise ConflictError(f"round {round_id} is {row.state}, not computed", code="round_not_computed")
+            raise ConflictError(_("Round %(round)s cannot be proposed now: it is %(state)s.", round=round_id,
+                                  state=ROUND_STATE(row.state)), code="round_not_computed")
         row.auto_propose = True
     return advance_round(co, round_id)
 
@@ -112,7 +118,8 @@ def abandon(fed, round_id: str, reason: str) -> str:
     with co.ctx.db.write() as session:
         row = get_round(session, round_id)
         if row.state not in WAITING:
-            raise ConflictError(f"round {round_id} is {row.state}", code="round_not_waiting")
+            raise ConflictError(_("Round %(round)s can no longer be abandoned: it is %(state)s.", round=round_id,
+                                  state=ROUND_STATE(row.state)), code="round_not_waiting")
         return _finish(row, "abandoned", reason or "abandoned by the coordinator", co.ctx.now())
 
 
@@ -150,7 +157,7 @@ def _step(co: Coordinator, round_id: str) -> str | None:
 def get_round(session, round_id: str) -> SettlementRound:
     row = session.get(SettlementRound, round_id)
     if row is None:
-        raise NotFoundError(f"this node runs no round {round_id}", code="round_not_found")
+        raise NotFoundError(_("There is no clearing round %(round)s here.", round=round_id), code="round_not_found")
     return row
 
 
@@ -342,7 +349,8 @@ def redeliver(fed, round_id: str) -> str:
     with co.ctx.db.read() as session:
         state = get_round(session, round_id).state
     if state != "undelivered":
-        raise ConflictError(f"round {round_id} is {state}, not undelivered", code="round_not_undelivered")
+        raise ConflictError(_("Round %(round)s has no certificate left to deliver: it is %(state)s.", round=round_id,
+                              state=ROUND_STATE(state)), code="round_not_undelivered")
     with co.lock(f"round:{round_id}"):
         _deliver(co, round_id)
     with co.ctx.db.read() as session:

@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 
 from flask import current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
+from node import i18n
 from node.api.base import ANY_OBJECT, BOOL, arr, integer, json_body, obj, only_fields, string
 from node.context import node_ctx
 from node.errors import NotFoundError, ValidationError
@@ -16,6 +18,7 @@ from protocol import Envelope, ProtocolError, check_signature, parse_time
 
 from . import settlement_round as rounds
 from .api import NODE_ID, api
+from .labels import ROUND_STATE
 from .settlement import load, node_keyring, owed_to
 from .tables import Peer, SettlementPart, SettlementRound
 from .web import bp
@@ -70,7 +73,10 @@ def _entry(fed, ran: SettlementRound | None, part: SettlementPart | None) -> dic
 
 
 def signatures(session, fed, certificate: dict) -> list[dict]:
-    """Who signed a stored certificate, and whether each signature verifies with the keys this node holds."""
+    """Who signed a stored certificate, and whether each signature verifies with the keys this node holds.
+
+    `result` says it in English (the API's text); `verdict` is its code (verifies, no_key, invalid) for the page.
+    """
     keyring = node_keyring(session, fed)
     known = {info.node_id for info in keyring.values()}
     envs = [certificate, certificate["body"]["proposal"], *certificate["body"]["acceptances"]]
@@ -78,14 +84,15 @@ def signatures(session, fed, certificate: dict) -> list[dict]:
     for raw in envs:
         env = Envelope.from_dict(raw)
         if env.from_ not in known:
-            result = "no key here (not a peer)"
+            verdict, result = "no_key", "no key here (not a peer)"
         else:
             try:
                 check_signature(env, keyring, parse_time(env.created))
-                result = "verifies"
+                verdict, result = "verifies", "verifies"
             except ProtocolError as exc:
-                result = f"does not verify: {exc.code}"
-        out.append({"type": env.type, "signer": env.from_, "created": env.created, "result": result})
+                verdict, result = "invalid", f"does not verify: {exc.code}"
+        out.append({"type": env.type, "signer": env.from_, "created": env.created, "result": result,
+                    "verdict": verdict})
     return out
 
 
@@ -98,7 +105,7 @@ def _coordinator(session) -> Member:
 def _one(session, fed, round_id: str) -> dict:
     found = history(session, fed, round_id)
     if not found:
-        raise NotFoundError(f"this node knows no round {round_id}", code="round_not_found")
+        raise NotFoundError(_("This node knows no clearing round %(round)s.", round=round_id), code="round_not_found")
     return found[0]
 
 
@@ -137,7 +144,8 @@ def start_settlement():
         _coordinator(session)
     propose = data.get("propose", True)
     if not isinstance(propose, bool):
-        raise ValidationError("propose is true or false", code="invalid_propose", field="propose")
+        raise ValidationError(_("Whether to propose the round is true or false."), code="invalid_propose",
+                              field="propose")
     round_id = rounds.start_round(_fed(), participants=data.get("participants"),
                                   deadline_seconds=data.get("deadline_seconds"), propose=propose)
     with ctx.db.read() as session:
@@ -156,7 +164,7 @@ def abandon_settlement(round_id: str):
     data = only_fields(json_body(required=False), ("reason",))
     reason = data.get("reason", "")
     if not isinstance(reason, str):
-        raise ValidationError("the reason is text", code="invalid_reason", field="reason")
+        raise ValidationError(_("The reason must be text."), code="invalid_reason", field="reason")
     return _act(round_id, lambda fed: rounds.abandon(fed, round_id, reason[:500]))
 
 
@@ -190,15 +198,18 @@ def settlements_action():
     if action == "start":
         chosen = form.getlist("participant")
         round_id = rounds.start_round(fed, participants=chosen, propose=not form.get("preview"))
-        flash(f"Round {round_id} started.", "info")
+        flash(_("Round %(round)s started.", round=round_id), "info")
     elif action == "propose":
         rounds.propose(fed, round_id)
     elif action == "abandon":
         rounds.abandon(fed, round_id, form.get("reason", "")[:500])
     else:
-        raise ValidationError("unknown action", code="bad_choice", field="action")
+        raise ValidationError(_("This form asked for an action the page does not know."), code="bad_choice",
+                              field="action")
     with fed.ctx.db.read() as s:
         entry = _one(s, fed, round_id)
-    flash(f"Round {round_id}: {entry['state']}, {entry['cleared']} {fed.ctx.settings.unit} cleared. "
-          f"{entry['reason']}", "info")
+    flash(_("Round %(round)s: %(state)s, %(amount)s cleared.", round=round_id, state=ROUND_STATE(entry["state"]),
+            amount=i18n.sif_filter(entry["cleared"])), "info")
+    if entry["reason"]:
+        flash(entry["reason"], "info")  # what the round recorded, as it was written (the nodes' own words)
     return redirect(url_for("federation.settlements_page") + f"#round-{round_id}", 303)

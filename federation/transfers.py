@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, insert, select
 
 from node.errors import ConflictError, DomainError, LedgerError, NotFoundError, ValidationError
@@ -19,6 +20,7 @@ from node.tables import Member
 from protocol import Envelope
 
 from . import channels
+from .labels import PEER_STATUS
 from .peers import position_account
 from .tables import CrossBorderTransfer, Peer
 
@@ -29,7 +31,8 @@ def parse_address(address: object) -> tuple[str, str]:
     text = str(address or "").strip().lower()
     handle, sep, node_id = text.partition("@")
     if not sep or not handle or not node_id:
-        raise ValidationError("an address looks like anna@hu", code="invalid_address", field="to")
+        raise ValidationError(_("Give an address such as anna@hu: the member's handle, then @ and their node."),
+                              code="invalid_address", field="to")
     return handle, node_id
 
 
@@ -41,11 +44,13 @@ def send_transfer(session, fed, *, payer: Member | members.MemberRef, to: str, a
     handle, node_id = parse_address(to)
     peer = session.get(Peer, node_id)
     if peer is None:
-        raise NotFoundError(f"{node_id} is not a peer of this node", code="unknown_peer_node", field="to")
+        raise NotFoundError(_("%(node)s is not a peer of this node.", node=node_id), code="unknown_peer_node",
+                            field="to")
     if peer.status != "active":
-        raise ConflictError(f"payments to {node_id} are {peer.status}", code="peer_not_active")
+        raise ConflictError(_("Payments to %(node)s are not possible now: that peer is %(state)s.", node=node_id,
+                              state=PEER_STATUS(peer.status)), code="peer_not_active")
     if payer.status != "active":
-        raise LedgerError("your account is not active", code="account_not_active")
+        raise LedgerError(_("Your account is not active."), code="account_not_active")
     transfer_id = uuid.uuid4().hex
     ledger.post(session, kind="cross_border_out", memo=f"to {handle}@{node_id}: {memo}"[:280], now=now,
                 ref=f"xfer:{transfer_id}:out", actor_id=payer.id,
@@ -81,7 +86,7 @@ def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
     row = _transfer_values(transfer_id=tid, direction="in", peer_id=peer.node_id, local_handle=body["payee"],
                            remote_handle=body["payer"], amount=body["amount"], memo=body.get("memo", ""),
                            status="completed", created_at=now, finished_at=now)
-    try:
+    try:  # the reasons below travel to the payer's node in the bounce: English, as the protocol's data
         if payee is None or payee.status != "active":
             raise DomainError(f"no active member {body['payee']} here", code="unknown_payee")
         if peer.status != "active":
@@ -198,5 +203,5 @@ def transfers_of(session, member_id: int) -> list[dict]:
                            .order_by(CrossBorderTransfer.id.desc())).all()
     return [{"transfer_id": r.transfer_id, "direction": r.direction, "peer": r.peer_id,
              "counterparty": f"{r.remote_handle}@{r.peer_id}", "amount": r.amount, "memo": r.memo,
-             "status": r.status, "reason_code": r.reason_code, "created_at": r.created_at,
+             "status": r.status, "reason_code": r.reason_code, "reason": r.reason, "created_at": r.created_at,
              "finished_at": r.finished_at} for r in rows]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from node.context import node_ctx
 from node.errors import ValidationError
@@ -41,15 +42,37 @@ def peers_action():
         doc = peers_service.fetch_document(form.get("url"), now=ctx.now(), max_skew=_fed().max_skew)
         with ctx.db.write() as s:
             peers_service.add_peer(s, doc, own_node_id=ctx.settings.node_id, now=ctx.now())
-        flash(f"Added {doc.node_id}. Read its fingerprint {doc.fingerprint} back with its coordinator, then confirm.", "info")
+        flash(_("Added %(node)s. Read its fingerprint %(fingerprint)s back with its coordinator, then confirm.",
+                node=doc.node_id, fingerprint=doc.fingerprint), "info")
     elif action == "check":
-        result = exchange_checkpoint(_fed(), node_id)
-        flash(f"Checkpoint with {node_id}: {'agrees' if result.get('agrees') else result}", "info")
+        flash(_checkpoint_outcome(node_id, exchange_checkpoint(_fed(), node_id)), "info")
     else:
         with ctx.db.write() as s:
             _change_peer(s, ctx, action, node_id, form)
-        flash(f"{node_id}: {action} done.", "info")
+        flash(_done(action, node_id), "info")
     return redirect(url_for("federation.peers_page"), 303)
+
+
+def _checkpoint_outcome(node_id: str, result: dict) -> str:
+    """What a checkpoint exchange found, in a sentence (the differences themselves are the peers' shared record)."""
+    if result.get("agrees"):
+        return _("The checkpoint with %(node)s agrees.", node=node_id)
+    if "problems" in result:
+        return _("The checkpoint with %(node)s differs: %(problems)s. A dispute is open.", node=node_id,
+                 problems="; ".join(result["problems"]))
+    error = result.get("error") or {}
+    return _("%(node)s did not take the checkpoint: %(reason)s", node=node_id,
+             reason=error.get("message") or error.get("code") or "?")
+
+
+def _done(action: str, node_id: str) -> str:
+    if action == "confirm":
+        return _("%(node)s is confirmed: its key is pinned.", node=node_id)
+    if action == "trust":
+        return _("The trust limit for %(node)s is saved.", node=node_id)
+    if action == "suspend":
+        return _("%(node)s is suspended.", node=node_id)
+    return _("%(node)s is active again.", node=node_id)
 
 
 def _change_peer(s, ctx, action: str, node_id: str, form) -> None:
@@ -64,7 +87,8 @@ def _change_peer(s, ctx, action: str, node_id: str, form) -> None:
     elif action == "resume":
         peers_service.resume_peer(s, node_id=node_id, now=ctx.now())
     else:
-        raise ValidationError("unknown action", code="bad_choice", field="action")
+        raise ValidationError(_("This form asked for an action the page does not know."), code="bad_choice",
+                              field="action")
 
 
 @bp.post("/coordinator/disputes/<int:dispute_id>/resolve")
@@ -74,13 +98,13 @@ def resolve(dispute_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
         resolve_dispute(s, dispute_id, request.form.get("resolution"), ctx.now())
-    flash("Dispute marked resolved.", "info")
+    flash(_("The dispute is marked resolved."), "info")
     return redirect(url_for("federation.peers_page"), 303)
 
 
 def cross_border_panel(session, member):
     rows = transfers_of(session, member.id)[:10]
-    return ("Cross-border payments", "federation_panel.html", {"xfers": rows})
+    return (_("Cross-border payments"), "federation_panel.html", {"xfers": rows})
 
 
 if cross_border_panel not in DASHBOARD_PANELS:

@@ -14,6 +14,7 @@ from typing import Callable
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _, ngettext
 from sqlalchemy import func, select
 
 from node import i18n
@@ -58,14 +59,15 @@ def add_admin(session, *, username: object, password: object, now: datetime, has
     """Create a working-group account (or set a new password with ``replace``)."""
     name = clean_text(username, "username", 64, required=True).lower()
     if not set(name) <= USERNAME_CHARS:
-        raise ValidationError("username: letters, digits, '-', '_' and '.' only", code="invalid_username",
+        raise ValidationError(_("A name may hold only letters, digits, '-', '_' and '.'."), code="invalid_username",
                               field="username")
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise ValidationError(f"the password needs at least {MIN_PASSWORD} characters", code="weak_password",
-                              field="password")
+        raise ValidationError(ngettext("The password needs at least %(num)d character.",
+                                       "The password needs at least %(num)d characters.", MIN_PASSWORD),
+                              code="weak_password", field="password")
     row = session.get(AdminAccount, name)
     if row is not None and not replace:
-        raise ConflictError(f"an admin {name!r} exists already", code="admin_exists")
+        raise ConflictError(_("There is already an account named %(name)s.", name=name), code="admin_exists")
     if row is None:
         row = AdminAccount(username=name, password_hash="", created_at=now)
         session.add(row)
@@ -84,7 +86,9 @@ def authenticate(session, *, username: object, password: object, now: datetime,
         AdminAction.username == name, AdminAction.action == "login-failed",
         AdminAction.at >= now - FAILURE_WINDOW)).scalar_one()
     if failures >= MAX_FAILURES:
-        raise RateLimitedError("too many failed logins; try again in 15 minutes", code="login_rate_limited")
+        raise RateLimitedError(ngettext("Too many failed logins; try again in %(num)d minute.",
+                                        "Too many failed logins; try again in %(num)d minutes.",
+                                        int(FAILURE_WINDOW.total_seconds() // 60)), code="login_rate_limited")
     row = session.get(AdminAccount, name) if name else None
     try:
         stored = row.password_hash if row else _dummy_hash(hasher.time_cost, hasher.memory_cost)
@@ -93,7 +97,7 @@ def authenticate(session, *, username: object, password: object, now: datetime,
         ok = False
     if not ok or row is None:
         audit(session, username=name or "?", action="login-failed", now=now)
-        raise AuthError("wrong name or password", code="bad_credentials")
+        raise AuthError(_("Wrong name or password."), code="bad_credentials")
     row.last_login_at = now
     audit(session, username=name, action="login", now=now)
     return row
@@ -113,21 +117,25 @@ def approve(session, *, admin: str, node_id: str, fingerprint: object, now: date
 
 
 def refuse(session, *, admin: str, node_id: str, reason: object, now: datetime) -> str:
-    """Turn down an application with a reason; a listed node keeps its pinned key. Returns what became of it."""
+    """Turn down an application with a reason; a listed node keeps its pinned key.
+
+    Returns what became of the node: "kept" (still listed with its pinned key), "removed" (it never was
+    listed and may apply again) or "delisted" (listed once, it stays delisted).
+    """
     reason = clean_text(reason, "reason", 500, required=True)
     row = listings.get_listing(session, node_id)
     if not row.candidate or row.status == "delisted":
-        raise ConflictError(f"{node_id} has no application waiting", code="nothing_to_refuse")
+        raise ConflictError(_("%(node)s has no application waiting.", node=node_id), code="nothing_to_refuse")
     audit(session, username=admin, action="refuse", node_id=node_id, fingerprint=row.candidate["fingerprint"],
           reason=reason, now=now)
     if row.status == "listed":
         row.candidate = None
-        return "still listed with its pinned key"
+        return "kept"
     if row.approved_at is None:  # never listed: nothing to keep but the audit line; it may apply again
         session.delete(row)
         return "removed"
     row.status, row.candidate = "delisted", None  # listed once, then delisted: it stays delisted
-    return "still delisted"
+    return "delisted"
 
 
 def delist(session, *, admin: str, node_id: str, reason: object, now: datetime) -> Listing:
@@ -135,7 +143,7 @@ def delist(session, *, admin: str, node_id: str, reason: object, now: datetime) 
     reason = clean_text(reason, "reason", 500, required=True)
     row = listings.get_listing(session, node_id)
     if row.status != "listed":
-        raise ConflictError(f"{node_id} is not listed", code="not_listed")
+        raise ConflictError(_("%(node)s is not listed.", node=node_id), code="not_listed")
     fingerprint = row.fingerprint
     listings.delist(session, node_id=node_id, now=now)
     audit(session, username=admin, action="delist", node_id=node_id, fingerprint=fingerprint, reason=reason,
@@ -149,6 +157,11 @@ def audit_trail(session, limit: int = 50) -> list[AdminAction]:
 
 
 # --- web --------------------------------------------------------------------------------------------------
+
+
+def refusal(exc: DomainError) -> str:
+    """A refusal as a flash message: the reason (in the reader's language), then its code for whoever helps."""
+    return f"{exc.message} [{exc.code}]"
 
 
 def admin_required(view: Callable) -> Callable:
@@ -166,7 +179,7 @@ def admin_required(view: Callable) -> Callable:
         if not live:
             if name:
                 i18n.clear_session()
-                flash("Your session ended. Please log in again.", "info")
+                flash(_("Your session ended. Please log in again."), "info")
             target = request.path if request.method == "GET" else url_for("directory.admin.home")
             return redirect(url_for("directory.admin.login", next=target), 303)
         g.admin = name
@@ -187,7 +200,7 @@ def _act(fn: Callable[[], str]):
     try:
         flash(fn(), "info")
     except DomainError as exc:
-        flash(f"Refused: {exc.message} [{exc.code}]", "error")
+        flash(refusal(exc), "error")
     return redirect(url_for("directory.admin.home"), 303)
 
 
@@ -209,7 +222,7 @@ def login():
         except DomainError as exc:
             failure = exc
     if failure is not None:
-        flash(f"{failure.message} [{failure.code}]", "error")
+        flash(refusal(failure), "error")
         return render_template("directory_admin_login.html", next=target), failure.status
     i18n.clear_session()  # a fresh session (and CSRF token) on login: no fixation
     session.update(admin=name, admin_version=version, admin_since=d.now().timestamp())
@@ -224,7 +237,7 @@ def logout():
         with d.db.write() as s:
             audit(s, username=name, action="logout", now=d.now())
     i18n.clear_session()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("directory.admin.login"), 303)
 
 
@@ -263,7 +276,8 @@ def _write(fn: Callable, node_id: str, **kwargs):
 def approve_node(node_id: str):
     def run() -> str:
         row = _write(approve, node_id, fingerprint=request.form.get("fingerprint"))
-        return f"{node_id} is listed; key {row.fingerprint} pinned. It is polled from now on."
+        return _("%(node)s is listed; key %(fingerprint)s pinned. It is polled from now on.", node=node_id,
+                 fingerprint=row.fingerprint)
     return _act(run)
 
 
@@ -272,7 +286,11 @@ def approve_node(node_id: str):
 def refuse_node(node_id: str):
     def run() -> str:
         outcome = _write(refuse, node_id, reason=request.form.get("reason"))
-        return f"The application of {node_id} is refused ({outcome})."
+        if outcome == "kept":
+            return _("The new key of %(node)s is refused; it stays listed with its pinned key.", node=node_id)
+        if outcome == "delisted":
+            return _("The application of %(node)s is refused; it stays delisted.", node=node_id)
+        return _("The application of %(node)s is refused and removed; it may apply again.", node=node_id)
     return _act(run)
 
 
@@ -281,5 +299,5 @@ def refuse_node(node_id: str):
 def delist_node(node_id: str):
     def run() -> str:
         _write(delist, node_id, reason=request.form.get("reason"))
-        return f"{node_id} is no longer listed."
+        return _("%(node)s is no longer listed.", node=node_id)
     return _act(run)

@@ -1,4 +1,8 @@
-"""The directory's JSON API and CSV export: one endpoint of each per table of the page, plus applications and pushes."""
+"""The directory's JSON API and CSV export: one endpoint of each per table of the page, plus applications and pushes.
+
+The CSV headers are the JSON field names, in English whatever the reader's language: a CSV file is a
+machine format that spreadsheets and scripts read by column name. Error messages follow the request.
+"""
 from __future__ import annotations
 
 import csv
@@ -6,6 +10,7 @@ import io
 from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask_babel import gettext as _
 
 from node.api.base import json_body, only_fields
 from node.clock import iso
@@ -57,7 +62,8 @@ def table_json(name: str):
     """One table of the directory page as JSON: {"<name>": [rows]}."""
     fn = TABLES.get(name)
     if fn is None:
-        raise NotFoundError(f"no table {name!r}; tables: {', '.join(TABLES)}", code="no_such_table")
+        raise NotFoundError(_("There is no table %(name)s; the tables are: %(tables)s.", name=name,
+                              tables=", ".join(TABLES)), code="no_such_table")
     d = directory()
     with d.db.read() as s:
         return jsonify({name: fn(s, d)})
@@ -68,7 +74,7 @@ def table_csv(name: str):
     """One table of the directory page as CSV (UTF-8, header row)."""
     fn = TABLES.get(name)
     if fn is None:
-        raise NotFoundError(f"no table {name!r}", code="no_such_table")
+        raise NotFoundError(_("There is no table %(name)s.", name=name), code="no_such_table")
     d = directory()
     with d.db.read() as s:
         rows = fn(s, d)
@@ -105,7 +111,8 @@ def history_json():
     """Figures over time and every poll of the last ?hours=24 (optionally of one ?node=)."""
     hours = request.args.get("hours", "24")
     if not hours.isdigit() or not 1 <= int(hours) <= 24 * 366:
-        raise ValidationError("hours: a whole number from 1", code="invalid_hours", field="hours")
+        raise ValidationError(_("The hours are a whole number from 1 to %(max)s.", max=24 * 366), code="invalid_hours",
+                              field="hours")
     d = directory()
     with d.db.read() as s:
         return jsonify(network.history(s, request.args.get("node") or None, d.now() - timedelta(hours=int(hours))))
@@ -117,16 +124,17 @@ def scan_request(args, items: list[scan.Item]) -> tuple[scan.Query, scan.Item | 
     if key:
         found = next((i for i in items if i.key == key), None)
         if found is None:
-            raise NotFoundError(f"no listed initiative {key!r}", code="initiative_not_found")
+            raise NotFoundError(_("There is no listed initiative %(key)s.", key=key), code="initiative_not_found")
         return scan.Query.like(found), found
     interests = frozenset(t for t in (args.get("interests") or "").replace(",", " ").split() if t)
     if not interests:
-        raise ValidationError("give ?initiative=<node>:<ref> or ?interests=tag,tag", code="missing_query",
+        raise ValidationError(_("Choose an initiative, or give at least one interest."), code="missing_query",
                               field="interests")
     sectors = frozenset(t for t in (args.get("sectors") or "").replace(",", " ").split() if t)
     stage = args.get("stage") or None
     if stage is not None and stage not in scan.STAGES:
-        raise ValidationError(f"stage: one of {', '.join(scan.STAGES)}", code="bad_choice", field="stage")
+        raise ValidationError(_("Choose a stage: %(stages)s.", stages=", ".join(scan.STAGES)), code="bad_choice",
+                              field="stage")
     return scan.Query(interests, sectors, stage), None
 
 
@@ -189,8 +197,8 @@ def apply_json():
 def submit_application(url: object) -> dict:
     d = directory()
     if not d.settings.open_applications:
-        raise DomainError("this directory takes applications only from its working group", code="applications_closed",
-                          status=403)
+        raise DomainError(_("This directory takes applications only through its working group."),
+                          code="applications_closed", status=403)
     doc = listings.fetch_candidate(url, d)  # no transaction open during the fetch
     with d.db.write() as s:
         row = listings.apply(s, doc, directory_id=d.id, now=d.now())

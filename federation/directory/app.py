@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from flask import Flask, abort, jsonify, redirect, request, session, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from federation import labels
 from node import formats, i18n
 from node.app import JSONProvider, _secret_key
 from node.clock import SystemClock
@@ -17,6 +19,11 @@ from node.security_headers import init_app as init_security_headers
 
 from .settings import DirectorySettings, load_settings
 from .store import open_directory
+
+# What a refused request says when nothing more precise was given (werkzeug's own texts are English only).
+HTTP_TEXTS = {400: _l("The request could not be understood."), 404: _l("There is no page at this address."),
+              405: _l("This address does not take that kind of request."),
+              413: _l("What was sent is too large."), 500: _l("Something went wrong on the directory's side.")}
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, settings: DirectorySettings | None = None,
@@ -33,6 +40,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Direct
     app.extensions["sifnet_directory"] = d
     # The working group's admins have no saved language: the switch (session), the browser, the setting.
     i18n.init_app(app, default_language=settings.default_language, time_zone=settings.time_zone)
+    labels.init_app(app)
     from .api import bp as api_bp
     from .views import bp as views_bp
 
@@ -78,7 +86,7 @@ def _check_csrf() -> None:
         return
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(request.form.get("csrf_token", ""), expected):
-        abort(400, description="The form expired or did not come from this site. Reload and try again.")
+        abort(400, description=_("The form expired or did not come from this site. Reload and try again."))
 
 
 def ago(value: datetime | None, now: datetime) -> str:
@@ -98,7 +106,7 @@ def _register_error_handlers(app: Flask) -> None:
     def answer(status: int, code: str, message: str):
         if request.path.startswith("/api/"):
             return jsonify({"error": {"code": code, "message": message}}), status
-        return render_template("directory_error.html", message=f"{message} [{code}]"), status
+        return render_template("directory_error.html", message=f"{message} [{code}]", status=status), status
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
@@ -106,4 +114,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        return answer(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
+        status = exc.code or 500
+        default = exc.description is None or exc.description == type(exc).description
+        message = str(HTTP_TEXTS.get(status, exc.description or "")) if default else exc.description
+        return answer(status, (exc.name or "error").lower().replace(" ", "_"), message)

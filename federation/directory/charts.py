@@ -1,19 +1,23 @@
 """Charts as inline SVG, drawn on the server: no JavaScript, no external assets.
 
-Every text in a chart comes from nodes' summaries, so every text and attribute is escaped
-(markupsafe) while the SVG is built; templates insert the finished Markup as it is.
+Much of a chart's text comes from nodes' summaries, so every text and attribute is escaped
+(markupsafe) while the SVG is built; templates insert the finished Markup as it is. The charts are
+drawn for a page: their own words, numbers and times are in the reader's language and time zone.
 """
 from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Callable
 
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
+
+from federation.labels import FIGURE, NODE_HEALTH
+from node import i18n
 
 PALETTE = ("#0b6e4f", "#c8553d", "#3d5a80", "#d4a017", "#7b2d8b", "#2a9d8f", "#8d6e63", "#e76f51", "#457b9d",
            "#6a994e")
-LABELS = {"active_30d": "active (30 days)", "sif_in_circulation": "SIF held by members",
-          "proposals_open": "proposals open"}
 OUTCOME_COLOURS = {"up": "#0b6e4f", "slow": "#d4a017", "unreachable": "#b3261e", "refused": "#7b2d8b"}
 
 
@@ -62,13 +66,14 @@ def stacked_bars(rows: list[dict], series: list[str], label_key: str, title: str
                 parts.append(el("rect", el("title", f"{row[label_key]}, {name}: {value}"), x=round(x, 1), y=y,
                                 width=round(value * scale, 1), height=bar, fill=colour_of(i)))
                 x += value * scale
-        parts.append(el("text", row["total"] if row["total"] else "none", x=round(x, 1) + 6, y=y + bar - 4,
-                        class_="value" if row["total"] else "value missing"))
+        parts.append(el("text", i18n.number_filter(row["total"]) if row["total"] else _("none"), x=round(x, 1) + 6,
+                        y=y + bar - 4, class_="value" if row["total"] else "value missing"))
     return svg(width, height, parts, title)
 
 
-def flow_diagram(countries: list[str], edges: list[dict], title: str, unit: str, key: str) -> Markup:
-    """Countries on a circle, an arrow for each flow; its width grows with the amount."""
+def flow_diagram(countries: list[str], edges: list[dict], title: str, key: str,
+                 describe: Callable[[dict], str]) -> Markup:
+    """Countries on a circle, an arrow for each flow; its width grows with the amount; `describe` titles an arrow."""
     size, radius = 460, 165
     centre = size / 2
     spot = {c: (centre + radius * math.sin(2 * math.pi * i / max(1, len(countries))),
@@ -79,18 +84,18 @@ def flow_diagram(countries: list[str], edges: list[dict], title: str, unit: str,
                            refX=8, refY=4, markerWidth=11, markerHeight=11, markerUnits="userSpaceOnUse",
                            orient="auto-start-reverse"))]
     for e in edges:
-        parts += _arrow(spot[e["from"]], spot[e["to"]], e, 1.5 + 6 * e["amount"] / peak, marker, unit)
+        parts += _arrow(spot[e["from"]], spot[e["to"]], e, 1.5 + 6 * e["amount"] / peak, marker, describe(e))
     for i, c in enumerate(countries):
         x, y = spot[c]
         parts += [el("circle", cx=round(x, 1), cy=round(y, 1), r=22, fill=colour_of(i)),
                   el("text", c, x=round(x, 1), y=round(y, 1) + 5, text_anchor="middle", class_="node-label")]
     if not edges:
-        parts.append(el("text", "no flows reported yet", x=centre, y=centre, text_anchor="middle", class_="empty"))
+        parts.append(el("text", _("no flows reported yet"), x=centre, y=centre, text_anchor="middle", class_="empty"))
     return svg(size, size, parts, title, "chart flow")
 
 
 def _arrow(a: tuple[float, float], b: tuple[float, float], edge: dict, width: float, marker: str,
-           unit: str) -> list[Markup]:
+           label: str) -> list[Markup]:
     """A curved arrow from a to b, bent to its right so that a -> b and b -> a do not overlap."""
     (x1, y1), (x2, y2) = a, b
     dx, dy = x2 - x1, y2 - y1
@@ -98,12 +103,11 @@ def _arrow(a: tuple[float, float], b: tuple[float, float], edge: dict, width: fl
     ux, uy = dx / length, dy / length
     sx, sy, ex, ey = x1 + ux * 24, y1 + uy * 24, x2 - ux * 26, y2 - uy * 26  # start and end at the circles' rims
     cx, cy = (x1 + x2) / 2 - uy * length * 0.18, (y1 + y2) / 2 + ux * length * 0.18
-    label = f"{edge['from']} → {edge['to']}: {edge['amount']} {unit}"
     path = el("path", el("title", label), d=f"M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {ex:.1f},{ey:.1f}",
               fill="none", stroke="#3d5a80", stroke_width=f"{width:.1f}", stroke_opacity="0.75",
               marker_end=f"url(#{marker})", class_="flow")
-    return [path, el("text", edge["amount"], x=f"{(sx + 2 * cx + ex) / 4:.1f}", y=f"{(sy + 2 * cy + ey) / 4:.1f}",
-                     text_anchor="middle", class_="flow-value")]
+    return [path, el("text", i18n.number_filter(edge["amount"]), x=f"{(sx + 2 * cx + ex) / 4:.1f}",
+                     y=f"{(sy + 2 * cy + ey) / 4:.1f}", text_anchor="middle", class_="flow-value")]
 
 
 def poll_strip(polls: list[dict], title: str, width: int = 720) -> Markup:
@@ -112,22 +116,28 @@ def poll_strip(polls: list[dict], title: str, width: int = 720) -> Markup:
     height, base = 74, 70
     step = (width - 20) / max(1, len(polls))
     peak = max([p["latency_ms"] or 0 for p in polls] + [1])
-    parts = legend([(k, v) for k, v in OUTCOME_COLOURS.items()], 10, 0, spacing=110)
+    parts = legend([(NODE_HEALTH(k), v) for k, v in OUTCOME_COLOURS.items()], 10, 0, spacing=110)
     for n, p in enumerate(polls):
         h = 6 if p["latency_ms"] is None else 6 + 36 * p["latency_ms"] / peak
         parts.append(el("rect", el("title", _poll_label(p)), x=round(10 + n * step, 1), y=round(base - h, 1),
                         width=max(1.0, round(step - 1, 1)), height=round(h, 1),
                         fill=OUTCOME_COLOURS.get(p["outcome"], "#888")))
     if not polls:
-        parts.append(el("text", "not polled yet", x=width / 2, y=40, text_anchor="middle", class_="empty"))
-    parts.append(el("text", f"highest latency {peak} ms", x=width - 10, y=11, text_anchor="end", class_="axis"))
+        parts.append(el("text", _("not polled yet"), x=width / 2, y=40, text_anchor="middle", class_="empty"))
+    parts.append(el("text", _("highest latency: %(ms)s ms", ms=i18n.number_filter(peak)), x=width - 10, y=11,
+                    text_anchor="end", class_="axis"))
     return svg(width, height, parts, title, "chart strip")
 
 
 def _poll_label(p: dict) -> str:
-    when = p["at"].strftime("%Y-%m-%d %H:%M:%S") if isinstance(p["at"], datetime) else str(p["at"])
-    latency = f"{p['latency_ms']} ms" if p["latency_ms"] is not None else "no answer"
-    return f"{p.get('node_id', '')} {when}: {p['outcome']} {latency} {p.get('code', '')}".strip()
+    when = i18n.datetime_filter(p["at"], seconds=True)
+    if p["latency_ms"] is None:
+        text = _("%(node)s %(when)s: %(outcome)s, no answer", node=p.get("node_id", ""), when=when,
+                 outcome=NODE_HEALTH(p["outcome"]))
+    else:
+        text = _("%(node)s %(when)s: %(outcome)s in %(ms)s ms", node=p.get("node_id", ""), when=when,
+                 outcome=NODE_HEALTH(p["outcome"]), ms=i18n.number_filter(p["latency_ms"]))
+    return f"{text} {p.get('code') or ''}".strip()
 
 
 def line_chart(points: list[dict], series: list[str], title: str, now: datetime, width: int = 720) -> Markup:
@@ -136,7 +146,7 @@ def line_chart(points: list[dict], series: list[str], title: str, now: datetime,
     band, label_width, pad, range_width = 46, 250, 8, 110
     height = 20 + band * len(series)
     if not points:
-        return svg(width, 60, [el("text", "no verified summary yet", x=width / 2, y=34, text_anchor="middle",
+        return svg(width, 60, [el("text", _("no verified summary yet"), x=width / 2, y=34, text_anchor="middle",
                                   class_="empty")], title)
     points = [*points, {**points[-1], "at": max(now, points[-1]["at"])}]
     t0, t1 = points[0]["at"].timestamp(), points[-1]["at"].timestamp()
@@ -148,12 +158,15 @@ def line_chart(points: list[dict], series: list[str], title: str, now: datetime,
         xy = " ".join(f"{label_width + pad + span * (p['at'].timestamp() - t0) / max(1.0, t1 - t0):.1f},"
                       f"{top + band / 2 if high == low else top + band - 12 - (band - 18) * (p[s] - low) / (high - low):.1f}"
                       for p in points)
-        parts += [el("text", f"{LABELS.get(s, s)}: {points[-1][s]}", x=0, y=top + band / 2, class_="legend"),
-                  el("text", f"{low}–{high}" if high != low else "unchanged", x=width - range_width + pad,
-                     y=top + band / 2, class_="axis"),
-                  el("polyline", el("title", f"{s}: from {points[0][s]} to {points[-1][s]}"), points=xy, fill="none",
-                     stroke=colour_of(i), stroke_width=2, stroke_linejoin="round")]
-    parts += [el("text", points[0]["at"].strftime("%d %b %H:%M"), x=label_width + pad, y=height - 2, class_="axis"),
-              el("text", points[-1]["at"].strftime("%d %b %H:%M"), x=label_width + pad + span, y=height - 2,
+        first, last = i18n.number_filter(points[0][s]), i18n.number_filter(points[-1][s])
+        spread = f"{i18n.number_filter(low)}–{i18n.number_filter(high)}" if high != low else _("unchanged")
+        parts += [el("text", _("%(figure)s: %(value)s", figure=FIGURE(s), value=last), x=0, y=top + band / 2,
+                     class_="legend"),
+                  el("text", spread, x=width - range_width + pad, y=top + band / 2, class_="axis"),
+                  el("polyline", el("title", _("%(figure)s: from %(first)s to %(last)s", figure=FIGURE(s), first=first,
+                                              last=last)),
+                     points=xy, fill="none", stroke=colour_of(i), stroke_width=2, stroke_linejoin="round")]
+    parts += [el("text", i18n.datetime_filter(points[0]["at"]), x=label_width + pad, y=height - 2, class_="axis"),
+              el("text", i18n.datetime_filter(points[-1]["at"]), x=label_width + pad + span, y=height - 2,
                  text_anchor="end", class_="axis")]
     return svg(width, height, parts, title)

@@ -15,15 +15,19 @@ from contextlib import contextmanager
 
 import requests
 from flask import Blueprint, current_app, flash, jsonify, redirect, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from federation import settlement_round as rounds
+from federation.labels import ROUND_STATE
 from federation.settlement_transport import SETTLEMENT_PATH, Coordinator, post_signed
 from federation.tables import SettlementRound
+from node import i18n
 from node.errors import DomainError, NotFoundError
 from protocol import Envelope, Keyring, SigningKey
 
 from . import listings
+from .admin import refusal
 from .tables import Listing
 
 log = logging.getLogger(__name__)
@@ -172,10 +176,12 @@ def start_now():
     """The working group's button: a clearing round with every listed node, now."""
     try:
         row = start(_directory())
-        flash(f"Clearing round {row['round_id']}: {row['state']}, {row['cleared']} SIF cleared. {row['reason']}",
-              "info")
+        flash(_("Clearing round %(round)s: %(state)s, %(amount)s cleared.", round=row["round_id"],
+                state=ROUND_STATE(row["state"]), amount=i18n.sif_filter(row["cleared"])), "info")
+        if row["reason"]:
+            flash(row["reason"], "info")  # what the round recorded, as it was written (the nodes' own words)
     except DomainError as exc:
-        flash(f"Refused: {exc.message} [{exc.code}]", "error")
+        flash(refusal(exc), "error")
     return redirect(url_for("directory.admin.home") + "#clearing-rounds", 303)
 
 
@@ -185,9 +191,9 @@ def redeliver(round_id: str):
     """Offer an undelivered round's certificate again to the nodes that never applied it."""
     try:
         state = rounds.redeliver(DirectoryCoordinator(_directory()), round_id)
-        flash(f"Clearing round {round_id}: {state}.", "info")
+        flash(_("Clearing round %(round)s: %(state)s.", round=round_id, state=ROUND_STATE(state)), "info")
     except DomainError as exc:
-        flash(f"Refused: {exc.message} [{exc.code}]", "error")
+        flash(refusal(exc), "error")
     return redirect(url_for("directory.admin.home") + "#clearing-rounds", 303)
 
 
@@ -205,5 +211,6 @@ def api_certificate(round_id: str):
     with _directory().db.read() as session:
         row = rounds.get_round(session, round_id)
         if not row.certificate:
-            raise NotFoundError(f"round {round_id} has no certificate ({row.state})", code="no_certificate")
+            raise NotFoundError(_("Round %(round)s has no certificate: it is %(state)s.", round=round_id,
+                                  state=ROUND_STATE(row.state)), code="no_certificate")
         return Response(row.certificate, mimetype="application/json")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from federation.peers import PeerDocument, fetch_document, normalise_fingerprint
@@ -38,13 +39,14 @@ def _candidate(doc: PeerDocument, now: datetime) -> dict:
 def apply(session, doc: PeerDocument, *, directory_id: str, now: datetime) -> Listing:
     """Record an application (or a listed node's new key) as a candidate waiting for approval."""
     if doc.node_id == directory_id:
-        raise ValidationError("that is this directory itself", code="listing_is_self", field="url")
+        raise ValidationError(_("That is the address of this directory itself."), code="listing_is_self", field="url")
     row = session.get(Listing, doc.node_id)
     if row is None:
         waiting = session.execute(select(func.count()).select_from(Listing).where(Listing.status == "pending")
                                   ).scalar_one()
         if waiting >= MAX_PENDING:
-            raise ConflictError("too many applications wait for approval", code="too_many_pending", status=429)
+            raise ConflictError(_("Too many applications are waiting for approval; please try again later."),
+                                code="too_many_pending", status=429)
         row = Listing(node_id=doc.node_id, base_url=doc.base_url, summary_url="", applied_at=now)
         session.add(row)
     elif row.status == "delisted":
@@ -59,7 +61,7 @@ def apply(session, doc: PeerDocument, *, directory_id: str, now: datetime) -> Li
 def get_listing(session, node_id: str) -> Listing:
     row = session.get(Listing, node_id)
     if row is None:
-        raise NotFoundError(f"no node {node_id!r} applied", code="listing_not_found")
+        raise NotFoundError(_("No node %(node)s applied here.", node=node_id), code="listing_not_found")
     return row
 
 
@@ -67,10 +69,10 @@ def approve(session, *, node_id: str, fingerprint: object, now: datetime) -> Lis
     """Pin the candidate's keys: the working group read the fingerprint back and it matches."""
     row = get_listing(session, node_id)
     if not row.candidate:
-        raise ConflictError(f"{node_id} has no application waiting", code="nothing_to_approve")
+        raise ConflictError(_("%(node)s has no application waiting.", node=node_id), code="nothing_to_approve")
     if normalise_fingerprint(fingerprint) != normalise_fingerprint(row.candidate["fingerprint"]):
-        raise ValidationError("the fingerprint does not match the node's key", code="fingerprint_mismatch",
-                              field="fingerprint")
+        raise ValidationError(_("The fingerprint does not match the node's key. Read it back with its coordinator "
+                                "again."), code="fingerprint_mismatch", field="fingerprint")
     cand = row.candidate
     row.name, row.country, row.base_url = cand["name"], cand["country"], cand["base_url"]
     row.summary_url, row.keys, row.fingerprint = cand["summary_url"], cand["keys"], cand["fingerprint"]
@@ -84,7 +86,7 @@ def delist(session, *, node_id: str, now: datetime) -> Listing:
     """Stop polling a node and hide it; its history stays."""
     row = get_listing(session, node_id)
     if row.status == "delisted":
-        raise ConflictError(f"{node_id} is not listed", code="not_listed")
+        raise ConflictError(_("%(node)s is not listed.", node=node_id), code="not_listed")
     row.status, row.delisted_at, row.candidate = "delisted", now, None
     return row
 

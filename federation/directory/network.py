@@ -48,6 +48,7 @@ def node_rows(session, now: datetime) -> list[dict]:
             status += " (new key waiting for approval)"
         rows.append({"node_id": r.node_id, "name": r.name, "country": r.country, "status": status,
                      "health": r.health if r.status == "listed" else "pending",
+                     "new_key_waiting": bool(r.status == "listed" and r.candidate),
                      "since": r.down_since if r.health in ("unreachable", "refused") else r.last_ok_at,
                      "latency_ms": r.latency_ms, "uptime_24h": up.get(r.node_id),
                      "fingerprint": r.fingerprint or (r.candidate or {}).get("fingerprint", ""),

@@ -4,7 +4,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, ngettext
 
+from federation.labels import STAGE
+from node import i18n
 from node.errors import DomainError
 from protocol import canonical_json
 
@@ -44,15 +47,25 @@ def index():
     flows = page["flows"]
     page["charts"] = {
         "pool": charts.stacked_bars(page["pool"]["rows"], page["pool"]["countries"], "tag",
-                                    "Shared reviewers by expertise and country"),
-        "reviews": charts.flow_diagram(flows["countries"], flows["reviews"], "Reviews across borders (reviewer's "
-                                       "country to author's country)", "reviews", "reviews"),
-        "sif": charts.flow_diagram(flows["countries"], flows["sif"], "SIF paid across borders, net (payers' "
-                                   "country to payees' country)", "SIF", "sif"),
+                                    _("Shared reviewers by expertise and country")),
+        "reviews": charts.flow_diagram(flows["countries"], flows["reviews"], _("Reviews across borders (reviewer's "
+                                       "country to author's country)"), "reviews", _reviews_flow),
+        "sif": charts.flow_diagram(flows["countries"], flows["sif"], _("SIF paid across borders, net (payers' "
+                                   "country to payees' country)"), "sif", _sif_flow),
         "figures": charts.line_chart(page["history"]["figures"], ["members", "active_30d", "sif_in_circulation"],
-                                     "Network figures over the last 7 days", now),
+                                     _("Network figures over the last 7 days"), now),
     }
     return render_template("directory_index.html", now=now, **page)
+
+
+def _reviews_flow(edge: dict) -> str:
+    return ngettext("%(origin)s → %(destination)s: %(num)d review", "%(origin)s → %(destination)s: %(num)d reviews",
+                    edge["amount"], origin=edge["from"], destination=edge["to"])
+
+
+def _sif_flow(edge: dict) -> str:
+    return _("%(origin)s → %(destination)s: %(amount)s", origin=edge["from"], destination=edge["to"],
+             amount=i18n.sif_filter(edge["amount"]))
 
 
 @bp.get("/nodes/<node_id>")
@@ -63,12 +76,14 @@ def node_page(node_id: str):
     with d.db.read() as s:
         row = s.get(Listing, node_id)
         if row is None:
-            return render_template("directory_error.html", message=f"No node {node_id} applied here."), 404
+            return render_template("directory_error.html", message=_("No node %(node)s applied here.", node=node_id),
+                                   status=404), 404
         history = network.history(s, node_id, now - timedelta(days=1))
         uptime = network.uptime(s, now - timedelta(hours=24)).get(node_id)
-    strip = charts.poll_strip(history["polls"], f"Polls of {node_id} in the last 24 hours (height: latency)")
+    strip = charts.poll_strip(history["polls"], _("Polls of %(node)s in the last 24 hours (height: latency)",
+                                                  node=node_id))
     figures = charts.line_chart(history["figures"], ["members", "active_30d", "proposals_open"],
-                                f"Figures of {node_id} over the last day", now)
+                                _("Figures of %(node)s over the last day", node=node_id), now)
     return render_template("directory_node.html", node=row, strip=strip, figures=figures, uptime=uptime,
                            polls=history["polls"][-20:][::-1], now=now)
 
@@ -97,9 +112,36 @@ def scan_page():
         flash(f"{exc.message} [{exc.code}]", "error")
         return redirect(url_for("directory.initiatives_page"), 303)
     other = request.args.get("other_countries", "1") != "0"
-    matches = [match_json(m) for m in scan.rank(query, items, limit=20, other_countries=other)]
+    matches = [{**match_json(m), "why": explain(m, query)}
+               for m in scan.rank(query, items, limit=20, other_countries=other)]
     return render_template("directory_scan.html", matches=matches, subject=subject, query=query,
                            other_countries=other)
+
+
+def explain(match: scan.Match, query: scan.Query) -> str:
+    """Why an initiative matched, in the reader's language (the API keeps scan's English explanation)."""
+    points, weights, parts = match.points, scan.WEIGHTS, []
+    if "interests" in points:
+        parts.append(_("interests shared: %(tags)s (%(points)s/%(of)s)", tags=", ".join(match.shared_interests)
+                       or _("none"), points=points["interests"], of=weights["interests"]))
+    if "sectors" in points:
+        parts.append(_("sectors shared: %(tags)s (%(points)s/%(of)s)", tags=", ".join(match.shared_sectors)
+                       or _("none"), points=points["sectors"], of=weights["sectors"]))
+    if "stage" in points:
+        parts.append(_stage_note(query.stage, match.item.stage, points["stage"], weights["stage"]))
+    return "; ".join(parts)
+
+
+def _stage_note(asked: str, found: str, points: int, of: int) -> str:
+    closeness, _note = scan.stage_closeness(asked, found)
+    a, b = STAGE(asked), STAGE(found)
+    if asked not in scan.STAGES or found not in scan.STAGES:
+        return _("stage unknown (%(points)s/%(of)s)", points=points, of=of)
+    if closeness == 1:
+        return _("same stage: %(stage)s (%(points)s/%(of)s)", stage=a, points=points, of=of)
+    if closeness > 0:
+        return _("neighbouring stages: %(a)s and %(b)s (%(points)s/%(of)s)", a=a, b=b, points=points, of=of)
+    return _("stages far apart: %(a)s and %(b)s (%(points)s/%(of)s)", a=a, b=b, points=points, of=of)
 
 
 @bp.route("/apply", methods=["GET", "POST"])

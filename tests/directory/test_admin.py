@@ -82,7 +82,7 @@ def test_admin_pages_need_a_login_and_public_pages_do_not(wg):
 def test_a_wrong_password_is_refused_and_recorded_then_logins_are_rate_limited(wg, d):
     client = wg.test_client()
     resp = log_in(client, password="wrong password")
-    assert resp.status_code == 401 and "wrong name or password [bad_credentials]" in resp.get_data(as_text=True)
+    assert resp.status_code == 401 and "Wrong name or password. [bad_credentials]" in resp.get_data(as_text=True)
     assert log_in(client, username="nobody").status_code == 401
     assert client.get("/admin/").status_code == 303  # still not logged in
     for _ in range(4):
@@ -137,7 +137,8 @@ def test_an_application_shows_its_document_and_is_approved_by_the_fingerprint_re
     assert 'id="application-hu"' in page and node.fingerprint in page and node.url in page
     assert resp.headers["Cache-Control"] == "no-store"
     page = post(browser, "/admin/nodes/hu/approve", fingerprint="AAAA-BBBB")
-    assert "Refused: the fingerprint does not match the node&#39;s key [fingerprint_mismatch]" in page
+    assert "The fingerprint does not match the node&#39;s key. Read it back with its coordinator again. " \
+           "[fingerprint_mismatch]" in page
     assert listing(d, "hu").status == "pending"
     page = post(browser, "/admin/nodes/hu/approve", fingerprint=node.fingerprint.lower().replace("-", " "))
     assert f"hu is listed; key {node.fingerprint} pinned" in page and 'id="application-hu"' not in page
@@ -152,9 +153,10 @@ def test_an_application_shows_its_document_and_is_approved_by_the_fingerprint_re
 def test_a_refusal_needs_a_reason_and_is_kept_in_the_audit_trail(browser, d, fake_node):
     apply_node(d, fake_node("hu", "HU"))
     page = post(browser, "/admin/nodes/hu/refuse", reason="   ")
-    assert "Refused: reason is required [missing_field]" in page and listing(d, "hu").status == "pending"
+    assert '<p class="flash error" role="status">' in page and "[missing_field]" in page  # node's words for it
+    assert listing(d, "hu").status == "pending"
     page = post(browser, "/admin/nodes/hu/refuse", reason="<b>not a member</b> of the network yet")
-    assert "The application of hu is refused (removed)" in page and listing(d, "hu") is None
+    assert "The application of hu is refused and removed; it may apply again." in page and listing(d, "hu") is None
     audit = browser.get("/admin/audit").get_data(as_text=True)
     assert "&lt;b&gt;not a member&lt;/b&gt; of the network yet" in audit  # escaped, never markup
     assert actions(d) == [("ines", "refuse", "hu", "<b>not a member</b> of the network yet")]
@@ -170,7 +172,7 @@ def test_refusing_a_listed_nodes_new_key_keeps_the_pinned_one(browser, d, fake_n
     page = browser.get("/admin/").get_data(as_text=True)
     assert "listed node with a new key" in page and node.fingerprint in page and pinned in page
     page = post(browser, "/admin/nodes/hu/refuse", reason="the coordinator did not change the key")
-    assert "still listed with its pinned key" in page
+    assert "The new key of hu is refused; it stays listed with its pinned key." in page
     row = listing(d, "hu")
     assert row.status == "listed" and row.fingerprint == pinned and row.candidate is None
 

@@ -77,3 +77,14 @@ def test_languages_and_countries_are_named_in_the_visitors_language(polled):  # 
 def test_the_directory_settings_refuse_unknown_languages_and_zones(tmp_path, name, value):
     with pytest.raises(SettingsError, match=name):
         load_settings({"data_dir": str(tmp_path), name: value}, environ={})
+
+
+def test_the_network_page_is_written_in_the_catalogs_hungarian(brussels):
+    client = brussels.test_client()
+    switch(client, "hu")
+    html = client.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)  # the switch comes first
+    assert "<h1>A SIF-hálózat</h1>" in html  # hu/LC_MESSAGES/messages.po, through the same catalog as the nodes'
+    assert ('Még egyetlen csomópont sincs listázva. A nemzeti csomópontok <a href="/apply">itt jelentkezhetnek</a>.'
+            in html)  # the link's placeholder filled in the Hungarian sentence
+    dutch = brussels.test_client().get("/").get_data(as_text=True)  # the directory's setting: nl, not translated yet
+    assert "<h1>The SIF network</h1>" in dutch and "hálózat" not in dutch

@@ -117,11 +117,12 @@ def test_the_coordinator_sees_the_round_in_the_ui(triangle):
     page = web.get(f"{nodes['hu'].url}/coordinator/settlements", timeout=30).text
     form = {"csrf_token": _csrf(page), "action": "start", "participant": list(NODES)}
     done = web.post(f"{nodes['hu'].url}/coordinator/settlements", data=form, timeout=60)
-    assert done.status_code == 200 and "settled, 10 SIF cleared" in done.text, done.text[-3000:]
-    assert "settlement_certificate by hu" in done.text and "verifies" in done.text
+    assert done.status_code == 200 and "settled, 10\u00a0SIF cleared" in done.text, done.text[-3000:]
+    assert "Certificate by hu" in done.text and "the signature verifies" in done.text
+    assert "does not verify" not in done.text
     # Each participant's coordinator sees it too, with its own position changes.
     page = web_login(nodes["nl"]).get(f"{nodes['nl'].url}/coordinator/settlements", timeout=30).text
-    assert "Run by hu" in page and "this node&#39;s part: applied" in page.replace("'", "&#39;")
+    assert "Run by hu." in page and "This node&#39;s part: applied." in page.replace("'", "&#39;")
 
 
 def web_login(node) -> requests.Session:
