@@ -187,7 +187,7 @@ def language_choices() -> list[LanguageChoice]:
 def choose_language(lang: object) -> str:
     """Remember the browser session's language (the switch); refuses anything but LANGUAGES."""
     if not is_language(lang):
-        raise ValidationError(f"unknown language {str(lang)[:16]!r}; one of {', '.join(LANGUAGES)}",
+        raise ValidationError(flask_babel.gettext("Please choose one of the languages offered."),
                               code="invalid_language", field="lang")
     session["lang"] = lang
     refresh()
@@ -231,12 +231,14 @@ def parse_local_datetime(text: str | None, field: str, zone: str | None = None) 
     except ValueError:
         wall = None
     if wall is None:
-        raise ValidationError(f"{field} must be a date and time such as 2026-05-01T10:00", code="invalid_time",
-                              field=field)
+        raise ValidationError(flask_babel.gettext("Please give a date and a time of day, such as %(example)s.",
+                                                  example="2026-05-01T10:00"), code="invalid_time", field=field)
     name = zone or current_time_zone()
     moment = wall.replace(tzinfo=ZoneInfo(name)).astimezone(timezone.utc)
     if moment.astimezone(ZoneInfo(name)).replace(tzinfo=None) != wall:
-        raise ValidationError(f"{text.replace('T', ' ')} does not exist in {name} (the clocks go forward then)",
+        raise ValidationError(flask_babel.gettext("%(time)s does not exist in %(zone)s: the clocks go forward "
+                                                  "then. Please choose another time.",
+                                                  time=text.replace("T", " "), zone=name),
                               code="nonexistent_local_time", field=field)
     return moment
 
