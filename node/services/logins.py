@@ -33,8 +33,8 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from babel.units import format_unit
-from flask import has_app_context
+import flask_babel
+from babel.support import NullTranslations
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import delete, or_, select
 
@@ -197,8 +197,8 @@ def _send_unlock_mail(settings: Settings, email: str, token: str, language: str)
     """The one-time link, in the account owner's language (not the language of whoever tried to log in)."""
     catalog = i18n.translations(language)
     link = settings.base_url.rstrip("/") + UNLOCK_PATH + token
-    body = catalog.gettext(UNLOCK_BODY) % {"link": link,
-                                           "minutes": in_words(settings.login_unlock_minutes * 60, language)}
+    body = catalog.gettext(UNLOCK_BODY) % {"link": link, "minutes": in_words(settings.login_unlock_minutes * 60,
+                                                                             catalog)}
     notify.send_mail(settings, to=email, subject=catalog.gettext(UNLOCK_SUBJECT), body=body, kind="unlock",
                      language=language)
 
@@ -221,12 +221,13 @@ def redeem_unlock_link(session, settings: Settings, *, token: str, now: datetime
                          until=now + timedelta(days=settings.login_trusted_days))
 
 
-def in_words(seconds: int, language: str | None = None) -> str:
-    """A wait as a person reads it, in the language given, else the reader's: '1 second', '40 seconds', '5 minutes'."""
-    language = language or (i18n.current_language() if has_app_context() else i18n.SOURCE_LANGUAGE)
+def in_words(seconds: int, catalog: NullTranslations | None = None) -> str:
+    """A wait as a person reads it, from the catalog given, else the reader's: '1 second', '40 seconds', '5 minutes'."""
+    catalog = catalog or flask_babel.get_translations()
     if seconds < 90:
-        return format_unit(seconds, "duration-second", length="long", locale=language)
-    return format_unit(math.ceil(seconds / 60), "duration-minute", length="long", locale=language)
+        return catalog.ngettext("%(num)s second", "%(num)s seconds", seconds) % {"num": seconds}
+    minutes = math.ceil(seconds / 60)
+    return catalog.ngettext("%(num)s minute", "%(num)s minutes", minutes) % {"num": minutes}
 
 
 def _unlock_row(session, token: str, now: datetime) -> LoginThrottle | None:
