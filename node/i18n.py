@@ -2,7 +2,8 @@
 
 A page is in the logged-in member's saved language, else the one chosen with the language switch
 (session), else the browser's Accept-Language, else the default_language setting; a JSON API
-request (/api/) puts Accept-Language first, then the token member's language, then the default.
+request (/api/) puts Accept-Language first, then the token member's language, then the default; a peer
+node's request (/federation/) gets English.
 Times show in the member's time zone, else the time_zone setting. One catalog domain, `messages`,
 in node/translations (see the README there); the node and the directory use it alike.
 """
@@ -28,6 +29,8 @@ from .errors import ValidationError
 
 LANGUAGES = ("en", "nl", "de", "it", "hu", "fr")
 SOURCE_LANGUAGE = "en"  # the msgids are English; its catalog's empty msgstrs mean "as written"
+# Requests of peer nodes: their answers (a bounce's reason, a refusal) are read on another node, so in English.
+PEER_PATHS = ("/federation/", "/.well-known/sifnet-node")
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 DOMAIN = "messages"
 # Offered first on the profile page; every other IANA zone follows.
@@ -97,6 +100,8 @@ def select_language() -> str:
     conf = _conf()
     if not has_request_context():
         return conf.default_language
+    if request.path.startswith(PEER_PATHS):
+        return SOURCE_LANGUAGE
     browser = request.accept_languages.best_match(LANGUAGES)
     api = request.path.startswith("/api/")
     if api and browser:

@@ -11,7 +11,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from node import labels
+from node import i18n, labels
 from node.services.review_round import Pairs, RoundProposal, RoundReviewer, solve_round
 from tests.node.test_advice import book, post_listing
 from tests.node.test_web import csrf, login
@@ -153,3 +153,11 @@ def test_the_unlock_mail_is_in_the_account_owners_language_not_the_guessers(app,
     assert (subject, language) == ("[SIF node] Ohne Wartezeit anmelden", "de")
     subject, language, body = mails["nora@example.org"]
     assert (subject, language) == ("[SIF node] Log in without waiting", "en") and "within 60 minutes;" in body
+
+
+def test_a_peer_nodes_request_is_answered_in_english(app):
+    """What a peer carries back (a bounce's reason, a refusal) is read on another node."""
+    with app.test_request_context("/federation/v1/inbox", headers={"Accept-Language": "de"}):
+        assert i18n.select_language() == "en" and labels.label("booked", "booking_status") == "booked"
+    with app.test_request_context("/api/v1/me", headers={"Accept-Language": "de"}):
+        assert i18n.select_language() == "de"
