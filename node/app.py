@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from .clock import SystemClock, iso
@@ -18,6 +19,25 @@ from .errors import DomainError
 from .services.members import password_hasher
 from .settings import Settings, load_settings
 from .sweeps import register_sweeps
+
+
+# What a member reads for an HTTP error that carries werkzeug's own (English) description.
+HTTP_MESSAGES = {
+    400: _l("The request could not be understood."),
+    403: _l("You may not open this page."),
+    404: _l("Nothing was found at this address."),
+    405: _l("This page cannot be used that way."),
+    413: _l("What was sent is too large."),
+    429: _l("Too many requests; please wait a moment and try again."),
+    500: _l("Something went wrong on the node. Please try again later."),
+}
+
+
+def http_message(exc: HTTPException) -> str:
+    """The error's description; werkzeug's default one in the reader's language where we have it."""
+    if exc.description == type(exc).description and exc.code in HTTP_MESSAGES:
+        return str(HTTP_MESSAGES[exc.code])
+    return exc.description or exc.name
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -114,11 +134,13 @@ def _register_error_handlers(app: Flask) -> None:
         code = (exc.name or "error").lower().replace(" ", "_")
         if request.path.startswith(FEDERATION_PREFIXES):
             code = FEDERATION_HTTP_CODES.get(exc.code or 500, code)
-        if wants_json():
+        if request.path.startswith(FEDERATION_PREFIXES):  # peers read the code; the description stays as sent
             return jsonify({"error": {"code": code, "message": exc.description or exc.name}}), exc.code
+        if wants_json():
+            return jsonify({"error": {"code": code, "message": http_message(exc)}}), exc.code
         from .web.pages import render_error
 
-        return render_error(exc.code or 500, code, exc.description or "")
+        return render_error(exc.code or 500, code, http_message(exc))
 
 
 def _register_test_hooks(app: Flask, ctx: NodeContext) -> None:

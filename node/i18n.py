@@ -2,7 +2,8 @@
 
 A page is in the logged-in member's saved language, else the one chosen with the language switch
 (session), else the browser's Accept-Language, else the default_language setting; a JSON API
-request (/api/) puts Accept-Language first, then the token member's language, then the default.
+request (/api/) puts Accept-Language first, then the token member's language, then the default; a peer
+node's request (/federation/) gets English.
 Times show in the member's time zone, else the time_zone setting. One catalog domain, `messages`,
 in node/translations (see the README there); the node and the directory use it alike.
 """
@@ -28,6 +29,8 @@ from .errors import ValidationError
 
 LANGUAGES = ("en", "nl", "de", "it", "hu", "fr")
 SOURCE_LANGUAGE = "en"  # the msgids are English; its catalog's empty msgstrs mean "as written"
+# Requests of peer nodes: their answers (a bounce's reason, a refusal) are read on another node, so in English.
+PEER_PATHS = ("/federation/", "/.well-known/sifnet-node")
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 DOMAIN = "messages"
 # Offered first on the profile page; every other IANA zone follows.
@@ -97,6 +100,8 @@ def select_language() -> str:
     conf = _conf()
     if not has_request_context():
         return conf.default_language
+    if request.path.startswith(PEER_PATHS):
+        return SOURCE_LANGUAGE
     browser = request.accept_languages.best_match(LANGUAGES)
     api = request.path.startswith("/api/")
     if api and browser:
@@ -187,7 +192,7 @@ def language_choices() -> list[LanguageChoice]:
 def choose_language(lang: object) -> str:
     """Remember the browser session's language (the switch); refuses anything but LANGUAGES."""
     if not is_language(lang):
-        raise ValidationError(f"unknown language {str(lang)[:16]!r}; one of {', '.join(LANGUAGES)}",
+        raise ValidationError(flask_babel.gettext("Please choose one of the languages offered."),
                               code="invalid_language", field="lang")
     session["lang"] = lang
     refresh()
@@ -231,12 +236,14 @@ def parse_local_datetime(text: str | None, field: str, zone: str | None = None) 
     except ValueError:
         wall = None
     if wall is None:
-        raise ValidationError(f"{field} must be a date and time such as 2026-05-01T10:00", code="invalid_time",
-                              field=field)
+        raise ValidationError(flask_babel.gettext("Please give a date and a time of day, such as %(example)s.",
+                                                  example="2026-05-01T10:00"), code="invalid_time", field=field)
     name = zone or current_time_zone()
     moment = wall.replace(tzinfo=ZoneInfo(name)).astimezone(timezone.utc)
     if moment.astimezone(ZoneInfo(name)).replace(tzinfo=None) != wall:
-        raise ValidationError(f"{text.replace('T', ' ')} does not exist in {name} (the clocks go forward then)",
+        raise ValidationError(flask_babel.gettext("%(time)s does not exist in %(zone)s: the clocks go forward "
+                                                  "then. Please choose another time.",
+                                                  time=text.replace("T", " "), zone=name),
                               code="nonexistent_local_time", field=field)
     return moment
 

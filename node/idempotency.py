@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from flask import Flask, Response, flash, redirect, request, session
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import select, update
 
@@ -72,8 +73,8 @@ def _identify() -> tuple[str, str, str] | None:
         if key is None or token is None:  # only an authenticated caller's keys are kept apart from others'
             return None
         if not KEY.fullmatch(key):
-            raise ValidationError(f"{HEADER} is 8 to 100 visible ASCII characters", code="invalid_idempotency_key",
-                                  field=HEADER)
+            raise ValidationError(_("An %(header)s is 8 to 100 visible ASCII characters.", header=HEADER),
+                                  code="invalid_idempotency_key", field=HEADER)
         return "token:" + hashlib.sha256(token.encode()).hexdigest()[:64], key, digest
     token = request.form.get(FORM_FIELD, "")
     if not KEY.fullmatch(token):
@@ -104,20 +105,20 @@ def _answer_repeat():
         _CLAIM.set(Claim(scope, key, request_hash))
         return None
     if row.request_hash != request_hash:
-        raise ValidationError(f"this {HEADER} was used for another request", code="idempotency_key_reused",
-                              field=HEADER)
+        raise ValidationError(_("This %(header)s was used for another request; send a new one with this "
+                                "request.", header=HEADER), code="idempotency_key_reused", field=HEADER)
     if row.status is None:
         raise _in_progress()
     if request.path.startswith("/api/"):
         response = Response(row.body, status=row.status, mimetype="application/json")
         response.headers["Idempotent-Replayed"] = "true"
         return response
-    flash("This form was already sent; what it asked for was done once.", "info")
+    flash(_("This form was already sent; what it asked for was done once."), "info")
     return redirect(row.location or request.path, 303)
 
 
 def _in_progress() -> ConflictError:
-    return ConflictError("a request with this key is already being handled; repeat it to get its answer",
+    return ConflictError(_("This request is already being handled; send it again in a moment to see its answer."),
                          code="idempotency_in_progress")
 
 

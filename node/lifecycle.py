@@ -4,7 +4,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from flask_babel import gettext as _
+
 from .errors import IllegalTransitionError
+from .labels import N_, label
+
+# Why a step is refused, per lifecycle: the thing in its current state (a word of node.labels' group).
+REFUSALS = {
+    "member": (N_("This account is %(state)s; that is not possible now."), "member_status"),
+    "booking": (N_("This session is %(state)s; that is not possible now."), "booking_status"),
+    "listing": (N_("This listing is %(state)s; that is not possible now."), "listing_status"),
+    "proposal": (N_("This proposal is %(state)s; that is not possible now."), "proposal_status"),
+    "invitation": (N_("This invitation is %(state)s; that is not possible now."), "invitation_status"),
+    "round": (N_("This review round is %(state)s; that is not possible now."), "round_status"),
+}
 
 
 @dataclass(frozen=True)
@@ -31,8 +44,14 @@ class Lifecycle:
     def check(self, current: str, target: str) -> None:
         """Raise IllegalTransitionError unless current -> target is declared."""
         if target not in self.transitions.get(current, frozenset()):
-            article = "an" if self.name[:1] in "aeiou" else "a"
-            raise IllegalTransitionError(f"{article} {self.name} that is {current} cannot become {target}")
+            raise IllegalTransitionError(self.refusal(current))
+
+    def refusal(self, current: str) -> str:
+        """The refusal of a step from `current`, in the reader's language."""
+        if self.name in REFUSALS:
+            message, group = REFUSALS[self.name]
+            return _(message, state=label(current, group))
+        return _("That is not possible now (the state is “%(state)s”).", state=current.replace("_", " "))
 
 
 def lifecycle(name: str, initial: str, **graph: str) -> Lifecycle:

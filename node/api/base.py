@@ -8,11 +8,13 @@ from functools import wraps
 from typing import Any, Callable
 
 from flask import Blueprint, g, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from ..context import node_ctx
 from ..errors import AuthError, ValidationError
 from ..services import members as members_service
+from ..services.validate import refuse_unknown_fields
 from ..tables import Member
 
 
@@ -82,7 +84,7 @@ def bearer_token() -> str:
     """The request's bearer token; the API never uses cookies (no CSRF surface)."""
     match = _BEARER.fullmatch(request.headers.get("Authorization", ""))
     if not match:
-        raise AuthError("send an API token as 'Authorization: Bearer <token>'", code="token_missing")
+        raise AuthError(_("Please send an API token as “Authorization: Bearer <token>”."), code="token_missing")
     return match.group(1)
 
 
@@ -121,7 +123,7 @@ def token_viewer() -> Member | None:
 def _member_or_refuse(session, token: str, ctx, light: bool = False) -> Member:
     member = members_service.member_for_token(session, token, ctx.now(), light=light)
     if member is None:
-        raise AuthError("this API token is unknown or revoked", code="token_invalid")
+        raise AuthError(_("This API token is unknown or was revoked."), code="token_invalid")
     return member
 
 
@@ -140,13 +142,15 @@ def json_body(required: bool = True) -> dict:
     if not raw and not required:
         return {}
     if request.mimetype != "application/json":
-        raise ValidationError("send the body as application/json", code="unsupported_media_type", status=415)
+        raise ValidationError(_("Please send the body as application/json."), code="unsupported_media_type",
+                              status=415)
     try:
         data = json.loads(raw, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
     except (ValueError, RecursionError) as exc:
-        raise ValidationError(f"the body is not valid JSON: {exc}", code="invalid_json", status=400) from None
+        raise ValidationError(_("The body is not valid JSON (%(problem)s).", problem=exc), code="invalid_json",
+                              status=400) from None
     if not isinstance(data, dict):
-        raise ValidationError("the body must be a JSON object", code="invalid_body", status=400)
+        raise ValidationError(_("The body must be a JSON object."), code="invalid_body", status=400)
     return data
 
 
@@ -165,9 +169,7 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict:
 
 def only_fields(data: dict, allowed: tuple[str, ...]) -> dict:
     """Refuse fields the operation does not know (typos must not pass silently)."""
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
+    refuse_unknown_fields(data, allowed)
     return data
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
+from flask_babel import gettext as _
 
 from .. import i18n
 from ..context import node_ctx
@@ -169,7 +170,7 @@ def public_profile(handle: str):
     with ctx.db.read() as session:
         member = members.find_by_handle(session, handle)
         if member.status != "active":
-            raise NotFoundError("no such member", code="member_not_found")
+            raise NotFoundError(_("There is no such member."), code="member_not_found")
         return jsonify(profile_json(session, member, private=False))
 
 

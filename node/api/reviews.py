@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
+from flask_babel import gettext as _
 
 from .. import notices
 from ..context import node_ctx
@@ -152,7 +153,7 @@ def conflict_view(session, c) -> dict:
 def candidates_view(session, p: Proposal, me: Member) -> dict:
     """Ranked candidates with explanations; who was left out and why only for coordinators."""
     if proposals.access(session, p, me) not in ("owner", "coordinator"):
-        raise ForbiddenError("only the author or a coordinator sees the candidates", code="not_author")
+        raise ForbiddenError(_("Only the author or a coordinator sees the candidates."), code="not_author")
     ranked, excluded = proposals.rank_for(session, p, remote_reviews())
     out = {"proposal_id": p.id, "open_slots": proposals.open_slots(session, p), "candidates": [
         {"rank": r.rank, "reviewer": r.candidate.label, "member_id": r.candidate.member_id,

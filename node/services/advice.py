@@ -21,15 +21,17 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import String, cast, select
 
+from .. import labels
 from ..errors import ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import BOOKING, LISTING
 from ..settings import Settings
 from ..tables import AdviceBooking, AdviceListing, Member
 from . import ledger, members
 from .notify import notify
-from .validate import clean_choice, clean_datetime, clean_list, clean_text
+from .validate import REQUIRED, clean_choice, clean_datetime, clean_list, clean_text, refusal, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +42,20 @@ MAX_SCHEDULE_DAYS = 366
 OPEN_STATES = ("proposed", "booked", "claimed", "disputed")
 OUTCOMES = ("pay_provider", "refund_receiver", "split")
 ACTIONS = ("accept", "confirm", "claim", "dispute", "cancel", "resolve")
+RELEASE_MEMOS = {"pay": labels.ADVICE_PAID, "refund": labels.ADVICE_REFUNDED, "split": labels.ADVICE_SPLIT}
 
 
-def whole(value: object, field: str, low: int, high: int) -> int:
-    """A JSON whole number in [low, high]; strings, floats and booleans are refused."""
+# What a refused number should have been, for the numbers of the advice exchange.
+RATE_RULE = _l("The rate is a whole number of %(unit)s per hour, from %(low)s to %(high)s.")
+HOURS_RULE = _l("A session lasts a whole number of hours, from %(low)s to %(high)s.")
+SPLIT_RULE = _l("In a split the provider gets a whole number of %(unit)s, from %(low)s to %(high)s.")
+
+
+def whole(value: object, field: str, low: int, high: int, rule: object) -> int:
+    """A JSON whole number in [low, high]; strings, floats and booleans are refused with the rule."""
     if value is None:
-        raise ValidationError(f"{field} is required", code="missing_field", field=field)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{field} must be a whole number", code="not_an_integer", field=field)
-    if not low <= value <= high:
-        raise ValidationError(f"{field} must be between {low} and {high}", code="out_of_range", field=field)
-    return value
+        raise ValidationError(refusal(field, None, REQUIRED), code="missing_field", field=field)
+    return whole_number(value, field, low, high, message=rule, unit=labels.unit())
 
 
 # --- listings ------------------------------------------------------------------
@@ -64,7 +69,7 @@ def create_listing(session, settings: Settings, *, member: Member, data: dict, n
         title=clean_text(data.get("title"), "title", max_len=160, required=True),
         description=clean_text(data.get("description"), "description", max_len=4000),
         tags=clean_list(data.get("tags", []), "tags", allowed=members.taxonomy(settings), max_items=8),
-        rate=whole(data.get("rate", 1), "rate", 1, MAX_RATE), status=LISTING.initial, created_at=now,
+        rate=whole(data.get("rate", 1), "rate", 1, MAX_RATE, RATE_RULE), status=LISTING.initial, created_at=now,
     )
     session.add(listing)
     session.flush()
@@ -90,7 +95,7 @@ def get_listing(session, listing_id: int, viewer: Member) -> AdviceListing:
     """A listing; a closed one only for its author."""
     listing = session.get(AdviceListing, listing_id)
     if listing is None or (listing.status != "open" and listing.member_id != viewer.id):
-        raise NotFoundError("no such listing", code="listing_not_found")
+        raise NotFoundError(_("There is no such listing."), code="listing_not_found")
     return listing
 
 
@@ -98,7 +103,7 @@ def close_listing(session, *, member: Member, listing_id: int, now: datetime) ->
     """The author closes a listing; sessions already booked on it go on."""
     listing = get_listing(session, listing_id, member)
     if listing.member_id != member.id:
-        raise ForbiddenError("only the author can close a listing", code="not_author")
+        raise ForbiddenError(_("Only its author can close a listing."), code="not_author")
     LISTING.check(listing.status, "closed")
     listing.status = "closed"
     member.last_active_at = now
@@ -114,18 +119,18 @@ def book(session, settings: Settings, *, member: Member, listing_id: int, data: 
     members.require_active(member)
     listing = session.get(AdviceListing, listing_id)
     if listing is None:
-        raise NotFoundError("no such listing", code="listing_not_found")
+        raise NotFoundError(_("There is no such listing."), code="listing_not_found")
     if listing.status != "open":
-        raise ConflictError("this listing is closed", code="listing_closed")
+        raise ConflictError(_("This listing is closed."), code="listing_closed")
     if listing.member_id == member.id:
-        raise ConflictError("you cannot book your own listing", code="own_listing")
+        raise ConflictError(_("You cannot book your own listing."), code="own_listing")
     if session.get(Member, listing.member_id).status != "active":
-        raise ConflictError("the author of this listing has left", code="author_not_active")
-    hours = whole(data.get("hours"), "hours", 1, MAX_HOURS)
+        raise ConflictError(_("The author of this listing has left."), code="author_not_active")
+    hours = whole(data.get("hours"), "hours", 1, MAX_HOURS, HOURS_RULE)
     amount = ledger.require_amount(hours * listing.rate)
     offer = listing.kind == "offer"
     if not offer and _has_open_proposal(session, listing.id, member.id):
-        raise ConflictError("you already proposed a session on this request", code="already_proposed")
+        raise ConflictError(_("You already proposed a session on this request."), code="already_proposed")
     booking = AdviceBooking(
         listing_id=listing.id, provider_id=listing.member_id if offer else member.id,
         receiver_id=member.id if offer else listing.member_id, hours=hours, amount=amount,
@@ -148,7 +153,7 @@ def _schedule(value: object, now: datetime) -> datetime | None:
         return None
     when = clean_datetime(value, "scheduled_for")
     if not now < when <= now + timedelta(days=MAX_SCHEDULE_DAYS):
-        raise ValidationError("scheduled_for must be in the coming year", code="invalid_schedule",
+        raise ValidationError(_("Please plan the session within the coming year."), code="invalid_schedule",
                               field="scheduled_for")
     return when
 
@@ -171,9 +176,9 @@ def _start(session, booking: AdviceBooking, now: datetime) -> None:
     BOOKING.check(booking.status, "booked")
     provider = session.get(Member, booking.provider_id)
     if provider.status != "active":
-        raise ConflictError("the provider's account is not active", code="provider_not_active")
+        raise ConflictError(_("The provider's account is not active."), code="provider_not_active")
     escrow = _escrow(session, booking, now)
-    ledger.post(session, kind="advice_hold", memo=f"Advice session {booking.id} held in escrow", now=now,
+    ledger.post(session, kind="advice_hold", memo=labels.english(labels.ADVICE_HELD, booking_id=booking.id), now=now,
                 legs=[ledger.Leg(ledger.member_account(session, booking.receiver_id), -booking.amount),
                       ledger.Leg(escrow, booking.amount)],
                 ref=f"advice:{booking.id}:hold", actor_id=booking.receiver_id)
@@ -192,7 +197,7 @@ def claim(session, settings: Settings, *, member: Member, booking_id: int, now: 
     booking = _as_party(session, booking_id, member, role="provider", now=now)
     BOOKING.check(booking.status, "claimed")
     if booking.scheduled_for is not None and now < booking.scheduled_for:
-        raise ConflictError("the session is scheduled later; claim it after it took place",
+        raise ConflictError(_("The session is planned for later; claim it after it took place."),
                             code="session_not_held_yet")
     booking.status = "claimed"
     booking.claimed_at = now
@@ -206,7 +211,7 @@ def claim(session, settings: Settings, *, member: Member, booking_id: int, now: 
 def confirm(session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
     """The receiver confirms the session; the escrow pays the provider at once."""
     booking = _as_party(session, booking_id, member, role="receiver", now=now)
-    _settle(session, booking, "confirmed", booking.amount, now=now, note="confirmed by the receiver")
+    _settle(session, booking, "confirmed", booking.amount, now=now, note=labels.CONFIRMED_BY_RECEIVER)
     return booking
 
 
@@ -216,7 +221,7 @@ def dispute(session, *, member: Member, booking_id: int, reason: object, now: da
     reason = clean_text(reason, "reason", max_len=1000, required=True)
     BOOKING.check(booking.status, "disputed")
     if now >= booking.dispute_by:
-        raise ConflictError("the time to dispute this session has passed", code="dispute_window_closed")
+        raise ConflictError(_("The time to dispute this session has passed."), code="dispute_window_closed")
     booking.status = "disputed"
     booking.dispute_reason = reason
     params = {"booking_id": booking.id, "amount": booking.amount, "reason": reason}
@@ -234,7 +239,8 @@ def cancel(session, *, member: Member, booking_id: int, reason: object = None, n
         _release(session, booking, 0, now=now, actor_id=member.id)
     booking.status = "cancelled"
     booking.settled_at = now
-    booking.resolution = f"cancelled by {member.handle}" + (f": {reason}" if reason else "")
+    booking.resolution = (labels.english(labels.CANCELLED_BY_WITH_REASON, handle=member.handle, reason=reason)
+                          if reason else labels.english(labels.CANCELLED_BY, handle=member.handle))
     other = booking.receiver_id if member.id == booking.provider_id else booking.provider_id
     notify(session, member_id=other, kind="advice_cancelled", now=now,
            params={"booking_id": booking.id, "by": member.display_name, "reason": reason})
@@ -247,11 +253,13 @@ def resolve(session, *, coordinator: Member, booking_id: int, outcome: object, n
     members.require_coordinator(coordinator)
     booking = session.get(AdviceBooking, booking_id)
     if booking is None:
-        raise NotFoundError("no such session", code="booking_not_found")
+        raise NotFoundError(_("There is no such session."), code="booking_not_found")
     if coordinator.id in (booking.provider_id, booking.receiver_id):
-        raise ForbiddenError("a party cannot settle their own dispute", code="party_cannot_resolve")
+        raise ForbiddenError(_("You are a party to this session: another coordinator settles its dispute."),
+                             code="party_cannot_resolve")
     if booking.status != "disputed":
-        raise ConflictError(f"this session is {booking.status}, not disputed", code="not_disputed")
+        raise ConflictError(_("This session is not disputed (it is %(state)s).",
+                              state=labels.label(booking.status, "booking_status")), code="not_disputed")
     outcome = clean_choice(outcome, "outcome", OUTCOMES)
     note = clean_text(note, "note", max_len=900, required=True)
     share = _provider_share(outcome, booking.amount, provider_amount)
@@ -265,12 +273,13 @@ def _provider_share(outcome: str, amount: int, provider_amount: object) -> int:
     """How many of the held SIF a resolution gives the provider."""
     if outcome != "split":
         if provider_amount is not None:
-            raise ValidationError("provider_amount is only for a split", code="unexpected_field",
-                                  field="provider_amount")
+            raise ValidationError(_("An amount for the provider is given only for a split."),
+                                  code="unexpected_field", field="provider_amount")
         return amount if outcome == "pay_provider" else 0
     if amount < 2:
-        raise ValidationError("a session of 1 SIF cannot be split", code="cannot_split", field="provider_amount")
-    return whole(provider_amount, "provider_amount", 1, amount - 1)
+        raise ValidationError(_("A session of 1 %(unit)s cannot be split.", unit=labels.unit()), code="cannot_split",
+                              field="provider_amount")
+    return whole(provider_amount, "provider_amount", 1, amount - 1, SPLIT_RULE)
 
 
 def _settle(session, booking: AdviceBooking, target: str, share: int, *, now: datetime, note: str,
@@ -297,7 +306,8 @@ def _release(session, booking: AdviceBooking, share: int, *, now: datetime, acto
     step = "pay" if not rest else "refund" if not share else "split"
     # Money held in escrow must always be able to leave it: a payee's cap cannot strand it there.
     ledger.post(session, kind=f"advice_{step}", legs=legs, now=now, ref=f"advice:{booking.id}:{step}",
-                memo=f"Advice session {booking.id}: {step}", actor_id=actor_id, check_limits=False)
+                memo=labels.english(RELEASE_MEMOS[step], booking_id=booking.id), actor_id=actor_id,
+                check_limits=False)
     booking.provider_amount = share
 
 
@@ -318,7 +328,7 @@ def pay_unchallenged_claims(ctx) -> int:
                 booking = s.get(AdviceBooking, booking_id)
                 # Re-read inside the write lock: a confirm or dispute may have won the race.
                 if booking.status == "claimed" and booking.dispute_by <= now:
-                    _settle(s, booking, "paid", booking.amount, now=now, note="paid after the dispute period")
+                    _settle(s, booking, "paid", booking.amount, now=now, note=labels.PAID_AFTER_DISPUTE_PERIOD)
                     paid += 1
         except DomainError:
             # E.g. the provider's balance cap: the session stays claimed and is retried next run.
@@ -334,9 +344,9 @@ def _as_party(session, booking_id: int, member: Member, *, role: str | None, now
     members.require_active(member)
     booking = get_booking(session, booking_id, member)
     if role == "receiver" and booking.receiver_id != member.id:
-        raise ForbiddenError("only the receiver of the session can do this", code="not_receiver")
+        raise ForbiddenError(_("Only the receiver of the session can do this."), code="not_receiver")
     if role == "provider" and booking.provider_id != member.id:
-        raise ForbiddenError("only the provider of the session can do this", code="not_provider")
+        raise ForbiddenError(_("Only the provider of the session can do this."), code="not_provider")
     member.last_active_at = now
     return booking
 
@@ -345,7 +355,7 @@ def get_booking(session, booking_id: int, viewer: Member) -> AdviceBooking:
     """A booking its viewer is a party to; others get not-found (they need not know it exists)."""
     booking = session.get(AdviceBooking, booking_id)
     if booking is None or viewer.id not in (booking.provider_id, booking.receiver_id):
-        raise NotFoundError("no such session", code="booking_not_found")
+        raise NotFoundError(_("There is no such session."), code="booking_not_found")
     return booking
 
 

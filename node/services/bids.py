@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from ..errors import ConflictError, NotFoundError, ValidationError
@@ -11,7 +12,7 @@ from ..settings import Settings
 from ..tables import Bid, Member, RemoteConflict
 from . import members
 from .matching import BID_LEVELS
-from .validate import clean_text
+from .validate import clean_text, refuse_unknown_fields
 
 # handle@node as pools show remote reviewers: the peer's pseudonymous handle and its node id.
 REMOTE_ADDRESS = re.compile(r"([a-z0-9][a-z0-9._-]{0,63})@([a-z0-9][a-z0-9-]{0,31})")
@@ -27,15 +28,18 @@ def set_bids(session, settings: Settings, *, member: Member, bids: object, now: 
     """Replace the member's bids with {tag: level}; level 0 (neutral) is the same as no bid."""
     members.require_active(member)
     if not isinstance(bids, dict):
-        raise ValidationError("bids must be an object of tag: level", code="wrong_type", field="bids")
+        raise ValidationError(_("Please send your interests as an object of tag: level."), code="wrong_type",
+                              field="bids")
     known = set(members.taxonomy(settings))
     clean: dict[str, int] = {}
     for tag, level in bids.items():
         if tag not in known:
-            raise ValidationError(f"{tag!r} is not a known expertise tag", code="unknown_tag", field="bids")
+            raise ValidationError(_("“%(tag)s” is not one of this node's expertise tags.", tag=tag),
+                                  code="unknown_tag", field="bids")
         if isinstance(level, bool) or not isinstance(level, int) or level not in BID_LEVELS:
-            raise ValidationError(f"the level of {tag} must be one of -1, 0, 1, 2", code="bad_bid_level",
-                                  field="bids")
+            raise ValidationError(_("Please choose how much you want to review proposals on “%(tag)s”: not "
+                                    "interested (-1), neutral (0), interested (1) or eager (2).", tag=tag),
+                                  code="bad_bid_level", field="bids")
         if level:
             clean[tag] = level
     session.execute(delete(Bid).where(Bid.member_id == member.id))
@@ -50,11 +54,11 @@ def parse_remote(value: object, settings: Settings) -> tuple[str, str]:
     text = clean_text(value, "remote_reviewer", 97, required=True).lower()
     match = REMOTE_ADDRESS.fullmatch(text)
     if match is None:
-        raise ValidationError("name the remote reviewer as handle@node, e.g. rev-7f3a@hu", code="bad_remote_address",
-                              field="remote_reviewer")
+        raise ValidationError(_("Please name the reviewer abroad as handle@node, such as rev-7f3a@hu."),
+                              code="bad_remote_address", field="remote_reviewer")
     if match.group(2) == settings.node_id.lower():
-        raise ValidationError("that reviewer is on this node: declare an ordinary conflict",
-                              code="not_remote", field="remote_reviewer")
+        raise ValidationError(_("That reviewer is on this node: declare an ordinary conflict of interest on your "
+                                "Reviews page."), code="not_remote", field="remote_reviewer")
     return match.group(1), match.group(2)
 
 
@@ -74,15 +78,13 @@ def pin_remote_conflict(session, settings: Settings, *, coordinator: Member, dat
 
 
 def _record(session, settings: Settings, member: Member, data: dict, now: datetime, source: str) -> RemoteConflict:
-    unknown = sorted(set(data) - {"member_handle", "remote_reviewer", "reason"})
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
+    refuse_unknown_fields(data, ("member_handle", "remote_reviewer", "reason"))
     handle, node = parse_remote(data.get("remote_reviewer"), settings)
     reason = clean_text(data.get("reason"), "reason", 500)
     if session.scalars(select(RemoteConflict).where(
             RemoteConflict.member_id == member.id, RemoteConflict.remote_node == node,
             RemoteConflict.remote_handle == handle)).first() is not None:
-        raise ConflictError("this conflict is already recorded", code="conflict_exists")
+        raise ConflictError(_("This conflict is already recorded."), code="conflict_exists")
     row = RemoteConflict(member_id=member.id, remote_node=node, remote_handle=handle, source=source, reason=reason,
                          created_at=now)
     session.add(row)
@@ -105,7 +107,7 @@ def remove_remote_conflict(session, *, member: Member, conflict_id: int) -> None
     row = session.get(RemoteConflict, conflict_id)
     coordinator = member.role == "coordinator" and member.status == "active"
     if row is None or not (coordinator or row.member_id == member.id):
-        raise NotFoundError("no such conflict", code="conflict_not_found")
+        raise NotFoundError(_("There is no such conflict."), code="conflict_not_found")
     if not coordinator and row.source != "member":
-        raise ConflictError("a coordinator pinned this conflict; only a coordinator removes it", code="pinned")
+        raise ConflictError(_("A coordinator recorded this conflict; only a coordinator can remove it."), code="pinned")
     session.delete(row)

@@ -13,11 +13,18 @@ from typing import Sequence
 from sqlalchemy import String, and_, bindparam, cast, func, insert, inspect, literal, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from flask_babel import gettext as _
+
 from ..errors import LedgerError, NotFoundError, ValidationError
+from ..labels import N_, amount as shown_amount, unit
+from .validate import refusal
 from ..tables import Account, LedgerTxn, Member, Posting
 
 MAX_AMOUNT = 2**53 - 1
 ISSUANCE_REF = "issuance"
+NOT_AN_AMOUNT = (N_("%(field)s: please give a whole number of %(unit)s, at least 1."),
+                 N_("Please give a whole number of %(unit)s, at least 1."))
+TOO_LARGE = N_("%(field)s: this is more than the ledger can hold."), N_("This is more than the ledger can hold.")
 
 # Statements of the hot path are built once: building an expression costs more than running it.
 _ACCOUNT_BY_REF = select(Account).where(Account.ref == bindparam("ref"))
@@ -90,14 +97,16 @@ class BooksCheck:
         return self.total_balance == 0 and self.unbalanced_txns == 0 and self.drifted_accounts == 0
 
 
-def require_amount(value: object, field: str = "amount") -> int:
+def require_amount(value: object, field: str = "amount", *, label: object = None) -> int:
     """Return value if it is a positive whole number of SIF within range, else refuse."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{field} must be a whole number of SIF", code="amount_not_integer", field=field)
+        raise ValidationError(refusal(field, label, NOT_AN_AMOUNT, unit=unit()), code="amount_not_integer",
+                              field=field)
     if value <= 0:
-        raise ValidationError(f"{field} must be more than zero", code="amount_not_positive", field=field)
+        raise ValidationError(refusal(field, label, NOT_AN_AMOUNT, unit=unit()), code="amount_not_positive",
+                              field=field)
     if value > MAX_AMOUNT:
-        raise ValidationError(f"{field} is too large", code="amount_too_large", field=field)
+        raise ValidationError(refusal(field, label, TOO_LARGE), code="amount_too_large", field=field)
     return value
 
 
@@ -125,7 +134,7 @@ def member_account(session, member_id: int) -> Account | AccountRow:
     """The ledger account of a member (an AccountRow if the hot path loaded it: read it, do not change it)."""
     account = _account_by_ref(session, f"member:{member_id}")
     if account is None:
-        raise NotFoundError("this member has no account", code="account_not_found")
+        raise NotFoundError(_("This member has no account."), code="account_not_found")
     return account
 
 
@@ -138,7 +147,7 @@ def member_accounts(session, *member_ids: int) -> list[Account]:
             _remember(session, account)
     out = [_cached_account(session, ref) for ref in refs]
     if None in out:
-        raise NotFoundError("this member has no account", code="account_not_found")
+        raise NotFoundError(_("This member has no account."), code="account_not_found")
     return out
 
 
@@ -216,16 +225,17 @@ def post(
 
 def _check_legs(legs: Sequence[Leg]) -> None:
     if len(legs) < 2:
-        raise LedgerError("a transaction needs at least two legs", code="unbalanced")
+        raise LedgerError(_("A payment moves money between at least two accounts."), code="unbalanced")
     if len({leg.account.id for leg in legs}) != len(legs):
-        raise LedgerError("a transaction cannot move money within one account", code="same_account")
+        raise LedgerError(_("Money cannot move from an account to itself."), code="same_account")
     for leg in legs:
         if isinstance(leg.amount, bool) or not isinstance(leg.amount, int) or leg.amount == 0:
-            raise LedgerError("every leg must be a non-zero whole number", code="amount_not_integer")
+            raise LedgerError(_("Every amount is a whole number of %(unit)s other than zero.", unit=unit()),
+                              code="amount_not_integer")
         if abs(leg.amount) > MAX_AMOUNT:
-            raise LedgerError("amount is too large", code="amount_too_large")
+            raise LedgerError(_("This is more than the ledger can hold."), code="amount_too_large")
     if sum(leg.amount for leg in legs) != 0:
-        raise LedgerError("postings must sum to zero", code="unbalanced")
+        raise LedgerError(_("What leaves the accounts must equal what arrives."), code="unbalanced")
 
 
 def _leg_updates() -> dict[str, object]:
@@ -277,14 +287,15 @@ def _refusal(session, leg: Leg) -> LedgerError:
     account = session.get(Account, leg.account.id)
     session.refresh(account)
     if account.closed:
-        return LedgerError("the account is closed", code="account_closed")
+        return LedgerError(_("The account is closed."), code="account_closed")
+    if leg.amount < 0 and account.kind == "member":
+        return LedgerError(_("Not enough on the account: its balance may not go below %(limit)s.",
+                             limit=shown_amount(account.min_balance)), code="insufficient_funds")
     if leg.amount < 0:
-        return LedgerError(
-            f"this would take the balance below its limit of {account.min_balance}",
-            code="insufficient_funds" if account.kind == "member" else "limit_exceeded",
-        )
-    return LedgerError(f"this would take the balance above its cap of {account.max_balance}",
-                       code="balance_cap_exceeded")
+        return LedgerError(_("This would take an account below its lowest allowed balance of %(limit)s.",
+                             limit=shown_amount(account.min_balance)), code="limit_exceeded")
+    return LedgerError(_("This would take the receiving account above its cap of %(cap)s.",
+                         cap=shown_amount(account.max_balance)), code="balance_cap_exceeded")
 
 
 def transfer(session, *, payer: Member, payee: Member, amount: object, memo: str, now: datetime,
@@ -292,11 +303,11 @@ def transfer(session, *, payer: Member, payee: Member, amount: object, memo: str
     """Move SIF from one member to another on this node."""
     amount = require_amount(amount)
     if payer.id == payee.id:
-        raise LedgerError("you cannot pay yourself", code="self_transfer")
-    for who, member in (("payer", payer), ("payee", payee)):
+        raise LedgerError(_("You cannot pay yourself."), code="self_transfer")
+    for member, message in ((payer, N_("The payer's account is not active.")),
+                            (payee, N_("The payee's account is not active."))):
         if member.status != "active":
-            raise LedgerError(f"the {who}'s account is not active", code="account_closed"
-                              if member.status == "closed" else "account_not_active")
+            raise LedgerError(_(message), code="account_closed" if member.status == "closed" else "account_not_active")
     payer_account, payee_account = member_accounts(session, payer.id, payee.id)
     legs = [Leg(payer_account, -amount), Leg(payee_account, amount)]
     return post(session, kind=kind, legs=legs, memo=memo, now=now, ref=ref, actor_id=payer.id)

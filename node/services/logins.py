@@ -32,19 +32,30 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
-from flask_babel import gettext as _
 from argon2.exceptions import InvalidHashError, VerificationError
+import flask_babel
+from babel.support import NullTranslations
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import delete, or_, select
 
+from .. import i18n
 from ..errors import AuthError, DomainError, RateLimitedError
+from ..labels import N_
 from ..settings import Settings
 from ..tables import LoginThrottle, Member
 from . import notify
 
 UNLOCK_PATH = "/login/unlock/"  # the web route that shows and confirms an unlock link
-ACCOUNT_WAIT = ("Too many failed logins for this email. Try again in {wait}. If an account exists for this "
-                "email, its owner has been mailed a link to log in from their browser without waiting.")
-ADDRESS_WAIT = "Too many failed logins from your network address. Try again in {wait}."
+ACCOUNT_WAIT = _l("Too many failed logins for this email. Try again in %(wait)s. If an account exists for this "
+                  "email, its owner has been mailed a link to log in from their browser without waiting.")
+ADDRESS_WAIT = _l("Too many failed logins from your network address. Try again in %(wait)s.")
+# The unlock mail, in the account owner's language (their saved one, else the node's).
+UNLOCK_SUBJECT = N_("Log in without waiting")
+UNLOCK_BODY = N_("Someone tried to log in to your account with a wrong password several times, so logins for your "
+                 "email now have to wait a little between attempts.\n\nTo log in now without waiting, open this link "
+                 "in the browser you use and confirm:\n\n%(link)s\n\nThe link works once, within %(minutes)s; it "
+                 "replaces any earlier one. It does not log you in: you still need your password. If the failed "
+                 "logins were not yours, nobody got in: they did not have your password.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +139,13 @@ def _refuse_while_waiting(session, *, email: str, address: str | None, trusted: 
     """Refuse while the address, or the account (unless this browser is trusted for it), waits."""
     wait = _seconds_left(session.get(LoginThrottle, address_key(address)), now)
     if wait:
-        raise RateLimitedError(ADDRESS_WAIT.format(wait=in_words(wait)), code="login_rate_limited", retry_after=wait)
+        raise RateLimitedError(str(ADDRESS_WAIT) % {"wait": in_words(wait)}, code="login_rate_limited",
+                               retry_after=wait)
     member = session.scalars(select(Member).where(Member.email == email)).first() if email else None
     if not _is_trusted(trusted, member, now):
         wait = _seconds_left(session.get(LoginThrottle, account_key(email)), now)
         if wait:
-            raise RateLimitedError(ACCOUNT_WAIT.format(wait=in_words(wait)), code="login_rate_limited",
+            raise RateLimitedError(str(ACCOUNT_WAIT) % {"wait": in_words(wait)}, code="login_rate_limited",
                                    retry_after=wait)
     return member
 
@@ -167,8 +179,8 @@ def _succeed(session, attempt: _Attempt, now: datetime) -> Member:
     return member
 
 
-def _unlock_mail_due(session, settings: Settings, attempt: _Attempt, now: datetime) -> tuple[str, str] | None:
-    """(email, token) when this failure made an existing account wait and no link went out this window."""
+def _unlock_mail_due(session, settings: Settings, attempt: _Attempt, now: datetime) -> tuple[str, str, str] | None:
+    """(email, token, language) when this failure made an existing account wait and no link went out this window."""
     row = session.get(LoginThrottle, attempt.account_key)
     member = attempt.member
     if row is None or row.failures < settings.login_max_failures or member is None or member.status == "closed":
@@ -178,18 +190,17 @@ def _unlock_mail_due(session, settings: Settings, attempt: _Attempt, now: dateti
     token = secrets.token_urlsafe(32)
     row.unlock_hash, row.mailed_at = _hash(token), now
     row.unlock_expires_at = now + timedelta(minutes=settings.login_unlock_minutes)
-    return member.email, token
+    return member.email, token, member.language or settings.default_language
 
 
-def _send_unlock_mail(settings: Settings, email: str, token: str) -> None:
+def _send_unlock_mail(settings: Settings, email: str, token: str, language: str) -> None:
+    """The one-time link, in the account owner's language (not the language of whoever tried to log in)."""
+    catalog = i18n.translations(language)
     link = settings.base_url.rstrip("/") + UNLOCK_PATH + token
-    body = (f"Someone tried to log in to your account with a wrong password several times, so logins for "
-            f"your email now have to wait a little between attempts.\n\n"
-            f"To log in now without waiting, open this link in the browser you use and confirm:\n\n{link}\n\n"
-            f"The link works once, within {settings.login_unlock_minutes} minutes; it replaces any earlier one. "
-            f"It does not log you in: you still need your password. If the failed logins were not yours, "
-            f"nobody got in: they did not have your password.")
-    notify.send_mail(settings, to=email, subject="Log in without waiting", body=body, kind="unlock")
+    body = catalog.gettext(UNLOCK_BODY) % {"link": link, "minutes": in_words(settings.login_unlock_minutes * 60,
+                                                                             catalog)}
+    notify.send_mail(settings, to=email, subject=catalog.gettext(UNLOCK_SUBJECT), body=body, kind="unlock",
+                     language=language)
 
 
 def unlock_link_valid(session, token: str, now: datetime) -> bool:
@@ -203,18 +214,20 @@ def redeem_unlock_link(session, settings: Settings, *, token: str, now: datetime
     email = row.key.removeprefix("account:") if row is not None else ""
     member = session.scalars(select(Member).where(Member.email == email)).first() if email else None
     if member is None or member.status == "closed":
-        raise DomainError("This link was used already or has expired. Log in; if you have to wait, a new link "
-                          "is mailed to you.", code="unlock_link_invalid", status=404)
+        raise DomainError(_("This link was used already or has expired. Log in; if you have to wait, a new link "
+                            "is mailed to you."), code="unlock_link_invalid", status=404)
     row.unlock_hash = row.unlock_expires_at = None
     return TrustedDevice(member_id=member.id, session_version=member.session_version,
                          until=now + timedelta(days=settings.login_trusted_days))
 
 
-def in_words(seconds: int) -> str:
-    """A wait as a person reads it: '1 second', '40 seconds', '5 minutes'."""
+def in_words(seconds: int, catalog: NullTranslations | None = None) -> str:
+    """A wait as a person reads it, from the catalog given, else the reader's: '1 second', '40 seconds', '5 minutes'."""
+    catalog = catalog or flask_babel.get_translations()
     if seconds < 90:
-        return f"{seconds} second{'s' * (seconds != 1)}"
-    return f"{math.ceil(seconds / 60)} minutes"
+        return catalog.ngettext("%(num)s second", "%(num)s seconds", seconds) % {"num": seconds}
+    minutes = math.ceil(seconds / 60)
+    return catalog.ngettext("%(num)s minute", "%(num)s minutes", minutes) % {"num": minutes}
 
 
 def _unlock_row(session, token: str, now: datetime) -> LoginThrottle | None:

@@ -8,15 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from argon2 import PasswordHasher
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, delete, func, select
 
 from .. import i18n
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from ..labels import APPROVAL_NOT_REQUIRED, BALANCE_RETIRED, CREATED_BY_OPERATOR, WELCOME_GRANT, N_
 from ..lifecycle import MEMBER
 from ..settings import Settings
 from ..tables import Account, AdviceBooking, ApiToken, Conflict, Member, MemberAudit, Proposal, ReviewInvitation
 from . import ledger
-from .validate import clean_list, clean_text
+from .validate import clean_bool, clean_list, clean_text, refuse_unknown_fields
 
 # Tags are slugs (they travel between nodes); the UI shows them with spaces.
 DEFAULT_TAXONOMY = (
@@ -27,6 +29,9 @@ DEFAULT_TAXONOMY = (
 LANGUAGES = ("nl", "fr", "de", "en", "it", "hu", "es", "pt", "pl", "ro", "sl", "hr", "cs", "sk")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
 HANDLE_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
+# Why a member whose account is not active may not act, by account state.
+INACTIVE = {"pending": N_("Your account waits for a coordinator's approval; you can do this once it is approved."),
+            "refused": N_("Your account was not approved."), "closed": N_("Your account is closed.")}
 PROFILE_FIELDS = ("display_name", "organisation", "expertise", "languages", "country", "bio",
                   "is_reviewer", "pool_consent", "review_capacity", "language", "time_zone")
 
@@ -47,13 +52,14 @@ def sign_up(session, settings: Settings, *, email: object, password: object, dis
     """Create a member; active at once unless the node requires approval."""
     email = clean_text(email, "email", max_len=254).lower()
     if not EMAIL_RE.match(email):
-        raise ValidationError("this is not a valid email address", code="invalid_email", field="email")
+        raise ValidationError(_("This is not a valid email address."), code="invalid_email", field="email")
     if not isinstance(password, str) or len(password) < 10 or len(password) > 256:
-        raise ValidationError("the password must be 10 to 256 characters", code="weak_password", field="password")
+        raise ValidationError(_("Choose a password of 10 to 256 characters."), code="weak_password", field="password")
     display_name = clean_text(display_name, "display_name", max_len=120, required=True)
     handle = _pick_handle(session, handle, email)
     if session.scalars(select(Member).where(Member.email == email)).first():
-        raise ConflictError("an account with this email exists", code="email_taken", field="email")
+        raise ConflictError(_("An account with this email address exists already."), code="email_taken",
+                            field="email")
     member = Member(email=email, handle=handle, pseudonym=_new_pseudonym(session),
                     password_hash=hasher.hash(password), display_name=display_name,
                     country=settings.country[:2], created_at=now, status="pending")
@@ -63,7 +69,7 @@ def sign_up(session, settings: Settings, *, email: object, password: object, dis
                         min_balance=settings.min_balance,
                         max_balance=settings.max_balance or None)
     if not settings.require_approval:
-        _activate(session, settings, member, actor=None, reason="approval not required", now=now)
+        _activate(session, settings, member, actor=None, reason=APPROVAL_NOT_REQUIRED, now=now)
     return member
 
 
@@ -71,10 +77,11 @@ def _pick_handle(session, handle: object, email: str) -> str:
     if handle not in (None, ""):
         handle = clean_text(handle, "handle", max_len=32).lower()
         if not HANDLE_RE.match(handle):
-            raise ValidationError("a handle is 2-32 characters: a-z, digits, . _ -", code="invalid_handle",
-                                  field="handle")
+            raise ValidationError(_("A handle has 2 to 32 characters: small letters a to z, digits, and . _ -; it "
+                                    "starts with a letter."), code="invalid_handle", field="handle")
         if session.scalars(select(Member).where(Member.handle == handle)).first():
-            raise ConflictError("this handle is taken", code="handle_taken", field="handle")
+            raise ConflictError(_("This handle is taken; please choose another."), code="handle_taken",
+                                field="handle")
         return handle
     base = re.sub(r"[^a-z0-9._-]", "", email.split("@")[0].lower())[:24] or "member"
     if not base[0].isalpha():
@@ -106,7 +113,7 @@ def _activate(session, settings: Settings, member: Member, *, actor: Member | No
         ledger.post(session, kind="welcome_grant",
                     legs=[ledger.Leg(ledger.issuance_account(session, now), -settings.welcome_grant),
                           ledger.Leg(account, settings.welcome_grant)],
-                    memo="Welcome grant", now=now, ref=f"welcome:{member.id}",
+                    memo=WELCOME_GRANT, now=now, ref=f"welcome:{member.id}",
                     actor_id=actor.id if actor else None)
 
 
@@ -136,7 +143,8 @@ def set_role(session, *, coordinator: Member | None, member_id: int, role: str, 
     if coordinator is not None:
         require_coordinator(coordinator)
     if role not in ("member", "coordinator"):
-        raise ValidationError("role is member or coordinator", code="invalid_role", field="role")
+        raise ValidationError(_("A member's role is either member or coordinator."), code="invalid_role",
+                              field="role")
     member = get_member(session, member_id)
     member.role = role
     session.add(MemberAudit(member_id=member.id, actor_id=coordinator.id if coordinator else None,
@@ -147,7 +155,7 @@ def set_role(session, *, coordinator: Member | None, member_id: int, role: str, 
 def get_member(session, member_id: int) -> Member:
     member = session.get(Member, member_id)
     if member is None:
-        raise NotFoundError("no such member", code="member_not_found")
+        raise NotFoundError(_("There is no such member."), code="member_not_found")
     return member
 
 
@@ -178,7 +186,8 @@ def find_by_handle(session, handle: str, *, light: bool = False) -> Member | Mem
     else:
         member = session.scalars(_MEMBER_BY_HANDLE, params).first()
     if member is None:
-        raise NotFoundError(f"no member {handle!r} on this node", code="member_not_found")
+        raise NotFoundError(_("Nobody on this node has the handle “%(handle)s”.", handle=handle),
+                            code="member_not_found")
     return member
 
 
@@ -195,12 +204,13 @@ def _with_account(session, stmt, params: dict) -> MemberRef | None:
 
 def require_coordinator(member: Member) -> None:
     if member.role != "coordinator" or member.status != "active":
-        raise ForbiddenError("only a coordinator may do this", code="coordinator_only")
+        raise ForbiddenError(_("Only a coordinator may do this."), code="coordinator_only")
 
 
 def require_active(member: Member) -> None:
     if member.status != "active":
-        raise ForbiddenError(f"your account is {member.status}", code=f"account_{member.status}")
+        message = INACTIVE.get(member.status, N_("Your account is not active."))
+        raise ForbiddenError(_(message), code=f"account_{member.status}")
 
 
 def create_token(session, *, member: Member, name: str, now: datetime) -> str:
@@ -244,11 +254,8 @@ def member_for_token(session, token: str, now: datetime, *, light: bool = False)
 def update_profile(session, settings: Settings, *, member: Member, data: dict, now: datetime) -> Member:
     """Change the member's own profile; unknown fields and tags are refused."""
     if not isinstance(data, dict):
-        raise ValidationError("expected a JSON object", code="invalid_body")
-    unknown = set(data) - set(PROFILE_FIELDS)
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}", code="unknown_field",
-                              field=sorted(unknown)[0])
+        raise ValidationError(_("Please send the profile as a JSON object."), code="invalid_body")
+    refuse_unknown_fields(data, PROFILE_FIELDS)
     changes = {}
     for key in ("display_name", "organisation", "bio"):
         if key in data:
@@ -257,7 +264,8 @@ def update_profile(session, settings: Settings, *, member: Member, data: dict, n
     if "country" in data:
         country = clean_text(data["country"], "country", max_len=2).upper()
         if country and not re.fullmatch(r"[A-Z]{2}", country):
-            raise ValidationError("country is a two-letter code", code="invalid_country", field="country")
+            raise ValidationError(_("Country: please give the two-letter code of the country, such as BE or HU."),
+                                  code="invalid_country", field="country")
         changes["country"] = country
     if "expertise" in data:
         changes["expertise"] = clean_list(data["expertise"], "expertise", allowed=taxonomy(settings), max_items=12)
@@ -265,23 +273,21 @@ def update_profile(session, settings: Settings, *, member: Member, data: dict, n
         changes["languages"] = clean_list(data["languages"], "languages", allowed=LANGUAGES, max_items=8)
     if "language" in data:
         if data["language"] != "" and not i18n.is_language(data["language"]):
-            raise ValidationError(f"language is one of {', '.join(i18n.LANGUAGES)}, or empty for none",
+            raise ValidationError(_("Please choose one of the languages the pages come in, or none."),
                                   code="invalid_language", field="language")
         changes["language"] = data["language"]
     if "time_zone" in data:
         if data["time_zone"] != "" and not i18n.is_time_zone(data["time_zone"]):
-            raise ValidationError("time_zone is an IANA time zone such as Europe/Brussels, or empty for the node's",
-                                  code="invalid_time_zone", field="time_zone")
+            raise ValidationError(_("Please choose a time zone from the list, such as Europe/Brussels, or the "
+                                    "node's."), code="invalid_time_zone", field="time_zone")
         changes["time_zone"] = data["time_zone"]
     for key in ("is_reviewer", "pool_consent"):
         if key in data:
-            if not isinstance(data[key], bool):
-                raise ValidationError(f"{key} must be true or false", code="invalid_boolean", field=key)
-            changes[key] = data[key]
+            changes[key] = clean_bool(data[key], key)
     if "review_capacity" in data:
         cap = data["review_capacity"]
         if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= 20:
-            raise ValidationError("review_capacity is a whole number from 0 to 20", code="invalid_capacity",
+            raise ValidationError(_("You can take 0 to 20 reviews at a time."), code="invalid_capacity",
                                   field="review_capacity")
         changes["review_capacity"] = cap
     for key, value in changes.items():
@@ -323,12 +329,12 @@ def close_account(session, *, member: Member, now: datetime) -> Member:
     open_reviews = session.execute(select(func.count()).select_from(ReviewInvitation).where(
         ReviewInvitation.reviewer_id == member.id, ReviewInvitation.status.in_(("invited", "accepted")))).scalar_one()
     if open_bookings or open_proposals or open_reviews:
-        raise ConflictError("finish or withdraw your open sessions, proposals and reviews first",
+        raise ConflictError(_("Please finish or withdraw your open advice sessions, proposals and reviews first."),
                             code="open_commitments")
     MEMBER.check(member.status, "closed")
     account = ledger.member_account(session, member.id)
     if account.balance != 0:
-        ledger.post(session, kind="account_closed", memo="Balance retired on closing",
+        ledger.post(session, kind="account_closed", memo=BALANCE_RETIRED,
                     legs=[ledger.Leg(account, -account.balance),
                           ledger.Leg(ledger.issuance_account(session, now), account.balance)],
                     now=now, ref=f"close:{member.id}")
@@ -353,8 +359,8 @@ def create_coordinator(session, settings: Settings, *, email: str, password: str
     member = existing or sign_up(session, settings, email=email, password=password, display_name=display_name,
                                  handle=handle, now=now, hasher=hasher)
     if member.status in ("pending", "refused"):
-        _activate(session, settings, member, actor=None, reason="created by the node operator", now=now)
+        _activate(session, settings, member, actor=None, reason=CREATED_BY_OPERATOR, now=now)
     member.role = "coordinator"
     session.add(MemberAudit(member_id=member.id, actor_id=None, action="role:coordinator",
-                            reason="created by the node operator", at=now))
+                            reason=CREATED_BY_OPERATOR, at=now))
     return member

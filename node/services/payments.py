@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
+from flask_babel import gettext as _
+
 from ..errors import ValidationError
 from ..settings import Settings
 from ..tables import Member
@@ -24,7 +26,7 @@ def check_address(settings: Settings, *, to: object, remote: Callable | None) ->
 
 def is_remote(settings: Settings, to: object) -> bool:
     """Whether an address names a member of another node ('anna@hu' on be-vl)."""
-    _, _, node = str(to or "").strip().lower().partition("@")
+    _handle, _at, node = str(to or "").strip().lower().partition("@")
     return bool(node) and node != settings.node_id
 
 
@@ -32,11 +34,11 @@ def pay(session, settings: Settings, *, payer: Member, to: object, amount: objec
         remote: Callable | None) -> dict:
     """Pay 'anna' or 'anna@<this node>' here; hand 'anna@<peer>' to the remote handler (federation)."""
     text = clean_text(to, "to", max_len=64, required=True).lower()
-    handle, _, node = text.partition("@")
+    handle, _at, node = text.partition("@")
     if node and node != settings.node_id:
         if remote is None:
-            raise ValidationError(f"{text} is on another node and this node is not federated",
-                                  code="remote_payee_unsupported", field="to")
+            raise ValidationError(_("%(address)s is a member of another node, and this node cannot pay other "
+                                    "nodes.", address=text), code="remote_payee_unsupported", field="to")
         ledger.require_amount(amount)
         out = remote(session, payer=payer, to=text, amount=amount, memo=memo, now=now)
         return {"amount": amount, **out}

@@ -4,8 +4,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
+from .. import labels
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import INVITATION, PROPOSAL
 from ..settings import Settings
@@ -13,7 +15,7 @@ from ..tables import (Account, Bid, Conflict, Member, Proposal, RemoteConflict, 
                       ReviewRound, RoundItem)
 from . import ledger, matching, members
 from .notify import notify
-from .validate import clean_choice, clean_list, clean_text
+from .validate import clean_choice, clean_list, clean_text, refuse_unknown_fields, whole_number
 
 STAGES = ("idea", "plan", "pilot", "running", "scaling")
 MAX_REVIEWS = 10
@@ -54,39 +56,35 @@ class RemoteReviews(Protocol):
         """Send the author's helpfulness rating to the reviewer's node."""
 
 
-def whole_number(value: object, field: str, low: int, high: int) -> int:
-    """A JSON integer within [low, high]; strings, floats and booleans are refused."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{field} must be a whole number", code="not_an_integer", field=field)
-    if not low <= value <= high:
-        raise ValidationError(f"{field} must be between {low} and {high}", code="out_of_range", field=field)
-    return value
+# What a refused number should have been.
+REVIEWS_RULE = _l("Ask for %(low)s to %(high)s reviews.")
+FOREIGN_RULE = _l("Ask for %(low)s to %(high)s reviewers from another country (no more than the reviews wanted).")
 
 
 def create_proposal(session, settings: Settings, *, author: Member, data: dict, now: datetime,
                     remote: RemoteReviews | None = None, invite: bool = True) -> Proposal:
     """Write a proposal, put k x bounty in escrow at once and invite the best k reviewers (unless a round will)."""
     members.require_active(author)
-    unknown = sorted(set(data) - set(PROPOSAL_FIELDS) - set(OPTIONAL_FIELDS))
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
+    refuse_unknown_fields(data, (*PROPOSAL_FIELDS, *OPTIONAL_FIELDS))
     tags = clean_list(data.get("tags", []), "tags", allowed=members.taxonomy(settings), max_items=12)
     if not tags:
-        raise ValidationError("choose at least one tag", code="missing_field", field="tags")
+        raise ValidationError(_("Please choose at least one tag."), code="missing_field", field="tags")
     proposal = Proposal(
         author_id=author.id, title=clean_text(data.get("title"), "title", 200, required=True),
         summary=clean_text(data.get("summary"), "summary", 2000, required=True),
         full_text=clean_text(data.get("full_text"), "full_text", 100000, required=True), tags=tags,
         language=clean_choice(data.get("language"), "language", members.LANGUAGES),
         stage=clean_choice(data.get("stage"), "stage", STAGES),
-        reviews_wanted=whole_number(data.get("reviews_wanted"), "reviews_wanted", 1, MAX_REVIEWS),
+        reviews_wanted=whole_number(data.get("reviews_wanted"), "reviews_wanted", 1, MAX_REVIEWS,
+                                    message=REVIEWS_RULE),
         bounty=ledger.require_amount(data.get("bounty"), "bounty"), status=PROPOSAL.initial, created_at=now)
     proposal.min_foreign_reviewers = whole_number(data.get("min_foreign_reviewers", 0), "min_foreign_reviewers",
-                                                  0, proposal.reviews_wanted)
+                                                  0, proposal.reviews_wanted, message=FOREIGN_RULE)
     session.add(proposal)
     session.flush()
     total = ledger.require_amount(proposal.reviews_wanted * proposal.bounty, "bounty")
-    ledger.post(session, kind="review_escrow", memo=f"Escrow for {proposal.reviews_wanted} reviews",
+    memo = labels.english(labels.ESCROW_FOR_REVIEWS, reviews=proposal.reviews_wanted)
+    ledger.post(session, kind="review_escrow", memo=memo,
                 legs=[ledger.Leg(ledger.member_account(session, author.id), -total),
                       ledger.Leg(escrow_account(session, proposal, now), total)],
                 now=now, ref=f"proposal:{proposal.id}:escrow", actor_id=author.id)
@@ -105,7 +103,8 @@ def refund_remainder(session, proposal: Proposal, now: datetime) -> int:
     if escrow.balance <= 0:
         return 0
     amount = escrow.balance
-    ledger.post(session, kind="review_refund", memo=f"Refund of unused escrow for proposal {proposal.id}",
+    memo = labels.english(labels.UNUSED_ESCROW_REFUND, proposal_id=proposal.id)
+    ledger.post(session, kind="review_refund", memo=memo,
                 legs=[ledger.Leg(escrow, -amount),
                       ledger.Leg(ledger.member_account(session, proposal.author_id), amount)],
                 now=now, ref=f"proposal:{proposal.id}:refund", check_limits=False)  # escrow always drains
@@ -121,7 +120,7 @@ def escrow_balance(session, proposal: Proposal) -> int:
 def get_proposal(session, proposal_id: int, *, for_update: bool = False) -> Proposal:
     proposal = session.get(Proposal, proposal_id, with_for_update=for_update)
     if proposal is None:
-        raise NotFoundError("no such proposal", code="proposal_not_found")
+        raise NotFoundError(_("There is no such proposal."), code="proposal_not_found")
     return proposal
 
 
@@ -138,7 +137,7 @@ def access(session, proposal: Proposal, member: Member) -> str:
     if "invited" in states:
         return "invited"
     # Same answer as a missing proposal: strangers learn nothing, not even that it exists.
-    raise NotFoundError("no such proposal", code="proposal_not_found")
+    raise NotFoundError(_("There is no such proposal."), code="proposal_not_found")
 
 
 def list_proposals(session, member: Member, *, everyone: bool = False) -> list[Proposal]:
@@ -229,7 +228,7 @@ def fill_slots(session, settings: Settings, proposal: Proposal, now: datetime,
     free = open_slots(session, proposal)
     if free == 0 or held_by_round(session, proposal.id):
         return []
-    ranked, _ = rank_for(session, proposal, remote)
+    ranked, _excluded = rank_for(session, proposal, remote)
     return [invite_candidate(session, settings, proposal, pick.candidate, pick.rank, pick.score, now, remote)
             for pick in _picks(session, settings, proposal, ranked, free, remote)]
 
@@ -290,7 +289,7 @@ def withdraw(session, settings: Settings, *, member: Member, proposal_id: int, n
     proposal = get_proposal(session, proposal_id, for_update=True)
     if proposal.author_id != member.id:
         access(session, proposal, member)  # 404 for strangers, then 403 for those who may look
-        raise ForbiddenError("only the author may withdraw a proposal", code="not_author")
+        raise ForbiddenError(_("Only its author may withdraw a proposal."), code="not_author")
     PROPOSAL.check(proposal.status, "withdrawn")
     for invitation in invitations_of(session, proposal.id):
         if invitation.status in OPEN_STATES:
@@ -339,15 +338,16 @@ def _record_conflict(session, member: Member, data: dict, now: datetime, *, sour
     other_handle = clean_text(data.get("other_handle"), "other_handle", 64).lower()
     organisation = clean_text(data.get("organisation"), "organisation", 120)
     if bool(other_handle) == bool(organisation):
-        raise ValidationError("name either another member (other_handle) or an organisation",
+        raise ValidationError(_("Please name one: another member (by their handle) or an organisation."),
                               code="conflict_target", field="other_handle")
     other = members.find_by_handle(session, other_handle) if other_handle else None
     if other is not None and other.id == member.id:
-        raise ValidationError("a conflict is with someone else", code="self_conflict", field="other_handle")
+        raise ValidationError(_("A conflict of interest is with someone else, not yourself."), code="self_conflict",
+                              field="other_handle")
     existing = session.scalars(select(Conflict).where(
         Conflict.member_id == member.id, Conflict.other_member_id == (other.id if other else None))).all()
     if any(c.organisation.casefold() == organisation.casefold() for c in existing):
-        raise ConflictError("this conflict is already recorded", code="conflict_exists")
+        raise ConflictError(_("This conflict is already recorded."), code="conflict_exists")
     row = Conflict(member_id=member.id, other_member_id=other.id if other else None, organisation=organisation,
                    source=source, reason=clean_text(data.get("reason"), "reason", 500), created_at=now)
     session.add(row)

@@ -56,6 +56,26 @@ MAX_AFFINITY = 10**6   # keeps every potential well inside int64 for the numpy p
 CANDIDATES_PER_SLOT = 3
 CANDIDATES_EXTRA = 2
 Progress = Callable[[float, str], None]
+
+
+def N_(message: str) -> str:
+    """Mark an English text for extraction: node.labels shows the stored progress and reasons translated."""
+    return message
+
+
+# What progress() reports and the reasons of unmet constraints, in English (node.labels.WRITTEN lists them).
+SIZE = N_("%(proposals)s proposals, %(reviewers)s reviewers, %(pairs)s allowed pairs")
+PLACED = N_("%(placed)s of %(slots)s review slots placed")
+CHECKING = N_("checking all %(pairs)s pairs against the solution's prices")
+SOLVED = N_("done: total affinity %(total)s, %(unmet)s constraints unmet")
+FEW_PROPOSALS = N_("only %(allowed)s allowed proposals")
+PROPOSALS_TAKEN = N_("its allowed proposals' slots are taken or needed elsewhere")
+NO_FOREIGN = N_("no allowed reviewer from another country")
+FOREIGN_FULL = N_("its allowed reviewers from other countries are full or needed elsewhere")
+FEW_REVIEWERS = N_("only %(allowed)s allowed reviewers")
+REVIEWERS_FULL = N_("its allowed reviewers are full or needed elsewhere")
+WRITTEN = (SIZE, PLACED, CHECKING, SOLVED, FEW_PROPOSALS, PROPOSALS_TAKEN, NO_FOREIGN, FOREIGN_FULL, FEW_REVIEWERS,
+           REVIEWERS_FULL)
 # The counter each special residual arc moves when a unit crosses it.
 COUNTERS = {"sink": ("load", 1), "unsink": ("load", -1), "short": ("short", 1), "unshort": ("short", -1),
             "hub": ("hub", 1), "unhub": ("hub", -1)}
@@ -257,13 +277,13 @@ def solve_round(proposals: Sequence[RoundProposal], reviewers: Sequence[RoundRev
     proposals, reviewers = list(proposals), list(reviewers)
     report = progress or (lambda fraction, message: None)
     rnd = _validate(proposals, reviewers, pairs, forbid_same_country)
-    report(0.0, f"{len(proposals)} proposals, {len(reviewers)} reviewers, {len(rnd.edge_p)} allowed pairs")
+    report(0.0, SIZE % {"proposals": len(proposals), "reviewers": len(reviewers), "pairs": len(rnd.edge_p)})
     cand = _initial_candidates(rnd)
     flow = _Flow(rnd, np.flatnonzero(cand))
     flow.route(lambda f, m: report(0.02 + 0.88 * f, m))
     passes, added = 1, 0
     while True:
-        report(min(0.99, 0.9 + 0.02 * passes), f"checking all {len(rnd.edge_p)} pairs against the solution's prices")
+        report(min(0.99, 0.9 + 0.02 * passes), CHECKING % {"pairs": len(rnd.edge_p)})
         extra = _violators(rnd, cand, flow.potentials())
         if len(extra) == 0:
             break
@@ -273,7 +293,7 @@ def solve_round(proposals: Sequence[RoundProposal], reviewers: Sequence[RoundRev
     stats = {"checks": passes, "pairs_added_by_check": added, "candidate_pairs": int(cand.sum()),
              "allowed_pairs": len(rnd.edge_p)}
     result = _result(proposals, reviewers, rnd, flow, stats)
-    report(1.0, f"done: total affinity {result.total_affinity}, {len(result.unmet)} constraints unmet")
+    report(1.0, SOLVED % {"total": result.total_affinity, "unmet": len(result.unmet)})
     return result
 
 
@@ -409,7 +429,7 @@ class _Flow:
                 if n > k and self.sent[p] < n)             # lazy: sees the units the first phase sent
         for i, p in enumerate(itertools.chain(self._min_load_sources(), rest)):
             if i % step == 0:
-                report(i / total, f"{i} of {total} review slots placed")
+                report(i / total, PLACED % {"placed": i, "slots": total})
             self.sent[p] += 1
             self._augment(self._shortest_path(p, self.sink), p, self.sink)
 
@@ -464,16 +484,13 @@ def _result(proposals, reviewers, rnd: _Round, flow: _Flow, stats: dict) -> Roun
     deg_r = np.bincount(rnd.edge_r, minlength=len(reviewers))
     unmet = []
     for i in np.flatnonzero(load < rnd.min_load).tolist():
-        why = (f"only {deg_r[i]} allowed proposals" if deg_r[i] < rnd.min_load[i]
-               else "its allowed proposals' slots are taken or needed elsewhere")
+        why = (FEW_PROPOSALS % {"allowed": deg_r[i]} if deg_r[i] < rnd.min_load[i] else PROPOSALS_TAKEN)
         unmet.append(Unmet("min_load", reviewers[i].key, int(rnd.min_load[i] - load[i]), why))
     for i in np.flatnonzero(rnd.need_foreign & (rnd.slots > 0) & (got_foreign == 0)).tolist():
-        why = ("no allowed reviewer from another country" if deg_foreign[i] == 0
-               else "its allowed reviewers from other countries are full or needed elsewhere")
+        why = NO_FOREIGN if deg_foreign[i] == 0 else FOREIGN_FULL
         unmet.append(Unmet("foreign", proposals[i].key, 1, why))
     for i in np.flatnonzero(got < rnd.slots).tolist():
-        why = (f"only {deg_p[i]} allowed reviewers" if deg_p[i] < rnd.slots[i]
-               else "its allowed reviewers are full or needed elsewhere")
+        why = FEW_REVIEWERS % {"allowed": deg_p[i]} if deg_p[i] < rnd.slots[i] else REVIEWERS_FULL
         unmet.append(Unmet("slots", proposals[i].key, int(rnd.slots[i] - got[i]), why))
     short = {proposals[i].key: int(rnd.slots[i] - got[i]) for i in np.flatnonzero(got < rnd.slots).tolist()}
     loads = {rv.key: int(n) for rv, n in zip(reviewers, load.tolist())}

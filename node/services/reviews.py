@@ -3,26 +3,28 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import func, select
 
-from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from .. import labels
+from ..errors import ConflictError, ForbiddenError, NotFoundError
 from ..lifecycle import INVITATION, PROPOSAL
 from ..settings import Settings
 from ..tables import Member, Notification, Proposal, Review, ReviewInvitation
 from . import ledger, members, proposals
 from .notify import notify
-from .proposals import whole_number
-from .validate import clean_text
+from .validate import clean_text, refuse_unknown_fields, whole_number
 
 TENETS = ("shared_value", "social_transformation", "impact")
 REVIEW_FIELDS = (*TENETS, "confidence", "feedback")
+SCORE_RULE = _l("%(name)s: please give a score from %(low)s to %(high)s.")
 
 
 def get_invitation(session, member: Member, invitation_id: int, *, for_update: bool = False) -> ReviewInvitation:
     """An invitation its reviewer (or a coordinator) may see; 404 for anyone else."""
     invitation = session.get(ReviewInvitation, invitation_id, with_for_update=for_update)
     if invitation is None or not (invitation.reviewer_id == member.id or _is_coordinator(member)):
-        raise NotFoundError("no such invitation", code="invitation_not_found")
+        raise NotFoundError(_("There is no such invitation."), code="invitation_not_found")
     return invitation
 
 
@@ -34,7 +36,7 @@ def _own_invitation(session, member: Member, invitation_id: int) -> ReviewInvita
     """An invitation only its reviewer may act on."""
     invitation = get_invitation(session, member, invitation_id, for_update=True)
     if invitation.reviewer_id != member.id:
-        raise ForbiddenError("only the invited reviewer may answer this invitation", code="not_reviewer")
+        raise ForbiddenError(_("Only the invited reviewer may answer this invitation."), code="not_reviewer")
     return invitation
 
 
@@ -62,7 +64,7 @@ def accept(session, settings: Settings, *, member: Member, invitation_id: int, n
     members.require_active(member)
     INVITATION.check(invitation.status, "accepted")
     if now >= invitation.accept_by:
-        raise ConflictError("the time to accept this invitation has passed", code="invitation_expired")
+        raise ConflictError(_("The time to accept this invitation has passed."), code="invitation_expired")
     invitation.status = "accepted"
     invitation.responded_at = now
     invitation.due_by = now + timedelta(days=settings.review_due_days)
@@ -133,7 +135,7 @@ def submit_review(session, settings: Settings, *, member: Member, invitation_id:
     fields = clean_review_fields(data)
     INVITATION.check(invitation.status, "submitted")
     if now >= invitation.due_by:
-        raise ConflictError("the review was due before now", code="review_overdue")
+        raise ConflictError(_("The review was due earlier; it can no longer be submitted."), code="review_overdue")
     return _store_review(session, settings, invitation, fields, now, None)
 
 
@@ -154,12 +156,15 @@ def _store_review(session, settings: Settings, invitation: ReviewInvitation, fie
 
 def clean_review_fields(data: dict) -> dict:
     """The review's scores (1..5) and feedback, refusing anything else."""
-    unknown = sorted(set(data) - set(REVIEW_FIELDS))
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
-    fields = {name: whole_number(data.get(name), name, 1, 5) for name in (*TENETS, "confidence")}
+    refuse_unknown_fields(data, REVIEW_FIELDS)
+    fields = {name: score(data.get(name), name) for name in (*TENETS, "confidence")}
     fields["feedback"] = clean_text(data.get("feedback"), "feedback", 20000, required=True)
     return fields
+
+
+def score(value: object, name: str) -> int:
+    """A score from 1 to 5."""
+    return whole_number(value, name, 1, 5, message=SCORE_RULE, name=labels.field_label(name))
 
 
 def _pay_bounty(session, settings: Settings, proposal: Proposal, invitation: ReviewInvitation,
@@ -167,10 +172,12 @@ def _pay_bounty(session, settings: Settings, proposal: Proposal, invitation: Rev
     """Move one bounty from the proposal's escrow to the reviewer; the ref makes it happen once."""
     if invitation.reviewer_id is None:
         if remote is None:
-            raise ConflictError("remote reviews are paid through federation", code="remote_payment_unsupported")
+            raise ConflictError(_("A review from a peer node is paid through the network, which this node is not "
+                                  "part of."),
+                                code="remote_payment_unsupported")
         remote.pay(session, proposal, invitation, now)  # escrow -> position towards the reviewer's node
         return
-    ledger.post(session, kind="review_bounty", memo=f"Review of proposal {proposal.id}",
+    ledger.post(session, kind="review_bounty", memo=labels.english(labels.REVIEW_OF_PROPOSAL, proposal_id=proposal.id),
                 legs=[ledger.Leg(proposals.escrow_account(session, proposal, now), -invitation.bounty),
                       ledger.Leg(ledger.member_account(session, invitation.reviewer_id), invitation.bounty)],
                 now=now, ref=f"review:{invitation.id}:bounty",
@@ -196,18 +203,18 @@ def rate_review(session, *, member: Member, review_id: int, helpfulness: object,
     """The proposal's author rates a review's helpfulness 1..5, once."""
     review = session.get(Review, review_id)
     if review is None:
-        raise NotFoundError("no such review", code="review_not_found")
+        raise NotFoundError(_("There is no such review."), code="review_not_found")
     invitation = session.get(ReviewInvitation, review.invitation_id)
     proposal = proposals.get_proposal(session, invitation.proposal_id)
     if proposal.author_id != member.id:
         try:
             proposals.access(session, proposal, member)
         except NotFoundError:
-            raise NotFoundError("no such review", code="review_not_found") from None
-        raise ForbiddenError("only the proposal's author rates its reviews", code="not_author")
-    helpfulness = whole_number(helpfulness, "helpfulness", 1, 5)
+            raise NotFoundError(_("There is no such review."), code="review_not_found") from None
+        raise ForbiddenError(_("Only the proposal's author rates its reviews."), code="not_author")
+    helpfulness = score(helpfulness, "helpfulness")
     if review.helpfulness is not None:
-        raise ConflictError("this review is already rated", code="already_rated")
+        raise ConflictError(_("This review is already rated."), code="already_rated")
     review.helpfulness = helpfulness
     review.rated_at = now
     if invitation.reviewer_id is None and remote is not None:

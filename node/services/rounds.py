@@ -17,17 +17,20 @@ import logging
 import threading
 from datetime import datetime
 
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from sqlalchemy import func, select
 
+from .. import labels
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..lifecycle import lifecycle
 from ..settings import Settings
 from ..tables import Member, Proposal, ReviewInvitation, ReviewRound, RoundItem
 from . import members, proposals
 from .notify import notify
+from . import review_round
 from .review_round import Pairs, solve_round
 from .round_instance import build_instance
-from .validate import clean_datetime, clean_text
+from .validate import clean_bool, clean_datetime, clean_text, refuse_unknown_fields, whole_number
 
 log = logging.getLogger(__name__)
 ROUND = lifecycle("round", "open", open="solving cancelled", solving="solved failed",
@@ -36,29 +39,30 @@ ROUND_FIELDS = ("title", "deadline", "reviews_per_proposal", "min_load", "max_lo
 MAX_LOAD = 50
 # Progress is written when it moved at least this much (per mille): ~50 short writes per solve.
 PROGRESS_STEP = 20
+MIN_LOAD_RULE = _l("The minimum of reviews per reviewer is a whole number from %(low)s to %(high)s.")
+MAX_LOAD_RULE = _l("The maximum of reviews per reviewer is a whole number from %(low)s to %(high)s.")
+PROPOSAL_RULE = _l("Please give the number of an open proposal.")
 
 
 def create_round(session, *, coordinator: Member, data: dict, now: datetime) -> ReviewRound:
     """A coordinator opens a round that collects proposals until its deadline."""
     members.require_coordinator(coordinator)
-    unknown = sorted(set(data) - set(ROUND_FIELDS))
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="unknown_field", field=unknown[0])
+    refuse_unknown_fields(data, ROUND_FIELDS)
     deadline = clean_datetime(data.get("deadline"), "deadline")
     if deadline <= now:
-        raise ValidationError("the deadline must be in the future", code="deadline_past", field="deadline")
-    need_foreign = data.get("need_foreign", False)
-    if not isinstance(need_foreign, bool):
-        raise ValidationError("need_foreign must be true or false", code="wrong_type", field="need_foreign")
+        raise ValidationError(_("Please set a deadline in the future."), code="deadline_past", field="deadline")
+    need_foreign = clean_bool(data.get("need_foreign", False), "need_foreign", code="wrong_type",
+                              label=_("Every proposal gets a reviewer from another country"))
     rnd = ReviewRound(
         title=clean_text(data.get("title"), "title", 200, required=True), deadline=deadline,
-        reviews_per_proposal=proposals.whole_number(data.get("reviews_per_proposal"), "reviews_per_proposal",
-                                                    1, proposals.MAX_REVIEWS),
-        min_load=proposals.whole_number(data.get("min_load", 0), "min_load", 0, MAX_LOAD),
-        max_load=proposals.whole_number(data.get("max_load"), "max_load", 1, MAX_LOAD),
+        reviews_per_proposal=whole_number(data.get("reviews_per_proposal"), "reviews_per_proposal",
+                                          1, proposals.MAX_REVIEWS, message=proposals.REVIEWS_RULE),
+        min_load=whole_number(data.get("min_load", 0), "min_load", 0, MAX_LOAD, message=MIN_LOAD_RULE),
+        max_load=whole_number(data.get("max_load"), "max_load", 1, MAX_LOAD, message=MAX_LOAD_RULE),
         need_foreign=need_foreign, created_by=coordinator.id, created_at=now, status=ROUND.initial)
     if rnd.min_load > rnd.max_load:
-        raise ValidationError("min_load may not exceed max_load", code="bad_loads", field="min_load")
+        raise ValidationError(_("The minimum of reviews per reviewer may not be more than the maximum."),
+                              code="bad_loads", field="min_load")
     session.add(rnd)
     session.flush()
     return rnd
@@ -67,7 +71,7 @@ def create_round(session, *, coordinator: Member, data: dict, now: datetime) -> 
 def get_round(session, round_id: int, *, for_update: bool = False) -> ReviewRound:
     rnd = session.get(ReviewRound, round_id, with_for_update=for_update)
     if rnd is None:
-        raise NotFoundError("no such review round", code="round_not_found")
+        raise NotFoundError(_("There is no such review round."), code="round_not_found")
     return rnd
 
 
@@ -107,7 +111,7 @@ def visible_round(session, member: Member, round_id: int) -> ReviewRound:
     rnd = get_round(session, round_id)
     if _is_coordinator(member) or rnd.status == "open" or items_of(session, rnd.id, member):
         return rnd
-    raise NotFoundError("no such review round", code="round_not_found")
+    raise NotFoundError(_("There is no such review round."), code="round_not_found")
 
 
 def _is_coordinator(member: Member) -> bool:
@@ -116,7 +120,7 @@ def _is_coordinator(member: Member) -> bool:
 
 def _require_collecting(rnd: ReviewRound, now: datetime) -> None:
     if rnd.status != "open" or now >= rnd.deadline:
-        raise ConflictError("this round no longer takes proposals", code="round_closed")
+        raise ConflictError(_("This round no longer takes proposals."), code="round_closed")
 
 
 def submit_proposal(session, settings: Settings, *, author: Member, round_id: int, data: dict,
@@ -126,7 +130,8 @@ def submit_proposal(session, settings: Settings, *, author: Member, round_id: in
     _require_collecting(rnd, now)
     data = {**data, "reviews_wanted": data.get("reviews_wanted", rnd.reviews_per_proposal)}
     if data["reviews_wanted"] != rnd.reviews_per_proposal:
-        raise ValidationError(f"this round gives every proposal {rnd.reviews_per_proposal} reviews",
+        raise ValidationError(ngettext("This round gives every proposal %(num)s review.",
+                                       "This round gives every proposal %(num)s reviews.", rnd.reviews_per_proposal),
                               code="round_reviews_wanted", field="reviews_wanted")
     proposal = proposals.create_proposal(session, settings, author=author, data=data, now=now, invite=False)
     session.add(RoundItem(round_id=rnd.id, proposal_id=proposal.id, added_by=author.id, added_at=now))
@@ -139,12 +144,12 @@ def add_proposal(session, *, coordinator: Member, round_id: int, proposal_id: ob
     members.require_coordinator(coordinator)
     rnd = get_round(session, round_id, for_update=True)
     _require_collecting(rnd, now)
-    proposal = proposals.get_proposal(session, proposals.whole_number(proposal_id, "proposal_id", 1, 2**62),
-                                      for_update=True)
+    number = whole_number(proposal_id, "proposal_id", 1, 2**62, message=PROPOSAL_RULE)
+    proposal = proposals.get_proposal(session, number, for_update=True)
     if round_of(session, proposal.id) is not None:
-        raise ConflictError("this proposal is already in a round", code="already_in_round")
+        raise ConflictError(_("This proposal is already in a round."), code="already_in_round")
     if proposals.open_slots(session, proposal) == 0:
-        raise ConflictError("this proposal has no review slot left to fill", code="no_open_slots")
+        raise ConflictError(_("This proposal has no review left that waits for a reviewer."), code="no_open_slots")
     item = RoundItem(round_id=rnd.id, proposal_id=proposal.id, added_by=coordinator.id, added_at=now)
     session.add(item)
     session.flush()
@@ -158,7 +163,7 @@ def start_solve(session, *, round_id: int, now: datetime, coordinator: Member | 
     rnd = get_round(session, round_id, for_update=True)
     ROUND.check(rnd.status, "solving")
     rnd.status, rnd.solve_started_at, rnd.progress = "solving", now, 0
-    rnd.progress_message = "waiting for the solver to start"
+    rnd.progress_message = labels.ROUND_WAITING
     return rnd
 
 
@@ -168,7 +173,7 @@ def cancel_round(session, *, coordinator: Member, round_id: int, now: datetime) 
     rnd = get_round(session, round_id, for_update=True)
     ROUND.check(rnd.status, "cancelled")
     rnd.status, rnd.solved_at = "cancelled", now
-    rnd.progress_message = "cancelled; its proposals are matched one by one"
+    rnd.progress_message = labels.ROUND_CANCELLED
     return rnd
 
 
@@ -191,10 +196,10 @@ def run_solve(ctx, round_id: int) -> bool:
             rnd = get_round(s, round_id)
             if rnd.status != "solving":
                 return False
-            _set_progress(ctx, round_id, 0.01, "collecting proposals and reviewers (local and peers' pools)")
+            _set_progress(ctx, round_id, 0.01, labels.ROUND_COLLECTING)
             inst = build_instance(s, ctx.settings, rnd, remote)
-        _set_progress(ctx, round_id, 0.1, f"{len(inst.proposals)} proposals, {len(inst.reviewers)} reviewers, "
-                                          f"{len(inst.triples)} allowed pairs")
+        _set_progress(ctx, round_id, 0.1, labels.english(review_round.SIZE, proposals=len(inst.proposals),
+                                                         reviewers=len(inst.reviewers), pairs=len(inst.triples)))
         last = [0]
 
         def progress(fraction: float, message: str) -> None:
@@ -205,7 +210,7 @@ def run_solve(ctx, round_id: int) -> bool:
 
         result = solve_round(inst.proposals, inst.reviewers,
                              Pairs.from_triples(inst.triples, inst.proposals, inst.reviewers), progress=progress)
-        _set_progress(ctx, round_id, 0.92, f"sending {len(result.assignments)} invitations")
+        _set_progress(ctx, round_id, 0.92, labels.english(labels.ROUND_SENDING, invitations=len(result.assignments)))
         with ctx.db.write() as s:
             return _apply(s, ctx.settings, round_id, inst, result, ctx.now(), remote)
     except Exception as exc:  # the round must not stay "solving" forever: record why it failed
@@ -213,7 +218,7 @@ def run_solve(ctx, round_id: int) -> bool:
         with ctx.db.write() as s:
             rnd = get_round(s, round_id)
             if rnd.status == "solving":
-                rnd.status, rnd.progress_message = "failed", f"the solve failed: {exc}"[:300]
+                rnd.status, rnd.progress_message = "failed", labels.english(labels.ROUND_FAILED, error=exc)[:300]
         return False
 
 
@@ -243,7 +248,7 @@ def _apply(session, settings: Settings, round_id: int, inst, result, now: dateti
                          "invitation_id": invitation_id, "skipped": skipped})
     ROUND.check(rnd.status, "solved")
     rnd.status, rnd.solved_at, rnd.total_affinity = "solved", now, result.total_affinity
-    rnd.progress, rnd.progress_message = 1000, f"done: {len(assigned)} reviewers assigned"
+    rnd.progress, rnd.progress_message = 1000, labels.english(labels.ROUND_DONE, assigned=len(assigned))
     rnd.result = _result_record(inst, result, assigned)
     _tell_authors(session, rnd, result, now)
     return True
@@ -287,7 +292,7 @@ def _tell_authors(session, rnd: ReviewRound, result, now: datetime) -> None:
     got: dict[int, int] = {}
     for a in result.assignments:
         got[a.proposal] = got.get(a.proposal, 0) + 1
-    for _, proposal in items_of(session, rnd.id):
+    for _item, proposal in items_of(session, rnd.id):
         if proposal.status != "open":
             continue
         notify(session, member_id=proposal.author_id, kind="round_solved", now=now,
@@ -321,4 +326,4 @@ def _fail_if_stale(ctx, round_id: int, now: datetime, running: set) -> None:
         if rnd.status == "solving" and round_id not in running and (now - rnd.solve_started_at).total_seconds() > limit:
             ROUND.check(rnd.status, "failed")
             rnd.status = "failed"
-            rnd.progress_message = "the solve stopped before it finished (was the node restarted?); solve it again"
+            rnd.progress_message = labels.ROUND_STOPPED

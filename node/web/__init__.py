@@ -7,6 +7,7 @@ import secrets
 from flask import Flask, request, session
 from flask_babel import gettext as _
 
+from .. import labels
 from ..errors import DomainError
 
 # Paths that are not browser forms: token-authenticated API, signed federation, test hooks.
@@ -21,18 +22,14 @@ def csrf_token() -> str:
     return session["csrf"]
 
 
-# How ledger transaction kinds read on a statement.
-KIND_LABELS = {
-    "welcome_grant": "Welcome grant", "transfer": "Payment", "account_closed": "Account closed",
-    "review_escrow": "Review bounties held", "review_bounty": "Review bounty", "review_refund": "Bounty refund",
-    "advice_hold": "Advice session held", "advice_pay": "Advice session paid", "advice_refund": "Advice refund",
-    "advice_split": "Advice session settled", "cross_border_out": "Payment abroad",
-    "cross_border_in": "Payment from abroad", "cross_border_bounce": "Payment returned", "settlement": "Settlement",
-}
+# How ledger transaction kinds read on a statement (lazy texts: shown in the reader's language).
+KIND_LABELS = labels.LABELS["transaction_kind"]
 
 
 def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+    """A transaction kind's label; an unknown kind as written, capitalised."""
+    found = KIND_LABELS.get(kind)
+    return str(found) if found is not None else kind.replace("_", " ").capitalize()
 
 
 def _check_csrf() -> None:
@@ -57,6 +54,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_check_csrf)
     app.context_processor(template_globals)
     app.jinja_env.filters["kind_label"] = kind_label
+    labels.init_app(app)
     for name in WEB_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 
-from .. import i18n
+from .. import i18n, labels
 from ..context import node_ctx
 from ..services import advice, members
 from ..tables import Member
@@ -13,6 +14,12 @@ from .pages import NAV_LINKS, coordinator_required, current_member, form_action,
 
 bp = Blueprint("advice", __name__)
 PARTY_ACTIONS = ("accept", "confirm", "claim", "dispute", "cancel")
+# What the page says when a party's action on a session is done.
+DONE = {"accept": _l("Session accepted; %(amount)s are held in escrow until it is settled."),
+        "confirm": _l("Session confirmed; the provider is paid %(amount)s."),
+        "claim": _l("Session claimed; unless the receiver disputes it by %(dispute_by)s, you are paid %(amount)s."),
+        "dispute": _l("Session disputed; a coordinator will settle it."),
+        "cancel": _l("Session cancelled.")}
 
 
 def _me(s) -> Member:
@@ -47,7 +54,7 @@ def post_listing():
             "tags": form.getlist("tags"), "rate": _int(form.get("rate", "1"))}
     with ctx.db.write() as s:
         listing = advice.create_listing(s, ctx.settings, member=_me(s), data=data, now=ctx.now())
-    flash(f"Your {listing.kind} is posted.", "info")
+    flash(_("Your offer is posted.") if listing.kind == "offer" else _("Your request is posted."), "info")
     return redirect(url_for("advice.listing", listing_id=listing.id), 303)
 
 
@@ -75,9 +82,10 @@ def book(listing_id: int):
     with ctx.db.write() as s:
         booking = advice.book(s, ctx.settings, member=_me(s), listing_id=listing_id, data=data, now=ctx.now())
     if booking.status == "booked":
-        flash(f"Booked: {booking.amount} {ctx.settings.unit} are held in escrow until the session is settled.", "info")
+        flash(_("Booked: %(amount)s are held in escrow until the session is settled.",
+                amount=labels.amount(booking.amount)), "info")
     else:
-        flash("Your proposal is sent; the author pays only if they accept it.", "info")
+        flash(_("Your proposal is sent; the author pays only if they accept it."), "info")
     return redirect(url_for("advice.sessions"), 303)
 
 
@@ -88,7 +96,7 @@ def close(listing_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
         advice.close_listing(s, member=_me(s), listing_id=listing_id, now=ctx.now())
-    flash("Listing closed.", "info")
+    flash(_("Listing closed."), "info")
     return redirect(url_for("advice.market"), 303)
 
 
@@ -112,10 +120,12 @@ def act(booking_id: int, action: str):
     kwargs = {"reason": request.form.get("reason", "")} if action in ("dispute", "cancel") else {}
     with ctx.db.write() as s:
         if action == "claim":
-            advice.claim(s, ctx.settings, member=_me(s), booking_id=booking_id, now=ctx.now())
+            booking = advice.claim(s, ctx.settings, member=_me(s), booking_id=booking_id, now=ctx.now())
         else:
-            getattr(advice, action)(s, member=_me(s), booking_id=booking_id, now=ctx.now(), **kwargs)
-    flash(f"Session {booking_id}: {action} done.", "info")
+            booking = getattr(advice, action)(s, member=_me(s), booking_id=booking_id, now=ctx.now(), **kwargs)
+        amount, dispute_by = booking.amount, booking.dispute_by
+    flash(str(DONE[action]) % {"amount": labels.amount(amount), "dispute_by": i18n.datetime_filter(dispute_by)},
+          "info")
     return redirect(url_for("advice.sessions"), 303)
 
 
@@ -130,7 +140,8 @@ def resolve(booking_id: int):
     with ctx.db.write() as s:
         advice.resolve(s, coordinator=_me(s), booking_id=booking_id, outcome=outcome, note=form.get("note"),
                        provider_amount=share, now=ctx.now())
-    flash(f"Session {booking_id} settled: {outcome}.", "info")
+    flash(_("Session %(id)s is settled: %(outcome)s.", id=booking_id, outcome=labels.label(outcome, "advice_outcome")),
+          "info")
     return redirect(url_for("coordinator.overview"), 303)
 
 
@@ -139,7 +150,7 @@ def dashboard_panel(session, member: Member) -> tuple[str, str, dict]:
     now = node_ctx().now()
     views = [advice.booking_view(session, b, member, now) for b in advice.my_bookings(session, member.id,
                                                                                       open_only=True)]
-    return "Advice sessions", "advice_dashboard_panel.html", {
+    return _("Advice sessions"), "advice_dashboard_panel.html", {
         "bookings": views, "waiting": sum(1 for v in views if v["actions"] and v["actions"] != ["cancel"])}
 
 
@@ -147,9 +158,9 @@ def disputes_panel(session) -> tuple[str, str, dict]:
     """Disputed sessions a coordinator settles."""
     now, me = node_ctx().now(), current_member()
     views = [advice.booking_view(session, b, me, now) for b in advice.open_disputes(session)]
-    return "Disputed advice sessions", "advice_disputes_panel.html", {"bookings": views}
+    return _("Disputed advice sessions"), "advice_disputes_panel.html", {"bookings": views}
 
 
-NAV_LINKS.append(("Advice market", "advice.market"))
+NAV_LINKS.append((_l("Advice market"), "advice.market"))
 DASHBOARD_PANELS.append(dashboard_panel)
 COORDINATOR_PANELS.append(disputes_panel)

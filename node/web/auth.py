@@ -4,13 +4,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _, ngettext
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from .. import i18n
 from ..context import node_ctx
 from ..errors import DomainError
 from ..services import logins, members
-from .pages import current_member, render_error
+from .pages import current_member, flash_refusal, render_error
 
 bp = Blueprint("auth", __name__)
 
@@ -35,12 +36,13 @@ def signup():
                                      now=ctx.now(), hasher=ctx.hasher)
             status = member.status
     except DomainError as exc:
-        flash(f"{exc.message} [{exc.code}]", "error")
+        flash_refusal(exc)
         return render_template("signup.html", form=form), exc.status
     if status == "pending":
-        flash("Thank you for signing up. A coordinator will approve your account; you can log in meanwhile.", "info")
+        flash(_("Thank you for signing up. A coordinator will approve your account; you can log in meanwhile."),
+              "info")
     else:
-        flash("Welcome! Your account is active. Please log in.", "info")
+        flash(_("Welcome! Your account is active. Please log in."), "info")
     return redirect(url_for("auth.login"), 303)
 
 
@@ -53,7 +55,7 @@ def login():
         member = logins.log_in(ctx, email=request.form.get("email"), password=request.form.get("password"),
                                address=request.remote_addr, trusted=trusted_device())
     except DomainError as exc:
-        flash(f"{exc.message} [{exc.code}]", "error")
+        flash_refusal(exc)
         response = make_response(render_template("login.html", next=request.form.get("next", "")), exc.status)
         if getattr(exc, "retry_after", None):
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -76,8 +78,8 @@ def unlock_page(token: str):
     with ctx.db.read() as s:
         valid = logins.unlock_link_valid(s, token, ctx.now())
     if not valid:
-        return render_error(404, "unlock_link_invalid", "This link was used already or has expired. Log in; "
-                                                        "if you have to wait, a new link is mailed to you.")
+        return render_error(404, "unlock_link_invalid", _("This link was used already or has expired. Log in; if "
+                                                          "you have to wait, a new link is mailed to you."))
     return render_template("unlock.html", days=ctx.settings.login_trusted_days)
 
 
@@ -87,8 +89,9 @@ def unlock(token: str):
     ctx = node_ctx()
     with ctx.db.write() as s:
         trusted = logins.redeem_unlock_link(s, ctx.settings, token=token, now=ctx.now())
-    flash(f"This browser may log in to your account without waiting for {ctx.settings.login_trusted_days} days. "
-          "Log in with your password.", "info")
+    flash(ngettext("This browser may log in to your account without waiting for %(num)s day. Log in with your "
+                   "password.", "This browser may log in to your account without waiting for %(num)s days. Log in "
+                   "with your password.", ctx.settings.login_trusted_days), "info")
     response = redirect(url_for("auth.login"), 303)
     remember_device(response, trusted)
     return response
@@ -126,5 +129,5 @@ def remember_device(response, trusted: logins.TrustedDevice) -> None:
 @bp.post("/logout")
 def logout():
     i18n.clear_session()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"), 303)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from ..context import node_ctx
 from ..services import dashboard, members
@@ -35,11 +36,14 @@ def decide(member_id: int):
     with ctx.db.write() as s:
         me = s.get(Member, current_member().id)
         if decision == "approve":
-            members.approve(s, ctx.settings, coordinator=me, member_id=member_id,
-                            reason=request.form.get("reason", ""), now=ctx.now())
+            member = members.approve(s, ctx.settings, coordinator=me, member_id=member_id,
+                                     reason=request.form.get("reason", ""), now=ctx.now())
+            done = _("%(name)s (%(handle)s) is approved.", name=member.display_name, handle=member.handle)
         elif decision == "refuse":
-            members.refuse(s, coordinator=me, member_id=member_id, reason=request.form.get("reason"), now=ctx.now())
+            member = members.refuse(s, coordinator=me, member_id=member_id, reason=request.form.get("reason"),
+                                    now=ctx.now())
+            done = _("%(name)s (%(handle)s) is refused.", name=member.display_name, handle=member.handle)
         else:
-            raise members.ValidationError("choose approve or refuse", code="bad_choice", field="decision")
-    flash(f"Member {member_id}: {decision}d.", "info")
+            raise members.ValidationError(_("Please choose Approve or Refuse."), code="bad_choice", field="decision")
+    flash(done, "info")
     return redirect(url_for("coordinator.overview"), 303)

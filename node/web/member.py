@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 
-from .. import i18n, notices
+from .. import i18n, labels, notices
 from ..clock import iso
 from ..context import node_ctx
 from ..services import ledger, members, payments
@@ -59,7 +60,7 @@ def profile():
             member = members.update_profile(s, ctx.settings, member=_me(s), data=data, now=ctx.now())
         g.member = member  # the flash below is in the language just chosen
         i18n.refresh()
-        flash("Profile saved.", "info")
+        flash(_("Profile saved."), "info")
         return redirect(url_for("member.profile"), 303)
     with ctx.db.read() as s:
         me = _me(s)
@@ -96,9 +97,10 @@ def pay():
         out = payments.pay(s, ctx.settings, payer=me, to=to, amount=amount,
                            memo=clean_text(form.get("memo"), "memo", max_len=280), now=ctx.now(), remote=remote)
     if out["status"] == "pending":
-        flash(f"Sent {amount} {ctx.settings.unit} to {to}; it shows as pending until {to.split('@')[1]} confirms.", "info")
+        flash(_("Sent %(amount)s to %(to)s; it shows as pending until %(node)s confirms.", amount=labels.amount(amount),
+                to=to, node=to.split("@")[1]), "info")
         return redirect(url_for("member.statement"), 303)
-    flash(f"Paid {amount} {ctx.settings.unit} to {to}.", "info")
+    flash(_("Paid %(amount)s to %(to)s.", amount=labels.amount(amount), to=to), "info")
     return redirect(url_for("member.statement"), 303)
 
 
@@ -120,14 +122,22 @@ def close():
     ctx = node_ctx()
     if request.method == "GET":
         return render_template("close.html")
-    if request.form.get("confirm") != "close my account":
-        flash("Type 'close my account' to confirm.", "error")
+    if request.form.get("confirm", "").strip().casefold() not in confirmations():
+        flash(_("Type “%(words)s” to confirm.", words=_(CLOSE_WORDS)), "error")
         return redirect(url_for("member.close"), 303)
     with ctx.db.write() as s:
         members.close_account(s, member=_me(s), now=ctx.now())
     session.clear()
-    flash("Your account is closed. Thank you for your time.", "info")
+    flash(_("Your account is closed. Thank you for your time."), "info")
     return redirect(url_for("auth.home"), 303)
+
+
+# What a member types to close their account: the English words, or the words in the reader's language.
+CLOSE_WORDS = labels.N_("close my account")
+
+
+def confirmations() -> set[str]:
+    return {CLOSE_WORDS, _(CLOSE_WORDS).strip().casefold()}
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

@@ -5,6 +5,7 @@ from functools import wraps
 from typing import Callable
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 
 from ..context import node_ctx
 from ..errors import DomainError
@@ -52,7 +53,7 @@ def coordinator_required(view: Callable) -> Callable:
         if member is None:
             return redirect(url_for("auth.login", next=request.path))
         if member.role != "coordinator" or member.status != "active":
-            return render_error(403, "coordinator_only", "Only a coordinator may open this page.")
+            return render_error(403, "coordinator_only", _("Only a coordinator may open this page."))
         return view(**kwargs)
 
     return wrapped
@@ -67,12 +68,17 @@ def form_action(fallback_endpoint: str):
             try:
                 return view(**kwargs)
             except DomainError as exc:
-                flash(f"{exc.message} [{exc.code}]", "error")
+                flash_refusal(exc)
                 return redirect(back_url(fallback_endpoint), 303)
 
         return wrapped
 
     return decorator
+
+
+def flash_refusal(exc: DomainError) -> None:
+    """A refusal as a flash message; its code in brackets (tests and support read it)."""
+    flash(f"{exc.message} [{exc.code}]", "error")
 
 
 def back_url(fallback_endpoint: str) -> str:
@@ -95,5 +101,6 @@ def template_globals() -> dict:
             "nav_links": NAV_LINKS, "endpoints": current_app.view_functions}
 
 
-# Areas add their top-level pages here as (label, endpoint) when their module is imported.
-NAV_LINKS: list[tuple[str, str]] = []
+# Areas add their top-level pages here as (label, endpoint) when their module is imported; the label is a lazy
+# text (flask_babel.lazy_gettext), shown in the reader's language.
+NAV_LINKS: list[tuple[object, str]] = []

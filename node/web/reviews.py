@@ -4,9 +4,11 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from ..api.reviews import (conflict_view, invitation_brief, invitation_view, proposal_summary, proposal_view,
                            remote_reviews)
+from .. import labels
 from ..context import node_ctx
 from ..services import members, proposals, reviews
 from ..tables import Member, ReviewInvitation
@@ -52,8 +54,8 @@ def create_proposal():
     with ctx.db.write() as s:
         proposal = proposals.create_proposal(s, ctx.settings, author=_me(s), data=data, now=ctx.now(),
                                              remote=remote_reviews())
-        proposal_id = proposal.id
-    flash(f"Proposal saved; {data['reviews_wanted'] * data['bounty']} {ctx.settings.unit} are in escrow.", "info")
+        proposal_id, held = proposal.id, proposal.reviews_wanted * proposal.bounty
+    flash(_("Proposal saved; %(amount)s are in escrow.", amount=labels.amount(held)), "info")
     return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
 
 
@@ -74,7 +76,7 @@ def withdraw(proposal_id: int):
     with ctx.db.write() as s:
         proposals.withdraw(s, ctx.settings, member=_me(s), proposal_id=proposal_id, now=ctx.now(),
                            remote=remote_reviews())
-    flash("Proposal withdrawn; what remained in escrow is back on your account.", "info")
+    flash(_("Proposal withdrawn; what remained in escrow is back on your account."), "info")
     return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
 
 
@@ -87,7 +89,7 @@ def rate(review_id: int):
         review = reviews.rate_review(s, member=_me(s), review_id=review_id, helpfulness=_form_int("helpfulness"),
                                      now=ctx.now(), remote=remote_reviews())
         proposal_id = s.get(ReviewInvitation, review.invitation_id).proposal_id
-    flash("Thank you for rating the review.", "info")
+    flash(_("Thank you for rating the review."), "info")
     return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
 
 
@@ -119,7 +121,7 @@ def answer(invitation_id: int, action: str):
         else:
             reviews.decline(s, ctx.settings, member=_me(s), invitation_id=invitation_id,
                             reason=request.form.get("reason", ""), now=ctx.now(), remote=remote_reviews())
-    flash(f"Invitation {action}ed." if action == "accept" else "Invitation declined.", "info")
+    flash(_("Invitation accepted.") if action == "accept" else _("Invitation declined."), "info")
     return redirect(url_for("reviews.invitations"), 303)
 
 
@@ -132,7 +134,7 @@ def submit_review(invitation_id: int):
     data["feedback"] = request.form.get("feedback", "")
     with ctx.db.write() as s:
         reviews.submit_review(s, ctx.settings, member=_me(s), invitation_id=invitation_id, data=data, now=ctx.now())
-    flash("Review submitted; the bounty is on your account.", "info")
+    flash(_("Review submitted; the bounty is on your account."), "info")
     return redirect(url_for("reviews.invitations"), 303)
 
 
@@ -147,7 +149,7 @@ def declare_conflict():
     ctx = node_ctx()
     with ctx.db.write() as s:
         proposals.declare_conflict(s, member=_me(s), data=_conflict_form(), now=ctx.now())
-    flash("Conflict of interest recorded; you will not be matched with it.", "info")
+    flash(_("Conflict of interest recorded; you will not be matched with it."), "info")
     return redirect(url_for("reviews.invitations"), 303)
 
 
@@ -159,7 +161,7 @@ def pin_conflict():
     with ctx.db.write() as s:
         proposals.pin_conflict(s, coordinator=_me(s), now=ctx.now(),
                                data={**_conflict_form(), "member_handle": request.form.get("member_handle", "")})
-    flash("Conflict pinned.", "info")
+    flash(_("Conflict pinned."), "info")
     return redirect(url_for("coordinator.overview"), 303)
 
 
@@ -171,7 +173,7 @@ def dashboard_panel(s, member: Member):
     rows = [(invitation_brief(s, inv), proposal_summary(s, p))
             for inv, p, _ in reviews.list_invitations(s, member) if inv.status in proposals.OPEN_STATES]
     mine = [proposal_view(s, p, member) for p in proposals.list_proposals(s, member) if p.status == "open"]
-    return "Reviews and proposals", "review_dashboard_panel.html", {"tasks": rows, "proposals": mine}
+    return _("Reviews and proposals"), "review_dashboard_panel.html", {"tasks": rows, "proposals": mine}
 
 
 def coordinator_panel(s):
@@ -182,11 +184,11 @@ def coordinator_panel(s):
     pending = [{**i, "title": v["title"]} for v in views for i in v["invitations"]
                if i["status"] in proposals.OPEN_STATES]
     conflicts = [conflict_view(s, c) for c in proposals.all_conflicts(s)]
-    return "Proposals and reviews", "review_coordinator_panel.html", {
+    return _("Proposals and reviews"), "review_coordinator_panel.html", {
         "open": views, "pending": pending, "conflicts": conflicts}
 
 
-if ("Proposals", "reviews.proposals") not in NAV_LINKS:
-    NAV_LINKS.extend([("Proposals", "reviews.proposals"), ("Reviews", "reviews.invitations")])
+if "reviews.proposals" not in [endpoint for _label, endpoint in NAV_LINKS]:
+    NAV_LINKS.extend([(_l("Proposals"), "reviews.proposals"), (_l("Reviews"), "reviews.invitations")])
     DASHBOARD_PANELS.append(dashboard_panel)
     COORDINATOR_PANELS.append(coordinator_panel)

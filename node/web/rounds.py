@@ -4,9 +4,10 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from ..api.rounds import remote_conflict_view, round_view
-from .. import i18n
+from .. import i18n, labels
 from ..context import node_ctx
 from ..services import bids, members, proposals, rounds
 from ..tables import Member
@@ -50,7 +51,7 @@ def create_round():
             "max_load": _form_int("max_load"), "need_foreign": request.form.get("need_foreign") == "on"}
     with ctx.db.write() as s:
         round_id = rounds.create_round(s, coordinator=_me(s), data=data, now=ctx.now()).id
-    flash("Review round opened; members can submit proposals into it until its deadline.", "info")
+    flash(_("Review round opened; members can submit proposals into it until its deadline."), "info")
     return redirect(url_for("rounds.round_page", round_id=round_id), 303)
 
 
@@ -84,8 +85,8 @@ def submit_proposal(round_id: int):
     with ctx.db.write() as s:
         proposal = rounds.submit_proposal(s, ctx.settings, author=_me(s), round_id=round_id, data=data, now=ctx.now())
         proposal_id, held = proposal.id, proposal.reviews_wanted * proposal.bounty
-    flash(f"Proposal submitted into the round; {held} {ctx.settings.unit} are in escrow. "
-          "Reviewers are invited when the round is solved.", "info")
+    flash(_("Proposal submitted into the round; %(amount)s are in escrow. Reviewers are invited when the round is "
+            "solved.", amount=labels.amount(held)), "info")
     return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
 
 
@@ -97,7 +98,7 @@ def add_proposal(round_id: int):
     with ctx.db.write() as s:
         rounds.add_proposal(s, coordinator=_me(s), round_id=round_id, proposal_id=_form_int("proposal_id"),
                             now=ctx.now())
-    flash("Proposal added to the round.", "info")
+    flash(_("Proposal added to the round."), "info")
     return redirect(url_for("rounds.round_page", round_id=round_id), 303)
 
 
@@ -109,7 +110,7 @@ def solve(round_id: int):
     with ctx.db.write() as s:
         rounds.start_solve(s, coordinator=_me(s), round_id=round_id, now=ctx.now())
     rounds.launch(ctx, round_id)
-    flash("Solving the round; this page shows its progress.", "info")
+    flash(_("Solving the round; this page shows its progress."), "info")
     return redirect(url_for("rounds.round_page", round_id=round_id), 303)
 
 
@@ -120,7 +121,7 @@ def cancel(round_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
         rounds.cancel_round(s, coordinator=_me(s), round_id=round_id, now=ctx.now())
-    flash("Round cancelled; its proposals are matched one by one.", "info")
+    flash(_("Round cancelled; its proposals are matched one by one."), "info")
     return redirect(url_for("rounds.round_page", round_id=round_id), 303)
 
 
@@ -134,11 +135,11 @@ def interests():
         levels = {t: _form_int(f"bid-{t}", "0") for t in tags}
         with ctx.db.write() as s:
             bids.set_bids(s, ctx.settings, member=_me(s), bids=levels, now=ctx.now())
-        flash("Interests saved; matching takes them into account.", "info")
+        flash(_("Interests saved; matching takes them into account."), "info")
         return redirect(url_for("rounds.interests"), 303)
     with ctx.db.read() as s:
         mine = bids.bids_of(s, current_member().id)
-    return render_template("rounds/interests.html", tags=tags, bids=mine, levels=sorted(bids.BID_LEVELS.items()))
+    return render_template("rounds/interests.html", tags=tags, bids=mine, levels=sorted(bids.BID_LEVELS))
 
 
 @bp.route("/remote-conflicts", methods=["GET", "POST"])
@@ -155,7 +156,7 @@ def remote_conflicts():
                                          data={**data, "member_handle": request.form["member_handle"]})
             else:
                 bids.declare_remote_conflict(s, ctx.settings, member=me, data=data, now=ctx.now())
-        flash("Conflict recorded; matching and review rounds leave that reviewer out.", "info")
+        flash(_("Conflict recorded; matching and review rounds leave that reviewer out."), "info")
         return redirect(url_for("rounds.remote_conflicts"), 303)
     with ctx.db.read() as s:
         me = _me(s)
@@ -171,7 +172,7 @@ def delete_remote_conflict(conflict_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
         bids.remove_remote_conflict(s, member=_me(s), conflict_id=conflict_id)
-    flash("Conflict removed.", "info")
+    flash(_("Conflict removed."), "info")
     return redirect(url_for("rounds.remote_conflicts"), 303)
 
 
@@ -183,15 +184,15 @@ def dashboard_panel(s, member: Member):
         if rnd is not None:
             mine.append({"proposal": p, "round": rnd})
     open_rounds = [r for r in rounds.list_rounds(s, member) if r.status == "open"]
-    return "Review rounds", "rounds/dashboard_panel.html", {"mine": mine, "open": open_rounds}
+    return _("Review rounds"), "rounds/dashboard_panel.html", {"mine": mine, "open": open_rounds}
 
 
 def coordinator_panel(s):
     """Rounds not yet finished, with their progress, and the way to open one."""
-    return "Review rounds", "rounds/coordinator_panel.html", {"rounds": rounds.live_rounds(s)}
+    return _("Review rounds"), "rounds/coordinator_panel.html", {"rounds": rounds.live_rounds(s)}
 
 
-if ("Rounds", "rounds.rounds") not in NAV_LINKS:
-    NAV_LINKS.append(("Rounds", "rounds.rounds"))
+if "rounds.rounds" not in [endpoint for _label, endpoint in NAV_LINKS]:
+    NAV_LINKS.append((_l("Rounds"), "rounds.rounds"))
     DASHBOARD_PANELS.append(dashboard_panel)
     COORDINATOR_PANELS.append(coordinator_panel)

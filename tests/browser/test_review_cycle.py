@@ -120,7 +120,7 @@ def test_a_member_asks_for_a_review_and_a_reviewer_delivers_it(node_process, new
     screenshot(author, "profile-saved")
 
     ask_for_review(author)
-    assert "3 SIF are in escrow" in flash(author)
+    assert "3\xa0SIF are in escrow" in flash(author)  # amounts are written with |sif's no-break space
     assert author.locator("#proposal-status").inner_text() == "open"
     invitations = author.locator("section.card").filter(has=author.get_by_role("heading", name="Invitations"))
     assert "rita" in invitations.inner_text() and "invited" in invitations.inner_text()

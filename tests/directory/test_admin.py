@@ -153,7 +153,7 @@ def test_an_application_shows_its_document_and_is_approved_by_the_fingerprint_re
 def test_a_refusal_needs_a_reason_and_is_kept_in_the_audit_trail(browser, d, fake_node):
     apply_node(d, fake_node("hu", "HU"))
     page = post(browser, "/admin/nodes/hu/refuse", reason="   ")
-    assert '<p class="flash error" role="status">' in page and "[missing_field]" in page  # node's words for it
+    assert '<p class="flash error" role="status">' in page and "Reason: please fill this in. [missing_field]" in page
     assert listing(d, "hu").status == "pending"
     page = post(browser, "/admin/nodes/hu/refuse", reason="<b>not a member</b> of the network yet")
     assert "The application of hu is refused and removed; it may apply again." in page and listing(d, "hu") is None

@@ -71,7 +71,7 @@ def test_offer_book_claim_dispute_settle_through_the_forms(app, ctx, clock, make
     assert _booking(ctx, booking.id).status == "split"
     assert (balance_of(ctx, anna), balance_of(ctx, bert), escrow_of(ctx, booking.id)) == (12, 8, 0)
     assert "No disputes." in web_c.get("/coordinator/").get_data(as_text=True)
-    assert "2 SIF to the provider, 4 SIF back" in web_b.get("/advice/sessions").get_data(as_text=True)
+    assert "2\xa0SIF to the provider, 4\xa0SIF back" in web_b.get("/advice/sessions").get_data(as_text=True)
     check_escrows(ctx)
     books()
 
