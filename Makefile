@@ -10,7 +10,7 @@ BABEL_KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po))
 READY := $(STAMP) $(MO_FILES)
 
-.PHONY: test test-pg quick devnet bench chaos venv clean translations pot
+.PHONY: lint test test-pg quick devnet bench chaos venv clean translations pot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,11 @@ pot:
 
 # The two lanes run side by side (most of their time is spent waiting on node processes); the
 # PostgreSQL lane's output is printed after the SQLite run. Either failing fails `make test`.
-test: $(READY)  ## the whole suite on SQLite and, beside it, the PostgreSQL lane (or a line saying why it is skipped)
+lint: $(READY)  ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint  ## lint, then the whole suite on SQLite and, beside it, the PostgreSQL lane (or a line saying why it is skipped)
 	@mkdir -p test-artifacts
 	@PYTEST_ADDOPTS="--basetemp=$(CURDIR)/test-artifacts/pg-lane-tmp" $(BIN)/python -m tests.pg \
 		> test-artifacts/pg-lane.log 2>&1 & pg=$$!; \

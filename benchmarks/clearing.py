@@ -117,14 +117,20 @@ def measure(args) -> dict:
     if problem is not None:
         runs["highs"] = lambda: solve_highs(problem)
     seconds, after = best_of(args.rounds, runs)
-    out = {"nodes": args.nodes, "debts": len(debts), "peered_pairs": len(peered), "arcs": graph.number_of_edges(),
-           "seed": args.seed, "total_before": total_before, "rounds": args.rounds}
+    out = {
+        "nodes": args.nodes,
+        "debts": len(debts),
+        "peered_pairs": len(peered),
+        "arcs": graph.number_of_edges(),
+        "seed": args.seed,
+        "total_before": total_before,
+        "rounds": args.rounds,
+    }
     for name in runs:
         out[f"{name}_seconds"] = round(seconds[name], 4)
         out[f"{name}_cleared"] = total_before - after[name]
     out["ratio"] = round(seconds["networkx"] / seconds["ours"], 2)
-    out["same_amount"] = out["ours_cleared"] == out["networkx_cleared"] == out.get("highs_cleared",
-                                                                                   out["ours_cleared"])
+    out["same_amount"] = out["ours_cleared"] == out["networkx_cleared"] == out.get("highs_cleared", out["ours_cleared"])
     return out
 
 
@@ -142,14 +148,18 @@ def main() -> int:
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"instance: {out['nodes']} nodes, {out['debts']} debts, {out['peered_pairs']} peered pairs, "
-              f"{out['arcs']} arcs, {out['total_before']} SIF owed (seed {out['seed']}, best of {out['rounds']})")
+        print(
+            f"instance: {out['nodes']} nodes, {out['debts']} debts, {out['peered_pairs']} peered pairs, "
+            f"{out['arcs']} arcs, {out['total_before']} SIF owed (seed {out['seed']}, best of {out['rounds']})"
+        )
         print(f"ours (pure Python primal-dual): {out['ours_seconds']:.3f} s, cleared {out['ours_cleared']}")
         print(f"limit, networkx network simplex: {out['networkx_seconds']:.3f} s, cleared {out['networkx_cleared']}")
         if "highs_seconds" in out:
             print(f"for information, scipy HiGHS LP:  {out['highs_seconds']:.3f} s, cleared {out['highs_cleared']}")
-        print(f"ratio (networkx time / ours): {out['ratio']:.2f}x; same amount cleared: "
-              f"{'yes' if out['same_amount'] else 'NO'}")
+        print(
+            f"ratio (networkx time / ours): {out['ratio']:.2f}x; same amount cleared: "
+            f"{'yes' if out['same_amount'] else 'NO'}"
+        )
     met = out["same_amount"] and out["ratio"] > 1
     return 0 if out["same_amount"] and (met or not args.strict) else 1
 

@@ -9,6 +9,7 @@ ceil(500 / C) x 50 ms; the goal is at most twice that.
 
 Run: `.venv/bin/python benchmarks/directory.py [--nodes 500] [--delay-ms 50] [--concurrency C] [--json]`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,21 +23,31 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from federation.directory.poller import checks_for, poll_targets, record, targets_of  # noqa: E402
-from federation.directory.settings import load_settings  # noqa: E402
-from federation.directory.store import open_directory  # noqa: E402
-from federation.directory.tables import Listing  # noqa: E402
-from protocol import SigningKey, canonical_json, format_time, make_envelope, sign_envelope  # noqa: E402
+from federation.directory.poller import checks_for, poll_targets, record, targets_of
+from federation.directory.settings import load_settings
+from federation.directory.store import open_directory
+from federation.directory.tables import Listing
+from protocol import SigningKey, canonical_json, format_time, make_envelope, sign_envelope
 
-SUMMARY = {"members": 40, "active_30d": 12, "active_180d": 30, "reviewers_by_tag": {"food": 3, "housing": 2},
-           "reviewers_by_language": {"en": 4, "de": 2}, "proposals_open": 3, "proposals_reviewed": 9,
-           "median_turnaround_days": 5, "sif_in_circulation": 400, "cross_border": [],
-           "software_version": "sifnet bench", "protocol_version": 1}
+SUMMARY = {
+    "members": 40,
+    "active_30d": 12,
+    "active_180d": 30,
+    "reviewers_by_tag": {"food": 3, "housing": 2},
+    "reviewers_by_language": {"en": 4, "de": 2},
+    "proposals_open": 3,
+    "proposals_reviewed": 9,
+    "median_turnaround_days": 5,
+    "sif_in_circulation": 400,
+    "cross_border": [],
+    "software_version": "sifnet bench",
+    "protocol_version": 1,
+}
 
 
 def node_id(n: int) -> str:
@@ -49,11 +60,19 @@ def key_of(n: int) -> SigningKey:
 
 def signed_answer(n: int, directory_id: str) -> bytes:
     body = {**SUMMARY, "members": 40 + n % 7}
-    env = make_envelope(type="directory_summary", from_=node_id(n), to=directory_id,
-                        created=format_time(datetime.now(timezone.utc)), body=body, id=uuid.uuid4().hex)
+    env = make_envelope(
+        type="directory_summary",
+        from_=node_id(n),
+        to=directory_id,
+        created=format_time(datetime.now(UTC)),
+        body=body,
+        id=uuid.uuid4().hex,
+    )
     payload = canonical_json(sign_envelope(env, key_of(n)).to_dict())
-    head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-            "Connection: close\r\n\r\n").encode()
+    head = (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
     return head + payload
 
 
@@ -68,6 +87,7 @@ async def serve(nodes: int, delay: float, directory_id: str) -> None:
             writer.write(answers[n])
             await writer.drain()
             writer.close()
+
         return handle
 
     servers = [await asyncio.start_server(handler(n), "127.0.0.1", 0, backlog=64) for n in range(nodes)]
@@ -76,8 +96,11 @@ async def serve(nodes: int, delay: float, directory_id: str) -> None:
 
 
 def start_nodes(nodes: int, delay_ms: int, directory_id: str) -> tuple[subprocess.Popen, list[int]]:
-    child = subprocess.Popen([sys.executable, __file__, "--serve", str(nodes), "--delay-ms", str(delay_ms),
-                              "--directory-id", directory_id], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(nodes), "--delay-ms", str(delay_ms), "--directory-id", directory_id],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     ports = json.loads(child.stdout.readline())
     return child, ports
 
@@ -88,10 +111,20 @@ def list_nodes(directory, ports: list[int]) -> None:
     with directory.db.write() as s:
         for n, port in enumerate(ports):
             key = key_of(n).public_key
-            s.add(Listing(node_id=node_id(n), name=f"Simulated {n}", country="EU", base_url=f"http://127.0.0.1:{port}",
-                          summary_url=f"http://127.0.0.1:{port}/federation/v1/summary", status="listed",
-                          fingerprint=key.fingerprint, keys=[{"kid": key.key_id, "public": key.b64}],
-                          applied_at=now, approved_at=now))
+            s.add(
+                Listing(
+                    node_id=node_id(n),
+                    name=f"Simulated {n}",
+                    country="EU",
+                    base_url=f"http://127.0.0.1:{port}",
+                    summary_url=f"http://127.0.0.1:{port}/federation/v1/summary",
+                    status="listed",
+                    fingerprint=key.fingerprint,
+                    keys=[{"kid": key.key_id, "public": key.b64}],
+                    applied_at=now,
+                    approved_at=now,
+                )
+            )
 
 
 def run(nodes: int, delay_ms: int, concurrency: int | None) -> dict:
@@ -118,10 +151,21 @@ def run(nodes: int, delay_ms: int, concurrency: int | None) -> dict:
             directory.close()
     theory = math.ceil(nodes / workers) * delay_ms / 1000
     health = {h: sum(1 for o in outcomes if o.health == h) for h in ("up", "slow", "unreachable", "refused")}
-    return {"nodes": nodes, "delay_ms": delay_ms, "concurrency": workers, "poll_s": ended - began,
-            "read_targets_s": fetched_at - began, "fetch_verify_s": recorded_at - fetched_at,
-            "record_s": ended - recorded_at, "theory_s": theory, "ratio": (ended - began) / theory,
-            "goal_ratio": 2.0, "verified": health["up"] + health["slow"], "outcomes": health, "cpus": os.cpu_count()}
+    return {
+        "nodes": nodes,
+        "delay_ms": delay_ms,
+        "concurrency": workers,
+        "poll_s": ended - began,
+        "read_targets_s": fetched_at - began,
+        "fetch_verify_s": recorded_at - fetched_at,
+        "record_s": ended - recorded_at,
+        "theory_s": theory,
+        "ratio": (ended - began) / theory,
+        "goal_ratio": 2.0,
+        "verified": health["up"] + health["slow"],
+        "outcomes": health,
+        "cpus": os.cpu_count(),
+    }
 
 
 def main() -> int:
@@ -141,8 +185,10 @@ def main() -> int:
         print(json.dumps(f))
         return 0 if f["verified"] == f["nodes"] else 1
     print(f"one poll of {f['nodes']} nodes answering after {f['delay_ms']} ms, {f['concurrency']} threads:")
-    print(f"  measured:  {f['poll_s']:.3f} s  (fetch and verify {f['fetch_verify_s']:.3f} s, record "
-          f"{f['record_s']:.3f} s)")
+    print(
+        f"  measured:  {f['poll_s']:.3f} s  (fetch and verify {f['fetch_verify_s']:.3f} s, record "
+        f"{f['record_s']:.3f} s)"
+    )
     print(f"  theory:    {f['theory_s']:.3f} s  (ceil({f['nodes']}/{f['concurrency']}) x {f['delay_ms']} ms)")
     print(f"  ratio:     {f['ratio']:.2f}  (goal <= {f['goal_ratio']:.0f})")
     print(f"  verified:  {f['verified']} of {f['nodes']}  {f['outcomes']}")

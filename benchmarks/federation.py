@@ -9,6 +9,7 @@
 
 Run: `.venv/bin/python benchmarks/federation.py [--json] [--entries N]`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,14 +22,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import requests  # noqa: E402
+import requests
 
-from tests.federation.conftest import peer_both  # noqa: E402
-from tests.federation.forge import Forger, chain_in, node_key  # noqa: E402
-from tests.procs import NodeProcess  # noqa: E402
+from tests.federation.conftest import peer_both
+from tests.federation.forge import Forger, chain_in, node_key
+from tests.procs import NodeProcess
 
-SETTINGS = {"require_approval": False, "sweep_seconds": 1, "retry_base_seconds": 1, "retry_max_seconds": 2,
-            "checkpoint_seconds": 3600, "default_trust_limit": 10**9}
+SETTINGS = {
+    "require_approval": False,
+    "sweep_seconds": 1,
+    "retry_base_seconds": 1,
+    "retry_max_seconds": 2,
+    "checkpoint_seconds": 3600,
+    "default_trust_limit": 10**9,
+}
 BATCH = 100
 
 
@@ -50,10 +57,13 @@ def make_entries(forger: Forger, first_seq: int, prev: str, count: int) -> list:
 def http_apply_rate(a: NodeProcess, b: NodeProcess, count: int) -> float:
     """Entries per second applied by a over HTTP, sent as b in batches."""
     forger = Forger(node_key(b.data_dir), b.node_id, a.node_id, a.url)
-    seq, prev = chain_in(a.data_dir / "node.db", b.node_id)[-1][:2] if chain_in(a.data_dir / "node.db", b.node_id) \
+    seq, prev = (
+        chain_in(a.data_dir / "node.db", b.node_id)[-1][:2]
+        if chain_in(a.data_dir / "node.db", b.node_id)
         else (0, __import__("protocol").genesis_hash(b.node_id, a.node_id))
+    )
     entries = make_entries(forger, seq + 1, prev, count)
-    requests_ = [forger.request(entries[i:i + BATCH]) for i in range(0, count, BATCH)]
+    requests_ = [forger.request(entries[i : i + BATCH]) for i in range(0, count, BATCH)]
     with requests.Session() as http:
         started = time.perf_counter()
         for prepared in requests_:
@@ -70,12 +80,28 @@ def in_process_rate(tmp: Path, b: NodeProcess, count: int) -> float:
     from node.app import create_app
     from node.services import members
 
-    app = create_app({"data_dir": str(tmp / "inproc"), "node_id": "be-vl", "argon2_memory_kib": 1024,
-                      "argon2_time_cost": 1, "require_approval": False}, start_delivery=False)
+    app = create_app(
+        {
+            "data_dir": str(tmp / "inproc"),
+            "node_id": "be-vl",
+            "argon2_memory_kib": 1024,
+            "argon2_time_cost": 1,
+            "require_approval": False,
+        },
+        start_delivery=False,
+    )
     ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
     with ctx.db.write() as s:
-        members.sign_up(s, ctx.settings, email="anna@example.org", password="correct horse battery",
-                        display_name="Anna", handle="anna", now=ctx.now(), hasher=ctx.hasher)
+        members.sign_up(
+            s,
+            ctx.settings,
+            email="anna@example.org",
+            password="correct horse battery",
+            display_name="Anna",
+            handle="anna",
+            now=ctx.now(),
+            hasher=ctx.hasher,
+        )
     doc = peers.fetch_document(b.url, now=ctx.now(), max_skew=fed.max_skew)
     with ctx.db.write() as s:
         peers.add_peer(s, doc, own_node_id="be-vl", now=ctx.now())
@@ -86,7 +112,7 @@ def in_process_rate(tmp: Path, b: NodeProcess, count: int) -> float:
     entries = make_entries(forger, 1, genesis_hash(b.node_id, "be-vl"), count)
     started = time.perf_counter()
     for i in range(0, count, BATCH):
-        batch = entries[i:i + BATCH]
+        batch = entries[i : i + BATCH]
         with ctx.db.read() as s:
             fresh = channels.check_entries(s, fed, b.node_id, batch, ctx.now())
         receipt = channels.receive_entries(fed, b.node_id, fresh, ctx.now())
@@ -155,11 +181,16 @@ def main() -> int:
     limit = min(inproc, bare)
     p50 = statistics.median(latencies)
     figures = {
-        "entries_applied_per_s_http": http_rate, "entries_applied_per_s_in_process": inproc,
-        "bare_post_per_s_x_batch": bare, "batch": BATCH, "limit_entries_per_s": limit,
-        "ratio_http_to_limit": http_rate / limit, "payment_latency_p50_s": p50,
+        "entries_applied_per_s_http": http_rate,
+        "entries_applied_per_s_in_process": inproc,
+        "bare_post_per_s_x_batch": bare,
+        "batch": BATCH,
+        "limit_entries_per_s": limit,
+        "ratio_http_to_limit": http_rate / limit,
+        "payment_latency_p50_s": p50,
         "payment_latency_p90_s": sorted(latencies)[int(len(latencies) * 0.9) - 1],
-        "loopback_round_trip_s": rtt, "latency_in_round_trips": p50 / rtt,
+        "loopback_round_trip_s": rtt,
+        "latency_in_round_trips": p50 / rtt,
     }
     if args.json:
         print(json.dumps(figures))
@@ -168,7 +199,10 @@ def main() -> int:
     print(f"  in-process limit (no HTTP)        {inproc:10.0f}/s")
     print(f"  bare POST rate x batch            {bare:10.0f}/s")
     print(f"  ratio to the smaller limit        {http_rate / limit:10.1%}   (goal >= 50%)")
-    print(f"cross-border payment latency p50   {p50 * 1000:10.1f} ms (p90 {figures['payment_latency_p90_s'] * 1000:.1f} ms)")
+    print(
+        f"cross-border payment latency p50   {p50 * 1000:10.1f} ms "
+        f"(p90 {figures['payment_latency_p90_s'] * 1000:.1f} ms)"
+    )
     print(f"  one loopback round trip           {rtt * 1000:10.2f} ms")
     print(f"  latency in round trips            {p50 / rtt:10.1f}      (goal <= 4)")
     return 0

@@ -9,6 +9,7 @@ limit is 1.10 x the English median measured in the same run (the goal: translate
 
     .venv/bin/python benchmarks/i18n.py [--renders 400] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,14 +33,32 @@ PAGE = "/dashboard"
 
 def build(data_dir: Path):
     """A node with anna (who reads in the language under test) and bert, and traffic between them."""
-    app = create_app({"data_dir": str(data_dir), "node_id": "hu", "welcome_grant": 1000, "min_balance": -5,
-                      "default_language": "en", **FAST_ARGON2}, clock=FixedClock(START), start_delivery=False)
+    app = create_app(
+        {
+            "data_dir": str(data_dir),
+            "node_id": "hu",
+            "welcome_grant": 1000,
+            "min_balance": -5,
+            "default_language": "en",
+            **FAST_ARGON2,
+        },
+        clock=FixedClock(START),
+        start_delivery=False,
+    )
     ctx = app.extensions["sifnet"]
     with ctx.db.write() as s:
         people = {}
         for handle in ("anna", "bert"):
-            m = members.sign_up(s, ctx.settings, email=f"{handle}@example.org", password=PASSWORD,
-                                display_name=handle.title(), handle=handle, now=ctx.now(), hasher=ctx.hasher)
+            m = members.sign_up(
+                s,
+                ctx.settings,
+                email=f"{handle}@example.org",
+                password=PASSWORD,
+                display_name=handle.title(),
+                handle=handle,
+                now=ctx.now(),
+                hasher=ctx.hasher,
+            )
             members._activate(s, ctx.settings, m, actor=None, reason="benchmark", now=ctx.now())
             people[handle] = m
         for i in range(200):
@@ -86,9 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     en, hu = (statistics.median(times[lang]) * 1000 for lang in ("en", "hu"))
     assert 'lang="hu"' in pages["hu"] and 'lang="en"' in pages["en"], "the pages were not in the languages asked"
     limit = en * 1.10
-    raw = {"page": PAGE, "renders_per_language": args.renders, "en_median_ms": round(en, 3),
-           "hu_median_ms": round(hu, 3), "limit_ms": round(limit, 3), "ratio_hu_to_en": round(hu / en, 4),
-           "pages_differ": pages["hu"] != pages["en"]}
+    raw = {
+        "page": PAGE,
+        "renders_per_language": args.renders,
+        "en_median_ms": round(en, 3),
+        "hu_median_ms": round(hu, 3),
+        "limit_ms": round(limit, 3),
+        "ratio_hu_to_en": round(hu / en, 4),
+        "pages_differ": pages["hu"] != pages["en"],
+    }
     if args.json:
         print(json.dumps(raw))
         return 0

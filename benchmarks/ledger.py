@@ -14,6 +14,7 @@ both databases (see node/db.py), so the ratio shows what extra workers buy aroun
 
     .venv/bin/python benchmarks/ledger.py [--threads 4] [--seconds 8] [--json] [--no-servers] [--profile N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,15 +25,15 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.procs import PASSWORD, NodeClient, NodeProcess  # noqa: E402  (needs the repo on sys.path)
 from tests import pg  # noqa: E402
 from tests.ops.procs import gunicorn, wait_healthy  # noqa: E402
+from tests.procs import PASSWORD, NodeClient, NodeProcess  # noqa: E402  (needs the repo on sys.path)
 
 GRANT = 10**9
 
@@ -76,8 +77,9 @@ def echo_workers(payers: list[NodeClient], payees: list[str]) -> list[Callable[[
 
     def worker(client: NodeClient, payee: str) -> Callable[[int], bool]:
         url = f"{client.url}/_test/echo"
-        return lambda n: client.http.post(url, json={"to": payee, "amount": 1, "memo": f"bench {n}"},
-                                          timeout=30).status_code == 201
+        return lambda n: (
+            client.http.post(url, json={"to": payee, "amount": 1, "memo": f"bench {n}"}, timeout=30).status_code == 201
+        )
 
     return [worker(c, p) for c, p in zip(payers, payees)]
 
@@ -88,8 +90,9 @@ def sqlite_commit_rate(folder: Path, seconds: float) -> float:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, account INTEGER, amount INTEGER, "
-               "balance INTEGER)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, account INTEGER, amount INTEGER, balance INTEGER)"
+    )
     n, began = 0, time.monotonic()
     deadline = began + seconds
     while time.monotonic() < deadline:
@@ -106,8 +109,11 @@ def sqlite_commit_rate(folder: Path, seconds: float) -> float:
 
 def run(threads: int, seconds: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="sifnet-bench-") as tmp:
-        node = NodeProcess(Path(tmp) / "bench", "bench",
-                           settings={"require_approval": False, "welcome_grant": GRANT, "sweep_seconds": 3600})
+        node = NodeProcess(
+            Path(tmp) / "bench",
+            "bench",
+            settings={"require_approval": False, "welcome_grant": GRANT, "sweep_seconds": 3600},
+        )
         try:
             node.init().start()
             payers = [node.new_member(f"payer{i}") for i in range(threads)]
@@ -122,22 +128,41 @@ def run(threads: int, seconds: float) -> dict:
             node.stop()
         sqlite_rate = sqlite_commit_rate(Path(tmp), seconds)
     limit = min(echo, sqlite_rate)
-    return {"threads": threads, "seconds": seconds, "transfers_per_s": round(transfers, 1),
-            "echo_per_s": round(echo, 1), "sqlite_commits_per_s": round(sqlite_rate, 1),
-            "limit_per_s": round(limit, 1), "ratio": round(transfers / limit, 3),
-            "failed_requests": echo_failed + transfer_failed, "books_ok": books_ok}
+    return {
+        "threads": threads,
+        "seconds": seconds,
+        "transfers_per_s": round(transfers, 1),
+        "echo_per_s": round(echo, 1),
+        "sqlite_commits_per_s": round(sqlite_rate, 1),
+        "limit_per_s": round(limit, 1),
+        "ratio": round(transfers / limit, 3),
+        "failed_requests": echo_failed + transfer_failed,
+        "books_ok": books_ok,
+    }
 
 
 class DurableCluster(pg.Cluster):
     """A throw-away PostgreSQL cluster with durable commits (the test lane's turns fsync off)."""
 
-    def start(self) -> "DurableCluster":
+    def start(self) -> DurableCluster:
         data = self.dir / "data"
-        self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                  "--locale=C")
+        self._run(
+            str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"
+        )
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=100"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.dir / "server.log"),
-                  "-w", "-t", "60", "start")
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(self.dir / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         return self
 
 
@@ -198,9 +223,11 @@ def server_figures(tmp: Path, clients: int, seconds: float) -> dict:
                         conn.execute(f'CREATE DATABASE "{name}"')
                     url = pg._with_database(admin_url, name)
                 rates[workers] = gunicorn_rate(tmp / f"{database}-{workers}", workers, clients, seconds, url)
-            out[database] = {"transfers_per_s_1_worker": round(rates[1], 1),
-                             "transfers_per_s_4_workers": round(rates[4], 1),
-                             "scaling_4_over_1": round(rates[4] / rates[1], 2)}
+            out[database] = {
+                "transfers_per_s_1_worker": round(rates[1], 1),
+                "transfers_per_s_4_workers": round(rates[4], 1),
+                "scaling_4_over_1": round(rates[4] / rates[1], 2),
+            }
     finally:
         if cluster is not None:
             cluster.stop()
@@ -215,12 +242,21 @@ def profile(count: int) -> None:
     from node.app import create_app
 
     with tempfile.TemporaryDirectory(prefix="sifnet-prof-") as tmp:
-        app = create_app({"data_dir": tmp, "require_approval": False, "welcome_grant": GRANT,
-                          "argon2_memory_kib": 1024, "argon2_time_cost": 1})
+        app = create_app(
+            {
+                "data_dir": tmp,
+                "require_approval": False,
+                "welcome_grant": GRANT,
+                "argon2_memory_kib": 1024,
+                "argon2_time_cost": 1,
+            }
+        )
         client = app.test_client()
         for handle in ("anna", "bert"):
-            client.post("/api/v1/signup", json={"email": f"{handle}@example.org", "password": PASSWORD,
-                                                "display_name": handle, "handle": handle})
+            client.post(
+                "/api/v1/signup",
+                json={"email": f"{handle}@example.org", "password": PASSWORD, "display_name": handle, "handle": handle},
+            )
         token = client.post("/api/v1/tokens", json={"email": "anna@example.org", "password": PASSWORD}).get_json()
         headers = {"Authorization": f"Bearer {token['token']}"}
 
@@ -256,10 +292,12 @@ def main() -> int:
     if args.json:
         print(json.dumps(figures))
         return 0
-    rows = [(f"(a) transfers/s over HTTP, {args.threads} clients", figures["transfers_per_s"]),
-            ("(b) trivial POST/s, same server and clients", figures["echo_per_s"]),
-            ("(c) SQLite insert+commit/s (WAL, FULL)", figures["sqlite_commits_per_s"]),
-            ("limit = min(b, c)", figures["limit_per_s"])]
+    rows = [
+        (f"(a) transfers/s over HTTP, {args.threads} clients", figures["transfers_per_s"]),
+        ("(b) trivial POST/s, same server and clients", figures["echo_per_s"]),
+        ("(c) SQLite insert+commit/s (WAL, FULL)", figures["sqlite_commits_per_s"]),
+        ("limit = min(b, c)", figures["limit_per_s"]),
+    ]
     for label, value in rows:
         print(f"{label + ':':<46}{value:>9.1f}")
     print(f"ratio transfers/limit: {figures['ratio']:.1%} (goal >= 50%)")
@@ -269,9 +307,11 @@ def main() -> int:
         if "skipped" in row:
             print(f"gunicorn on {database}: skipped ({row['skipped']})")
             continue
-        print(f"gunicorn on {database}, {args.clients} clients: {row['transfers_per_s_1_worker']:.1f} transfers/s "
-              f"with 1 worker, {row['transfers_per_s_4_workers']:.1f} with 4; scaling 4/1 = "
-              f"{row['scaling_4_over_1']:.2f}")
+        print(
+            f"gunicorn on {database}, {args.clients} clients: {row['transfers_per_s_1_worker']:.1f} transfers/s "
+            f"with 1 worker, {row['transfers_per_s_4_workers']:.1f} with 4; scaling 4/1 = "
+            f"{row['scaling_4_over_1']:.2f}"
+        )
     return 0
 
 

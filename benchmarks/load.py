@@ -7,6 +7,7 @@ write is present afterwards. Exits non-zero on any 5xx, a broken invariant or a 
 
 Run: `.venv/bin/python benchmarks/load.py [--seconds 60] [--clients 50] [--workers 2] [--json]`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,12 +24,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import requests  # noqa: E402
+import requests
 
-from tests.procs import REPO, NodeClient, NodeProcess, free_port, settings_env  # noqa: E402
+from tests.procs import REPO, NodeClient, NodeProcess, free_port, settings_env
 
-SETTINGS = {"require_approval": False, "welcome_grant": 50, "scheduler": "worker", "argon2_time_cost": 1,
-            "argon2_memory_kib": 1024}
+SETTINGS = {
+    "require_approval": False,
+    "welcome_grant": 50,
+    "scheduler": "worker",
+    "argon2_time_cost": 1,
+    "argon2_memory_kib": 1024,
+}
 # Operation mix (weights): mostly reads and payments, as a member's day on the node looks.
 MIX = {"me": 25, "statement": 10, "listings": 10, "transfer": 30, "offer": 5, "book": 10, "profile": 10}
 
@@ -50,8 +56,18 @@ class Client:
 def start_gunicorn(node: NodeProcess, workers: int) -> subprocess.Popen:
     """gunicorn with the OPS entry point (node/wsgi.py), settings from SIFNET_* variables."""
     env = settings_env({**node.settings, "data_dir": str(node.data_dir), "port": node.port})
-    cmd = [str(Path(sys.executable).with_name("gunicorn")), "--workers", str(workers), "--threads", "4",
-           "--bind", f"127.0.0.1:{node.port}", "--log-level", "warning", "node.wsgi:app"]
+    cmd = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "--workers",
+        str(workers),
+        "--threads",
+        "4",
+        "--bind",
+        f"127.0.0.1:{node.port}",
+        "--log-level",
+        "warning",
+        "node.wsgi:app",
+    ]
     log = (node.data_dir / "gunicorn.log").open("ab")
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -80,8 +96,11 @@ def one_request(c: Client, everyone: list[Client], rng: random.Random) -> None:
         if r.status_code == 201:
             c.transfers.append(r.json()["txn_id"])
     elif op == "offer":
-        r = c.api.call("POST", "/advice/listings", {"kind": "offer", "title": f"Help {rng.randint(1, 10**6)}",
-                                                    "rate": 1, "tags": ["education"]})
+        r = c.api.call(
+            "POST",
+            "/advice/listings",
+            {"kind": "offer", "title": f"Help {rng.randint(1, 10**6)}", "rate": 1, "tags": ["education"]},
+        )
         if r.status_code == 201:
             c.listings.append(r.json()["id"])
     elif op == "book":
@@ -127,10 +146,16 @@ def lost_writes(clients: list[Client]) -> list[str]:
     for c in clients:
         seen = {line["txn_id"] for line in c.api.call("GET", "/me/statement").json()["lines"]}
         lost += [f"{c.handle}: transfer txn {t}" for t in c.transfers if t not in seen]
-        lost += [f"{c.handle}: listing {i}" for i in c.listings
-                 if c.api.call("GET", f"/advice/listings/{i}").status_code != 200]
-        lost += [f"{c.handle}: booking {i}" for i in c.bookings
-                 if c.api.call("GET", f"/advice/bookings/{i}").status_code != 200]
+        lost += [
+            f"{c.handle}: listing {i}"
+            for i in c.listings
+            if c.api.call("GET", f"/advice/listings/{i}").status_code != 200
+        ]
+        lost += [
+            f"{c.handle}: booking {i}"
+            for i in c.bookings
+            if c.api.call("GET", f"/advice/bookings/{i}").status_code != 200
+        ]
         if c.bio is not None and c.api.me()["bio"] != c.bio:
             lost.append(f"{c.handle}: profile edit")
     return lost
@@ -169,22 +194,34 @@ def main() -> int:
             statuses[str(k)] = statuses.get(str(k), 0) + v
     latencies = [x for c in clients for x in c.latencies]
     errors = sum(v for k, v in statuses.items() if not k.isdigit() or int(k) >= 500)
-    figures = {"clients": args.clients, "workers": args.workers, "seconds": round(elapsed, 1),
-               "requests": sum(statuses.values()), "rps": round(sum(statuses.values()) / elapsed, 1),
-               "statuses": statuses, "server_errors": errors,
-               "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
-               "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-               "acknowledged_writes": sum(len(c.transfers) + len(c.listings) + len(c.bookings) + (c.bio is not None)
-                                          for c in clients),
-               "lost_writes": len(lost), "books_ok": "OK" in books.stdout}
+    figures = {
+        "clients": args.clients,
+        "workers": args.workers,
+        "seconds": round(elapsed, 1),
+        "requests": sum(statuses.values()),
+        "rps": round(sum(statuses.values()) / elapsed, 1),
+        "statuses": statuses,
+        "server_errors": errors,
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "acknowledged_writes": sum(
+            len(c.transfers) + len(c.listings) + len(c.bookings) + (c.bio is not None) for c in clients
+        ),
+        "lost_writes": len(lost),
+        "books_ok": "OK" in books.stdout,
+    }
     if args.json:
         print(json.dumps(figures))
     else:
-        print(f"{figures['requests']} requests from {args.clients} clients in {figures['seconds']} s "
-              f"({figures['rps']}/s, gunicorn {args.workers} workers); statuses {statuses}")
+        print(
+            f"{figures['requests']} requests from {args.clients} clients in {figures['seconds']} s "
+            f"({figures['rps']}/s, gunicorn {args.workers} workers); statuses {statuses}"
+        )
         print(f"5xx: {errors} (limit 0); latency p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms")
-        print(f"acknowledged writes: {figures['acknowledged_writes']}, lost: {len(lost)} {lost[:5]}; "
-              f"ledger invariant: {books.stdout.strip() or books.stderr.strip()}")
+        print(
+            f"acknowledged writes: {figures['acknowledged_writes']}, lost: {len(lost)} {lost[:5]}; "
+            f"ledger invariant: {books.stdout.strip() or books.stderr.strip()}"
+        )
     return 0 if errors == 0 and not lost and figures["books_ok"] else 1
 
 

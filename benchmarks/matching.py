@@ -15,6 +15,7 @@ optimum; the script also reports how far HiGHS's solution is from integral. It t
     .venv/bin/python benchmarks/matching.py [--max-load 3] [--min-load 0] [--seed 1] [--reference highs|none]
                                             [--progress] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,9 @@ def run_solver(args, country_p, country_r, affinity):
         print(f"  {fraction:6.1%} {message}", file=sys.stderr, flush=True)
 
     wall, cpu = time.perf_counter(), time.process_time()
-    result = solve_round(proposals, reviewers, pairs, forbid_same_country=True,
-                         progress=show if args.progress else None)
+    result = solve_round(
+        proposals, reviewers, pairs, forbid_same_country=True, progress=show if args.progress else None
+    )
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -93,9 +95,17 @@ def run_reference(args, country_p, country_r, affinity):
     a_ub, b_ub = per_r, np.full(args.reviewers, float(args.max_load))
     if args.min_load:
         from scipy.sparse import vstack
+
         a_ub, b_ub = vstack([per_r, -per_r]), np.r_[b_ub, np.full(args.reviewers, -float(args.min_load))]
-    res = linprog(-affinity[p, r].astype(float), A_ub=a_ub, b_ub=b_ub, A_eq=per_p,
-                  b_eq=np.full(args.proposals, float(args.k)), bounds=(0, 1), method="highs")
+    res = linprog(
+        -affinity[p, r].astype(float),
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=per_p,
+        b_eq=np.full(args.proposals, float(args.k)),
+        bounds=(0, 1),
+        method="highs",
+    )
     seconds = time.perf_counter() - began
     if res.status != 0:
         return None, seconds, f"HiGHS: {res.message}"
@@ -122,33 +132,57 @@ def main() -> None:
     result, wall, cpu = run_solver(args, country_p, country_r, affinity)
     load_after = os.getloadavg()[0]
     broken = violations(args, result, country_p, country_r, affinity)
-    optimum, ref_seconds, note = (run_reference(args, country_p, country_r, affinity)
-                                  if args.reference == "highs" else (None, 0.0, "skipped"))
+    optimum, ref_seconds, note = (
+        run_reference(args, country_p, country_r, affinity) if args.reference == "highs" else (None, 0.0, "skipped")
+    )
     ratio = result.total_affinity / optimum if optimum else None
     figures = {
-        "proposals": args.proposals, "reviewers": args.reviewers, "k": args.k, "countries": args.countries,
-        "min_load": args.min_load, "max_load": args.max_load, "seed": args.seed,
-        "solver_seconds": round(wall, 3), "solver_cpu_seconds": round(cpu, 3),
-        "total_affinity": result.total_affinity, "unmet": len(result.unmet), "constraint_violations": broken,
-        **result.stats, "reference": args.reference, "reference_seconds": round(ref_seconds, 3),
-        "optimum": optimum, "ratio": ratio, "ratio_goal": RATIO_GOAL, "seconds_goal": SECONDS_GOAL,
-        "load_average_before": load_before, "load_average_after": load_after, "cpus": os.cpu_count(),
+        "proposals": args.proposals,
+        "reviewers": args.reviewers,
+        "k": args.k,
+        "countries": args.countries,
+        "min_load": args.min_load,
+        "max_load": args.max_load,
+        "seed": args.seed,
+        "solver_seconds": round(wall, 3),
+        "solver_cpu_seconds": round(cpu, 3),
+        "total_affinity": result.total_affinity,
+        "unmet": len(result.unmet),
+        "constraint_violations": broken,
+        **result.stats,
+        "reference": args.reference,
+        "reference_seconds": round(ref_seconds, 3),
+        "optimum": optimum,
+        "ratio": ratio,
+        "ratio_goal": RATIO_GOAL,
+        "seconds_goal": SECONDS_GOAL,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "cpus": os.cpu_count(),
     }
     if args.json:
         print(json.dumps(figures))
         return
-    print(f"review round: {args.proposals} proposals x {args.reviewers} reviewers, k={args.k}, "
-          f"{args.countries} countries (same-country pairs forbidden), load {args.min_load}..{args.max_load}, "
-          f"affinity 0..1000, seed {args.seed}")
+    print(
+        f"review round: {args.proposals} proposals x {args.reviewers} reviewers, k={args.k}, "
+        f"{args.countries} countries (same-country pairs forbidden), load {args.min_load}..{args.max_load}, "
+        f"affinity 0..1000, seed {args.seed}"
+    )
     print(f"pairs:     {affinity.size} given, {result.stats['allowed_pairs']} allowed")
-    print(f"solver:    {wall:.1f} s wall, {cpu:.1f} s CPU; total affinity {result.total_affinity}; "
-          f"{len(result.unmet)} unmet; {result.stats['candidate_pairs']} candidate pairs, "
-          f"{result.stats['checks']} full pricing checks; constraints {'; '.join(broken) or 'ok'}")
-    print(f"reference: scipy.optimize.linprog (HiGHS) on the same instance: "
-          + (f"{ref_seconds:.1f} s; optimum {optimum} ({note})" if optimum is not None else note))
+    print(
+        f"solver:    {wall:.1f} s wall, {cpu:.1f} s CPU; total affinity {result.total_affinity}; "
+        f"{len(result.unmet)} unmet; {result.stats['candidate_pairs']} candidate pairs, "
+        f"{result.stats['checks']} full pricing checks; constraints {'; '.join(broken) or 'ok'}"
+    )
+    print(
+        "reference: scipy.optimize.linprog (HiGHS) on the same instance: "
+        + (f"{ref_seconds:.1f} s; optimum {optimum} ({note})" if optimum is not None else note)
+    )
     verdict = "" if ratio is None else f"ratio {ratio:.6f} (goal >= {RATIO_GOAL}); "
-    print(f"result:    {verdict}time {wall:.1f} s (goal < {SECONDS_GOAL:.0f} s); "
-          f"load average {load_before:.1f} before, {load_after:.1f} after the solve on {os.cpu_count()} CPUs")
+    print(
+        f"result:    {verdict}time {wall:.1f} s (goal < {SECONDS_GOAL:.0f} s); "
+        f"load average {load_before:.1f} before, {load_after:.1f} after the solve on {os.cpu_count()} CPUs"
+    )
 
 
 if __name__ == "__main__":

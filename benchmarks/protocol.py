@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 # This file is named protocol.py, so its own folder (sys.path[0]) would shadow the package.
@@ -41,7 +41,7 @@ from protocol import (  # noqa: E402
 GOAL_VERIFY_RATIO = 0.70
 MEMO = "Review of the café plan"
 SEED = bytes(range(32))
-NOW = datetime(2026, 1, 15, 10, 0, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 15, 10, 0, 30, tzinfo=UTC)
 WINDOW = {"now": NOW, "max_skew": timedelta(minutes=5), "max_age": timedelta(hours=1)}
 
 

@@ -9,6 +9,7 @@ prints and stops (tests/test_devnet.py).
 
 A new kind of process (the directory service) is one more Service subclass in `services()`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ from node.keys import load_signing_key
 from node.settings import load_settings, write_settings_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devnet_directory import DIRECTORY_ID, DevnetDirectory, directory_lines, list_nodes, wait_all_up  # noqa: E402
+from devnet_directory import DevnetDirectory, directory_lines, list_nodes, wait_all_up
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "deploy" / "devnet" / "devnet.toml"
@@ -85,12 +86,21 @@ class Service:
 
     def start(self) -> None:
         if _answers(self.url):
-            raise DevnetError(f"{self.name}: port {self.port} is in use (a devnet left running?); "
-                              f"see {self.data_dir / 'node.pid'} or pick --base-port")
+            raise DevnetError(
+                f"{self.name}: port {self.port} is in use (a devnet left running?); "
+                f"see {self.data_dir / 'node.pid'} or pick --base-port"
+            )
         self.log(f"start on port {self.port}")
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.command(), env=clean_env(), cwd=REPO, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.command(),
+                env=clean_env(),
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         (self.data_dir / "node.pid").write_text(f"{self.proc.pid}\n")
 
     def healthy(self) -> bool:
@@ -162,8 +172,10 @@ class NodeService(Service):
         result = subprocess.run(cmd, env=clean_env(), cwd=REPO, capture_output=True, text=True, timeout=300)
         self.log(f"$ sifnet node {args[0]}\n{result.stdout}{result.stderr}".rstrip())
         if result.returncode != 0:
-            raise DevnetError(f"{self.name}: `sifnet node {' '.join(args)}` exited {result.returncode}:\n"
-                              f"{result.stdout}{result.stderr}")
+            raise DevnetError(
+                f"{self.name}: `sifnet node {' '.join(args)}` exited {result.returncode}:\n"
+                f"{result.stdout}{result.stderr}"
+            )
         return result.stdout
 
     def check(self) -> None:
@@ -172,20 +184,40 @@ class NodeService(Service):
             return
         stored = load_settings({"data_dir": str(self.data_dir)}, environ={})
         if stored.port != self.port:
-            raise DevnetError(f"{self.name}: its data in {self.data_dir} is for port {stored.port}, not {self.port}; "
-                              f"start with --base-port {stored.port - self.spec.offset} or use --reset")
+            raise DevnetError(
+                f"{self.name}: its data in {self.data_dir} is for port {stored.port}, not {self.port}; "
+                f"start with --base-port {stored.port - self.spec.offset} or use --reset"
+            )
 
     def prepare(self) -> list[str]:
         done = []
         settings_file = self.data_dir / "settings.toml"
         if not settings_file.exists():
-            self.sifnet("init", "--node-id", self.spec.id, "--node-name", self.spec.name,
-                        "--country", self.spec.country, "--port", str(self.port))
+            self.sifnet(
+                "init",
+                "--node-id",
+                self.spec.id,
+                "--node-name",
+                self.spec.name,
+                "--country",
+                self.spec.country,
+                "--port",
+                str(self.port),
+            )
             done.append("initialised")
         self.apply_settings(settings_file)
         if "initialised" in done:
-            self.sifnet("create-coordinator", "--email", self.coordinator_email, "--password", DEMO_PASSWORD,
-                        "--name", f"{self.spec.name} coordinator", "--handle", "coordinator")
+            self.sifnet(
+                "create-coordinator",
+                "--email",
+                self.coordinator_email,
+                "--password",
+                DEMO_PASSWORD,
+                "--name",
+                f"{self.spec.name} coordinator",
+                "--handle",
+                "coordinator",
+            )
         marker = self.data_dir / "demo-seeded"  # saves a process start per node on every later start
         if not marker.exists():
             seeded = self.sifnet("seed-demo")
@@ -216,8 +248,7 @@ class Api:
 
     def __init__(self, url: str, email: str, password: str = DEMO_PASSWORD) -> None:
         self.url, self.http = url, requests.Session()
-        resp = self.http.post(f"{url}/api/v1/tokens", json={"email": email, "password": password},
-                              timeout=HTTP_TIMEOUT)
+        resp = self.http.post(f"{url}/api/v1/tokens", json={"email": email, "password": password}, timeout=HTTP_TIMEOUT)
         if resp.status_code != 201:
             raise DevnetError(f"login of {email} at {url} failed: {resp.status_code} {resp.text[:300]}")
         self.http.headers["Authorization"] = f"Bearer {resp.json()['token']}"
@@ -243,12 +274,12 @@ class Devnet:
     def __init__(self, config: dict, data_root: Path, base_port: int) -> None:
         self.config, self.data_root = config, data_root
         specs = [NodeSpec(**n) for n in config["node"]]
-        self.nodes = {s.id: NodeService(s, base_port + s.offset, data_root, config.get("settings", {}))
-                      for s in specs}
+        self.nodes = {s.id: NodeService(s, base_port + s.offset, data_root, config.get("settings", {})) for s in specs}
         self._coordinators: dict[str, Api] = {}
         # The working group's directory listens just below the first node.
         self.directory = DevnetDirectory(Service, sifnet_command, clean_env, REPO, DevnetError).make(
-            base_port - 1, data_root)
+            base_port - 1, data_root
+        )
 
     def services(self) -> list[Service]:
         """Every process of the devnet, in start order."""
@@ -291,10 +322,12 @@ class Devnet:
                 continue
             expected = self.nodes[b].fingerprint()
             if state["fingerprint"] != expected:
-                raise DevnetError(f"{a} sees fingerprint {state['fingerprint']} at {self.nodes[b].url}; "
-                                  f"{b}'s own key says {expected}")
-            self.coordinator(a).call("POST", f"/federation/peers/{b}/confirm",
-                                     {"fingerprint": expected, "trust_limit": limit})
+                raise DevnetError(
+                    f"{a} sees fingerprint {state['fingerprint']} at {self.nodes[b].url}; {b}'s own key says {expected}"
+                )
+            self.coordinator(a).call(
+                "POST", f"/federation/peers/{b}/confirm", {"fingerprint": expected, "trust_limit": limit}
+            )
             made += 1
         return made
 
@@ -308,8 +341,9 @@ class Devnet:
         for pay in self.config.get("payment", []):
             api = self.payer(pay["from"])
             if self._transfer(api, pay) is None:
-                api.call("POST", "/transfers", {"to": pay["to"], "amount": pay["amount"], "memo": pay["memo"]},
-                         expect=201)
+                api.call(
+                    "POST", "/transfers", {"to": pay["to"], "amount": pay["amount"], "memo": pay["memo"]}, expect=201
+                )
             pending[pay["memo"]] = (api, pay)
         deadline, lines = time.monotonic() + timeout, {}
         while pending:
@@ -363,8 +397,11 @@ def demo_logins(spec: NodeSpec) -> list[str]:
     """A reviewer, the author of the reviewed proposal and another member of this node's demo cast."""
     cast = load_cast(spec.id, spec.country)
     author = cast["proposals"][0]["who"]
-    picks = [(cast["members"][0]["handle"], "reviewer"), (author, "reviewed proposal"),
-             (cast["proposals"][1]["who"], "open proposal")]
+    picks = [
+        (cast["members"][0]["handle"], "reviewer"),
+        (author, "reviewed proposal"),
+        (cast["proposals"][1]["who"], "open proposal"),
+    ]
     return [f"{demo_email(handle, spec.id)} ({what})" for handle, what in picks]
 
 
@@ -405,8 +442,11 @@ def bring_up(net: Devnet, args: argparse.Namespace) -> bool:
     print("\n".join(net.table()))
     for problem in problems:
         print(f"PROBLEM: {problem}")
-    print("\nCheck passed: all healthy, peered both ways, positions mirror, payments completed, books balance."
-          if not problems else "\nCheck FAILED.")
+    print(
+        "\nCheck passed: all healthy, peered both ways, positions mirror, payments completed, books balance."
+        if not problems
+        else "\nCheck FAILED."
+    )
     return not problems
 
 
@@ -420,8 +460,11 @@ def watch(net: Devnet) -> int:
         for service in net.services():
             if service.name not in reported and service.exited():
                 reported.add(service.name)
-                print(f"\n{service.name} exited; the others keep running. Its log ({service.log_path}):\n"
-                      f"{service.log_tail()}", flush=True)
+                print(
+                    f"\n{service.name} exited; the others keep running. Its log ({service.log_path}):\n"
+                    f"{service.log_tail()}",
+                    flush=True,
+                )
         if len(reported) == len(net.services()):
             print("every process has exited")
             return 1

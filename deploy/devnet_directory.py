@@ -1,4 +1,5 @@
 """The European working group's directory as a devnet service, and listing the nodes in it."""
+
 from __future__ import annotations
 
 import subprocess
@@ -33,20 +34,32 @@ class DevnetDirectory:
 
             def sifnet(self, *args: str) -> str:
                 cmd = [*outer.sifnet_command(), "directory", *args, "--data-dir", str(self.data_dir)]
-                result = subprocess.run(cmd, env=outer.clean_env(), cwd=outer.repo, capture_output=True, text=True,
-                                        timeout=120)
+                result = subprocess.run(
+                    cmd, env=outer.clean_env(), cwd=outer.repo, capture_output=True, text=True, timeout=120
+                )
                 self.log(f"$ sifnet directory {args[0]}\n{result.stdout}{result.stderr}".rstrip())
                 if result.returncode != 0:
-                    raise outer.error_cls(f"directory: `sifnet directory {' '.join(args)}` exited "
-                                          f"{result.returncode}:\n{result.stdout}{result.stderr}")
+                    raise outer.error_cls(
+                        f"directory: `sifnet directory {' '.join(args)}` exited "
+                        f"{result.returncode}:\n{result.stdout}{result.stderr}"
+                    )
                 return result.stdout
 
             def prepare(self) -> list[str]:
                 done = []
                 if not (self.data_dir / "settings.toml").exists():
                     self.data_dir.mkdir(parents=True, exist_ok=True)
-                    self.sifnet("init", "--directory-id", DIRECTORY_ID, "--name", "European SIF network directory",
-                                "--port", str(self.port), "--poll-seconds", "5")
+                    self.sifnet(
+                        "init",
+                        "--directory-id",
+                        DIRECTORY_ID,
+                        "--name",
+                        "European SIF network directory",
+                        "--port",
+                        str(self.port),
+                        "--poll-seconds",
+                        "5",
+                    )
                     done.append("initialised")
                 settings_file = self.data_dir / "settings.toml"
                 with settings_file.open("rb") as fh:
@@ -67,8 +80,10 @@ class DevnetDirectory:
 
 def directory_lines(directory) -> list[str]:
     """Where the directory is and how the working group logs in to approve nodes."""
-    return [f"Directory of the European working group: {directory.url}",
-            f"  working-group admin: {directory.url}/admin/login  user {ADMIN_USER}  password {DEMO_PASSWORD}"]
+    return [
+        f"Directory of the European working group: {directory.url}",
+        f"  working-group admin: {directory.url}/admin/login  user {ADMIN_USER}  password {DEMO_PASSWORD}",
+    ]
 
 
 def list_nodes(directory, nodes: dict) -> int:
@@ -77,8 +92,9 @@ def list_nodes(directory, nodes: dict) -> int:
     Each node pins the directory's key too (the fingerprint read from the directory's data folder),
     so that it takes part in the clearing rounds the directory runs.
     """
-    listed = {row["node_id"]: row for row in
-              requests.get(f"{directory.url}/api/v1/nodes", timeout=30).json().get("nodes", [])}
+    listed = {
+        row["node_id"]: row for row in requests.get(f"{directory.url}/api/v1/nodes", timeout=30).json().get("nodes", [])
+    }
     fingerprint = load_signing_key(directory.data_dir).public_key.fingerprint
     made = 0
     for node_id, node in nodes.items():

@@ -7,6 +7,7 @@ The file is an environment file (KEY=value lines) for systemd's EnvironmentFile=
 compose's env_file. Settings a production node should set are uncommented with a
 production value; every other one is commented out at its default.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from node.settings import SETTINGS  # noqa: E402  (after the path is set, so the script runs from a checkout)
+from node.settings import SETTINGS
 
 TARGET = Path(__file__).resolve().parent / "sifnet.env.example"
 # What a production node under gunicorn + `sifnet node worker` sets (the rest keeps its default).

@@ -12,6 +12,7 @@ script prints each node's positions and net before and after (the nets are equal
 mirrored positions agree, and shows the round with its amount cleared in the directory's
 history and on each coordinator's settlement page.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,9 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from node.demo import DEMO_PASSWORD, demo_email  # noqa: E402  (the devnet's demo logins)
 from walk import ApiSession, WalkError, node_urls, wait_for  # noqa: E402  (examples/walk.py)
+
+from node.demo import DEMO_PASSWORD, demo_email  # noqa: E402  (the devnet's demo logins)
 
 CYCLE = (("giulia@it", "anna@hu", 7), ("anna@hu", "selin@at", 5), ("selin@at", "giulia@it", 6))
 ADMIN = "admin"  # the devnet's working-group account (deploy/devnet_directory.py)
@@ -36,8 +38,10 @@ DONE = ("settled", "empty", "abandoned", "undelivered")
 
 def positions(coordinators: dict[str, ApiSession]) -> dict[str, dict[str, int]]:
     """Each node's position account towards each peer (positive: the node owes that peer)."""
-    return {n: {p["node_id"]: p["position"] for p in api.call("GET", "/federation/peers")["peers"]}
-            for n, api in coordinators.items()}
+    return {
+        n: {p["node_id"]: p["position"] for p in api.call("GET", "/federation/peers")["peers"]}
+        for n, api in coordinators.items()
+    }
 
 
 def show(title: str, pos: dict[str, dict[str, int]]) -> None:
@@ -63,8 +67,19 @@ def pay_cycle(nodes: dict[str, str]) -> None:
         api.call("POST", "/transfers", {"to": payee, "amount": amount, "memo": memo}, expect=201)
         memos[memo] = (api, payer, payee, amount)
     for memo, (api, payer, payee, amount) in memos.items():
-        row = wait_for(f"{payer} -> {payee}", lambda: next((t for t in api.call("GET", "/me/cross-border")["transfers"]
-                       if t["memo"] == memo and t["status"] != "pending"), None), 60, every=0.3)
+        row = wait_for(
+            f"{payer} -> {payee}",
+            lambda api=api, memo=memo: next(
+                (
+                    t
+                    for t in api.call("GET", "/me/cross-border")["transfers"]
+                    if t["memo"] == memo and t["status"] != "pending"
+                ),
+                None,
+            ),
+            60,
+            every=0.3,
+        )
         print(f"  {payer} -> {payee}: {amount} SIF {row['status']}")
 
 
@@ -72,8 +87,11 @@ def admin_session(directory: str) -> tuple[requests.Session, str]:
     """Log in to the directory's admin page as the working group; the session and a form token."""
     http = requests.Session()
     token = _token(http.get(f"{directory}/admin/login", timeout=30).text)
-    resp = http.post(f"{directory}/admin/login", data={"username": ADMIN, "password": DEMO_PASSWORD,
-                                                        "csrf_token": token, "next": "/admin/"}, timeout=30)
+    resp = http.post(
+        f"{directory}/admin/login",
+        data={"username": ADMIN, "password": DEMO_PASSWORD, "csrf_token": token, "next": "/admin/"},
+        timeout=30,
+    )
     if resp.status_code != 200 or "Start a clearing round now" not in resp.text:
         raise WalkError(f"the directory's admin page did not open: {resp.status_code} {resp.text[:300]}")
     return http, _token(resp.text)
@@ -93,9 +111,19 @@ def clear_through_directory(directory: str) -> dict:
     if resp.status_code != 200:
         raise WalkError(f"starting the round failed: {resp.status_code} {resp.text[:300]}")
     newest = requests.get(f"{directory}/api/v1/clearing-rounds", timeout=30).json()["rounds"][0]
-    return wait_for("the round to end", lambda: next((r for r in requests.get(
-        f"{directory}/api/v1/clearing-rounds", timeout=30).json()["rounds"]
-        if r["round_id"] == newest["round_id"] and r["state"] in DONE), None), 120, every=0.3)
+    return wait_for(
+        "the round to end",
+        lambda: next(
+            (
+                r
+                for r in requests.get(f"{directory}/api/v1/clearing-rounds", timeout=30).json()["rounds"]
+                if r["round_id"] == newest["round_id"] and r["state"] in DONE
+            ),
+            None,
+        ),
+        120,
+        every=0.3,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print("3. The working group starts a clearing round on the directory's admin page ...")
     row = clear_through_directory(directory)
-    print(f"   round {row['round_id']}: {row['state']}; debt {row['total_before']} -> {row['total_after']} SIF, "
-          f"{row['cleared']} SIF cleared; participants {', '.join(row['participants'])}")
+    print(
+        f"   round {row['round_id']}: {row['state']}; debt {row['total_before']} -> {row['total_after']} SIF, "
+        f"{row['cleared']} SIF cleared; participants {', '.join(row['participants'])}"
+    )
     for x in row["excluded"]:
         print(f"   left out {'-'.join(x['pair'])}: {x['reason']}")
     if row["state"] != "settled":
@@ -130,18 +160,32 @@ def main(argv: list[str] | None = None) -> int:
         raise WalkError(f"a net position changed: {nets_before} -> {nets_after}")
     print("   every node's net position is unchanged; mirrored positions agree")
 
-    history = wait_for("the round in the directory's clearing history", lambda: next((c for c in requests.get(
-        f"{directory}/api/v1/clearing", timeout=30).json()["clearing"] if c["round_id"] == row["round_id"]), None),
-        60, every=0.3)
-    print(f"5. The directory's clearing history shows round {history['round_id']}: {history['cleared']} SIF "
-          f"cleared, reported by {history['reported_by']}")
+    history = wait_for(
+        "the round in the directory's clearing history",
+        lambda: next(
+            (
+                c
+                for c in requests.get(f"{directory}/api/v1/clearing", timeout=30).json()["clearing"]
+                if c["round_id"] == row["round_id"]
+            ),
+            None,
+        ),
+        60,
+        every=0.3,
+    )
+    print(
+        f"5. The directory's clearing history shows round {history['round_id']}: {history['cleared']} SIF "
+        f"cleared, reported by {history['reported_by']}"
+    )
     print(f"   certificate: {directory}/api/v1/clearing-rounds/{row['round_id']}/certificate")
     for n, api in coordinators.items():
         entry = api.call("GET", f"/federation/settlements/{row['round_id']}")
         print(f"   {n:<6} its part: {entry['participation']}; run by {entry['coordinator']}")
-    print(f"6. A coordinator sees it on the Settlement page, e.g. {nodes['it']}/coordinator/settlements "
-          f"(login {demo_email('coordinator', 'it')}, password {DEMO_PASSWORD});\n"
-          f"   the working group at {directory}/admin/#clearing-rounds (login {ADMIN}, same password)")
+    print(
+        f"6. A coordinator sees it on the Settlement page, e.g. {nodes['it']}/coordinator/settlements "
+        f"(login {demo_email('coordinator', 'it')}, password {DEMO_PASSWORD});\n"
+        f"   the working group at {directory}/admin/#clearing-rounds (login {ADMIN}, same password)"
+    )
     return 0
 
 

@@ -2,6 +2,7 @@
 
 Used by examples/cross_border_review.py and examples/clearing_cycle.py.
 """
+
 from __future__ import annotations
 
 import time

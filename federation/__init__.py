@@ -1,4 +1,5 @@
 """Federation: everything between national nodes (identity, peering, channels, delivery, payments)."""
+
 from __future__ import annotations
 
 from flask import Flask
@@ -66,8 +67,11 @@ class _RemotePayments:
         handle, node_id = parse_address(address)
         answer = self.payees.check(node_id, handle)
         if answer is not None and not answer.accepts:
-            raise ValidationError(_("%(address)s is not a member who can be paid on %(node)s.", address=address,
-                                    node=node_id), code="unknown_payee", field="to")
+            raise ValidationError(
+                _("%(address)s is not a member who can be paid on %(node)s.", address=address, node=node_id),
+                code="unknown_payee",
+                field="to",
+            )
 
     def __call__(self, session, *, payer, to, amount, memo, now) -> dict:
         from .transfers import send_transfer

@@ -1,4 +1,5 @@
 """JSON API for federation: coordinators manage peers and disputes; members see cross-border payments."""
+
 from __future__ import annotations
 
 from flask import Flask, current_app, g, jsonify
@@ -13,13 +14,25 @@ from .checkpoints import exchange_checkpoint, resolve_dispute
 from .tables import ChannelEntry, Dispute
 
 api = ApiBlueprint("federation", "federation")
-PEER = {"type": "object", "properties": {
-    "node_id": string(), "name": string(), "country": string(), "base_url": string(), "status": string(),
-    "fingerprint": string(), "trust_limit": integer(),
-    # The ledger's sign, as on the coordinator's pages: the opposite of position_statement on the wire.
-    "position": {**integer(), "description": "SIF this node owes the peer (negative: the peer owes this node); "
-                                             "the wire's position_statement uses the opposite sign"},
-    "entries_pending": integer()}}
+PEER = {
+    "type": "object",
+    "properties": {
+        "node_id": string(),
+        "name": string(),
+        "country": string(),
+        "base_url": string(),
+        "status": string(),
+        "fingerprint": string(),
+        "trust_limit": integer(),
+        # The ledger's sign, as on the coordinator's pages: the opposite of position_statement on the wire.
+        "position": {
+            **integer(),
+            "description": "SIF this node owes the peer (negative: the peer owes this node); "
+            "the wire's position_statement uses the opposite sign",
+        },
+        "entries_pending": integer(),
+    },
+}
 NODE_ID = {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,31}$"}
 
 
@@ -33,8 +46,12 @@ def _peer_json(session, node_id: str) -> dict:
     return next(p for p in peers_service.peer_states(session) if p["node_id"] == node_id)
 
 
-@api.route("/federation/peers", "GET", "Every peer with its state: status, limit, position, backlog, next retry",
-           response={"type": "object", "properties": {"peers": arr(PEER)}})
+@api.route(
+    "/federation/peers",
+    "GET",
+    "Every peer with its state: status, limit, position, backlog, next retry",
+    response={"type": "object", "properties": {"peers": arr(PEER)}},
+)
 def list_peers():
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -42,8 +59,14 @@ def list_peers():
         return jsonify({"peers": peers_service.peer_states(session)})
 
 
-@api.route("/federation/peers", "POST", "Add a peer by its base URL; shows its key fingerprint to confirm",
-           status=201, body=obj(("url",), url=string(300)), response=PEER)
+@api.route(
+    "/federation/peers",
+    "POST",
+    "Add a peer by its base URL; shows its key fingerprint to confirm",
+    status=201,
+    body=obj(("url",), url=string(300)),
+    response=PEER,
+)
 def add_peer():
     data = only_fields(json_body(), ("url",))
     ctx = node_ctx()
@@ -58,23 +81,37 @@ def add_peer():
     return jsonify(out), 201
 
 
-@api.route("/federation/peers/<node_id>/confirm", "POST", "Pin the peer's key after reading its fingerprint back",
-           body=obj(("fingerprint",), fingerprint=string(64), trust_limit=integer(0, 10**9)), response=PEER)
+@api.route(
+    "/federation/peers/<node_id>/confirm",
+    "POST",
+    "Pin the peer's key after reading its fingerprint back",
+    body=obj(("fingerprint",), fingerprint=string(64), trust_limit=integer(0, 10**9)),
+    response=PEER,
+)
 def confirm_peer(node_id: str):
     data = only_fields(json_body(), ("fingerprint", "trust_limit"))
     ctx = node_ctx()
     with ctx.db.write() as session:
         _coordinator(session)
-        peers_service.confirm_peer(session, node_id=node_id, fingerprint=data.get("fingerprint"),
-                                   trust_limit=data.get("trust_limit", ctx.settings.default_trust_limit),
-                                   now=ctx.now())
+        peers_service.confirm_peer(
+            session,
+            node_id=node_id,
+            fingerprint=data.get("fingerprint"),
+            trust_limit=data.get("trust_limit", ctx.settings.default_trust_limit),
+            now=ctx.now(),
+        )
         session.flush()
         out = _peer_json(session, node_id)
     return jsonify(out)
 
 
-@api.route("/federation/peers/<node_id>/trust-limit", "POST", "Set how much this peer may owe us",
-           body=obj(("trust_limit",), trust_limit=integer(0, 10**9)), response=PEER)
+@api.route(
+    "/federation/peers/<node_id>/trust-limit",
+    "POST",
+    "Set how much this peer may owe us",
+    body=obj(("trust_limit",), trust_limit=integer(0, 10**9)),
+    response=PEER,
+)
 def set_trust_limit(node_id: str):
     data = only_fields(json_body(), ("trust_limit",))
     ctx = node_ctx()
@@ -86,8 +123,13 @@ def set_trust_limit(node_id: str):
     return jsonify(out)
 
 
-@api.route("/federation/peers/<node_id>/suspend", "POST", "Suspend (defederate) a peer, with a reason",
-           body=obj(("reason",), reason=string(500)), response=PEER)
+@api.route(
+    "/federation/peers/<node_id>/suspend",
+    "POST",
+    "Suspend (defederate) a peer, with a reason",
+    body=obj(("reason",), reason=string(500)),
+    response=PEER,
+)
 def suspend_peer(node_id: str):
     data = only_fields(json_body(), ("reason",))
     ctx = node_ctx()
@@ -107,12 +149,18 @@ def resume_peer(node_id: str):
         peers_service.resume_peer(session, node_id=node_id, now=ctx.now())
         session.flush()
         out = _peer_json(session, node_id)
-    current_app.extensions["sifnet_federation"].kicker and current_app.extensions["sifnet_federation"].kicker.kick(node_id)
+    current_app.extensions["sifnet_federation"].kicker and current_app.extensions["sifnet_federation"].kicker.kick(
+        node_id
+    )
     return jsonify(out)
 
 
-@api.route("/federation/peers/<node_id>/checkpoint", "POST", "Exchange a signed checkpoint with the peer now",
-           response={"type": "object", "properties": {"agrees": {"type": "boolean"}, "problems": arr(string())}})
+@api.route(
+    "/federation/peers/<node_id>/checkpoint",
+    "POST",
+    "Exchange a signed checkpoint with the peer now",
+    response={"type": "object", "properties": {"agrees": {"type": "boolean"}, "problems": arr(string())}},
+)
 def checkpoint_now(node_id: str):
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -121,20 +169,45 @@ def checkpoint_now(node_id: str):
     return jsonify(exchange_checkpoint(current_app.extensions["sifnet_federation"], node_id))
 
 
-@api.route("/federation/peers/<node_id>/entries", "GET", "The channel entries with a peer, both directions",
-           response={"type": "object", "properties": {"entries": arr(ANY_OBJECT)}})
+@api.route(
+    "/federation/peers/<node_id>/entries",
+    "GET",
+    "The channel entries with a peer, both directions",
+    response={"type": "object", "properties": {"entries": arr(ANY_OBJECT)}},
+)
 def channel_entries(node_id: str):
     ctx = node_ctx()
     with ctx.db.read() as session:
         _coordinator(session)
-        rows = session.query(ChannelEntry).filter(ChannelEntry.peer_id == node_id).order_by(
-            ChannelEntry.direction, ChannelEntry.seq).all()
-        return jsonify({"entries": [{"direction": r.direction, "seq": r.seq, "type": r.type, "hash": r.entry_hash,
-                                     "created_at": r.created_at, "acked_at": r.acked_at} for r in rows]})
+        rows = (
+            session.query(ChannelEntry)
+            .filter(ChannelEntry.peer_id == node_id)
+            .order_by(ChannelEntry.direction, ChannelEntry.seq)
+            .all()
+        )
+        return jsonify(
+            {
+                "entries": [
+                    {
+                        "direction": r.direction,
+                        "seq": r.seq,
+                        "type": r.type,
+                        "hash": r.entry_hash,
+                        "created_at": r.created_at,
+                        "acked_at": r.acked_at,
+                    }
+                    for r in rows
+                ]
+            }
+        )
 
 
-@api.route("/federation/disputes", "GET", "Disputes with peers, open first",
-           response={"type": "object", "properties": {"disputes": arr(ANY_OBJECT)}})
+@api.route(
+    "/federation/disputes",
+    "GET",
+    "Disputes with peers, open first",
+    response={"type": "object", "properties": {"disputes": arr(ANY_OBJECT)}},
+)
 def list_disputes():
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -143,8 +216,13 @@ def list_disputes():
         return jsonify({"disputes": [r.model_dump() for r in rows]})
 
 
-@api.route("/federation/disputes/<int:dispute_id>/resolve", "POST", "Mark a dispute resolved, saying how",
-           body=obj(("resolution",), resolution=string(1000)), response=ANY_OBJECT)
+@api.route(
+    "/federation/disputes/<int:dispute_id>/resolve",
+    "POST",
+    "Mark a dispute resolved, saying how",
+    body=obj(("resolution",), resolution=string(1000)),
+    response=ANY_OBJECT,
+)
 def resolve(dispute_id: int):
     data = only_fields(json_body(), ("resolution",))
     ctx = node_ctx()
@@ -154,8 +232,12 @@ def resolve(dispute_id: int):
     return jsonify(out)
 
 
-@api.route("/me/cross-border", "GET", "Your payments to and from other nodes, with their state",
-           response={"type": "object", "properties": {"transfers": arr(ANY_OBJECT)}})
+@api.route(
+    "/me/cross-border",
+    "GET",
+    "Your payments to and from other nodes, with their state",
+    response={"type": "object", "properties": {"transfers": arr(ANY_OBJECT)}},
+)
 def my_cross_border():
     from .transfers import transfers_of
 

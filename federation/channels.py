@@ -6,19 +6,31 @@ against the chain and applies it together with the stored copy (one savepoint pe
 commit per run of entries), so an entry is applied once or not at all. A domain "no" is an
 answering entry, never an error here.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from flask_babel import force_locale
 from sqlalchemy import bindparam, func, insert, select, update
 
 from node.i18n import SOURCE_LANGUAGE
-from protocol import (ChainError, ChannelRef, Envelope, SigningKey, canonical_json, check_chain, entry_hash,
-                      genesis_hash, make_envelope, parse_time, sign_envelope)
+from protocol import (
+    ChainError,
+    ChannelRef,
+    Envelope,
+    SigningKey,
+    canonical_json,
+    check_chain,
+    entry_hash,
+    genesis_hash,
+    make_envelope,
+    parse_time,
+    sign_envelope,
+)
 
 from .identity import new_envelope_id
 from .peers import network_keyring, retired_kids
@@ -31,13 +43,21 @@ log = logging.getLogger(__name__)
 # the write lock is still released often enough for the node's other writers.
 APPLY_RUN = 25
 # Built once: the newest (seq, hash) of a channel direction, without loading the stored envelope.
-_CHAIN_POINT = (select(ChannelEntry.seq, ChannelEntry.entry_hash)
-                .where(ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == bindparam("direction"))
-                .order_by(ChannelEntry.seq.desc()).limit(1))
+_CHAIN_POINT = (
+    select(ChannelEntry.seq, ChannelEntry.entry_hash)
+    .where(ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == bindparam("direction"))
+    .order_by(ChannelEntry.seq.desc())
+    .limit(1)
+)
 _INSERT_ENTRY = insert(ChannelEntry.__table__)
-_UNACKED = (select(ChannelEntry).where(ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == "out",
-                                       ChannelEntry.acked_at.is_(None))
-            .order_by(ChannelEntry.seq).limit(bindparam("limit")))
+_UNACKED = (
+    select(ChannelEntry)
+    .where(
+        ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == "out", ChannelEntry.acked_at.is_(None)
+    )
+    .order_by(ChannelEntry.seq)
+    .limit(bindparam("limit"))
+)
 
 
 @dataclass(frozen=True)
@@ -64,19 +84,37 @@ def chain_point(session, own_id: str, peer_id: str, direction: str) -> tuple[int
     return 0, genesis_hash(sender, receiver)
 
 
-def append(session, fed, *, peer_id: str, type_name: str, body: dict, now: datetime,
-           key: SigningKey | None = None) -> int:
+def append(
+    session, fed, *, peer_id: str, type_name: str, body: dict, now: datetime, key: SigningKey | None = None
+) -> int:
     """Add a signed entry to our channel towards a peer, in the caller's transaction; returns its seq."""
     own = fed.node_id
     seq, prev = chain_point(session, own, peer_id, "out")
-    env = make_envelope(type=type_name, from_=own, to=peer_id, created=now, body=body, id=new_envelope_id(),
-                        channel=ChannelRef(seq + 1, prev))
+    env = make_envelope(
+        type=type_name,
+        from_=own,
+        to=peer_id,
+        created=now,
+        body=body,
+        id=new_envelope_id(),
+        channel=ChannelRef(seq + 1, prev),
+    )
     env = sign_envelope(env, key or fed.identity.current_key())
     # The unique (peer, direction, seq) index makes a concurrent append fail here, not fork.
     # One Core statement (no ORM object, no flush): entries are written on every payment's hot path.
-    session.execute(_INSERT_ENTRY, {"peer_id": peer_id, "direction": "out", "seq": seq + 1, "type": type_name,
-                                    "envelope_id": env.id, "entry_hash": entry_hash(env),
-                                    "envelope": canonical_json(env.to_dict()).decode(), "created_at": now})
+    session.execute(
+        _INSERT_ENTRY,
+        {
+            "peer_id": peer_id,
+            "direction": "out",
+            "seq": seq + 1,
+            "type": type_name,
+            "envelope_id": env.id,
+            "entry_hash": entry_hash(env),
+            "envelope": canonical_json(env.to_dict()).decode(),
+            "created_at": now,
+        },
+    )
     fed.after_commit(session, peer_id)
     return seq + 1
 
@@ -97,20 +135,31 @@ def check_entries(session, fed, peer_id: str, envelopes: list[Envelope], now: da
         if env.channel.seq != seq + len(run) + 1:
             break  # a gap (or a repeat after new entries): the rest waits for a resend
         if parse_time(env.created) > now + fed.max_skew:  # entries may arrive days late, never from the future
-            raise Refusal("envelope_future", f"entry {env.channel.seq} is dated in the future",
-                          where=f"entry seq {env.channel.seq}")
+            raise Refusal(
+                "envelope_future",
+                f"entry {env.channel.seq} is dated in the future",
+                where=f"entry seq {env.channel.seq}",
+            )
         run.append(env)
     if run:
         try:
-            check_chain(run, sender=peer_id, receiver=fed.node_id, keyring=network_keyring(session, fed.node_id),
-                        after_seq=seq, after_hash=last_hash, retired=retired_kids(session, peer_id))
+            check_chain(
+                run,
+                sender=peer_id,
+                receiver=fed.node_id,
+                keyring=network_keyring(session, fed.node_id),
+                after_seq=seq,
+                after_hash=last_hash,
+                retired=retired_kids(session, peer_id),
+            )
         except ChainError as exc:
             raise Refusal.of(exc, f"entry {exc.seq}: ") from None
     return run
 
 
-def receive_entries(fed, peer_id: str, envelopes: list[Envelope], now: datetime, *,
-                    first: Callable | None = None) -> Receipt:
+def receive_entries(
+    fed, peer_id: str, envelopes: list[Envelope], now: datetime, *, first: Callable | None = None
+) -> Receipt:
     """Apply checked entries in order, each exactly once, each stored and applied together.
 
     Entries are applied in runs of APPLY_RUN per transaction, each entry in a savepoint of its
@@ -154,16 +203,26 @@ def _apply_run(session, fed, peer_id: str, run: list[Envelope], now: datetime):
         try:
             with session.begin_nested():
                 _store_and_apply(session, fed, peer, env, digest, now)
-        except Exception as exc:  # noqa: BLE001 - re-raised by the caller once the entries before it commit
+        except Exception as exc:
             return (seq, last_hash), True, exc
         seq, last_hash = env.channel.seq, digest
     return (seq, last_hash), False, None
 
 
 def _store_and_apply(session, fed, peer: Peer, env: Envelope, digest: str, now: datetime) -> None:
-    session.execute(_INSERT_ENTRY, {"peer_id": peer.node_id, "direction": "in", "seq": env.channel.seq,
-                                    "type": env.type, "envelope_id": env.id, "entry_hash": digest,
-                                    "envelope": canonical_json(env.to_dict()).decode(), "created_at": now})
+    session.execute(
+        _INSERT_ENTRY,
+        {
+            "peer_id": peer.node_id,
+            "direction": "in",
+            "seq": env.channel.seq,
+            "type": env.type,
+            "envelope_id": env.id,
+            "entry_hash": digest,
+            "envelope": canonical_json(env.to_dict()).decode(),
+            "created_at": now,
+        },
+    )
     handler = fed.channel_handlers.get(env.type)
     if handler is None:
         log.warning("no handler for %s from %s; stored, not applied", env.type, peer.node_id)
@@ -176,18 +235,31 @@ def _store_and_apply(session, fed, peer: Peer, env: Envelope, digest: str, now: 
 
 
 def _check_duplicate(session, peer_id: str, env: Envelope) -> None:
-    stored = session.scalars(select(ChannelEntry).where(
-        ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "in", ChannelEntry.seq == env.channel.seq)).one()
+    stored = session.scalars(
+        select(ChannelEntry).where(
+            ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "in", ChannelEntry.seq == env.channel.seq
+        )
+    ).one()
     if stored.entry_hash != entry_hash(env):
-        raise Refusal("seq_conflict", f"entry {env.channel.seq} differs from the one already applied",
-                      where=f"entry seq {env.channel.seq}")
+        raise Refusal(
+            "seq_conflict",
+            f"entry {env.channel.seq} differs from the one already applied",
+            where=f"entry seq {env.channel.seq}",
+        )
 
 
 def mark_acked(session, peer_id: str, through: int, now: datetime) -> int:
     """Record that the peer applied our entries up to `through`."""
-    result = session.execute(update(ChannelEntry).where(
-        ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out", ChannelEntry.seq <= through,
-        ChannelEntry.acked_at.is_(None)).values(acked_at=now))
+    result = session.execute(
+        update(ChannelEntry)
+        .where(
+            ChannelEntry.peer_id == peer_id,
+            ChannelEntry.direction == "out",
+            ChannelEntry.seq <= through,
+            ChannelEntry.acked_at.is_(None),
+        )
+        .values(acked_at=now)
+    )
     return result.rowcount or 0
 
 
@@ -196,7 +268,8 @@ def unacked(session, peer_id: str, limit: int) -> list[ChannelEntry]:
 
 
 def backlog(session, peer_id: str) -> int:
-    return session.execute(select(func.count()).select_from(ChannelEntry).where(
-        ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out", ChannelEntry.acked_at.is_(None)
-    )).scalar_one()
-
+    return session.execute(
+        select(func.count())
+        .select_from(ChannelEntry)
+        .where(ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out", ChannelEntry.acked_at.is_(None))
+    ).scalar_one()

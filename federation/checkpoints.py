@@ -6,6 +6,7 @@ in flight. A mismatch opens a dispute for both coordinators; nothing is repaired
 Positions on the wire have the sign of position_statement (positive: the peer owes us); our
 position account's balance has the other sign (positive: we owe the peer).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,11 +43,15 @@ def make_checkpoint(session, fed, peer_id: str, now: datetime) -> Envelope:
     sent = channels.chain_point(session, fed.node_id, peer_id, "out")
     received = channels.chain_point(session, fed.node_id, peer_id, "in")
     settled, settlements = settled_of(session, peer_id)
-    body = {"as_of": format_time(now), "sent": {"seq": sent[0], "hash": sent[1]},
-            "received": {"seq": received[0], "hash": received[1]}, "position": -position_of(session, peer_id),
-            "settled": -settled, "settlements": settlements}  # the SPEC's sign: positive when the peer owes us
-    env = make_envelope(type="checkpoint", from_=fed.node_id, to=peer_id, created=now, body=body,
-                        id=new_envelope_id())
+    body = {
+        "as_of": format_time(now),
+        "sent": {"seq": sent[0], "hash": sent[1]},
+        "received": {"seq": received[0], "hash": received[1]},
+        "position": -position_of(session, peer_id),
+        "settled": -settled,
+        "settlements": settlements,
+    }  # the SPEC's sign: positive when the peer owes us
+    env = make_envelope(type="checkpoint", from_=fed.node_id, to=peer_id, created=now, body=body, id=new_envelope_id())
     return sign_envelope(env, fed.request_key_for(session, peer_id))
 
 
@@ -57,12 +62,18 @@ def compare(session, fed, peer_id: str, theirs: dict) -> list[str]:
         point = theirs[their_side]
         if point["seq"] == 0:
             continue
-        ours = session.scalars(select(ChannelEntry).where(
-            ChannelEntry.peer_id == peer_id, ChannelEntry.direction == our_direction,
-            ChannelEntry.seq == point["seq"])).first()
+        ours = session.scalars(
+            select(ChannelEntry).where(
+                ChannelEntry.peer_id == peer_id,
+                ChannelEntry.direction == our_direction,
+                ChannelEntry.seq == point["seq"],
+            )
+        ).first()
         if ours is not None and ours.entry_hash != point["hash"]:
-            problems.append(f"entry {point['seq']} of the {our_direction} channel differs: "
-                            f"ours {ours.entry_hash}, theirs {point['hash']}")
+            problems.append(
+                f"entry {point['seq']} of the {our_direction} channel differs: "
+                f"ours {ours.entry_hash}, theirs {point['hash']}"
+            )
         if ours is None and our_direction == "out":
             problems.append(f"they applied our entry {point['seq']}, which we never sent")
     our_sent = channels.chain_point(session, fed.node_id, peer_id, "out")
@@ -74,16 +85,21 @@ def compare(session, fed, peer_id: str, theirs: dict) -> list[str]:
     # The two sides apply a settlement certificate at different moments: what the channels moved must
     # mirror always, and the whole positions once both have applied the same number of settlements.
     if quiet and (theirs["position"] - theirs_settled) + (ours_pos - ours_settled) != 0:
-        problems.append(f"positions do not mirror: ours {ours_pos}, theirs {theirs['position']} "
-                        f"(of which settlements: ours {ours_settled}, theirs {theirs_settled})")
+        problems.append(
+            f"positions do not mirror: ours {ours_pos}, theirs {theirs['position']} "
+            f"(of which settlements: ours {ours_settled}, theirs {theirs_settled})"
+        )
     elif quiet and theirs_count == ours_count and theirs["position"] + ours_pos != 0:
-        problems.append(f"positions do not mirror after {ours_count} settlements: ours {ours_pos}, "
-                        f"theirs {theirs['position']}")
+        problems.append(
+            f"positions do not mirror after {ours_count} settlements: ours {ours_pos}, theirs {theirs['position']}"
+        )
     elif quiet and theirs_count != ours_count:
         missed = missed_certificate(session, fed, peer_id, fed.ctx.now())
         if missed:
-            problems.append(f"positions do not mirror: {MISSED} ({ours_count} settlements applied here, "
-                            f"{theirs_count} there; ours {ours_pos}, theirs {theirs['position']}; {missed})")
+            problems.append(
+                f"positions do not mirror: {MISSED} ({ours_count} settlements applied here, "
+                f"{theirs_count} there; ours {ours_pos}, theirs {theirs['position']}; {missed})"
+            )
     return problems
 
 
@@ -97,8 +113,12 @@ def missed_certificate(session, fed, peer_id: str, now: datetime) -> str:
     that the pair diverges until the certificate is delivered after all. Empty while one may still come.
     """
     window = timedelta(seconds=fed.ctx.settings.settlement_apply_seconds)
-    parts = session.scalars(select(SettlementPart).where(SettlementPart.state.in_(("accepted", "applied", "lapsed")))
-                            .order_by(SettlementPart.created_at.desc()).limit(64)).all()
+    parts = session.scalars(
+        select(SettlementPart)
+        .where(SettlementPart.state.in_(("accepted", "applied", "lapsed")))
+        .order_by(SettlementPart.created_at.desc())
+        .limit(64)
+    ).all()
     ours = [p for p in parts if peer_id in json.loads(p.changes or "{}")]
     if any(p.state == "accepted" or (p.deadline is not None and now <= p.deadline + window) for p in ours):
         return ""
@@ -126,8 +146,15 @@ def record_checkpoint(session, peer_id: str, env: Envelope, problems: list[str],
     A dispute opened only because a settlement certificate was missed ends with the first agreeing
     checkpoint: the certificate was delivered after all and applied once, so the books mirror again.
     """
-    session.add(Checkpoint(peer_id=peer_id, envelope=canonical_json(env.to_dict()).decode(), received_at=now,
-                           agrees=not problems, detail="; ".join(problems)[:2000]))
+    session.add(
+        Checkpoint(
+            peer_id=peer_id,
+            envelope=canonical_json(env.to_dict()).decode(),
+            received_at=now,
+            agrees=not problems,
+            detail="; ".join(problems)[:2000],
+        )
+    )
     if problems:
         open_dispute(session, peer_id, "; ".join(problems), now)
         return
@@ -140,8 +167,9 @@ def record_checkpoint(session, peer_id: str, env: Envelope, problems: list[str],
 def open_dispute(session, peer_id: str, detail: str, now: datetime) -> Dispute:
     """Open a dispute unless the same one is already open."""
     kind = "position_mismatch" if "positions" in detail else "chain_mismatch"
-    existing = session.scalars(select(Dispute).where(Dispute.peer_id == peer_id, Dispute.status == "open",
-                                                     Dispute.kind == kind)).first()
+    existing = session.scalars(
+        select(Dispute).where(Dispute.peer_id == peer_id, Dispute.status == "open", Dispute.kind == kind)
+    ).first()
     if existing is not None:
         return existing
     dispute = Dispute(peer_id=peer_id, kind=kind, detail=detail[:2000], opened_at=now)
@@ -151,7 +179,8 @@ def open_dispute(session, peer_id: str, detail: str, now: datetime) -> Dispute:
 
 def exchange_checkpoint(fed, peer_id: str) -> dict:
     """Send our checkpoint to a peer, and compare the one it answers with (both sides then know)."""
-    from protocol import Envelope as Env, verify_envelope
+    from protocol import Envelope as Env
+    from protocol import verify_envelope
 
     from .peers import keyring_of
 
@@ -162,8 +191,9 @@ def exchange_checkpoint(fed, peer_id: str) -> dict:
         key = fed.request_key_for(session, peer_id)
     body = canonical_json(env.to_dict())
     url = peer.base_url.rstrip("/") + MESSAGES_PATH
-    headers = sign_request(method="POST", url=url, body=body, from_node=fed.node_id, to_node=peer_id, key=key,
-                           now=ctx.now())
+    headers = sign_request(
+        method="POST", url=url, body=body, from_node=fed.node_id, to_node=peer_id, key=key, now=ctx.now()
+    )
     # A lost or garbled answer is the peer's problem, never a 500 here (chaos seed 23).
     try:
         response = fed.http.post(url, data=body, headers=headers, timeout=fed.timeout)
@@ -172,15 +202,31 @@ def exchange_checkpoint(fed, peer_id: str) -> dict:
             return {"error": answer.get("error") if isinstance(answer, dict) else None}
         theirs = Env.from_dict(answer["checkpoint"])
     except (requests.RequestException, ValueError, KeyError, TypeError, ProtocolError) as exc:
-        raise DomainError(_("%(node)s did not answer with a usable checkpoint (%(error)s).", node=peer_id,
-                            error=exc.__class__.__name__), code="peer_unreachable", status=502) from None
+        raise DomainError(
+            _(
+                "%(node)s did not answer with a usable checkpoint (%(error)s).",
+                node=peer_id,
+                error=exc.__class__.__name__,
+            ),
+            code="peer_unreachable",
+            status=502,
+        ) from None
     with ctx.db.write() as session:
         try:
-            verify_envelope(theirs, keyring=keyring_of(session, peer_id), expected_to=fed.node_id, now=ctx.now(),
-                            max_skew=fed.max_skew, max_age=fed.max_age)
+            verify_envelope(
+                theirs,
+                keyring=keyring_of(session, peer_id),
+                expected_to=fed.node_id,
+                now=ctx.now(),
+                max_skew=fed.max_skew,
+                max_age=fed.max_age,
+            )
         except ProtocolError as exc:
-            raise DomainError(_("The checkpoint of %(node)s does not verify: %(problem)s", node=peer_id,
-                                problem=exc.message), code=f"checkpoint_{exc.code}", status=502) from None
+            raise DomainError(
+                _("The checkpoint of %(node)s does not verify: %(problem)s", node=peer_id, problem=exc.message),
+                code=f"checkpoint_{exc.code}",
+                status=502,
+            ) from None
         problems = compare(session, fed, peer_id, theirs.body)
         record_checkpoint(session, peer_id, theirs, problems, ctx.now())
     return {"agrees": not problems, "problems": problems}
@@ -198,5 +244,3 @@ def resolve_dispute(session, dispute_id: int, resolution: str, now: datetime) ->
         raise ValidationError(_("Describe how the dispute was resolved."), code="missing_field", field="resolution")
     dispute.status, dispute.resolution, dispute.resolved_at = "resolved", resolution.strip()[:1000], now
     return dispute
-
-

@@ -1,9 +1,10 @@
 """`sifnet` with federation: peering and key rotation commands on top of the node's commands."""
+
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from node import cli as node_cli
 from node.cli import Command, Group, add_commands, command
@@ -20,8 +21,11 @@ def _peer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("node_id")
 
 
-@command("peer-add", "fetch a peer's node document by URL and record it (pending until confirmed)",
-         lambda p: p.add_argument("url"))
+@command(
+    "peer-add",
+    "fetch a peer's node document by URL and record it (pending until confirmed)",
+    lambda p: p.add_argument("url"),
+)
 def cmd_peer_add(args: argparse.Namespace) -> int:
     from . import peers
 
@@ -32,13 +36,21 @@ def cmd_peer_add(args: argparse.Namespace) -> int:
         peers.add_peer(s, doc, own_node_id=ctx.settings.node_id, now=ctx.now())
     print(f"added {doc.node_id} ({doc.name}, {doc.country}) at {doc.base_url}")
     print(f"fingerprint {doc.fingerprint}")
-    print(f"read it back with {doc.node_id}'s coordinator, then: sifnet node peer-confirm {doc.node_id} --fingerprint ...")
+    print(
+        f"read it back with {doc.node_id}'s coordinator, then: sifnet node peer-confirm {doc.node_id} --fingerprint ..."
+    )
     return 0
 
 
-@command("peer-confirm", "pin a pending peer's key after checking its fingerprint",
-         lambda p: (_peer_args(p), p.add_argument("--fingerprint", required=True),
-                    p.add_argument("--trust-limit", type=int)))
+@command(
+    "peer-confirm",
+    "pin a pending peer's key after checking its fingerprint",
+    lambda p: (
+        _peer_args(p),
+        p.add_argument("--fingerprint", required=True),
+        p.add_argument("--trust-limit", type=int),
+    ),
+)
 def cmd_peer_confirm(args: argparse.Namespace) -> int:
     from . import peers
 
@@ -50,8 +62,11 @@ def cmd_peer_confirm(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("peer-trust", "set the trust limit extended to a peer",
-         lambda p: (_peer_args(p), p.add_argument("trust_limit", type=int)))
+@command(
+    "peer-trust",
+    "set the trust limit extended to a peer",
+    lambda p: (_peer_args(p), p.add_argument("trust_limit", type=int)),
+)
 def cmd_peer_trust(args: argparse.Namespace) -> int:
     from . import peers
 
@@ -62,7 +77,9 @@ def cmd_peer_trust(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("peer-suspend", "suspend (defederate) a peer", lambda p: (_peer_args(p), p.add_argument("--reason", required=True)))
+@command(
+    "peer-suspend", "suspend (defederate) a peer", lambda p: (_peer_args(p), p.add_argument("--reason", required=True))
+)
 def cmd_peer_suspend(args: argparse.Namespace) -> int:
     from . import peers
 
@@ -92,8 +109,10 @@ def cmd_peer_list(args: argparse.Namespace) -> int:
     with ctx.db.read() as s:
         rows = peers.peer_states(s)
     for p in rows:
-        print(f"{p['node_id']:8} {p['status']:9} limit={p['trust_limit']:<6} position={p['position']:<6} "
-              f"pending={p['entries_pending']:<4} {p['base_url']}  {p['fingerprint']}")
+        print(
+            f"{p['node_id']:8} {p['status']:9} limit={p['trust_limit']:<6} position={p['position']:<6} "
+            f"pending={p['entries_pending']:<4} {p['base_url']}  {p['fingerprint']}"
+        )
     return 0
 
 
@@ -108,9 +127,15 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("clearing-round", "run a clearing round with every active peer (or --participants) and print the outcome",
-         lambda p: (p.add_argument("--participants", help="comma-separated node ids, this node's if it takes part"),
-                    p.add_argument("--deadline-seconds", type=int), p.add_argument("--preview", action="store_true")))
+@command(
+    "clearing-round",
+    "run a clearing round with every active peer (or --participants) and print the outcome",
+    lambda p: (
+        p.add_argument("--participants", help="comma-separated node ids, this node's if it takes part"),
+        p.add_argument("--deadline-seconds", type=int),
+        p.add_argument("--preview", action="store_true"),
+    ),
+)
 def cmd_clearing_round(args: argparse.Namespace) -> int:
     import time
 
@@ -124,14 +149,17 @@ def cmd_clearing_round(args: argparse.Namespace) -> int:
     # The running node's sweep may be taking the same round forward: wait for the outcome, whoever reaches it.
     give_up = time.monotonic() + 30  # a certified round still being delivered is reported as it stands
     state = advance_round(fed, round_id)
-    while not args.preview and (state in ("collecting", "proposed") or
-                                (state == "certified" and time.monotonic() < give_up)):
+    while not args.preview and (
+        state in ("collecting", "proposed") or (state == "certified" and time.monotonic() < give_up)
+    ):
         time.sleep(0.5)
         state = advance_round(fed, round_id)
     with fed.ctx.db.read() as s:
         entry = history(s, fed, round_id)[0]
-    print(f"round {round_id}: {entry['state']}; debt {entry['total_before']} before, {entry['total_after']} after, "
-          f"{entry['cleared']} cleared")
+    print(
+        f"round {round_id}: {entry['state']}; debt {entry['total_before']} before, {entry['total_after']} after, "
+        f"{entry['cleared']} cleared"
+    )
     for debt in entry["after"]:
         print(f"  after: {debt['debtor']} owes {debt['creditor']} {debt['amount']}")
     if entry["reason"]:
@@ -143,8 +171,17 @@ def register_commands(commands: Registry[Command], groups: Registry[Group]) -> N
     """Federation's `sifnet node` commands and the `sifnet directory` group."""
     from .directory import cli as directory_cli
 
-    add_commands(commands, cmd_peer_add, cmd_peer_confirm, cmd_peer_trust, cmd_peer_suspend, cmd_peer_resume,
-                 cmd_peer_list, cmd_rotate_key, cmd_clearing_round)
+    add_commands(
+        commands,
+        cmd_peer_add,
+        cmd_peer_confirm,
+        cmd_peer_trust,
+        cmd_peer_suspend,
+        cmd_peer_resume,
+        cmd_peer_list,
+        cmd_rotate_key,
+        cmd_clearing_round,
+    )
     directory_cli.register_commands(commands, groups)
 
 

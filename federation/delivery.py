@@ -3,6 +3,7 @@
 No HTTP call happens inside a database transaction. Delivery never gives up: a peer that is
 away for days gets everything once it is back (the delay between tries is capped, not the tries).
 """
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,9 @@ def _post_batch(fed, peer: Peer, batch: list[ChannelEntry], key, http: requests.
     # Stored envelopes are canonical JSON already: join them as they are instead of parsing them again.
     body = b'{"entries":[' + b",".join(e.envelope.encode() for e in batch) + b"]}"
     url = peer.base_url.rstrip("/") + INBOX_PATH
-    headers = sign_request(method="POST", url=url, body=body, from_node=fed.node_id, to_node=peer.node_id,
-                           key=key, now=fed.ctx.now())
+    headers = sign_request(
+        method="POST", url=url, body=body, from_node=fed.node_id, to_node=peer.node_id, key=key, now=fed.ctx.now()
+    )
     try:
         response = http.post(url, data=body, headers=headers, timeout=fed.timeout)
     except requests.RequestException as exc:
@@ -98,8 +100,11 @@ def retry_due(fed) -> int:
     ctx = fed.ctx
     now = ctx.now()
     with ctx.db.read() as session:
-        peers = [p.node_id for p in session.query(Peer).filter(Peer.status == "active").all()
-                 if (p.next_attempt_at is None or p.next_attempt_at <= now) and channels.backlog(session, p.node_id)]
+        peers = [
+            p.node_id
+            for p in session.query(Peer).filter(Peer.status == "active").all()
+            if (p.next_attempt_at is None or p.next_attempt_at <= now) and channels.backlog(session, p.node_id)
+        ]
     return sum(deliver(fed, peer_id) for peer_id in peers)
 
 

@@ -6,6 +6,7 @@ a round coordinator's settlement messages at /federation/v1/settlement (fn(fed, 
 envelope) -> answer). Payee resolvers name the member a transfer pays when it is not the payee
 handle itself (a review bounty pays the reviewer's pseudonym).
 """
+
 from __future__ import annotations
 
 

@@ -6,11 +6,12 @@ rebuilds the target URI from its own configured base URL, so a request signed fo
 another node's URL (or replayed there) does not verify. Time and nonce checks use
 the node's clock, not the library's.
 """
+
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import http_sf
 from http_message_signatures import HTTPMessageSigner, HTTPMessageVerifier, HTTPSignatureKeyResolver, algorithms
@@ -57,16 +58,22 @@ class _Verifier(HTTPMessageVerifier):
         return None
 
 
-def sign_request(*, method: str, url: str, body: bytes, from_node: str, to_node: str, key: SigningKey,
-                 now: datetime) -> dict[str, str]:
+def sign_request(
+    *, method: str, url: str, body: bytes, from_node: str, to_node: str, key: SigningKey, now: datetime
+) -> dict[str, str]:
     """Return the headers that authenticate this request (Content-Digest, Signature-Input, Signature)."""
-    headers = CaseInsensitiveDict({"Content-Type": "application/json", "Sifnet-From": from_node,
-                                   "Sifnet-To": to_node})
+    headers = CaseInsensitiveDict({"Content-Type": "application/json", "Sifnet-From": from_node, "Sifnet-To": to_node})
     message = _Message(method.upper(), url, headers)
     resolver = _OneKey(key.key_id, private=key._private)
     HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=resolver).sign(
-        message, key_id=key.key_id, created=now, nonce=secrets.token_urlsafe(18), label="sifnet", tag=TAG,
-        covered_component_ids=COVERED, body=body,
+        message,
+        key_id=key.key_id,
+        created=now,
+        nonce=secrets.token_urlsafe(18),
+        label="sifnet",
+        tag=TAG,
+        covered_component_ids=COVERED,
+        body=body,
     )
     return dict(message.headers)
 
@@ -115,10 +122,14 @@ def read_signature_input(headers) -> SignedRequest:
     if not isinstance(params["nonce"], str) or not 8 <= len(params["nonce"]) <= 64:
         raise Refusal("signature_params", "the nonce is a string of 8 to 64 characters")
     expires = params.get("expires")
-    return SignedRequest(key_id=params["keyid"], from_node=headers.get("Sifnet-From", ""),
-                         to_node=headers.get("Sifnet-To", ""), nonce=params["nonce"],
-                         created=datetime.fromtimestamp(params["created"], tz=timezone.utc),
-                         expires=None if expires is None else datetime.fromtimestamp(expires, tz=timezone.utc))
+    return SignedRequest(
+        key_id=params["keyid"],
+        from_node=headers.get("Sifnet-From", ""),
+        to_node=headers.get("Sifnet-To", ""),
+        nonce=params["nonce"],
+        created=datetime.fromtimestamp(params["created"], tz=UTC),
+        expires=None if expires is None else datetime.fromtimestamp(expires, tz=UTC),
+    )
 
 
 def check_request_time(signed: SignedRequest, *, now: datetime, max_skew: timedelta, max_age: timedelta) -> None:
@@ -140,8 +151,17 @@ def _check_digest_algorithm(headers) -> None:
         raise Refusal("unsupported_digest", "Content-Digest must carry a sha-256 digest of the body")
 
 
-def verify_request(*, method: str, url: str, headers, body: bytes, public_key: PublicKey, now: datetime,
-                   max_skew: timedelta, max_age: timedelta) -> SignedRequest:
+def verify_request(
+    *,
+    method: str,
+    url: str,
+    headers,
+    body: bytes,
+    public_key: PublicKey,
+    now: datetime,
+    max_skew: timedelta,
+    max_age: timedelta,
+) -> SignedRequest:
     """Verify the request's signature over our own URL and its body; check its template and time window.
 
     Raises:
@@ -152,8 +172,9 @@ def verify_request(*, method: str, url: str, headers, body: bytes, public_key: P
     signed = read_signature_input(headers)
     _check_digest_algorithm(headers)
     message = _Message(method.upper(), url, headers)
-    verifier = _Verifier(signature_algorithm=algorithms.ED25519,
-                         key_resolver=_OneKey(public_key.key_id, public=public_key._loaded))
+    verifier = _Verifier(
+        signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(public_key.key_id, public=public_key._loaded)
+    )
     try:
         results = verifier.verify(message, max_age=None, expect_tag=TAG, require_components=COVERED, body=body)
     except HTTPMessageSignaturesException as exc:
@@ -162,8 +183,13 @@ def verify_request(*, method: str, url: str, headers, body: bytes, public_key: P
         raise Refusal(code, f"the request signature does not verify: {detail}") from None
     covered = results[0].covered_components
     # The routing headers as signed (the library read them from the covered components).
-    signed = SignedRequest(key_id=signed.key_id, from_node=covered.get('"sifnet-from"', ""),
-                           to_node=covered.get('"sifnet-to"', ""), created=signed.created, nonce=signed.nonce,
-                           expires=signed.expires)
+    signed = SignedRequest(
+        key_id=signed.key_id,
+        from_node=covered.get('"sifnet-from"', ""),
+        to_node=covered.get('"sifnet-to"', ""),
+        created=signed.created,
+        nonce=signed.nonce,
+        expires=signed.expires,
+    )
     check_request_time(signed, now=now, max_skew=max_skew, max_age=max_age)
     return signed

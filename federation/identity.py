@@ -3,6 +3,7 @@
 The current key's seed is <data>/signing_key; retired seeds move to <data>/keys/ so the
 node can still sign requests with the old key until every peer has learned the new one.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,16 @@ from pathlib import Path
 from sqlalchemy import select
 
 from node.keys import KEY_FILE, ensure_signing_key, load_signing_key
-from protocol import (PROTOCOL_VERSION, Envelope, SigningKey, b64url_decode, b64url_encode, format_time,
-                      make_envelope, sign_envelope)
+from protocol import (
+    PROTOCOL_VERSION,
+    Envelope,
+    SigningKey,
+    b64url_decode,
+    b64url_encode,
+    format_time,
+    make_envelope,
+    sign_envelope,
+)
 
 from .tables import LocalKey
 
@@ -93,14 +102,19 @@ class Identity:
                 entry["not_after"] = format_time(row.not_after)
             keys.append(entry)
         body = {
-            "node_id": s.node_id, "name": s.node_name, "country": s.country.upper(), "base_url": base,
-            "keys": keys, "protocol_versions": [PROTOCOL_VERSION],
+            "node_id": s.node_id,
+            "name": s.node_name,
+            "country": s.country.upper(),
+            "base_url": base,
+            "keys": keys,
+            "protocol_versions": [PROTOCOL_VERSION],
             "endpoints": {"inbox": base + INBOX_PATH, "document": base + DOCUMENT_PATH},
         }
         if s.directory_id:  # the node chose a directory: say where its signed summary is
             body["endpoints"]["summary"] = base + SUMMARY_PATH
-        env = make_envelope(type="node_document", from_=s.node_id, to="*", created=now, body=body,
-                            id=f"doc-{uuid.uuid4().hex}")
+        env = make_envelope(
+            type="node_document", from_=s.node_id, to="*", created=now, body=body, id=f"doc-{uuid.uuid4().hex}"
+        )
         return sign_envelope(env, self.current_key())
 
 

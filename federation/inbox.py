@@ -6,6 +6,7 @@ own URL and the body digest; it is fresh; it is addressed to us; its nonce is ne
 envelope must come from that same peer, be addressed to us and carry a valid signature.
 Every refusal has its own code, and changes nothing.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, make_response, request
@@ -58,9 +59,16 @@ def authenticate(f, body: bytes) -> tuple[Peer, str]:
             raise Refusal("key_not_of_sender", f"key {kid} does not belong to {peer.node_id}")
         keyring = keyring_of(session, peer.node_id)
         url = ctx.settings.base_url.rstrip("/") + request.full_path.rstrip("?")
-        signed = verify_request(method=request.method, url=url, headers=request.headers, body=body,
-                                public_key=keyring[kid].public_key, now=ctx.now(), max_skew=f.max_skew,
-                                max_age=f.max_age)
+        signed = verify_request(
+            method=request.method,
+            url=url,
+            headers=request.headers,
+            body=body,
+            public_key=keyring[kid].public_key,
+            now=ctx.now(),
+            max_skew=f.max_skew,
+            max_age=f.max_age,
+        )
         check_key_window(keyring[kid], signed.created)
         if signed.to_node != f.node_id:
             raise Refusal("wrong_recipient", f"this request is for {signed.to_node}, not {f.node_id}")
@@ -97,7 +105,7 @@ def remember_nonce(f, peer: Peer, nonce: str) -> None:
 
 def _envelopes(payload: object, peer: Peer, own_id: str) -> list[Envelope]:
     if not isinstance(payload, dict) or set(payload) != {"entries"} or not isinstance(payload["entries"], list):
-        raise Refusal("invalid_batch", "the body must be {\"entries\": [...]}")
+        raise Refusal("invalid_batch", 'the body must be {"entries": [...]}')
     if not 1 <= len(payload["entries"]) <= MAX_BATCH:
         raise Refusal("invalid_batch", f"send 1 to {MAX_BATCH} entries")
     out = []
@@ -134,8 +142,13 @@ def _receive(f):
         fresh = channels.check_entries(session, f, peer.node_id, envelopes, f.ctx.now())
     # Only a request that passed every check leaves a trace (its nonce), so a refusal changes nothing;
     # the nonce is written in the first apply transaction, which saves a commit.
-    receipt = channels.receive_entries(f, peer.node_id, fresh, f.ctx.now(),
-                                       first=lambda session: record_nonce(session, peer.node_id, nonce, f.ctx.now()))
+    receipt = channels.receive_entries(
+        f,
+        peer.node_id,
+        fresh,
+        f.ctx.now(),
+        first=lambda session: record_nonce(session, peer.node_id, nonce, f.ctx.now()),
+    )
     if any(e.channel.seq > receipt.through for e in envelopes):  # a gap: ask for what is missing
         receipt = channels.Receipt(receipt.through, receipt.last_hash, resend_from=receipt.through + 1)
     return jsonify(receipt.to_dict())
@@ -152,8 +165,9 @@ def direct_message():
         raise Refusal("origin_mismatch", f"a message from {env.from_} came in {peer.node_id}'s request")
     with f.ctx.db.read() as session:
         keyring = network_keyring(session, f.node_id)
-    verify_envelope(env, keyring=keyring, expected_to=f.node_id, now=f.ctx.now(), max_skew=f.max_skew,
-                    max_age=f.max_age)
+    verify_envelope(
+        env, keyring=keyring, expected_to=f.node_id, now=f.ctx.now(), max_skew=f.max_skew, max_age=f.max_age
+    )
     handler = f.direct_handlers.get(env.type)
     if handler is None or env.channel is not None:
         raise Refusal("unsupported_type", f"{env.type} is not accepted as a direct message")

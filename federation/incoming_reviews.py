@@ -9,6 +9,7 @@ The full text arrives only as `proposal_share`, which the proposer's node sends 
 acceptance; it is stored for that member alone (not even coordinators see it). The bounty
 arrives as an ordinary `transfer` to the member's pseudonym, resolved here by its transfer id.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -32,10 +33,15 @@ from .tables import CrossBorderTransfer, IncomingInvitation, Peer
 
 # The proposer's node ends an invitation (expired, timed_out, withdrawn) even after it was accepted.
 INCOMING = lifecycle(
-    "incoming invitation", "invited",
+    "incoming invitation",
+    "invited",
     invited="accepted declined expired cancelled",
     accepted="submitted timed_out expired cancelled",
-    submitted="", declined="", expired="", timed_out="", cancelled="",
+    submitted="",
+    declined="",
+    expired="",
+    timed_out="",
+    cancelled="",
 )
 END_STATES = {"expired": "expired", "timed_out": "timed_out"}  # any other reason code: cancelled
 
@@ -46,29 +52,61 @@ END_STATES = {"expired": "expired", "timed_out": "timed_out"}  # any other reaso
 def apply_invite(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """Show the invitation to the member and notify them, or decline at once if they cannot take it."""
     body = env.body
-    if session.scalars(select(IncomingInvitation.id).where(IncomingInvitation.peer_id == peer.node_id,
-                                                           IncomingInvitation.invite_id == body["invite_id"])).first():
+    if session.scalars(
+        select(IncomingInvitation.id).where(
+            IncomingInvitation.peer_id == peer.node_id, IncomingInvitation.invite_id == body["invite_id"]
+        )
+    ).first():
         return  # the same invitation twice: already handled
     member = session.scalars(select(Member).where(Member.pseudonym == body["reviewer_handle"])).first()
-    refusal = (_deadline_refusal(fed.ctx.settings, body, now) or _refusal(session, member, now)
-               or _peer_cap_refusal(session, fed.ctx.settings, peer, now))
+    refusal = (
+        _deadline_refusal(fed.ctx.settings, body, now)
+        or _refusal(session, member, now)
+        or _peer_cap_refusal(session, fed.ctx.settings, peer, now)
+    )
     if refusal:
-        channels.append(session, fed, peer_id=peer.node_id, type_name="review_decline", now=now,
-                        body={"invite_id": body["invite_id"], "reason": refusal})
+        channels.append(
+            session,
+            fed,
+            peer_id=peer.node_id,
+            type_name="review_decline",
+            now=now,
+            body={"invite_id": body["invite_id"], "reason": refusal},
+        )
         return
-    row = IncomingInvitation(peer_id=peer.node_id, invite_id=body["invite_id"], member_id=member.id,
-                             proposal_ref=body["proposal_ref"], title=body["title"], summary=body["summary"],
-                             tags=list(body["tags"]), language=body["language"], bounty=body["bounty"],
-                             accept_by=parse_time(body["accept_by"]), due_by=parse_time(body["due_by"]),
-                             status=INCOMING.initial, received_at=now)
+    row = IncomingInvitation(
+        peer_id=peer.node_id,
+        invite_id=body["invite_id"],
+        member_id=member.id,
+        proposal_ref=body["proposal_ref"],
+        title=body["title"],
+        summary=body["summary"],
+        tags=list(body["tags"]),
+        language=body["language"],
+        bounty=body["bounty"],
+        accept_by=parse_time(body["accept_by"]),
+        due_by=parse_time(body["due_by"]),
+        status=INCOMING.initial,
+        received_at=now,
+    )
     session.add(row)
-    notify(session, member_id=member.id, kind="review_invitation_abroad", now=now,
-           params={"peer": peer.name or peer.node_id, "country": peer.country, "title": row.title,
-                   "bounty": row.bounty, "accept_by": row.accept_by})
+    notify(
+        session,
+        member_id=member.id,
+        kind="review_invitation_abroad",
+        now=now,
+        params={
+            "peer": peer.name or peer.node_id,
+            "country": peer.country,
+            "title": row.title,
+            "bounty": row.bounty,
+            "accept_by": row.accept_by,
+        },
+    )
 
 
 def _deadline_refusal(settings, body: dict, now: datetime) -> str:
-    """Why the invitation's deadlines are unacceptable here ('' if they are fine): they bound how long it holds a slot."""
+    """Why the invitation's deadlines are unacceptable here ('' if fine): they bound how long it holds a slot."""
     accept_by, due_by = parse_time(body["accept_by"]), parse_time(body["due_by"])
     if accept_by <= now or due_by <= accept_by:
         return "bad_deadlines: accept_by must lie ahead and due_by after it"
@@ -85,18 +123,26 @@ def holding(now: datetime):
     One whose deadline passed holds none, even before its proposer's node says it ended: a
     silent node cannot keep a slot for ever.
     """
-    return or_(and_(IncomingInvitation.status == "invited", IncomingInvitation.accept_by > now),
-               and_(IncomingInvitation.status == "accepted", IncomingInvitation.due_by > now))
+    return or_(
+        and_(IncomingInvitation.status == "invited", IncomingInvitation.accept_by > now),
+        and_(IncomingInvitation.status == "accepted", IncomingInvitation.due_by > now),
+    )
 
 
 def _refusal(session, member: Member | None, now: datetime) -> str:
     """Why this member cannot take a remote invitation now ('' if they can)."""
     if member is None or member.status != "active" or not member.is_reviewer or not member.pool_consent:
         return "not_available: this reviewer is no longer shared by this node"
-    local = session.execute(select(func.count()).select_from(ReviewInvitation).where(
-        ReviewInvitation.reviewer_id == member.id, ReviewInvitation.status.in_(OPEN_STATES))).scalar_one()
-    abroad = session.execute(select(func.count()).select_from(IncomingInvitation).where(
-        IncomingInvitation.member_id == member.id, holding(now))).scalar_one()
+    local = session.execute(
+        select(func.count())
+        .select_from(ReviewInvitation)
+        .where(ReviewInvitation.reviewer_id == member.id, ReviewInvitation.status.in_(OPEN_STATES))
+    ).scalar_one()
+    abroad = session.execute(
+        select(func.count())
+        .select_from(IncomingInvitation)
+        .where(IncomingInvitation.member_id == member.id, holding(now))
+    ).scalar_one()
     if local + abroad >= member.review_capacity:
         return "no_capacity: this reviewer has no free review slot"
     return ""
@@ -104,19 +150,28 @@ def _refusal(session, member: Member | None, now: datetime) -> str:
 
 def _peer_cap_refusal(session, settings, peer: Peer, now: datetime) -> str:
     """Why this peer may not hold another slot of our shared pool ('' if it may): no peer can exhaust the pool."""
-    capacity = session.execute(select(func.coalesce(func.sum(Member.review_capacity), 0)).where(
-        Member.status == "active", Member.is_reviewer.is_(True), Member.pool_consent.is_(True))).scalar_one()
+    capacity = session.execute(
+        select(func.coalesce(func.sum(Member.review_capacity), 0)).where(
+            Member.status == "active", Member.is_reviewer.is_(True), Member.pool_consent.is_(True)
+        )
+    ).scalar_one()
     cap = max(1, capacity * settings.peer_pool_share_percent // 100)
-    held = session.execute(select(func.count()).select_from(IncomingInvitation).where(
-        IncomingInvitation.peer_id == peer.node_id, holding(now))).scalar_one()
+    held = session.execute(
+        select(func.count())
+        .select_from(IncomingInvitation)
+        .where(IncomingInvitation.peer_id == peer.node_id, holding(now))
+    ).scalar_one()
     if held >= cap:
         return f"peer_slot_cap: {peer.node_id} already holds {held} of this node's {capacity} shared review slots"
     return ""
 
 
 def _incoming(session, peer: Peer, invite_id: str) -> IncomingInvitation | None:
-    return session.scalars(select(IncomingInvitation).where(IncomingInvitation.peer_id == peer.node_id,
-                                                            IncomingInvitation.invite_id == invite_id)).first()
+    return session.scalars(
+        select(IncomingInvitation).where(
+            IncomingInvitation.peer_id == peer.node_id, IncomingInvitation.invite_id == invite_id
+        )
+    ).first()
 
 
 def apply_cancel(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
@@ -131,8 +186,13 @@ def apply_cancel(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     target = END_STATES.get(code, "cancelled")
     INCOMING.check(row.status, target)
     row.status, row.full_text = target, None  # the text was lent for the review only
-    notify(session, member_id=row.member_id, kind="invitation_ended_abroad", now=now,
-           params={"peer": peer.name or peer.node_id, "title": row.title, "reason_code": code})
+    notify(
+        session,
+        member_id=row.member_id,
+        kind="invitation_ended_abroad",
+        now=now,
+        params={"peer": peer.name or peer.node_id, "title": row.title, "reason_code": code},
+    )
 
 
 def apply_share(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
@@ -142,7 +202,12 @@ def apply_share(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
         return
     body = env.body
     row.full_text, row.stage, row.shared_at = body["full_text"], body["stage"], now
-    row.title, row.summary, row.tags, row.language = body["title"], body["summary"], list(body["tags"]), body["language"]
+    row.title, row.summary, row.tags, row.language = (
+        body["title"],
+        body["summary"],
+        list(body["tags"]),
+        body["language"],
+    )
     notify(session, member_id=row.member_id, kind="proposal_shared", now=now, params={"title": row.title})
 
 
@@ -152,8 +217,13 @@ def apply_rating(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     if row is None or row.status != "submitted" or row.helpfulness is not None:
         return
     row.helpfulness, row.rated_at = env.body["helpfulness"], now
-    notify(session, member_id=row.member_id, kind="review_rated", now=now,
-           params={"title": row.title, "helpfulness": row.helpfulness})
+    notify(
+        session,
+        member_id=row.member_id,
+        kind="review_rated",
+        now=now,
+        params={"title": row.title, "helpfulness": row.helpfulness},
+    )
 
 
 def review_payee(session, peer: Peer, body: dict) -> Member | None:
@@ -161,13 +231,11 @@ def review_payee(session, peer: Peer, body: dict) -> Member | None:
     tid = body["transfer_id"]
     if not tid.startswith(TRANSFER_PREFIX):
         return None
-    row = _incoming(session, peer, tid[len(TRANSFER_PREFIX):])
+    row = _incoming(session, peer, tid[len(TRANSFER_PREFIX) :])
     if row is None or row.status != "submitted":
         return None
     member = session.get(Member, row.member_id)
     return member if member is not None and member.pseudonym == body["payee"] else None
-
-
 
 
 # --- the member answers -----------------------------------------------------------------------------
@@ -182,15 +250,26 @@ def own_incoming(session, member: Member, incoming_id: int) -> IncomingInvitatio
 
 
 def incoming_of(session, member: Member) -> list[IncomingInvitation]:
-    return list(session.scalars(select(IncomingInvitation).where(IncomingInvitation.member_id == member.id)
-                                .order_by(IncomingInvitation.id.desc())).all())
+    return list(
+        session.scalars(
+            select(IncomingInvitation)
+            .where(IncomingInvitation.member_id == member.id)
+            .order_by(IncomingInvitation.id.desc())
+        ).all()
+    )
 
 
 def _active_peer(session, row: IncomingInvitation) -> Peer:
     peer = session.get(Peer, row.peer_id)
     if peer.status != "active":
-        raise ConflictError(_("Your answer cannot reach %(node)s now: that node is %(state)s.", node=peer.node_id,
-                              state=PEER_STATUS(peer.status)), code="peer_not_active")
+        raise ConflictError(
+            _(
+                "Your answer cannot reach %(node)s now: that node is %(state)s.",
+                node=peer.node_id,
+                state=PEER_STATUS(peer.status),
+            ),
+            code="peer_not_active",
+        )
     return peer
 
 
@@ -203,8 +282,9 @@ def accept(session, fed, *, member: Member, incoming_id: int, now: datetime) -> 
         raise ConflictError(_("The time to accept this invitation has passed."), code="invitation_expired")
     _active_peer(session, row)
     row.status, row.responded_at = "accepted", now
-    channels.append(session, fed, peer_id=row.peer_id, type_name="review_accept", now=now,
-                    body={"invite_id": row.invite_id})
+    channels.append(
+        session, fed, peer_id=row.peer_id, type_name="review_accept", now=now, body={"invite_id": row.invite_id}
+    )
     return row
 
 
@@ -231,27 +311,61 @@ def submit(session, fed, *, member: Member, incoming_id: int, data: dict, now: d
     scores = {name: fields[name] for name in reviews.TENETS}
     row.status, row.submitted_at = "submitted", now
     row.scores, row.confidence, row.feedback = scores, fields["confidence"], fields["feedback"]
-    channels.append(session, fed, peer_id=row.peer_id, type_name="review_submit", now=now, body={
-        "invite_id": row.invite_id, "scores": scores, "confidence": fields["confidence"],
-        "feedback": fields["feedback"]})
+    channels.append(
+        session,
+        fed,
+        peer_id=row.peer_id,
+        type_name="review_submit",
+        now=now,
+        body={
+            "invite_id": row.invite_id,
+            "scores": scores,
+            "confidence": fields["confidence"],
+            "feedback": fields["feedback"],
+        },
+    )
     return row
 
 
 def incoming_view(session, row: IncomingInvitation) -> dict:
     """The invitation as its member sees it; the full text only once it was shared after acceptance."""
     peer = session.get(Peer, row.peer_id)
-    payment = session.scalars(select(CrossBorderTransfer).where(
-        CrossBorderTransfer.transfer_id == bounty_transfer_id(row.invite_id), CrossBorderTransfer.direction == "in",
-        CrossBorderTransfer.peer_id == row.peer_id)).first()
-    out = {"id": row.id, "peer": row.peer_id, "peer_name": peer.name, "peer_country": peer.country,
-           "proposal_ref": row.proposal_ref, "title": row.title, "summary": row.summary, "tags": list(row.tags),
-           "language": row.language, "bounty": row.bounty, "status": row.status, "accept_by": row.accept_by,
-           "due_by": row.due_by, "responded_at": row.responded_at, "decline_reason": row.decline_reason,
-           "end_reason": row.end_reason, "received_at": row.received_at,
-           "payment": payment.status if payment is not None else None}
+    payment = session.scalars(
+        select(CrossBorderTransfer).where(
+            CrossBorderTransfer.transfer_id == bounty_transfer_id(row.invite_id),
+            CrossBorderTransfer.direction == "in",
+            CrossBorderTransfer.peer_id == row.peer_id,
+        )
+    ).first()
+    out = {
+        "id": row.id,
+        "peer": row.peer_id,
+        "peer_name": peer.name,
+        "peer_country": peer.country,
+        "proposal_ref": row.proposal_ref,
+        "title": row.title,
+        "summary": row.summary,
+        "tags": list(row.tags),
+        "language": row.language,
+        "bounty": row.bounty,
+        "status": row.status,
+        "accept_by": row.accept_by,
+        "due_by": row.due_by,
+        "responded_at": row.responded_at,
+        "decline_reason": row.decline_reason,
+        "end_reason": row.end_reason,
+        "received_at": row.received_at,
+        "payment": payment.status if payment is not None else None,
+    }
     if row.full_text is not None and row.status in ("accepted", "submitted"):
         out.update(full_text=row.full_text, stage=row.stage)
     if row.status == "submitted":
-        out["review"] = {**row.scores, "confidence": row.confidence, "feedback": row.feedback,
-                         "submitted_at": row.submitted_at, "helpfulness": row.helpfulness, "rated_at": row.rated_at}
+        out["review"] = {
+            **row.scores,
+            "confidence": row.confidence,
+            "feedback": row.feedback,
+            "submitted_at": row.submitted_at,
+            "helpfulness": row.helpfulness,
+            "rated_at": row.rated_at,
+        }
     return out

@@ -6,13 +6,15 @@ interests, sectors, stage, city and a contact page on this node; never a person'
 visitor's message through that page reaches the initiative's contact member (or the
 coordinators) as a notification.
 """
+
 from __future__ import annotations
 
 import re
 import uuid
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from node.errors import ConflictError, NotFoundError, ValidationError
@@ -28,8 +30,23 @@ from .tables import Initiative
 TAG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 FIELDS = ("name", "summary", "interests", "sectors", "stage", "city", "contact_handle")
 # Suggested sectors; any tag is accepted, but shared words make initiatives comparable across countries.
-SECTORS = ("social-economy", "community", "public-services", "education", "health-and-care", "housing", "food",
-           "agriculture", "energy", "mobility", "culture", "technology", "retail", "repair", "employment")
+SECTORS = (
+    "social-economy",
+    "community",
+    "public-services",
+    "education",
+    "health-and-care",
+    "housing",
+    "food",
+    "agriculture",
+    "energy",
+    "mobility",
+    "culture",
+    "technology",
+    "retail",
+    "repair",
+    "employment",
+)
 CONTACT_LIMIT_PER_HOUR = 30
 CONTACT_KIND = "initiative_contact"
 
@@ -38,8 +55,11 @@ def _tags(value: object, field: str, max_items: int, allowed=None) -> list[str]:
     tags = clean_list(value, field, allowed=allowed, max_items=max_items)
     bad = [t for t in tags if not TAG_RE.fullmatch(t)]
     if bad:
-        raise ValidationError(_('"%(tag)s" is not a tag: use lower-case letters, digits and dashes only.', tag=bad[0]),
-                              code="bad_tag", field=field)
+        raise ValidationError(
+            _('"%(tag)s" is not a tag: use lower-case letters, digits and dashes only.', tag=bad[0]),
+            code="bad_tag",
+            field=field,
+        )
     return tags
 
 
@@ -47,9 +67,16 @@ def _clean(session, settings: Settings, data: dict, partial: bool = False) -> di
     """The validated fields of ``data``; with partial, only those present."""
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise ValidationError(ngettext("An initiative has no field %(fields)s.",
-                                       "An initiative has no fields %(fields)s.", len(unknown), fields=", ".join(unknown)),
-                              code="unknown_field", field=unknown[0])
+        raise ValidationError(
+            ngettext(
+                "An initiative has no field %(fields)s.",
+                "An initiative has no fields %(fields)s.",
+                len(unknown),
+                fields=", ".join(unknown),
+            ),
+            code="unknown_field",
+            field=unknown[0],
+        )
     out: dict = {}
     if not partial or "name" in data:
         out["name"] = clean_text(data.get("name"), "name", 200, required=True)
@@ -61,8 +88,9 @@ def _clean(session, settings: Settings, data: dict, partial: bool = False) -> di
         out["sectors"] = _tags(data.get("sectors") or [], "sectors", 8)
     if not partial or "stage" in data:
         if data.get("stage") not in STAGES:
-            raise ValidationError(_("Choose a stage: %(stages)s.", stages=", ".join(STAGES)), code="bad_choice",
-                                  field="stage")
+            raise ValidationError(
+                _("Choose a stage: %(stages)s.", stages=", ".join(STAGES)), code="bad_choice", field="stage"
+            )
         out["stage"] = data["stage"]
     if not partial or "city" in data:
         out["city"] = clean_text(data.get("city"), "city", 100)
@@ -78,8 +106,9 @@ def _contact_member(session, handle: object) -> int | None:
         return None
     member = members.find_by_handle(session, text)
     if member.status != "active":
-        raise ValidationError(_("%(handle)s is not an active member.", handle=text), code="member_not_active",
-                              field="contact_handle")
+        raise ValidationError(
+            _("%(handle)s is not an active member.", handle=text), code="member_not_active", field="contact_handle"
+        )
     return member.id
 
 
@@ -116,12 +145,18 @@ def set_consent(session, *, ref: str, consent: object, note: object, now: dateti
     if consent:
         text = clean_text(note, "note", 300, required=True)
         if row.consent_at is None:
-            listed = session.execute(select(func.count()).select_from(Initiative)
-                                     .where(Initiative.consent_at.is_not(None))).scalar_one()
+            listed = session.execute(
+                select(func.count()).select_from(Initiative).where(Initiative.consent_at.is_not(None))
+            ).scalar_one()
             if listed >= MAX_INITIATIVES:
-                raise ConflictError(ngettext("A node lists at most %(num)d initiative.",
-                                             "A node lists at most %(num)d initiatives.", MAX_INITIATIVES),
-                                    code="too_many_listed")
+                raise ConflictError(
+                    ngettext(
+                        "A node lists at most %(num)d initiative.",
+                        "A node lists at most %(num)d initiatives.",
+                        MAX_INITIATIVES,
+                    ),
+                    code="too_many_listed",
+                )
         row.consent_at, row.consent_note = now, text
     else:
         row.consent_at, row.consent_note = None, clean_text(note, "note", 300)
@@ -141,9 +176,16 @@ def listed_initiatives(session) -> list[Initiative]:
 
 def public_record(row: Initiative, base_url: str) -> dict:
     """What the directory may show: the wire form of one listed initiative."""
-    return {"ref": row.ref, "name": row.name, "summary": row.summary, "interests": list(row.interests),
-            "sectors": list(row.sectors), "stage": row.stage, "city": row.city,
-            "contact": contact_url(base_url, row.ref)}
+    return {
+        "ref": row.ref,
+        "name": row.name,
+        "summary": row.summary,
+        "interests": list(row.interests),
+        "sectors": list(row.sectors),
+        "stage": row.stage,
+        "city": row.city,
+        "contact": contact_url(base_url, row.ref),
+    }
 
 
 def contact_url(base_url: str, ref: str) -> str:
@@ -166,14 +208,28 @@ def send_contact(session, *, ref: str, name: object, email: object, message: obj
     if not members.EMAIL_RE.match(reply_to):
         raise ValidationError(_("This is not a valid email address."), code="invalid_email", field="email")
     text = clean_text(message, "message", 4000, required=True)
-    recent = session.execute(select(func.count()).select_from(Notification).where(
-        Notification.kind == CONTACT_KIND, Notification.created_at >= now - timedelta(hours=1))).scalar_one()
+    recent = session.execute(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.kind == CONTACT_KIND, Notification.created_at >= now - timedelta(hours=1))
+    ).scalar_one()
     if recent >= CONTACT_LIMIT_PER_HOUR:
-        raise ConflictError(_("Too many contact messages this hour; please try again later."),
-                            code="contact_rate_limited", status=429)
-    recipients = [row.contact_member_id] if row.contact_member_id else list(session.scalars(
-        select(Member.id).where(Member.role == "coordinator", Member.status == "active")).all())
+        raise ConflictError(
+            _("Too many contact messages this hour; please try again later."), code="contact_rate_limited", status=429
+        )
+    recipients = (
+        [row.contact_member_id]
+        if row.contact_member_id
+        else list(
+            session.scalars(select(Member.id).where(Member.role == "coordinator", Member.status == "active")).all()
+        )
+    )
     for member_id in recipients:
-        notify(session, member_id=member_id, kind=CONTACT_KIND, now=now,
-               params={"initiative": row.name, "sender": sender, "email": reply_to, "message": text})
+        notify(
+            session,
+            member_id=member_id,
+            kind=CONTACT_KIND,
+            now=now,
+            params={"initiative": row.name, "sender": sender, "email": reply_to, "message": text},
+        )
     return len(recipients)

@@ -1,4 +1,5 @@
 """Demo initiatives for a node (`sifnet node seed-initiatives`): a few per country, listed with consent."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,7 @@ def seed_initiatives(ctx) -> list[str]:
             try:
                 row = initiatives.create_initiative(session, ctx.settings, data=data, now=now)
             except NotFoundError:  # the demo member is not on this node: the coordinators answer instead
-                row = initiatives.create_initiative(session, ctx.settings, data={**data, "contact_handle": ""},
-                                                    now=now)
+                row = initiatives.create_initiative(session, ctx.settings, data={**data, "contact_handle": ""}, now=now)
             initiatives.set_consent(session, ref=row.ref, consent=True, note=CONSENT_NOTE, now=now)
             lines.append(f"{row.name}: listed as {row.ref}")
     return lines

@@ -1,4 +1,5 @@
 """Initiatives on a node: the coordinators' form and API, and the public contact page the directory links to."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
@@ -19,20 +20,50 @@ from .tables import Initiative
 bp = Blueprint("initiatives", __name__, template_folder="templates")
 api = ApiBlueprint("initiatives", "initiatives")
 TAGS = arr(string(32), 16)
-INITIATIVE = {"type": "object", "properties": {
-    "ref": string(), "name": string(), "summary": string(), "interests": TAGS, "sectors": TAGS, "stage": string(),
-    "city": string(), "contact_handle": string(), "listed": BOOL, "consent_note": string(), "contact": string()}}
-FIELDS_SCHEMA = obj(("name", "stage"), name=string(200), summary=string(500), interests=TAGS, sectors=TAGS,
-                    stage=string(enum=list(STAGES)), city=string(100), contact_handle=string(32))
+INITIATIVE = {
+    "type": "object",
+    "properties": {
+        "ref": string(),
+        "name": string(),
+        "summary": string(),
+        "interests": TAGS,
+        "sectors": TAGS,
+        "stage": string(),
+        "city": string(),
+        "contact_handle": string(),
+        "listed": BOOL,
+        "consent_note": string(),
+        "contact": string(),
+    },
+}
+FIELDS_SCHEMA = obj(
+    ("name", "stage"),
+    name=string(200),
+    summary=string(500),
+    interests=TAGS,
+    sectors=TAGS,
+    stage=string(enum=list(STAGES)),
+    city=string(100),
+    contact_handle=string(32),
+)
 
 
 def as_json(session, row: Initiative) -> dict:
     contact = session.get(Member, row.contact_member_id) if row.contact_member_id else None
-    return {"ref": row.ref, "name": row.name, "summary": row.summary, "interests": row.interests,
-            "sectors": row.sectors, "stage": row.stage, "city": row.city,
-            "contact_handle": contact.handle if contact else "", "listed": row.consent_at is not None,
-            "consent_at": row.consent_at, "consent_note": row.consent_note,
-            "contact": service.contact_url(node_ctx().settings.base_url, row.ref)}
+    return {
+        "ref": row.ref,
+        "name": row.name,
+        "summary": row.summary,
+        "interests": row.interests,
+        "sectors": row.sectors,
+        "stage": row.stage,
+        "city": row.city,
+        "contact_handle": contact.handle if contact else "",
+        "listed": row.consent_at is not None,
+        "consent_at": row.consent_at,
+        "consent_note": row.consent_note,
+        "contact": service.contact_url(node_ctx().settings.base_url, row.ref),
+    }
 
 
 def _coordinator(session) -> None:
@@ -42,8 +73,12 @@ def _coordinator(session) -> None:
 # --- JSON API (coordinators) ---------------------------------------------------------------
 
 
-@api.route("/initiatives", "GET", "Every initiative this node incubates, listed or not",
-           response={"type": "object", "properties": {"initiatives": arr(INITIATIVE)}})
+@api.route(
+    "/initiatives",
+    "GET",
+    "Every initiative this node incubates, listed or not",
+    response={"type": "object", "properties": {"initiatives": arr(INITIATIVE)}},
+)
 def list_initiatives():
     ctx = node_ctx()
     with ctx.db.read() as s:
@@ -51,8 +86,14 @@ def list_initiatives():
         return jsonify({"initiatives": [as_json(s, r) for r in service.all_initiatives(s)]})
 
 
-@api.route("/initiatives", "POST", "Record an initiative (listed in the directory only once it consents)",
-           body=FIELDS_SCHEMA, response=INITIATIVE, status=201)
+@api.route(
+    "/initiatives",
+    "POST",
+    "Record an initiative (listed in the directory only once it consents)",
+    body=FIELDS_SCHEMA,
+    response=INITIATIVE,
+    status=201,
+)
 def create_initiative():
     data = json_body()
     ctx = node_ctx()
@@ -62,8 +103,13 @@ def create_initiative():
     return jsonify(out), 201
 
 
-@api.route("/initiatives/<ref>", "POST", "Change some fields of an initiative",
-           body={**FIELDS_SCHEMA, "required": []}, response=INITIATIVE)
+@api.route(
+    "/initiatives/<ref>",
+    "POST",
+    "Change some fields of an initiative",
+    body={**FIELDS_SCHEMA, "required": []},
+    response=INITIATIVE,
+)
 def update_initiative(ref: str):
     data = json_body()
     ctx = node_ctx()
@@ -73,8 +119,13 @@ def update_initiative(ref: str):
     return jsonify(out)
 
 
-@api.route("/initiatives/<ref>/consent", "POST", "Record that the initiative agreed to be listed, or withdrew",
-           body=obj(("consent",), consent=BOOL, note=string(300)), response=INITIATIVE)
+@api.route(
+    "/initiatives/<ref>/consent",
+    "POST",
+    "Record that the initiative agreed to be listed, or withdrew",
+    body=obj(("consent",), consent=BOOL, note=string(300)),
+    response=INITIATIVE,
+)
 def consent(ref: str):
     data = only_fields(json_body(), ("consent", "note"))
     ctx = node_ctx()
@@ -89,9 +140,15 @@ def consent(ref: str):
 
 
 def _form_fields(form) -> dict:
-    return {"name": form.get("name"), "summary": form.get("summary"), "interests": form.getlist("interests"),
-            "sectors": form.get("sectors", ""), "stage": form.get("stage"), "city": form.get("city"),
-            "contact_handle": form.get("contact_handle")}
+    return {
+        "name": form.get("name"),
+        "summary": form.get("summary"),
+        "interests": form.getlist("interests"),
+        "sectors": form.get("sectors", ""),
+        "stage": form.get("stage"),
+        "city": form.get("city"),
+        "contact_handle": form.get("contact_handle"),
+    }
 
 
 @bp.get("/coordinator/initiatives")
@@ -100,9 +157,14 @@ def coordinator_page():
     ctx = node_ctx()
     with ctx.db.read() as s:
         rows = [as_json(s, r) for r in service.all_initiatives(s)]
-    return render_template("initiatives_coordinator.html", initiatives=rows, stages=STAGES,
-                           interests=members.taxonomy(ctx.settings), sectors=service.SECTORS,
-                           directory_id=ctx.settings.directory_id)
+    return render_template(
+        "initiatives_coordinator.html",
+        initiatives=rows,
+        stages=STAGES,
+        interests=members.taxonomy(ctx.settings),
+        sectors=service.SECTORS,
+        directory_id=ctx.settings.directory_id,
+    )
 
 
 @bp.post("/coordinator/initiatives")
@@ -120,11 +182,15 @@ def coordinator_action():
             message = _("Saved %(name)s.", name=row.name)
         elif action in ("consent", "withdraw"):
             row = service.set_consent(s, ref=ref, consent=action == "consent", note=form.get("note"), now=ctx.now())
-            message = (_("%(name)s is listed in the directory.", name=row.name) if row.consent_at
-                       else _("%(name)s is no longer listed in the directory.", name=row.name))
+            message = (
+                _("%(name)s is listed in the directory.", name=row.name)
+                if row.consent_at
+                else _("%(name)s is no longer listed in the directory.", name=row.name)
+            )
         else:
-            raise ValidationError(_("This form asked for an action the page does not know."), code="bad_choice",
-                                  field="action")
+            raise ValidationError(
+                _("This form asked for an action the page does not know."), code="bad_choice", field="action"
+            )
     flash(message, "info")
     return redirect(url_for("initiatives.coordinator_page"), 303)
 
@@ -156,8 +222,9 @@ def contact(ref: str):
     ctx = node_ctx()
     form = request.form
     with ctx.db.write() as s:
-        service.send_contact(s, ref=ref, name=form.get("name"), email=form.get("email"), message=form.get("message"),
-                             now=ctx.now())
+        service.send_contact(
+            s, ref=ref, name=form.get("name"), email=form.get("email"), message=form.get("message"), now=ctx.now()
+        )
     flash(_("Your message was passed on. The initiative answers you by email."), "info")
     return redirect(url_for("initiatives.public_page", ref=ref), 303)
 
@@ -166,4 +233,3 @@ def register(app) -> None:
     """Wire the initiative pages and API into a node app."""
     app.register_blueprint(bp)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
-

@@ -1,9 +1,9 @@
 """Federation's scheduled work: delivery retries with backoff, and checkpoints with every peer."""
+
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-
 
 from .tables import Peer
 

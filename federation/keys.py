@@ -4,6 +4,7 @@ The announcement carries the new key's proof of possession (protocol/rotation.py
 receiving side accepts it only when `protocol.check_chain` found that it can take effect, so
 applying it here cannot fail.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +23,13 @@ def rotate_key(fed):
     with ctx.db.write() as session:
         now = ctx.now()
         old, new, old_end = fed.identity.rotate(session, now)
-        body = {"new_kid": new.key_id, "new_public": new.public_key.b64, "old_kid": old.key_id,
-                "old_not_after": format_time(old_end), "new_key_proof": sign_key_proof(new, fed.node_id, old.key_id)}
+        body = {
+            "new_kid": new.key_id,
+            "new_public": new.public_key.b64,
+            "old_kid": old.key_id,
+            "old_not_after": format_time(old_end),
+            "new_key_proof": sign_key_proof(new, fed.node_id, old.key_id),
+        }
         for peer in session.scalars(select(Peer).where(Peer.status.in_(("active", "suspended")))).all():
             channels.append(session, fed, peer_id=peer.node_id, type_name="key_rotation", now=now, key=old, body=body)
     return old, new, old_end
@@ -33,5 +39,8 @@ def apply_key_rotation(session, fed, peer: Peer, env: Envelope, now: datetime) -
     """Learn a peer's new key (checked by the chain check: signed by the old key, proven, unclaimed)."""
     body = env.body
     session.get(PeerKey, body["old_kid"]).not_after = parse_time(body["old_not_after"])
-    session.add(PeerKey(kid=body["new_kid"], peer_id=peer.node_id, public=body["new_public"],
-                        not_before=parse_time(env.created)))
+    session.add(
+        PeerKey(
+            kid=body["new_kid"], peer_id=peer.node_id, public=body["new_public"], not_before=parse_time(env.created)
+        )
+    )

@@ -7,6 +7,7 @@ payment; when the node cannot be asked (away, slow), the payment goes ahead and 
 remains the fallback. The answer says only whether the handle takes payments: nothing else
 about the member, and only to an authenticated, active peer.
 """
+
 from __future__ import annotations
 
 import re
@@ -88,8 +89,9 @@ class PayeeChecks:
             key = fed.request_key_for(session, node_id)
             base_url = peer.base_url
         url = base_url.rstrip("/") + PAYEES_PATH + handle
-        headers = sign_request(method="GET", url=url, body=b"", from_node=fed.node_id, to_node=node_id, key=key,
-                               now=fed.ctx.now())
+        headers = sign_request(
+            method="GET", url=url, body=b"", from_node=fed.node_id, to_node=node_id, key=key, now=fed.ctx.now()
+        )
         try:
             response = fed.http.get(url, headers=headers, timeout=ASK_TIMEOUT)
             data = response.json() if response.status_code == 200 else None

@@ -1,4 +1,5 @@
 """Peering: add a peer by URL, pin its key by fingerprint, trust limits, suspension (defederation)."""
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,7 @@ from sqlalchemy import bindparam, func, select
 
 from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from node.services import ledger
-from protocol import (Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, parse_json, parse_time,
-                      verify_envelope)
+from protocol import Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, parse_json, parse_time, verify_envelope
 
 from .identity import DOCUMENT_PATH
 from .labels import PEER_STATUS
@@ -36,17 +36,34 @@ class PeerDocument:
 def fetch_document(url: object, *, now: datetime, max_skew: timedelta, timeout: float = 10.0) -> PeerDocument:
     """GET a node's self-signed document and verify it (no database transaction is open here)."""
     if not isinstance(url, str) or not re.fullmatch(r"https?://[\x21-\x7e]{3,290}", url.strip()):
-        raise ValidationError(_("Give the address of the node, for example %(url)s.", url="https://sif.example.org"),
-                              code="invalid_url", field="url")
+        raise ValidationError(
+            _("Give the address of the node, for example %(url)s.", url="https://sif.example.org"),
+            code="invalid_url",
+            field="url",
+        )
     base = url.strip().rstrip("/")
     try:
         response = requests.get(base + DOCUMENT_PATH, timeout=timeout)
     except requests.RequestException as exc:
-        raise DomainError(_("%(url)s could not be reached (%(error)s). Check the address, or try again later.",
-                            url=base, error=exc.__class__.__name__), code="peer_unreachable", status=502)
+        raise DomainError(
+            _(
+                "%(url)s could not be reached (%(error)s). Check the address, or try again later.",
+                url=base,
+                error=exc.__class__.__name__,
+            ),
+            code="peer_unreachable",
+            status=502,
+        ) from None  # the message names the cause
     if response.status_code != 200:
-        raise DomainError(_("%(url)s answered with HTTP status %(status)s instead of its node document.", url=base,
-                            status=response.status_code), code="peer_unreachable", status=502)
+        raise DomainError(
+            _(
+                "%(url)s answered with HTTP status %(status)s instead of its node document.",
+                url=base,
+                status=response.status_code,
+            ),
+            code="peer_unreachable",
+            status=502,
+        )
     return verify_document(response.content, now=now, max_skew=max_skew)
 
 
@@ -55,22 +72,40 @@ def verify_document(raw: bytes, *, now: datetime, max_skew: timedelta) -> PeerDo
     try:
         env = Envelope.from_dict(parse_json(raw))
         if env.type != "node_document":
-            raise DomainError(_("That address does not serve a node document."), code="not_a_node_document",
-                              status=502)
-        infos = [KeyInfo(env.from_, PublicKey.from_b64(k["public"]),
-                         parse_time(k["not_before"]) if k.get("not_before") else None,
-                         parse_time(k["not_after"]) if k.get("not_after") else None) for k in env.body["keys"]]
-        verify_envelope(env, keyring=Keyring.of(*infos), expected_to="*", now=now, max_skew=max_skew,
-                        max_age=timedelta(days=1))
+            raise DomainError(_("That address does not serve a node document."), code="not_a_node_document", status=502)
+        infos = [
+            KeyInfo(
+                env.from_,
+                PublicKey.from_b64(k["public"]),
+                parse_time(k["not_before"]) if k.get("not_before") else None,
+                parse_time(k["not_after"]) if k.get("not_after") else None,
+            )
+            for k in env.body["keys"]
+        ]
+        verify_envelope(
+            env, keyring=Keyring.of(*infos), expected_to="*", now=now, max_skew=max_skew, max_age=timedelta(days=1)
+        )
     except ProtocolError as exc:
-        raise DomainError(_("The node document's signature does not verify: %(problem)s", problem=exc.message),
-                          code=f"document_{exc.code}", status=502) from None
+        raise DomainError(
+            _("The node document's signature does not verify: %(problem)s", problem=exc.message),
+            code=f"document_{exc.code}",
+            status=502,
+        ) from None
     if env.body["node_id"] != env.from_:
-        raise DomainError(_("The node document names one node but is signed by another."),
-                          code="document_origin_mismatch", status=502)
+        raise DomainError(
+            _("The node document names one node but is signed by another."), code="document_origin_mismatch", status=502
+        )
     current = PublicKey.from_b64(next(k["public"] for k in env.body["keys"] if k["kid"] == env.sig.kid))
-    return PeerDocument(env.from_, env.body["name"], env.body["country"], env.body["base_url"],
-                        tuple(env.body["keys"]), env.sig.kid, current.fingerprint, raw.decode())
+    return PeerDocument(
+        env.from_,
+        env.body["name"],
+        env.body["country"],
+        env.body["base_url"],
+        tuple(env.body["keys"]),
+        env.sig.kid,
+        current.fingerprint,
+        raw.decode(),
+    )
 
 
 def add_peer(session, doc: PeerDocument, *, own_node_id: str, now: datetime) -> Peer:
@@ -85,16 +120,30 @@ def add_peer(session, doc: PeerDocument, *, own_node_id: str, now: datetime) -> 
         raise ConflictError(_("%(node)s is already a peer.", node=doc.node_id), code="peer_exists")
     owner = key_owner(session, doc.current_kid, own_node_id)
     if owner is not None:
-        raise ConflictError(_("The key of this document is already known here as a key of %(node)s.", node=owner),
-                            code="key_claimed")
+        raise ConflictError(
+            _("The key of this document is already known here as a key of %(node)s.", node=owner), code="key_claimed"
+        )
     key = next(k for k in doc.keys if k["kid"] == doc.current_kid)
-    peer = Peer(node_id=doc.node_id, base_url=doc.base_url, name=doc.name, country=doc.country,
-                fingerprint=doc.fingerprint, document=doc.raw, created_at=now)
+    peer = Peer(
+        node_id=doc.node_id,
+        base_url=doc.base_url,
+        name=doc.name,
+        country=doc.country,
+        fingerprint=doc.fingerprint,
+        document=doc.raw,
+        created_at=now,
+    )
     session.add(peer)
     session.flush()
-    session.add(PeerKey(kid=key["kid"], peer_id=doc.node_id, public=key["public"],
-                        not_before=parse_time(key["not_before"]) if key.get("not_before") else None,
-                        not_after=parse_time(key["not_after"]) if key.get("not_after") else None))
+    session.add(
+        PeerKey(
+            kid=key["kid"],
+            peer_id=doc.node_id,
+            public=key["public"],
+            not_before=parse_time(key["not_before"]) if key.get("not_before") else None,
+            not_after=parse_time(key["not_after"]) if key.get("not_after") else None,
+        )
+    )
     return peer
 
 
@@ -113,11 +162,20 @@ def confirm_peer(session, *, node_id: str, fingerprint: object, trust_limit: int
     """Pin the peer's key: the coordinator read the fingerprint back and it matches."""
     peer = get_peer(session, node_id)
     if peer.status != "pending":
-        raise ConflictError(_("%(node)s is not waiting for confirmation: it is %(state)s.", node=node_id,
-                              state=PEER_STATUS(peer.status)), code="peer_not_pending")
+        raise ConflictError(
+            _(
+                "%(node)s is not waiting for confirmation: it is %(state)s.",
+                node=node_id,
+                state=PEER_STATUS(peer.status),
+            ),
+            code="peer_not_pending",
+        )
     if normalise_fingerprint(fingerprint) != normalise_fingerprint(peer.fingerprint):
-        raise ValidationError(_("The fingerprint does not match the peer's key. Read it back with their coordinator "
-                                "again."), code="fingerprint_mismatch", field="fingerprint")
+        raise ValidationError(
+            _("The fingerprint does not match the peer's key. Read it back with their coordinator again."),
+            code="fingerprint_mismatch",
+            field="fingerprint",
+        )
     peer.status = "active"
     position_account(session, node_id, now)
     set_trust_limit(session, node_id=node_id, limit=trust_limit, now=now)
@@ -132,8 +190,9 @@ def position_account(session, peer_id: str, now: datetime):
 def set_trust_limit(session, *, node_id: str, limit: object, now: datetime) -> Peer:
     """How much this peer may owe us: our position towards it may not go below -limit."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10**9:
-        raise ValidationError(_("The trust limit must be a whole number, 0 or more."), code="invalid_trust_limit",
-                              field="trust_limit")
+        raise ValidationError(
+            _("The trust limit must be a whole number, 0 or more."), code="invalid_trust_limit", field="trust_limit"
+        )
     peer = get_peer(session, node_id)
     peer.trust_limit = limit
     position_account(session, node_id, now).min_balance = -limit
@@ -146,8 +205,10 @@ def suspend_peer(session, *, node_id: str, reason: object, now: datetime) -> Pee
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationError(_("Give a reason for suspending the peer."), code="missing_field", field="reason")
     if peer.status != "active":
-        raise ConflictError(_("%(node)s cannot be suspended: it is %(state)s.", node=node_id,
-                              state=PEER_STATUS(peer.status)), code="peer_not_active")
+        raise ConflictError(
+            _("%(node)s cannot be suspended: it is %(state)s.", node=node_id, state=PEER_STATUS(peer.status)),
+            code="peer_not_active",
+        )
     peer.status, peer.status_reason = "suspended", reason.strip()[:500]
     return peer
 
@@ -161,8 +222,9 @@ def resume_peer(session, *, node_id: str, now: datetime) -> Peer:
     return peer
 
 
-_ALL_KEYS = select(PeerKey.kid, PeerKey.peer_id, PeerKey.public, PeerKey.not_before,
-                  PeerKey.not_after).order_by(PeerKey.kid)
+_ALL_KEYS = select(PeerKey.kid, PeerKey.peer_id, PeerKey.public, PeerKey.not_before, PeerKey.not_after).order_by(
+    PeerKey.kid
+)
 _KEYS_OF_PEER = _ALL_KEYS.where(PeerKey.peer_id == bindparam("peer_id"))
 # Parsed keyrings by the exact rows they were built from: the rows are read on every call, so a
 # new, rotated or expired key (from this process or another) is a new cache key, never a stale hit.
@@ -182,8 +244,12 @@ def keyring_of(session, peer_id: str | None = None) -> Keyring:
         rows = tuple(tuple(r) for r in session.execute(_KEYS_OF_PEER, {"peer_id": peer_id}))
     keyring = _KEYRINGS.get(rows)
     if keyring is None:
-        keyring = Keyring.of(*[KeyInfo(peer, PublicKey.from_b64(public), not_before, not_after)
-                               for _kid, peer, public, not_before, not_after in rows])
+        keyring = Keyring.of(
+            *[
+                KeyInfo(peer, PublicKey.from_b64(public), not_before, not_after)
+                for _kid, peer, public, not_before, not_after in rows
+            ]
+        )
         if len(_KEYRINGS) >= _KEYRINGS_MAX:
             _KEYRINGS.clear()
         _KEYRINGS[rows] = keyring
@@ -200,17 +266,21 @@ def network_keyring(session, own_id: str) -> Keyring:
     A key id belongs to exactly one node here, so an envelope signed by (or a rotation to) a key
     of another node is recognised as such rather than as an unknown key.
     """
-    own = tuple(KeyInfo(own_id, PublicKey.from_b64(public), not_before, not_after)
-                for _kid, public, not_before, not_after in session.execute(_OWN_KEYS))
-    directory = tuple(KeyInfo(node, PublicKey.from_b64(public))
-                      for _kid, node, public in session.execute(_DIRECTORY_KEYS))
+    own = tuple(
+        KeyInfo(own_id, PublicKey.from_b64(public), not_before, not_after)
+        for _kid, public, not_before, not_after in session.execute(_OWN_KEYS)
+    )
+    directory = tuple(
+        KeyInfo(node, PublicKey.from_b64(public)) for _kid, node, public in session.execute(_DIRECTORY_KEYS)
+    )
     return Keyring.of(*keyring_of(session).values(), *own, *directory)
 
 
 def retired_kids(session, peer_id: str) -> frozenset[str]:
     """The peer's keys that a key_rotation on its channel to us retired (they carry an end date)."""
-    return frozenset(session.scalars(select(PeerKey.kid).where(PeerKey.peer_id == peer_id,
-                                                               PeerKey.not_after.is_not(None))).all())
+    return frozenset(
+        session.scalars(select(PeerKey.kid).where(PeerKey.peer_id == peer_id, PeerKey.not_after.is_not(None))).all()
+    )
 
 
 def key_owner(session, kid: str, own_id: str) -> str | None:
@@ -228,15 +298,32 @@ def peer_states(session) -> list[dict]:
     """What the coordinator sees per peer: status, limits, position, last contact, backlog, next retry."""
     out = []
     for peer in session.scalars(select(Peer).order_by(Peer.node_id)).all():
-        pending = session.execute(select(func.count()).select_from(ChannelEntry).where(
-            ChannelEntry.peer_id == peer.node_id, ChannelEntry.direction == "out",
-            ChannelEntry.acked_at.is_(None))).scalar_one()
-        account = session.scalars(select(ledger.Account).where(
-            ledger.Account.ref == f"position:{peer.node_id}")).first()
-        out.append({"node_id": peer.node_id, "name": peer.name, "country": peer.country, "base_url": peer.base_url,
-                    "status": peer.status, "status_reason": peer.status_reason, "fingerprint": peer.fingerprint,
-                    "trust_limit": peer.trust_limit, "position": account.balance if account else 0,
-                    "last_contact_at": peer.last_contact_at, "entries_pending": pending,
-                    "failures": peer.failures, "next_attempt_at": peer.next_attempt_at,
-                    "last_error": peer.last_error})
+        pending = session.execute(
+            select(func.count())
+            .select_from(ChannelEntry)
+            .where(
+                ChannelEntry.peer_id == peer.node_id, ChannelEntry.direction == "out", ChannelEntry.acked_at.is_(None)
+            )
+        ).scalar_one()
+        account = session.scalars(
+            select(ledger.Account).where(ledger.Account.ref == f"position:{peer.node_id}")
+        ).first()
+        out.append(
+            {
+                "node_id": peer.node_id,
+                "name": peer.name,
+                "country": peer.country,
+                "base_url": peer.base_url,
+                "status": peer.status,
+                "status_reason": peer.status_reason,
+                "fingerprint": peer.fingerprint,
+                "trust_limit": peer.trust_limit,
+                "position": account.balance if account else 0,
+                "last_contact_at": peer.last_contact_at,
+                "entries_pending": pending,
+                "failures": peer.failures,
+                "next_attempt_at": peer.next_attempt_at,
+                "last_error": peer.last_error,
+            }
+        )
     return out

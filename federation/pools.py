@@ -12,6 +12,7 @@ Receiving: a snapshot replaces the peer's pool, a delta upserts and removes. Mat
 pools of active peers only, so a suspended peer's reviewers are left out (and the delivery of
 our own entries to it waits, like every other entry, until it is resumed).
 """
+
 from __future__ import annotations
 
 import re
@@ -41,19 +42,30 @@ INCOMING_OPEN = ("invited", "accepted")
 
 def reviewer_records(session, settings) -> dict[str, dict]:
     """Our shared pool now: pseudonym -> the protocol's `reviewer` object."""
-    people = session.scalars(select(Member).where(
-        Member.status == "active", Member.is_reviewer.is_(True), Member.pool_consent.is_(True))
-        .order_by(Member.id)).all()
+    people = session.scalars(
+        select(Member)
+        .where(Member.status == "active", Member.is_reviewer.is_(True), Member.pool_consent.is_(True))
+        .order_by(Member.id)
+    ).all()
     if not people:
         return {}
-    load = _counts(session, select(ReviewInvitation.reviewer_id, func.count()).where(
-        ReviewInvitation.status.in_(OPEN_STATES), ReviewInvitation.reviewer_id.is_not(None))
-        .group_by(ReviewInvitation.reviewer_id))
-    load_in = _counts(session, select(IncomingInvitation.member_id, func.count()).where(
-        IncomingInvitation.status.in_(INCOMING_OPEN)).group_by(IncomingInvitation.member_id))
+    load = _counts(
+        session,
+        select(ReviewInvitation.reviewer_id, func.count())
+        .where(ReviewInvitation.status.in_(OPEN_STATES), ReviewInvitation.reviewer_id.is_not(None))
+        .group_by(ReviewInvitation.reviewer_id),
+    )
+    load_in = _counts(
+        session,
+        select(IncomingInvitation.member_id, func.count())
+        .where(IncomingInvitation.status.in_(INCOMING_OPEN))
+        .group_by(IncomingInvitation.member_id),
+    )
     history = _history(session)
-    return {m.pseudonym: _record(m, load.get(m.id, 0) + load_in.get(m.id, 0), history.get(m.id, []), settings)
-            for m in people}
+    return {
+        m.pseudonym: _record(m, load.get(m.id, 0) + load_in.get(m.id, 0), history.get(m.id, []), settings)
+        for m in people
+    }
 
 
 def _counts(session, stmt) -> dict[int, int]:
@@ -63,12 +75,19 @@ def _counts(session, stmt) -> dict[int, int]:
 def _history(session) -> dict[int, list[tuple]]:
     """Per member, (days from acceptance to submission, helpfulness 1..5 or None) of every review given."""
     out: dict[int, list[tuple]] = {}
-    local = session.execute(select(ReviewInvitation.reviewer_id, ReviewInvitation.responded_at, Review.submitted_at,
-                                   Review.helpfulness).join(Review, Review.invitation_id == ReviewInvitation.id)
-                            .where(ReviewInvitation.reviewer_id.is_not(None))).all()
-    abroad = session.execute(select(IncomingInvitation.member_id, IncomingInvitation.responded_at,
-                                    IncomingInvitation.submitted_at, IncomingInvitation.helpfulness)
-                             .where(IncomingInvitation.status == "submitted")).all()
+    local = session.execute(
+        select(ReviewInvitation.reviewer_id, ReviewInvitation.responded_at, Review.submitted_at, Review.helpfulness)
+        .join(Review, Review.invitation_id == ReviewInvitation.id)
+        .where(ReviewInvitation.reviewer_id.is_not(None))
+    ).all()
+    abroad = session.execute(
+        select(
+            IncomingInvitation.member_id,
+            IncomingInvitation.responded_at,
+            IncomingInvitation.submitted_at,
+            IncomingInvitation.helpfulness,
+        ).where(IncomingInvitation.status == "submitted")
+    ).all()
     for member_id, accepted, submitted, helpfulness in [*local, *abroad]:
         days = (submitted - accepted).total_seconds() / 86400 if accepted and submitted else None
         out.setdefault(member_id, []).append((days, helpfulness))
@@ -80,13 +99,15 @@ def _record(member: Member, load: int, history: list[tuple], settings) -> dict:
     rated = [h for _, h in history if h is not None]
     # With no history yet, the time the node gives reviewers is the honest "typical" figure.
     turnaround = round(statistics.median(days)) if days else settings.review_due_days
-    return {"handle": member.pseudonym,
-            "expertise": [t for t in member.expertise if TAG_RE.fullmatch(t)][:16],
-            "languages": [lang for lang in member.languages if LANGUAGE_RE.fullmatch(lang)][:16],
-            "open_slots": max(0, min(1000, member.review_capacity - load)),
-            "turnaround_days": max(0, min(365, turnaround)),
-            "reviews_done": len(history),
-            "helpfulness": round((statistics.fmean(rated) - 1) * 25) if rated else None}
+    return {
+        "handle": member.pseudonym,
+        "expertise": [t for t in member.expertise if TAG_RE.fullmatch(t)][:16],
+        "languages": [lang for lang in member.languages if LANGUAGE_RE.fullmatch(lang)][:16],
+        "open_slots": max(0, min(1000, member.review_capacity - load)),
+        "turnaround_days": max(0, min(365, turnaround)),
+        "reviews_done": len(history),
+        "helpfulness": round((statistics.fmean(rated) - 1) * 25) if rated else None,
+    }
 
 
 def share_pools(fed) -> int:
@@ -100,8 +121,11 @@ def share_pools(fed) -> int:
             return 0
         current = reviewer_records(s, ctx.settings)
         shares = {row.peer_id: (row.records, row.sent_at) for row in s.scalars(select(PoolShare)).all()}
-    due = [p for p in peers if (p not in shares and current)
-           or (p in shares and shares[p][0] != current and shares[p][1] + every <= now)]
+    due = [
+        p
+        for p in peers
+        if (p not in shares and current) or (p in shares and shares[p][0] != current and shares[p][1] + every <= now)
+    ]
     sent = 0
     for peer_id in due:
         with ctx.db.write() as s:  # re-read: another process may have sent it meanwhile
@@ -119,8 +143,9 @@ def _share_with(session, fed, peer_id: str, current: dict[str, dict], now: datet
         return 0  # nothing to share yet: the first snapshot goes with the first reviewer who consents
     if share is None:
         first, rest = records[:CHUNK], records[CHUNK:]
-        channels.append(session, fed, peer_id=peer_id, type_name="reviewer_pool_snapshot", now=now,
-                        body={"reviewers": first})
+        channels.append(
+            session, fed, peer_id=peer_id, type_name="reviewer_pool_snapshot", now=now, body={"reviewers": first}
+        )
         session.add(PoolShare(peer_id=peer_id, records=current, snapshot_at=now, sent_at=now))
         return 1 + _send_delta(session, fed, peer_id, rest, [], now)
     upserts = [r for handle, r in current.items() if share.records.get(handle) != r]
@@ -156,11 +181,13 @@ def apply_delta(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """Changes to the peer's pool: removals first, then additions and updates by handle."""
     removals = env.body["removals"]
     if removals:
-        session.execute(delete(PoolReviewer).where(PoolReviewer.peer_id == peer.node_id,
-                                                   PoolReviewer.handle.in_(removals)))
+        session.execute(
+            delete(PoolReviewer).where(PoolReviewer.peer_id == peer.node_id, PoolReviewer.handle.in_(removals))
+        )
     for record in {r["handle"]: r for r in env.body["upserts"]}.values():
-        row = session.scalars(select(PoolReviewer).where(PoolReviewer.peer_id == peer.node_id,
-                                                         PoolReviewer.handle == record["handle"])).first()
+        row = session.scalars(
+            select(PoolReviewer).where(PoolReviewer.peer_id == peer.node_id, PoolReviewer.handle == record["handle"])
+        ).first()
         if row is None:
             session.add(PoolReviewer(peer_id=peer.node_id, updated_at=now, **record))
             continue
@@ -175,35 +202,63 @@ def remote_candidates(session) -> list[matching.Candidate]:
     Organisation is unknown for them (never shared), so the same-organisation rule cannot apply.
     Capacity is the open slots the peer last told us; invitations we sent since then count as load.
     """
-    rows = session.execute(select(PoolReviewer, Peer.country).join(Peer, Peer.node_id == PoolReviewer.peer_id)
-                           .where(Peer.status == "active").order_by(PoolReviewer.peer_id, PoolReviewer.handle)).all()
+    rows = session.execute(
+        select(PoolReviewer, Peer.country)
+        .join(Peer, Peer.node_id == PoolReviewer.peer_id)
+        .where(Peer.status == "active")
+        .order_by(PoolReviewer.peer_id, PoolReviewer.handle)
+    ).all()
     if not rows:
         return []
     recent: dict[tuple, list[datetime]] = {}
-    for node, handle, at in session.execute(select(
-            ReviewInvitation.remote_node, ReviewInvitation.remote_handle, ReviewInvitation.invited_at).where(
-            ReviewInvitation.remote_node.is_not(None), ReviewInvitation.status.in_(OPEN_STATES))).all():
+    for node, handle, at in session.execute(
+        select(ReviewInvitation.remote_node, ReviewInvitation.remote_handle, ReviewInvitation.invited_at).where(
+            ReviewInvitation.remote_node.is_not(None), ReviewInvitation.status.in_(OPEN_STATES)
+        )
+    ).all():
         recent.setdefault((node, handle), []).append(at)
-    return [matching.Candidate(
-        label=f"{r.handle}@{r.peer_id}", remote_node=r.peer_id, remote_handle=r.handle,
-        expertise=tuple(r.expertise), languages=tuple(r.languages), capacity=r.open_slots,
-        load=sum(at >= r.updated_at for at in recent.get((r.peer_id, r.handle), [])),
-        helpfulness_avg=1 + r.helpfulness / 25 if r.helpfulness is not None else None,
-        rated_reviews=r.reviews_done, country=country) for r, country in rows]
+    return [
+        matching.Candidate(
+            label=f"{r.handle}@{r.peer_id}",
+            remote_node=r.peer_id,
+            remote_handle=r.handle,
+            expertise=tuple(r.expertise),
+            languages=tuple(r.languages),
+            capacity=r.open_slots,
+            load=sum(at >= r.updated_at for at in recent.get((r.peer_id, r.handle), [])),
+            helpfulness_avg=1 + r.helpfulness / 25 if r.helpfulness is not None else None,
+            rated_reviews=r.reviews_done,
+            country=country,
+        )
+        for r, country in rows
+    ]
 
 
 def pool_figures(session) -> dict[str, dict]:
     """Per peer: how many reviewers it shares with us and how many we share with it."""
     received = _counts(session, select(PoolReviewer.peer_id, func.count()).group_by(PoolReviewer.peer_id))
     shared = {row.peer_id: len(row.records) for row in session.scalars(select(PoolShare)).all()}
-    return {peer: {"received": received.get(peer, 0), "shared": shared.get(peer, 0)}
-            for peer in sorted(set(received) | set(shared))}
+    return {
+        peer: {"received": received.get(peer, 0), "shared": shared.get(peer, 0)}
+        for peer in sorted(set(received) | set(shared))
+    }
 
 
 def peer_pool(session, peer_id: str) -> list[dict]:
     """The reviewers a peer shares with us, as they were sent."""
-    rows = session.scalars(select(PoolReviewer).where(PoolReviewer.peer_id == peer_id)
-                           .order_by(PoolReviewer.handle)).all()
-    return [{"handle": r.handle, "expertise": list(r.expertise), "languages": list(r.languages),
-             "open_slots": r.open_slots, "turnaround_days": r.turnaround_days, "reviews_done": r.reviews_done,
-             "helpfulness": r.helpfulness, "updated_at": r.updated_at} for r in rows]
+    rows = session.scalars(
+        select(PoolReviewer).where(PoolReviewer.peer_id == peer_id).order_by(PoolReviewer.handle)
+    ).all()
+    return [
+        {
+            "handle": r.handle,
+            "expertise": list(r.expertise),
+            "languages": list(r.languages),
+            "open_slots": r.open_slots,
+            "turnaround_days": r.turnaround_days,
+            "reviews_done": r.reviews_done,
+            "helpfulness": r.helpfulness,
+            "updated_at": r.updated_at,
+        }
+        for r in rows
+    ]

@@ -4,6 +4,7 @@ Every refusal carries a code of the protocol's error table (`protocol.ERROR_CODE
 SPEC.md section 11 documents row for row); its HTTP status comes from that table, so the
 node cannot answer a code with another status than SPEC gives. A refusal changes nothing.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify

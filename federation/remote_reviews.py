@@ -20,6 +20,7 @@ node's own rules run on them; this module is the `proposals.RemoteReviews` node 
 
 The reviewer's side is incoming_reviews.py.
 """
+
 from __future__ import annotations
 
 import logging
@@ -77,21 +78,46 @@ class RemoteReviewHooks:
         link = session.get(ReviewLink, invitation.id)
         if link is not None and link.rated_at is None:
             link.rated_at = now
-            channels.append(session, self.fed, peer_id=link.peer_id, type_name="review_rating", now=now,
-                            body={"invite_id": link.invite_id, "helpfulness": helpfulness})
+            channels.append(
+                session,
+                self.fed,
+                peer_id=link.peer_id,
+                type_name="review_rating",
+                now=now,
+                body={"invite_id": link.invite_id, "helpfulness": helpfulness},
+            )
 
 
 def send_invite(session, fed, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> ReviewLink:
     """The invitation to the reviewer's node: enough to decide, not the full text."""
     due_by = invitation.accept_by + timedelta(days=fed.ctx.settings.review_due_days)
-    link = ReviewLink(invitation_id=invitation.id, invite_id=uuid.uuid4().hex, peer_id=invitation.remote_node,
-                      due_by=due_by, created_at=now)
+    link = ReviewLink(
+        invitation_id=invitation.id,
+        invite_id=uuid.uuid4().hex,
+        peer_id=invitation.remote_node,
+        due_by=due_by,
+        created_at=now,
+    )
     session.add(link)
-    channels.append(session, fed, peer_id=link.peer_id, type_name="review_invite", now=now, body={
-        "invite_id": link.invite_id, "proposal_ref": str(proposal.id), "reviewer_handle": invitation.remote_handle,
-        "title": proposal.title, "summary": proposal.summary,
-        "tags": [t for t in proposal.tags if pools.TAG_RE.fullmatch(t)][:16], "language": proposal.language,
-        "bounty": invitation.bounty, "accept_by": format_time(invitation.accept_by), "due_by": format_time(due_by)})
+    channels.append(
+        session,
+        fed,
+        peer_id=link.peer_id,
+        type_name="review_invite",
+        now=now,
+        body={
+            "invite_id": link.invite_id,
+            "proposal_ref": str(proposal.id),
+            "reviewer_handle": invitation.remote_handle,
+            "title": proposal.title,
+            "summary": proposal.summary,
+            "tags": [t for t in proposal.tags if pools.TAG_RE.fullmatch(t)][:16],
+            "language": proposal.language,
+            "bounty": invitation.bounty,
+            "accept_by": format_time(invitation.accept_by),
+            "due_by": format_time(due_by),
+        },
+    )
     return link
 
 
@@ -101,8 +127,14 @@ def send_cancel(session, fed, invitation: ReviewInvitation, reason_code: str, no
     if link is None or link.end_sent:
         return
     link.end_sent = reason_code
-    channels.append(session, fed, peer_id=link.peer_id, type_name="review_cancel", now=now,
-                    body={"invite_id": link.invite_id, "reason_code": reason_code})
+    channels.append(
+        session,
+        fed,
+        peer_id=link.peer_id,
+        type_name="review_cancel",
+        now=now,
+        body={"invite_id": link.invite_id, "reason_code": reason_code},
+    )
 
 
 def pay_reviewer(session, fed, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
@@ -112,21 +144,49 @@ def pay_reviewer(session, fed, proposal: Proposal, invitation: ReviewInvitation,
         return  # paid already
     author = session.get(Member, proposal.author_id)
     address = f"{invitation.remote_handle}@{link.peer_id}"
-    ledger.post(session, kind="review_bounty_abroad", now=now, ref=f"review:{invitation.id}:bounty",
-                memo=f"Review of proposal {proposal.id} by {address}",
-                legs=[ledger.Leg(escrow_account(session, proposal, now), -invitation.bounty),
-                      ledger.Leg(position_account(session, link.peer_id, now), invitation.bounty)],
-                check_limits=False)  # escrowed SIF must be able to leave escrow, as for a local review
+    ledger.post(
+        session,
+        kind="review_bounty_abroad",
+        now=now,
+        ref=f"review:{invitation.id}:bounty",
+        memo=f"Review of proposal {proposal.id} by {address}",
+        legs=[
+            ledger.Leg(escrow_account(session, proposal, now), -invitation.bounty),
+            ledger.Leg(position_account(session, link.peer_id, now), invitation.bounty),
+        ],
+        check_limits=False,
+    )  # escrowed SIF must be able to leave escrow, as for a local review
     link.transfer_id = bounty_transfer_id(link.invite_id)
     memo = f"Review bounty: {proposal.title}"[:280]
-    session.add(CrossBorderTransfer(transfer_id=link.transfer_id, direction="out", peer_id=link.peer_id,
-                                    local_member_id=author.id, local_handle=author.handle,
-                                    remote_handle=invitation.remote_handle, amount=invitation.bounty, memo=memo,
-                                    status="pending", created_at=now))
+    session.add(
+        CrossBorderTransfer(
+            transfer_id=link.transfer_id,
+            direction="out",
+            peer_id=link.peer_id,
+            local_member_id=author.id,
+            local_handle=author.handle,
+            remote_handle=invitation.remote_handle,
+            amount=invitation.bounty,
+            memo=memo,
+            status="pending",
+            created_at=now,
+        )
+    )
     # The review is blind: the wire names no author (a bounce still returns to the author, by this row).
-    channels.append(session, fed, peer_id=link.peer_id, type_name="transfer", now=now, body={
-        "transfer_id": link.transfer_id, "payer": BOUNTY_PAYER, "payee": invitation.remote_handle,
-        "amount": invitation.bounty, "memo": memo})
+    channels.append(
+        session,
+        fed,
+        peer_id=link.peer_id,
+        type_name="transfer",
+        now=now,
+        body={
+            "transfer_id": link.transfer_id,
+            "payer": BOUNTY_PAYER,
+            "payee": invitation.remote_handle,
+            "amount": invitation.bounty,
+            "memo": memo,
+        },
+    )
 
 
 # --- the reviewer's node answers --------------------------------------------------------------------
@@ -154,19 +214,37 @@ def apply_accept(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
         return  # it expired or was withdrawn here first; the review_cancel is on its way
     proposal = session.get(Proposal, invitation.proposal_id)
     link.shared_at = now
-    channels.append(session, fed, peer_id=peer.node_id, type_name="proposal_share", now=now, body={
-        "invite_id": link.invite_id, "proposal_ref": str(proposal.id), "title": proposal.title,
-        "summary": proposal.summary, "full_text": proposal.full_text,
-        "tags": [t for t in proposal.tags if pools.TAG_RE.fullmatch(t)][:16], "language": proposal.language,
-        "stage": WIRE_STAGES.get(proposal.stage, "idea")})
+    channels.append(
+        session,
+        fed,
+        peer_id=peer.node_id,
+        type_name="proposal_share",
+        now=now,
+        body={
+            "invite_id": link.invite_id,
+            "proposal_ref": str(proposal.id),
+            "title": proposal.title,
+            "summary": proposal.summary,
+            "full_text": proposal.full_text,
+            "tags": [t for t in proposal.tags if pools.TAG_RE.fullmatch(t)][:16],
+            "language": proposal.language,
+            "stage": WIRE_STAGES.get(proposal.stage, "idea"),
+        },
+    )
 
 
 def apply_decline(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     """Declined (by the reviewer, or by their node for them): the next candidate is invited."""
     found = _linked(session, peer, env.body["invite_id"])
     if found is not None:
-        reviews.remote_declined(session, fed.ctx.settings, invitation=found[1], reason=env.body.get("reason", ""),
-                                now=now, remote=_hooks(fed))
+        reviews.remote_declined(
+            session,
+            fed.ctx.settings,
+            invitation=found[1],
+            reason=env.body.get("reason", ""),
+            now=now,
+            remote=_hooks(fed),
+        )
 
 
 def apply_submit(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
@@ -179,8 +257,9 @@ def apply_submit(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     data = {**body["scores"], "confidence": body["confidence"], "feedback": body["feedback"]}
     try:
         with session.begin_nested():
-            reviews.remote_review(session, fed.ctx.settings, invitation=invitation, data=data, now=now,
-                                  remote=_hooks(fed))
+            reviews.remote_review(
+                session, fed.ctx.settings, invitation=invitation, data=data, now=now, remote=_hooks(fed)
+            )
     except DomainError as exc:  # e.g. empty feedback: refuse it by a message, never jam the channel
         log.warning("review %s from %s refused: %s", link.invite_id, peer.node_id, exc.message)
         send_cancel(session, fed, invitation, "review_refused", now)
@@ -194,52 +273,93 @@ def peer_review_figures(session) -> list[dict]:
     pools_by_peer = pools.pool_figures(session)
     out = []
     for peer in session.scalars(select(Peer).where(Peer.status != "pending").order_by(Peer.node_id)).all():
-        out.append({"peer": peer.node_id, "name": peer.name, "country": peer.country, "status": peer.status,
-                    "reviews_received": _count_out(session, peer.node_id, "submitted"),
-                    "reviews_given": _count_in(session, peer.node_id, "submitted"),
-                    "bounties_paid": _bounties(session, peer.node_id, "out"),
-                    "bounties_earned": _bounties(session, peer.node_id, "in"),
-                    "pending_out": pending_out(session, peer.node_id), "pending_in": pending_in(session, peer.node_id),
-                    "pool_received": pools_by_peer.get(peer.node_id, {}).get("received", 0),
-                    "pool_shared": pools_by_peer.get(peer.node_id, {}).get("shared", 0)})
+        out.append(
+            {
+                "peer": peer.node_id,
+                "name": peer.name,
+                "country": peer.country,
+                "status": peer.status,
+                "reviews_received": _count_out(session, peer.node_id, "submitted"),
+                "reviews_given": _count_in(session, peer.node_id, "submitted"),
+                "bounties_paid": _bounties(session, peer.node_id, "out"),
+                "bounties_earned": _bounties(session, peer.node_id, "in"),
+                "pending_out": pending_out(session, peer.node_id),
+                "pending_in": pending_in(session, peer.node_id),
+                "pool_received": pools_by_peer.get(peer.node_id, {}).get("received", 0),
+                "pool_shared": pools_by_peer.get(peer.node_id, {}).get("shared", 0),
+            }
+        )
     return out
 
 
 def _count_out(session, peer_id: str, status: str) -> int:
-    return session.execute(select(func.count()).select_from(ReviewInvitation).where(
-        ReviewInvitation.remote_node == peer_id, ReviewInvitation.status == status)).scalar_one()
+    return session.execute(
+        select(func.count())
+        .select_from(ReviewInvitation)
+        .where(ReviewInvitation.remote_node == peer_id, ReviewInvitation.status == status)
+    ).scalar_one()
 
 
 def _count_in(session, peer_id: str, status: str) -> int:
-    return session.execute(select(func.count()).select_from(IncomingInvitation).where(
-        IncomingInvitation.peer_id == peer_id, IncomingInvitation.status == status)).scalar_one()
+    return session.execute(
+        select(func.count())
+        .select_from(IncomingInvitation)
+        .where(IncomingInvitation.peer_id == peer_id, IncomingInvitation.status == status)
+    ).scalar_one()
 
 
 def _bounties(session, peer_id: str, direction: str) -> int:
     """SIF of review bounties that completed in one direction (bounced ones are not counted)."""
-    return int(session.execute(select(func.coalesce(func.sum(CrossBorderTransfer.amount), 0)).where(
-        CrossBorderTransfer.peer_id == peer_id, CrossBorderTransfer.direction == direction,
-        CrossBorderTransfer.status == "completed",
-        CrossBorderTransfer.transfer_id.startswith(TRANSFER_PREFIX))).scalar_one())
+    return int(
+        session.execute(
+            select(func.coalesce(func.sum(CrossBorderTransfer.amount), 0)).where(
+                CrossBorderTransfer.peer_id == peer_id,
+                CrossBorderTransfer.direction == direction,
+                CrossBorderTransfer.status == "completed",
+                CrossBorderTransfer.transfer_id.startswith(TRANSFER_PREFIX),
+            )
+        ).scalar_one()
+    )
 
 
 def pending_out(session, peer_id: str) -> list[dict]:
     """Our proposals' open invitations of the peer's reviewers."""
-    rows = session.execute(select(ReviewInvitation, Proposal.title).join(
-        Proposal, Proposal.id == ReviewInvitation.proposal_id).where(
-        ReviewInvitation.remote_node == peer_id, ReviewInvitation.status.in_(OPEN_STATES))
-        .order_by(ReviewInvitation.id)).all()
-    return [{"invitation_id": inv.id, "proposal_id": inv.proposal_id, "title": title,
-             "reviewer": f"{inv.remote_handle}@{peer_id}", "status": inv.status, "accept_by": inv.accept_by,
-             "due_by": inv.due_by} for inv, title in rows]
+    rows = session.execute(
+        select(ReviewInvitation, Proposal.title)
+        .join(Proposal, Proposal.id == ReviewInvitation.proposal_id)
+        .where(ReviewInvitation.remote_node == peer_id, ReviewInvitation.status.in_(OPEN_STATES))
+        .order_by(ReviewInvitation.id)
+    ).all()
+    return [
+        {
+            "invitation_id": inv.id,
+            "proposal_id": inv.proposal_id,
+            "title": title,
+            "reviewer": f"{inv.remote_handle}@{peer_id}",
+            "status": inv.status,
+            "accept_by": inv.accept_by,
+            "due_by": inv.due_by,
+        }
+        for inv, title in rows
+    ]
 
 
 def pending_in(session, peer_id: str) -> list[dict]:
     """The peer's open invitations of our reviewers."""
-    rows = session.execute(select(IncomingInvitation, Member.handle).join(
-        Member, Member.id == IncomingInvitation.member_id).where(
-        IncomingInvitation.peer_id == peer_id, IncomingInvitation.status.in_(pools.INCOMING_OPEN))
-        .order_by(IncomingInvitation.id)).all()
-    return [{"incoming_id": row.id, "title": row.title, "reviewer": handle, "status": row.status,
-             "accept_by": row.accept_by, "due_by": row.due_by if row.status == "accepted" else None}
-            for row, handle in rows]
+    rows = session.execute(
+        select(IncomingInvitation, Member.handle)
+        .join(Member, Member.id == IncomingInvitation.member_id)
+        .where(IncomingInvitation.peer_id == peer_id, IncomingInvitation.status.in_(pools.INCOMING_OPEN))
+        .order_by(IncomingInvitation.id)
+    ).all()
+    return [
+        {
+            "incoming_id": row.id,
+            "title": row.title,
+            "reviewer": handle,
+            "status": row.status,
+            "accept_by": row.accept_by,
+            "due_by": row.due_by if row.status == "accepted" else None,
+        }
+        for row, handle in rows
+    ]

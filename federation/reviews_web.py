@@ -1,4 +1,5 @@
 """Pages and JSON API of cross-border reviews: a member's invitations from peers; coordinators' view per peer."""
+
 from __future__ import annotations
 
 import re
@@ -32,17 +33,46 @@ def nullable(schema: dict) -> dict:
 SCORE = integer(1, 5)
 INCOMING = obj(
     ("id", "peer", "title", "summary", "tags", "language", "bounty", "status", "accept_by", "due_by"),
-    id=integer(), peer=string(), peer_name=string(), peer_country=string(), proposal_ref=string(), title=string(),
-    summary=string(), tags=arr(string()), language=string(), bounty=integer(1),
-    status=string(enum=sorted(incoming.INCOMING.transitions)), accept_by=DATETIME, due_by=DATETIME,
-    responded_at=nullable(DATETIME), decline_reason=string(), end_reason=string(), received_at=DATETIME,
-    payment=nullable(string()), full_text=string(), stage=string(),
-    review=obj(("shared_value", "social_transformation", "impact", "confidence", "feedback"),
-               shared_value=SCORE, social_transformation=SCORE, impact=SCORE, confidence=SCORE, feedback=string(),
-               submitted_at=DATETIME, helpfulness=nullable(SCORE), rated_at=nullable(DATETIME)),
+    id=integer(),
+    peer=string(),
+    peer_name=string(),
+    peer_country=string(),
+    proposal_ref=string(),
+    title=string(),
+    summary=string(),
+    tags=arr(string()),
+    language=string(),
+    bounty=integer(1),
+    status=string(enum=sorted(incoming.INCOMING.transitions)),
+    accept_by=DATETIME,
+    due_by=DATETIME,
+    responded_at=nullable(DATETIME),
+    decline_reason=string(),
+    end_reason=string(),
+    received_at=DATETIME,
+    payment=nullable(string()),
+    full_text=string(),
+    stage=string(),
+    review=obj(
+        ("shared_value", "social_transformation", "impact", "confidence", "feedback"),
+        shared_value=SCORE,
+        social_transformation=SCORE,
+        impact=SCORE,
+        confidence=SCORE,
+        feedback=string(),
+        submitted_at=DATETIME,
+        helpfulness=nullable(SCORE),
+        rated_at=nullable(DATETIME),
+    ),
 )
-REVIEW_BODY = obj(reviews.REVIEW_FIELDS, shared_value=SCORE, social_transformation=SCORE, impact=SCORE,
-                  confidence=SCORE, feedback=string(20000))
+REVIEW_BODY = obj(
+    reviews.REVIEW_FIELDS,
+    shared_value=SCORE,
+    social_transformation=SCORE,
+    impact=SCORE,
+    confidence=SCORE,
+    feedback=string(20000),
+)
 
 
 def _fed():
@@ -53,8 +83,12 @@ def _me_api(session) -> Member:
     return session.get(Member, g.member.id)
 
 
-@api.route("/remote-invitations", "GET", "Your invitations to review proposals of other national nodes",
-           response=obj(("invitations",), invitations=arr(INCOMING)))
+@api.route(
+    "/remote-invitations",
+    "GET",
+    "Your invitations to review proposals of other national nodes",
+    response=obj(("invitations",), invitations=arr(INCOMING)),
+)
 def list_incoming():
     ctx = node_ctx()
     with ctx.db.read() as s:
@@ -62,16 +96,21 @@ def list_incoming():
         return jsonify({"invitations": [incoming.incoming_view(s, r) for r in rows]})
 
 
-@api.route("/remote-invitations/<int:incoming_id>", "GET", "One invitation from another node; the full text "
-           "once you accepted and the proposer's node shared it", response=INCOMING)
+@api.route(
+    "/remote-invitations/<int:incoming_id>",
+    "GET",
+    "One invitation from another node; the full text once you accepted and the proposer's node shared it",
+    response=INCOMING,
+)
 def get_incoming(incoming_id: int):
     ctx = node_ctx()
     with ctx.db.read() as s:
         return jsonify(incoming.incoming_view(s, incoming.own_incoming(s, _me_api(s), incoming_id)))
 
 
-@api.route("/remote-invitations/<int:incoming_id>/accept", "POST", "Accept an invitation from another node",
-           response=INCOMING)
+@api.route(
+    "/remote-invitations/<int:incoming_id>/accept", "POST", "Accept an invitation from another node", response=INCOMING
+)
 def accept_incoming(incoming_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
@@ -80,20 +119,32 @@ def accept_incoming(incoming_id: int):
     return jsonify(out)
 
 
-@api.route("/remote-invitations/<int:incoming_id>/decline", "POST", "Decline an invitation from another node",
-           body=obj(reason=string(280)), response=INCOMING)
+@api.route(
+    "/remote-invitations/<int:incoming_id>/decline",
+    "POST",
+    "Decline an invitation from another node",
+    body=obj(reason=string(280)),
+    response=INCOMING,
+)
 def decline_incoming(incoming_id: int):
     data = only_fields(json_body(required=False), ("reason",))
     ctx = node_ctx()
     with ctx.db.write() as s:
-        row = incoming.decline(s, _fed(), member=_me_api(s), incoming_id=incoming_id, reason=data.get("reason"),
-                               now=ctx.now())
+        row = incoming.decline(
+            s, _fed(), member=_me_api(s), incoming_id=incoming_id, reason=data.get("reason"), now=ctx.now()
+        )
         out = incoming.incoming_view(s, row)
     return jsonify(out)
 
 
-@api.route("/remote-invitations/<int:incoming_id>/review", "POST", "Submit your review; the proposer's node "
-           "pays the bounty across the border", body=REVIEW_BODY, response=INCOMING, status=201)
+@api.route(
+    "/remote-invitations/<int:incoming_id>/review",
+    "POST",
+    "Submit your review; the proposer's node pays the bounty across the border",
+    body=REVIEW_BODY,
+    response=INCOMING,
+    status=201,
+)
 def submit_incoming(incoming_id: int):
     data = only_fields(json_body(), reviews.REVIEW_FIELDS)
     ctx = node_ctx()
@@ -109,8 +160,12 @@ def _coordinator(session) -> Member:
     return me
 
 
-@api.route("/federation/reviews", "GET", "Per peer: reviews given and received, bounties, open invitations "
-           "both ways, pool sizes (coordinators)", response=obj(("peers",), peers=arr(ANY_OBJECT)))
+@api.route(
+    "/federation/reviews",
+    "GET",
+    "Per peer: reviews given and received, bounties, open invitations both ways, pool sizes (coordinators)",
+    response=obj(("peers",), peers=arr(ANY_OBJECT)),
+)
 def peer_reviews():
     ctx = node_ctx()
     with ctx.db.read() as s:
@@ -118,15 +173,21 @@ def peer_reviews():
         return jsonify({"peers": peer_review_figures(s)})
 
 
-@api.route("/federation/pools", "GET", "The reviewer pool this node shares, and each peer's shared pool "
-           "(coordinators)", response=obj(("own", "peers"), own=arr(ANY_OBJECT), peers=arr(ANY_OBJECT)))
+@api.route(
+    "/federation/pools",
+    "GET",
+    "The reviewer pool this node shares, and each peer's shared pool (coordinators)",
+    response=obj(("own", "peers"), own=arr(ANY_OBJECT), peers=arr(ANY_OBJECT)),
+)
 def reviewer_pools():
     ctx = node_ctx()
     with ctx.db.read() as s:
         _coordinator(s)
         own = list(pools.reviewer_records(s, ctx.settings).values())
-        peers = [{"peer": p.node_id, "country": p.country, "status": p.status, "reviewers": pools.peer_pool(s, p.node_id)}
-                 for p in s.query(Peer).filter(Peer.status != "pending").order_by(Peer.node_id).all()]
+        peers = [
+            {"peer": p.node_id, "country": p.country, "status": p.status, "reviewers": pools.peer_pool(s, p.node_id)}
+            for p in s.query(Peer).filter(Peer.status != "pending").order_by(Peer.node_id).all()
+        ]
         return jsonify({"own": own, "peers": peers})
 
 
@@ -160,10 +221,15 @@ def answer(incoming_id: int, action: str):
         if action == "accept":
             incoming.accept(s, _fed(), member=_me(s), incoming_id=incoming_id, now=ctx.now())
         else:
-            incoming.decline(s, _fed(), member=_me(s), incoming_id=incoming_id, reason=request.form.get("reason", ""),
-                             now=ctx.now())
-    flash(_("Invitation accepted; the full text is on its way from the proposer's node.") if action == "accept"
-          else _("Invitation declined."), "info")
+            incoming.decline(
+                s, _fed(), member=_me(s), incoming_id=incoming_id, reason=request.form.get("reason", ""), now=ctx.now()
+            )
+    flash(
+        _("Invitation accepted; the full text is on its way from the proposer's node.")
+        if action == "accept"
+        else _("Invitation declined."),
+        "info",
+    )
     return redirect(url_for("remote_reviews.incoming_page", incoming_id=incoming_id), 303)
 
 
@@ -199,14 +265,20 @@ def _open_incoming(s, member: Member) -> list[dict]:
 
 def dashboard_panel(s, member: Member):
     """Open invitations from other nodes, on the member's dashboard."""
-    return _("Review invitations from other countries"), "remote_invitations_panel.html", {
-        "rows": _open_incoming(s, member), "compact": True}
+    return (
+        _("Review invitations from other countries"),
+        "remote_invitations_panel.html",
+        {"rows": _open_incoming(s, member), "compact": True},
+    )
 
 
 def reviews_section(s, member: Member):
     """Every invitation from other nodes, on the Reviews page."""
-    return _("Invitations from other countries"), "remote_invitations_panel.html", {
-        "rows": [incoming.incoming_view(s, r) for r in incoming.incoming_of(s, member)], "compact": False}
+    return (
+        _("Invitations from other countries"),
+        "remote_invitations_panel.html",
+        {"rows": [incoming.incoming_view(s, r) for r in incoming.incoming_of(s, member)], "compact": False},
+    )
 
 
 def coordinator_panel(s):
@@ -218,7 +290,10 @@ def register(app: Flask) -> None:
     """Routes, pages and panels; panels are added once per process."""
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(bp)
-    for panels, fn in ((DASHBOARD_PANELS, dashboard_panel), (REVIEW_PAGE_SECTIONS, reviews_section),
-                       (COORDINATOR_PANELS, coordinator_panel)):
+    for panels, fn in (
+        (DASHBOARD_PANELS, dashboard_panel),
+        (REVIEW_PAGE_SECTIONS, reviews_section),
+        (COORDINATOR_PANELS, coordinator_panel),
+    ):
         if fn not in panels:
             panels.append(fn)

@@ -15,6 +15,7 @@ The coordinator is an active peer or the network directory this node chose (sett
 `directory_id`), whose key the node pinned (`pin_directory`); settlement_transport.py
 authenticates either at the settlement endpoint.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,19 @@ from sqlalchemy import func, select
 from node.errors import ConflictError, ValidationError
 from node.lifecycle import lifecycle
 from node.services import ledger
-from protocol import (Envelope, Keyring, ProtocolError, canonical_json, check_form,
-                      check_signature, envelope_hash, make_envelope, parse_json, parse_time, sign_envelope)
+from protocol import (
+    Envelope,
+    Keyring,
+    ProtocolError,
+    canonical_json,
+    check_form,
+    check_signature,
+    envelope_hash,
+    make_envelope,
+    parse_json,
+    parse_time,
+    sign_envelope,
+)
 
 from .channels import chain_point
 from .checkpoints import position_of
@@ -38,8 +50,15 @@ from .tables import DirectoryKey, Dispute, Peer, SettledPair, SettlementPart
 
 # A lapsed participation still takes its certificate when it comes at last: the other participants
 # applied it, so applying it (once) is what makes the pairs mirror again.
-PART = lifecycle("round participation", "stated", stated="accepted refused", accepted="applied lapsed",
-                 refused="", applied="", lapsed="applied")
+PART = lifecycle(
+    "round participation",
+    "stated",
+    stated="accepted refused",
+    accepted="applied lapsed",
+    refused="",
+    applied="",
+    lapsed="applied",
+)
 MAX_POSITIONS = 64
 MAX_HORIZON = timedelta(days=1)
 
@@ -74,18 +93,27 @@ def directory_keys(session, fed) -> list[DirectoryKey]:
 def pin_directory(session, fed, doc, fingerprint: object, now: datetime) -> list[DirectoryKey]:
     """Pin the keys of our directory's verified document, once our coordinator read its fingerprint back."""
     if doc.node_id != fed.ctx.settings.directory_id:
-        raise ValidationError(_('%(directory)s is not the directory this node chose. Set '
-                                'directory_id = "%(directory)s" in the node\'s settings first.', directory=doc.node_id),
-                              code="directory_not_chosen", field="url")
+        raise ValidationError(
+            _(
+                "%(directory)s is not the directory this node chose. Set "
+                'directory_id = "%(directory)s" in the node\'s settings first.',
+                directory=doc.node_id,
+            ),
+            code="directory_not_chosen",
+            field="url",
+        )
     if not normalise_fingerprint(fingerprint) or normalise_fingerprint(fingerprint) != normalise_fingerprint(
-            doc.fingerprint):
-        raise ValidationError(_("The fingerprint does not match the directory's key."), code="fingerprint_mismatch",
-                              field="fingerprint")
+        doc.fingerprint
+    ):
+        raise ValidationError(
+            _("The fingerprint does not match the directory's key."), code="fingerprint_mismatch", field="fingerprint"
+        )
     # Only the key that signed the document is proven to be the directory's; keys pinned before stay.
     owner = key_owner(session, doc.current_kid, fed.node_id)
     if owner not in (None, doc.node_id):
-        raise ConflictError(_("The directory's key is already known here as a key of %(node)s.", node=owner),
-                            code="key_claimed")
+        raise ConflictError(
+            _("The directory's key is already known here as a key of %(node)s.", node=owner), code="key_claimed"
+        )
     key = next(k for k in doc.keys if k["kid"] == doc.current_kid)
     row = session.get(DirectoryKey, key["kid"]) or DirectoryKey(kid=key["kid"], pinned_at=now)
     row.directory_id, row.public, row.base_url = doc.node_id, key["public"], doc.base_url
@@ -106,8 +134,9 @@ def owed_to(node: str, debts: list[dict]) -> dict[str, int]:
 
 
 def applied_count(session) -> int:
-    return session.execute(select(func.count()).select_from(SettlementPart).where(
-        SettlementPart.state == "applied")).scalar_one()
+    return session.execute(
+        select(func.count()).select_from(SettlementPart).where(SettlementPart.state == "applied")
+    ).scalar_one()
 
 
 def statement_positions(session, fed) -> list[dict]:
@@ -117,10 +146,15 @@ def statement_positions(session, fed) -> list[dict]:
     for peer in session.scalars(select(Peer).where(Peer.status == "active").order_by(Peer.node_id)).all():
         if peer.node_id in disputed or len(out) == MAX_POSITIONS:
             continue
-        out.append({"peer": peer.node_id, "position": -position_of(session, peer.node_id),
-                    "as_of_seq_sent": chain_point(session, fed.node_id, peer.node_id, "out")[0],
-                    "as_of_seq_received": chain_point(session, fed.node_id, peer.node_id, "in")[0],
-                    "trust_limit": peer.trust_limit})
+        out.append(
+            {
+                "peer": peer.node_id,
+                "position": -position_of(session, peer.node_id),
+                "as_of_seq_sent": chain_point(session, fed.node_id, peer.node_id, "out")[0],
+                "as_of_seq_received": chain_point(session, fed.node_id, peer.node_id, "in")[0],
+                "trust_limit": peer.trust_limit,
+            }
+        )
     return out
 
 
@@ -154,13 +188,20 @@ def give_statement(fed, coordinator: str, round_id: str) -> Envelope:
             return load(part.statement)  # the statement its proposal was checked against
         for other in session.scalars(select(SettlementPart).where(SettlementPart.state == "accepted")).all():
             if other.coordinator != coordinator:
-                raise Refusal("round_in_progress", f"this node accepted round {other.round_id} of "
-                                        f"{other.coordinator} and waits for its certificate")
+                raise Refusal(
+                    "round_in_progress",
+                    f"this node accepted round {other.round_id} of {other.coordinator} and waits for its certificate",
+                )
             # A coordinator starts a new round only once its last one is over: delivered or abandoned.
             _move(other, "lapsed", f"{coordinator} started round {round_id}")
-        env = make_envelope(type="position_statement", from_=fed.node_id, to=coordinator, created=now,
-                            id=new_envelope_id(),
-                            body={"round_id": round_id, "positions": statement_positions(session, fed)})
+        env = make_envelope(
+            type="position_statement",
+            from_=fed.node_id,
+            to=coordinator,
+            created=now,
+            id=new_envelope_id(),
+            body={"round_id": round_id, "positions": statement_positions(session, fed)},
+        )
         env = sign_envelope(env, signing_key(session, fed, coordinator))
         part = part or SettlementPart(round_id=round_id, coordinator=coordinator, state="stated", created_at=now)
         part.statement, part.applied_before = stored(env), applied_count(session)
@@ -188,8 +229,14 @@ def answer_proposal(fed, coordinator: str, proposal: Envelope) -> Envelope:
         answer = {"round_id": part.round_id, "proposal_hash": proposal_hash, "accept": refusal is None}
         if refusal is not None:
             answer["reason"] = refusal[:280]
-        env = make_envelope(type="settlement_acceptance", from_=fed.node_id, to=coordinator, created=now,
-                            body=answer, id=new_envelope_id())
+        env = make_envelope(
+            type="settlement_acceptance",
+            from_=fed.node_id,
+            to=coordinator,
+            created=now,
+            body=answer,
+            id=new_envelope_id(),
+        )
         env = sign_envelope(env, signing_key(session, fed, coordinator))
         _move(part, "accepted" if refusal is None else "refused", refusal or "")
         part.proposal, part.proposal_hash, part.acceptance = stored(proposal), proposal_hash, stored(env)
@@ -202,22 +249,29 @@ def check_proposal(session, fed, part: SettlementPart, body: dict, now: datetime
     me = fed.node_id
     stated = {p["peer"]: p["position"] for p in load(part.statement).body["positions"]}
     before, after = owed_to(me, body["before"]), owed_to(me, body["after"])
-    changes = {q: before.get(q, 0) - after.get(q, 0) for q in sorted(set(before) | set(after))
-               if before.get(q, 0) != after.get(q, 0)}  # as ledger balance: positive = we owe more
+    changes = {
+        q: before.get(q, 0) - after.get(q, 0)
+        for q in sorted(set(before) | set(after))
+        if before.get(q, 0) != after.get(q, 0)
+    }  # as ledger balance: positive = we owe more
     if parse_time(body["deadline"]) <= now:
         return "deadline_passed: the proposal came after its own deadline", changes
     if parse_time(body["deadline"]) > now + MAX_HORIZON:  # accepting binds us until then: not for long
         return "deadline_too_far: a round may take a day at most", changes
     if applied_count(session) != part.applied_before:
         return "positions_changed: another settlement was applied since our statement", changes
-    busy = session.scalars(select(SettlementPart).where(SettlementPart.state == "accepted",
-                                                        SettlementPart.round_id != part.round_id)).first()
+    busy = session.scalars(
+        select(SettlementPart).where(SettlementPart.state == "accepted", SettlementPart.round_id != part.round_id)
+    ).first()
     if busy is not None:
         return f"round_in_progress: we accepted round {busy.round_id} and wait for its certificate", changes
     for q in sorted(set(before) | set(after)):
         if q not in stated or before.get(q, 0) != stated[q]:
-            return f"before_mismatch: with {q} the proposal has {before.get(q, 0)}, our statement " \
-                   f"{stated.get(q, 'nothing')}", changes
+            return (
+                f"before_mismatch: with {q} the proposal has {before.get(q, 0)}, our statement "
+                f"{stated.get(q, 'nothing')}",
+                changes,
+            )
     if sum(before.values()) != sum(after.values()):
         return f"net_changed: our net would go from {sum(before.values())} to {sum(after.values())}", changes
     totals = sum(d["amount"] for d in body["before"]) - sum(d["amount"] for d in body["after"])
@@ -259,8 +313,15 @@ def _post_changes(session, round_id: str, coordinator: str, changes: dict[str, i
         return
     legs = [ledger.Leg(position_account(session, q, now), delta) for q, delta in sorted(changes.items())]
     # Limits were checked against the proposal; payments since then must not make the set-off fail.
-    ledger.post(session, kind="settlement", legs=legs, memo=f"clearing round {round_id} run by {coordinator}",
-                now=now, ref=f"settle:{round_id}", check_limits=False)
+    ledger.post(
+        session,
+        kind="settlement",
+        legs=legs,
+        memo=f"clearing round {round_id} run by {coordinator}",
+        now=now,
+        ref=f"settle:{round_id}",
+        check_limits=False,
+    )
     for q, delta in changes.items():
         pair = session.get(SettledPair, q) or SettledPair(peer_id=q)
         pair.settled, pair.settlements = (pair.settled or 0) + delta, (pair.settlements or 0) + 1
@@ -326,6 +387,3 @@ def on_statement(fed, coordinator: str, env: Envelope) -> dict:
 
 def on_proposal(fed, coordinator: str, env: Envelope) -> dict:
     return {"acceptance": answer_proposal(fed, coordinator, env).to_dict()}
-
-
-

@@ -14,6 +14,7 @@ nothing anywhere, when a participant refuses or its deadline passes with an answ
 it is `empty` when there is nothing to clear, `undelivered` when a participant could not be
 given the certificate within the apply window (offered again until it applies it: `settled`).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,8 @@ import uuid
 from datetime import datetime, timedelta
 from itertools import combinations
 
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
@@ -38,35 +40,66 @@ from .settlement_transport import BadAnswer, Coordinator, checked_answer, coordi
 from .tables import SettlementRound
 
 log = logging.getLogger(__name__)
-ROUND = lifecycle("clearing round", "collecting", collecting="computed empty abandoned",
-                  computed="proposed abandoned", proposed="certified abandoned", certified="settled undelivered",
-                  settled="", empty="", abandoned="", undelivered="settled")
+ROUND = lifecycle(
+    "clearing round",
+    "collecting",
+    collecting="computed empty abandoned",
+    computed="proposed abandoned",
+    proposed="certified abandoned",
+    certified="settled undelivered",
+    settled="",
+    empty="",
+    abandoned="",
+    undelivered="settled",
+)
 WAITING = ("collecting", "computed", "proposed")
 DONE = ("applied", "already_applied")
 MAX_PARTICIPANTS = 64
 RESTATES = 3  # times the nodes of a pair with entries in flight are asked again before the round goes on
 
 
-def start_round(fed, *, participants: list[str] | None = None, deadline_seconds: object = None,
-                propose: bool = True, include_self: bool = True) -> str:
+def start_round(
+    fed,
+    *,
+    participants: list[str] | None = None,
+    deadline_seconds: object = None,
+    propose: bool = True,
+    include_self: bool = True,
+) -> str:
     """Open a round (default participants: this node and every active peer) and run it as far as it goes."""
     co = coordinator_of(fed)
     ctx = co.ctx
     seconds = co.deadline_seconds if deadline_seconds is None else deadline_seconds
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 10 <= seconds <= 86400:
-        raise ValidationError(_("The deadline must be %(low)s to %(high)s seconds away.", low=10, high=86400),
-                              code="invalid_deadline", field="deadline_seconds")
+        raise ValidationError(
+            _("The deadline must be %(low)s to %(high)s seconds away.", low=10, high=86400),
+            code="invalid_deadline",
+            field="deadline_seconds",
+        )
     with ctx.db.write() as session:
         now = ctx.now()
         busy = open_round(session, co, now)
         if busy is not None:
-            raise ConflictError(_("Round %(round)s is not over yet (%(state)s); start the next one when it is.",
-                                  round=busy.round_id, state=ROUND_STATE(busy.state)), code="round_open")
+            raise ConflictError(
+                _(
+                    "Round %(round)s is not over yet (%(state)s); start the next one when it is.",
+                    round=busy.round_id,
+                    state=ROUND_STATE(busy.state),
+                ),
+                code="round_open",
+            )
         chosen = choose_participants(session, co, participants, include_self and co.takes_part)
         round_id = f"{co.node_id}-{uuid.uuid4().hex[:24]}"
-        session.add(SettlementRound(round_id=round_id, state="collecting", participants=json.dumps(chosen),
-                                    deadline=now + timedelta(seconds=seconds), auto_propose=bool(propose),
-                                    created_at=now))
+        session.add(
+            SettlementRound(
+                round_id=round_id,
+                state="collecting",
+                participants=json.dumps(chosen),
+                deadline=now + timedelta(seconds=seconds),
+                auto_propose=bool(propose),
+                created_at=now,
+            )
+        )
     advance_round(co, round_id)
     return round_id
 
@@ -85,18 +118,33 @@ def choose_participants(session, co: Coordinator, given: object, include_self: b
         chosen = sorted(active | ({co.node_id} if include_self else set()))
     else:
         if not isinstance(given, list) or not all(isinstance(n, str) for n in given):
-            raise ValidationError(_("The participants are a list of node names."), code="invalid_participants",
-                                  field="participants")
+            raise ValidationError(
+                _("The participants are a list of node names."), code="invalid_participants", field="participants"
+            )
         chosen = sorted(set(given))
         strangers = [n for n in chosen if n != co.node_id and n not in active]
         if strangers:
-            raise ValidationError(ngettext("%(nodes)s is not an active peer.", "%(nodes)s are not active peers.",
-                                           len(strangers), nodes=", ".join(strangers)),
-                                  code="unknown_participant", field="participants")
+            raise ValidationError(
+                ngettext(
+                    "%(nodes)s is not an active peer.",
+                    "%(nodes)s are not active peers.",
+                    len(strangers),
+                    nodes=", ".join(strangers),
+                ),
+                code="unknown_participant",
+                field="participants",
+            )
     if not 2 <= len(chosen) <= MAX_PARTICIPANTS:
-        raise ValidationError(ngettext("A round needs 2 to %(max)s participants; %(num)d was chosen.",
-                                       "A round needs 2 to %(max)s participants; %(num)d were chosen.", len(chosen),
-                                       max=MAX_PARTICIPANTS), code="invalid_participants", field="participants")
+        raise ValidationError(
+            ngettext(
+                "A round needs 2 to %(max)s participants; %(num)d was chosen.",
+                "A round needs 2 to %(max)s participants; %(num)d were chosen.",
+                len(chosen),
+                max=MAX_PARTICIPANTS,
+            ),
+            code="invalid_participants",
+            field="participants",
+        )
     return chosen
 
 
@@ -106,8 +154,14 @@ def propose(fed, round_id: str) -> str:
     with co.ctx.db.write() as session:
         row = get_round(session, round_id)
         if row.state != "computed":
-            raise ConflictError(_("Round %(round)s cannot be proposed now: it is %(state)s.", round=round_id,
-                                  state=ROUND_STATE(row.state)), code="round_not_computed")
+            raise ConflictError(
+                _(
+                    "Round %(round)s cannot be proposed now: it is %(state)s.",
+                    round=round_id,
+                    state=ROUND_STATE(row.state),
+                ),
+                code="round_not_computed",
+            )
         row.auto_propose = True
     return advance_round(co, round_id)
 
@@ -118,8 +172,14 @@ def abandon(fed, round_id: str, reason: str) -> str:
     with co.ctx.db.write() as session:
         row = get_round(session, round_id)
         if row.state not in WAITING:
-            raise ConflictError(_("Round %(round)s can no longer be abandoned: it is %(state)s.", round=round_id,
-                                  state=ROUND_STATE(row.state)), code="round_not_waiting")
+            raise ConflictError(
+                _(
+                    "Round %(round)s can no longer be abandoned: it is %(state)s.",
+                    round=round_id,
+                    state=ROUND_STATE(row.state),
+                ),
+                code="round_not_waiting",
+            )
         return _finish(row, "abandoned", reason or "abandoned by the coordinator", co.ctx.now())
 
 
@@ -192,8 +252,11 @@ def _collect_once(co: Coordinator, round_id: str, restate: bool) -> str | None:
     with ctx.db.read() as session:
         row, now = get_round(session, round_id), ctx.now()
         have = json.loads(row.statements)
-        asks = {p: signed(session, co, "position_statement", p, {"round_id": round_id, "positions": []}, now)
-                for p in json.loads(row.participants) if p not in have}
+        asks = {
+            p: signed(session, co, "position_statement", p, {"round_id": round_id, "positions": []}, now)
+            for p in json.loads(row.participants)
+            if p not in have
+        }
     got, errors = {}, {}
     for p, env in asks.items():
         try:
@@ -248,8 +311,13 @@ def _compute(row: SettlementRound, now: datetime) -> str:
     debts, peered, limits, excluded = plan_round(json.loads(row.participants), statements)
     result = set_off(debts, peered=peered, limits=limits)
     row.excluded = json.dumps(excluded)
-    row.plan = json.dumps({"before": [d.to_dict() for d in result.before],
-                           "after": [d.to_dict() for d in result.after], "cleared": result.cleared})
+    row.plan = json.dumps(
+        {
+            "before": [d.to_dict() for d in result.before],
+            "after": [d.to_dict() for d in result.after],
+            "cleared": result.cleared,
+        }
+    )
     row.total_before, row.total_after = result.total_before, result.total_after
     if result.cleared == 0:
         return _finish(row, "empty", "nothing to clear", now)
@@ -262,11 +330,17 @@ def _propose(co: Coordinator, round_id: str) -> str | None:
         if row.state != "computed":
             return None
         plan = json.loads(row.plan)
-        body = {"round_id": round_id, "participants": json.loads(row.participants),
-                "deadline": format_time(row.deadline), "before": plan["before"], "after": plan["after"],
-                "cleared": plan["cleared"]}
-        env = make_envelope(type="settlement_proposal", from_=co.node_id, to="*", created=now, body=body,
-                            id=new_envelope_id())
+        body = {
+            "round_id": round_id,
+            "participants": json.loads(row.participants),
+            "deadline": format_time(row.deadline),
+            "before": plan["before"],
+            "after": plan["after"],
+            "cleared": plan["cleared"],
+        }
+        env = make_envelope(
+            type="settlement_proposal", from_=co.node_id, to="*", created=now, body=body, id=new_envelope_id()
+        )
         env = sign_envelope(env, co.own_key())
         row.proposal, row.proposal_hash = settlement.stored(env), envelope_hash(env)
         return _move(row, "proposed")
@@ -306,8 +380,9 @@ def _gather(co: Coordinator, round_id: str) -> str | None:
 
 
 def _certificate(co: Coordinator, body: dict, now: datetime) -> Envelope:
-    env = make_envelope(type="settlement_certificate", from_=co.node_id, to="*", created=now, body=body,
-                        id=new_envelope_id())
+    env = make_envelope(
+        type="settlement_certificate", from_=co.node_id, to="*", created=now, body=body, id=new_envelope_id()
+    )
     return sign_envelope(env, co.own_key())
 
 
@@ -332,8 +407,14 @@ def _deliver(co: Coordinator, round_id: str) -> str | None:
         delivered = json.loads(row.delivered)
         for p, answer in results.items():
             error = answer.get("error") or {}
-            delivered[p] = {"status": answer["status"]} if answer.get("status") in DONE else \
-                {"status": "failed", "error": f"{error.get('code', 'bad_answer')}: {error.get('message', '')}"[:300]}
+            delivered[p] = (
+                {"status": answer["status"]}
+                if answer.get("status") in DONE
+                else {
+                    "status": "failed",
+                    "error": f"{error.get('code', 'bad_answer')}: {error.get('message', '')}"[:300],
+                }
+            )
         row.delivered = json.dumps(delivered, sort_keys=True)
         missing = [p for p in json.loads(row.participants) if delivered.get(p, {}).get("status") not in DONE]
         if not missing:
@@ -349,8 +430,14 @@ def redeliver(fed, round_id: str) -> str:
     with co.ctx.db.read() as session:
         state = get_round(session, round_id).state
     if state != "undelivered":
-        raise ConflictError(_("Round %(round)s has no certificate left to deliver: it is %(state)s.", round=round_id,
-                              state=ROUND_STATE(state)), code="round_not_undelivered")
+        raise ConflictError(
+            _(
+                "Round %(round)s has no certificate left to deliver: it is %(state)s.",
+                round=round_id,
+                state=ROUND_STATE(state),
+            ),
+            code="round_not_undelivered",
+        )
     with co.lock(f"round:{round_id}"):
         _deliver(co, round_id)
     with co.ctx.db.read() as session:
@@ -366,8 +453,11 @@ def sweep_rounds(fed) -> int:
     co = coordinator_of(fed)
     moved = co.lapse_overdue()
     with co.ctx.db.read() as session:
-        states = session.execute(select(SettlementRound.round_id, SettlementRound.state).where(
-            SettlementRound.state.in_((*WAITING, "certified", "undelivered")))).all()
+        states = session.execute(
+            select(SettlementRound.round_id, SettlementRound.state).where(
+                SettlementRound.state.in_((*WAITING, "certified", "undelivered"))
+            )
+        ).all()
     for round_id, state in states:
         try:
             moved += (redeliver(co, round_id) if state == "undelivered" else advance_round(co, round_id)) != state
@@ -381,8 +471,9 @@ def _scheduled_round(co: Coordinator) -> int:
     if every <= 0:
         return 0
     with co.ctx.db.read() as session:
-        last = session.scalars(select(SettlementRound.created_at).order_by(
-            SettlementRound.created_at.desc()).limit(1)).first()
+        last = session.scalars(
+            select(SettlementRound.created_at).order_by(SettlementRound.created_at.desc()).limit(1)
+        ).first()
         last = max((t for t in (last, co.schedule_start(session)) if t is not None), default=None)
     if last is not None and co.ctx.now() < last + timedelta(seconds=every):
         return 0

@@ -5,6 +5,7 @@ network directory (federation/directory/clearing.py: its participants are the no
 which pinned its key when they applied). Both expose the same few methods, so
 settlement_round.py runs a round the same way for either.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,8 +14,22 @@ import requests
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
-from protocol import (Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, SigningKey, canonical_json, check_form,
-                      check_signature, make_envelope, parse_json, parse_time, sign_envelope, verify_envelope)
+from protocol import (
+    Envelope,
+    KeyInfo,
+    Keyring,
+    ProtocolError,
+    PublicKey,
+    SigningKey,
+    canonical_json,
+    check_form,
+    check_signature,
+    make_envelope,
+    parse_json,
+    parse_time,
+    sign_envelope,
+    verify_envelope,
+)
 
 from . import settlement
 from .httpsig import read_signature_input, sign_request, verify_request
@@ -108,8 +123,16 @@ class NodeCoordinator(Coordinator):
             if peer is None or peer.status != "active":
                 return {"error": {"code": "peer_not_active", "message": f"{node_id} is not an active peer"}}
             key = fed.request_key_for(session, node_id)
-        return post_signed(fed.http, peer.base_url.rstrip("/") + SETTLEMENT_PATH, env, from_node=fed.node_id,
-                           to_node=node_id, key=key, now=fed.ctx.now(), timeout=fed.timeout)
+        return post_signed(
+            fed.http,
+            peer.base_url.rstrip("/") + SETTLEMENT_PATH,
+            env,
+            from_node=fed.node_id,
+            to_node=node_id,
+            key=key,
+            now=fed.ctx.now(),
+            timeout=fed.timeout,
+        )
 
     def lapse_overdue(self) -> int:
         with self.ctx.db.write() as session:
@@ -123,8 +146,9 @@ def coordinator_of(fed_or_coordinator) -> Coordinator:
     return NodeCoordinator(fed_or_coordinator)
 
 
-def post_signed(http, url: str, env: Envelope, *, from_node: str, to_node: str, key: SigningKey, now: datetime,
-                timeout: float) -> dict:
+def post_signed(
+    http, url: str, env: Envelope, *, from_node: str, to_node: str, key: SigningKey, now: datetime, timeout: float
+) -> dict:
     """POST one envelope with an RFC 9421 request signature; the JSON answer, or `{"error": ...}`."""
     body = canonical_json(env.to_dict())
     headers = sign_request(method="POST", url=url, body=body, from_node=from_node, to_node=to_node, key=key, now=now)
@@ -187,8 +211,9 @@ def settlement_message():
     env = Envelope.from_dict(parse_json(body))
     if env.from_ != coordinator:
         raise Refusal("origin_mismatch", f"a message from {env.from_} came in {coordinator}'s request")
-    verify_envelope(env, keyring=keyring, expected_to=f.node_id, now=f.ctx.now(), max_skew=f.max_skew,
-                    max_age=f.max_age)
+    verify_envelope(
+        env, keyring=keyring, expected_to=f.node_id, now=f.ctx.now(), max_skew=f.max_skew, max_age=f.max_age
+    )
     handler = f.settlement_handlers.get(env.type)
     if handler is None or env.channel is not None:
         raise Refusal("unsupported_type", f"{env.type} is not a settlement message")
@@ -214,8 +239,16 @@ def _authenticate(f, body: bytes) -> tuple[str, Keyring, str]:
         if kid not in keys:
             raise Refusal("unknown_key", f"key {kid} is not a pinned key of {sender}")
         url = f.ctx.settings.base_url.rstrip("/") + request.full_path.rstrip("?")
-        signed_request = verify_request(method=request.method, url=url, headers=request.headers, body=body,
-                                        public_key=keys[kid], now=f.ctx.now(), max_skew=f.max_skew, max_age=f.max_age)
+        signed_request = verify_request(
+            method=request.method,
+            url=url,
+            headers=request.headers,
+            body=body,
+            public_key=keys[kid],
+            now=f.ctx.now(),
+            max_skew=f.max_skew,
+            max_age=f.max_age,
+        )
         if signed_request.to_node != f.node_id:
             raise Refusal("wrong_recipient", f"this request is for {signed_request.to_node}")
         if session.get(SeenNonce, signed_request.nonce) is not None:

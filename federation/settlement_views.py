@@ -1,4 +1,5 @@
 """Clearing rounds for coordinators: the JSON API, the settlement page and the history both show."""
+
 from __future__ import annotations
 
 import json
@@ -23,12 +24,26 @@ from .settlement import load, node_keyring, owed_to
 from .tables import Peer, SettlementPart, SettlementRound
 from .web import bp
 
-SETTLEMENT = {"type": "object", "properties": {
-    "round_id": string(), "coordinator": string(), "state": string(), "participation": string(),
-    "participants": arr(string()), "before": arr(ANY_OBJECT), "after": arr(ANY_OBJECT),
-    "total_before": integer(), "total_after": integer(), "cleared": integer(), "changes": ANY_OBJECT,
-    "positions": arr(ANY_OBJECT),
-    "excluded": arr(ANY_OBJECT), "reason": string(), "certificate": ANY_OBJECT}}
+SETTLEMENT = {
+    "type": "object",
+    "properties": {
+        "round_id": string(),
+        "coordinator": string(),
+        "state": string(),
+        "participation": string(),
+        "participants": arr(string()),
+        "before": arr(ANY_OBJECT),
+        "after": arr(ANY_OBJECT),
+        "total_before": integer(),
+        "total_after": integer(),
+        "cleared": integer(),
+        "changes": ANY_OBJECT,
+        "positions": arr(ANY_OBJECT),
+        "excluded": arr(ANY_OBJECT),
+        "reason": string(),
+        "certificate": ANY_OBJECT,
+    },
+}
 
 
 def _fed():
@@ -55,20 +70,34 @@ def _entry(fed, ran: SettlementRound | None, part: SettlementPart | None) -> dic
     certificate = (ran.certificate if ran else "") or (part.certificate if part else "")
     total_before, total_after = sum(d["amount"] for d in before), sum(d["amount"] for d in after)
     owed_before, owed_after = owed_to(fed.node_id, before), owed_to(fed.node_id, after)
-    ours = [{"peer": q, "before": owed_before.get(q, 0), "after": owed_after.get(q, 0)}
-            for q in sorted(set(owed_before) | set(owed_after))] if part else []
+    ours = (
+        [
+            {"peer": q, "before": owed_before.get(q, 0), "after": owed_after.get(q, 0)}
+            for q in sorted(set(owed_before) | set(owed_after))
+        ]
+        if part
+        else []
+    )
     return {
-        "round_id": (ran or part).round_id, "coordinator": fed.node_id if ran else part.coordinator,
-        "state": ran.state if ran else part.state, "participation": part.state if part else None,
+        "round_id": (ran or part).round_id,
+        "coordinator": fed.node_id if ran else part.coordinator,
+        "state": ran.state if ran else part.state,
+        "participation": part.state if part else None,
         "participants": json.loads(ran.participants) if ran else proposal.get("participants", []),
-        "deadline": ran.deadline if ran else part.deadline, "before": before, "after": after,
-        "total_before": total_before, "total_after": total_after, "cleared": total_before - total_after,
-        "changes": json.loads(part.changes) if part else {}, "positions": ours,
+        "deadline": ran.deadline if ran else part.deadline,
+        "before": before,
+        "after": after,
+        "total_before": total_before,
+        "total_after": total_after,
+        "cleared": total_before - total_after,
+        "changes": json.loads(part.changes) if part else {},
+        "positions": ours,
         "excluded": json.loads(ran.excluded) if ran else [],
         "delivered": json.loads(ran.delivered) if ran else {},
         "reason": "; ".join(r for r in ((ran.reason if ran else ""), (part.reason if part else "")) if r),
         "certificate": json.loads(certificate) if certificate else None,
-        "created_at": (ran or part).created_at, "finished_at": ran.finished_at if ran else part.applied_at,
+        "created_at": (ran or part).created_at,
+        "finished_at": ran.finished_at if ran else part.applied_at,
     }
 
 
@@ -91,8 +120,9 @@ def signatures(session, fed, certificate: dict) -> list[dict]:
                 verdict, result = "verifies", "verifies"
             except ProtocolError as exc:
                 verdict, result = "invalid", f"does not verify: {exc.code}"
-        out.append({"type": env.type, "signer": env.from_, "created": env.created, "result": result,
-                    "verdict": verdict})
+        out.append(
+            {"type": env.type, "signer": env.from_, "created": env.created, "result": result, "verdict": verdict}
+        )
     return out
 
 
@@ -109,8 +139,12 @@ def _one(session, fed, round_id: str) -> dict:
     return found[0]
 
 
-@api.route("/federation/settlements", "GET", "Clearing rounds this node ran or took part in, newest first",
-           response={"type": "object", "properties": {"settlements": arr(SETTLEMENT)}})
+@api.route(
+    "/federation/settlements",
+    "GET",
+    "Clearing rounds this node ran or took part in, newest first",
+    response={"type": "object", "properties": {"settlements": arr(SETTLEMENT)}},
+)
 def list_settlements():
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -118,8 +152,12 @@ def list_settlements():
         return jsonify({"settlements": history(session, _fed())})
 
 
-@api.route("/federation/settlements/<round_id>", "GET",
-           "One clearing round, with its certificate verbatim and whose signatures verify here", response=SETTLEMENT)
+@api.route(
+    "/federation/settlements/<round_id>",
+    "GET",
+    "One clearing round, with its certificate verbatim and whose signatures verify here",
+    response=SETTLEMENT,
+)
 def get_settlement(round_id: str):
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -133,10 +171,14 @@ def get_settlement(round_id: str):
         return jsonify(out)
 
 
-@api.route("/federation/settlements", "POST",
-           "Start a clearing round (default: this node and every active peer); propose=false stops at a preview",
-           status=201, response=SETTLEMENT,
-           body=obj((), participants=arr(NODE_ID, 64), deadline_seconds=integer(10, 86400), propose=BOOL))
+@api.route(
+    "/federation/settlements",
+    "POST",
+    "Start a clearing round (default: this node and every active peer); propose=false stops at a preview",
+    status=201,
+    response=SETTLEMENT,
+    body=obj((), participants=arr(NODE_ID, 64), deadline_seconds=integer(10, 86400), propose=BOOL),
+)
 def start_settlement():
     data = only_fields(json_body(required=False), ("participants", "deadline_seconds", "propose"))
     ctx = node_ctx()
@@ -144,22 +186,30 @@ def start_settlement():
         _coordinator(session)
     propose = data.get("propose", True)
     if not isinstance(propose, bool):
-        raise ValidationError(_("Whether to propose the round is true or false."), code="invalid_propose",
-                              field="propose")
-    round_id = rounds.start_round(_fed(), participants=data.get("participants"),
-                                  deadline_seconds=data.get("deadline_seconds"), propose=propose)
+        raise ValidationError(
+            _("Whether to propose the round is true or false."), code="invalid_propose", field="propose"
+        )
+    round_id = rounds.start_round(
+        _fed(), participants=data.get("participants"), deadline_seconds=data.get("deadline_seconds"), propose=propose
+    )
     with ctx.db.read() as session:
         return jsonify(_one(session, _fed(), round_id)), 201
 
 
-@api.route("/federation/settlements/<round_id>/propose", "POST", "Send a previewed round's proposal now",
-           response=SETTLEMENT)
+@api.route(
+    "/federation/settlements/<round_id>/propose", "POST", "Send a previewed round's proposal now", response=SETTLEMENT
+)
 def propose_settlement(round_id: str):
     return _act(round_id, lambda fed: rounds.propose(fed, round_id))
 
 
-@api.route("/federation/settlements/<round_id>/abandon", "POST", "Abandon a round still waiting for answers",
-           body=obj((), reason=string(500)), response=SETTLEMENT)
+@api.route(
+    "/federation/settlements/<round_id>/abandon",
+    "POST",
+    "Abandon a round still waiting for answers",
+    body=obj((), reason=string(500)),
+    response=SETTLEMENT,
+)
 def abandon_settlement(round_id: str):
     data = only_fields(json_body(required=False), ("reason",))
     reason = data.get("reason", "")
@@ -204,12 +254,20 @@ def settlements_action():
     elif action == "abandon":
         rounds.abandon(fed, round_id, form.get("reason", "")[:500])
     else:
-        raise ValidationError(_("This form asked for an action the page does not know."), code="bad_choice",
-                              field="action")
+        raise ValidationError(
+            _("This form asked for an action the page does not know."), code="bad_choice", field="action"
+        )
     with fed.ctx.db.read() as s:
         entry = _one(s, fed, round_id)
-    flash(_("Round %(round)s: %(state)s, %(amount)s cleared.", round=round_id, state=ROUND_STATE(entry["state"]),
-            amount=i18n.sif_filter(entry["cleared"])), "info")
+    flash(
+        _(
+            "Round %(round)s: %(state)s, %(amount)s cleared.",
+            round=round_id,
+            state=ROUND_STATE(entry["state"]),
+            amount=i18n.sif_filter(entry["cleared"]),
+        ),
+        "info",
+    )
     if entry["reason"]:
         flash(entry["reason"], "info")  # what the round recorded, as it was written (the nodes' own words)
     return redirect(url_for("federation.settlements_page") + f"#round-{round_id}", 303)

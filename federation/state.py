@@ -1,4 +1,5 @@
 """The per-app federation object: identity, HTTP session, delivery kicker and per-peer locks."""
+
 from __future__ import annotations
 
 import threading
@@ -19,10 +20,17 @@ _LISTENER_INSTALLED = False
 # Built once (every delivery asks): our OLDEST key rotation towards a peer that it has not applied yet.
 # Its old key is the newest key the peer surely knows; later rotations it learns from the same batch.
 # (Taking the newest unapplied rotation deadlocked after two rotations: chaos seed 137.)
-_FIRST_UNAPPLIED_ROTATION = (select(ChannelEntry.acked_at, ChannelEntry.envelope)
-                             .where(ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == "out",
-                                    ChannelEntry.type == "key_rotation", ChannelEntry.acked_at.is_(None))
-                             .order_by(ChannelEntry.seq.asc()).limit(1))
+_FIRST_UNAPPLIED_ROTATION = (
+    select(ChannelEntry.acked_at, ChannelEntry.envelope)
+    .where(
+        ChannelEntry.peer_id == bindparam("peer_id"),
+        ChannelEntry.direction == "out",
+        ChannelEntry.type == "key_rotation",
+        ChannelEntry.acked_at.is_(None),
+    )
+    .order_by(ChannelEntry.seq.asc())
+    .limit(1)
+)
 
 
 class Federation:

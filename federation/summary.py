@@ -5,6 +5,7 @@ GET /federation/v1/initiatives (a ``directory_initiatives`` envelope), both addr
 the directory named by the ``directory_id`` setting: the node's coordinator chose to be
 listed there. Nothing personal leaves the node: counts, a median, sums and positions.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,19 +47,25 @@ def member_figures(session, now: datetime) -> dict:
     def count(*where) -> int:
         return session.execute(select(func.count()).select_from(Member).where(active, *where)).scalar_one()
 
-    held = session.execute(select(func.coalesce(func.sum(Account.balance), 0)).where(Account.kind == "member")
-                           ).scalar_one()
-    return {"members": count(),
-            "active_30d": count(Member.last_active_at >= now - timedelta(days=30)),
-            "active_180d": count(Member.last_active_at >= now - timedelta(days=180)),
-            # Overdrafts could make the sum negative in theory; the field counts SIF held, from 0.
-            "sif_in_circulation": max(0, int(held))}
+    held = session.execute(
+        select(func.coalesce(func.sum(Account.balance), 0)).where(Account.kind == "member")
+    ).scalar_one()
+    return {
+        "members": count(),
+        "active_30d": count(Member.last_active_at >= now - timedelta(days=30)),
+        "active_180d": count(Member.last_active_at >= now - timedelta(days=180)),
+        # Overdrafts could make the sum negative in theory; the field counts SIF held, from 0.
+        "sif_in_circulation": max(0, int(held)),
+    }
 
 
 def reviewer_pool(session) -> tuple[dict, dict]:
     """Shared reviewers (opted in to the pool) per expertise tag and per language."""
-    rows = session.execute(select(Member.expertise, Member.languages).where(
-        Member.status == "active", Member.is_reviewer.is_(True), Member.pool_consent.is_(True))).all()
+    rows = session.execute(
+        select(Member.expertise, Member.languages).where(
+            Member.status == "active", Member.is_reviewer.is_(True), Member.pool_consent.is_(True)
+        )
+    ).all()
     by_tag: dict[str, int] = {}
     by_language: dict[str, int] = {}
     for expertise, languages in rows:
@@ -73,13 +80,19 @@ def reviewer_pool(session) -> tuple[dict, dict]:
 
 def proposal_figures(session) -> dict:
     """Open proposals, proposals with a submitted review, and the median days from acceptance to review."""
-    open_count = session.execute(select(func.count()).select_from(Proposal).where(Proposal.status == "open")
-                                 ).scalar_one()
-    reviewed = session.execute(select(func.count(func.distinct(ReviewInvitation.proposal_id))).select_from(Review)
-                               .join(ReviewInvitation, ReviewInvitation.id == Review.invitation_id)).scalar_one()
-    spans = session.execute(select(ReviewInvitation.responded_at, Review.submitted_at)
-                            .join(Review, Review.invitation_id == ReviewInvitation.id)
-                            .where(ReviewInvitation.responded_at.is_not(None))).all()
+    open_count = session.execute(
+        select(func.count()).select_from(Proposal).where(Proposal.status == "open")
+    ).scalar_one()
+    reviewed = session.execute(
+        select(func.count(func.distinct(ReviewInvitation.proposal_id)))
+        .select_from(Review)
+        .join(ReviewInvitation, ReviewInvitation.id == Review.invitation_id)
+    ).scalar_one()
+    spans = session.execute(
+        select(ReviewInvitation.responded_at, Review.submitted_at)
+        .join(Review, Review.invitation_id == ReviewInvitation.id)
+        .where(ReviewInvitation.responded_at.is_not(None))
+    ).all()
     days = [max(0, (submitted - accepted).total_seconds() / 86400) for accepted, submitted in spans]
     median = min(3650, round(statistics.median(days))) if days else None
     return {"proposals_open": open_count, "proposals_reviewed": reviewed, "median_turnaround_days": median}
@@ -87,15 +100,25 @@ def proposal_figures(session) -> dict:
 
 def cross_border(session) -> list[dict]:
     """Per peer: reviews given and received (the review_submit entries of our channels) and our position."""
-    submits = dict(((peer, direction), n) for peer, direction, n in session.execute(
-        select(ChannelEntry.peer_id, ChannelEntry.direction, func.count())
-        .where(ChannelEntry.type == "review_submit").group_by(ChannelEntry.peer_id, ChannelEntry.direction)).all())
+    submits = dict(
+        ((peer, direction), n)
+        for peer, direction, n in session.execute(
+            select(ChannelEntry.peer_id, ChannelEntry.direction, func.count())
+            .where(ChannelEntry.type == "review_submit")
+            .group_by(ChannelEntry.peer_id, ChannelEntry.direction)
+        ).all()
+    )
     out = []
     for peer in session.scalars(select(Peer).where(Peer.status != "pending").order_by(Peer.node_id).limit(256)):
         # position_statement's sign: positive when the peer owes this node (our position account is what we owe).
-        out.append({"peer": peer.node_id, "reviews_given": submits.get((peer.node_id, "out"), 0),
-                    "reviews_received": submits.get((peer.node_id, "in"), 0),
-                    "position": -position_of(session, peer.node_id)})
+        out.append(
+            {
+                "peer": peer.node_id,
+                "reviews_given": submits.get((peer.node_id, "out"), 0),
+                "reviews_received": submits.get((peer.node_id, "in"), 0),
+                "position": -position_of(session, peer.node_id),
+            }
+        )
     return out
 
 
@@ -103,15 +126,26 @@ def clearings(session) -> list[dict]:
     """Clearing rounds this node applied, newest first, read from their certificates."""
     from .tables import SettlementPart
 
-    rows = session.scalars(select(SettlementPart).where(SettlementPart.state == "applied")
-                           .order_by(SettlementPart.applied_at.desc()).limit(64)).all()
+    rows = session.scalars(
+        select(SettlementPart)
+        .where(SettlementPart.state == "applied")
+        .order_by(SettlementPart.applied_at.desc())
+        .limit(64)
+    ).all()
     out = []
     for part in rows:
         proposal = json.loads(part.certificate)["body"]["proposal"]["body"]
-        out.append({"round_id": part.round_id, "coordinator": part.coordinator,
-                    "applied": _wire_time(part.applied_at), "participants": proposal["participants"],
-                    "total_before": sum(d["amount"] for d in proposal["before"]),
-                    "total_after": sum(d["amount"] for d in proposal["after"]), "cleared": proposal["cleared"]})
+        out.append(
+            {
+                "round_id": part.round_id,
+                "coordinator": part.coordinator,
+                "applied": _wire_time(part.applied_at),
+                "participants": proposal["participants"],
+                "total_before": sum(d["amount"] for d in proposal["before"]),
+                "total_after": sum(d["amount"] for d in proposal["after"]),
+                "cleared": proposal["cleared"],
+            }
+        )
     return out
 
 
@@ -120,8 +154,11 @@ def _wire_time(value: datetime) -> str:
 
 
 def initiatives_body(session, base_url: str) -> dict:
-    return {"initiatives": [initiatives_service.public_record(row, base_url)
-                            for row in initiatives_service.listed_initiatives(session)]}
+    return {
+        "initiatives": [
+            initiatives_service.public_record(row, base_url) for row in initiatives_service.listed_initiatives(session)
+        ]
+    }
 
 
 def initiatives_hash(body: dict) -> str:
@@ -132,9 +169,15 @@ def initiatives_hash(body: dict) -> str:
 def summary_body(session, settings, now: datetime) -> dict:
     """The directory_summary body of this node, now."""
     by_tag, by_language = reviewer_pool(session)
-    body = {**member_figures(session, now), "reviewers_by_tag": by_tag, "reviewers_by_language": by_language,
-            **proposal_figures(session), "cross_border": cross_border(session),
-            "software_version": software_version(), "protocol_version": PROTOCOL_VERSION}
+    body = {
+        **member_figures(session, now),
+        "reviewers_by_tag": by_tag,
+        "reviewers_by_language": by_language,
+        **proposal_figures(session),
+        "cross_border": cross_border(session),
+        "software_version": software_version(),
+        "protocol_version": PROTOCOL_VERSION,
+    }
     listed = initiatives_body(session, settings.base_url)
     if listed["initiatives"]:
         body["initiatives_hash"] = initiatives_hash(listed)
@@ -145,8 +188,14 @@ def summary_body(session, settings, now: datetime) -> dict:
 
 
 def signed(fed, type_name: str, body: dict, now: datetime) -> Envelope:
-    env = make_envelope(type=type_name, from_=fed.node_id, to=fed.ctx.settings.directory_id, created=now, body=body,
-                        id=new_envelope_id())
+    env = make_envelope(
+        type=type_name,
+        from_=fed.node_id,
+        to=fed.ctx.settings.directory_id,
+        created=now,
+        body=body,
+        id=new_envelope_id(),
+    )
     return sign_envelope(env, fed.identity.current_key())
 
 
@@ -154,8 +203,9 @@ def _serve(build) -> Response | tuple:
     fed = current_app.extensions["sifnet_federation"]
     ctx = fed.ctx
     if not ctx.settings.directory_id:
-        return jsonify({"error": {"code": "directory_not_set",
-                                  "message": "this node is not listed in a network directory"}}), 404
+        return jsonify(
+            {"error": {"code": "directory_not_set", "message": "this node is not listed in a network directory"}}
+        ), 404
     now = ctx.now()
     with ctx.db.read() as session:
         env = build(session, fed, now)
@@ -171,5 +221,6 @@ def summary():
 @bp.get(INITIATIVES_PATH)
 def initiatives():
     """The initiatives this node lists with their consent, signed for its directory."""
-    return _serve(lambda s, fed, now: signed(fed, "directory_initiatives",
-                                             initiatives_body(s, fed.ctx.settings.base_url), now))
+    return _serve(
+        lambda s, fed, now: signed(fed, "directory_initiatives", initiatives_body(s, fed.ctx.settings.base_url), now)
+    )

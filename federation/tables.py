@@ -2,10 +2,10 @@
 
 Envelopes are stored verbatim (their exact JSON text) so anyone can later prove what was said.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -19,7 +19,7 @@ class LocalKey(SQLModel, table=True):
     kid: str = Field(primary_key=True, max_length=64)
     public: str = Field(max_length=64)
     not_before: datetime
-    not_after: Optional[datetime] = None
+    not_after: datetime | None = None
 
 
 class Peer(SQLModel, table=True):
@@ -37,10 +37,10 @@ class Peer(SQLModel, table=True):
     trust_limit: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     document: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime
-    last_contact_at: Optional[datetime] = None
+    last_contact_at: datetime | None = None
     last_error: str = Field(default="", max_length=500)
     failures: int = Field(default=0)
-    next_attempt_at: Optional[datetime] = None
+    next_attempt_at: datetime | None = None
 
 
 class PeerKey(SQLModel, table=True):
@@ -51,8 +51,8 @@ class PeerKey(SQLModel, table=True):
     kid: str = Field(primary_key=True, max_length=64)
     peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)
     public: str = Field(max_length=64)
-    not_before: Optional[datetime] = None
-    not_after: Optional[datetime] = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
 
 
 class ChannelEntry(SQLModel, table=True):
@@ -61,7 +61,7 @@ class ChannelEntry(SQLModel, table=True):
     __tablename__ = "fed_channel_entries"
     __table_args__ = (UniqueConstraint("peer_id", "direction", "seq"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)
     direction: str = Field(max_length=3)  # out: we sent it | in: we received and applied it
     seq: int
@@ -70,7 +70,7 @@ class ChannelEntry(SQLModel, table=True):
     entry_hash: str = Field(max_length=64)
     envelope: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime
-    acked_at: Optional[datetime] = None  # out: when the peer confirmed it applied it
+    acked_at: datetime | None = None  # out: when the peer confirmed it applied it
 
 
 class CrossBorderTransfer(SQLModel, table=True):
@@ -79,11 +79,11 @@ class CrossBorderTransfer(SQLModel, table=True):
     __tablename__ = "fed_transfers"
     __table_args__ = (UniqueConstraint("transfer_id", "direction"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     transfer_id: str = Field(index=True, max_length=64)
     direction: str = Field(max_length=3)  # out | in
     peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)
-    local_member_id: Optional[int] = Field(default=None, foreign_key="members.id", index=True)
+    local_member_id: int | None = Field(default=None, foreign_key="members.id", index=True)
     local_handle: str = Field(max_length=64)
     remote_handle: str = Field(max_length=64)
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -92,7 +92,7 @@ class CrossBorderTransfer(SQLModel, table=True):
     reason_code: str = Field(default="", max_length=40)
     reason: str = Field(default="", max_length=280)
     created_at: datetime
-    finished_at: Optional[datetime] = None
+    finished_at: datetime | None = None
 
 
 class Checkpoint(SQLModel, table=True):
@@ -100,7 +100,7 @@ class Checkpoint(SQLModel, table=True):
 
     __tablename__ = "fed_checkpoints"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)
     envelope: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime
@@ -113,13 +113,13 @@ class Dispute(SQLModel, table=True):
 
     __tablename__ = "fed_disputes"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)
     kind: str = Field(max_length=32)  # position_mismatch | chain_mismatch
     detail: str = Field(max_length=2000)
     status: str = Field(default="open", max_length=16)  # open | resolved
     opened_at: datetime
-    resolved_at: Optional[datetime] = None
+    resolved_at: datetime | None = None
     resolution: str = Field(default="", max_length=1000)
 
 
@@ -155,7 +155,7 @@ class SettlementRound(SQLModel, table=True):
     total_after: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     reason: str = Field(default="", max_length=1000)
     created_at: datetime
-    finished_at: Optional[datetime] = None
+    finished_at: datetime | None = None
 
 
 class SettlementPart(SQLModel, table=True):
@@ -168,7 +168,7 @@ class SettlementPart(SQLModel, table=True):
     state: str = Field(max_length=16, index=True)  # stated | accepted | refused | applied | lapsed
     statement: str = Field(sa_column=Column(Text, nullable=False))
     applied_before: int = Field(default=0)  # settlements this node had applied when it stated
-    deadline: Optional[datetime] = None
+    deadline: datetime | None = None
     proposal: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     proposal_hash: str = Field(default="", max_length=64)
     acceptance: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -176,7 +176,7 @@ class SettlementPart(SQLModel, table=True):
     certificate: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     changes: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # peer -> position change
     created_at: datetime
-    applied_at: Optional[datetime] = None
+    applied_at: datetime | None = None
 
 
 class DirectoryKey(SQLModel, table=True):
@@ -211,7 +211,7 @@ class Initiative(SQLModel, table=True):
 
     __tablename__ = "fed_initiatives"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     ref: str = Field(index=True, unique=True, max_length=64)  # stable public id, e.g. i-3f9a0c12
     name: str = Field(max_length=200)
     summary: str = Field(default="", max_length=500)
@@ -219,8 +219,8 @@ class Initiative(SQLModel, table=True):
     sectors: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     stage: str = Field(max_length=16)  # idea | planning | pilot | scaling
     city: str = Field(default="", max_length=100)
-    contact_member_id: Optional[int] = Field(default=None, foreign_key="members.id")  # gets contact messages
-    consent_at: Optional[datetime] = None  # None: not listed (never agreed, or withdrew)
+    contact_member_id: int | None = Field(default=None, foreign_key="members.id")  # gets contact messages
+    consent_at: datetime | None = None  # None: not listed (never agreed, or withdrew)
     consent_note: str = Field(default="", max_length=300)  # how the initiative agreed, for the record
     created_at: datetime
     updated_at: datetime
@@ -235,7 +235,9 @@ class PoolShare(SQLModel, table=True):
     __tablename__ = "fed_pool_shares"
 
     peer_id: str = Field(primary_key=True, max_length=32)
-    records: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))  # handle -> reviewer
+    records: dict = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict)
+    )  # handle -> reviewer
     snapshot_at: datetime
     sent_at: datetime
 
@@ -246,7 +248,7 @@ class PoolReviewer(SQLModel, table=True):
     __tablename__ = "fed_pool_reviewers"
     __table_args__ = (UniqueConstraint("peer_id", "handle"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)
     handle: str = Field(max_length=64)
     expertise: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
@@ -254,7 +256,7 @@ class PoolReviewer(SQLModel, table=True):
     open_slots: int = Field(default=0)
     turnaround_days: int = Field(default=0)
     reviews_done: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
-    helpfulness: Optional[int] = None  # 0..100, None until rated
+    helpfulness: int | None = None  # 0..100, None until rated
     updated_at: datetime
 
 
@@ -268,10 +270,10 @@ class ReviewLink(SQLModel, table=True):
     peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)
     due_by: datetime  # fixed when invited, so both nodes agree on it
     created_at: datetime
-    shared_at: Optional[datetime] = None  # when the full text went out (only after acceptance)
+    shared_at: datetime | None = None  # when the full text went out (only after acceptance)
     transfer_id: str = Field(default="", max_length=64)  # the bounty's cross-border transfer
     end_sent: str = Field(default="", max_length=64)  # reason code of the review_cancel sent, if any
-    rated_at: Optional[datetime] = None
+    rated_at: datetime | None = None
 
 
 class IncomingInvitation(SQLModel, table=True):
@@ -280,7 +282,7 @@ class IncomingInvitation(SQLModel, table=True):
     __tablename__ = "fed_incoming_invitations"
     __table_args__ = (UniqueConstraint("peer_id", "invite_id"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)
     invite_id: str = Field(max_length=64)
     member_id: int = Field(foreign_key="members.id", index=True)
@@ -294,15 +296,15 @@ class IncomingInvitation(SQLModel, table=True):
     due_by: datetime
     status: str = Field(default="invited", max_length=16, index=True)  # see remote_reviews.INCOMING
     received_at: datetime
-    responded_at: Optional[datetime] = None
+    responded_at: datetime | None = None
     decline_reason: str = Field(default="", max_length=280)
     end_reason: str = Field(default="", max_length=64)  # review_cancel reason code from the proposer's node
-    full_text: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # proposal_share
+    full_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # proposal_share
     stage: str = Field(default="", max_length=16)
-    shared_at: Optional[datetime] = None
+    shared_at: datetime | None = None
     scores: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
-    confidence: Optional[int] = None
+    confidence: int | None = None
     feedback: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    submitted_at: Optional[datetime] = None
-    helpfulness: Optional[int] = None  # 1..5, from review_rating
-    rated_at: Optional[datetime] = None
+    submitted_at: datetime | None = None
+    helpfulness: int | None = None  # 1..5, from review_rating
+    rated_at: datetime | None = None

@@ -4,6 +4,7 @@ The chaos tests use these to send what a correct node never sends: a transfer un
 already used, and a review invitation with far-future deadlines. The receiving node must
 answer each exactly once and keep every invariant.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -20,7 +21,7 @@ from protocol import format_time
 from . import channels
 from .peers import position_account
 from .tables import CrossBorderTransfer, PoolReviewer
-from .transfers import REUSE_MARK, _INSERT_TRANSFER, _transfer_values
+from .transfers import _INSERT_TRANSFER, REUSE_MARK, _transfer_values
 
 bp = Blueprint("federation_test_hooks", __name__, url_prefix="/_test/federation")
 
@@ -42,25 +43,53 @@ def reuse_transfer():
             outgoing = outgoing.where(CrossBorderTransfer.transfer_id == str(data["transfer_id"]))
         else:  # the newest transfer this node sent itself (not one of these reuses)
             outgoing = outgoing.where(~CrossBorderTransfer.transfer_id.contains(REUSE_MARK)).order_by(
-                CrossBorderTransfer.id.desc())
+                CrossBorderTransfer.id.desc()
+            )
         first = session.scalars(outgoing).first()
         if first is None:
             raise NotFoundError("no outgoing transfer with that id", code="transfer_not_found")
-        body = {"transfer_id": first.transfer_id, "payer": first.local_handle, "payee": first.remote_handle,
-                "amount": first.amount, "memo": first.memo}
+        body = {
+            "transfer_id": first.transfer_id,
+            "payer": first.local_handle,
+            "payee": first.remote_handle,
+            "amount": first.amount,
+            "memo": first.memo,
+        }
         if data.get("same") is not True:
-            reused = session.execute(select(func.count()).select_from(CrossBorderTransfer).where(
-                CrossBorderTransfer.transfer_id.startswith(first.transfer_id + REUSE_MARK))).scalar_one()
+            reused = session.execute(
+                select(func.count())
+                .select_from(CrossBorderTransfer)
+                .where(CrossBorderTransfer.transfer_id.startswith(first.transfer_id + REUSE_MARK))
+            ).scalar_one()
             local_id = f"{first.transfer_id}{REUSE_MARK}{reused + 1}"
             body["memo"] = f"reused id {reused + 1}"
-            ledger.post(session, kind="cross_border_out", memo=f"to {first.remote_handle}@{first.peer_id} (reused id)",
-                        now=now, ref=f"xfer:{local_id}:out", actor_id=first.local_member_id,
-                        legs=[ledger.Leg(ledger.member_account(session, first.local_member_id), -first.amount),
-                              ledger.Leg(position_account(session, first.peer_id, now), first.amount)])
-            session.execute(_INSERT_TRANSFER, _transfer_values(
-                transfer_id=local_id, direction="out", peer_id=first.peer_id, local_member_id=first.local_member_id,
-                local_handle=first.local_handle, remote_handle=first.remote_handle, amount=first.amount,
-                memo=body["memo"], status="pending", created_at=now))
+            ledger.post(
+                session,
+                kind="cross_border_out",
+                memo=f"to {first.remote_handle}@{first.peer_id} (reused id)",
+                now=now,
+                ref=f"xfer:{local_id}:out",
+                actor_id=first.local_member_id,
+                legs=[
+                    ledger.Leg(ledger.member_account(session, first.local_member_id), -first.amount),
+                    ledger.Leg(position_account(session, first.peer_id, now), first.amount),
+                ],
+            )
+            session.execute(
+                _INSERT_TRANSFER,
+                _transfer_values(
+                    transfer_id=local_id,
+                    direction="out",
+                    peer_id=first.peer_id,
+                    local_member_id=first.local_member_id,
+                    local_handle=first.local_handle,
+                    remote_handle=first.remote_handle,
+                    amount=first.amount,
+                    memo=body["memo"],
+                    status="pending",
+                    created_at=now,
+                ),
+            )
         seq = channels.append(session, fed, peer_id=first.peer_id, type_name="transfer", now=now, body=body)
     return jsonify({"seq": seq, "body": body}), 201
 
@@ -75,16 +104,25 @@ def far_invite():
         raise ConflictError("days: 1..36500", code="invalid_input")
     with fed.ctx.db.write() as session:
         now = fed.ctx.now()
-        reviewer = session.scalars(select(PoolReviewer).where(PoolReviewer.peer_id == str(data.get("peer", "")))
-                                   .order_by(PoolReviewer.handle)).first()
+        reviewer = session.scalars(
+            select(PoolReviewer).where(PoolReviewer.peer_id == str(data.get("peer", ""))).order_by(PoolReviewer.handle)
+        ).first()
         if reviewer is None:
             raise NotFoundError("that peer shares no reviewer", code="no_reviewer")
         invite_id = "far-" + uuid.uuid4().hex
         accept_by = now + timedelta(days=days)
-        body = {"invite_id": invite_id, "proposal_ref": "p-far", "reviewer_handle": reviewer.handle,
-                "title": "Far-future invitation", "summary": "Holds a slot for a long time.", "tags": [],
-                "language": "en", "bounty": 1, "accept_by": format_time(accept_by),
-                "due_by": format_time(accept_by + timedelta(days=14))}
+        body = {
+            "invite_id": invite_id,
+            "proposal_ref": "p-far",
+            "reviewer_handle": reviewer.handle,
+            "title": "Far-future invitation",
+            "summary": "Holds a slot for a long time.",
+            "tags": [],
+            "language": "en",
+            "bounty": 1,
+            "accept_by": format_time(accept_by),
+            "due_by": format_time(accept_by + timedelta(days=14)),
+        }
         channels.append(session, fed, peer_id=reviewer.peer_id, type_name="review_invite", now=now, body=body)
     return jsonify({"invite_id": invite_id, "peer": reviewer.peer_id}), 201
 

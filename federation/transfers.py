@@ -5,6 +5,7 @@ one transaction. Receiver: credit the payee and debit its position towards the s
 bounce with a reason; the sender then reverses. Every transfer ends completed or bounced on
 both sides, and each ledger movement carries a ref so it happens once.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -25,43 +26,78 @@ from .peers import position_account
 from .tables import CrossBorderTransfer, Peer
 
 
-
 def parse_address(address: object) -> tuple[str, str]:
     """'anna@hu' -> ('anna', 'hu')."""
     text = str(address or "").strip().lower()
     handle, sep, node_id = text.partition("@")
     if not sep or not handle or not node_id:
-        raise ValidationError(_("Give an address such as anna@hu: the member's handle, then @ and their node."),
-                              code="invalid_address", field="to")
+        raise ValidationError(
+            _("Give an address such as anna@hu: the member's handle, then @ and their node."),
+            code="invalid_address",
+            field="to",
+        )
     return handle, node_id
 
 
-def send_transfer(session, fed, *, payer: Member | members.MemberRef, to: str, amount: object, memo: str,
-                  now: datetime) -> str:
+def send_transfer(
+    session, fed, *, payer: Member | members.MemberRef, to: str, amount: object, memo: str, now: datetime
+) -> str:
     """Pay a member of a peer node (the transfer starts pending); refused at once if the payer's limit
     does not allow it. Returns the transfer id."""
     amount = ledger.require_amount(amount)
     handle, node_id = parse_address(to)
     peer = session.get(Peer, node_id)
     if peer is None:
-        raise NotFoundError(_("%(node)s is not a peer of this node.", node=node_id), code="unknown_peer_node",
-                            field="to")
+        raise NotFoundError(
+            _("%(node)s is not a peer of this node.", node=node_id), code="unknown_peer_node", field="to"
+        )
     if peer.status != "active":
-        raise ConflictError(_("Payments to %(node)s are not possible now: that peer is %(state)s.", node=node_id,
-                              state=PEER_STATUS(peer.status)), code="peer_not_active")
+        raise ConflictError(
+            _(
+                "Payments to %(node)s are not possible now: that peer is %(state)s.",
+                node=node_id,
+                state=PEER_STATUS(peer.status),
+            ),
+            code="peer_not_active",
+        )
     if payer.status != "active":
         raise LedgerError(_("Your account is not active."), code="account_not_active")
     transfer_id = uuid.uuid4().hex
-    ledger.post(session, kind="cross_border_out", memo=f"to {handle}@{node_id}: {memo}"[:280], now=now,
-                ref=f"xfer:{transfer_id}:out", actor_id=payer.id,
-                legs=[ledger.Leg(ledger.member_account(session, payer.id), -amount),
-                      ledger.Leg(position_account(session, node_id, now), amount)])
-    session.execute(_INSERT_TRANSFER, _transfer_values(
-        transfer_id=transfer_id, direction="out", peer_id=node_id, local_member_id=payer.id,
-        local_handle=payer.handle, remote_handle=handle, amount=amount, memo=memo, status="pending", created_at=now))
-    channels.append(session, fed, peer_id=node_id, type_name="transfer", now=now,
-                    body={"transfer_id": transfer_id, "payer": payer.handle, "payee": handle, "amount": amount,
-                          "memo": memo})
+    ledger.post(
+        session,
+        kind="cross_border_out",
+        memo=f"to {handle}@{node_id}: {memo}"[:280],
+        now=now,
+        ref=f"xfer:{transfer_id}:out",
+        actor_id=payer.id,
+        legs=[
+            ledger.Leg(ledger.member_account(session, payer.id), -amount),
+            ledger.Leg(position_account(session, node_id, now), amount),
+        ],
+    )
+    session.execute(
+        _INSERT_TRANSFER,
+        _transfer_values(
+            transfer_id=transfer_id,
+            direction="out",
+            peer_id=node_id,
+            local_member_id=payer.id,
+            local_handle=payer.handle,
+            remote_handle=handle,
+            amount=amount,
+            memo=memo,
+            status="pending",
+            created_at=now,
+        ),
+    )
+    channels.append(
+        session,
+        fed,
+        peer_id=node_id,
+        type_name="transfer",
+        now=now,
+        body={"transfer_id": transfer_id, "payer": payer.handle, "payee": handle, "amount": amount, "memo": memo},
+    )
     return transfer_id
 
 
@@ -83,37 +119,74 @@ def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
         _answer_reused_id(session, fed, peer, env, first, now)
         return
     payee = _payee(session, fed, peer, body)
-    row = _transfer_values(transfer_id=tid, direction="in", peer_id=peer.node_id, local_handle=body["payee"],
-                           remote_handle=body["payer"], amount=body["amount"], memo=body.get("memo", ""),
-                           status="completed", created_at=now, finished_at=now)
+    row = _transfer_values(
+        transfer_id=tid,
+        direction="in",
+        peer_id=peer.node_id,
+        local_handle=body["payee"],
+        remote_handle=body["payer"],
+        amount=body["amount"],
+        memo=body.get("memo", ""),
+        status="completed",
+        created_at=now,
+        finished_at=now,
+    )
     try:  # the reasons below travel to the payer's node in the bounce: English, as the protocol's data
         if payee is None or payee.status != "active":
             raise DomainError(f"no active member {body['payee']} here", code="unknown_payee")
         if peer.status != "active":
             raise DomainError("this peer is suspended", code="peer_suspended")
-        ledger.post(session, kind="cross_border_in", now=now, ref=f"xfer:{tid}:in",
-                    memo=f"from {body['payer']}@{peer.node_id}: {body.get('memo', '')}"[:280],
-                    legs=[ledger.Leg(position_account(session, peer.node_id, now), -body["amount"]),
-                          ledger.Leg(ledger.member_account(session, payee.id), body["amount"])])
+        ledger.post(
+            session,
+            kind="cross_border_in",
+            now=now,
+            ref=f"xfer:{tid}:in",
+            memo=f"from {body['payer']}@{peer.node_id}: {body.get('memo', '')}"[:280],
+            legs=[
+                ledger.Leg(position_account(session, peer.node_id, now), -body["amount"]),
+                ledger.Leg(ledger.member_account(session, payee.id), body["amount"]),
+            ],
+        )
     except DomainError as exc:
-        code = {"limit_exceeded": "trust_limit_exceeded", "balance_cap_exceeded": "payee_cap_exceeded",
-                "account_closed": "unknown_payee"}.get(exc.code, exc.code)
-        session.execute(_INSERT_TRANSFER, {**row, "status": "bounced", "reason_code": code,
-                                           "reason": exc.message[:280]})
-        channels.append(session, fed, peer_id=peer.node_id, type_name="transfer_bounce", now=now,
-                        body={"transfer_id": tid, "reason_code": code, "reason": exc.message[:280]})
+        code = {
+            "limit_exceeded": "trust_limit_exceeded",
+            "balance_cap_exceeded": "payee_cap_exceeded",
+            "account_closed": "unknown_payee",
+        }.get(exc.code, exc.code)
+        session.execute(
+            _INSERT_TRANSFER, {**row, "status": "bounced", "reason_code": code, "reason": exc.message[:280]}
+        )
+        channels.append(
+            session,
+            fed,
+            peer_id=peer.node_id,
+            type_name="transfer_bounce",
+            now=now,
+            body={"transfer_id": tid, "reason_code": code, "reason": exc.message[:280]},
+        )
         return
     session.execute(_INSERT_TRANSFER, {**row, "local_member_id": payee.id})  # bounced rows name nobody
-    notify(session, member_id=payee.id, kind="payment", now=now,
-           params={"payer": f"{body['payer']}@{peer.node_id}", "amount": body["amount"], "memo": body.get("memo", "")})
-    channels.append(session, fed, peer_id=peer.node_id, type_name="transfer_receipt", now=now,
-                    body={"transfer_id": tid})
+    notify(
+        session,
+        member_id=payee.id,
+        kind="payment",
+        now=now,
+        params={"payer": f"{body['payer']}@{peer.node_id}", "amount": body["amount"], "memo": body.get("memo", "")},
+    )
+    channels.append(
+        session, fed, peer_id=peer.node_id, type_name="transfer_receipt", now=now, body={"transfer_id": tid}
+    )
 
 
-_INCOMING = select(CrossBorderTransfer.remote_handle, CrossBorderTransfer.local_handle, CrossBorderTransfer.amount,
-                   CrossBorderTransfer.memo, CrossBorderTransfer.status, CrossBorderTransfer.reason_code,
-                   CrossBorderTransfer.reason).where(CrossBorderTransfer.transfer_id == bindparam("tid"),
-                                                     CrossBorderTransfer.direction == "in")
+_INCOMING = select(
+    CrossBorderTransfer.remote_handle,
+    CrossBorderTransfer.local_handle,
+    CrossBorderTransfer.amount,
+    CrossBorderTransfer.memo,
+    CrossBorderTransfer.status,
+    CrossBorderTransfer.reason_code,
+    CrossBorderTransfer.reason,
+).where(CrossBorderTransfer.transfer_id == bindparam("tid"), CrossBorderTransfer.direction == "in")
 
 
 def _answer_reused_id(session, fed, peer: Peer, env: Envelope, first, now: datetime) -> None:
@@ -126,17 +199,33 @@ def _answer_reused_id(session, fed, peer: Peer, env: Envelope, first, now: datet
     """
     body = env.body
     same = (first.remote_handle, first.local_handle, first.amount, first.memo) == (
-        body["payer"], body["payee"], body["amount"], body.get("memo", ""))
+        body["payer"],
+        body["payee"],
+        body["amount"],
+        body.get("memo", ""),
+    )
     if same and first.status == "completed":
-        channels.append(session, fed, peer_id=peer.node_id, type_name="transfer_receipt", now=now,
-                        body={"transfer_id": body["transfer_id"]})
+        channels.append(
+            session,
+            fed,
+            peer_id=peer.node_id,
+            type_name="transfer_receipt",
+            now=now,
+            body={"transfer_id": body["transfer_id"]},
+        )
         return
     if same:
         code, reason = first.reason_code, first.reason
     else:
         code, reason = "transfer_id_reused", "this transfer id was already used for another transfer"
-    channels.append(session, fed, peer_id=peer.node_id, type_name="transfer_bounce", now=now,
-                    body={"transfer_id": body["transfer_id"], "reason_code": code, "reason": reason})
+    channels.append(
+        session,
+        fed,
+        peer_id=peer.node_id,
+        type_name="transfer_bounce",
+        now=now,
+        body={"transfer_id": body["transfer_id"], "reason_code": code, "reason": reason},
+    )
 
 
 def _payee(session, fed, peer: Peer, body: dict) -> Member | members.MemberRef | None:
@@ -151,9 +240,13 @@ def _payee(session, fed, peer: Peer, body: dict) -> Member | members.MemberRef |
 
 
 def _outgoing(session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
-    return session.scalars(select(CrossBorderTransfer).where(
-        CrossBorderTransfer.transfer_id == tid, CrossBorderTransfer.direction == "out",
-        CrossBorderTransfer.peer_id == peer.node_id)).first()
+    return session.scalars(
+        select(CrossBorderTransfer).where(
+            CrossBorderTransfer.transfer_id == tid,
+            CrossBorderTransfer.direction == "out",
+            CrossBorderTransfer.peer_id == peer.node_id,
+        )
+    ).first()
 
 
 REUSE_MARK = "-reuse-"
@@ -165,10 +258,16 @@ def _pending_reuse(session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
     This node never reuses an id itself; only the chaos tests' careless-peer hook does
     (federation/test_hooks.py), and it records what it sent this way so a bounce reverses it.
     """
-    return session.scalars(select(CrossBorderTransfer).where(
-        CrossBorderTransfer.transfer_id.startswith(tid + REUSE_MARK, autoescape=True),
-        CrossBorderTransfer.direction == "out", CrossBorderTransfer.peer_id == peer.node_id,
-        CrossBorderTransfer.status == "pending").order_by(CrossBorderTransfer.id)).first()
+    return session.scalars(
+        select(CrossBorderTransfer)
+        .where(
+            CrossBorderTransfer.transfer_id.startswith(tid + REUSE_MARK, autoescape=True),
+            CrossBorderTransfer.direction == "out",
+            CrossBorderTransfer.peer_id == peer.node_id,
+            CrossBorderTransfer.status == "pending",
+        )
+        .order_by(CrossBorderTransfer.id)
+    ).first()
 
 
 def apply_receipt(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
@@ -187,21 +286,51 @@ def apply_bounce(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     payer_account = ledger.member_account(session, row.local_member_id)
     # A reversal must not fail: if the payer closed their account meanwhile, the SIF retire to issuance.
     target = payer_account if not payer_account.closed else ledger.issuance_account(session, now)
-    ledger.post(session, kind="cross_border_bounce", now=now, ref=f"xfer:{row.transfer_id}:bounce",
-                memo=f"returned by {peer.node_id}: {env.body['reason']}"[:280], check_limits=False,
-                legs=[ledger.Leg(position_account(session, peer.node_id, now), -row.amount),
-                      ledger.Leg(target, row.amount)])
+    ledger.post(
+        session,
+        kind="cross_border_bounce",
+        now=now,
+        ref=f"xfer:{row.transfer_id}:bounce",
+        memo=f"returned by {peer.node_id}: {env.body['reason']}"[:280],
+        check_limits=False,
+        legs=[ledger.Leg(position_account(session, peer.node_id, now), -row.amount), ledger.Leg(target, row.amount)],
+    )
     row.status, row.finished_at = "bounced", now
     row.reason_code, row.reason = env.body["reason_code"], env.body["reason"]
-    notify(session, member_id=row.local_member_id, kind="payment_bounced", now=now,
-           params={"payee": f"{row.remote_handle}@{peer.node_id}", "peer": peer.node_id, "amount": row.amount,
-                   "reason": env.body["reason"], "reason_code": env.body["reason_code"]})
+    notify(
+        session,
+        member_id=row.local_member_id,
+        kind="payment_bounced",
+        now=now,
+        params={
+            "payee": f"{row.remote_handle}@{peer.node_id}",
+            "peer": peer.node_id,
+            "amount": row.amount,
+            "reason": env.body["reason"],
+            "reason_code": env.body["reason_code"],
+        },
+    )
 
 
 def transfers_of(session, member_id: int) -> list[dict]:
-    rows = session.scalars(select(CrossBorderTransfer).where(CrossBorderTransfer.local_member_id == member_id)
-                           .order_by(CrossBorderTransfer.id.desc())).all()
-    return [{"transfer_id": r.transfer_id, "direction": r.direction, "peer": r.peer_id,
-             "counterparty": f"{r.remote_handle}@{r.peer_id}", "amount": r.amount, "memo": r.memo,
-             "status": r.status, "reason_code": r.reason_code, "reason": r.reason, "created_at": r.created_at,
-             "finished_at": r.finished_at} for r in rows]
+    rows = session.scalars(
+        select(CrossBorderTransfer)
+        .where(CrossBorderTransfer.local_member_id == member_id)
+        .order_by(CrossBorderTransfer.id.desc())
+    ).all()
+    return [
+        {
+            "transfer_id": r.transfer_id,
+            "direction": r.direction,
+            "peer": r.peer_id,
+            "counterparty": f"{r.remote_handle}@{r.peer_id}",
+            "amount": r.amount,
+            "memo": r.memo,
+            "status": r.status,
+            "reason_code": r.reason_code,
+            "reason": r.reason,
+            "created_at": r.created_at,
+            "finished_at": r.finished_at,
+        }
+        for r in rows
+    ]

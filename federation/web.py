@@ -1,4 +1,5 @@
 """Coordinator pages for federation: peers (add, confirm, trust limit, suspend, resume) and disputes."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -42,8 +43,14 @@ def peers_action():
         doc = peers_service.fetch_document(form.get("url"), now=ctx.now(), max_skew=_fed().max_skew)
         with ctx.db.write() as s:
             peers_service.add_peer(s, doc, own_node_id=ctx.settings.node_id, now=ctx.now())
-        flash(_("Added %(node)s. Read its fingerprint %(fingerprint)s back with its coordinator, then confirm.",
-                node=doc.node_id, fingerprint=doc.fingerprint), "info")
+        flash(
+            _(
+                "Added %(node)s. Read its fingerprint %(fingerprint)s back with its coordinator, then confirm.",
+                node=doc.node_id,
+                fingerprint=doc.fingerprint,
+            ),
+            "info",
+        )
     elif action == "check":
         flash(_checkpoint_outcome(node_id, exchange_checkpoint(_fed(), node_id)), "info")
     else:
@@ -58,11 +65,17 @@ def _checkpoint_outcome(node_id: str, result: dict) -> str:
     if result.get("agrees"):
         return _("The checkpoint with %(node)s agrees.", node=node_id)
     if "problems" in result:
-        return _("The checkpoint with %(node)s differs: %(problems)s. A dispute is open.", node=node_id,
-                 problems="; ".join(result["problems"]))
+        return _(
+            "The checkpoint with %(node)s differs: %(problems)s. A dispute is open.",
+            node=node_id,
+            problems="; ".join(result["problems"]),
+        )
     error = result.get("error") or {}
-    return _("%(node)s did not take the checkpoint: %(reason)s", node=node_id,
-             reason=error.get("message") or error.get("code") or "?")
+    return _(
+        "%(node)s did not take the checkpoint: %(reason)s",
+        node=node_id,
+        reason=error.get("message") or error.get("code") or "?",
+    )
 
 
 def _done(action: str, node_id: str) -> str:
@@ -77,9 +90,13 @@ def _done(action: str, node_id: str) -> str:
 
 def _change_peer(s, ctx, action: str, node_id: str, form) -> None:
     limit_raw = form.get("trust_limit", "").strip()
-    limit = int(limit_raw) if limit_raw.isdigit() else (ctx.settings.default_trust_limit if not limit_raw else limit_raw)
+    limit = (
+        int(limit_raw) if limit_raw.isdigit() else (ctx.settings.default_trust_limit if not limit_raw else limit_raw)
+    )
     if action == "confirm":
-        peers_service.confirm_peer(s, node_id=node_id, fingerprint=form.get("fingerprint"), trust_limit=limit, now=ctx.now())
+        peers_service.confirm_peer(
+            s, node_id=node_id, fingerprint=form.get("fingerprint"), trust_limit=limit, now=ctx.now()
+        )
     elif action == "trust":
         peers_service.set_trust_limit(s, node_id=node_id, limit=limit, now=ctx.now())
     elif action == "suspend":
@@ -87,8 +104,9 @@ def _change_peer(s, ctx, action: str, node_id: str, form) -> None:
     elif action == "resume":
         peers_service.resume_peer(s, node_id=node_id, now=ctx.now())
     else:
-        raise ValidationError(_("This form asked for an action the page does not know."), code="bad_choice",
-                              field="action")
+        raise ValidationError(
+            _("This form asked for an action the page does not know."), code="bad_choice", field="action"
+        )
 
 
 @bp.post("/coordinator/disputes/<int:dispute_id>/resolve")

@@ -1,11 +1,13 @@
 """The application factory: wires settings, database, API, web UI (and later federation)."""
+
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
@@ -19,7 +21,6 @@ from .errors import DomainError
 from .services.members import password_hasher
 from .settings import Settings, load_settings
 from .sweeps import register_sweeps
-
 
 # What a member reads for an HTTP error that carries werkzeug's own (English) description.
 HTTP_MESSAGES = {
@@ -52,8 +53,13 @@ class JSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
-def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClock | None = None,
-               settings: Settings | None = None, start_delivery: bool = True) -> Flask:
+def create_app(
+    test_config: Mapping[str, Any] | None = None,
+    *,
+    clock: SystemClock | None = None,
+    settings: Settings | None = None,
+    start_delivery: bool = True,
+) -> Flask:
     """Build a node app; test_config overrides settings by name."""
     settings = settings or load_settings(test_config)
     data_path = settings.data_path
@@ -79,8 +85,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: SystemClo
 
     ops.init_app(app)  # first: every later hook and log line sees the request id
     security_headers.init_app(app)
-    i18n.init_app(app, default_language=settings.default_language, time_zone=settings.time_zone,
-                  unit=settings.unit, viewer=viewer)
+    i18n.init_app(
+        app, default_language=settings.default_language, time_zone=settings.time_zone, unit=settings.unit, viewer=viewer
+    )
     api.init_app(app)
     web.init_app(app)
     idempotency.init_app(app)  # after web: its before_request runs once the CSRF check passed

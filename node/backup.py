@@ -6,6 +6,7 @@ not the database files or logs) and the database: database.sqlite, copied with S
 backup API (a consistent snapshot while the node writes), or database.pgdump, pg_dump's
 custom format (one REPEATABLE READ snapshot). The node keeps running throughout.
 """
+
 from __future__ import annotations
 
 import glob
@@ -18,7 +19,7 @@ import subprocess
 import tarfile
 import tempfile
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import inspect, text
@@ -45,9 +46,13 @@ def backup(settings: Settings, target: Path) -> dict:
     """Write a backup of the node with these settings to target; returns its manifest."""
     db = Database(settings.db_url)
     try:
-        manifest = {"format": FORMAT, "node_id": settings.node_id, "database": "sqlite" if db.is_sqlite else
-                    "postgresql", "revision": _revision(db),
-                    "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        manifest = {
+            "format": FORMAT,
+            "node_id": settings.node_id,
+            "database": "sqlite" if db.is_sqlite else "postgresql",
+            "revision": _revision(db),
+            "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
         with tempfile.TemporaryDirectory(prefix="sifnet-backup-") as tmp:
             dump = Path(tmp) / "db"
             if db.is_sqlite:
@@ -58,8 +63,10 @@ def backup(settings: Settings, target: Path) -> dict:
                 raise BackupError(f"cannot back up a {make_url(db.url).get_backend_name()} database")
             partial = target.with_name(target.name + ".partial")
             # The file holds the signing keys: readable by the owner only, like the data folder's copies.
-            with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh, \
-                    tarfile.open(fileobj=fh, mode="w:gz") as tar:
+            with (
+                os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh,
+                tarfile.open(fileobj=fh, mode="w:gz") as tar,
+            ):
                 _add_bytes(tar, "manifest.json", json.dumps(manifest, indent=2).encode())
                 for path in _data_files(settings.data_path, skip=target):
                     tar.add(path, arcname="files/" + path.relative_to(settings.data_path).as_posix())
@@ -117,8 +124,9 @@ def _target_url(data_dir: Path, manifest: dict, database_url: str | None) -> str
     url = normalize_url(load_settings({"data_dir": str(data_dir)}).db_url)
     kind = "sqlite" if url.startswith("sqlite") else make_url(url).get_backend_name()
     if kind != manifest["database"]:
-        raise BackupError(f"this backup holds a {manifest['database']} database; the target is {kind}",
-                          code="database_kind_mismatch")
+        raise BackupError(
+            f"this backup holds a {manifest['database']} database; the target is {kind}", code="database_kind_mismatch"
+        )
     return url
 
 
@@ -126,15 +134,15 @@ def _restore_database(url: str, kind: str, dump: Path) -> None:
     db = Database(url)
     try:
         if inspect(db.engine).get_table_names():
-            raise BackupError("the target database already has tables; restore into an empty one",
-                              code="database_not_empty")
+            raise BackupError(
+                "the target database already has tables; restore into an empty one", code="database_not_empty"
+            )
     finally:
         db.dispose()
     if kind == "sqlite":
         _sqlite_copy(str(dump), Path(make_url(url).database))
     else:
-        _pg_tool("pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction", str(dump),
-                 url=url)
+        _pg_tool("pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction", str(dump), url=url)
 
 
 def _sqlite_copy(source: str, target: Path) -> None:
@@ -163,8 +171,7 @@ def _find_tool(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(Path(p).parts[-3]))
     tool = found[-1] if found else shutil.which(name)
     if tool is None:
-        raise BackupError(f"{name} is not installed (Debian: apt-get install postgresql-client)",
-                          code="tool_missing")
+        raise BackupError(f"{name} is not installed (Debian: apt-get install postgresql-client)", code="tool_missing")
     return tool
 
 
@@ -179,8 +186,13 @@ def _data_files(data_path: Path, skip: Path) -> list[Path]:
     skip = skip.resolve()
     out = []
     for path in sorted(data_path.rglob("*")):
-        if (path.is_file() and path.name not in SKIP_NAMES and path.suffix != ".log"
-                and not path.name.endswith(".partial") and path.resolve() != skip):
+        if (
+            path.is_file()
+            and path.name not in SKIP_NAMES
+            and path.suffix != ".log"
+            and not path.name.endswith(".partial")
+            and path.resolve() != skip
+        ):
             out.append(path)
     return out
 
@@ -201,7 +213,7 @@ def _member_bytes(tar: tarfile.TarFile, name: str) -> bytes:
 
 def _extract_file(tar: tarfile.TarFile, member: tarfile.TarInfo, data_dir: Path) -> None:
     """Write one files/ member, refusing paths that would leave the data folder."""
-    relative = Path(member.name[len("files/"):])
+    relative = Path(member.name[len("files/") :])
     if relative.is_absolute() or ".." in relative.parts:
         raise BackupError(f"unsafe path in backup: {member.name}", code="bad_backup")
     path = data_dir / relative

@@ -1,17 +1,19 @@
 """The `sifnet` command line: `sifnet node init|run|create-coordinator|seed-demo|check-books|backup|restore`."""
+
 from __future__ import annotations
 
 import argparse
 import getpass
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .errors import DomainError
 from .registry import Registry
 from .settings import SettingsError, load_settings, write_settings_file
+
 
 @dataclass(frozen=True)
 class Command:
@@ -140,9 +142,16 @@ def cmd_create_coordinator(args: argparse.Namespace) -> int:
     app = create_app(settings=settings)
     ctx = app.extensions["sifnet"]
     with ctx.db.write() as s:
-        member = members.create_coordinator(s, ctx.settings, email=args.email, password=password,
-                                            display_name=args.name or "Coordinator", handle=args.handle,
-                                            now=ctx.now(), hasher=ctx.hasher)
+        member = members.create_coordinator(
+            s,
+            ctx.settings,
+            email=args.email,
+            password=password,
+            display_name=args.name or "Coordinator",
+            handle=args.handle,
+            now=ctx.now(),
+            hasher=ctx.hasher,
+        )
         print(f"coordinator {member.handle}@{settings.node_id} ({member.email}) is active")
     return 0
 
@@ -168,8 +177,10 @@ def cmd_check_books(args: argparse.Namespace) -> int:
     ctx = create_app(settings=settings).extensions["sifnet"]
     with ctx.db.read() as s:
         books = ledger.check_books(s)
-    print(f"accounts={books.accounts} txns={books.txns} sum={books.total_balance} "
-          f"unbalanced={books.unbalanced_txns} drifted={books.drifted_accounts} -> {'OK' if books.ok else 'BROKEN'}")
+    print(
+        f"accounts={books.accounts} txns={books.txns} sum={books.total_balance} "
+        f"unbalanced={books.unbalanced_txns} drifted={books.drifted_accounts} -> {'OK' if books.ok else 'BROKEN'}"
+    )
     return 0 if books.ok else 1
 
 
@@ -179,18 +190,26 @@ def _backup_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _restore_arguments(parser: argparse.ArgumentParser) -> None:
     _backup_arguments(parser)
-    parser.add_argument("--database-url", help="an empty database to restore into (default: the backed-up "
-                                               "settings, $SIFNET_DATABASE_URL, or SQLite in the data folder)")
+    parser.add_argument(
+        "--database-url",
+        help="an empty database to restore into (default: the backed-up "
+        "settings, $SIFNET_DATABASE_URL, or SQLite in the data folder)",
+    )
 
 
-@command("backup", "write an online, consistent backup (database, keys, settings) to FILE while the node runs",
-         _backup_arguments)
+@command(
+    "backup",
+    "write an online, consistent backup (database, keys, settings) to FILE while the node runs",
+    _backup_arguments,
+)
 def cmd_backup(args: argparse.Namespace) -> int:
     from .backup import backup
 
     manifest = backup(_data_dir_settings(args), Path(args.file))
-    print(f"backup of {manifest['node_id']} ({manifest['database']}, schema {manifest['revision']}) "
-          f"written to {args.file}")
+    print(
+        f"backup of {manifest['node_id']} ({manifest['database']}, schema {manifest['revision']}) "
+        f"written to {args.file}"
+    )
     return 0
 
 
@@ -200,15 +219,27 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     data = Path(args.data_dir or os.environ.get("SIFNET_DATA_DIR") or "./data")
     manifest = restore(Path(args.file), data, args.database_url)
-    print(f"node {manifest['node_id']} restored into {data} from the backup of {manifest['created_at']}; "
-          f"check it with `sifnet node check-books --data-dir {data}`")
+    print(
+        f"node {manifest['node_id']} restored into {data} from the backup of {manifest['created_at']}; "
+        f"check it with `sifnet node check-books --data-dir {data}`"
+    )
     return 0
 
 
 def register_commands(commands: Registry[Command], groups: Registry[Group]) -> None:
     """The node's own commands (federation adds its own in federation.cli.register_commands)."""
-    add_commands(commands, cmd_init, cmd_run, cmd_worker, cmd_upgrade, cmd_create_coordinator, cmd_seed_demo,
-                 cmd_check_books, cmd_backup, cmd_restore)
+    add_commands(
+        commands,
+        cmd_init,
+        cmd_run,
+        cmd_worker,
+        cmd_upgrade,
+        cmd_create_coordinator,
+        cmd_seed_demo,
+        cmd_check_books,
+        cmd_backup,
+        cmd_restore,
+    )
 
 
 def all_commands() -> tuple[Registry[Command], Registry[Group]]:

@@ -2,10 +2,11 @@
 
 All times are timezone-aware UTC with whole seconds.
 """
+
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class SystemClock:
@@ -19,7 +20,7 @@ class SystemClock:
         """Current UTC time (aware, whole seconds)."""
         with self._lock:
             offset = self._offset
-        return datetime.now(timezone.utc).replace(microsecond=0) + offset
+        return datetime.now(UTC).replace(microsecond=0) + offset
 
     def advance(self, seconds: float) -> None:
         with self._lock:
@@ -31,7 +32,7 @@ class FixedClock(SystemClock):
 
     def __init__(self, start: datetime) -> None:
         super().__init__()
-        self._start = start.astimezone(timezone.utc)
+        self._start = start.astimezone(UTC)
 
     def now(self) -> datetime:
         with self._lock:
@@ -40,4 +41,4 @@ class FixedClock(SystemClock):
 
 def iso(dt: datetime | None) -> str | None:
     """RFC 3339 UTC with a Z, the form the API and exports use."""
-    return None if dt is None else dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if dt is None else dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

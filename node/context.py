@@ -1,4 +1,5 @@
 """The per-app bundle of settings, database, clock, password hasher and mailer."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,11 +26,11 @@ class NodeContext:
     db: Database
     clock: SystemClock
     hasher: PasswordHasher
-    sweeps: "Registry[Sweep]" = field(default_factory=lambda: Registry("sweep"))
+    sweeps: Registry[Sweep] = field(default_factory=lambda: Registry("sweep"))
     # Set by the app factory when federation is wired in (node never imports it): the federation
     # object, and the hooks through which proposals reach reviewers on peer nodes.
     federation: Any = None
-    remote_reviews: "RemoteReviews | None" = None
+    remote_reviews: RemoteReviews | None = None
     # Pays an address of another node: callable(session, payer=, to=, amount=, memo=, now=) -> dict, with
     # .check(address) asking the payee's node first (node/services/payments.py).
     remote_payments: Any = None

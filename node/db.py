@@ -18,12 +18,13 @@ woken the moment the previous writer commits, instead of SQLite's busy handler p
 with sleeps of 1, 2, 5, ... ms (measured: benchmarks/ledger.py). Other processes (gunicorn
 workers, the worker) still meet at the database's own lock.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -39,7 +40,7 @@ def normalize_url(url: str) -> str:
     """Use psycopg 3 for a plain postgresql:// (or postgres://) URL."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

@@ -5,6 +5,7 @@ Seeding is one write transaction through the public services, so it happens comp
 or not at all; a node that already has any demo email is left as it is, which makes
 `sifnet node seed-demo` safe to run on every start.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,50 +59,95 @@ def _seed(s, ctx, cast: dict) -> None:
     now, settings = ctx.now(), ctx.settings
     coordinator = _coordinator(s, ctx, now)
     people = {m["handle"]: _member(s, ctx, coordinator, m, now) for m in cast["members"]}
-    listings = [advice.create_listing(s, settings, member=people[item["who"]], now=now,
-                                      data={"kind": item["kind"], "title": item["title"], "rate": item["rate"],
-                                            "description": item["description"], "tags": _tags(settings, item)})
-                for item in cast["listings"]]
+    listings = [
+        advice.create_listing(
+            s,
+            settings,
+            member=people[item["who"]],
+            now=now,
+            data={
+                "kind": item["kind"],
+                "title": item["title"],
+                "rate": item["rate"],
+                "description": item["description"],
+                "tags": _tags(settings, item),
+            },
+        )
+        for item in cast["listings"]
+    ]
     plan = cast["session"]
     receiver = people[plan["receiver"]]
-    booking = advice.book(s, settings, member=receiver, listing_id=listings[plan["listing"]].id, now=now,
-                          data={"hours": plan["hours"], "note": plan["note"]})
+    booking = advice.book(
+        s,
+        settings,
+        member=receiver,
+        listing_id=listings[plan["listing"]].id,
+        now=now,
+        data={"hours": plan["hours"], "note": plan["note"]},
+    )
     advice.confirm(s, member=receiver, booking_id=booking.id, now=now)
     for n, pay in enumerate(cast["payments"]):
-        ledger.transfer(s, payer=people[pay["from"]], payee=people[pay["to"]], amount=pay["amount"],
-                        memo=pay["memo"], now=now, ref=f"demo:{settings.node_id}:payment:{n}")
+        ledger.transfer(
+            s,
+            payer=people[pay["from"]],
+            payee=people[pay["to"]],
+            amount=pay["amount"],
+            memo=pay["memo"],
+            now=now,
+            ref=f"demo:{settings.node_id}:payment:{n}",
+        )
     for n, item in enumerate(cast["proposals"]):
         data = {k: item[k] for k in proposals.PROPOSAL_FIELDS if k != "tags"}
-        proposal = proposals.create_proposal(s, settings, author=people[item["who"]], now=now,
-                                             data={**data, "tags": _tags(settings, item)})
+        proposal = proposals.create_proposal(
+            s, settings, author=people[item["who"]], now=now, data={**data, "tags": _tags(settings, item)}
+        )
         if n == 0:
             _review_cycle(s, ctx, proposal, people[item["who"]], cast["review"], now)
 
 
 def _coordinator(s, ctx, now) -> Member:
     """The node's first active coordinator; a demo one when the node has none yet."""
-    found = s.scalars(select(Member).where(Member.role == "coordinator", Member.status == "active")
-                      .order_by(Member.id)).first()
+    found = s.scalars(
+        select(Member).where(Member.role == "coordinator", Member.status == "active").order_by(Member.id)
+    ).first()
     if found is not None:
         return found
-    return members.create_coordinator(s, ctx.settings, email=demo_email("coordinator", ctx.settings.node_id),
-                                      password=DEMO_PASSWORD, display_name=f"{ctx.settings.node_name} coordinator",
-                                      handle=None, now=now, hasher=ctx.hasher)
+    return members.create_coordinator(
+        s,
+        ctx.settings,
+        email=demo_email("coordinator", ctx.settings.node_id),
+        password=DEMO_PASSWORD,
+        display_name=f"{ctx.settings.node_name} coordinator",
+        handle=None,
+        now=now,
+        hasher=ctx.hasher,
+    )
 
 
 def _member(s, ctx, coordinator: Member, person: dict, now) -> Member:
     """Sign a demo person up, approve them (welcome grant) and fill in their profile."""
     settings = ctx.settings
     taken = s.scalars(select(Member.id).where(Member.handle == person["handle"])).first() is not None
-    member = members.sign_up(s, settings, email=demo_email(person["handle"], settings.node_id),
-                             password=DEMO_PASSWORD, display_name=person["name"],
-                             handle=None if taken else person["handle"], now=now, hasher=ctx.hasher)
+    member = members.sign_up(
+        s,
+        settings,
+        email=demo_email(person["handle"], settings.node_id),
+        password=DEMO_PASSWORD,
+        display_name=person["name"],
+        handle=None if taken else person["handle"],
+        now=now,
+        hasher=ctx.hasher,
+    )
     if member.status == "pending":
         members.approve(s, settings, coordinator=coordinator, member_id=member.id, reason="demo member", now=now)
     profile: dict[str, Any] = {
-        "organisation": person["organisation"], "bio": person["bio"], "expertise": _tags(settings, person, "expertise"),
+        "organisation": person["organisation"],
+        "bio": person["bio"],
+        "expertise": _tags(settings, person, "expertise"),
         "languages": [lang for lang in person["languages"] if lang in members.LANGUAGES],
-        "is_reviewer": person["reviewer"] > 0, "pool_consent": person["pool"]}
+        "is_reviewer": person["reviewer"] > 0,
+        "pool_consent": person["pool"],
+    }
     if person["reviewer"] > 0:
         profile["review_capacity"] = person["reviewer"]
     members.update_profile(s, settings, member=member, data=profile, now=now)
@@ -122,19 +168,30 @@ def _review_cycle(s, ctx, proposal, author: Member, review: dict, now) -> None:
     first = invitations[0]
     reviewer = s.get(Member, first.reviewer_id)
     reviews.accept(s, ctx.settings, member=reviewer, invitation_id=first.id, now=now)
-    written = reviews.submit_review(s, ctx.settings, member=reviewer, invitation_id=first.id, now=now,
-                                    data={k: review[k] for k in reviews.REVIEW_FIELDS})
+    written = reviews.submit_review(
+        s,
+        ctx.settings,
+        member=reviewer,
+        invitation_id=first.id,
+        now=now,
+        data={k: review[k] for k in reviews.REVIEW_FIELDS},
+    )
     reviews.rate_review(s, member=author, review_id=written.id, helpfulness=review["helpfulness"], now=now)
 
 
 def _report(s, settings, emails: list[str], *, added: bool) -> list[str]:
     """One line per demo login, coordinator first."""
-    rows = s.scalars(select(Member).where(Member.email.in_([demo_email("coordinator", settings.node_id), *emails]))
-                     .order_by(Member.id)).all()
+    rows = s.scalars(
+        select(Member)
+        .where(Member.email.in_([demo_email("coordinator", settings.node_id), *emails]))
+        .order_by(Member.id)
+    ).all()
     people = sum(1 for m in rows if m.role != "coordinator")
     state = "added" if added else "already present, nothing added"
-    lines = [f"demo data on {settings.node_id} ({settings.node_name}): {people} members {state}",
-             f"password of every demo login: {DEMO_PASSWORD}"]
+    lines = [
+        f"demo data on {settings.node_id} ({settings.node_name}): {people} members {state}",
+        f"password of every demo login: {DEMO_PASSWORD}",
+    ]
     for m in rows:
         role = "coordinator" if m.role == "coordinator" else "reviewer" if m.is_reviewer else "member"
         who = f"{m.display_name}, {m.organisation}" if m.organisation else m.display_name

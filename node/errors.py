@@ -1,4 +1,5 @@
 """Domain errors: each has a machine-readable code, a human message and an HTTP status."""
+
 from __future__ import annotations
 
 

@@ -4,9 +4,10 @@ The template filters (node/i18n.py) and the notifications (node/notices.py) both
 these functions; the caller says which language and zone. Stored times are aware UTC, naive UTC
 (read as UTC) or ISO 8601 strings.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 from babel import Locale, dates, numbers
 
@@ -18,8 +19,8 @@ def as_utc(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def format_when(value: datetime | str, language: str, zone: tzinfo, *, seconds: bool = False) -> str:
@@ -27,8 +28,9 @@ def format_when(value: datetime | str, language: str, zone: tzinfo, *, seconds: 
     locale = Locale.parse(language)
     glue = str(locale.datetime_formats["medium"])
     time_width = "medium" if seconds else "short"
-    pattern = (glue.replace("{1}", locale.date_formats["medium"].pattern)
-               .replace("{0}", locale.time_formats[time_width].pattern))
+    pattern = glue.replace("{1}", locale.date_formats["medium"].pattern).replace(
+        "{0}", locale.time_formats[time_width].pattern
+    )
     return dates.format_datetime(as_utc(value), pattern, tzinfo=zone, locale=locale)
 
 
@@ -41,8 +43,9 @@ def format_day(value: datetime | date | str, language: str, zone: tzinfo) -> str
 
 def format_clock(value: datetime | str, language: str, zone: tzinfo, *, seconds: bool = False) -> str:
     """The time of day in the zone: short, or medium (with seconds)."""
-    return dates.format_time(as_utc(value), "medium" if seconds else "short", tzinfo=zone,
-                             locale=Locale.parse(language))
+    return dates.format_time(
+        as_utc(value), "medium" if seconds else "short", tzinfo=zone, locale=Locale.parse(language)
+    )
 
 
 def format_elapsed(value: datetime, now: datetime, language: str) -> str:

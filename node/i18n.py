@@ -7,15 +7,17 @@ node's request (/federation/) gets English.
 Times show in the member's time zone, else the time_zone setting. One catalog domain, `messages`,
 in node/translations (see the README there); the node and the directory use it alike.
 """
+
 from __future__ import annotations
 
 import functools
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import flask_babel
@@ -35,11 +37,33 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 DOMAIN = "messages"
 # Offered first on the profile page; every other IANA zone follows.
 COMMON_TIME_ZONES = (
-    "Europe/Amsterdam", "Europe/Athens", "Europe/Berlin", "Europe/Bratislava", "Europe/Brussels",
-    "Europe/Bucharest", "Europe/Budapest", "Europe/Copenhagen", "Europe/Dublin", "Europe/Helsinki",
-    "Europe/Lisbon", "Europe/Ljubljana", "Europe/London", "Europe/Luxembourg", "Europe/Madrid", "Europe/Paris",
-    "Europe/Prague", "Europe/Riga", "Europe/Rome", "Europe/Sofia", "Europe/Stockholm", "Europe/Tallinn",
-    "Europe/Vienna", "Europe/Vilnius", "Europe/Warsaw", "Europe/Zagreb", "UTC",
+    "Europe/Amsterdam",
+    "Europe/Athens",
+    "Europe/Berlin",
+    "Europe/Bratislava",
+    "Europe/Brussels",
+    "Europe/Bucharest",
+    "Europe/Budapest",
+    "Europe/Copenhagen",
+    "Europe/Dublin",
+    "Europe/Helsinki",
+    "Europe/Lisbon",
+    "Europe/Ljubljana",
+    "Europe/London",
+    "Europe/Luxembourg",
+    "Europe/Madrid",
+    "Europe/Paris",
+    "Europe/Prague",
+    "Europe/Riga",
+    "Europe/Rome",
+    "Europe/Sofia",
+    "Europe/Stockholm",
+    "Europe/Tallinn",
+    "Europe/Vienna",
+    "Europe/Vilnius",
+    "Europe/Warsaw",
+    "Europe/Zagreb",
+    "UTC",
 )
 _LOCAL_INPUT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?")
 log = logging.getLogger(__name__)
@@ -76,17 +100,31 @@ class I18n:
     viewer: Callable[[], Any] = field(default=lambda: None)
 
 
-def init_app(app: Flask, *, default_language: str, time_zone: str, unit: str = "SIF",
-             viewer: Callable[[], Any] | None = None) -> None:
+def init_app(
+    app: Flask, *, default_language: str, time_zone: str, unit: str = "SIF", viewer: Callable[[], Any] | None = None
+) -> None:
     """Wire Flask-Babel with our selectors, and register the filters and template globals."""
     app.extensions["sifnet_i18n"] = I18n(default_language, time_zone, unit, viewer or (lambda: None))
-    flask_babel.Babel(app, locale_selector=select_language, timezone_selector=select_time_zone,
-                      default_locale=default_language, default_timezone=time_zone,
-                      default_translation_directories=str(TRANSLATIONS_DIR), default_domain=DOMAIN)
+    flask_babel.Babel(
+        app,
+        locale_selector=select_language,
+        timezone_selector=select_time_zone,
+        default_locale=default_language,
+        default_timezone=time_zone,
+        default_translation_directories=str(TRANSLATIONS_DIR),
+        default_domain=DOMAIN,
+    )
     # {% trans %} blocks collapse their whitespace, as babel.cfg tells the extractor (trimmed = true).
     app.jinja_env.policies["ext.i18n.trimmed"] = True
-    app.jinja_env.filters.update(datetime=datetime_filter, date=date_filter, time=time_filter, sif=sif_filter,
-                                 number=number_filter, language_name=language_name, country_name=country_name)
+    app.jinja_env.filters.update(
+        datetime=datetime_filter,
+        date=date_filter,
+        time=time_filter,
+        sif=sif_filter,
+        number=number_filter,
+        language_name=language_name,
+        country_name=country_name,
+    )
     app.context_processor(template_globals)
     warn_about_stale_catalogs()
 
@@ -169,8 +207,12 @@ def country_name(code: str) -> str:
 
 
 def template_globals() -> dict:
-    return {"current_lang": current_language(), "current_time_zone": current_time_zone(),
-            "language_choices": language_choices, "here": here}
+    return {
+        "current_lang": current_language(),
+        "current_time_zone": current_time_zone(),
+        "language_choices": language_choices,
+        "here": here,
+    }
 
 
 # --- the language switch -------------------------------------------------------------------------
@@ -185,15 +227,18 @@ class LanguageChoice:
 
 def language_choices() -> list[LanguageChoice]:
     reader = Locale.parse(current_language())
-    return [LanguageChoice(code, formats.endonym(code), Locale.parse(code).get_display_name(reader) or code)
-            for code in LANGUAGES]
+    return [
+        LanguageChoice(code, formats.endonym(code), Locale.parse(code).get_display_name(reader) or code)
+        for code in LANGUAGES
+    ]
 
 
 def choose_language(lang: object) -> str:
     """Remember the browser session's language (the switch); refuses anything but LANGUAGES."""
     if not is_language(lang):
-        raise ValidationError(flask_babel.gettext("Please choose one of the languages offered."),
-                              code="invalid_language", field="lang")
+        raise ValidationError(
+            flask_babel.gettext("Please choose one of the languages offered."), code="invalid_language", field="lang"
+        )
     session["lang"] = lang
     refresh()
     return lang
@@ -236,15 +281,25 @@ def parse_local_datetime(text: str | None, field: str, zone: str | None = None) 
     except ValueError:
         wall = None
     if wall is None:
-        raise ValidationError(flask_babel.gettext("Please give a date and a time of day, such as %(example)s.",
-                                                  example="2026-05-01T10:00"), code="invalid_time", field=field)
+        raise ValidationError(
+            flask_babel.gettext(
+                "Please give a date and a time of day, such as %(example)s.", example="2026-05-01T10:00"
+            ),
+            code="invalid_time",
+            field=field,
+        )
     name = zone or current_time_zone()
-    moment = wall.replace(tzinfo=ZoneInfo(name)).astimezone(timezone.utc)
+    moment = wall.replace(tzinfo=ZoneInfo(name)).astimezone(UTC)
     if moment.astimezone(ZoneInfo(name)).replace(tzinfo=None) != wall:
-        raise ValidationError(flask_babel.gettext("%(time)s does not exist in %(zone)s: the clocks go forward "
-                                                  "then. Please choose another time.",
-                                                  time=text.replace("T", " "), zone=name),
-                              code="nonexistent_local_time", field=field)
+        raise ValidationError(
+            flask_babel.gettext(
+                "%(time)s does not exist in %(zone)s: the clocks go forward then. Please choose another time.",
+                time=text.replace("T", " "),
+                zone=name,
+            ),
+            code="nonexistent_local_time",
+            field=field,
+        )
     return moment
 
 
@@ -261,8 +316,12 @@ def warn_about_stale_catalogs() -> None:
     """Log when a catalog was not compiled since it last changed: the app would show older texts."""
     stale = [code for code in LANGUAGES if _stale(TRANSLATIONS_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.po")]
     if stale:
-        log.warning("message catalogs not compiled or older than their .po (%s): run `make translations` or "
-                    "`pybabel compile -d %s`", ", ".join(stale), TRANSLATIONS_DIR)
+        log.warning(
+            "message catalogs not compiled or older than their .po (%s): run `make translations` or "
+            "`pybabel compile -d %s`",
+            ", ".join(stale),
+            TRANSLATIONS_DIR,
+        )
 
 
 def _stale(po: Path) -> bool:

@@ -9,6 +9,7 @@ change commits, and the first answer is stored right after. A key repeated while
 request is still running is refused (409), never run twice; a change that was refused (any
 4xx) rolled its claim back with it, so the same key may try again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,8 +50,10 @@ def form_guard() -> Markup:
     """The hidden fields of every web form: the session's CSRF token and a token for this one form."""
     from .web import csrf_token
 
-    return Markup(f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
-                  f'<input type="hidden" name="{FORM_FIELD}" value="{secrets.token_urlsafe(18)}">')
+    return Markup(
+        f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
+        f'<input type="hidden" name="{FORM_FIELD}" value="{secrets.token_urlsafe(18)}">'
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -73,8 +76,11 @@ def _identify() -> tuple[str, str, str] | None:
         if key is None or token is None:  # only an authenticated caller's keys are kept apart from others'
             return None
         if not KEY.fullmatch(key):
-            raise ValidationError(_("An %(header)s is 8 to 100 visible ASCII characters.", header=HEADER),
-                                  code="invalid_idempotency_key", field=HEADER)
+            raise ValidationError(
+                _("An %(header)s is 8 to 100 visible ASCII characters.", header=HEADER),
+                code="invalid_idempotency_key",
+                field=HEADER,
+            )
         return "token:" + hashlib.sha256(token.encode()).hexdigest()[:64], key, digest
     token = request.form.get(FORM_FIELD, "")
     if not KEY.fullmatch(token):
@@ -83,8 +89,11 @@ def _identify() -> tuple[str, str, str] | None:
     fields = sorted((k, v) for k, v in request.form.items(multi=True) if k not in NOT_PART_OF_A_FORM)
     digest = hashlib.sha256(repr((request.path, fields)).encode()).hexdigest()
     who = session.get("member_id")
-    scope = f"member:{who}" if who is not None else "session:" + hashlib.sha256(
-        str(session.get("csrf", "")).encode()).hexdigest()[:64]
+    scope = (
+        f"member:{who}"
+        if who is not None
+        else "session:" + hashlib.sha256(str(session.get("csrf", "")).encode()).hexdigest()[:64]
+    )
     return scope, f"{token}:{digest[:16]}", digest
 
 
@@ -99,14 +108,18 @@ def _answer_repeat():
         return None
     scope, key, request_hash = found
     with node_ctx().db.read() as s:
-        row = s.scalars(select(IdempotentRequest).where(IdempotentRequest.scope == scope,
-                                                        IdempotentRequest.key == key)).first()
+        row = s.scalars(
+            select(IdempotentRequest).where(IdempotentRequest.scope == scope, IdempotentRequest.key == key)
+        ).first()
     if row is None:
         _CLAIM.set(Claim(scope, key, request_hash))
         return None
     if row.request_hash != request_hash:
-        raise ValidationError(_("This %(header)s was used for another request; send a new one with this "
-                                "request.", header=HEADER), code="idempotency_key_reused", field=HEADER)
+        raise ValidationError(
+            _("This %(header)s was used for another request; send a new one with this request.", header=HEADER),
+            code="idempotency_key_reused",
+            field=HEADER,
+        )
     if row.status is None:
         raise _in_progress()
     if request.path.startswith("/api/"):
@@ -118,8 +131,10 @@ def _answer_repeat():
 
 
 def _in_progress() -> ConflictError:
-    return ConflictError(_("This request is already being handled; send it again in a moment to see its answer."),
-                         code="idempotency_in_progress")
+    return ConflictError(
+        _("This request is already being handled; send it again in a moment to see its answer."),
+        code="idempotency_in_progress",
+    )
 
 
 def claim_in(session) -> None:
@@ -127,12 +142,16 @@ def claim_in(session) -> None:
     claim = _CLAIM.get()
     if claim is None or claim.claimed:
         return
-    taken = session.scalars(select(IdempotentRequest.id).where(IdempotentRequest.scope == claim.scope,
-                                                               IdempotentRequest.key == claim.key)).first()
+    taken = session.scalars(
+        select(IdempotentRequest.id).where(IdempotentRequest.scope == claim.scope, IdempotentRequest.key == claim.key)
+    ).first()
     if taken is not None:  # a twin of this request committed since it was let in
         raise _in_progress()
-    session.add(IdempotentRequest(scope=claim.scope, key=claim.key, request_hash=claim.request_hash,
-                                  created_at=node_ctx().now()))
+    session.add(
+        IdempotentRequest(
+            scope=claim.scope, key=claim.key, request_hash=claim.request_hash, created_at=node_ctx().now()
+        )
+    )
     session.flush()
     claim.claimed = True
 
@@ -144,8 +163,13 @@ def _store_answer(response: Response) -> Response:
         return response
     body = response.get_data(as_text=True) if response.mimetype == "application/json" else ""
     with node_ctx().db.write() as s:  # no row if the view's change was rolled back: nothing to answer again
-        s.execute(update(IdempotentRequest).where(
-            IdempotentRequest.scope == claim.scope, IdempotentRequest.key == claim.key,
-            IdempotentRequest.status.is_(None)).values(status=response.status_code, body=body,
-                                                       location=response.headers.get("Location", "")[:2000]))
+        s.execute(
+            update(IdempotentRequest)
+            .where(
+                IdempotentRequest.scope == claim.scope,
+                IdempotentRequest.key == claim.key,
+                IdempotentRequest.status.is_(None),
+            )
+            .values(status=response.status_code, body=body, location=response.headers.get("Location", "")[:2000])
+        )
     return response

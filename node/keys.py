@@ -1,4 +1,5 @@
 """The node's Ed25519 signing key, kept in its data folder (mode 0600)."""
+
 from __future__ import annotations
 
 import os

@@ -1,8 +1,9 @@
 """Lifecycles as declared state graphs, checked when defined; one function refuses illegal moves."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from flask_babel import gettext as _
 

@@ -7,6 +7,7 @@ then sums the files of all of them. Ledger totals, outbox depth and peer failure
 not counted in memory at all: each scrape reads them from the database, so every
 worker gives the same answer.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,18 +18,25 @@ from sqlalchemy import text
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-HTTP_REQUESTS = Counter("sifnet_http_requests", "HTTP requests answered, by endpoint, method and status.",
-                        ["endpoint", "method", "status"])
-HTTP_SECONDS = Histogram("sifnet_http_request_duration_seconds", "Time to answer an HTTP request, by endpoint.",
-                         ["endpoint"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+HTTP_REQUESTS = Counter(
+    "sifnet_http_requests", "HTTP requests answered, by endpoint, method and status.", ["endpoint", "method", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "sifnet_http_request_duration_seconds",
+    "Time to answer an HTTP request, by endpoint.",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 JOB_RUNS = Counter("sifnet_job_runs", "Scheduled sweep runs, by job and outcome (ok or failed).", ["job", "outcome"])
 
 # Read-only aggregate queries; table names are the schema's (node must not import federation's table classes).
 _LEDGER = text("SELECT kind, COUNT(*), COALESCE(SUM(balance), 0) FROM accounts GROUP BY kind")
 _TXNS = text("SELECT COUNT(*) FROM ledger_txns")
-_OUTBOX = text("SELECT p.node_id, p.status, p.failures, COUNT(e.id) FROM fed_peers p "
-               "LEFT JOIN fed_channel_entries e ON e.peer_id = p.node_id AND e.direction = 'out' "
-               "AND e.acked_at IS NULL GROUP BY p.node_id, p.status, p.failures")
+_OUTBOX = text(
+    "SELECT p.node_id, p.status, p.failures, COUNT(e.id) FROM fed_peers p "
+    "LEFT JOIN fed_channel_entries e ON e.peer_id = p.node_id AND e.direction = 'out' "
+    "AND e.acked_at IS NULL GROUP BY p.node_id, p.status, p.failures"
+)
 
 
 def multiprocess_dir() -> str | None:
@@ -49,9 +57,12 @@ class DatabaseCollector:
 
     def collect(self):
         accounts = GaugeMetricFamily("sifnet_ledger_accounts", "Ledger accounts by kind.", labels=["kind"])
-        balances = GaugeMetricFamily("sifnet_ledger_balance_sum", "Sum of account balances by kind (SIF).",
-                                     labels=["kind"])
-        total = GaugeMetricFamily("sifnet_ledger_balance_total", "Sum of every account balance; 0 when the books balance.")
+        balances = GaugeMetricFamily(
+            "sifnet_ledger_balance_sum", "Sum of account balances by kind (SIF).", labels=["kind"]
+        )
+        total = GaugeMetricFamily(
+            "sifnet_ledger_balance_total", "Sum of every account balance; 0 when the books balance."
+        )
         txns = GaugeMetricFamily("sifnet_ledger_transactions", "Ledger transactions recorded.")
         with self.ctx.db.read() as session:
             ledger_rows = session.execute(_LEDGER).all()
@@ -67,10 +78,10 @@ class DatabaseCollector:
 
 
 def _peer_families(rows):
-    depth = GaugeMetricFamily("sifnet_outbox_depth", "Channel entries waiting for the peer's receipt.",
-                              labels=["peer"])
-    failures = GaugeMetricFamily("sifnet_delivery_failures", "Consecutive failed deliveries to the peer (0 after a success).",
-                                 labels=["peer"])
+    depth = GaugeMetricFamily("sifnet_outbox_depth", "Channel entries waiting for the peer's receipt.", labels=["peer"])
+    failures = GaugeMetricFamily(
+        "sifnet_delivery_failures", "Consecutive failed deliveries to the peer (0 after a success).", labels=["peer"]
+    )
     active = GaugeMetricFamily("sifnet_peer_active", "1 when the peer is confirmed and not suspended.", labels=["peer"])
     for node_id, status, fails, backlog in rows:
         depth.add_metric([node_id], backlog)

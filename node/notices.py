@@ -8,12 +8,14 @@ zone, an amount with the unit, a country's name); `terms` turns a code into a tr
 "label: %(n)s" rather than with plurals. Every text may also use %(base_url)s, %(node)s and
 %(unit)s (the node's settings). Adding a kind: docs in node/translations/README.md.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import formats
@@ -46,108 +48,163 @@ class Notice:
         return frozenset(_PLACEHOLDER.findall(self.subject + self.body)) - AUTOMATIC
 
 
-_SETTLED = N_("Advice session %(booking_id)s is settled: %(share)s to the provider, %(refunded)s back to the "
-              "receiver. %(note)s")
-_SETTLEMENT_NOTES = {"confirmed by the receiver": N_("The receiver confirmed it."),
-                     "paid after the dispute period": N_("Nobody disputed it in time.")}
+_SETTLED = N_(
+    "Advice session %(booking_id)s is settled: %(share)s to the provider, %(refunded)s back to the receiver. %(note)s"
+)
+_SETTLEMENT_NOTES = {
+    "confirmed by the receiver": N_("The receiver confirmed it."),
+    "paid after the dispute period": N_("Nobody disputed it in time."),
+}
 
 NOTICES: dict[str, Notice] = {
     # reviews of local proposals (node/services/proposals.py, reviews.py, rounds.py)
     "review_invitation": Notice(
         N_("Review invitation: %(title)s"),
-        N_('You are invited to review "%(title)s" for %(bounty)s. Please accept or decline before %(accept_by)s: '
-           "%(base_url)s/reviews"),
-        shown={"bounty": AMOUNT, "accept_by": TIME}),
+        N_(
+            'You are invited to review "%(title)s" for %(bounty)s. Please accept or decline before %(accept_by)s: '
+            "%(base_url)s/reviews"
+        ),
+        shown={"bounty": AMOUNT, "accept_by": TIME},
+    ),
     "invitation_cancelled": Notice(
-        N_("Proposal withdrawn: %(title)s"),
-        N_('The author withdrew "%(title)s"; your invitation is cancelled.')),
+        N_("Proposal withdrawn: %(title)s"), N_('The author withdrew "%(title)s"; your invitation is cancelled.')
+    ),
     "invitation_expired": Notice(
         N_("A review invitation expired"),
-        N_("You did not answer a review invitation in time; it went to someone else.")),
+        N_("You did not answer a review invitation in time; it went to someone else."),
+    ),
     "review_timed_out": Notice(
         N_("A review you accepted timed out"),
-        N_("The review was not submitted by its due date; it was offered to someone else.")),
+        N_("The review was not submitted by its due date; it was offered to someone else."),
+    ),
     "review_reminder": Notice(
         N_('Reminder: your review of "%(title)s"'),
         N_("Your review is due by %(due_by)s: %(base_url)s/reviews"),
-        shown={"due_by": TIME}),
+        shown={"due_by": TIME},
+    ),
     "reviewer_replaced": Notice(
         N_('Review invitation for "%(title)s": %(what)s'),
         N_('A review invitation for "%(title)s" ended (%(what)s). %(outcome)s'),
-        terms={"what": {"declined": N_("declined"), "expired": N_("expired"), "timed out": N_("timed out")},
-               "outcome": {"reinvited": N_("Another reviewer has been invited in their place."),
-                           "waiting": N_("No other reviewer is available right now; your proposal is waiting "
-                                         "for reviewers.")}}),
+        terms={
+            "what": {"declined": N_("declined"), "expired": N_("expired"), "timed out": N_("timed out")},
+            "outcome": {
+                "reinvited": N_("Another reviewer has been invited in their place."),
+                "waiting": N_("No other reviewer is available right now; your proposal is waiting for reviewers."),
+            },
+        },
+    ),
     "review_received": Notice(
         N_("Review received: %(title)s"),
-        N_('A review of "%(title)s" has arrived: %(base_url)s/proposals/%(proposal_id)s')),
+        N_('A review of "%(title)s" has arrived: %(base_url)s/proposals/%(proposal_id)s'),
+    ),
     "review_payment": Notice(
         N_("Paid %(bounty)s for your review"),
         N_('Thank you for reviewing "%(title)s": %(bounty)s are on your account.'),
-        shown={"bounty": AMOUNT}),
+        shown={"bounty": AMOUNT},
+    ),
     "round_solved": Notice(
         N_('Review round "%(round)s": reviewers invited'),
         N_('Reviewers invited for "%(title)s": %(invited)s. %(base_url)s/proposals/%(proposal_id)s'),
-        extras=(("missing", N_("Reviews still missing: %(missing)s; new reviewers will be invited as they become "
-                               "available.")),)),
+        extras=(
+            (
+                "missing",
+                N_("Reviews still missing: %(missing)s; new reviewers will be invited as they become available."),
+            ),
+        ),
+    ),
     # advice sessions (node/services/advice.py)
     "advice_proposed": Notice(
         N_("%(helper)s offers to help: %(title)s"),
-        N_('%(helper)s proposes %(hours)s h for %(amount)s on your request "%(title)s". Accept it on your '
-           "sessions page; nothing is paid until you do."),
-        shown={"amount": AMOUNT}),
+        N_(
+            '%(helper)s proposes %(hours)s h for %(amount)s on your request "%(title)s". Accept it on your '
+            "sessions page; nothing is paid until you do."
+        ),
+        shown={"amount": AMOUNT},
+    ),
     "advice_booked": Notice(
         N_("Session booked by %(receiver)s"),
-        N_("%(receiver)s booked %(hours)s h (%(amount)s, held in escrow). Claim the session on your sessions "
-           "page once it took place."),
+        N_(
+            "%(receiver)s booked %(hours)s h (%(amount)s, held in escrow). Claim the session on your sessions "
+            "page once it took place."
+        ),
         shown={"amount": AMOUNT, "scheduled_for": TIME},
-        extras=(("scheduled_for", N_("It is planned for %(scheduled_for)s.")),)),
+        extras=(("scheduled_for", N_("It is planned for %(scheduled_for)s.")),),
+    ),
     "advice_claimed": Notice(
         N_("Confirm your advice session with %(provider)s"),
-        N_("%(provider)s says your session of %(hours)s h took place. Confirm it, or dispute it before "
-           "%(dispute_by)s; after that the %(amount)s are paid automatically."),
-        shown={"amount": AMOUNT, "dispute_by": TIME}),
+        N_(
+            "%(provider)s says your session of %(hours)s h took place. Confirm it, or dispute it before "
+            "%(dispute_by)s; after that the %(amount)s are paid automatically."
+        ),
+        shown={"amount": AMOUNT, "dispute_by": TIME},
+    ),
     "advice_disputed": Notice(
         N_("Advice session %(booking_id)s disputed"),
         N_("Session %(booking_id)s (%(amount)s) is disputed by the receiver: %(reason)s"),
-        shown={"amount": AMOUNT}),
+        shown={"amount": AMOUNT},
+    ),
     "advice_cancelled": Notice(
-        N_("Advice session %(booking_id)s cancelled"),
-        N_("%(by)s cancelled the session. %(reason)s")),
-    "advice_confirmed": Notice(N_("Advice session %(booking_id)s confirmed"), _SETTLED,
-                               shown={"share": AMOUNT, "refunded": AMOUNT}, terms={"note": _SETTLEMENT_NOTES}),
-    "advice_paid": Notice(N_("Advice session %(booking_id)s paid"), _SETTLED,
-                          shown={"share": AMOUNT, "refunded": AMOUNT}, terms={"note": _SETTLEMENT_NOTES}),
-    "advice_refunded": Notice(N_("Advice session %(booking_id)s refunded"), _SETTLED,
-                              shown={"share": AMOUNT, "refunded": AMOUNT}, terms={"note": _SETTLEMENT_NOTES}),
-    "advice_split": Notice(N_("Advice session %(booking_id)s split"), _SETTLED,
-                           shown={"share": AMOUNT, "refunded": AMOUNT}, terms={"note": _SETTLEMENT_NOTES}),
+        N_("Advice session %(booking_id)s cancelled"), N_("%(by)s cancelled the session. %(reason)s")
+    ),
+    "advice_confirmed": Notice(
+        N_("Advice session %(booking_id)s confirmed"),
+        _SETTLED,
+        shown={"share": AMOUNT, "refunded": AMOUNT},
+        terms={"note": _SETTLEMENT_NOTES},
+    ),
+    "advice_paid": Notice(
+        N_("Advice session %(booking_id)s paid"),
+        _SETTLED,
+        shown={"share": AMOUNT, "refunded": AMOUNT},
+        terms={"note": _SETTLEMENT_NOTES},
+    ),
+    "advice_refunded": Notice(
+        N_("Advice session %(booking_id)s refunded"),
+        _SETTLED,
+        shown={"share": AMOUNT, "refunded": AMOUNT},
+        terms={"note": _SETTLEMENT_NOTES},
+    ),
+    "advice_split": Notice(
+        N_("Advice session %(booking_id)s split"),
+        _SETTLED,
+        shown={"share": AMOUNT, "refunded": AMOUNT},
+        terms={"note": _SETTLEMENT_NOTES},
+    ),
     # between nodes (federation/transfers.py, incoming_reviews.py, initiatives.py)
     "payment": Notice(
         N_("You received %(amount)s from %(payer)s"),
         N_("%(payer)s paid you %(amount)s. Memo: %(memo)s"),
-        shown={"amount": AMOUNT}),
+        shown={"amount": AMOUNT},
+    ),
     "payment_bounced": Notice(
         N_("Your payment to %(payee)s was returned"),
         N_("%(peer)s returned %(amount)s: %(reason)s [%(reason_code)s]"),
-        shown={"amount": AMOUNT}),
+        shown={"amount": AMOUNT},
+    ),
     "review_invitation_abroad": Notice(
         N_("Review invitation from %(peer)s: %(title)s"),
-        N_('%(peer)s (%(country)s) invites you to review "%(title)s" for %(bounty)s. Please accept or decline '
-           "before %(accept_by)s: %(base_url)s/reviews"),
-        shown={"country": COUNTRY, "bounty": AMOUNT, "accept_by": TIME}),
+        N_(
+            '%(peer)s (%(country)s) invites you to review "%(title)s" for %(bounty)s. Please accept or decline '
+            "before %(accept_by)s: %(base_url)s/reviews"
+        ),
+        shown={"country": COUNTRY, "bounty": AMOUNT, "accept_by": TIME},
+    ),
     "invitation_ended_abroad": Notice(
         N_("Review invitation ended: %(title)s"),
-        N_('%(peer)s ended your invitation to review "%(title)s" (%(reason_code)s).')),
+        N_('%(peer)s ended your invitation to review "%(title)s" (%(reason_code)s).'),
+    ),
     "proposal_shared": Notice(
         N_("Full text available: %(title)s"),
-        N_('The full text of "%(title)s" is on your Reviews page: %(base_url)s/reviews')),
+        N_('The full text of "%(title)s" is on your Reviews page: %(base_url)s/reviews'),
+    ),
     "review_rated": Notice(
         N_('Your review of "%(title)s" was rated'),
-        N_("The author rated your review %(helpfulness)s/5 for helpfulness.")),
+        N_("The author rated your review %(helpfulness)s/5 for helpfulness."),
+    ),
     "initiative_contact": Notice(
         N_("Message for %(initiative)s"),
-        N_("%(sender)s <%(email)s> wrote about %(initiative)s (via the network directory):\n\n%(message)s")),
+        N_("%(sender)s <%(email)s> wrote about %(initiative)s (via the network directory):\n\n%(message)s"),
+    ),
 }
 
 

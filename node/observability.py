@@ -1,4 +1,5 @@
 """Request ids, one log line per request (text or JSON) and the request counters."""
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,13 @@ class JsonFormatter(logging.Formatter):
     FIELDS = ("method", "path", "status", "duration_ms", "endpoint")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-                "level": record.levelname, "logger": record.name, "message": record.getMessage(),
-                "request_id": getattr(record, "request_id", current_request_id())}
+        line = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", current_request_id()),
+        }
         line.update({k: getattr(record, k) for k in self.FIELDS if hasattr(record, k)})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
@@ -91,7 +96,17 @@ def init_app(app: Flask) -> None:
         elapsed = time.perf_counter() - getattr(g, "request_started", time.perf_counter())
         metrics.HTTP_REQUESTS.labels(endpoint=endpoint, method=request.method, status=str(response.status_code)).inc()
         metrics.HTTP_SECONDS.labels(endpoint=endpoint).observe(elapsed)
-        request_log.info("%s %s %s", request.method, request.path, response.status_code,
-                         extra={"method": request.method, "path": request.path, "status": response.status_code,
-                                "duration_ms": round(elapsed * 1000, 1), "endpoint": endpoint})
+        request_log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 1),
+                "endpoint": endpoint,
+            },
+        )
         return response

@@ -1,4 +1,5 @@
 """Operating endpoints: /healthz (process up), /readyz (ready to serve), /metrics (Prometheus); proxy trust."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -63,8 +64,10 @@ def _not_ready(ctx) -> tuple[str, str] | None:
         return "database_unreachable", f"{exc.__class__.__name__}: {str(exc)[:200]}"
     expected = set(_schema_heads(ctx.db.url))
     if current != expected:
-        return "schema_not_current", (f"database at {', '.join(sorted(current)) or 'no revision'}, code expects "
-                                      f"{', '.join(sorted(expected))}; run `sifnet node upgrade`")
+        return "schema_not_current", (
+            f"database at {', '.join(sorted(current)) or 'no revision'}, code expects "
+            f"{', '.join(sorted(expected))}; run `sifnet node upgrade`"
+        )
     if ctx.settings.federation:
         from .keys import load_signing_key
 

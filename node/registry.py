@@ -4,6 +4,7 @@ Nothing registers itself by being imported: one function per package lists what 
 list is read in one place and a second registration under a name is refused, never silently
 replacing the first.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

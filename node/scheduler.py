@@ -5,6 +5,7 @@ that runs twice, or in two processes at once, has its effect once. The scheduler
 starts only where a process asks for it: `sifnet node run` in development
 (setting scheduler=inprocess) or `sifnet node worker` in production.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,10 +47,18 @@ def _build(app: Flask, scheduler_cls):
 
     ctx = app.extensions["sifnet"]
     key = register_app(app)
-    scheduler = scheduler_cls(jobstores={"default": SQLAlchemyJobStore(url=ctx.db.url)},
-                              job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
-    scheduler.add_job("node.scheduler:run_sweeps", "interval", args=[key], id="sweeps",
-                      seconds=ctx.settings.sweep_seconds, replace_existing=True)
+    scheduler = scheduler_cls(
+        jobstores={"default": SQLAlchemyJobStore(url=ctx.db.url)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
+    scheduler.add_job(
+        "node.scheduler:run_sweeps",
+        "interval",
+        args=[key],
+        id="sweeps",
+        seconds=ctx.settings.sweep_seconds,
+        replace_existing=True,
+    )
     return scheduler
 
 

@@ -6,12 +6,15 @@ nginx's job in production (deploy/nginx). The pages need no exception in the pol
 no script at all, and every style lives in the static stylesheet (no style attribute, no <style>);
 the directory's charts are SVG drawn with presentation attributes, which style-src does not govern.
 """
+
 from __future__ import annotations
 
 from flask import Flask, Response
 
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
 # What a document (HTML, or SVG, which can carry script too) gets.
 DOCUMENT_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,

@@ -4,14 +4,16 @@ Values come, in rising order of precedence, from the defaults below, the
 ``settings.toml`` file in the node's data folder, environment variables named
 ``SIFNET_<NAME>`` and finally a mapping passed by the caller (tests).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import os
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .i18n import LANGUAGES, is_language, is_time_zone
 
@@ -42,53 +44,203 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "127.0.0.1", "Interface `sifnet node run` listens on."),
     Setting("port", int, 5000, "Port `sifnet node run` listens on."),
     Setting("unit", str, "SIF", "Display name of the currency unit."),
-    Setting("default_language", str, "en", f"Language of pages and mails for readers who chose none and whose browser asks for none we have: one of {', '.join(LANGUAGES)}.", is_language),
-    Setting("time_zone", str, "UTC", "IANA time zone (e.g. Europe/Brussels) in which times are shown and form times are read, for members who chose none.", is_time_zone),
+    Setting(
+        "default_language",
+        str,
+        "en",
+        "Language of pages and mails for readers who chose none and whose browser asks for none we have: "
+        f"one of {', '.join(LANGUAGES)}.",
+        is_language,
+    ),
+    Setting(
+        "time_zone",
+        str,
+        "UTC",
+        "IANA time zone (e.g. Europe/Brussels) in which times are shown and form times are read, for members who chose "
+        "none.",
+        is_time_zone,
+    ),
     Setting("welcome_grant", int, 10, "SIF issued to a member when they are approved (recorded as issuance)."),
     Setting("min_balance", int, -5, "Lowest balance a member account may reach (a small overdraft is allowed)."),
     Setting("max_balance", int, 0, "Highest balance a member account may reach; 0 means no cap."),
     Setting("require_approval", bool, True, "New sign-ups wait for a coordinator's approval before they can act."),
     Setting("inactive_days", int, 90, "A member with no activity for this many days is flagged as inactive."),
-    Setting("expertise_taxonomy", str, "", "Comma-separated expertise tags (slugs such as circular-economy); empty means the built-in social-innovation list."),
-    Setting("dispute_days", int, 3, "Days a receiver has to dispute a claimed advice session before it pays automatically."),
+    Setting(
+        "expertise_taxonomy",
+        str,
+        "",
+        "Comma-separated expertise tags (slugs such as circular-economy); empty means the built-in social-innovation "
+        "list.",
+    ),
+    Setting(
+        "dispute_days", int, 3, "Days a receiver has to dispute a claimed advice session before it pays automatically."
+    ),
     Setting("invite_accept_hours", int, 72, "Hours a reviewer has to accept an invitation before it expires."),
     Setting("review_due_days", int, 14, "Days a reviewer has, after accepting, to submit the review."),
     Setting("reminder_hours", int, 48, "A reminder is sent this many hours before a review is due."),
-    Setting("scheduler", str, "inprocess", "Where scheduled jobs run: 'inprocess' (development) or 'worker' (a separate `sifnet node worker`)."),
+    Setting(
+        "scheduler",
+        str,
+        "inprocess",
+        "Where scheduled jobs run: 'inprocess' (development) or 'worker' (a separate `sifnet node worker`).",
+    ),
     Setting("sweep_seconds", int, 60, "Interval of the deadline sweep job (expiries, reminders, auto-payments)."),
     Setting("smtp_host", str, "", "SMTP server for notifications; empty writes mails to <data_dir>/mail instead."),
     Setting("smtp_port", int, 25, "SMTP server port."),
     Setting("mail_from", str, "noreply@sifnet.invalid", "Sender address of notification mails."),
     Setting("argon2_time_cost", int, 3, "argon2id time cost for password hashes."),
     Setting("argon2_memory_kib", int, 65536, "argon2id memory cost in KiB for password hashes."),
-    Setting("allow_clock_control", bool, False, "Development/test only: expose POST /_test/clock to move this node's clock, and the /_test/federation/ hooks the chaos tests use to act as a careless peer."),
-    Setting("federation", bool, True, "Take part in the network: node document, signed channels with peers, cross-border payments."),
-    Setting("fed_max_skew_seconds", int, 300, "Federation: how far in the future a peer's signed request or message may be dated."),
-    Setting("fed_max_age_seconds", int, 300, "Federation: how old a signed HTTP request or direct message may be (channel entries are exempt: they may wait days)."),
-    Setting("key_grace_hours", int, 168, "After `sifnet node rotate-key`, hours the old key stays valid so every peer learns the new one."),
-    Setting("default_trust_limit", int, 100, "Trust limit (SIF a new peer may owe this node) set when a peer is confirmed."),
+    Setting(
+        "allow_clock_control",
+        bool,
+        False,
+        "Development/test only: expose POST /_test/clock to move this node's clock, and the /_test/federation/ hooks "
+        "the chaos tests use to act as a careless peer.",
+    ),
+    Setting(
+        "federation",
+        bool,
+        True,
+        "Take part in the network: node document, signed channels with peers, cross-border payments.",
+    ),
+    Setting(
+        "fed_max_skew_seconds",
+        int,
+        300,
+        "Federation: how far in the future a peer's signed request or message may be dated.",
+    ),
+    Setting(
+        "fed_max_age_seconds",
+        int,
+        300,
+        "Federation: how old a signed HTTP request or direct message may be (channel entries are exempt: they may wait "
+        "days).",
+    ),
+    Setting(
+        "key_grace_hours",
+        int,
+        168,
+        "After `sifnet node rotate-key`, hours the old key stays valid so every peer learns the new one.",
+    ),
+    Setting(
+        "default_trust_limit", int, 100, "Trust limit (SIF a new peer may owe this node) set when a peer is confirmed."
+    ),
     Setting("delivery_batch", int, 100, "Channel entries sent to a peer per HTTP request."),
     Setting("retry_base_seconds", int, 2, "First retry delay after a failed delivery; doubles per failure."),
     Setting("retry_max_seconds", int, 3600, "Longest delay between delivery retries (never gives up)."),
     Setting("checkpoint_seconds", int, 300, "Interval between signed checkpoints sent to each peer."),
-    Setting("login_max_failures", int, 5, "Failed logins for one account email (whether or not it exists) before its logins must wait: 1 s, then doubling with each further failure up to login_account_max_wait_seconds. The owner is mailed a link that lets their browser skip that wait. Nothing is ever locked."),
-    Setting("login_address_max_failures", int, 20, "Failed logins from one client address (IPv6: its /64) before its logins must wait: 1 s, then doubling with each further failure up to login_address_max_wait_seconds."),
-    Setting("login_window_seconds", int, 900, "Failed logins of an account or address are forgotten once none came for this long; also the shortest interval between two unlock mails to one account."),
-    Setting("login_account_max_wait_seconds", int, 300, "Longest wait between logins for an account that keeps failing."),
-    Setting("login_address_max_wait_seconds", int, 900, "Longest wait between logins from an address that keeps failing."),
+    Setting(
+        "login_max_failures",
+        int,
+        5,
+        "Failed logins for one account email (whether or not it exists) before its logins must wait: 1 s, then "
+        "doubling with each further failure up to login_account_max_wait_seconds. The owner is mailed a link that "
+        "lets their browser skip that wait. Nothing is ever locked.",
+    ),
+    Setting(
+        "login_address_max_failures",
+        int,
+        20,
+        "Failed logins from one client address (IPv6: its /64) before its logins must wait: 1 s, then doubling with "
+        "each further failure up to login_address_max_wait_seconds.",
+    ),
+    Setting(
+        "login_window_seconds",
+        int,
+        900,
+        "Failed logins of an account or address are forgotten once none came for this long; also the shortest interval "
+        "between two unlock mails to one account.",
+    ),
+    Setting(
+        "login_account_max_wait_seconds", int, 300, "Longest wait between logins for an account that keeps failing."
+    ),
+    Setting(
+        "login_address_max_wait_seconds", int, 900, "Longest wait between logins from an address that keeps failing."
+    ),
     Setting("login_unlock_minutes", int, 60, "How long the mailed unlock link stays valid (it works once)."),
-    Setting("login_trusted_days", int, 30, "How long a browser that opened an unlock link skips its account's wait (the address wait still applies)."),
-    Setting("settlement_deadline_seconds", int, 300, "Clearing rounds this node coordinates: seconds every participant has to state its positions and accept the proposal."),
-    Setting("settlement_apply_seconds", int, 3600, "After a round's deadline, seconds a participant that accepted keeps waiting for the certificate (taking part in no other round); a later certificate is refused."),
-    Setting("settlement_round_seconds", int, 0, "Start a clearing round with every active peer this often, in seconds; 0 means only when a coordinator asks."),
-    Setting("max_invite_accept_days", int, 30, "Federation: a peer's review invitation whose accept_by lies further ahead is declined at once (accept_by_too_far), so no invitation holds a reviewer's slot for long."),
-    Setting("max_invite_due_days", int, 60, "Federation: a peer's review invitation whose review is due further ahead is declined at once (due_by_too_far)."),
-    Setting("peer_pool_share_percent", int, 50, "Federation: the share (in percent, at least one slot) of this node's shared review slots one peer's open invitations may hold; beyond it they are declined (peer_slot_cap)."),
-    Setting("pool_share_seconds", int, 60, "Federation: at most this often, each peer is sent the changes to this node's shared reviewer pool (the first snapshot goes at once)."),
-    Setting("directory_id", str, "", "Node id of the network directory this node chose to be listed in (e.g. eu-dir); its signed summary and initiatives are addressed to it. Empty: no summary is served."),
-    Setting("round_solve_timeout_seconds", int, 900, "A review round still solving this many seconds after it started (its process stopped) is marked failed so a coordinator can solve it again."),
-    Setting("proxy_fix", int, 0, "Reverse proxies in front of the node that set X-Forwarded-For/-Proto/-Host/-Port; the node trusts that many hops, so redirects, links and client addresses use the public scheme, host and address. 0: no proxy, trust none (signed federation requests are checked against base_url either way)."),
-    Setting("log_format", str, "text", "Log lines as 'text' or 'json' (one JSON object per line with the request id from X-Request-Id, or a generated one, echoed in the response)."),
+    Setting(
+        "login_trusted_days",
+        int,
+        30,
+        "How long a browser that opened an unlock link skips its account's wait (the address wait still applies).",
+    ),
+    Setting(
+        "settlement_deadline_seconds",
+        int,
+        300,
+        "Clearing rounds this node coordinates: seconds every participant has to state its positions and accept the "
+        "proposal.",
+    ),
+    Setting(
+        "settlement_apply_seconds",
+        int,
+        3600,
+        "After a round's deadline, seconds a participant that accepted keeps waiting for the certificate (taking part "
+        "in no other round); a later certificate is refused.",
+    ),
+    Setting(
+        "settlement_round_seconds",
+        int,
+        0,
+        "Start a clearing round with every active peer this often, in seconds; 0 means only when a coordinator asks.",
+    ),
+    Setting(
+        "max_invite_accept_days",
+        int,
+        30,
+        "Federation: a peer's review invitation whose accept_by lies further ahead is declined at once "
+        "(accept_by_too_far), so no invitation holds a reviewer's slot for long.",
+    ),
+    Setting(
+        "max_invite_due_days",
+        int,
+        60,
+        "Federation: a peer's review invitation whose review is due further ahead is declined at once "
+        "(due_by_too_far).",
+    ),
+    Setting(
+        "peer_pool_share_percent",
+        int,
+        50,
+        "Federation: the share (in percent, at least one slot) of this node's shared review slots one peer's open "
+        "invitations may hold; beyond it they are declined (peer_slot_cap).",
+    ),
+    Setting(
+        "pool_share_seconds",
+        int,
+        60,
+        "Federation: at most this often, each peer is sent the changes to this node's shared reviewer pool (the first "
+        "snapshot goes at once).",
+    ),
+    Setting(
+        "directory_id",
+        str,
+        "",
+        "Node id of the network directory this node chose to be listed in (e.g. eu-dir); its signed summary and "
+        "initiatives are addressed to it. Empty: no summary is served.",
+    ),
+    Setting(
+        "round_solve_timeout_seconds",
+        int,
+        900,
+        "A review round still solving this many seconds after it started (its process stopped) is marked failed so a "
+        "coordinator can solve it again.",
+    ),
+    Setting(
+        "proxy_fix",
+        int,
+        0,
+        "Reverse proxies in front of the node that set X-Forwarded-For/-Proto/-Host/-Port; the node trusts that many "
+        "hops, so redirects, links and client addresses use the public scheme, host and address. 0: no proxy, trust "
+        "none (signed federation requests are checked against base_url either way).",
+    ),
+    Setting(
+        "log_format",
+        str,
+        "text",
+        "Log lines as 'text' or 'json' (one JSON object per line with the request id from X-Request-Id, or a generated "
+        "one, echoed in the response).",
+    ),
     Setting("log_level", str, "INFO", "Lowest level of log lines written: DEBUG, INFO, WARNING or ERROR."),
 )
 
@@ -144,7 +296,7 @@ class Settings:
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_path / 'node.db').resolve()}"
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         unknown = set(changes) - set(_BY_NAME)
         if unknown:
             raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")

@@ -3,9 +3,10 @@
 Each sweep takes the NodeContext and returns how many things it moved; each moves a row only
 from the state it expects, so running twice (or in two processes) has its effect once.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .registry import Registry
 
@@ -16,6 +17,13 @@ def register_sweeps(sweeps: Registry[Sweep]) -> None:
     """Add the node's own sweeps (federation adds its own in federation.jobs.register_sweeps)."""
     from .services import advice, notify, reviews, rounds
 
-    for fn in (notify.deliver_notifications, advice.pay_unchallenged_claims, reviews.expire_invitations,
-               reviews.time_out_reviews, reviews.remind_reviewers, reviews.retry_matching, rounds.solve_due_rounds):
+    for fn in (
+        notify.deliver_notifications,
+        advice.pay_unchallenged_claims,
+        reviews.expire_invitations,
+        reviews.time_out_reviews,
+        reviews.remind_reviewers,
+        reviews.retry_matching,
+        rounds.solve_due_rounds,
+    ):
         sweeps.add(fn.__name__, fn)

@@ -2,10 +2,10 @@
 
 Times are timezone-aware UTC datetimes. Amounts are integers (whole SIF).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -23,7 +23,7 @@ class Member(SQLModel, table=True):
 
     __tablename__ = "members"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     email: str = Field(index=True, unique=True, max_length=254)
     handle: str = Field(index=True, unique=True, max_length=32)  # local part of anna@hu
     pseudonym: str = Field(index=True, unique=True, max_length=32)  # shown to other nodes
@@ -43,9 +43,9 @@ class Member(SQLModel, table=True):
     status: str = Field(default="pending", max_length=16)  # pending|active|refused|closed
     session_version: int = Field(default=1)
     created_at: datetime
-    approved_at: Optional[datetime] = None
-    last_active_at: Optional[datetime] = None
-    closed_at: Optional[datetime] = None
+    approved_at: datetime | None = None
+    last_active_at: datetime | None = None
+    closed_at: datetime | None = None
 
 
 class MemberAudit(SQLModel, table=True):
@@ -53,9 +53,9 @@ class MemberAudit(SQLModel, table=True):
 
     __tablename__ = "member_audit"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="members.id", index=True)
-    actor_id: Optional[int] = Field(default=None, foreign_key="members.id")
+    actor_id: int | None = Field(default=None, foreign_key="members.id")
     action: str = Field(max_length=32)
     reason: str = Field(default="", max_length=500)
     at: datetime
@@ -66,12 +66,12 @@ class ApiToken(SQLModel, table=True):
 
     __tablename__ = "api_tokens"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="members.id", index=True)
     token_hash: str = Field(index=True, unique=True, max_length=64)
     name: str = Field(default="api", max_length=80)
     created_at: datetime
-    last_used_at: Optional[datetime] = None
+    last_used_at: datetime | None = None
     revoked: bool = Field(default=False)
 
 
@@ -86,10 +86,10 @@ class LoginThrottle(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=300)  # "address:203.0.113.7" or "account:anna@example.org"
     failures: int = Field(default=0)
     last_failure_at: datetime = Field(index=True)
-    blocked_until: Optional[datetime] = None
-    mailed_at: Optional[datetime] = None  # when the owner was last sent an unlock link
-    unlock_hash: Optional[str] = Field(default=None, index=True, unique=True, max_length=64)
-    unlock_expires_at: Optional[datetime] = None
+    blocked_until: datetime | None = None
+    mailed_at: datetime | None = None  # when the owner was last sent an unlock link
+    unlock_hash: str | None = Field(default=None, index=True, unique=True, max_length=64)
+    unlock_expires_at: datetime | None = None
 
 
 class IdempotentRequest(SQLModel, table=True):
@@ -102,11 +102,11 @@ class IdempotentRequest(SQLModel, table=True):
     __tablename__ = "idempotent_requests"
     __table_args__ = (UniqueConstraint("scope", "key"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     scope: str = Field(max_length=80)  # whose key: "token:<sha-256>", "member:<id>" or "session:<sha-256>"
     key: str = Field(max_length=128)
     request_hash: str = Field(max_length=64)  # method, path and body: the same key for another request is refused
-    status: Optional[int] = None  # the first answer; None until it is stored
+    status: int | None = None  # the first answer; None until it is stored
     body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     location: str = Field(default="", max_length=2000)
     created_at: datetime = Field(index=True)
@@ -117,9 +117,9 @@ class Conflict(SQLModel, table=True):
 
     __tablename__ = "conflicts"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="members.id", index=True)
-    other_member_id: Optional[int] = Field(default=None, foreign_key="members.id", index=True)
+    other_member_id: int | None = Field(default=None, foreign_key="members.id", index=True)
     organisation: str = Field(default="", max_length=120)
     source: str = Field(default="member", max_length=16)  # member | coordinator
     reason: str = Field(default="", max_length=500)
@@ -134,13 +134,13 @@ class Account(SQLModel, table=True):
 
     __tablename__ = "accounts"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16, index=True)
     ref: str = Field(max_length=64, unique=True)  # member:7, issuance, escrow:proposal:3, position:hu
-    member_id: Optional[int] = Field(default=None, foreign_key="members.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="members.id", index=True)
     balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
-    min_balance: Optional[int] = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    max_balance: Optional[int] = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    min_balance: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    max_balance: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     closed: bool = Field(default=False)
     created_at: datetime
 
@@ -150,11 +150,11 @@ class LedgerTxn(SQLModel, table=True):
 
     __tablename__ = "ledger_txns"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=32, index=True)
     memo: str = Field(default="", max_length=280)
-    ref: Optional[str] = Field(default=None, max_length=96, unique=True)  # idempotency key
-    actor_id: Optional[int] = Field(default=None, foreign_key="members.id")
+    ref: str | None = Field(default=None, max_length=96, unique=True)  # idempotency key
+    actor_id: int | None = Field(default=None, foreign_key="members.id")
     created_at: datetime
 
 
@@ -164,7 +164,7 @@ class Posting(SQLModel, table=True):
     __tablename__ = "postings"
     __table_args__ = (Index("ix_postings_account_txn", "account_id", "txn_id"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     txn_id: int = Field(foreign_key="ledger_txns.id", index=True)
     account_id: int = Field(foreign_key="accounts.id")
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -179,7 +179,7 @@ class AdviceListing(SQLModel, table=True):
 
     __tablename__ = "advice_listings"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="members.id", index=True)
     kind: str = Field(max_length=8)  # offer | request
     title: str = Field(max_length=160)
@@ -195,22 +195,22 @@ class AdviceBooking(SQLModel, table=True):
 
     __tablename__ = "advice_bookings"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     listing_id: int = Field(foreign_key="advice_listings.id", index=True)
     provider_id: int = Field(foreign_key="members.id", index=True)
     receiver_id: int = Field(foreign_key="members.id", index=True)
     hours: int
     amount: int
-    scheduled_for: Optional[datetime] = None
+    scheduled_for: datetime | None = None
     note: str = Field(default="", max_length=1000)
     status: str = Field(default="proposed", max_length=16)  # see node.lifecycle.BOOKING
-    claimed_at: Optional[datetime] = None
-    dispute_by: Optional[datetime] = None
+    claimed_at: datetime | None = None
+    dispute_by: datetime | None = None
     dispute_reason: str = Field(default="", max_length=1000)
     resolution: str = Field(default="", max_length=1000)
     created_at: datetime
-    settled_at: Optional[datetime] = None
-    provider_amount: Optional[int] = None  # SIF the provider got when settled; the rest went back
+    settled_at: datetime | None = None
+    provider_amount: int | None = None  # SIF the provider got when settled; the rest went back
 
 
 # --- proposals and reviews -----------------------------------------------------
@@ -221,7 +221,7 @@ class Proposal(SQLModel, table=True):
 
     __tablename__ = "proposals"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     author_id: int = Field(foreign_key="members.id", index=True)
     title: str = Field(max_length=200)
     summary: str = Field(max_length=2000)
@@ -234,7 +234,7 @@ class Proposal(SQLModel, table=True):
     min_foreign_reviewers: int = Field(default=0)
     status: str = Field(default="open", max_length=16)  # open | completed | withdrawn | closed
     created_at: datetime
-    closed_at: Optional[datetime] = None
+    closed_at: datetime | None = None
 
 
 class ReviewInvitation(SQLModel, table=True):
@@ -243,20 +243,20 @@ class ReviewInvitation(SQLModel, table=True):
     __tablename__ = "review_invitations"
     __table_args__ = (UniqueConstraint("proposal_id", "reviewer_id", "remote_node", "remote_handle"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     proposal_id: int = Field(foreign_key="proposals.id", index=True)
-    reviewer_id: Optional[int] = Field(default=None, foreign_key="members.id", index=True)
-    remote_node: Optional[str] = Field(default=None, max_length=32)
-    remote_handle: Optional[str] = Field(default=None, max_length=32)
+    reviewer_id: int | None = Field(default=None, foreign_key="members.id", index=True)
+    remote_node: str | None = Field(default=None, max_length=32)
+    remote_handle: str | None = Field(default=None, max_length=32)
     status: str = Field(default="invited", max_length=16)
     rank: int = Field(default=0)
     score: int = Field(default=0)  # matching affinity x 1000, for explanations
     bounty: int
     invited_at: datetime
     accept_by: datetime
-    responded_at: Optional[datetime] = None
-    due_by: Optional[datetime] = None
-    reminded_at: Optional[datetime] = None
+    responded_at: datetime | None = None
+    due_by: datetime | None = None
+    reminded_at: datetime | None = None
     decline_reason: str = Field(default="", max_length=500)
 
 
@@ -265,7 +265,7 @@ class Review(SQLModel, table=True):
 
     __tablename__ = "reviews"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     invitation_id: int = Field(foreign_key="review_invitations.id", unique=True)
     shared_value: int
     social_transformation: int
@@ -273,8 +273,8 @@ class Review(SQLModel, table=True):
     confidence: int
     feedback: str = Field(max_length=20000)
     submitted_at: datetime
-    helpfulness: Optional[int] = None
-    rated_at: Optional[datetime] = None
+    helpfulness: int | None = None
+    rated_at: datetime | None = None
 
 
 # --- review rounds, bids, remote conflicts ---------------------------------------
@@ -285,7 +285,7 @@ class ReviewRound(SQLModel, table=True):
 
     __tablename__ = "review_rounds"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)
     status: str = Field(default="open", max_length=16)  # see node.services.rounds.ROUND
     deadline: datetime
@@ -295,11 +295,11 @@ class ReviewRound(SQLModel, table=True):
     need_foreign: bool = Field(default=False)  # every proposal needs a reviewer from another country
     created_by: int = Field(foreign_key="members.id")
     created_at: datetime
-    solve_started_at: Optional[datetime] = None
-    solved_at: Optional[datetime] = None
+    solve_started_at: datetime | None = None
+    solved_at: datetime | None = None
     progress: int = Field(default=0)  # per mille while solving; 1000 when solved
     progress_message: str = Field(default="", max_length=300)
-    total_affinity: Optional[int] = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    total_affinity: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     result: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
 
 
@@ -308,7 +308,7 @@ class RoundItem(SQLModel, table=True):
 
     __tablename__ = "review_round_items"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="review_rounds.id", index=True)
     proposal_id: int = Field(foreign_key="proposals.id", unique=True)
     added_by: int = Field(foreign_key="members.id")
@@ -321,7 +321,7 @@ class Bid(SQLModel, table=True):
     __tablename__ = "review_bids"
     __table_args__ = (UniqueConstraint("member_id", "tag"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="members.id", index=True)
     tag: str = Field(max_length=64)
     level: int
@@ -334,7 +334,7 @@ class RemoteConflict(SQLModel, table=True):
     __tablename__ = "remote_conflicts"
     __table_args__ = (UniqueConstraint("member_id", "remote_node", "remote_handle"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="members.id", index=True)
     remote_node: str = Field(max_length=32)
     remote_handle: str = Field(max_length=64)
@@ -353,12 +353,12 @@ class Notification(SQLModel, table=True):
 
     __tablename__ = "notifications"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="members.id", index=True)
     kind: str = Field(max_length=32)
-    params: Optional[dict] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    params: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     subject: str = Field(default="", max_length=200)
     body: str = Field(default="", max_length=8000)
     created_at: datetime
-    sent_at: Optional[datetime] = None
-    read_at: Optional[datetime] = None
+    sent_at: datetime | None = None
+    read_at: datetime | None = None

@@ -7,6 +7,7 @@ uses them). Web processes never start the scheduler: the single `sifnet node wor
 the sweeps; outbox delivery is still kicked right after each commit in the web
 process, and the worker retries whatever is left.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,9 @@ def build_app():
         # Several web workers must not each run the jobs; say so instead of silently doing nothing.
         logging.getLogger(__name__).warning(
             "scheduler=%r: web processes never run scheduled jobs; set SIFNET_SCHEDULER=worker and run "
-            "`sifnet node worker`", settings.scheduler)
+            "`sifnet node worker`",
+            settings.scheduler,
+        )
     return create_app(settings=settings)
 
 

@@ -182,12 +182,12 @@ def check_form(env: Envelope) -> MessageType:
 
 
 def make_envelope(
-    type: str,  # noqa: A002 - the wire name; callers pass it by keyword
+    type: str,
     from_: str,
     to: str,
     created: str | datetime,
     body: dict,
-    id: str,  # noqa: A002
+    id: str,
     channel: ChannelRef | None = None,
 ) -> Envelope:
     """Build an unsigned envelope to send, checking it as a receiver would.

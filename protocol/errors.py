@@ -77,11 +77,19 @@ ERROR_CODES = _table(
     ("seq_conflict", 409, "An entry at a seq the receiver already applied differs from the applied entry."),
     ("key_retired", 401, "A channel entry is signed by a key that an earlier key_rotation of the channel retired."),
     # Key rotation (section 8): it must be able to take effect.
-    ("bad_rotation", 422, "A key_rotation is not signed by the key it retires, retires it before its own creation, "
-                          "or names the same key twice."),
+    (
+        "bad_rotation",
+        422,
+        "A key_rotation is not signed by the key it retires, retires it before its own creation, "
+        "or names the same key twice.",
+    ),
     ("bad_key_proof", 401, "A key_rotation's proof of possession does not verify with the new key."),
-    ("key_claimed", 409, "A key announced by a key_rotation (or a would-be peer's document) is already known, "
-                         "as another node's key or as one of the sender's."),
+    (
+        "key_claimed",
+        409,
+        "A key announced by a key_rotation (or a would-be peer's document) is already known, "
+        "as another node's key or as one of the sender's.",
+    ),
     # Transport (section 12): the HTTP request around the envelopes.
     ("not_found", 404, "No federation endpoint at this path."),
     ("method_not_allowed", 405, "The endpoint does not take this HTTP method."),
@@ -89,21 +97,27 @@ ERROR_CODES = _table(
     ("peer_suspended", 403, "The receiver suspended (defederated) the sender."),
     ("peer_not_confirmed", 403, "The receiver has not yet confirmed the sender's key fingerprint."),
     ("bad_request_signature", 401, "The HTTP message signature is malformed or does not verify."),
-    ("signature_params", 401, "The Signature-Input does not follow the template of section 12 (label, components, "
-                              "parameters)."),
+    (
+        "signature_params",
+        401,
+        "The Signature-Input does not follow the template of section 12 (label, components, parameters).",
+    ),
     ("unsupported_digest", 401, "Content-Digest carries no sha-256 digest."),
     ("digest_mismatch", 401, "The Content-Digest does not match the body."),
     ("request_future", 401, "The request's `created` is later than now plus the allowed clock skew."),
     ("request_expired", 401, "The request's `created` is too old, or its `expires` has passed."),
     ("request_replayed", 409, "A request with this signature nonce was already received."),
     ("origin_mismatch", 403, "An envelope's `from` is not the peer that signed the request."),
-    ("invalid_batch", 400, "The inbox body is not `{\"entries\": [...]}` with 1 to 500 entries."),
+    ("invalid_batch", 400, 'The inbox body is not `{"entries": [...]}` with 1 to 500 entries.'),
     ("batch_out_of_order", 400, "The entries of a batch are not in rising `seq`."),
     ("unsupported_type", 422, "A known message type that this endpoint does not take."),
     ("directory_not_set", 404, "The node is not listed in a network directory, so it serves no summary."),
     # Settlement (section 12, Settlement): refusals of a round's messages.
-    ("round_unknown", 404, "A settlement message of a round the participant stated nothing for, or of another "
-                           "coordinator."),
+    (
+        "round_unknown",
+        404,
+        "A settlement message of a round the participant stated nothing for, or of another coordinator.",
+    ),
     ("not_a_request", 422, "A position_statement sent to a participant carries positions."),
     ("round_id_taken", 409, "Another coordinator runs a round of that id."),
     ("round_in_progress", 409, "The participant accepted another coordinator's round that is not over."),

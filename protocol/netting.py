@@ -105,8 +105,9 @@ def net_positions(debts: Iterable[Debt]) -> dict[str, int]:
     return nets
 
 
-def capacities(debts: tuple[Debt, ...], peered: Iterable[tuple[str, str]],
-               limits: Mapping[tuple[str, str], int | None] | None) -> dict[tuple[str, str], int]:
+def capacities(
+    debts: tuple[Debt, ...], peered: Iterable[tuple[str, str]], limits: Mapping[tuple[str, str], int | None] | None
+) -> dict[tuple[str, str], int]:
     """How much each ordered pair may owe after the set-off (see the module docstring); 0s left out."""
     before = {(d.debtor, d.creditor): d.amount for d in debts}
     caps = dict(before)
@@ -124,8 +125,12 @@ def capacities(debts: tuple[Debt, ...], peered: Iterable[tuple[str, str]],
     return caps
 
 
-def set_off(debts: Iterable[Debt | tuple | Mapping], *, peered: Iterable[tuple[str, str]] = (),
-            limits: Mapping[tuple[str, str], int | None] | None = None) -> SetOff:
+def set_off(
+    debts: Iterable[Debt | tuple | Mapping],
+    *,
+    peered: Iterable[tuple[str, str]] = (),
+    limits: Mapping[tuple[str, str], int | None] | None = None,
+) -> SetOff:
     """The exact optimum: the least total debt with every net position unchanged and every cap kept.
 
     Args:
@@ -142,8 +147,13 @@ def set_off(debts: Iterable[Debt | tuple | Mapping], *, peered: Iterable[tuple[s
     nodes = sorted(set(nets) | {n for pair in caps for n in pair})
     flows = _min_cost_flow(nodes, caps, nets)
     after = tuple(Debt(d, c, x) for (d, c), x in sorted(flows.items()) if x > 0)
-    result = SetOff(before, after, sum(d.amount for d in before), sum(d.amount for d in after),
-                    MappingProxyType({n: v for n, v in sorted(nets.items())}))
+    result = SetOff(
+        before,
+        after,
+        sum(d.amount for d in before),
+        sum(d.amount for d in after),
+        MappingProxyType({n: v for n, v in sorted(nets.items())}),
+    )
     problems = violations(before, after, caps=caps)
     if problems:  # a bug in the solver, never the caller's input
         raise AssertionError("; ".join(problems))

@@ -51,18 +51,19 @@ def apply_rotation(env: Envelope, keyring: Keyring) -> Keyring:
     if new_kid == old_kid:
         raise RemoteProtocolError("bad_rotation", "the new key is the old one", where="body.new_kid")
     if old_not_after <= created:
-        raise RemoteProtocolError("bad_rotation", "old_not_after must be later than the rotation's created",
-                                  where="body.old_not_after")
+        raise RemoteProtocolError(
+            "bad_rotation", "old_not_after must be later than the rotation's created", where="body.old_not_after"
+        )
     known = keyring.get(new_kid)
     if known is not None:
         whose = "the sender's" if known.node_id == env.from_ else f"a key of {known.node_id}"
-        raise RemoteProtocolError("key_claimed", f"key {new_kid} is already known here as {whose}",
-                                  where="body.new_kid")
+        raise RemoteProtocolError(
+            "key_claimed", f"key {new_kid} is already known here as {whose}", where="body.new_kid"
+        )
     new_public = PublicKey.from_b64(body["new_public"])
     proof = b64url_decode(body["new_key_proof"])
     if not new_public.verify(proof, key_proof_input(env.from_, old_kid, new_kid)):
-        raise RemoteProtocolError("bad_key_proof", "the new key did not sign this rotation",
-                                  where="body.new_key_proof")
+        raise RemoteProtocolError("bad_key_proof", "the new key did not sign this rotation", where="body.new_key_proof")
     old = keyring[old_kid]
     others = [info for kid, info in keyring.items() if kid != old_kid]
     retired = KeyInfo(old.node_id, old.public_key, old.not_before, old_not_after)
@@ -78,6 +79,10 @@ def keys_before(entries: Sequence[Envelope], keyring: Keyring) -> Keyring:
     """
     rotations = [env.body for env in entries if env.type == "key_rotation"]
     learned, retired = {r["new_kid"] for r in rotations}, {r["old_kid"] for r in rotations}
-    return Keyring.of(*(
-        KeyInfo(info.node_id, info.public_key, info.not_before, None if kid in retired else info.not_after)
-        for kid, info in keyring.items() if kid not in learned))
+    return Keyring.of(
+        *(
+            KeyInfo(info.node_id, info.public_key, info.not_before, None if kid in retired else info.not_after)
+            for kid, info in keyring.items()
+            if kid not in learned
+        )
+    )

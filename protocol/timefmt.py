@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .errors import LocalProtocolError, RemoteProtocolError
 
@@ -21,7 +21,7 @@ def format_time(dt: datetime) -> str:
         LocalProtocolError: code ``naive_datetime`` if ``dt`` has no time zone.
     """
     require_aware(dt, "dt")
-    u = dt.astimezone(timezone.utc)
+    u = dt.astimezone(UTC)
     # Not strftime: its %Y does not zero-pad years below 1000 on every platform.
     return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
 
@@ -37,7 +37,7 @@ def parse_time(text: str, *, where: str | None = None) -> datetime:
     if match is None:
         raise RemoteProtocolError("bad_time", "not of the form YYYY-MM-DDTHH:MM:SSZ", where=where)
     try:
-        return datetime(*map(int, match.groups()), tzinfo=timezone.utc)
+        return datetime(*map(int, match.groups()), tzinfo=UTC)
     except ValueError:
         raise RemoteProtocolError("bad_time", "not a real instant", where=where) from None
 

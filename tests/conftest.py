@@ -3,11 +3,12 @@
 The database is SQLite in the node's data folder, or with SIFNET_TEST_DB=postgresql a fresh
 PostgreSQL database per node (see tests/pg.py), for in-process apps and NodeProcess alike.
 """
+
 from __future__ import annotations
 
 import itertools
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,11 @@ from node.db import Database
 from node.services import ledger, members
 from node.settings import Settings
 from tests import pg, procs
+
 # One Chromium per test session, shared by every browser test (a second sync Playwright would clash).
 from tests.browser_fixtures import browser, new_page, screenshot  # noqa: F401  (fixtures)
 
-START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
 FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
 
@@ -31,8 +33,9 @@ def pytest_configure(config):
         # A pooled psycopg connection left to the garbage collector (seen once in a federation test; the source is
         # not pinned down) warns whenever GC runs, often in a later test; its database was already dropped WITH
         # FORCE at the end of its own test, so the warning says nothing about the test it lands in.
-        config.addinivalue_line("filterwarnings",
-                                "ignore:.*psycopg.Connection.*was deleted while still open:ResourceWarning")
+        config.addinivalue_line(
+            "filterwarnings", "ignore:.*psycopg.Connection.*was deleted while still open:ResourceWarning"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +102,7 @@ def _sqlite_path(url: str) -> Path | None:
     """The file of a file-backed SQLite URL (None for anything else)."""
     if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
         return None
-    return Path(url[len("sqlite:///"):])
+    return Path(url[len("sqlite:///") :])
 
 
 @pytest.fixture
@@ -126,8 +129,17 @@ def clock():
 @pytest.fixture
 def app(tmp_path, clock):
     """A node app with its own data folder and database, migrated by Alembic."""
-    app = create_app({"data_dir": str(tmp_path / "node"), "node_id": "be-vl", "country": "BE",
-                      "welcome_grant": 10, "min_balance": -5, **FAST_ARGON2}, clock=clock)
+    app = create_app(
+        {
+            "data_dir": str(tmp_path / "node"),
+            "node_id": "be-vl",
+            "country": "BE",
+            "welcome_grant": 10,
+            "min_balance": -5,
+            **FAST_ARGON2,
+        },
+        clock=clock,
+    )
     app.config["TESTING"] = True
     yield app
     if "sifnet_federation" in app.extensions:
@@ -156,8 +168,16 @@ def make_member(ctx):
         n = next(_seq)
         handle = handle or f"member{n}"
         with ctx.db.write() as s:
-            member = members.sign_up(s, ctx.settings, email=f"{handle}@example.org", password=PASSWORD,
-                                     display_name=handle.title(), handle=handle, now=ctx.now(), hasher=ctx.hasher)
+            member = members.sign_up(
+                s,
+                ctx.settings,
+                email=f"{handle}@example.org",
+                password=PASSWORD,
+                display_name=handle.title(),
+                handle=handle,
+                now=ctx.now(),
+                hasher=ctx.hasher,
+            )
             if approve:
                 members._activate(s, ctx.settings, member, actor=None, reason="test", now=ctx.now())
             member.role = role

@@ -1,4 +1,5 @@
 """Checks every page answer must pass: the security headers, and no inline script, style or handler."""
+
 from __future__ import annotations
 
 import re
@@ -33,11 +34,19 @@ def header_problems(response) -> list[str]:
         expected = DOCUMENT_HEADERS
     else:
         expected = {"X-Content-Type-Options": "nosniff"}
-    return [f"{name}: {response.headers.get(name)!r}" for name, value in expected.items()
-            if response.headers.get(name) != value]
+    return [
+        f"{name}: {response.headers.get(name)!r}"
+        for name, value in expected.items()
+        if response.headers.get(name) != value
+    ]
 
 
 def get_rules_without_arguments(app) -> list[str]:
     """Every GET route of the app that takes no URL argument (static files aside)."""
-    return sorted({rule.rule for rule in app.url_map.iter_rules()
-                   if "GET" in rule.methods and not rule.arguments and rule.endpoint != "static"})
+    return sorted(
+        {
+            rule.rule
+            for rule in app.url_map.iter_rules()
+            if "GET" in rule.methods and not rule.arguments and rule.endpoint != "static"
+        }
+    )

@@ -10,6 +10,7 @@ or a throw-away cluster started from the installed binaries in a temporary folde
 SQLite run) and prints "PostgreSQL lane skipped: <reason>" when no server can be had;
 with SIFNET_TEST_REQUIRE_POSTGRES=1 (CI) that is a failure instead.
 """
+
 from __future__ import annotations
 
 import glob
@@ -30,10 +31,18 @@ ENV_URL = "SIFNET_TEST_POSTGRES_URL"
 ENV_REQUIRE = "SIFNET_TEST_REQUIRE_POSTGRES"
 # What runs on both databases: the ledger, payment, review and proposal suites, federation, backup and upgrade.
 LANE_SUITES = [
-    "tests/node/test_ledger.py", "tests/node/test_transfer_hot_path.py", "tests/node/test_concurrency.py",
-    "tests/node/test_proposals.py", "tests/node/test_reviews.py", "tests/node/test_reviews_random.py",
-    "tests/node/test_reviews_schema.py", "tests/node/test_review_round.py",
-    "tests/node/test_backup.py", "tests/node/test_upgrade.py", "tests/federation", "tests/ops/test_gunicorn.py",
+    "tests/node/test_ledger.py",
+    "tests/node/test_transfer_hot_path.py",
+    "tests/node/test_concurrency.py",
+    "tests/node/test_proposals.py",
+    "tests/node/test_reviews.py",
+    "tests/node/test_reviews_random.py",
+    "tests/node/test_reviews_schema.py",
+    "tests/node/test_review_round.py",
+    "tests/node/test_backup.py",
+    "tests/node/test_upgrade.py",
+    "tests/federation",
+    "tests/ops/test_gunicorn.py",
 ]
 REPO = Path(__file__).resolve().parent.parent
 
@@ -84,15 +93,39 @@ class Cluster:
         if result.returncode != 0:
             raise RuntimeError(f"{Path(cmd[0]).name} failed: {(result.stderr or result.stdout).strip()[-800:]}")
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         data = self.dir / "data"
-        self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                  "--no-sync", "--locale=C")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C",
+        )
         # Durability settings off: this cluster lives for one test run.
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-                "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.dir / "server.log"),
-                  "-w", "-t", "60", "start")
+        opts = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB"
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(self.dir / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         return self
 
     def stop(self) -> None:

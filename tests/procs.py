@@ -7,6 +7,7 @@ the test fails; an atexit hook covers an interrupted pytest run.
 
 Tests import the fixture: `from tests.procs import node_process  # noqa: F401`.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -16,8 +17,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import pytest
 import requests
@@ -27,7 +29,7 @@ PASSWORD = "correct horse battery"
 COORDINATOR_EMAIL = "coordinator@example.org"
 # Fast password hashing and no sleeping through deadlines; a test may override any of these.
 TEST_SETTINGS: dict[str, Any] = {"argon2_memory_kib": 1024, "argon2_time_cost": 1, "allow_clock_control": True}
-_LIVE: set["NodeProcess"] = set()
+_LIVE: set[NodeProcess] = set()
 # On the PostgreSQL lane tests/conftest.py sets this: data folder -> the node's database URL.
 database_for: Callable[[Path], str] | None = None
 
@@ -76,17 +78,21 @@ class NodeClient:
         return resp
 
     def signup(self, email: str, handle: str, password: str = PASSWORD) -> dict:
-        return self.call("POST", "/signup", {"email": email, "password": password, "display_name": handle.title(),
-                                             "handle": handle}, expect=201).json()
+        return self.call(
+            "POST",
+            "/signup",
+            {"email": email, "password": password, "display_name": handle.title(), "handle": handle},
+            expect=201,
+        ).json()
 
     def token(self, email: str, password: str = PASSWORD) -> str:
         return self.call("POST", "/tokens", {"email": email, "password": password}, expect=201).json()["token"]
 
-    def login(self, email: str, password: str = PASSWORD) -> "NodeClient":
+    def login(self, email: str, password: str = PASSWORD) -> NodeClient:
         """A new client acting as this member."""
         return NodeClient(self.url, self.token(email, password), self.timeout)
 
-    def clone(self) -> "NodeClient":
+    def clone(self) -> NodeClient:
         """The same member on a new connection (for another thread)."""
         return NodeClient(self.url, self.api_token, self.timeout)
 
@@ -115,8 +121,9 @@ class NodeClient:
 class NodeProcess:
     """One node as a separate OS process: init, run, stop, kill -9, restart."""
 
-    def __init__(self, data_dir: Path, node_id: str, *, port: int | None = None,
-                 settings: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, node_id: str, *, port: int | None = None, settings: Mapping[str, Any] | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.node_id = node_id
         self.port = port or free_port()
@@ -143,20 +150,22 @@ class NodeProcess:
     def cli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run `sifnet node <args> --data-dir <data_dir>` with this node's settings environment."""
         cmd = [*sifnet_command(), "node", *args, "--data-dir", str(self.data_dir)]
-        result = subprocess.run(cmd, env=settings_env(self.settings), cwd=REPO, capture_output=True, text=True,
-                                timeout=timeout)
+        result = subprocess.run(
+            cmd, env=settings_env(self.settings), cwd=REPO, capture_output=True, text=True, timeout=timeout
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} exited {result.returncode}\n"
-                                 f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+            raise AssertionError(
+                f"{' '.join(args)} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
         return result
 
-    def init(self) -> "NodeProcess":
+    def init(self) -> NodeProcess:
         """Create the data folder, settings file, key and database; and a coordinator."""
         self.cli("init", "--node-id", self.node_id, "--port", str(self.port))
         self.cli("create-coordinator", "--email", COORDINATOR_EMAIL, "--password", PASSWORD, "--handle", "coord")
         return self
 
-    def start(self, timeout: float = 30) -> "NodeProcess":
+    def start(self, timeout: float = 30) -> NodeProcess:
         """Start `sifnet node run` and wait until /healthz answers with this node's id."""
         if self.running:
             raise RuntimeError(f"node {self.node_id} is already running")
@@ -165,8 +174,12 @@ class NodeProcess:
         self._log_fh.flush()
         self.proc = subprocess.Popen(
             [*sifnet_command(), "node", "run", "--data-dir", str(self.data_dir)],
-            env=settings_env({**self.settings, "port": self.port}), cwd=REPO,
-            stdin=subprocess.DEVNULL, stdout=self._log_fh, stderr=subprocess.STDOUT, start_new_session=True,
+            env=settings_env({**self.settings, "port": self.port}),
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         _LIVE.add(self)
         self._wait_healthy(timeout)
@@ -178,8 +191,9 @@ class NodeProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self._reap()
-                raise NodeStartError(f"node {self.node_id} exited with {self.proc.returncode} during startup; "
-                                     f"log:\n{self.log_text()}")
+                raise NodeStartError(
+                    f"node {self.node_id} exited with {self.proc.returncode} during startup; log:\n{self.log_text()}"
+                )
             try:
                 resp = requests.get(f"{self.url}/healthz", timeout=2)
                 if resp.status_code == 200 and resp.json().get("node_id") == self.node_id:
@@ -189,8 +203,9 @@ class NodeProcess:
                 last = repr(exc)
             time.sleep(0.05)
         self.kill9()
-        raise NodeStartError(f"node {self.node_id} not healthy at {self.url} after {timeout}s ({last}); "
-                             f"log:\n{self.log_text()}")
+        raise NodeStartError(
+            f"node {self.node_id} not healthy at {self.url} after {timeout}s ({last}); log:\n{self.log_text()}"
+        )
 
     @property
     def running(self) -> bool:
@@ -230,7 +245,7 @@ class NodeProcess:
             self._log_fh.close()
             self._log_fh = None
 
-    def restart(self, timeout: float = 30) -> "NodeProcess":
+    def restart(self, timeout: float = 30) -> NodeProcess:
         self.stop()
         return self.start(timeout)
 

@@ -1,4 +1,5 @@
 """`make devnet` smoke test: five real node processes come up, peer, pay across borders, and come back."""
+
 from __future__ import annotations
 
 import random
@@ -32,8 +33,13 @@ def free_port_range(count: int = len(NODES)) -> int:
 
 def run_devnet(data_dir, base_port: int) -> str:
     """`deploy/devnet.py --check` with its own data folder; fail with the output when it fails."""
-    result = subprocess.run([sys.executable, "deploy/devnet.py", "--check", "--data-dir", str(data_dir),
-                             "--base-port", str(base_port)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "deploy/devnet.py", "--check", "--data-dir", str(data_dir), "--base-port", str(base_port)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Check passed" in output, output
@@ -71,17 +77,28 @@ def test_devnet_comes_up_peered_and_comes_back_without_redoing_anything(tmp_path
         with (data_dir / name / "settings.toml").open("rb") as fh:
             stored = tomllib.load(fh)
         languages[name] = (stored["default_language"], stored["time_zone"])
-    assert languages == {"be-vl": ("nl", "Europe/Brussels"), "nl": ("nl", "Europe/Amsterdam"),
-                         "at": ("de", "Europe/Vienna"), "it": ("it", "Europe/Rome"), "hu": ("hu", "Europe/Budapest"),
-                         "eu-dir": ("en", "Europe/Brussels")}
+    assert languages == {
+        "be-vl": ("nl", "Europe/Brussels"),
+        "nl": ("nl", "Europe/Amsterdam"),
+        "at": ("de", "Europe/Vienna"),
+        "it": ("it", "Europe/Rome"),
+        "hu": ("hu", "Europe/Budapest"),
+        "eu-dir": ("en", "Europe/Brussels"),
+    }
 
 
 def test_devnet_refuses_a_port_that_does_not_match_its_data(tmp_path):
     data_dir, base = tmp_path / "devnet", free_port_range()
     (data_dir / "be-vl").mkdir(parents=True)
     (data_dir / "be-vl" / "settings.toml").write_text(
-        f'node_id = "be-vl"\nport = {base + 50}\ndata_dir = "{data_dir / "be-vl"}"\n')
-    result = subprocess.run([sys.executable, "deploy/devnet.py", "--check", "--data-dir", str(data_dir),
-                             "--base-port", str(base)], cwd=REPO, capture_output=True, text=True, timeout=300)
+        f'node_id = "be-vl"\nport = {base + 50}\ndata_dir = "{data_dir / "be-vl"}"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "deploy/devnet.py", "--check", "--data-dir", str(data_dir), "--base-port", str(base)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1
     assert f"--base-port {base + 50}" in result.stderr

@@ -1,4 +1,5 @@
 """Imports flow one way: protocol <- node <- federation; only the app factory wires federation in."""
+
 from __future__ import annotations
 
 import ast
@@ -8,9 +9,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # (package, packages it must never import, files allowed to break the rule and why)
 RULES = {
     "protocol": ({"node", "federation", "flask", "requests", "sqlalchemy", "sqlmodel"}, {}),
-    "node": ({"federation"}, {"node/app.py": "the app factory wires federation in",
-                               "node/cli.py": "the command line wires federation's commands in, as the factory does",
-                               "node/migrations/env.py": "one schema holds the node and federation tables"}),
+    "node": (
+        {"federation"},
+        {
+            "node/app.py": "the app factory wires federation in",
+            "node/cli.py": "the command line wires federation's commands in, as the factory does",
+            "node/migrations/env.py": "one schema holds the node and federation tables",
+        },
+    ),
     "federation": (set(), {}),
 }
 

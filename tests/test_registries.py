@@ -1,4 +1,5 @@
 """Registries are filled explicitly at start-up, one per app, and refuse a name twice; both CLIs are one CLI."""
+
 from __future__ import annotations
 
 import subprocess
@@ -46,15 +47,24 @@ def test_every_channel_message_type_has_its_handler(app):
 
 def test_each_app_has_its_own_sweeps_in_one_order(app):
     ctx = app.extensions["sifnet"]
-    assert list(ctx.sweeps) == ["deliver_notifications", "pay_unchallenged_claims", "expire_invitations",
-                                "time_out_reviews", "remind_reviewers", "retry_matching", "solve_due_rounds",
-                                "retry_deliveries", "exchange_checkpoints", "advance_clearing_rounds",
-                                "share_reviewer_pools"]
+    assert list(ctx.sweeps) == [
+        "deliver_notifications",
+        "pay_unchallenged_claims",
+        "expire_invitations",
+        "time_out_reviews",
+        "remind_reviewers",
+        "retry_matching",
+        "solve_due_rounds",
+        "retry_deliveries",
+        "exchange_checkpoints",
+        "advance_clearing_rounds",
+        "share_reviewer_pools",
+    ]
 
 
 def _commands(cmd: list[str], group: str) -> list[str]:
     out = subprocess.run([*cmd, group, "--help"], capture_output=True, text=True, cwd=REPO, check=True).stdout
-    choices = out[out.index("{") + 1:out.index("}")]
+    choices = out[out.index("{") + 1 : out.index("}")]
     return sorted(choices.split(","))
 
 

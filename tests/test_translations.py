@@ -1,5 +1,6 @@
 """The message catalogs against the code: the .pot is current, every language has every message (not fuzzy, same
 placeholders), and what the templates still show outside gettext. `make translations` fixes the first two."""
+
 from __future__ import annotations
 
 import ast
@@ -50,8 +51,13 @@ def placeholders(text: str) -> list[str]:
 def test_the_pot_is_current(tmp_path):
     """What `make translations` would extract now is what node/translations/messages.pot holds."""
     fresh = tmp_path / "messages.pot"
-    done = subprocess.run(["make", "-s", "pot", f"POT={fresh}", f"BIN={Path(sys.executable).parent}"], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["make", "-s", "pot", f"POT={fresh}", f"BIN={Path(sys.executable).parent}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     extracted, committed = keys(read(fresh)), keys(read(TRANSLATIONS_DIR / "messages.pot"))
     assert len(extracted) > 50  # the extraction found the notices, at least
@@ -185,8 +191,17 @@ def test_the_template_scan_finds_text_outside_gettext_and_only_that():
 {{ gettext('Go') }}</button><td class="num{{ ' zero' if not n }}">{{ when|datetime or 'never' }}</td>
 <code>sifnet node init</code><p>{{ 'to' if out else "from" }} {{ url_for('auth.home') }} &amp; 12 · —</p>
 <optgroup label="Europe"></optgroup><img alt="A chart" src="x.svg">{# a comment #}<a title="Tip">x</a>"""
-    assert untranslated_text(source) == ["Profile", "Your name", "Save", "never", "to from & 12 · —", "Europe", "A chart",
-                                         "Tip", "x"]
+    assert untranslated_text(source) == [
+        "Profile",
+        "Your name",
+        "Save",
+        "never",
+        "to from & 12 · —",
+        "Europe",
+        "A chart",
+        "Tip",
+        "x",
+    ]
 
 
 def test_no_template_shows_text_outside_gettext():

@@ -5,16 +5,18 @@ login starts a fresh session (no fixation) that ends after ADMIN_SESSION_HOURS o
 account's password changes. Every change is written to the audit trail (``admin_actions``)
 in the same transaction as the change itself. CSRF is checked for every form by the app.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache, wraps
-from typing import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from node import i18n
@@ -48,23 +50,35 @@ def _dummy_hash(time_cost: int, memory_cost: int) -> str:
 # --- services ---------------------------------------------------------------------------------------------
 
 
-def audit(session, *, username: str, action: str, now: datetime, node_id: str = "", fingerprint: str = "",
-          reason: str = "") -> None:
-    session.add(AdminAction(at=now, username=username[:64], action=action, node_id=node_id,
-                            fingerprint=fingerprint, reason=reason[:500]))
+def audit(
+    session, *, username: str, action: str, now: datetime, node_id: str = "", fingerprint: str = "", reason: str = ""
+) -> None:
+    session.add(
+        AdminAction(
+            at=now, username=username[:64], action=action, node_id=node_id, fingerprint=fingerprint, reason=reason[:500]
+        )
+    )
 
 
-def add_admin(session, *, username: object, password: object, now: datetime, hasher: PasswordHasher,
-              replace: bool = False) -> AdminAccount:
+def add_admin(
+    session, *, username: object, password: object, now: datetime, hasher: PasswordHasher, replace: bool = False
+) -> AdminAccount:
     """Create a working-group account (or set a new password with ``replace``)."""
     name = clean_text(username, "username", 64, required=True).lower()
     if not set(name) <= USERNAME_CHARS:
-        raise ValidationError(_("A name may hold only letters, digits, '-', '_' and '.'."), code="invalid_username",
-                              field="username")
+        raise ValidationError(
+            _("A name may hold only letters, digits, '-', '_' and '.'."), code="invalid_username", field="username"
+        )
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise ValidationError(ngettext("The password needs at least %(num)d character.",
-                                       "The password needs at least %(num)d characters.", MIN_PASSWORD),
-                              code="weak_password", field="password")
+        raise ValidationError(
+            ngettext(
+                "The password needs at least %(num)d character.",
+                "The password needs at least %(num)d characters.",
+                MIN_PASSWORD,
+            ),
+            code="weak_password",
+            field="password",
+        )
     row = session.get(AdminAccount, name)
     if row is not None and not replace:
         raise ConflictError(_("There is already an account named %(name)s.", name=name), code="admin_exists")
@@ -78,17 +92,25 @@ def add_admin(session, *, username: object, password: object, now: datetime, has
     return row
 
 
-def authenticate(session, *, username: object, password: object, now: datetime,
-                 hasher: PasswordHasher) -> AdminAccount:
+def authenticate(session, *, username: object, password: object, now: datetime, hasher: PasswordHasher) -> AdminAccount:
     """Check a working-group login; refuse after too many recent failures for that name."""
     name = str(username or "").strip().lower()[:64]
-    failures = session.execute(select(func.count()).select_from(AdminAction).where(
-        AdminAction.username == name, AdminAction.action == "login-failed",
-        AdminAction.at >= now - FAILURE_WINDOW)).scalar_one()
+    failures = session.execute(
+        select(func.count())
+        .select_from(AdminAction)
+        .where(
+            AdminAction.username == name, AdminAction.action == "login-failed", AdminAction.at >= now - FAILURE_WINDOW
+        )
+    ).scalar_one()
     if failures >= MAX_FAILURES:
-        raise RateLimitedError(ngettext("Too many failed logins; try again in %(num)d minute.",
-                                        "Too many failed logins; try again in %(num)d minutes.",
-                                        int(FAILURE_WINDOW.total_seconds() // 60)), code="login_rate_limited")
+        raise RateLimitedError(
+            ngettext(
+                "Too many failed logins; try again in %(num)d minute.",
+                "Too many failed logins; try again in %(num)d minutes.",
+                int(FAILURE_WINDOW.total_seconds() // 60),
+            ),
+            code="login_rate_limited",
+        )
     row = session.get(AdminAccount, name) if name else None
     try:
         stored = row.password_hash if row else _dummy_hash(hasher.time_cost, hasher.memory_cost)
@@ -126,8 +148,15 @@ def refuse(session, *, admin: str, node_id: str, reason: object, now: datetime) 
     row = listings.get_listing(session, node_id)
     if not row.candidate or row.status == "delisted":
         raise ConflictError(_("%(node)s has no application waiting.", node=node_id), code="nothing_to_refuse")
-    audit(session, username=admin, action="refuse", node_id=node_id, fingerprint=row.candidate["fingerprint"],
-          reason=reason, now=now)
+    audit(
+        session,
+        username=admin,
+        action="refuse",
+        node_id=node_id,
+        fingerprint=row.candidate["fingerprint"],
+        reason=reason,
+        now=now,
+    )
     if row.status == "listed":
         row.candidate = None
         return "kept"
@@ -146,14 +175,14 @@ def delist(session, *, admin: str, node_id: str, reason: object, now: datetime) 
         raise ConflictError(_("%(node)s is not listed.", node=node_id), code="not_listed")
     fingerprint = row.fingerprint
     listings.delist(session, node_id=node_id, now=now)
-    audit(session, username=admin, action="delist", node_id=node_id, fingerprint=fingerprint, reason=reason,
-          now=now)
+    audit(session, username=admin, action="delist", node_id=node_id, fingerprint=fingerprint, reason=reason, now=now)
     return row
 
 
 def audit_trail(session, limit: int = 50) -> list[AdminAction]:
-    return list(session.scalars(select(AdminAction).order_by(AdminAction.at.desc(), AdminAction.id.desc())
-                                .limit(limit)).all())
+    return list(
+        session.scalars(select(AdminAction).order_by(AdminAction.at.desc(), AdminAction.id.desc()).limit(limit)).all()
+    )
 
 
 # --- web --------------------------------------------------------------------------------------------------
@@ -216,8 +245,13 @@ def login():
     failure = None
     with d.db.write() as s:  # the refusal is caught inside: the failed attempt is recorded (rate limit, audit)
         try:
-            row = authenticate(s, username=request.form.get("username"), password=request.form.get("password"),
-                               now=d.now(), hasher=password_hasher(d.settings))
+            row = authenticate(
+                s,
+                username=request.form.get("username"),
+                password=request.form.get("password"),
+                now=d.now(),
+                hasher=password_hasher(d.settings),
+            )
             name, version = row.username, row.session_version
         except DomainError as exc:
             failure = exc
@@ -250,8 +284,13 @@ def home():
         waiting = applications(s)
         listed = listings.listings(s)
         recent = audit_trail(s, 20)
-    return render_template("directory_admin.html", applications=waiting, listed=[r for r in listed if
-                           r.status == "listed"], audit=recent, now=d.now())
+    return render_template(
+        "directory_admin.html",
+        applications=waiting,
+        listed=[r for r in listed if r.status == "listed"],
+        audit=recent,
+        now=d.now(),
+    )
 
 
 @bp.get("/audit")
@@ -276,8 +315,12 @@ def _write(fn: Callable, node_id: str, **kwargs):
 def approve_node(node_id: str):
     def run() -> str:
         row = _write(approve, node_id, fingerprint=request.form.get("fingerprint"))
-        return _("%(node)s is listed; key %(fingerprint)s pinned. It is polled from now on.", node=node_id,
-                 fingerprint=row.fingerprint)
+        return _(
+            "%(node)s is listed; key %(fingerprint)s pinned. It is polled from now on.",
+            node=node_id,
+            fingerprint=row.fingerprint,
+        )
+
     return _act(run)
 
 
@@ -291,6 +334,7 @@ def refuse_node(node_id: str):
         if outcome == "delisted":
             return _("The application of %(node)s is refused; it stays delisted.", node=node_id)
         return _("The application of %(node)s is refused and removed; it may apply again.", node=node_id)
+
     return _act(run)
 
 
@@ -300,4 +344,5 @@ def delist_node(node_id: str):
     def run() -> str:
         _write(delist, node_id, reason=request.form.get("reason"))
         return _("%(node)s is no longer listed.", node=node_id)
+
     return _act(run)

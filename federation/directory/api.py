@@ -3,6 +3,7 @@
 The CSV headers are the JSON field names, in English whatever the reader's language: a CSV file is a
 machine format that spreadsheets and scripts read by column name. Error messages follow the request.
 """
+
 from __future__ import annotations
 
 import csv
@@ -62,8 +63,10 @@ def table_json(name: str):
     """One table of the directory page as JSON: {"<name>": [rows]}."""
     fn = TABLES.get(name)
     if fn is None:
-        raise NotFoundError(_("There is no table %(name)s; the tables are: %(tables)s.", name=name,
-                              tables=", ".join(TABLES)), code="no_such_table")
+        raise NotFoundError(
+            _("There is no table %(name)s; the tables are: %(tables)s.", name=name, tables=", ".join(TABLES)),
+            code="no_such_table",
+        )
     d = directory()
     with d.db.read() as s:
         return jsonify({name: fn(s, d)})
@@ -83,8 +86,9 @@ def table_csv(name: str):
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(
+        out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    )
 
 
 def _cell(value: object) -> object:
@@ -111,8 +115,9 @@ def history_json():
     """Figures over time and every poll of the last ?hours=24 (optionally of one ?node=)."""
     hours = request.args.get("hours", "24")
     if not hours.isdigit() or not 1 <= int(hours) <= 24 * 366:
-        raise ValidationError(_("The hours are a whole number from 1 to %(max)s.", max=24 * 366), code="invalid_hours",
-                              field="hours")
+        raise ValidationError(
+            _("The hours are a whole number from 1 to %(max)s.", max=24 * 366), code="invalid_hours", field="hours"
+        )
     d = directory()
     with d.db.read() as s:
         return jsonify(network.history(s, request.args.get("node") or None, d.now() - timedelta(hours=int(hours))))
@@ -128,21 +133,33 @@ def scan_request(args, items: list[scan.Item]) -> tuple[scan.Query, scan.Item | 
         return scan.Query.like(found), found
     interests = frozenset(t for t in (args.get("interests") or "").replace(",", " ").split() if t)
     if not interests:
-        raise ValidationError(_("Choose an initiative, or give at least one interest."), code="missing_query",
-                              field="interests")
+        raise ValidationError(
+            _("Choose an initiative, or give at least one interest."), code="missing_query", field="interests"
+        )
     sectors = frozenset(t for t in (args.get("sectors") or "").replace(",", " ").split() if t)
     stage = args.get("stage") or None
     if stage is not None and stage not in scan.STAGES:
-        raise ValidationError(_("Choose a stage: %(stages)s.", stages=", ".join(scan.STAGES)), code="bad_choice",
-                              field="stage")
+        raise ValidationError(
+            _("Choose a stage: %(stages)s.", stages=", ".join(scan.STAGES)), code="bad_choice", field="stage"
+        )
     return scan.Query(interests, sectors, stage), None
 
 
 def match_json(m: scan.Match) -> dict:
     i = m.item
-    return {"node_id": i.node_id, "ref": i.ref, "country": i.country, "name": i.name, "score": m.score,
-            "points": m.points, "shared_interests": list(m.shared_interests), "shared_sectors": list(m.shared_sectors),
-            "stage": i.stage, "explanation": m.explanation(), "contact": i.contact}
+    return {
+        "node_id": i.node_id,
+        "ref": i.ref,
+        "country": i.country,
+        "name": i.name,
+        "score": m.score,
+        "points": m.points,
+        "shared_interests": list(m.shared_interests),
+        "shared_sectors": list(m.shared_sectors),
+        "stage": i.stage,
+        "explanation": m.explanation(),
+        "contact": i.contact,
+    }
 
 
 def scan_items(session) -> list[scan.Item]:
@@ -173,18 +190,37 @@ def groups_json():
     with d.db.read() as s:
         items = scan_items(s)
     found = scan.groups(items, d.settings.scan_threshold)
-    return jsonify({"threshold": d.settings.scan_threshold, "groups": [
-        {"countries": list(g.countries), "common_interests": list(g.common_interests),
-         "initiatives": [{"node_id": i.node_id, "ref": i.ref, "name": i.name, "country": i.country} for i in g.items],
-         "links": [{"a": a, "b": b, "score": v} for a, b, v in g.links]} for g in found]})
+    return jsonify(
+        {
+            "threshold": d.settings.scan_threshold,
+            "groups": [
+                {
+                    "countries": list(g.countries),
+                    "common_interests": list(g.common_interests),
+                    "initiatives": [
+                        {"node_id": i.node_id, "ref": i.ref, "name": i.name, "country": i.country} for i in g.items
+                    ],
+                    "links": [{"a": a, "b": b, "score": v} for a, b, v in g.links],
+                }
+                for g in found
+            ],
+        }
+    )
 
 
 @bp.get("/api/v1/about")
 def about():
     d = directory()
     key = d.key.public_key
-    return jsonify({"directory_id": d.id, "name": d.settings.name, "key_id": key.key_id, "public": key.b64,
-                    "fingerprint": key.fingerprint})
+    return jsonify(
+        {
+            "directory_id": d.id,
+            "name": d.settings.name,
+            "key_id": key.key_id,
+            "public": key.b64,
+            "fingerprint": key.fingerprint,
+        }
+    )
 
 
 @bp.post("/api/v1/applications")
@@ -197,8 +233,11 @@ def apply_json():
 def submit_application(url: object) -> dict:
     d = directory()
     if not d.settings.open_applications:
-        raise DomainError(_("This directory takes applications only through its working group."),
-                          code="applications_closed", status=403)
+        raise DomainError(
+            _("This directory takes applications only through its working group."),
+            code="applications_closed",
+            status=403,
+        )
     doc = listings.fetch_candidate(url, d)  # no transaction open during the fetch
     with d.db.write() as s:
         row = listings.apply(s, doc, directory_id=d.id, now=d.now())

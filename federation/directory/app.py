@@ -1,13 +1,16 @@
 """The directory service's app factory: settings, its own database and key, pages, API, and the poller."""
+
 from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask, abort, jsonify, redirect, request, session, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from federation import labels
@@ -21,22 +24,35 @@ from .settings import DirectorySettings, load_settings
 from .store import open_directory
 
 # What a refused request says when nothing more precise was given (werkzeug's own texts are English only).
-HTTP_TEXTS = {400: _l("The request could not be understood."), 404: _l("There is no page at this address."),
-              405: _l("This address does not take that kind of request."),
-              413: _l("What was sent is too large."), 500: _l("Something went wrong on the directory's side.")}
+HTTP_TEXTS = {
+    400: _l("The request could not be understood."),
+    404: _l("There is no page at this address."),
+    405: _l("This address does not take that kind of request."),
+    413: _l("What was sent is too large."),
+    500: _l("Something went wrong on the directory's side."),
+}
 
 
-def create_app(test_config: Mapping[str, Any] | None = None, *, settings: DirectorySettings | None = None,
-               clock: SystemClock | None = None, start_poller: bool = False) -> Flask:
+def create_app(
+    test_config: Mapping[str, Any] | None = None,
+    *,
+    settings: DirectorySettings | None = None,
+    clock: SystemClock | None = None,
+    start_poller: bool = False,
+) -> Flask:
     """Build the directory app; the poller runs only when asked (``sifnet directory run`` asks)."""
     settings = settings or load_settings(test_config)
     d = open_directory(settings, clock)
     app = Flask(__name__)
     app.json_provider_class = JSONProvider
     app.json = JSONProvider(app)
-    app.config.update(SECRET_KEY=_secret_key(settings.data_path), MAX_CONTENT_LENGTH=1024 * 1024 + 4096,
-                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_NAME=f"sifnet_{settings.directory_id}")
+    app.config.update(
+        SECRET_KEY=_secret_key(settings.data_path),
+        MAX_CONTENT_LENGTH=1024 * 1024 + 4096,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME=f"sifnet_{settings.directory_id}",
+    )
     app.extensions["sifnet_directory"] = d
     # The working group's admins have no saved language: the switch (session), the browser, the setting.
     i18n.init_app(app, default_language=settings.default_language, time_zone=settings.time_zone)

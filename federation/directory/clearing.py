@@ -7,6 +7,7 @@ applied (`sifnet node directory-apply URL --fingerprint ...`); their answers ver
 the working group pinned when it approved them. The directory has no ledger and takes no part
 itself. Its rounds, certificates included, are kept in its own database (the node's round table).
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,8 +59,9 @@ class DirectoryCoordinator(Coordinator):
 
     def schedule_start(self, session):
         """The first scheduled round comes one interval after the first node was listed, not at the first start."""
-        return session.scalars(select(Listing.approved_at).where(Listing.approved_at.is_not(None))
-                               .order_by(Listing.approved_at).limit(1)).first()
+        return session.scalars(
+            select(Listing.approved_at).where(Listing.approved_at.is_not(None)).order_by(Listing.approved_at).limit(1)
+        ).first()
 
     def own_key(self) -> SigningKey:
         return self.ctx.key
@@ -68,8 +70,9 @@ class DirectoryCoordinator(Coordinator):
         return self.ctx.key
 
     def keyring(self, session) -> Keyring:
-        return Keyring.of(*[info for row in _listed(session)
-                            for info in listings.keyring_of(row.keys, row.node_id).values()])
+        return Keyring.of(
+            *[info for row in _listed(session) for info in listings.keyring_of(row.keys, row.node_id).values()]
+        )
 
     def reachable(self, session) -> set[str]:
         return {row.node_id for row in _listed(session)}
@@ -80,8 +83,16 @@ class DirectoryCoordinator(Coordinator):
             url = row.base_url.rstrip("/") + SETTLEMENT_PATH if row is not None and row.status == "listed" else ""
         if not url:
             return {"error": {"code": "not_listed", "message": f"{node_id} is not listed in this directory"}}
-        return post_signed(self.http, url, env, from_node=self.node_id, to_node=node_id, key=self.ctx.key,
-                           now=self.ctx.now(), timeout=self.timeout)
+        return post_signed(
+            self.http,
+            url,
+            env,
+            from_node=self.node_id,
+            to_node=node_id,
+            key=self.ctx.key,
+            now=self.ctx.now(),
+            timeout=self.timeout,
+        )
 
 
 def _listed(session) -> list[Listing]:
@@ -110,11 +121,21 @@ def round_row(row: SettlementRound) -> dict:
     import json
 
     plan = json.loads(row.plan or "{}")
-    return {"round_id": row.round_id, "state": row.state, "participants": json.loads(row.participants),
-            "total_before": row.total_before, "total_after": row.total_after, "cleared": plan.get("cleared", 0),
-            "excluded": json.loads(row.excluded or "[]"), "delivered": json.loads(row.delivered or "{}"),
-            "reason": row.reason, "created_at": row.created_at, "finished_at": row.finished_at,
-            "deadline": row.deadline, "has_certificate": bool(row.certificate)}
+    return {
+        "round_id": row.round_id,
+        "state": row.state,
+        "participants": json.loads(row.participants),
+        "total_before": row.total_before,
+        "total_after": row.total_after,
+        "cleared": plan.get("cleared", 0),
+        "excluded": json.loads(row.excluded or "[]"),
+        "delivered": json.loads(row.delivered or "{}"),
+        "reason": row.reason,
+        "created_at": row.created_at,
+        "finished_at": row.finished_at,
+        "deadline": row.deadline,
+        "has_certificate": bool(row.certificate),
+    }
 
 
 def recent_rounds(directory, limit: int = 20) -> list[dict]:
@@ -160,8 +181,12 @@ def _directory():
 
 @bp.app_context_processor
 def _panel():
-    return {"clearing_panel": lambda: {"rounds": recent_rounds(_directory()),
-                                       "every_hours": _directory().settings.clearing_interval_hours}}
+    return {
+        "clearing_panel": lambda: {
+            "rounds": recent_rounds(_directory()),
+            "every_hours": _directory().settings.clearing_interval_hours,
+        }
+    }
 
 
 def _admin_required(view):
@@ -176,8 +201,15 @@ def start_now():
     """The working group's button: a clearing round with every listed node, now."""
     try:
         row = start(_directory())
-        flash(_("Clearing round %(round)s: %(state)s, %(amount)s cleared.", round=row["round_id"],
-                state=ROUND_STATE(row["state"]), amount=i18n.sif_filter(row["cleared"])), "info")
+        flash(
+            _(
+                "Clearing round %(round)s: %(state)s, %(amount)s cleared.",
+                round=row["round_id"],
+                state=ROUND_STATE(row["state"]),
+                amount=i18n.sif_filter(row["cleared"]),
+            ),
+            "info",
+        )
         if row["reason"]:
             flash(row["reason"], "info")  # what the round recorded, as it was written (the nodes' own words)
     except DomainError as exc:
@@ -211,6 +243,8 @@ def api_certificate(round_id: str):
     with _directory().db.read() as session:
         row = rounds.get_round(session, round_id)
         if not row.certificate:
-            raise NotFoundError(_("Round %(round)s has no certificate: it is %(state)s.", round=round_id,
-                                  state=ROUND_STATE(row.state)), code="no_certificate")
+            raise NotFoundError(
+                _("Round %(round)s has no certificate: it is %(state)s.", round=round_id, state=ROUND_STATE(row.state)),
+                code="no_certificate",
+            )
         return Response(row.certificate, mimetype="application/json")

@@ -3,6 +3,7 @@
 
 federation.cli.register_commands adds them (register_commands below) to every `sifnet` entry point.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,8 +78,9 @@ def cmd_list_node(args: argparse.Namespace) -> int:
         status = row.status
     print(f"{doc.node_id} ({doc.name}, {doc.country}) at {doc.base_url}: {status}, waiting for approval")
     print(f"fingerprint {doc.fingerprint}")
-    print(f"read it back with {doc.node_id}'s coordinator, then: sifnet directory approve {doc.node_id} "
-          f"--fingerprint ...")
+    print(
+        f"read it back with {doc.node_id}'s coordinator, then: sifnet directory approve {doc.node_id} --fingerprint ..."
+    )
     return 0
 
 
@@ -88,8 +90,9 @@ def cmd_approve(args: argparse.Namespace) -> int:
     directory = _open(args)
     with directory.db.write() as s:
         row = listings.approve(s, node_id=args.node_id, fingerprint=args.fingerprint, now=directory.now())
-        print(f"{row.node_id} is listed; key {row.fingerprint} pinned; polled every "
-              f"{directory.settings.poll_seconds} s")
+        print(
+            f"{row.node_id} is listed; key {row.fingerprint} pinned; polled every {directory.settings.poll_seconds} s"
+        )
     return 0
 
 
@@ -111,8 +114,10 @@ def cmd_nodes(args: argparse.Namespace) -> int:
         rows = listings.listings(s, include_delisted=True)
     for r in rows:
         waiting = f" candidate {r.candidate['fingerprint']}" if r.candidate else ""
-        print(f"{r.node_id:8} {r.status:9} {r.health:12} {r.latency_ms or '-':>6} ms  {r.base_url}  "
-              f"{r.fingerprint or '-'}{waiting}")
+        print(
+            f"{r.node_id:8} {r.status:9} {r.health:12} {r.latency_ms or '-':>6} ms  {r.base_url}  "
+            f"{r.fingerprint or '-'}{waiting}"
+        )
     return 0
 
 
@@ -139,8 +144,14 @@ def cmd_add_admin(args: argparse.Namespace) -> int:
             return 2
     directory = _open(args)
     with directory.db.write() as s:
-        row = add_admin(s, username=args.username, password=password, now=directory.now(),
-                        hasher=password_hasher(directory.settings), replace=args.reset_password)
+        row = add_admin(
+            s,
+            username=args.username,
+            password=password,
+            now=directory.now(),
+            hasher=password_hasher(directory.settings),
+            replace=args.reset_password,
+        )
         name = row.username
     print(f"working-group admin {name} can log in at {directory.settings.base_url.rstrip('/')}/admin/login")
     return 0
@@ -151,8 +162,9 @@ def configure(sub) -> None:
 
     def add(name: str, fn, help_text: str):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--data-dir", help=f"the directory's data folder (default ${ENV_PREFIX}DATA_DIR or "
-                                          "./directory-data)")
+        p.add_argument(
+            "--data-dir", help=f"the directory's data folder (default ${ENV_PREFIX}DATA_DIR or ./directory-data)"
+        )
         p.set_defaults(func=fn)
         return p
 
@@ -163,8 +175,9 @@ def configure(sub) -> None:
     p.add_argument("--poll-seconds", type=int)
     p.add_argument("--force", action="store_true")
     add("run", cmd_run, "serve the directory and poll the listed nodes (development server)")
-    add("list-node", cmd_list_node, "fetch a node's document by URL and record it, waiting for approval"
-        ).add_argument("url")
+    add("list-node", cmd_list_node, "fetch a node's document by URL and record it, waiting for approval").add_argument(
+        "url"
+    )
     p = add("approve", cmd_approve, "list a node: pin its key after reading its fingerprint back")
     p.add_argument("node_id")
     p.add_argument("--fingerprint", required=True)
@@ -173,8 +186,11 @@ def configure(sub) -> None:
     add("poll", cmd_poll, "poll every listed node once now and print the outcomes")
     p = add("add-admin", cmd_add_admin, "create a working-group account for the web admin (asks for the password)")
     p.add_argument("username")
-    p.add_argument("--password", help="the password (default: ask twice); visible to other local users, so only "
-                                      "for throwaway setups like the devnet")
+    p.add_argument(
+        "--password",
+        help="the password (default: ask twice); visible to other local users, so only "
+        "for throwaway setups like the devnet",
+    )
     p.add_argument("--reset-password", action="store_true", help="set a new password for an existing account")
 
 
@@ -186,8 +202,12 @@ def register_commands(commands, groups) -> None:
 
 def _url_and_fingerprint(p) -> None:
     p.add_argument("url")
-    p.add_argument("--fingerprint", default="", help="the directory's key fingerprint, read back to the working "
-                   "group: pins its key, so this node takes part in the clearing rounds the directory runs")
+    p.add_argument(
+        "--fingerprint",
+        default="",
+        help="the directory's key fingerprint, read back to the working "
+        "group: pins its key, so this node takes part in the clearing rounds the directory runs",
+    )
 
 
 def _pin_directory(ctx, fed, directory, fingerprint: str) -> None:
@@ -195,12 +215,16 @@ def _pin_directory(ctx, fed, directory, fingerprint: str) -> None:
 
     with ctx.db.write() as s:
         pin_directory(s, fed, directory, fingerprint, ctx.now())
-    print(f"pinned the key of {directory.node_id} ({directory.fingerprint}): "
-          "this node takes part in its clearing rounds")
+    print(
+        f"pinned the key of {directory.node_id} ({directory.fingerprint}): this node takes part in its clearing rounds"
+    )
 
 
-@command("directory-pin", "pin the key of the network directory this node is listed in (for its clearing rounds)",
-         _url_and_fingerprint)
+@command(
+    "directory-pin",
+    "pin the key of the network directory this node is listed in (for its clearing rounds)",
+    _url_and_fingerprint,
+)
 def cmd_directory_pin(args: argparse.Namespace) -> int:
     from federation.peers import fetch_document
     from node.app import create_app
@@ -220,21 +244,28 @@ def cmd_directory_apply(args: argparse.Namespace) -> int:
     ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
     directory = fetch_document(args.url, now=ctx.now(), max_skew=fed.max_skew)
     if ctx.settings.directory_id != directory.node_id:
-        raise DomainError(f"set directory_id = \"{directory.node_id}\" in this node's settings first: the node serves "
-                          "its summary only to the directory it chose", code="directory_not_chosen")
+        raise DomainError(
+            f'set directory_id = "{directory.node_id}" in this node\'s settings first: the node serves '
+            "its summary only to the directory it chose",
+            code="directory_not_chosen",
+        )
     if args.fingerprint:
         _pin_directory(ctx, fed, directory, args.fingerprint)
-    resp = requests.post(directory.base_url.rstrip("/") + "/api/v1/applications",
-                         json={"url": ctx.settings.base_url}, timeout=30)
+    resp = requests.post(
+        directory.base_url.rstrip("/") + "/api/v1/applications", json={"url": ctx.settings.base_url}, timeout=30
+    )
     answer = resp.json()
     if resp.status_code != 201:
-        raise DomainError(f"{directory.node_id} answered {resp.status_code}: {answer.get('error')}",
-                          code="application_refused")
+        raise DomainError(
+            f"{directory.node_id} answered {resp.status_code}: {answer.get('error')}", code="application_refused"
+        )
     print(f"applied to {directory.node_id} ({directory.name}); directory key {directory.fingerprint}")
     print(f"read this node's fingerprint to the working group: {answer['fingerprint']}")
     if not args.fingerprint:
-        print(f"to take part in its clearing rounds, confirm {directory.fingerprint} with the working group and run "
-              f"`sifnet node directory-pin {args.url} --fingerprint {directory.fingerprint}`")
+        print(
+            f"to take part in its clearing rounds, confirm {directory.fingerprint} with the working group and run "
+            f"`sifnet node directory-pin {args.url} --fingerprint {directory.fingerprint}`"
+        )
     return 0
 
 

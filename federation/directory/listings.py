@@ -5,6 +5,7 @@ fingerprint, and pins the document's keys only when the working group confirms t
 fingerprint with the node's coordinator. A listed node that changed its key applies again;
 its new keys wait as a candidate until approved, and the old pinned keys stay in force.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,15 @@ def fetch_candidate(url: object, directory, timeout: float = 10.0) -> PeerDocume
 
 def _candidate(doc: PeerDocument, now: datetime) -> dict:
     endpoints = json.loads(doc.raw)["body"]["endpoints"]
-    return {"name": doc.name, "country": doc.country, "base_url": doc.base_url,
-            "summary_url": endpoints.get("summary") or doc.base_url.rstrip("/") + SUMMARY_PATH,
-            "keys": list(doc.keys), "fingerprint": doc.fingerprint, "fetched_at": now.isoformat()}
+    return {
+        "name": doc.name,
+        "country": doc.country,
+        "base_url": doc.base_url,
+        "summary_url": endpoints.get("summary") or doc.base_url.rstrip("/") + SUMMARY_PATH,
+        "keys": list(doc.keys),
+        "fingerprint": doc.fingerprint,
+        "fetched_at": now.isoformat(),
+    }
 
 
 def apply(session, doc: PeerDocument, *, directory_id: str, now: datetime) -> Listing:
@@ -42,11 +49,15 @@ def apply(session, doc: PeerDocument, *, directory_id: str, now: datetime) -> Li
         raise ValidationError(_("That is the address of this directory itself."), code="listing_is_self", field="url")
     row = session.get(Listing, doc.node_id)
     if row is None:
-        waiting = session.execute(select(func.count()).select_from(Listing).where(Listing.status == "pending")
-                                  ).scalar_one()
+        waiting = session.execute(
+            select(func.count()).select_from(Listing).where(Listing.status == "pending")
+        ).scalar_one()
         if waiting >= MAX_PENDING:
-            raise ConflictError(_("Too many applications are waiting for approval; please try again later."),
-                                code="too_many_pending", status=429)
+            raise ConflictError(
+                _("Too many applications are waiting for approval; please try again later."),
+                code="too_many_pending",
+                status=429,
+            )
         row = Listing(node_id=doc.node_id, base_url=doc.base_url, summary_url="", applied_at=now)
         session.add(row)
     elif row.status == "delisted":
@@ -71,8 +82,11 @@ def approve(session, *, node_id: str, fingerprint: object, now: datetime) -> Lis
     if not row.candidate:
         raise ConflictError(_("%(node)s has no application waiting.", node=node_id), code="nothing_to_approve")
     if normalise_fingerprint(fingerprint) != normalise_fingerprint(row.candidate["fingerprint"]):
-        raise ValidationError(_("The fingerprint does not match the node's key. Read it back with its coordinator "
-                                "again."), code="fingerprint_mismatch", field="fingerprint")
+        raise ValidationError(
+            _("The fingerprint does not match the node's key. Read it back with its coordinator again."),
+            code="fingerprint_mismatch",
+            field="fingerprint",
+        )
     cand = row.candidate
     row.name, row.country, row.base_url = cand["name"], cand["country"], cand["base_url"]
     row.summary_url, row.keys, row.fingerprint = cand["summary_url"], cand["keys"], cand["fingerprint"]
@@ -93,9 +107,17 @@ def delist(session, *, node_id: str, now: datetime) -> Listing:
 
 def keyring_of(keys: list[dict], node_id: str) -> Keyring:
     """The pinned keys of one node, with their validity."""
-    return Keyring.of(*[KeyInfo(node_id, PublicKey.from_b64(k["public"]),
-                                parse_time(k["not_before"]) if k.get("not_before") else None,
-                                parse_time(k["not_after"]) if k.get("not_after") else None) for k in keys])
+    return Keyring.of(
+        *[
+            KeyInfo(
+                node_id,
+                PublicKey.from_b64(k["public"]),
+                parse_time(k["not_before"]) if k.get("not_before") else None,
+                parse_time(k["not_after"]) if k.get("not_after") else None,
+            )
+            for k in keys
+        ]
+    )
 
 
 def listings(session, *, include_delisted: bool = False) -> list[Listing]:

@@ -6,6 +6,7 @@ takes about ceil(n / poll_concurrency) times the slowest answer, bounded by the 
 HTTP call happens inside a database transaction: the targets are read first, fetched and
 verified without the database, and every outcome is written in one transaction at the end.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,17 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, insert, select, update
 
-from protocol import (MAX_JSON_BYTES, Envelope, Keyring, ProtocolError, b64url_encode, canonical_json, parse_json,
-                      parse_time, verify_envelope)
+from protocol import (
+    MAX_JSON_BYTES,
+    Envelope,
+    Keyring,
+    ProtocolError,
+    b64url_encode,
+    canonical_json,
+    parse_json,
+    parse_time,
+    verify_envelope,
+)
 
 from .listings import INITIATIVES_PATH, keyring_of
 from .tables import InitiativeRecord, Listing, PollRecord, Refusal, SummaryRecord
@@ -84,8 +94,14 @@ def verify_answer(raw: bytes, *, type_name: str, node_id: str, keyring: Keyring,
             raise Refused("unexpected_type", f"expected a {type_name}, got a {env.type}")
         if env.from_ != node_id:
             raise Refused("origin_mismatch", f"the answer is signed as {env.from_}, not {node_id}")
-        verify_envelope(env, keyring=keyring, expected_to=checks.directory_id, now=checks.now(),
-                        max_skew=checks.max_skew, max_age=checks.max_age)
+        verify_envelope(
+            env,
+            keyring=keyring,
+            expected_to=checks.directory_id,
+            now=checks.now(),
+            max_skew=checks.max_skew,
+            max_age=checks.max_age,
+        )
     except ProtocolError as exc:
         raise Refused(exc.code, exc.message) from None
     return env
@@ -115,8 +131,11 @@ def http_get(url: str, timeout_s: float) -> bytes:
     connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = connection_class(parts.hostname, parts.port, timeout=timeout_s)
     try:
-        connection.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-                           headers={"Accept": "application/json", "User-Agent": "sifnet-directory"})
+        connection.request(
+            "GET",
+            (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+            headers={"Accept": "application/json", "User-Agent": "sifnet-directory"},
+        )
         response = connection.getresponse()
         if response.status != 200:
             raise FetchError(f"http_{response.status}", f"answered {response.status} {response.reason}")
@@ -140,12 +159,19 @@ def fetch_one(target: Target, checks: Checks) -> Outcome:
     if latency > checks.timeout_s * 1000:  # a trickling answer: in time per read, too late as a whole
         return Outcome(target.node_id, "unreachable", latency, "timeout", "the answer took longer than the timeout")
     try:
-        env = verify_answer(raw, type_name="directory_summary", node_id=target.node_id, keyring=target.keyring,
-                            checks=checks)
+        env = verify_answer(
+            raw, type_name="directory_summary", node_id=target.node_id, keyring=target.keyring, checks=checks
+        )
     except Refused as exc:
         return Outcome(target.node_id, "refused", latency, exc.code, exc.message[:500])
-    out = Outcome(target.node_id, "slow" if latency > checks.slow_ms else "up", latency, summary=env,
-                  raw=raw.decode("utf-8"), initiatives_hash=env.body.get("initiatives_hash", ""))
+    out = Outcome(
+        target.node_id,
+        "slow" if latency > checks.slow_ms else "up",
+        latency,
+        summary=env,
+        raw=raw.decode("utf-8"),
+        initiatives_hash=env.body.get("initiatives_hash", ""),
+    )
     if out.initiatives_hash != target.initiatives_hash:
         _fetch_initiatives(target, checks, out, budget=checks.timeout_s - (time.monotonic() - started))
     return out
@@ -158,8 +184,9 @@ def _fetch_initiatives(target: Target, checks: Checks, out: Outcome, budget: flo
         return
     try:
         raw = http_get(target.initiatives_url, max(0.2, budget))
-        env = verify_answer(raw, type_name="directory_initiatives", node_id=target.node_id, keyring=target.keyring,
-                            checks=checks)
+        env = verify_answer(
+            raw, type_name="directory_initiatives", node_id=target.node_id, keyring=target.keyring, checks=checks
+        )
         if list_hash(env.body["initiatives"]) != out.initiatives_hash:
             raise Refused("initiatives_hash_mismatch", "the initiatives do not match the summary's hash")
         out.initiatives = env.body["initiatives"]
@@ -181,21 +208,33 @@ def poll_targets(targets: list[Target], checks: Checks, concurrency: int) -> lis
         wait(futures, timeout=deadline)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # a hung fetch must not hold the poll
-    return [f.result() if f.done() and not f.cancelled() and f.exception() is None
-            else Outcome(t.node_id, "unreachable", code="timeout", message="no answer by the end of the poll")
-            for f, t in zip(futures, targets)]
+    return [
+        f.result()
+        if f.done() and not f.cancelled() and f.exception() is None
+        else Outcome(t.node_id, "unreachable", code="timeout", message="no answer by the end of the poll")
+        for f, t in zip(futures, targets)
+    ]
 
 
 def targets_of(session) -> list[Target]:
     rows = session.scalars(select(Listing).where(Listing.status == "listed").order_by(Listing.node_id)).all()
-    return [Target(r.node_id, r.summary_url, r.base_url.rstrip("/") + INITIATIVES_PATH, keyring_of(r.keys, r.node_id),
-                   r.initiatives_hash) for r in rows]
+    return [
+        Target(
+            r.node_id,
+            r.summary_url,
+            r.base_url.rstrip("/") + INITIATIVES_PATH,
+            keyring_of(r.keys, r.node_id),
+            r.initiatives_hash,
+        )
+        for r in rows
+    ]
 
 
 def checks_for(directory) -> Checks:
     s = directory.settings
-    return Checks(directory.id, directory.now, directory.max_skew, directory.max_age, s.poll_timeout_ms / 1000,
-                  s.slow_ms)
+    return Checks(
+        directory.id, directory.now, directory.max_skew, directory.max_age, s.poll_timeout_ms / 1000, s.slow_ms
+    )
 
 
 @dataclass(frozen=True)
@@ -221,11 +260,22 @@ def poll_once(directory) -> PollReport:
 
 
 def _listing_change(row: Listing, out: Outcome, at: datetime) -> dict:
-    change = {"node_id": row.node_id, "health": out.health, "last_poll_at": at, "latency_ms": out.latency_ms,
-              "last_code": out.code, "last_error": out.message}
+    change = {
+        "node_id": row.node_id,
+        "health": out.health,
+        "last_poll_at": at,
+        "latency_ms": out.latency_ms,
+        "last_code": out.code,
+        "last_error": out.message,
+    }
     if out.summary is not None:
-        change.update(last_ok_at=at, down_since=None, summary=out.summary.body,
-                      summary_created=parse_time(out.summary.created), initiatives_hash=out.initiatives_hash)
+        change.update(
+            last_ok_at=at,
+            down_since=None,
+            summary=out.summary.body,
+            summary_created=parse_time(out.summary.created),
+            initiatives_hash=out.initiatives_hash,
+        )
     elif row.down_since is None:
         change["down_since"] = at
     return change
@@ -235,24 +285,38 @@ def record(directory, outcomes: list[Outcome], at: datetime) -> None:
     """Write a poll's outcomes in one transaction, with bulk statements (a poll may cover hundreds of nodes)."""
     keep_from = at - timedelta(days=directory.settings.history_days)
     with directory.db.write() as session:
-        rows = {r.node_id: r for r in session.scalars(select(Listing).where(
-            Listing.node_id.in_([o.node_id for o in outcomes])))}
+        rows = {
+            r.node_id: r
+            for r in session.scalars(select(Listing).where(Listing.node_id.in_([o.node_id for o in outcomes])))
+        }
         outcomes = [o for o in outcomes if o.node_id in rows]  # delisted meanwhile: forget the answer
         changes, summaries, refusals = [], [], []
         for out in outcomes:
             row = rows[out.node_id]
-            if out.summary is not None and row.summary_created and parse_time(out.summary.created) < row.summary_created:
-                out.health, out.code, out.message, out.summary = "refused", "stale_summary", "older than the last one", None
+            if (
+                out.summary is not None
+                and row.summary_created
+                and parse_time(out.summary.created) < row.summary_created
+            ):
+                out.health, out.code, out.message, out.summary = (
+                    "refused",
+                    "stale_summary",
+                    "older than the last one",
+                    None,
+                )
             changes.append(_listing_change(row, out, at))
             if out.summary is not None and out.summary.body != row.summary:
                 summaries.append({"node_id": out.node_id, "received_at": at, "envelope": out.raw})
             if out.health == "refused" and (row.health, row.last_code) != ("refused", out.code):  # once per spell
-                refusals.append({"at": at, "node_id": out.node_id, "source": "poll", "code": out.code,
-                                 "message": out.message})
+                refusals.append(
+                    {"at": at, "node_id": out.node_id, "source": "poll", "code": out.code, "message": out.message}
+                )
             if out.initiatives is not None:
                 replace_initiatives(session, out.node_id, out.initiatives, at)
-        polls = [{"node_id": o.node_id, "at": at, "outcome": o.health, "latency_ms": o.latency_ms, "code": o.code}
-                 for o in outcomes]
+        polls = [
+            {"node_id": o.node_id, "at": at, "outcome": o.health, "latency_ms": o.latency_ms, "code": o.code}
+            for o in outcomes
+        ]
         if changes:
             session.execute(update(Listing), changes)
         for table, values in ((PollRecord, polls), (SummaryRecord, summaries), (Refusal, refusals)):
@@ -314,8 +378,13 @@ def record_push(directory, raw: bytes) -> str:
     if row is None or row.status != "listed":
         _refuse_push(directory, claimed, "not_listed", f"{claimed} is not listed in this directory")
     try:
-        env = verify_answer(raw, type_name="directory_summary", node_id=row.node_id,
-                            keyring=keyring_of(row.keys, row.node_id), checks=checks)
+        env = verify_answer(
+            raw,
+            type_name="directory_summary",
+            node_id=row.node_id,
+            keyring=keyring_of(row.keys, row.node_id),
+            checks=checks,
+        )
     except Refused as exc:
         _refuse_push(directory, claimed, exc.code, exc.message)
     now, created = directory.now(), parse_time(env.created)
@@ -334,8 +403,11 @@ def record_push(directory, raw: bytes) -> str:
 def _refuse_push(directory, node_id: str, code: str, message: str):
     now = directory.now()
     with directory.db.write() as session:
-        recent = session.execute(select(func.count()).select_from(Refusal).where(
-            Refusal.source == "push", Refusal.at >= now - timedelta(minutes=1))).scalar_one()
+        recent = session.execute(
+            select(func.count())
+            .select_from(Refusal)
+            .where(Refusal.source == "push", Refusal.at >= now - timedelta(minutes=1))
+        ).scalar_one()
         if recent < PUSH_REFUSALS_PER_MINUTE:
             session.add(Refusal(at=now, node_id=node_id[:64], source="push", code=code[:64], message=message[:500]))
     raise Refused(code, message)

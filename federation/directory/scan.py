@@ -11,6 +11,7 @@ reaches a threshold; each connected group of two or more is a set that might joi
 Links inside one country are left out on purpose: the working group looks for cross-border
 partners.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,9 +42,17 @@ class Item:
 
     @classmethod
     def of(cls, record: dict) -> Item:
-        return cls(record["node_id"], record["ref"], record.get("country", ""), record["name"],
-                   frozenset(record.get("interests") or ()), frozenset(record.get("sectors") or ()),
-                   record.get("stage", ""), record.get("city", ""), record.get("contact", ""))
+        return cls(
+            record["node_id"],
+            record["ref"],
+            record.get("country", ""),
+            record["name"],
+            frozenset(record.get("interests") or ()),
+            frozenset(record.get("sectors") or ()),
+            record.get("stage", ""),
+            record.get("city", ""),
+            record.get("contact", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -115,8 +124,14 @@ def score(query: Query, item: Item) -> Match:
     points = {part: round(WEIGHTS[part] * value) for part, value in fractions.items()}
     total = sum(WEIGHTS[part] * value for part, value in fractions.items())
     scale = 100 / sum(WEIGHTS[part] for part in fractions)
-    return Match(item, round(total * scale), points, tuple(sorted(query.interests & item.interests)),
-                 tuple(sorted(query.sectors & item.sectors)), note)
+    return Match(
+        item,
+        round(total * scale),
+        points,
+        tuple(sorted(query.interests & item.interests)),
+        tuple(sorted(query.sectors & item.sectors)),
+        note,
+    )
 
 
 def rank(query: Query, items: list[Item], *, limit: int = 10, other_countries: bool = False) -> list[Match]:
@@ -184,7 +199,7 @@ def _pairs_sharing_an_interest(items: list[Item]) -> list[tuple[Item, Item]]:
     seen = set()
     for indices in by_interest.values():
         for x, i in enumerate(indices):
-            for j in indices[x + 1:]:
+            for j in indices[x + 1 :]:
                 if items[i].country != items[j].country:
                     seen.add((i, j))
     return [(items[i], items[j]) for i, j in sorted(seen)]

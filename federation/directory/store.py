@@ -1,4 +1,5 @@
 """The directory's per-process bundle: settings, its own database, clock and signing key."""
+
 from __future__ import annotations
 
 import uuid
@@ -48,11 +49,23 @@ class Directory:
         """
         base = self.settings.base_url.rstrip("/")
         key = self.key.public_key
-        body = {"node_id": self.id, "name": self.settings.name, "country": "EU", "base_url": base,
-                "keys": [{"kid": key.key_id, "public": key.b64}], "protocol_versions": [PROTOCOL_VERSION],
-                "endpoints": {"inbox": base + APPLY_PATH, "document": base + DOCUMENT_PATH}}
-        env = make_envelope(type="node_document", from_=self.id, to="*", created=format_time(self.now()),
-                            body=body, id=f"doc-{uuid.uuid4().hex}")
+        body = {
+            "node_id": self.id,
+            "name": self.settings.name,
+            "country": "EU",
+            "base_url": base,
+            "keys": [{"kid": key.key_id, "public": key.b64}],
+            "protocol_versions": [PROTOCOL_VERSION],
+            "endpoints": {"inbox": base + APPLY_PATH, "document": base + DOCUMENT_PATH},
+        }
+        env = make_envelope(
+            type="node_document",
+            from_=self.id,
+            to="*",
+            created=format_time(self.now()),
+            body=body,
+            id=f"doc-{uuid.uuid4().hex}",
+        )
         return sign_envelope(env, self.key)
 
     def close(self) -> None:

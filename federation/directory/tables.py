@@ -6,10 +6,10 @@ creates node tables. The schema is created with ``create_all`` when the director
 database; until the first release a changed table means a fresh directory database (the
 directory keeps no state that cannot be polled again, except listings: re-approve them).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import JSON, Column, Index, Text
 from sqlalchemy.orm import registry
@@ -37,20 +37,20 @@ class Listing(DirectoryModel, table=True):
     status: str = Field(default="pending", max_length=16)  # pending | listed | delisted
     fingerprint: str = Field(default="", max_length=64)  # of the pinned key; "" until approved
     keys: list = Field(default_factory=list, sa_column=_json(list))  # key entries pinned at approval
-    candidate: Optional[dict] = Field(default=None, sa_column=_json(None))  # document fields awaiting approval
+    candidate: dict | None = Field(default=None, sa_column=_json(None))  # document fields awaiting approval
     applied_at: datetime
-    approved_at: Optional[datetime] = None
-    delisted_at: Optional[datetime] = None
+    approved_at: datetime | None = None
+    delisted_at: datetime | None = None
     # The last poll, for the status table.
     health: str = Field(default="new", max_length=16)  # new | up | slow | unreachable | refused
-    last_poll_at: Optional[datetime] = None
-    last_ok_at: Optional[datetime] = None
-    down_since: Optional[datetime] = None  # first failed poll after the last good one
-    latency_ms: Optional[int] = None
+    last_poll_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    down_since: datetime | None = None  # first failed poll after the last good one
+    latency_ms: int | None = None
     last_code: str = Field(default="", max_length=64)
     last_error: str = Field(default="", max_length=500)
-    summary: Optional[dict] = Field(default=None, sa_column=_json(None))  # body of the last accepted summary
-    summary_created: Optional[datetime] = None
+    summary: dict | None = Field(default=None, sa_column=_json(None))  # body of the last accepted summary
+    summary_created: datetime | None = None
     initiatives_hash: str = Field(default="", max_length=64)
 
 
@@ -60,11 +60,11 @@ class PollRecord(DirectoryModel, table=True):
     __tablename__ = "polls"
     __table_args__ = (Index("ix_polls_node_at", "node_id", "at"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     node_id: str = Field(max_length=32)
     at: datetime = Field(index=True)
     outcome: str = Field(max_length=16)  # up | slow | unreachable | refused
-    latency_ms: Optional[int] = None
+    latency_ms: int | None = None
     code: str = Field(default="", max_length=64)
 
 
@@ -74,7 +74,7 @@ class SummaryRecord(DirectoryModel, table=True):
     __tablename__ = "summaries"
     __table_args__ = (Index("ix_summaries_node_at", "node_id", "received_at"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     node_id: str = Field(max_length=32)
     received_at: datetime
     envelope: str = Field(sa_column=Column(Text, nullable=False))
@@ -102,7 +102,7 @@ class Refusal(DirectoryModel, table=True):
 
     __tablename__ = "refusals"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(index=True)
     node_id: str = Field(max_length=64)  # who it claimed to be from, or the listing polled
     source: str = Field(max_length=8)  # poll | push
@@ -118,7 +118,7 @@ class AdminAccount(DirectoryModel, table=True):
     username: str = Field(primary_key=True, max_length=64)
     password_hash: str = Field(max_length=200)  # argon2id
     created_at: datetime
-    last_login_at: Optional[datetime] = None
+    last_login_at: datetime | None = None
     session_version: int = Field(default=1)  # raised on a new password: older sessions end
 
 
@@ -127,7 +127,7 @@ class AdminAction(DirectoryModel, table=True):
 
     __tablename__ = "admin_actions"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(index=True)
     username: str = Field(max_length=64)
     action: str = Field(max_length=16)  # approve | refuse | delist | login | logout | add-admin

@@ -1,10 +1,12 @@
 """The directory's pages: the network at a glance, one node's history, initiatives and the quick scan, applying."""
+
 from __future__ import annotations
 
 from datetime import timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from federation.labels import STAGE
 from node import i18n
@@ -38,34 +40,64 @@ def index():
     now = d.now()
     with d.db.read() as s:
         listed = network.listed(s)
-        page = {"nodes": network.node_rows(s, now), "totals": network.totals(listed),
-                "pool": network.reviewer_pool(listed), "languages": network.languages(listed),
-                "flows": network.flows(listed), "positions": network.positions(listed),
-                "clearing": network.clearing(listed), "refusals": network.refusals(s, 20),
-                "history": network.history(s, None, now - timedelta(days=7)),
-                "initiatives": len(network.initiatives(s))}
+        page = {
+            "nodes": network.node_rows(s, now),
+            "totals": network.totals(listed),
+            "pool": network.reviewer_pool(listed),
+            "languages": network.languages(listed),
+            "flows": network.flows(listed),
+            "positions": network.positions(listed),
+            "clearing": network.clearing(listed),
+            "refusals": network.refusals(s, 20),
+            "history": network.history(s, None, now - timedelta(days=7)),
+            "initiatives": len(network.initiatives(s)),
+        }
     flows = page["flows"]
     page["charts"] = {
-        "pool": charts.stacked_bars(page["pool"]["rows"], page["pool"]["countries"], "tag",
-                                    _("Shared reviewers by expertise and country")),
-        "reviews": charts.flow_diagram(flows["countries"], flows["reviews"], _("Reviews across borders (reviewer's "
-                                       "country to author's country)"), "reviews", _reviews_flow),
-        "sif": charts.flow_diagram(flows["countries"], flows["sif"], _("SIF paid across borders, net (payers' "
-                                   "country to payees' country)"), "sif", _sif_flow),
-        "figures": charts.line_chart(page["history"]["figures"], ["members", "active_30d", "sif_in_circulation"],
-                                     _("Network figures over the last 7 days"), now),
+        "pool": charts.stacked_bars(
+            page["pool"]["rows"], page["pool"]["countries"], "tag", _("Shared reviewers by expertise and country")
+        ),
+        "reviews": charts.flow_diagram(
+            flows["countries"],
+            flows["reviews"],
+            _("Reviews across borders (reviewer's country to author's country)"),
+            "reviews",
+            _reviews_flow,
+        ),
+        "sif": charts.flow_diagram(
+            flows["countries"],
+            flows["sif"],
+            _("SIF paid across borders, net (payers' country to payees' country)"),
+            "sif",
+            _sif_flow,
+        ),
+        "figures": charts.line_chart(
+            page["history"]["figures"],
+            ["members", "active_30d", "sif_in_circulation"],
+            _("Network figures over the last 7 days"),
+            now,
+        ),
     }
     return render_template("directory_index.html", now=now, **page)
 
 
 def _reviews_flow(edge: dict) -> str:
-    return ngettext("%(origin)s → %(destination)s: %(num)d review", "%(origin)s → %(destination)s: %(num)d reviews",
-                    edge["amount"], origin=edge["from"], destination=edge["to"])
+    return ngettext(
+        "%(origin)s → %(destination)s: %(num)d review",
+        "%(origin)s → %(destination)s: %(num)d reviews",
+        edge["amount"],
+        origin=edge["from"],
+        destination=edge["to"],
+    )
 
 
 def _sif_flow(edge: dict) -> str:
-    return _("%(origin)s → %(destination)s: %(amount)s", origin=edge["from"], destination=edge["to"],
-             amount=i18n.sif_filter(edge["amount"]))
+    return _(
+        "%(origin)s → %(destination)s: %(amount)s",
+        origin=edge["from"],
+        destination=edge["to"],
+        amount=i18n.sif_filter(edge["amount"]),
+    )
 
 
 @bp.get("/nodes/<node_id>")
@@ -76,16 +108,29 @@ def node_page(node_id: str):
     with d.db.read() as s:
         row = s.get(Listing, node_id)
         if row is None:
-            return render_template("directory_error.html", message=_("No node %(node)s applied here.", node=node_id),
-                                   status=404), 404
+            return render_template(
+                "directory_error.html", message=_("No node %(node)s applied here.", node=node_id), status=404
+            ), 404
         history = network.history(s, node_id, now - timedelta(days=1))
         uptime = network.uptime(s, now - timedelta(hours=24)).get(node_id)
-    strip = charts.poll_strip(history["polls"], _("Polls of %(node)s in the last 24 hours (height: latency)",
-                                                  node=node_id))
-    figures = charts.line_chart(history["figures"], ["members", "active_30d", "proposals_open"],
-                                _("Figures of %(node)s over the last day", node=node_id), now)
-    return render_template("directory_node.html", node=row, strip=strip, figures=figures, uptime=uptime,
-                           polls=history["polls"][-20:][::-1], now=now)
+    strip = charts.poll_strip(
+        history["polls"], _("Polls of %(node)s in the last 24 hours (height: latency)", node=node_id)
+    )
+    figures = charts.line_chart(
+        history["figures"],
+        ["members", "active_30d", "proposals_open"],
+        _("Figures of %(node)s over the last day", node=node_id),
+        now,
+    )
+    return render_template(
+        "directory_node.html",
+        node=row,
+        strip=strip,
+        figures=figures,
+        uptime=uptime,
+        polls=history["polls"][-20:][::-1],
+        now=now,
+    )
 
 
 @bp.get("/initiatives")
@@ -96,8 +141,14 @@ def initiatives_page():
         rows = network.initiatives(s)
     found = scan.groups([scan.Item.of(r) for r in rows], d.settings.scan_threshold)
     names = {f"{r['node_id']}:{r['ref']}": r for r in rows}
-    return render_template("directory_initiatives.html", initiatives=rows, groups=found, names=names,
-                           threshold=d.settings.scan_threshold, stages=scan.STAGES)
+    return render_template(
+        "directory_initiatives.html",
+        initiatives=rows,
+        groups=found,
+        names=names,
+        threshold=d.settings.scan_threshold,
+        stages=scan.STAGES,
+    )
 
 
 @bp.get("/scan")
@@ -112,21 +163,33 @@ def scan_page():
         flash(f"{exc.message} [{exc.code}]", "error")
         return redirect(url_for("directory.initiatives_page"), 303)
     other = request.args.get("other_countries", "1") != "0"
-    matches = [{**match_json(m), "why": explain(m, query)}
-               for m in scan.rank(query, items, limit=20, other_countries=other)]
-    return render_template("directory_scan.html", matches=matches, subject=subject, query=query,
-                           other_countries=other)
+    matches = [
+        {**match_json(m), "why": explain(m, query)} for m in scan.rank(query, items, limit=20, other_countries=other)
+    ]
+    return render_template("directory_scan.html", matches=matches, subject=subject, query=query, other_countries=other)
 
 
 def explain(match: scan.Match, query: scan.Query) -> str:
     """Why an initiative matched, in the reader's language (the API keeps scan's English explanation)."""
     points, weights, parts = match.points, scan.WEIGHTS, []
     if "interests" in points:
-        parts.append(_("interests shared: %(tags)s (%(points)s/%(of)s)", tags=", ".join(match.shared_interests)
-                       or _("none"), points=points["interests"], of=weights["interests"]))
+        parts.append(
+            _(
+                "interests shared: %(tags)s (%(points)s/%(of)s)",
+                tags=", ".join(match.shared_interests) or _("none"),
+                points=points["interests"],
+                of=weights["interests"],
+            )
+        )
     if "sectors" in points:
-        parts.append(_("sectors shared: %(tags)s (%(points)s/%(of)s)", tags=", ".join(match.shared_sectors)
-                       or _("none"), points=points["sectors"], of=weights["sectors"]))
+        parts.append(
+            _(
+                "sectors shared: %(tags)s (%(points)s/%(of)s)",
+                tags=", ".join(match.shared_sectors) or _("none"),
+                points=points["sectors"],
+                of=weights["sectors"],
+            )
+        )
     if "stage" in points:
         parts.append(_stage_note(query.stage, match.item.stage, points["stage"], weights["stage"]))
     return "; ".join(parts)
@@ -154,5 +217,9 @@ def apply_page():
             result = submit_application(request.form.get("url"))
         except DomainError as exc:
             flash(f"{exc.message} [{exc.code}]", "error")
-    return render_template("directory_apply.html", result=result, open=d.settings.open_applications,
-                           fingerprint=d.key.public_key.fingerprint)
+    return render_template(
+        "directory_apply.html",
+        result=result,
+        open=d.settings.open_applications,
+        fingerprint=d.key.public_key.fingerprint,
+    )

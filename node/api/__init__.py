@@ -1,4 +1,5 @@
 """The JSON API under /api/v1: every action of the UI, with token auth."""
+
 from __future__ import annotations
 
 from flask import Flask

@@ -1,4 +1,5 @@
 """JSON API: the advice exchange (listings, sessions, escrow, disputes)."""
+
 from __future__ import annotations
 
 from flask import g, jsonify, request
@@ -17,45 +18,83 @@ KIND = string(enum=list(advice.KINDS))
 
 LISTING = obj(
     ("id", "kind", "title", "description", "tags", "rate", "status", "author", "author_name", "created_at"),
-    id=integer(1), kind=KIND, title=string(160), description=string(4000), tags=arr(string(64)),
-    rate=integer(1, advice.MAX_RATE), status=string(enum=["open", "closed"]), author=string(32),
-    author_name=string(120), created_at=DATETIME,
+    id=integer(1),
+    kind=KIND,
+    title=string(160),
+    description=string(4000),
+    tags=arr(string(64)),
+    rate=integer(1, advice.MAX_RATE),
+    status=string(enum=["open", "closed"]),
+    author=string(32),
+    author_name=string(120),
+    created_at=DATETIME,
 )
-NEW_LISTING = obj(("kind", "title"), kind=KIND, title=string(160, minLength=1), description=string(4000),
-                  tags=arr(string(64), 8), rate=integer(1, advice.MAX_RATE))
+NEW_LISTING = obj(
+    ("kind", "title"),
+    kind=KIND,
+    title=string(160, minLength=1),
+    description=string(4000),
+    tags=arr(string(64), 8),
+    rate=integer(1, advice.MAX_RATE),
+)
 _BOOKING_PROPS = dict(
-    id=integer(1), listing_id=integer(1), listing_title=string(160), listing_kind=KIND, provider=string(32),
-    provider_name=string(120), receiver=string(32), receiver_name=string(120),
-    hours=integer(1, advice.MAX_HOURS), rate=integer(1, advice.MAX_RATE), amount=integer(1),
-    scheduled_for=NULL_TIME, note=string(1000), status=string(enum=STATES), claimed_at=NULL_TIME,
-    dispute_by=NULL_TIME, dispute_reason=string(1000), resolution=string(1000), created_at=DATETIME,
-    settled_at=NULL_TIME, provider_amount=NULL_INT, refunded_amount=NULL_INT,
+    id=integer(1),
+    listing_id=integer(1),
+    listing_title=string(160),
+    listing_kind=KIND,
+    provider=string(32),
+    provider_name=string(120),
+    receiver=string(32),
+    receiver_name=string(120),
+    hours=integer(1, advice.MAX_HOURS),
+    rate=integer(1, advice.MAX_RATE),
+    amount=integer(1),
+    scheduled_for=NULL_TIME,
+    note=string(1000),
+    status=string(enum=STATES),
+    claimed_at=NULL_TIME,
+    dispute_by=NULL_TIME,
+    dispute_reason=string(1000),
+    resolution=string(1000),
+    created_at=DATETIME,
+    settled_at=NULL_TIME,
+    provider_amount=NULL_INT,
+    refunded_amount=NULL_INT,
     my_role=string(enum=["provider", "receiver", "coordinator"]),
     actions=arr(string(enum=list(advice.ACTIONS))),
 )
 BOOKING = obj(tuple(_BOOKING_PROPS), **_BOOKING_PROPS)
 BOOK = obj(("hours",), hours=integer(1, advice.MAX_HOURS), scheduled_for=DATETIME, note=string(1000))
 REASON = obj(reason=string(900))
-RESOLVE = obj(("outcome", "note"), outcome=string(enum=list(advice.OUTCOMES)), note=string(900, minLength=1),
-              provider_amount=integer(1))
+RESOLVE = obj(
+    ("outcome", "note"),
+    outcome=string(enum=list(advice.OUTCOMES)),
+    note=string(900, minLength=1),
+    provider_amount=integer(1),
+)
 
 
 def _me(session) -> Member:
     return session.get(Member, g.member.id)
 
 
-@api.route("/advice/listings", "GET", "Open offers and requests; filter with ?kind=offer|request&tag=<tag>",
-           response=obj(("listings",), listings=arr(LISTING)), query={"kind": KIND, "tag": string(64)})
+@api.route(
+    "/advice/listings",
+    "GET",
+    "Open offers and requests; filter with ?kind=offer|request&tag=<tag>",
+    response=obj(("listings",), listings=arr(LISTING)),
+    query={"kind": KIND, "tag": string(64)},
+)
 def list_listings():
     ctx = node_ctx()
     with ctx.db.read() as session:
-        rows = advice.list_listings(session, ctx.settings, kind=request.args.get("kind"),
-                                    tag=request.args.get("tag"))
+        rows = advice.list_listings(session, ctx.settings, kind=request.args.get("kind"), tag=request.args.get("tag"))
         return jsonify({"listings": [advice.listing_view(listing, author) for listing, author in rows]})
 
 
-@api.route("/advice/listings", "POST", "Post an offer or a request for advice", body=NEW_LISTING,
-           response=LISTING, status=201)
+@api.route(
+    "/advice/listings", "POST", "Post an offer or a request for advice", body=NEW_LISTING, response=LISTING, status=201
+)
 def create_listing():
     data = only_fields(json_body(), ("kind", "title", "description", "tags", "rate"))
     ctx = node_ctx()
@@ -66,8 +105,9 @@ def create_listing():
     return jsonify(out), 201
 
 
-@api.route("/advice/listings/<int:listing_id>", "GET", "One listing (a closed one only for its author)",
-           response=LISTING)
+@api.route(
+    "/advice/listings/<int:listing_id>", "GET", "One listing (a closed one only for its author)", response=LISTING
+)
 def get_listing(listing_id: int):
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -75,8 +115,9 @@ def get_listing(listing_id: int):
         return jsonify(advice.listing_view(listing, session.get(Member, listing.member_id)))
 
 
-@api.route("/advice/listings/<int:listing_id>/close", "POST", "Close your listing (booked sessions go on)",
-           response=LISTING)
+@api.route(
+    "/advice/listings/<int:listing_id>/close", "POST", "Close your listing (booked sessions go on)", response=LISTING
+)
 def close_listing(listing_id: int):
     only_fields(json_body(required=False), ())
     ctx = node_ctx()
@@ -87,9 +128,14 @@ def close_listing(listing_id: int):
     return jsonify(out)
 
 
-@api.route("/advice/listings/<int:listing_id>/book", "POST",
-           "Book a session on an offer (your SIF go into escrow) or propose one on a request (the author "
-           "accepts and pays)", body=BOOK, response=BOOKING, status=201)
+@api.route(
+    "/advice/listings/<int:listing_id>/book",
+    "POST",
+    "Book a session on an offer (your SIF go into escrow) or propose one on a request (the author accepts and pays)",
+    body=BOOK,
+    response=BOOKING,
+    status=201,
+)
 def book(listing_id: int):
     data = only_fields(json_body(), ("hours", "scheduled_for", "note"))
     ctx = node_ctx()
@@ -100,8 +146,12 @@ def book(listing_id: int):
     return jsonify(out), 201
 
 
-@api.route("/advice/bookings", "GET", "Sessions you give or receive, newest first",
-           response=obj(("bookings",), bookings=arr(BOOKING)))
+@api.route(
+    "/advice/bookings",
+    "GET",
+    "Sessions you give or receive, newest first",
+    response=obj(("bookings",), bookings=arr(BOOKING)),
+)
 def my_bookings():
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -128,46 +178,70 @@ def _act(booking_id: int, action, **kwargs):
     return jsonify(out)
 
 
-@api.route("/advice/bookings/<int:booking_id>/accept", "POST",
-           "Accept a proposed session on your request (your SIF go into escrow)", response=BOOKING)
+@api.route(
+    "/advice/bookings/<int:booking_id>/accept",
+    "POST",
+    "Accept a proposed session on your request (your SIF go into escrow)",
+    response=BOOKING,
+)
 def accept_booking(booking_id: int):
     only_fields(json_body(required=False), ())
     return _act(booking_id, advice.accept)
 
 
-@api.route("/advice/bookings/<int:booking_id>/confirm", "POST",
-           "Confirm the session took place (receiver); the provider is paid at once", response=BOOKING)
+@api.route(
+    "/advice/bookings/<int:booking_id>/confirm",
+    "POST",
+    "Confirm the session took place (receiver); the provider is paid at once",
+    response=BOOKING,
+)
 def confirm_booking(booking_id: int):
     only_fields(json_body(required=False), ())
     return _act(booking_id, advice.confirm)
 
 
-@api.route("/advice/bookings/<int:booking_id>/claim", "POST",
-           "Claim the session took place (provider); it pays after the dispute period", response=BOOKING)
+@api.route(
+    "/advice/bookings/<int:booking_id>/claim",
+    "POST",
+    "Claim the session took place (provider); it pays after the dispute period",
+    response=BOOKING,
+)
 def claim_booking(booking_id: int):
     only_fields(json_body(required=False), ())
     ctx = node_ctx()
     return _act(booking_id, lambda session, **kw: advice.claim(session, ctx.settings, **kw))
 
 
-@api.route("/advice/bookings/<int:booking_id>/dispute", "POST",
-           "Dispute a claimed session before its deadline (receiver), with a reason",
-           body=obj(("reason",), reason=string(1000, minLength=1)), response=BOOKING)
+@api.route(
+    "/advice/bookings/<int:booking_id>/dispute",
+    "POST",
+    "Dispute a claimed session before its deadline (receiver), with a reason",
+    body=obj(("reason",), reason=string(1000, minLength=1)),
+    response=BOOKING,
+)
 def dispute_booking(booking_id: int):
     data = only_fields(json_body(), ("reason",))
     return _act(booking_id, advice.dispute, reason=data.get("reason"))
 
 
-@api.route("/advice/bookings/<int:booking_id>/cancel", "POST",
-           "Cancel a session before it is claimed (either party); held SIF go back", body=REASON,
-           response=BOOKING)
+@api.route(
+    "/advice/bookings/<int:booking_id>/cancel",
+    "POST",
+    "Cancel a session before it is claimed (either party); held SIF go back",
+    body=REASON,
+    response=BOOKING,
+)
 def cancel_booking(booking_id: int):
     data = only_fields(json_body(required=False), ("reason",))
     return _act(booking_id, advice.cancel, reason=data.get("reason"))
 
 
-@api.route("/coordinator/disputes", "GET", "Disputed advice sessions waiting for a coordinator",
-           response=obj(("bookings",), bookings=arr(BOOKING)))
+@api.route(
+    "/coordinator/disputes",
+    "GET",
+    "Disputed advice sessions waiting for a coordinator",
+    response=obj(("bookings",), bookings=arr(BOOKING)),
+)
 def disputes():
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -177,16 +251,26 @@ def disputes():
         return jsonify({"bookings": [advice.booking_view(session, b, me, ctx.now()) for b in rows]})
 
 
-@api.route("/coordinator/bookings/<int:booking_id>/resolve", "POST",
-           "Settle a disputed session: pay the provider, refund the receiver, or split (provider_amount)",
-           body=RESOLVE, response=BOOKING)
+@api.route(
+    "/coordinator/bookings/<int:booking_id>/resolve",
+    "POST",
+    "Settle a disputed session: pay the provider, refund the receiver, or split (provider_amount)",
+    body=RESOLVE,
+    response=BOOKING,
+)
 def resolve(booking_id: int):
     data = only_fields(json_body(), ("outcome", "note", "provider_amount"))
     ctx = node_ctx()
     with ctx.db.write() as session:
         me = _me(session)
-        booking = advice.resolve(session, coordinator=me, booking_id=booking_id, outcome=data.get("outcome"),
-                                 note=data.get("note"), provider_amount=data.get("provider_amount"),
-                                 now=ctx.now())
+        booking = advice.resolve(
+            session,
+            coordinator=me,
+            booking_id=booking_id,
+            outcome=data.get("outcome"),
+            note=data.get("note"),
+            provider_amount=data.get("provider_amount"),
+            now=ctx.now(),
+        )
         out = advice.booking_view(session, booking, me, ctx.now())
     return jsonify(out)

@@ -1,11 +1,13 @@
 """Shared plumbing of the JSON API: route registration that also feeds OpenAPI, auth, body parsing."""
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, g, request
 from flask_babel import gettext as _
@@ -49,9 +51,19 @@ class ApiBlueprint:
     def __post_init__(self) -> None:
         self.blueprint = Blueprint(f"api_{self.name}", __name__)
 
-    def route(self, rule: str, method: str, summary: str, *, body: dict | None = None,
-              response: dict | None = None, status: int = 200, auth: bool = True,
-              token_in_view: bool = False, query: dict | None = None) -> Callable:
+    def route(
+        self,
+        rule: str,
+        method: str,
+        summary: str,
+        *,
+        body: dict | None = None,
+        response: dict | None = None,
+        status: int = 200,
+        auth: bool = True,
+        token_in_view: bool = False,
+        query: dict | None = None,
+    ) -> Callable:
         """Register a view at /api/v1<rule> for one method, documented for OpenAPI.
 
         query documents the optional query parameters the view reads: {name: JSON schema}.
@@ -73,8 +85,11 @@ class ApiBlueprint:
                 return view(**kwargs)
 
             self.blueprint.add_url_rule(rule, endpoint=endpoint, view_func=wrapped, methods=[method])
-            OPERATIONS.append(Operation(rule, method, summary, self.tag, auth, body, response, status,
-                                        f"api_{self.name}.{endpoint}", query))
+            OPERATIONS.append(
+                Operation(
+                    rule, method, summary, self.tag, auth, body, response, status, f"api_{self.name}.{endpoint}", query
+                )
+            )
             return wrapped
 
         return decorator
@@ -142,13 +157,13 @@ def json_body(required: bool = True) -> dict:
     if not raw and not required:
         return {}
     if request.mimetype != "application/json":
-        raise ValidationError(_("Please send the body as application/json."), code="unsupported_media_type",
-                              status=415)
+        raise ValidationError(_("Please send the body as application/json."), code="unsupported_media_type", status=415)
     try:
         data = json.loads(raw, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
     except (ValueError, RecursionError) as exc:
-        raise ValidationError(_("The body is not valid JSON (%(problem)s).", problem=exc), code="invalid_json",
-                              status=400) from None
+        raise ValidationError(
+            _("The body is not valid JSON (%(problem)s).", problem=exc), code="invalid_json", status=400
+        ) from None
     if not isinstance(data, dict):
         raise ValidationError(_("The body must be a JSON object."), code="invalid_body", status=400)
     return data

@@ -1,4 +1,5 @@
 """JSON API for coordinators: approvals, balances, flags, the invariant and the audit trail."""
+
 from __future__ import annotations
 
 from flask import g, jsonify
@@ -19,8 +20,12 @@ def _coordinator(session) -> Member:
     return me
 
 
-@api.route("/coordinator/dashboard", "GET", "Balances, flagged accounts, totals and the live ledger invariant",
-           response=ANY_OBJECT)
+@api.route(
+    "/coordinator/dashboard",
+    "GET",
+    "Balances, flagged accounts, totals and the live ledger invariant",
+    response=ANY_OBJECT,
+)
 def get_dashboard():
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -28,44 +33,71 @@ def get_dashboard():
         return jsonify(dashboard.overview(session, ctx.settings, ctx.now()))
 
 
-@api.route("/coordinator/members/<int:member_id>/approve", "POST", "Approve a member (issues the welcome grant)",
-           body=REASON, response=PROFILE)
+@api.route(
+    "/coordinator/members/<int:member_id>/approve",
+    "POST",
+    "Approve a member (issues the welcome grant)",
+    body=REASON,
+    response=PROFILE,
+)
 def approve_member(member_id: int):
     data = only_fields(json_body(required=False), ("reason",))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        member = members.approve(session, ctx.settings, coordinator=_coordinator(session), member_id=member_id,
-                                 reason=data.get("reason", ""), now=ctx.now())
+        member = members.approve(
+            session,
+            ctx.settings,
+            coordinator=_coordinator(session),
+            member_id=member_id,
+            reason=data.get("reason", ""),
+            now=ctx.now(),
+        )
         out = profile_json(session, member)
     return jsonify(out)
 
 
-@api.route("/coordinator/members/<int:member_id>/refuse", "POST", "Refuse a pending member, with a reason",
-           body=obj(("reason",), reason=string(500)), response=PROFILE)
+@api.route(
+    "/coordinator/members/<int:member_id>/refuse",
+    "POST",
+    "Refuse a pending member, with a reason",
+    body=obj(("reason",), reason=string(500)),
+    response=PROFILE,
+)
 def refuse_member(member_id: int):
     data = only_fields(json_body(), ("reason",))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        member = members.refuse(session, coordinator=_coordinator(session), member_id=member_id,
-                                reason=data.get("reason"), now=ctx.now())
+        member = members.refuse(
+            session, coordinator=_coordinator(session), member_id=member_id, reason=data.get("reason"), now=ctx.now()
+        )
         out = profile_json(session, member)
     return jsonify(out)
 
 
-@api.route("/coordinator/members/<int:member_id>/role", "POST", "Make a member a coordinator or back",
-           body=obj(("role",), role=string(16, enum=["member", "coordinator"])), response=PROFILE)
+@api.route(
+    "/coordinator/members/<int:member_id>/role",
+    "POST",
+    "Make a member a coordinator or back",
+    body=obj(("role",), role=string(16, enum=["member", "coordinator"])),
+    response=PROFILE,
+)
 def set_role(member_id: int):
     data = only_fields(json_body(), ("role",))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        member = members.set_role(session, coordinator=_coordinator(session), member_id=member_id,
-                                  role=data.get("role"), now=ctx.now())
+        member = members.set_role(
+            session, coordinator=_coordinator(session), member_id=member_id, role=data.get("role"), now=ctx.now()
+        )
         out = profile_json(session, member)
     return jsonify(out)
 
 
-@api.route("/coordinator/audit", "GET", "The audit trail of approvals, refusals and role changes",
-           response={"type": "object", "properties": {"entries": arr(ANY_OBJECT)}})
+@api.route(
+    "/coordinator/audit",
+    "GET",
+    "The audit trail of approvals, refusals and role changes",
+    response={"type": "object", "properties": {"entries": arr(ANY_OBJECT)}},
+)
 def get_audit():
     ctx = node_ctx()
     with ctx.db.read() as session:

@@ -1,4 +1,5 @@
 """JSON API: sign-up, tokens, profile, statement, transfers, export and closing."""
+
 from __future__ import annotations
 
 from flask import g, jsonify, request
@@ -10,8 +11,20 @@ from ..errors import DomainError, NotFoundError
 from ..services import ledger, logins, members, payments
 from ..services.validate import clean_text
 from ..tables import Member
-from .base import (AMOUNT, ANY_OBJECT, BOOL, DATETIME, ApiBlueprint, arr, integer, json_body, obj,
-                   only_fields, string, token_member)
+from .base import (
+    AMOUNT,
+    ANY_OBJECT,
+    BOOL,
+    DATETIME,
+    ApiBlueprint,
+    arr,
+    integer,
+    json_body,
+    obj,
+    only_fields,
+    string,
+    token_member,
+)
 
 api = ApiBlueprint("members", "members")
 
@@ -20,72 +33,143 @@ TIME_ZONE_HELP = "IANA time zone (e.g. Europe/Brussels) of times on pages and in
 PROFILE = {
     "type": "object",
     "properties": {
-        "id": integer(), "email": string(), "handle": string(), "address": string(), "pseudonym": string(),
-        "display_name": string(), "organisation": string(), "expertise": arr(string()),
-        "languages": arr(string()), "country": string(), "bio": string(), "role": string(),
-        "status": string(), "is_reviewer": BOOL, "pool_consent": BOOL, "review_capacity": integer(),
-        "balance": integer(), "unit": string(),
+        "id": integer(),
+        "email": string(),
+        "handle": string(),
+        "address": string(),
+        "pseudonym": string(),
+        "display_name": string(),
+        "organisation": string(),
+        "expertise": arr(string()),
+        "languages": arr(string()),
+        "country": string(),
+        "bio": string(),
+        "role": string(),
+        "status": string(),
+        "is_reviewer": BOOL,
+        "pool_consent": BOOL,
+        "review_capacity": integer(),
+        "balance": integer(),
+        "unit": string(),
         "language": string(enum=["", *i18n.LANGUAGES], description=LANGUAGE_HELP),
         "time_zone": string(description=TIME_ZONE_HELP),
     },
     "required": ["id", "handle", "status", "role"],
 }
 PROFILE_PATCH = obj(
-    display_name=string(120), organisation=string(120), bio=string(2000), country=string(2),
-    expertise=arr(string(64), 12), languages=arr(string(8), 8), is_reviewer=BOOL, pool_consent=BOOL,
-    review_capacity=integer(0, 20), language=string(enum=["", *i18n.LANGUAGES], description=LANGUAGE_HELP),
+    display_name=string(120),
+    organisation=string(120),
+    bio=string(2000),
+    country=string(2),
+    expertise=arr(string(64), 12),
+    languages=arr(string(8), 8),
+    is_reviewer=BOOL,
+    pool_consent=BOOL,
+    review_capacity=integer(0, 20),
+    language=string(enum=["", *i18n.LANGUAGES], description=LANGUAGE_HELP),
     time_zone=string(64, description=TIME_ZONE_HELP),
 )
 STATEMENT_LINE = obj(
-    posting_id=integer(), txn_id=integer(), kind=string(), memo=string(), amount=integer(),
-    balance_after=integer(), counterparty=arr(string()), at=DATETIME,
+    posting_id=integer(),
+    txn_id=integer(),
+    kind=string(),
+    memo=string(),
+    amount=integer(),
+    balance_after=integer(),
+    counterparty=arr(string()),
+    at=DATETIME,
 )
-TXN = {"type": "object", "properties": {"txn_id": integer(), "transfer_id": string(), "amount": integer(),
-                                        "balance": integer(), "status": string(enum=["completed", "pending"])},
-       "required": ["amount", "balance", "status"]}
+TXN = {
+    "type": "object",
+    "properties": {
+        "txn_id": integer(),
+        "transfer_id": string(),
+        "amount": integer(),
+        "balance": integer(),
+        "status": string(enum=["completed", "pending"]),
+    },
+    "required": ["amount", "balance", "status"],
+}
 
 
 def profile_json(session, member: Member, *, private: bool = True) -> dict:
     """A member's profile as the API shows it (email and balance only to the member themself)."""
     ctx = node_ctx()
     out = {
-        "id": member.id, "handle": member.handle, "address": f"{member.handle}@{ctx.settings.node_id}",
-        "display_name": member.display_name, "organisation": member.organisation,
-        "expertise": member.expertise, "languages": member.languages, "country": member.country,
-        "bio": member.bio, "role": member.role, "status": member.status, "is_reviewer": member.is_reviewer,
+        "id": member.id,
+        "handle": member.handle,
+        "address": f"{member.handle}@{ctx.settings.node_id}",
+        "display_name": member.display_name,
+        "organisation": member.organisation,
+        "expertise": member.expertise,
+        "languages": member.languages,
+        "country": member.country,
+        "bio": member.bio,
+        "role": member.role,
+        "status": member.status,
+        "is_reviewer": member.is_reviewer,
     }
     if private:
-        out.update(email=member.email, pseudonym=member.pseudonym, pool_consent=member.pool_consent,
-                   review_capacity=member.review_capacity, unit=ctx.settings.unit, language=member.language,
-                   time_zone=member.time_zone,
-                   balance=ledger.member_account(session, member.id).balance)
+        out.update(
+            email=member.email,
+            pseudonym=member.pseudonym,
+            pool_consent=member.pool_consent,
+            review_capacity=member.review_capacity,
+            unit=ctx.settings.unit,
+            language=member.language,
+            time_zone=member.time_zone,
+            balance=ledger.member_account(session, member.id).balance,
+        )
     return out
 
 
-@api.route("/signup", "POST", "Sign up with email and password", auth=False, status=201,
-           body=obj(("email", "password", "display_name"), email=string(254), password=string(256),
-                    display_name=string(120), handle=string(32)),
-           response=PROFILE)
+@api.route(
+    "/signup",
+    "POST",
+    "Sign up with email and password",
+    auth=False,
+    status=201,
+    body=obj(
+        ("email", "password", "display_name"),
+        email=string(254),
+        password=string(256),
+        display_name=string(120),
+        handle=string(32),
+    ),
+    response=PROFILE,
+)
 def signup():
     data = only_fields(json_body(), ("email", "password", "display_name", "handle"))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        member = members.sign_up(session, ctx.settings, email=data.get("email"), password=data.get("password"),
-                                 display_name=data.get("display_name"), handle=data.get("handle"),
-                                 now=ctx.now(), hasher=ctx.hasher)
+        member = members.sign_up(
+            session,
+            ctx.settings,
+            email=data.get("email"),
+            password=data.get("password"),
+            display_name=data.get("display_name"),
+            handle=data.get("handle"),
+            now=ctx.now(),
+            hasher=ctx.hasher,
+        )
         out = profile_json(session, member)
     return jsonify(out), 201
 
 
-@api.route("/tokens", "POST", "Exchange email and password for an API token", auth=False, status=201,
-           body=obj(("email", "password"), email=string(254), password=string(256), name=string(80)),
-           response={"type": "object", "properties": {"token": string(), "member": PROFILE}})
+@api.route(
+    "/tokens",
+    "POST",
+    "Exchange email and password for an API token",
+    auth=False,
+    status=201,
+    body=obj(("email", "password"), email=string(254), password=string(256), name=string(80)),
+    response={"type": "object", "properties": {"token": string(), "member": PROFILE}},
+)
 def create_token():
     data = only_fields(json_body(), ("email", "password", "name"))
     ctx = node_ctx()
     # The same throttles as the login form (no trusted browser here: the API takes no cookies).
-    member = logins.log_in(ctx, email=data.get("email"), password=data.get("password"),
-                           address=request.remote_addr)
+    member = logins.log_in(ctx, email=data.get("email"), password=data.get("password"), address=request.remote_addr)
     with ctx.db.write() as session:
         member = session.get(Member, member.id)
         token = members.create_token(session, member=member, name=data.get("name") or "api", now=ctx.now())
@@ -106,14 +190,19 @@ def patch_me():
     data = json_body()
     ctx = node_ctx()
     with ctx.db.write() as session:
-        member = members.update_profile(session, ctx.settings, member=session.get(Member, g.member.id),
-                                        data=data, now=ctx.now())
+        member = members.update_profile(
+            session, ctx.settings, member=session.get(Member, g.member.id), data=data, now=ctx.now()
+        )
         out = profile_json(session, member)
     return jsonify(out)
 
 
-@api.route("/me/statement", "GET", "Your statement with running balance, newest first",
-           response={"type": "object", "properties": {"balance": integer(), "lines": arr(STATEMENT_LINE)}})
+@api.route(
+    "/me/statement",
+    "GET",
+    "Your statement with running balance, newest first",
+    response={"type": "object", "properties": {"balance": integer(), "lines": arr(STATEMENT_LINE)}},
+)
 def my_statement():
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -128,8 +217,7 @@ def export_me():
         return jsonify(members.export_data(session, session.get(Member, g.member.id)))
 
 
-@api.route("/me/close", "POST", "Close your account (balance retired, profile pseudonymized)",
-           response=PROFILE)
+@api.route("/me/close", "POST", "Close your account (balance retired, profile pseudonymized)", response=PROFILE)
 def close_me():
     ctx = node_ctx()
     with ctx.db.write() as session:
@@ -138,9 +226,15 @@ def close_me():
     return jsonify(out)
 
 
-@api.route("/transfers", "POST", "Pay a member of this node (handle) or of a peer node (handle@node)",
-           status=201, body=obj(("to", "amount"), to=string(64), amount=AMOUNT, memo=string(280)), response=TXN,
-           token_in_view=True)
+@api.route(
+    "/transfers",
+    "POST",
+    "Pay a member of this node (handle) or of a peer node (handle@node)",
+    status=201,
+    body=obj(("to", "amount"), to=string(64), amount=AMOUNT, memo=string(280)),
+    response=TXN,
+    token_in_view=True,
+)
 def create_transfer():
     ctx = node_ctx()
     remote = node_ctx().remote_payments
@@ -158,8 +252,16 @@ def create_transfer():
         data = only_fields(json_body(), ("to", "amount", "memo"))
         members.require_active(payer)
         memo = clean_text(data.get("memo"), "memo", max_len=280)
-        out = payments.pay(session, ctx.settings, payer=payer, to=data.get("to"), amount=data.get("amount"),
-                           memo=memo, now=ctx.now(), remote=remote)
+        out = payments.pay(
+            session,
+            ctx.settings,
+            payer=payer,
+            to=data.get("to"),
+            amount=data.get("amount"),
+            memo=memo,
+            now=ctx.now(),
+            remote=remote,
+        )
         out["balance"] = ledger.member_account(session, payer.id).balance
     return jsonify(out), 201
 
@@ -174,8 +276,13 @@ def public_profile(handle: str):
         return jsonify(profile_json(session, member, private=False))
 
 
-@api.route("/taxonomy", "GET", "Expertise tags and languages this node knows", auth=False,
-           response={"type": "object", "properties": {"expertise": arr(string()), "languages": arr(string())}})
+@api.route(
+    "/taxonomy",
+    "GET",
+    "Expertise tags and languages this node knows",
+    auth=False,
+    response={"type": "object", "properties": {"expertise": arr(string()), "languages": arr(string())}},
+)
 def get_taxonomy():
     ctx = node_ctx()
     return jsonify({"expertise": list(members.taxonomy(ctx.settings)), "languages": list(members.LANGUAGES)})

@@ -1,4 +1,5 @@
 """The OpenAPI 3.1 document, built from the routes registered through ApiBlueprint."""
+
 from __future__ import annotations
 
 import re
@@ -13,11 +14,18 @@ blueprint = Blueprint("openapi", __name__)
 ERROR = {
     "type": "object",
     "description": "A refusal. `code` is stable and meant for programs; `message` is for people and follows the "
-                   "request's Accept-Language (else the member's language, else the node's).",
-    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-        "code": {"type": "string", "description": "machine-readable and stable across versions and languages"},
-        "message": {"type": "string", "description": "human-readable, in the request's language"},
-        "field": {"type": "string", "description": "the input field at fault, when there is one"}}}},
+    "request's Accept-Language (else the member's language, else the node's).",
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "machine-readable and stable across versions and languages"},
+                "message": {"type": "string", "description": "human-readable, in the request's language"},
+                "field": {"type": "string", "description": "the input field at fault, when there is one"},
+            },
+        }
+    },
     "required": ["error"],
 }
 
@@ -30,7 +38,11 @@ def openapi_path(rule: str) -> str:
 def _parameters(rule: str) -> list[dict]:
     params = []
     for conv, name in re.findall(r"<(?:([a-z]+):)?([a-z_]+)>", rule):
-        schema = {"type": "integer", "minimum": 1, "maximum": 2**53 - 1} if conv == "int" else {"type": "string", "minLength": 1, "maxLength": 64}
+        schema = (
+            {"type": "integer", "minimum": 1, "maximum": 2**53 - 1}
+            if conv == "int"
+            else {"type": "string", "minLength": 1, "maxLength": 64}
+        )
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return params
 
@@ -38,10 +50,15 @@ def _parameters(rule: str) -> list[dict]:
 # The refusals an operation can answer with, each {error: {code, message}}; listed per status (not
 # as "default") so a client, and schemathesis, can tell an undocumented status from a documented one.
 ERROR_STATUSES = {
-    400: "malformed request (invalid JSON, not an object)", 401: "no or unknown API token, or wrong credentials",
-    403: "not yours, or not a coordinator", 404: "no such object (or not visible to you)",
-    409: "clashes with the current state", 413: "body larger than 1 MiB", 415: "body not application/json",
-    422: "a field is invalid (wrong type, out of range, unknown field)", 429: "too many failed logins: wait Retry-After seconds",
+    400: "malformed request (invalid JSON, not an object)",
+    401: "no or unknown API token, or wrong credentials",
+    403: "not yours, or not a coordinator",
+    404: "no such object (or not visible to you)",
+    409: "clashes with the current state",
+    413: "body larger than 1 MiB",
+    415: "body not application/json",
+    422: "a field is invalid (wrong type, out of range, unknown field)",
+    429: "too many failed logins: wait Retry-After seconds",
     502: "a peer node could not be reached or answered badly",
 }
 
@@ -60,35 +77,52 @@ def _error_statuses(op) -> list[int]:
 
 
 def _responses(op) -> dict:
-    out = {str(op.status): {"description": "success",
-                            "content": {"application/json": {"schema": op.response or {"type": "object"}}}}}
+    out = {
+        str(op.status): {
+            "description": "success",
+            "content": {"application/json": {"schema": op.response or {"type": "object"}}},
+        }
+    }
     if op.auth and op.method == "POST":
-        out[str(op.status)]["headers"] = {"Idempotent-Replayed": {
-            "description": "true when this is the stored first answer to a request repeated with its Idempotency-Key",
-            "schema": {"type": "string", "enum": ["true"]}}}
+        out[str(op.status)]["headers"] = {
+            "Idempotent-Replayed": {
+                "description": "true when this is the stored first answer to a request repeated with its "
+                "Idempotency-Key",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
+        }
     for status in _error_statuses(op):
         out[str(status)] = {"description": ERROR_STATUSES[status], "content": {"application/json": {"schema": ERROR}}}
     if "429" in out:
-        out["429"]["headers"] = {"Retry-After": {"description": "seconds to wait before the next attempt",
-                                                 "schema": {"type": "integer", "minimum": 1}}}
+        out["429"]["headers"] = {
+            "Retry-After": {
+                "description": "seconds to wait before the next attempt",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
     return out
 
 
 IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key", "in": "header", "required": False,
-    "description": ("8 to 100 visible ASCII characters chosen by the client, new for each intended request. A "
-                    "request repeated with the same key (a retry after a lost answer) gets the first answer "
-                    "again, marked Idempotent-Replayed: true, and changes nothing twice, money above all; the "
-                    "same key with another body is refused (422 idempotency_key_reused), and while the first "
-                    "is still being handled a repeat gets 409 idempotency_in_progress. A refused request "
-                    "(4xx) keeps nothing, so its key may be used again. Keys are per API token."),
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "8 to 100 visible ASCII characters chosen by the client, new for each intended request. A "
+        "request repeated with the same key (a retry after a lost answer) gets the first answer "
+        "again, marked Idempotent-Replayed: true, and changes nothing twice, money above all; the "
+        "same key with another body is refused (422 idempotency_key_reused), and while the first "
+        "is still being handled a repeat gets 409 idempotency_in_progress. A refused request "
+        "(4xx) keeps nothing, so its key may be used again. Keys are per API token."
+    ),
     "schema": {"type": "string", "minLength": 8, "maxLength": 100, "pattern": "^[\\x21-\\x7e]+$"},
 }
 
 
 def _query_parameters(op) -> list[dict]:
-    return [{"name": name, "in": "query", "required": False, "schema": schema}
-            for name, schema in (op.query or {}).items()]
+    return [
+        {"name": name, "in": "query", "required": False, "schema": schema} for name, schema in (op.query or {}).items()
+    ]
 
 
 def build_document(base_url: str = "/") -> dict:
@@ -107,18 +141,23 @@ def build_document(base_url: str = "/") -> dict:
         if params:
             operation["parameters"] = params
         if op.body is not None:
-            operation["requestBody"] = {"required": op.method != "POST" or bool(op.body.get("required")),
-                                        "content": {"application/json": {"schema": op.body}}}
+            operation["requestBody"] = {
+                "required": op.method != "POST" or bool(op.body.get("required")),
+                "content": {"application/json": {"schema": op.body}},
+            }
         if op.auth:
             operation["security"] = [{"token": []}]
         paths.setdefault("/api/v1" + openapi_path(op.rule), {})[op.method.lower()] = operation
     return {
         "openapi": "3.1.0",
-        "info": {"title": "sifnet node API", "version": __version__,
-                 "description": "The JSON API of one national SIF node. Errors are {error: {code, message}}: the "
-                                "code is stable (programs test it), the message is for people and follows the "
-                                "request's Accept-Language (en, nl, de, it, hu, fr), else the token member's "
-                                "language, else the node's default_language. Times are ISO 8601 UTC, in and out."},
+        "info": {
+            "title": "sifnet node API",
+            "version": __version__,
+            "description": "The JSON API of one national SIF node. Errors are {error: {code, message}}: the "
+            "code is stable (programs test it), the message is for people and follows the "
+            "request's Accept-Language (en, nl, de, it, hu, fr), else the token member's "
+            "language, else the node's default_language. Times are ISO 8601 UTC, in and out.",
+        },
         "servers": [{"url": base_url}],
         "paths": paths,
         "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},

@@ -1,4 +1,5 @@
 """JSON API: proposals, review invitations, reviews, conflicts of interest and notifications."""
+
 from __future__ import annotations
 
 from flask import g, jsonify, request
@@ -7,11 +8,12 @@ from flask_babel import gettext as _
 from .. import notices
 from ..context import node_ctx
 from ..errors import ForbiddenError
-from ..lifecycle import INVITATION, PROPOSAL as PROPOSAL_LIFECYCLE
+from ..lifecycle import INVITATION
+from ..lifecycle import PROPOSAL as PROPOSAL_LIFECYCLE
 from ..services import members, proposals, reviews
 from ..services.matching import WEIGHTS
 from ..tables import Member, Proposal, Review, ReviewInvitation
-from .base import (AMOUNT, BOOL, DATETIME, ApiBlueprint, arr, integer, json_body, obj, only_fields, string)
+from .base import AMOUNT, BOOL, DATETIME, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
 
 api = ApiBlueprint("reviews", "reviews")
 
@@ -26,59 +28,121 @@ PROPOSAL_STATES = sorted(PROPOSAL_LIFECYCLE.transitions)
 ACCESS_LEVELS = ["owner", "coordinator", "reviewer", "invited"]
 INVITATION_BRIEF = obj(
     ("id", "proposal_id", "reviewer", "status", "rank", "score", "bounty", "invited_at", "accept_by"),
-    id=integer(), proposal_id=integer(), reviewer=string(), remote_node=nullable(string()),
-    status=string(enum=INVITATION_STATES), rank=integer(), score=integer(), bounty=integer(),
-    invited_at=DATETIME, accept_by=DATETIME, responded_at=nullable(DATETIME), due_by=nullable(DATETIME),
-    reminded_at=nullable(DATETIME), decline_reason=string(),
+    id=integer(),
+    proposal_id=integer(),
+    reviewer=string(),
+    remote_node=nullable(string()),
+    status=string(enum=INVITATION_STATES),
+    rank=integer(),
+    score=integer(),
+    bounty=integer(),
+    invited_at=DATETIME,
+    accept_by=DATETIME,
+    responded_at=nullable(DATETIME),
+    due_by=nullable(DATETIME),
+    reminded_at=nullable(DATETIME),
+    decline_reason=string(),
 )
 REVIEW = obj(
     ("id", "invitation_id", "reviewer", *reviews.TENETS, "confidence", "feedback", "submitted_at"),
-    id=integer(), invitation_id=integer(), reviewer=string(), shared_value=SCORE, social_transformation=SCORE,
-    impact=SCORE, confidence=SCORE, feedback=string(), submitted_at=DATETIME,
-    helpfulness=nullable(SCORE), rated_at=nullable(DATETIME),
+    id=integer(),
+    invitation_id=integer(),
+    reviewer=string(),
+    shared_value=SCORE,
+    social_transformation=SCORE,
+    impact=SCORE,
+    confidence=SCORE,
+    feedback=string(),
+    submitted_at=DATETIME,
+    helpfulness=nullable(SCORE),
+    rated_at=nullable(DATETIME),
 )
 PROPOSAL_SUMMARY_FIELDS = dict(
-    id=integer(), title=string(), summary=string(), tags=arr(string()), language=string(), stage=string(),
-    reviews_wanted=integer(), min_foreign_reviewers=integer(0), bounty=integer(), status=string(enum=PROPOSAL_STATES),
+    id=integer(),
+    title=string(),
+    summary=string(),
+    tags=arr(string()),
+    language=string(),
+    stage=string(),
+    reviews_wanted=integer(),
+    min_foreign_reviewers=integer(0),
+    bounty=integer(),
+    status=string(enum=PROPOSAL_STATES),
     author=string(),
-    created_at=DATETIME, closed_at=nullable(DATETIME),
+    created_at=DATETIME,
+    closed_at=nullable(DATETIME),
 )
 PROPOSAL_SUMMARY = obj(tuple(PROPOSAL_SUMMARY_FIELDS), **PROPOSAL_SUMMARY_FIELDS)
 PROPOSAL = obj(
-    (*PROPOSAL_SUMMARY_FIELDS, "access"), **PROPOSAL_SUMMARY_FIELDS, access=string(enum=ACCESS_LEVELS),
-    full_text=string(), escrow=integer(), open_slots=integer(0), waiting_for_reviewers=BOOL,
-    invitations=arr(INVITATION_BRIEF), reviews=arr(REVIEW), my_invitation=INVITATION_BRIEF,
+    (*PROPOSAL_SUMMARY_FIELDS, "access"),
+    **PROPOSAL_SUMMARY_FIELDS,
+    access=string(enum=ACCESS_LEVELS),
+    full_text=string(),
+    escrow=integer(),
+    open_slots=integer(0),
+    waiting_for_reviewers=BOOL,
+    invitations=arr(INVITATION_BRIEF),
+    reviews=arr(REVIEW),
+    my_invitation=INVITATION_BRIEF,
 )
 INVITATION = obj(
-    (*INVITATION_BRIEF["required"], "proposal", "review"), **INVITATION_BRIEF["properties"],
-    proposal=PROPOSAL_SUMMARY, review=nullable(REVIEW),
+    (*INVITATION_BRIEF["required"], "proposal", "review"),
+    **INVITATION_BRIEF["properties"],
+    proposal=PROPOSAL_SUMMARY,
+    review=nullable(REVIEW),
 )
 CANDIDATE = obj(
-    ("rank", "reviewer", "score", "parts", "explanation"), rank=integer(1), reviewer=string(),
-    member_id=nullable(integer()), remote_node=nullable(string()), country=string(), score=integer(0, 1000),
-    parts=obj(tuple(WEIGHTS), **{name: integer(0, 1000) for name in WEIGHTS}), explanation=arr(string()),
+    ("rank", "reviewer", "score", "parts", "explanation"),
+    rank=integer(1),
+    reviewer=string(),
+    member_id=nullable(integer()),
+    remote_node=nullable(string()),
+    country=string(),
+    score=integer(0, 1000),
+    parts=obj(tuple(WEIGHTS), **{name: integer(0, 1000) for name in WEIGHTS}),
+    explanation=arr(string()),
 )
 CANDIDATES = obj(
-    ("proposal_id", "open_slots", "candidates"), proposal_id=integer(), open_slots=integer(0),
-    candidates=arr(CANDIDATE), excluded=arr(obj(("reviewer", "reason"), reviewer=string(), reason=string())),
+    ("proposal_id", "open_slots", "candidates"),
+    proposal_id=integer(),
+    open_slots=integer(0),
+    candidates=arr(CANDIDATE),
+    excluded=arr(obj(("reviewer", "reason"), reviewer=string(), reason=string())),
 )
 CONFLICT = obj(
-    ("id", "member", "organisation", "source", "reason", "created_at"), id=integer(), member=string(),
-    other_handle=nullable(string()), organisation=string(), source=string(enum=["member", "coordinator"]),
-    reason=string(), created_at=DATETIME,
+    ("id", "member", "organisation", "source", "reason", "created_at"),
+    id=integer(),
+    member=string(),
+    other_handle=nullable(string()),
+    organisation=string(),
+    source=string(enum=["member", "coordinator"]),
+    reason=string(),
+    created_at=DATETIME,
 )
 NOTIFICATION = obj(
-    ("id", "kind", "subject", "body", "created_at"), id=integer(), kind=string(),
+    ("id", "kind", "subject", "body", "created_at"),
+    id=integer(),
+    kind=string(),
     subject=string(description="in the request's language (Accept-Language, else yours) and your time zone"),
     body=string(description="in the request's language (Accept-Language, else yours) and your time zone"),
-    params={"type": ["object", "null"], "description": "the kind's parameters (times in UTC); null for "
-                                                        "notifications stored before they had any"},
-    created_at=DATETIME, sent_at=nullable(DATETIME), read_at=nullable(DATETIME),
+    params={
+        "type": ["object", "null"],
+        "description": "the kind's parameters (times in UTC); null for notifications stored before they had any",
+    },
+    created_at=DATETIME,
+    sent_at=nullable(DATETIME),
+    read_at=nullable(DATETIME),
 )
 PROPOSAL_BODY = obj(
-    proposals.PROPOSAL_FIELDS, title=string(200), summary=string(2000), full_text=string(100000),
-    tags={**arr(string(64), 12), "minItems": 1}, language=string(8, enum=list(members.LANGUAGES)),
-    stage=string(32, enum=list(proposals.STAGES)), reviews_wanted=integer(1, proposals.MAX_REVIEWS), bounty=AMOUNT,
+    proposals.PROPOSAL_FIELDS,
+    title=string(200),
+    summary=string(2000),
+    full_text=string(100000),
+    tags={**arr(string(64), 12), "minItems": 1},
+    language=string(8, enum=list(members.LANGUAGES)),
+    stage=string(32, enum=list(proposals.STAGES)),
+    reviews_wanted=integer(1, proposals.MAX_REVIEWS),
+    bounty=AMOUNT,
     min_foreign_reviewers=integer(0, proposals.MAX_REVIEWS),
 )
 EVERYONE = {"all": string(8, enum=["0", "1", "false", "true"])}  # ?all=1: coordinators see everyone's
@@ -96,26 +160,54 @@ def _handle(session, member_id: int | None) -> str:
 def invitation_brief(session, inv: ReviewInvitation, *, private: bool = True) -> dict:
     """An invitation's state and deadlines; the decline reason only for its reviewer and coordinators."""
     reviewer = _handle(session, inv.reviewer_id) if inv.reviewer_id else f"{inv.remote_handle}@{inv.remote_node}"
-    out = {"id": inv.id, "proposal_id": inv.proposal_id, "status": inv.status, "rank": inv.rank, "score": inv.score,
-           "reviewer": reviewer, "remote_node": inv.remote_node, "bounty": inv.bounty, "invited_at": inv.invited_at,
-           "accept_by": inv.accept_by, "responded_at": inv.responded_at, "due_by": inv.due_by,
-           "reminded_at": inv.reminded_at}
+    out = {
+        "id": inv.id,
+        "proposal_id": inv.proposal_id,
+        "status": inv.status,
+        "rank": inv.rank,
+        "score": inv.score,
+        "reviewer": reviewer,
+        "remote_node": inv.remote_node,
+        "bounty": inv.bounty,
+        "invited_at": inv.invited_at,
+        "accept_by": inv.accept_by,
+        "responded_at": inv.responded_at,
+        "due_by": inv.due_by,
+        "reminded_at": inv.reminded_at,
+    }
     if private:
         out["decline_reason"] = inv.decline_reason
     return out
 
 
 def review_view(session, review: Review, inv: ReviewInvitation) -> dict:
-    return {"id": review.id, "invitation_id": inv.id, "reviewer": invitation_brief(session, inv)["reviewer"],
-            **{name: getattr(review, name) for name in (*reviews.TENETS, "confidence", "feedback")},
-            "submitted_at": review.submitted_at, "helpfulness": review.helpfulness, "rated_at": review.rated_at}
+    return {
+        "id": review.id,
+        "invitation_id": inv.id,
+        "reviewer": invitation_brief(session, inv)["reviewer"],
+        **{name: getattr(review, name) for name in (*reviews.TENETS, "confidence", "feedback")},
+        "submitted_at": review.submitted_at,
+        "helpfulness": review.helpfulness,
+        "rated_at": review.rated_at,
+    }
 
 
 def proposal_summary(session, p: Proposal) -> dict:
-    return {"id": p.id, "title": p.title, "summary": p.summary, "tags": list(p.tags), "language": p.language,
-            "stage": p.stage, "reviews_wanted": p.reviews_wanted, "min_foreign_reviewers": p.min_foreign_reviewers,
-            "bounty": p.bounty, "status": p.status,
-            "author": _handle(session, p.author_id), "created_at": p.created_at, "closed_at": p.closed_at}
+    return {
+        "id": p.id,
+        "title": p.title,
+        "summary": p.summary,
+        "tags": list(p.tags),
+        "language": p.language,
+        "stage": p.stage,
+        "reviews_wanted": p.reviews_wanted,
+        "min_foreign_reviewers": p.min_foreign_reviewers,
+        "bounty": p.bounty,
+        "status": p.status,
+        "author": _handle(session, p.author_id),
+        "created_at": p.created_at,
+        "closed_at": p.closed_at,
+    }
 
 
 def proposal_view(session, p: Proposal, me: Member) -> dict:
@@ -126,11 +218,16 @@ def proposal_view(session, p: Proposal, me: Member) -> dict:
         out["full_text"] = p.full_text
     if level in ("owner", "coordinator"):
         slots = proposals.open_slots(session, p)
-        out.update(escrow=proposals.escrow_balance(session, p), open_slots=slots,
-                   waiting_for_reviewers=p.status == "open" and slots > 0,
-                   invitations=[invitation_brief(session, i, private=level == "coordinator")
-                                for i in proposals.invitations_of(session, p.id)],
-                   reviews=[review_view(session, r, i) for r, i in proposals.reviews_of(session, p.id)])
+        out.update(
+            escrow=proposals.escrow_balance(session, p),
+            open_slots=slots,
+            waiting_for_reviewers=p.status == "open" and slots > 0,
+            invitations=[
+                invitation_brief(session, i, private=level == "coordinator")
+                for i in proposals.invitations_of(session, p.id)
+            ],
+            reviews=[review_view(session, r, i) for r, i in proposals.reviews_of(session, p.id)],
+        )
     else:
         mine = [i for i in proposals.invitations_of(session, p.id) if i.reviewer_id == me.id]
         out["my_invitation"] = invitation_brief(session, mine[-1])
@@ -139,15 +236,23 @@ def proposal_view(session, p: Proposal, me: Member) -> dict:
 
 def invitation_view(session, inv: ReviewInvitation) -> dict:
     review = reviews.review_of(session, inv)
-    return {**invitation_brief(session, inv),
-            "proposal": proposal_summary(session, session.get(Proposal, inv.proposal_id)),
-            "review": review_view(session, review, inv) if review else None}
+    return {
+        **invitation_brief(session, inv),
+        "proposal": proposal_summary(session, session.get(Proposal, inv.proposal_id)),
+        "review": review_view(session, review, inv) if review else None,
+    }
 
 
 def conflict_view(session, c) -> dict:
-    return {"id": c.id, "member": _handle(session, c.member_id),
-            "other_handle": _handle(session, c.other_member_id) if c.other_member_id else None,
-            "organisation": c.organisation, "source": c.source, "reason": c.reason, "created_at": c.created_at}
+    return {
+        "id": c.id,
+        "member": _handle(session, c.member_id),
+        "other_handle": _handle(session, c.other_member_id) if c.other_member_id else None,
+        "organisation": c.organisation,
+        "source": c.source,
+        "reason": c.reason,
+        "created_at": c.created_at,
+    }
 
 
 def candidates_view(session, p: Proposal, me: Member) -> dict:
@@ -155,10 +260,23 @@ def candidates_view(session, p: Proposal, me: Member) -> dict:
     if proposals.access(session, p, me) not in ("owner", "coordinator"):
         raise ForbiddenError(_("Only the author or a coordinator sees the candidates."), code="not_author")
     ranked, excluded = proposals.rank_for(session, p, remote_reviews())
-    out = {"proposal_id": p.id, "open_slots": proposals.open_slots(session, p), "candidates": [
-        {"rank": r.rank, "reviewer": r.candidate.label, "member_id": r.candidate.member_id,
-         "remote_node": r.candidate.remote_node, "country": r.candidate.country, "score": r.score, "parts": r.parts,
-         "explanation": list(r.explanation)} for r in ranked]}
+    out = {
+        "proposal_id": p.id,
+        "open_slots": proposals.open_slots(session, p),
+        "candidates": [
+            {
+                "rank": r.rank,
+                "reviewer": r.candidate.label,
+                "member_id": r.candidate.member_id,
+                "remote_node": r.candidate.remote_node,
+                "country": r.candidate.country,
+                "score": r.score,
+                "parts": r.parts,
+                "explanation": list(r.explanation),
+            }
+            for r in ranked
+        ],
+    }
     if me.role == "coordinator":
         out["excluded"] = [{"reviewer": e.candidate.label, "reason": e.reason} for e in excluded]
     return out
@@ -180,21 +298,33 @@ def _everyone() -> bool:
     return request.args.get("all") in ("1", "true")
 
 
-@api.route("/proposals", "POST", "Write a proposal; k x bounty goes into escrow and reviewers are invited",
-           body=PROPOSAL_BODY, response=PROPOSAL, status=201)
+@api.route(
+    "/proposals",
+    "POST",
+    "Write a proposal; k x bounty goes into escrow and reviewers are invited",
+    body=PROPOSAL_BODY,
+    response=PROPOSAL,
+    status=201,
+)
 def create_proposal():
     data = only_fields(json_body(), (*proposals.PROPOSAL_FIELDS, *proposals.OPTIONAL_FIELDS))
     ctx = node_ctx()
     with ctx.db.write() as session:
         me = _me(session)
-        proposal = proposals.create_proposal(session, ctx.settings, author=me, data=data, now=ctx.now(),
-                                             remote=remote_reviews())
+        proposal = proposals.create_proposal(
+            session, ctx.settings, author=me, data=data, now=ctx.now(), remote=remote_reviews()
+        )
         out = proposal_view(session, proposal, me)
     return jsonify(out), 201
 
 
-@api.route("/proposals", "GET", "Your proposals (coordinators: ?all=1 for every proposal)",
-           response=obj(("proposals",), proposals=arr(PROPOSAL)), query=EVERYONE)
+@api.route(
+    "/proposals",
+    "GET",
+    "Your proposals (coordinators: ?all=1 for every proposal)",
+    response=obj(("proposals",), proposals=arr(PROPOSAL)),
+    query=EVERYONE,
+)
 def list_proposals():
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -203,36 +333,53 @@ def list_proposals():
         return jsonify({"proposals": [proposal_view(session, p, me) for p in rows]})
 
 
-@api.route("/proposals/<int:proposal_id>", "GET", "A proposal; the full text only for its author, "
-           "accepted reviewers and coordinators", response=PROPOSAL)
+@api.route(
+    "/proposals/<int:proposal_id>",
+    "GET",
+    "A proposal; the full text only for its author, accepted reviewers and coordinators",
+    response=PROPOSAL,
+)
 def get_proposal(proposal_id: int):
     ctx = node_ctx()
     with ctx.db.read() as session:
         return jsonify(proposal_view(session, proposals.get_proposal(session, proposal_id), _me(session)))
 
 
-@api.route("/proposals/<int:proposal_id>/withdraw", "POST", "Withdraw your proposal: open invitations are "
-           "cancelled and the rest of the escrow is refunded", response=PROPOSAL)
+@api.route(
+    "/proposals/<int:proposal_id>/withdraw",
+    "POST",
+    "Withdraw your proposal: open invitations are cancelled and the rest of the escrow is refunded",
+    response=PROPOSAL,
+)
 def withdraw_proposal(proposal_id: int):
     ctx = node_ctx()
     with ctx.db.write() as session:
         me = _me(session)
-        proposal = proposals.withdraw(session, ctx.settings, member=me, proposal_id=proposal_id, now=ctx.now(),
-                                      remote=remote_reviews())
+        proposal = proposals.withdraw(
+            session, ctx.settings, member=me, proposal_id=proposal_id, now=ctx.now(), remote=remote_reviews()
+        )
         out = proposal_view(session, proposal, me)
     return jsonify(out)
 
 
-@api.route("/proposals/<int:proposal_id>/candidates", "GET", "Ranked reviewer candidates with the reasons "
-           "(author or coordinator)", response=CANDIDATES)
+@api.route(
+    "/proposals/<int:proposal_id>/candidates",
+    "GET",
+    "Ranked reviewer candidates with the reasons (author or coordinator)",
+    response=CANDIDATES,
+)
 def get_candidates(proposal_id: int):
     ctx = node_ctx()
     with ctx.db.read() as session:
         return jsonify(candidates_view(session, proposals.get_proposal(session, proposal_id), _me(session)))
 
 
-@api.route("/invitations", "GET", "Your review invitations, newest first",
-           response=obj(("invitations",), invitations=arr(INVITATION)))
+@api.route(
+    "/invitations",
+    "GET",
+    "Your review invitations, newest first",
+    response=obj(("invitations",), invitations=arr(INVITATION)),
+)
 def list_invitations():
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -247,8 +394,9 @@ def get_invitation(invitation_id: int):
         return jsonify(invitation_view(session, reviews.get_invitation(session, _me(session), invitation_id)))
 
 
-@api.route("/invitations/<int:invitation_id>/accept", "POST", "Accept an invitation before its deadline",
-           response=INVITATION)
+@api.route(
+    "/invitations/<int:invitation_id>/accept", "POST", "Accept an invitation before its deadline", response=INVITATION
+)
 def accept_invitation(invitation_id: int):
     ctx = node_ctx()
     with ctx.db.write() as session:
@@ -257,45 +405,86 @@ def accept_invitation(invitation_id: int):
     return jsonify(out)
 
 
-@api.route("/invitations/<int:invitation_id>/decline", "POST", "Decline an invitation; the next candidate "
-           "is invited", body=obj(reason=string(500)), response=INVITATION)
+@api.route(
+    "/invitations/<int:invitation_id>/decline",
+    "POST",
+    "Decline an invitation; the next candidate is invited",
+    body=obj(reason=string(500)),
+    response=INVITATION,
+)
 def decline_invitation(invitation_id: int):
     data = only_fields(json_body(required=False), ("reason",))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        inv = reviews.decline(session, ctx.settings, member=_me(session), invitation_id=invitation_id,
-                              reason=data.get("reason"), now=ctx.now(), remote=remote_reviews())
+        inv = reviews.decline(
+            session,
+            ctx.settings,
+            member=_me(session),
+            invitation_id=invitation_id,
+            reason=data.get("reason"),
+            now=ctx.now(),
+            remote=remote_reviews(),
+        )
         out = invitation_view(session, inv)
     return jsonify(out)
 
 
-@api.route("/invitations/<int:invitation_id>/review", "POST", "Submit the review; the bounty is paid at once",
-           body=obj(reviews.REVIEW_FIELDS, shared_value=SCORE, social_transformation=SCORE, impact=SCORE,
-                    confidence=SCORE, feedback=string(20000)), response=REVIEW, status=201)
+@api.route(
+    "/invitations/<int:invitation_id>/review",
+    "POST",
+    "Submit the review; the bounty is paid at once",
+    body=obj(
+        reviews.REVIEW_FIELDS,
+        shared_value=SCORE,
+        social_transformation=SCORE,
+        impact=SCORE,
+        confidence=SCORE,
+        feedback=string(20000),
+    ),
+    response=REVIEW,
+    status=201,
+)
 def submit_review(invitation_id: int):
     data = only_fields(json_body(), reviews.REVIEW_FIELDS)
     ctx = node_ctx()
     with ctx.db.write() as session:
-        review = reviews.submit_review(session, ctx.settings, member=_me(session), invitation_id=invitation_id,
-                                       data=data, now=ctx.now())
+        review = reviews.submit_review(
+            session, ctx.settings, member=_me(session), invitation_id=invitation_id, data=data, now=ctx.now()
+        )
         out = review_view(session, review, session.get(ReviewInvitation, invitation_id))
     return jsonify(out), 201
 
 
-@api.route("/reviews/<int:review_id>/rate", "POST", "Rate a review of your proposal for helpfulness, once",
-           body=obj(("helpfulness",), helpfulness=SCORE), response=REVIEW)
+@api.route(
+    "/reviews/<int:review_id>/rate",
+    "POST",
+    "Rate a review of your proposal for helpfulness, once",
+    body=obj(("helpfulness",), helpfulness=SCORE),
+    response=REVIEW,
+)
 def rate_review(review_id: int):
     data = only_fields(json_body(), ("helpfulness",))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        review = reviews.rate_review(session, member=_me(session), review_id=review_id,
-                                     helpfulness=data.get("helpfulness"), now=ctx.now(), remote=remote_reviews())
+        review = reviews.rate_review(
+            session,
+            member=_me(session),
+            review_id=review_id,
+            helpfulness=data.get("helpfulness"),
+            now=ctx.now(),
+            remote=remote_reviews(),
+        )
         out = review_view(session, review, session.get(ReviewInvitation, review.invitation_id))
     return jsonify(out)
 
 
-@api.route("/conflicts", "GET", "Conflicts of interest you declared (coordinators: ?all=1 for all)",
-           response=obj(("conflicts",), conflicts=arr(CONFLICT)), query=EVERYONE)
+@api.route(
+    "/conflicts",
+    "GET",
+    "Conflicts of interest you declared (coordinators: ?all=1 for all)",
+    response=obj(("conflicts",), conflicts=arr(CONFLICT)),
+    query=EVERYONE,
+)
 def list_conflicts():
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -303,30 +492,46 @@ def list_conflicts():
         return jsonify({"conflicts": [conflict_view(session, c) for c in rows]})
 
 
-@api.route("/conflicts", "POST", "Declare a conflict of interest with a member or an organisation",
-           body=obj(**CONFLICT_FIELDS), response=CONFLICT, status=201)
+@api.route(
+    "/conflicts",
+    "POST",
+    "Declare a conflict of interest with a member or an organisation",
+    body=obj(**CONFLICT_FIELDS),
+    response=CONFLICT,
+    status=201,
+)
 def declare_conflict():
     data = only_fields(json_body(), tuple(CONFLICT_FIELDS))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        out = conflict_view(session, proposals.declare_conflict(session, member=_me(session), data=data,
-                                                                now=ctx.now()))
+        out = conflict_view(session, proposals.declare_conflict(session, member=_me(session), data=data, now=ctx.now()))
     return jsonify(out), 201
 
 
-@api.route("/coordinator/conflicts", "POST", "Pin a conflict of interest on a member (coordinators)",
-           body=obj(("member_handle",), member_handle=string(64), **CONFLICT_FIELDS), response=CONFLICT, status=201)
+@api.route(
+    "/coordinator/conflicts",
+    "POST",
+    "Pin a conflict of interest on a member (coordinators)",
+    body=obj(("member_handle",), member_handle=string(64), **CONFLICT_FIELDS),
+    response=CONFLICT,
+    status=201,
+)
 def pin_conflict():
     data = only_fields(json_body(), ("member_handle", *CONFLICT_FIELDS))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        out = conflict_view(session, proposals.pin_conflict(session, coordinator=_me(session), data=data,
-                                                            now=ctx.now()))
+        out = conflict_view(
+            session, proposals.pin_conflict(session, coordinator=_me(session), data=data, now=ctx.now())
+        )
     return jsonify(out), 201
 
 
-@api.route("/notifications", "GET", "Your notifications, newest first",
-           response=obj(("notifications",), notifications=arr(NOTIFICATION)))
+@api.route(
+    "/notifications",
+    "GET",
+    "Your notifications, newest first",
+    response=obj(("notifications",), notifications=arr(NOTIFICATION)),
+)
 def list_notifications():
     ctx = node_ctx()
     with ctx.db.read() as session:
@@ -334,6 +539,16 @@ def list_notifications():
     out = []
     for n in rows:
         subject, body = notices.for_reader(n, ctx.settings)
-        out.append({"id": n.id, "kind": n.kind, "subject": subject, "body": body, "params": n.params,
-                    "created_at": n.created_at, "sent_at": n.sent_at, "read_at": n.read_at})
+        out.append(
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "subject": subject,
+                "body": body,
+                "params": n.params,
+                "created_at": n.created_at,
+                "sent_at": n.sent_at,
+                "read_at": n.read_at,
+            }
+        )
     return jsonify({"notifications": out})

@@ -5,6 +5,7 @@ This upgrades an empty scratch database to the current head, compares it with no
 and writes the difference as a new revision on top of the head. Read the generated file
 before committing it: autogenerate misses renames and data moves.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -16,12 +16,14 @@ cancel before a claim (full refund). A coordinator who is not a party settles a 
 provider, refund the receiver, or split (one balanced posting). Escrow is empty in every final
 state; ledger refs ``advice:<id>:hold|pay|refund|split`` make each movement exactly-once.
 """
+
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, select
 
 from .. import labels
@@ -65,11 +67,14 @@ def create_listing(session, settings: Settings, *, member: Member, data: dict, n
     """An active member posts an offer or a request."""
     members.require_active(member)
     listing = AdviceListing(
-        member_id=member.id, kind=clean_choice(data.get("kind"), "kind", KINDS),
+        member_id=member.id,
+        kind=clean_choice(data.get("kind"), "kind", KINDS),
         title=clean_text(data.get("title"), "title", max_len=160, required=True),
         description=clean_text(data.get("description"), "description", max_len=4000),
         tags=clean_list(data.get("tags", []), "tags", allowed=members.taxonomy(settings), max_items=8),
-        rate=whole(data.get("rate", 1), "rate", 1, MAX_RATE, RATE_RULE), status=LISTING.initial, created_at=now,
+        rate=whole(data.get("rate", 1), "rate", 1, MAX_RATE, RATE_RULE),
+        status=LISTING.initial,
+        created_at=now,
     )
     session.add(listing)
     session.flush()
@@ -77,11 +82,15 @@ def create_listing(session, settings: Settings, *, member: Member, data: dict, n
     return listing
 
 
-def list_listings(session, settings: Settings, *, kind: object = None, tag: object = None,
-                  limit: int = 200) -> list[tuple[AdviceListing, Member]]:
+def list_listings(
+    session, settings: Settings, *, kind: object = None, tag: object = None, limit: int = 200
+) -> list[tuple[AdviceListing, Member]]:
     """Open listings of active members, newest first, optionally of one kind or with one tag."""
-    stmt = (select(AdviceListing, Member).join(Member, Member.id == AdviceListing.member_id)
-            .where(AdviceListing.status == "open", Member.status == "active"))
+    stmt = (
+        select(AdviceListing, Member)
+        .join(Member, Member.id == AdviceListing.member_id)
+        .where(AdviceListing.status == "open", Member.status == "active")
+    )
     if kind not in (None, ""):
         stmt = stmt.where(AdviceListing.kind == clean_choice(kind, "kind", KINDS))
     if tag not in (None, ""):
@@ -113,8 +122,7 @@ def close_listing(session, *, member: Member, listing_id: int, now: datetime) ->
 # --- sessions: creating and accepting ----------------------------------------------
 
 
-def book(session, settings: Settings, *, member: Member, listing_id: int, data: dict,
-         now: datetime) -> AdviceBooking:
+def book(session, settings: Settings, *, member: Member, listing_id: int, data: dict, now: datetime) -> AdviceBooking:
     """Book a session on an offer (pays into escrow at once) or propose one on a request."""
     members.require_active(member)
     listing = session.get(AdviceListing, listing_id)
@@ -132,10 +140,15 @@ def book(session, settings: Settings, *, member: Member, listing_id: int, data: 
     if not offer and _has_open_proposal(session, listing.id, member.id):
         raise ConflictError(_("You already proposed a session on this request."), code="already_proposed")
     booking = AdviceBooking(
-        listing_id=listing.id, provider_id=listing.member_id if offer else member.id,
-        receiver_id=member.id if offer else listing.member_id, hours=hours, amount=amount,
+        listing_id=listing.id,
+        provider_id=listing.member_id if offer else member.id,
+        receiver_id=member.id if offer else listing.member_id,
+        hours=hours,
+        amount=amount,
         scheduled_for=_schedule(data.get("scheduled_for"), now),
-        note=clean_text(data.get("note"), "note", max_len=1000), status=BOOKING.initial, created_at=now,
+        note=clean_text(data.get("note"), "note", max_len=1000),
+        status=BOOKING.initial,
+        created_at=now,
     )
     session.add(booking)
     session.flush()
@@ -143,8 +156,13 @@ def book(session, settings: Settings, *, member: Member, listing_id: int, data: 
     if offer:
         _start(session, booking, now)
     else:
-        notify(session, member_id=booking.receiver_id, kind="advice_proposed", now=now,
-               params={"helper": member.display_name, "title": listing.title, "hours": hours, "amount": amount})
+        notify(
+            session,
+            member_id=booking.receiver_id,
+            kind="advice_proposed",
+            now=now,
+            params={"helper": member.display_name, "title": listing.title, "hours": hours, "amount": amount},
+        )
     return booking
 
 
@@ -153,15 +171,23 @@ def _schedule(value: object, now: datetime) -> datetime | None:
         return None
     when = clean_datetime(value, "scheduled_for")
     if not now < when <= now + timedelta(days=MAX_SCHEDULE_DAYS):
-        raise ValidationError(_("Please plan the session within the coming year."), code="invalid_schedule",
-                              field="scheduled_for")
+        raise ValidationError(
+            _("Please plan the session within the coming year."), code="invalid_schedule", field="scheduled_for"
+        )
     return when
 
 
 def _has_open_proposal(session, listing_id: int, provider_id: int) -> bool:
-    return session.scalars(select(AdviceBooking.id).where(
-        AdviceBooking.listing_id == listing_id, AdviceBooking.provider_id == provider_id,
-        AdviceBooking.status == "proposed")).first() is not None
+    return (
+        session.scalars(
+            select(AdviceBooking.id).where(
+                AdviceBooking.listing_id == listing_id,
+                AdviceBooking.provider_id == provider_id,
+                AdviceBooking.status == "proposed",
+            )
+        ).first()
+        is not None
+    )
 
 
 def accept(session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
@@ -178,15 +204,32 @@ def _start(session, booking: AdviceBooking, now: datetime) -> None:
     if provider.status != "active":
         raise ConflictError(_("The provider's account is not active."), code="provider_not_active")
     escrow = _escrow(session, booking, now)
-    ledger.post(session, kind="advice_hold", memo=labels.english(labels.ADVICE_HELD, booking_id=booking.id), now=now,
-                legs=[ledger.Leg(ledger.member_account(session, booking.receiver_id), -booking.amount),
-                      ledger.Leg(escrow, booking.amount)],
-                ref=f"advice:{booking.id}:hold", actor_id=booking.receiver_id)
+    ledger.post(
+        session,
+        kind="advice_hold",
+        memo=labels.english(labels.ADVICE_HELD, booking_id=booking.id),
+        now=now,
+        legs=[
+            ledger.Leg(ledger.member_account(session, booking.receiver_id), -booking.amount),
+            ledger.Leg(escrow, booking.amount),
+        ],
+        ref=f"advice:{booking.id}:hold",
+        actor_id=booking.receiver_id,
+    )
     booking.status = "booked"
     receiver = session.get(Member, booking.receiver_id)
-    notify(session, member_id=booking.provider_id, kind="advice_booked", now=now,
-           params={"receiver": receiver.display_name, "hours": booking.hours, "amount": booking.amount,
-                   "scheduled_for": booking.scheduled_for})
+    notify(
+        session,
+        member_id=booking.provider_id,
+        kind="advice_booked",
+        now=now,
+        params={
+            "receiver": receiver.display_name,
+            "hours": booking.hours,
+            "amount": booking.amount,
+            "scheduled_for": booking.scheduled_for,
+        },
+    )
 
 
 # --- sessions: after it took place ---------------------------------------------------
@@ -197,14 +240,24 @@ def claim(session, settings: Settings, *, member: Member, booking_id: int, now: 
     booking = _as_party(session, booking_id, member, role="provider", now=now)
     BOOKING.check(booking.status, "claimed")
     if booking.scheduled_for is not None and now < booking.scheduled_for:
-        raise ConflictError(_("The session is planned for later; claim it after it took place."),
-                            code="session_not_held_yet")
+        raise ConflictError(
+            _("The session is planned for later; claim it after it took place."), code="session_not_held_yet"
+        )
     booking.status = "claimed"
     booking.claimed_at = now
     booking.dispute_by = now + timedelta(days=settings.dispute_days)
-    notify(session, member_id=booking.receiver_id, kind="advice_claimed", now=now,
-           params={"provider": member.display_name, "hours": booking.hours, "amount": booking.amount,
-                   "dispute_by": booking.dispute_by})
+    notify(
+        session,
+        member_id=booking.receiver_id,
+        kind="advice_claimed",
+        now=now,
+        params={
+            "provider": member.display_name,
+            "hours": booking.hours,
+            "amount": booking.amount,
+            "dispute_by": booking.dispute_by,
+        },
+    )
     return booking
 
 
@@ -239,33 +292,51 @@ def cancel(session, *, member: Member, booking_id: int, reason: object = None, n
         _release(session, booking, 0, now=now, actor_id=member.id)
     booking.status = "cancelled"
     booking.settled_at = now
-    booking.resolution = (labels.english(labels.CANCELLED_BY_WITH_REASON, handle=member.handle, reason=reason)
-                          if reason else labels.english(labels.CANCELLED_BY, handle=member.handle))
+    booking.resolution = (
+        labels.english(labels.CANCELLED_BY_WITH_REASON, handle=member.handle, reason=reason)
+        if reason
+        else labels.english(labels.CANCELLED_BY, handle=member.handle)
+    )
     other = booking.receiver_id if member.id == booking.provider_id else booking.provider_id
-    notify(session, member_id=other, kind="advice_cancelled", now=now,
-           params={"booking_id": booking.id, "by": member.display_name, "reason": reason})
+    notify(
+        session,
+        member_id=other,
+        kind="advice_cancelled",
+        now=now,
+        params={"booking_id": booking.id, "by": member.display_name, "reason": reason},
+    )
     return booking
 
 
-def resolve(session, *, coordinator: Member, booking_id: int, outcome: object, note: object,
-            provider_amount: object = None, now: datetime) -> AdviceBooking:
+def resolve(
+    session,
+    *,
+    coordinator: Member,
+    booking_id: int,
+    outcome: object,
+    note: object,
+    provider_amount: object = None,
+    now: datetime,
+) -> AdviceBooking:
     """A coordinator settles a disputed session: pay the provider, refund the receiver, or split."""
     members.require_coordinator(coordinator)
     booking = session.get(AdviceBooking, booking_id)
     if booking is None:
         raise NotFoundError(_("There is no such session."), code="booking_not_found")
     if coordinator.id in (booking.provider_id, booking.receiver_id):
-        raise ForbiddenError(_("You are a party to this session: another coordinator settles its dispute."),
-                             code="party_cannot_resolve")
+        raise ForbiddenError(
+            _("You are a party to this session: another coordinator settles its dispute."), code="party_cannot_resolve"
+        )
     if booking.status != "disputed":
-        raise ConflictError(_("This session is not disputed (it is %(state)s).",
-                              state=labels.label(booking.status, "booking_status")), code="not_disputed")
+        raise ConflictError(
+            _("This session is not disputed (it is %(state)s).", state=labels.label(booking.status, "booking_status")),
+            code="not_disputed",
+        )
     outcome = clean_choice(outcome, "outcome", OUTCOMES)
     note = clean_text(note, "note", max_len=900, required=True)
     share = _provider_share(outcome, booking.amount, provider_amount)
     target = {"pay_provider": "paid", "refund_receiver": "refunded", "split": "split"}[outcome]
-    _settle(session, booking, target, share, now=now, note=f"{coordinator.handle}: {note}",
-            actor_id=coordinator.id)
+    _settle(session, booking, target, share, now=now, note=f"{coordinator.handle}: {note}", actor_id=coordinator.id)
     return booking
 
 
@@ -273,17 +344,24 @@ def _provider_share(outcome: str, amount: int, provider_amount: object) -> int:
     """How many of the held SIF a resolution gives the provider."""
     if outcome != "split":
         if provider_amount is not None:
-            raise ValidationError(_("An amount for the provider is given only for a split."),
-                                  code="unexpected_field", field="provider_amount")
+            raise ValidationError(
+                _("An amount for the provider is given only for a split."),
+                code="unexpected_field",
+                field="provider_amount",
+            )
         return amount if outcome == "pay_provider" else 0
     if amount < 2:
-        raise ValidationError(_("A session of 1 %(unit)s cannot be split.", unit=labels.unit()), code="cannot_split",
-                              field="provider_amount")
+        raise ValidationError(
+            _("A session of 1 %(unit)s cannot be split.", unit=labels.unit()),
+            code="cannot_split",
+            field="provider_amount",
+        )
     return whole(provider_amount, "provider_amount", 1, amount - 1, SPLIT_RULE)
 
 
-def _settle(session, booking: AdviceBooking, target: str, share: int, *, now: datetime, note: str,
-            actor_id: int | None = None) -> None:
+def _settle(
+    session, booking: AdviceBooking, target: str, share: int, *, now: datetime, note: str, actor_id: int | None = None
+) -> None:
     """Move a session to a final state, emptying its escrow, and tell both parties."""
     BOOKING.check(booking.status, target)
     _release(session, booking, share, now=now, actor_id=actor_id)
@@ -305,9 +383,16 @@ def _release(session, booking: AdviceBooking, share: int, *, now: datetime, acto
         legs.append(ledger.Leg(ledger.member_account(session, booking.receiver_id), rest))
     step = "pay" if not rest else "refund" if not share else "split"
     # Money held in escrow must always be able to leave it: a payee's cap cannot strand it there.
-    ledger.post(session, kind=f"advice_{step}", legs=legs, now=now, ref=f"advice:{booking.id}:{step}",
-                memo=labels.english(RELEASE_MEMOS[step], booking_id=booking.id), actor_id=actor_id,
-                check_limits=False)
+    ledger.post(
+        session,
+        kind=f"advice_{step}",
+        legs=legs,
+        now=now,
+        ref=f"advice:{booking.id}:{step}",
+        memo=labels.english(RELEASE_MEMOS[step], booking_id=booking.id),
+        actor_id=actor_id,
+        check_limits=False,
+    )
     booking.provider_amount = share
 
 
@@ -319,8 +404,9 @@ def pay_unchallenged_claims(ctx) -> int:
     """Pay claimed sessions whose dispute deadline passed; each in its own transaction, once."""
     now = ctx.now()
     with ctx.db.read() as s:
-        due = s.scalars(select(AdviceBooking.id).where(AdviceBooking.status == "claimed",
-                                                       AdviceBooking.dispute_by <= now)).all()
+        due = s.scalars(
+            select(AdviceBooking.id).where(AdviceBooking.status == "claimed", AdviceBooking.dispute_by <= now)
+        ).all()
     paid = 0
     for booking_id in due:
         try:
@@ -361,8 +447,9 @@ def get_booking(session, booking_id: int, viewer: Member) -> AdviceBooking:
 
 def my_bookings(session, member_id: int, *, open_only: bool = False) -> list[AdviceBooking]:
     """Sessions the member gives or receives, newest first."""
-    stmt = select(AdviceBooking).where((AdviceBooking.provider_id == member_id)
-                                       | (AdviceBooking.receiver_id == member_id))
+    stmt = select(AdviceBooking).where(
+        (AdviceBooking.provider_id == member_id) | (AdviceBooking.receiver_id == member_id)
+    )
     if open_only:
         stmt = stmt.where(AdviceBooking.status.in_(OPEN_STATES))
     return list(session.scalars(stmt.order_by(AdviceBooking.id.desc()).limit(500)))
@@ -370,14 +457,17 @@ def my_bookings(session, member_id: int, *, open_only: bool = False) -> list[Adv
 
 def open_disputes(session) -> list[AdviceBooking]:
     """Disputed sessions waiting for a coordinator, oldest first."""
-    return list(session.scalars(select(AdviceBooking).where(AdviceBooking.status == "disputed")
-                                .order_by(AdviceBooking.id)))
+    return list(
+        session.scalars(select(AdviceBooking).where(AdviceBooking.status == "disputed").order_by(AdviceBooking.id))
+    )
 
 
 def _coordinator_ids(session, booking: AdviceBooking) -> list[int]:
-    return [i for i in session.scalars(select(Member.id).where(Member.role == "coordinator",
-                                                                Member.status == "active"))
-            if i not in (booking.provider_id, booking.receiver_id)]
+    return [
+        i
+        for i in session.scalars(select(Member.id).where(Member.role == "coordinator", Member.status == "active"))
+        if i not in (booking.provider_id, booking.receiver_id)
+    ]
 
 
 def actions_for(booking: AdviceBooking, role: str, now: datetime) -> list[str]:
@@ -388,35 +478,59 @@ def actions_for(booking: AdviceBooking, role: str, now: datetime) -> list[str]:
         return ["cancel"] if early else ["claim", "cancel"]
     if key == ("claimed", "receiver"):
         return ["confirm", "dispute"] if now < booking.dispute_by else ["confirm"]
-    return {("proposed", "receiver"): ["accept", "cancel"], ("proposed", "provider"): ["cancel"],
-            ("booked", "receiver"): ["confirm", "cancel"], ("disputed", "coordinator"): ["resolve"]}.get(key, [])
+    return {
+        ("proposed", "receiver"): ["accept", "cancel"],
+        ("proposed", "provider"): ["cancel"],
+        ("booked", "receiver"): ["confirm", "cancel"],
+        ("disputed", "coordinator"): ["resolve"],
+    }.get(key, [])
 
 
 def booking_view(session, booking: AdviceBooking, viewer: Member, now: datetime) -> dict:
     """A session as its parties (or a settling coordinator) see it."""
     listing = session.get(AdviceListing, booking.listing_id)
     provider, receiver = session.get(Member, booking.provider_id), session.get(Member, booking.receiver_id)
-    role = ("provider" if viewer.id == provider.id else "receiver" if viewer.id == receiver.id
-            else "coordinator")
+    role = "provider" if viewer.id == provider.id else "receiver" if viewer.id == receiver.id else "coordinator"
     refunded = None if booking.provider_amount is None else booking.amount - booking.provider_amount
     return {
-        "id": booking.id, "listing_id": listing.id, "listing_title": listing.title, "listing_kind": listing.kind,
-        "provider": provider.handle, "provider_name": provider.display_name,
-        "receiver": receiver.handle, "receiver_name": receiver.display_name,
-        "hours": booking.hours, "rate": booking.amount // booking.hours, "amount": booking.amount,
-        "scheduled_for": booking.scheduled_for, "note": booking.note, "status": booking.status,
-        "claimed_at": booking.claimed_at, "dispute_by": booking.dispute_by,
-        "dispute_reason": booking.dispute_reason, "resolution": booking.resolution,
-        "created_at": booking.created_at, "settled_at": booking.settled_at,
-        "provider_amount": booking.provider_amount, "refunded_amount": refunded,
-        "my_role": role, "actions": actions_for(booking, role, now),
+        "id": booking.id,
+        "listing_id": listing.id,
+        "listing_title": listing.title,
+        "listing_kind": listing.kind,
+        "provider": provider.handle,
+        "provider_name": provider.display_name,
+        "receiver": receiver.handle,
+        "receiver_name": receiver.display_name,
+        "hours": booking.hours,
+        "rate": booking.amount // booking.hours,
+        "amount": booking.amount,
+        "scheduled_for": booking.scheduled_for,
+        "note": booking.note,
+        "status": booking.status,
+        "claimed_at": booking.claimed_at,
+        "dispute_by": booking.dispute_by,
+        "dispute_reason": booking.dispute_reason,
+        "resolution": booking.resolution,
+        "created_at": booking.created_at,
+        "settled_at": booking.settled_at,
+        "provider_amount": booking.provider_amount,
+        "refunded_amount": refunded,
+        "my_role": role,
+        "actions": actions_for(booking, role, now),
     }
 
 
 def listing_view(listing: AdviceListing, author: Member) -> dict:
     """A listing as members see it."""
     return {
-        "id": listing.id, "kind": listing.kind, "title": listing.title, "description": listing.description,
-        "tags": list(listing.tags), "rate": listing.rate, "status": listing.status,
-        "author": author.handle, "author_name": author.display_name, "created_at": listing.created_at,
+        "id": listing.id,
+        "kind": listing.kind,
+        "title": listing.title,
+        "description": listing.description,
+        "tags": list(listing.tags),
+        "rate": listing.rate,
+        "status": listing.status,
+        "author": author.handle,
+        "author_name": author.display_name,
+        "created_at": listing.created_at,
     }

@@ -1,4 +1,5 @@
 """Reviewers' bids (interest per expertise tag) and conflicts with reviewers on peer nodes (handle@node)."""
+
 from __future__ import annotations
 
 import re
@@ -20,26 +21,33 @@ REMOTE_ADDRESS = re.compile(r"([a-z0-9][a-z0-9._-]{0,63})@([a-z0-9][a-z0-9-]{0,3
 
 def bids_of(session, member_id: int) -> dict[str, int]:
     """The member's bids, tag -> level (tags without a bid are neutral)."""
-    return dict(session.execute(select(Bid.tag, Bid.level).where(Bid.member_id == member_id)
-                                .order_by(Bid.tag)).all())
+    return dict(session.execute(select(Bid.tag, Bid.level).where(Bid.member_id == member_id).order_by(Bid.tag)).all())
 
 
 def set_bids(session, settings: Settings, *, member: Member, bids: object, now: datetime) -> dict[str, int]:
     """Replace the member's bids with {tag: level}; level 0 (neutral) is the same as no bid."""
     members.require_active(member)
     if not isinstance(bids, dict):
-        raise ValidationError(_("Please send your interests as an object of tag: level."), code="wrong_type",
-                              field="bids")
+        raise ValidationError(
+            _("Please send your interests as an object of tag: level."), code="wrong_type", field="bids"
+        )
     known = set(members.taxonomy(settings))
     clean: dict[str, int] = {}
     for tag, level in bids.items():
         if tag not in known:
-            raise ValidationError(_("“%(tag)s” is not one of this node's expertise tags.", tag=tag),
-                                  code="unknown_tag", field="bids")
+            raise ValidationError(
+                _("“%(tag)s” is not one of this node's expertise tags.", tag=tag), code="unknown_tag", field="bids"
+            )
         if isinstance(level, bool) or not isinstance(level, int) or level not in BID_LEVELS:
-            raise ValidationError(_("Please choose how much you want to review proposals on “%(tag)s”: not "
-                                    "interested (-1), neutral (0), interested (1) or eager (2).", tag=tag),
-                                  code="bad_bid_level", field="bids")
+            raise ValidationError(
+                _(
+                    "Please choose how much you want to review proposals on “%(tag)s”: not "
+                    "interested (-1), neutral (0), interested (1) or eager (2).",
+                    tag=tag,
+                ),
+                code="bad_bid_level",
+                field="bids",
+            )
         if level:
             clean[tag] = level
     session.execute(delete(Bid).where(Bid.member_id == member.id))
@@ -54,23 +62,31 @@ def parse_remote(value: object, settings: Settings) -> tuple[str, str]:
     text = clean_text(value, "remote_reviewer", 97, required=True).lower()
     match = REMOTE_ADDRESS.fullmatch(text)
     if match is None:
-        raise ValidationError(_("Please name the reviewer abroad as handle@node, such as rev-7f3a@hu."),
-                              code="bad_remote_address", field="remote_reviewer")
+        raise ValidationError(
+            _("Please name the reviewer abroad as handle@node, such as rev-7f3a@hu."),
+            code="bad_remote_address",
+            field="remote_reviewer",
+        )
     if match.group(2) == settings.node_id.lower():
-        raise ValidationError(_("That reviewer is on this node: declare an ordinary conflict of interest on your "
-                                "Reviews page."), code="not_remote", field="remote_reviewer")
+        raise ValidationError(
+            _("That reviewer is on this node: declare an ordinary conflict of interest on your Reviews page."),
+            code="not_remote",
+            field="remote_reviewer",
+        )
     return match.group(1), match.group(2)
 
 
-def declare_remote_conflict(session, settings: Settings, *, member: Member, data: dict,
-                            now: datetime) -> RemoteConflict:
+def declare_remote_conflict(
+    session, settings: Settings, *, member: Member, data: dict, now: datetime
+) -> RemoteConflict:
     """A member declares a conflict with a reviewer on a peer node."""
     members.require_active(member)
     return _record(session, settings, member, data, now, "member")
 
 
-def pin_remote_conflict(session, settings: Settings, *, coordinator: Member, data: dict,
-                        now: datetime) -> RemoteConflict:
+def pin_remote_conflict(
+    session, settings: Settings, *, coordinator: Member, data: dict, now: datetime
+) -> RemoteConflict:
     """A coordinator pins a conflict between a member here and a reviewer on a peer node."""
     members.require_coordinator(coordinator)
     handle = clean_text(data.get("member_handle"), "member_handle", 64, required=True).lower()
@@ -81,12 +97,20 @@ def _record(session, settings: Settings, member: Member, data: dict, now: dateti
     refuse_unknown_fields(data, ("member_handle", "remote_reviewer", "reason"))
     handle, node = parse_remote(data.get("remote_reviewer"), settings)
     reason = clean_text(data.get("reason"), "reason", 500)
-    if session.scalars(select(RemoteConflict).where(
-            RemoteConflict.member_id == member.id, RemoteConflict.remote_node == node,
-            RemoteConflict.remote_handle == handle)).first() is not None:
+    if (
+        session.scalars(
+            select(RemoteConflict).where(
+                RemoteConflict.member_id == member.id,
+                RemoteConflict.remote_node == node,
+                RemoteConflict.remote_handle == handle,
+            )
+        ).first()
+        is not None
+    ):
         raise ConflictError(_("This conflict is already recorded."), code="conflict_exists")
-    row = RemoteConflict(member_id=member.id, remote_node=node, remote_handle=handle, source=source, reason=reason,
-                         created_at=now)
+    row = RemoteConflict(
+        member_id=member.id, remote_node=node, remote_handle=handle, source=source, reason=reason, created_at=now
+    )
     session.add(row)
     session.flush()
     return row

@@ -1,4 +1,5 @@
 """The coordinator's view of the books: balances, flags, totals and the live invariant."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -26,10 +27,18 @@ def overview(session, settings: Settings, now: datetime) -> dict:
         last = member.last_active_at or member.approved_at or member.created_at
         if member.status == "active" and last < inactive_before:
             flags.append("inactive")
-        entry = {"id": member.id, "handle": member.handle, "display_name": member.display_name,
-                 "status": member.status, "role": member.role, "balance": account.balance,
-                 "min_balance": account.min_balance, "max_balance": account.max_balance,
-                 "last_active_at": last, "flags": flags}
+        entry = {
+            "id": member.id,
+            "handle": member.handle,
+            "display_name": member.display_name,
+            "status": member.status,
+            "role": member.role,
+            "balance": account.balance,
+            "min_balance": account.min_balance,
+            "max_balance": account.max_balance,
+            "last_active_at": last,
+            "flags": flags,
+        }
         members_out.append(entry)
         if flags:
             flagged.append(entry)
@@ -42,11 +51,25 @@ def overview(session, settings: Settings, now: datetime) -> dict:
         "flagged": flagged,
         "totals": totals,
         "issued": -totals.get("issuance", 0),
-        "invariant": {"ok": books.ok, "sum_of_balances": books.total_balance,
-                      "unbalanced_txns": books.unbalanced_txns, "drifted_accounts": books.drifted_accounts,
-                      "accounts": books.accounts, "txns": books.txns},
-        "pending": [{"id": m.id, "handle": m.handle, "display_name": m.display_name, "email": m.email,
-                     "created_at": m.created_at} for m, _ in rows if m.status == "pending"],
+        "invariant": {
+            "ok": books.ok,
+            "sum_of_balances": books.total_balance,
+            "unbalanced_txns": books.unbalanced_txns,
+            "drifted_accounts": books.drifted_accounts,
+            "accounts": books.accounts,
+            "txns": books.txns,
+        },
+        "pending": [
+            {
+                "id": m.id,
+                "handle": m.handle,
+                "display_name": m.display_name,
+                "email": m.email,
+                "created_at": m.created_at,
+            }
+            for m, _ in rows
+            if m.status == "pending"
+        ],
     }
 
 
@@ -55,5 +78,16 @@ def audit_trail(session, limit: int = 200) -> list[dict]:
     rows = session.scalars(select(MemberAudit).order_by(MemberAudit.id.desc()).limit(limit)).all()
     ids = {a.member_id for a in rows} | {a.actor_id for a in rows if a.actor_id}
     handles = dict(session.execute(select(Member.id, Member.handle).where(Member.id.in_(ids))).all()) if ids else {}
-    return [{"id": a.id, "member_id": a.member_id, "member": handles.get(a.member_id), "actor_id": a.actor_id,
-             "actor": handles.get(a.actor_id), "action": a.action, "reason": a.reason, "at": a.at} for a in rows]
+    return [
+        {
+            "id": a.id,
+            "member_id": a.member_id,
+            "member": handles.get(a.member_id),
+            "actor_id": a.actor_id,
+            "actor": handles.get(a.actor_id),
+            "action": a.action,
+            "reason": a.reason,
+            "at": a.at,
+        }
+        for a in rows
+    ]

@@ -4,33 +4,37 @@ Every movement is a balanced transaction of postings; balances are kept on the
 accounts in the same database transaction, by conditional updates that refuse to
 cross an account's limits, so two concurrent spends can never overdraw it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
 
+from flask_babel import gettext as _
 from sqlalchemy import String, and_, bindparam, cast, func, insert, inspect, literal, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from flask_babel import gettext as _
-
 from ..errors import LedgerError, NotFoundError, ValidationError
-from ..labels import N_, amount as shown_amount, unit
-from .validate import refusal
+from ..labels import N_, unit
+from ..labels import amount as shown_amount
 from ..tables import Account, LedgerTxn, Member, Posting
+from .validate import refusal
 
 MAX_AMOUNT = 2**53 - 1
 ISSUANCE_REF = "issuance"
-NOT_AN_AMOUNT = (N_("%(field)s: please give a whole number of %(unit)s, at least 1."),
-                 N_("Please give a whole number of %(unit)s, at least 1."))
+NOT_AN_AMOUNT = (
+    N_("%(field)s: please give a whole number of %(unit)s, at least 1."),
+    N_("Please give a whole number of %(unit)s, at least 1."),
+)
 TOO_LARGE = N_("%(field)s: this is more than the ledger can hold."), N_("This is more than the ledger can hold.")
 
 # Statements of the hot path are built once: building an expression costs more than running it.
 _ACCOUNT_BY_REF = select(Account).where(Account.ref == bindparam("ref"))
 _ACCOUNTS_BY_REFS = select(Account).where(Account.ref.in_(bindparam("refs", expanding=True)))
-_TXN_BY_REF = (select(LedgerTxn.id, LedgerTxn.kind, LedgerTxn.ref, LedgerTxn.created_at)
-               .where(LedgerTxn.ref == bindparam("ref")))
+_TXN_BY_REF = select(LedgerTxn.id, LedgerTxn.kind, LedgerTxn.ref, LedgerTxn.created_at).where(
+    LedgerTxn.ref == bindparam("ref")
+)
 _INSERT_TXN = insert(LedgerTxn.__table__)
 _INSERT_POSTINGS = insert(Posting.__table__)
 ACCOUNT_COLUMNS = tuple(Account.__table__.c)
@@ -54,9 +58,9 @@ class AccountRow:
     created_at: datetime
 
     @classmethod
-    def of(cls, row) -> "AccountRow":
+    def of(cls, row) -> AccountRow:
         """From a row that selected ACCOUNT_COLUMNS (in table order) at its end."""
-        return cls(*row[-len(ACCOUNT_COLUMNS):])
+        return cls(*row[-len(ACCOUNT_COLUMNS) :])
 
 
 # A new account column needs its field above, in table order (checked at import, also under python -O).
@@ -100,25 +104,32 @@ class BooksCheck:
 def require_amount(value: object, field: str = "amount", *, label: object = None) -> int:
     """Return value if it is a positive whole number of SIF within range, else refuse."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(refusal(field, label, NOT_AN_AMOUNT, unit=unit()), code="amount_not_integer",
-                              field=field)
+        raise ValidationError(refusal(field, label, NOT_AN_AMOUNT, unit=unit()), code="amount_not_integer", field=field)
     if value <= 0:
-        raise ValidationError(refusal(field, label, NOT_AN_AMOUNT, unit=unit()), code="amount_not_positive",
-                              field=field)
+        raise ValidationError(
+            refusal(field, label, NOT_AN_AMOUNT, unit=unit()), code="amount_not_positive", field=field
+        )
     if value > MAX_AMOUNT:
         raise ValidationError(refusal(field, label, TOO_LARGE), code="amount_too_large", field=field)
     return value
 
 
 def open_account(
-    session, *, kind: str, ref: str, now: datetime, member_id: int | None = None,
-    min_balance: int | None = None, max_balance: int | None = None,
+    session,
+    *,
+    kind: str,
+    ref: str,
+    now: datetime,
+    member_id: int | None = None,
+    min_balance: int | None = None,
+    max_balance: int | None = None,
 ) -> Account:
     """Return the account with this ref, creating it if it does not exist yet."""
     account = _account_by_ref(session, ref)
     if account is None:
-        account = Account(kind=kind, ref=ref, member_id=member_id, min_balance=min_balance,
-                          max_balance=max_balance, created_at=now)
+        account = Account(
+            kind=kind, ref=ref, member_id=member_id, min_balance=min_balance, max_balance=max_balance, created_at=now
+        )
         session.add(account)
         session.flush()
         _remember(session, account)
@@ -188,8 +199,15 @@ def member_ref_of(member_id):
 
 
 def post(
-    session, *, kind: str, legs: Sequence[Leg], memo: str, now: datetime,
-    ref: str | None = None, actor_id: int | None = None, check_limits: bool = True,
+    session,
+    *,
+    kind: str,
+    legs: Sequence[Leg],
+    memo: str,
+    now: datetime,
+    ref: str | None = None,
+    actor_id: int | None = None,
+    check_limits: bool = True,
 ) -> Posted:
     """Write one balanced transaction; the only function that inserts postings.
 
@@ -212,8 +230,18 @@ def post(
     session.flush()
     balances = _apply_legs(session, legs, check_limits)
     txn_id = session.execute(_INSERT_TXN, values).inserted_primary_key[0]
-    session.execute(_INSERT_POSTINGS, [{"txn_id": txn_id, "account_id": leg.account.id, "amount": leg.amount,
-                                        "balance_after": balances[leg.account.id]} for leg in legs])
+    session.execute(
+        _INSERT_POSTINGS,
+        [
+            {
+                "txn_id": txn_id,
+                "account_id": leg.account.id,
+                "amount": leg.amount,
+                "balance_after": balances[leg.account.id],
+            }
+            for leg in legs
+        ],
+    )
     for leg in legs:
         # The database returned the new balance; keep the loaded object in step without a reload.
         if isinstance(leg.account, AccountRow):
@@ -230,8 +258,9 @@ def _check_legs(legs: Sequence[Leg]) -> None:
         raise LedgerError(_("Money cannot move from an account to itself."), code="same_account")
     for leg in legs:
         if isinstance(leg.amount, bool) or not isinstance(leg.amount, int) or leg.amount == 0:
-            raise LedgerError(_("Every amount is a whole number of %(unit)s other than zero.", unit=unit()),
-                              code="amount_not_integer")
+            raise LedgerError(
+                _("Every amount is a whole number of %(unit)s other than zero.", unit=unit()), code="amount_not_integer"
+            )
         if abs(leg.amount) > MAX_AMOUNT:
             raise LedgerError(_("This is more than the ledger can hold."), code="amount_too_large")
     if sum(leg.amount for leg in legs) != 0:
@@ -242,8 +271,12 @@ def _leg_updates() -> dict[str, object]:
     """The conditional balance updates: unchecked, debit (floor) and credit (cap)."""
     table = Account.__table__
     new_balance = table.c.balance + bindparam("leg_amount")
-    base = (update(table).where(table.c.id == bindparam("leg_account"), table.c.closed.is_(False))
-            .values(balance=new_balance).returning(table.c.balance))
+    base = (
+        update(table)
+        .where(table.c.id == bindparam("leg_account"), table.c.closed.is_(False))
+        .values(balance=new_balance)
+        .returning(table.c.balance)
+    )
     return {
         "unchecked": base,
         "debit": base.where(or_(table.c.min_balance.is_(None), new_balance >= table.c.min_balance)),
@@ -263,7 +296,7 @@ def _apply_legs(session, legs: Sequence[Leg], check_limits: bool) -> dict[int, i
     """
     balances: dict[int, int] = {}
     # Fixed order of row updates avoids deadlocks between concurrent writers.
-    ordered = sorted(legs, key=lambda l: l.account.id)
+    ordered = sorted(legs, key=lambda leg: leg.account.id)
     for i, leg in enumerate(ordered):
         try:
             balances[leg.account.id] = _apply_leg(session, leg, check_limits)
@@ -289,23 +322,46 @@ def _refusal(session, leg: Leg) -> LedgerError:
     if account.closed:
         return LedgerError(_("The account is closed."), code="account_closed")
     if leg.amount < 0 and account.kind == "member":
-        return LedgerError(_("Not enough on the account: its balance may not go below %(limit)s.",
-                             limit=shown_amount(account.min_balance)), code="insufficient_funds")
+        return LedgerError(
+            _(
+                "Not enough on the account: its balance may not go below %(limit)s.",
+                limit=shown_amount(account.min_balance),
+            ),
+            code="insufficient_funds",
+        )
     if leg.amount < 0:
-        return LedgerError(_("This would take an account below its lowest allowed balance of %(limit)s.",
-                             limit=shown_amount(account.min_balance)), code="limit_exceeded")
-    return LedgerError(_("This would take the receiving account above its cap of %(cap)s.",
-                         cap=shown_amount(account.max_balance)), code="balance_cap_exceeded")
+        return LedgerError(
+            _(
+                "This would take an account below its lowest allowed balance of %(limit)s.",
+                limit=shown_amount(account.min_balance),
+            ),
+            code="limit_exceeded",
+        )
+    return LedgerError(
+        _("This would take the receiving account above its cap of %(cap)s.", cap=shown_amount(account.max_balance)),
+        code="balance_cap_exceeded",
+    )
 
 
-def transfer(session, *, payer: Member, payee: Member, amount: object, memo: str, now: datetime,
-             kind: str = "transfer", ref: str | None = None) -> Posted:
+def transfer(
+    session,
+    *,
+    payer: Member,
+    payee: Member,
+    amount: object,
+    memo: str,
+    now: datetime,
+    kind: str = "transfer",
+    ref: str | None = None,
+) -> Posted:
     """Move SIF from one member to another on this node."""
     amount = require_amount(amount)
     if payer.id == payee.id:
         raise LedgerError(_("You cannot pay yourself."), code="self_transfer")
-    for member, message in ((payer, N_("The payer's account is not active.")),
-                            (payee, N_("The payee's account is not active."))):
+    for member, message in (
+        (payer, N_("The payer's account is not active.")),
+        (payee, N_("The payee's account is not active.")),
+    ):
         if member.status != "active":
             raise LedgerError(_(message), code="account_closed" if member.status == "closed" else "account_not_active")
     payer_account, payee_account = member_accounts(session, payer.id, payee.id)
@@ -323,7 +379,9 @@ def check_books(session) -> BooksCheck:
     ).scalar_one()
     sums = select(Posting.account_id, func.sum(Posting.amount).label("s")).group_by(Posting.account_id).subquery()
     drifted = session.execute(
-        select(func.count()).select_from(Account).outerjoin(sums, sums.c.account_id == Account.id)
+        select(func.count())
+        .select_from(Account)
+        .outerjoin(sums, sums.c.account_id == Account.id)
         .where(Account.balance != func.coalesce(sums.c.s, 0))
     ).scalar_one()
     accounts = session.execute(select(func.count()).select_from(Account)).scalar_one()
@@ -346,13 +404,21 @@ def statement(session, account: Account, limit: int = 200, before_id: int | None
     out = []
     for posting, txn in rows:
         counter = session.execute(
-            select(Account.ref, Member.handle).join(Posting, Posting.account_id == Account.id)
+            select(Account.ref, Member.handle)
+            .join(Posting, Posting.account_id == Account.id)
             .outerjoin(Member, Member.id == Account.member_id)
             .where(and_(Posting.txn_id == txn.id, Posting.account_id != account.id))
         ).all()
-        out.append({
-            "posting_id": posting.id, "txn_id": txn.id, "kind": txn.kind, "memo": txn.memo,
-            "amount": posting.amount, "balance_after": posting.balance_after,
-            "counterparty": [handle or ref for ref, handle in counter], "at": txn.created_at,
-        })
+        out.append(
+            {
+                "posting_id": posting.id,
+                "txn_id": txn.id,
+                "kind": txn.kind,
+                "memo": txn.memo,
+                "amount": posting.amount,
+                "balance_after": posting.balance_after,
+                "counterparty": [handle or ref for ref, handle in counter],
+                "at": txn.created_at,
+            }
+        )
     return out

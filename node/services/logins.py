@@ -21,6 +21,7 @@ Attempts are counted before the password is checked, in a short write transactio
 argon2 check runs outside any transaction: concurrent attempts cannot slip past the count, and no
 lock is held while hashing. A correct password then takes its count back.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,11 +32,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
+import flask_babel
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-import flask_babel
 from babel.support import NullTranslations
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select
 
 from .. import i18n
@@ -46,16 +48,20 @@ from ..tables import LoginThrottle, Member
 from . import notify
 
 UNLOCK_PATH = "/login/unlock/"  # the web route that shows and confirms an unlock link
-ACCOUNT_WAIT = _l("Too many failed logins for this email. Try again in %(wait)s. If an account exists for this "
-                  "email, its owner has been mailed a link to log in from their browser without waiting.")
+ACCOUNT_WAIT = _l(
+    "Too many failed logins for this email. Try again in %(wait)s. If an account exists for this "
+    "email, its owner has been mailed a link to log in from their browser without waiting."
+)
 ADDRESS_WAIT = _l("Too many failed logins from your network address. Try again in %(wait)s.")
 # The unlock mail, in the account owner's language (their saved one, else the node's).
 UNLOCK_SUBJECT = N_("Log in without waiting")
-UNLOCK_BODY = N_("Someone tried to log in to your account with a wrong password several times, so logins for your "
-                 "email now have to wait a little between attempts.\n\nTo log in now without waiting, open this link "
-                 "in the browser you use and confirm:\n\n%(link)s\n\nThe link works once, within %(minutes)s; it "
-                 "replaces any earlier one. It does not log you in: you still need your password. If the failed "
-                 "logins were not yours, nobody got in: they did not have your password.")
+UNLOCK_BODY = N_(
+    "Someone tried to log in to your account with a wrong password several times, so logins for your "
+    "email now have to wait a little between attempts.\n\nTo log in now without waiting, open this link "
+    "in the browser you use and confirm:\n\n%(link)s\n\nThe link works once, within %(minutes)s; it "
+    "replaces any earlier one. It does not log you in: you still need your password. If the failed "
+    "logins were not yours, nobody got in: they did not have your password."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +113,9 @@ def wait_after(failures: int, max_failures: int, max_wait: int) -> int:
     return min(2 ** min(failures - max_failures, 32), max_wait)
 
 
-def log_in(ctx, *, email: object, password: object, address: str | None,
-           trusted: TrustedDevice | None = None) -> Member:
+def log_in(
+    ctx, *, email: object, password: object, address: str | None, trusted: TrustedDevice | None = None
+) -> Member:
     """Check a login through both throttles; mail the unlock link when an account starts waiting.
 
     Returns the member (detached). Raises RateLimitedError (login_rate_limited, with retry_after)
@@ -134,36 +141,52 @@ def log_in(ctx, *, email: object, password: object, address: str | None,
     return member
 
 
-def _refuse_while_waiting(session, *, email: str, address: str | None, trusted: TrustedDevice | None,
-                          now: datetime) -> Member | None:
+def _refuse_while_waiting(
+    session, *, email: str, address: str | None, trusted: TrustedDevice | None, now: datetime
+) -> Member | None:
     """Refuse while the address, or the account (unless this browser is trusted for it), waits."""
     wait = _seconds_left(session.get(LoginThrottle, address_key(address)), now)
     if wait:
-        raise RateLimitedError(str(ADDRESS_WAIT) % {"wait": in_words(wait)}, code="login_rate_limited",
-                               retry_after=wait)
+        raise RateLimitedError(
+            str(ADDRESS_WAIT) % {"wait": in_words(wait)}, code="login_rate_limited", retry_after=wait
+        )
     member = session.scalars(select(Member).where(Member.email == email)).first() if email else None
     if not _is_trusted(trusted, member, now):
         wait = _seconds_left(session.get(LoginThrottle, account_key(email)), now)
         if wait:
-            raise RateLimitedError(str(ACCOUNT_WAIT) % {"wait": in_words(wait)}, code="login_rate_limited",
-                                   retry_after=wait)
+            raise RateLimitedError(
+                str(ACCOUNT_WAIT) % {"wait": in_words(wait)}, code="login_rate_limited", retry_after=wait
+            )
     return member
 
 
-def _count_attempt(session, settings: Settings, *, email: str, address: str | None,
-                   trusted: TrustedDevice | None, now: datetime) -> _Attempt:
+def _count_attempt(
+    session, settings: Settings, *, email: str, address: str | None, trusted: TrustedDevice | None, now: datetime
+) -> _Attempt:
     """Check again (another process may have counted meanwhile), then count the attempt as a failure."""
     _forget_old_rows(session, settings, now)
     member = _refuse_while_waiting(session, email=email, address=address, trusted=trusted, now=now)
     window = timedelta(seconds=settings.login_window_seconds)
     at_address = _row(session, address_key(address), now)
     before = at_address.blocked_until
-    _count_failure(at_address, now, window, settings.login_address_max_failures,
-                   settings.login_address_max_wait_seconds)
-    _count_failure(_row(session, account_key(email), now), now, window, settings.login_max_failures,
-                   settings.login_account_max_wait_seconds)
-    return _Attempt(email=email, address_key=at_address.key, account_key=account_key(email), member=member,
-                    address_wait_before=before, address_wait_set=at_address.blocked_until)
+    _count_failure(
+        at_address, now, window, settings.login_address_max_failures, settings.login_address_max_wait_seconds
+    )
+    _count_failure(
+        _row(session, account_key(email), now),
+        now,
+        window,
+        settings.login_max_failures,
+        settings.login_account_max_wait_seconds,
+    )
+    return _Attempt(
+        email=email,
+        address_key=at_address.key,
+        account_key=account_key(email),
+        member=member,
+        address_wait_before=before,
+        address_wait_set=at_address.blocked_until,
+    )
 
 
 def _succeed(session, attempt: _Attempt, now: datetime) -> Member:
@@ -197,10 +220,13 @@ def _send_unlock_mail(settings: Settings, email: str, token: str, language: str)
     """The one-time link, in the account owner's language (not the language of whoever tried to log in)."""
     catalog = i18n.translations(language)
     link = settings.base_url.rstrip("/") + UNLOCK_PATH + token
-    body = catalog.gettext(UNLOCK_BODY) % {"link": link, "minutes": in_words(settings.login_unlock_minutes * 60,
-                                                                             catalog)}
-    notify.send_mail(settings, to=email, subject=catalog.gettext(UNLOCK_SUBJECT), body=body, kind="unlock",
-                     language=language)
+    body = catalog.gettext(UNLOCK_BODY) % {
+        "link": link,
+        "minutes": in_words(settings.login_unlock_minutes * 60, catalog),
+    }
+    notify.send_mail(
+        settings, to=email, subject=catalog.gettext(UNLOCK_SUBJECT), body=body, kind="unlock", language=language
+    )
 
 
 def unlock_link_valid(session, token: str, now: datetime) -> bool:
@@ -214,11 +240,17 @@ def redeem_unlock_link(session, settings: Settings, *, token: str, now: datetime
     email = row.key.removeprefix("account:") if row is not None else ""
     member = session.scalars(select(Member).where(Member.email == email)).first() if email else None
     if member is None or member.status == "closed":
-        raise DomainError(_("This link was used already or has expired. Log in; if you have to wait, a new link "
-                            "is mailed to you."), code="unlock_link_invalid", status=404)
+        raise DomainError(
+            _("This link was used already or has expired. Log in; if you have to wait, a new link is mailed to you."),
+            code="unlock_link_invalid",
+            status=404,
+        )
     row.unlock_hash = row.unlock_expires_at = None
-    return TrustedDevice(member_id=member.id, session_version=member.session_version,
-                         until=now + timedelta(days=settings.login_trusted_days))
+    return TrustedDevice(
+        member_id=member.id,
+        session_version=member.session_version,
+        until=now + timedelta(days=settings.login_trusted_days),
+    )
 
 
 def in_words(seconds: int, catalog: NullTranslations | None = None) -> str:
@@ -240,8 +272,13 @@ def _unlock_row(session, token: str, now: datetime) -> LoginThrottle | None:
 
 
 def _is_trusted(trusted: TrustedDevice | None, member: Member | None, now: datetime) -> bool:
-    return (trusted is not None and member is not None and trusted.member_id == member.id
-            and trusted.session_version == member.session_version and now < trusted.until)
+    return (
+        trusted is not None
+        and member is not None
+        and trusted.member_id == member.id
+        and trusted.session_version == member.session_version
+        and now < trusted.until
+    )
 
 
 def _seconds_left(row: LoginThrottle | None, now: datetime) -> int:
@@ -269,11 +306,15 @@ def _count_failure(row: LoginThrottle, now: datetime, window: timedelta, max_fai
 
 def _forget_old_rows(session, settings: Settings, now: datetime) -> None:
     """Delete rows that no longer count: quiet past the window and every wait, with no live unlock link."""
-    keep = max(settings.login_window_seconds, settings.login_account_max_wait_seconds,
-               settings.login_address_max_wait_seconds)
-    session.execute(delete(LoginThrottle).where(
-        LoginThrottle.last_failure_at < now - timedelta(seconds=keep),
-        or_(LoginThrottle.unlock_expires_at.is_(None), LoginThrottle.unlock_expires_at <= now)))
+    keep = max(
+        settings.login_window_seconds, settings.login_account_max_wait_seconds, settings.login_address_max_wait_seconds
+    )
+    session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.last_failure_at < now - timedelta(seconds=keep),
+            or_(LoginThrottle.unlock_expires_at.is_(None), LoginThrottle.unlock_expires_at <= now),
+        )
+    )
 
 
 def _password_matches(hasher: PasswordHasher, member: Member | None, password: object) -> bool:

@@ -3,10 +3,11 @@
 Nothing here touches the database or the clock, so federation can add remote
 candidates (from peers' reviewer pools) to the same ranking later.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 # Weights of the four parts of the score; they sum to 1.0 so a score is at most 1000.
 WEIGHTS = {"expertise": 0.5, "language": 0.2, "load": 0.15, "helpfulness": 0.15}
@@ -149,8 +150,7 @@ def score_parts(need: Need, cand: Candidate) -> dict[str, float]:
 def explain(need: Need, cand: Candidate) -> tuple[str, ...]:
     """One sentence per score part, for the author and the coordinator."""
     shared = sorted(set(need.tags) & set(cand.expertise))
-    lines = [f"expertise: {len(shared)} of {len(set(need.tags))} tags"
-             + (f" ({', '.join(shared)})" if shared else "")]
+    lines = [f"expertise: {len(shared)} of {len(set(need.tags))} tags" + (f" ({', '.join(shared)})" if shared else "")]
     lines.append(f"language: {'speaks' if need.language in cand.languages else 'does not list'} {need.language}")
     lines.append(f"load: {cand.load} of {cand.capacity} reviews open")
     if cand.helpfulness_avg is None:
@@ -195,6 +195,8 @@ def rank_candidates(need: Need, candidates: Iterable[Candidate]) -> tuple[list[R
         parts = score_parts(need, cand)
         scored.append((affinity(need, cand, parts), parts, cand))
     scored.sort(key=lambda t: (-t[0], t[2].load, *_stable(t[2])))
-    ranked = [Ranked(cand, i, total, {k: round(v * 1000) for k, v in parts.items()}, explain(need, cand))
-              for i, (total, parts, cand) in enumerate(scored, start=1)]
+    ranked = [
+        Ranked(cand, i, total, {k: round(v * 1000) for k, v in parts.items()}, explain(need, cand))
+        for i, (total, parts, cand) in enumerate(scored, start=1)
+    ]
     return ranked, excluded

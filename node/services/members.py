@@ -1,4 +1,5 @@
 """Members: sign-up, approval, API tokens, profiles, export and closing (logins: logins.py)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +14,7 @@ from sqlalchemy import bindparam, delete, func, select
 
 from .. import i18n
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from ..labels import APPROVAL_NOT_REQUIRED, BALANCE_RETIRED, CREATED_BY_OPERATOR, WELCOME_GRANT, N_
+from ..labels import APPROVAL_NOT_REQUIRED, BALANCE_RETIRED, CREATED_BY_OPERATOR, N_, WELCOME_GRANT
 from ..lifecycle import MEMBER
 from ..settings import Settings
 from ..tables import Account, AdviceBooking, ApiToken, Conflict, Member, MemberAudit, Proposal, ReviewInvitation
@@ -22,18 +23,46 @@ from .validate import clean_bool, clean_list, clean_text, refuse_unknown_fields
 
 # Tags are slugs (they travel between nodes); the UI shows them with spaces.
 DEFAULT_TAXONOMY = (
-    "circular-economy", "social-inclusion", "education", "health-and-care", "housing", "mobility",
-    "food", "culture", "digital-inclusion", "funding-and-finance", "legal-structures",
-    "impact-measurement", "marketing", "governance", "energy", "employment", "community-building",
+    "circular-economy",
+    "social-inclusion",
+    "education",
+    "health-and-care",
+    "housing",
+    "mobility",
+    "food",
+    "culture",
+    "digital-inclusion",
+    "funding-and-finance",
+    "legal-structures",
+    "impact-measurement",
+    "marketing",
+    "governance",
+    "energy",
+    "employment",
+    "community-building",
 )
 LANGUAGES = ("nl", "fr", "de", "en", "it", "hu", "es", "pt", "pl", "ro", "sl", "hr", "cs", "sk")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
 HANDLE_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 # Why a member whose account is not active may not act, by account state.
-INACTIVE = {"pending": N_("Your account waits for a coordinator's approval; you can do this once it is approved."),
-            "refused": N_("Your account was not approved."), "closed": N_("Your account is closed.")}
-PROFILE_FIELDS = ("display_name", "organisation", "expertise", "languages", "country", "bio",
-                  "is_reviewer", "pool_consent", "review_capacity", "language", "time_zone")
+INACTIVE = {
+    "pending": N_("Your account waits for a coordinator's approval; you can do this once it is approved."),
+    "refused": N_("Your account was not approved."),
+    "closed": N_("Your account is closed."),
+}
+PROFILE_FIELDS = (
+    "display_name",
+    "organisation",
+    "expertise",
+    "languages",
+    "country",
+    "bio",
+    "is_reviewer",
+    "pool_consent",
+    "review_capacity",
+    "language",
+    "time_zone",
+)
 
 
 def taxonomy(settings: Settings) -> tuple[str, ...]:
@@ -47,8 +76,17 @@ def password_hasher(settings: Settings) -> PasswordHasher:
     return PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
 
 
-def sign_up(session, settings: Settings, *, email: object, password: object, display_name: object,
-            handle: object = None, now: datetime, hasher: PasswordHasher) -> Member:
+def sign_up(
+    session,
+    settings: Settings,
+    *,
+    email: object,
+    password: object,
+    display_name: object,
+    handle: object = None,
+    now: datetime,
+    hasher: PasswordHasher,
+) -> Member:
     """Create a member; active at once unless the node requires approval."""
     email = clean_text(email, "email", max_len=254).lower()
     if not EMAIL_RE.match(email):
@@ -58,16 +96,28 @@ def sign_up(session, settings: Settings, *, email: object, password: object, dis
     display_name = clean_text(display_name, "display_name", max_len=120, required=True)
     handle = _pick_handle(session, handle, email)
     if session.scalars(select(Member).where(Member.email == email)).first():
-        raise ConflictError(_("An account with this email address exists already."), code="email_taken",
-                            field="email")
-    member = Member(email=email, handle=handle, pseudonym=_new_pseudonym(session),
-                    password_hash=hasher.hash(password), display_name=display_name,
-                    country=settings.country[:2], created_at=now, status="pending")
+        raise ConflictError(_("An account with this email address exists already."), code="email_taken", field="email")
+    member = Member(
+        email=email,
+        handle=handle,
+        pseudonym=_new_pseudonym(session),
+        password_hash=hasher.hash(password),
+        display_name=display_name,
+        country=settings.country[:2],
+        created_at=now,
+        status="pending",
+    )
     session.add(member)
     session.flush()
-    ledger.open_account(session, kind="member", ref=f"member:{member.id}", member_id=member.id, now=now,
-                        min_balance=settings.min_balance,
-                        max_balance=settings.max_balance or None)
+    ledger.open_account(
+        session,
+        kind="member",
+        ref=f"member:{member.id}",
+        member_id=member.id,
+        now=now,
+        min_balance=settings.min_balance,
+        max_balance=settings.max_balance or None,
+    )
     if not settings.require_approval:
         _activate(session, settings, member, actor=None, reason=APPROVAL_NOT_REQUIRED, now=now)
     return member
@@ -77,11 +127,13 @@ def _pick_handle(session, handle: object, email: str) -> str:
     if handle not in (None, ""):
         handle = clean_text(handle, "handle", max_len=32).lower()
         if not HANDLE_RE.match(handle):
-            raise ValidationError(_("A handle has 2 to 32 characters: small letters a to z, digits, and . _ -; it "
-                                    "starts with a letter."), code="invalid_handle", field="handle")
+            raise ValidationError(
+                _("A handle has 2 to 32 characters: small letters a to z, digits, and . _ -; it starts with a letter."),
+                code="invalid_handle",
+                field="handle",
+            )
         if session.scalars(select(Member).where(Member.handle == handle)).first():
-            raise ConflictError(_("This handle is taken; please choose another."), code="handle_taken",
-                                field="handle")
+            raise ConflictError(_("This handle is taken; please choose another."), code="handle_taken", field="handle")
         return handle
     base = re.sub(r"[^a-z0-9._-]", "", email.split("@")[0].lower())[:24] or "member"
     if not base[0].isalpha():
@@ -101,29 +153,36 @@ def _new_pseudonym(session) -> str:
             return candidate
 
 
-def _activate(session, settings: Settings, member: Member, *, actor: Member | None, reason: str,
-              now: datetime) -> None:
+def _activate(session, settings: Settings, member: Member, *, actor: Member | None, reason: str, now: datetime) -> None:
     MEMBER.check(member.status, "active")
     member.status = "active"
     member.approved_at = now
-    session.add(MemberAudit(member_id=member.id, actor_id=actor.id if actor else None, action="approved",
-                            reason=reason, at=now))
+    session.add(
+        MemberAudit(member_id=member.id, actor_id=actor.id if actor else None, action="approved", reason=reason, at=now)
+    )
     if settings.welcome_grant > 0:
         account = ledger.member_account(session, member.id)
-        ledger.post(session, kind="welcome_grant",
-                    legs=[ledger.Leg(ledger.issuance_account(session, now), -settings.welcome_grant),
-                          ledger.Leg(account, settings.welcome_grant)],
-                    memo=WELCOME_GRANT, now=now, ref=f"welcome:{member.id}",
-                    actor_id=actor.id if actor else None)
+        ledger.post(
+            session,
+            kind="welcome_grant",
+            legs=[
+                ledger.Leg(ledger.issuance_account(session, now), -settings.welcome_grant),
+                ledger.Leg(account, settings.welcome_grant),
+            ],
+            memo=WELCOME_GRANT,
+            now=now,
+            ref=f"welcome:{member.id}",
+            actor_id=actor.id if actor else None,
+        )
 
 
-def approve(session, settings: Settings, *, coordinator: Member, member_id: int, reason: str = "",
-            now: datetime) -> Member:
+def approve(
+    session, settings: Settings, *, coordinator: Member, member_id: int, reason: str = "", now: datetime
+) -> Member:
     """A coordinator approves a pending (or earlier refused) member; the welcome grant is issued once."""
     require_coordinator(coordinator)
     member = get_member(session, member_id)
-    _activate(session, settings, member, actor=coordinator, reason=clean_text(reason, "reason", max_len=500),
-              now=now)
+    _activate(session, settings, member, actor=coordinator, reason=clean_text(reason, "reason", max_len=500), now=now)
     return member
 
 
@@ -143,12 +202,14 @@ def set_role(session, *, coordinator: Member | None, member_id: int, role: str, 
     if coordinator is not None:
         require_coordinator(coordinator)
     if role not in ("member", "coordinator"):
-        raise ValidationError(_("A member's role is either member or coordinator."), code="invalid_role",
-                              field="role")
+        raise ValidationError(_("A member's role is either member or coordinator."), code="invalid_role", field="role")
     member = get_member(session, member_id)
     member.role = role
-    session.add(MemberAudit(member_id=member.id, actor_id=coordinator.id if coordinator else None,
-                            action=f"role:{role}", at=now))
+    session.add(
+        MemberAudit(
+            member_id=member.id, actor_id=coordinator.id if coordinator else None, action=f"role:{role}", at=now
+        )
+    )
     return member
 
 
@@ -173,9 +234,11 @@ class MemberRef:
 # Core query for both, read into plain rows (loading ORM objects would cost three times the query).
 _MEMBER_BY_HANDLE = select(Member).where(Member.handle == bindparam("handle"))
 _REF_COLUMNS = (Member.id, Member.handle, Member.role, Member.status)
-_PAYEE_BY_HANDLE = (select(*_REF_COLUMNS, *ledger.ACCOUNT_COLUMNS)
-                    .outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
-                    .where(Member.handle == bindparam("handle")))
+_PAYEE_BY_HANDLE = (
+    select(*_REF_COLUMNS, *ledger.ACCOUNT_COLUMNS)
+    .outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
+    .where(Member.handle == bindparam("handle"))
+)
 
 
 def find_by_handle(session, handle: str, *, light: bool = False) -> Member | MemberRef:
@@ -186,8 +249,9 @@ def find_by_handle(session, handle: str, *, light: bool = False) -> Member | Mem
     else:
         member = session.scalars(_MEMBER_BY_HANDLE, params).first()
     if member is None:
-        raise NotFoundError(_("Nobody on this node has the handle “%(handle)s”.", handle=handle),
-                            code="member_not_found")
+        raise NotFoundError(
+            _("Nobody on this node has the handle “%(handle)s”.", handle=handle), code="member_not_found"
+        )
     return member
 
 
@@ -199,7 +263,7 @@ def _with_account(session, stmt, params: dict) -> MemberRef | None:
         return None
     if row[len(_REF_COLUMNS)] is not None:
         ledger.keep_account(session, ledger.AccountRow.of(row))
-    return MemberRef(*row[:len(_REF_COLUMNS)])
+    return MemberRef(*row[: len(_REF_COLUMNS)])
 
 
 def require_coordinator(member: Member) -> None:
@@ -216,8 +280,14 @@ def require_active(member: Member) -> None:
 def create_token(session, *, member: Member, name: str, now: datetime) -> str:
     """Issue an API token; only its hash is kept, so it is shown once."""
     token = "sif_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(member_id=member.id, token_hash=hash_token(token), name=clean_text(name, "name", 80) or "api",
-                         created_at=now))
+    session.add(
+        ApiToken(
+            member_id=member.id,
+            token_hash=hash_token(token),
+            name=clean_text(name, "name", 80) or "api",
+            created_at=now,
+        )
+    )
     return token
 
 
@@ -226,14 +296,20 @@ def hash_token(token: str) -> str:
 
 
 # One query per API request (built once): the token's member, if the token is live.
-_MEMBER_BY_TOKEN = (select(Member).join(ApiToken, ApiToken.member_id == Member.id)
-                    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False)))
+_MEMBER_BY_TOKEN = (
+    select(Member)
+    .join(ApiToken, ApiToken.member_id == Member.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False))
+)
 
 
 # The light form also loads the member's ledger account (one query instead of two on the payment path).
-_PAYER_BY_TOKEN = (select(*_REF_COLUMNS, *ledger.ACCOUNT_COLUMNS).join(ApiToken, ApiToken.member_id == Member.id)
-                   .outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
-                   .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False)))
+_PAYER_BY_TOKEN = (
+    select(*_REF_COLUMNS, *ledger.ACCOUNT_COLUMNS)
+    .join(ApiToken, ApiToken.member_id == Member.id)
+    .outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False))
+)
 
 
 def member_for_token(session, token: str, now: datetime, *, light: bool = False) -> Member | MemberRef | None:
@@ -264,8 +340,11 @@ def update_profile(session, settings: Settings, *, member: Member, data: dict, n
     if "country" in data:
         country = clean_text(data["country"], "country", max_len=2).upper()
         if country and not re.fullmatch(r"[A-Z]{2}", country):
-            raise ValidationError(_("Country: please give the two-letter code of the country, such as BE or HU."),
-                                  code="invalid_country", field="country")
+            raise ValidationError(
+                _("Country: please give the two-letter code of the country, such as BE or HU."),
+                code="invalid_country",
+                field="country",
+            )
         changes["country"] = country
     if "expertise" in data:
         changes["expertise"] = clean_list(data["expertise"], "expertise", allowed=taxonomy(settings), max_items=12)
@@ -273,13 +352,19 @@ def update_profile(session, settings: Settings, *, member: Member, data: dict, n
         changes["languages"] = clean_list(data["languages"], "languages", allowed=LANGUAGES, max_items=8)
     if "language" in data:
         if data["language"] != "" and not i18n.is_language(data["language"]):
-            raise ValidationError(_("Please choose one of the languages the pages come in, or none."),
-                                  code="invalid_language", field="language")
+            raise ValidationError(
+                _("Please choose one of the languages the pages come in, or none."),
+                code="invalid_language",
+                field="language",
+            )
         changes["language"] = data["language"]
     if "time_zone" in data:
         if data["time_zone"] != "" and not i18n.is_time_zone(data["time_zone"]):
-            raise ValidationError(_("Please choose a time zone from the list, such as Europe/Brussels, or the "
-                                    "node's."), code="invalid_time_zone", field="time_zone")
+            raise ValidationError(
+                _("Please choose a time zone from the list, such as Europe/Brussels, or the node's."),
+                code="invalid_time_zone",
+                field="time_zone",
+            )
         changes["time_zone"] = data["time_zone"]
     for key in ("is_reviewer", "pool_consent"):
         if key in data:
@@ -287,8 +372,9 @@ def update_profile(session, settings: Settings, *, member: Member, data: dict, n
     if "review_capacity" in data:
         cap = data["review_capacity"]
         if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= 20:
-            raise ValidationError(_("You can take 0 to 20 reviews at a time."), code="invalid_capacity",
-                                  field="review_capacity")
+            raise ValidationError(
+                _("You can take 0 to 20 reviews at a time."), code="invalid_capacity", field="review_capacity"
+            )
         changes["review_capacity"] = cap
     for key, value in changes.items():
         setattr(member, key, value)
@@ -304,8 +390,9 @@ def export_data(session, member: Member) -> dict:
     audit = session.scalars(select(MemberAudit).where(MemberAudit.member_id == member.id)).all()
     proposals = session.scalars(select(Proposal).where(Proposal.author_id == member.id)).all()
     invitations = session.scalars(select(ReviewInvitation).where(ReviewInvitation.reviewer_id == member.id)).all()
-    bookings = session.scalars(select(AdviceBooking).where(
-        (AdviceBooking.provider_id == member.id) | (AdviceBooking.receiver_id == member.id))).all()
+    bookings = session.scalars(
+        select(AdviceBooking).where((AdviceBooking.provider_id == member.id) | (AdviceBooking.receiver_id == member.id))
+    ).all()
     conflicts = session.scalars(select(Conflict).where(Conflict.member_id == member.id)).all()
     return {
         "profile": profile,
@@ -321,23 +408,41 @@ def export_data(session, member: Member) -> dict:
 
 def close_account(session, *, member: Member, now: datetime) -> Member:
     """Close an account: the remaining balance returns to issuance, the person is pseudonymized."""
-    open_bookings = session.execute(select(func.count()).select_from(AdviceBooking).where(
-        (AdviceBooking.provider_id == member.id) | (AdviceBooking.receiver_id == member.id),
-        AdviceBooking.status.in_(("booked", "claimed", "disputed")))).scalar_one()
-    open_proposals = session.execute(select(func.count()).select_from(Proposal).where(
-        Proposal.author_id == member.id, Proposal.status == "open")).scalar_one()
-    open_reviews = session.execute(select(func.count()).select_from(ReviewInvitation).where(
-        ReviewInvitation.reviewer_id == member.id, ReviewInvitation.status.in_(("invited", "accepted")))).scalar_one()
+    open_bookings = session.execute(
+        select(func.count())
+        .select_from(AdviceBooking)
+        .where(
+            (AdviceBooking.provider_id == member.id) | (AdviceBooking.receiver_id == member.id),
+            AdviceBooking.status.in_(("booked", "claimed", "disputed")),
+        )
+    ).scalar_one()
+    open_proposals = session.execute(
+        select(func.count()).select_from(Proposal).where(Proposal.author_id == member.id, Proposal.status == "open")
+    ).scalar_one()
+    open_reviews = session.execute(
+        select(func.count())
+        .select_from(ReviewInvitation)
+        .where(ReviewInvitation.reviewer_id == member.id, ReviewInvitation.status.in_(("invited", "accepted")))
+    ).scalar_one()
     if open_bookings or open_proposals or open_reviews:
-        raise ConflictError(_("Please finish or withdraw your open advice sessions, proposals and reviews first."),
-                            code="open_commitments")
+        raise ConflictError(
+            _("Please finish or withdraw your open advice sessions, proposals and reviews first."),
+            code="open_commitments",
+        )
     MEMBER.check(member.status, "closed")
     account = ledger.member_account(session, member.id)
     if account.balance != 0:
-        ledger.post(session, kind="account_closed", memo=BALANCE_RETIRED,
-                    legs=[ledger.Leg(account, -account.balance),
-                          ledger.Leg(ledger.issuance_account(session, now), account.balance)],
-                    now=now, ref=f"close:{member.id}")
+        ledger.post(
+            session,
+            kind="account_closed",
+            memo=BALANCE_RETIRED,
+            legs=[
+                ledger.Leg(account, -account.balance),
+                ledger.Leg(ledger.issuance_account(session, now), account.balance),
+            ],
+            now=now,
+            ref=f"close:{member.id}",
+        )
     account.closed = True
     member.status = "closed"
     member.closed_at = now
@@ -352,15 +457,33 @@ def close_account(session, *, member: Member, now: datetime) -> Member:
     return member
 
 
-def create_coordinator(session, settings: Settings, *, email: str, password: str, display_name: str,
-                       handle: str | None, now: datetime, hasher: PasswordHasher) -> Member:
+def create_coordinator(
+    session,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    handle: str | None,
+    now: datetime,
+    hasher: PasswordHasher,
+) -> Member:
     """Create an active coordinator, or promote the existing member with this email (operator's CLI)."""
     existing = session.scalars(select(Member).where(Member.email == str(email).strip().lower())).first()
-    member = existing or sign_up(session, settings, email=email, password=password, display_name=display_name,
-                                 handle=handle, now=now, hasher=hasher)
+    member = existing or sign_up(
+        session,
+        settings,
+        email=email,
+        password=password,
+        display_name=display_name,
+        handle=handle,
+        now=now,
+        hasher=hasher,
+    )
     if member.status in ("pending", "refused"):
         _activate(session, settings, member, actor=None, reason=CREATED_BY_OPERATOR, now=now)
     member.role = "coordinator"
-    session.add(MemberAudit(member_id=member.id, actor_id=None, action="role:coordinator",
-                            reason=CREATED_BY_OPERATOR, at=now))
+    session.add(
+        MemberAudit(member_id=member.id, actor_id=None, action="role:coordinator", reason=CREATED_BY_OPERATOR, at=now)
+    )
     return member

@@ -3,16 +3,18 @@
 The text is rendered late (node.notices), in the recipient's language and time zone. send_mail
 sends one mail at once, bypassing the queue (for a secret the database must not keep).
 """
+
 from __future__ import annotations
 
 import logging
 import secrets
 import smtplib
 import threading
+from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import insert, select
 
@@ -26,9 +28,19 @@ log = logging.getLogger(__name__)
 def notify(session, *, member_id: int, kind: str, params: Mapping[str, Any], now: datetime) -> None:
     """Queue a notification of a kind declared in node/notices.py, with that kind's parameters."""
     # One Core statement: payments notify on their hot path, where an ORM flush costs several times this.
-    session.execute(_INSERT_NOTIFICATION, {"member_id": member_id, "kind": kind,
-                                           "params": stored_params(kind, params), "subject": "", "body": "",
-                                           "created_at": now, "sent_at": None, "read_at": None})
+    session.execute(
+        _INSERT_NOTIFICATION,
+        {
+            "member_id": member_id,
+            "kind": kind,
+            "params": stored_params(kind, params),
+            "subject": "",
+            "body": "",
+            "created_at": now,
+            "sent_at": None,
+            "read_at": None,
+        },
+    )
 
 
 _INSERT_NOTIFICATION = insert(Notification.__table__)
@@ -38,8 +50,11 @@ def deliver_notifications(ctx) -> int:
     """Send queued notifications by SMTP, or write them to the mail folder in development."""
     with ctx.db.read() as s:
         pending = s.execute(
-            select(Notification, Member).join(Member, Member.id == Notification.member_id)
-            .where(Notification.sent_at.is_(None)).order_by(Notification.id).limit(200)
+            select(Notification, Member)
+            .join(Member, Member.id == Notification.member_id)
+            .where(Notification.sent_at.is_(None))
+            .order_by(Notification.id)
+            .limit(200)
         ).all()
     sent = 0
     for note, member in pending:
@@ -65,8 +80,9 @@ def send_mail(settings, *, to: str, subject: str, body: str, kind: str, language
     name = f"{kind}-{secrets.token_hex(8)}"
     message = _compose(settings, to=to, subject=subject, body=body, message_id=name, language=language)
     if settings.smtp_host:
-        threading.Thread(target=_transmit_logged, args=(settings, message, f"{name}.eml"), daemon=True,
-                         name="sifnet-mail").start()
+        threading.Thread(
+            target=_transmit_logged, args=(settings, message, f"{name}.eml"), daemon=True, name="sifnet-mail"
+        ).start()
     else:
         _transmit(settings, message, f"{name}.eml")
 
@@ -74,11 +90,18 @@ def send_mail(settings, *, to: str, subject: str, body: str, kind: str, language
 def _message(settings: Settings, note: Notification, member: Member) -> EmailMessage:
     """The mail in the recipient's language and time zone (the node's when they chose none)."""
     language = member.language or settings.default_language
-    subject, body = text_of(note, language=language, time_zone=member.time_zone or settings.time_zone,
-                            settings=settings)
+    subject, body = text_of(
+        note, language=language, time_zone=member.time_zone or settings.time_zone, settings=settings
+    )
     # Rows from before params are English.
-    return _compose(settings, to=member.email, subject=subject, body=body, message_id=f"notification-{note.id}",
-                    language=language if note.params is not None else "en")
+    return _compose(
+        settings,
+        to=member.email,
+        subject=subject,
+        body=body,
+        message_id=f"notification-{note.id}",
+        language=language if note.params is not None else "en",
+    )
 
 
 def _compose(settings, *, to: str, subject: str, body: str, message_id: str, language: str = "") -> EmailMessage:

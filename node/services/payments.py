@@ -1,8 +1,9 @@
 """Paying someone by address: a local handle directly, a remote address through federation."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from flask_babel import gettext as _
 
@@ -30,15 +31,27 @@ def is_remote(settings: Settings, to: object) -> bool:
     return bool(node) and node != settings.node_id
 
 
-def pay(session, settings: Settings, *, payer: Member, to: object, amount: object, memo: str, now: datetime,
-        remote: Callable | None) -> dict:
+def pay(
+    session,
+    settings: Settings,
+    *,
+    payer: Member,
+    to: object,
+    amount: object,
+    memo: str,
+    now: datetime,
+    remote: Callable | None,
+) -> dict:
     """Pay 'anna' or 'anna@<this node>' here; hand 'anna@<peer>' to the remote handler (federation)."""
     text = clean_text(to, "to", max_len=64, required=True).lower()
     handle, _at, node = text.partition("@")
     if node and node != settings.node_id:
         if remote is None:
-            raise ValidationError(_("%(address)s is a member of another node, and this node cannot pay other "
-                                    "nodes.", address=text), code="remote_payee_unsupported", field="to")
+            raise ValidationError(
+                _("%(address)s is a member of another node, and this node cannot pay other nodes.", address=text),
+                code="remote_payee_unsupported",
+                field="to",
+            )
         ledger.require_amount(amount)
         out = remote(session, payer=payer, to=text, amount=amount, memo=memo, now=now)
         return {"amount": amount, **out}

@@ -1,18 +1,30 @@
 """Proposals: writing one with its escrow, who may see it, matching reviewers to it, withdrawing it."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from .. import labels
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import INVITATION, PROPOSAL
 from ..settings import Settings
-from ..tables import (Account, Bid, Conflict, Member, Proposal, RemoteConflict, Review, ReviewInvitation,
-                      ReviewRound, RoundItem)
+from ..tables import (
+    Account,
+    Bid,
+    Conflict,
+    Member,
+    Proposal,
+    RemoteConflict,
+    Review,
+    ReviewInvitation,
+    ReviewRound,
+    RoundItem,
+)
 from . import ledger, matching, members
 from .notify import notify
 from .validate import clean_choice, clean_list, clean_text, refuse_unknown_fields, whole_number
@@ -61,8 +73,16 @@ REVIEWS_RULE = _l("Ask for %(low)s to %(high)s reviews.")
 FOREIGN_RULE = _l("Ask for %(low)s to %(high)s reviewers from another country (no more than the reviews wanted).")
 
 
-def create_proposal(session, settings: Settings, *, author: Member, data: dict, now: datetime,
-                    remote: RemoteReviews | None = None, invite: bool = True) -> Proposal:
+def create_proposal(
+    session,
+    settings: Settings,
+    *,
+    author: Member,
+    data: dict,
+    now: datetime,
+    remote: RemoteReviews | None = None,
+    invite: bool = True,
+) -> Proposal:
     """Write a proposal, put k x bounty in escrow at once and invite the best k reviewers (unless a round will)."""
     members.require_active(author)
     refuse_unknown_fields(data, (*PROPOSAL_FIELDS, *OPTIONAL_FIELDS))
@@ -70,24 +90,37 @@ def create_proposal(session, settings: Settings, *, author: Member, data: dict, 
     if not tags:
         raise ValidationError(_("Please choose at least one tag."), code="missing_field", field="tags")
     proposal = Proposal(
-        author_id=author.id, title=clean_text(data.get("title"), "title", 200, required=True),
+        author_id=author.id,
+        title=clean_text(data.get("title"), "title", 200, required=True),
         summary=clean_text(data.get("summary"), "summary", 2000, required=True),
-        full_text=clean_text(data.get("full_text"), "full_text", 100000, required=True), tags=tags,
+        full_text=clean_text(data.get("full_text"), "full_text", 100000, required=True),
+        tags=tags,
         language=clean_choice(data.get("language"), "language", members.LANGUAGES),
         stage=clean_choice(data.get("stage"), "stage", STAGES),
-        reviews_wanted=whole_number(data.get("reviews_wanted"), "reviews_wanted", 1, MAX_REVIEWS,
-                                    message=REVIEWS_RULE),
-        bounty=ledger.require_amount(data.get("bounty"), "bounty"), status=PROPOSAL.initial, created_at=now)
-    proposal.min_foreign_reviewers = whole_number(data.get("min_foreign_reviewers", 0), "min_foreign_reviewers",
-                                                  0, proposal.reviews_wanted, message=FOREIGN_RULE)
+        reviews_wanted=whole_number(data.get("reviews_wanted"), "reviews_wanted", 1, MAX_REVIEWS, message=REVIEWS_RULE),
+        bounty=ledger.require_amount(data.get("bounty"), "bounty"),
+        status=PROPOSAL.initial,
+        created_at=now,
+    )
+    proposal.min_foreign_reviewers = whole_number(
+        data.get("min_foreign_reviewers", 0), "min_foreign_reviewers", 0, proposal.reviews_wanted, message=FOREIGN_RULE
+    )
     session.add(proposal)
     session.flush()
     total = ledger.require_amount(proposal.reviews_wanted * proposal.bounty, "bounty")
     memo = labels.english(labels.ESCROW_FOR_REVIEWS, reviews=proposal.reviews_wanted)
-    ledger.post(session, kind="review_escrow", memo=memo,
-                legs=[ledger.Leg(ledger.member_account(session, author.id), -total),
-                      ledger.Leg(escrow_account(session, proposal, now), total)],
-                now=now, ref=f"proposal:{proposal.id}:escrow", actor_id=author.id)
+    ledger.post(
+        session,
+        kind="review_escrow",
+        memo=memo,
+        legs=[
+            ledger.Leg(ledger.member_account(session, author.id), -total),
+            ledger.Leg(escrow_account(session, proposal, now), total),
+        ],
+        now=now,
+        ref=f"proposal:{proposal.id}:escrow",
+        actor_id=author.id,
+    )
     if invite:
         fill_slots(session, settings, proposal, now, remote)
     return proposal
@@ -104,10 +137,15 @@ def refund_remainder(session, proposal: Proposal, now: datetime) -> int:
         return 0
     amount = escrow.balance
     memo = labels.english(labels.UNUSED_ESCROW_REFUND, proposal_id=proposal.id)
-    ledger.post(session, kind="review_refund", memo=memo,
-                legs=[ledger.Leg(escrow, -amount),
-                      ledger.Leg(ledger.member_account(session, proposal.author_id), amount)],
-                now=now, ref=f"proposal:{proposal.id}:refund", check_limits=False)  # escrow always drains
+    ledger.post(
+        session,
+        kind="review_refund",
+        memo=memo,
+        legs=[ledger.Leg(escrow, -amount), ledger.Leg(ledger.member_account(session, proposal.author_id), amount)],
+        now=now,
+        ref=f"proposal:{proposal.id}:refund",
+        check_limits=False,
+    )  # escrow always drains
     return amount
 
 
@@ -130,8 +168,13 @@ def access(session, proposal: Proposal, member: Member) -> str:
         return "owner"
     if member.role == "coordinator" and member.status == "active":
         return "coordinator"
-    states = set(session.scalars(select(ReviewInvitation.status).where(
-        ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.reviewer_id == member.id)).all())
+    states = set(
+        session.scalars(
+            select(ReviewInvitation.status).where(
+                ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.reviewer_id == member.id
+            )
+        ).all()
+    )
     if states & {"accepted", "submitted"}:
         return "reviewer"
     if "invited" in states:
@@ -156,45 +199,76 @@ def open_proposals(session) -> list[Proposal]:
 
 
 def invitations_of(session, proposal_id: int) -> list[ReviewInvitation]:
-    return list(session.scalars(select(ReviewInvitation).where(ReviewInvitation.proposal_id == proposal_id)
-                                .order_by(ReviewInvitation.id)).all())
+    return list(
+        session.scalars(
+            select(ReviewInvitation).where(ReviewInvitation.proposal_id == proposal_id).order_by(ReviewInvitation.id)
+        ).all()
+    )
 
 
 def reviews_of(session, proposal_id: int) -> list[tuple[Review, ReviewInvitation]]:
-    return list(session.execute(select(Review, ReviewInvitation).join(
-        ReviewInvitation, ReviewInvitation.id == Review.invitation_id).where(
-        ReviewInvitation.proposal_id == proposal_id).order_by(Review.id)).all())
+    return list(
+        session.execute(
+            select(Review, ReviewInvitation)
+            .join(ReviewInvitation, ReviewInvitation.id == Review.invitation_id)
+            .where(ReviewInvitation.proposal_id == proposal_id)
+            .order_by(Review.id)
+        ).all()
+    )
 
 
 def open_slots(session, proposal: Proposal) -> int:
     """How many of the k reviews have no invitation holding them."""
     if proposal.status != "open":
         return 0
-    held = session.execute(select(func.count()).select_from(ReviewInvitation).where(
-        ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(SLOT_STATES))).scalar_one()
+    held = session.execute(
+        select(func.count())
+        .select_from(ReviewInvitation)
+        .where(ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(SLOT_STATES))
+    ).scalar_one()
     return max(0, proposal.reviews_wanted - held)
 
 
 def local_candidates(session) -> list[matching.Candidate]:
     """Every active reviewer of this node as a matching record, with load and past helpfulness."""
-    load = dict(session.execute(select(ReviewInvitation.reviewer_id, func.count()).where(
-        ReviewInvitation.status.in_(OPEN_STATES), ReviewInvitation.reviewer_id.is_not(None))
-        .group_by(ReviewInvitation.reviewer_id)).all())
-    rated = {rid: (avg, n) for rid, avg, n in session.execute(
-        select(ReviewInvitation.reviewer_id, func.avg(Review.helpfulness), func.count(Review.helpfulness))
-        .join(Review, Review.invitation_id == ReviewInvitation.id)
-        .where(Review.helpfulness.is_not(None)).group_by(ReviewInvitation.reviewer_id)).all()}
-    reviewers = session.scalars(select(Member).where(Member.status == "active", Member.is_reviewer.is_(True))
-                                .order_by(Member.id)).all()
+    load = dict(
+        session.execute(
+            select(ReviewInvitation.reviewer_id, func.count())
+            .where(ReviewInvitation.status.in_(OPEN_STATES), ReviewInvitation.reviewer_id.is_not(None))
+            .group_by(ReviewInvitation.reviewer_id)
+        ).all()
+    )
+    rated = {
+        rid: (avg, n)
+        for rid, avg, n in session.execute(
+            select(ReviewInvitation.reviewer_id, func.avg(Review.helpfulness), func.count(Review.helpfulness))
+            .join(Review, Review.invitation_id == ReviewInvitation.id)
+            .where(Review.helpfulness.is_not(None))
+            .group_by(ReviewInvitation.reviewer_id)
+        ).all()
+    }
+    reviewers = session.scalars(
+        select(Member).where(Member.status == "active", Member.is_reviewer.is_(True)).order_by(Member.id)
+    ).all()
     bids: dict[int, list] = {}
     for member_id, tag, level in session.execute(select(Bid.member_id, Bid.tag, Bid.level).order_by(Bid.tag)).all():
         bids.setdefault(member_id, []).append((tag, level))
-    return [matching.Candidate(
-        label=m.handle, member_id=m.id, expertise=tuple(m.expertise), languages=tuple(m.languages),
-        organisation=m.organisation, capacity=m.review_capacity, load=load.get(m.id, 0),
-        helpfulness_avg=float(rated[m.id][0]) if m.id in rated else None,
-        rated_reviews=rated.get(m.id, (None, 0))[1], country=m.country, bids=tuple(bids.get(m.id, ())))
-        for m in reviewers]
+    return [
+        matching.Candidate(
+            label=m.handle,
+            member_id=m.id,
+            expertise=tuple(m.expertise),
+            languages=tuple(m.languages),
+            organisation=m.organisation,
+            capacity=m.review_capacity,
+            load=load.get(m.id, 0),
+            helpfulness_avg=float(rated[m.id][0]) if m.id in rated else None,
+            rated_reviews=rated.get(m.id, (None, 0))[1],
+            country=m.country,
+            bids=tuple(bids.get(m.id, ())),
+        )
+        for m in reviewers
+    ]
 
 
 def need_for(session, proposal: Proposal) -> matching.Need:
@@ -202,18 +276,32 @@ def need_for(session, proposal: Proposal) -> matching.Need:
     author = session.get(Member, proposal.author_id)
     invited = frozenset(
         f"local:{rid}" if rid is not None else f"remote:{node}:{handle}"
-        for rid, node, handle in session.execute(select(
-            ReviewInvitation.reviewer_id, ReviewInvitation.remote_node, ReviewInvitation.remote_handle)
-            .where(ReviewInvitation.proposal_id == proposal.id)).all())
+        for rid, node, handle in session.execute(
+            select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node, ReviewInvitation.remote_handle).where(
+                ReviewInvitation.proposal_id == proposal.id
+            )
+        ).all()
+    )
     # Organisation names are compared case-folded in Python (SQLite's lower() is ASCII-only).
-    rows = session.scalars(select(Conflict).where(or_(
-        Conflict.member_id == author.id, Conflict.other_member_id == author.id, Conflict.organisation != ""))).all()
+    rows = session.scalars(
+        select(Conflict).where(
+            or_(Conflict.member_id == author.id, Conflict.other_member_id == author.id, Conflict.organisation != "")
+        )
+    ).all()
     conflicts = tuple(matching.ConflictRecord(c.member_id, c.other_member_id, c.organisation, c.source) for c in rows)
     remote_rows = session.scalars(select(RemoteConflict).where(RemoteConflict.member_id == author.id)).all()
-    conflicts += tuple(matching.ConflictRecord(c.member_id, source=c.source,
-                                               remote=f"{c.remote_handle}@{c.remote_node}") for c in remote_rows)
-    return matching.Need(author_id=author.id, author_organisation=author.organisation, tags=tuple(proposal.tags),
-                         language=proposal.language, already_invited=invited, conflicts=conflicts)
+    conflicts += tuple(
+        matching.ConflictRecord(c.member_id, source=c.source, remote=f"{c.remote_handle}@{c.remote_node}")
+        for c in remote_rows
+    )
+    return matching.Need(
+        author_id=author.id,
+        author_organisation=author.organisation,
+        tags=tuple(proposal.tags),
+        language=proposal.language,
+        already_invited=invited,
+        conflicts=conflicts,
+    )
 
 
 def rank_for(session, proposal: Proposal, remote: RemoteReviews | None = None):
@@ -222,57 +310,91 @@ def rank_for(session, proposal: Proposal, remote: RemoteReviews | None = None):
     return matching.rank_candidates(need_for(session, proposal), [*local_candidates(session), *remote_candidates])
 
 
-def fill_slots(session, settings: Settings, proposal: Proposal, now: datetime,
-               remote: RemoteReviews | None = None) -> list[ReviewInvitation]:
+def fill_slots(
+    session, settings: Settings, proposal: Proposal, now: datetime, remote: RemoteReviews | None = None
+) -> list[ReviewInvitation]:
     """Invite the best candidates into the proposal's free slots; fewer if nobody fits."""
     free = open_slots(session, proposal)
     if free == 0 or held_by_round(session, proposal.id):
         return []
     ranked, _excluded = rank_for(session, proposal, remote)
-    return [invite_candidate(session, settings, proposal, pick.candidate, pick.rank, pick.score, now, remote)
-            for pick in _picks(session, settings, proposal, ranked, free, remote)]
+    return [
+        invite_candidate(session, settings, proposal, pick.candidate, pick.rank, pick.score, now, remote)
+        for pick in _picks(session, settings, proposal, ranked, free, remote)
+    ]
 
 
 def held_by_round(session, proposal_id: int) -> bool:
     """True while a review round that has not assigned its reviewers yet holds the proposal."""
-    return session.execute(select(RoundItem.id).join(ReviewRound, ReviewRound.id == RoundItem.round_id).where(
-        RoundItem.proposal_id == proposal_id, ReviewRound.status.in_(ROUND_HOLDS))).first() is not None
+    return (
+        session.execute(
+            select(RoundItem.id)
+            .join(ReviewRound, ReviewRound.id == RoundItem.round_id)
+            .where(RoundItem.proposal_id == proposal_id, ReviewRound.status.in_(ROUND_HOLDS))
+        ).first()
+        is not None
+    )
 
 
-def invite_candidate(session, settings: Settings, proposal: Proposal, candidate: matching.Candidate, rank: int,
-                     score: int, now: datetime, remote: RemoteReviews | None) -> ReviewInvitation:
+def invite_candidate(
+    session,
+    settings: Settings,
+    proposal: Proposal,
+    candidate: matching.Candidate,
+    rank: int,
+    score: int,
+    now: datetime,
+    remote: RemoteReviews | None,
+) -> ReviewInvitation:
     """One invitation: notified here for a local reviewer, sent to their node for a remote one."""
     invitation = ReviewInvitation(
-        proposal_id=proposal.id, reviewer_id=candidate.member_id, remote_node=candidate.remote_node,
-        remote_handle=candidate.remote_handle, status=INVITATION.initial, rank=rank,
-        score=score, bounty=proposal.bounty, invited_at=now,
-        accept_by=now + timedelta(hours=settings.invite_accept_hours))
+        proposal_id=proposal.id,
+        reviewer_id=candidate.member_id,
+        remote_node=candidate.remote_node,
+        remote_handle=candidate.remote_handle,
+        status=INVITATION.initial,
+        rank=rank,
+        score=score,
+        bounty=proposal.bounty,
+        invited_at=now,
+        accept_by=now + timedelta(hours=settings.invite_accept_hours),
+    )
     session.add(invitation)
     session.flush()
     if invitation.reviewer_id is not None:
-        notify(session, member_id=invitation.reviewer_id, kind="review_invitation", now=now,
-               params={"title": proposal.title, "bounty": proposal.bounty, "accept_by": invitation.accept_by})
+        notify(
+            session,
+            member_id=invitation.reviewer_id,
+            kind="review_invitation",
+            now=now,
+            params={"title": proposal.title, "bounty": proposal.bounty, "accept_by": invitation.accept_by},
+        )
     else:
         remote.invited(session, proposal, invitation, now)
     return invitation
 
 
-def _picks(session, settings: Settings, proposal: Proposal, ranked: list, free: int,
-           remote: RemoteReviews | None) -> list:
+def _picks(
+    session, settings: Settings, proposal: Proposal, ranked: list, free: int, remote: RemoteReviews | None
+) -> list:
     """The best `free` candidates, the best foreign ones first until min_foreign_reviewers hold slots."""
     home = _country(session.get(Member, proposal.author_id).country, settings)
-    held = session.execute(select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node).where(
-        ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(SLOT_STATES))).all()
+    held = session.execute(
+        select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node).where(
+            ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(SLOT_STATES)
+        )
+    ).all()
     held_foreign = sum(_held_country(session, settings, rid, node, remote) != home for rid, node in held)
     wanted = min(free, max(0, proposal.min_foreign_reviewers - held_foreign))
     # When nobody from another country can be invited, the slots go to the best there are rather than wait.
     foreign = [r for r in ranked if _country(r.candidate.country, settings) != home][:wanted]
-    rest = [r for r in ranked if r not in foreign][:free - len(foreign)]
+    rest = [r for r in ranked if r not in foreign][: free - len(foreign)]
     return sorted(foreign + rest, key=lambda r: r.rank)
 
 
-def _held_country(session, settings: Settings, reviewer_id: int | None, node: str | None,
-                  remote: RemoteReviews | None) -> str:
+def _held_country(
+    session, settings: Settings, reviewer_id: int | None, node: str | None, remote: RemoteReviews | None
+) -> str:
     if reviewer_id is not None:
         return _country(session.get(Member, reviewer_id).country, settings)
     return _country(remote.country_of(session, node) if remote is not None else "", settings)
@@ -283,8 +405,9 @@ def _country(country: str, settings: Settings) -> str:
     return (country or settings.country).upper()
 
 
-def withdraw(session, settings: Settings, *, member: Member, proposal_id: int, now: datetime,
-             remote: RemoteReviews | None = None) -> Proposal:
+def withdraw(
+    session, settings: Settings, *, member: Member, proposal_id: int, now: datetime, remote: RemoteReviews | None = None
+) -> Proposal:
     """The author withdraws: open invitations are cancelled and what remains in escrow is refunded."""
     proposal = get_proposal(session, proposal_id, for_update=True)
     if proposal.author_id != member.id:
@@ -296,8 +419,13 @@ def withdraw(session, settings: Settings, *, member: Member, proposal_id: int, n
             INVITATION.check(invitation.status, "cancelled")
             invitation.status = "cancelled"
             if invitation.reviewer_id is not None:
-                notify(session, member_id=invitation.reviewer_id, kind="invitation_cancelled", now=now,
-                       params={"title": proposal.title})
+                notify(
+                    session,
+                    member_id=invitation.reviewer_id,
+                    kind="invitation_cancelled",
+                    now=now,
+                    params={"title": proposal.title},
+                )
             elif remote is not None:
                 remote.ended(session, invitation, "proposal_withdrawn", now)
     proposal.status = "withdrawn"
@@ -325,8 +453,13 @@ def list_conflicts(session, member: Member, *, everyone: bool = False) -> list[C
     if everyone:
         members.require_coordinator(member)
         return all_conflicts(session)
-    return list(session.scalars(select(Conflict).where(Conflict.member_id == member.id, Conflict.source == "member")
-                                .order_by(Conflict.id.desc())).all())
+    return list(
+        session.scalars(
+            select(Conflict)
+            .where(Conflict.member_id == member.id, Conflict.source == "member")
+            .order_by(Conflict.id.desc())
+        ).all()
+    )
 
 
 def all_conflicts(session) -> list[Conflict]:
@@ -338,18 +471,31 @@ def _record_conflict(session, member: Member, data: dict, now: datetime, *, sour
     other_handle = clean_text(data.get("other_handle"), "other_handle", 64).lower()
     organisation = clean_text(data.get("organisation"), "organisation", 120)
     if bool(other_handle) == bool(organisation):
-        raise ValidationError(_("Please name one: another member (by their handle) or an organisation."),
-                              code="conflict_target", field="other_handle")
+        raise ValidationError(
+            _("Please name one: another member (by their handle) or an organisation."),
+            code="conflict_target",
+            field="other_handle",
+        )
     other = members.find_by_handle(session, other_handle) if other_handle else None
     if other is not None and other.id == member.id:
-        raise ValidationError(_("A conflict of interest is with someone else, not yourself."), code="self_conflict",
-                              field="other_handle")
-    existing = session.scalars(select(Conflict).where(
-        Conflict.member_id == member.id, Conflict.other_member_id == (other.id if other else None))).all()
+        raise ValidationError(
+            _("A conflict of interest is with someone else, not yourself."), code="self_conflict", field="other_handle"
+        )
+    existing = session.scalars(
+        select(Conflict).where(
+            Conflict.member_id == member.id, Conflict.other_member_id == (other.id if other else None)
+        )
+    ).all()
     if any(c.organisation.casefold() == organisation.casefold() for c in existing):
         raise ConflictError(_("This conflict is already recorded."), code="conflict_exists")
-    row = Conflict(member_id=member.id, other_member_id=other.id if other else None, organisation=organisation,
-                   source=source, reason=clean_text(data.get("reason"), "reason", 500), created_at=now)
+    row = Conflict(
+        member_id=member.id,
+        other_member_id=other.id if other else None,
+        organisation=organisation,
+        source=source,
+        reason=clean_text(data.get("reason"), "reason", 500),
+        created_at=now,
+    )
     session.add(row)
     session.flush()
     return row

@@ -42,16 +42,17 @@ the answer is exact however the candidates were chosen; they only decide the spe
 3,000 reviewers with 4.8M allowed pairs take about 3 s of CPU (benchmarks/matching.py). `stats` says
 how many pairs were candidates and how many pricing checks ran.
 """
+
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
-from typing import Callable, Hashable, Iterable, Sequence
 
 import numpy as np
 
-MAX_AFFINITY = 10**6   # keeps every potential well inside int64 for the numpy pricing check
+MAX_AFFINITY = 10**6  # keeps every potential well inside int64 for the numpy pricing check
 # Candidates per proposal to start with: a few per slot; the pricing check adds any that were missed.
 CANDIDATES_PER_SLOT = 3
 CANDIDATES_EXTRA = 2
@@ -74,11 +75,27 @@ NO_FOREIGN = N_("no allowed reviewer from another country")
 FOREIGN_FULL = N_("its allowed reviewers from other countries are full or needed elsewhere")
 FEW_REVIEWERS = N_("only %(allowed)s allowed reviewers")
 REVIEWERS_FULL = N_("its allowed reviewers are full or needed elsewhere")
-WRITTEN = (SIZE, PLACED, CHECKING, SOLVED, FEW_PROPOSALS, PROPOSALS_TAKEN, NO_FOREIGN, FOREIGN_FULL, FEW_REVIEWERS,
-           REVIEWERS_FULL)
+WRITTEN = (
+    SIZE,
+    PLACED,
+    CHECKING,
+    SOLVED,
+    FEW_PROPOSALS,
+    PROPOSALS_TAKEN,
+    NO_FOREIGN,
+    FOREIGN_FULL,
+    FEW_REVIEWERS,
+    REVIEWERS_FULL,
+)
 # The counter each special residual arc moves when a unit crosses it.
-COUNTERS = {"sink": ("load", 1), "unsink": ("load", -1), "short": ("short", 1), "unshort": ("short", -1),
-            "hub": ("hub", 1), "unhub": ("hub", -1)}
+COUNTERS = {
+    "sink": ("load", 1),
+    "unsink": ("load", -1),
+    "short": ("short", 1),
+    "unshort": ("short", -1),
+    "hub": ("hub", 1),
+    "unhub": ("hub", -1),
+}
 
 
 class RoundInputError(ValueError):
@@ -118,8 +135,9 @@ class Pairs:
     affinity: np.ndarray
 
     @classmethod
-    def from_triples(cls, triples: Iterable[tuple], proposals: Sequence[RoundProposal],
-                     reviewers: Sequence[RoundReviewer]) -> Pairs:
+    def from_triples(
+        cls, triples: Iterable[tuple], proposals: Sequence[RoundProposal], reviewers: Sequence[RoundReviewer]
+    ) -> Pairs:
         """Pairs from (proposal key, reviewer key, affinity) triples."""
         p_at = {p.key: i for i, p in enumerate(proposals)}
         r_at = {r.key: i for i, r in enumerate(reviewers)}
@@ -237,7 +255,7 @@ def _top_per_group(group: np.ndarray, score: np.ndarray, limit: np.ndarray) -> n
         return np.zeros(0, dtype=np.int64)
     low, high = int(score.min()), int(score.max())
     if high - low < 2**32 and int(group.max()) < 2**30:
-        order = np.argsort(group * 2**32 + (high - score))   # one int64 key sorts much faster than lexsort
+        order = np.argsort(group * 2**32 + (high - score))  # one int64 key sorts much faster than lexsort
     else:
         order = np.lexsort((-score, group))
     g = group[order]
@@ -267,12 +285,18 @@ def _violators(rnd: _Round, cand: np.ndarray, pi: tuple) -> np.ndarray:
         tail = np.where(rnd.via_hub, pi_h[rnd.edge_p], tail)
     reduced = tail - rnd.edge_a - pi_r[rnd.edge_r]
     bad = np.flatnonzero((reduced < 0) & ~cand)
-    limit = np.maximum(1, CANDIDATES_PER_SLOT * rnd.slots + CANDIDATES_EXTRA)   # >= 1: every pass makes progress
+    limit = np.maximum(1, CANDIDATES_PER_SLOT * rnd.slots + CANDIDATES_EXTRA)  # >= 1: every pass makes progress
     return bad[_top_per_group(rnd.edge_p[bad], -reduced[bad], limit)]
 
 
-def solve_round(proposals: Sequence[RoundProposal], reviewers: Sequence[RoundReviewer], pairs: Pairs, *,
-                forbid_same_country: bool = False, progress: Progress | None = None) -> RoundResult:
+def solve_round(
+    proposals: Sequence[RoundProposal],
+    reviewers: Sequence[RoundReviewer],
+    pairs: Pairs,
+    *,
+    forbid_same_country: bool = False,
+    progress: Progress | None = None,
+) -> RoundResult:
     """Assign reviewers to all proposals of a round at once, exactly optimally; see the module docstring."""
     proposals, reviewers = list(proposals), list(reviewers)
     report = progress or (lambda fraction, message: None)
@@ -290,8 +314,12 @@ def solve_round(proposals: Sequence[RoundProposal], reviewers: Sequence[RoundRev
         cand[extra] = True
         flow.add_pairs(rnd, extra)
         passes, added = passes + 1, added + len(extra)
-    stats = {"checks": passes, "pairs_added_by_check": added, "candidate_pairs": int(cand.sum()),
-             "allowed_pairs": len(rnd.edge_p)}
+    stats = {
+        "checks": passes,
+        "pairs_added_by_check": added,
+        "candidate_pairs": int(cand.sum()),
+        "allowed_pairs": len(rnd.edge_p),
+    }
     result = _result(proposals, reviewers, rnd, flow, stats)
     report(1.0, SOLVED % {"total": result.total_affinity, "unmet": len(result.unmet)})
     return result
@@ -316,10 +344,10 @@ class _Flow:
         self.into = [set() for _ in range(n_r)]
         self.load, self.short, self.hub = [0] * n_r, [0] * n_p, [0] * n_p
         spread = int(np.abs(rnd.edge_a).max(initial=0)) + 1
-        self.big = (self.sink + 1) * spread + 1          # one more filled slot beats any affinity change
-        self.huge = 3 * self.big + 1                      # one more hard unit beats slots and affinity
+        self.big = (self.sink + 1) * spread + 1  # one more filled slot beats any affinity change
+        self.huge = 3 * self.big + 1  # one more hard unit beats slots and affinity
         self.pi = self._initial_potentials()
-        self.dist: list = [None] * (self.sink + 1)     # scratch for Dijkstra, reset after each search
+        self.dist: list = [None] * (self.sink + 1)  # scratch for Dijkstra, reset after each search
 
     def _append(self, rnd: _Round, edges: np.ndarray) -> None:
         """Add candidate pairs as arcs with no flow."""
@@ -356,9 +384,9 @@ class _Flow:
         """Residual arcs out of u other than pairs, as (head, cost, kind, ref); parallel arcs show their cheapest."""
         n_p = self.n_p
         if u == self.sink:
-            return ([(2 * n_p + r, 0 if n > self.lo[r] else self.huge, "unsink", r)
-                     for r, n in enumerate(self.load) if n]
-                    + [(p, -self.big, "unshort", p) for p, n in enumerate(self.short) if n])
+            return [
+                (2 * n_p + r, 0 if n > self.lo[r] else self.huge, "unsink", r) for r, n in enumerate(self.load) if n
+            ] + [(p, -self.big, "unshort", p) for p, n in enumerate(self.short) if n]
         if u >= 2 * n_p:
             r = u - 2 * n_p
             if self.load[r] < self.hi[r]:
@@ -387,7 +415,7 @@ class _Flow:
                 break
             done.append(u)
             base = d + pi[u]
-            if first_reviewer <= u < self.sink:        # the hot loops are inlined: this is most of the run time
+            if first_reviewer <= u < self.sink:  # the hot loops are inlined: this is most of the run time
                 steps = [(tail[a], -cost[a], "back", a) for a in self.into[u - first_reviewer]]
             elif u < first_reviewer:
                 steps = [(head[a], cost[a], "pair", a) for a in self.out[u] if not flow[a]]
@@ -402,7 +430,7 @@ class _Flow:
                     dist[v], pred[v] = nd, (u, kind, ref)
                     heappush(heap, (nd, v))
         top = dist[target]
-        for u in done:                                  # potentials += min(distance, top), minus top
+        for u in done:  # potentials += min(distance, top), minus top
             pi[u] += dist[u] - top
         for u in seen:
             dist[u] = None
@@ -425,8 +453,9 @@ class _Flow:
         """Send every unit of every proposal along a shortest path: minimum loads first, then first units first."""
         self.sent, total = [0] * self.n_p, sum(self.slots)
         step = max(1, total // 100)
-        rest = (p for k in range(max(self.slots, default=0)) for p, n in enumerate(self.slots)
-                if n > k and self.sent[p] < n)             # lazy: sees the units the first phase sent
+        rest = (
+            p for k in range(max(self.slots, default=0)) for p, n in enumerate(self.slots) if n > k and self.sent[p] < n
+        )  # lazy: sees the units the first phase sent
         for i, p in enumerate(itertools.chain(self._min_load_sources(), rest)):
             if i % step == 0:
                 report(i / total, PLACED % {"placed": i, "slots": total})
@@ -454,7 +483,7 @@ class _Flow:
         """Add pairs; one with negative reduced cost is saturated and the cycle it opens is closed optimally."""
         first = len(self.tail)
         self._append(rnd, edges)
-        self.flow[first:] = b"\x02" * (len(self.tail) - first)    # hidden until its turn: Dijkstra needs rc >= 0
+        self.flow[first:] = b"\x02" * (len(self.tail) - first)  # hidden until its turn: Dijkstra needs rc >= 0
         for a in range(first, len(self.tail)):
             u, v = self.tail[a], self.head[a]
             self.flow[a] = 0
@@ -466,7 +495,7 @@ class _Flow:
     def potentials(self) -> tuple:
         """Node prices as arrays: proposals, hubs, reviewers."""
         pi, n_p = np.array(self.pi, dtype=np.int64), self.n_p
-        return pi[:n_p], pi[n_p:2 * n_p], pi[2 * n_p:self.sink]
+        return pi[:n_p], pi[n_p : 2 * n_p], pi[2 * n_p : self.sink]
 
 
 def _result(proposals, reviewers, rnd: _Round, flow: _Flow, stats: dict) -> RoundResult:
@@ -474,8 +503,10 @@ def _result(proposals, reviewers, rnd: _Round, flow: _Flow, stats: dict) -> Roun
     used = np.array(flow.edges, dtype=np.int64)[np.frombuffer(bytes(flow.flow), dtype=np.uint8) == 1]
     p, r, a = rnd.edge_p[used], rnd.edge_r[used], rnd.edge_a[used]
     order = np.lexsort((r, -a, p))
-    assignments = tuple(Assignment(proposals[i].key, reviewers[j].key, int(x))
-                        for i, j, x in zip(p[order].tolist(), r[order].tolist(), a[order].tolist()))
+    assignments = tuple(
+        Assignment(proposals[i].key, reviewers[j].key, int(x))
+        for i, j, x in zip(p[order].tolist(), r[order].tolist(), a[order].tolist())
+    )
     got = np.bincount(p, minlength=len(proposals))
     load = np.bincount(r, minlength=len(reviewers))
     got_foreign = np.bincount(p[rnd.foreign[used]], minlength=len(proposals))
@@ -484,7 +515,7 @@ def _result(proposals, reviewers, rnd: _Round, flow: _Flow, stats: dict) -> Roun
     deg_r = np.bincount(rnd.edge_r, minlength=len(reviewers))
     unmet = []
     for i in np.flatnonzero(load < rnd.min_load).tolist():
-        why = (FEW_PROPOSALS % {"allowed": deg_r[i]} if deg_r[i] < rnd.min_load[i] else PROPOSALS_TAKEN)
+        why = FEW_PROPOSALS % {"allowed": deg_r[i]} if deg_r[i] < rnd.min_load[i] else PROPOSALS_TAKEN
         unmet.append(Unmet("min_load", reviewers[i].key, int(rnd.min_load[i] - load[i]), why))
     for i in np.flatnonzero(rnd.need_foreign & (rnd.slots > 0) & (got_foreign == 0)).tolist():
         why = NO_FOREIGN if deg_foreign[i] == 0 else FOREIGN_FULL

@@ -1,9 +1,11 @@
 """Reviews: answering invitations, submitting and paying reviews, rating them, and the deadline sweeps."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from .. import labels
@@ -42,10 +44,15 @@ def _own_invitation(session, member: Member, invitation_id: int) -> ReviewInvita
 
 def list_invitations(session, member: Member) -> list[tuple[ReviewInvitation, Proposal, Review | None]]:
     """The member's invitations with their proposals and reviews, newest first."""
-    return list(session.execute(
-        select(ReviewInvitation, Proposal, Review).join(Proposal, Proposal.id == ReviewInvitation.proposal_id)
-        .outerjoin(Review, Review.invitation_id == ReviewInvitation.id)
-        .where(ReviewInvitation.reviewer_id == member.id).order_by(ReviewInvitation.id.desc())).all())
+    return list(
+        session.execute(
+            select(ReviewInvitation, Proposal, Review)
+            .join(Proposal, Proposal.id == ReviewInvitation.proposal_id)
+            .outerjoin(Review, Review.invitation_id == ReviewInvitation.id)
+            .where(ReviewInvitation.reviewer_id == member.id)
+            .order_by(ReviewInvitation.id.desc())
+        ).all()
+    )
 
 
 def review_of(session, invitation: ReviewInvitation) -> Review | None:
@@ -54,8 +61,14 @@ def review_of(session, invitation: ReviewInvitation) -> Review | None:
 
 def notifications_for(session, member_id: int, limit: int = 200) -> list[Notification]:
     """A member's notifications, newest first."""
-    return list(session.scalars(select(Notification).where(Notification.member_id == member_id)
-                                .order_by(Notification.id.desc()).limit(limit)).all())
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.member_id == member_id)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 def accept(session, settings: Settings, *, member: Member, invitation_id: int, now: datetime) -> ReviewInvitation:
@@ -71,15 +84,29 @@ def accept(session, settings: Settings, *, member: Member, invitation_id: int, n
     return invitation
 
 
-def decline(session, settings: Settings, *, member: Member, invitation_id: int, reason: object,
-            now: datetime, remote: proposals.RemoteReviews | None = None) -> ReviewInvitation:
+def decline(
+    session,
+    settings: Settings,
+    *,
+    member: Member,
+    invitation_id: int,
+    reason: object,
+    now: datetime,
+    remote: proposals.RemoteReviews | None = None,
+) -> ReviewInvitation:
     """The reviewer declines; the next candidate is invited in their place."""
     invitation = _own_invitation(session, member, invitation_id)
     return _declined(session, settings, invitation, clean_text(reason, "reason", 500), now, remote)
 
 
-def _declined(session, settings: Settings, invitation: ReviewInvitation, reason: str, now: datetime,
-              remote: proposals.RemoteReviews | None) -> ReviewInvitation:
+def _declined(
+    session,
+    settings: Settings,
+    invitation: ReviewInvitation,
+    reason: str,
+    now: datetime,
+    remote: proposals.RemoteReviews | None,
+) -> ReviewInvitation:
     INVITATION.check(invitation.status, "declined")
     invitation.status = "declined"
     invitation.responded_at = now
@@ -100,8 +127,15 @@ def remote_accepted(session, *, invitation: ReviewInvitation, due_by: datetime, 
     return True
 
 
-def remote_declined(session, settings: Settings, *, invitation: ReviewInvitation, reason: str, now: datetime,
-                    remote: proposals.RemoteReviews) -> bool:
+def remote_declined(
+    session,
+    settings: Settings,
+    *,
+    invitation: ReviewInvitation,
+    reason: str,
+    now: datetime,
+    remote: proposals.RemoteReviews,
+) -> bool:
     """The remote reviewer declined (or their node did for them): invite the next candidate."""
     if invitation.status != "invited":
         return False
@@ -109,27 +143,46 @@ def remote_declined(session, settings: Settings, *, invitation: ReviewInvitation
     return True
 
 
-def remote_review(session, settings: Settings, *, invitation: ReviewInvitation, data: dict, now: datetime,
-                  remote: proposals.RemoteReviews) -> Review | None:
+def remote_review(
+    session,
+    settings: Settings,
+    *,
+    invitation: ReviewInvitation,
+    data: dict,
+    now: datetime,
+    remote: proposals.RemoteReviews,
+) -> Review | None:
     """A remote reviewer's review arrived: store it and pay across the border; None if it ended here first."""
     if invitation.status != "accepted":
         return None  # timed out or withdrawn meanwhile: the reviewer's node was told so
     return _store_review(session, settings, invitation, clean_review_fields(data), now, remote)
 
 
-def _replace(session, settings: Settings, gone: ReviewInvitation, now: datetime, what: str,
-             remote: proposals.RemoteReviews | None = None) -> None:
+def _replace(
+    session,
+    settings: Settings,
+    gone: ReviewInvitation,
+    now: datetime,
+    what: str,
+    remote: proposals.RemoteReviews | None = None,
+) -> None:
     """Offer a freed slot to the next candidate and tell the author what happened."""
     proposal = proposals.get_proposal(session, gone.proposal_id, for_update=True)
     if proposal.status != "open":
         return
     invited = proposals.fill_slots(session, settings, proposal, now, remote)
-    notify(session, member_id=proposal.author_id, kind="reviewer_replaced", now=now,
-           params={"title": proposal.title, "what": what, "outcome": "reinvited" if invited else "waiting"})
+    notify(
+        session,
+        member_id=proposal.author_id,
+        kind="reviewer_replaced",
+        now=now,
+        params={"title": proposal.title, "what": what, "outcome": "reinvited" if invited else "waiting"},
+    )
 
 
-def submit_review(session, settings: Settings, *, member: Member, invitation_id: int, data: dict,
-                  now: datetime) -> Review:
+def submit_review(
+    session, settings: Settings, *, member: Member, invitation_id: int, data: dict, now: datetime
+) -> Review:
     """Store the review, pay the bounty from escrow (once) and complete the proposal when all are in."""
     invitation = _own_invitation(session, member, invitation_id)
     fields = clean_review_fields(data)
@@ -139,8 +192,14 @@ def submit_review(session, settings: Settings, *, member: Member, invitation_id:
     return _store_review(session, settings, invitation, fields, now, None)
 
 
-def _store_review(session, settings: Settings, invitation: ReviewInvitation, fields: dict, now: datetime,
-                  remote: proposals.RemoteReviews | None) -> Review:
+def _store_review(
+    session,
+    settings: Settings,
+    invitation: ReviewInvitation,
+    fields: dict,
+    now: datetime,
+    remote: proposals.RemoteReviews | None,
+) -> Review:
     INVITATION.check(invitation.status, "submitted")
     proposal = proposals.get_proposal(session, invitation.proposal_id, for_update=True)
     invitation.status = "submitted"
@@ -148,8 +207,13 @@ def _store_review(session, settings: Settings, invitation: ReviewInvitation, fie
     session.add(review)
     session.flush()
     _pay_bounty(session, settings, proposal, invitation, now, remote)
-    notify(session, member_id=proposal.author_id, kind="review_received", now=now,
-           params={"title": proposal.title, "proposal_id": proposal.id})
+    notify(
+        session,
+        member_id=proposal.author_id,
+        kind="review_received",
+        now=now,
+        params={"title": proposal.title, "proposal_id": proposal.id},
+    )
     _complete_if_done(session, proposal, now)
     return review
 
@@ -167,28 +231,50 @@ def score(value: object, name: str) -> int:
     return whole_number(value, name, 1, 5, message=SCORE_RULE, name=labels.field_label(name))
 
 
-def _pay_bounty(session, settings: Settings, proposal: Proposal, invitation: ReviewInvitation,
-                now: datetime, remote: proposals.RemoteReviews | None = None) -> None:
+def _pay_bounty(
+    session,
+    settings: Settings,
+    proposal: Proposal,
+    invitation: ReviewInvitation,
+    now: datetime,
+    remote: proposals.RemoteReviews | None = None,
+) -> None:
     """Move one bounty from the proposal's escrow to the reviewer; the ref makes it happen once."""
     if invitation.reviewer_id is None:
         if remote is None:
-            raise ConflictError(_("A review from a peer node is paid through the network, which this node is not "
-                                  "part of."),
-                                code="remote_payment_unsupported")
+            raise ConflictError(
+                _("A review from a peer node is paid through the network, which this node is not part of."),
+                code="remote_payment_unsupported",
+            )
         remote.pay(session, proposal, invitation, now)  # escrow -> position towards the reviewer's node
         return
-    ledger.post(session, kind="review_bounty", memo=labels.english(labels.REVIEW_OF_PROPOSAL, proposal_id=proposal.id),
-                legs=[ledger.Leg(proposals.escrow_account(session, proposal, now), -invitation.bounty),
-                      ledger.Leg(ledger.member_account(session, invitation.reviewer_id), invitation.bounty)],
-                now=now, ref=f"review:{invitation.id}:bounty",
-                check_limits=False)  # escrowed SIF must be able to leave escrow; a cap cannot block a done review
-    notify(session, member_id=invitation.reviewer_id, kind="review_payment", now=now,
-           params={"title": proposal.title, "bounty": invitation.bounty})
+    ledger.post(
+        session,
+        kind="review_bounty",
+        memo=labels.english(labels.REVIEW_OF_PROPOSAL, proposal_id=proposal.id),
+        legs=[
+            ledger.Leg(proposals.escrow_account(session, proposal, now), -invitation.bounty),
+            ledger.Leg(ledger.member_account(session, invitation.reviewer_id), invitation.bounty),
+        ],
+        now=now,
+        ref=f"review:{invitation.id}:bounty",
+        check_limits=False,
+    )  # escrowed SIF must be able to leave escrow; a cap cannot block a done review
+    notify(
+        session,
+        member_id=invitation.reviewer_id,
+        kind="review_payment",
+        now=now,
+        params={"title": proposal.title, "bounty": invitation.bounty},
+    )
 
 
 def _complete_if_done(session, proposal: Proposal, now: datetime) -> None:
-    submitted = session.execute(select(func.count()).select_from(ReviewInvitation).where(
-        ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status == "submitted")).scalar_one()
+    submitted = session.execute(
+        select(func.count())
+        .select_from(ReviewInvitation)
+        .where(ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status == "submitted")
+    ).scalar_one()
     if submitted < proposal.reviews_wanted:
         return
     PROPOSAL.check(proposal.status, "completed")
@@ -198,8 +284,15 @@ def _complete_if_done(session, proposal: Proposal, now: datetime) -> None:
     proposals.refund_remainder(session, proposal, now)
 
 
-def rate_review(session, *, member: Member, review_id: int, helpfulness: object, now: datetime,
-                remote: proposals.RemoteReviews | None = None) -> Review:
+def rate_review(
+    session,
+    *,
+    member: Member,
+    review_id: int,
+    helpfulness: object,
+    now: datetime,
+    remote: proposals.RemoteReviews | None = None,
+) -> Review:
     """The proposal's author rates a review's helpfulness 1..5, once."""
     review = session.get(Review, review_id)
     if review is None:
@@ -233,8 +326,9 @@ def _ids(ctx, stmt) -> list[int]:
 def expire_invitations(ctx) -> int:
     """Invitations not accepted in time expire; the next candidate is invited instead."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
-    for inv_id in _ids(ctx, select(ReviewInvitation.id).where(
-            ReviewInvitation.status == "invited", ReviewInvitation.accept_by <= now)):
+    for inv_id in _ids(
+        ctx, select(ReviewInvitation.id).where(ReviewInvitation.status == "invited", ReviewInvitation.accept_by <= now)
+    ):
         with ctx.db.write() as s:
             invitation = s.get(ReviewInvitation, inv_id)
             if invitation.status != "invited" or invitation.accept_by > now:
@@ -253,8 +347,9 @@ def expire_invitations(ctx) -> int:
 def time_out_reviews(ctx) -> int:
     """Accepted reviews not submitted by their due date time out; the slot is offered to the next candidate."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
-    for inv_id in _ids(ctx, select(ReviewInvitation.id).where(
-            ReviewInvitation.status == "accepted", ReviewInvitation.due_by <= now)):
+    for inv_id in _ids(
+        ctx, select(ReviewInvitation.id).where(ReviewInvitation.status == "accepted", ReviewInvitation.due_by <= now)
+    ):
         with ctx.db.write() as s:
             invitation = s.get(ReviewInvitation, inv_id)
             if invitation.status != "accepted" or invitation.due_by > now:
@@ -274,9 +369,15 @@ def remind_reviewers(ctx) -> int:
     """One reminder per accepted review, reminder_hours before it is due."""
     now, done = ctx.now(), 0
     soon = now + timedelta(hours=ctx.settings.reminder_hours)
-    for inv_id in _ids(ctx, select(ReviewInvitation.id).where(
-            ReviewInvitation.status == "accepted", ReviewInvitation.reminded_at.is_(None),
-            ReviewInvitation.due_by <= soon, ReviewInvitation.due_by > now)):
+    for inv_id in _ids(
+        ctx,
+        select(ReviewInvitation.id).where(
+            ReviewInvitation.status == "accepted",
+            ReviewInvitation.reminded_at.is_(None),
+            ReviewInvitation.due_by <= soon,
+            ReviewInvitation.due_by > now,
+        ),
+    ):
         with ctx.db.write() as s:
             invitation = s.get(ReviewInvitation, inv_id)
             if invitation.status != "accepted" or invitation.reminded_at is not None:
@@ -284,8 +385,13 @@ def remind_reviewers(ctx) -> int:
             invitation.reminded_at = now
             if invitation.reviewer_id is not None:
                 proposal = s.get(Proposal, invitation.proposal_id)
-                notify(s, member_id=invitation.reviewer_id, kind="review_reminder", now=now,
-                       params={"title": proposal.title, "due_by": invitation.due_by})
+                notify(
+                    s,
+                    member_id=invitation.reviewer_id,
+                    kind="review_reminder",
+                    now=now,
+                    params={"title": proposal.title, "due_by": invitation.due_by},
+                )
             done += 1
     return done
 
@@ -293,11 +399,14 @@ def remind_reviewers(ctx) -> int:
 def retry_matching(ctx) -> int:
     """Open proposals waiting for reviewers try matching again (new reviewers may have joined)."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
-    held = (select(func.count()).select_from(ReviewInvitation).where(
-        ReviewInvitation.proposal_id == Proposal.id, ReviewInvitation.status.in_(proposals.SLOT_STATES))
-        .correlate(Proposal).scalar_subquery())
-    for proposal_id in _ids(ctx, select(Proposal.id).where(Proposal.status == "open",
-                                                           Proposal.reviews_wanted > held)):
+    held = (
+        select(func.count())
+        .select_from(ReviewInvitation)
+        .where(ReviewInvitation.proposal_id == Proposal.id, ReviewInvitation.status.in_(proposals.SLOT_STATES))
+        .correlate(Proposal)
+        .scalar_subquery()
+    )
+    for proposal_id in _ids(ctx, select(Proposal.id).where(Proposal.status == "open", Proposal.reviews_wanted > held)):
         with ctx.db.read() as s:  # most waiting proposals still have nobody: skip the write lock
             if not proposals.rank_for(s, s.get(Proposal, proposal_id), remote)[0]:
                 continue

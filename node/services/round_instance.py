@@ -5,6 +5,7 @@ the proposer, same organisation, declared and pinned conflicts, remote conflicts
 capacity); its affinity is matching.affinity (with the reviewer's bids). Peers' reviewers come from
 RemoteReviews.candidates, which holds active peers only, so a suspended peer's reviewers are left out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,8 +46,11 @@ def build_instance(session, settings: Settings, rnd: ReviewRound, remote) -> Ins
             continue
         candidates[cand.key] = cand
         labels[cand.key] = cand.label if cand.member_id is not None else matching.remote_address(cand)
-        reviewers.append(RoundReviewer(cand.key, max_load=room, min_load=min(rnd.min_load, room),
-                                       country=country(cand.country, settings)))
+        reviewers.append(
+            RoundReviewer(
+                cand.key, max_load=room, min_load=min(rnd.min_load, room), country=country(cand.country, settings)
+            )
+        )
     items, triples = [], []
     for _, proposal in items_of(session, rnd.id):
         slots = proposals.open_slots(session, proposal)
@@ -55,7 +59,8 @@ def build_instance(session, settings: Settings, rnd: ReviewRound, remote) -> Ins
         need = proposals.need_for(session, proposal)
         home = country(session.get(Member, proposal.author_id).country, settings)
         wants_foreign = (rnd.need_foreign or proposal.min_foreign_reviewers > 0) and not _holds_foreign(
-            session, settings, proposal, home, remote)
+            session, settings, proposal, home, remote
+        )
         items.append(RoundProposal(proposal.id, slots=slots, country=home, need_foreign=wants_foreign))
         for key, cand in candidates.items():
             if matching.exclusion_reason(need, cand) is None:
@@ -65,8 +70,11 @@ def build_instance(session, settings: Settings, rnd: ReviewRound, remote) -> Ins
 
 def _holds_foreign(session, settings: Settings, proposal, home: str, remote) -> bool:
     """Whether an invitation already holding a slot went to a reviewer from another country."""
-    for reviewer_id, node in session.execute(select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node).where(
-            ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(proposals.SLOT_STATES))).all():
+    for reviewer_id, node in session.execute(
+        select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node).where(
+            ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(proposals.SLOT_STATES)
+        )
+    ).all():
         if reviewer_id is not None:
             where = session.get(Member, reviewer_id).country
         else:

@@ -11,13 +11,16 @@ declines, expiry and replacement then work as for any proposal.
 
     open -> solving -> solved            (failed -> solving again, or cancelled)
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 from datetime import datetime
 
-from flask_babel import gettext as _, lazy_gettext as _l, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from .. import labels
@@ -25,16 +28,22 @@ from ..errors import ConflictError, NotFoundError, ValidationError
 from ..lifecycle import lifecycle
 from ..settings import Settings
 from ..tables import Member, Proposal, ReviewInvitation, ReviewRound, RoundItem
-from . import members, proposals
+from . import members, proposals, review_round
 from .notify import notify
-from . import review_round
 from .review_round import Pairs, solve_round
 from .round_instance import build_instance
 from .validate import clean_bool, clean_datetime, clean_text, refuse_unknown_fields, whole_number
 
 log = logging.getLogger(__name__)
-ROUND = lifecycle("round", "open", open="solving cancelled", solving="solved failed",
-                  failed="solving cancelled", solved="", cancelled="")
+ROUND = lifecycle(
+    "round",
+    "open",
+    open="solving cancelled",
+    solving="solved failed",
+    failed="solving cancelled",
+    solved="",
+    cancelled="",
+)
 ROUND_FIELDS = ("title", "deadline", "reviews_per_proposal", "min_load", "max_load", "need_foreign")
 MAX_LOAD = 50
 # Progress is written when it moved at least this much (per mille): ~50 short writes per solve.
@@ -51,18 +60,35 @@ def create_round(session, *, coordinator: Member, data: dict, now: datetime) -> 
     deadline = clean_datetime(data.get("deadline"), "deadline")
     if deadline <= now:
         raise ValidationError(_("Please set a deadline in the future."), code="deadline_past", field="deadline")
-    need_foreign = clean_bool(data.get("need_foreign", False), "need_foreign", code="wrong_type",
-                              label=_("Every proposal gets a reviewer from another country"))
+    need_foreign = clean_bool(
+        data.get("need_foreign", False),
+        "need_foreign",
+        code="wrong_type",
+        label=_("Every proposal gets a reviewer from another country"),
+    )
     rnd = ReviewRound(
-        title=clean_text(data.get("title"), "title", 200, required=True), deadline=deadline,
-        reviews_per_proposal=whole_number(data.get("reviews_per_proposal"), "reviews_per_proposal",
-                                          1, proposals.MAX_REVIEWS, message=proposals.REVIEWS_RULE),
+        title=clean_text(data.get("title"), "title", 200, required=True),
+        deadline=deadline,
+        reviews_per_proposal=whole_number(
+            data.get("reviews_per_proposal"),
+            "reviews_per_proposal",
+            1,
+            proposals.MAX_REVIEWS,
+            message=proposals.REVIEWS_RULE,
+        ),
         min_load=whole_number(data.get("min_load", 0), "min_load", 0, MAX_LOAD, message=MIN_LOAD_RULE),
         max_load=whole_number(data.get("max_load"), "max_load", 1, MAX_LOAD, message=MAX_LOAD_RULE),
-        need_foreign=need_foreign, created_by=coordinator.id, created_at=now, status=ROUND.initial)
+        need_foreign=need_foreign,
+        created_by=coordinator.id,
+        created_at=now,
+        status=ROUND.initial,
+    )
     if rnd.min_load > rnd.max_load:
-        raise ValidationError(_("The minimum of reviews per reviewer may not be more than the maximum."),
-                              code="bad_loads", field="min_load")
+        raise ValidationError(
+            _("The minimum of reviews per reviewer may not be more than the maximum."),
+            code="bad_loads",
+            field="min_load",
+        )
     session.add(rnd)
     session.flush()
     return rnd
@@ -80,21 +106,31 @@ def list_rounds(session, member: Member) -> list[ReviewRound]:
     stmt = select(ReviewRound).order_by(ReviewRound.id.desc())
     if _is_coordinator(member):
         return list(session.scalars(stmt).all())
-    mine = select(RoundItem.round_id).join(Proposal, Proposal.id == RoundItem.proposal_id).where(
-        Proposal.author_id == member.id)
+    mine = (
+        select(RoundItem.round_id)
+        .join(Proposal, Proposal.id == RoundItem.proposal_id)
+        .where(Proposal.author_id == member.id)
+    )
     return list(session.scalars(stmt.where((ReviewRound.status == "open") | ReviewRound.id.in_(mine))).all())
 
 
 def live_rounds(session) -> list[ReviewRound]:
     """Rounds not finished yet (open, solving, failed), nearest deadline first."""
-    return list(session.scalars(select(ReviewRound).where(ReviewRound.status.in_(proposals.ROUND_HOLDS))
-                                .order_by(ReviewRound.deadline)).all())
+    return list(
+        session.scalars(
+            select(ReviewRound).where(ReviewRound.status.in_(proposals.ROUND_HOLDS)).order_by(ReviewRound.deadline)
+        ).all()
+    )
 
 
 def items_of(session, round_id: int, member: Member | None = None) -> list[tuple[RoundItem, Proposal]]:
     """The round's proposals, oldest first; only the member's own unless they coordinate (None: all)."""
-    stmt = select(RoundItem, Proposal).join(Proposal, Proposal.id == RoundItem.proposal_id).where(
-        RoundItem.round_id == round_id).order_by(RoundItem.id)
+    stmt = (
+        select(RoundItem, Proposal)
+        .join(Proposal, Proposal.id == RoundItem.proposal_id)
+        .where(RoundItem.round_id == round_id)
+        .order_by(RoundItem.id)
+    )
     if member is not None and not _is_coordinator(member):
         stmt = stmt.where(Proposal.author_id == member.id)
     return list(session.execute(stmt).all())
@@ -102,8 +138,11 @@ def items_of(session, round_id: int, member: Member | None = None) -> list[tuple
 
 def round_of(session, proposal_id: int) -> ReviewRound | None:
     """The round a proposal is in, if any."""
-    return session.scalars(select(ReviewRound).join(RoundItem, RoundItem.round_id == ReviewRound.id)
-                           .where(RoundItem.proposal_id == proposal_id)).first()
+    return session.scalars(
+        select(ReviewRound)
+        .join(RoundItem, RoundItem.round_id == ReviewRound.id)
+        .where(RoundItem.proposal_id == proposal_id)
+    ).first()
 
 
 def visible_round(session, member: Member, round_id: int) -> ReviewRound:
@@ -123,16 +162,23 @@ def _require_collecting(rnd: ReviewRound, now: datetime) -> None:
         raise ConflictError(_("This round no longer takes proposals."), code="round_closed")
 
 
-def submit_proposal(session, settings: Settings, *, author: Member, round_id: int, data: dict,
-                    now: datetime) -> Proposal:
+def submit_proposal(
+    session, settings: Settings, *, author: Member, round_id: int, data: dict, now: datetime
+) -> Proposal:
     """A member writes a proposal into an open round: escrow held now, reviewers assigned by the round."""
     rnd = get_round(session, round_id, for_update=True)
     _require_collecting(rnd, now)
     data = {**data, "reviews_wanted": data.get("reviews_wanted", rnd.reviews_per_proposal)}
     if data["reviews_wanted"] != rnd.reviews_per_proposal:
-        raise ValidationError(ngettext("This round gives every proposal %(num)s review.",
-                                       "This round gives every proposal %(num)s reviews.", rnd.reviews_per_proposal),
-                              code="round_reviews_wanted", field="reviews_wanted")
+        raise ValidationError(
+            ngettext(
+                "This round gives every proposal %(num)s review.",
+                "This round gives every proposal %(num)s reviews.",
+                rnd.reviews_per_proposal,
+            ),
+            code="round_reviews_wanted",
+            field="reviews_wanted",
+        )
     proposal = proposals.create_proposal(session, settings, author=author, data=data, now=now, invite=False)
     session.add(RoundItem(round_id=rnd.id, proposal_id=proposal.id, added_by=author.id, added_at=now))
     session.flush()
@@ -198,8 +244,14 @@ def run_solve(ctx, round_id: int) -> bool:
                 return False
             _set_progress(ctx, round_id, 0.01, labels.ROUND_COLLECTING)
             inst = build_instance(s, ctx.settings, rnd, remote)
-        _set_progress(ctx, round_id, 0.1, labels.english(review_round.SIZE, proposals=len(inst.proposals),
-                                                         reviewers=len(inst.reviewers), pairs=len(inst.triples)))
+        _set_progress(
+            ctx,
+            round_id,
+            0.1,
+            labels.english(
+                review_round.SIZE, proposals=len(inst.proposals), reviewers=len(inst.reviewers), pairs=len(inst.triples)
+            ),
+        )
         last = [0]
 
         def progress(fraction: float, message: str) -> None:
@@ -208,8 +260,12 @@ def run_solve(ctx, round_id: int) -> bool:
                 last[0] = per_mille
                 _set_progress(ctx, round_id, per_mille / 1000, message)
 
-        result = solve_round(inst.proposals, inst.reviewers,
-                             Pairs.from_triples(inst.triples, inst.proposals, inst.reviewers), progress=progress)
+        result = solve_round(
+            inst.proposals,
+            inst.reviewers,
+            Pairs.from_triples(inst.triples, inst.proposals, inst.reviewers),
+            progress=progress,
+        )
         _set_progress(ctx, round_id, 0.92, labels.english(labels.ROUND_SENDING, invitations=len(result.assignments)))
         with ctx.db.write() as s:
             return _apply(s, ctx.settings, round_id, inst, result, ctx.now(), remote)
@@ -242,10 +298,18 @@ def _apply(session, settings: Settings, round_id: int, inst, result, now: dateti
         invitation_id, skipped = None, _skip_reason(session, proposal, cand)
         if skipped is None:
             rank[a.proposal] = rank.get(a.proposal, 0) + 1
-            invitation_id = proposals.invite_candidate(session, settings, proposal, cand, rank[a.proposal],
-                                                       a.affinity, now, remote).id
-        assigned.append({"proposal_id": a.proposal, "reviewer": inst.labels[a.reviewer], "affinity": a.affinity,
-                         "invitation_id": invitation_id, "skipped": skipped})
+            invitation_id = proposals.invite_candidate(
+                session, settings, proposal, cand, rank[a.proposal], a.affinity, now, remote
+            ).id
+        assigned.append(
+            {
+                "proposal_id": a.proposal,
+                "reviewer": inst.labels[a.reviewer],
+                "affinity": a.affinity,
+                "invitation_id": invitation_id,
+                "skipped": skipped,
+            }
+        )
     ROUND.check(rnd.status, "solved")
     rnd.status, rnd.solved_at, rnd.total_affinity = "solved", now, result.total_affinity
     rnd.progress, rnd.progress_message = 1000, labels.english(labels.ROUND_DONE, assigned=len(assigned))
@@ -258,16 +322,25 @@ def _skip_reason(session, proposal: Proposal, cand) -> str | None:
     """Why an assignment can no longer become an invitation (things changed while the solve ran)."""
     if proposal.status != "open" or proposals.open_slots(session, proposal) == 0:
         return "proposal_no_longer_open"
-    if session.execute(select(ReviewInvitation.id).where(
-            ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.reviewer_id == cand.member_id,
-            ReviewInvitation.remote_node == cand.remote_node,
-            ReviewInvitation.remote_handle == cand.remote_handle)).first() is not None:
+    if (
+        session.execute(
+            select(ReviewInvitation.id).where(
+                ReviewInvitation.proposal_id == proposal.id,
+                ReviewInvitation.reviewer_id == cand.member_id,
+                ReviewInvitation.remote_node == cand.remote_node,
+                ReviewInvitation.remote_handle == cand.remote_handle,
+            )
+        ).first()
+        is not None
+    ):
         return "already_invited"
     if cand.member_id is not None:
         # Invitations that arrived while the solve ran (or this round's own) may have filled the reviewer.
-        load = session.execute(select(func.count()).select_from(ReviewInvitation).where(
-            ReviewInvitation.reviewer_id == cand.member_id,
-            ReviewInvitation.status.in_(proposals.OPEN_STATES))).scalar_one()
+        load = session.execute(
+            select(func.count())
+            .select_from(ReviewInvitation)
+            .where(ReviewInvitation.reviewer_id == cand.member_id, ReviewInvitation.status.in_(proposals.OPEN_STATES))
+        ).scalar_one()
         capacity = session.execute(select(Member.review_capacity).where(Member.id == cand.member_id)).scalar_one()
         if load >= capacity:
             return "reviewer_at_capacity"
@@ -278,13 +351,19 @@ def _result_record(inst, result, assigned: list) -> dict:
     def label(key) -> str:
         return inst.labels.get(key, str(key))
 
-    return {"proposals": len(inst.proposals), "reviewers": len(inst.reviewers), "pairs": len(inst.triples),
-            "total_affinity": result.total_affinity, "assignments": assigned,
-            "short": [{"proposal_id": k, "missing": n} for k, n in sorted(result.short.items())],
-            "unmet": [{"kind": u.kind, "key": label(u.key), "missing": u.missing, "reason": u.reason}
-                      for u in result.unmet],
-            "loads": {label(k): n for k, n in sorted(result.loads.items(), key=lambda kv: str(kv[0])) if n},
-            "stats": {k: int(v) for k, v in result.stats.items()}}
+    return {
+        "proposals": len(inst.proposals),
+        "reviewers": len(inst.reviewers),
+        "pairs": len(inst.triples),
+        "total_affinity": result.total_affinity,
+        "assignments": assigned,
+        "short": [{"proposal_id": k, "missing": n} for k, n in sorted(result.short.items())],
+        "unmet": [
+            {"kind": u.kind, "key": label(u.key), "missing": u.missing, "reason": u.reason} for u in result.unmet
+        ],
+        "loads": {label(k): n for k, n in sorted(result.loads.items(), key=lambda kv: str(kv[0])) if n},
+        "stats": {k: int(v) for k, v in result.stats.items()},
+    }
 
 
 def _tell_authors(session, rnd: ReviewRound, result, now: datetime) -> None:
@@ -295,17 +374,28 @@ def _tell_authors(session, rnd: ReviewRound, result, now: datetime) -> None:
     for _item, proposal in items_of(session, rnd.id):
         if proposal.status != "open":
             continue
-        notify(session, member_id=proposal.author_id, kind="round_solved", now=now,
-               params={"round": rnd.title, "title": proposal.title, "proposal_id": proposal.id,
-                       "invited": got.get(proposal.id, 0), "missing": result.short.get(proposal.id, 0)})
+        notify(
+            session,
+            member_id=proposal.author_id,
+            kind="round_solved",
+            now=now,
+            params={
+                "round": rnd.title,
+                "title": proposal.title,
+                "proposal_id": proposal.id,
+                "invited": got.get(proposal.id, 0),
+                "missing": result.short.get(proposal.id, 0),
+            },
+        )
 
 
 def solve_due_rounds(ctx) -> int:
     """Rounds past their deadline are solved; a solve that stopped (process restart) is marked failed."""
     now, done = ctx.now(), 0
     with ctx.db.read() as s:
-        due = list(s.scalars(select(ReviewRound.id).where(ReviewRound.status == "open",
-                                                          ReviewRound.deadline <= now)).all())
+        due = list(
+            s.scalars(select(ReviewRound.id).where(ReviewRound.status == "open", ReviewRound.deadline <= now)).all()
+        )
         stale = list(s.scalars(select(ReviewRound.id).where(ReviewRound.status == "solving")).all())
     running = {rid for rid, t in ctx.round_threads.items() if t.is_alive()}
     for round_id in stale:

@@ -5,34 +5,43 @@ A refusal names its field by the field's label in the reader's language ("Title:
 the sentence goes without one (the API answer's `field` still says which field). `message` replaces
 a number refusal with the caller's own sentence, which may use %(low)s and %(high)s.
 """
+
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..errors import ValidationError
 from ..labels import N_, field_label, number
 
 # Each refusal twice: naming the field by its label, and for a field without one.
 NOT_TEXT = N_("%(field)s: please write text here."), N_("Please write text here.")
-CONTROL = (N_("%(field)s: the text holds invisible control characters; please remove them."),
-           N_("The text holds invisible control characters; please remove them."))
-UNSTORABLE = (N_("%(field)s: the text holds characters that cannot be stored; please type it again."),
-              N_("The text holds characters that cannot be stored; please type it again."))
+CONTROL = (
+    N_("%(field)s: the text holds invisible control characters; please remove them."),
+    N_("The text holds invisible control characters; please remove them."),
+)
+UNSTORABLE = (
+    N_("%(field)s: the text holds characters that cannot be stored; please type it again."),
+    N_("The text holds characters that cannot be stored; please type it again."),
+)
 REQUIRED = N_("%(field)s: please fill this in."), N_("This field is required.")
 NOT_A_LIST = N_("%(field)s: please give a list."), N_("Please give a list.")
-NOT_A_CHOICE = (N_("%(field)s: “%(value)s” is not one of the choices."),
-                N_("“%(value)s” is not one of the choices."))
+NOT_A_CHOICE = (N_("%(field)s: “%(value)s” is not one of the choices."), N_("“%(value)s” is not one of the choices."))
 NOT_WHOLE = N_("%(field)s: please give a whole number."), N_("Please give a whole number.")
-OUT_OF_RANGE = (N_("%(field)s: please give a number from %(low)s to %(high)s."),
-                N_("Please give a number from %(low)s to %(high)s."))
+OUT_OF_RANGE = (
+    N_("%(field)s: please give a number from %(low)s to %(high)s."),
+    N_("Please give a number from %(low)s to %(high)s."),
+)
 BAD_OPTION = N_("%(field)s: please choose one of the options offered."), N_("Please choose one of the options offered.")
 NOT_YES_NO = N_("%(field)s: please answer yes or no (true or false)."), N_("Please answer yes or no (true or false).")
-NOT_A_TIME = (N_("%(field)s: please give a date and time with its time zone, such as %(example)s."),
-              N_("Please give a date and time with its time zone, such as %(example)s."))
+NOT_A_TIME = (
+    N_("%(field)s: please give a date and time with its time zone, such as %(example)s."),
+    N_("Please give a date and time with its time zone, such as %(example)s."),
+)
 
 
 def _name(field: str, label: object) -> str | None:
@@ -65,21 +74,35 @@ def clean_text(value: object, field: str, max_len: int, required: bool = False, 
 
 def _too_long(name: str | None, max_len: int) -> str:
     if name is None:
-        return ngettext("Please write at most %(most)s character.", "Please write at most %(most)s characters.",
-                        max_len, most=number(max_len))
-    return ngettext("%(field)s: please write at most %(most)s character.",
-                    "%(field)s: please write at most %(most)s characters.", max_len, field=name, most=number(max_len))
+        return ngettext(
+            "Please write at most %(most)s character.",
+            "Please write at most %(most)s characters.",
+            max_len,
+            most=number(max_len),
+        )
+    return ngettext(
+        "%(field)s: please write at most %(most)s character.",
+        "%(field)s: please write at most %(most)s characters.",
+        max_len,
+        field=name,
+        most=number(max_len),
+    )
 
 
 def _too_many(name: str | None, max_items: int) -> str:
     if name is None:
         return ngettext("Please choose at most %(num)s item.", "Please choose at most %(num)s items.", max_items)
-    return ngettext("%(field)s: please choose at most %(num)s item.", "%(field)s: please choose at most %(num)s items.",
-                    max_items, field=name)
+    return ngettext(
+        "%(field)s: please choose at most %(num)s item.",
+        "%(field)s: please choose at most %(num)s items.",
+        max_items,
+        field=name,
+    )
 
 
-def clean_list(value: object, field: str, allowed: Iterable[str] | None = None, max_items: int = 20, *,
-               label: object = None) -> list[str]:
+def clean_list(
+    value: object, field: str, allowed: Iterable[str] | None = None, max_items: int = 20, *, label: object = None
+) -> list[str]:
     """A list of distinct lower-case strings, each from ``allowed`` when given."""
     if isinstance(value, str):
         value = [v for v in (p.strip() for p in value.split(",")) if v]
@@ -98,16 +121,18 @@ def clean_list(value: object, field: str, allowed: Iterable[str] | None = None, 
     return out
 
 
-def clean_int(value: object, field: str, low: int, high: int, *, label: object = None,
-              message: object = None, **params: object) -> int:
+def clean_int(
+    value: object, field: str, low: int, high: int, *, label: object = None, message: object = None, **params: object
+) -> int:
     """A whole number within [low, high]; strings of digits (HTML forms) are accepted."""
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value.strip())
     return whole_number(value, field, low, high, label=label, message=message, **params)
 
 
-def whole_number(value: object, field: str, low: int, high: int, *, label: object = None,
-                 message: object = None, **params: object) -> int:
+def whole_number(
+    value: object, field: str, low: int, high: int, *, label: object = None, message: object = None, **params: object
+) -> int:
     """A JSON integer within [low, high]; strings, floats and booleans are refused.
 
     `message` (a lazy text that may use %(low)s, %(high)s and the other `params`) says both what is
@@ -146,7 +171,7 @@ def clean_datetime(value: object, field: str, *, label: object = None) -> dateti
         raise ValidationError(_not_a_time(field, label), code="invalid_time", field=field) from None
     if dt.tzinfo is None:
         raise ValidationError(_not_a_time(field, label), code="invalid_time", field=field)
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)
 
 
 def _not_a_time(field: str, label: object) -> str:
@@ -157,6 +182,13 @@ def refuse_unknown_fields(data: dict, allowed: Iterable[str]) -> None:
     """Refuse fields an operation does not know (a typo must not pass silently); the message names them as sent."""
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise ValidationError(ngettext("This field is not known here: %(fields)s.",
-                                       "These fields are not known here: %(fields)s.", len(unknown),
-                                       fields=", ".join(unknown)), code="unknown_field", field=unknown[0])
+        raise ValidationError(
+            ngettext(
+                "This field is not known here: %(fields)s.",
+                "These fields are not known here: %(fields)s.",
+                len(unknown),
+                fields=", ".join(unknown),
+            ),
+            code="unknown_field",
+            field=unknown[0],
+        )

@@ -1,4 +1,5 @@
 """The server-rendered web UI: works without JavaScript, every form CSRF-protected."""
+
 from __future__ import annotations
 
 import hmac
@@ -41,8 +42,11 @@ def _check_csrf() -> None:
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(sent, expected):
         # Its own code (not the generic bad_request), so a client and the tests can tell this refusal apart.
-        raise DomainError(_("The form expired or did not come from this site (CSRF check failed). Reload and try "
-                            "again."), code="csrf_failed", status=400)
+        raise DomainError(
+            _("The form expired or did not come from this site (CSRF check failed). Reload and try again."),
+            code="csrf_failed",
+            status=400,
+        )
 
 
 def init_app(app: Flask) -> None:

@@ -1,8 +1,10 @@
 """Web pages of the advice exchange: the market, a listing, my sessions, dashboard and dispute panels."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import i18n, labels
 from ..context import node_ctx
@@ -15,11 +17,13 @@ from .pages import NAV_LINKS, coordinator_required, current_member, form_action,
 bp = Blueprint("advice", __name__)
 PARTY_ACTIONS = ("accept", "confirm", "claim", "dispute", "cancel")
 # What the page says when a party's action on a session is done.
-DONE = {"accept": _l("Session accepted; %(amount)s are held in escrow until it is settled."),
-        "confirm": _l("Session confirmed; the provider is paid %(amount)s."),
-        "claim": _l("Session claimed; unless the receiver disputes it by %(dispute_by)s, you are paid %(amount)s."),
-        "dispute": _l("Session disputed; a coordinator will settle it."),
-        "cancel": _l("Session cancelled.")}
+DONE = {
+    "accept": _l("Session accepted; %(amount)s are held in escrow until it is settled."),
+    "confirm": _l("Session confirmed; the provider is paid %(amount)s."),
+    "claim": _l("Session claimed; unless the receiver disputes it by %(dispute_by)s, you are paid %(amount)s."),
+    "dispute": _l("Session disputed; a coordinator will settle it."),
+    "cancel": _l("Session cancelled."),
+}
 
 
 def _me(s) -> Member:
@@ -40,8 +44,15 @@ def market():
     with ctx.db.read() as s:
         rows = advice.list_listings(s, ctx.settings, kind=kind, tag=tag)
         listings = [advice.listing_view(listing, author) for listing, author in rows]
-    return render_template("advice_market.html", listings=listings, kind=kind, tag=tag,
-                           kinds=advice.KINDS, taxonomy=members.taxonomy(ctx.settings), max_rate=advice.MAX_RATE)
+    return render_template(
+        "advice_market.html",
+        listings=listings,
+        kind=kind,
+        tag=tag,
+        kinds=advice.KINDS,
+        taxonomy=members.taxonomy(ctx.settings),
+        max_rate=advice.MAX_RATE,
+    )
 
 
 @bp.post("/advice/listings")
@@ -50,8 +61,13 @@ def market():
 def post_listing():
     ctx = node_ctx()
     form = request.form
-    data = {"kind": form.get("kind"), "title": form.get("title"), "description": form.get("description"),
-            "tags": form.getlist("tags"), "rate": _int(form.get("rate", "1"))}
+    data = {
+        "kind": form.get("kind"),
+        "title": form.get("title"),
+        "description": form.get("description"),
+        "tags": form.getlist("tags"),
+        "rate": _int(form.get("rate", "1")),
+    }
     with ctx.db.write() as s:
         listing = advice.create_listing(s, ctx.settings, member=_me(s), data=data, now=ctx.now())
     flash(_("Your offer is posted.") if listing.kind == "offer" else _("Your request is posted."), "info")
@@ -67,8 +83,13 @@ def listing(listing_id: int):
         found = advice.get_listing(s, listing_id, me)
         view = advice.listing_view(found, s.get(Member, found.member_id))
         mine = [b for b in advice.my_bookings(s, me.id) if b.listing_id == found.id]
-    return render_template("advice_listing.html", listing=view, is_author=found.member_id == me.id,
-                           my_sessions=len(mine), max_hours=advice.MAX_HOURS)
+    return render_template(
+        "advice_listing.html",
+        listing=view,
+        is_author=found.member_id == me.id,
+        my_sessions=len(mine),
+        max_hours=advice.MAX_HOURS,
+    )
 
 
 @bp.post("/advice/listings/<int:listing_id>/book")
@@ -77,13 +98,21 @@ def listing(listing_id: int):
 def book(listing_id: int):
     ctx = node_ctx()
     form = request.form
-    data = {"hours": _int(form.get("hours")), "scheduled_for": i18n.form_time(form.get("scheduled_for"), "scheduled_for"),
-            "note": form.get("note", "")}
+    data = {
+        "hours": _int(form.get("hours")),
+        "scheduled_for": i18n.form_time(form.get("scheduled_for"), "scheduled_for"),
+        "note": form.get("note", ""),
+    }
     with ctx.db.write() as s:
         booking = advice.book(s, ctx.settings, member=_me(s), listing_id=listing_id, data=data, now=ctx.now())
     if booking.status == "booked":
-        flash(_("Booked: %(amount)s are held in escrow until the session is settled.",
-                amount=labels.amount(booking.amount)), "info")
+        flash(
+            _(
+                "Booked: %(amount)s are held in escrow until the session is settled.",
+                amount=labels.amount(booking.amount),
+            ),
+            "info",
+        )
     else:
         flash(_("Your proposal is sent; the author pays only if they accept it."), "info")
     return redirect(url_for("advice.sessions"), 303)
@@ -124,8 +153,7 @@ def act(booking_id: int, action: str):
         else:
             booking = getattr(advice, action)(s, member=_me(s), booking_id=booking_id, now=ctx.now(), **kwargs)
         amount, dispute_by = booking.amount, booking.dispute_by
-    flash(str(DONE[action]) % {"amount": labels.amount(amount), "dispute_by": i18n.datetime_filter(dispute_by)},
-          "info")
+    flash(str(DONE[action]) % {"amount": labels.amount(amount), "dispute_by": i18n.datetime_filter(dispute_by)}, "info")
     return redirect(url_for("advice.sessions"), 303)
 
 
@@ -138,20 +166,33 @@ def resolve(booking_id: int):
     outcome = form.get("outcome")
     share = _int(form.get("provider_amount")) if outcome == "split" else None
     with ctx.db.write() as s:
-        advice.resolve(s, coordinator=_me(s), booking_id=booking_id, outcome=outcome, note=form.get("note"),
-                       provider_amount=share, now=ctx.now())
-    flash(_("Session %(id)s is settled: %(outcome)s.", id=booking_id, outcome=labels.label(outcome, "advice_outcome")),
-          "info")
+        advice.resolve(
+            s,
+            coordinator=_me(s),
+            booking_id=booking_id,
+            outcome=outcome,
+            note=form.get("note"),
+            provider_amount=share,
+            now=ctx.now(),
+        )
+    flash(
+        _("Session %(id)s is settled: %(outcome)s.", id=booking_id, outcome=labels.label(outcome, "advice_outcome")),
+        "info",
+    )
     return redirect(url_for("coordinator.overview"), 303)
 
 
 def dashboard_panel(session, member: Member) -> tuple[str, str, dict]:
     """The member's open sessions, with what waits for them."""
     now = node_ctx().now()
-    views = [advice.booking_view(session, b, member, now) for b in advice.my_bookings(session, member.id,
-                                                                                      open_only=True)]
-    return _("Advice sessions"), "advice_dashboard_panel.html", {
-        "bookings": views, "waiting": sum(1 for v in views if v["actions"] and v["actions"] != ["cancel"])}
+    views = [
+        advice.booking_view(session, b, member, now) for b in advice.my_bookings(session, member.id, open_only=True)
+    ]
+    return (
+        _("Advice sessions"),
+        "advice_dashboard_panel.html",
+        {"bookings": views, "waiting": sum(1 for v in views if v["actions"] and v["actions"] != ["cancel"])},
+    )
 
 
 def disputes_panel(session) -> tuple[str, str, dict]:

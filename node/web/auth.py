@@ -1,10 +1,12 @@
 """Web pages: sign up, log in (and the mailed unlock link), log out."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from .. import i18n
@@ -31,16 +33,22 @@ def signup():
     form = request.form
     try:
         with ctx.db.write() as s:
-            member = members.sign_up(s, ctx.settings, email=form.get("email"), password=form.get("password"),
-                                     display_name=form.get("display_name"), handle=form.get("handle") or None,
-                                     now=ctx.now(), hasher=ctx.hasher)
+            member = members.sign_up(
+                s,
+                ctx.settings,
+                email=form.get("email"),
+                password=form.get("password"),
+                display_name=form.get("display_name"),
+                handle=form.get("handle") or None,
+                now=ctx.now(),
+                hasher=ctx.hasher,
+            )
             status = member.status
     except DomainError as exc:
         flash_refusal(exc)
         return render_template("signup.html", form=form), exc.status
     if status == "pending":
-        flash(_("Thank you for signing up. A coordinator will approve your account; you can log in meanwhile."),
-              "info")
+        flash(_("Thank you for signing up. A coordinator will approve your account; you can log in meanwhile."), "info")
     else:
         flash(_("Welcome! Your account is active. Please log in."), "info")
     return redirect(url_for("auth.login"), 303)
@@ -52,8 +60,13 @@ def login():
         return render_template("login.html", next=request.args.get("next", ""))
     ctx = node_ctx()
     try:
-        member = logins.log_in(ctx, email=request.form.get("email"), password=request.form.get("password"),
-                               address=request.remote_addr, trusted=trusted_device())
+        member = logins.log_in(
+            ctx,
+            email=request.form.get("email"),
+            password=request.form.get("password"),
+            address=request.remote_addr,
+            trusted=trusted_device(),
+        )
     except DomainError as exc:
         flash_refusal(exc)
         response = make_response(render_template("login.html", next=request.form.get("next", "")), exc.status)
@@ -78,8 +91,11 @@ def unlock_page(token: str):
     with ctx.db.read() as s:
         valid = logins.unlock_link_valid(s, token, ctx.now())
     if not valid:
-        return render_error(404, "unlock_link_invalid", _("This link was used already or has expired. Log in; if "
-                                                          "you have to wait, a new link is mailed to you."))
+        return render_error(
+            404,
+            "unlock_link_invalid",
+            _("This link was used already or has expired. Log in; if you have to wait, a new link is mailed to you."),
+        )
     return render_template("unlock.html", days=ctx.settings.login_trusted_days)
 
 
@@ -89,9 +105,14 @@ def unlock(token: str):
     ctx = node_ctx()
     with ctx.db.write() as s:
         trusted = logins.redeem_unlock_link(s, ctx.settings, token=token, now=ctx.now())
-    flash(ngettext("This browser may log in to your account without waiting for %(num)s day. Log in with your "
-                   "password.", "This browser may log in to your account without waiting for %(num)s days. Log in "
-                   "with your password.", ctx.settings.login_trusted_days), "info")
+    flash(
+        ngettext(
+            "This browser may log in to your account without waiting for %(num)s day. Log in with your password.",
+            "This browser may log in to your account without waiting for %(num)s days. Log in with your password.",
+            ctx.settings.login_trusted_days,
+        ),
+        "info",
+    )
     response = redirect(url_for("auth.login"), 303)
     remember_device(response, trusted)
     return response
@@ -112,18 +133,29 @@ def trusted_device() -> logins.TrustedDevice | None:
         return None
     try:
         data = _device_signer().loads(raw)
-        return logins.TrustedDevice(member_id=int(data["m"]), session_version=int(data["v"]),
-                                    until=datetime.fromtimestamp(int(data["u"]), tz=timezone.utc))
+        return logins.TrustedDevice(
+            member_id=int(data["m"]),
+            session_version=int(data["v"]),
+            until=datetime.fromtimestamp(int(data["u"]), tz=UTC),
+        )
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
 
 
 def remember_device(response, trusted: logins.TrustedDevice) -> None:
-    value = _device_signer().dumps({"m": trusted.member_id, "v": trusted.session_version,
-                                    "u": int(trusted.until.timestamp())})
+    value = _device_signer().dumps(
+        {"m": trusted.member_id, "v": trusted.session_version, "u": int(trusted.until.timestamp())}
+    )
     # Sent to the login pages only; its expiry is also inside the signed value (the node's clock decides).
-    response.set_cookie(_device_cookie_name(), value, max_age=node_ctx().settings.login_trusted_days * 86400,
-                        path="/login", httponly=True, samesite="Lax", secure=request.is_secure)
+    response.set_cookie(
+        _device_cookie_name(),
+        value,
+        max_age=node_ctx().settings.login_trusted_days * 86400,
+        path="/login",
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure,
+    )
 
 
 @bp.post("/logout")

@@ -1,4 +1,5 @@
 """Web pages for coordinators: approvals, balances, flagged accounts, the invariant, the audit trail."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -36,12 +37,19 @@ def decide(member_id: int):
     with ctx.db.write() as s:
         me = s.get(Member, current_member().id)
         if decision == "approve":
-            member = members.approve(s, ctx.settings, coordinator=me, member_id=member_id,
-                                     reason=request.form.get("reason", ""), now=ctx.now())
+            member = members.approve(
+                s,
+                ctx.settings,
+                coordinator=me,
+                member_id=member_id,
+                reason=request.form.get("reason", ""),
+                now=ctx.now(),
+            )
             done = _("%(name)s (%(handle)s) is approved.", name=member.display_name, handle=member.handle)
         elif decision == "refuse":
-            member = members.refuse(s, coordinator=me, member_id=member_id, reason=request.form.get("reason"),
-                                    now=ctx.now())
+            member = members.refuse(
+                s, coordinator=me, member_id=member_id, reason=request.form.get("reason"), now=ctx.now()
+            )
             done = _("%(name)s (%(handle)s) is refused.", name=member.display_name, handle=member.handle)
         else:
             raise members.ValidationError(_("Please choose Approve or Refuse."), code="bad_choice", field="decision")

@@ -1,4 +1,5 @@
 """The language switch on every page: POST /language with `lang` and `next` (a path on this site)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
@@ -20,6 +21,7 @@ def switch():
     if member is not None and member.language != lang:
         ctx = node_ctx()
         with ctx.db.write() as s:
-            members.update_profile(s, ctx.settings, member=s.get(Member, member.id), data={"language": lang},
-                                   now=ctx.now())
+            members.update_profile(
+                s, ctx.settings, member=s.get(Member, member.id), data={"language": lang}, now=ctx.now()
+            )
     return redirect(i18n.on_site(request.form.get("next"), url_for("auth.home")), 303)

@@ -1,4 +1,5 @@
 """Web pages for a member: dashboard, profile, statement, payments, export, closing, API tokens."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,13 @@ def dashboard():
         me = _me(s)
         account = ledger.member_account(s, me.id)
         lines = ledger.statement(s, account, limit=5)
-        rows = s.query(Notification).filter(Notification.member_id == me.id).order_by(
-            Notification.id.desc()).limit(8).all()
+        rows = (
+            s.query(Notification)
+            .filter(Notification.member_id == me.id)
+            .order_by(Notification.id.desc())
+            .limit(8)
+            .all()
+        )
         panels = [panel(s, me) for panel in DASHBOARD_PANELS]
     notes = [(n.created_at, *notices.for_reader(n, ctx.settings)) for n in rows]
     return render_template("dashboard.html", account=account, lines=lines, notes=notes, panels=panels)
@@ -48,12 +54,17 @@ def profile():
     if request.method == "POST":
         form = request.form
         data = {
-            "display_name": form.get("display_name", ""), "organisation": form.get("organisation", ""),
-            "bio": form.get("bio", ""), "country": form.get("country", ""),
-            "expertise": form.getlist("expertise"), "languages": form.getlist("languages"),
-            "is_reviewer": form.get("is_reviewer") == "on", "pool_consent": form.get("pool_consent") == "on",
+            "display_name": form.get("display_name", ""),
+            "organisation": form.get("organisation", ""),
+            "bio": form.get("bio", ""),
+            "country": form.get("country", ""),
+            "expertise": form.getlist("expertise"),
+            "languages": form.getlist("languages"),
+            "is_reviewer": form.get("is_reviewer") == "on",
+            "pool_consent": form.get("pool_consent") == "on",
             "review_capacity": form.get("review_capacity", "3"),
-            "language": form.get("language", ""), "time_zone": form.get("time_zone", ""),
+            "language": form.get("language", ""),
+            "time_zone": form.get("time_zone", ""),
         }
         data["review_capacity"] = int(data["review_capacity"]) if str(data["review_capacity"]).isdigit() else -1
         with ctx.db.write() as s:
@@ -64,8 +75,14 @@ def profile():
         return redirect(url_for("member.profile"), 303)
     with ctx.db.read() as s:
         me = _me(s)
-    return render_template("profile.html", member=me, taxonomy=members.taxonomy(ctx.settings),
-                           languages=members.LANGUAGES, common_zones=i18n.COMMON_TIME_ZONES, all_zones=sorted(i18n.time_zones()))
+    return render_template(
+        "profile.html",
+        member=me,
+        taxonomy=members.taxonomy(ctx.settings),
+        languages=members.LANGUAGES,
+        common_zones=i18n.COMMON_TIME_ZONES,
+        all_zones=sorted(i18n.time_zones()),
+    )
 
 
 @bp.get("/statement")
@@ -94,11 +111,26 @@ def pay():
     with ctx.db.write() as s:
         me = _me(s)
         members.require_active(me)
-        out = payments.pay(s, ctx.settings, payer=me, to=to, amount=amount,
-                           memo=clean_text(form.get("memo"), "memo", max_len=280), now=ctx.now(), remote=remote)
+        out = payments.pay(
+            s,
+            ctx.settings,
+            payer=me,
+            to=to,
+            amount=amount,
+            memo=clean_text(form.get("memo"), "memo", max_len=280),
+            now=ctx.now(),
+            remote=remote,
+        )
     if out["status"] == "pending":
-        flash(_("Sent %(amount)s to %(to)s; it shows as pending until %(node)s confirms.", amount=labels.amount(amount),
-                to=to, node=to.split("@")[1]), "info")
+        flash(
+            _(
+                "Sent %(amount)s to %(to)s; it shows as pending until %(node)s confirms.",
+                amount=labels.amount(amount),
+                to=to,
+                node=to.split("@")[1],
+            ),
+            "info",
+        )
         return redirect(url_for("member.statement"), 303)
     flash(_("Paid %(amount)s to %(to)s.", amount=labels.amount(amount), to=to), "info")
     return redirect(url_for("member.statement"), 303)
@@ -111,8 +143,9 @@ def export():
     with ctx.db.read() as s:
         data = members.export_data(s, _me(s))
     body = json.dumps(data, default=iso, indent=2, ensure_ascii=False)
-    return Response(body, mimetype="application/json",
-                    headers={"Content-Disposition": "attachment; filename=sifnet-export.json"})
+    return Response(
+        body, mimetype="application/json", headers={"Content-Disposition": "attachment; filename=sifnet-export.json"}
+    )
 
 
 @bp.route("/close", methods=["GET", "POST"])

@@ -1,8 +1,9 @@
 """Helpers for web handlers: the logged-in member, access checks, rendering."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -97,8 +98,14 @@ def template_globals() -> dict:
     from . import csrf_token
 
     ctx = node_ctx()
-    return {"me": current_member(), "csrf_token": csrf_token, "settings": ctx.settings, "unit": ctx.settings.unit,
-            "nav_links": NAV_LINKS, "endpoints": current_app.view_functions}
+    return {
+        "me": current_member(),
+        "csrf_token": csrf_token,
+        "settings": ctx.settings,
+        "unit": ctx.settings.unit,
+        "nav_links": NAV_LINKS,
+        "endpoints": current_app.view_functions,
+    }
 
 
 # Areas add their top-level pages here as (label, endpoint) when their module is imported; the label is a lazy

@@ -1,14 +1,22 @@
 """Web pages: proposals, review invitations and reviews, conflicts of interest, and their panels."""
+
 from __future__ import annotations
 
 import re
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from ..api.reviews import (conflict_view, invitation_brief, invitation_view, proposal_summary, proposal_view,
-                           remote_reviews)
 from .. import labels
+from ..api.reviews import (
+    conflict_view,
+    invitation_brief,
+    invitation_view,
+    proposal_summary,
+    proposal_view,
+    remote_reviews,
+)
 from ..context import node_ctx
 from ..services import members, proposals, reviews
 from ..tables import Member, ReviewInvitation
@@ -36,8 +44,14 @@ def proposals_page():
     with ctx.db.read() as s:
         me = _me(s)
         mine = [proposal_view(s, p, me) for p in proposals.list_proposals(s, me)]
-    return render_template("proposal_list.html", proposals=mine, taxonomy=members.taxonomy(ctx.settings),
-                           languages=members.LANGUAGES, stages=proposals.STAGES, max_reviews=proposals.MAX_REVIEWS)
+    return render_template(
+        "proposal_list.html",
+        proposals=mine,
+        taxonomy=members.taxonomy(ctx.settings),
+        languages=members.LANGUAGES,
+        stages=proposals.STAGES,
+        max_reviews=proposals.MAX_REVIEWS,
+    )
 
 
 @bp.post("/proposals")
@@ -46,14 +60,22 @@ def proposals_page():
 def create_proposal():
     ctx = node_ctx()
     form = request.form
-    data = {"title": form.get("title", ""), "summary": form.get("summary", ""), "full_text": form.get("full_text", ""),
-            "tags": form.getlist("tags"), "language": form.get("language", ""), "stage": form.get("stage", ""),
-            "reviews_wanted": _form_int("reviews_wanted"), "bounty": _form_int("bounty")}
+    data = {
+        "title": form.get("title", ""),
+        "summary": form.get("summary", ""),
+        "full_text": form.get("full_text", ""),
+        "tags": form.getlist("tags"),
+        "language": form.get("language", ""),
+        "stage": form.get("stage", ""),
+        "reviews_wanted": _form_int("reviews_wanted"),
+        "bounty": _form_int("bounty"),
+    }
     if request.form.get("min_foreign_reviewers", "").strip():
         data["min_foreign_reviewers"] = _form_int("min_foreign_reviewers")
     with ctx.db.write() as s:
-        proposal = proposals.create_proposal(s, ctx.settings, author=_me(s), data=data, now=ctx.now(),
-                                             remote=remote_reviews())
+        proposal = proposals.create_proposal(
+            s, ctx.settings, author=_me(s), data=data, now=ctx.now(), remote=remote_reviews()
+        )
         proposal_id, held = proposal.id, proposal.reviews_wanted * proposal.bounty
     flash(_("Proposal saved; %(amount)s are in escrow.", amount=labels.amount(held)), "info")
     return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
@@ -74,8 +96,9 @@ def proposal_page(proposal_id: int):
 def withdraw(proposal_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
-        proposals.withdraw(s, ctx.settings, member=_me(s), proposal_id=proposal_id, now=ctx.now(),
-                           remote=remote_reviews())
+        proposals.withdraw(
+            s, ctx.settings, member=_me(s), proposal_id=proposal_id, now=ctx.now(), remote=remote_reviews()
+        )
     flash(_("Proposal withdrawn; what remained in escrow is back on your account."), "info")
     return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
 
@@ -86,8 +109,14 @@ def withdraw(proposal_id: int):
 def rate(review_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
-        review = reviews.rate_review(s, member=_me(s), review_id=review_id, helpfulness=_form_int("helpfulness"),
-                                     now=ctx.now(), remote=remote_reviews())
+        review = reviews.rate_review(
+            s,
+            member=_me(s),
+            review_id=review_id,
+            helpfulness=_form_int("helpfulness"),
+            now=ctx.now(),
+            remote=remote_reviews(),
+        )
         proposal_id = s.get(ReviewInvitation, review.invitation_id).proposal_id
     flash(_("Thank you for rating the review."), "info")
     return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
@@ -102,8 +131,9 @@ def invitations():
         rows = [invitation_view(s, inv) for inv, _, _ in reviews.list_invitations(s, me)]
         conflicts = [conflict_view(s, c) for c in proposals.list_conflicts(s, me)]
         sections = [section(s, me) for section in REVIEW_PAGE_SECTIONS]
-    return render_template("review_invitations.html", invitations=rows, conflicts=conflicts, me_reviewer=me.is_reviewer,
-                           sections=sections)
+    return render_template(
+        "review_invitations.html", invitations=rows, conflicts=conflicts, me_reviewer=me.is_reviewer, sections=sections
+    )
 
 
 # Other areas (federation: invitations from peer nodes) append fn(session, member) -> (title, template, context).
@@ -119,8 +149,15 @@ def answer(invitation_id: int, action: str):
         if action == "accept":
             reviews.accept(s, ctx.settings, member=_me(s), invitation_id=invitation_id, now=ctx.now())
         else:
-            reviews.decline(s, ctx.settings, member=_me(s), invitation_id=invitation_id,
-                            reason=request.form.get("reason", ""), now=ctx.now(), remote=remote_reviews())
+            reviews.decline(
+                s,
+                ctx.settings,
+                member=_me(s),
+                invitation_id=invitation_id,
+                reason=request.form.get("reason", ""),
+                now=ctx.now(),
+                remote=remote_reviews(),
+            )
     flash(_("Invitation accepted.") if action == "accept" else _("Invitation declined."), "info")
     return redirect(url_for("reviews.invitations"), 303)
 
@@ -159,8 +196,12 @@ def declare_conflict():
 def pin_conflict():
     ctx = node_ctx()
     with ctx.db.write() as s:
-        proposals.pin_conflict(s, coordinator=_me(s), now=ctx.now(),
-                               data={**_conflict_form(), "member_handle": request.form.get("member_handle", "")})
+        proposals.pin_conflict(
+            s,
+            coordinator=_me(s),
+            now=ctx.now(),
+            data={**_conflict_form(), "member_handle": request.form.get("member_handle", "")},
+        )
     flash(_("Conflict pinned."), "info")
     return redirect(url_for("coordinator.overview"), 303)
 
@@ -170,22 +211,34 @@ def pin_conflict():
 
 def dashboard_panel(s, member: Member):
     """My open invitations and review tasks, and my proposals that wait for reviewers or a rating."""
-    rows = [(invitation_brief(s, inv), proposal_summary(s, p))
-            for inv, p, _ in reviews.list_invitations(s, member) if inv.status in proposals.OPEN_STATES]
+    rows = [
+        (invitation_brief(s, inv), proposal_summary(s, p))
+        for inv, p, _ in reviews.list_invitations(s, member)
+        if inv.status in proposals.OPEN_STATES
+    ]
     mine = [proposal_view(s, p, member) for p in proposals.list_proposals(s, member) if p.status == "open"]
     return _("Reviews and proposals"), "review_dashboard_panel.html", {"tasks": rows, "proposals": mine}
 
 
 def coordinator_panel(s):
     """Open proposals, pending invitations and conflicts, with a form to pin a conflict."""
-    views = [{**proposal_summary(s, p), "open_slots": proposals.open_slots(s, p),
-              "invitations": [invitation_brief(s, i) for i in proposals.invitations_of(s, p.id)]}
-             for p in proposals.open_proposals(s)]
-    pending = [{**i, "title": v["title"]} for v in views for i in v["invitations"]
-               if i["status"] in proposals.OPEN_STATES]
+    views = [
+        {
+            **proposal_summary(s, p),
+            "open_slots": proposals.open_slots(s, p),
+            "invitations": [invitation_brief(s, i) for i in proposals.invitations_of(s, p.id)],
+        }
+        for p in proposals.open_proposals(s)
+    ]
+    pending = [
+        {**i, "title": v["title"]} for v in views for i in v["invitations"] if i["status"] in proposals.OPEN_STATES
+    ]
     conflicts = [conflict_view(s, c) for c in proposals.all_conflicts(s)]
-    return _("Proposals and reviews"), "review_coordinator_panel.html", {
-        "open": views, "pending": pending, "conflicts": conflicts}
+    return (
+        _("Proposals and reviews"),
+        "review_coordinator_panel.html",
+        {"open": views, "pending": pending, "conflicts": conflicts},
+    )
 
 
 if "reviews.proposals" not in [endpoint for _label, endpoint in NAV_LINKS]:

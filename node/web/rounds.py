@@ -1,13 +1,15 @@
 """Web pages: review rounds (coordinators run them, members submit into them), interests (bids), remote conflicts."""
+
 from __future__ import annotations
 
 import re
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from ..api.rounds import remote_conflict_view, round_view
 from .. import i18n, labels
+from ..api.rounds import remote_conflict_view, round_view
 from ..context import node_ctx
 from ..services import bids, members, proposals, rounds
 from ..tables import Member
@@ -37,8 +39,9 @@ def rounds_page():
     with ctx.db.read() as s:
         me = _me(s)
         views = [round_view(s, r, me) for r in rounds.list_rounds(s, me)]
-    return render_template("rounds/list.html", rounds=views, max_reviews=proposals.MAX_REVIEWS,
-                           max_load=rounds.MAX_LOAD)
+    return render_template(
+        "rounds/list.html", rounds=views, max_reviews=proposals.MAX_REVIEWS, max_load=rounds.MAX_LOAD
+    )
 
 
 @bp.post("/rounds")
@@ -46,9 +49,14 @@ def rounds_page():
 @form_action("rounds.rounds")
 def create_round():
     ctx = node_ctx()
-    data = {"title": request.form.get("title", ""), "deadline": i18n.form_time(request.form.get("deadline"), "deadline") or "",
-            "reviews_per_proposal": _form_int("reviews_per_proposal"), "min_load": _form_int("min_load", "0"),
-            "max_load": _form_int("max_load"), "need_foreign": request.form.get("need_foreign") == "on"}
+    data = {
+        "title": request.form.get("title", ""),
+        "deadline": i18n.form_time(request.form.get("deadline"), "deadline") or "",
+        "reviews_per_proposal": _form_int("reviews_per_proposal"),
+        "min_load": _form_int("min_load", "0"),
+        "max_load": _form_int("max_load"),
+        "need_foreign": request.form.get("need_foreign") == "on",
+    }
     with ctx.db.write() as s:
         round_id = rounds.create_round(s, coordinator=_me(s), data=data, now=ctx.now()).id
     flash(_("Review round opened; members can submit proposals into it until its deadline."), "info")
@@ -62,9 +70,15 @@ def round_page(round_id: int):
     with ctx.db.read() as s:
         me = _me(s)
         view = round_view(s, rounds.visible_round(s, me, round_id), me)
-    page = render_template("rounds/detail.html", r=view, refresh=REFRESH_SECONDS if view["status"] == "solving" else 0,
-                           taxonomy=members.taxonomy(ctx.settings), languages=members.LANGUAGES,
-                           stages=proposals.STAGES, now=ctx.now())
+    page = render_template(
+        "rounds/detail.html",
+        r=view,
+        refresh=REFRESH_SECONDS if view["status"] == "solving" else 0,
+        taxonomy=members.taxonomy(ctx.settings),
+        languages=members.LANGUAGES,
+        stages=proposals.STAGES,
+        now=ctx.now(),
+    )
     response = make_response(page)
     if view["status"] == "solving":
         response.headers["Refresh"] = str(REFRESH_SECONDS)  # the meta tag in the page does the same
@@ -77,16 +91,28 @@ def round_page(round_id: int):
 def submit_proposal(round_id: int):
     ctx = node_ctx()
     form = request.form
-    data = {"title": form.get("title", ""), "summary": form.get("summary", ""), "full_text": form.get("full_text", ""),
-            "tags": form.getlist("tags"), "language": form.get("language", ""), "stage": form.get("stage", ""),
-            "bounty": _form_int("bounty")}
+    data = {
+        "title": form.get("title", ""),
+        "summary": form.get("summary", ""),
+        "full_text": form.get("full_text", ""),
+        "tags": form.getlist("tags"),
+        "language": form.get("language", ""),
+        "stage": form.get("stage", ""),
+        "bounty": _form_int("bounty"),
+    }
     if form.get("min_foreign_reviewers", "").strip():
         data["min_foreign_reviewers"] = _form_int("min_foreign_reviewers")
     with ctx.db.write() as s:
         proposal = rounds.submit_proposal(s, ctx.settings, author=_me(s), round_id=round_id, data=data, now=ctx.now())
         proposal_id, held = proposal.id, proposal.reviews_wanted * proposal.bounty
-    flash(_("Proposal submitted into the round; %(amount)s are in escrow. Reviewers are invited when the round is "
-            "solved.", amount=labels.amount(held)), "info")
+    flash(
+        _(
+            "Proposal submitted into the round; %(amount)s are in escrow. Reviewers are invited when the round is "
+            "solved.",
+            amount=labels.amount(held),
+        ),
+        "info",
+    )
     return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
 
 
@@ -96,8 +122,9 @@ def submit_proposal(round_id: int):
 def add_proposal(round_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
-        rounds.add_proposal(s, coordinator=_me(s), round_id=round_id, proposal_id=_form_int("proposal_id"),
-                            now=ctx.now())
+        rounds.add_proposal(
+            s, coordinator=_me(s), round_id=round_id, proposal_id=_form_int("proposal_id"), now=ctx.now()
+        )
     flash(_("Proposal added to the round."), "info")
     return redirect(url_for("rounds.round_page", round_id=round_id), 303)
 
@@ -152,8 +179,13 @@ def remote_conflicts():
         with ctx.db.write() as s:
             me = _me(s)
             if request.form.get("member_handle", "").strip():
-                bids.pin_remote_conflict(s, ctx.settings, coordinator=me, now=ctx.now(),
-                                         data={**data, "member_handle": request.form["member_handle"]})
+                bids.pin_remote_conflict(
+                    s,
+                    ctx.settings,
+                    coordinator=me,
+                    now=ctx.now(),
+                    data={**data, "member_handle": request.form["member_handle"]},
+                )
             else:
                 bids.declare_remote_conflict(s, ctx.settings, member=me, data=data, now=ctx.now())
         flash(_("Conflict recorded; matching and review rounds leave that reviewer out."), "info")

@@ -1,4 +1,5 @@
 """The seeded demo as a visitor of the devnet sees it: logins work and the review cycle is on the pages."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """In a real browser: sign up, edit the profile, ask for a review, review it as another member, rate it."""
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,9 @@ def flash(page) -> str:
 
 def balance(page) -> str:
     page.goto("/dashboard")
-    return page.locator("#balance").inner_text().replace("\xa0", " ")  # |sif joins amount and unit with a no-break space
+    return (
+        page.locator("#balance").inner_text().replace("\xa0", " ")
+    )  # |sif joins amount and unit with a no-break space
 
 
 def log_in(page, email: str, password: str = PASSWORD) -> None:
@@ -80,8 +83,12 @@ def write_review(page) -> None:
     page.wait_for_url("**/reviews")
     assert "Invitation accepted." in flash(page)
     card = page.locator("section.card", has_text=TITLE)
-    for field, score in (("Shared value", "4"), ("Social transformation", "5"), ("Impact", "4"),
-                         ("Your confidence", "3")):
+    for field, score in (
+        ("Shared value", "4"),
+        ("Social transformation", "5"),
+        ("Impact", "4"),
+        ("Your confidence", "3"),
+    ):
         card.get_by_label(field).select_option(score)
     card.get_by_label("Written feedback").fill(FEEDBACK)
     card.get_by_role("button", name="Submit review").click()
@@ -105,9 +112,18 @@ def test_a_member_asks_for_a_review_and_a_reviewer_delivers_it(node_process, new
     node = node_process("be-vl", node_name="SIF Flanders", require_approval=True)
     coordinator = node.coordinator()
     reviewer = node.new_member("rita", coordinator)
-    reviewer.call("PATCH", "/me", {"is_reviewer": True, "expertise": ["circular-economy", "community-building"],
-                                   "languages": ["en", "nl"], "review_capacity": 2,
-                                   "organisation": "Kringwinkel Hageland"}, expect=200)
+    reviewer.call(
+        "PATCH",
+        "/me",
+        {
+            "is_reviewer": True,
+            "expertise": ["circular-economy", "community-building"],
+            "languages": ["en", "nl"],
+            "review_capacity": 2,
+            "organisation": "Kringwinkel Hageland",
+        },
+        expect=200,
+    )
 
     author = new_page(node.url)
     sign_up(author, node, coordinator)

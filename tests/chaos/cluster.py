@@ -5,6 +5,7 @@ own base_url), peers are added by relay URL, and the harness's own API calls go 
 node's real port. Data folders are copied from a template initialised once per node id, which
 saves the two CLI runs `init` and `create-coordinator` per node and seed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,13 +29,26 @@ from .relay import Relay
 NODE_IDS = ("be-vl", "nl", "at", "it", "hu")
 HANDLES = ("ana", "ben", "cas", "dora", "eli", "fay", "gus", "hal")
 # Pools travel at once and invitations expire after an hour, so a clock jump (or the quiet wait) ends them.
-NODE_SETTINGS = {"retry_base_seconds": 1, "retry_max_seconds": 4, "sweep_seconds": 1, "checkpoint_seconds": 15,
-                 "require_approval": False, "allow_clock_control": True, "fed_max_skew_seconds": 300,
-                 "pool_share_seconds": 1, "invite_accept_hours": 1}
+NODE_SETTINGS = {
+    "retry_base_seconds": 1,
+    "retry_max_seconds": 4,
+    "sweep_seconds": 1,
+    "checkpoint_seconds": 15,
+    "require_approval": False,
+    "allow_clock_control": True,
+    "fed_max_skew_seconds": 300,
+    "pool_share_seconds": 1,
+    "invite_accept_hours": 1,
+}
 # Each node serves its own country, so min_foreign_reviewers asks for a peer's reviewer.
 COUNTRIES = {"be-vl": "BE", "nl": "NL", "at": "AT", "it": "IT", "hu": "HU"}
-REVIEWER_PROFILE = {"expertise": ["education"], "languages": ["en"], "is_reviewer": True, "pool_consent": True,
-                    "review_capacity": 3}
+REVIEWER_PROFILE = {
+    "expertise": ["education"],
+    "languages": ["en"],
+    "is_reviewer": True,
+    "pool_consent": True,
+    "review_capacity": 3,
+}
 MIGRATIONS = REPO / "node" / "migrations" / "versions"
 CLOCK_STEP = 60  # seconds per step when moving every clock forward together (well inside the 300 s window)
 
@@ -94,8 +108,9 @@ class ChaosNode:
 class Cluster:
     """The network under test for one seed."""
 
-    def __init__(self, seed: int, node_ids, workdir: Path, templates: Templates, *, members: int,
-                 settings: dict[str, dict]) -> None:
+    def __init__(
+        self, seed: int, node_ids, workdir: Path, templates: Templates, *, members: int, settings: dict[str, dict]
+    ) -> None:
         self.seed = seed
         self.workdir = Path(workdir)
         self.nodes: dict[str, ChaosNode] = {}
@@ -104,9 +119,17 @@ class Cluster:
             port = free_port()
             relay = Relay(node_id, port, f"{seed}:relay:{node_id}").start()
             templates.copy(node_id, self.workdir / node_id)
-            proc = NodeProcess(self.workdir / node_id, node_id, port=port,
-                               settings={**NODE_SETTINGS, "country": COUNTRIES[node_id], **settings.get(node_id, {}),
-                                         "base_url": relay.url})
+            proc = NodeProcess(
+                self.workdir / node_id,
+                node_id,
+                port=port,
+                settings={
+                    **NODE_SETTINGS,
+                    "country": COUNTRIES[node_id],
+                    **settings.get(node_id, {}),
+                    "base_url": relay.url,
+                },
+            )
             self.nodes[node_id] = ChaosNode(node_id, proc, relay, list(HANDLES[:members]))
 
     def dirs(self) -> dict[str, Path]:
@@ -125,9 +148,12 @@ class Cluster:
             for b in self.nodes.values():
                 if a is not b:
                     added = a.coord.call("POST", "/federation/peers", {"url": b.relay.url}, expect=201).json()
-                    a.coord.call("POST", f"/federation/peers/{b.node_id}/confirm",
-                                 {"fingerprint": added["fingerprint"], "trust_limit": trust[(a.node_id, b.node_id)]},
-                                 expect=200)
+                    a.coord.call(
+                        "POST",
+                        f"/federation/peers/{b.node_id}/confirm",
+                        {"fingerprint": added["fingerprint"], "trust_limit": trust[(a.node_id, b.node_id)]},
+                        expect=200,
+                    )
 
         def sign_up(n: ChaosNode) -> None:
             for handle in n.handles:
@@ -194,7 +220,9 @@ class Cluster:
         """Switch every fault off and restart every dead node; returns restart failures."""
         for n in self.nodes.values():
             n.relay.heal()
-        return [f"{n.node_id}: {out}" for n in self.nodes.values() if (out := self.restart(n.node_id)).startswith("error")]
+        return [
+            f"{n.node_id}: {out}" for n in self.nodes.values() if (out := self.restart(n.node_id)).startswith("error")
+        ]
 
     # --- quiet ----------------------------------------------------------------------------------
 
@@ -204,10 +232,13 @@ class Cluster:
         for n in self.nodes.values():
             for p in n.coord.call("GET", "/federation/peers", expect=200).json()["peers"]:
                 if p["entries_pending"]:
-                    out.append(f"{n.node_id}->{p['node_id']}: {p['entries_pending']} pending "
-                               f"(failures {p['failures']}, last error {p['last_error'][:160]!r})")
+                    out.append(
+                        f"{n.node_id}->{p['node_id']}: {p['entries_pending']} pending "
+                        f"(failures {p['failures']}, last error {p['last_error'][:160]!r})"
+                    )
             pending = NodeView(n.node_id, n.data_dir).one(
-                "select count(*) from fed_transfers where direction='out' and status='pending'")
+                "select count(*) from fed_transfers where direction='out' and status='pending'"
+            )
             if pending:
                 out.append(f"{n.node_id}: {pending} outgoing transfers pending")
             rounds = open_rounds(NodeView(n.node_id, n.data_dir))
@@ -262,14 +293,18 @@ class Cluster:
         for n in self.nodes.values():
             view = NodeView(n.node_id, n.data_dir)
             try:
-                unacked = view.one("select count(*) from fed_channel_entries where direction='out' and acked_at is null")
+                unacked = view.one(
+                    "select count(*) from fed_channel_entries where direction='out' and acked_at is null"
+                )
                 pending = view.one("select count(*) from fed_transfers where direction='out' and status='pending'")
                 rounds = open_rounds(view)
             except sqlite3.Error as exc:
                 return [f"{n.node_id}: database not readable while frozen ({exc})"]
             if unacked or pending or rounds:
-                out.append(f"{n.node_id}: {unacked} entries unacknowledged, {pending} transfers pending, "
-                           f"rounds not over {rounds} (frozen)")
+                out.append(
+                    f"{n.node_id}: {unacked} entries unacknowledged, {pending} transfers pending, "
+                    f"rounds not over {rounds} (frozen)"
+                )
         return out
 
     def kill_all(self) -> None:
@@ -296,8 +331,10 @@ def _wait_stopped(pid: int, timeout: float = 5.0) -> None:
         if not Path(f"/proc/{pid}").exists():
             return  # gone
         try:
-            states = [Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-                      for tid in os.listdir(f"/proc/{pid}/task")]
+            states = [
+                Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                for tid in os.listdir(f"/proc/{pid}/task")
+            ]
         except FileNotFoundError:  # a thread ended while we looked: look again
             continue
         if all(state in ("T", "t", "Z", "X") for state in states):

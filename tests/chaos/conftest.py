@@ -1,4 +1,5 @@
 """The short chaos run, shared by the tests of this folder (it costs about a minute, so it runs once)."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,9 @@ SHORT_SEEDS = (1, 2, 6)
 SKIP_UNTIL_FIXED: tuple[str, ...] = ()
 # BUG-2 (fixed): a second key rotation before every peer applied the first stalls delivery for good.
 MAX_ROTATIONS_UNTIL_FIXED = 99  # no cap: BUG-2 fixed (federation.state, oldest unapplied rotation)
-SHORT = Options(nodes=3, ops=50, members=3, quiet_timeout=45.0, skip=SKIP_UNTIL_FIXED,
-                max_rotations=MAX_ROTATIONS_UNTIL_FIXED)
+SHORT = Options(
+    nodes=3, ops=50, members=3, quiet_timeout=45.0, skip=SKIP_UNTIL_FIXED, max_rotations=MAX_ROTATIONS_UNTIL_FIXED
+)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ The seed decides everything the harness decides (setup, schedule, fault rates, t
 per-request draws); real timing does not replay, so a seed reproduces the same storm, not the
 same interleaving. Each seed prints one verdict line; the run ends with a summary of totals.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,10 +26,9 @@ from pathlib import Path
 
 from .cluster import NODE_IDS, Cluster, Templates
 from .invariants import Ack, Violation, check_network
-from .relay import KINDS as RELAY_KINDS
 from .ops import Runner, run_resume
+from .relay import KINDS as RELAY_KINDS
 from .workload import GROUPS, OP_KINDS, World, plan_schedule
-
 
 BALANCE_CAP = 18  # max_balance of the capped nodes: payments into them bounce with payee_cap_exceeded
 
@@ -63,13 +63,25 @@ class SeedResult:
         return not self.violations
 
     def to_json(self) -> dict:
-        return {"seed": self.seed, "faults": dict(self.faults), "ops": dict(self.ops), "seconds": self.seconds,
-                "violations": [[v.invariant, v.detail] for v in self.violations], "warnings": self.warnings}
+        return {
+            "seed": self.seed,
+            "faults": dict(self.faults),
+            "ops": dict(self.ops),
+            "seconds": self.seconds,
+            "violations": [[v.invariant, v.detail] for v in self.violations],
+            "warnings": self.warnings,
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "SeedResult":
-        return cls(data["seed"], faults=Counter(data["faults"]), ops=Counter(data["ops"]), seconds=data["seconds"],
-                   violations=[Violation(*v) for v in data["violations"]], warnings=data["warnings"])
+    def from_json(cls, data: dict) -> SeedResult:
+        return cls(
+            data["seed"],
+            faults=Counter(data["faults"]),
+            ops=Counter(data["ops"]),
+            seconds=data["seconds"],
+            violations=[Violation(*v) for v in data["violations"]],
+            warnings=data["warnings"],
+        )
 
     def line(self) -> str:
         faults = " ".join(f"{k}={v}" for k, v in sorted(self.faults.items()))
@@ -109,15 +121,19 @@ def skipped(opts: Options) -> set[str]:
 
 def schedule_of(seed: int, opts: Options, node_ids: list[str]):
     trust = setup_of(seed, node_ids, opts.faults)[1]
-    world = World(nodes=list(node_ids), members=opts.members, max_dead=max(1, len(node_ids) // 2),
-                  small_trust={pair: limit for pair, limit in trust.items() if limit < 100})
+    world = World(
+        nodes=list(node_ids),
+        members=opts.members,
+        max_dead=max(1, len(node_ids) // 2),
+        small_trust={pair: limit for pair, limit in trust.items() if limit < 100},
+    )
     return plan_schedule(seed, opts.ops, world, OP_KINDS)
 
 
 def run_seed(seed: int, opts: Options, workdir: Path, templates: Templates, log=print) -> SeedResult:
     """One seed from start to verdict; every process it started is gone when it returns."""
     started = time.monotonic()
-    node_ids = list(NODE_IDS[:opts.nodes])
+    node_ids = list(NODE_IDS[: opts.nodes])
     rates, trust, settings = setup_of(seed, node_ids, opts.faults)
     schedule = schedule_of(seed, opts, node_ids)
     kinds = {k.name: k for k in OP_KINDS}
@@ -131,8 +147,10 @@ def run_seed(seed: int, opts: Options, workdir: Path, templates: Templates, log=
         if opts.verbose:
             log(text)
 
-    say(f"seed {seed}: nodes {node_ids} fault rates {rates} small limits "
-        f"{ {f'{a}->{b}': v for (a, b), v in trust.items() if v < 100} } caps {[n for n in settings if settings[n]]}")
+    say(
+        f"seed {seed}: nodes {node_ids} fault rates {rates} small limits "
+        f"{ {f'{a}->{b}': v for (a, b), v in trust.items() if v < 100} } caps {[n for n in settings if settings[n]]}"
+    )
     cluster = Cluster(seed, node_ids, workdir, templates, members=opts.members, settings=settings)
     runner = Runner(cluster, skip=skipped(opts), max_rotations=opts.max_rotations)
     try:
@@ -149,8 +167,9 @@ def run_seed(seed: int, opts: Options, workdir: Path, templates: Templates, log=
         for _ in range(3):
             left = cluster.wait_quiet(opts.quiet_timeout)
             if left:
-                result.violations.append(Violation("i:liveness", f"not quiet after {opts.quiet_timeout:.0f}s: "
-                                                                 + "; ".join(left[:6])))
+                result.violations.append(
+                    Violation("i:liveness", f"not quiet after {opts.quiet_timeout:.0f}s: " + "; ".join(left[:6]))
+                )
             cluster.kill_all()  # on the frozen quiet cut (or wherever they are after a liveness failure)
             # SIGSTOP can catch a commit halfway (WAL frames written, index not yet): invisible to the
             # frozen read, there after the kill. Then the cut was not quiet: restart and wait again.
@@ -174,8 +193,11 @@ def cli_books(cluster: Cluster) -> list[Violation]:
     """(a) again, by the node's own `sifnet node check-books`, run on each stopped node in parallel."""
     with ThreadPoolExecutor(max_workers=len(cluster.nodes)) as pool:
         runs = list(pool.map(lambda n: (n.node_id, n.proc.cli("check-books", check=False)), cluster.nodes.values()))
-    return [Violation("a:books", f"{node}: check-books exited {r.returncode}: {r.stdout.strip()} {r.stderr[-200:]}")
-            for node, r in runs if r.returncode != 0]
+    return [
+        Violation("a:books", f"{node}: check-books exited {r.returncode}: {r.stdout.strip()} {r.stderr[-200:]}")
+        for node, r in runs
+        if r.returncode != 0
+    ]
 
 
 def _collect(result: SeedResult, cluster: Cluster, runner: Runner) -> None:
@@ -186,7 +208,7 @@ def _collect(result: SeedResult, cluster: Cluster, runner: Runner) -> None:
             result.violations.append(Violation("k:server_error", f"{n.node_id} inbox: {err}"))
         text = n.proc.log_path.read_text(errors="replace") if n.proc.log_path.exists() else ""
         if "Traceback" in text:
-            first = text[text.index("Traceback"):][:600].replace("\n", " | ")
+            first = text[text.index("Traceback") :][:600].replace("\n", " | ")
             result.warnings.append(f"{n.node_id} log has {text.count('Traceback')} tracebacks; first: {first}")
     result.faults["kill9"] = runner.kills
     result.faults["skew_s"] = runner.skew
@@ -221,29 +243,42 @@ def main(argv=None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the data folders of passing seeds too")
     p.add_argument("--plan-only", action="store_true", help="print the schedule of each seed and exit")
     p.add_argument("--verbose", "-v", action="store_true", help="print every operation and its outcome")
-    p.add_argument("--in-process", action="store_true",
-                   help="run every seed in this process (default: one child process per seed, so each seed "
-                        "runs the checkout's current code and a crash ends one seed, not the run)")
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every seed in this process (default: one child process per seed, so each seed "
+        "runs the checkout's current code and a crash ends one seed, not the run)",
+    )
     p.add_argument("--result-json", help=argparse.SUPPRESS)  # a child writes its seed's result here
     args = p.parse_args(argv)
     # A background run ignores SIGINT; SIGTERM then unwinds through the finally blocks that kill the nodes.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
-    opts = Options(nodes=args.nodes, ops=args.ops, members=args.members,
-                   skip=tuple(s for s in args.skip.split(",") if s), faults=tuple(f for f in args.faults.split(",") if f),
-                   max_rotations=args.max_rotations, quiet_timeout=args.quiet_timeout,
-                   cli_books=not args.no_cli_books, verbose=args.verbose)
+    opts = Options(
+        nodes=args.nodes,
+        ops=args.ops,
+        members=args.members,
+        skip=tuple(s for s in args.skip.split(",") if s),
+        faults=tuple(f for f in args.faults.split(",") if f),
+        max_rotations=args.max_rotations,
+        quiet_timeout=args.quiet_timeout,
+        cli_books=not args.no_cli_books,
+        verbose=args.verbose,
+    )
     seeds = [args.seed] if args.seed is not None else parse_seeds(args.seeds)
     if args.plan_only:
         for seed in seeds:
-            print(f"seed {seed}: {setup_of(seed, list(NODE_IDS[:opts.nodes]), opts.faults)}")
-            for op in schedule_of(seed, opts, list(NODE_IDS[:opts.nodes])):
+            print(f"seed {seed}: {setup_of(seed, list(NODE_IDS[: opts.nodes]), opts.faults)}")
+            for op in schedule_of(seed, opts, list(NODE_IDS[: opts.nodes])):
                 print(f"  {op.index:4d} {op.kind:14s} {op.args}")
         return 0
     root = Path(args.workdir or tempfile.mkdtemp(prefix="sifnet-chaos-"))
     if not args.result_json:
-        print(f"chaos: seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), {opts.nodes} nodes, {opts.ops} ops each, "
-              f"skip {list(opts.skip) or 'nothing'}, data in {root}", flush=True)
+        print(
+            f"chaos: seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), {opts.nodes} nodes, {opts.ops} ops each, "
+            f"skip {list(opts.skip) or 'nothing'}, data in {root}",
+            flush=True,
+        )
     if args.result_json:
         (result,) = run_many(seeds, opts, root, keep=args.keep)
         Path(args.result_json).write_text(json.dumps(result.to_json()))
@@ -258,8 +293,21 @@ def run_child(seed: int, argv: list[str], root: Path) -> SeedResult:
     out = root / f"seed-{seed}.json"
     out.unlink(missing_ok=True)
     kept = [a for i, a in enumerate(argv) if not _is_seed_arg(argv, i)]
-    child = subprocess.Popen([sys.executable, "-m", "tests.chaos.harness", *kept, "--seed", str(seed),
-                              "--workdir", str(root), "--result-json", str(out)], cwd=Path(__file__).parents[2])
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.chaos.harness",
+            *kept,
+            "--seed",
+            str(seed),
+            "--workdir",
+            str(root),
+            "--result-json",
+            str(out),
+        ],
+        cwd=Path(__file__).parents[2],
+    )
     try:
         child.wait()
     except KeyboardInterrupt:
@@ -268,8 +316,9 @@ def run_child(seed: int, argv: list[str], root: Path) -> SeedResult:
         raise
     if out.exists():
         return SeedResult.from_json(json.loads(out.read_text()))
-    return SeedResult(seed, violations=[Violation("x:harness", f"the seed's process exited {child.returncode} "
-                                                               "without a result")])
+    return SeedResult(
+        seed, violations=[Violation("x:harness", f"the seed's process exited {child.returncode} without a result")]
+    )
 
 
 def _is_seed_arg(argv: list[str], i: int) -> bool:
@@ -291,8 +340,10 @@ def run_many(seeds: list[int], opts: Options, root: Path, *, keep: bool = False,
         shutil.rmtree(workdir, ignore_errors=True)
         try:
             result = run_seed(seed, opts, workdir, templates, log=log)
-        except Exception as exc:  # noqa: BLE001  (one broken seed must not end a long run)
-            result = SeedResult(seed, violations=[Violation("x:harness", f"{exc.__class__.__name__}: {str(exc)[:600]}")])
+        except Exception as exc:
+            result = SeedResult(
+                seed, violations=[Violation("x:harness", f"{exc.__class__.__name__}: {str(exc)[:600]}")]
+            )
         log(result.line())
         for v in result.violations[1:8]:
             log(f"    also: {v}")
@@ -311,10 +362,13 @@ def summarise(results: list[SeedResult], log=print) -> int:
         faults.update(r.faults)
         ops.update(r.ops)
     bad = [r for r in results if not r.ok]
-    log(f"chaos summary: seeds={len(results)} ok={len(results) - len(bad)} violations={sum(len(r.violations) for r in bad)} "
+    log(
+        f"chaos summary: seeds={len(results)} ok={len(results) - len(bad)} "
+        f"violations={sum(len(r.violations) for r in bad)} "
         f"in {len(bad)} seeds; faults={sum(v for k, v in faults.items() if k != 'skew_s')} "
         f"({' '.join(f'{k}={v}' for k, v in sorted(faults.items()))}); ops={sum(ops.values())} "
-        f"({' '.join(f'{k}={v}' for k, v in sorted(ops.items()))})")
+        f"({' '.join(f'{k}={v}' for k, v in sorted(ops.items()))})"
+    )
     for r in bad:
         log(f"  failing seed {r.seed}: {r.violations[0]}")
     return 1 if bad else 0

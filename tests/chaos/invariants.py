@@ -6,13 +6,14 @@ invariant with a letter: (a) books, (b) positions, (c) conservation, (d) transfe
 (e) escrow, (f) chain, (g) acked, (h) disputes, (j) reviews (cross-border invitations), (l) rounds
 (clearing rounds).
 """
+
 from __future__ import annotations
 
 import json
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from protocol import Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, check_chain, keys_before, parse_json
@@ -78,8 +79,18 @@ def check_network(dirs: dict[str, Path], acks: list[Ack] = ()) -> list[Violation
     """Every invariant over the whole network; an empty list means all hold."""
     views = {node_id: NodeView(node_id, d) for node_id, d in dirs.items()}
     out: list[Violation] = []
-    for check in (check_books, check_positions, check_conservation, check_transfers, check_escrow,
-                  check_chains, check_disputes, check_reviews, check_invitation_bounds, check_rounds):
+    for check in (
+        check_books,
+        check_positions,
+        check_conservation,
+        check_transfers,
+        check_escrow,
+        check_chains,
+        check_disputes,
+        check_reviews,
+        check_invitation_bounds,
+        check_rounds,
+    ):
         out += check(views)
     out += check_acks(views, acks)
     return out
@@ -93,8 +104,9 @@ def check_books(views: dict[str, NodeView]) -> list[Violation]:
         if total != 0:
             out.append(Violation("a:books", f"{v.node_id}: balances sum to {total}"))
         for ref, bal, posted in v.rows(
-                "select a.ref, a.balance, coalesce(sum(p.amount), 0) from accounts a "
-                "left join postings p on p.account_id = a.id group by a.id having a.balance != coalesce(sum(p.amount), 0)"):
+            "select a.ref, a.balance, coalesce(sum(p.amount), 0) from accounts a "
+            "left join postings p on p.account_id = a.id group by a.id having a.balance != coalesce(sum(p.amount), 0)"
+        ):
             out.append(Violation("a:books", f"{v.node_id}: account {ref} balance {bal} != postings {posted}"))
         for txn_id, s in v.rows("select txn_id, sum(amount) from postings group by txn_id having sum(amount) != 0"):
             out.append(Violation("a:books", f"{v.node_id}: transaction {txn_id} sums to {s}"))
@@ -103,7 +115,7 @@ def check_books(views: dict[str, NodeView]) -> list[Violation]:
 
 def _pairs(views: dict[str, NodeView]):
     """Every peered ordered pair (a, b) with both databases at hand."""
-    for a, va in views.items():
+    for _a, va in views.items():
         for b in va.peers():
             if b in views:
                 yield va, views[b]
@@ -117,8 +129,13 @@ def check_positions(views: dict[str, NodeView]) -> list[Violation]:
             continue
         pa, pb = va.balance(f"position:{vb.node_id}") or 0, vb.balance(f"position:{va.node_id}") or 0
         if pa + pb != 0:
-            out.append(Violation("b:positions", f"{va.node_id}->{vb.node_id} position {pa}, "
-                                                f"{vb.node_id}->{va.node_id} position {pb}: sum {pa + pb}"))
+            out.append(
+                Violation(
+                    "b:positions",
+                    f"{va.node_id}->{vb.node_id} position {pa}, "
+                    f"{vb.node_id}->{va.node_id} position {pb}: sum {pa + pb}",
+                )
+            )
     return out
 
 
@@ -136,9 +153,14 @@ def check_conservation(views: dict[str, NodeView]) -> list[Violation]:
                 other[kind] = other.get(kind, 0) + total
     out = []
     if held != issued:
-        out.append(Violation("c:conservation", f"members+escrow hold {held}, issued {issued}: "
-                                               f"federation {'created' if held > issued else 'destroyed'} "
-                                               f"{abs(held - issued)}"))
+        out.append(
+            Violation(
+                "c:conservation",
+                f"members+escrow hold {held}, issued {issued}: "
+                f"federation {'created' if held > issued else 'destroyed'} "
+                f"{abs(held - issued)}",
+            )
+        )
     for kind, total in other.items():
         if total:
             out.append(Violation("c:conservation", f"accounts of kind {kind} hold {total}"))
@@ -159,7 +181,8 @@ def check_transfers(views: dict[str, NodeView]) -> list[Violation]:
     rows = {}
     for v in views.values():
         for tid, direction, peer, status, amount, reason in v.rows(
-                "select transfer_id, direction, peer_id, status, amount, reason_code from fed_transfers"):
+            "select transfer_id, direction, peer_id, status, amount, reason_code from fed_transfers"
+        ):
             rows[(v.node_id, tid, direction)] = (peer, status, amount, reason)
     for (node, tid, direction), (peer, status, amount, reason) in sorted(rows.items()):
         if status not in ("completed", "bounced"):
@@ -169,17 +192,32 @@ def check_transfers(views: dict[str, NodeView]) -> list[Violation]:
         if REUSE_MARK in tid:
             original = tid.split(REUSE_MARK)[0]
             if (status, reason) != ("bounced", "transfer_id_reused") or (peer, original, "in") not in rows:
-                out.append(Violation("d:transfers", f"reused id {tid[:8]}{tid[32:]} {node}->{peer}: {status} "
-                                                    f"({reason}), first transfer there: {(peer, original, 'in') in rows}"))
+                out.append(
+                    Violation(
+                        "d:transfers",
+                        f"reused id {tid[:8]}{tid[32:]} {node}->{peer}: {status} "
+                        f"({reason}), first transfer there: {(peer, original, 'in') in rows}",
+                    )
+                )
             continue
         other = rows.get((peer, tid, "in" if direction == "out" else "out"))
         if other is None:
-            out.append(Violation("d:transfers", f"{direction} transfer {tid[:8]} {node}<->{peer} has no "
-                                                f"{'in' if direction == 'out' else 'out'}-row on {peer}"))
+            out.append(
+                Violation(
+                    "d:transfers",
+                    f"{direction} transfer {tid[:8]} {node}<->{peer} has no "
+                    f"{'in' if direction == 'out' else 'out'}-row on {peer}",
+                )
+            )
             continue
         if direction == "out" and (other[0] != node or other[1] != status or other[2] != amount):
-            out.append(Violation("d:transfers", f"transfer {tid[:8]} {node}->{peer}: out {status} {amount}, "
-                                                f"in {other[1]} {other[2]} (from {other[0]})"))
+            out.append(
+                Violation(
+                    "d:transfers",
+                    f"transfer {tid[:8]} {node}->{peer}: out {status} {amount}, "
+                    f"in {other[1]} {other[2]} (from {other[0]})",
+                )
+            )
     return out
 
 
@@ -192,11 +230,17 @@ def check_invitation_bounds(views: dict[str, NodeView]) -> list[Violation]:
     out = []
     for v in views.values():
         for invite_id, peer, received, accept_by, due_by in v.rows(
-                "select invite_id, peer_id, received_at, accept_by, due_by from fed_incoming_invitations"):
+            "select invite_id, peer_id, received_at, accept_by, due_by from fed_incoming_invitations"
+        ):
             start, accept, due = _time(received), _time(accept_by), _time(due_by)
             if accept - start > timedelta(days=MAX_ACCEPT_DAYS) or due - start > timedelta(days=MAX_DUE_DAYS):
-                out.append(Violation("l:invitations", f"{v.node_id} holds {peer}'s invitation {invite_id[:12]} "
-                                                      f"to accept by {accept_by}, due {due_by} (received {received})"))
+                out.append(
+                    Violation(
+                        "l:invitations",
+                        f"{v.node_id} holds {peer}'s invitation {invite_id[:12]} "
+                        f"to accept by {accept_by}, due {due_by} (received {received})",
+                    )
+                )
     return out
 
 
@@ -209,15 +253,18 @@ def check_escrow(views: dict[str, NodeView]) -> list[Violation]:
         if v.has_table("advice_bookings"):
             marks = ",".join("?" * len(FINAL_BOOKINGS))
             for bid, status, bal in v.rows(
-                    f"select b.id, b.status, a.balance from advice_bookings b join accounts a on "
-                    f"a.ref = 'escrow:advice:' || b.id where b.status in ({marks}) and a.balance != 0", *FINAL_BOOKINGS):
+                f"select b.id, b.status, a.balance from advice_bookings b join accounts a on "
+                f"a.ref = 'escrow:advice:' || b.id where b.status in ({marks}) and a.balance != 0",
+                *FINAL_BOOKINGS,
+            ):
                 out.append(Violation("e:escrow", f"{v.node_id}: advice session {bid} is {status} with {bal} in escrow"))
         if v.has_table("proposals"):
             marks = ",".join("?" * len(FINAL_PROPOSALS))
             for pid, status, bal in v.rows(
-                    f"select p.id, p.status, a.balance from proposals p join accounts a on "
-                    f"a.ref = 'escrow:proposal:' || p.id where p.status in ({marks}) and a.balance != 0",
-                    *FINAL_PROPOSALS):
+                f"select p.id, p.status, a.balance from proposals p join accounts a on "
+                f"a.ref = 'escrow:proposal:' || p.id where p.status in ({marks}) and a.balance != 0",
+                *FINAL_PROPOSALS,
+            ):
                 out.append(Violation("e:escrow", f"{v.node_id}: proposal {pid} is {status} with {bal} in escrow"))
     return out
 
@@ -226,7 +273,7 @@ def _time(text: str | None) -> datetime | None:
     if text is None:
         return None
     value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def check_chains(views: dict[str, NodeView]) -> list[Violation]:
@@ -234,10 +281,15 @@ def check_chains(views: dict[str, NodeView]) -> list[Violation]:
     out = []
     for va, vb in _pairs(views):
         a, b = va.node_id, vb.node_id
-        sent = va.rows("select seq, entry_hash, acked_at from fed_channel_entries where peer_id=? and direction='out' "
-                       "order by seq", b)
-        got = vb.rows("select seq, entry_hash, envelope from fed_channel_entries where peer_id=? and direction='in' "
-                      "order by seq", a)
+        sent = va.rows(
+            "select seq, entry_hash, acked_at from fed_channel_entries where peer_id=? and direction='out' "
+            "order by seq",
+            b,
+        )
+        got = vb.rows(
+            "select seq, entry_hash, envelope from fed_channel_entries where peer_id=? and direction='in' order by seq",
+            a,
+        )
         if [(s, h) for s, h, _ in sent] != [(s, h) for s, h, _ in got]:
             diff = _first_difference([(s, h) for s, h, _ in sent], [(s, h) for s, h, _ in got])
             out.append(Violation("f:chain", f"{a}->{b}: {a} sent {len(sent)} entries, {b} holds {len(got)}; {diff}"))
@@ -259,12 +311,13 @@ def check_chains(views: dict[str, NodeView]) -> list[Violation]:
 def _pinned_keyring(v: NodeView, peer: str, entries: list[Envelope]) -> Keyring:
     """The peer's keys as the node knew them before this chain (checking it learns its rotations again)."""
     keys = v.rows("select public, not_before, not_after from fed_peer_keys where peer_id=?", peer)
-    return keys_before(entries, Keyring.of(*[KeyInfo(peer, PublicKey.from_b64(pub), _time(nb), _time(na))
-                                             for pub, nb, na in keys]))
+    return keys_before(
+        entries, Keyring.of(*[KeyInfo(peer, PublicKey.from_b64(pub), _time(nb), _time(na)) for pub, nb, na in keys])
+    )
 
 
 def _first_difference(left: list, right: list) -> str:
-    for i, (x, y) in enumerate(zip(left, right)):
+    for _i, (x, y) in enumerate(zip(left, right)):
         if x != y:
             return f"first difference at seq {x[0]}: {x[1][:10]} vs {y[1][:10]}"
     return f"one log stops at seq {min(len(left), len(right))}"
@@ -289,7 +342,9 @@ def check_acks(views: dict[str, NodeView], acks) -> list[Violation]:
         member_id = v.one("select id from members where handle = ?", ack.handle)
         problem = _ack_problem(v, ack, member_id)
         if problem:
-            out.append(Violation("g:acked", f"{ack.kind} {ack.ref} by {ack.handle}@{ack.node} ({ack.amount}): {problem}"))
+            out.append(
+                Violation("g:acked", f"{ack.kind} {ack.ref} by {ack.handle}@{ack.node} ({ack.amount}): {problem}")
+            )
     return out
 
 
@@ -298,15 +353,24 @@ def _ack_problem(v: NodeView, ack: Ack, member_id: int | None) -> str:
         return "the member is gone"
     account = f"member:{member_id}"
     if ack.kind == "pay":
-        posted = v.one("select p.amount from postings p join accounts a on a.id = p.account_id "
-                       "where p.txn_id = ? and a.ref = ?", int(ack.ref), account)
+        posted = v.one(
+            "select p.amount from postings p join accounts a on a.id = p.account_id where p.txn_id = ? and a.ref = ?",
+            int(ack.ref),
+            account,
+        )
         return "" if posted == -ack.amount else f"payer's posting is {posted}"
     if ack.kind == "xpay":
-        row = v.rows("select local_member_id, amount from fed_transfers where transfer_id=? and direction='out'", ack.ref)
+        row = v.rows(
+            "select local_member_id, amount from fed_transfers where transfer_id=? and direction='out'", ack.ref
+        )
         if row != [(member_id, ack.amount)]:
             return f"out-row is {row}"
-        posted = v.one("select p.amount from postings p join ledger_txns t on t.id = p.txn_id join accounts a on "
-                       "a.id = p.account_id where t.ref = ? and a.ref = ?", f"xfer:{ack.ref}:out", account)
+        posted = v.one(
+            "select p.amount from postings p join ledger_txns t on t.id = p.txn_id join accounts a on "
+            "a.id = p.account_id where t.ref = ? and a.ref = ?",
+            f"xfer:{ack.ref}:out",
+            account,
+        )
         return "" if posted == -ack.amount else f"payer's posting is {posted}"
     if ack.kind == "advice_book":
         hold = v.one("select count(*) from ledger_txns where ref = ?", f"advice:{ack.ref}:hold")
@@ -327,13 +391,16 @@ def check_reviews(views: dict[str, NodeView]) -> list[Violation]:
     out = []
     sent = {}
     for v in views.values():
-        for row in v.rows("select l.invite_id, l.peer_id, l.end_sent, l.transfer_id, i.id, i.status from "
-                          "fed_review_links l join review_invitations i on i.id = l.invitation_id"):
+        for row in v.rows(
+            "select l.invite_id, l.peer_id, l.end_sent, l.transfer_id, i.id, i.status from "
+            "fed_review_links l join review_invitations i on i.id = l.invitation_id"
+        ):
             sent[(v.node_id, row[0])] = row
     got = {}
     for v in views.values():
         for invite_id, peer, status, end_reason in v.rows(
-                "select invite_id, peer_id, status, end_reason from fed_incoming_invitations"):
+            "select invite_id, peer_id, status, end_reason from fed_incoming_invitations"
+        ):
             got[(peer, invite_id)] = (v.node_id, status, end_reason)
     for (node, invite_id), (_, peer, end_sent, transfer_id, inv_id, status) in sorted(sent.items()):
         if peer not in views:
@@ -352,8 +419,14 @@ def check_reviews(views: dict[str, NodeView]) -> list[Violation]:
 
 def _declined_at_once(v: NodeView, proposer: str, invite_id: str) -> bool:
     """Whether the reviewer's node answered the invite with a review_decline of its own (keeping no row)."""
-    return bool(v.one("select count(*) from fed_channel_entries where peer_id = ? and direction = 'out' and "
-                      "type = 'review_decline' and envelope like ?", proposer, f'%"invite_id":"{invite_id}"%'))
+    return bool(
+        v.one(
+            "select count(*) from fed_channel_entries where peer_id = ? and direction = 'out' and "
+            "type = 'review_decline' and envelope like ?",
+            proposer,
+            f'%"invite_id":"{invite_id}"%',
+        )
+    )
 
 
 def _review_problem(v: NodeView, inv_id: int, status: str, end_sent: str, transfer_id: str, theirs) -> str:
@@ -382,8 +455,12 @@ def open_rounds(v: NodeView) -> list[str]:
     if not v.has_table("fed_settlement_rounds"):
         return []
     marks = ",".join("?" * len(ROUNDS_NOT_OVER))
-    return [f"{rid[:8]}:{state}" for rid, state in v.rows(
-        f"select round_id, state from fed_settlement_rounds where state in ({marks})", *ROUNDS_NOT_OVER)]
+    return [
+        f"{rid[:8]}:{state}"
+        for rid, state in v.rows(
+            f"select round_id, state from fed_settlement_rounds where state in ({marks})", *ROUNDS_NOT_OVER
+        )
+    ]
 
 
 def check_rounds(views: dict[str, NodeView]) -> list[Violation]:
@@ -395,19 +472,32 @@ def check_rounds(views: dict[str, NodeView]) -> list[Violation]:
                 if p in views:
                     problem = _round_problem(views[p], rid, state)
                     if problem:
-                        out.append(Violation("l:rounds", f"round {rid[:8]} by {v.node_id} is {state}; on {p}: {problem}"))
+                        out.append(
+                            Violation("l:rounds", f"round {rid[:8]} by {v.node_id} is {state}; on {p}: {problem}")
+                        )
     for v in views.values():
-        for rid, coordinator, part in v.rows("select round_id, coordinator, state from fed_settlement_parts "
-                                             "where state = 'applied'"):
-            if coordinator in views and views[coordinator].one(
-                    "select state from fed_settlement_rounds where round_id = ?", rid) != "settled":
-                out.append(Violation("l:rounds", f"{v.node_id} applied round {rid[:8]} that {coordinator} did not settle"))
+        for rid, coordinator, _part in v.rows(
+            "select round_id, coordinator, state from fed_settlement_parts where state = 'applied'"
+        ):
+            if (
+                coordinator in views
+                and views[coordinator].one("select state from fed_settlement_rounds where round_id = ?", rid)
+                != "settled"
+            ):
+                out.append(
+                    Violation("l:rounds", f"{v.node_id} applied round {rid[:8]} that {coordinator} did not settle")
+                )
         for txn_id, legs, total in v.rows(
-                "select t.id, sum(a.kind != 'position'), sum(p.amount) from ledger_txns t join postings p on "
-                "p.txn_id = t.id join accounts a on a.id = p.account_id where t.kind = 'settlement' group by t.id"):
+            "select t.id, sum(a.kind != 'position'), sum(p.amount) from ledger_txns t join postings p on "
+            "p.txn_id = t.id join accounts a on a.id = p.account_id where t.kind = 'settlement' group by t.id"
+        ):
             if legs or total:
-                out.append(Violation("l:rounds", f"{v.node_id}: settlement {txn_id} moves more than positions "
-                                                 f"({legs} other legs, net {total})"))
+                out.append(
+                    Violation(
+                        "l:rounds",
+                        f"{v.node_id}: settlement {txn_id} moves more than positions ({legs} other legs, net {total})",
+                    )
+                )
     return out
 
 

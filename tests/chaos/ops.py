@@ -4,6 +4,7 @@ Each run function takes the Runner and the op's planned arguments and returns an
 string ("ok", "refused:<code>", "error:<code>", "node_down", ...). Acknowledged writes are
 recorded as Acks for invariant (g); any 5xx answer is recorded as a server error.
 """
+
 from __future__ import annotations
 
 import threading
@@ -91,8 +92,13 @@ def _live(r: Runner, node: str) -> bool:
 def run_pay(r: Runner, a: dict, client=None) -> str:
     if not _live(r, a["node"]):
         return "node_down"
-    resp = r.call("pay", client or r.member(a["node"], a["payer"]), "POST", "/transfers",
-                  {"to": r.handle(a["node"], a["payee"]), "amount": a["amount"], "memo": "chaos"})
+    resp = r.call(
+        "pay",
+        client or r.member(a["node"], a["payer"]),
+        "POST",
+        "/transfers",
+        {"to": r.handle(a["node"], a["payee"]), "amount": a["amount"], "memo": "chaos"},
+    )
     if resp.status_code == 201:
         r.acks.append(Ack(a["node"], "pay", r.handle(a["node"], a["payer"]), str(resp.json()["txn_id"]), a["amount"]))
     return outcome_of(resp)
@@ -102,8 +108,13 @@ def run_xpay(r: Runner, a: dict, client=None) -> str:
     if not _live(r, a["node"]):
         return "node_down"
     payee = f"nobody{a['amount']}" if a["payee"] < 0 else r.handle(a["to_node"], a["payee"])
-    resp = r.call("xpay", client or r.member(a["node"], a["payer"]), "POST", "/transfers",
-                  {"to": f"{payee}@{a['to_node']}", "amount": a["amount"], "memo": "chaos"})
+    resp = r.call(
+        "xpay",
+        client or r.member(a["node"], a["payer"]),
+        "POST",
+        "/transfers",
+        {"to": f"{payee}@{a['to_node']}", "amount": a["amount"], "memo": "chaos"},
+    )
     if resp.status_code == 201:
         r.acks.append(Ack(a["node"], "xpay", r.handle(a["node"], a["payer"]), resp.json()["transfer_id"], a["amount"]))
     return outcome_of(resp)
@@ -118,7 +129,7 @@ def run_burst(r: Runner, a: dict) -> str:
             outcomes[i] = (run_xpay if "to_node" in part else run_pay)(r, part, client=client)
         except requests.RequestException as exc:
             outcomes[i] = f"down:{exc.__class__.__name__}"
-        except Exception as exc:  # noqa: BLE001  (a thread must not die silently; report it)
+        except Exception as exc:
             outcomes[i] = "error:harness"
             r.server_errors.append(f"burst part {part}: {exc!r}")
         finally:
@@ -153,8 +164,13 @@ def run_advice_book(r: Runner, a: dict) -> str:
     if not _live(r, a["node"]):
         return "node_down"
     provider, receiver = r.member(a["node"], a["a"]), r.member(a["node"], a["b"])
-    resp = r.call("advice_book", provider, "POST", "/advice/listings",
-                  {"kind": "offer", "title": "Chaos advice", "tags": ["education"], "rate": a["rate"]})
+    resp = r.call(
+        "advice_book",
+        provider,
+        "POST",
+        "/advice/listings",
+        {"kind": "offer", "title": "Chaos advice", "tags": ["education"], "rate": a["rate"]},
+    )
     if resp.status_code != 201:
         return outcome_of(resp)
     resp = r.call("advice_book", receiver, "POST", f"/advice/listings/{resp.json()['id']}/book", {"hours": a["hours"]})
@@ -190,8 +206,15 @@ def run_advice_step(r: Runner, a: dict) -> str:
     if status == "claimed":
         if d < 0.5:
             return outcome_of(r.call("advice_step", receiver, "POST", f"/advice/bookings/{booking_id}/confirm", {}))
-        return outcome_of(r.call("advice_step", receiver, "POST", f"/advice/bookings/{booking_id}/dispute",
-                                 {"reason": "it did not happen"}))
+        return outcome_of(
+            r.call(
+                "advice_step",
+                receiver,
+                "POST",
+                f"/advice/bookings/{booking_id}/dispute",
+                {"reason": "it did not happen"},
+            )
+        )
     if status == "disputed":
         outcome = "pay_provider" if d < 0.33 else "refund_receiver" if d < 0.66 or amount < 2 else "split"
         body = {"outcome": outcome, "note": "settled by chaos"}
@@ -204,9 +227,22 @@ def run_advice_step(r: Runner, a: dict) -> str:
 def run_proposal_new(r: Runner, a: dict) -> str:
     if not _live(r, a["node"]):
         return "node_down"
-    resp = r.call("proposal_new", r.member(a["node"], a["a"]), "POST", "/proposals", {
-        "title": "Chaos proposal", "summary": "A proposal written under faults", "full_text": "Long text.",
-        "tags": ["education"], "language": "en", "stage": "idea", "reviews_wanted": a["hours"], "bounty": a["rate"]})
+    resp = r.call(
+        "proposal_new",
+        r.member(a["node"], a["a"]),
+        "POST",
+        "/proposals",
+        {
+            "title": "Chaos proposal",
+            "summary": "A proposal written under faults",
+            "full_text": "Long text.",
+            "tags": ["education"],
+            "language": "en",
+            "stage": "idea",
+            "reviews_wanted": a["hours"],
+            "bounty": a["rate"],
+        },
+    )
     if resp.status_code == 201:
         pid = resp.json()["id"]
         r.proposals[a["node"]].append(pid)
@@ -232,7 +268,9 @@ def run_proposal_step(r: Runner, a: dict) -> str:
     author = r.member(node, r.parties[(node, -pid)][0])
     if d < 0.15:
         return outcome_of(r.call("proposal_step", author, "POST", f"/proposals/{pid}/withdraw"))
-    live = [i for i in p.get("invitations", []) if i["status"] in ("invited", "accepted") and i["reviewer"] in cn.handles]
+    live = [
+        i for i in p.get("invitations", []) if i["status"] in ("invited", "accepted") and i["reviewer"] in cn.handles
+    ]
     if not live:
         return "no_invitation"
     inv = live[int(d * 997) % len(live)]
@@ -286,8 +324,15 @@ def run_suspend(r: Runner, a: dict) -> str:
     if not _live(r, a["node"]):
         return "node_down"
     r.suspended.add((a["node"], a["peer"]))
-    return outcome_of(r.call("suspend", r.cluster.nodes[a["node"]].coord, "POST",
-                             f"/federation/peers/{a['peer']}/suspend", {"reason": "chaos: defederated for a while"}))
+    return outcome_of(
+        r.call(
+            "suspend",
+            r.cluster.nodes[a["node"]].coord,
+            "POST",
+            f"/federation/peers/{a['peer']}/suspend",
+            {"reason": "chaos: defederated for a while"},
+        )
+    )
 
 
 def run_resume(r: Runner, a: dict) -> str:

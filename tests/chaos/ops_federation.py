@@ -3,6 +3,7 @@
 The planner functions are in workload.py; these follow ops.py's style (outcome strings, acks,
 server errors recorded by Runner.call).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -23,10 +24,23 @@ def run_xproposal_new(r: Runner, a: dict) -> str:
     """A proposal asking for reviewers from another country (peers' pools): invitations cross the border."""
     if not _live(r, a["node"]):
         return "node_down"
-    resp = r.call("xproposal_new", r.member(a["node"], a["a"]), "POST", "/proposals", {
-        "title": "Chaos proposal abroad", "summary": "Reviewed across borders under faults", "full_text": "Long text.",
-        "tags": ["education"], "language": "en", "stage": "idea", "reviews_wanted": a["hours"], "bounty": a["rate"],
-        "min_foreign_reviewers": a["foreign"]})
+    resp = r.call(
+        "xproposal_new",
+        r.member(a["node"], a["a"]),
+        "POST",
+        "/proposals",
+        {
+            "title": "Chaos proposal abroad",
+            "summary": "Reviewed across borders under faults",
+            "full_text": "Long text.",
+            "tags": ["education"],
+            "language": "en",
+            "stage": "idea",
+            "reviews_wanted": a["hours"],
+            "bounty": a["rate"],
+            "min_foreign_reviewers": a["foreign"],
+        },
+    )
     if resp.status_code == 201:
         pid = resp.json()["id"]
         r.proposals[a["node"]].append(pid)  # proposal_step withdraws these too
@@ -48,8 +62,9 @@ def run_xreview_step(r: Runner, a: dict) -> str:
         reviewer = r.member(node, (a["member"] + i) % count)
         listing = r.call("xreview_step", reviewer, "GET", "/remote-invitations")
         if listing.status_code == 200:  # a closed account's token no longer works: the next member
-            found += [(reviewer, inv) for inv in listing.json()["invitations"]
-                      if inv["status"] in ("invited", "accepted")]
+            found += [
+                (reviewer, inv) for inv in listing.json()["invitations"] if inv["status"] in ("invited", "accepted")
+            ]
     if not found:
         return "no_invitation"
     d = a["draw"]
@@ -58,18 +73,21 @@ def run_xreview_step(r: Runner, a: dict) -> str:
     reviewer, inv = pool[int(a["pick"] * len(pool))]
     if inv["status"] == "invited":
         action, body = ("accept", {}) if d < 0.8 else ("decline", {"reason": "chaos says no"})
-        return f"{action}:" + outcome_of(r.call("xreview_step", reviewer, "POST",
-                                                 f"/remote-invitations/{inv['id']}/{action}", body))
-    return "review:" + outcome_of(r.call("xreview_step", reviewer, "POST", f"/remote-invitations/{inv['id']}/review",
-                                         REVIEW))
+        return f"{action}:" + outcome_of(
+            r.call("xreview_step", reviewer, "POST", f"/remote-invitations/{inv['id']}/{action}", body)
+        )
+    return "review:" + outcome_of(
+        r.call("xreview_step", reviewer, "POST", f"/remote-invitations/{inv['id']}/review", REVIEW)
+    )
 
 
 def run_consent(r: Runner, a: dict) -> str:
     """A reviewer gives or withdraws consent to be shared with peers: the pool travels as a delta."""
     if not _live(r, a["node"]):
         return "node_down"
-    return outcome_of(r.call("consent", r.member(a["node"], a["member"]), "PATCH", "/me",
-                             {"pool_consent": a["consent"]}))
+    return outcome_of(
+        r.call("consent", r.member(a["node"], a["member"]), "PATCH", "/me", {"pool_consent": a["consent"]})
+    )
 
 
 def run_clock_jump(r: Runner, a: dict) -> str:
@@ -86,8 +104,13 @@ def run_settle(r: Runner, a: dict) -> str:
     """A clearing round coordinated by a node; faults may abandon it, which must change nothing anywhere."""
     if not _live(r, a["node"]):
         return "node_down"
-    resp = r.call("settle", r.cluster.nodes[a["node"]].coord, "POST", "/federation/settlements",
-                  {"participants": a["participants"], "deadline_seconds": a["deadline"]})
+    resp = r.call(
+        "settle",
+        r.cluster.nodes[a["node"]].coord,
+        "POST",
+        "/federation/settlements",
+        {"participants": a["participants"], "deadline_seconds": a["deadline"]},
+    )
     if resp.status_code != 201:
         return outcome_of(resp)
     r.rounds.append((a["node"], resp.json()["round_id"]))

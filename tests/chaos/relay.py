@@ -6,6 +6,7 @@ itself). Only /federation/v1/* gets faults; the node document and everything els
 Each request draws its fate from the relay's own seeded RNG, in arrival order: the sequence of
 decisions replays for a seed; which request meets which decision depends on real timing.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -20,8 +21,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 FAULTED_PREFIX = "/federation/v1/"
 # Per-request faults, in the order a draw is mapped onto them.
 KINDS = ("drop_before", "drop_after", "duplicate", "delay", "reorder")
-HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "te",
-               "upgrade", "trailer"}
+HOP_HEADERS = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "proxy-connection",
+    "te",
+    "upgrade",
+    "trailer",
+}
 REORDER_HOLD_SECONDS = 2.0
 UPSTREAM_TIMEOUT = 30.0
 
@@ -73,7 +82,7 @@ class Relay:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Relay":
+    def start(self) -> Relay:
         self.thread.start()
         return self
 
@@ -153,8 +162,9 @@ class Relay:
             send_headers["Connection"] = "close"
             conn.request(method, path, body=body, headers=send_headers)
             resp = conn.getresponse()
-            out = Upstream(resp.status, [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_HEADERS],
-                           resp.read())
+            out = Upstream(
+                resp.status, [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_HEADERS], resp.read()
+            )
         except (OSError, http.client.HTTPException):
             with self._lock:
                 self.seen["upstream_down"] += 1
@@ -174,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.0"  # one request per connection: a dropped answer is a closed socket
 
-    def log_message(self, format, *args) -> None:  # noqa: A002  (quiet: the harness counts instead)
+    def log_message(self, format, *args) -> None:
         return
 
     def _any(self) -> None:
@@ -195,7 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
             answer = relay.forward(self.command, self.path, headers, body)
         relay.release_held(p.get("event"))
         if answer is None:
-            return self._send(502, [("Content-Type", "application/json")], b'{"error": {"code": "relay_upstream_down"}}')
+            return self._send(
+                502, [("Content-Type", "application/json")], b'{"error": {"code": "relay_upstream_down"}}'
+            )
         if fate == "drop_after":  # the node applied it; the sender never hears
             return self._refuse(close=p["y"] < 0.7)
         self._send(answer.status, answer.headers, answer.body)

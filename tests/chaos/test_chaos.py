@@ -1,4 +1,5 @@
 """The seeded chaos harness: a short run in `make test`, and proof that its invariant checker can fail."""
+
 from __future__ import annotations
 
 import shutil
@@ -59,29 +60,49 @@ def _with_rows(dirs: dict, sql: str) -> Path:
 
 
 TAMPERING = {
-    "a:books": ["update accounts set balance = balance + 1 where id = (select min(id) from accounts where kind='member')"],
-    "b:positions": ["update accounts set balance = balance + 2 where id = (select min(id) from accounts where kind='position')",
-                    "update accounts set balance = balance - 2 where kind = 'issuance'"],
-    "c:conservation": ["update accounts set balance = balance + 3 where id = (select min(id) from accounts where kind='member')",
-                       "update accounts set balance = balance - 3 where id = (select min(id) from accounts where kind='position')"],
-    "d:transfers": ["update fed_transfers set status = 'bounced' where id = (select min(id) from fed_transfers "
-                    "where direction='in' and status='completed')"],
-    "e:escrow": ["insert into accounts (kind, ref, balance, closed, created_at) values "
-                 "('escrow', 'escrow:advice:999999', -1, 0, '2026-01-01 00:00:00')",
-                 "update accounts set balance = balance + 1 where kind = 'issuance'"],
-    "f:chain": ["update fed_channel_entries set envelope = replace(envelope, '\"amount\":', '\"amount\":1') "
-                "where id = (select min(id) from fed_channel_entries where direction='in' and type='transfer')"],
-    "j:reviews": ["update fed_incoming_invitations set invite_id = 'forged' || invite_id "
-                  "where id = (select min(id) from fed_incoming_invitations)"],
-    "l:rounds": ["update fed_settlement_rounds set state = 'certified' "
-                 "where round_id = (select min(round_id) from fed_settlement_rounds)"],
-    "h:disputes": ["insert into fed_disputes (peer_id, kind, detail, status, opened_at, resolution) "
-                   "select node_id, 'position_mismatch', 'planted', 'open', '2026-01-01 00:00:00', '' from fed_peers limit 1"],
+    "a:books": [
+        "update accounts set balance = balance + 1 where id = (select min(id) from accounts where kind='member')"
+    ],
+    "b:positions": [
+        "update accounts set balance = balance + 2 where id = (select min(id) from accounts where kind='position')",
+        "update accounts set balance = balance - 2 where kind = 'issuance'",
+    ],
+    "c:conservation": [
+        "update accounts set balance = balance + 3 where id = (select min(id) from accounts where kind='member')",
+        "update accounts set balance = balance - 3 where id = (select min(id) from accounts where kind='position')",
+    ],
+    "d:transfers": [
+        "update fed_transfers set status = 'bounced' where id = (select min(id) from fed_transfers "
+        "where direction='in' and status='completed')"
+    ],
+    "e:escrow": [
+        "insert into accounts (kind, ref, balance, closed, created_at) values "
+        "('escrow', 'escrow:advice:999999', -1, 0, '2026-01-01 00:00:00')",
+        "update accounts set balance = balance + 1 where kind = 'issuance'",
+    ],
+    "f:chain": [
+        "update fed_channel_entries set envelope = replace(envelope, '\"amount\":', '\"amount\":1') "
+        "where id = (select min(id) from fed_channel_entries where direction='in' and type='transfer')"
+    ],
+    "j:reviews": [
+        "update fed_incoming_invitations set invite_id = 'forged' || invite_id "
+        "where id = (select min(id) from fed_incoming_invitations)"
+    ],
+    "l:rounds": [
+        "update fed_settlement_rounds set state = 'certified' "
+        "where round_id = (select min(round_id) from fed_settlement_rounds)"
+    ],
+    "h:disputes": [
+        "insert into fed_disputes (peer_id, kind, detail, status, opened_at, resolution) "
+        "select node_id, 'position_mismatch', 'planted', 'open', '2026-01-01 00:00:00', '' from fed_peers limit 1"
+    ],
 }
-NEEDS = {"d:transfers": "select 1 from fed_transfers where direction='in' and status='completed'",
-         "f:chain": "select 1 from fed_channel_entries where direction='in' and type='transfer'",
-         "j:reviews": "select 1 from fed_incoming_invitations",
-         "l:rounds": "select 1 from fed_settlement_rounds"}
+NEEDS = {
+    "d:transfers": "select 1 from fed_transfers where direction='in' and status='completed'",
+    "f:chain": "select 1 from fed_channel_entries where direction='in' and type='transfer'",
+    "j:reviews": "select 1 from fed_incoming_invitations",
+    "l:rounds": "select 1 from fed_settlement_rounds",
+}
 
 
 @pytest.mark.parametrize("invariant", sorted(TAMPERING))
@@ -97,23 +118,30 @@ def test_checker_finds_a_lost_acknowledged_payment(clean_copy):
     dirs, acks = clean_copy
     ack = next(a for a in acks if a.kind == "pay")
     # Rewrite the payer's side of the acknowledged payment as if the node had never written it.
-    _edit(dirs[ack.node], f"update postings set account_id = (select id from accounts where kind='issuance') "
-                          f"where txn_id = {int(ack.ref)} and amount < 0")
+    _edit(
+        dirs[ack.node],
+        f"update postings set account_id = (select id from accounts where kind='issuance') "
+        f"where txn_id = {int(ack.ref)} and amount < 0",
+    )
     found = {v.invariant for v in check_network(dirs, acks)}
     assert "g:acked" in found, found
 
 
-@pytest.mark.parametrize("seed, options", [
-    # BUG-1: a checkpoint whose answer a partition ate answered 500; now 502 peer_unreachable.
-    (23, {"ops": 50, "members": 3}),
-    # BUG-2: two key rotations before a peer applied the first stalled that channel for good.
-    (137, {"ops": 50}),
-], ids=["seed_23_checkpoint_answer_lost", "seed_137_two_rotations_while_peer_down"])
+@pytest.mark.parametrize(
+    "seed, options",
+    [
+        # BUG-1: a checkpoint whose answer a partition ate answered 500; now 502 peer_unreachable.
+        (23, {"ops": 50, "members": 3}),
+        # BUG-2: two key rotations before a peer applied the first stalled that channel for good.
+        (137, {"ops": 50}),
+    ],
+    ids=["seed_23_checkpoint_answer_lost", "seed_137_two_rotations_while_peer_down"],
+)
 def test_regression_seed(seed, options, tmp_path):
     import dataclasses
 
     from .conftest import SHORT
     from .harness import run_many
 
-    result, = run_many([seed], dataclasses.replace(SHORT, **options), tmp_path, keep=False)
+    (result,) = run_many([seed], dataclasses.replace(SHORT, **options), tmp_path, keep=False)
     assert result.ok, result.line() + "\n" + "\n".join(str(v) for v in result.violations[:10])

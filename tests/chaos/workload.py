@@ -6,18 +6,41 @@ nodes answered: a seed always yields the same list of operations. To add an oper
 (clearing rounds, cross-border reviews) append an OpKind with a plan function here and a run
 function in ops.py (or ops_federation.py).
 """
+
 from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from .ops import (run_advice_book, run_advice_step, run_burst, run_checkpoint, run_clock, run_close, run_kill,
-                  run_partition, run_pause, run_pay, run_proposal_new, run_proposal_step, run_rotate, run_suspend,
-                  run_xpay)
-from .ops_federation import (run_clock_jump, run_consent, run_far_invite, run_settle, run_xpay_reuse,
-                             run_xproposal_new, run_xreview_step)
+from .ops import (
+    run_advice_book,
+    run_advice_step,
+    run_burst,
+    run_checkpoint,
+    run_clock,
+    run_close,
+    run_kill,
+    run_partition,
+    run_pause,
+    run_pay,
+    run_proposal_new,
+    run_proposal_step,
+    run_rotate,
+    run_suspend,
+    run_xpay,
+)
+from .ops_federation import (
+    run_clock_jump,
+    run_consent,
+    run_far_invite,
+    run_settle,
+    run_xpay_reuse,
+    run_xproposal_new,
+    run_xreview_step,
+)
 
 if TYPE_CHECKING:
     from .ops import Runner
@@ -68,7 +91,7 @@ class OpKind:
     name: str
     weight: int
     plan: Callable[[random.Random, World], dict | None]
-    run: Callable[["Runner", dict], str]
+    run: Callable[[Runner, dict], str]
     group: str = "money"  # flags switch groups off: money, advice, proposals, reviews, rounds, keys, process, net
 
 
@@ -99,7 +122,11 @@ def plan_pay(rng, w):
 
 def plan_xpay(rng, w, *, amounts=AMOUNTS, unknown=False):
     actor = _actor(rng, w)
-    dest, payee, amount = _other(rng, w, actor[0] if actor else w.nodes[0]), rng.randrange(w.members), rng.randint(*amounts)
+    dest, payee, amount = (
+        _other(rng, w, actor[0] if actor else w.nodes[0]),
+        rng.randrange(w.members),
+        rng.randint(*amounts),
+    )
     if actor is None:
         return None
     return {"node": actor[0], "payer": actor[1], "to_node": dest, "payee": -1 if unknown else payee, "amount": amount}
@@ -134,8 +161,13 @@ def plan_xpay_big(rng, w):
     if not members:
         return None
     amount = min(max(drawn, w.small_trust[(truster, trusted)] + 1), MAX_SPEND)
-    return {"node": trusted, "payer": members[int(payer_pick * len(members))], "to_node": truster, "payee": payee,
-            "amount": amount}
+    return {
+        "node": trusted,
+        "payer": members[int(payer_pick * len(members))],
+        "to_node": truster,
+        "payee": payee,
+        "amount": amount,
+    }
 
 
 def plan_burst(rng, w):

@@ -1,7 +1,8 @@
 """Directory fixtures: a directory app on its own database, fake national nodes on loopback, listing helpers."""
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

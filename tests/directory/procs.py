@@ -1,4 +1,5 @@
 """The directory as a real process: `sifnet directory init` and `sifnet directory run` on a loopback port."""
+
 from __future__ import annotations
 
 import os
@@ -33,19 +34,34 @@ class DirectoryProcess:
         cmd = [*sifnet_command(), "directory", *args, "--data-dir", str(self.data_dir)]
         result = subprocess.run(cmd, env=self.env(), cwd=REPO, capture_output=True, text=True, timeout=60)
         if result.returncode != 0:
-            raise AssertionError(f"directory {' '.join(args)} exited {result.returncode}\n{result.stdout}{result.stderr}")
+            raise AssertionError(
+                f"directory {' '.join(args)} exited {result.returncode}\n{result.stdout}{result.stderr}"
+            )
         return result
 
     def init(self) -> DirectoryProcess:
-        self.cli("init", "--directory-id", self.directory_id, "--port", str(self.port),
-                 "--poll-seconds", str(self.poll_seconds))
+        self.cli(
+            "init",
+            "--directory-id",
+            self.directory_id,
+            "--port",
+            str(self.port),
+            "--poll-seconds",
+            str(self.poll_seconds),
+        )
         return self
 
     def start(self, timeout: float = 30) -> DirectoryProcess:
         self._log = (self.data_dir / "directory.log").open("ab")
-        self.proc = subprocess.Popen([*sifnet_command(), "directory", "run", "--data-dir", str(self.data_dir)],
-                                     env=self.env(), cwd=REPO, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [*sifnet_command(), "directory", "run", "--data-dir", str(self.data_dir)],
+            env=self.env(),
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

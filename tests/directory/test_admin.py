@@ -1,9 +1,10 @@
 """The working group's web admin: login, sessions, CSRF, approving, refusing and delisting, the audit trail."""
+
 from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -37,8 +38,10 @@ def token(client, path: str = "/admin/login") -> str:
 
 
 def log_in(client, username: str = "ines", password: str = PASSWORD):
-    return client.post("/admin/login", data={"csrf_token": token(client), "username": username,
-                                             "password": password, "next": "/admin/"})
+    return client.post(
+        "/admin/login",
+        data={"csrf_token": token(client), "username": username, "password": password, "next": "/admin/"},
+    )
 
 
 @pytest.fixture
@@ -57,8 +60,11 @@ def post(client, path: str, **form):
 
 def actions(d) -> list[tuple]:
     with d.db.read() as s:
-        return [(a.username, a.action, a.node_id, a.reason) for a in
-                s.query(AdminAction).order_by(AdminAction.id).all() if a.action not in ("login", "add-admin")]
+        return [
+            (a.username, a.action, a.node_id, a.reason)
+            for a in s.query(AdminAction).order_by(AdminAction.id).all()
+            if a.action not in ("login", "add-admin")
+        ]
 
 
 def listing(d, node_id: str) -> Listing | None:
@@ -108,22 +114,34 @@ def test_login_starts_a_fresh_session_and_logout_ends_it(wg, d):
 
 def test_login_does_not_redirect_outside_the_admin(wg):
     client = wg.test_client()
-    resp = client.post("/admin/login", data={"csrf_token": token(client), "username": "ines", "password": PASSWORD,
-                                             "next": "//evil.example/admin"})
+    resp = client.post(
+        "/admin/login",
+        data={"csrf_token": token(client), "username": "ines", "password": PASSWORD, "next": "//evil.example/admin"},
+    )
     assert resp.status_code == 303 and resp.location.endswith("/admin/")
 
 
 def test_a_new_password_ends_older_sessions(browser, d):
     with d.db.write() as s:
-        admin.add_admin(s, username="ines", password="another long password", now=d.now(),
-                        hasher=admin.password_hasher(d.settings), replace=True)
+        admin.add_admin(
+            s,
+            username="ines",
+            password="another long password",
+            now=d.now(),
+            hasher=admin.password_hasher(d.settings),
+            replace=True,
+        )
     assert browser.get("/admin/").status_code == 303
 
 
 def test_every_admin_form_needs_the_csrf_token(browser, d, fake_node):
     apply_node(d, fake_node("hu", "HU"))
-    for path, form in (("/admin/nodes/hu/approve", {"fingerprint": "x"}), ("/admin/nodes/hu/refuse", {"reason": "x"}),
-                       ("/admin/nodes/hu/delist", {"reason": "x"}), ("/admin/logout", {})):
+    for path, form in (
+        ("/admin/nodes/hu/approve", {"fingerprint": "x"}),
+        ("/admin/nodes/hu/refuse", {"reason": "x"}),
+        ("/admin/nodes/hu/delist", {"reason": "x"}),
+        ("/admin/logout", {}),
+    ):
         resp = browser.post(path, data=form)
         assert resp.status_code == 400 and "did not come from this site" in resp.get_data(as_text=True)
     assert listing(d, "hu").status == "pending" and actions(d) == []
@@ -137,8 +155,10 @@ def test_an_application_shows_its_document_and_is_approved_by_the_fingerprint_re
     assert 'id="application-hu"' in page and node.fingerprint in page and node.url in page
     assert resp.headers["Cache-Control"] == "no-store"
     page = post(browser, "/admin/nodes/hu/approve", fingerprint="AAAA-BBBB")
-    assert "The fingerprint does not match the node&#39;s key. Read it back with its coordinator again. " \
-           "[fingerprint_mismatch]" in page
+    assert (
+        "The fingerprint does not match the node&#39;s key. Read it back with its coordinator again. "
+        "[fingerprint_mismatch]" in page
+    )
     assert listing(d, "hu").status == "pending"
     page = post(browser, "/admin/nodes/hu/approve", fingerprint=node.fingerprint.lower().replace("-", " "))
     assert f"hu is listed; key {node.fingerprint} pinned" in page and 'id="application-hu"' not in page
@@ -200,12 +220,25 @@ def test_add_admin_on_the_command_line(tmp_path, capsys, monkeypatch):
     assert "admin_exists" in capsys.readouterr().err
     assert main(["directory", "add-admin", "kai", "--password", "short", "--data-dir", data]) != 0
     assert "weak_password" in capsys.readouterr().err
-    assert main(["directory", "add-admin", "ines", "--password", "a new long password", "--reset-password",
-                 "--data-dir", data]) == 0
+    assert (
+        main(
+            [
+                "directory",
+                "add-admin",
+                "ines",
+                "--password",
+                "a new long password",
+                "--reset-password",
+                "--data-dir",
+                data,
+            ]
+        )
+        == 0
+    )
 
 
 def test_a_session_ends_after_its_hours(make_directory):
-    clock = FixedClock(datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc))
+    clock = FixedClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
     app = make_directory(clock=clock, **LIGHT)
     d = app.extensions["sifnet_directory"]
     with d.db.write() as s:

@@ -1,11 +1,12 @@
 """The directory coordinates a clearing round: real node processes and a real directory process on loopback."""
+
 from __future__ import annotations
 
 import itertools
 import json
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -60,9 +61,13 @@ def listed_cycle(node_process, directory_process):
 
 
 def positions(nodes) -> dict[str, dict[str, int]]:
-    return {n: {p["node_id"]: p["position"] for p in node.coordinator().call("GET", "/federation/peers",
-                                                                             expect=200).json()["peers"]}
-            for n, node in nodes.items()}
+    return {
+        n: {
+            p["node_id"]: p["position"]
+            for p in node.coordinator().call("GET", "/federation/peers", expect=200).json()["peers"]
+        }
+        for n, node in nodes.items()
+    }
 
 
 def assert_books(nodes, pos) -> None:
@@ -77,8 +82,10 @@ def press_start(directory: DirectoryProcess) -> requests.Response:
     """The working group logs in and presses "Start a clearing round now", as a person would."""
     http = requests.Session()
     token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(f"{directory.url}/admin/login").text).group(1)
-    page = http.post(f"{directory.url}/admin/login", data={"username": "wg", "password": ADMIN_PASSWORD,
-                                                           "csrf_token": token, "next": "/admin/"})
+    page = http.post(
+        f"{directory.url}/admin/login",
+        data={"username": "wg", "password": ADMIN_PASSWORD, "csrf_token": token, "next": "/admin/"},
+    )
     assert "Start a clearing round now" in page.text, page.text[:500]
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     return http.post(f"{directory.url}/admin/clearing/start", data={"csrf_token": token})
@@ -88,8 +95,15 @@ def test_the_directory_clears_a_cycle_and_every_node_keeps_its_net(listed_cycle)
     directory, nodes, members = listed_cycle
     for (payer, payee), amount in zip((("it", "anna@hu"), ("hu", "selin@at"), ("at", "giulia@it")), (7, 5, 6)):
         assert members[payer].transfer(payee, amount).status_code == 201
-    wait_until(lambda: all(p["entries_pending"] == 0 for n in nodes.values() for p in n.coordinator().call(
-        "GET", "/federation/peers", expect=200).json()["peers"]), timeout=30, what="every channel drained")
+    wait_until(
+        lambda: all(
+            p["entries_pending"] == 0
+            for n in nodes.values()
+            for p in n.coordinator().call("GET", "/federation/peers", expect=200).json()["peers"]
+        ),
+        timeout=30,
+        what="every channel drained",
+    )
     before = positions(nodes)
     assert_books(nodes, before)
     assert before["it"] == {"hu": 7, "at": -6} and before["hu"] == {"it": -7, "at": 5}
@@ -113,8 +127,11 @@ def test_the_directory_clears_a_cycle_and_every_node_keeps_its_net(listed_cycle)
         page = node.coordinator().call("GET", "/federation/settlements", expect=200)
         assert row["round_id"] in page.text
     # The directory's clearing history (from the nodes' signed summaries) shows the round it ran.
-    history = wait_until(lambda: [c for c in directory.api("clearing")["clearing"] if c["round_id"] == row["round_id"]],
-                         timeout=20, what="the round in the directory's clearing history")
+    history = wait_until(
+        lambda: [c for c in directory.api("clearing")["clearing"] if c["round_id"] == row["round_id"]],
+        timeout=20,
+        what="the round in the directory's clearing history",
+    )
     assert history[0]["coordinator"] == "eu-dir" and history[0]["cleared"] == 16
     assert history[0]["reported_by"] == "at, hu, it"
 
@@ -144,7 +161,7 @@ class OffsetClock:
         self.offset = timedelta(0)
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
 
 class LossyCoordinator(DirectoryCoordinator):
@@ -169,8 +186,10 @@ class LossyCoordinator(DirectoryCoordinator):
 def served(tmp_path, node_process):
     """A directory served from this process; it, hu, at listed in it (pinned both ways) after paying round a cycle."""
     port, clock = free_port(), OffsetClock()
-    app = create_app({"data_dir": str(tmp_path / "eu-dir"), "base_url": f"http://127.0.0.1:{port}",
-                      "clearing_interval_hours": 0}, clock=clock)
+    app = create_app(
+        {"data_dir": str(tmp_path / "eu-dir"), "base_url": f"http://127.0.0.1:{port}", "clearing_interval_hours": 0},
+        clock=clock,
+    )
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -190,8 +209,15 @@ def served(tmp_path, node_process):
                 listings.approve(s, node_id=node.node_id, fingerprint=doc.fingerprint, now=d.now())
         for (payer, payee), amount in zip((("it", "anna@hu"), ("hu", "selin@at"), ("at", "giulia@it")), (7, 5, 6)):
             assert members[payer].transfer(payee, amount).status_code == 201
-        wait_until(lambda: all(p["entries_pending"] == 0 for n in nodes.values() for p in n.coordinator().call(
-            "GET", "/federation/peers", expect=200).json()["peers"]), timeout=30, what="every channel drained")
+        wait_until(
+            lambda: all(
+                p["entries_pending"] == 0
+                for n in nodes.values()
+                for p in n.coordinator().call("GET", "/federation/peers", expect=200).json()["peers"]
+            ),
+            timeout=30,
+            what="every channel drained",
+        )
         yield d, clock, nodes
     finally:
         server.shutdown()
@@ -205,8 +231,9 @@ def participation(node, round_id: str) -> str:
 def test_a_lost_acceptance_is_answered_again_with_the_same_signed_acceptance(served):
     d, _, nodes = served
     before = positions(nodes)
-    co = LossyCoordinator(d, lambda node_id, env: env.type == "settlement_proposal" and
-                          all(n != node_id for n, _ in co.lost))  # each node's first acceptance is lost
+    co = LossyCoordinator(
+        d, lambda node_id, env: env.type == "settlement_proposal" and all(n != node_id for n, _ in co.lost)
+    )  # each node's first acceptance is lost
     round_id = rounds.start_round(co, include_self=False)
     with d.db.read() as s:
         row = rounds.get_round(s, round_id)
@@ -232,7 +259,10 @@ def test_a_missed_certificate_is_a_dispute_on_both_sides_until_redelivery_heals_
     round_id = rounds.start_round(co, include_self=False)
     assert rounds.advance_round(co, round_id) == "certified"
     assert {n: participation(node, round_id) for n, node in nodes.items()} == {
-        "it": "applied", "hu": "applied", "at": "accepted"}
+        "it": "applied",
+        "hu": "applied",
+        "at": "accepted",
+    }
     # Past the deadline and the apply window: the round is undelivered, at's participation lapses.
     late = 300 + 3600 + 60
     for node in nodes.values():
@@ -282,8 +312,16 @@ def test_the_schedule_counts_from_the_first_listing_then_from_the_last_round(mak
     d = app.extensions["sifnet_directory"]
     with d.db.write() as s:
         for node_id in ("it", "hu"):  # listed nodes that do not answer: a round starts and waits for them
-            s.add(Listing(node_id=node_id, base_url=f"http://127.0.0.1:{free_port()}", summary_url="", status="listed",
-                          applied_at=START, approved_at=START))
+            s.add(
+                Listing(
+                    node_id=node_id,
+                    base_url=f"http://127.0.0.1:{free_port()}",
+                    summary_url="",
+                    status="listed",
+                    applied_at=START,
+                    approved_at=START,
+                )
+            )
     clock.advance(23 * 3600)
     assert sweep(d) == 0 and recent_rounds(d) == []
     clock.advance(3600)

@@ -1,4 +1,5 @@
 """`sifnet directory ...` and the node's directory commands, run in-process through the console script's main."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,19 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 def test_init_list_approve_poll_and_delist(tmp_path, capsys, fake_node):
     data = str(tmp_path / "dir")
-    code, out, _ = run(capsys, "directory", "init", "--data-dir", data, "--directory-id", "eu-dir", "--port", "5199",
-                       "--poll-seconds", "5")
+    code, out, _ = run(
+        capsys,
+        "directory",
+        "init",
+        "--data-dir",
+        data,
+        "--directory-id",
+        "eu-dir",
+        "--port",
+        "5199",
+        "--poll-seconds",
+        "5",
+    )
     assert code == 0 and "directory eu-dir initialised" in out and "fingerprint" in out
     settings = tomllib.loads((tmp_path / "dir" / "settings.toml").read_text())
     assert settings["base_url"] == "http://127.0.0.1:5199" and settings["poll_seconds"] == 5

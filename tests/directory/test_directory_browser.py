@@ -2,6 +2,7 @@
 
 Screenshots go to test-artifacts/browser/directory_browser/ (test-artifacts/ is in .gitignore).
 """
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,8 +1,9 @@
 """The directory's pages in the visitor's language and the directory's time zone; its own language switch."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,7 +13,7 @@ from node.settings import SettingsError
 from tests.directory.test_admin import LIGHT, PASSWORD, log_in, token
 from tests.directory.test_pages import polled  # noqa: F401  (fixture)
 
-NOON = datetime(2026, 3, 2, 11, 0, 0, tzinfo=timezone.utc)
+NOON = datetime(2026, 3, 2, 11, 0, 0, tzinfo=UTC)
 
 
 def page_lang(client, path: str = "/", **headers) -> str:
@@ -66,7 +67,7 @@ def test_times_are_in_the_directorys_zone_and_the_visitors_language(brussels):
     assert "UTC" not in html
 
 
-def test_languages_and_countries_are_named_in_the_visitors_language(polled):  # noqa: F811
+def test_languages_and_countries_are_named_in_the_visitors_language(polled):
     client, _ = polled
     html = client.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert '<td title="hu">Ungarisch</td>' in html and '<td title="nl">Niederländisch</td>' in html
@@ -84,7 +85,8 @@ def test_the_network_page_is_written_in_the_catalogs_hungarian(brussels):
     switch(client, "hu")
     html = client.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)  # the switch comes first
     assert "<h1>A SIF-hálózat</h1>" in html  # hu/LC_MESSAGES/messages.po, through the same catalog as the nodes'
-    assert ('Még egyetlen csomópont sincs listázva. A nemzeti csomópontok <a href="/apply">itt jelentkezhetnek</a>.'
-            in html)  # the link's placeholder filled in the Hungarian sentence
+    assert (
+        'Még egyetlen csomópont sincs listázva. A nemzeti csomópontok <a href="/apply">itt jelentkezhetnek</a>.' in html
+    )  # the link's placeholder filled in the Hungarian sentence
     dutch = brussels.test_client().get("/").get_data(as_text=True)  # the directory's setting: nl, not translated yet
     assert "<h1>The SIF network</h1>" in dutch and "hálózat" not in dutch

@@ -1,4 +1,5 @@
 """The directory page and its exports, drawn from five fake national nodes after a poll."""
+
 from __future__ import annotations
 
 import csv
@@ -60,10 +61,16 @@ def test_flows_follow_the_reports_of_both_sides(polled, directory):
     # at/it: it says at owes it 2 (AT -> IT); at/hu: at says hu owes it 1 (HU -> AT); hu/it disagree (3 and -2):
     # one report per pair, the first node's (hu: it owes hu 3, IT -> HU), and the pair is flagged below.
     assert sif == {("AT", "IT"): 2, ("HU", "AT"): 1, ("IT", "HU"): 3}
-    positions = {(p["node_a"], p["node_b"]): p["state"] for p in client.get("/api/v1/positions").get_json()[
-        "positions"]}
-    assert positions == {("at", "hu"): "agree", ("at", "it"): "agree", ("be-vl", "hu"): "agree",
-                         ("be-vl", "nl"): "agree", ("hu", "it"): "disagree"}
+    positions = {
+        (p["node_a"], p["node_b"]): p["state"] for p in client.get("/api/v1/positions").get_json()["positions"]
+    }
+    assert positions == {
+        ("at", "hu"): "agree",
+        ("at", "it"): "agree",
+        ("be-vl", "hu"): "agree",
+        ("be-vl", "nl"): "agree",
+        ("hu", "it"): "disagree",
+    }
 
 
 def test_every_table_has_json_and_csv(polled):
@@ -80,8 +87,21 @@ def test_every_table_has_json_and_csv(polled):
 
 
 def test_csv_quotes_text_a_spreadsheet_would_run(directory_app, directory, fake_node):
-    node = fake_node("be-vl", "BE", initiatives=[{"ref": "i-1", "name": "=HYPERLINK(\"http://x\")", "summary": "",
-                                                  "interests": ["food"], "sectors": [], "stage": "idea", "city": "@x"}])
+    node = fake_node(
+        "be-vl",
+        "BE",
+        initiatives=[
+            {
+                "ref": "i-1",
+                "name": '=HYPERLINK("http://x")',
+                "summary": "",
+                "interests": ["food"],
+                "sectors": [],
+                "stage": "idea",
+                "city": "@x",
+            }
+        ],
+    )
     list_node(directory, node)
     poll_once(directory)
     text = directory_app.test_client().get("/export/initiatives.csv").get_data(as_text=True)
@@ -97,7 +117,11 @@ def test_initiatives_scan_and_groups_pages(polled):
     first = scan.index("Wijkkeuken Rotterdam-Zuid")
     assert first < scan.index("Cucina di Comunità") and "interests shared: employment, food, social-inclusion" in scan
     matches = client.get("/api/v1/scan?interests=circular-economy,community-building").get_json()["matches"]
-    assert [m["name"] for m in matches][:3] == ["Javítókávézó Szeged", "Leihladen Innsbruck", "Repair Café Brugse Poort"]
+    assert [m["name"] for m in matches][:3] == [
+        "Javítókávézó Szeged",
+        "Leihladen Innsbruck",
+        "Repair Café Brugse Poort",
+    ]
     assert client.get("/api/v1/scan").status_code == 422
     assert client.get("/scan?initiative=nope:x").status_code == 303
     groups = client.get("/api/v1/groups").get_json()["groups"]
@@ -132,8 +156,7 @@ def test_the_directory_has_its_own_key_and_document(directory_app, directory):
     from federation.peers import verify_document
 
     client = directory_app.test_client()
-    doc = verify_document(client.get("/.well-known/sifnet-node").data, now=directory.now(),
-                          max_skew=directory.max_skew)
+    doc = verify_document(client.get("/.well-known/sifnet-node").data, now=directory.now(), max_skew=directory.max_skew)
     assert doc.node_id == "eu-dir" and doc.fingerprint == directory.key.public_key.fingerprint
     assert client.get("/healthz").get_json() == {"status": "ok", "node_id": "eu-dir"}
     assert client.get("/api/v1/about").get_json()["fingerprint"] == doc.fingerprint
@@ -142,14 +165,28 @@ def test_the_directory_has_its_own_key_and_document(directory_app, directory):
 def test_every_page_has_the_security_headers_and_no_inline_code(polled, directory_app, directory):
     client, _ = polled
     with directory.db.write() as s:
-        admin.add_admin(s, username="ines", password="correct horse battery", now=directory.now(),
-                        hasher=admin.password_hasher(directory.settings))
+        admin.add_admin(
+            s,
+            username="ines",
+            password="correct horse battery",
+            now=directory.now(),
+            hasher=admin.password_hasher(directory.settings),
+        )
     working_group = directory_app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', working_group.get("/admin/login").get_data(as_text=True))
-    assert working_group.post("/admin/login", data={"csrf_token": token.group(1), "username": "ines",
-                                                   "password": "correct horse battery"}).status_code == 303
+    assert (
+        working_group.post(
+            "/admin/login", data={"csrf_token": token.group(1), "username": "ines", "password": "correct horse battery"}
+        ).status_code
+        == 303
+    )
     paths = get_rules_without_arguments(directory_app) + [
-        "/nodes/hu", "/scan?initiative=be-vl:i-2", "/api/v1/nodes", "/export/nodes.csv", "/static/directory.css"]
+        "/nodes/hu",
+        "/scan?initiative=be-vl:i-2",
+        "/api/v1/nodes",
+        "/export/nodes.csv",
+        "/static/directory.css",
+    ]
     assert {"/", "/initiatives", "/admin/", "/admin/audit"} <= set(paths), paths
     problems, pages = [], 0
     for who, browser in (("anonymous", client), ("working group", working_group)):
@@ -161,4 +198,4 @@ def test_every_page_has_the_security_headers_and_no_inline_code(polled, director
                 problems += [(who, path, p) for p in inline_code(response.get_data(as_text=True))]
             response.close()
     assert problems == [] and pages >= 12, (problems, pages)
-    assert "<svg class=\"score\"" in client.get("/scan?initiative=be-vl:i-2").get_data(as_text=True)
+    assert '<svg class="score"' in client.get("/scan?initiative=be-vl:i-2").get_data(as_text=True)

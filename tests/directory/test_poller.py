@@ -1,4 +1,5 @@
 """Polling fake national nodes over loopback: verification, refusals shown as such, timeouts, history."""
+
 from __future__ import annotations
 
 import time
@@ -11,8 +12,15 @@ from federation.directory.tables import InitiativeRecord, Listing, PollRecord, R
 from node.errors import ConflictError, ValidationError
 from tests.directory.conftest import apply_node, list_node
 
-INITIATIVE = {"ref": "i-1", "name": "Repair café", "summary": "Fixing things", "interests": ["circular-economy"],
-              "sectors": ["repair"], "stage": "pilot", "city": "Ghent"}
+INITIATIVE = {
+    "ref": "i-1",
+    "name": "Repair café",
+    "summary": "Fixing things",
+    "interests": ["circular-economy"],
+    "sectors": ["repair"],
+    "stage": "pilot",
+    "city": "Ghent",
+}
 
 
 def listing(directory, node_id: str) -> Listing:
@@ -59,8 +67,10 @@ def test_pending_and_delisted_nodes_are_not_polled(directory, fake_node):
     assert pending.hits.get("/federation/v1/summary") is None and gone.hits.get("/federation/v1/summary") is None
 
 
-@pytest.mark.parametrize("mode, code", [("bad_signature", "bad_signature"), ("wrong_recipient", "wrong_recipient"),
-                                         ("impostor", "origin_mismatch")])
+@pytest.mark.parametrize(
+    "mode, code",
+    [("bad_signature", "bad_signature"), ("wrong_recipient", "wrong_recipient"), ("impostor", "origin_mismatch")],
+)
 def test_a_summary_that_does_not_verify_is_refused_and_shown(directory, directory_app, fake_node, mode, code):
     good = fake_node("be-vl", "BE")
     bad = fake_node("hu", "HU")
@@ -89,21 +99,26 @@ def test_a_summary_from_an_unlisted_node_is_refused_and_shown(directory, directo
     apply_node(directory, pending)
     client = directory_app.test_client()
     for node in (stranger, pending):
-        answer = client.post("/api/v1/summaries", data=node.answer("/federation/v1/summary"),
-                             content_type="application/json")
+        answer = client.post(
+            "/api/v1/summaries", data=node.answer("/federation/v1/summary"), content_type="application/json"
+        )
         assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "not_listed"
-    accepted = client.post("/api/v1/summaries", data=listed.answer("/federation/v1/summary"),
-                           content_type="application/json")
+    accepted = client.post(
+        "/api/v1/summaries", data=listed.answer("/federation/v1/summary"), content_type="application/json"
+    )
     assert accepted.status_code == 202
     with directory.db.read() as s:
-        assert sorted((r.node_id, r.code) for r in s.query(Refusal).all()) == [("nl", "not_listed"),
-                                                                              ("xx", "not_listed")]
+        assert sorted((r.node_id, r.code) for r in s.query(Refusal).all()) == [
+            ("nl", "not_listed"),
+            ("xx", "not_listed"),
+        ]
         assert s.get(Listing, "nl").summary is None and s.get(Listing, "be-vl").summary["members"] == 10
     page = client.get("/").get_data(as_text=True)
     assert "not_listed" in page and "xx" in page
     listed.mode = "bad_signature"
-    refused = client.post("/api/v1/summaries", data=listed.answer("/federation/v1/summary"),
-                          content_type="application/json")
+    refused = client.post(
+        "/api/v1/summaries", data=listed.answer("/federation/v1/summary"), content_type="application/json"
+    )
     assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "bad_signature"
 
 
@@ -127,8 +142,13 @@ def test_slow_answers_are_waited_for_in_parallel_and_shown_as_slow(make_director
     for node in nodes:
         list_node(directory, node)
     report = poll_once(directory)
-    assert {o.node_id: o.health for o in report.outcomes} == {"n0": "slow", "n1": "slow", "n2": "slow", "n3": "slow",
-                                                              "quick": "up"}
+    assert {o.node_id: o.health for o in report.outcomes} == {
+        "n0": "slow",
+        "n1": "slow",
+        "n2": "slow",
+        "n3": "slow",
+        "quick": "up",
+    }
     assert report.seconds < 1.5, f"4 answers of 0.6 s took {report.seconds:.2f}s together: not in parallel"
 
 

@@ -1,4 +1,5 @@
 """Two real nodes and the directory, each its own process on loopback: apply, approve, poll, show, lose a node."""
+
 from __future__ import annotations
 
 import re
@@ -39,20 +40,29 @@ def test_two_nodes_listed_polled_and_one_lost(node_process, directory_process):
         applied = node.cli("directory-apply", directory.url).stdout
         fingerprint = re.search(r"working group: (\S+)", applied).group(1)
         directory.cli("approve", node.node_id, "--fingerprint", fingerprint)
-    wait_until(lambda: all(node_row(directory, n).get("health") == "up" for n in ("be-vl", "hu")), timeout=20,
-               what="both nodes up in the directory")
+    wait_until(
+        lambda: all(node_row(directory, n).get("health") == "up" for n in ("be-vl", "hu")),
+        timeout=20,
+        what="both nodes up in the directory",
+    )
     flows = wait_until(lambda: directory.api("flows")["sif"], timeout=20, what="the payment in the flows")
     assert flows == [{"from": "BE", "to": "HU", "amount": 3}]
-    positions = wait_until(lambda: [p for p in directory.api("positions")["positions"] if p["state"] == "agree"],
-                           timeout=20, what="positions that agree")
+    positions = wait_until(
+        lambda: [p for p in directory.api("positions")["positions"] if p["state"] == "agree"],
+        timeout=20,
+        what="positions that agree",
+    )
     assert positions == [{"node_a": "be-vl", "node_b": "hu", "a_says": -3, "b_says": 3, "sum": 0, "state": "agree"}]
     assert directory.api("totals")["totals"][0]["members"] == 4  # two members and two coordinators
-    matches = directory.api("scan?initiative=be-vl:" + next(
-        i["ref"] for i in directory.api("initiatives")["initiatives"] if i["name"] == "Buurtkeuken Borgerhout"))
+    matches = directory.api(
+        "scan?initiative=be-vl:"
+        + next(i["ref"] for i in directory.api("initiatives")["initiatives"] if i["name"] == "Buurtkeuken Borgerhout")
+    )
     assert matches["matches"][0]["country"] == "HU" and "food" in matches["matches"][0]["shared_interests"]
     hu.stop()
     stopped = time.monotonic()
-    wait_until(lambda: node_row(directory, "hu").get("health") == "unreachable", timeout=10,
-               what="hu marked unreachable")
+    wait_until(
+        lambda: node_row(directory, "hu").get("health") == "unreachable", timeout=10, what="hu marked unreachable"
+    )
     assert time.monotonic() - stopped < 2 * directory.poll_seconds + 1.5  # within a polling period (and a poll)
     assert node_row(directory, "be-vl")["health"] == "up" and node_row(directory, "hu")["since"]

@@ -1,4 +1,5 @@
 """The node's side: its signed directory summary and initiatives, aggregated on an in-process app."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,14 @@ def verified(ctx, app, raw: bytes, type_name: str) -> Envelope:
     key = app.extensions["sifnet_federation"].identity.current_key().public_key
     env = Envelope.from_dict(parse_json(raw))
     assert env.type == type_name and env.to == "eu-dir" and env.from_ == "be-vl"
-    return verify_envelope(env, keyring=Keyring.of(KeyInfo("be-vl", key)), expected_to="eu-dir", now=ctx.now(),
-                           max_skew=timedelta(minutes=5), max_age=timedelta(minutes=5))
+    return verify_envelope(
+        env,
+        keyring=Keyring.of(KeyInfo("be-vl", key)),
+        expected_to="eu-dir",
+        now=ctx.now(),
+        max_skew=timedelta(minutes=5),
+        max_age=timedelta(minutes=5),
+    )
 
 
 def test_members_activity_pool_and_sif(listed, ctx, make_member):
@@ -54,11 +61,18 @@ def test_members_activity_pool_and_sif(listed, ctx, make_member):
     assert body["reviewers_by_language"] == {"en": 2, "nl": 1}
     assert body["sif_in_circulation"] == 60  # six welcome grants of 10; the pending member has none
     with ctx.db.write() as s:  # money leaving for a peer is no longer held by members here
-        s.add(Peer(node_id="hu", base_url="http://127.0.0.1:9", fingerprint="X", status="active",
-                   created_at=ctx.now()))
-        ledger.post(s, kind="cross_border_out", memo="to hu", now=ctx.now(), ref="test:xfer",
-                    legs=[ledger.Leg(ledger.member_account(s, pool1.id), -4),
-                          ledger.Leg(position_account(s, "hu", ctx.now()), 4)])
+        s.add(Peer(node_id="hu", base_url="http://127.0.0.1:9", fingerprint="X", status="active", created_at=ctx.now()))
+        ledger.post(
+            s,
+            kind="cross_border_out",
+            memo="to hu",
+            now=ctx.now(),
+            ref="test:xfer",
+            legs=[
+                ledger.Leg(ledger.member_account(s, pool1.id), -4),
+                ledger.Leg(position_account(s, "hu", ctx.now()), 4),
+            ],
+        )
     with ctx.db.read() as s:
         body = summary.summary_body(s, ctx.settings, ctx.now())
     assert body["sif_in_circulation"] == 56
@@ -69,8 +83,11 @@ def test_proposals_reviews_and_median_turnaround(listed, client, ctx, clock, mak
     author = token_for(make_member("author"))
     reviewer = make_member("r1", expertise=["circular-economy", "food"], languages=["en"], is_reviewer=True)
     with ctx.db.read() as s:
-        assert summary.proposal_figures(s) == {"proposals_open": 0, "proposals_reviewed": 0,
-                                               "median_turnaround_days": None}
+        assert summary.proposal_figures(s) == {
+            "proposals_open": 0,
+            "proposals_reviewed": 0,
+            "median_turnaround_days": None,
+        }
     assert propose(client, author, reviews_wanted=1).status_code == 201
     h = token_for(reviewer)
     invitation = client.get("/api/v1/invitations", headers=h).json["invitations"][0]
@@ -89,23 +106,58 @@ def test_cross_border_reviews_come_from_the_channels_and_clearings_from_settleme
         s.add(Peer(node_id="hu", base_url="http://127.0.0.1:9", fingerprint="X", status="active", created_at=now))
         s.add(Peer(node_id="nl", base_url="http://127.0.0.1:8", fingerprint="Y", status="pending", created_at=now))
         s.flush()
-        for seq, (direction, type_name) in enumerate([("out", "review_submit"), ("out", "review_submit"),
-                                                      ("in", "review_submit"), ("out", "transfer")], start=1):
-            s.add(ChannelEntry(peer_id="hu", direction=direction, seq=seq, type=type_name, envelope_id=f"e{seq}",
-                               entry_hash="h", envelope="{}", created_at=now))
-        proposal = {"body": {"participants": ["be-vl", "hu", "nl"], "cleared": 20,
-                             "before": [{"debtor": "hu", "creditor": "be-vl", "amount": 30},
-                                        {"debtor": "be-vl", "creditor": "nl", "amount": 20}],
-                             "after": [{"debtor": "hu", "creditor": "be-vl", "amount": 10}]}}
-        s.add(SettlementPart(round_id="r-1", coordinator="eu-dir", state="applied", statement="{}",
-                             certificate=json.dumps({"body": {"proposal": proposal}}), created_at=now, applied_at=now))
+        for seq, (direction, type_name) in enumerate(
+            [("out", "review_submit"), ("out", "review_submit"), ("in", "review_submit"), ("out", "transfer")], start=1
+        ):
+            s.add(
+                ChannelEntry(
+                    peer_id="hu",
+                    direction=direction,
+                    seq=seq,
+                    type=type_name,
+                    envelope_id=f"e{seq}",
+                    entry_hash="h",
+                    envelope="{}",
+                    created_at=now,
+                )
+            )
+        proposal = {
+            "body": {
+                "participants": ["be-vl", "hu", "nl"],
+                "cleared": 20,
+                "before": [
+                    {"debtor": "hu", "creditor": "be-vl", "amount": 30},
+                    {"debtor": "be-vl", "creditor": "nl", "amount": 20},
+                ],
+                "after": [{"debtor": "hu", "creditor": "be-vl", "amount": 10}],
+            }
+        }
+        s.add(
+            SettlementPart(
+                round_id="r-1",
+                coordinator="eu-dir",
+                state="applied",
+                statement="{}",
+                certificate=json.dumps({"body": {"proposal": proposal}}),
+                created_at=now,
+                applied_at=now,
+            )
+        )
         s.add(SettlementPart(round_id="r-2", coordinator="hu", state="stated", statement="{}", created_at=now))
     with ctx.db.read() as s:
         body = summary.summary_body(s, ctx.settings, now)
     assert body["cross_border"] == [{"peer": "hu", "reviews_given": 2, "reviews_received": 1, "position": 0}]
-    assert body["clearings"] == [{"round_id": "r-1", "coordinator": "eu-dir", "applied": "2026-03-02T09:00:00Z",
-                                  "participants": ["be-vl", "hu", "nl"], "total_before": 50, "total_after": 10,
-                                  "cleared": 20}]
+    assert body["clearings"] == [
+        {
+            "round_id": "r-1",
+            "coordinator": "eu-dir",
+            "applied": "2026-03-02T09:00:00Z",
+            "participants": ["be-vl", "hu", "nl"],
+            "total_before": 50,
+            "total_after": 10,
+            "cleared": 20,
+        }
+    ]
 
 
 def test_the_summary_endpoint_serves_a_signed_envelope_for_the_directory(listed, client, ctx, make_member):
@@ -131,24 +183,47 @@ def test_initiatives_are_served_only_with_consent_and_named_by_the_summary(liste
     from federation import initiatives
 
     with ctx.db.write() as s:
-        shown = initiatives.create_initiative(s, ctx.settings, now=ctx.now(), data={
-            "name": "Repair café", "summary": "Fix things", "interests": ["circular-economy"], "sectors": "repair",
-            "stage": "pilot", "city": "Ghent"})
+        shown = initiatives.create_initiative(
+            s,
+            ctx.settings,
+            now=ctx.now(),
+            data={
+                "name": "Repair café",
+                "summary": "Fix things",
+                "interests": ["circular-economy"],
+                "sectors": "repair",
+                "stage": "pilot",
+                "city": "Ghent",
+            },
+        )
         initiatives.create_initiative(s, ctx.settings, now=ctx.now(), data={"name": "Secret plan", "stage": "idea"})
         initiatives.set_consent(s, ref=shown.ref, consent=True, note="signed form", now=ctx.now())
     env = verified(ctx, listed, client.get("/federation/v1/initiatives").data, "directory_initiatives")
-    assert env.body == {"initiatives": [{
-        "ref": shown.ref, "name": "Repair café", "summary": "Fix things", "interests": ["circular-economy"],
-        "sectors": ["repair"], "stage": "pilot", "city": "Ghent",
-        "contact": f"http://127.0.0.1:5000/initiatives/{shown.ref}"}]}
+    assert env.body == {
+        "initiatives": [
+            {
+                "ref": shown.ref,
+                "name": "Repair café",
+                "summary": "Fix things",
+                "interests": ["circular-economy"],
+                "sectors": ["repair"],
+                "stage": "pilot",
+                "city": "Ghent",
+                "contact": f"http://127.0.0.1:5000/initiatives/{shown.ref}",
+            }
+        ]
+    }
     body = verified(ctx, listed, client.get("/federation/v1/summary").data, "directory_summary").body
     assert body["initiatives_hash"] == summary.initiatives_hash(env.body)
     with ctx.db.write() as s:
         initiatives.set_consent(s, ref=shown.ref, consent=False, note="", now=ctx.now())
-    assert verified(ctx, listed, client.get("/federation/v1/initiatives").data,
-                    "directory_initiatives").body == {"initiatives": []}
-    assert "initiatives_hash" not in verified(ctx, listed, client.get("/federation/v1/summary").data,
-                                              "directory_summary").body
+    assert verified(ctx, listed, client.get("/federation/v1/initiatives").data, "directory_initiatives").body == {
+        "initiatives": []
+    }
+    assert (
+        "initiatives_hash"
+        not in verified(ctx, listed, client.get("/federation/v1/summary").data, "directory_summary").body
+    )
 
 
 def test_reviewer_tags_and_languages_that_are_not_wire_tags_are_left_out(listed, ctx, make_member):
@@ -158,4 +233,3 @@ def test_reviewer_tags_and_languages_that_are_not_wire_tags_are_left_out(listed,
         row.expertise, row.languages = ["food", "Not A Tag"], ["en", "english"]
     with ctx.db.read() as s:
         assert summary.reviewer_pool(s) == ({"food": 1}, {"en": 1})
-

@@ -1,4 +1,5 @@
 """Federation fixtures: real node processes on loopback, peered through their coordinators' API."""
+
 from __future__ import annotations
 
 import time
@@ -7,8 +8,13 @@ import pytest
 
 from tests.procs import NodeProcess, node_process  # noqa: F401  (fixture)
 
-FAST = {"retry_base_seconds": 1, "retry_max_seconds": 4, "sweep_seconds": 1, "checkpoint_seconds": 3600,
-        "require_approval": False}
+FAST = {
+    "retry_base_seconds": 1,
+    "retry_max_seconds": 4,
+    "sweep_seconds": 1,
+    "checkpoint_seconds": 3600,
+    "require_approval": False,
+}
 
 
 def wait_until(check, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
@@ -28,8 +34,12 @@ def peer(a: NodeProcess, b: NodeProcess, trust_limit: int = 100) -> None:
     coord = a.coordinator()
     added = coord.call("POST", "/federation/peers", {"url": b.url}, expect=201).json()
     assert added["status"] == "pending"
-    coord.call("POST", f"/federation/peers/{b.node_id}/confirm",
-               {"fingerprint": added["fingerprint"], "trust_limit": trust_limit}, expect=200)
+    coord.call(
+        "POST",
+        f"/federation/peers/{b.node_id}/confirm",
+        {"fingerprint": added["fingerprint"], "trust_limit": trust_limit},
+        expect=200,
+    )
 
 
 def peer_both(a: NodeProcess, b: NodeProcess, a_trusts_b: int = 100, b_trusts_a: int = 100) -> None:

@@ -1,4 +1,5 @@
-"""Helpers for the cross-border review tests: national nodes with reviewers, proposals, and a look into a node's database."""
+"""Helpers for the cross-border review tests: nodes with reviewers, proposals, and a look into a node's database."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,13 @@ from .conftest import FAST, peer_both, peer_state, wait_until
 COUNTRIES = {"it": "IT", "hu": "HU", "at": "AT"}
 # Sweeps every second; pool changes go out at once; clocks move only when a test says so.
 REVIEW_NET = {**FAST, "pool_share_seconds": 1}
-REVIEW = {"shared_value": 4, "social_transformation": 3, "impact": 5, "confidence": 4,
-          "feedback": "Clear plan; talk to the library network before you buy laptops."}
+REVIEW = {
+    "shared_value": 4,
+    "social_transformation": 3,
+    "impact": 5,
+    "confidence": 4,
+    "feedback": "Clear plan; talk to the library network before you buy laptops.",
+}
 
 
 def start_nodes(node_process, *ids: str, trust: dict[tuple[str, str], int] | None = None) -> dict[str, NodeProcess]:
@@ -23,18 +29,35 @@ def start_nodes(node_process, *ids: str, trust: dict[tuple[str, str], int] | Non
     trust = trust or {}
     nodes = {i: node_process(i, country=COUNTRIES[i], **REVIEW_NET) for i in ids}
     for n, a in enumerate(ids):
-        for b in ids[n + 1:]:
+        for b in ids[n + 1 :]:
             peer_both(nodes[a], nodes[b], trust.get((a, b), 100), trust.get((b, a), 100))
     return nodes
 
 
-def reviewer(node: NodeProcess, handle: str, expertise: list[str], *, capacity: int = 2,
-             languages: tuple[str, ...] = ("en",), consent: bool = True) -> tuple[NodeClient, dict]:
+def reviewer(
+    node: NodeProcess,
+    handle: str,
+    expertise: list[str],
+    *,
+    capacity: int = 2,
+    languages: tuple[str, ...] = ("en",),
+    consent: bool = True,
+) -> tuple[NodeClient, dict]:
     """A member who reviews and (by default) is shared with peers; returns their client and profile."""
     client = node.new_member(handle)
-    profile = client.call("PATCH", "/me", {"is_reviewer": True, "pool_consent": consent, "expertise": expertise,
-                                           "languages": list(languages), "review_capacity": capacity,
-                                           "organisation": f"{handle.title()} Cooperative"}, expect=200).json()
+    profile = client.call(
+        "PATCH",
+        "/me",
+        {
+            "is_reviewer": True,
+            "pool_consent": consent,
+            "expertise": expertise,
+            "languages": list(languages),
+            "review_capacity": capacity,
+            "organisation": f"{handle.title()} Cooperative",
+        },
+        expect=200,
+    ).json()
     return client, profile
 
 
@@ -46,16 +69,37 @@ def pool_of(node: NodeProcess, peer_id: str) -> dict[str, dict]:
 
 
 def wait_in_pool(node: NodeProcess, peer_id: str, pseudonym: str, present: bool = True) -> None:
-    wait_until(lambda: (pseudonym in pool_of(node, peer_id)) == present,
-               what=f"{pseudonym} {'in' if present else 'out of'} {node.node_id}'s copy of {peer_id}'s pool")
+    wait_until(
+        lambda: (pseudonym in pool_of(node, peer_id)) == present,
+        what=f"{pseudonym} {'in' if present else 'out of'} {node.node_id}'s copy of {peer_id}'s pool",
+    )
 
 
-def propose(author: NodeClient, *, tags: list[str], wanted: int = 1, bounty: int = 3, foreign: int = 1,
-            full_text: str = "The full plan.") -> dict:
-    return author.call("POST", "/proposals", {
-        "title": "Laptops for the library", "summary": "Refurbished laptops lent by public libraries.",
-        "full_text": full_text, "tags": tags, "language": "en", "stage": "pilot", "reviews_wanted": wanted,
-        "bounty": bounty, "min_foreign_reviewers": foreign}, expect=201).json()
+def propose(
+    author: NodeClient,
+    *,
+    tags: list[str],
+    wanted: int = 1,
+    bounty: int = 3,
+    foreign: int = 1,
+    full_text: str = "The full plan.",
+) -> dict:
+    return author.call(
+        "POST",
+        "/proposals",
+        {
+            "title": "Laptops for the library",
+            "summary": "Refurbished laptops lent by public libraries.",
+            "full_text": full_text,
+            "tags": tags,
+            "language": "en",
+            "stage": "pilot",
+            "reviews_wanted": wanted,
+            "bounty": bounty,
+            "min_foreign_reviewers": foreign,
+        },
+        expect=201,
+    ).json()
 
 
 def proposal(author: NodeClient, proposal_id: int) -> dict:
@@ -85,8 +129,10 @@ def drained(*nodes: NodeProcess) -> None:
     for a in nodes:
         for b in nodes:
             if a is not b:
-                wait_until(lambda a=a, b=b: peer_state(a, b.node_id)["entries_pending"] == 0,
-                           what=f"{a.node_id}'s entries to {b.node_id} acknowledged")
+                wait_until(
+                    lambda a=a, b=b: peer_state(a, b.node_id)["entries_pending"] == 0,
+                    what=f"{a.node_id}'s entries to {b.node_id} acknowledged",
+                )
 
 
 def db_rows(node: NodeProcess, sql: str, *args) -> list[tuple]:
@@ -100,7 +146,10 @@ def db_bytes_contain(node: NodeProcess, text: str) -> bool:
     On the PostgreSQL lane: anywhere in any row of any table (the server's files are not ours to read).
     """
     if "database_url" in node.settings:
-        return any(text in repr(row) for table in node_tables(node.data_dir)
-                   for row in node_sql(node.data_dir, f'SELECT * FROM "{table}"'))
+        return any(
+            text in repr(row)
+            for table in node_tables(node.data_dir)
+            for row in node_sql(node.data_dir, f'SELECT * FROM "{table}"')
+        )
     needle = text.encode()
     return any(needle in path.read_bytes() for path in Path(node.data_dir).glob("node.db*") if path.is_file())

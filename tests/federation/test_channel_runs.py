@@ -1,4 +1,5 @@
 """Receiving channel entries in runs (one commit per run): each entry still applied once, stored with it, in order."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,10 +20,14 @@ from tests.federation.forge import Forger, node_key
 @pytest.fixture
 def receiver(tmp_path, clock):
     """be-vl in-process with hu (a second in-process app) as a confirmed peer, and a payee anna."""
-    hu = create_app({"data_dir": str(tmp_path / "hu"), "node_id": "hu", **FAST_ARGON2}, clock=clock,
-                    start_delivery=False)
-    app = create_app({"data_dir": str(tmp_path / "be"), "node_id": "be-vl", "require_approval": False,
-                      **FAST_ARGON2}, clock=clock, start_delivery=False)
+    hu = create_app(
+        {"data_dir": str(tmp_path / "hu"), "node_id": "hu", **FAST_ARGON2}, clock=clock, start_delivery=False
+    )
+    app = create_app(
+        {"data_dir": str(tmp_path / "be"), "node_id": "be-vl", "require_approval": False, **FAST_ARGON2},
+        clock=clock,
+        start_delivery=False,
+    )
     ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
     hu_ctx, hu_fed = hu.extensions["sifnet"], hu.extensions["sifnet_federation"]
     with hu_ctx.db.read() as s:
@@ -31,8 +36,16 @@ def receiver(tmp_path, clock):
     with ctx.db.write() as s:
         peers.add_peer(s, doc, own_node_id="be-vl", now=ctx.now())
         peers.confirm_peer(s, node_id="hu", fingerprint=doc.fingerprint, trust_limit=10**6, now=ctx.now())
-        members.sign_up(s, ctx.settings, email="anna@example.org", password=PASSWORD, display_name="Anna",
-                        handle="anna", now=ctx.now(), hasher=ctx.hasher)
+        members.sign_up(
+            s,
+            ctx.settings,
+            email="anna@example.org",
+            password=PASSWORD,
+            display_name="Anna",
+            handle="anna",
+            now=ctx.now(),
+            hasher=ctx.hasher,
+        )
     forger = Forger(node_key(tmp_path / "hu"), "hu", "be-vl", "http://unused")
     yield app, forger
     for a in (app, hu):

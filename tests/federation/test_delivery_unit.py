@@ -1,8 +1,8 @@
 """Delivery in-process, the peer's HTTP answers played by `responses`: backoff, cap, acknowledgement, resend."""
+
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 import responses
@@ -19,10 +19,22 @@ PEER_URL = "http://hu.example.test"
 @pytest.fixture
 def fed_app(tmp_path, clock):
     """be-vl in-process, with hu as a confirmed peer whose document came from a second in-process app."""
-    hu = create_app({"data_dir": str(tmp_path / "hu"), "node_id": "hu", "base_url": PEER_URL, **FAST_ARGON2},
-                    clock=clock, start_delivery=False)
-    app = create_app({"data_dir": str(tmp_path / "be"), "node_id": "be-vl", "retry_base_seconds": 2,
-                      "retry_max_seconds": 60, **FAST_ARGON2}, clock=clock, start_delivery=False)
+    hu = create_app(
+        {"data_dir": str(tmp_path / "hu"), "node_id": "hu", "base_url": PEER_URL, **FAST_ARGON2},
+        clock=clock,
+        start_delivery=False,
+    )
+    app = create_app(
+        {
+            "data_dir": str(tmp_path / "be"),
+            "node_id": "be-vl",
+            "retry_base_seconds": 2,
+            "retry_max_seconds": 60,
+            **FAST_ARGON2,
+        },
+        clock=clock,
+        start_delivery=False,
+    )
     ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
     hu_ctx, hu_fed = hu.extensions["sifnet"], hu.extensions["sifnet_federation"]
     with hu_ctx.db.read() as s:
@@ -40,8 +52,9 @@ def _append(app, n: int) -> None:
     ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
     with ctx.db.write() as s:
         for i in range(n):
-            channels.append(s, fed, peer_id="hu", type_name="transfer_receipt", body={"transfer_id": f"t{i}"},
-                            now=ctx.now())
+            channels.append(
+                s, fed, peer_id="hu", type_name="transfer_receipt", body={"transfer_id": f"t{i}"}, now=ctx.now()
+            )
 
 
 def _peer(app) -> Peer:
@@ -65,8 +78,7 @@ def test_failures_back_off_exponentially_up_to_the_cap_and_never_drop(fed_app, c
     with fed_app.extensions["sifnet"].db.read() as s:
         assert channels.backlog(s, "hu") == 3  # nothing dropped
     # The sweep only retries when the time has come.
-    responses.replace(responses.POST, f"{PEER_URL}/federation/v1/inbox",
-                      json={"received_through": 3, "last_hash": "x"})
+    responses.replace(responses.POST, f"{PEER_URL}/federation/v1/inbox", json={"received_through": 3, "last_hash": "x"})
     assert delivery.retry_due(fed) == 3
     peer = _peer(fed_app)
     assert peer.failures == 0 and peer.next_attempt_at is None and peer.last_contact_at == clock.now()

@@ -1,7 +1,8 @@
 """Key rotation between running nodes, the node document, and checkpoints that find disagreements."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -16,8 +17,9 @@ pytestmark = pytest.mark.slow
 
 
 def _peer_keys(node, peer_id: str) -> list[tuple]:
-    return node_sql(node.data_dir, "select kid, public, not_before, not_after from fed_peer_keys where peer_id=?",
-                    (peer_id,))
+    return node_sql(
+        node.data_dir, "select kid, public, not_before, not_after from fed_peer_keys where peer_id=?", (peer_id,)
+    )
 
 
 def test_node_document_is_self_signed_and_lists_keys(pair):
@@ -47,8 +49,10 @@ def test_key_rotation_keeps_old_entries_verifiable(node_process):
     keys = {kid: (pub, nb, na) for kid, pub, nb, na in _peer_keys(a, "hu")}
     assert keys[old_key.key_id][2] is not None and keys[new_key.key_id][2] is None
     # Every stored entry still verifies end to end with the keys be-vl holds.
-    infos = [KeyInfo("hu", PublicKey.from_b64(pub), parse_time(_z(nb)) if nb else None, parse_time(_z(na)) if na else None)
-             for pub, nb, na in keys.values()]
+    infos = [
+        KeyInfo("hu", PublicKey.from_b64(pub), parse_time(_z(nb)) if nb else None, parse_time(_z(na)) if na else None)
+        for pub, nb, na in keys.values()
+    ]
     entries = [Envelope.from_dict(parse_json(env.encode())) for _, _, env in chain_in(a.data_dir / "node.db", "hu")]
     report = check_chain(entries, sender="hu", receiver="be-vl", keyring=keys_before(entries, Keyring.of(*infos)))
     assert [e.sig.kid for e in entries].count(old_key.key_id) >= 2  # the payment and the rotation itself
@@ -66,18 +70,20 @@ def test_key_rotation_keeps_old_entries_verifiable(node_process):
 
 
 def _z(text: str | datetime) -> str:
-    """SQLite stores '2026-01-01 10:00:00.000000' for aware UTC (PostgreSQL gives a datetime); protocol wants RFC 3339 with Z."""
+    """SQLite stores '2026-01-01 10:00:00.000000' for aware UTC (PostgreSQL gives a datetime); RFC 3339 + Z wanted."""
     if isinstance(text, datetime):
-        return text.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return text.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return text.replace(" ", "T").split(".")[0].split("+")[0] + "Z"
 
 
 def test_checkpoints_agree_then_a_tampered_position_opens_a_dispute(pair):
     a, b = pair
-    anna, zoltan = a.new_member("anna"), b.new_member("zoltan")
+    anna, _zoltan = a.new_member("anna"), b.new_member("zoltan")
     assert anna.transfer("zoltan@hu", 3).status_code == 201
-    wait_until(lambda: peer_state(a, "hu")["entries_pending"] == 0 and peer_state(b, "be-vl")["entries_pending"] == 0,
-               what="quiet channels")
+    wait_until(
+        lambda: peer_state(a, "hu")["entries_pending"] == 0 and peer_state(b, "be-vl")["entries_pending"] == 0,
+        what="quiet channels",
+    )
     result = a.coordinator().call("POST", "/federation/peers/hu/checkpoint", expect=200).json()
     assert result == {"agrees": True, "problems": []}
     # Someone edits hu's books behind the ledger's back: the next checkpoint must say so, on both sides.
@@ -92,5 +98,9 @@ def test_checkpoints_agree_then_a_tampered_position_opens_a_dispute(pair):
     dispute_id = a.coordinator().call("GET", "/federation/disputes").json()["disputes"][0]["id"]
     r = a.coordinator().call("POST", f"/federation/disputes/{dispute_id}/resolve", {"resolution": ""})
     assert r.status_code == 422 and r.json()["error"]["code"] == "missing_field"
-    a.coordinator().call("POST", f"/federation/disputes/{dispute_id}/resolve",
-                         {"resolution": "hu restored its position account from backup"}, expect=200)
+    a.coordinator().call(
+        "POST",
+        f"/federation/disputes/{dispute_id}/resolve",
+        {"resolution": "hu restored its position account from backup"},
+        expect=200,
+    )

@@ -1,4 +1,5 @@
 """The coordinator's federation pages in the reader's language, through the one catalog (node/translations)."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,18 @@ def test_the_peers_page_is_written_in_the_catalogs_hungarian(app, ctx, make_memb
     assert "<h1>be-vl partnercsomópontjai</h1>" in html  # hu/LC_MESSAGES/messages.po, the node's id filled in
     assert "<h2>Partnercsomópont hozzáadása</h2>" in html
     with ctx.db.write() as s:
-        s.add(Peer(node_id="hu", name="SIF Hungary", base_url="http://127.0.0.1:9", country="HU", fingerprint="x",
-                   status="suspended", status_reason="<b>audit</b>", created_at=ctx.now()))
+        s.add(
+            Peer(
+                node_id="hu",
+                name="SIF Hungary",
+                base_url="http://127.0.0.1:9",
+                country="HU",
+                fingerprint="x",
+                status="suspended",
+                status_reason="<b>audit</b>",
+                created_at=ctx.now(),
+            )
+        )
     html = page(coordinator, "/coordinator/peers", "hu")
     assert "Reason: &lt;b&gt;audit&lt;/b&gt;" in html  # not translated yet: the English msgid, the value escaped
     english = page(coordinator, "/coordinator/peers", "en")

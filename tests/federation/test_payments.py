@@ -1,4 +1,5 @@
 """Cross-border payments between real node processes over loopback HTTP."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,10 @@ def test_payment_applied_once_with_positions_mirrored(pair):
     wait_until(lambda: _xfers(anna)[0]["status"] == "completed", what="sender sees completion")
     assert _xfers(zoltan)[0]["status"] == "completed"
     assert peer_state(a, "hu")["position"] == 4 and peer_state(b, "be-vl")["position"] == -4
-    wait_until(lambda: peer_state(a, "hu")["entries_pending"] == 0 and peer_state(b, "be-vl")["entries_pending"] == 0,
-               what="both outboxes drained")
+    wait_until(
+        lambda: peer_state(a, "hu")["entries_pending"] == 0 and peer_state(b, "be-vl")["entries_pending"] == 0,
+        what="both outboxes drained",
+    )
     check_books(a)
     check_books(b)
 
@@ -87,11 +90,13 @@ def test_reused_transfer_ids_keep_positions_mirrored(pair):
     assert other.status_code == 201 and other.json()["body"]["memo"] == "reused id 1", other.text
     assert anna.balance() == 4  # the different transfer under the old id moved her SIF again, for now
     wait_until(lambda: anna.balance() == 7, what="the reused id bounced and reversed")
-    wait_until(lambda: peer_state(a, "hu")["entries_pending"] == 0 and peer_state(b, "be-vl")["entries_pending"] == 0,
-               what="both outboxes drained")
+    wait_until(
+        lambda: peer_state(a, "hu")["entries_pending"] == 0 and peer_state(b, "be-vl")["entries_pending"] == 0,
+        what="both outboxes drained",
+    )
     assert zoltan.balance() == 13
     assert peer_state(a, "hu")["position"] == 3 and peer_state(b, "be-vl")["position"] == -3
-    statuses = sorted((t["transfer_id"][len(tid):], t["status"], t["reason_code"]) for t in _xfers(anna))
+    statuses = sorted((t["transfer_id"][len(tid) :], t["status"], t["reason_code"]) for t in _xfers(anna))
     assert statuses == [("", "completed", ""), ("-reuse-1", "bounced", "transfer_id_reused")]
     check_books(a)
     check_books(b)

@@ -1,4 +1,5 @@
 """Shared reviewer pools between real node processes: what is shared, consent withdrawn, suspended peers."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,7 @@ import json
 import pytest
 
 from .conftest import wait_until
-from .reviewnet import (db_rows, invitation_states, pool_of, propose, reviewer, start_nodes, wait_in_pool,
-                        wait_incoming)
+from .reviewnet import db_rows, invitation_states, pool_of, propose, reviewer, start_nodes, wait_in_pool, wait_incoming
 
 pytestmark = pytest.mark.slow
 REVIEWER_FIELDS = {"handle", "expertise", "languages", "open_slots", "turnaround_days", "reviews_done", "helpfulness"}
@@ -23,12 +23,22 @@ def test_pool_carries_only_the_listed_fields_and_follows_load(node_process):
     assert list(shared) == [profile["pseudonym"]]
     record = shared[profile["pseudonym"]]
     assert {k: record[k] for k in REVIEWER_FIELDS} == {
-        "handle": profile["pseudonym"], "expertise": ["education", "digital-inclusion"], "languages": ["hu", "en"],
-        "open_slots": 2, "turnaround_days": 14, "reviews_done": 0, "helpfulness": None}
+        "handle": profile["pseudonym"],
+        "expertise": ["education", "digital-inclusion"],
+        "languages": ["hu", "en"],
+        "open_slots": 2,
+        "turnaround_days": 14,
+        "reviews_done": 0,
+        "helpfulness": None,
+    }
 
     # What crossed the border, read from the receiving node's own log: the listed fields, nothing personal.
-    bodies = [json.loads(text)["body"] for (text,) in db_rows(
-        it, "SELECT envelope FROM fed_channel_entries WHERE direction = 'in' AND type LIKE 'reviewer_pool_%'")]
+    bodies = [
+        json.loads(text)["body"]
+        for (text,) in db_rows(
+            it, "SELECT envelope FROM fed_channel_entries WHERE direction = 'in' AND type LIKE 'reviewer_pool_%'"
+        )
+    ]
     people = [r for body in bodies for r in body.get("reviewers", []) + body.get("upserts", [])]
     assert people and all(set(r) == REVIEWER_FIELDS for r in people)
     raw = " ".join(text for (text,) in db_rows(it, "SELECT envelope FROM fed_channel_entries WHERE direction = 'in'"))
@@ -38,8 +48,7 @@ def test_pool_carries_only_the_listed_fields_and_follows_load(node_process):
     giulia = it.new_member("giulia")
     propose(giulia, tags=["education"])
     wait_incoming(zsofia)
-    wait_until(lambda: pool_of(it, "hu")[profile["pseudonym"]]["open_slots"] == 1,
-               what="the delta with one slot taken")
+    wait_until(lambda: pool_of(it, "hu")[profile["pseudonym"]]["open_slots"] == 1, what="the delta with one slot taken")
 
 
 def test_consent_withdrawn_removes_the_reviewer_everywhere(node_process):

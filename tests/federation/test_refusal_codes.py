@@ -1,5 +1,6 @@
 """One table of codes: every code the protocol and the federation endpoints can answer is in it (with the
 status SPEC.md gives), and every reason code the node puts in a bounce or a decline is documented."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,10 @@ from protocol import ERROR_CODES
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = (ROOT / "protocol" / "SPEC.md").read_text(encoding="utf-8")
 # A call that raises a coded refusal, with the code as its first argument (also on the next line).
-RAISERS = (r"(?:Refusal|ProtocolError|SchemaError|SignatureError|ReplayWindowError|ChainError|EnvelopeError|"
-           r"BodyError|JSONInputError|_refuse|fail)")
+RAISERS = (
+    r"(?:Refusal|ProtocolError|SchemaError|SignatureError|ReplayWindowError|ChainError|EnvelopeError|"
+    r"BodyError|JSONInputError|_refuse|fail)"
+)
 CODE_ARG = re.compile(RAISERS + r'\(\s*"([a-z0-9_]+)"')
 
 
@@ -51,8 +54,11 @@ def test_a_refusal_of_an_unregistered_code_fails_loudly():
 def test_statuses_named_in_the_text_agree_with_the_table():
     pairs = re.findall(r"\(`([a-z0-9_]+)`, (\d{3})\)", SPEC)
     assert pairs, "SPEC names no (code, status) pair any more: drop this test"
-    wrong = [(code, int(status), ERROR_CODES[code].status) for code, status in pairs
-             if code not in ERROR_CODES or ERROR_CODES[code].status != int(status)]
+    wrong = [
+        (code, int(status), ERROR_CODES[code].status)
+        for code, status in pairs
+        if code not in ERROR_CODES or ERROR_CODES[code].status != int(status)
+    ]
     assert wrong == []
 
 
@@ -61,8 +67,9 @@ def test_every_reason_code_of_a_bounce_or_decline_is_documented():
     decline = set(re.findall(r'return f?"([a-z_]+): ', text))
     bounce = set(re.findall(r'"[a-z_]+": "([a-z_]+)"', re.search(r"code = \{(.*?)\}", text, re.S)[1]))
     transfers = (ROOT / "federation" / "transfers.py").read_text(encoding="utf-8")
-    apply_transfer = transfers[transfers.index("def apply_transfer("):transfers.index("\n\n\n", transfers.index(
-        "def apply_transfer("))]
+    apply_transfer = transfers[
+        transfers.index("def apply_transfer(") : transfers.index("\n\n\n", transfers.index("def apply_transfer("))
+    ]
     bounce |= set(re.findall(r'code="([a-z_]+)"\)', apply_transfer))
     bounce.add("transfer_id_reused")
     assert {"accept_by_too_far", "peer_slot_cap", "no_capacity"} <= decline

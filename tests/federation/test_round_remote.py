@@ -1,15 +1,23 @@
 """A review round on one node assigns a reviewer on another node, between real node processes."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from .conftest import check_books, wait_until
 from .reviewnet import REVIEW, invitation_states, proposal, reviewer, start_nodes, wait_in_pool, wait_incoming
 
-BODY = {"title": "Laptops for the library", "summary": "Refurbished laptops lent by public libraries.",
-        "full_text": "The full plan.", "tags": ["education"], "language": "en", "stage": "pilot", "bounty": 3}
+BODY = {
+    "title": "Laptops for the library",
+    "summary": "Refurbished laptops lent by public libraries.",
+    "full_text": "The full plan.",
+    "tags": ["education"],
+    "language": "en",
+    "stage": "pilot",
+    "bounty": 3,
+}
 
 
 @pytest.mark.slow
@@ -23,17 +31,26 @@ def test_a_round_in_italy_invites_a_reviewer_in_hungary(node_process):
     address = f"{profile['pseudonym']}@hu"
     coord = it.coordinator()
     # marco knows the Hungarian reviewer: the coordinator pins the conflict by the pool's handle@node.
-    coord.call("POST", "/coordinator/remote-conflicts", {"member_handle": "marco", "remote_reviewer": address},
-               expect=201)
-    deadline = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat()
-    rnd = coord.call("POST", "/rounds", {"title": "Spring", "deadline": deadline, "reviews_per_proposal": 1,
-                                         "max_load": 1, "need_foreign": True}, expect=201).json()
+    coord.call(
+        "POST", "/coordinator/remote-conflicts", {"member_handle": "marco", "remote_reviewer": address}, expect=201
+    )
+    deadline = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    rnd = coord.call(
+        "POST",
+        "/rounds",
+        {"title": "Spring", "deadline": deadline, "reviews_per_proposal": 1, "max_load": 1, "need_foreign": True},
+        expect=201,
+    ).json()
     mine = giulia.call("POST", f"/rounds/{rnd['id']}/proposals", BODY, expect=201).json()
     his = marco.call("POST", f"/rounds/{rnd['id']}/proposals", BODY, expect=201).json()
     assert mine["invitations"] == [] and giulia.balance() == 7
     assert coord.call("POST", f"/rounds/{rnd['id']}/solve", expect=202).json()["status"] == "solving"
-    done = wait_until(lambda: (lambda r: r if r["status"] == "solved" else None)(
-        coord.call("GET", f"/rounds/{rnd['id']}", expect=200).json()), what="the round solved")
+    done = wait_until(
+        lambda: (lambda r: r if r["status"] == "solved" else None)(
+            coord.call("GET", f"/rounds/{rnd['id']}", expect=200).json()
+        ),
+        what="the round solved",
+    )
     assert done["progress"] == 1000
     # giulia's proposal gets the foreign reviewer; marco's cannot (conflict), so it is short of a foreign one.
     assert invitation_states(giulia, mine["id"]) == [(address, "invited")]
@@ -43,8 +60,10 @@ def test_a_round_in_italy_invites_a_reviewer_in_hungary(node_process):
     assert invite["title"] == BODY["title"] and invite["bounty"] == 3 and "full_text" not in invite
     zsofia.call("POST", f"/remote-invitations/{invite['id']}/accept", expect=200)
     wait_until(lambda: invitation_states(giulia, mine["id"]) == [(address, "accepted")], what="the acceptance")
-    wait_until(lambda: zsofia.call("GET", f"/remote-invitations/{invite['id']}", expect=200).json().get("full_text"),
-               what="the full text after acceptance")
+    wait_until(
+        lambda: zsofia.call("GET", f"/remote-invitations/{invite['id']}", expect=200).json().get("full_text"),
+        what="the full text after acceptance",
+    )
     zsofia.call("POST", f"/remote-invitations/{invite['id']}/review", REVIEW, expect=201)
     wait_until(lambda: proposal(giulia, mine["id"])["status"] == "completed", what="the review arrives")
     wait_until(lambda: zsofia.balance() == 13, what="the bounty credited at home")

@@ -1,4 +1,5 @@
 """Clearing rounds between real node processes: a cycle of cross-border debt is settled by one round."""
+
 from __future__ import annotations
 
 import re
@@ -37,15 +38,22 @@ def pay_cycle(members, nodes, amounts=(5, 3, 4)) -> None:
 
 
 def wait_quiet(nodes) -> None:
-    wait_until(lambda: all(peer_state(nodes[a], b)["entries_pending"] == 0 for a in nodes for b in nodes if a != b),
-               timeout=30, what="every channel drained")
+    wait_until(
+        lambda: all(peer_state(nodes[a], b)["entries_pending"] == 0 for a in nodes for b in nodes if a != b),
+        timeout=30,
+        what="every channel drained",
+    )
 
 
 def positions(nodes) -> dict[str, dict[str, int]]:
     """Each node's position account balances (positive: it owes that peer)."""
-    return {n: {p["node_id"]: p["position"] for p in node.coordinator().call("GET", "/federation/peers",
-                                                                             expect=200).json()["peers"]}
-            for n, node in nodes.items()}
+    return {
+        n: {
+            p["node_id"]: p["position"]
+            for p in node.coordinator().call("GET", "/federation/peers", expect=200).json()["peers"]
+        }
+        for n, node in nodes.items()
+    }
 
 
 def nets(pos: dict) -> dict[str, int]:
@@ -95,7 +103,7 @@ def test_one_round_clears_a_cycle_and_every_node_keeps_its_net(triangle):
     assert after == {"be-vl": {"nl": 1, "hu": 0}, "nl": {"be-vl": -1, "hu": -1}, "hu": {"be-vl": 0, "nl": 1}}
     assert_mirrored(after)
     assert_checkpoints_agree(nodes)
-    for name, node in nodes.items():
+    for _name, node in nodes.items():
         seen = settlement(node, entry["round_id"])
         assert seen["participation"] == "applied" and seen["cleared"] == 10
         assert seen["certificate"]["type"] == "settlement_certificate"
@@ -128,8 +136,11 @@ def test_the_coordinator_sees_the_round_in_the_ui(triangle):
 def web_login(node) -> requests.Session:
     web = requests.Session()
     page = web.get(f"{node.url}/login", timeout=30).text
-    r = web.post(f"{node.url}/login", data={"email": COORDINATOR_EMAIL, "password": PASSWORD,
-                                            "csrf_token": _csrf(page)}, timeout=30)
+    r = web.post(
+        f"{node.url}/login",
+        data={"email": COORDINATOR_EMAIL, "password": PASSWORD, "csrf_token": _csrf(page)},
+        timeout=30,
+    )
     assert r.status_code == 200, r.text[:500]
     return web
 
@@ -167,12 +178,13 @@ def test_a_refusal_abandons_the_round_and_forged_certificates_are_refused(triang
     before = positions(nodes)
     preview = start_round(nodes["be-vl"], propose=False)
     assert preview["state"] == "computed" and preview["after"] == [
-        {"debtor": "be-vl", "creditor": "nl", "amount": 1}, {"debtor": "hu", "creditor": "nl", "amount": 1}]
+        {"debtor": "be-vl", "creditor": "nl", "amount": 1},
+        {"debtor": "hu", "creditor": "nl", "amount": 1},
+    ]
     # Meanwhile nl stops trusting hu: the proposal would have hu owe nl 1, so nl must refuse it.
     nodes["nl"].coordinator().call("POST", "/federation/peers/hu/trust-limit", {"trust_limit": 0}, expect=200)
     round_id = preview["round_id"]
-    entry = nodes["be-vl"].coordinator().call("POST", f"/federation/settlements/{round_id}/propose",
-                                             expect=200).json()
+    entry = nodes["be-vl"].coordinator().call("POST", f"/federation/settlements/{round_id}/propose", expect=200).json()
     assert entry["state"] == "abandoned" and "refused by nl (trust_limit: hu would owe us 1" in entry["reason"]
     assert positions(nodes) == before
     # hu accepted and waits; a certificate without every acceptance, or with a forged one, is refused.
@@ -206,8 +218,9 @@ def _forged_acceptance(refusal: dict) -> dict:
     """nl's refusal turned into an acceptance, signed with a key that is not nl's."""
     body = {**refusal["body"], "accept": True}
     body.pop("reason", None)
-    env = make_envelope(type="settlement_acceptance", from_="nl", to="be-vl", created=refusal["created"], body=body,
-                        id=uuid.uuid4().hex)
+    env = make_envelope(
+        type="settlement_acceptance", from_="nl", to="be-vl", created=refusal["created"], body=body, id=uuid.uuid4().hex
+    )
     forged = sign_envelope(env, SigningKey.from_seed(bytes(32))).to_dict()
     forged["sig"]["kid"] = refusal["sig"]["kid"]  # claim nl's key
     return forged
@@ -215,8 +228,9 @@ def _forged_acceptance(refusal: dict) -> dict:
 
 def _send_certificate(forger: Forger, proposal: dict, acceptances: list[dict]) -> requests.Response:
     body = {"round_id": proposal["body"]["round_id"], "proposal": proposal, "acceptances": acceptances}
-    env = make_envelope(type="settlement_certificate", from_=forger.node_id, to="*", created=now_utc(), body=body,
-                        id=uuid.uuid4().hex)
+    env = make_envelope(
+        type="settlement_certificate", from_=forger.node_id, to="*", created=now_utc(), body=body, id=uuid.uuid4().hex
+    )
     return post_direct(forger, sign_envelope(env, forger.key))
 
 
@@ -252,8 +266,10 @@ def test_payments_flowing_during_rounds_keep_positions_mirrored(node_process):
     members = {n: nodes[n].new_member(h) for n, h in zip(NODES, ("anna", "niels", "zoltan"))}
     pay_cycle(members, nodes)
     stop = threading.Event()
-    payers = [threading.Thread(target=_keep_paying, args=(members[n].clone(), to, stop), daemon=True)
-              for n, to in (("be-vl", "niels@nl"), ("nl", "zoltan@hu"), ("hu", "anna@be-vl"))]
+    payers = [
+        threading.Thread(target=_keep_paying, args=(members[n].clone(), to, stop), daemon=True)
+        for n, to in (("be-vl", "niels@nl"), ("nl", "zoltan@hu"), ("hu", "anna@be-vl"))
+    ]
     for t in payers:
         t.start()
     # A pair with entries in flight at every try is left out of a round: rounds go on until two settle.

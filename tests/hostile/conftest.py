@@ -1,5 +1,6 @@
 """The hostile-input suite's world: one node (in-process) with members, a proposal with a review,
 an advice booking, two in-process peers; and the check that a refusal changes nothing."""
+
 from __future__ import annotations
 
 import re
@@ -20,9 +21,16 @@ from .digest import changed_tables, db_digest
 
 API = "/api/v1"
 BASE_URL = "http://127.0.0.1:5000"  # be-vl's base_url: the URL peers sign inbox requests for
-PROPOSAL = {"title": "Repair café network", "summary": "Neighbours fix things together.",
-            "full_text": "SECRET PLAN: a van and three volunteers.", "tags": ["circular-economy"],
-            "language": "en", "stage": "pilot", "reviews_wanted": 2, "bounty": 2}
+PROPOSAL = {
+    "title": "Repair café network",
+    "summary": "Neighbours fix things together.",
+    "full_text": "SECRET PLAN: a van and three volunteers.",
+    "tags": ["circular-economy"],
+    "language": "en",
+    "stage": "pilot",
+    "reviews_wanted": 2,
+    "bounty": 2,
+}
 REVIEW = {"shared_value": 4, "social_transformation": 3, "impact": 5, "confidence": 4, "feedback": "Clear plan."}
 REVIEWER = {"is_reviewer": True, "languages": ["en"], "expertise": ["circular-economy"]}
 
@@ -47,8 +55,16 @@ class World:
 
 def seed_member(ctx, handle: str, *, role: str = "member", approve: bool = True, **profile):
     with ctx.db.write() as s:
-        m = members.sign_up(s, ctx.settings, email=f"{handle}@example.org", password=PASSWORD,
-                            display_name=handle.title(), handle=handle, now=ctx.now(), hasher=ctx.hasher)
+        m = members.sign_up(
+            s,
+            ctx.settings,
+            email=f"{handle}@example.org",
+            password=PASSWORD,
+            display_name=handle.title(),
+            handle=handle,
+            now=ctx.now(),
+            hasher=ctx.hasher,
+        )
         if approve:
             members._activate(s, ctx.settings, m, actor=None, reason="seed", now=ctx.now())
         m.role = role
@@ -67,8 +83,14 @@ def _ok(response, status: int = 200) -> dict:
 
 def seed_world(world: World) -> None:
     ctx, c = world.ctx, world.client()
-    for handle, kw in {"coord": {"role": "coordinator"}, "anna": {}, "bob": REVIEWER, "dave": REVIEWER,
-                       "carol": {}, "pete": {"approve": False}}.items():
+    for handle, kw in {
+        "coord": {"role": "coordinator"},
+        "anna": {},
+        "bob": REVIEWER,
+        "dave": REVIEWER,
+        "carol": {},
+        "pete": {"approve": False},
+    }.items():
         world.people[handle], world.tokens[handle] = seed_member(ctx, handle, **kw)
     anna, bob, dave = world.auth("anna"), world.auth("bob"), world.auth("dave")
     proposal = _ok(c.post(f"{API}/proposals", headers=anna, json=PROPOSAL), 201)
@@ -76,13 +98,28 @@ def seed_world(world: World) -> None:
     assert set(invitations) == {"bob", "dave"}, invitations
     _ok(c.post(f"{API}/invitations/{invitations['bob']}/accept", headers=bob))
     review = _ok(c.post(f"{API}/invitations/{invitations['bob']}/review", headers=bob, json=REVIEW), 201)
-    listing = _ok(c.post(f"{API}/advice/listings", headers=anna, json={"kind": "offer", "title": "Grant writing",
-                                                                      "rate": 1, "tags": ["education"]}), 201)
+    listing = _ok(
+        c.post(
+            f"{API}/advice/listings",
+            headers=anna,
+            json={"kind": "offer", "title": "Grant writing", "rate": 1, "tags": ["education"]},
+        ),
+        201,
+    )
     booking = _ok(c.post(f"{API}/advice/listings/{listing['id']}/book", headers=dave, json={"hours": 1}), 201)
     conflict = _ok(c.post(f"{API}/conflicts", headers=anna, json={"organisation": "Acme", "reason": "employer"}), 201)
-    world.ids.update(proposal=proposal["id"], invitation_bob=invitations["bob"], invitation_dave=invitations["dave"],
-                     review=review["id"], listing=listing["id"], booking=booking["id"], conflict=conflict["id"],
-                     pete=world.people["pete"].id, carol=world.people["carol"].id, anna=world.people["anna"].id)
+    world.ids.update(
+        proposal=proposal["id"],
+        invitation_bob=invitations["bob"],
+        invitation_dave=invitations["dave"],
+        review=review["id"],
+        listing=listing["id"],
+        booking=booking["id"],
+        conflict=conflict["id"],
+        pete=world.people["pete"].id,
+        carol=world.people["carol"].id,
+        anna=world.people["anna"].id,
+    )
 
 
 def peer_apps(tmp, clock, app) -> dict:
@@ -90,8 +127,9 @@ def peer_apps(tmp, clock, app) -> dict:
     ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
     out = {}
     for node_id in ("hu", "nl"):
-        other = create_app({"data_dir": str(tmp / node_id), "node_id": node_id, **FAST_ARGON2}, clock=clock,
-                           start_delivery=False)
+        other = create_app(
+            {"data_dir": str(tmp / node_id), "node_id": node_id, **FAST_ARGON2}, clock=clock, start_delivery=False
+        )
         o_ctx, o_fed = other.extensions["sifnet"], other.extensions["sifnet_federation"]
         with o_ctx.db.read() as s:
             raw = canonical_json(o_fed.identity.node_document(s, o_ctx.now()).to_dict())
@@ -108,8 +146,19 @@ def world(tmp_path_factory):
     """One seeded node shared by the whole suite: every case is a refusal, so it must stay as it is."""
     tmp = tmp_path_factory.mktemp("hostile")
     clock = FixedClock(START)
-    app = create_app({"data_dir": str(tmp / "be-vl"), "node_id": "be-vl", "country": "BE", "base_url": BASE_URL,
-                      "welcome_grant": 10, "min_balance": -5, **FAST_ARGON2}, clock=clock, start_delivery=False)
+    app = create_app(
+        {
+            "data_dir": str(tmp / "be-vl"),
+            "node_id": "be-vl",
+            "country": "BE",
+            "base_url": BASE_URL,
+            "welcome_grant": 10,
+            "min_balance": -5,
+            **FAST_ARGON2,
+        },
+        clock=clock,
+        start_delivery=False,
+    )
     app.config["TESTING"] = True
     w = World(app=app, ctx=app.extensions["sifnet"])
     seed_world(w)

@@ -1,4 +1,5 @@
 """A digest of a node's WHOLE database: every row of every table, hashed in a stable order."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,7 +24,7 @@ def db_digest(ctx, *, exclude: frozenset[str] | set[str] = frozenset(EXCLUDED)) 
                 continue
             rows = conn.execute(select(meta.tables[name])).all()
             digest = hashlib.sha256(str(len(rows)).encode())
-            for row in sorted((repr(tuple(r)) for r in rows)):
+            for row in sorted(repr(tuple(r)) for r in rows):
                 digest.update(row.encode())
             out[name] = digest.hexdigest()
     return out

@@ -1,4 +1,5 @@
 """Hostile deliveries to a real node process over HTTP (a replay needs a request that was once accepted)."""
+
 from __future__ import annotations
 
 import pytest
@@ -30,16 +31,44 @@ def test_replayed_and_forged_requests_to_a_real_node_are_refused(node_process):
     before = quiet_digest(a)
     cases = {
         "replayed-request": (lambda: send(accepted), 409, "request_replayed"),
-        "rewritten-applied-entry": (lambda: hu.post([{**entry.to_dict(), "body": {**entry.body, "amount": 30}}]),
-                                    409, "seq_conflict"),
+        "rewritten-applied-entry": (
+            lambda: hu.post([{**entry.to_dict(), "body": {**entry.body, "amount": 30}}]),
+            409,
+            "seq_conflict",
+        ),
         "stranger-key": (lambda: hu.post([entry], key=SigningKey.from_seed(b"\x09" * 32)), 401, "unknown_key"),
-        "unknown-type": (lambda: hu.post([forged(hu, "mint_money", {"amount": 1}, seq=seq + 2,
-                                                 prev=chain_in(db, "hu")[-1][1], created=parse_time(entry.created))]),
-                         422, "unknown_type"),
-        "negative-amount": (lambda: hu.post([forged(hu, "transfer", pay_body(-3), seq=seq + 2,
-                                                    prev=chain_in(db, "hu")[-1][1],
-                                                    created=parse_time(entry.created))]),
-                            422, "amount_not_positive"),
+        "unknown-type": (
+            lambda: hu.post(
+                [
+                    forged(
+                        hu,
+                        "mint_money",
+                        {"amount": 1},
+                        seq=seq + 2,
+                        prev=chain_in(db, "hu")[-1][1],
+                        created=parse_time(entry.created),
+                    )
+                ]
+            ),
+            422,
+            "unknown_type",
+        ),
+        "negative-amount": (
+            lambda: hu.post(
+                [
+                    forged(
+                        hu,
+                        "transfer",
+                        pay_body(-3),
+                        seq=seq + 2,
+                        prev=chain_in(db, "hu")[-1][1],
+                        created=parse_time(entry.created),
+                    )
+                ]
+            ),
+            422,
+            "amount_not_positive",
+        ),
         "lookalike-sender": (lambda: hu.post([entry], from_header="hu-"), 401, "unknown_peer"),
     }
     for name, (call, status, code) in cases.items():

@@ -1,4 +1,5 @@
 """Script and SQL injection strings in every text field: stored verbatim, shown escaped on every page."""
+
 from __future__ import annotations
 
 import re
@@ -29,17 +30,33 @@ def ok(response, status: int = 200) -> dict:
 
 def test_injection_strings_are_stored_verbatim_and_rendered_escaped(app, client, ctx, make_member, token_for):
     author, reviewer = make_member("author"), make_member("rev", **REVIEWER)
-    coord = make_member("boss", role="coordinator")
+    _coord = make_member("boss", role="coordinator")
     a, r = token_for(author), token_for(reviewer)
     ok(client.patch(f"{API}/me", headers=a, json={"display_name": EVIL, "organisation": EVIL, "bio": EVIL}))
-    p = ok(client.post(f"{API}/proposals", headers=a, json={**PROPOSAL, "reviews_wanted": 1, "title": EVIL,
-                                                           "summary": EVIL, "full_text": EVIL}), 201)
+    p = ok(
+        client.post(
+            f"{API}/proposals",
+            headers=a,
+            json={**PROPOSAL, "reviews_wanted": 1, "title": EVIL, "summary": EVIL, "full_text": EVIL},
+        ),
+        201,
+    )
     inv = p["invitations"][0]["id"]
     ok(client.post(f"{API}/invitations/{inv}/accept", headers=r))
-    ok(client.post(f"{API}/invitations/{inv}/review", headers=r, json={
-        "shared_value": 3, "social_transformation": 3, "impact": 3, "confidence": 3, "feedback": EVIL}), 201)
-    listing = ok(client.post(f"{API}/advice/listings", headers=a, json={"kind": "offer", "title": EVIL,
-                                                                       "description": EVIL, "rate": 1}), 201)
+    ok(
+        client.post(
+            f"{API}/invitations/{inv}/review",
+            headers=r,
+            json={"shared_value": 3, "social_transformation": 3, "impact": 3, "confidence": 3, "feedback": EVIL},
+        ),
+        201,
+    )
+    listing = ok(
+        client.post(
+            f"{API}/advice/listings", headers=a, json={"kind": "offer", "title": EVIL, "description": EVIL, "rate": 1}
+        ),
+        201,
+    )
     ok(client.post(f"{API}/advice/listings/{listing['id']}/book", headers=r, json={"hours": 1, "note": EVIL}), 201)
     ok(client.post(f"{API}/conflicts", headers=a, json={"organisation": EVIL, "reason": EVIL}), 201)
     ok(client.post(f"{API}/transfers", headers=r, json={"to": "author", "amount": 1, "memo": EVIL}), 201)
@@ -49,8 +66,16 @@ def test_injection_strings_are_stored_verbatim_and_rendered_escaped(app, client,
     with ctx.db.read() as s:
         assert s.scalar(select(func.count()).select_from(Member)) == 3
     pages = {
-        "author": ["/dashboard", "/profile", "/statement", "/proposals", f"/proposals/{p['id']}", "/advice",
-                   f"/advice/listings/{listing['id']}", "/advice/sessions"],
+        "author": [
+            "/dashboard",
+            "/profile",
+            "/statement",
+            "/proposals",
+            f"/proposals/{p['id']}",
+            "/advice",
+            f"/advice/listings/{listing['id']}",
+            "/advice/sessions",
+        ],
         "rev": ["/dashboard", "/reviews", f"/proposals/{p['id']}", "/statement", "/advice/sessions"],
         "boss": ["/coordinator/", f"/proposals/{p['id']}"],
     }

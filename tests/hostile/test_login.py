@@ -3,6 +3,7 @@
 The account's owner gets one mailed link that lets their browser skip the account's wait; refused
 attempts check no password and record nothing; the answers are the same for emails without an account.
 """
+
 from __future__ import annotations
 
 import re
@@ -61,7 +62,9 @@ def unlock_mails(ctx) -> list[tuple[str, str]]:
     out = []
     for path in sorted((ctx.settings.data_path / "mail").glob("unlock-*.eml")):
         mail = message_from_bytes(path.read_bytes(), policy=policy.default)
-        out.append((mail["To"], re.search(r"http://[^/\s]+(/login/unlock/[A-Za-z0-9_-]+)", mail.get_content()).group(1)))
+        out.append(
+            (mail["To"], re.search(r"http://[^/\s]+(/login/unlock/[A-Za-z0-9_-]+)", mail.get_content()).group(1))
+        )
     return out
 
 

@@ -1,5 +1,6 @@
 """A hostile peer must not harm other nodes: key squatting, rotation hijack, retired keys, reused transfer ids
 and reviewer starvation. Each case is signed for real with the peers' own keys against a fresh node."""
+
 from __future__ import annotations
 
 import uuid
@@ -15,8 +16,16 @@ from federation.tables import IncomingInvitation, PeerKey
 from node.app import create_app
 from node.clock import FixedClock
 from node.services import ledger
-from protocol import (SigningKey, b64url_encode, canonical_json, entry_hash, format_time, genesis_hash, parse_json,
-                      sign_key_proof)
+from protocol import (
+    SigningKey,
+    b64url_encode,
+    canonical_json,
+    entry_hash,
+    format_time,
+    genesis_hash,
+    parse_json,
+    sign_key_proof,
+)
 from tests.conftest import FAST_ARGON2, START
 from tests.federation.forge import Forger
 
@@ -56,8 +65,9 @@ class Net:
 
     def deliver(self, chain: Chain, env, *, created=START):
         prepared = chain.forger.request([env], created=created, key=chain.key)
-        response = self.app.test_client().post(urlsplit(prepared.url).path, data=prepared.body,
-                                               headers=dict(prepared.headers))
+        response = self.app.test_client().post(
+            urlsplit(prepared.url).path, data=prepared.body, headers=dict(prepared.headers)
+        )
         if response.status_code == 200:
             chain.accepted(env)
         return response
@@ -76,21 +86,36 @@ class Net:
 def select_out(peer_id: str):
     from federation.tables import ChannelEntry
 
-    return (select(ChannelEntry.type, ChannelEntry.envelope)
-            .where(ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out").order_by(ChannelEntry.seq))
+    return (
+        select(ChannelEntry.type, ChannelEntry.envelope)
+        .where(ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out")
+        .order_by(ChannelEntry.seq)
+    )
 
 
 @pytest.fixture
 def net(tmp_path):
     clock = FixedClock(START)
-    app = create_app({"data_dir": str(tmp_path / "be-vl"), "node_id": "be-vl", "country": "BE", "base_url": BASE_URL,
-                      "welcome_grant": 10, "min_balance": -5, **FAST_ARGON2}, clock=clock, start_delivery=False)
+    app = create_app(
+        {
+            "data_dir": str(tmp_path / "be-vl"),
+            "node_id": "be-vl",
+            "country": "BE",
+            "base_url": BASE_URL,
+            "welcome_grant": 10,
+            "min_balance": -5,
+            **FAST_ARGON2,
+        },
+        clock=clock,
+        start_delivery=False,
+    )
     ctx = app.extensions["sifnet"]
     seed_member(ctx, "anna")
     seed_member(ctx, "bob", is_reviewer=True, pool_consent=True, languages=["en"], expertise=["education"])
     apps = peer_apps(tmp_path, clock, app)
-    outsider = create_app({"data_dir": str(tmp_path / "it"), "node_id": "it", **FAST_ARGON2}, clock=clock,
-                          start_delivery=False)
+    outsider = create_app(
+        {"data_dir": str(tmp_path / "it"), "node_id": "it", **FAST_ARGON2}, clock=clock, start_delivery=False
+    )
     yield Net(app, ctx, clock, {node: Chain(f) for node, (_, f) in apps.items()}, outsider)
     for a in [app, outsider, *(p[0] for p in apps.values())]:
         a.extensions["sifnet_federation"].stop()
@@ -98,9 +123,13 @@ def net(tmp_path):
 
 
 def rotation(chain: Chain, new: SigningKey, *, proof: str | None = None, old_not_after=START + 7 * DAY) -> dict:
-    return {"new_kid": new.key_id, "new_public": new.public_key.b64, "old_kid": chain.key.key_id,
-            "old_not_after": format_time(old_not_after),
-            "new_key_proof": proof if proof is not None else sign_key_proof(new, chain.forger.node_id, chain.key.key_id)}
+    return {
+        "new_kid": new.key_id,
+        "new_public": new.public_key.b64,
+        "old_kid": chain.key.key_id,
+        "old_not_after": format_time(old_not_after),
+        "new_key_proof": proof if proof is not None else sign_key_proof(new, chain.forger.node_id, chain.key.key_id),
+    }
 
 
 def key_of(app) -> SigningKey:
@@ -134,8 +163,11 @@ def test_a_peer_cannot_hijack_another_peers_announced_key(net):
     nl_rotation = nl.entry("key_rotation", rotation(nl, nl_next))
     # hu saw nl's rotation elsewhere and claims the key first, replaying nl's proof: it names nl, not hu
     with unchanged(net.ctx):
-        refused(net.deliver(hu, hu.entry("key_rotation", rotation(hu, nl_next, proof=nl_rotation.body["new_key_proof"]))),
-                401, "bad_key_proof")
+        refused(
+            net.deliver(hu, hu.entry("key_rotation", rotation(hu, nl_next, proof=nl_rotation.body["new_key_proof"]))),
+            401,
+            "bad_key_proof",
+        )
     assert net.deliver(nl, nl_rotation).status_code == 200
     nl.key = nl_next
     pay = {"transfer_id": uuid.uuid4().hex, "payer": "nora", "payee": "anna", "amount": 3, "memo": ""}
@@ -172,8 +204,9 @@ def test_no_entry_signed_by_a_retired_key_after_its_rotation(net):
     now = START + 2 * DAY
     for created in (START, START + DAY, now):
         with unchanged(net.ctx):
-            refused(net.deliver(hu, hu.entry("transfer", pay, key=old, created=created), created=now), 401,
-                    "key_retired")
+            refused(
+                net.deliver(hu, hu.entry("transfer", pay, key=old, created=created), created=now), 401, "key_retired"
+            )
     assert net.deliver(hu, hu.entry("transfer", pay, created=now), created=now).status_code == 200
 
 
@@ -209,9 +242,18 @@ def _member_id(net: Net, handle: str) -> int:
 
 
 def invite(chain: Chain, *, accept_in=DAY, due_in=15 * DAY, handle=None) -> dict:
-    return {"invite_id": uuid.uuid4().hex, "proposal_ref": "p-1", "reviewer_handle": handle, "title": "A plan",
-            "summary": "Short.", "tags": [], "language": "en", "bounty": 1,
-            "accept_by": format_time(START + accept_in), "due_by": format_time(START + due_in)}
+    return {
+        "invite_id": uuid.uuid4().hex,
+        "proposal_ref": "p-1",
+        "reviewer_handle": handle,
+        "title": "A plan",
+        "summary": "Short.",
+        "tags": [],
+        "language": "en",
+        "bounty": 1,
+        "accept_by": format_time(START + accept_in),
+        "due_by": format_time(START + due_in),
+    }
 
 
 def _pseudonym(net: Net, handle: str) -> str:
@@ -232,10 +274,12 @@ def _held(net: Net) -> list[tuple[str, str]]:
 
 def test_far_future_invitations_are_declined_and_hold_no_slot(net):
     hu, bob = net.chains["hu"], _pseudonym(net, "bob")
-    for body in (invite(hu, handle=bob, accept_in=(2099 - 2026) * 365 * DAY, due_in=(2099 - 2026) * 366 * DAY),
-                 invite(hu, handle=bob, accept_in=31 * DAY, due_in=40 * DAY),
-                 invite(hu, handle=bob, accept_in=DAY, due_in=61 * DAY),
-                 invite(hu, handle=bob, accept_in=-DAY, due_in=DAY)):
+    for body in (
+        invite(hu, handle=bob, accept_in=(2099 - 2026) * 365 * DAY, due_in=(2099 - 2026) * 366 * DAY),
+        invite(hu, handle=bob, accept_in=31 * DAY, due_in=40 * DAY),
+        invite(hu, handle=bob, accept_in=DAY, due_in=61 * DAY),
+        invite(hu, handle=bob, accept_in=-DAY, due_in=DAY),
+    ):
         assert net.deliver(hu, hu.entry("review_invite", body)).status_code == 200
     assert _declines(net, "hu") == ["accept_by_too_far", "accept_by_too_far", "due_by_too_far", "bad_deadlines"]
     assert _held(net) == []

@@ -1,5 +1,6 @@
 """The RFC 9421 request signature is held to SPEC's template exactly, and framework answers on federation
 paths are SPEC's JSON errors: every case refused with its code, nothing changed (signed with a peer's real key)."""
+
 from __future__ import annotations
 
 import base64
@@ -25,19 +26,41 @@ from .test_inbox import send, transfer
 URL = BASE_URL + INBOX
 
 
-def signed(f, *, label="sifnet", tag="sifnet", components=COVERED, include_alg=True, created=START, expires=None,
-           digest=None, edit=None) -> requests.PreparedRequest:
+def signed(
+    f,
+    *,
+    label="sifnet",
+    tag="sifnet",
+    components=COVERED,
+    include_alg=True,
+    created=START,
+    expires=None,
+    digest=None,
+    edit=None,
+) -> requests.PreparedRequest:
     """A request from peer `f` signed with its real key, with the template changed as asked."""
     body = canonical_json({"entries": [transfer(f).to_dict()]})
-    headers = CaseInsensitiveDict({"Content-Type": "application/json", "Sifnet-From": f.node_id,
-                                   "Sifnet-To": f.target_id})
+    headers = CaseInsensitiveDict(
+        {"Content-Type": "application/json", "Sifnet-From": f.node_id, "Sifnet-To": f.target_id}
+    )
     if digest is not None:
         headers["Content-Digest"] = digest(body)
     message = _Message("POST", URL, headers)
-    HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(f.key.key_id, private=f.key._private)).sign(
-        message, key_id=f.key.key_id, created=created, expires=expires, nonce=secrets.token_urlsafe(18), label=label,
-        tag=tag, include_alg=include_alg, covered_component_ids=components, body=body,
-        use_existing_digest=digest is not None)
+    HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(f.key.key_id, private=f.key._private)
+    ).sign(
+        message,
+        key_id=f.key.key_id,
+        created=created,
+        expires=expires,
+        nonce=secrets.token_urlsafe(18),
+        label=label,
+        tag=tag,
+        include_alg=include_alg,
+        covered_component_ids=components,
+        body=body,
+        use_existing_digest=digest is not None,
+    )
     out = dict(message.headers)
     if edit is not None:
         out["Signature-Input"] = edit(out["Signature-Input"])
@@ -62,27 +85,53 @@ CASES = [
     P(lambda hu: signed(hu, tag=None), 401, "signature_params", id="no-tag"),
     P(lambda hu: signed(hu, include_alg=False), 401, "signature_params", id="no-alg"),
     P(lambda hu: signed(hu, components=COVERED[:-1]), 401, "signature_params", id="routing-header-not-covered"),
-    P(lambda hu: signed(hu, components=(*COVERED, "@authority")), 401, "signature_params",
-      id="extra-component"),
-    P(lambda hu: signed(hu, components=(COVERED[1], COVERED[0], *COVERED[2:])), 401, "signature_params",
-      id="components-reordered"),
-    P(lambda hu: signed(hu, edit=lambda v: re.sub(r";created=\d+", "", v)), 401, "signature_params",
-      id="no-created"),
-    P(lambda hu: signed(hu, edit=lambda v: re.sub(r";created=\d+", ";created=1000000000000", v)), 401,
-      "signature_params", id="created-beyond-any-date"),
-    P(lambda hu: signed(hu, edit=lambda v: re.sub(r";created=\d+", ';created="1"', v)), 401,
-      "signature_params", id="created-not-an-integer"),
-    P(lambda hu: signed(hu, edit=lambda v: v + ';alg="hmac-sha256"'), 401, "signature_params",
-      id="alg-repeated-last-wins"),
-    P(lambda hu: signed(hu, edit=lambda v: v.replace('alg="ed25519"', 'alg="rsa-pss-sha512"')), 401,
-      "signature_params", id="other-alg"),
+    P(lambda hu: signed(hu, components=(*COVERED, "@authority")), 401, "signature_params", id="extra-component"),
+    P(
+        lambda hu: signed(hu, components=(COVERED[1], COVERED[0], *COVERED[2:])),
+        401,
+        "signature_params",
+        id="components-reordered",
+    ),
+    P(lambda hu: signed(hu, edit=lambda v: re.sub(r";created=\d+", "", v)), 401, "signature_params", id="no-created"),
+    P(
+        lambda hu: signed(hu, edit=lambda v: re.sub(r";created=\d+", ";created=1000000000000", v)),
+        401,
+        "signature_params",
+        id="created-beyond-any-date",
+    ),
+    P(
+        lambda hu: signed(hu, edit=lambda v: re.sub(r";created=\d+", ';created="1"', v)),
+        401,
+        "signature_params",
+        id="created-not-an-integer",
+    ),
+    P(
+        lambda hu: signed(hu, edit=lambda v: v + ';alg="hmac-sha256"'),
+        401,
+        "signature_params",
+        id="alg-repeated-last-wins",
+    ),
+    P(
+        lambda hu: signed(hu, edit=lambda v: v.replace('alg="ed25519"', 'alg="rsa-pss-sha512"')),
+        401,
+        "signature_params",
+        id="other-alg",
+    ),
     P(lambda hu: signed(hu, edit=lambda v: v + ';extra="1"'), 401, "signature_params", id="unknown-parameter"),
     P(two_signatures, 401, "signature_params", id="two-signatures"),
     P(lambda hu: signed(hu, digest=sha512_only), 401, "unsupported_digest", id="sha512-only-digest"),
-    P(lambda hu: signed(hu, expires=START - timedelta(seconds=1), created=START - timedelta(seconds=60)), 401,
-      "request_expired", id="expired-by-its-expires"),
-    P(lambda hu: signed(hu, expires=START - timedelta(seconds=30)), 401, "request_expired",
-      id="expires-before-created"),
+    P(
+        lambda hu: signed(hu, expires=START - timedelta(seconds=1), created=START - timedelta(seconds=60)),
+        401,
+        "request_expired",
+        id="expired-by-its-expires",
+    ),
+    P(
+        lambda hu: signed(hu, expires=START - timedelta(seconds=30)),
+        401,
+        "request_expired",
+        id="expires-before-created",
+    ),
 ]
 
 
@@ -103,13 +152,16 @@ def test_a_request_within_its_expires_is_accepted_by_the_template(world):
     assert response.status_code == 401 and response.json["error"]["code"] == "bad_request_signature"
 
 
-@pytest.mark.parametrize(("method", "path", "status", "code"), [
-    ("GET", INBOX, 405, "method_not_allowed"),
-    ("PUT", "/federation/v1/messages", 405, "method_not_allowed"),
-    ("POST", "/federation/v1/nothing-here", 404, "not_found"),
-    ("GET", "/federation/v2/inbox", 404, "not_found"),
-    ("POST", "/.well-known/sifnet-node", 405, "method_not_allowed"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", INBOX, 405, "method_not_allowed"),
+        ("PUT", "/federation/v1/messages", 405, "method_not_allowed"),
+        ("POST", "/federation/v1/nothing-here", 404, "not_found"),
+        ("GET", "/federation/v2/inbox", 404, "not_found"),
+        ("POST", "/.well-known/sifnet-node", 405, "method_not_allowed"),
+    ],
+)
 def test_framework_answers_on_federation_paths_are_spec_errors(world, method, path, status, code):
     with unchanged(world.ctx):
         response = world.client().open(path, method=method, data=b"{}", content_type="application/json")

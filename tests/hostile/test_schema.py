@@ -1,4 +1,5 @@
 """Schemathesis against the node's own OpenAPI document (in-process WSGI): no 5xx, responses as documented."""
+
 from __future__ import annotations
 
 import itertools
@@ -6,8 +7,12 @@ import itertools
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis.checks import (content_type_conformance, not_a_server_error, response_schema_conformance,
-                                 status_code_conformance)
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from node.app import create_app
 from node.clock import FixedClock
@@ -21,15 +26,29 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 COORDINATOR_PREFIXES = ("/api/v1/coordinator", "/api/v1/federation")
 # Path variables that name a seeded object: an even generated value is swapped for the real id, so
 # half the cases reach real objects and the other half the not-found paths.
-SEEDED = {"proposal_id": "proposal", "invitation_id": "invitation_dave", "review_id": "review",
-          "listing_id": "listing", "booking_id": "booking", "member_id": "pete"}
+SEEDED = {
+    "proposal_id": "proposal",
+    "invitation_id": "invitation_dave",
+    "review_id": "review",
+    "listing_id": "listing",
+    "booking_id": "booking",
+    "member_id": "pete",
+}
 _fresh = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    app = create_app({"data_dir": str(tmp_path_factory.mktemp("schema") / "be-vl"), "node_id": "be-vl",
-                      "base_url": BASE_URL, **FAST_ARGON2}, clock=FixedClock(START), start_delivery=False)
+    app = create_app(
+        {
+            "data_dir": str(tmp_path_factory.mktemp("schema") / "be-vl"),
+            "node_id": "be-vl",
+            "base_url": BASE_URL,
+            **FAST_ARGON2,
+        },
+        clock=FixedClock(START),
+        start_delivery=False,
+    )
     world = World(app=app, ctx=app.extensions["sifnet"])
     seed_world(world)
     yield world
@@ -50,8 +69,14 @@ def check_operation(node, operation) -> None:
     """Run EXAMPLES generated cases of one operation against the app, with every check."""
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case):
         for name, key in SEEDED.items():
             value = (case.path_parameters or {}).get(name)
@@ -74,6 +99,6 @@ def test_api_conforms_to_its_openapi_document(node):
     for operation in operations:
         try:
             check_operation(node, operation)
-        except Exception as exc:  # noqa: BLE001 - collect every operation's failure, then report them all
+        except Exception as exc:
             failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:1500]}")
     assert not failures, "\n\n".join(failures)

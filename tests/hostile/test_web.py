@@ -1,5 +1,6 @@
 """Hostile web form posts: CSRF on every state-changing form (from app.url_map), members at coordinator
 forms and at other members' objects; each refused with its code, the whole database unchanged."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,16 @@ from tests.conftest import FAST_ARGON2, PASSWORD
 from .conftest import refused, unchanged
 
 # A real object per URL variable, so a form that skipped the CSRF check would act on something real.
-ARGS = {"booking_id": "booking", "proposal_id": "proposal", "invitation_id": "invitation_dave",
-        "review_id": "review", "member_id": "pete", "listing_id": "listing", "dispute_id": None, "incoming_id": None}
+ARGS = {
+    "booking_id": "booking",
+    "proposal_id": "proposal",
+    "invitation_id": "invitation_dave",
+    "review_id": "review",
+    "member_id": "pete",
+    "listing_id": "listing",
+    "dispute_id": None,
+    "incoming_id": None,
+}
 WORDS = {"action": "accept", "ref": "x"}
 
 
@@ -24,8 +33,11 @@ def form_routes() -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"data_dir": tmp, **FAST_ARGON2}, start_delivery=False)
         try:
-            return sorted((r.rule, r.endpoint) for r in app.url_map.iter_rules()
-                          if "POST" in r.methods and not r.rule.startswith(CSRF_EXEMPT_PREFIXES))
+            return sorted(
+                (r.rule, r.endpoint)
+                for r in app.url_map.iter_rules()
+                if "POST" in r.methods and not r.rule.startswith(CSRF_EXEMPT_PREFIXES)
+            )
         finally:
             app.extensions["sifnet_federation"].stop()
             app.extensions["sifnet"].db.dispose()
@@ -63,6 +75,7 @@ def concrete(rule: str, ids: dict) -> str:
         if name in WORDS:
             return "cancel" if name == "action" and "bookings" in rule else WORDS[name]
         return str(ids.get(ARGS.get(name) or "", 1)) if conv == "int" or name in ARGS else "x"
+
     return re.sub(r"<(?:([a-z]+)(?:\([^)]*\))?:)?([a-z_]+)>", fill, rule)
 
 
@@ -71,8 +84,17 @@ def test_every_form_refuses_a_post_without_its_csrf_token(world, browsers, form_
     who = "coord" if form_route.startswith("/coordinator") else "anna"
     client, token = browsers[who]
     sent = {"missing": None, "wrong": "forged-" + token[7:], "other-session": browsers["carol"][1]}[variant]
-    data = {"to": "carol", "amount": "1", "email": "anna@example.org", "password": PASSWORD, "title": "t",
-            "reason": "r", "decision": "approve", "action": "suspend", "node_id": "hu"}
+    data = {
+        "to": "carol",
+        "amount": "1",
+        "email": "anna@example.org",
+        "password": PASSWORD,
+        "title": "t",
+        "reason": "r",
+        "decision": "approve",
+        "action": "suspend",
+        "node_id": "hu",
+    }
     if sent is not None:
         data["csrf_token"] = sent
     with unchanged(world.ctx):
@@ -84,16 +106,51 @@ P = pytest.param
 # (who, path, form fields) -> (status, code): pages that refuse with an error page.
 PAGE_CASES = [
     P("carol", "GET", "/coordinator/", {}, 403, "coordinator_only", id="member-opens-coordinator-page"),
-    P("carol", "POST", "/coordinator/members/{pete}/decide", {"decision": "approve"}, 403, "coordinator_only",
-      id="member-approves-via-form"),
-    P("carol", "POST", "/coordinator/peers", {"action": "suspend", "node_id": "hu"}, 403, "coordinator_only",
-      id="member-suspends-peer-via-form"),
-    P("carol", "POST", "/coordinator/settlements", {"action": "start"}, 403, "coordinator_only",
-      id="member-starts-settlement-via-form"),
-    P("carol", "POST", "/coordinator/conflicts", {"member_handle": "anna", "organisation": "x"}, 403,
-      "coordinator_only", id="member-pins-conflict-via-form"),
-    P("carol", "POST", "/coordinator/advice/bookings/{booking}/resolve", {"outcome": "split", "note": "x"}, 403,
-      "coordinator_only", id="member-resolves-booking-via-form"),
+    P(
+        "carol",
+        "POST",
+        "/coordinator/members/{pete}/decide",
+        {"decision": "approve"},
+        403,
+        "coordinator_only",
+        id="member-approves-via-form",
+    ),
+    P(
+        "carol",
+        "POST",
+        "/coordinator/peers",
+        {"action": "suspend", "node_id": "hu"},
+        403,
+        "coordinator_only",
+        id="member-suspends-peer-via-form",
+    ),
+    P(
+        "carol",
+        "POST",
+        "/coordinator/settlements",
+        {"action": "start"},
+        403,
+        "coordinator_only",
+        id="member-starts-settlement-via-form",
+    ),
+    P(
+        "carol",
+        "POST",
+        "/coordinator/conflicts",
+        {"member_handle": "anna", "organisation": "x"},
+        403,
+        "coordinator_only",
+        id="member-pins-conflict-via-form",
+    ),
+    P(
+        "carol",
+        "POST",
+        "/coordinator/advice/bookings/{booking}/resolve",
+        {"outcome": "split", "note": "x"},
+        403,
+        "coordinator_only",
+        id="member-resolves-booking-via-form",
+    ),
     P("carol", "GET", "/proposals/{proposal}", {}, 404, "proposal_not_found", id="member-opens-others-proposal"),
 ]
 # Form handlers answer a domain refusal with a redirect and the code in a flash message (PRG, no JS).
@@ -105,10 +162,20 @@ FLASH_CASES = [
     P("carol", "/proposals/{proposal}/withdraw", {}, "proposal_not_found", id="member-withdraws-others-proposal"),
     P("carol", "/reviews/{review}/rate", {"helpfulness": "1"}, "review_not_found", id="member-rates-others-review"),
     P("carol", "/advice/bookings/{booking}/confirm", {}, "booking_not_found", id="member-confirms-others-booking"),
-    P("carol", "/invitations/{invitation_dave}/accept", {}, "invitation_not_found",
-      id="member-accepts-others-invitation"),
-    P("carol", "/profile", {"display_name": "Carol", "review_capacity": "2.5"}, "invalid_capacity",
-      id="profile-float-capacity-via-form"),
+    P(
+        "carol",
+        "/invitations/{invitation_dave}/accept",
+        {},
+        "invitation_not_found",
+        id="member-accepts-others-invitation",
+    ),
+    P(
+        "carol",
+        "/profile",
+        {"display_name": "Carol", "review_capacity": "2.5"},
+        "invalid_capacity",
+        id="profile-float-capacity-via-form",
+    ),
 ]
 
 
@@ -116,8 +183,9 @@ FLASH_CASES = [
 def test_hostile_page_request_is_refused_and_changes_nothing(world, browsers, who, method, path, form, status, code):
     client, token = browsers[who]
     with unchanged(world.ctx):
-        response = client.open(path.format(**world.ids), method=method,
-                               data={**form, "csrf_token": token} if method == "POST" else None)
+        response = client.open(
+            path.format(**world.ids), method=method, data={**form, "csrf_token": token} if method == "POST" else None
+        )
     refused(response, status, code)
 
 

@@ -1,4 +1,5 @@
 """The advice exchange through the JSON API: every happy path, with the money checked at each step."""
+
 from __future__ import annotations
 
 import re
@@ -46,8 +47,9 @@ def check_escrows(ctx) -> None:
 
 def notes(ctx, member, kind: str) -> list[Notification]:
     with ctx.db.read() as s:
-        return s.scalars(select(Notification).where(Notification.member_id == member.id,
-                                                    Notification.kind == kind)).all()
+        return s.scalars(
+            select(Notification).where(Notification.member_id == member.id, Notification.kind == kind)
+        ).all()
 
 
 def txn_refs(ctx, booking_id: int) -> list[str]:
@@ -56,8 +58,9 @@ def txn_refs(ctx, booking_id: int) -> list[str]:
 
 
 def post_listing(client, headers, kind="offer", rate=1, title="Crowdfunding basics", tags=("education",)) -> int:
-    r = client.post(f"{API}/advice/listings", headers=headers,
-                    json={"kind": kind, "title": title, "rate": rate, "tags": list(tags)})
+    r = client.post(
+        f"{API}/advice/listings", headers=headers, json={"kind": kind, "title": title, "rate": rate, "tags": list(tags)}
+    )
     assert r.status_code == 201, r.json
     return r.json["id"]
 
@@ -80,8 +83,12 @@ def conforms(value, schema: dict, path="$") -> None:
     if types is not None:
         names = types if isinstance(types, list) else [types]
         pytypes = {"object": dict, "array": list, "string": str, "null": type(None), "boolean": bool}
-        ok = any((isinstance(value, int) and not isinstance(value, bool)) if t == "integer"
-                 else isinstance(value, pytypes[t]) for t in names)
+        ok = any(
+            (isinstance(value, int) and not isinstance(value, bool))
+            if t == "integer"
+            else isinstance(value, pytypes[t])
+            for t in names
+        )
         assert ok, f"{path}: {value!r} is not {types}"
     if "enum" in schema:
         assert value in schema["enum"], f"{path}: {value!r} not in {schema['enum']}"
@@ -109,8 +116,7 @@ def people(make_member, token_for):
     """anna offers advice, bert receives it, carl is a bystander, cora coordinates (each starts with 10)."""
     anna, bert, carl = make_member("anna"), make_member("bert"), make_member("carl")
     cora = make_member("cora", role="coordinator")
-    return {name: (m, token_for(m)) for name, m in
-            (("anna", anna), ("bert", bert), ("carl", carl), ("cora", cora))}
+    return {name: (m, token_for(m)) for name, m in (("anna", anna), ("bert", bert), ("carl", carl), ("cora", cora))}
 
 
 # --- happy paths ------------------------------------------------------------------------
@@ -133,7 +139,12 @@ def test_book_claim_confirm_pays_the_provider(client, ctx, people, books):
     assert "dispute it before Mar 5, 2026, 9:00\u202fAM" in body
     done = act(client, b, booking["id"], "confirm")
     conforms(done, BOOKING)
-    assert (done["status"], done["provider_amount"], done["refunded_amount"], done["actions"]) == ("confirmed", 6, 0, [])
+    assert (done["status"], done["provider_amount"], done["refunded_amount"], done["actions"]) == (
+        "confirmed",
+        6,
+        0,
+        [],
+    )
     assert (balance_of(ctx, bert), escrow_of(ctx, booking["id"]), balance_of(ctx, anna)) == (4, 0, 16)
     assert notes(ctx, anna, "advice_confirmed") and notes(ctx, bert, "advice_confirmed")
     assert txn_refs(ctx, booking["id"]) == [f"advice:{booking['id']}:hold", f"advice:{booking['id']}:pay"]
@@ -189,7 +200,7 @@ def test_concurrent_sweeps_and_a_late_confirm_pay_once(client, ctx, clock, peopl
 
 def test_dispute_days_setting_sets_the_deadline(client, ctx, people):
     ctx.settings = ctx.settings.replace(dispute_days=7)
-    (anna, a), (bert, b) = people["anna"], people["bert"]
+    (_anna, a), (_bert, b) = people["anna"], people["bert"]
     booking = book(client, b, post_listing(client, a))
     assert act(client, a, booking["id"], "claim")["dispute_by"] == "2026-03-09T09:00:00Z"
 
@@ -209,9 +220,14 @@ def test_either_party_cancels_before_a_claim_and_the_receiver_is_refunded(client
     books()
 
 
-@pytest.mark.parametrize("outcome,extra,status,anna_gets", [
-    ("pay_provider", {}, "paid", 5), ("refund_receiver", {}, "refunded", 0),
-    ("split", {"provider_amount": 2}, "split", 2)])
+@pytest.mark.parametrize(
+    "outcome,extra,status,anna_gets",
+    [
+        ("pay_provider", {}, "paid", 5),
+        ("refund_receiver", {}, "refunded", 0),
+        ("split", {"provider_amount": 2}, "split", 2),
+    ],
+)
 def test_dispute_is_settled_by_a_coordinator(client, ctx, people, books, outcome, extra, status, anna_gets):
     (anna, a), (bert, b), (cora, c) = people["anna"], people["bert"], people["cora"]
     booking = book(client, b, post_listing(client, a), hours=5)
@@ -223,18 +239,30 @@ def test_dispute_is_settled_by_a_coordinator(client, ctx, people, books, outcome
     assert listed.status_code == 200
     conforms(listed.json, {"type": "object", "properties": {"bookings": {"type": "array", "items": BOOKING}}})
     assert [(d["id"], d["actions"]) for d in listed.json["bookings"]] == [(booking["id"], ["resolve"])]
-    r = client.post(f"{API}/coordinator/bookings/{booking['id']}/resolve", headers=c,
-                    json={"outcome": outcome, "note": "heard both", **extra})
+    r = client.post(
+        f"{API}/coordinator/bookings/{booking['id']}/resolve",
+        headers=c,
+        json={"outcome": outcome, "note": "heard both", **extra},
+    )
     assert r.status_code == 200, r.json
     conforms(r.json, BOOKING)
-    assert (r.json["status"], r.json["provider_amount"], r.json["refunded_amount"]) == (status, anna_gets, 5 - anna_gets)
+    assert (r.json["status"], r.json["provider_amount"], r.json["refunded_amount"]) == (
+        status,
+        anna_gets,
+        5 - anna_gets,
+    )
     assert "heard both" in r.json["resolution"]
-    assert (balance_of(ctx, anna), balance_of(ctx, bert), escrow_of(ctx, booking["id"])) == (10 + anna_gets, 5 + 5 - anna_gets, 0)
+    assert (balance_of(ctx, anna), balance_of(ctx, bert), escrow_of(ctx, booking["id"])) == (
+        10 + anna_gets,
+        5 + 5 - anna_gets,
+        0,
+    )
     assert notes(ctx, anna, f"advice_{status}") and notes(ctx, bert, f"advice_{status}")
     assert client.get(f"{API}/coordinator/disputes", headers=c).json["bookings"] == []
     with ctx.db.read() as s:  # the split is one balanced transaction with three legs
-        txn = s.scalars(select(LedgerTxn).where(LedgerTxn.ref.like(f"advice:{booking['id']}:%"))
-                        .order_by(LedgerTxn.id.desc())).first()
+        txn = s.scalars(
+            select(LedgerTxn).where(LedgerTxn.ref.like(f"advice:{booking['id']}:%")).order_by(LedgerTxn.id.desc())
+        ).first()
         assert txn.actor_id == cora.id
     check_escrows(ctx)
     books()
@@ -268,7 +296,7 @@ def test_a_request_charges_its_author_only_after_they_accept(client, ctx, people
 
 
 def test_listings_filter_and_close(client, people):
-    (anna, a), (bert, b) = people["anna"], people["bert"]
+    (_anna, a), (_bert, b) = people["anna"], people["bert"]
     offer = post_listing(client, a, tags=("education", "food"))
     request_id = post_listing(client, b, kind="request", tags=("housing",))
     r = client.get(f"{API}/advice/listings", headers=b)
@@ -294,7 +322,7 @@ def test_listings_filter_and_close(client, people):
 
 
 def test_closing_a_listing_leaves_its_sessions_alone(client, ctx, people, books):
-    (anna, a), (bert, b) = people["anna"], people["bert"]
+    (anna, a), (_bert, b) = people["anna"], people["bert"]
     listing_id = post_listing(client, a)
     booking = book(client, b, listing_id, hours=2)
     client.post(f"{API}/advice/listings/{listing_id}/close", headers=a)
@@ -305,26 +333,37 @@ def test_closing_a_listing_leaves_its_sessions_alone(client, ctx, people, books)
 
 
 def test_my_sessions_list_both_roles(client, people):
-    (anna, a), (bert, b) = people["anna"], people["bert"]
+    (_anna, a), (_bert, b) = people["anna"], people["bert"]
     given = book(client, b, post_listing(client, a))
     received = book(client, a, post_listing(client, b, title="Bert teaches food banks"))
     r = client.get(f"{API}/advice/bookings", headers=a)
     conforms(r.json, {"type": "object", "properties": {"bookings": {"type": "array", "items": BOOKING}}})
-    assert [(x["id"], x["my_role"]) for x in r.json["bookings"]] == [(received["id"], "receiver"),
-                                                                     (given["id"], "provider")]
+    assert [(x["id"], x["my_role"]) for x in r.json["bookings"]] == [
+        (received["id"], "receiver"),
+        (given["id"], "provider"),
+    ]
 
 
 def test_openapi_documents_every_advice_route(client):
     doc = client.get(f"{API}/openapi.json").json
-    advice_ops = {(path, method) for path, ops in doc["paths"].items() for method, op in ops.items()
-                  if op["tags"] == ["advice"]}
-    expected = {("/api/v1/advice/listings", "get"), ("/api/v1/advice/listings", "post"),
-                ("/api/v1/advice/listings/{listing_id}", "get"), ("/api/v1/advice/listings/{listing_id}/close", "post"),
-                ("/api/v1/advice/listings/{listing_id}/book", "post"), ("/api/v1/advice/bookings", "get"),
-                ("/api/v1/advice/bookings/{booking_id}", "get"), ("/api/v1/coordinator/disputes", "get"),
-                ("/api/v1/coordinator/bookings/{booking_id}/resolve", "post")}
-    expected |= {(f"/api/v1/advice/bookings/{{booking_id}}/{a}", "post")
-                 for a in ("accept", "confirm", "claim", "dispute", "cancel")}
+    advice_ops = {
+        (path, method) for path, ops in doc["paths"].items() for method, op in ops.items() if op["tags"] == ["advice"]
+    }
+    expected = {
+        ("/api/v1/advice/listings", "get"),
+        ("/api/v1/advice/listings", "post"),
+        ("/api/v1/advice/listings/{listing_id}", "get"),
+        ("/api/v1/advice/listings/{listing_id}/close", "post"),
+        ("/api/v1/advice/listings/{listing_id}/book", "post"),
+        ("/api/v1/advice/bookings", "get"),
+        ("/api/v1/advice/bookings/{booking_id}", "get"),
+        ("/api/v1/coordinator/disputes", "get"),
+        ("/api/v1/coordinator/bookings/{booking_id}/resolve", "post"),
+    }
+    expected |= {
+        (f"/api/v1/advice/bookings/{{booking_id}}/{a}", "post")
+        for a in ("accept", "confirm", "claim", "dispute", "cancel")
+    }
     assert advice_ops == expected
     book_op = doc["paths"]["/api/v1/advice/listings/{listing_id}/book"]["post"]
     assert book_op["requestBody"]["content"]["application/json"]["schema"]["required"] == ["hours"]

@@ -1,4 +1,5 @@
 """The advice exchange refuses with a code and changes nothing; only the parties see and act."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -15,11 +16,15 @@ def snapshot(ctx) -> tuple:
     """Everything a refusal must leave untouched: balances, postings, sessions, listings, notifications."""
     with ctx.db.read() as s:
         balances = tuple(s.execute(select(Account.ref, Account.balance).order_by(Account.id)).all())
-        bookings = tuple(s.execute(select(AdviceBooking.id, AdviceBooking.status, AdviceBooking.dispute_reason,
-                                          AdviceBooking.claimed_at).order_by(AdviceBooking.id)).all())
+        bookings = tuple(
+            s.execute(
+                select(
+                    AdviceBooking.id, AdviceBooking.status, AdviceBooking.dispute_reason, AdviceBooking.claimed_at
+                ).order_by(AdviceBooking.id)
+            ).all()
+        )
         listings = tuple(s.execute(select(AdviceListing.id, AdviceListing.status)).all())
-        counts = tuple(s.execute(select(func.count()).select_from(t)).scalar_one()
-                       for t in (LedgerTxn, Notification))
+        counts = tuple(s.execute(select(func.count()).select_from(t)).scalar_one() for t in (LedgerTxn, Notification))
     return balances, bookings, listings, counts
 
 
@@ -32,7 +37,7 @@ def refused(client, ctx, method, path, headers, body, status, code):
 
 
 def test_booking_refusals_change_nothing(client, ctx, people, books, make_member, token_for):
-    (anna, a), (bert, b) = people["anna"], people["bert"]
+    (_anna, a), (bert, b) = people["anna"], people["bert"]
     offer = post_listing(client, a, rate=2)
     url = f"{API}/advice/listings/{offer}/book"
     pending = make_member("paula", approve=False)
@@ -111,8 +116,16 @@ def test_wrong_party_and_wrong_state_are_refused(client, ctx, people, claimed, b
     refused(client, ctx, "POST", f"{base}/dispute", b, {}, 422, "missing_field")
     refused(client, ctx, "POST", f"{base}/dispute", b, {"reason": " "}, 422, "missing_field")
     refused(client, ctx, "POST", f"{base}/confirm", b, {"tip": 1}, 422, "unknown_field")
-    refused(client, ctx, "POST", f"{API}/coordinator/bookings/{claimed}/resolve", people["cora"][1],
-            {"outcome": "pay_provider", "note": "early"}, 409, "not_disputed")
+    refused(
+        client,
+        ctx,
+        "POST",
+        f"{API}/coordinator/bookings/{claimed}/resolve",
+        people["cora"][1],
+        {"outcome": "pay_provider", "note": "early"},
+        409,
+        "not_disputed",
+    )
     act(client, b, claimed, "confirm")
     refused(client, ctx, "POST", f"{base}/confirm", b, {}, 409, "illegal_transition")
     refused(client, ctx, "POST", f"{base}/dispute", b, {"reason": "late"}, 409, "illegal_transition")
@@ -126,18 +139,34 @@ def test_dispute_after_the_deadline_is_refused(client, ctx, clock, people, claim
     clock.advance(3 * DAY)
     r = client.get(f"{API}/advice/bookings/{claimed}", headers=b)
     assert r.json["actions"] == ["confirm"]
-    refused(client, ctx, "POST", f"{API}/advice/bookings/{claimed}/dispute", b, {"reason": "too late"},
-            409, "dispute_window_closed")
+    refused(
+        client,
+        ctx,
+        "POST",
+        f"{API}/advice/bookings/{claimed}/dispute",
+        b,
+        {"reason": "too late"},
+        409,
+        "dispute_window_closed",
+    )
 
 
 def test_dispute_before_a_claim_is_refused(client, ctx, people):
     booking = book(client, people["bert"][1], post_listing(client, people["anna"][1]))
-    refused(client, ctx, "POST", f"{API}/advice/bookings/{booking['id']}/dispute", people["bert"][1],
-            {"reason": "no"}, 409, "illegal_transition")
+    refused(
+        client,
+        ctx,
+        "POST",
+        f"{API}/advice/bookings/{booking['id']}/dispute",
+        people["bert"][1],
+        {"reason": "no"},
+        409,
+        "illegal_transition",
+    )
 
 
 def test_provider_claims_only_after_the_scheduled_time(client, ctx, clock, people):
-    (anna, a), (bert, b) = people["anna"], people["bert"]
+    (_anna, a), (_bert, b) = people["anna"], people["bert"]
     when = (START + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     booking = book(client, b, post_listing(client, a), scheduled_for=when)
     assert booking["scheduled_for"] == when
@@ -151,14 +180,13 @@ def test_a_third_member_cannot_see_or_act_on_a_session(client, ctx, people, clai
     c = people["carl"][1]
     assert client.get(f"{API}/advice/bookings/{claimed}", headers=c).status_code == 404
     assert client.get(f"{API}/advice/bookings", headers=c).json["bookings"] == []
-    for action, body in (("accept", {}), ("confirm", {}), ("claim", {}), ("dispute", {"reason": "x"}),
-                         ("cancel", {})):
+    for action, body in (("accept", {}), ("confirm", {}), ("claim", {}), ("dispute", {"reason": "x"}), ("cancel", {})):
         refused(client, ctx, "POST", f"{API}/advice/bookings/{claimed}/{action}", c, body, 404, "booking_not_found")
     refused(client, ctx, "POST", f"{API}/advice/bookings/999/confirm", c, {}, 404, "booking_not_found")
 
 
 def test_only_an_uninvolved_coordinator_settles_a_dispute(client, ctx, people, make_member, token_for, books):
-    (anna, a), (bert, b), (cora, c) = people["anna"], people["bert"], people["cora"]
+    (_anna, a), (_bert, b), (_cora, c) = people["anna"], people["bert"], people["cora"]
     booking = book(client, b, post_listing(client, a), hours=4)
     act(client, a, booking["id"], "claim")
     act(client, b, booking["id"], "dispute", {"reason": "half of it"})
@@ -168,14 +196,16 @@ def test_only_an_uninvolved_coordinator_settles_a_dispute(client, ctx, people, m
     refused(client, ctx, "POST", url, b, {**ok, "outcome": "refund_receiver"}, 403, "coordinator_only")
     r = client.get(f"{API}/coordinator/disputes", headers=people["carl"][1])
     assert r.status_code == 403 and r.json["error"]["code"] == "coordinator_only"
-    for body, code in [({"outcome": "keep_it", "note": "x"}, "bad_choice"),
-                       ({"outcome": "pay_provider"}, "missing_field"),
-                       ({"outcome": "split", "note": "x"}, "missing_field"),
-                       ({"outcome": "split", "note": "x", "provider_amount": 4}, "out_of_range"),
-                       ({"outcome": "split", "note": "x", "provider_amount": 0}, "out_of_range"),
-                       ({"outcome": "split", "note": "x", "provider_amount": 1.5}, "not_an_integer"),
-                       ({"outcome": "pay_provider", "note": "x", "provider_amount": 2}, "unexpected_field"),
-                       ({**ok, "extra": 1}, "unknown_field")]:
+    for body, code in [
+        ({"outcome": "keep_it", "note": "x"}, "bad_choice"),
+        ({"outcome": "pay_provider"}, "missing_field"),
+        ({"outcome": "split", "note": "x"}, "missing_field"),
+        ({"outcome": "split", "note": "x", "provider_amount": 4}, "out_of_range"),
+        ({"outcome": "split", "note": "x", "provider_amount": 0}, "out_of_range"),
+        ({"outcome": "split", "note": "x", "provider_amount": 1.5}, "not_an_integer"),
+        ({"outcome": "pay_provider", "note": "x", "provider_amount": 2}, "unexpected_field"),
+        ({**ok, "extra": 1}, "unknown_field"),
+    ]:
         refused(client, ctx, "POST", url, c, body, 422, code)
     refused(client, ctx, "POST", f"{API}/coordinator/bookings/999/resolve", c, ok, 404, "booking_not_found")
     # a coordinator who is a party (here the provider of another session) cannot settle it
@@ -184,10 +214,11 @@ def test_only_an_uninvolved_coordinator_settles_a_dispute(client, ctx, people, m
     own = book(client, d, post_listing(client, a, title="Second offer"), hours=1)
     act(client, a, own["id"], "claim")
     act(client, d, own["id"], "dispute", {"reason": "nope"})
-    refused(client, ctx, "POST", f"{API}/coordinator/bookings/{own['id']}/resolve", d, ok, 403,
-            "party_cannot_resolve")
-    assert [x["actions"] for x in client.get(f"{API}/coordinator/disputes", headers=d).json["bookings"]] == \
-        [["resolve"], []]
+    refused(client, ctx, "POST", f"{API}/coordinator/bookings/{own['id']}/resolve", d, ok, 403, "party_cannot_resolve")
+    assert [x["actions"] for x in client.get(f"{API}/coordinator/disputes", headers=d).json["bookings"]] == [
+        ["resolve"],
+        [],
+    ]
     assert client.post(url, headers=c, json=ok).json["status"] == "paid"
     refused(client, ctx, "POST", url, c, {**ok, "outcome": "refund_receiver"}, 409, "not_disputed")
     check_escrows(ctx)
@@ -195,16 +226,24 @@ def test_only_an_uninvolved_coordinator_settles_a_dispute(client, ctx, people, m
 
 
 def test_a_one_sif_session_cannot_be_split(client, ctx, people):
-    (anna, a), (bert, b) = people["anna"], people["bert"]
+    (_anna, a), (_bert, b) = people["anna"], people["bert"]
     booking = book(client, b, post_listing(client, a), hours=1)
     act(client, a, booking["id"], "claim")
     act(client, b, booking["id"], "dispute", {"reason": "meh"})
-    refused(client, ctx, "POST", f"{API}/coordinator/bookings/{booking['id']}/resolve", people["cora"][1],
-            {"outcome": "split", "note": "x", "provider_amount": 1}, 422, "cannot_split")
+    refused(
+        client,
+        ctx,
+        "POST",
+        f"{API}/coordinator/bookings/{booking['id']}/resolve",
+        people["cora"][1],
+        {"outcome": "split", "note": "x", "provider_amount": 1},
+        422,
+        "cannot_split",
+    )
 
 
 def test_a_proposal_cannot_be_accepted_once_its_helper_left(client, ctx, people):
-    (anna, a), (bert, b) = people["anna"], people["bert"]
+    (anna, a), (_bert, b) = people["anna"], people["bert"]
     offer = post_listing(client, a, title="Anna's offer")
     proposal = book(client, a, post_listing(client, b, kind="request"))
     with ctx.db.write() as s:  # anna's account is closed meanwhile (nothing is held, so she may)
@@ -220,7 +259,7 @@ def test_a_proposal_cannot_be_accepted_once_its_helper_left(client, ctx, people)
 
 
 def test_refused_hold_leaves_no_session_and_no_escrow(client, ctx, people):
-    (anna, a), (bert, b) = people["anna"], people["bert"]
+    (_anna, a), (_bert, b) = people["anna"], people["bert"]
     proposal = book(client, a, post_listing(client, b, kind="request", rate=20))
     refused(client, ctx, "POST", f"{API}/advice/bookings/{proposal['id']}/accept", b, {}, 422, "insufficient_funds")
     with ctx.db.read() as s:

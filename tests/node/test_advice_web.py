@@ -1,4 +1,5 @@
 """The advice exchange in the browser UI: forms with CSRF tokens, buttons per state, the two panels."""
+
 from __future__ import annotations
 
 import re
@@ -29,9 +30,17 @@ def test_offer_book_claim_dispute_settle_through_the_forms(app, ctx, clock, make
         login(web, who.email)
     market = web_a.get("/advice").get_data(as_text=True)
     assert 'href="/advice"' in market and "Advice market" in market
-    r = web_a.post("/advice/listings", data={
-        "kind": "offer", "title": "Crowdfunding <b>basics</b>", "description": "Campaign planning",
-        "tags": ["education", "food"], "rate": "2", "csrf_token": csrf(web_a, "/advice")})
+    r = web_a.post(
+        "/advice/listings",
+        data={
+            "kind": "offer",
+            "title": "Crowdfunding <b>basics</b>",
+            "description": "Campaign planning",
+            "tags": ["education", "food"],
+            "rate": "2",
+            "csrf_token": csrf(web_a, "/advice"),
+        },
+    )
     assert r.status_code == 303
     listing_id = _listing_id(ctx)
     page = web_b.get(f"/advice/listings/{listing_id}").get_data(as_text=True)
@@ -41,12 +50,22 @@ def test_offer_book_claim_dispute_settle_through_the_forms(app, ctx, clock, make
     filtered = web_b.get("/advice?kind=offer&tag=food").get_data(as_text=True)
     assert f"/advice/listings/{listing_id}" in filtered
     assert f"/advice/listings/{listing_id}" not in web_b.get("/advice?kind=request").get_data(as_text=True)
-    r = web_b.post(f"/advice/listings/{listing_id}/book", data={
-        "hours": "3", "scheduled_for": "2026-03-03T14:00", "note": "our co-op",
-        "csrf_token": csrf(web_b, f"/advice/listings/{listing_id}")})
+    r = web_b.post(
+        f"/advice/listings/{listing_id}/book",
+        data={
+            "hours": "3",
+            "scheduled_for": "2026-03-03T14:00",
+            "note": "our co-op",
+            "csrf_token": csrf(web_b, f"/advice/listings/{listing_id}"),
+        },
+    )
     assert r.status_code == 303 and r.headers["Location"].endswith("/advice/sessions")
     booking = _booking(ctx)
-    assert (booking.status, booking.amount, booking.scheduled_for.isoformat()) == ("booked", 6, "2026-03-03T14:00:00+00:00")
+    assert (booking.status, booking.amount, booking.scheduled_for.isoformat()) == (
+        "booked",
+        6,
+        "2026-03-03T14:00:00+00:00",
+    )
     assert (balance_of(ctx, bert), escrow_of(ctx, booking.id)) == (4, 6)
     # the provider sees only Cancel until the session's time, then Claim (dashboard panel too)
     claim_url = f"/advice/bookings/{booking.id}/claim"
@@ -57,16 +76,26 @@ def test_offer_book_claim_dispute_settle_through_the_forms(app, ctx, clock, make
     r = web_a.post(claim_url, data={"csrf_token": csrf(web_a, "/advice/sessions")})
     assert r.status_code == 303 and _booking(ctx, booking.id).status == "claimed"
     sessions_b = web_b.get("/advice/sessions").get_data(as_text=True)
-    assert f"/advice/bookings/{booking.id}/confirm" in sessions_b and "dispute by Mar 6, 2026, 3:00\u202fPM" in sessions_b
-    r = web_b.post(f"/advice/bookings/{booking.id}/dispute",
-                   data={"reason": "only one hour", "csrf_token": csrf(web_b, "/advice/sessions")})
+    assert (
+        f"/advice/bookings/{booking.id}/confirm" in sessions_b and "dispute by Mar 6, 2026, 3:00\u202fPM" in sessions_b
+    )
+    r = web_b.post(
+        f"/advice/bookings/{booking.id}/dispute",
+        data={"reason": "only one hour", "csrf_token": csrf(web_b, "/advice/sessions")},
+    )
     assert r.status_code == 303 and _booking(ctx, booking.id).status == "disputed"
     panel = web_c.get("/coordinator/").get_data(as_text=True)
     assert "Disputed advice sessions" in panel and "only one hour" in panel
     assert f"/coordinator/advice/bookings/{booking.id}/resolve" in panel
-    r = web_c.post(f"/coordinator/advice/bookings/{booking.id}/resolve", data={
-        "outcome": "split", "provider_amount": "2", "note": "one hour held",
-        "csrf_token": csrf(web_c, "/coordinator/")})
+    r = web_c.post(
+        f"/coordinator/advice/bookings/{booking.id}/resolve",
+        data={
+            "outcome": "split",
+            "provider_amount": "2",
+            "note": "one hour held",
+            "csrf_token": csrf(web_c, "/coordinator/"),
+        },
+    )
     assert r.status_code == 303
     assert _booking(ctx, booking.id).status == "split"
     assert (balance_of(ctx, anna), balance_of(ctx, bert), escrow_of(ctx, booking.id)) == (12, 8, 0)
@@ -81,12 +110,16 @@ def test_request_proposal_and_acceptance_through_the_forms(app, ctx, make_member
     web_a, web_b = app.test_client(), app.test_client()
     login(web_a, anna.email)
     login(web_b, bert.email)
-    web_b.post("/advice/listings", data={"kind": "request", "title": "Statutes for a co-op", "rate": "1",
-                                         "csrf_token": csrf(web_b, "/advice")})
+    web_b.post(
+        "/advice/listings",
+        data={"kind": "request", "title": "Statutes for a co-op", "rate": "1", "csrf_token": csrf(web_b, "/advice")},
+    )
     listing_id = _listing_id(ctx)
     assert "Propose a session" in web_a.get(f"/advice/listings/{listing_id}").get_data(as_text=True)
-    web_a.post(f"/advice/listings/{listing_id}/book",
-               data={"hours": "2", "csrf_token": csrf(web_a, f"/advice/listings/{listing_id}")})
+    web_a.post(
+        f"/advice/listings/{listing_id}/book",
+        data={"hours": "2", "csrf_token": csrf(web_a, f"/advice/listings/{listing_id}")},
+    )
     booking = _booking(ctx)
     assert booking.status == "proposed" and balance_of(ctx, bert) == 10
     accept_url = f"/advice/bookings/{booking.id}/accept"
@@ -104,16 +137,20 @@ def test_refused_forms_show_the_code_and_change_nothing(app, ctx, make_member, b
     web_a, web_b, web_c = app.test_client(), app.test_client(), app.test_client()
     for web, who in ((web_a, anna), (web_b, bert), (web_c, carl)):
         login(web, who.email)
-    web_a.post("/advice/listings", data={"kind": "offer", "title": "Advice", "rate": "5",
-                                         "csrf_token": csrf(web_a, "/advice")})
+    web_a.post(
+        "/advice/listings", data={"kind": "offer", "title": "Advice", "rate": "5", "csrf_token": csrf(web_a, "/advice")}
+    )
     listing_id = _listing_id(ctx)
     page = f"/advice/listings/{listing_id}"
     # without a CSRF token nothing is booked
     r = web_b.post(f"{page}/book", data={"hours": "1"})
     assert r.status_code == 400
     # too expensive: 4 h x 5 SIF = 20 > 10 + 5 overdraft
-    r = web_b.post(f"{page}/book", data={"hours": "4", "csrf_token": csrf(web_b, page)},
-                   headers={"Referer": f"http://localhost{page}"})
+    r = web_b.post(
+        f"{page}/book",
+        data={"hours": "4", "csrf_token": csrf(web_b, page)},
+        headers={"Referer": f"http://localhost{page}"},
+    )
     assert r.status_code == 303 and r.headers["Location"].endswith(page)
     assert "insufficient_funds" in web_b.get(page).get_data(as_text=True)
     r = web_b.post(f"{page}/book", data={"hours": "1.5", "csrf_token": csrf(web_b, page)})
@@ -130,8 +167,10 @@ def test_refused_forms_show_the_code_and_change_nothing(app, ctx, make_member, b
     assert _booking(ctx, booking.id).status == "booked" and balance_of(ctx, bert) == 5
     r = web_b.post(f"/advice/bookings/{booking.id}/resolve", data={"csrf_token": csrf(web_b, "/advice/sessions")})
     assert r.status_code == 404
-    r = web_b.post(f"/coordinator/advice/bookings/{booking.id}/resolve",
-                   data={"outcome": "refund_receiver", "note": "me", "csrf_token": csrf(web_b, "/advice/sessions")})
+    r = web_b.post(
+        f"/coordinator/advice/bookings/{booking.id}/resolve",
+        data={"outcome": "refund_receiver", "note": "me", "csrf_token": csrf(web_b, "/advice/sessions")},
+    )
     assert r.status_code == 403 and _booking(ctx, booking.id).status == "booked"
     assert web_c.get(f"/advice/listings/{listing_id}").status_code == 200
     web_a.post(f"{page}/close", data={"csrf_token": csrf(web_a, page)})

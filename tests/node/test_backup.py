@@ -1,4 +1,5 @@
 """`sifnet node backup` while a node runs and writes, `sifnet node restore` into a fresh node (both database lanes)."""
+
 from __future__ import annotations
 
 import threading
@@ -28,8 +29,11 @@ def snapshot(node: NodeProcess) -> dict:
     try:
         with db.read() as s:
             return {
-                "postings": s.execute(select(Posting.txn_id, Posting.account_id, Posting.amount, Posting.balance_after)
-                                      .order_by(Posting.id)).all(),
+                "postings": s.execute(
+                    select(Posting.txn_id, Posting.account_id, Posting.amount, Posting.balance_after).order_by(
+                        Posting.id
+                    )
+                ).all(),
                 "balances": dict(s.execute(select(Account.id, Account.balance)).all()),
                 "entries": {(e.peer_id, e.direction, e.seq): e.envelope for e in s.scalars(select(ChannelEntry))},
                 "peer_keys": [(k.peer_id, k.public, k.not_before, k.not_after) for k in s.scalars(select(PeerKey))],
@@ -47,8 +51,11 @@ def check_chains(snap: dict, own_id: str) -> int:
         seqs = sorted(seq for p, d, seq in snap["entries"] if (p, d) == (peer_id, direction))
         entries = [Envelope.from_dict(parse_json(snap["entries"][(peer_id, direction, q)].encode())) for q in seqs]
         sender, receiver = (own_id, peer_id) if direction == "out" else (peer_id, own_id)
-        keys = ([(own_id, *k) for k in snap["local_keys"]] if direction == "out"
-                else [k for k in snap["peer_keys"] if k[0] == peer_id])
+        keys = (
+            [(own_id, *k) for k in snap["local_keys"]]
+            if direction == "out"
+            else [k for k in snap["peer_keys"] if k[0] == peer_id]
+        )
         keyring = Keyring.of(*(KeyInfo(node, PublicKey.from_b64(pub), nb, na) for node, pub, nb, na in keys))
         check_chain(entries, sender=sender, receiver=receiver, keyring=keys_before(entries, keyring))
         checked += len(entries)
@@ -88,8 +95,10 @@ def test_online_backup_restores_into_a_fresh_node(node_process, pg_lane, tmp_pat
     assert anna.transfer("zoltan@hu", 4, "cross-border").status_code == 201
     assert zoltan.transfer("anna@be-vl", 1).status_code == 201
     wait_until(lambda: anna.balance() == 7 and zoltan.balance() == 13, what="cross-border payments applied")
-    wait_until(lambda: peer_state(a, "hu")["entries_pending"] == 0 and peer_state(b, "be-vl")["entries_pending"] == 0,
-               what="quiet channels")
+    wait_until(
+        lambda: peer_state(a, "hu")["entries_pending"] == 0 and peer_state(b, "be-vl")["entries_pending"] == 0,
+        what="quiet channels",
+    )
     stop = threading.Event()
     statuses = local_traffic(a, stop)
     wait_until(lambda: len(statuses) >= 5, what="traffic before the backup")
@@ -102,8 +111,12 @@ def test_online_backup_restores_into_a_fresh_node(node_process, pg_lane, tmp_pat
     original = snapshot(a)
     a.stop()  # the machine is gone; the backup comes back on a fresh data folder at the same address
 
-    restored = NodeProcess(tmp_path / "restored", "be-vl", port=a.port,
-                           settings={**FAST, "database_url": pg_lane.empty_database()} if pg_lane else FAST)
+    restored = NodeProcess(
+        tmp_path / "restored",
+        "be-vl",
+        port=a.port,
+        settings={**FAST, "database_url": pg_lane.empty_database()} if pg_lane else FAST,
+    )
     out = restored.cli("restore", str(backup_file)).stdout
     assert "restored into" in out
     assert (restored.data_dir / "signing_key").read_text() == (a.data_dir / "signing_key").read_text()
@@ -147,6 +160,7 @@ def test_restore_refuses_a_used_data_folder_or_database(tmp_path, pg_lane):
         other = tmp_path / "b"
         other.mkdir()
         Path(other / "node.db").write_bytes((node.data_dir / "node.db").read_bytes())
-        refused = NodeProcess(tmp_path / "c", "be-vl").cli("restore", str(backup_file), "--database-url",
-                                                           f"sqlite:///{other / 'node.db'}", check=False)
+        refused = NodeProcess(tmp_path / "c", "be-vl").cli(
+            "restore", str(backup_file), "--database-url", f"sqlite:///{other / 'node.db'}", check=False
+        )
         assert refused.returncode == 1 and "database_not_empty" in refused.stderr

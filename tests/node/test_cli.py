@@ -1,4 +1,5 @@
 """The `sifnet node ...` command line, run in-process through node.cli.main (and once as a real script)."""
+
 from __future__ import annotations
 
 import os
@@ -66,8 +67,23 @@ def test_second_init_refuses_without_force(data, capsys):
 
 def test_create_coordinator_makes_an_active_coordinator(data, capsys):
     init(data)
-    assert main(["node", "create-coordinator", "--data-dir", str(data), "--email", "Coord@Example.org",
-                 "--password", PASSWORD, "--handle", "coord"]) == 0
+    assert (
+        main(
+            [
+                "node",
+                "create-coordinator",
+                "--data-dir",
+                str(data),
+                "--email",
+                "Coord@Example.org",
+                "--password",
+                PASSWORD,
+                "--handle",
+                "coord",
+            ]
+        )
+        == 0
+    )
     assert "coordinator coord@be-vl (coord@example.org) is active" in capsys.readouterr().out
     assert coordinators(data) == [("coord@example.org", "coordinator", "active")]
 
@@ -98,11 +114,14 @@ def test_check_books_exits_1_when_the_books_do_not_balance(data, capsys):
     assert "BROKEN" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, code, message", [
-    (["create-coordinator", "--password", PASSWORD], 2, "--email is required"),
-    (["create-coordinator", "--email", "not-an-email", "--password", PASSWORD], 1, "error [invalid_email]"),
-    (["create-coordinator", "--email", "c@example.org", "--password", "short"], 1, "error [weak_password]"),
-])
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["create-coordinator", "--password", PASSWORD], 2, "--email is required"),
+        (["create-coordinator", "--email", "not-an-email", "--password", PASSWORD], 1, "error [invalid_email]"),
+        (["create-coordinator", "--email", "c@example.org", "--password", "short"], 1, "error [weak_password]"),
+    ],
+)
 def test_bad_input_exits_non_zero_with_a_message(data, capsys, argv, code, message):
     init(data)
     capsys.readouterr()
@@ -129,8 +148,13 @@ def test_argument_errors_exit_2(argv, capsys):
 def test_console_script_runs(tmp_path):
     """The installed entry point works as a real process (the harness in tests/procs.py relies on it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIFNET_")}
-    result = subprocess.run([*sifnet_command(), "node", "init", "--data-dir", str(tmp_path / "n"), "--node-id", "x"],
-                            cwd=REPO, capture_output=True, text=True, timeout=60,
-                            env={**env, "SIFNET_ARGON2_MEMORY_KIB": "1024"})
+    result = subprocess.run(
+        [*sifnet_command(), "node", "init", "--data-dir", str(tmp_path / "n"), "--node-id", "x"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "SIFNET_ARGON2_MEMORY_KIB": "1024"},
+    )
     assert result.returncode == 0, result.stderr
     assert "node x initialised" in result.stdout

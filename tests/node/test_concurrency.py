@@ -1,4 +1,5 @@
 """Concurrent spends from one account never overdraw it: in-process sessions, the WSGI app and a real process."""
+
 from __future__ import annotations
 
 import random
@@ -38,8 +39,14 @@ def test_concurrent_sessions_never_overdraw(ctx, make_member, books):
 
     def attempt(i: int):
         with ctx.db.write() as s:
-            return ledger.transfer(s, payer=s.get(Member, anna.id), payee=s.get(Member, payees[i % 3].id),
-                                   amount=1, memo=f"spend {i}", now=ctx.now()).id
+            return ledger.transfer(
+                s,
+                payer=s.get(Member, anna.id),
+                payee=s.get(Member, payees[i % 3].id),
+                amount=1,
+                memo=f"spend {i}",
+                now=ctx.now(),
+            ).id
 
     results = run_together(40, attempt)
     ok = [r for r in results if isinstance(r, int)]
@@ -58,8 +65,9 @@ def test_concurrent_mixed_amounts_refuse_only_what_would_overdraw(ctx, make_memb
 
     def attempt(i: int):
         with ctx.db.write() as s:
-            ledger.transfer(s, payer=s.get(Member, anna.id), payee=s.get(Member, bert.id), amount=amounts[i],
-                            memo="", now=ctx.now())
+            ledger.transfer(
+                s, payer=s.get(Member, anna.id), payee=s.get(Member, bert.id), amount=amounts[i], memo="", now=ctx.now()
+            )
             return amounts[i]
 
     results = run_together(len(amounts), attempt)
@@ -75,12 +83,13 @@ def test_concurrent_mixed_amounts_refuse_only_what_would_overdraw(ctx, make_memb
 
 def test_concurrent_api_requests_never_overdraw(app, ctx, make_member, token_for, books):
     anna = make_member("anna")
-    payees = [make_member(f"payee{i}") for i in range(3)]
+    _payees = [make_member(f"payee{i}") for i in range(3)]
     headers = token_for(anna)
 
     def attempt(i: int):
-        resp = app.test_client().post("/api/v1/transfers", headers=headers,
-                                      json={"to": f"payee{i % 3}", "amount": 1, "memo": str(i)})
+        resp = app.test_client().post(
+            "/api/v1/transfers", headers=headers, json={"to": f"payee{i % 3}", "amount": 1, "memo": str(i)}
+        )
         return resp.status_code, resp.get_json()
 
     results = run_together(30, attempt)

@@ -1,4 +1,5 @@
 """Demo data: a full, believable cast per node, seeded once, with balanced books."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -10,7 +11,17 @@ from node.app import create_app
 from node.clock import FixedClock
 from node.demo import DEMO_PASSWORD, demo_email, load_cast, seed_demo
 from node.services import ledger, members
-from node.tables import Account, AdviceBooking, AdviceListing, LedgerTxn, Member, MemberAudit, Proposal, Review, ReviewInvitation
+from node.tables import (
+    Account,
+    AdviceBooking,
+    AdviceListing,
+    LedgerTxn,
+    Member,
+    MemberAudit,
+    Proposal,
+    Review,
+    ReviewInvitation,
+)
 from tests.conftest import FAST_ARGON2, START
 
 NODES = {"be-vl": "BE", "nl": "NL", "at": "AT", "it": "IT", "hu": "HU"}
@@ -19,21 +30,35 @@ NODES = {"be-vl": "BE", "nl": "NL", "at": "AT", "it": "IT", "hu": "HU"}
 def counts(ctx) -> dict:
     """How many rows of each demo-relevant kind the node holds."""
     with ctx.db.read() as s:
+
         def n(table, *where):
             return s.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
         return {
-            "members": n(Member, Member.role == "member"), "coordinators": n(Member, Member.role == "coordinator"),
-            "reviewers": n(Member, Member.is_reviewer.is_(True)), "listings": n(AdviceListing),
-            "sessions_confirmed": n(AdviceBooking, AdviceBooking.status == "confirmed"), "proposals": n(Proposal),
+            "members": n(Member, Member.role == "member"),
+            "coordinators": n(Member, Member.role == "coordinator"),
+            "reviewers": n(Member, Member.is_reviewer.is_(True)),
+            "listings": n(AdviceListing),
+            "sessions_confirmed": n(AdviceBooking, AdviceBooking.status == "confirmed"),
+            "proposals": n(Proposal),
             "invitations": dict(Counter(s.scalars(select(ReviewInvitation.status)).all())),
-            "reviews_rated": n(Review, Review.helpfulness.is_not(None)), "txns": n(LedgerTxn),
+            "reviews_rated": n(Review, Review.helpfulness.is_not(None)),
+            "txns": n(LedgerTxn),
             "transfers": n(LedgerTxn, LedgerTxn.kind == "transfer"),
         }
 
 
-EXPECTED = {"members": 6, "coordinators": 1, "reviewers": 4, "listings_min": 3, "sessions_confirmed": 1,
-            "proposals": 2, "invitations": {"submitted": 1, "invited": 2}, "reviews_rated": 1, "transfers": 2}
+EXPECTED = {
+    "members": 6,
+    "coordinators": 1,
+    "reviewers": 4,
+    "listings_min": 3,
+    "sessions_confirmed": 1,
+    "proposals": 2,
+    "invitations": {"submitted": 1, "invited": 2},
+    "reviews_rated": 1,
+    "transfers": 2,
+}
 
 
 def assert_full_cast(found: dict) -> None:
@@ -61,16 +86,27 @@ def test_seeding_twice_adds_everything_once(app, ctx, books):
 
 def test_an_existing_coordinator_approves_and_no_demo_coordinator_is_made(app, ctx, books):
     with ctx.db.write() as s:
-        boss = members.create_coordinator(s, ctx.settings, email="boss@example.org", password="long enough pw",
-                                          display_name="Boss", handle="boss", now=ctx.now(), hasher=ctx.hasher)
+        boss = members.create_coordinator(
+            s,
+            ctx.settings,
+            email="boss@example.org",
+            password="long enough pw",
+            display_name="Boss",
+            handle="boss",
+            now=ctx.now(),
+            hasher=ctx.hasher,
+        )
         boss_id = boss.id
     seed_demo(app)
     found = counts(ctx)
     assert found["coordinators"] == 1 and found["members"] == 6
     with ctx.db.read() as s:
         assert s.scalars(select(Member).where(Member.email == demo_email("coordinator", "be-vl"))).first() is None
-        actors = set(s.scalars(select(MemberAudit.actor_id).where(MemberAudit.action == "approved",
-                                                                 MemberAudit.member_id != boss_id)).all())
+        actors = set(
+            s.scalars(
+                select(MemberAudit.actor_id).where(MemberAudit.action == "approved", MemberAudit.member_id != boss_id)
+            ).all()
+        )
     assert actors == {boss_id}
     books()
 
@@ -82,9 +118,11 @@ def test_the_full_review_cycle_moves_sif_from_author_to_reviewer(app, ctx):
     grant = ctx.settings.welcome_grant
     with ctx.db.read() as s:
         proposal = s.scalars(select(Proposal).where(Proposal.title == reviewed["title"])).one()
-        review, invitation = s.execute(select(Review, ReviewInvitation).join(
-            ReviewInvitation, ReviewInvitation.id == Review.invitation_id)
-            .where(ReviewInvitation.proposal_id == proposal.id)).one()
+        review, invitation = s.execute(
+            select(Review, ReviewInvitation)
+            .join(ReviewInvitation, ReviewInvitation.id == Review.invitation_id)
+            .where(ReviewInvitation.proposal_id == proposal.id)
+        ).one()
         reviewer = s.get(Member, invitation.reviewer_id)
         assert reviewer.is_reviewer and reviewer.handle != reviewed["who"]
         assert review.helpfulness == cast["review"]["helpfulness"]
@@ -118,8 +156,16 @@ def test_a_taken_handle_gets_another_one(app, ctx, make_member, books):
 
 @pytest.mark.parametrize("node_id", sorted(NODES))
 def test_every_national_cast_seeds_a_full_cycle(tmp_path, node_id):
-    app = create_app({"data_dir": str(tmp_path / node_id), "node_id": node_id, "country": NODES[node_id],
-                      "federation": False, **FAST_ARGON2}, clock=FixedClock(START))
+    app = create_app(
+        {
+            "data_dir": str(tmp_path / node_id),
+            "node_id": node_id,
+            "country": NODES[node_id],
+            "federation": False,
+            **FAST_ARGON2,
+        },
+        clock=FixedClock(START),
+    )
     ctx = app.extensions["sifnet"]
     try:
         lines = seed_demo(app)

@@ -1,4 +1,5 @@
 """The application factory: test config, no side effects beyond the data folder, independent apps."""
+
 from __future__ import annotations
 
 import subprocess
@@ -71,12 +72,20 @@ def test_creating_an_app_writes_only_inside_its_data_folder(tmp_path, make_app):
 
 def test_importing_the_node_has_no_side_effects(tmp_path):
     """Importing every node module starts no thread and creates no file (run in a clean interpreter)."""
-    code = ("import importlib, pkgutil, threading, node\n"
-            "for m in pkgutil.walk_packages(node.__path__, 'node.'):\n"
-            "    if '.migrations' not in m.name: importlib.import_module(m.name)\n"
-            "print(threading.active_count())\n")
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    code = (
+        "import importlib, pkgutil, threading, node\n"
+        "for m in pkgutil.walk_packages(node.__path__, 'node.'):\n"
+        "    if '.migrations' not in m.name: importlib.import_module(m.name)\n"
+        "print(threading.active_count())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "1"
     assert list(tmp_path.iterdir()) == []
@@ -87,16 +96,18 @@ def test_two_apps_with_different_data_dirs_are_independent(make_app):
     ctx_be, ctx_hu = be.extensions["sifnet"], hu.extensions["sifnet"]
     assert ctx_be.db.url != ctx_hu.db.url
     assert be.config["SECRET_KEY"] != hu.config["SECRET_KEY"]
-    resp = be.test_client().post("/api/v1/signup", json={"email": "anna@example.org", "password": PASSWORD,
-                                                         "display_name": "Anna"})
+    resp = be.test_client().post(
+        "/api/v1/signup", json={"email": "anna@example.org", "password": PASSWORD, "display_name": "Anna"}
+    )
     assert resp.status_code == 201
     with ctx_be.db.read() as s:
         assert s.query(Member).count() == 1
     with ctx_hu.db.read() as s:
         assert s.query(Member).count() == 0
     # The same email signs up again on the other node: its database never saw it.
-    resp = hu.test_client().post("/api/v1/signup", json={"email": "anna@example.org", "password": PASSWORD,
-                                                         "display_name": "Anna"})
+    resp = hu.test_client().post(
+        "/api/v1/signup", json={"email": "anna@example.org", "password": PASSWORD, "display_name": "Anna"}
+    )
     assert resp.status_code == 201
     assert hu.test_client().get("/healthz").get_json()["node_id"] == "hu"
     assert ctx_hu.settings.welcome_grant == 25 and ctx_be.settings.welcome_grant == 10

@@ -1,5 +1,6 @@
 """A form sent twice, or an API request repeated with its Idempotency-Key, moves money once and gets the first
 answer again; a refused request leaves its key free; a key cannot be reused for another request."""
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,16 @@ from node.tables import AdviceListing, IdempotentRequest, LedgerTxn, Proposal
 from tests.conftest import balance_of
 from tests.node.test_web import login
 
-PROPOSAL = {"title": "Repair café", "summary": "Neighbours fix things.", "full_text": "A van and volunteers.",
-            "tags": "circular-economy", "language": "en", "stage": "pilot", "reviews_wanted": "1", "bounty": "2"}
+PROPOSAL = {
+    "title": "Repair café",
+    "summary": "Neighbours fix things.",
+    "full_text": "A van and volunteers.",
+    "tags": "circular-economy",
+    "language": "en",
+    "stage": "pilot",
+    "reviews_wanted": "1",
+    "bounty": "2",
+}
 
 
 def form_fields(client, page: str, action: str) -> dict:
@@ -54,8 +63,10 @@ def test_the_pay_form_sent_twice_pays_once(app, ctx, make_member, books):
 
 @pytest.mark.parametrize("form", ["proposal", "booking", "approval"])
 def test_every_money_moving_form_sent_twice_moves_money_once(app, ctx, make_member, books, form):
-    anna, bert = make_member("anna"), make_member("bert", is_reviewer=True, languages=["en"],
-                                                   expertise=["circular-economy"])
+    anna, bert = (
+        make_member("anna"),
+        make_member("bert", is_reviewer=True, languages=["en"], expertise=["circular-economy"]),
+    )
     coordinator = make_member("cora", role="coordinator")
     web = app.test_client()
     if form == "proposal":
@@ -64,8 +75,18 @@ def test_every_money_moving_form_sent_twice_moves_money_once(app, ctx, make_memb
         action = "/proposals"
     elif form == "booking":
         with ctx.db.write() as s:
-            s.add(AdviceListing(member_id=bert.id, kind="offer", title="Grant writing", description="", tags=[],
-                                rate=2, status="open", created_at=ctx.now()))
+            s.add(
+                AdviceListing(
+                    member_id=bert.id,
+                    kind="offer",
+                    title="Grant writing",
+                    description="",
+                    tags=[],
+                    rate=2,
+                    status="open",
+                    created_at=ctx.now(),
+                )
+            )
         with ctx.db.read() as s:
             listing = s.scalars(select(AdviceListing.id)).one()
         login(web, anna.email)
@@ -86,7 +107,7 @@ def test_every_money_moving_form_sent_twice_moves_money_once(app, ctx, make_memb
 
 
 def test_a_refused_form_leaves_its_token_free(app, ctx, make_member, books):
-    anna, bert = make_member("anna"), make_member("bert")
+    anna, _bert = make_member("anna"), make_member("bert")
     web = app.test_client()
     login(web, anna.email)
     hidden = form_fields(web, "/pay", "/pay")
@@ -129,8 +150,10 @@ def test_a_refused_api_request_can_be_retried_with_its_key(client, ctx, make_mem
     auth = {**token_for(anna), "Idempotency-Key": "retry-after-refusal"}
     assert api_pay(client, auth, {"to": "bert", "amount": 99}).status_code == 422
     assert api_pay(client, auth, {"to": "bert", "amount": 99}).status_code == 422  # not a replay: run again
-    assert api_pay(client, {**auth, "Idempotency-Key": "short"}, {"to": "bert", "amount": 1}).json["error"][
-        "code"] == "invalid_idempotency_key"
+    assert (
+        api_pay(client, {**auth, "Idempotency-Key": "short"}, {"to": "bert", "amount": 1}).json["error"]["code"]
+        == "invalid_idempotency_key"
+    )
 
 
 def test_a_key_whose_first_request_left_no_answer_is_refused_not_run_again(client, ctx, make_member, token_for):

@@ -1,4 +1,5 @@
 """The ledger: double entry, limits, refusals that change nothing, exactly-once refs."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,16 +24,24 @@ def test_transfer_moves_money_and_keeps_running_balance(ctx, make_member, books)
     assert (balance_of(ctx, anna), balance_of(ctx, bert)) == (7, 13)
     with ctx.db.read() as s:
         lines = ledger.statement(s, ledger.member_account(s, anna.id))
-    assert [(l["amount"], l["balance_after"]) for l in lines] == [(-3, 7), (10, 10)]
+    assert [(line["amount"], line["balance_after"]) for line in lines] == [(-3, 7), (10, 10)]
     assert lines[0]["memo"] == "coffee chat" and lines[0]["counterparty"] == ["bert"]
     books()
 
 
-@pytest.mark.parametrize("amount, code", [
-    (0, "amount_not_positive"), (-4, "amount_not_positive"), (1.5, "amount_not_integer"),
-    (2.0, "amount_not_integer"), ("3", "amount_not_integer"), (True, "amount_not_integer"),
-    (None, "amount_not_integer"), (2**53, "amount_too_large"),
-])
+@pytest.mark.parametrize(
+    "amount, code",
+    [
+        (0, "amount_not_positive"),
+        (-4, "amount_not_positive"),
+        (1.5, "amount_not_integer"),
+        (2.0, "amount_not_integer"),
+        ("3", "amount_not_integer"),
+        (True, "amount_not_integer"),
+        (None, "amount_not_integer"),
+        (2**53, "amount_too_large"),
+    ],
+)
 def test_bad_amounts_are_refused_and_change_nothing(ctx, make_member, books, amount, code):
     anna, bert = make_member("anna"), make_member("bert")
     with pytest.raises(ValidationError) as err:
@@ -76,8 +85,13 @@ def test_cap_refuses(app, ctx, make_member, books):
 def test_unbalanced_post_refused(ctx, make_member, books):
     anna, bert = make_member("anna"), make_member("bert")
     with pytest.raises(LedgerError) as err, ctx.db.write() as s:
-        ledger.post(s, kind="x", legs=[ledger.Leg(ledger.member_account(s, anna.id), -2),
-                                       ledger.Leg(ledger.member_account(s, bert.id), 1)], memo="", now=ctx.now())
+        ledger.post(
+            s,
+            kind="x",
+            legs=[ledger.Leg(ledger.member_account(s, anna.id), -2), ledger.Leg(ledger.member_account(s, bert.id), 1)],
+            memo="",
+            now=ctx.now(),
+        )
     assert err.value.code == "unbalanced"
     books()
 

@@ -1,4 +1,5 @@
 """The login throttles' parts: keys per address, the wait per failure, and counting before the password check."""
+
 from __future__ import annotations
 
 import threading
@@ -9,23 +10,49 @@ from node.services.logins import address_key, in_words, wait_after
 from tests.conftest import PASSWORD
 
 
-@pytest.mark.parametrize(("address", "key"), [
-    ("203.0.113.7", "address:203.0.113.7"),
-    ("2001:db8:1:2:3:4:5:6", "address:2001:db8:1:2::/64"),
-    ("2001:db8:1:2::ffff", "address:2001:db8:1:2::/64"),
-    ("::ffff:203.0.113.7", "address:203.0.113.7"),  # an IPv4 client on a dual-stack socket
-    ("", "address:unknown"), (None, "address:unknown"), ("not an address", "address:unknown"),
-])
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.7", "address:203.0.113.7"),
+        ("2001:db8:1:2:3:4:5:6", "address:2001:db8:1:2::/64"),
+        ("2001:db8:1:2::ffff", "address:2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "address:203.0.113.7"),  # an IPv4 client on a dual-stack socket
+        ("", "address:unknown"),
+        (None, "address:unknown"),
+        ("not an address", "address:unknown"),
+    ],
+)
 def test_address_key(address, key):
     assert address_key(address) == key
 
 
 def test_the_wait_starts_at_the_limit_doubles_and_is_capped():
-    assert [wait_after(n, 5, 300) for n in range(1, 17)] == [0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300,
-                                                             300]
+    assert [wait_after(n, 5, 300) for n in range(1, 17)] == [
+        0,
+        0,
+        0,
+        0,
+        1,
+        2,
+        4,
+        8,
+        16,
+        32,
+        64,
+        128,
+        256,
+        300,
+        300,
+        300,
+    ]
     assert wait_after(10**6, 5, 300) == 300  # no huge power of two
     assert (in_words(1), in_words(40), in_words(89), in_words(90), in_words(300)) == (
-        "1 second", "40 seconds", "89 seconds", "2 minutes", "5 minutes")
+        "1 second",
+        "40 seconds",
+        "89 seconds",
+        "2 minutes",
+        "5 minutes",
+    )
 
 
 def test_concurrent_guesses_are_counted_before_any_password_is_checked(app, make_member):

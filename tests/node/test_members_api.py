@@ -1,4 +1,5 @@
 """Members through the JSON API: sign-up, approval, tokens, profile, transfers, export, closing."""
+
 from __future__ import annotations
 
 from node.services import ledger
@@ -6,8 +7,15 @@ from tests.conftest import PASSWORD, balance_of
 
 
 def _signup(client, handle="nora", email=None):
-    return client.post("/api/v1/signup", json={"email": email or f"{handle}@example.org", "password": PASSWORD,
-                                                "display_name": handle.title(), "handle": handle})
+    return client.post(
+        "/api/v1/signup",
+        json={
+            "email": email or f"{handle}@example.org",
+            "password": PASSWORD,
+            "display_name": handle.title(),
+            "handle": handle,
+        },
+    )
 
 
 def _token(client, email):
@@ -28,15 +36,21 @@ def test_signup_waits_for_approval_then_gets_grant(client, make_member, token_fo
     # a plain member cannot approve
     r = client.post(f"/api/v1/coordinator/members/{nora_id}/approve", headers=nora, json={})
     assert r.status_code == 403 and r.json["error"]["code"] == "coordinator_only"
-    r = client.post(f"/api/v1/coordinator/members/{nora_id}/approve", headers=token_for(coord),
-                    json={"reason": "known to us"})
+    r = client.post(
+        f"/api/v1/coordinator/members/{nora_id}/approve", headers=token_for(coord), json={"reason": "known to us"}
+    )
     assert r.status_code == 200 and r.json["status"] == "active" and r.json["balance"] == 10
     # approving twice is refused: the grant is issued once
     r = client.post(f"/api/v1/coordinator/members/{nora_id}/approve", headers=token_for(coord), json={})
     assert r.status_code == 409 and r.json["error"]["code"] == "illegal_transition"
     audit = client.get("/api/v1/coordinator/audit", headers=token_for(coord)).json["entries"]
-    assert any(a["member_id"] == nora_id and a["action"] == "approved" and a["reason"] == "known to us"
-               and a["actor_id"] == coord.id for a in audit)
+    assert any(
+        a["member_id"] == nora_id
+        and a["action"] == "approved"
+        and a["reason"] == "known to us"
+        and a["actor_id"] == coord.id
+        for a in audit
+    )
     books()
 
 
@@ -45,8 +59,11 @@ def test_refusal_needs_a_reason(client, make_member, token_for):
     nora_id = _signup(client).json["id"]
     r = client.post(f"/api/v1/coordinator/members/{nora_id}/refuse", headers=token_for(coord), json={})
     assert r.status_code == 422 and r.json["error"]["code"] == "missing_field"
-    r = client.post(f"/api/v1/coordinator/members/{nora_id}/refuse", headers=token_for(coord),
-                    json={"reason": "not a social initiative"})
+    r = client.post(
+        f"/api/v1/coordinator/members/{nora_id}/refuse",
+        headers=token_for(coord),
+        json={"reason": "not a social initiative"},
+    )
     assert r.json["status"] == "refused"
 
 
@@ -71,13 +88,15 @@ def test_transfer_api_and_refusals(client, ctx, make_member, token_for, books):
     h = token_for(anna)
     r = client.post("/api/v1/transfers", headers=h, json={"to": "bert@be-vl", "amount": 4, "memo": "thanks"})
     assert r.status_code == 201 and r.json["balance"] == 6
-    for body, code in [({"to": "bert", "amount": 1.0}, "amount_not_integer"),
-                       ({"to": "bert", "amount": -1}, "amount_not_positive"),
-                       ({"to": "bert", "amount": 0}, "amount_not_positive"),
-                       ({"to": "anna", "amount": 1}, "self_transfer"),
-                       ({"to": "bert", "amount": 12}, "insufficient_funds"),
-                       ({"to": "nobody", "amount": 1}, "member_not_found"),
-                       ({"to": "zoe@hu", "amount": 1}, "unknown_peer_node")]:
+    for body, code in [
+        ({"to": "bert", "amount": 1.0}, "amount_not_integer"),
+        ({"to": "bert", "amount": -1}, "amount_not_positive"),
+        ({"to": "bert", "amount": 0}, "amount_not_positive"),
+        ({"to": "anna", "amount": 1}, "self_transfer"),
+        ({"to": "bert", "amount": 12}, "insufficient_funds"),
+        ({"to": "nobody", "amount": 1}, "member_not_found"),
+        ({"to": "zoe@hu", "amount": 1}, "unknown_peer_node"),
+    ]:
         r = client.post("/api/v1/transfers", headers=h, json=body)
         assert r.status_code in (404, 422) and r.json["error"]["code"] == code, (body, r.json)
     assert (balance_of(ctx, anna), balance_of(ctx, bert)) == (6, 14)
@@ -104,12 +123,24 @@ def test_login_rate_limited(client, make_member):
 def test_profile_update_and_validation(client, make_member, token_for):
     anna = make_member("anna")
     h = token_for(anna)
-    r = client.patch("/api/v1/me", headers=h, json={"expertise": ["food", "housing"], "languages": ["nl", "en"],
-                                                      "is_reviewer": True, "organisation": "Buurtkeuken"})
+    r = client.patch(
+        "/api/v1/me",
+        headers=h,
+        json={
+            "expertise": ["food", "housing"],
+            "languages": ["nl", "en"],
+            "is_reviewer": True,
+            "organisation": "Buurtkeuken",
+        },
+    )
     assert r.status_code == 200 and r.json["expertise"] == ["food", "housing"] and r.json["is_reviewer"]
     assert r.json["pool_consent"] is False  # off by default
-    for body, code in [({"expertise": ["astrology"]}, "unknown_tag"), ({"is_reviewer": "yes"}, "invalid_boolean"),
-                       ({"bio": "x" * 2001}, "too_long"), ({"email": "new@example.org"}, "unknown_field")]:
+    for body, code in [
+        ({"expertise": ["astrology"]}, "unknown_tag"),
+        ({"is_reviewer": "yes"}, "invalid_boolean"),
+        ({"bio": "x" * 2001}, "too_long"),
+        ({"email": "new@example.org"}, "unknown_field"),
+    ]:
         r = client.patch("/api/v1/me", headers=h, json=body)
         assert r.status_code == 422 and r.json["error"]["code"] == code
 
@@ -134,7 +165,7 @@ def test_export_and_close(client, ctx, make_member, token_for, books):
 
 
 def test_coordinator_dashboard_shows_invariant_and_flags(client, ctx, make_member, token_for):
-    coord, anna, bert = make_member("coord", role="coordinator"), make_member("anna"), make_member("bert")
+    coord, anna, _bert = make_member("coord", role="coordinator"), make_member("anna"), make_member("bert")
     client.post("/api/v1/transfers", headers=token_for(anna), json={"to": "bert", "amount": 15})
     data = client.get("/api/v1/coordinator/dashboard", headers=token_for(coord)).json
     assert data["invariant"]["ok"] and data["invariant"]["sum_of_balances"] == 0

@@ -1,5 +1,6 @@
 """Notifications are stored as kind and parameters and rendered for the reader: the recipient's language and time
 zone in mails, the page's or the request's on the dashboard and in the API; older rows as they were written."""
+
 from __future__ import annotations
 
 import ast
@@ -33,8 +34,9 @@ def mails(ctx) -> dict[str, object]:
     return {p.name: message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(folder.glob("*.eml"))}
 
 
-def test_a_booking_is_stored_as_kind_and_params_and_mailed_in_the_providers_language(client, ctx, make_member,
-                                                                                    token_for):
+def test_a_booking_is_stored_as_kind_and_params_and_mailed_in_the_providers_language(
+    client, ctx, make_member, token_for
+):
     anna = make_member("anna", language="de", time_zone="Europe/Berlin")
     bert = make_member("bert")
     listing_id = post_listing(client, token_for(anna))
@@ -74,30 +76,72 @@ def test_the_dashboard_and_the_api_show_a_notification_in_the_readers_language(c
 
 
 def test_a_review_invitation_from_abroad_arrives_in_the_reviewers_language(app, ctx, make_member):
-    zsofia = make_member("zsofia", is_reviewer=True, pool_consent=True, expertise=["education"], languages=["en"],
-                         language="de", time_zone="Europe/Vienna")
+    zsofia = make_member(
+        "zsofia",
+        is_reviewer=True,
+        pool_consent=True,
+        expertise=["education"],
+        languages=["en"],
+        language="de",
+        time_zone="Europe/Vienna",
+    )
     with ctx.db.write() as s:
-        s.add(Peer(node_id="it", name="SIF Italy", base_url="http://127.0.0.1:9", country="IT", fingerprint="x",
-                   status="active", created_at=ctx.now()))
+        s.add(
+            Peer(
+                node_id="it",
+                name="SIF Italy",
+                base_url="http://127.0.0.1:9",
+                country="IT",
+                fingerprint="x",
+                status="active",
+                created_at=ctx.now(),
+            )
+        )
     with ctx.db.write() as s:  # as the inbox applies a review_invite entry from the Italian node
-        incoming_reviews.apply_invite(s, app.extensions["sifnet_federation"], s.get(Peer, "it"), SimpleNamespace(body={
-            "invite_id": "inv1", "proposal_ref": "7", "reviewer_handle": s.get(Member, zsofia.id).pseudonym,
-            "title": "Laptops", "summary": "Lent by libraries.", "tags": ["education"], "language": "en",
-            "bounty": 3, "accept_by": "2026-03-05T09:00:00Z", "due_by": "2026-03-19T09:00:00Z"}), ctx.now())
+        incoming_reviews.apply_invite(
+            s,
+            app.extensions["sifnet_federation"],
+            s.get(Peer, "it"),
+            SimpleNamespace(
+                body={
+                    "invite_id": "inv1",
+                    "proposal_ref": "7",
+                    "reviewer_handle": s.get(Member, zsofia.id).pseudonym,
+                    "title": "Laptops",
+                    "summary": "Lent by libraries.",
+                    "tags": ["education"],
+                    "language": "en",
+                    "bounty": 3,
+                    "accept_by": "2026-03-05T09:00:00Z",
+                    "due_by": "2026-03-19T09:00:00Z",
+                }
+            ),
+            ctx.now(),
+        )
     [note] = rows(ctx, "review_invitation_abroad")
     assert note.params["accept_by"] == "2026-03-05T09:00:00Z" and note.params["country"] == "IT"
     [mail] = mails(ctx).values()
     assert mail["Subject"] == "[SIF node] Einladung zur Begutachtung von SIF Italy: Laptops"
-    assert ("SIF Italy (Italien) lädt Sie ein, „Laptops“ für 3\xa0SIF zu begutachten. Bitte sagen Sie bis "
-            "05.03.2026, 10:00 zu oder ab: http://127.0.0.1:5000/reviews") in mail.get_content()
+    assert (
+        "SIF Italy (Italien) lädt Sie ein, „Laptops“ für 3\xa0SIF zu begutachten. Bitte sagen Sie bis "
+        "05.03.2026, 10:00 zu oder ab: http://127.0.0.1:5000/reviews"
+    ) in mail.get_content()
 
 
 def test_notifications_written_before_params_existed_show_as_stored(client, ctx, make_member):
     anna = make_member("anna", language="de")
     with ctx.db.write() as s:  # a row from before revision 0006: English text, no params
-        s.execute(insert(Notification.__table__), {"member_id": anna.id, "kind": "payment", "params": None,
-                                                   "subject": "You received 2 SIF from zoltan@hu",
-                                                   "body": "zoltan@hu paid you 2 SIF. Memo: soup", "created_at": ctx.now()})
+        s.execute(
+            insert(Notification.__table__),
+            {
+                "member_id": anna.id,
+                "kind": "payment",
+                "params": None,
+                "subject": "You received 2 SIF from zoltan@hu",
+                "body": "zoltan@hu paid you 2 SIF. Memo: soup",
+                "created_at": ctx.now(),
+            },
+        )
     login(client, anna.email)
     assert "You received 2 SIF from zoltan@hu" in client.get("/dashboard").get_data(as_text=True)
     [mail] = mails(ctx).values()
@@ -160,7 +204,7 @@ def test_a_translation_with_broken_placeholders_falls_back_to_english():
 
 def test_a_stored_row_missing_a_parameter_still_shows(ctx):
     """A kind that gained a parameter after the row was written: the row shows, with that part blank."""
-    subject, body = notices.render("review_reminder", {"title": "Laptops"}, language="de", time_zone="UTC",
-                                   settings=ctx.settings)
+    subject, body = notices.render(
+        "review_reminder", {"title": "Laptops"}, language="de", time_zone="UTC", settings=ctx.settings
+    )
     assert subject == 'Reminder: your review of "Laptops"' and body.startswith("Your review is due by :")
-

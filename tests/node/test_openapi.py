@@ -1,4 +1,5 @@
 """The OpenAPI document at /api/v1/openapi.json matches the routes the app really serves."""
+
 from __future__ import annotations
 
 import copy
@@ -164,9 +165,16 @@ def test_self_check_flags_malformed_documents(document):
     doc["openapi"] = "3.0.3"
     doc["paths"]["/api/v1/x/{id}"] = {"get": {"summary": "x", "operationId": "x", "responses": {}}}
     transfer = doc["paths"]["/api/v1/transfers"]["post"]
-    transfer["requestBody"]["content"]["application/json"]["schema"]["properties"]["memo"] = {"type": "str",
-                                                                                              "nullable": True}
+    transfer["requestBody"]["content"]["application/json"]["schema"]["properties"]["memo"] = {
+        "type": "str",
+        "nullable": True,
+    }
     problems = "\n".join(document_problems(doc))
-    for expected in ("openapi is '3.0.3'", "GET /api/v1/x/{id}: no responses", "path parameters ['id']",
-                     "unknown type 'str'", "'nullable' is OpenAPI 3.0"):
+    for expected in (
+        "openapi is '3.0.3'",
+        "GET /api/v1/x/{id}: no responses",
+        "path parameters ['id']",
+        "unknown type 'str'",
+        "'nullable' is OpenAPI 3.0",
+    ):
         assert expected in problems

@@ -4,6 +4,7 @@ filled in), an English reader the msgids, and a state stored as a code is shown 
 The German catalog (node/translations/de/LC_MESSAGES/messages.po) already holds these few translations; the others
 follow in phase 3, and until then a German page shows those texts in English.
 """
+
 from __future__ import annotations
 
 import re
@@ -65,8 +66,17 @@ def test_the_dashboard_fills_in_numbers_with_the_languages_plural_and_states_as_
 def test_a_refusal_names_the_field_by_its_label_in_the_readers_language(app, greta):
     client = app.test_client()
     login(client, greta[0].email)
-    form = {"title": " ", "summary": "S", "full_text": "F", "tags": ["education"], "language": "de", "stage": "idea",
-            "reviews_wanted": "1", "bounty": "1", "csrf_token": csrf(client, "/proposals")}
+    form = {
+        "title": " ",
+        "summary": "S",
+        "full_text": "F",
+        "tags": ["education"],
+        "language": "de",
+        "stage": "idea",
+        "reviews_wanted": "1",
+        "bounty": "1",
+        "csrf_token": csrf(client, "/proposals"),
+    }
     r = client.post("/proposals", data=form, headers={"Referer": "http://localhost/proposals"})
     assert r.status_code == 303
     assert "Titel: Bitte füllen Sie dieses Feld aus. [missing_field]" in page(client, "/proposals")
@@ -97,14 +107,18 @@ def test_the_statement_shows_the_welcome_grant_in_the_readers_language(app, gret
     assert "<td>Willkommensguthaben</td><td>Willkommensguthaben</td>" in html
 
 
-@pytest.mark.parametrize("text, found", [
-    ("Welcome grant", (labels.WELCOME_GRANT, {})),
-    ("Advice session 7 held in escrow", (labels.ADVICE_HELD, {"booking_id": "7"})),
-    ("cancelled by anna: ill: very", (labels.CANCELLED_BY_WITH_REASON, {"handle": "anna", "reason": "ill: very"})),
-    ("cancelled by anna", (labels.CANCELLED_BY, {"handle": "anna"})),
-    ("only 3 allowed reviewers", ("only %(allowed)s allowed reviewers", {"allowed": "3"})),
-    ("Welcome grant, thanks", None), ("my own memo", None),
-])
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        ("Welcome grant", (labels.WELCOME_GRANT, {})),
+        ("Advice session 7 held in escrow", (labels.ADVICE_HELD, {"booking_id": "7"})),
+        ("cancelled by anna: ill: very", (labels.CANCELLED_BY_WITH_REASON, {"handle": "anna", "reason": "ill: very"})),
+        ("cancelled by anna", (labels.CANCELLED_BY, {"handle": "anna"})),
+        ("only 3 allowed reviewers", ("only %(allowed)s allowed reviewers", {"allowed": "3"})),
+        ("Welcome grant, thanks", None),
+        ("my own memo", None),
+    ],
+)
 def test_a_stored_text_is_recognised_with_its_values(text, found):
     assert labels.parse_written(text) == found
 
@@ -130,9 +144,12 @@ def test_what_the_round_solver_reports_is_recognised():
     proposals = [RoundProposal("p1", 2, "BE", need_foreign=True), RoundProposal("p2", 1, "BE")]
     reviewers = [RoundReviewer("r1", 1, min_load=1, country="BE"), RoundReviewer("r2", 2, min_load=2, country="BE")]
     reported = []
-    result = solve_round(proposals, reviewers, Pairs.from_triples([("p1", "r1", 5), ("p2", "r2", 3)], proposals,
-                                                                  reviewers),
-                         progress=lambda fraction, message: reported.append(message))
+    result = solve_round(
+        proposals,
+        reviewers,
+        Pairs.from_triples([("p1", "r1", 5), ("p2", "r2", 3)], proposals, reviewers),
+        progress=lambda fraction, message: reported.append(message),
+    )
     texts = reported + [u.reason for u in result.unmet]
     assert len(result.unmet) >= 3 and all(labels.parse_written(text) for text in texts), texts
 
@@ -142,8 +159,9 @@ def test_the_unlock_mail_is_in_the_account_owners_language_not_the_guessers(app,
     make_member("nora")  # no language of her own: the node's (en)
     for email, guesser in (("greta@example.org", "en"), ("nora@example.org", "de")):
         for n in range(ctx.settings.login_max_failures):
-            r = app.test_client().post("/api/v1/tokens", json={"email": email, "password": f"guess {n}"},
-                                       headers={"Accept-Language": guesser})
+            r = app.test_client().post(
+                "/api/v1/tokens", json={"email": email, "password": f"guess {n}"}, headers={"Accept-Language": guesser}
+            )
             assert r.status_code == 401
     mails = {}
     for path in (ctx.settings.data_path / "mail").glob("unlock-*.eml"):

@@ -1,4 +1,5 @@
 """Durability: every transfer the node acknowledged survives a kill -9 in the middle of a burst."""
+
 from __future__ import annotations
 
 import threading
@@ -53,8 +54,11 @@ def _committed_transfers(clients: dict) -> dict[str, tuple[int, str, str, int]]:
     for handle, client in clients.items():
         for line in client.export()["statement"]:
             if line["kind"] == "transfer":
-                legs[line["memo"]]["payer" if line["amount"] < 0 else "payee"] = (handle, line["txn_id"],
-                                                                                  abs(line["amount"]))
+                legs[line["memo"]]["payer" if line["amount"] < 0 else "payee"] = (
+                    handle,
+                    line["txn_id"],
+                    abs(line["amount"]),
+                )
     out = {}
     for memo, sides in legs.items():
         (payer, txn_id, amount), (payee, txn_id2, amount2) = sides["payer"], sides["payee"]
@@ -68,9 +72,12 @@ def test_acknowledged_transfers_survive_kill_9(node_process):
     handles = [f"m{i}" for i in range(MEMBERS)]
     clients = {h: node.new_member(h) for h in handles}
     burst = Burst()
-    threads = [threading.Thread(target=_pay_until_killed, args=(clients[h].clone(), h, handles[(i + 1) % MEMBERS],
-                                                                burst), daemon=True)
-               for i, h in enumerate(handles)]
+    threads = [
+        threading.Thread(
+            target=_pay_until_killed, args=(clients[h].clone(), h, handles[(i + 1) % MEMBERS], burst), daemon=True
+        )
+        for i, h in enumerate(handles)
+    ]
     for t in threads:
         t.start()
     deadline = time.monotonic() + 30

@@ -1,4 +1,5 @@
 """Proposals: escrow on creation, refusals that change nothing, full-text privacy, withdrawal, waiting."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,9 +10,16 @@ from node.services import proposals as proposals_service
 from node.tables import LedgerTxn, Notification, Proposal, ReviewInvitation
 from tests.conftest import balance_of
 
-BODY = {"title": "Repair café network", "summary": "Neighbours fix things together.",
-        "full_text": "SECRET PLAN: a van, three volunteers and a budget.", "tags": ["circular-economy", "food"],
-        "language": "en", "stage": "pilot", "reviews_wanted": 2, "bounty": 3}
+BODY = {
+    "title": "Repair café network",
+    "summary": "Neighbours fix things together.",
+    "full_text": "SECRET PLAN: a van, three volunteers and a budget.",
+    "tags": ["circular-economy", "food"],
+    "language": "en",
+    "stage": "pilot",
+    "reviews_wanted": 2,
+    "bounty": 3,
+}
 REVIEWER = {"is_reviewer": True, "languages": ["en"]}
 
 
@@ -40,8 +48,10 @@ def sweep(app) -> dict:
 def counts(ctx) -> tuple[int, int, int, int]:
     """Proposals, invitations, ledger transactions and notifications: a refusal must change none of them."""
     with ctx.db.read() as s:
-        return tuple(s.execute(select(func.count()).select_from(t)).scalar_one()
-                     for t in (Proposal, ReviewInvitation, LedgerTxn, Notification))
+        return tuple(
+            s.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (Proposal, ReviewInvitation, LedgerTxn, Notification)
+        )
 
 
 @pytest.fixture
@@ -61,8 +71,10 @@ def test_create_puts_k_times_bounty_in_escrow_and_invites_the_best_k(client, ctx
     p = r.json
     assert p["access"] == "owner" and p["full_text"] == BODY["full_text"] and p["status"] == "open"
     assert p["escrow"] == 6 and escrow(ctx, p["id"]) == 6 and balance_of(ctx, cast["author"]) == 4
-    assert [(i["reviewer"], i["status"], i["rank"]) for i in p["invitations"]] == [("ria", "invited", 1),
-                                                                                   ("rob", "invited", 2)]
+    assert [(i["reviewer"], i["status"], i["rank"]) for i in p["invitations"]] == [
+        ("ria", "invited", 1),
+        ("rob", "invited", 2),
+    ]
     assert p["open_slots"] == 0 and p["waiting_for_reviewers"] is False
     invitation = p["invitations"][0]
     assert invitation["accept_by"] == "2026-03-05T09:00:00Z"  # START + invite_accept_hours (72)
@@ -73,15 +85,23 @@ def test_create_puts_k_times_bounty_in_escrow_and_invites_the_best_k(client, ctx
 
 
 REFUSALS = [
-    ({"bounty": 8}, 422, "insufficient_funds"),          # 2 x 8 = 16 > 10 + overdraft 5
-    ({"bounty": 1.5}, 422, "amount_not_integer"), ({"bounty": "3"}, 422, "amount_not_integer"),
-    ({"bounty": True}, 422, "amount_not_integer"), ({"bounty": 0}, 422, "amount_not_positive"),
-    ({"bounty": -3}, 422, "amount_not_positive"), ({"reviews_wanted": 0}, 422, "out_of_range"),
-    ({"reviews_wanted": 11}, 422, "out_of_range"), ({"reviews_wanted": 2.0}, 422, "not_an_integer"),
-    ({"tags": ["astrology"]}, 422, "unknown_tag"), ({"tags": []}, 422, "missing_field"),
-    ({"language": "xx"}, 422, "bad_choice"), ({"stage": "dreaming"}, 422, "bad_choice"),
-    ({"title": "  "}, 422, "missing_field"), ({"full_text": "x" * 100001}, 422, "too_long"),
-    ({"summary": "bell\x07"}, 422, "control_characters"), ({"secret": 1}, 422, "unknown_field"),
+    ({"bounty": 8}, 422, "insufficient_funds"),  # 2 x 8 = 16 > 10 + overdraft 5
+    ({"bounty": 1.5}, 422, "amount_not_integer"),
+    ({"bounty": "3"}, 422, "amount_not_integer"),
+    ({"bounty": True}, 422, "amount_not_integer"),
+    ({"bounty": 0}, 422, "amount_not_positive"),
+    ({"bounty": -3}, 422, "amount_not_positive"),
+    ({"reviews_wanted": 0}, 422, "out_of_range"),
+    ({"reviews_wanted": 11}, 422, "out_of_range"),
+    ({"reviews_wanted": 2.0}, 422, "not_an_integer"),
+    ({"tags": ["astrology"]}, 422, "unknown_tag"),
+    ({"tags": []}, 422, "missing_field"),
+    ({"language": "xx"}, 422, "bad_choice"),
+    ({"stage": "dreaming"}, 422, "bad_choice"),
+    ({"title": "  "}, 422, "missing_field"),
+    ({"full_text": "x" * 100001}, 422, "too_long"),
+    ({"summary": "bell\x07"}, 422, "control_characters"),
+    ({"secret": 1}, 422, "unknown_field"),
 ]
 
 
@@ -91,8 +111,12 @@ def test_refusals_change_nothing(client, ctx, cast, token_for, books):
         r = propose(client, token_for(cast["author"]), **changes)
         assert (r.status_code, r.json["error"]["code"]) == (status, code), changes
         assert counts(ctx) == before and balance_of(ctx, cast["author"]) == 10
-    r = client.post("/api/v1/proposals", headers=token_for(cast["author"]), data="title=x",
-                    content_type="application/x-www-form-urlencoded")
+    r = client.post(
+        "/api/v1/proposals",
+        headers=token_for(cast["author"]),
+        data="title=x",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert (r.status_code, r.json["error"]["code"]) == (415, "unsupported_media_type")
     assert counts(ctx) == before
     books()
@@ -151,8 +175,11 @@ def test_withdraw_cancels_open_invitations_and_refunds_exactly_the_remainder(cli
     ria_inv = client.get("/api/v1/invitations", headers=ria).json["invitations"][0]["id"]
     rob_inv = client.get("/api/v1/invitations", headers=rob).json["invitations"][0]["id"]
     client.post(f"/api/v1/invitations/{ria_inv}/accept", headers=ria)
-    r = client.post(f"/api/v1/invitations/{ria_inv}/review", headers=ria, json={
-        "shared_value": 4, "social_transformation": 3, "impact": 5, "confidence": 4, "feedback": "Good plan."})
+    r = client.post(
+        f"/api/v1/invitations/{ria_inv}/review",
+        headers=ria,
+        json={"shared_value": 4, "social_transformation": 3, "impact": 5, "confidence": 4, "feedback": "Good plan."},
+    )
     assert r.status_code == 201
     assert escrow(ctx, pid) == 3 and balance_of(ctx, cast["ria"]) == 13
     r = client.post(f"/api/v1/proposals/{pid}/withdraw", headers=author)
@@ -176,8 +203,11 @@ def test_only_the_author_withdraws(client, ctx, cast, make_member, token_for, bo
     coord, stranger = make_member("coord", role="coordinator"), make_member("stranger")
     pid = propose(client, token_for(cast["author"])).json["id"]
     before = counts(ctx)
-    for who, status, code in [(stranger, 404, "proposal_not_found"), (coord, 403, "not_author"),
-                              (cast["ria"], 403, "not_author")]:
+    for who, status, code in [
+        (stranger, 404, "proposal_not_found"),
+        (coord, 403, "not_author"),
+        (cast["ria"], 403, "not_author"),
+    ]:
         r = client.post(f"/api/v1/proposals/{pid}/withdraw", headers=token_for(who))
         assert (r.status_code, r.json["error"]["code"]) == (status, code)
     assert counts(ctx) == before and escrow(ctx, pid) == 6

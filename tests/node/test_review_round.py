@@ -1,4 +1,5 @@
 """Review-round solver: equal to an independent integer program, every constraint kept, infeasibility reported."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -6,13 +7,13 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import coo_matrix
 
 from node.services import review_round
-from node.services.review_round import (Pairs, RoundInputError, RoundProposal, RoundReviewer, Unmet,
-                                        solve_round)
+from node.services.review_round import Pairs, RoundInputError, RoundProposal, RoundReviewer, Unmet, solve_round
 
 
 def allowed_triples(proposals, reviewers, triples, forbid_same_country):
@@ -36,7 +37,7 @@ def reference(proposals, reviewers, triples, forbid_same_country=False):
     """
     edges = allowed_triples(proposals, reviewers, triples, forbid_same_country)
     n, n_p, n_r = len(edges), len(proposals), len(reviewers)
-    size = n + n_r + n_p                                   # x per pair, y per reviewer, z per proposal
+    size = n + n_r + n_p  # x per pair, y per reviewer, z per proposal
     rows, cols, vals, lo, hi = [], [], [], [], []
 
     def row(entries, low, high):
@@ -50,14 +51,16 @@ def reference(proposals, reviewers, triples, forbid_same_country=False):
     for i, p in enumerate(proposals):
         row([(e, 1) for e, (a, _, _) in enumerate(edges) if a == i], 0, p.slots)
         foreign = [(e, -1) for e, (a, j, _) in enumerate(edges) if a == i and reviewers[j].country != p.country]
-        row([(n + n_r + i, 1)] + foreign, -np.inf, 0)      # z_p <= number of foreign reviewers
+        row([(n + n_r + i, 1)] + foreign, -np.inf, 0)  # z_p <= number of foreign reviewers
     for j, r in enumerate(reviewers):
         row([(e, 1) for e, (_, b, _) in enumerate(edges) if b == j], 0, r.max_load)
         row([(n + j, 1)] + [(e, -1) for e, (_, b, _) in enumerate(edges) if b == j], -np.inf, 0)
-    upper = ([1] * n + [r.min_load for r in reviewers]
-             + [1 if p.need_foreign and p.slots > 0 else 0 for p in proposals])
-    objectives = [np.r_[np.zeros(n), np.ones(n_r + n_p)], np.r_[np.ones(n), np.zeros(n_r + n_p)],
-                  np.r_[[a for _, _, a in edges], np.zeros(n_r + n_p)]]
+    upper = [1] * n + [r.min_load for r in reviewers] + [1 if p.need_foreign and p.slots > 0 else 0 for p in proposals]
+    objectives = [
+        np.r_[np.zeros(n), np.ones(n_r + n_p)],
+        np.r_[np.ones(n), np.zeros(n_r + n_p)],
+        np.r_[[a for _, _, a in edges], np.zeros(n_r + n_p)],
+    ]
     constraints = [LinearConstraint(coo_matrix((vals, (rows, cols)), shape=(len(lo), size)), lo, hi)]
     found = []
     for c in objectives:
@@ -72,17 +75,24 @@ def achieved(result, proposals, reviewers):
     """(hard units met, filled slots, total affinity) of a solver result."""
     country = {r.key: r.country for r in reviewers}
     units = sum(min(result.loads[r.key], r.min_load) for r in reviewers)
-    units += sum(1 for p in proposals if p.need_foreign and p.slots > 0 and any(
-        a.proposal == p.key and country[a.reviewer] != p.country for a in result.assignments))
+    units += sum(
+        1
+        for p in proposals
+        if p.need_foreign
+        and p.slots > 0
+        and any(a.proposal == p.key and country[a.reviewer] != p.country for a in result.assignments)
+    )
     return units, len(result.assignments), result.total_affinity
 
 
 def check_constraints(result, proposals, reviewers, triples, forbid_same_country):
     """Every hard rule of the round holds, and the reported figures agree with the assignments."""
-    allowed = {(proposals[i].key, reviewers[j].key): a
-               for i, j, a in allowed_triples(proposals, reviewers, triples, forbid_same_country)}
+    allowed = {
+        (proposals[i].key, reviewers[j].key): a
+        for i, j, a in allowed_triples(proposals, reviewers, triples, forbid_same_country)
+    }
     pairs = [(a.proposal, a.reviewer) for a in result.assignments]
-    assert len(set(pairs)) == len(pairs)                                   # no pair twice
+    assert len(set(pairs)) == len(pairs)  # no pair twice
     assert all(allowed.get(pair) == a.affinity for pair, a in zip(pairs, result.assignments))
     assert result.total_affinity == sum(a.affinity for a in result.assignments)
     for p in proposals:
@@ -95,15 +105,18 @@ def check_constraints(result, proposals, reviewers, triples, forbid_same_country
     unmet = {(u.kind, u.key): u.missing for u in result.unmet}
     assert {key: m for (kind, key), m in unmet.items() if kind == "slots"} == result.short
     assert {key: m for (kind, key), m in unmet.items() if kind == "min_load"} == {
-        r.key: r.min_load - result.loads[r.key] for r in reviewers if result.loads[r.key] < r.min_load}
+        r.key: r.min_load - result.loads[r.key] for r in reviewers if result.loads[r.key] < r.min_load
+    }
     assert result.feasible == (not result.unmet)
 
 
 @contextmanager
 def stingy_candidates():
     """Start from one candidate per proposal so the pricing check has to find the rest."""
-    with mock.patch.object(review_round, "CANDIDATES_PER_SLOT", 0), \
-            mock.patch.object(review_round, "CANDIDATES_EXTRA", 1):
+    with (
+        mock.patch.object(review_round, "CANDIDATES_PER_SLOT", 0),
+        mock.patch.object(review_round, "CANDIDATES_EXTRA", 1),
+    ):
         yield
 
 
@@ -112,14 +125,17 @@ def rounds(draw):
     """A small random round: countries, slots, load bounds, a random subset of pairs with any affinities."""
     countries = draw(st.sampled_from([("IT",), ("IT", "HU"), ("IT", "HU", "NL")]))
     n_p, n_r = draw(st.integers(1, 6)), draw(st.integers(1, 6))
-    proposals = [RoundProposal(f"p{i}", draw(st.integers(0, 3)), draw(st.sampled_from(countries)),
-                               draw(st.booleans())) for i in range(n_p)]
+    proposals = [
+        RoundProposal(f"p{i}", draw(st.integers(0, 3)), draw(st.sampled_from(countries)), draw(st.booleans()))
+        for i in range(n_p)
+    ]
     reviewers = []
     for j in range(n_r):
         high = draw(st.integers(0, 3))
         reviewers.append(RoundReviewer(f"r{j}", high, draw(st.integers(0, high)), draw(st.sampled_from(countries))))
-    triples = [(p.key, r.key, draw(st.integers(-5, 30))) for p in proposals for r in reviewers
-               if draw(st.integers(0, 3)) > 0]
+    triples = [
+        (p.key, r.key, draw(st.integers(-5, 30))) for p in proposals for r in reviewers if draw(st.integers(0, 3)) > 0
+    ]
     return proposals, reviewers, triples, draw(st.booleans())
 
 
@@ -145,7 +161,7 @@ def random_dense(seed, n_p, n_r, k, max_load, n_countries=3):
     return proposals, reviewers, rng.integers(0, 1001, (n_p, n_r)), cp[:, None] != cr[None, :]
 
 
-@pytest.mark.parametrize("max_load", [3, 2])    # 2: capacity equals demand, every reviewer full
+@pytest.mark.parametrize("max_load", [3, 2])  # 2: capacity equals demand, every reviewer full
 def test_sparsified_solve_equals_the_lp_optimum_of_the_dense_instance(max_load):
     proposals, reviewers, affinity, allowed = random_dense(7, 60, 90, 3, max_load)
     result = solve_round(proposals, reviewers, Pairs.from_matrix(affinity), forbid_same_country=True)
@@ -153,8 +169,15 @@ def test_sparsified_solve_equals_the_lp_optimum_of_the_dense_instance(max_load):
     n = len(p)
     a_eq = coo_matrix((np.ones(n), (p, np.arange(n))), shape=(60, n))
     a_ub = coo_matrix((np.ones(n), (r, np.arange(n))), shape=(90, n))
-    lp = linprog(-affinity[p, r], A_ub=a_ub, b_ub=np.full(90, max_load), A_eq=a_eq, b_eq=np.full(60, 3),
-                 bounds=(0, 1), method="highs")
+    lp = linprog(
+        -affinity[p, r],
+        A_ub=a_ub,
+        b_ub=np.full(90, max_load),
+        A_eq=a_eq,
+        b_eq=np.full(60, 3),
+        bounds=(0, 1),
+        method="highs",
+    )
     assert lp.status == 0
     assert result.feasible and result.total_affinity == round(-lp.fun)
     assert result.stats["candidate_pairs"] < result.stats["allowed_pairs"] == n
@@ -191,8 +214,9 @@ def test_one_reviewer_from_another_country_when_asked():
     proposals = [RoundProposal("a", 2, "IT", need_foreign=True), RoundProposal("b", 2, "IT")]
     reviewers = [RoundReviewer(f"it{i}", 2, 0, "IT") for i in range(3)] + [RoundReviewer("hu", 1, 0, "HU")]
     # b would take the foreign reviewer (90) if a did not need one (10)
-    triples = [(p.key, r.key, 100 if r.country == "IT" else 90 if p.key == "b" else 10)
-               for p in proposals for r in reviewers]
+    triples = [
+        (p.key, r.key, 100 if r.country == "IT" else 90 if p.key == "b" else 10) for p in proposals for r in reviewers
+    ]
     result = solve_round(proposals, reviewers, Pairs.from_triples(triples, proposals, reviewers))
     a_reviewers = {x.reviewer for x in result.assignments if x.proposal == "a"}
     assert "hu" in a_reviewers and len(a_reviewers) == 2 and result.feasible
@@ -202,18 +226,26 @@ def test_same_country_pairs_are_dropped_when_forbidden():
     proposals = [RoundProposal("a", 2, "IT")]
     reviewers = [RoundReviewer("it", 1, 0, "IT"), RoundReviewer("hu", 1, 0, "HU")]
     triples = [("a", "it", 100), ("a", "hu", 1)]
-    result = solve_round(proposals, reviewers, Pairs.from_triples(triples, proposals, reviewers),
-                         forbid_same_country=True)
+    result = solve_round(
+        proposals, reviewers, Pairs.from_triples(triples, proposals, reviewers), forbid_same_country=True
+    )
     assert [(a.proposal, a.reviewer) for a in result.assignments] == [("a", "hu")]
     assert result.short == {"a": 1}
     assert result.unmet == (Unmet("slots", "a", 1, "only 1 allowed reviewers"),)
 
 
 def test_infeasible_round_is_solved_as_far_as_possible_and_explained():
-    proposals = [RoundProposal("lonely", 3, "IT", need_foreign=True), RoundProposal("busy", 2, "IT"),
-                 RoundProposal("popular", 1, "HU")]
-    reviewers = [RoundReviewer("it1", 1, 0, "IT"), RoundReviewer("it2", 1, 0, "IT"),
-                 RoundReviewer("idle", 2, 2, "HU"), RoundReviewer("hu", 1, 1, "HU")]
+    proposals = [
+        RoundProposal("lonely", 3, "IT", need_foreign=True),
+        RoundProposal("busy", 2, "IT"),
+        RoundProposal("popular", 1, "HU"),
+    ]
+    reviewers = [
+        RoundReviewer("it1", 1, 0, "IT"),
+        RoundReviewer("it2", 1, 0, "IT"),
+        RoundReviewer("idle", 2, 2, "HU"),
+        RoundReviewer("hu", 1, 1, "HU"),
+    ]
     triples = [("lonely", "it1", 6), ("busy", "it1", 5), ("busy", "it2", 5), ("popular", "hu", 1)]
     result = solve_round(proposals, reviewers, Pairs.from_triples(triples, proposals, reviewers))
     assert not result.feasible
@@ -221,7 +253,8 @@ def test_infeasible_round_is_solved_as_far_as_possible_and_explained():
         Unmet("min_load", "idle", 2, "only 0 allowed proposals"),
         Unmet("foreign", "lonely", 1, "no allowed reviewer from another country"),
         Unmet("slots", "lonely", 2, "only 1 allowed reviewers"),
-        Unmet("slots", "busy", 1, "its allowed reviewers are full or needed elsewhere")}
+        Unmet("slots", "busy", 1, "its allowed reviewers are full or needed elsewhere"),
+    }
     assert result.short == {"lonely": 2, "busy": 1}
     assert result.loads == {"it1": 1, "it2": 1, "idle": 0, "hu": 1}
 
@@ -247,6 +280,7 @@ def test_progress_is_reported_from_zero_to_one_and_can_cancel():
     def cancel(fraction, message):
         if fraction > 0.5:
             raise KeyboardInterrupt("cancelled")
+
     with pytest.raises(KeyboardInterrupt):
         solve_round(proposals, reviewers, Pairs.from_matrix(affinity, allowed), progress=cancel)
 
@@ -266,17 +300,20 @@ def test_empty_round():
     assert result.assignments == () and result.total_affinity == 0 and result.feasible
 
 
-@pytest.mark.parametrize("proposals, reviewers, triples, code", [
-    ([RoundProposal("a", 1)], [RoundReviewer("x", 1)], [("a", "x", 1.5)], "affinity_not_int"),
-    ([RoundProposal("a", 1)], [RoundReviewer("x", 1)], [("a", "x", True)], "affinity_not_int"),
-    ([RoundProposal("a", 1)], [RoundReviewer("x", 1)], [("a", "zz", 1)], "unknown_key"),
-    ([RoundProposal("a", 1)], [RoundReviewer("x", 1)], [("a", "x", 1), ("a", "x", 2)], "duplicate_pair"),
-    ([RoundProposal("a", 1)], [RoundReviewer("x", 1)], [("a", "x", 10**10)], "affinity_range"),
-    ([RoundProposal("a", 1)], [RoundReviewer("x", 1, 2)], [], "bad_bounds"),
-    ([RoundProposal("a", -1)], [RoundReviewer("x", 1)], [], "bad_bounds"),
-    ([RoundProposal("a", 1.0)], [RoundReviewer("x", 1)], [], "slots_not_int"),
-    ([RoundProposal("a", 1), RoundProposal("a", 2)], [RoundReviewer("x", 1)], [], "duplicate_proposal"),
-])
+@pytest.mark.parametrize(
+    "proposals, reviewers, triples, code",
+    [
+        ([RoundProposal("a", 1)], [RoundReviewer("x", 1)], [("a", "x", 1.5)], "affinity_not_int"),
+        ([RoundProposal("a", 1)], [RoundReviewer("x", 1)], [("a", "x", True)], "affinity_not_int"),
+        ([RoundProposal("a", 1)], [RoundReviewer("x", 1)], [("a", "zz", 1)], "unknown_key"),
+        ([RoundProposal("a", 1)], [RoundReviewer("x", 1)], [("a", "x", 1), ("a", "x", 2)], "duplicate_pair"),
+        ([RoundProposal("a", 1)], [RoundReviewer("x", 1)], [("a", "x", 10**10)], "affinity_range"),
+        ([RoundProposal("a", 1)], [RoundReviewer("x", 1, 2)], [], "bad_bounds"),
+        ([RoundProposal("a", -1)], [RoundReviewer("x", 1)], [], "bad_bounds"),
+        ([RoundProposal("a", 1.0)], [RoundReviewer("x", 1)], [], "slots_not_int"),
+        ([RoundProposal("a", 1), RoundProposal("a", 2)], [RoundReviewer("x", 1)], [], "duplicate_proposal"),
+    ],
+)
 def test_malformed_input_is_refused_with_a_code(proposals, reviewers, triples, code):
     with pytest.raises(RoundInputError) as err:
         solve_round(proposals, reviewers, Pairs.from_triples(triples, proposals, reviewers))
@@ -285,8 +322,9 @@ def test_malformed_input_is_refused_with_a_code(proposals, reviewers, triples, c
 
 def test_float_arrays_are_refused():
     with pytest.raises(RoundInputError) as err:
-        solve_round([RoundProposal("a", 1)], [RoundReviewer("x", 1)],
-                    Pairs(np.array([0]), np.array([0]), np.array([0.5])))
+        solve_round(
+            [RoundProposal("a", 1)], [RoundReviewer("x", 1)], Pairs(np.array([0]), np.array([0]), np.array([0.5]))
+        )
     assert err.value.code == "bad_pairs"
 
 
@@ -295,6 +333,7 @@ def test_the_reference_can_tell_a_worse_assignment():
     reviewers = [RoundReviewer("x", 1), RoundReviewer("y", 1)]
     triples = [("a", "x", 10), ("a", "y", 9), ("b", "x", 8), ("b", "y", 1)]
     assert reference(proposals, reviewers, triples) == (0, 2, 17)
-    greedy = review_round.RoundResult((review_round.Assignment("a", "x", 10), review_round.Assignment("b", "y", 1)),
-                                      11, {}, {"x": 1, "y": 1}, ())
+    greedy = review_round.RoundResult(
+        (review_round.Assignment("a", "x", 10), review_round.Assignment("b", "y", 1)), 11, {}, {"x": 1, "y": 1}, ()
+    )
     assert achieved(greedy, proposals, reviewers) != reference(proposals, reviewers, triples)

@@ -1,4 +1,5 @@
 """Reviews: accept, submit, paid once, rated once; declines, expiries and timeouts replaced; idempotent sweeps."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,15 +10,21 @@ from tests.conftest import balance_of
 from tests.node.test_proposals import BODY, REVIEWER, assert_closed_escrows_empty, counts, escrow, propose, sweep
 
 HOUR = 3600
-REVIEW = {"shared_value": 4, "social_transformation": 3, "impact": 5, "confidence": 4,
-          "feedback": "Clear plan; talk to the municipality early."}
+REVIEW = {
+    "shared_value": 4,
+    "social_transformation": 3,
+    "impact": 5,
+    "confidence": 4,
+    "feedback": "Clear plan; talk to the municipality early.",
+}
 
 
 @pytest.fixture
 def cast(make_member):
     """An author, a coordinator and four reviewers ranked r1 > r2 > r3 > r4 for BODY's tags."""
     return {
-        "author": make_member("author"), "coord": make_member("coord", role="coordinator"),
+        "author": make_member("author"),
+        "coord": make_member("coord", role="coordinator"),
         "r1": make_member("r1", expertise=["circular-economy", "food"], **REVIEWER),
         "r2": make_member("r2", expertise=["food"], **REVIEWER),
         "r3": make_member("r3", expertise=["food"], review_capacity=2, **REVIEWER),
@@ -30,14 +37,19 @@ def invitation_of(client, headers) -> dict:
 
 
 def states(client, headers, pid) -> list[tuple[str, str]]:
-    return [(i["reviewer"], i["status"]) for i in client.get(f"/api/v1/proposals/{pid}", headers=headers).json[
-        "invitations"]]
+    return [
+        (i["reviewer"], i["status"])
+        for i in client.get(f"/api/v1/proposals/{pid}", headers=headers).json["invitations"]
+    ]
 
 
 def kinds(ctx, member) -> list[str]:
     with ctx.db.read() as s:
-        return list(s.scalars(select(Notification.kind).where(Notification.member_id == member.id)
-                              .order_by(Notification.id)).all())
+        return list(
+            s.scalars(
+                select(Notification.kind).where(Notification.member_id == member.id).order_by(Notification.id)
+            ).all()
+        )
 
 
 def test_end_to_end_two_reviews_paid_and_rated(client, ctx, cast, token_for, books):
@@ -65,13 +77,14 @@ def test_end_to_end_two_reviews_paid_and_rated(client, ctx, cast, token_for, boo
     before = counts(ctx)
     first, second = paid
     for who, review_id, body, status, code in [
-            (author, first, {"helpfulness": 4}, 409, "already_rated"),
-            (token_for(cast["r2"]), second, {"helpfulness": 1}, 403, "not_author"),
-            (token_for(cast["r4"]), second, {"helpfulness": 1}, 404, "review_not_found"),
-            (author, 999, {"helpfulness": 1}, 404, "review_not_found"),
-            (author, second, {"helpfulness": 6}, 422, "out_of_range"),
-            (author, second, {"helpfulness": "5"}, 422, "not_an_integer"),
-            (author, second, {}, 422, "not_an_integer")]:
+        (author, first, {"helpfulness": 4}, 409, "already_rated"),
+        (token_for(cast["r2"]), second, {"helpfulness": 1}, 403, "not_author"),
+        (token_for(cast["r4"]), second, {"helpfulness": 1}, 404, "review_not_found"),
+        (author, 999, {"helpfulness": 1}, 404, "review_not_found"),
+        (author, second, {"helpfulness": 6}, 422, "out_of_range"),
+        (author, second, {"helpfulness": "5"}, 422, "not_an_integer"),
+        (author, second, {}, 422, "not_an_integer"),
+    ]:
         r = client.post(f"/api/v1/reviews/{review_id}/rate", headers=who, json=body)
         assert (r.status_code, r.json["error"]["code"]) == (status, code), (review_id, body)
     assert counts(ctx) == before
@@ -106,10 +119,16 @@ def test_review_refusals_change_nothing(client, ctx, cast, token_for, books):
     assert (r.status_code, r.json["error"]["code"]) == (409, "illegal_transition")  # not accepted yet
     client.post(f"/api/v1/invitations/{inv['id']}/accept", headers=h)
     before = counts(ctx)
-    cases = [({"impact": 0}, "out_of_range"), ({"impact": 6}, "out_of_range"), ({"confidence": "3"}, "not_an_integer"),
-             ({"shared_value": 3.0}, "not_an_integer"), ({"social_transformation": True}, "not_an_integer"),
-             ({"feedback": " "}, "missing_field"), ({"feedback": "x" * 20001}, "too_long"),
-             ({"grade": "A"}, "unknown_field")]
+    cases = [
+        ({"impact": 0}, "out_of_range"),
+        ({"impact": 6}, "out_of_range"),
+        ({"confidence": "3"}, "not_an_integer"),
+        ({"shared_value": 3.0}, "not_an_integer"),
+        ({"social_transformation": True}, "not_an_integer"),
+        ({"feedback": " "}, "missing_field"),
+        ({"feedback": "x" * 20001}, "too_long"),
+        ({"grade": "A"}, "unknown_field"),
+    ]
     for changes, code in cases:
         r = client.post(f"/api/v1/invitations/{inv['id']}/review", headers=h, json={**REVIEW, **changes})
         assert (r.status_code, r.json["error"]["code"]) == (422, code), changes
@@ -130,8 +149,9 @@ def test_decline_is_replaced_by_the_next_candidate_never_reinvited(client, ctx, 
     pid = propose(client, author).json["id"]
     assert states(client, author, pid) == [("r1", "invited"), ("r2", "invited")]
     h2 = token_for(cast["r2"])
-    r = client.post(f"/api/v1/invitations/{invitation_of(client, h2)['id']}/decline", headers=h2,
-                    json={"reason": "on holiday"})
+    r = client.post(
+        f"/api/v1/invitations/{invitation_of(client, h2)['id']}/decline", headers=h2, json={"reason": "on holiday"}
+    )
     assert r.status_code == 200 and r.json["status"] == "declined" and r.json["decline_reason"] == "on holiday"
     assert states(client, author, pid) == [("r1", "invited"), ("r2", "declined"), ("r3", "invited")]
     assert "decline_reason" not in client.get(f"/api/v1/proposals/{pid}", headers=author).json["invitations"][1]
@@ -232,9 +252,11 @@ def test_accept_and_decline_refusals(client, ctx, cast, make_member, token_for):
     h1 = token_for(cast["r1"])
     inv = invitation_of(client, h1)
     before = counts(ctx)
-    for who, action, status, code in [(cast["r2"], "accept", 404, "invitation_not_found"),
-                                      (cast["author"], "decline", 404, "invitation_not_found"),
-                                      (cast["coord"], "accept", 403, "not_reviewer")]:
+    for who, action, status, code in [
+        (cast["r2"], "accept", 404, "invitation_not_found"),
+        (cast["author"], "decline", 404, "invitation_not_found"),
+        (cast["coord"], "accept", 403, "not_reviewer"),
+    ]:
         r = client.post(f"/api/v1/invitations/{inv['id']}/{action}", headers=token_for(who))
         assert (r.status_code, r.json["error"]["code"]) == (status, code)
     r = client.post(f"/api/v1/invitations/{inv['id']}/decline", headers=h1, json={"reason": "x" * 501})

@@ -1,4 +1,5 @@
 """Random walks through proposals and reviews: the escrow and matching invariants hold after every step."""
+
 from __future__ import annotations
 
 import random
@@ -41,8 +42,9 @@ def step(ctx, app, rng: random.Random, people: list) -> None:
     with ctx.db.read() as s:
         invs = list(s.scalars(select(ReviewInvitation)).all())
         open_ids = list(s.scalars(select(Proposal.id).where(Proposal.status == "open")).all())
-    action = rng.choices(["propose", "accept", "decline", "review", "withdraw", "time", "sweep"],
-                         weights=[2, 4, 1, 2, 1, 2, 2])[0]
+    action = rng.choices(
+        ["propose", "accept", "decline", "review", "withdraw", "time", "sweep"], weights=[2, 4, 1, 2, 1, 2, 2]
+    )[0]
     if action == "time":
         ctx.clock.advance(rng.choice([3600, 24 * 3600, 80 * 3600, 15 * 24 * 3600]))
         return
@@ -53,10 +55,22 @@ def step(ctx, app, rng: random.Random, people: list) -> None:
     try:
         with ctx.db.write() as s:
             if action == "propose":
-                proposals.create_proposal(s, ctx.settings, author=s.get(Member, rng.choice(people).id), now=now, data={
-                    "title": "P", "summary": "S", "full_text": "F", "tags": rng.sample(TAGS, rng.randint(1, 3)),
-                    "language": "en", "stage": "idea", "reviews_wanted": rng.randint(1, 3),
-                    "bounty": rng.randint(1, 4)})
+                proposals.create_proposal(
+                    s,
+                    ctx.settings,
+                    author=s.get(Member, rng.choice(people).id),
+                    now=now,
+                    data={
+                        "title": "P",
+                        "summary": "S",
+                        "full_text": "F",
+                        "tags": rng.sample(TAGS, rng.randint(1, 3)),
+                        "language": "en",
+                        "stage": "idea",
+                        "reviews_wanted": rng.randint(1, 3),
+                        "bounty": rng.randint(1, 4),
+                    },
+                )
             elif action == "withdraw" and open_ids:
                 p = s.get(Proposal, rng.choice(open_ids))
                 proposals.withdraw(s, ctx.settings, member=s.get(Member, p.author_id), proposal_id=p.id, now=now)
@@ -79,8 +93,16 @@ def step(ctx, app, rng: random.Random, people: list) -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_walk_keeps_escrow_and_matching_invariants(app, ctx, make_member, seed):
     rng = random.Random(seed)
-    people = [make_member(f"p{seed}x{i}", expertise=rng.sample(TAGS, 2), review_capacity=rng.randint(0, 2),
-                          organisation=rng.choice(["", "Coop", "Lab"]), **REVIEWER) for i in range(6)]
+    people = [
+        make_member(
+            f"p{seed}x{i}",
+            expertise=rng.sample(TAGS, 2),
+            review_capacity=rng.randint(0, 2),
+            organisation=rng.choice(["", "Coop", "Lab"]),
+            **REVIEWER,
+        )
+        for i in range(6)
+    ]
     for _ in range(150):
         step(ctx, app, rng, people)
         check_invariants(ctx)

@@ -1,4 +1,5 @@
 """Every reviews-area API answer matches the JSON schema it documents in the OpenAPI document."""
+
 from __future__ import annotations
 
 import re
@@ -71,8 +72,13 @@ def test_every_reviews_route_answers_as_documented(app, make_member, token_for):
     a, k, h, o = token_for(author), token_for(coord), token_for(rev), token_for(other)
     pid = c.call("POST", "/api/v1/proposals", a, BODY).json["id"]
     c.call("POST", "/api/v1/proposals", a, {**BODY, "bounty": 99})
-    for path in ("/api/v1/proposals", "/api/v1/proposals?all=1", f"/api/v1/proposals/{pid}",
-                 f"/api/v1/proposals/{pid}/candidates", "/api/v1/proposals/999"):
+    for path in (
+        "/api/v1/proposals",
+        "/api/v1/proposals?all=1",
+        f"/api/v1/proposals/{pid}",
+        f"/api/v1/proposals/{pid}/candidates",
+        "/api/v1/proposals/999",
+    ):
         c.call("GET", path, a)
         c.call("GET", path, k)
     c.call("GET", f"/api/v1/proposals/{pid}/candidates", h)
@@ -84,8 +90,12 @@ def test_every_reviews_route_answers_as_documented(app, make_member, token_for):
     c.call("POST", f"/api/v1/invitations/{inv}/accept", h)
     c.call("GET", f"/api/v1/proposals/{pid}", h)
     c.call("POST", f"/api/v1/invitations/{inv_other}/decline", o, {"reason": "busy"})
-    review = c.call("POST", f"/api/v1/invitations/{inv}/review", h, {
-        "shared_value": 5, "social_transformation": 4, "impact": 3, "confidence": 2, "feedback": "Fine."}).json
+    review = c.call(
+        "POST",
+        f"/api/v1/invitations/{inv}/review",
+        h,
+        {"shared_value": 5, "social_transformation": 4, "impact": 3, "confidence": 2, "feedback": "Fine."},
+    ).json
     c.call("GET", f"/api/v1/invitations/{inv}", h)
     c.call("POST", f"/api/v1/reviews/{review['id']}/rate", a, {"helpfulness": 3})
     c.call("POST", f"/api/v1/reviews/{review['id']}/rate", a, {"helpfulness": 3})
@@ -105,9 +115,16 @@ def test_every_reviews_route_answers_as_documented(app, make_member, token_for):
 
 
 def test_the_checker_can_fail():
-    schema = {"type": "object", "required": ["a"], "additionalProperties": False,
-              "properties": {"a": {"type": "integer", "minimum": 1}, "b": {"type": ["string", "null"]}}}
+    schema = {
+        "type": "object",
+        "required": ["a"],
+        "additionalProperties": False,
+        "properties": {"a": {"type": "integer", "minimum": 1}, "b": {"type": ["string", "null"]}},
+    }
     assert problems({"a": 1, "b": None}, schema) == []
     assert problems({"a": 0, "b": 1, "c": True}, schema) == [
-        "$: unexpected c", "$.a: 0 out of range", "$.b: 1 is not ['string', 'null']"]
+        "$: unexpected c",
+        "$.a: 0 out of range",
+        "$.b: 1 is not ['string', 'null']",
+    ]
     assert problems({"b": "x"}, schema) == ["$: missing a"]

@@ -1,4 +1,5 @@
 """The reviews area in the browser UI: forms with CSRF, privacy of pages, panels and navigation."""
+
 from __future__ import annotations
 
 import re
@@ -15,10 +16,20 @@ def test_proposal_review_and_rating_through_the_forms(app, ctx, make_member, boo
     login(author, "author@example.org")
     page = author.get("/proposals").get_data(as_text=True)
     assert 'name="tags" value="food"' in page and '<option value="hu">' in page
-    r = author.post("/proposals", data={
-        "csrf_token": csrf(author, "/proposals"), "title": "<script>alert(1)</script> Fridge",
-        "summary": "A shared fridge", "full_text": "FULL TEXT here", "tags": ["food", "housing"], "language": "en",
-        "stage": "idea", "reviews_wanted": "2", "bounty": "2"})
+    r = author.post(
+        "/proposals",
+        data={
+            "csrf_token": csrf(author, "/proposals"),
+            "title": "<script>alert(1)</script> Fridge",
+            "summary": "A shared fridge",
+            "full_text": "FULL TEXT here",
+            "tags": ["food", "housing"],
+            "language": "en",
+            "stage": "idea",
+            "reviews_wanted": "2",
+            "bounty": "2",
+        },
+    )
     assert r.status_code == 303
     pid = int(re.search(r"/proposals/(\d+)$", r.headers["Location"]).group(1))
     page = author.get(f"/proposals/{pid}").get_data(as_text=True)
@@ -32,8 +43,14 @@ def test_proposal_review_and_rating_through_the_forms(app, ctx, make_member, boo
     assert rita.post(f"/invitations/{inv_id}/accept", data={"csrf_token": csrf(rita, "/reviews")}).status_code == 303
     assert "FULL TEXT here" in rita.get(f"/proposals/{pid}").get_data(as_text=True)
     assert "review due by" in rita.get("/dashboard").get_data(as_text=True)
-    form = {"csrf_token": csrf(rita, "/reviews"), "shared_value": "4", "social_transformation": "5", "impact": "3",
-            "confidence": "2", "feedback": "Talk to the neighbours first."}
+    form = {
+        "csrf_token": csrf(rita, "/reviews"),
+        "shared_value": "4",
+        "social_transformation": "5",
+        "impact": "3",
+        "confidence": "2",
+        "feedback": "Talk to the neighbours first.",
+    }
     assert rita.post(f"/invitations/{inv_id}/review", data=form).status_code == 303
     assert balance_of(ctx, _member(ctx, "rita")) == 12
     page = author.get(f"/proposals/{pid}").get_data(as_text=True)
@@ -62,11 +79,21 @@ def test_refused_forms_flash_the_code_and_change_nothing(app, ctx, make_member, 
     c = app.test_client()
     login(c, "author@example.org")
     before = counts(ctx)
-    base = {"title": "T", "summary": "S", "full_text": "F", "tags": ["food"], "language": "en", "stage": "idea",
-            "reviews_wanted": "2"}
+    base = {
+        "title": "T",
+        "summary": "S",
+        "full_text": "F",
+        "tags": ["food"],
+        "language": "en",
+        "stage": "idea",
+        "reviews_wanted": "2",
+    }
     for bounty, code in [("abc", "amount_not_integer"), ("1.5", "amount_not_integer"), ("9", "insufficient_funds")]:
-        r = c.post("/proposals", data={**base, "bounty": bounty, "csrf_token": csrf(c, "/proposals")},
-                   headers={"Referer": "http://localhost/proposals"})
+        r = c.post(
+            "/proposals",
+            data={**base, "bounty": bounty, "csrf_token": csrf(c, "/proposals")},
+            headers={"Referer": "http://localhost/proposals"},
+        )
         assert r.status_code == 303
         assert code in c.get("/proposals").get_data(as_text=True)
     r = c.post("/proposals", data={**base, "bounty": "1"})  # no CSRF token
@@ -80,9 +107,20 @@ def test_pages_are_private_and_panels_show(app, ctx, make_member, token_for):
     make_member("coord", role="coordinator")
     make_member("stranger")
     make_member("rita", expertise=["food"], **REVIEWER)
-    r = app.test_client().post("/api/v1/proposals", headers=token_for(author), json={
-        "title": "Fridge", "summary": "S", "full_text": "FULL", "tags": ["food"], "language": "en",
-        "stage": "idea", "reviews_wanted": 2, "bounty": 1})
+    r = app.test_client().post(
+        "/api/v1/proposals",
+        headers=token_for(author),
+        json={
+            "title": "Fridge",
+            "summary": "S",
+            "full_text": "FULL",
+            "tags": ["food"],
+            "language": "en",
+            "stage": "idea",
+            "reviews_wanted": 2,
+            "bounty": 1,
+        },
+    )
     pid = r.json["id"]
     stranger = app.test_client()
     login(stranger, "stranger@example.org")
@@ -95,15 +133,23 @@ def test_pages_are_private_and_panels_show(app, ctx, make_member, token_for):
     login(coord, "coord@example.org")
     page = coord.get("/coordinator/").get_data(as_text=True)
     assert "Fridge" in page and "rita" in page and "waiting for reviewers" in page
-    r = coord.post("/coordinator/conflicts", data={"csrf_token": csrf(coord, "/coordinator/"),
-                                                    "member_handle": "stranger", "organisation": "Acme",
-                                                    "reason": "board member"})
+    r = coord.post(
+        "/coordinator/conflicts",
+        data={
+            "csrf_token": csrf(coord, "/coordinator/"),
+            "member_handle": "stranger",
+            "organisation": "Acme",
+            "reason": "board member",
+        },
+    )
     assert r.status_code == 303
     assert "board member" in coord.get("/coordinator/").get_data(as_text=True)
     assert "FULL" in coord.get(f"/proposals/{pid}").get_data(as_text=True)
     assert stranger.get("/coordinator/").status_code == 403
-    r = stranger.post("/coordinator/conflicts", data={"csrf_token": csrf(stranger, "/proposals"),
-                                                       "member_handle": "rita", "organisation": "X"})
+    r = stranger.post(
+        "/coordinator/conflicts",
+        data={"csrf_token": csrf(stranger, "/proposals"), "member_handle": "rita", "organisation": "X"},
+    )
     assert r.status_code == 403
     r = stranger.post("/conflicts", data={"csrf_token": csrf(stranger, "/reviews"), "other_handle": "author"})
     assert r.status_code == 303

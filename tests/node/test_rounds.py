@@ -1,4 +1,5 @@
 """Review rounds, service level: solving over local and peers' pools, exclusions, bids, shortfalls, escrow."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -15,8 +16,15 @@ from node.tables import Member, Notification, Proposal, ReviewInvitation, Review
 
 from ..conftest import balance_of
 
-BODY = {"title": "Laptops for the library", "summary": "Lent by libraries.", "full_text": "The plan.",
-        "tags": ["education", "digital-inclusion"], "language": "en", "stage": "pilot", "bounty": 2}
+BODY = {
+    "title": "Laptops for the library",
+    "summary": "Lent by libraries.",
+    "full_text": "The plan.",
+    "tags": ["education", "digital-inclusion"],
+    "language": "en",
+    "stage": "pilot",
+    "bounty": 2,
+}
 
 
 @pytest.fixture
@@ -25,16 +33,22 @@ def coordinator(make_member):
 
 
 def _round(ctx, coordinator, **changes) -> int:
-    data = {"title": "Spring round", "deadline": (ctx.now() + timedelta(days=7)).isoformat(),
-            "reviews_per_proposal": 1, "max_load": 2, **changes}
+    data = {
+        "title": "Spring round",
+        "deadline": (ctx.now() + timedelta(days=7)).isoformat(),
+        "reviews_per_proposal": 1,
+        "max_load": 2,
+        **changes,
+    }
     with ctx.db.write() as s:
         return rounds.create_round(s, coordinator=s.get(Member, coordinator.id), data=data, now=ctx.now()).id
 
 
 def _submit(ctx, author, round_id: int, **changes) -> int:
     with ctx.db.write() as s:
-        return rounds.submit_proposal(s, ctx.settings, author=s.get(Member, author.id), round_id=round_id,
-                                      data={**BODY, **changes}, now=ctx.now()).id
+        return rounds.submit_proposal(
+            s, ctx.settings, author=s.get(Member, author.id), round_id=round_id, data={**BODY, **changes}, now=ctx.now()
+        ).id
 
 
 def _solve(ctx, round_id: int) -> ReviewRound:
@@ -47,34 +61,62 @@ def _solve(ctx, round_id: int) -> ReviewRound:
 
 def _invitees(ctx, proposal_id: int) -> list[str]:
     with ctx.db.read() as s:
-        return sorted(f"{i.remote_handle}@{i.remote_node}" if i.remote_node else s.get(Member, i.reviewer_id).handle
-                      for i in proposals.invitations_of(s, proposal_id))
+        return sorted(
+            f"{i.remote_handle}@{i.remote_node}" if i.remote_node else s.get(Member, i.reviewer_id).handle
+            for i in proposals.invitations_of(s, proposal_id)
+        )
 
 
 def _peers(ctx, *rows) -> None:
     """Peers with shared reviewers, as federation keeps them after pool snapshots arrived."""
     with ctx.db.write() as s:
         for node_id, country, status, handles in rows:
-            s.add(Peer(node_id=node_id, base_url="http://127.0.0.1:9", country=country, fingerprint="x",
-                       status=status, created_at=ctx.now()))
+            s.add(
+                Peer(
+                    node_id=node_id,
+                    base_url="http://127.0.0.1:9",
+                    country=country,
+                    fingerprint="x",
+                    status=status,
+                    created_at=ctx.now(),
+                )
+            )
             s.flush()
             for handle in handles:
-                s.add(PoolReviewer(peer_id=node_id, handle=handle, expertise=["education", "digital-inclusion"],
-                                   languages=["en"], open_slots=2, updated_at=ctx.now()))
+                s.add(
+                    PoolReviewer(
+                        peer_id=node_id,
+                        handle=handle,
+                        expertise=["education", "digital-inclusion"],
+                        languages=["en"],
+                        open_slots=2,
+                        updated_at=ctx.now(),
+                    )
+                )
 
 
 def test_a_round_assigns_local_and_remote_reviewers_with_every_exclusion(ctx, make_member, coordinator, books):
     anna = make_member("anna", organisation="Green Coop")
     ben = make_member("ben")
-    make_member("olga", is_reviewer=True, organisation="green coop", languages=["en"],
-                expertise=["education", "digital-inclusion"])               # same organisation as anna
+    make_member(
+        "olga",
+        is_reviewer=True,
+        organisation="green coop",
+        languages=["en"],
+        expertise=["education", "digital-inclusion"],
+    )  # same organisation as anna
     make_member("dirk", is_reviewer=True, languages=["en"], expertise=["education", "digital-inclusion"])
     make_member("emma", is_reviewer=True, languages=["en"], expertise=["education"])
     _peers(ctx, ("hu", "HU", "active", ["rev-hu"]), ("at", "AT", "suspended", ["rev-at"]))
     with ctx.db.write() as s:  # anna declared dirk; a coordinator pinned rev-hu@hu on ben
         proposals.declare_conflict(s, member=s.get(Member, anna.id), data={"other_handle": "dirk"}, now=ctx.now())
-        bids.pin_remote_conflict(s, ctx.settings, coordinator=s.get(Member, coordinator.id), now=ctx.now(),
-                                 data={"member_handle": "ben", "remote_reviewer": "rev-hu@hu"})
+        bids.pin_remote_conflict(
+            s,
+            ctx.settings,
+            coordinator=s.get(Member, coordinator.id),
+            now=ctx.now(),
+            data={"member_handle": "ben", "remote_reviewer": "rev-hu@hu"},
+        )
     round_id = _round(ctx, coordinator, reviews_per_proposal=2)
     p_anna, p_ben = _submit(ctx, anna, round_id), _submit(ctx, ben, round_id)
     assert _invitees(ctx, p_anna) == [] and _invitees(ctx, p_ben) == []  # nobody is invited before the solve
@@ -83,7 +125,7 @@ def test_a_round_assigns_local_and_remote_reviewers_with_every_exclusion(ctx, ma
     assert rnd.status == "solved" and rnd.progress == 1000
     # anna: not olga (organisation), not dirk (declared) -> emma and the Hungarian; ben: not rev-hu (pinned).
     assert _invitees(ctx, p_anna) == ["emma", "rev-hu@hu"]
-    assert _invitees(ctx, p_ben) == ["dirk", "olga"]           # rev-at@at: its node is suspended
+    assert _invitees(ctx, p_ben) == ["dirk", "olga"]  # rev-at@at: its node is suspended
     assert rnd.total_affinity == sum(a["affinity"] for a in rnd.result["assignments"])
     assert rnd.result["short"] == [] and rnd.result["unmet"] == []
     with ctx.db.read() as s:
@@ -136,27 +178,29 @@ def test_short_proposals_and_unmet_constraints_are_reported(ctx, make_member, co
     books()
 
 
-def test_a_proposal_waits_for_its_round_then_declines_are_replaced_as_usual(app, ctx, make_member, coordinator,
-                                                                          clock, books):
+def test_a_proposal_waits_for_its_round_then_declines_are_replaced_as_usual(
+    app, ctx, make_member, coordinator, clock, books
+):
     anna = make_member("anna")
     dirk = make_member("dirk", is_reviewer=True, languages=["en"], expertise=["education"])
     make_member("emma", is_reviewer=True, languages=["en"], expertise=["education"])
     round_id = _round(ctx, coordinator)
     pid = _submit(ctx, anna, round_id)
     key = register_app(app)
-    run_sweeps(key)                                   # retry_matching leaves a proposal in an open round alone
+    run_sweeps(key)  # retry_matching leaves a proposal in an open round alone
     assert _invitees(ctx, pid) == []
-    clock.advance(8 * 86400)                          # past the deadline: the sweep solves the round
+    clock.advance(8 * 86400)  # past the deadline: the sweep solves the round
     assert run_sweeps(key)["solve_due_rounds"] == 1
     assert _invitees(ctx, pid) == ["dirk"]
     with ctx.db.write() as s:
         inv = s.scalars(select(ReviewInvitation).where(ReviewInvitation.proposal_id == pid)).one()
-        reviews.decline(s, ctx.settings, member=s.get(Member, dirk.id), invitation_id=inv.id, reason="busy",
-                        now=ctx.now())
-    assert _invitees(ctx, pid) == ["dirk", "emma"]   # the per-proposal replacement still works
+        reviews.decline(
+            s, ctx.settings, member=s.get(Member, dirk.id), invitation_id=inv.id, reason="busy", now=ctx.now()
+        )
+    assert _invitees(ctx, pid) == ["dirk", "emma"]  # the per-proposal replacement still works
     with ctx.db.write() as s:
         proposals.withdraw(s, ctx.settings, member=s.get(Member, anna.id), proposal_id=pid, now=ctx.now())
-    assert balance_of(ctx, anna) == 10               # the whole escrow came back
+    assert balance_of(ctx, anna) == 10  # the whole escrow came back
     books()
 
 
@@ -203,32 +247,82 @@ def test_refusals_change_nothing(ctx, make_member, coordinator, clock):
                 fn(s)
         return err.value.code
 
-    good = {"title": "R", "deadline": (ctx.now() + timedelta(days=1)).isoformat(), "reviews_per_proposal": 1,
-            "max_load": 2}
-    assert refused(lambda s: rounds.create_round(s, coordinator=s.get(Member, anna.id), data=good,
-                                                 now=ctx.now())) == "coordinator_only"
-    for change, code in (({"deadline": ctx.now().isoformat()}, "deadline_past"), ({"min_load": 3}, "bad_loads"),
-                         ({"max_load": 1.5}, "not_an_integer"), ({"need_foreign": "yes"}, "wrong_type"),
-                         ({"colour": 1}, "unknown_field")):
-        assert refused(lambda s: rounds.create_round(s, coordinator=s.get(Member, coordinator.id),
-                                                     data={**good, **change}, now=ctx.now())) == code
+    good = {
+        "title": "R",
+        "deadline": (ctx.now() + timedelta(days=1)).isoformat(),
+        "reviews_per_proposal": 1,
+        "max_load": 2,
+    }
+    assert (
+        refused(lambda s: rounds.create_round(s, coordinator=s.get(Member, anna.id), data=good, now=ctx.now()))
+        == "coordinator_only"
+    )
+    for change, code in (
+        ({"deadline": ctx.now().isoformat()}, "deadline_past"),
+        ({"min_load": 3}, "bad_loads"),
+        ({"max_load": 1.5}, "not_an_integer"),
+        ({"need_foreign": "yes"}, "wrong_type"),
+        ({"colour": 1}, "unknown_field"),
+    ):
+        assert (
+            refused(
+                lambda s, change=change: rounds.create_round(
+                    s, coordinator=s.get(Member, coordinator.id), data={**good, **change}, now=ctx.now()
+                )
+            )
+            == code
+        )
     round_id = _round(ctx, coordinator)
-    assert refused(lambda s: rounds.submit_proposal(s, ctx.settings, author=s.get(Member, anna.id),
-                                                    round_id=round_id, data={**BODY, "reviews_wanted": 3},
-                                                    now=ctx.now())) == "round_reviews_wanted"
+    assert (
+        refused(
+            lambda s: rounds.submit_proposal(
+                s,
+                ctx.settings,
+                author=s.get(Member, anna.id),
+                round_id=round_id,
+                data={**BODY, "reviews_wanted": 3},
+                now=ctx.now(),
+            )
+        )
+        == "round_reviews_wanted"
+    )
     with ctx.db.write() as s:
-        outside = proposals.create_proposal(s, ctx.settings, author=s.get(Member, anna.id),
-                                            data={**BODY, "reviews_wanted": 1}, now=ctx.now()).id
-    assert refused(lambda s: rounds.add_proposal(s, coordinator=s.get(Member, coordinator.id), round_id=round_id,
-                                                 proposal_id=outside, now=ctx.now())) == "no_open_slots"
-    assert refused(lambda s: bids.set_bids(s, ctx.settings, member=s.get(Member, dirk.id),
-                                           bids={"education": 3}, now=ctx.now())) == "bad_bid_level"
-    assert refused(lambda s: bids.declare_remote_conflict(s, ctx.settings, member=s.get(Member, anna.id),
-                                                          data={"remote_reviewer": "dirk@be-vl"},
-                                                          now=ctx.now())) == "not_remote"
+        outside = proposals.create_proposal(
+            s, ctx.settings, author=s.get(Member, anna.id), data={**BODY, "reviews_wanted": 1}, now=ctx.now()
+        ).id
+    assert (
+        refused(
+            lambda s: rounds.add_proposal(
+                s, coordinator=s.get(Member, coordinator.id), round_id=round_id, proposal_id=outside, now=ctx.now()
+            )
+        )
+        == "no_open_slots"
+    )
+    assert (
+        refused(
+            lambda s: bids.set_bids(
+                s, ctx.settings, member=s.get(Member, dirk.id), bids={"education": 3}, now=ctx.now()
+            )
+        )
+        == "bad_bid_level"
+    )
+    assert (
+        refused(
+            lambda s: bids.declare_remote_conflict(
+                s, ctx.settings, member=s.get(Member, anna.id), data={"remote_reviewer": "dirk@be-vl"}, now=ctx.now()
+            )
+        )
+        == "not_remote"
+    )
     clock.advance(8 * 86400)
-    assert refused(lambda s: rounds.submit_proposal(s, ctx.settings, author=s.get(Member, anna.id),
-                                                    round_id=round_id, data=BODY, now=ctx.now())) == "round_closed"
+    assert (
+        refused(
+            lambda s: rounds.submit_proposal(
+                s, ctx.settings, author=s.get(Member, anna.id), round_id=round_id, data=BODY, now=ctx.now()
+            )
+        )
+        == "round_closed"
+    )
     _solve(ctx, round_id)
     assert refused(lambda s: rounds.start_solve(s, round_id=round_id, now=ctx.now())) == "illegal_transition"
     with ctx.db.read() as s:
@@ -250,13 +344,14 @@ def test_a_solve_that_stopped_is_marked_failed_and_can_run_again(app, ctx, make_
     run_sweeps(key)
     with ctx.db.read() as s:
         assert s.get(ReviewRound, round_id).status == "failed"
-    assert _invitees(ctx, pid) == []                  # a failed round still holds its proposals
+    assert _invitees(ctx, pid) == []  # a failed round still holds its proposals
     assert _solve(ctx, round_id).status == "solved"
     assert _invitees(ctx, pid) == ["dirk"]
 
 
-def test_a_reviewer_filled_while_the_solve_ran_is_skipped_not_overloaded(ctx, make_member, coordinator, monkeypatch,
-                                                                          books):
+def test_a_reviewer_filled_while_the_solve_ran_is_skipped_not_overloaded(
+    ctx, make_member, coordinator, monkeypatch, books
+):
     anna, bert = make_member("anna"), make_member("bert")
     dirk = make_member("dirk", is_reviewer=True, languages=["en"], expertise=["education"], review_capacity=1)
     round_id = _round(ctx, coordinator)
@@ -266,8 +361,9 @@ def test_a_reviewer_filled_while_the_solve_ran_is_skipped_not_overloaded(ctx, ma
     def fill_dirk_first(c, r, fraction, message):  # just before the invitations go out
         if message.startswith("sending"):
             with ctx.db.write() as s:
-                proposals.create_proposal(s, ctx.settings, author=s.get(Member, bert.id), data={**BODY, "reviews_wanted": 1},
-                                          now=ctx.now())
+                proposals.create_proposal(
+                    s, ctx.settings, author=s.get(Member, bert.id), data={**BODY, "reviews_wanted": 1}, now=ctx.now()
+                )
         real(c, r, fraction, message)
 
     monkeypatch.setattr(rounds, "_set_progress", fill_dirk_first)
@@ -275,7 +371,10 @@ def test_a_reviewer_filled_while_the_solve_ran_is_skipped_not_overloaded(ctx, ma
     assert [a["skipped"] for a in rnd.result["assignments"]] == ["reviewer_at_capacity"]
     assert _invitees(ctx, pid) == []
     with ctx.db.read() as s:
-        open_for_dirk = s.scalars(select(ReviewInvitation).where(
-            ReviewInvitation.reviewer_id == dirk.id, ReviewInvitation.status.in_(proposals.OPEN_STATES))).all()
+        open_for_dirk = s.scalars(
+            select(ReviewInvitation).where(
+                ReviewInvitation.reviewer_id == dirk.id, ReviewInvitation.status.in_(proposals.OPEN_STATES)
+            )
+        ).all()
     assert len(open_for_dirk) == 1 and open_for_dirk[0].proposal_id != pid  # capacity 1, never more
     books()

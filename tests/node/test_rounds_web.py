@@ -1,4 +1,5 @@
 """Review rounds through the JSON API and the web pages: coordinator runs, members submit, refusals, privacy."""
+
 from __future__ import annotations
 
 import re
@@ -7,7 +8,6 @@ from datetime import timedelta
 from node.clock import iso
 from node.services import proposals
 from node.tables import Member
-
 from tests.conftest import balance_of
 from tests.node.test_web import csrf, login
 
@@ -67,8 +67,9 @@ def test_bids_and_remote_conflicts_through_the_api(ctx, client, make_member, tok
         r = client.put("/api/v1/me/bids", json={"bids": bad}, headers=anna)
         assert (r.status_code, r.json["error"]["code"]) == (422, code)
     assert client.get("/api/v1/me/bids", headers=anna).json == {"bids": {"education": 2, "food": -1}}
-    r = client.post("/api/v1/remote-conflicts", json={"remote_reviewer": "Rev-7F@hu", "reason": "my cousin"},
-                    headers=anna)
+    r = client.post(
+        "/api/v1/remote-conflicts", json={"remote_reviewer": "Rev-7F@hu", "reason": "my cousin"}, headers=anna
+    )
     assert r.status_code == 201 and r.json["remote_reviewer"] == "rev-7f@hu" and r.json["source"] == "member"
     r = client.post("/api/v1/remote-conflicts", json={"remote_reviewer": "rev-7f@hu"}, headers=anna)
     assert (r.status_code, r.json["error"]["code"]) == (409, "conflict_exists")
@@ -93,8 +94,13 @@ def test_a_round_through_the_pages(app, ctx, make_member, books):
     login(cora, "cora@example.org")
     login(anna, "anna@example.org")
     deadline = (ctx.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
-    form = {"title": "<b>Spring</b>", "deadline": deadline, "reviews_per_proposal": "1", "min_load": "0",
-            "max_load": "2"}
+    form = {
+        "title": "<b>Spring</b>",
+        "deadline": deadline,
+        "reviews_per_proposal": "1",
+        "min_load": "0",
+        "max_load": "2",
+    }
     r = anna.post("/rounds", data={**form, "csrf_token": csrf(anna, "/rounds")})
     assert r.status_code == 403
     assert cora.post("/rounds", data=form).status_code == 400  # no CSRF token
@@ -105,14 +111,27 @@ def test_a_round_through_the_pages(app, ctx, make_member, books):
     page = anna.get(f"/rounds/{rid}").get_data(as_text=True)
     assert "&lt;b&gt;Spring&lt;/b&gt;" in page and "Submit a proposal into this round" in page
     assert "Solve the round now" not in page
-    r = anna.post(f"/rounds/{rid}/proposals", data={
-        "csrf_token": csrf(anna, f"/rounds/{rid}"), "title": "Fridge", "summary": "A shared fridge",
-        "full_text": "FULL", "tags": ["education"], "language": "en", "stage": "idea", "bounty": "2"})
+    r = anna.post(
+        f"/rounds/{rid}/proposals",
+        data={
+            "csrf_token": csrf(anna, f"/rounds/{rid}"),
+            "title": "Fridge",
+            "summary": "A shared fridge",
+            "full_text": "FULL",
+            "tags": ["education"],
+            "language": "en",
+            "stage": "idea",
+            "bounty": "2",
+        },
+    )
     assert r.status_code == 303
     pid = int(re.search(r"/proposals/(\d+)$", r.headers["Location"]).group(1))
     assert "Spring" in anna.get("/dashboard").get_data(as_text=True)
-    r = cora.post(f"/rounds/{rid}/items", data={"csrf_token": csrf(cora, f"/rounds/{rid}"), "proposal_id": str(pid)},
-                  headers={"Referer": f"http://localhost/rounds/{rid}"})
+    r = cora.post(
+        f"/rounds/{rid}/items",
+        data={"csrf_token": csrf(cora, f"/rounds/{rid}"), "proposal_id": str(pid)},
+        headers={"Referer": f"http://localhost/rounds/{rid}"},
+    )
     assert r.status_code == 303
     assert "already_in_round" in cora.get(f"/rounds/{rid}").get_data(as_text=True)
     assert cora.post(f"/rounds/{rid}/solve", data={"csrf_token": csrf(cora, f"/rounds/{rid}")}).status_code == 303
@@ -127,8 +146,11 @@ def test_a_solving_round_page_refreshes_itself(app, ctx, make_member, token_for,
     cora_m = make_member("cora", role="coordinator")
     cora = app.test_client()
     login(cora, "cora@example.org")
-    r = client.post("/api/v1/rounds", headers=token_for(cora_m), json={
-        "title": "R", "deadline": iso(ctx.now() + timedelta(days=1)), "reviews_per_proposal": 1, "max_load": 1})
+    r = client.post(
+        "/api/v1/rounds",
+        headers=token_for(cora_m),
+        json={"title": "R", "deadline": iso(ctx.now() + timedelta(days=1)), "reviews_per_proposal": 1, "max_load": 1},
+    )
     rid = r.json["id"]
     from node.services import rounds
 
@@ -151,18 +173,28 @@ def test_interests_and_remote_conflicts_pages(app, ctx, make_member):
     assert r.status_code == 303
     page = dirk.get("/interests").get_data(as_text=True)
     assert re.search(r'name="bid-education">.*?<option value="2" selected>', page, re.S)
-    r = dirk.post("/remote-conflicts", data={"csrf_token": csrf(dirk, "/remote-conflicts"),
-                                             "remote_reviewer": "bad address"},
-                  headers={"Referer": "http://localhost/remote-conflicts"})
+    r = dirk.post(
+        "/remote-conflicts",
+        data={"csrf_token": csrf(dirk, "/remote-conflicts"), "remote_reviewer": "bad address"},
+        headers={"Referer": "http://localhost/remote-conflicts"},
+    )
     assert r.status_code == 303 and "bad_remote_address" in dirk.get("/remote-conflicts").get_data(as_text=True)
-    r = cora.post("/remote-conflicts", data={"csrf_token": csrf(cora, "/remote-conflicts"), "member_handle": "dirk",
-                                             "remote_reviewer": "kov@hu", "reason": "<i>family</i>"})
+    r = cora.post(
+        "/remote-conflicts",
+        data={
+            "csrf_token": csrf(cora, "/remote-conflicts"),
+            "member_handle": "dirk",
+            "remote_reviewer": "kov@hu",
+            "reason": "<i>family</i>",
+        },
+    )
     assert r.status_code == 303
     page = dirk.get("/remote-conflicts").get_data(as_text=True)
     assert "kov@hu" in page and "&lt;i&gt;family&lt;/i&gt;" in page
     make_member("anna")
     with ctx.db.write() as s:  # dirk's proposal: matching's need carries the pinned conflict
         dirk_m = s.query(Member).filter_by(handle="dirk").one()
-        p = proposals.create_proposal(s, ctx.settings, author=dirk_m, now=ctx.now(), invite=False,
-                                      data={**BODY, "reviews_wanted": 1})
+        p = proposals.create_proposal(
+            s, ctx.settings, author=dirk_m, now=ctx.now(), invite=False, data={**BODY, "reviews_wanted": 1}
+        )
         assert [c.remote for c in proposals.need_for(s, p).conflicts] == ["kov@hu"]

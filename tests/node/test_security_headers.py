@@ -1,4 +1,5 @@
 """Every page of a node carries the security headers and no inline script, style or handler; JSON gets nosniff."""
+
 from __future__ import annotations
 
 import re
@@ -12,9 +13,16 @@ from tests.procs import REPO
 
 from .test_web import login
 
-PROPOSAL = {"title": "Repair café network", "summary": "Neighbours fix things.\nTwice a month.",
-            "full_text": "A van and three volunteers.", "tags": ["circular-economy"], "language": "en",
-            "stage": "pilot", "reviews_wanted": 1, "bounty": 1}
+PROPOSAL = {
+    "title": "Repair café network",
+    "summary": "Neighbours fix things.\nTwice a month.",
+    "full_text": "A van and three volunteers.",
+    "tags": ["circular-economy"],
+    "language": "en",
+    "stage": "pilot",
+    "reviews_wanted": 1,
+    "bounty": 1,
+}
 TEMPLATE_DIRS = ("node/templates", "federation/templates", "federation/directory/templates")
 
 
@@ -26,9 +34,11 @@ def pages(app, make_member, token_for):
     make_member("coord", role="coordinator")
     api = app.test_client()
     proposal = api.post("/api/v1/proposals", headers=token_for(anna), json=PROPOSAL)
-    listing = api.post("/api/v1/advice/listings", headers=token_for(anna),
-                       json={"kind": "offer", "title": "Grants", "description": "One.\nTwo.", "rate": 1,
-                             "tags": ["education"]})
+    listing = api.post(
+        "/api/v1/advice/listings",
+        headers=token_for(anna),
+        json={"kind": "offer", "title": "Grants", "description": "One.\nTwo.", "rate": 1, "tags": ["education"]},
+    )
     assert (proposal.status_code, listing.status_code) == (201, 201), (proposal.json, listing.json)
     browsers = {"anonymous": app.test_client()}
     for handle in ("anna", "bob", "coord"):

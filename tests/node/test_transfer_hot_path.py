@@ -1,4 +1,5 @@
 """The transfer hot path: token lookup inside the write transaction, cached accounts, refusals change nothing."""
+
 from __future__ import annotations
 
 from sqlalchemy import event, select, update
@@ -19,12 +20,14 @@ def test_token_errors_come_before_body_errors(client, ctx, make_member, token_fo
     anna = make_member("anna")
     bad_body = {"data": b"{not json", "headers": {"Content-Type": "application/json"}}
     assert client.post("/api/v1/transfers", **bad_body).get_json()["error"]["code"] == "token_missing"
-    wrong = client.post("/api/v1/transfers", **{**bad_body, "headers": {**bad_body["headers"],
-                                                                    "Authorization": "Bearer sif_nonsense"}})
+    wrong = client.post(
+        "/api/v1/transfers", **{**bad_body, "headers": {**bad_body["headers"], "Authorization": "Bearer sif_nonsense"}}
+    )
     assert (wrong.status_code, wrong.get_json()["error"]["code"]) == (401, "token_invalid")
     good = {**bad_body["headers"], **token_for(anna)}
-    assert client.post("/api/v1/transfers", data=b"{not json", headers=good).get_json()["error"]["code"] == \
-        "invalid_json"
+    assert (
+        client.post("/api/v1/transfers", data=b"{not json", headers=good).get_json()["error"]["code"] == "invalid_json"
+    )
 
 
 def test_revoked_token_is_refused_by_the_transfer_itself(client, ctx, make_member, token_for, books):
@@ -54,7 +57,8 @@ def test_one_write_transaction_and_no_lookup_twice(client, ctx, make_member, tok
     headers = token_for(anna)
     seen = _statements(ctx)
     assert client.post("/api/v1/transfers", json={"to": "bert", "amount": 1}, headers=headers).status_code == 201
-    # One write transaction: SQLite's BEGIN IMMEDIATE, or on PostgreSQL the writers' advisory lock (psycopg begins implicitly).
+    # One write transaction: SQLite's BEGIN IMMEDIATE, or on PostgreSQL the writers' advisory lock
+    # (psycopg begins implicitly).
     begins = [s for s in seen if s.startswith("BEGIN") or "pg_advisory_xact_lock" in s]
     assert begins == (["BEGIN IMMEDIATE"] if ctx.db.is_sqlite else [f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"])
     # The payer (through the token) and the payee, each joined with its account: no separate account query.
@@ -82,8 +86,13 @@ def test_cached_account_sees_a_closed_flag_set_in_the_same_session(ctx, make_mem
         account_id = account.id
         account.closed = True  # flushed by post() before its conditional updates
         try:
-            ledger.post(s, kind="transfer", legs=[ledger.Leg(ledger.member_account(s, anna.id), -1),
-                                                  ledger.Leg(account, 1)], memo="", now=ctx.now())
+            ledger.post(
+                s,
+                kind="transfer",
+                legs=[ledger.Leg(ledger.member_account(s, anna.id), -1), ledger.Leg(account, 1)],
+                memo="",
+                now=ctx.now(),
+            )
         except ledger.LedgerError as exc:
             assert exc.code == "account_closed"
         else:  # pragma: no cover - the assertion message says what went wrong
@@ -102,8 +111,13 @@ def test_a_refused_leg_undoes_the_legs_before_it_and_the_caller_goes_on(ctx, mak
         a, b, c = (ledger.member_account(s, m.id) for m in (anna, bert, carl))
         c.max_balance = 12  # the last leg (highest account id) is the one refused
         try:
-            ledger.post(s, kind="transfer", legs=[ledger.Leg(a, -4), ledger.Leg(b, 1), ledger.Leg(c, 3)],
-                        memo="split", now=ctx.now())
+            ledger.post(
+                s,
+                kind="transfer",
+                legs=[ledger.Leg(a, -4), ledger.Leg(b, 1), ledger.Leg(c, 3)],
+                memo="split",
+                now=ctx.now(),
+            )
         except ledger.LedgerError as exc:
             assert exc.code == "balance_cap_exceeded"
         else:  # pragma: no cover - the assertion message says what went wrong
@@ -147,12 +161,28 @@ def test_hot_path_rows_are_read_only_and_kept_in_step(ctx, make_member, books):
         with pytest.raises(dataclasses.FrozenInstanceError):
             ledger.member_account(s, anna.id).closed = True  # change an account through the ORM, never a row
     with ctx.db.write() as s:  # the same ref a second time returns the first transaction, unchanged
-        again = ledger.post(s, kind="x", ref="hot:1", memo="", now=ctx.now(),
-                            legs=[ledger.Leg(ledger.member_account(s, anna.id), -1),
-                                  ledger.Leg(ledger.member_account(s, bert.id), 1)])
-        assert ledger.post(s, kind="x", ref="hot:1", memo="", now=ctx.now(),
-                           legs=[ledger.Leg(ledger.member_account(s, anna.id), -1),
-                                 ledger.Leg(ledger.member_account(s, bert.id), 1)]).id == again.id
+        again = ledger.post(
+            s,
+            kind="x",
+            ref="hot:1",
+            memo="",
+            now=ctx.now(),
+            legs=[ledger.Leg(ledger.member_account(s, anna.id), -1), ledger.Leg(ledger.member_account(s, bert.id), 1)],
+        )
+        assert (
+            ledger.post(
+                s,
+                kind="x",
+                ref="hot:1",
+                memo="",
+                now=ctx.now(),
+                legs=[
+                    ledger.Leg(ledger.member_account(s, anna.id), -1),
+                    ledger.Leg(ledger.member_account(s, bert.id), 1),
+                ],
+            ).id
+            == again.id
+        )
     assert posted.kind == "transfer" and again.ref == "hot:1"
     assert (balance_of(ctx, anna), balance_of(ctx, bert)) == (5, 15)
     books()

@@ -1,4 +1,5 @@
-"""Upgrading a first-release database (schema revision 0001, filled with plain SQL) to the newest schema loses nothing."""
+"""Upgrading a first-release database (revision 0001, filled with plain SQL) to the newest schema loses nothing."""
+
 from __future__ import annotations
 
 import json
@@ -38,25 +39,55 @@ def _insert(conn, table: str, **values) -> int | None:
 
 
 def _member(conn, db, handle: str, role: str = "member") -> int:
-    member_id = _insert(conn, "members", email=f"{handle}@example.org", handle=handle, pseudonym=f"p-{handle}",
-                        password_hash="", display_name=handle.title(), organisation="", country="BE", bio="",
-                        expertise=json.dumps(["circular-economy"]), languages=json.dumps(["nl", "en"]), role=role,
-                        is_reviewer=handle == "bob", pool_consent=False, review_capacity=3, status="active",
-                        session_version=1, created_at=_at(db), approved_at=_at(db))
+    member_id = _insert(
+        conn,
+        "members",
+        email=f"{handle}@example.org",
+        handle=handle,
+        pseudonym=f"p-{handle}",
+        password_hash="",
+        display_name=handle.title(),
+        organisation="",
+        country="BE",
+        bio="",
+        expertise=json.dumps(["circular-economy"]),
+        languages=json.dumps(["nl", "en"]),
+        role=role,
+        is_reviewer=handle == "bob",
+        pool_consent=False,
+        review_capacity=3,
+        status="active",
+        session_version=1,
+        created_at=_at(db),
+        approved_at=_at(db),
+    )
     return member_id
 
 
 def _account(conn, db, kind: str, ref: str, member_id: int | None = None, min_balance: int | None = None) -> int:
-    return _insert(conn, "accounts", kind=kind, ref=ref, member_id=member_id, balance=0, min_balance=min_balance,
-                   max_balance=None, closed=False, created_at=_at(db))
+    return _insert(
+        conn,
+        "accounts",
+        kind=kind,
+        ref=ref,
+        member_id=member_id,
+        balance=0,
+        min_balance=min_balance,
+        max_balance=None,
+        closed=False,
+        created_at=_at(db),
+    )
 
 
 def _post(conn, db, kind: str, ref: str, legs: list[tuple[int, int]], hours: int) -> None:
-    txn = _insert(conn, "ledger_txns", kind=kind, memo=f"{kind} {ref}", ref=ref, actor_id=None,
-                  created_at=_at(db, hours))
+    txn = _insert(
+        conn, "ledger_txns", kind=kind, memo=f"{kind} {ref}", ref=ref, actor_id=None, created_at=_at(db, hours)
+    )
     for account, amount in legs:
-        balance = conn.execute(text("UPDATE accounts SET balance = balance + :a WHERE id = :id RETURNING balance"),
-                               {"a": amount, "id": account}).scalar_one()
+        balance = conn.execute(
+            text("UPDATE accounts SET balance = balance + :a WHERE id = :id RETURNING balance"),
+            {"a": amount, "id": account},
+        ).scalar_one()
         _insert(conn, "postings", txn_id=txn, account_id=account, amount=amount, balance_after=balance)
 
 
@@ -71,23 +102,80 @@ def fill_first_release(db: Database) -> dict[str, int]:
             _post(conn, db, "grant", f"welcome:{ids[handle]}", [(issuance, -10), (account, 10)], hour)
         _post(conn, db, "transfer", "t1", [(acc["anna"], -3), (acc["bob"], 3)], 4)
         _post(conn, db, "remote_out", "xb:1", [(acc["anna"], -2), (position, 2)], 5)
-        _insert(conn, "api_tokens", member_id=ids["anna"], token_hash=hash_token(TOKEN), name="test",
-                created_at=_at(db), revoked=False)
-        _insert(conn, "proposals", author_id=ids["anna"], title="Repair café", summary="A repair café",
-                full_text="Long text", tags=json.dumps(["circular-economy"]), language="en", stage="idea",
-                reviews_wanted=2, bounty=4, min_foreign_reviewers=0, status="open", created_at=_at(db))
-        _insert(conn, "fed_peers", node_id="hu", base_url="http://127.0.0.1:9", name="HU", country="HU",
-                fingerprint="ABCD", status="active", status_reason="", trust_limit=100, document="{}",
-                created_at=_at(db), last_error="", failures=0)
+        _insert(
+            conn,
+            "api_tokens",
+            member_id=ids["anna"],
+            token_hash=hash_token(TOKEN),
+            name="test",
+            created_at=_at(db),
+            revoked=False,
+        )
+        _insert(
+            conn,
+            "proposals",
+            author_id=ids["anna"],
+            title="Repair café",
+            summary="A repair café",
+            full_text="Long text",
+            tags=json.dumps(["circular-economy"]),
+            language="en",
+            stage="idea",
+            reviews_wanted=2,
+            bounty=4,
+            min_foreign_reviewers=0,
+            status="open",
+            created_at=_at(db),
+        )
+        _insert(
+            conn,
+            "fed_peers",
+            node_id="hu",
+            base_url="http://127.0.0.1:9",
+            name="HU",
+            country="HU",
+            fingerprint="ABCD",
+            status="active",
+            status_reason="",
+            trust_limit=100,
+            document="{}",
+            created_at=_at(db),
+            last_error="",
+            failures=0,
+        )
         _insert(conn, "fed_peer_keys", kid="ed25519:hu1", peer_id="hu", public="AAAA", not_before=_at(db))
         _insert(conn, "fed_local_keys", kid="ed25519:be1", public="BBBB", not_before=_at(db))
         for seq, direction in ((1, "out"), (2, "out"), (1, "in")):
-            _insert(conn, "fed_channel_entries", peer_id="hu", direction=direction, seq=seq, type="transfer",
-                    envelope_id=f"env-{direction}-{seq}", entry_hash=f"h-{direction}-{seq}",
-                    envelope=json.dumps({"seq": seq}), created_at=_at(db, 5), acked_at=_at(db, 6))
-        _insert(conn, "fed_transfers", transfer_id="xb:1", direction="out", peer_id="hu", local_member_id=ids["anna"],
-                local_handle="anna", remote_handle="zoltan", amount=2, memo="", status="completed", reason_code="",
-                reason="", created_at=_at(db, 5), finished_at=_at(db, 6))
+            _insert(
+                conn,
+                "fed_channel_entries",
+                peer_id="hu",
+                direction=direction,
+                seq=seq,
+                type="transfer",
+                envelope_id=f"env-{direction}-{seq}",
+                entry_hash=f"h-{direction}-{seq}",
+                envelope=json.dumps({"seq": seq}),
+                created_at=_at(db, 5),
+                acked_at=_at(db, 6),
+            )
+        _insert(
+            conn,
+            "fed_transfers",
+            transfer_id="xb:1",
+            direction="out",
+            peer_id="hu",
+            local_member_id=ids["anna"],
+            local_handle="anna",
+            remote_handle="zoltan",
+            amount=2,
+            memo="",
+            status="completed",
+            reason_code="",
+            reason="",
+            created_at=_at(db, 5),
+            finished_at=_at(db, 6),
+        )
     return ids
 
 
@@ -128,8 +216,10 @@ def test_first_release_database_upgrades_to_head_without_loss(empty_database_url
         kept = [c for c in cols if c in new_cols]  # a later revision may rename a column; the rest must survive
         assert _comparable(new_cols, new_rows, kept) == _comparable(cols, rows, kept), f"rows changed in {table}"
 
-    app = create_app({"data_dir": str(tmp_path / "node"), "database_url": empty_database_url, "node_id": "be-vl",
-                      **FAST_ARGON2}, start_delivery=False)
+    app = create_app(
+        {"data_dir": str(tmp_path / "node"), "database_url": empty_database_url, "node_id": "be-vl", **FAST_ARGON2},
+        start_delivery=False,
+    )
     try:
         ctx = app.extensions["sifnet"]
         with ctx.db.read() as s:
@@ -139,8 +229,9 @@ def test_first_release_database_upgrades_to_head_without_loss(empty_database_url
         assert balances == {"coord": 10, "anna": 5, "bob": 13}
         client = app.test_client()
         auth = {"Authorization": f"Bearer {TOKEN}"}
-        resp = client.post("/api/v1/transfers", json={"to": "bob", "amount": 4, "memo": "after the upgrade"},
-                           headers=auth)
+        resp = client.post(
+            "/api/v1/transfers", json={"to": "bob", "amount": 4, "memo": "after the upgrade"}, headers=auth
+        )
         assert resp.status_code == 201, resp.get_json()
         assert client.get("/api/v1/me", headers=auth).get_json()["balance"] == 1
         with ctx.db.read() as s:
@@ -158,8 +249,17 @@ def test_members_and_notifications_from_before_revision_0006_keep_what_they_had(
     subject, body = "You received 2 SIF from zoltan@hu", "zoltan@hu paid you 2 SIF. Memo: soup"
     with db.engine.begin() as conn:
         anna = _member(conn, db, "anna")
-        _insert(conn, "notifications", member_id=anna, kind="payment", subject=subject, body=body,
-                created_at=_at(db), sent_at=None, read_at=None)
+        _insert(
+            conn,
+            "notifications",
+            member_id=anna,
+            kind="payment",
+            subject=subject,
+            body=body,
+            created_at=_at(db),
+            sent_at=None,
+            read_at=None,
+        )
     command.upgrade(alembic_config(db.url), "head")
     try:
         with Session(db.engine) as s:

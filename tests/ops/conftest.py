@@ -1,4 +1,5 @@
 """Fixtures of the operations tests."""
+
 from __future__ import annotations
 
 import logging

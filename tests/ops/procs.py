@@ -1,4 +1,5 @@
 """Production-shaped processes for tests: a node served by gunicorn, and `sifnet node worker`."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import requests
 
@@ -21,10 +23,17 @@ class Service:
         self.name, self.cmd, self.env, self.log_path = name, cmd, dict(env), log_path
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Service":
+    def start(self) -> Service:
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.cmd,
+                env=self.env,
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def log_text(self, tail: int = 6000) -> str:
@@ -61,8 +70,18 @@ def node_env(node: NodeProcess, extra: Mapping[str, Any] | None = None) -> dict[
 def gunicorn(node: NodeProcess, *, workers: int, threads: int = 1, env: Mapping[str, str] | None = None) -> Service:
     """Serve an initialised node with gunicorn on its port (not started)."""
     exe = Path(sys.executable).with_name("gunicorn")
-    cmd = [str(exe), "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{node.port}",
-           "--graceful-timeout", "10", "node.wsgi:app"]
+    cmd = [
+        str(exe),
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--bind",
+        f"127.0.0.1:{node.port}",
+        "--graceful-timeout",
+        "10",
+        "node.wsgi:app",
+    ]
     return Service(f"gunicorn {node.node_id}", cmd, {**node_env(node), **(env or {})}, node.data_dir / "gunicorn.log")
 
 

@@ -1,4 +1,5 @@
 """deploy/: every setting it names exists and is documented, the env template is current, the files fit together."""
+
 from __future__ import annotations
 
 import configparser
@@ -39,8 +40,11 @@ def named_settings() -> dict[str, set[str]]:
 def test_every_setting_named_in_deploy_exists_and_has_help():
     named = named_settings()
     assert "SIFNET_SCHEDULER" in named and "SIFNET_DIRECTORY_HOST" in named  # the scan does find names
-    unknown = {n: files for n, files in named.items() if n not in NODE and n not in DIRECTORY
-               and n != directory_settings.ENV_PREFIX.rstrip("_")}
+    unknown = {
+        n: files
+        for n, files in named.items()
+        if n not in NODE and n not in DIRECTORY and n != directory_settings.ENV_PREFIX.rstrip("_")
+    }
     assert not unknown, f"not a setting: {unknown}"
     for name in named:
         setting = NODE.get(name) or DIRECTORY.get(name)
@@ -72,8 +76,12 @@ def test_env_template_reads_the_same_in_a_shell_as_declared(tmp_path):
     every_line_on = re.sub(r"^#(SIFNET_)", r"\1", (DEPLOY / "sifnet.env.example").read_text(), flags=re.M)
     env_file = tmp_path / "sifnet.env"
     env_file.write_text(every_line_on)
-    dumped = subprocess.run(["sh", "-c", f"set -a; . '{env_file}'; env -0"], capture_output=True, check=True,
-                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}).stdout.decode()
+    dumped = subprocess.run(
+        ["sh", "-c", f"set -a; . '{env_file}'; env -0"],
+        capture_output=True,
+        check=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+    ).stdout.decode()
     environ = dict(item.split("=", 1) for item in dumped.split("\0") if item.startswith("SIFNET_"))
     settings = load_settings(environ=environ)
     for setting in SETTINGS:
@@ -94,8 +102,9 @@ def test_compose_runs_five_nodes_each_with_a_worker_the_directory_and_postgres()
         assert web["volumes"] == worker["volumes"]  # one data folder: signing key and settings
         assert worker["depends_on"] == {node: {"condition": "service_healthy"}}
     databases = re.findall(r"CREATE DATABASE (\w+);", (DEPLOY / "docker" / "postgres-init.sql").read_text())
-    assert sorted(databases) == sorted(s["environment"]["SIFNET_DATABASE_URL"].rsplit("/", 1)[1]
-                                       for name, s in services.items() if name in NODES)
+    assert sorted(databases) == sorted(
+        s["environment"]["SIFNET_DATABASE_URL"].rsplit("/", 1)[1] for name, s in services.items() if name in NODES
+    )
 
 
 def test_systemd_units_run_gunicorn_and_the_worker():

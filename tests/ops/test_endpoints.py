@@ -1,4 +1,5 @@
 """/healthz, /readyz, /metrics, request ids, JSON logs and proxy trust, on the in-process app."""
+
 from __future__ import annotations
 
 import io
@@ -59,9 +60,17 @@ def test_readyz_reports_an_unreachable_database(client, ctx):
 
 
 def test_metrics_count_requests_and_read_the_ledger(client, ctx, make_member, token_for):
-    anna, bert = make_member("anna"), make_member("bert")
-    before = _metric(client.get("/metrics").text, "sifnet_http_requests_total",
-                     endpoint="/api/v1/transfers", method="POST", status="201") or 0
+    anna, _bert = make_member("anna"), make_member("bert")
+    before = (
+        _metric(
+            client.get("/metrics").text,
+            "sifnet_http_requests_total",
+            endpoint="/api/v1/transfers",
+            method="POST",
+            status="201",
+        )
+        or 0
+    )
     for amount in (3, 4):
         resp = client.post("/api/v1/transfers", json={"to": "bert", "amount": amount}, headers=token_for(anna))
         assert resp.status_code == 201, resp.json
@@ -70,32 +79,60 @@ def test_metrics_count_requests_and_read_the_ledger(client, ctx, make_member, to
     resp = client.get("/metrics")
     assert resp.status_code == 200 and resp.mimetype == "text/plain"
     body = resp.text
-    assert _metric(body, "sifnet_http_requests_total", endpoint="/api/v1/transfers", method="POST",
-                   status="201") == before + 2
-    assert _metric(body, "sifnet_http_requests_total", endpoint="/api/v1/transfers", method="POST",
-                   status="422") >= 1
+    assert (
+        _metric(body, "sifnet_http_requests_total", endpoint="/api/v1/transfers", method="POST", status="201")
+        == before + 2
+    )
+    assert _metric(body, "sifnet_http_requests_total", endpoint="/api/v1/transfers", method="POST", status="422") >= 1
     assert _metric(body, "sifnet_ledger_balance_total") == 0
     assert _metric(body, "sifnet_ledger_balance_sum", kind="member") == 20
     assert _metric(body, "sifnet_ledger_balance_sum", kind="issuance") == -20
     assert _metric(body, "sifnet_ledger_transactions") == 4  # two grants, two transfers
     client.get("/no/such/page")
-    assert _metric(client.get("/metrics").text, "sifnet_http_requests_total", endpoint="unmatched", method="GET",
-                   status="404") >= 1
+    assert (
+        _metric(
+            client.get("/metrics").text, "sifnet_http_requests_total", endpoint="unmatched", method="GET", status="404"
+        )
+        >= 1
+    )
 
 
 def test_metrics_show_outbox_depth_and_failures_per_peer(client, ctx):
     now = ctx.now()
     with ctx.db.write() as s:
-        s.add(Peer(node_id="hu", base_url="http://hu.invalid", fingerprint="x", status="active", created_at=now,
-                   failures=3))
+        s.add(
+            Peer(
+                node_id="hu", base_url="http://hu.invalid", fingerprint="x", status="active", created_at=now, failures=3
+            )
+        )
         s.add(Peer(node_id="nl", base_url="http://nl.invalid", fingerprint="y", status="suspended", created_at=now))
         s.flush()  # the peers before their entries (foreign key)
         for seq in (1, 2, 3):
-            s.add(ChannelEntry(peer_id="hu", direction="out", seq=seq, type="t", envelope_id=f"e{seq}",
-                               entry_hash="h", envelope="{}", created_at=now,
-                               acked_at=now + timedelta(seconds=1) if seq == 1 else None))
-        s.add(ChannelEntry(peer_id="hu", direction="in", seq=1, type="t", envelope_id="i1", entry_hash="h",
-                           envelope="{}", created_at=now))
+            s.add(
+                ChannelEntry(
+                    peer_id="hu",
+                    direction="out",
+                    seq=seq,
+                    type="t",
+                    envelope_id=f"e{seq}",
+                    entry_hash="h",
+                    envelope="{}",
+                    created_at=now,
+                    acked_at=now + timedelta(seconds=1) if seq == 1 else None,
+                )
+            )
+        s.add(
+            ChannelEntry(
+                peer_id="hu",
+                direction="in",
+                seq=1,
+                type="t",
+                envelope_id="i1",
+                entry_hash="h",
+                envelope="{}",
+                created_at=now,
+            )
+        )
     body = client.get("/metrics").text
     assert _metric(body, "sifnet_outbox_depth", peer="hu") == 2
     assert _metric(body, "sifnet_outbox_depth", peer="nl") == 0
@@ -157,8 +194,9 @@ def test_log_format_must_be_known():
 
 
 def _proxy_app(tmp_path, hops: int):
-    app = create_app({"data_dir": str(tmp_path / f"proxy{hops}"), "proxy_fix": hops, "federation": False,
-                      **FAST_ARGON2})
+    app = create_app(
+        {"data_dir": str(tmp_path / f"proxy{hops}"), "proxy_fix": hops, "federation": False, **FAST_ARGON2}
+    )
 
     @app.get("/_ops_test/where")
     def _where():
@@ -170,8 +208,12 @@ def _proxy_app(tmp_path, hops: int):
 
 
 def test_proxy_fix_makes_the_public_scheme_and_host_visible(tmp_path):
-    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "sif.example.org", "X-Forwarded-Port": "443",
-                 "X-Forwarded-For": "203.0.113.9"}
+    forwarded = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "sif.example.org",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-For": "203.0.113.9",
+    }
     trusting = _proxy_app(tmp_path, 1).test_client().get("/_ops_test/where", headers=forwarded).json
     assert trusting == {"host_url": "https://sif.example.org/", "remote_addr": "203.0.113.9"}
     # Without a trusted proxy (the default) a client cannot claim another host or address.

@@ -3,6 +3,7 @@
 Runs on SQLite, and on PostgreSQL when the suite runs its PostgreSQL lane (tests/conftest.py
 points every NodeProcess at a fresh database there).
 """
+
 from __future__ import annotations
 
 import random
@@ -114,11 +115,18 @@ def test_two_web_workers_and_the_worker_keep_every_invariant(production):
     b.stop()  # the peer is away: cross-border payments wait in the outbox for the worker's retries
     # One member spends in DRAIN parallel requests; every other member pays around in its own thread.
     with ThreadPoolExecutor(MEMBERS + DRAIN) as pool:
-        drains = [pool.submit(lambda i=i: traffic.record(f"drain-{i}", "m0", "m1", 5,
-                                                         clients["m0"].clone().transfer("m1", 5, f"drain-{i}")))
-                  for i in range(DRAIN)]
-        rest = [pool.submit(_member_traffic, clients[h].clone(), h, handles, n, traffic)
-                for n, h in enumerate(handles[1:], 1)]
+        drains = [
+            pool.submit(
+                lambda i=i: traffic.record(
+                    f"drain-{i}", "m0", "m1", 5, clients["m0"].clone().transfer("m1", 5, f"drain-{i}")
+                )
+            )
+            for i in range(DRAIN)
+        ]
+        rest = [
+            pool.submit(_member_traffic, clients[h].clone(), h, handles, n, traffic)
+            for n, h in enumerate(handles[1:], 1)
+        ]
         for future in drains + rest:
             future.result()
     assert not traffic.unexpected, traffic.unexpected

@@ -1,4 +1,5 @@
 """`sifnet node worker` runs the sweeps until SIGTERM; `sifnet node upgrade`; node.wsgi never starts the scheduler."""
+
 from __future__ import annotations
 
 import importlib
@@ -17,8 +18,9 @@ from .test_endpoints import _metric
 def _job_runs(metrics_dir) -> float:
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(metrics_dir))
-    return _metric(generate_latest(registry).decode(), "sifnet_job_runs_total", job="retry_deliveries",
-                   outcome="ok") or 0
+    return (
+        _metric(generate_latest(registry).decode(), "sifnet_job_runs_total", job="retry_deliveries", outcome="ok") or 0
+    )
 
 
 @pytest.mark.slow
@@ -49,8 +51,15 @@ def test_upgrade_creates_a_fresh_schema_and_is_idempotent(tmp_path):
 def test_wsgi_app_never_starts_the_scheduler(tmp_path, monkeypatch, caplog, restore_logging):
     import logging
 
-    for key, value in settings_env({"data_dir": str(tmp_path / "wsgi"), "node_id": "wsgi", "scheduler": "inprocess",
-                                    "argon2_memory_kib": 1024, "argon2_time_cost": 1}).items():
+    for key, value in settings_env(
+        {
+            "data_dir": str(tmp_path / "wsgi"),
+            "node_id": "wsgi",
+            "scheduler": "inprocess",
+            "argon2_memory_kib": 1024,
+            "argon2_time_cost": 1,
+        }
+    ).items():
         monkeypatch.setenv(key, value)
     sys.modules.pop("node.wsgi", None)
     try:

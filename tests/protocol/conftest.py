@@ -6,7 +6,7 @@ The fixtures are stateless, so they are session-scoped (and safe under hypothesi
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -22,7 +22,7 @@ from protocol import (
     verify_envelope,
 )
 
-NOW = datetime(2026, 1, 15, 10, 0, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 15, 10, 0, 30, tzinfo=UTC)
 CREATED = "2026-01-15T10:00:00Z"
 MAX_SKEW = timedelta(minutes=5)
 MAX_AGE = timedelta(hours=1)

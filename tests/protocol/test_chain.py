@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -124,7 +124,7 @@ def test_signature_rules_apply_inside_the_chain(chain, keyring, key_for) -> None
     forged = sign_envelope(chain[1], key_for("nl"))
     assert _pinpoint(_broken(chain, keyring, [chain[0], forged])) == ("key_not_of_sender", 1, 2, "entry seq 2")
     retired = Keyring.of(
-        KeyInfo("be-vl", key_for("be-vl").public_key, not_after=datetime(2026, 1, 15, 10, 0, tzinfo=timezone.utc))
+        KeyInfo("be-vl", key_for("be-vl").public_key, not_after=datetime(2026, 1, 15, 10, 0, tzinfo=UTC))
     )
     assert _broken(chain, retired, chain).code == "key_expired"
     assert _broken(chain, Keyring.of(), chain).code == "unknown_key"

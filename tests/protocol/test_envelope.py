@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -143,7 +143,7 @@ def _build(**changes):
 
 
 def test_make_envelope_builds_an_unsigned_envelope() -> None:
-    env = _build(created=datetime(2026, 1, 15, 10, 0, 0, 750000, tzinfo=timezone.utc))
+    env = _build(created=datetime(2026, 1, 15, 10, 0, 0, 750000, tzinfo=UTC))
     assert env.v == 1 and env.sig is None and env.created == "2026-01-15T10:00:00Z"
 
 

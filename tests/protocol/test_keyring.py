@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from protocol import KeyInfo, Keyring, LocalProtocolError, key_infos_from_document
 
-T1 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-T2 = datetime(2026, 6, 1, tzinfo=timezone.utc)
+T1 = datetime(2026, 1, 1, tzinfo=UTC)
+T2 = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def test_keyring_maps_key_id_to_info(key_for) -> None:
@@ -32,7 +32,7 @@ def test_keyring_refuses_conflicting_entries(key_for) -> None:
 def test_validity_interval_is_half_open(key_for) -> None:
     info = KeyInfo("be-vl", key_for("be-vl").public_key, not_before=T1, not_after=T2)
     assert info.valid_at(T1) and not info.valid_at(T2)
-    assert not info.valid_at(datetime(2025, 12, 31, 23, 59, 59, tzinfo=timezone.utc))
+    assert not info.valid_at(datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(
@@ -57,6 +57,6 @@ def test_key_infos_from_a_node_document(key_for) -> None:
     infos = key_infos_from_document(body)
     assert infos == (
         KeyInfo("be-vl", old.public_key, None, T2),
-        KeyInfo("be-vl", new.public_key, datetime(2026, 5, 1, tzinfo=timezone.utc), None),
+        KeyInfo("be-vl", new.public_key, datetime(2026, 5, 1, tzinfo=UTC), None),
     )
     assert len(Keyring.of(*infos)) == 2

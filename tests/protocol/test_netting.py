@@ -53,8 +53,11 @@ def test_set_off_is_valid_and_optimal(instance) -> None:
     peered_sets = {frozenset(p) for p in peered}
     for debt in result.after:
         pair = (debt.debtor, debt.creditor)
-        assert debt.amount <= max(old.get(pair, 0), limits.get(pair) or 0) if frozenset(pair) in peered_sets \
+        assert (
+            debt.amount <= max(old.get(pair, 0), limits.get(pair) or 0)
+            if frozenset(pair) in peered_sets
             else debt.amount <= old.get(pair, 0)
+        )
         # No edge between unpeered nodes, unless the same debt existed before.
         assert frozenset(pair) in peered_sets or pair in old
     assert violations(before, result.after, caps=capacities(before, peered, limits)) == []
@@ -126,17 +129,20 @@ def test_nothing_to_clear() -> None:
     assert lone.after == (Debt("a", "b", 3),) and lone.cleared == 0
 
 
-@pytest.mark.parametrize("debts, peered, limits", [
-    ([("a", "b", 0)], [], None),
-    ([("a", "b", -1)], [], None),
-    ([("a", "b", 1.5)], [], None),
-    ([("a", "b", True)], [], None),
-    ([("a", "a", 1)], [], None),
-    ([("", "b", 1)], [], None),
-    ([("a", "b", 1)], [("a", "a")], None),
-    ([("a", "b", 1)], [("a", "b")], {("a", "b"): -1}),
-    ([("a", "b", 1)], [("a", "b")], {("a", "b"): 2.0}),
-])
+@pytest.mark.parametrize(
+    "debts, peered, limits",
+    [
+        ([("a", "b", 0)], [], None),
+        ([("a", "b", -1)], [], None),
+        ([("a", "b", 1.5)], [], None),
+        ([("a", "b", True)], [], None),
+        ([("a", "a", 1)], [], None),
+        ([("", "b", 1)], [], None),
+        ([("a", "b", 1)], [("a", "a")], None),
+        ([("a", "b", 1)], [("a", "b")], {("a", "b"): -1}),
+        ([("a", "b", 1)], [("a", "b")], {("a", "b"): 2.0}),
+    ],
+)
 def test_malformed_input_is_refused(debts, peered, limits) -> None:
     with pytest.raises(LocalProtocolError) as info:
         set_off(debts, peered=peered, limits=limits)
@@ -146,4 +152,7 @@ def test_malformed_input_is_refused(debts, peered, limits) -> None:
 def test_violations_names_each_problem() -> None:
     before = as_debts([("a", "b", 5)])
     assert violations(before, (Debt("a", "c", 5),), caps={("a", "b"): 5}) == [
-        "net of b changes from 5 to 0", "net of c changes from 0 to 5", "a would owe c 5, more than 0"]
+        "net of b changes from 5 to 0",
+        "net of c changes from 0 to 5",
+        "a would owe c 5, more than 0",
+    ]

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from protocol import ERROR_CODES, MAX_AMOUNT, MESSAGE_TYPES
+from protocol import ERROR_CODES, MAX_AMOUNT, MESSAGE_TYPES, wire
 from protocol import messages as m
-from protocol import wire
 from protocol.schema import B64, Amount, Bool, Enum, Int, List, Map, Nullable, Obj, Optional, Spec, Str, Time
 
 SPEC = Path(__file__).resolve().parents[2] / "protocol" / "SPEC.md"

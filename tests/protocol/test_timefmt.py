@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -12,13 +12,13 @@ from protocol import LocalProtocolError, RemoteProtocolError, format_time, parse
 def test_format_time_is_utc_seconds_z() -> None:
     dt = datetime(2026, 11, 27, 21, 56, 20, 999999, tzinfo=timezone(timedelta(hours=1)))
     assert format_time(dt) == "2026-11-27T20:56:20Z"
-    assert format_time(datetime(9, 1, 2, 3, 4, 5, tzinfo=timezone.utc)) == "0009-01-02T03:04:05Z"
+    assert format_time(datetime(9, 1, 2, 3, 4, 5, tzinfo=UTC)) == "0009-01-02T03:04:05Z"
 
 
 def test_parse_time_round_trips() -> None:
     dt = parse_time("2026-11-27T20:56:20Z")
-    assert dt == datetime(2026, 11, 27, 20, 56, 20, tzinfo=timezone.utc)
-    assert dt.tzinfo is timezone.utc
+    assert dt == datetime(2026, 11, 27, 20, 56, 20, tzinfo=UTC)
+    assert dt.tzinfo is UTC
     assert format_time(dt) == "2026-11-27T20:56:20Z"
 
 

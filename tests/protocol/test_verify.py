@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -26,7 +26,7 @@ from protocol import (
     verify_envelope,
 )
 
-CREATED_AT = datetime(2026, 1, 15, 10, 0, 0, tzinfo=timezone.utc)
+CREATED_AT = datetime(2026, 1, 15, 10, 0, 0, tzinfo=UTC)
 SKEW, AGE = timedelta(minutes=5), timedelta(hours=1)
 
 
