@@ -62,8 +62,9 @@ def new_page(browser, request) -> Iterator:
     """Factory: a page in its own browser context (its own cookies: one logged-in person per page)."""
     contexts = []
 
-    def make(base_url: str):
-        context = browser.new_context(base_url=base_url, viewport={"width": 1100, "height": 900}, locale="en-GB")
+    def make(base_url: str, *, locale: str = "en-GB", width: int = 1100):
+        """A page whose browser asks for `locale` (Accept-Language), `width` pixels wide."""
+        context = browser.new_context(base_url=base_url, viewport={"width": width, "height": 900}, locale=locale)
         context.set_default_timeout(15000)
         contexts.append(context)
         return context.new_page()

@@ -23,6 +23,9 @@ from tests import pg, procs
 # One Chromium per test session, shared by every browser test (a second sync Playwright would clash).
 from tests.browser_fixtures import browser, new_page, screenshot  # noqa: F401  (fixtures)
 
+# One devnet per session, shared by the browser tests of every package (tests/devnet_fixture.py).
+from tests.devnet_fixture import devnet  # noqa: F401  (fixture)
+
 START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
 FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
