@@ -178,8 +178,20 @@ NOTICES: dict[str, Notice] = {
     ),
     "payment_bounced": Notice(
         N_("Your payment to %(payee)s was returned"),
-        N_("%(peer)s returned %(amount)s: %(reason)s [%(reason_code)s]"),
+        N_("%(peer)s returned %(amount)s: %(reason_code)s"),
         shown={"amount": AMOUNT},
+        # The same words as the federation pages (federation/labels.py BOUNCE_REASON): one catalog entry each.
+        terms={
+            "reason_code": {
+                "unknown_payee": N_("The payee is not a member who can be paid there."),
+                "peer_suspended": N_("That node has suspended payments with this node."),
+                "trust_limit_exceeded": N_(
+                    "The payment would take this node beyond the trust limit that node set for it."
+                ),
+                "payee_cap_exceeded": N_("The payment would take the payee's balance above its cap."),
+                "transfer_id_reused": N_("That node already had a different payment under the same reference."),
+            }
+        },
     ),
     "review_invitation_abroad": Notice(
         N_("Review invitation from %(peer)s: %(title)s"),
@@ -191,7 +203,16 @@ NOTICES: dict[str, Notice] = {
     ),
     "invitation_ended_abroad": Notice(
         N_("Review invitation ended: %(title)s"),
-        N_('%(peer)s ended your invitation to review "%(title)s" (%(reason_code)s).'),
+        N_('%(peer)s ended your invitation to review "%(title)s": %(reason_code)s.'),
+        # As federation/labels.py INVITATION_END words them.
+        terms={
+            "reason_code": {
+                "expired": N_("it was not accepted in time"),
+                "timed_out": N_("the review did not arrive in time"),
+                "proposal_withdrawn": N_("the proposal was withdrawn"),
+                "review_refused": N_("the proposer's node could not accept the review"),
+            }
+        },
     ),
     "proposal_shared": Notice(
         N_("Full text available: %(title)s"),

@@ -208,3 +208,25 @@ def test_a_stored_row_missing_a_parameter_still_shows(ctx):
         "review_reminder", {"title": "Laptops"}, language="de", time_zone="UTC", settings=ctx.settings
     )
     assert subject == 'Reminder: your review of "Laptops"' and body.startswith("Your review is due by :")
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "words"),
+    [
+        ("payment_bounced", "trust_limit_exceeded", "beyond the trust limit that node set for it"),
+        ("invitation_ended_abroad", "timed_out", "the review did not arrive in time"),
+    ],
+)
+def test_a_reason_from_another_node_is_shown_in_words_not_as_its_code(ctx, kind, code, words):
+    params = {
+        "payee": "zoltan@hu",
+        "peer": "hu",
+        "amount": 3,
+        "reason": "over the limit",
+        "title": "Laptops",
+        "reason_code": code,
+    }
+    subject, body = notices.render(
+        kind, notices.stored_params(kind, params), language="en", time_zone="UTC", settings=ctx.settings
+    )
+    assert words in body and code not in body
