@@ -45,6 +45,7 @@ pot:
 lint: $(READY)  ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: lint  ## lint, then the whole suite on SQLite and, beside it, the PostgreSQL lane (or a line saying why it is skipped)
 	@mkdir -p test-artifacts

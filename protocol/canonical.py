@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import cast
 
 import rfc8785
 
@@ -59,7 +60,7 @@ def _in_fast_domain(value: object, depth: int) -> bool:
     if kind is dict:
         if depth > MAX_DEPTH:
             return False  # leave pathological nesting to the reference path
-        for key, item in value.items():  # type: ignore[union-attr]
+        for key, item in cast("dict[object, object]", value).items():
             if type(key) is not str or not (key.isascii() or max(key) < "\ud800"):
                 return False
             # Strings are most members; skipping the call for them halves the cost.
@@ -73,7 +74,7 @@ def _in_fast_domain(value: object, depth: int) -> bool:
     if kind is list or kind is tuple:
         if depth > MAX_DEPTH:
             return False
-        return all(_in_fast_domain(item, depth + 1) for item in value)  # type: ignore[union-attr]
+        return all(_in_fast_domain(item, depth + 1) for item in cast("list[object]", value))
     return False  # floats, subclasses and non-JSON types take the reference path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 from .canonical import MAX_DEPTH, check_unicode
 from .errors import (
@@ -50,13 +51,13 @@ class Envelope:
     from_: str
     to: str
     created: str
-    body: dict = field(hash=False)
+    body: dict[str, Any] = field(hash=False)
     channel: ChannelRef | None = None
     sig: Signature | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON form, with ``channel`` and ``sig`` omitted when absent."""
-        data: dict = {
+        data: dict[str, Any] = {
             "v": self.v,
             "id": self.id,
             "type": self.type,
@@ -115,7 +116,7 @@ def _check_addressing_form(type_name: str, to: str) -> None:
         raise EnvelopeError("wrong_recipient", f"{type_name} is addressed to one node, not '*'", where="to")
 
 
-def copy_body(value: object, where: str = "body", depth: int = 1) -> dict:
+def copy_body(value: object, where: str = "body", depth: int = 1) -> dict[str, Any]:
     """Deep-copy a body, refusing floats, out-of-range integers and non-JSON values.
 
     Raises:
@@ -145,9 +146,9 @@ def _copy_value(value: object, where: str, depth: int) -> object:
     if depth >= MAX_DEPTH:
         raise EnvelopeError("nesting_too_deep", f"more than {MAX_DEPTH} nested objects and arrays", where=where)
     if kind is list:
-        return [_copy_value(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]  # type: ignore[arg-type]
-    copied = {}
-    for key, item in value.items():  # type: ignore[union-attr]
+        return [_copy_value(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(cast("list[object]", value))]
+    copied: dict[str, object] = {}
+    for key, item in cast("dict[object, object]", value).items():
         if type(key) is not str:
             raise EnvelopeError("wrong_type", "object keys are strings", where=where)
         _check_text(key, where)
@@ -186,7 +187,7 @@ def make_envelope(
     from_: str,
     to: str,
     created: str | datetime,
-    body: dict,
+    body: dict[str, Any],
     id: str,
     channel: ChannelRef | None = None,
 ) -> Envelope:
@@ -202,7 +203,7 @@ def make_envelope(
     """
     if isinstance(created, datetime):
         created = format_time(created)
-    data: dict = {"v": PROTOCOL_VERSION, "id": id, "type": type, "from": from_, "to": to}
+    data: dict[str, Any] = {"v": PROTOCOL_VERSION, "id": id, "type": type, "from": from_, "to": to}
     data.update(created=created, body=body)
     if channel is not None:
         data["channel"] = {"seq": channel.seq, "prev": channel.prev}

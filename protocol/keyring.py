@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from .errors import LocalProtocolError
 from .keys import PublicKey
@@ -77,7 +78,7 @@ class Keyring(Mapping[str, KeyInfo]):
         return hash(frozenset(self._by_kid.items()))
 
 
-def key_infos_from_document(body: dict) -> tuple[KeyInfo, ...]:
+def key_infos_from_document(body: dict[str, Any]) -> tuple[KeyInfo, ...]:
     """The KeyInfos of the keys a node_document body lists, for its ``node_id``.
 
     ``body`` must have passed ``validate_body("node_document", body)``; to accept a

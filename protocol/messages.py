@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from .encoding import b64url_decode
 from .errors import BodyError, RemoteProtocolError, SchemaError
@@ -36,10 +37,13 @@ MAX_PARTICIPANTS = 64
 MAX_DEBTS = MAX_PARTICIPANTS * (MAX_PARTICIPANTS - 1)
 
 
-def _kid_matches(kid_field: str, public_field: str):
+Rule = Callable[[dict[str, Any], str], None]
+
+
+def _kid_matches(kid_field: str, public_field: str) -> Rule:
     """Rule: ``kid_field`` must be the key id derived from ``public_field``."""
 
-    def rule(value: dict, where: str) -> None:
+    def rule(value: dict[str, Any], where: str) -> None:
         try:
             raw = b64url_decode(value[public_field])
         except RemoteProtocolError as exc:
@@ -51,7 +55,7 @@ def _kid_matches(kid_field: str, public_field: str):
     return rule
 
 
-def _interval_in_order(value: dict, where: str) -> None:
+def _interval_in_order(value: dict[str, Any], where: str) -> None:
     """Rule: a key's not_after, when both bounds are given, is later than its not_before."""
     # The wire form sorts as the instants do, so the strings compare directly.
     if "not_before" in value and "not_after" in value and value["not_after"] <= value["not_before"]:
@@ -142,7 +146,9 @@ def _registry(*types: MessageType) -> Mapping[str, MessageType]:
     return MappingProxyType({t.name: t for t in types})
 
 
-def _t(name: str, fields: dict[str, Spec], *, broadcast: bool = False, channel: bool = False, rules=()) -> MessageType:
+def _t(
+    name: str, fields: dict[str, Spec], *, broadcast: bool = False, channel: bool = False, rules: tuple[Rule, ...] = ()
+) -> MessageType:
     return MessageType(name, Obj(fields, rules=rules), broadcast=broadcast, channel=channel)
 
 

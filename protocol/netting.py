@@ -34,11 +34,11 @@ import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from .errors import LocalProtocolError
 
-INF = float("inf")
+INF = 1 << 62  # farther than any path: path costs are sums of at most 2**53-scale integers
 
 
 class Debt(NamedTuple):
@@ -48,7 +48,7 @@ class Debt(NamedTuple):
     creditor: str
     amount: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"debtor": self.debtor, "creditor": self.creditor, "amount": self.amount}
 
 
@@ -67,7 +67,7 @@ class SetOff:
         return self.total_before - self.total_after
 
 
-def as_debts(debts: Iterable[Debt | tuple | Mapping]) -> tuple[Debt, ...]:
+def as_debts(debts: Iterable[Debt | tuple[Any, ...] | Mapping[str, Any]]) -> tuple[Debt, ...]:
     """Check and normalise debts: one per ordered pair (amounts of repeats added up), sorted.
 
     Raises:
@@ -84,7 +84,7 @@ def as_debts(debts: Iterable[Debt | tuple | Mapping]) -> tuple[Debt, ...]:
             _check_pair(debtor, creditor)
         if type(amount) is not int or amount <= 0:  # type(), not isinstance: True is no amount
             raise LocalProtocolError("bad_argument", f"a debt amount must be a positive integer, not {amount!r}")
-        key = (debtor, creditor)
+        key = (cast(str, debtor), cast(str, creditor))  # both checked to be strings above
         summed[key] = summed.get(key, 0) + amount
     return tuple(Debt(d, c, a) for (d, c), a in sorted(summed.items()))
 
@@ -126,7 +126,7 @@ def capacities(
 
 
 def set_off(
-    debts: Iterable[Debt | tuple | Mapping],
+    debts: Iterable[Debt | tuple[Any, ...] | Mapping[str, Any]],
     *,
     peered: Iterable[tuple[str, str]] = (),
     limits: Mapping[tuple[str, str], int | None] | None = None,
@@ -193,7 +193,9 @@ class _Graph:
         return arc
 
 
-def _min_cost_flow(nodes: list[str], caps: Mapping[tuple[str, str], int], nets: Mapping[str, int]) -> dict:
+def _min_cost_flow(
+    nodes: list[str], caps: Mapping[tuple[str, str], int], nets: Mapping[str, int]
+) -> dict[tuple[str, str], int]:
     """Route every debtor's net debt to the net creditors along the cheapest paths; flow per ordered pair."""
     index = {name: i for i, name in enumerate(nodes)}
     source, sink = len(nodes), len(nodes) + 1

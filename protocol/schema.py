@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from .canonical import check_unicode
 from .encoding import b64url_decode
@@ -220,7 +221,7 @@ class Obj(Spec):
     """An object with exactly the declared members; wrap a spec in Optional if it may be absent."""
 
     fields: Mapping[str, Spec]
-    rules: tuple[Callable[[dict, str], None], ...] = ()
+    rules: tuple[Callable[[dict[str, Any], str], None], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))

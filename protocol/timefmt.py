@@ -37,7 +37,8 @@ def parse_time(text: str, *, where: str | None = None) -> datetime:
     if match is None:
         raise RemoteProtocolError("bad_time", "not of the form YYYY-MM-DDTHH:MM:SSZ", where=where)
     try:
-        return datetime(*map(int, match.groups()), tzinfo=UTC)
+        year, month, day, hour, minute, second = (int(g) for g in match.groups())
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         raise RemoteProtocolError("bad_time", "not a real instant", where=where) from None
 
