@@ -66,11 +66,11 @@ def test_the_dashboard_and_the_api_show_a_notification_in_the_readers_language(c
     book(client, token_for(bert), post_listing(client, token_for(anna)))
     login(client, anna.email)
     dashboard = client.get("/dashboard", headers={"Accept-Language": "de"}).get_data(as_text=True)
-    assert "<strong>Sessie geboekt door Bert</strong>" in dashboard  # the page is in her saved language
+    assert "<strong>Adviesgesprek geboekt door Bert</strong>" in dashboard  # the page is in her saved language
     assert "2 mrt 2026, 10:00" in dashboard  # 09:00 UTC in Amsterdam
     auth = token_for(anna)
     [shown] = client.get("/api/v1/notifications", headers=auth).json["notifications"]
-    assert shown["subject"] == "Sessie geboekt door Bert" and shown["params"]["receiver"] == "Bert"
+    assert shown["subject"] == "Adviesgesprek geboekt door Bert" and shown["params"]["receiver"] == "Bert"
     [shown] = client.get("/api/v1/notifications", headers={**auth, "Accept-Language": "de"}).json["notifications"]
     assert shown["subject"] == "Sitzung gebucht von Bert"  # the API: Accept-Language first
 
