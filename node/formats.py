@@ -7,7 +7,7 @@ these functions; the caller says which language and zone. Stored times are aware
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from babel import Locale, dates, numbers
 
@@ -49,8 +49,14 @@ def format_clock(value: datetime | str, language: str, zone: tzinfo, *, seconds:
 
 
 def format_elapsed(value: datetime, now: datetime, language: str) -> str:
-    """How long before now, in words ("5 minutes ago"; a time after now reads "in 5 minutes")."""
-    return dates.format_timedelta(as_utc(value) - as_utc(now), add_direction=True, locale=Locale.parse(language))
+    """How long before now, in words ("5 minutes ago"; a time after now reads "in 5 minutes").
+
+    A moment ago (or a stored second rounded up past now) reads "1 second ago", never "in 0 seconds".
+    """
+    delta = as_utc(value) - as_utc(now)
+    if timedelta(seconds=-1) < delta <= timedelta(seconds=1):
+        delta = timedelta(seconds=-1)
+    return dates.format_timedelta(delta, add_direction=True, locale=Locale.parse(language))
 
 
 def format_number(value: int | float, language: str) -> str:

@@ -4,7 +4,7 @@ the locale filters and API messages in the request's language."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import render_template_string
@@ -251,7 +251,8 @@ def test_a_datetime_local_field_is_read_in_the_members_zone(client, ctx, make_me
     listing_id = post_listing(client, token_for(anna))
     login(client, bert.email)
     page = client.get(f"/advice/listings/{listing_id}").get_data(as_text=True)
-    assert "When (Europe/Brussels, optional)" in page
+    label = i18n.translations("it").gettext("When (%(zone)s, optional)") % {"zone": "Europe/Brussels"}
+    assert label in page and "Europe/Brussels" in label  # the node's language (it), the member's zone
     r = client.post(
         f"/advice/listings/{listing_id}/book",
         data={
@@ -381,3 +382,13 @@ def test_settings_take_a_known_language_and_zone_from_the_environment(tmp_path):
         {"data_dir": str(tmp_path)}, environ={"SIFNET_DEFAULT_LANGUAGE": "hu", "SIFNET_TIME_ZONE": "Europe/Budapest"}
     )
     assert (settings.default_language, settings.time_zone) == ("hu", "Europe/Budapest")
+
+
+@pytest.mark.parametrize("language", ["en", "nl", "hu"])
+def test_a_moment_ago_is_never_in_the_future(language):
+    from node import formats
+
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    just_now = formats.format_elapsed(now, now, language)
+    assert just_now == formats.format_elapsed(now - timedelta(seconds=1), now, language)
+    assert just_now != formats.format_elapsed(now + timedelta(seconds=5), now, language)
