@@ -23,7 +23,7 @@ def test_the_peers_page_is_written_in_the_catalogs_hungarian(app, ctx, make_memb
         s.add(Peer(node_id="hu", name="SIF Hungary", base_url="http://127.0.0.1:9", country="HU", fingerprint="x",
                    status="suspended", status_reason="<b>audit</b>", created_at=ctx.now()))
     html = page(coordinator, "/coordinator/peers", "hu")
-    assert "Reason: &lt;b&gt;audit&lt;/b&gt;" in html  # not translated yet: the English msgid, the value escaped
+    assert "Indoklás: &lt;b&gt;audit&lt;/b&gt;" in html  # not translated yet: the English msgid, the value escaped
     english = page(coordinator, "/coordinator/peers", "en")
     assert "<h1>Peers of be-vl</h1>" in english and "partnercsomópont" not in english
     assert re.search(r'class="status-suspended">suspended<', english)  # the peer's state as a word, not its code
