@@ -34,7 +34,7 @@ def test_the_peers_page_is_written_in_the_catalogs_hungarian(app, ctx, make_memb
             )
         )
     html = page(coordinator, "/coordinator/peers", "hu")
-    assert "Reason: &lt;b&gt;audit&lt;/b&gt;" in html  # not translated yet: the English msgid, the value escaped
+    assert "Indoklás: &lt;b&gt;audit&lt;/b&gt;" in html  # not translated yet: the English msgid, the value escaped
     english = page(coordinator, "/coordinator/peers", "en")
     assert "<h1>Peers of be-vl</h1>" in english and "partnercsomópont" not in english
     assert re.search(r'class="status-suspended">suspended<', english)  # the peer's state as a word, not its code
