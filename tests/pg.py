@@ -41,6 +41,8 @@ LANE_SUITES = [
     "tests/node/test_review_round.py",
     "tests/node/test_backup.py",
     "tests/node/test_upgrade.py",
+    "tests/node/test_idempotency.py",
+    "tests/node/test_logins.py",
     "tests/federation",
     "tests/ops/test_gunicorn.py",
 ]
