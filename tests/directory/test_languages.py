@@ -88,5 +88,5 @@ def test_the_network_page_is_written_in_the_catalogs_hungarian(brussels):
     assert (
         'Még egyetlen csomópont sincs listázva. A nemzeti csomópontok <a href="/apply">itt jelentkezhetnek</a>.' in html
     )  # the link's placeholder filled in the Hungarian sentence
-    dutch = brussels.test_client().get("/").get_data(as_text=True)  # the directory's setting: nl, not translated yet
-    assert "<h1>The SIF network</h1>" in dutch and "hálózat" not in dutch
+    dutch = brussels.test_client().get("/").get_data(as_text=True)  # the directory's setting: nl
+    assert "<h1>Het SIF-netwerk</h1>" in dutch and "hálózat" not in dutch

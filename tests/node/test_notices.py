@@ -46,10 +46,10 @@ def test_a_booking_is_stored_as_kind_and_params_and_mailed_in_the_providers_lang
     assert note.params == {"receiver": "Bert", "hours": 1, "amount": 1, "scheduled_for": "2026-03-03T14:00:00Z"}
     [mail] = mails(ctx).values()
     assert mail["To"] == "anna@example.org" and mail["Content-Language"] == "de"
-    assert mail["Subject"] == "[SIF node] Sitzung gebucht von Bert"
+    assert mail["Subject"] == "[SIF node] Bert hat ein Beratungsgespräch gebucht"
     body = mail.get_content()
-    assert "Bert hat 1 Std. gebucht (1\xa0SIF, treuhänderisch hinterlegt)." in body
-    assert "Sie ist für 03.03.2026, 15:00 geplant." in body  # 14:00 UTC is 15:00 in Berlin (CET)
+    assert "Bert hat 1 Std. gebucht (1\xa0SIF, treuhänderisch verwahrt)." in body
+    assert "Geplanter Termin: 03.03.2026, 15:00." in body  # 14:00 UTC is 15:00 in Berlin (CET)
 
 
 def test_a_recipient_who_chose_nothing_gets_the_nodes_language_and_zone(app, client, ctx, make_member, token_for):
@@ -72,7 +72,7 @@ def test_the_dashboard_and_the_api_show_a_notification_in_the_readers_language(c
     [shown] = client.get("/api/v1/notifications", headers=auth).json["notifications"]
     assert shown["subject"] == "Adviesgesprek geboekt door Bert" and shown["params"]["receiver"] == "Bert"
     [shown] = client.get("/api/v1/notifications", headers={**auth, "Accept-Language": "de"}).json["notifications"]
-    assert shown["subject"] == "Sitzung gebucht von Bert"  # the API: Accept-Language first
+    assert shown["subject"] == "Bert hat ein Beratungsgespräch gebucht"  # the API: Accept-Language first
 
 
 def test_a_review_invitation_from_abroad_arrives_in_the_reviewers_language(app, ctx, make_member):
@@ -207,7 +207,7 @@ def test_a_stored_row_missing_a_parameter_still_shows(ctx):
     subject, body = notices.render(
         "review_reminder", {"title": "Laptops"}, language="de", time_zone="UTC", settings=ctx.settings
     )
-    assert subject == 'Reminder: your review of "Laptops"' and body.startswith("Your review is due by :")
+    assert subject == "Erinnerung: Ihr Gutachten zu „Laptops“" and body.startswith("Your review is due by :")
 
 
 @pytest.mark.parametrize(

@@ -23,9 +23,9 @@ PAGES = [
     ("/statement", "<h1>Kontoauszug</h1>", "<h1>Statement</h1>"),
     ("/pay", "<h1>Ein Mitglied bezahlen</h1>", "<h1>Pay a member</h1>"),
     ("/proposals", "<h1>Ihre Vorschläge</h1>", "<h1>Your proposals</h1>"),
-    ("/advice", "<h1>Beratungsmarkt</h1>", "<h1>Advice market</h1>"),
+    ("/advice", "<h1>Beratungsbörse</h1>", "<h1>Advice market</h1>"),
     ("/profile", "<h1>Ihr Profil</h1>", "<h1>Your profile</h1>"),
-    ("/coordinator/", "<h1>Übersicht für Koordinatoren</h1>", "<h1>Coordinator dashboard</h1>"),
+    ("/coordinator/", "<h1>Übersicht für Koordinator*innen</h1>", "<h1>Coordinator dashboard</h1>"),
 ]
 
 
@@ -58,9 +58,9 @@ def test_the_dashboard_fills_in_numbers_with_the_languages_plural_and_states_as_
     client = app.test_client()
     login(client, member.email)
     html = page(client, "/dashboard")
-    assert "1 Sitzung wartet auf Sie." in html and '<span class="status">gebucht</span>' in html
+    assert "1 Beratungsgespräch wartet auf Sie." in html and '<span class="status">gebucht</span>' in html
     book(app.test_client(), headers, listing_id)
-    assert "2 Sitzungen warten auf Sie." in page(client, "/dashboard")
+    assert "2 Beratungsgespräche warten auf Sie." in page(client, "/dashboard")
 
 
 def test_a_refusal_names_the_field_by_its_label_in_the_readers_language(app, greta):
@@ -104,7 +104,7 @@ def test_the_statement_shows_the_welcome_grant_in_the_readers_language(app, gret
     client = app.test_client()
     login(client, greta[0].email)
     html = page(client, "/statement")  # kind and memo (stored in English) alike
-    assert "<td>Willkommensguthaben</td><td>Willkommensguthaben</td>" in html
+    assert "<td>Startguthaben</td><td>Startguthaben</td>" in html
 
 
 @pytest.mark.parametrize(
@@ -125,11 +125,11 @@ def test_a_stored_text_is_recognised_with_its_values(text, found):
 
 def test_written_and_label_in_the_readers_language(app):
     with app.test_request_context("/", headers={"Accept-Language": "de"}):
-        assert labels.written("Welcome grant") == "Willkommensguthaben"
-        assert labels.written("Advice session 7 held in escrow") == "Advice session 7 held in escrow"  # not yet
+        assert labels.written("Welcome grant") == "Startguthaben"
+        assert labels.written("Advice session 7 held in escrow") == "Beratungsgespräch 7 treuhänderisch verwahrt"
         assert labels.written("my own memo") == "my own memo"
         assert labels.label("booked", "booking_status") == "gebucht"
-        assert labels.label("timed_out", "invitation_status") == "timed out"  # no German yet: the English word
+        assert labels.label("timed_out", "invitation_status") == "Frist versäumt"
         assert labels.label("someday", "booking_status") == "someday"  # a state without a word: as stored
 
 
