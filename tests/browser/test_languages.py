@@ -30,9 +30,9 @@ def tr(language: str, msgid: str, **values) -> str:
     return text % values if values else text
 
 
-def api(url: str, email: str) -> requests.Session:
+def api(url: str, email: str, password: str = DEMO_PASSWORD) -> requests.Session:
     http = requests.Session()
-    token = http.post(f"{url}/api/v1/tokens", json={"email": email, "password": DEMO_PASSWORD}, timeout=30)
+    token = http.post(f"{url}/api/v1/tokens", json={"email": email, "password": password}, timeout=30)
     assert token.status_code == 201, token.text
     http.headers["Authorization"] = f"Bearer {token.json()['token']}"
     return http
@@ -92,7 +92,7 @@ def test_sign_up_and_pay_in_dutch_with_times_in_brussels(devnet, new_page, scree
     page.locator("main form button[type=submit]").click()
     page.wait_for_url("**/statement**")
     assert h1(page) == tr("nl", "Statement")
-    statement = api(node.url, "lien@example.org").get(f"{node.url}/api/v1/me/statement", timeout=30).json()
+    statement = api(node.url, "lien@example.org", "een lang wachtwoord").get(f"{node.url}/api/v1/me/statement", timeout=30).json()
     paid_at = next(line["at"] for line in statement["lines"] if line["memo"] == "koffie")
     local = formats.format_when(paid_at, "nl", ZoneInfo("Europe/Brussels"))
     assert local in page.locator("main").inner_text(), f"{local} (Brussels time, Dutch format) not on the page"
