@@ -230,3 +230,58 @@ def test_a_reason_from_another_node_is_shown_in_words_not_as_its_code(ctx, kind,
         kind, notices.stored_params(kind, params), language="en", time_zone="UTC", settings=ctx.settings
     )
     assert words in body and code not in body
+
+
+def test_a_hungarian_reviewer_gets_the_invitation_from_italy_in_hungarian(app, ctx, make_member):
+    """The issue's own example: the mail of a cross-border invitation, in Hungarian and Budapest time."""
+    eszter = make_member(
+        "eszter",
+        is_reviewer=True,
+        pool_consent=True,
+        expertise=["education"],
+        languages=["hu"],
+        language="hu",
+        time_zone="Europe/Budapest",
+    )
+    with ctx.db.write() as s:
+        s.add(
+            Peer(
+                node_id="it",
+                name="SIF Italy",
+                base_url="http://127.0.0.1:9",
+                country="IT",
+                fingerprint="x",
+                status="active",
+                created_at=ctx.now(),
+            )
+        )
+    with ctx.db.write() as s:
+        incoming_reviews.apply_invite(
+            s,
+            app.extensions["sifnet_federation"],
+            s.get(Peer, "it"),
+            SimpleNamespace(
+                body={
+                    "invite_id": "inv-hu",
+                    "proposal_ref": "7",
+                    "reviewer_handle": s.get(Member, eszter.id).pseudonym,
+                    "title": "Cucine solidali",
+                    "summary": "Cucine di comunità.",
+                    "tags": ["education"],
+                    "language": "it",
+                    "bounty": 2,
+                    "accept_by": "2026-03-05T09:00:00Z",
+                    "due_by": "2026-03-19T09:00:00Z",
+                }
+            ),
+            ctx.now(),
+        )
+    [mail] = mails(ctx).values()
+    hu = i18n.translations("hu")
+    assert mail["Subject"] == "[SIF node] " + hu.gettext("Review invitation from %(peer)s: %(title)s") % {
+        "peer": "SIF Italy",
+        "title": "Cucine solidali",
+    }
+    body = mail.get_content()
+    assert "Olaszország" in body and "2026. márc. 5. 10:00" in body  # Italy's name and 09:00 UTC in Budapest
+    assert mail["Content-Language"] == "hu"
