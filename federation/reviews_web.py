@@ -212,6 +212,16 @@ def incoming_page(incoming_id: int):
     return render_template("remote_invitation.html", i=view)
 
 
+@bp.get("/reviews/abroad/<int:incoming_id>/text")
+@login_required
+def text_arrived(incoming_id: int):
+    """Whether the full text has arrived (the invitation page's script asks, then shows it)."""
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        row = incoming.own_incoming(s, _me(s), incoming_id)
+        return jsonify({"ready": row.full_text is not None and row.status in ("accepted", "submitted")})
+
+
 @bp.post("/reviews/abroad/<int:incoming_id>/<any(accept, decline):action>")
 @login_required
 @form_action("reviews.invitations")

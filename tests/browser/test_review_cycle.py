@@ -83,13 +83,10 @@ def write_review(page) -> None:
     page.wait_for_url("**/reviews")
     assert "Invitation accepted." in flash(page)
     card = page.locator("section.card", has_text=TITLE)
-    for field, score in (
-        ("Shared value", "4"),
-        ("Social transformation", "5"),
-        ("Impact", "4"),
-        ("Your confidence", "3"),
-    ):
-        card.get_by_label(field).select_option(score)
+    assert card.locator("input[type=radio]:checked").count() == 0  # no score is chosen for the reviewer
+    assert "initiative alike" in card.locator("#score-shared_value .hint").inner_text()  # the tenet explained
+    for field, score in (("shared_value", "4"), ("social_transformation", "5"), ("impact", "4"), ("confidence", "3")):
+        card.locator(f"#score-{field} input[value='{score}']").check()
     card.get_by_label("Written feedback").fill(FEEDBACK)
     card.get_by_role("button", name="Submit review").click()
     page.wait_for_url("**/reviews")
