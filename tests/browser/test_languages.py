@@ -92,7 +92,8 @@ def test_sign_up_and_pay_in_dutch_with_times_in_brussels(devnet, new_page, scree
     page.locator("main form button[type=submit]").click()
     page.wait_for_url("**/statement**")
     assert h1(page) == tr("nl", "Statement")
-    statement = api(node.url, "lien@example.org", "een lang wachtwoord").get(f"{node.url}/api/v1/me/statement", timeout=30).json()
+    lien = api(node.url, "lien@example.org", "een lang wachtwoord")
+    statement = lien.get(f"{node.url}/api/v1/me/statement", timeout=30).json()
     paid_at = next(line["at"] for line in statement["lines"] if line["memo"] == "koffie")
     local = formats.format_when(paid_at, "nl", ZoneInfo("Europe/Brussels"))
     assert local in page.locator("main").inner_text(), f"{local} (Brussels time, Dutch format) not on the page"
