@@ -1,5 +1,8 @@
 """Polling: fetch every listed node's signed summary in parallel, verify it, keep the history.
 
+The initiatives and the funding leads a node lists are fetched only when the summary's hash of
+them changed.
+
 Each node is fetched in its own worker thread with its own time budget (``poll_timeout_ms``),
 so a slow or dead node costs the poll at most one timeout, not one per node: a poll of n nodes
 takes about ceil(n / poll_concurrency) times the slowest answer, bounded by the timeout. No
@@ -34,7 +37,8 @@ from protocol import (
     verify_envelope,
 )
 
-from .listings import INITIATIVES_PATH, keyring_of
+from . import funding
+from .listings import FUNDING_PATH, INITIATIVES_PATH, keyring_of
 from .tables import InitiativeRecord, Listing, PollRecord, Refusal, SummaryRecord
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,8 @@ class Target:
     initiatives_url: str
     keyring: Keyring = field(hash=False, compare=False)
     initiatives_hash: str = ""
+    funding_url: str = ""
+    funding_hash: str = ""
 
 
 @dataclass
@@ -72,6 +78,8 @@ class Outcome:
     raw: str = ""
     initiatives: list | None = None  # set when they changed and verified
     initiatives_hash: str = ""
+    funding: list | None = None  # the funding leads, set when they changed and verified
+    funding_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,9 +179,12 @@ def fetch_one(target: Target, checks: Checks) -> Outcome:
         summary=env,
         raw=raw.decode("utf-8"),
         initiatives_hash=env.body.get("initiatives_hash", ""),
+        funding_hash=env.body.get("funding_hash", ""),
     )
     if out.initiatives_hash != target.initiatives_hash:
         _fetch_initiatives(target, checks, out, budget=checks.timeout_s - (time.monotonic() - started))
+    if out.funding_hash != target.funding_hash:
+        _fetch_funding(target, checks, out, budget=checks.timeout_s - (time.monotonic() - started))
     return out
 
 
@@ -194,6 +205,25 @@ def _fetch_initiatives(target: Target, checks: Checks, out: Outcome, budget: flo
         out.initiatives_hash = target.initiatives_hash  # try again next poll
         out.code = exc.code
         out.message = f"initiatives not updated: {exc.message}"[:500]
+
+
+def _fetch_funding(target: Target, checks: Checks, out: Outcome, budget: float) -> None:
+    """Fetch the changed funding leads; a failure keeps the old ones and says why (the summary still counts)."""
+    if not out.funding_hash:
+        out.funding = []
+        return
+    try:
+        raw = http_get(target.funding_url, max(0.2, budget))
+        env = verify_answer(
+            raw, type_name="directory_funding", node_id=target.node_id, keyring=target.keyring, checks=checks
+        )
+        if list_hash(env.body["leads"]) != out.funding_hash:
+            raise Refused("funding_hash_mismatch", "the funding leads do not match the summary's hash")
+        out.funding = env.body["leads"]
+    except (FetchError, Refused) as exc:
+        out.funding_hash = target.funding_hash  # try again next poll
+        out.code = exc.code
+        out.message = f"funding leads not updated: {exc.message}"[:500]
 
 
 def poll_targets(targets: list[Target], checks: Checks, concurrency: int) -> list[Outcome]:
@@ -218,6 +248,7 @@ def poll_targets(targets: list[Target], checks: Checks, concurrency: int) -> lis
 
 def targets_of(session) -> list[Target]:
     rows = session.scalars(select(Listing).where(Listing.status == "listed").order_by(Listing.node_id)).all()
+    hashes = funding.known_hashes(session)
     return [
         Target(
             r.node_id,
@@ -225,6 +256,8 @@ def targets_of(session) -> list[Target]:
             r.base_url.rstrip("/") + INITIATIVES_PATH,
             keyring_of(r.keys, r.node_id),
             r.initiatives_hash,
+            r.base_url.rstrip("/") + FUNDING_PATH,
+            hashes.get(r.node_id, ""),
         )
         for r in rows
     ]
@@ -313,6 +346,8 @@ def record(directory, outcomes: list[Outcome], at: datetime) -> None:
                 )
             if out.initiatives is not None:
                 replace_initiatives(session, out.node_id, out.initiatives, at)
+            if out.funding is not None:
+                funding.replace_leads(session, out.node_id, out.funding, out.funding_hash, at)
         polls = [
             {"node_id": o.node_id, "at": at, "outcome": o.health, "latency_ms": o.latency_ms, "code": o.code}
             for o in outcomes
