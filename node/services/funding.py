@@ -94,11 +94,14 @@ def deadline_of(value: object, zone: str) -> datetime | None:
     in ``zone``; an ISO 8601 time with an offset as it says. Empty: no deadline."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, str) and (DAY_RE.fullmatch(value.strip()) or LOCAL_RE.fullmatch(value.strip())):
-        text = value.strip()
-        moment = parse_local_datetime(text if "T" in text else f"{text}T{END_OF_DAY}", "deadline", zone)
-    else:
-        moment = clean_datetime(value, "deadline")
+    try:
+        if isinstance(value, str) and (DAY_RE.fullmatch(value.strip()) or LOCAL_RE.fullmatch(value.strip())):
+            text = value.strip()
+            moment = parse_local_datetime(text if "T" in text else f"{text}T{END_OF_DAY}", "deadline", zone)
+        else:
+            moment = clean_datetime(value, "deadline")
+    except OverflowError:  # the first hours of year 1 in a zone east of UTC: before any datetime
+        raise ValidationError(_("Deadline: please give a real date."), code="invalid_time", field="deadline") from None
     return moment.replace(microsecond=0)
 
 

@@ -161,6 +161,8 @@ def test_a_deadline_day_closes_at_the_end_of_that_day_in_the_posters_time_zone(c
     assert post(client, hanne, deadline="")["deadline"] is None
     gap = client.post("/api/v1/funding", headers=hanne, json={**LEAD, "deadline": "2026-03-29T02:30"})
     assert gap.json["error"]["code"] == "nonexistent_local_time"
+    early = client.post("/api/v1/funding", headers=hanne, json={**LEAD, "deadline": "0001-01-01T00:00:00+05:00"})
+    assert (early.status_code, early.json["error"]["code"]) == (422, "invalid_time")  # before any datetime
 
 
 def test_the_list_puts_upcoming_deadlines_first_filters_and_pages(client, ctx, people, clock):

@@ -41,6 +41,7 @@ def test_post_a_lead_see_it_listed_and_follow_a_topic(app, ctx, make_member):
     anna = browser(app, "anna")
     page = anna.get("/funding").get_data(as_text=True)
     assert "No funding lead yet" in page and 'name="countries" multiple' in page and ">Hungary</option>" in page
+    assert "Deadline (optional; your time zone: Europe/Brussels)" in page
 
     posted = anna.post("/funding/leads", data={**FORM, "csrf_token": csrf(anna, "/funding")})
     assert posted.status_code == 303
