@@ -190,40 +190,39 @@ def fetch_one(target: Target, checks: Checks) -> Outcome:
 
 def _fetch_initiatives(target: Target, checks: Checks, out: Outcome, budget: float) -> None:
     """Fetch the changed initiatives; a failure keeps the old ones and says why (the summary still counts)."""
-    if not out.initiatives_hash:
-        out.initiatives = []
-        return
     try:
-        raw = http_get(target.initiatives_url, max(0.2, budget))
-        env = verify_answer(
-            raw, type_name="directory_initiatives", node_id=target.node_id, keyring=target.keyring, checks=checks
+        out.initiatives = _fetch_list(
+            target, checks, target.initiatives_url, "directory_initiatives", "initiatives", out.initiatives_hash, budget
         )
-        if list_hash(env.body["initiatives"]) != out.initiatives_hash:
-            raise Refused("initiatives_hash_mismatch", "the initiatives do not match the summary's hash")
-        out.initiatives = env.body["initiatives"]
     except (FetchError, Refused) as exc:
         out.initiatives_hash = target.initiatives_hash  # try again next poll
-        out.code = exc.code
-        out.message = f"initiatives not updated: {exc.message}"[:500]
+        out.code, out.message = exc.code, f"initiatives not updated: {exc.message}"[:500]
 
 
 def _fetch_funding(target: Target, checks: Checks, out: Outcome, budget: float) -> None:
     """Fetch the changed funding leads; a failure keeps the old ones and says why (the summary still counts)."""
-    if not out.funding_hash:
-        out.funding = []
-        return
     try:
-        raw = http_get(target.funding_url, max(0.2, budget))
-        env = verify_answer(
-            raw, type_name="directory_funding", node_id=target.node_id, keyring=target.keyring, checks=checks
+        out.funding = _fetch_list(
+            target, checks, target.funding_url, "directory_funding", "leads", out.funding_hash, budget
         )
-        if list_hash(env.body["leads"]) != out.funding_hash:
-            raise Refused("funding_hash_mismatch", "the funding leads do not match the summary's hash")
-        out.funding = env.body["leads"]
     except (FetchError, Refused) as exc:
         out.funding_hash = target.funding_hash  # try again next poll
-        out.code = exc.code
-        out.message = f"funding leads not updated: {exc.message}"[:500]
+        out.code, out.message = exc.code, f"funding leads not updated: {exc.message}"[:500]
+
+
+def _fetch_list(
+    target: Target, checks: Checks, url: str, type_name: str, member: str, expected: str, budget: float
+) -> list:
+    """The list a summary names by its hash (none: empty), fetched and verified; raises FetchError or Refused."""
+    if not expected:
+        return []
+    raw = http_get(url, max(0.2, budget))
+    env = verify_answer(raw, type_name=type_name, node_id=target.node_id, keyring=target.keyring, checks=checks)
+    if list_hash(env.body[member]) != expected:
+        raise Refused(
+            f"{type_name.removeprefix('directory_')}_hash_mismatch", f"the {member} do not match the summary's hash"
+        )
+    return env.body[member]
 
 
 def poll_targets(targets: list[Target], checks: Checks, concurrency: int) -> list[Outcome]:
