@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import String, case, cast, func, or_, select
 
 from .. import countries
-from ..errors import ForbiddenError, NotFoundError, ValidationError
+from ..errors import ForbiddenError, IllegalTransitionError, NotFoundError, ValidationError
 from ..i18n import parse_local_datetime
 from ..lifecycle import FUNDING_LEAD
 from ..settings import Settings
@@ -182,13 +182,18 @@ def _changeable(session, member: Member, lead_id: int) -> FundingLead:
     return lead
 
 
+def _require_open(lead: FundingLead) -> FundingLead:
+    """Only an open lead changes; the refusal says what the lead is now."""
+    if lead.status != "open":
+        raise IllegalTransitionError(FUNDING_LEAD.refusal(lead.status))
+    return lead
+
+
 def update_lead(
     session, settings: Settings, *, member: Member, lead_id: int, data: dict, zone: str, now: datetime
 ) -> FundingLead:
     """The poster or a coordinator changes some fields of an open lead."""
-    lead = _changeable(session, member, lead_id)
-    if lead.status != "open":
-        FUNDING_LEAD.check(lead.status, "open")  # refused: says what the lead is now
+    lead = _require_open(_changeable(session, member, lead_id))
     for name, value in _clean(settings, data, zone=zone, now=now, lead=lead).items():
         setattr(lead, name, value)
     lead.updated_at = now
@@ -207,9 +212,7 @@ def set_network_wide(session, *, member: Member, lead_id: int, network_wide: obj
     """A coordinator shares an open lead of this node with the network, or stops sharing it."""
     wanted = clean_bool(network_wide, "network_wide")
     members.require_coordinator(member)
-    lead = _changeable(session, member, lead_id)
-    if lead.status != "open":
-        FUNDING_LEAD.check(lead.status, "open")
+    lead = _require_open(_changeable(session, member, lead_id))
     lead.network_wide, lead.updated_at = wanted, now
     return lead
 
