@@ -62,7 +62,9 @@ def _url(value: object) -> str:
         host = None
     if not URL_RE.fullmatch(text) or URL_UNSAFE & set(text) or not host:
         raise ValidationError(
-            _("Link: please give a web address that starts with http:// or https://."), code="bad_url", field="url"
+            _("Link: please give a full web address, starting with http:// or https://, without spaces."),
+            code="bad_url",
+            field="url",
         )
     return text
 
