@@ -35,7 +35,11 @@ LEAD = {
 def leads_on(node: NodeProcess, origin: str) -> dict[str, tuple]:
     """ref -> (title, deadline set, topics) of the leads a node keeps from `origin`, read from its database."""
     rows = db_rows(node, "SELECT ref, title, deadline, topics FROM funding_leads WHERE origin_node = ?", origin)
-    return {ref: (title, deadline is not None, json.loads(topics)) for ref, title, deadline, topics in rows}
+    # SQLite gives the JSON column as text, PostgreSQL as the list.
+    return {
+        ref: (title, deadline is not None, topics if isinstance(topics, list) else json.loads(topics))
+        for ref, title, deadline, topics in rows
+    }
 
 
 def listed(member: NodeClient) -> list[dict]:
