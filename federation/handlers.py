@@ -12,7 +12,7 @@ from __future__ import annotations
 
 def register_handlers(fed) -> None:
     """Fill the federation object's registries; a type registered twice is refused."""
-    from . import checkpoints, incoming_reviews, keys, pools, remote_reviews, settlement, transfers
+    from . import checkpoints, funding, incoming_reviews, keys, pools, remote_reviews, settlement, transfers
 
     channel = fed.channel_handlers
     channel.add("key_rotation", keys.apply_key_rotation)
@@ -21,6 +21,8 @@ def register_handlers(fed) -> None:
     channel.add("transfer_bounce", transfers.apply_bounce)
     channel.add("reviewer_pool_snapshot", pools.apply_snapshot)
     channel.add("reviewer_pool_delta", pools.apply_delta)
+    channel.add("funding_lead_snapshot", funding.apply_snapshot)
+    channel.add("funding_lead_delta", funding.apply_delta)
     channel.add("review_invite", incoming_reviews.apply_invite)
     channel.add("review_cancel", incoming_reviews.apply_cancel)
     channel.add("proposal_share", incoming_reviews.apply_share)

@@ -1,4 +1,4 @@
-"""Federation's scheduled work: delivery retries with backoff, and checkpoints with every peer."""
+"""Federation's scheduled work: delivery retries with backoff, checkpoints, clearing rounds, pools and funding leads."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ log = logging.getLogger(__name__)
 
 def register_sweeps(sweeps) -> None:
     """Add federation's sweeps to the node's (run after the node's own)."""
-    for fn in (retry_deliveries, exchange_checkpoints, advance_clearing_rounds, share_reviewer_pools):
+    for fn in (
+        retry_deliveries,
+        exchange_checkpoints,
+        advance_clearing_rounds,
+        share_reviewer_pools,
+        share_funding_leads,
+    ):
         sweeps.add(fn.__name__, fn)
 
 
@@ -63,3 +69,11 @@ def share_reviewer_pools(ctx) -> int:
 
     fed = ctx.federation
     return share_pools(fed) if fed is not None else 0
+
+
+def share_funding_leads(ctx) -> int:
+    """Send each active peer our network-wide funding leads: a snapshot first, then the changes."""
+    from .funding import share_leads
+
+    fed = ctx.federation
+    return share_leads(fed) if fed is not None else 0

@@ -1,9 +1,11 @@
-"""This node's signed figures for the network directory: aggregates only, and the initiatives that consented.
+"""This node's signed figures for the network directory: aggregates only, the initiatives that consented, and
+the funding leads shared network-wide.
 
-Served at GET /federation/v1/summary (a ``directory_summary`` envelope) and
-GET /federation/v1/initiatives (a ``directory_initiatives`` envelope), both addressed to
-the directory named by the ``directory_id`` setting: the node's coordinator chose to be
-listed there. Nothing personal leaves the node: counts, a median, sums and positions.
+Served at GET /federation/v1/summary (a ``directory_summary`` envelope),
+GET /federation/v1/initiatives (a ``directory_initiatives`` envelope) and GET /federation/v1/funding
+(a ``directory_funding`` envelope), all addressed to the directory named by the ``directory_id``
+setting: the node's coordinator chose to be listed there. Nothing personal leaves the node: counts,
+a median, sums and positions, and leads without their posters.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from sqlalchemy import func, select
 from node.tables import Account, Member, Proposal, Review, ReviewInvitation
 from protocol import PROTOCOL_VERSION, Envelope, b64url_encode, canonical_json, make_envelope, sign_envelope
 
+from . import funding as funding_service
 from . import initiatives as initiatives_service
 from .checkpoints import position_of
 from .identity import SUMMARY_PATH, new_envelope_id
 from .tables import ChannelEntry, Peer
 
 INITIATIVES_PATH = "/federation/v1/initiatives"
+FUNDING_PATH = "/federation/v1/funding"
 TAG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
 
@@ -184,6 +188,9 @@ def summary_body(session, settings, now: datetime) -> dict:
     done = clearings(session)
     if done:
         body["clearings"] = done
+    leads = funding_service.directory_body(session, now)
+    if leads["leads"]:
+        body["funding_hash"] = funding_service.leads_hash(leads)
     return body
 
 
@@ -224,3 +231,9 @@ def initiatives():
     return _serve(
         lambda s, fed, now: signed(fed, "directory_initiatives", initiatives_body(s, fed.ctx.settings.base_url), now)
     )
+
+
+@bp.get(FUNDING_PATH)
+def funding():
+    """The funding leads this node shares with the network, signed for its directory."""
+    return _serve(lambda s, fed, now: signed(fed, "directory_funding", funding_service.directory_body(s, now), now))

@@ -242,6 +242,17 @@ class PoolShare(SQLModel, table=True):
     sent_at: datetime
 
 
+class FundingShare(SQLModel, table=True):
+    """What this node last sent a peer of its network-wide funding leads, so the next delta is the difference."""
+
+    __tablename__ = "fed_funding_shares"
+
+    peer_id: str = Field(primary_key=True, max_length=32)
+    records: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))  # ref -> lead
+    snapshot_at: datetime
+    sent_at: datetime
+
+
 class PoolReviewer(SQLModel, table=True):
     """A reviewer a peer shares with us, under their pseudonymous handle; nothing personal."""
 

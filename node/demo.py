@@ -9,13 +9,15 @@ or not at all; a node that already has any demo email is left as it is, which ma
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
 
-from .services import advice, ledger, members, proposals, reviews
+from .clock import iso
+from .services import advice, funding, ledger, members, proposals, reviews
 from .tables import Member
 
 DEMO_PASSWORD = "sif-demo-2026"
@@ -55,7 +57,7 @@ def _any_member(session, emails: list[str]) -> bool:
 
 
 def _seed(s, ctx, cast: dict) -> None:
-    """Everything in one transaction: people, listings, a session, payments, proposals and a review."""
+    """Everything in one transaction: people, listings, a session, payments, proposals, a review and funding leads."""
     now, settings = ctx.now(), ctx.settings
     coordinator = _coordinator(s, ctx, now)
     people = {m["handle"]: _member(s, ctx, coordinator, m, now) for m in cast["members"]}
@@ -103,6 +105,18 @@ def _seed(s, ctx, cast: dict) -> None:
         )
         if n == 0:
             _review_cycle(s, ctx, proposal, people[item["who"]], cast["review"], now)
+    for item in cast.get("funding", []):
+        _funding_lead(s, ctx, coordinator, people[item["who"]], item, now)
+
+
+def _funding_lead(s, ctx, coordinator: Member, poster: Member, item: dict, now) -> None:
+    """A lead the member posts (its deadline some days ahead); the coordinator shares the network-wide ones."""
+    data = {k: item[k] for k in ("title", "url", "countries", "description")}
+    data["topics"] = _tags(ctx.settings, item, "topics")
+    data["deadline"] = iso(now + timedelta(days=item["deadline_days"]))
+    lead = funding.post_lead(s, ctx.settings, member=poster, data=data, zone="UTC", now=now)
+    if item["network_wide"]:
+        funding.set_network_wide(s, member=coordinator, lead_id=lead.id, network_wide=True, now=now)
 
 
 def _coordinator(s, ctx, now) -> Member:

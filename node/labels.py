@@ -76,6 +76,7 @@ LABELS: dict[str, Mapping[object, object]] = {
     "advice_kind": {"offer": _l("offer"), "request": _l("request")},
     "advice_kinds": {"offer": _l("offers"), "request": _l("requests")},
     "listing_status": {"open": _l("open"), "closed": _l("closed")},
+    "funding_lead_status": {"open": _l("open"), "withdrawn": _l("withdrawn")},
     "booking_status": {
         "proposed": _l("proposed"),
         "booked": _l("booked"),
@@ -213,6 +214,10 @@ LABELS: dict[str, Mapping[object, object]] = {
         "review_capacity": _l("Reviews at a time"),
         "is_reviewer": _l("I want to review proposals"),
         "pool_consent": _l("Shared reviewer pool"),
+        "url": _l("Link"),
+        "countries": _l("Countries"),
+        "topics": _l("Topics"),
+        "deadline_time": _l("Time of day"),
     },
 }
 

@@ -18,6 +18,7 @@ REFUSALS = {
     "proposal": (N_("This proposal is %(state)s; that is not possible now."), "proposal_status"),
     "invitation": (N_("This invitation is %(state)s; that is not possible now."), "invitation_status"),
     "round": (N_("This review round is %(state)s; that is not possible now."), "round_status"),
+    "funding_lead": (N_("This funding lead is %(state)s; that is not possible now."), "funding_lead_status"),
 }
 
 
@@ -80,6 +81,9 @@ BOOKING = lifecycle(
 )
 
 LISTING = lifecycle("listing", "open", open="closed", closed="")
+
+# A funding lead: its poster or a coordinator withdraws it (it then leaves peers and the directory too).
+FUNDING_LEAD = lifecycle("funding_lead", "open", open="withdrawn", withdrawn="")
 
 PROPOSAL = lifecycle("proposal", "open", open="completed withdrawn closed", completed="", withdrawn="", closed="")
 

@@ -170,6 +170,16 @@ NOTICES: dict[str, Notice] = {
         shown={"share": AMOUNT, "refunded": AMOUNT},
         terms={"note": _SETTLEMENT_NOTES},
     ),
+    # funding leads (node/services/topics.py)
+    "funding_deadline": Notice(
+        N_("Deadline soon: %(title)s"),
+        N_(
+            'Applications for "%(title)s" close on %(deadline)s; you follow one of its topics. Details: %(url)s '
+            "(on this node: %(base_url)s/funding/leads/%(lead_id)s)."
+        ),
+        shown={"deadline": TIME, "country": COUNTRY},
+        extras=(("country", N_("It was shared by the network in %(country)s.")),),
+    ),
     # between nodes (federation/transfers.py, incoming_reviews.py, initiatives.py)
     "payment": Notice(
         N_("You received %(amount)s from %(payer)s"),

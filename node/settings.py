@@ -79,6 +79,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("review_due_days", int, 14, "Days a reviewer has, after accepting, to submit the review."),
     Setting("reminder_hours", int, 48, "A reminder is sent this many hours before a review is due."),
     Setting(
+        "funding_reminder_days",
+        int,
+        7,
+        "Members who follow a topic are reminded (notification and mail, once per member and lead) this many days "
+        "(0 to 366) before the deadline of a funding lead on it; 0: no reminders.",
+        lambda days: 0 <= days <= 366,
+    ),
+    Setting(
         "scheduler",
         str,
         "inprocess",

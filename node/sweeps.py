@@ -15,7 +15,7 @@ Sweep = Callable[..., int]
 
 def register_sweeps(sweeps: Registry[Sweep]) -> None:
     """Add the node's own sweeps (federation adds its own in federation.jobs.register_sweeps)."""
-    from .services import advice, notify, reviews, rounds
+    from .services import advice, notify, reviews, rounds, topics
 
     for fn in (
         notify.deliver_notifications,
@@ -25,5 +25,6 @@ def register_sweeps(sweeps: Registry[Sweep]) -> None:
         reviews.remind_reviewers,
         reviews.retry_matching,
         rounds.solve_due_rounds,
+        topics.remind_funding_deadlines,
     ):
         sweeps.add(fn.__name__, fn)

@@ -343,6 +343,58 @@ class RemoteConflict(SQLModel, table=True):
     created_at: datetime
 
 
+# --- funding leads --------------------------------------------------------------
+
+
+class FundingLead(SQLModel, table=True):
+    """A grant call, fund or investor: posted by a member here, or shared network-wide by a peer node."""
+
+    __tablename__ = "funding_leads"
+    __table_args__ = (UniqueConstraint("origin_node", "ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(max_length=64)  # the origin node's name for it, stable (on the wire)
+    origin_node: str = Field(default="", max_length=32)  # "" = posted on this node
+    origin_country: str = Field(default="", max_length=2)  # of the peer node that shared it
+    poster_id: int | None = Field(default=None, foreign_key="members.id", index=True)  # None: from a peer
+    title: str = Field(max_length=200)
+    url: str = Field(max_length=2048)
+    deadline: datetime | None = Field(default=None, index=True)
+    countries: list = Field(default_factory=list, sa_column=_json_list())  # ISO codes; empty = any
+    topics: list = Field(default_factory=list, sa_column=_json_list())  # expertise tags
+    description: str = Field(default="", max_length=1000)
+    network_wide: bool = Field(default=False)  # a coordinator shares it with every peer and the directory
+    status: str = Field(default="open", max_length=16)  # see node.lifecycle.FUNDING_LEAD
+    created_at: datetime
+    updated_at: datetime
+    withdrawn_at: datetime | None = None
+
+
+class TopicFollow(SQLModel, table=True):
+    """A member follows an expertise tag: reminded before the deadlines of funding leads on it."""
+
+    __tablename__ = "topic_follows"
+    __table_args__ = (UniqueConstraint("member_id", "tag"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    tag: str = Field(max_length=64)
+    created_at: datetime
+
+
+class FundingReminder(SQLModel, table=True):
+    """A deadline reminder sent to a member for a lead; the unique row makes it once, whoever runs the sweep."""
+
+    __tablename__ = "funding_reminders"
+    __table_args__ = (UniqueConstraint("member_id", "origin_node", "lead_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    origin_node: str = Field(max_length=32)  # with lead_ref: the lead, also after a peer re-sent it
+    lead_ref: str = Field(max_length=64)
+    sent_at: datetime
+
+
 # --- notifications -------------------------------------------------------------
 
 

@@ -93,6 +93,20 @@ INITIATIVE = Obj(
     }
 )
 MAX_INITIATIVES = 200
+# A funding lead (grant call, fund, investor) a node shares with the network; nothing about who posted it.
+# 100 leads of the largest size (a 2048-character link, 1000 characters of description) stay under 1 MiB.
+FUNDING_LEAD = Obj(
+    {
+        "ref": REF,
+        "title": TITLE,
+        "url": URL,
+        "deadline": Optional(Time()),
+        "countries": List(COUNTRY, 64),
+        "topics": TAGS,
+        "description": Str(1000),
+    }
+)
+LEADS_PER_MESSAGE = 100
 # A clearing round a node applied, as reported to the directory.
 CLEARING = Obj(
     {
@@ -192,6 +206,12 @@ MESSAGE_TYPES: Mapping[str, MessageType] = _registry(
     ),
     _t("reviewer_pool_snapshot", {"reviewers": List(REVIEWER, 5000)}, channel=True),
     _t("reviewer_pool_delta", {"upserts": List(REVIEWER, 5000), "removals": List(HANDLE, 5000)}, channel=True),
+    _t("funding_lead_snapshot", {"leads": List(FUNDING_LEAD, LEADS_PER_MESSAGE)}, channel=True),
+    _t(
+        "funding_lead_delta",
+        {"upserts": List(FUNDING_LEAD, LEADS_PER_MESSAGE), "removals": List(REF, 5000)},
+        channel=True,
+    ),
     _t(
         "review_invite",
         {
@@ -299,9 +319,11 @@ MESSAGE_TYPES: Mapping[str, MessageType] = _registry(
             "protocol_version": Int(1, 2**31 - 1),
             "initiatives_hash": Optional(HASH),
             "clearings": Optional(List(CLEARING, 64)),
+            "funding_hash": Optional(HASH),
         },
     ),
     _t("directory_initiatives", {"initiatives": List(INITIATIVE, MAX_INITIATIVES)}),
+    _t("directory_funding", {"leads": List(FUNDING_LEAD, LEADS_PER_MESSAGE)}),
 )
 
 

@@ -55,10 +55,12 @@ def test_each_app_has_its_own_sweeps_in_one_order(app):
         "remind_reviewers",
         "retry_matching",
         "solve_due_rounds",
+        "remind_funding_deadlines",
         "retry_deliveries",
         "exchange_checkpoints",
         "advance_clearing_rounds",
         "share_reviewer_pools",
+        "share_funding_leads",
     ]
 
 

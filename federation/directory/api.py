@@ -17,7 +17,7 @@ from node.api.base import json_body, only_fields
 from node.clock import iso
 from node.errors import DomainError, NotFoundError, ValidationError
 
-from . import listings, network, scan
+from . import funding, listings, network, scan
 from .poller import Refused, record_push
 
 bp = Blueprint("directory_api", __name__)
@@ -54,6 +54,7 @@ TABLES = {
     "positions": _listed(network.positions),
     "clearing": _listed(network.clearing),
     "initiatives": lambda s, d: network.initiatives(s),
+    "funding": lambda s, d: funding.leads(s, d.now(), **funding.check_filters(request.args)),
     "refusals": lambda s, d: network.refusals(s, limit=1000),
 }
 

@@ -22,6 +22,7 @@ from .tables import Listing
 
 SUMMARY_PATH = "/federation/v1/summary"
 INITIATIVES_PATH = "/federation/v1/initiatives"
+FUNDING_PATH = "/federation/v1/funding"
 MAX_PENDING = 100  # open applications; keeps a public apply form from filling the table
 
 

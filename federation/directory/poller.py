@@ -1,5 +1,8 @@
 """Polling: fetch every listed node's signed summary in parallel, verify it, keep the history.
 
+The initiatives and the funding leads a node lists are fetched only when the summary's hash of
+them changed.
+
 Each node is fetched in its own worker thread with its own time budget (``poll_timeout_ms``),
 so a slow or dead node costs the poll at most one timeout, not one per node: a poll of n nodes
 takes about ceil(n / poll_concurrency) times the slowest answer, bounded by the timeout. No
@@ -34,7 +37,8 @@ from protocol import (
     verify_envelope,
 )
 
-from .listings import INITIATIVES_PATH, keyring_of
+from . import funding
+from .listings import FUNDING_PATH, INITIATIVES_PATH, keyring_of
 from .tables import InitiativeRecord, Listing, PollRecord, Refusal, SummaryRecord
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,8 @@ class Target:
     initiatives_url: str
     keyring: Keyring = field(hash=False, compare=False)
     initiatives_hash: str = ""
+    funding_url: str = ""
+    funding_hash: str = ""
 
 
 @dataclass
@@ -72,6 +78,8 @@ class Outcome:
     raw: str = ""
     initiatives: list | None = None  # set when they changed and verified
     initiatives_hash: str = ""
+    funding: list | None = None  # the funding leads, set when they changed and verified
+    funding_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,29 +179,50 @@ def fetch_one(target: Target, checks: Checks) -> Outcome:
         summary=env,
         raw=raw.decode("utf-8"),
         initiatives_hash=env.body.get("initiatives_hash", ""),
+        funding_hash=env.body.get("funding_hash", ""),
     )
     if out.initiatives_hash != target.initiatives_hash:
         _fetch_initiatives(target, checks, out, budget=checks.timeout_s - (time.monotonic() - started))
+    if out.funding_hash != target.funding_hash:
+        _fetch_funding(target, checks, out, budget=checks.timeout_s - (time.monotonic() - started))
     return out
 
 
 def _fetch_initiatives(target: Target, checks: Checks, out: Outcome, budget: float) -> None:
     """Fetch the changed initiatives; a failure keeps the old ones and says why (the summary still counts)."""
-    if not out.initiatives_hash:
-        out.initiatives = []
-        return
     try:
-        raw = http_get(target.initiatives_url, max(0.2, budget))
-        env = verify_answer(
-            raw, type_name="directory_initiatives", node_id=target.node_id, keyring=target.keyring, checks=checks
+        out.initiatives = _fetch_list(
+            target, checks, target.initiatives_url, "directory_initiatives", "initiatives", out.initiatives_hash, budget
         )
-        if list_hash(env.body["initiatives"]) != out.initiatives_hash:
-            raise Refused("initiatives_hash_mismatch", "the initiatives do not match the summary's hash")
-        out.initiatives = env.body["initiatives"]
     except (FetchError, Refused) as exc:
         out.initiatives_hash = target.initiatives_hash  # try again next poll
-        out.code = exc.code
-        out.message = f"initiatives not updated: {exc.message}"[:500]
+        out.code, out.message = exc.code, f"initiatives not updated: {exc.message}"[:500]
+
+
+def _fetch_funding(target: Target, checks: Checks, out: Outcome, budget: float) -> None:
+    """Fetch the changed funding leads; a failure keeps the old ones and says why (the summary still counts)."""
+    try:
+        out.funding = _fetch_list(
+            target, checks, target.funding_url, "directory_funding", "leads", out.funding_hash, budget
+        )
+    except (FetchError, Refused) as exc:
+        out.funding_hash = target.funding_hash  # try again next poll
+        out.code, out.message = exc.code, f"funding leads not updated: {exc.message}"[:500]
+
+
+def _fetch_list(
+    target: Target, checks: Checks, url: str, type_name: str, member: str, expected: str, budget: float
+) -> list:
+    """The list a summary names by its hash (none: empty), fetched and verified; raises FetchError or Refused."""
+    if not expected:
+        return []
+    raw = http_get(url, max(0.2, budget))
+    env = verify_answer(raw, type_name=type_name, node_id=target.node_id, keyring=target.keyring, checks=checks)
+    if list_hash(env.body[member]) != expected:
+        raise Refused(
+            f"{type_name.removeprefix('directory_')}_hash_mismatch", f"the {member} do not match the summary's hash"
+        )
+    return env.body[member]
 
 
 def poll_targets(targets: list[Target], checks: Checks, concurrency: int) -> list[Outcome]:
@@ -218,6 +247,7 @@ def poll_targets(targets: list[Target], checks: Checks, concurrency: int) -> lis
 
 def targets_of(session) -> list[Target]:
     rows = session.scalars(select(Listing).where(Listing.status == "listed").order_by(Listing.node_id)).all()
+    hashes = funding.known_hashes(session)
     return [
         Target(
             r.node_id,
@@ -225,6 +255,8 @@ def targets_of(session) -> list[Target]:
             r.base_url.rstrip("/") + INITIATIVES_PATH,
             keyring_of(r.keys, r.node_id),
             r.initiatives_hash,
+            r.base_url.rstrip("/") + FUNDING_PATH,
+            hashes.get(r.node_id, ""),
         )
         for r in rows
     ]
@@ -313,6 +345,8 @@ def record(directory, outcomes: list[Outcome], at: datetime) -> None:
                 )
             if out.initiatives is not None:
                 replace_initiatives(session, out.node_id, out.initiatives, at)
+            if out.funding is not None:
+                funding.replace_leads(session, out.node_id, out.funding, out.funding_hash, at)
         polls = [
             {"node_id": o.node_id, "at": at, "outcome": o.health, "latency_ms": o.latency_ms, "code": o.code}
             for o in outcomes

@@ -97,6 +97,33 @@ class InitiativeRecord(DirectoryModel, table=True):
     updated_at: datetime
 
 
+class FundingRecord(DirectoryModel, table=True):
+    """A funding lead a listed node shares with the network, as of its last verified directory_funding."""
+
+    __tablename__ = "funding_leads"
+
+    node_id: str = Field(primary_key=True, max_length=32)
+    ref: str = Field(primary_key=True, max_length=64)
+    title: str = Field(max_length=200)
+    url: str = Field(max_length=2048)
+    deadline: datetime | None = None
+    countries: list = Field(default_factory=list, sa_column=_json(list))
+    topics: list = Field(default_factory=list, sa_column=_json(list))
+    description: str = Field(default="", max_length=1000)
+    updated_at: datetime
+
+
+class FundingSource(DirectoryModel, table=True):
+    """The funding_hash of a node's leads the directory holds (a table of its own: create_all adds a new table
+    to an existing directory database, not a column)."""
+
+    __tablename__ = "funding_sources"
+
+    node_id: str = Field(primary_key=True, max_length=32)
+    funding_hash: str = Field(default="", max_length=64)
+    updated_at: datetime
+
+
 class Refusal(DirectoryModel, table=True):
     """A summary the directory refused (bad signature, unlisted node, wrong recipient, ...), kept to be shown."""
 

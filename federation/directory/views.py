@@ -1,4 +1,5 @@
-"""The directory's pages: the network at a glance, one node's history, initiatives and the quick scan, applying."""
+"""The directory's pages: the network at a glance, one node's history, initiatives and the quick scan, funding
+leads, applying."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from node import i18n
 from node.errors import DomainError
 from protocol import canonical_json
 
-from . import charts, network, scan
+from . import charts, funding, network, scan
 from .admin import bp as admin_bp
 from .api import directory, match_json, scan_items, scan_request, submit_application
 from .tables import Listing
@@ -148,6 +149,25 @@ def initiatives_page():
         names=names,
         threshold=d.settings.scan_threshold,
         stages=scan.STAGES,
+    )
+
+
+@bp.get("/funding")
+def funding_page():
+    """The funding leads listed nodes share network-wide, soonest deadline first, with filters."""
+    d = directory()
+    now = d.now()
+    try:
+        chosen = funding.check_filters(request.args)
+    except DomainError as exc:
+        flash(f"{exc.message} [{exc.code}]", "error")
+        return redirect(url_for("directory.funding_page"), 303)
+    with d.db.read() as s:
+        every = funding.leads(s, now)
+        shown = funding.leads(s, now, **chosen) if any(chosen.values()) else every
+    query = {name: value for name, value in chosen.items() if value}
+    return render_template(
+        "directory_funding.html", leads=shown, total=len(every), chosen=chosen, query=query, **funding.choices(every)
     )
 
 

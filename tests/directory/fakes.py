@@ -1,5 +1,5 @@
 """Small stand-ins for national nodes: a threaded loopback HTTP server per node that serves a node document,
-a signed directory summary and signed initiatives, each signed for real with the node's own key.
+a signed directory summary, signed initiatives and signed funding leads, each signed for real with the node's own key.
 
 A FakeNode can answer slowly (``delay``), sign badly (``mode="bad_signature"``), address another
 directory (``mode="wrong_recipient"``), or pass off another node's summary (``mode="impostor"``).
@@ -60,6 +60,7 @@ class FakeNode:
         *,
         body: dict | None = None,
         initiatives: list | None = None,
+        funding: list | None = None,
         delay: float = 0.0,
         mode: str = "good",
         directory_id: str = "eu-dir",
@@ -68,6 +69,8 @@ class FakeNode:
         self.node_id, self.country, self.delay, self.mode = node_id, country, delay, mode
         self.body = dict(BODY if body is None else body)
         self.initiatives = list(initiatives or [])
+        self.funding = list(funding or [])
+        self.funding_hash_override = ""  # a summary naming other leads than those served
         self.directory_id, self.now = directory_id, now
         self.key = key_for(node_id)
         self.hits: dict[str, int] = {}
@@ -119,6 +122,9 @@ class FakeNode:
         if self.initiatives:
             listed = self.initiatives_body()["initiatives"]
             body["initiatives_hash"] = b64url_encode(hashlib.sha256(canonical_json(listed)).digest())
+        if self.funding:
+            digest = b64url_encode(hashlib.sha256(canonical_json(self.funding)).digest())
+            body["funding_hash"] = self.funding_hash_override or digest
         return body
 
     def envelope(self, type_name: str, body: dict, to: str) -> bytes:
@@ -180,6 +186,8 @@ class FakeNode:
             return self.envelope("directory_summary", self.summary_body(), to)
         if path == "/federation/v1/initiatives":
             return self.envelope("directory_initiatives", self.initiatives_body(), to)
+        if path == "/federation/v1/funding":
+            return self.envelope("directory_funding", {"leads": self.funding}, to)
         return None
 
     def rekey(self) -> None:

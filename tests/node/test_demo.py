@@ -15,6 +15,7 @@ from node.tables import (
     Account,
     AdviceBooking,
     AdviceListing,
+    FundingLead,
     LedgerTxn,
     Member,
     MemberAudit,
@@ -45,6 +46,8 @@ def counts(ctx) -> dict:
             "reviews_rated": n(Review, Review.helpfulness.is_not(None)),
             "txns": n(LedgerTxn),
             "transfers": n(LedgerTxn, LedgerTxn.kind == "transfer"),
+            "funding_leads": n(FundingLead),
+            "network_wide": n(FundingLead, FundingLead.network_wide.is_(True)),
         }
 
 
@@ -58,6 +61,8 @@ EXPECTED = {
     "invitations": {"submitted": 1, "invited": 2},
     "reviews_rated": 1,
     "transfers": 2,
+    "funding_leads": 2,
+    "network_wide": 1,
 }
 
 

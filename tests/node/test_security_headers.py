@@ -39,12 +39,26 @@ def pages(app, make_member, token_for):
         headers=token_for(anna),
         json={"kind": "offer", "title": "Grants", "description": "One.\nTwo.", "rate": 1, "tags": ["education"]},
     )
-    assert (proposal.status_code, listing.status_code) == (201, 201), (proposal.json, listing.json)
+    lead = api.post(
+        "/api/v1/funding",
+        headers=token_for(anna),
+        json={"title": "Fund", "url": "https://example.org/f", "description": "One.\nTwo.", "topics": ["education"]},
+    )
+    assert (proposal.status_code, listing.status_code, lead.status_code) == (201, 201, 201), (
+        proposal.json,
+        listing.json,
+        lead.json,
+    )
     browsers = {"anonymous": app.test_client()}
     for handle in ("anna", "bob", "coord"):
         browsers[handle] = app.test_client()
         login(browsers[handle], f"{handle}@example.org")
-    extra = [f"/proposals/{proposal.json['id']}", f"/advice/listings/{listing.json['id']}", "/static/style.css"]
+    extra = [
+        f"/proposals/{proposal.json['id']}",
+        f"/advice/listings/{listing.json['id']}",
+        f"/funding/leads/{lead.json['id']}",
+        "/static/style.css",
+    ]
     return browsers, extra
 
 

@@ -34,6 +34,15 @@ REVIEWER = {
     "reviews_done": 12,
     "helpfulness": None,
 }
+LEAD = {
+    "ref": "f-7c1e",
+    "title": "Creative Europe: cooperation projects",
+    "url": "https://culture.ec.europa.eu/creative-europe/calls",
+    "deadline": T,
+    "countries": ["BE", "NL", "HU"],
+    "topics": ["culture", "community-building"],
+    "description": "Small-scale cooperation projects, up to 200,000 euro.",
+}
 PROPOSAL = {
     "round_id": "r-2026-01",
     "participants": ["be-vl", "hu", "nl"],
@@ -83,6 +92,9 @@ VALID: dict[str, dict] = {
     },
     "reviewer_pool_snapshot": {"reviewers": [REVIEWER]},
     "reviewer_pool_delta": {"upserts": [REVIEWER], "removals": ["rev-7"]},
+    "funding_lead_snapshot": {"leads": [LEAD]},
+    "funding_lead_delta": {"upserts": [LEAD], "removals": ["f-0001"]},
+    "directory_funding": {"leads": [LEAD, {k: v for k, v in LEAD.items() if k != "deadline"}]},
     "review_invite": {
         "invite_id": "i-1",
         "proposal_ref": "p-9",
@@ -285,6 +297,24 @@ CASES = [
     ("directory_summary", ("reviewers_by_tag", "x"), -1, "out_of_range", 'body.reviewers_by_tag["x"]'),
     ("directory_summary", ("reviewers_by_tag",), {f"t{i}": 1 for i in range(1001)}, "map_too_large", BY_TAG),
     ("directory_summary", ("median_turnaround_days",), 12, None, None),
+    ("directory_summary", ("funding_hash",), HASH, None, None),
+    ("directory_summary", ("funding_hash",), "x", "bad_format", "body.funding_hash"),
+    ("funding_lead_snapshot", ("leads",), [LEAD] * 101, "list_too_long", "body.leads"),
+    ("funding_lead_snapshot", ("leads", 0, "url"), "ftp://files.example/call", "bad_format", "body.leads[0].url"),
+    ("funding_lead_snapshot", ("leads", 0, "url"), "https://x.example/a b", "bad_format", "body.leads[0].url"),
+    ("funding_lead_snapshot", ("leads", 0, "countries", 0), "be", "bad_format", "body.leads[0].countries[0]"),
+    ("funding_lead_snapshot", ("leads", 0, "countries"), ["BE"] * 65, "list_too_long", "body.leads[0].countries"),
+    ("funding_lead_snapshot", ("leads", 0, "deadline"), "2026-01-15", "bad_time", "body.leads[0].deadline"),
+    ("funding_lead_snapshot", ("leads", 0, "deadline"), DELETE, None, None),
+    ("funding_lead_snapshot", ("leads", 0, "title"), "", "string_too_short", "body.leads[0].title"),
+    ("funding_lead_snapshot", ("leads", 0, "description"), "x" * 1001, "string_too_long", "body.leads[0].description"),
+    ("funding_lead_snapshot", ("leads", 0, "topics", 0), "Culture", "bad_format", "body.leads[0].topics[0]"),
+    ("funding_lead_snapshot", ("leads", 0, "ref"), "f 1", "bad_format", "body.leads[0].ref"),
+    ("funding_lead_snapshot", ("leads", 0, "poster"), "anna", "unknown_field", "body.leads[0].poster"),
+    ("funding_lead_snapshot", ("leads", 0, "url"), DELETE, "missing_field", "body.leads[0].url"),
+    ("funding_lead_delta", ("removals", 0), "", "bad_format", "body.removals[0]"),
+    ("funding_lead_delta", ("upserts",), [LEAD] * 101, "list_too_long", "body.upserts"),
+    ("directory_funding", ("leads", 1, "countries"), "BE", "wrong_type", "body.leads[1].countries"),
     ("directory_summary", ("median_turnaround_days",), "12", "wrong_type", "body.median_turnaround_days"),
 ]
 

@@ -35,6 +35,7 @@ SHARED: list[tuple[str, Obj]] = [
     ("key-entry", m.KEY_ENTRY),
     ("chain-point", m.CHAIN_POINT),
     ("reviewer", m.REVIEWER),
+    ("funding-lead", m.FUNDING_LEAD),
     ("debt", m.DEBT),
 ]
 
