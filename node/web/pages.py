@@ -37,11 +37,22 @@ def viewer() -> Member | None:
     return current_member()
 
 
+# What a member whose account waits for approval (or was refused) may open: their waiting page (the
+# dashboard), profile, notifications, export and closing. Every other page would offer forms that fail.
+WHILE_PENDING = frozenset(
+    {"member.dashboard", "member.profile", "member.export", "member.close", "notes.history", "notes.mark_read"}
+    | {"notes.settings"}
+)
+
+
 def login_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapped(**kwargs):
-        if current_member() is None:
+        member = current_member()
+        if member is None:
             return redirect(url_for("auth.login", next=request.path))
+        if member.status != "active" and request.endpoint not in WHILE_PENDING:
+            return redirect(url_for("member.dashboard"), 303)
         return view(**kwargs)
 
     return wrapped
