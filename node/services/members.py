@@ -87,8 +87,13 @@ def sign_up(
     handle: object = None,
     now: datetime,
     hasher: PasswordHasher,
+    language: str = "",
 ) -> Member:
-    """Create a member; active at once unless the node requires approval."""
+    """Create a member; active at once unless the node requires approval.
+
+    `language`: the one the person chose on the page they signed up on, so that the mails before they
+    choose one (the approval) come in it; anything but a language of the pages is ignored.
+    """
     email = clean_text(email, "email", max_len=254).lower()
     if not EMAIL_RE.match(email):
         raise ValidationError(_("This is not a valid email address."), code="invalid_email", field="email")
@@ -105,6 +110,7 @@ def sign_up(
         password_hash=hasher.hash(password),
         display_name=display_name,
         country=settings.country[:2],
+        language=language if i18n.is_language(language) else "",
         created_at=now,
         status="pending",
     )
