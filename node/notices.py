@@ -63,8 +63,8 @@ NOTICES: dict[str, Notice] = {
     "member_approved": Notice(
         N_("Your account on %(node)s is approved"),
         N_(
-            "Welcome! A coordinator approved your account: you can now book advice, ask for reviews of your plans "
-            "and pay. %(base_url)s/dashboard"
+            "Welcome! A coordinator approved your account (%(base_url)s/dashboard): you can now book advice, ask "
+            "for reviews of your plans and pay other members."
         ),
         shown={"grant": AMOUNT},
         extras=(("grant", N_("Your welcome grant of %(grant)s is on your account.")),),

@@ -123,3 +123,7 @@ def test_the_api_changes_only_the_kinds_it_names_and_refuses_unknown_ones(app, c
 def test_the_dashboard_links_to_the_whole_history(anna):
     _member, browser = anna
     assert 'href="/notifications"' in browser.get("/dashboard").get_data(as_text=True)
+
+
+def test_every_kind_says_what_it_is_about_for_the_mail_settings():
+    assert [kind for kind, notice in notices.NOTICES.items() if not notice.about] == []
