@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 
@@ -13,7 +11,7 @@ from .. import audit_words, labels
 from ..clock import iso
 from ..context import node_ctx
 from ..services import audit
-from .pages import coordinator_required
+from .pages import coordinator_required, csv_line
 
 bp = Blueprint("audit", __name__, url_prefix="/coordinator")
 
@@ -65,20 +63,6 @@ def _csv_rows(filters: audit.Filters) -> Iterator[str]:
         for e in audit.every(s, filters):
             detail = json.dumps(e["detail"], ensure_ascii=False, sort_keys=True)
             yield csv_line((e["id"], iso(e["at"]), e["actor"] or "", e["action"], e["subject"], detail))
-
-
-def csv_line(values) -> str:
-    """One CSV row, its text cells made safe for spreadsheets."""
-    out = io.StringIO()
-    csv.writer(out).writerow([safe_cell(v) for v in values])
-    return out.getvalue()
-
-
-def safe_cell(value: object) -> object:
-    """A text cell a spreadsheet would run as a formula (=, +, -, @) gets a leading apostrophe; numbers stay."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def _cursor(value: object) -> int | None:

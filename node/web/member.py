@@ -25,8 +25,7 @@ from ..services import ledger, members, payments
 from ..services import statement as statement_service
 from ..services.validate import clean_text
 from ..tables import Member, Notification
-from .audit import csv_line
-from .pages import current_member, form_action, login_required
+from .pages import csv_line, current_member, form_action, login_required
 
 bp = Blueprint("member", __name__)
 

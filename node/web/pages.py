@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from functools import wraps
 
@@ -99,6 +101,20 @@ def back_url(fallback_endpoint: str) -> str:
     if ref.startswith(request.host_url):
         return ref
     return url_for(fallback_endpoint)
+
+
+def csv_line(values) -> str:
+    """One CSV row, its text cells made safe for spreadsheets."""
+    out = io.StringIO()
+    csv.writer(out).writerow([safe_cell(v) for v in values])
+    return out.getvalue()
+
+
+def safe_cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @) gets a leading apostrophe; numbers stay."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def render_error(status: int, code: str, message: str):
