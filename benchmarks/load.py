@@ -140,11 +140,22 @@ def drive(clients: list[Client], seconds: float) -> float:
     return time.monotonic() - started
 
 
+def statement_txns(c: Client) -> set[int]:
+    """Every transaction id on a client's statement, page by page."""
+    seen, before = set(), ""
+    while True:
+        page = c.api.call("GET", f"/me/statement?limit=500{before}").json()
+        seen |= {line["txn_id"] for line in page["lines"]}
+        if page.get("next_before") is None:
+            return seen
+        before = f"&before={page['next_before']}"
+
+
 def lost_writes(clients: list[Client]) -> list[str]:
     """Every acknowledged write, looked up afterwards; returns what is missing."""
     lost = []
     for c in clients:
-        seen = {line["txn_id"] for line in c.api.call("GET", "/me/statement").json()["lines"]}
+        seen = statement_txns(c)
         lost += [f"{c.handle}: transfer txn {t}" for t in c.transfers if t not in seen]
         lost += [
             f"{c.handle}: listing {i}"

@@ -45,8 +45,10 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
 
     test_hooks.register(app)  # only with allow_clock_control (development and tests)
     from .jobs import register_sweeps
+    from .statement_lines import register_describers
 
     register_sweeps(ctx.sweeps)
+    register_describers(ctx.statement_kinds)  # cross-border lines of a member's statement
 
 
 class _RemotePayments:

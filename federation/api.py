@@ -71,11 +71,11 @@ def add_peer():
     data = only_fields(json_body(), ("url",))
     ctx = node_ctx()
     with ctx.db.read() as session:
-        _coordinator(session)
+        me = _coordinator(session)
     fed = current_app.extensions["sifnet_federation"]
     doc = peers_service.fetch_document(data.get("url"), now=ctx.now(), max_skew=fed.max_skew)  # outside any transaction
     with ctx.db.write() as session:
-        peers_service.add_peer(session, doc, own_node_id=ctx.settings.node_id, now=ctx.now())
+        peers_service.add_peer(session, doc, own_node_id=ctx.settings.node_id, now=ctx.now(), actor_id=me.id)
         session.flush()
         out = _peer_json(session, doc.node_id)
     return jsonify(out), 201
@@ -92,13 +92,14 @@ def confirm_peer(node_id: str):
     data = only_fields(json_body(), ("fingerprint", "trust_limit"))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        _coordinator(session)
+        me = _coordinator(session)
         peers_service.confirm_peer(
             session,
             node_id=node_id,
             fingerprint=data.get("fingerprint"),
             trust_limit=data.get("trust_limit", ctx.settings.default_trust_limit),
             now=ctx.now(),
+            actor_id=me.id,
         )
         session.flush()
         out = _peer_json(session, node_id)
@@ -116,8 +117,10 @@ def set_trust_limit(node_id: str):
     data = only_fields(json_body(), ("trust_limit",))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        _coordinator(session)
-        peers_service.set_trust_limit(session, node_id=node_id, limit=data.get("trust_limit"), now=ctx.now())
+        me = _coordinator(session)
+        peers_service.set_trust_limit(
+            session, node_id=node_id, limit=data.get("trust_limit"), now=ctx.now(), actor_id=me.id
+        )
         session.flush()
         out = _peer_json(session, node_id)
     return jsonify(out)
@@ -134,8 +137,8 @@ def suspend_peer(node_id: str):
     data = only_fields(json_body(), ("reason",))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        _coordinator(session)
-        peers_service.suspend_peer(session, node_id=node_id, reason=data.get("reason"), now=ctx.now())
+        me = _coordinator(session)
+        peers_service.suspend_peer(session, node_id=node_id, reason=data.get("reason"), now=ctx.now(), actor_id=me.id)
         session.flush()
         out = _peer_json(session, node_id)
     return jsonify(out)
@@ -145,8 +148,8 @@ def suspend_peer(node_id: str):
 def resume_peer(node_id: str):
     ctx = node_ctx()
     with ctx.db.write() as session:
-        _coordinator(session)
-        peers_service.resume_peer(session, node_id=node_id, now=ctx.now())
+        me = _coordinator(session)
+        peers_service.resume_peer(session, node_id=node_id, now=ctx.now(), actor_id=me.id)
         session.flush()
         out = _peer_json(session, node_id)
     current_app.extensions["sifnet_federation"].kicker and current_app.extensions["sifnet_federation"].kicker.kick(
@@ -227,8 +230,8 @@ def resolve(dispute_id: int):
     data = only_fields(json_body(), ("resolution",))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        _coordinator(session)
-        out = resolve_dispute(session, dispute_id, data.get("resolution"), ctx.now()).model_dump()
+        me = _coordinator(session)
+        out = resolve_dispute(session, dispute_id, data.get("resolution"), ctx.now(), actor_id=me.id).model_dump()
     return jsonify(out)
 
 

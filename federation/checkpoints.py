@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from node.errors import DomainError
-from node.services import ledger
+from node.services import audit, ledger
 from protocol import Envelope, ProtocolError, canonical_json, format_time, make_envelope, sign_envelope
 
 from . import channels
@@ -232,7 +232,8 @@ def exchange_checkpoint(fed, peer_id: str) -> dict:
     return {"agrees": not problems, "problems": problems}
 
 
-def resolve_dispute(session, dispute_id: int, resolution: str, now: datetime) -> Dispute:
+def resolve_dispute(session, dispute_id: int, resolution: str, now: datetime, actor_id: int | None = None) -> Dispute:
+    """A coordinator marks a dispute resolved, saying how (kept in the audit log with who and when)."""
     from node.errors import ConflictError, NotFoundError, ValidationError
 
     dispute = session.get(Dispute, dispute_id)
@@ -243,4 +244,6 @@ def resolve_dispute(session, dispute_id: int, resolution: str, now: datetime) ->
     if not isinstance(resolution, str) or not resolution.strip():
         raise ValidationError(_("Describe how the dispute was resolved."), code="missing_field", field="resolution")
     dispute.status, dispute.resolution, dispute.resolved_at = "resolved", resolution.strip()[:1000], now
+    detail = {"peer": dispute.peer_id, "kind": dispute.kind, "resolution": dispute.resolution}
+    audit.record(session, actor_id, "federation_dispute_resolved", f"dispute:{dispute.id}", detail, now)
     return dispute

@@ -11,13 +11,14 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from node.services import audit
 from protocol import Envelope, format_time, parse_time, sign_key_proof
 
 from . import channels
 from .tables import Peer, PeerKey
 
 
-def rotate_key(fed):
+def rotate_key(fed, actor_id: int | None = None):
     """Rotate this node's key and tell every peer (pending delivery until they are reachable)."""
     ctx = fed.ctx
     with ctx.db.write() as session:
@@ -32,6 +33,8 @@ def rotate_key(fed):
         }
         for peer in session.scalars(select(Peer).where(Peer.status.in_(("active", "suspended")))).all():
             channels.append(session, fed, peer_id=peer.node_id, type_name="key_rotation", now=now, key=old, body=body)
+        detail = {"old_kid": old.key_id, "new_kid": new.key_id, "old_valid_until": old_end}
+        audit.record(session, actor_id, "key_rotated", f"node:{fed.node_id}", detail, now)
     return old, new, old_end
 
 

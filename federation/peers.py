@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select
 
 from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
-from node.services import ledger
+from node.services import audit, ledger
 from protocol import Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, parse_json, parse_time, verify_envelope
 
 from .identity import DOCUMENT_PATH
@@ -108,7 +108,7 @@ def verify_document(raw: bytes, *, now: datetime, max_skew: timedelta) -> PeerDo
     )
 
 
-def add_peer(session, doc: PeerDocument, *, own_node_id: str, now: datetime) -> Peer:
+def add_peer(session, doc: PeerDocument, *, own_node_id: str, now: datetime, actor_id: int | None = None) -> Peer:
     """Record a would-be peer as pending until a coordinator confirms its fingerprint.
 
     Only the key that signed the document is pinned: it is the one key the document proves the
@@ -144,6 +144,8 @@ def add_peer(session, doc: PeerDocument, *, own_node_id: str, now: datetime) -> 
             not_after=parse_time(key["not_after"]) if key.get("not_after") else None,
         )
     )
+    detail = {"base_url": doc.base_url, "fingerprint": doc.fingerprint}
+    audit.record(session, actor_id, "peer_added", f"peer:{doc.node_id}", detail, now)
     return peer
 
 
@@ -158,7 +160,9 @@ def normalise_fingerprint(text: object) -> str:
     return re.sub(r"[^A-Z2-7]", "", str(text or "").upper())
 
 
-def confirm_peer(session, *, node_id: str, fingerprint: object, trust_limit: int, now: datetime) -> Peer:
+def confirm_peer(
+    session, *, node_id: str, fingerprint: object, trust_limit: int, now: datetime, actor_id: int | None = None
+) -> Peer:
     """Pin the peer's key: the coordinator read the fingerprint back and it matches."""
     peer = get_peer(session, node_id)
     if peer.status != "pending":
@@ -176,9 +180,11 @@ def confirm_peer(session, *, node_id: str, fingerprint: object, trust_limit: int
             code="fingerprint_mismatch",
             field="fingerprint",
         )
+    limit = _trust_limit(trust_limit)
     peer.status = "active"
-    position_account(session, node_id, now)
-    set_trust_limit(session, node_id=node_id, limit=trust_limit, now=now)
+    _apply_trust_limit(session, peer, limit, now)
+    detail = {"fingerprint": peer.fingerprint, "trust_limit": limit}
+    audit.record(session, actor_id, "peer_confirmed", f"peer:{node_id}", detail, now)
     return peer
 
 
@@ -187,19 +193,30 @@ def position_account(session, peer_id: str, now: datetime):
     return ledger.open_account(session, kind="position", ref=f"position:{peer_id}", now=now)
 
 
-def set_trust_limit(session, *, node_id: str, limit: object, now: datetime) -> Peer:
+def set_trust_limit(session, *, node_id: str, limit: object, now: datetime, actor_id: int | None = None) -> Peer:
     """How much this peer may owe us: our position towards it may not go below -limit."""
+    limit = _trust_limit(limit)
+    peer = get_peer(session, node_id)
+    old = peer.trust_limit
+    _apply_trust_limit(session, peer, limit, now)
+    audit.record(session, actor_id, "trust_limit_changed", f"peer:{node_id}", {"old": old, "new": limit}, now)
+    return peer
+
+
+def _trust_limit(limit: object) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10**9:
         raise ValidationError(
             _("The trust limit must be a whole number, 0 or more."), code="invalid_trust_limit", field="trust_limit"
         )
-    peer = get_peer(session, node_id)
+    return limit
+
+
+def _apply_trust_limit(session, peer: Peer, limit: int, now: datetime) -> None:
     peer.trust_limit = limit
-    position_account(session, node_id, now).min_balance = -limit
-    return peer
+    position_account(session, peer.node_id, now).min_balance = -limit
 
 
-def suspend_peer(session, *, node_id: str, reason: object, now: datetime) -> Peer:
+def suspend_peer(session, *, node_id: str, reason: object, now: datetime, actor_id: int | None = None) -> Peer:
     """Defederate: refuse the peer's requests and stop sending to it, with a reason."""
     peer = get_peer(session, node_id)
     if not isinstance(reason, str) or not reason.strip():
@@ -210,15 +227,17 @@ def suspend_peer(session, *, node_id: str, reason: object, now: datetime) -> Pee
             code="peer_not_active",
         )
     peer.status, peer.status_reason = "suspended", reason.strip()[:500]
+    audit.record(session, actor_id, "peer_suspended", f"peer:{node_id}", {"reason": peer.status_reason}, now)
     return peer
 
 
-def resume_peer(session, *, node_id: str, now: datetime) -> Peer:
+def resume_peer(session, *, node_id: str, now: datetime, actor_id: int | None = None) -> Peer:
     peer = get_peer(session, node_id)
     if peer.status != "suspended":
         raise ConflictError(_("%(node)s is not suspended.", node=node_id), code="peer_not_suspended")
     peer.status, peer.status_reason = "active", ""
     peer.failures, peer.next_attempt_at = 0, None
+    audit.record(session, actor_id, "peer_resumed", f"peer:{node_id}", {}, now)
     return peer
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from node.errors import ConflictError, ValidationError
 from node.lifecycle import lifecycle
-from node.services import ledger
+from node.services import audit, ledger
 from protocol import (
     Envelope,
     Keyring,
@@ -90,7 +90,9 @@ def directory_keys(session, fed) -> list[DirectoryKey]:
     return list(session.scalars(select(DirectoryKey).where(DirectoryKey.directory_id == directory_id)).all())
 
 
-def pin_directory(session, fed, doc, fingerprint: object, now: datetime) -> list[DirectoryKey]:
+def pin_directory(
+    session, fed, doc, fingerprint: object, now: datetime, actor_id: int | None = None
+) -> list[DirectoryKey]:
     """Pin the keys of our directory's verified document, once our coordinator read its fingerprint back."""
     if doc.node_id != fed.ctx.settings.directory_id:
         raise ValidationError(
@@ -119,6 +121,8 @@ def pin_directory(session, fed, doc, fingerprint: object, now: datetime) -> list
     row.directory_id, row.public, row.base_url = doc.node_id, key["public"], doc.base_url
     row.fingerprint = doc.fingerprint
     session.add(row)
+    detail = {"fingerprint": doc.fingerprint, "base_url": doc.base_url}
+    audit.record(session, actor_id, "directory_pinned", f"directory:{doc.node_id}", detail, now)
     return [row]
 
 
@@ -326,6 +330,8 @@ def _post_changes(session, round_id: str, coordinator: str, changes: dict[str, i
         pair = session.get(SettledPair, q) or SettledPair(peer_id=q)
         pair.settled, pair.settlements = (pair.settled or 0) + delta, (pair.settlements or 0) + 1
         session.add(pair)
+    detail = {"coordinator": coordinator, "changes": dict(sorted(changes.items()))}
+    audit.record(session, None, "clearing_applied", f"round:{round_id}", detail, now)
 
 
 def verify_certificate(session, fed, part: SettlementPart, body: dict) -> None:

@@ -65,8 +65,12 @@ def start_round(
     deadline_seconds: object = None,
     propose: bool = True,
     include_self: bool = True,
+    actor_id: int | None = None,
 ) -> str:
-    """Open a round (default participants: this node and every active peer) and run it as far as it goes."""
+    """Open a round (default participants: this node and every active peer) and run it as far as it goes.
+
+    `actor_id`: the coordinator who started it; None for the schedule or the operator's command.
+    """
     co = coordinator_of(fed)
     ctx = co.ctx
     seconds = co.deadline_seconds if deadline_seconds is None else deadline_seconds
@@ -100,6 +104,8 @@ def start_round(
                 created_at=now,
             )
         )
+        detail = {"participants": chosen, "propose": bool(propose)}
+        co.record(session, actor_id, "clearing_started", round_id, detail, now)
     advance_round(co, round_id)
     return round_id
 
@@ -166,7 +172,7 @@ def propose(fed, round_id: str) -> str:
     return advance_round(co, round_id)
 
 
-def abandon(fed, round_id: str, reason: str) -> str:
+def abandon(fed, round_id: str, reason: str, actor_id: int | None = None) -> str:
     """Give up a round that is still waiting; nothing is applied anywhere."""
     co = coordinator_of(fed)
     with co.ctx.db.write() as session:
@@ -180,7 +186,8 @@ def abandon(fed, round_id: str, reason: str) -> str:
                 ),
                 code="round_not_waiting",
             )
-        return _finish(row, "abandoned", reason or "abandoned by the coordinator", co.ctx.now())
+        reason = reason or "abandoned by the coordinator"
+        return _finish(co, session, row, "abandoned", reason, co.ctx.now(), actor_id=actor_id)
 
 
 def advance_round(fed, round_id: str) -> str:
@@ -201,7 +208,7 @@ def _step(co: Coordinator, round_id: str) -> str | None:
             answered = json.loads(row.acceptances if row.state == "proposed" else row.statements)
             missing = [p for p in json.loads(row.participants) if p not in answered]
             why = f"deadline passed; no answer from {', '.join(missing)}" if missing else "deadline passed"
-            return _finish(row, "abandoned", f"{why}. {row.reason}", now)
+            return _finish(co, session, row, "abandoned", f"{why}. {row.reason}", now)
         state, auto = row.state, row.auto_propose
     if state == "collecting":
         return _collect(co, round_id)
@@ -221,9 +228,14 @@ def get_round(session, round_id: str) -> SettlementRound:
     return row
 
 
-def _finish(row: SettlementRound, state: str, reason: str, now: datetime) -> str:
+def _finish(
+    co: Coordinator, session, row: SettlementRound, state: str, reason: str, now: datetime, actor_id: int | None = None
+) -> str:
+    """End a round in a final (or undelivered) state; the coordinator's audit log keeps the outcome."""
     ROUND.check(row.state, state)
     row.state, row.reason, row.finished_at = state, reason.strip()[:1000], now
+    cleared = json.loads(row.plan).get("cleared", 0) if row.plan else 0
+    co.record(session, actor_id, f"clearing_{state}", row.round_id, {"reason": row.reason, "cleared": cleared}, now)
     return state
 
 
@@ -277,7 +289,7 @@ def _collect_once(co: Coordinator, round_id: str, restate: bool) -> str | None:
         if restate and busy:
             row.statements = json.dumps({p: env for p, env in have.items() if p not in busy}, sort_keys=True)
             return "restate"
-        return _compute(row, ctx.now())
+        return _compute(co, session, row, ctx.now())
 
 
 def plan_round(participants: list[str], statements: dict[str, dict]) -> tuple[list, list, dict, list]:
@@ -306,7 +318,7 @@ def plan_round(participants: list[str], statements: dict[str, dict]) -> tuple[li
     return debts, peered, limits, excluded
 
 
-def _compute(row: SettlementRound, now: datetime) -> str:
+def _compute(co: Coordinator, session, row: SettlementRound, now: datetime) -> str:
     statements = {p: env["body"] for p, env in json.loads(row.statements).items()}
     debts, peered, limits, excluded = plan_round(json.loads(row.participants), statements)
     result = set_off(debts, peered=peered, limits=limits)
@@ -320,7 +332,7 @@ def _compute(row: SettlementRound, now: datetime) -> str:
     )
     row.total_before, row.total_after = result.total_before, result.total_after
     if result.cleared == 0:
-        return _finish(row, "empty", "nothing to clear", now)
+        return _finish(co, session, row, "empty", "nothing to clear", now)
     return _move(row, "computed")
 
 
@@ -370,7 +382,8 @@ def _gather(co: Coordinator, round_id: str) -> str | None:
         row.acceptances, row.reason = json.dumps(answers, sort_keys=True), _errors_text(errors)
         refused = {p: a["body"].get("reason", "") for p, a in sorted(answers.items()) if not a["body"]["accept"]}
         if refused:
-            return _finish(row, "abandoned", "refused by " + "; ".join(f"{p} ({r})" for p, r in refused.items()), now)
+            why = "refused by " + "; ".join(f"{p} ({r})" for p, r in refused.items())
+            return _finish(co, session, row, "abandoned", why, now)
         participants = json.loads(row.participants)
         if len(answers) < len(participants):
             return None
@@ -418,9 +431,10 @@ def _deliver(co: Coordinator, round_id: str) -> str | None:
         row.delivered = json.dumps(delivered, sort_keys=True)
         missing = [p for p in json.loads(row.participants) if delivered.get(p, {}).get("status") not in DONE]
         if not missing:
-            return _finish(row, "settled", "", now)
+            return _finish(co, session, row, "settled", "", now)
         if late:
-            return _finish(row, "undelivered", f"never applied by {', '.join(missing)}: their pairs diverge", now)
+            why = f"never applied by {', '.join(missing)}: their pairs diverge"
+            return _finish(co, session, row, "undelivered", why, now)
         return None
 
 

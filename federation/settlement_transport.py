@@ -14,6 +14,7 @@ import requests
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
+from node.services import audit
 from protocol import (
     Envelope,
     KeyInfo,
@@ -89,6 +90,9 @@ class Coordinator:
         """When the schedule of rounds starts counting if no round was run yet (None: at once)."""
         return None
 
+    def record(self, session, actor_id: int | None, action: str, round_id: str, detail: dict, now: datetime) -> None:
+        """Keep a round's start or outcome in the coordinator's audit log (the directory's history is its rounds)."""
+
 
 class NodeCoordinator(Coordinator):
     """A node running a round: it reaches its active peers at their inbox for direct messages."""
@@ -137,6 +141,9 @@ class NodeCoordinator(Coordinator):
     def lapse_overdue(self) -> int:
         with self.ctx.db.write() as session:
             return settlement.lapse_overdue(session, self.fed, self.ctx.now())
+
+    def record(self, session, actor_id: int | None, action: str, round_id: str, detail: dict, now: datetime) -> None:
+        audit.record(session, actor_id, action, f"round:{round_id}", detail, now)
 
 
 def coordinator_of(fed_or_coordinator) -> Coordinator:

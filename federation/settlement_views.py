@@ -14,7 +14,7 @@ from node.context import node_ctx
 from node.errors import NotFoundError, ValidationError
 from node.services import members
 from node.tables import Member
-from node.web.pages import coordinator_required, form_action
+from node.web.pages import coordinator_required, current_member, form_action
 from protocol import Envelope, ProtocolError, check_signature, parse_time
 
 from . import settlement_round as rounds
@@ -183,14 +183,18 @@ def start_settlement():
     data = only_fields(json_body(required=False), ("participants", "deadline_seconds", "propose"))
     ctx = node_ctx()
     with ctx.db.read() as session:
-        _coordinator(session)
+        me = _coordinator(session)
     propose = data.get("propose", True)
     if not isinstance(propose, bool):
         raise ValidationError(
             _("Whether to propose the round is true or false."), code="invalid_propose", field="propose"
         )
     round_id = rounds.start_round(
-        _fed(), participants=data.get("participants"), deadline_seconds=data.get("deadline_seconds"), propose=propose
+        _fed(),
+        participants=data.get("participants"),
+        deadline_seconds=data.get("deadline_seconds"),
+        propose=propose,
+        actor_id=me.id,
     )
     with ctx.db.read() as session:
         return jsonify(_one(session, _fed(), round_id)), 201
@@ -200,7 +204,7 @@ def start_settlement():
     "/federation/settlements/<round_id>/propose", "POST", "Send a previewed round's proposal now", response=SETTLEMENT
 )
 def propose_settlement(round_id: str):
-    return _act(round_id, lambda fed: rounds.propose(fed, round_id))
+    return _act(round_id, lambda fed, _me: rounds.propose(fed, round_id))
 
 
 @api.route(
@@ -215,14 +219,14 @@ def abandon_settlement(round_id: str):
     reason = data.get("reason", "")
     if not isinstance(reason, str):
         raise ValidationError(_("The reason must be text."), code="invalid_reason", field="reason")
-    return _act(round_id, lambda fed: rounds.abandon(fed, round_id, reason[:500]))
+    return _act(round_id, lambda fed, me: rounds.abandon(fed, round_id, reason[:500], actor_id=me))
 
 
 def _act(round_id: str, action):
     ctx = node_ctx()
     with ctx.db.read() as session:
-        _coordinator(session)
-    action(_fed())
+        me = _coordinator(session)
+    action(_fed(), me.id)
     with ctx.db.read() as session:
         return jsonify(_one(session, _fed(), round_id))
 
@@ -247,12 +251,14 @@ def settlements_action():
     action, round_id = form.get("action"), form.get("round_id", "")
     if action == "start":
         chosen = form.getlist("participant")
-        round_id = rounds.start_round(fed, participants=chosen, propose=not form.get("preview"))
+        round_id = rounds.start_round(
+            fed, participants=chosen, propose=not form.get("preview"), actor_id=current_member().id
+        )
         flash(_("Round %(round)s started.", round=round_id), "info")
     elif action == "propose":
         rounds.propose(fed, round_id)
     elif action == "abandon":
-        rounds.abandon(fed, round_id, form.get("reason", "")[:500])
+        rounds.abandon(fed, round_id, form.get("reason", "")[:500], actor_id=current_member().id)
     else:
         raise ValidationError(
             _("This form asked for an action the page does not know."), code="bad_choice", field="action"

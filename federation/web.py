@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from node.context import node_ctx
 from node.errors import ValidationError
 from node.web.member import DASHBOARD_PANELS
-from node.web.pages import coordinator_required, form_action
+from node.web.pages import coordinator_required, current_member, form_action
 
 from . import peers as peers_service
 from .checkpoints import exchange_checkpoint, resolve_dispute
@@ -42,7 +42,9 @@ def peers_action():
     if action == "add":
         doc = peers_service.fetch_document(form.get("url"), now=ctx.now(), max_skew=_fed().max_skew)
         with ctx.db.write() as s:
-            peers_service.add_peer(s, doc, own_node_id=ctx.settings.node_id, now=ctx.now())
+            peers_service.add_peer(
+                s, doc, own_node_id=ctx.settings.node_id, now=ctx.now(), actor_id=current_member().id
+            )
         flash(
             _(
                 "Added %(node)s. Read its fingerprint %(fingerprint)s back with its coordinator, then confirm.",
@@ -89,24 +91,40 @@ def _done(action: str, node_id: str) -> str:
 
 
 def _change_peer(s, ctx, action: str, node_id: str, form) -> None:
-    limit_raw = form.get("trust_limit", "").strip()
-    limit = (
-        int(limit_raw) if limit_raw.isdigit() else (ctx.settings.default_trust_limit if not limit_raw else limit_raw)
-    )
+    me, now = current_member().id, ctx.now()
     if action == "confirm":
+        limit = _trust_limit_field(form, default=ctx.settings.default_trust_limit)
         peers_service.confirm_peer(
-            s, node_id=node_id, fingerprint=form.get("fingerprint"), trust_limit=limit, now=ctx.now()
+            s, node_id=node_id, fingerprint=form.get("fingerprint"), trust_limit=limit, now=now, actor_id=me
         )
     elif action == "trust":
-        peers_service.set_trust_limit(s, node_id=node_id, limit=limit, now=ctx.now())
+        limit = _trust_limit_field(form, default=None)
+        peers_service.set_trust_limit(s, node_id=node_id, limit=limit, now=now, actor_id=me)
     elif action == "suspend":
-        peers_service.suspend_peer(s, node_id=node_id, reason=form.get("reason"), now=ctx.now())
+        peers_service.suspend_peer(s, node_id=node_id, reason=form.get("reason"), now=now, actor_id=me)
     elif action == "resume":
-        peers_service.resume_peer(s, node_id=node_id, now=ctx.now())
+        peers_service.resume_peer(s, node_id=node_id, now=now, actor_id=me)
     else:
         raise ValidationError(
             _("This form asked for an action the page does not know."), code="bad_choice", field="action"
         )
+
+
+def _trust_limit_field(form, *, default: int | None) -> object:
+    """The form's trust limit as a number (the service refuses anything else); empty: the default, if there is one.
+
+    Setting a limit is the whole point of the trust form, so an empty one is refused there, changing nothing.
+    """
+    raw = form.get("trust_limit", "").strip()
+    if not raw:
+        if default is None:
+            raise ValidationError(
+                _("Give the trust limit: how much this peer may owe this node, a whole number, 0 or more."),
+                code="missing_trust_limit",
+                field="trust_limit",
+            )
+        return default
+    return int(raw) if raw.isdigit() else raw
 
 
 @bp.post("/coordinator/disputes/<int:dispute_id>/resolve")
@@ -115,7 +133,7 @@ def _change_peer(s, ctx, action: str, node_id: str, form) -> None:
 def resolve(dispute_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
-        resolve_dispute(s, dispute_id, request.form.get("resolution"), ctx.now())
+        resolve_dispute(s, dispute_id, request.form.get("resolution"), ctx.now(), actor_id=current_member().id)
     flash(_("The dispute is marked resolved."), "info")
     return redirect(url_for("federation.peers_page"), 303)
 

@@ -18,6 +18,7 @@ from .clock import SystemClock, iso
 from .context import NodeContext
 from .db import Database
 from .errors import DomainError
+from .services.counterparties import register_describers
 from .services.members import password_hasher
 from .settings import Settings, load_settings
 from .sweeps import register_sweeps
@@ -79,6 +80,7 @@ def create_app(
     ctx = NodeContext(settings=settings, db=db, clock=clock or SystemClock(), hasher=password_hasher(settings))
     app.extensions["sifnet"] = ctx
     register_sweeps(ctx.sweeps)
+    register_describers(ctx.statement_kinds)
 
     from . import api, i18n, idempotency, ops, security_headers, web
     from .web.pages import viewer

@@ -15,6 +15,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .services.proposals import RemoteReviews
+    from .services.statement import Describer
     from .sweeps import Sweep
 
 
@@ -27,6 +28,9 @@ class NodeContext:
     clock: SystemClock
     hasher: PasswordHasher
     sweeps: Registry[Sweep] = field(default_factory=lambda: Registry("sweep"))
+    # How each transaction kind reads on a member's statement (node/services/counterparties.py; federation
+    # adds the cross-border kinds at start-up).
+    statement_kinds: Registry[Describer] = field(default_factory=lambda: Registry("statement kind"))
     # Set by the app factory when federation is wired in (node never imports it): the federation
     # object, and the hooks through which proposals reach reviewers on peer nodes.
     federation: Any = None

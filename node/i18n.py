@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -66,6 +66,7 @@ COMMON_TIME_ZONES = (
     "UTC",
 )
 _LOCAL_INPUT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?")
+_DAY = re.compile(r"\d{4}-\d\d-\d\d")
 log = logging.getLogger(__name__)
 
 
@@ -198,6 +199,11 @@ def number_filter(value: int | float | None) -> str:
     return "" if value is None else formats.format_number(value, current_language())
 
 
+def local_day(value: datetime) -> str:
+    """A moment's day in the reader's time zone, as ISO 8601 (YYYY-MM-DD): for machine formats such as CSV."""
+    return value.astimezone(_zone()).date().isoformat()
+
+
 def language_name(code: str) -> str:
     return formats.language_name(code, current_language())
 
@@ -301,6 +307,28 @@ def parse_local_datetime(text: str | None, field: str, zone: str | None = None) 
             field=field,
         )
     return moment
+
+
+def parse_local_date(text: object, field: str, *, end: bool = False) -> datetime | None:
+    """A day (YYYY-MM-DD) in the reader's time zone as the aware UTC moment it starts (None when empty).
+
+    With `end` it is the moment the day ends (the next day's start), for a range that includes the day.
+    """
+    if text in (None, ""):
+        return None
+    try:
+        day = date.fromisoformat(text) if isinstance(text, str) and _DAY.fullmatch(text) else None
+    except ValueError:
+        day = None
+    if day is None or not 1900 <= day.year <= 2999:  # beyond: no money moved, and the arithmetic would overflow
+        raise ValidationError(
+            flask_babel.gettext("Please give a date such as %(example)s.", example="2026-05-01"),
+            code="invalid_date",
+            field=field,
+        )
+    if end:
+        day = day + timedelta(days=1)
+    return datetime.combine(day, time.min, tzinfo=_zone()).astimezone(UTC)
 
 
 def form_time(text: str | None, field: str) -> str | None:

@@ -41,6 +41,8 @@ class Notice:
     shown: Mapping[str, str] = field(default_factory=dict)  # param -> TIME | AMOUNT | COUNTRY
     terms: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # param -> {code: msgid}
     extras: tuple[tuple[str, str], ...] = ()  # (param, msgid): a sentence added when the param is set
+    about: str = ""  # what this kind is about, for the member's mail settings (a msgid)
+    mail: bool = True  # mailed unless the member says otherwise; in-app it is always kept
 
     @property
     def required(self) -> frozenset[str]:
@@ -57,6 +59,17 @@ _SETTLEMENT_NOTES = {
 }
 
 NOTICES: dict[str, Notice] = {
+    # members (node/services/members.py)
+    "member_approved": Notice(
+        N_("Your account on %(node)s is approved"),
+        N_(
+            "Welcome! A coordinator approved your account (%(base_url)s/dashboard): you can now book advice, ask "
+            "for reviews of your plans and pay other members."
+        ),
+        shown={"grant": AMOUNT},
+        extras=(("grant", N_("Your welcome grant of %(grant)s is on your account.")),),
+        about=N_("Your account was approved"),
+    ),
     # reviews of local proposals (node/services/proposals.py, reviews.py, rounds.py)
     "review_invitation": Notice(
         N_("Review invitation: %(title)s"),
@@ -65,22 +78,28 @@ NOTICES: dict[str, Notice] = {
             "%(base_url)s/reviews"
         ),
         shown={"bounty": AMOUNT, "accept_by": TIME},
+        about=N_("Invitations to review a proposal"),
     ),
     "invitation_cancelled": Notice(
-        N_("Proposal withdrawn: %(title)s"), N_('The author withdrew "%(title)s"; your invitation is cancelled.')
+        N_("Proposal withdrawn: %(title)s"),
+        N_('The author withdrew "%(title)s"; your invitation is cancelled.'),
+        about=N_("A proposal you were invited to review was withdrawn"),
     ),
     "invitation_expired": Notice(
         N_("A review invitation expired"),
         N_("You did not answer a review invitation in time; it went to someone else."),
+        about=N_("An invitation you did not answer in time expired"),
     ),
     "review_timed_out": Notice(
         N_("A review you accepted timed out"),
         N_("The review was not submitted by its due date; it was offered to someone else."),
+        about=N_("A review you accepted was not submitted in time"),
     ),
     "review_reminder": Notice(
         N_('Reminder: your review of "%(title)s"'),
         N_("Your review is due by %(due_by)s: %(base_url)s/reviews"),
         shown={"due_by": TIME},
+        about=N_("Reminders of reviews that are due"),
     ),
     "reviewer_replaced": Notice(
         N_('Review invitation for "%(title)s": %(what)s'),
@@ -92,15 +111,18 @@ NOTICES: dict[str, Notice] = {
                 "waiting": N_("No other reviewer is available right now; your proposal is waiting for reviewers."),
             },
         },
+        about=N_("A reviewer of your proposal declined or dropped out"),
     ),
     "review_received": Notice(
         N_("Review received: %(title)s"),
         N_('A review of "%(title)s" has arrived: %(base_url)s/proposals/%(proposal_id)s'),
+        about=N_("A review of your proposal arrived"),
     ),
     "review_payment": Notice(
         N_("Paid %(bounty)s for your review"),
         N_('Thank you for reviewing "%(title)s": %(bounty)s are on your account.'),
         shown={"bounty": AMOUNT},
+        about=N_("You were paid for a review"),
     ),
     "round_solved": Notice(
         N_('Review round "%(round)s": reviewers invited'),
@@ -111,6 +133,8 @@ NOTICES: dict[str, Notice] = {
                 N_("Reviews still missing: %(missing)s; new reviewers will be invited as they become available."),
             ),
         ),
+        about=N_("Reviewers were invited for your proposal in a review round"),
+        mail=False,
     ),
     # advice sessions (node/services/advice.py)
     "advice_proposed": Notice(
@@ -120,6 +144,7 @@ NOTICES: dict[str, Notice] = {
             "sessions page; nothing is paid until you do."
         ),
         shown={"amount": AMOUNT},
+        about=N_("Someone offers to help with your request for advice"),
     ),
     "advice_booked": Notice(
         N_("Session booked by %(receiver)s"),
@@ -129,6 +154,7 @@ NOTICES: dict[str, Notice] = {
         ),
         shown={"amount": AMOUNT, "scheduled_for": TIME},
         extras=(("scheduled_for", N_("It is planned for %(scheduled_for)s.")),),
+        about=N_("Someone booked an advice session with you"),
     ),
     "advice_claimed": Notice(
         N_("Confirm your advice session with %(provider)s"),
@@ -137,38 +163,46 @@ NOTICES: dict[str, Notice] = {
             "%(dispute_by)s; after that the %(amount)s are paid automatically."
         ),
         shown={"amount": AMOUNT, "dispute_by": TIME},
+        about=N_("Confirm an advice session that took place"),
     ),
     "advice_disputed": Notice(
         N_("Advice session %(booking_id)s disputed"),
         N_("Session %(booking_id)s (%(amount)s) is disputed by the receiver: %(reason)s"),
         shown={"amount": AMOUNT},
+        about=N_("An advice session is disputed"),
     ),
     "advice_cancelled": Notice(
-        N_("Advice session %(booking_id)s cancelled"), N_("%(by)s cancelled the session. %(reason)s")
+        N_("Advice session %(booking_id)s cancelled"),
+        N_("%(by)s cancelled the session. %(reason)s"),
+        about=N_("An advice session was cancelled"),
     ),
     "advice_confirmed": Notice(
         N_("Advice session %(booking_id)s confirmed"),
         _SETTLED,
         shown={"share": AMOUNT, "refunded": AMOUNT},
         terms={"note": _SETTLEMENT_NOTES},
+        about=N_("An advice session was confirmed and paid"),
     ),
     "advice_paid": Notice(
         N_("Advice session %(booking_id)s paid"),
         _SETTLED,
         shown={"share": AMOUNT, "refunded": AMOUNT},
         terms={"note": _SETTLEMENT_NOTES},
+        about=N_("An advice session was paid after the dispute period"),
     ),
     "advice_refunded": Notice(
         N_("Advice session %(booking_id)s refunded"),
         _SETTLED,
         shown={"share": AMOUNT, "refunded": AMOUNT},
         terms={"note": _SETTLEMENT_NOTES},
+        about=N_("A disputed advice session was refunded"),
     ),
     "advice_split": Notice(
         N_("Advice session %(booking_id)s split"),
         _SETTLED,
         shown={"share": AMOUNT, "refunded": AMOUNT},
         terms={"note": _SETTLEMENT_NOTES},
+        about=N_("A disputed advice session was split"),
     ),
     # funding leads (node/services/topics.py)
     "funding_deadline": Notice(
@@ -179,12 +213,14 @@ NOTICES: dict[str, Notice] = {
         ),
         shown={"deadline": TIME, "country": COUNTRY},
         extras=(("country", N_("It was shared by the network in %(country)s.")),),
+        about=N_("A funding deadline is near for a topic you follow"),
     ),
     # between nodes (federation/transfers.py, incoming_reviews.py, initiatives.py)
     "payment": Notice(
         N_("You received %(amount)s from %(payer)s"),
         N_("%(payer)s paid you %(amount)s. Memo: %(memo)s"),
         shown={"amount": AMOUNT},
+        about=N_("You received a payment from another node"),
     ),
     "payment_bounced": Notice(
         N_("Your payment to %(payee)s was returned"),
@@ -202,6 +238,7 @@ NOTICES: dict[str, Notice] = {
                 "transfer_id_reused": N_("That node already had a different payment under the same reference."),
             }
         },
+        about=N_("A payment of yours to another node was returned"),
     ),
     "review_invitation_abroad": Notice(
         N_("Review invitation from %(peer)s: %(title)s"),
@@ -210,6 +247,7 @@ NOTICES: dict[str, Notice] = {
             "before %(accept_by)s: %(base_url)s/reviews"
         ),
         shown={"country": COUNTRY, "bounty": AMOUNT, "accept_by": TIME},
+        about=N_("Invitations to review a proposal from another country"),
     ),
     "invitation_ended_abroad": Notice(
         N_("Review invitation ended: %(title)s"),
@@ -223,18 +261,23 @@ NOTICES: dict[str, Notice] = {
                 "review_refused": N_("the proposer's node could not accept the review"),
             }
         },
+        about=N_("An invitation from another country ended"),
     ),
     "proposal_shared": Notice(
         N_("Full text available: %(title)s"),
         N_('The full text of "%(title)s" is on your Reviews page: %(base_url)s/reviews'),
+        about=N_("The full text of a proposal you accepted to review is there"),
     ),
     "review_rated": Notice(
         N_('Your review of "%(title)s" was rated'),
         N_("The author rated your review %(helpfulness)s/5 for helpfulness."),
+        about=N_("The author rated your review"),
+        mail=False,
     ),
     "initiative_contact": Notice(
         N_("Message for %(initiative)s"),
         N_("%(sender)s <%(email)s> wrote about %(initiative)s (via the network directory):\n\n%(message)s"),
+        about=N_("Messages about an initiative you are the contact of"),
     ),
 }
 

@@ -48,17 +48,20 @@ class Member(SQLModel, table=True):
     closed_at: datetime | None = None
 
 
-class MemberAudit(SQLModel, table=True):
-    """Who approved, refused, promoted or closed whom, when and why."""
+class AuditEntry(SQLModel, table=True):
+    """One coordinator's or the system's action, with who, when and what (node/services/audit.py).
 
-    __tablename__ = "member_audit"
+    Written by the service that acts, in the same transaction; never changed afterwards.
+    """
+
+    __tablename__ = "audit_log"
 
     id: int | None = Field(default=None, primary_key=True)
-    member_id: int = Field(foreign_key="members.id", index=True)
-    actor_id: int | None = Field(default=None, foreign_key="members.id")
-    action: str = Field(max_length=32)
-    reason: str = Field(default="", max_length=500)
-    at: datetime
+    at: datetime = Field(index=True)
+    actor_id: int | None = Field(default=None, foreign_key="members.id", index=True)  # None: the operator or a sweep
+    action: str = Field(max_length=40, index=True)  # a code of node.labels.LABELS["audit_action"]
+    subject: str = Field(default="", max_length=120)  # what it concerns: "member:7", "peer:hu", "round:<id>", ...
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
 
 
 class ApiToken(SQLModel, table=True):
@@ -155,7 +158,7 @@ class LedgerTxn(SQLModel, table=True):
     memo: str = Field(default="", max_length=280)
     ref: str | None = Field(default=None, max_length=96, unique=True)  # idempotency key
     actor_id: int | None = Field(default=None, foreign_key="members.id")
-    created_at: datetime
+    created_at: datetime = Field(index=True)  # a statement's date filter finds its first and last transaction here
 
 
 class Posting(SQLModel, table=True):
@@ -404,6 +407,7 @@ class Notification(SQLModel, table=True):
     subject and body they were written with."""
 
     __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_member_read", "member_id", "read_at"),)  # the unread count
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="members.id", index=True)
@@ -412,5 +416,16 @@ class Notification(SQLModel, table=True):
     subject: str = Field(default="", max_length=200)
     body: str = Field(default="", max_length=8000)
     created_at: datetime
-    sent_at: datetime | None = None
+    sent_at: datetime | None = None  # when the mail sweep handled it (mailed, or not wanted by mail)
     read_at: datetime | None = None
+
+
+class MailPreference(SQLModel, table=True):
+    """Whether a member wants a notification kind also by mail; no row: the kind's default (node.notices)."""
+
+    __tablename__ = "mail_preferences"
+
+    member_id: int = Field(foreign_key="members.id", primary_key=True)
+    kind: str = Field(max_length=32, primary_key=True)
+    mail: bool
+    updated_at: datetime

@@ -1,8 +1,9 @@
 """Charts as inline SVG, drawn on the server: no JavaScript, no external assets.
 
 Much of a chart's text comes from nodes' summaries, so every text and attribute is escaped
-(markupsafe) while the SVG is built; templates insert the finished Markup as it is. The charts are
-drawn for a page: their own words, numbers and times are in the reader's language and time zone.
+(markupsafe) while the SVG is built (node/charts.py: el, svg); templates insert the finished Markup as
+it is. The charts are drawn for a page: their own words, numbers and times are in the reader's language
+and time zone.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 from flask_babel import gettext as _
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from federation.labels import FIGURE, NODE_HEALTH
 from node import i18n
+from node.charts import el, svg
 
 PALETTE = ("#0b6e4f", "#c8553d", "#3d5a80", "#d4a017", "#7b2d8b", "#2a9d8f", "#8d6e63", "#e76f51", "#457b9d", "#6a994e")
 OUTCOME_COLOURS = {"up": "#0b6e4f", "slow": "#d4a017", "unreachable": "#b3261e", "refused": "#7b2d8b"}
@@ -23,29 +25,6 @@ OUTCOME_COLOURS = {"up": "#0b6e4f", "slow": "#d4a017", "unreachable": "#b3261e",
 
 def colour_of(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
-
-
-def el(name: str, content: object = None, **attrs: object) -> Markup:
-    """One SVG element; attribute names use _ for -, values and text content are escaped."""
-    rendered = "".join(f' {k.rstrip("_").replace("_", "-")}="{escape(v)}"' for k, v in attrs.items() if v is not None)
-    if content is None:
-        return Markup(f"<{name}{rendered}/>")
-    inner = content if isinstance(content, Markup) else escape(content)
-    return Markup(f"<{name}{rendered}>") + inner + Markup(f"</{name}>")
-
-
-def svg(width: int, height: int, parts: list[Markup], label: str, css_class: str = "chart") -> Markup:
-    return el(
-        "svg",
-        Markup("").join([el("title", label), *parts]),
-        xmlns="http://www.w3.org/2000/svg",
-        viewBox=f"0 0 {width} {height}",
-        width=width,
-        height=height,
-        role="img",
-        aria_label=label,
-        class_=css_class,
-    )
 
 
 def legend(items: list[tuple[str, str]], x: int, y: int, spacing: int = 90) -> list[Markup]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-API_MODULES = ("members", "coordinator", "advice", "reviews", "rounds", "funding")
+API_MODULES = ("members", "notes", "coordinator", "advice", "reviews", "rounds", "funding")
 
 
 def init_app(app: Flask) -> None:

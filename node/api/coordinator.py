@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import g, jsonify
+from flask import g, jsonify, request
 
+from .. import audit_words, labels
 from ..context import node_ctx
-from ..services import dashboard, members
+from ..services import audit, dashboard, members
 from ..tables import Member
-from .base import ANY_OBJECT, ApiBlueprint, arr, json_body, obj, only_fields, string
+from .base import ANY_OBJECT, DATETIME, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
 from .members import PROFILE, profile_json
 
 api = ApiBlueprint("coordinator", "coordinator")
@@ -92,14 +93,47 @@ def set_role(member_id: int):
     return jsonify(out)
 
 
+AUDIT_ENTRY = obj(
+    id=integer(),
+    at=DATETIME,
+    actor_id={"type": ["integer", "null"]},
+    actor={"type": ["string", "null"], "description": "the coordinator's handle; null: the operator or the node"},
+    action=string(description="a stable code, such as member_approved or trust_limit_changed"),
+    action_text=string(description="the action in words, in the request's language"),
+    subject=string(description='what it concerns: "member:7", "peer:hu", "round:<id>", "booking:5", ...'),
+    detail=ANY_OBJECT,
+    detail_text=string(description="the detail in words, in the request's language"),
+)
+AUDIT_QUERY = {
+    "action": string(40, description="only this action (a code)"),
+    "actor": string(32, description=f"only this coordinator's handle, or `{audit.OPERATOR}`"),
+    "from": string(10, format="date", description="from this day on, in your time zone"),
+    "to": string(10, format="date", description="up to and including this day, in your time zone"),
+    "before": string(16, pattern="^[0-9]{1,15}$", description="the next_before of the previous page"),
+}
+
+
 @api.route(
     "/coordinator/audit",
     "GET",
-    "The audit trail of approvals, refusals and role changes",
-    response={"type": "object", "properties": {"entries": arr(ANY_OBJECT)}},
+    "The audit trail of coordinators' and the node's actions, newest first, a page at a time",
+    response=obj(("entries",), entries=arr(AUDIT_ENTRY), next_before={"type": ["integer", "null"]}),
+    query=AUDIT_QUERY,
 )
 def get_audit():
     ctx = node_ctx()
+    args = request.args
     with ctx.db.read() as session:
         _coordinator(session)
-        return jsonify({"entries": dashboard.audit_trail(session)})
+        filters = audit.filters_from(session, args)
+        before = args.get("before", "")
+        entries, older = audit.page(session, filters, before=int(before) if before.isdigit() else None)
+    out = [
+        {
+            **{k: e[k] for k in ("id", "at", "actor_id", "actor", "action", "subject", "detail")},
+            "action_text": labels.label(e["action"], "audit_action"),
+            "detail_text": audit_words.detail_text(e),
+        }
+        for e in entries
+    ]
+    return jsonify({"entries": out, "next_before": older})

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import g, jsonify, request
 from flask_babel import gettext as _
 
-from .. import i18n
+from .. import i18n, labels
 from ..context import node_ctx
 from ..errors import DomainError, NotFoundError
-from ..services import ledger, logins, members, payments
-from ..services.validate import clean_text
+from ..services import ledger, logins, members, payments, statement
+from ..services.validate import clean_text, whole_number
 from ..tables import Member
 from .base import (
     AMOUNT,
@@ -72,13 +72,23 @@ PROFILE_PATCH = obj(
 STATEMENT_LINE = obj(
     posting_id=integer(),
     txn_id=integer(),
-    kind=string(),
-    memo=string(),
+    kind=string(description="the transaction's kind, a stable code"),
+    memo=string(description="what the ledger stored (English, or the payer's own words)"),
     amount=integer(),
     balance_after=integer(),
-    counterparty=arr(string()),
     at=DATETIME,
+    description=string(description="what happened, in the request's language"),
+    counterparty=string(description='who or what is on the other side, in words ("Welcome grant", "Bert")'),
+    status=string(enum=["completed", "held", "paid", "refunded", "split", "pending", "returned"]),
+    status_text=string(description="the status in the request's language"),
+    note=string(description="the member's own memo, when the line has one"),
 )
+STATEMENT_QUERY = {
+    "from": string(10, format="date", description="from this day on, in your time zone"),
+    "to": string(10, format="date", description="up to and including this day, in your time zone"),
+    "before": string(15, pattern="^[0-9]{1,15}$", description="next_before of the previous page"),
+    "limit": string(3, pattern="^[0-9]{1,3}$", description="lines per page, 1 to 500 (default 200)"),
+}
 TXN = {
     "type": "object",
     "properties": {
@@ -200,14 +210,42 @@ def patch_me():
 @api.route(
     "/me/statement",
     "GET",
-    "Your statement with running balance, newest first",
-    response={"type": "object", "properties": {"balance": integer(), "lines": arr(STATEMENT_LINE)}},
+    "Your statement with running balance, newest first, a page at a time (next_before: the next, older page)",
+    response={
+        "type": "object",
+        "properties": {
+            "balance": integer(),
+            "lines": arr(STATEMENT_LINE),
+            "next_before": {"type": ["integer", "null"]},
+        },
+    },
+    query=STATEMENT_QUERY,
 )
 def my_statement():
     ctx = node_ctx()
+    args = request.args
+    filters, before = statement.filters_from(args), statement.cursor(args.get("before"))
+    size = whole_number(
+        int(args["limit"]) if args.get("limit", "").isdigit() else args.get("limit", 200), "limit", 1, 500
+    )
     with ctx.db.read() as session:
         account = ledger.member_account(session, g.member.id)
-        return jsonify({"balance": account.balance, "lines": ledger.statement(session, account)})
+        lines, older = statement.page(session, ctx.statement_kinds, account.id, filters, before=before, size=size)
+        return jsonify(
+            {"balance": account.balance, "lines": [_line_json(line) for line in lines], "next_before": older}
+        )
+
+
+def _line_json(line: statement.Line) -> dict:
+    out = {k: getattr(line, k) for k in ("posting_id", "txn_id", "kind", "memo", "amount", "balance_after", "at")}
+    out.update(
+        description=line.description or labels.label(line.kind, "transaction_kind"),
+        counterparty=line.counterparty,
+        status=line.status,
+        status_text=labels.label(line.status, "statement_status"),
+        note=line.note,
+    )
+    return out
 
 
 @api.route("/me/export", "GET", "Everything the node holds about you, as JSON", response=ANY_OBJECT)

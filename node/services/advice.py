@@ -31,7 +31,7 @@ from ..errors import ConflictError, DomainError, ForbiddenError, NotFoundError, 
 from ..lifecycle import BOOKING, LISTING
 from ..settings import Settings
 from ..tables import AdviceBooking, AdviceListing, Member
-from . import ledger, members
+from . import audit, ledger, members
 from .notify import notify
 from .validate import REQUIRED, clean_choice, clean_datetime, clean_list, clean_text, refusal, whole_number
 
@@ -337,6 +337,8 @@ def resolve(
     share = _provider_share(outcome, booking.amount, provider_amount)
     target = {"pay_provider": "paid", "refund_receiver": "refunded", "split": "split"}[outcome]
     _settle(session, booking, target, share, now=now, note=f"{coordinator.handle}: {note}", actor_id=coordinator.id)
+    detail = {"outcome": outcome, "provider_amount": share, "amount": booking.amount, "note": note}
+    audit.record(session, coordinator.id, "advice_dispute_resolved", f"booking:{booking.id}", detail, now)
     return booking
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from ..settings import Settings
-from ..tables import Account, Member, MemberAudit
+from ..tables import Account, Member
 from . import ledger
 
 
@@ -71,23 +71,3 @@ def overview(session, settings: Settings, now: datetime) -> dict:
             if m.status == "pending"
         ],
     }
-
-
-def audit_trail(session, limit: int = 200) -> list[dict]:
-    """Who approved, refused or changed whom, newest first (with handles, not just ids)."""
-    rows = session.scalars(select(MemberAudit).order_by(MemberAudit.id.desc()).limit(limit)).all()
-    ids = {a.member_id for a in rows} | {a.actor_id for a in rows if a.actor_id}
-    handles = dict(session.execute(select(Member.id, Member.handle).where(Member.id.in_(ids))).all()) if ids else {}
-    return [
-        {
-            "id": a.id,
-            "member_id": a.member_id,
-            "member": handles.get(a.member_id),
-            "actor_id": a.actor_id,
-            "actor": handles.get(a.actor_id),
-            "action": a.action,
-            "reason": a.reason,
-            "at": a.at,
-        }
-        for a in rows
-    ]

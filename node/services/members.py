@@ -17,8 +17,9 @@ from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationErr
 from ..labels import APPROVAL_NOT_REQUIRED, BALANCE_RETIRED, CREATED_BY_OPERATOR, N_, WELCOME_GRANT
 from ..lifecycle import MEMBER
 from ..settings import Settings
-from ..tables import Account, AdviceBooking, ApiToken, Conflict, Member, MemberAudit, Proposal, ReviewInvitation
-from . import ledger
+from ..tables import Account, AdviceBooking, ApiToken, AuditEntry, Conflict, Member, Proposal, ReviewInvitation
+from . import audit, ledger
+from .notify import notify
 from .validate import clean_bool, clean_list, clean_text, refuse_unknown_fields
 
 # Tags are slugs (they travel between nodes); the UI shows them with spaces.
@@ -86,8 +87,13 @@ def sign_up(
     handle: object = None,
     now: datetime,
     hasher: PasswordHasher,
+    language: str = "",
 ) -> Member:
-    """Create a member; active at once unless the node requires approval."""
+    """Create a member; active at once unless the node requires approval.
+
+    `language`: the one the person chose on the page they signed up on, so that the mails before they
+    choose one (the approval) come in it; anything but a language of the pages is ignored.
+    """
     email = clean_text(email, "email", max_len=254).lower()
     if not EMAIL_RE.match(email):
         raise ValidationError(_("This is not a valid email address."), code="invalid_email", field="email")
@@ -104,6 +110,7 @@ def sign_up(
         password_hash=hasher.hash(password),
         display_name=display_name,
         country=settings.country[:2],
+        language=language if i18n.is_language(language) else "",
         created_at=now,
         status="pending",
     )
@@ -157,9 +164,7 @@ def _activate(session, settings: Settings, member: Member, *, actor: Member | No
     MEMBER.check(member.status, "active")
     member.status = "active"
     member.approved_at = now
-    session.add(
-        MemberAudit(member_id=member.id, actor_id=actor.id if actor else None, action="approved", reason=reason, at=now)
-    )
+    audit.record(session, actor.id if actor else None, "member_approved", f"member:{member.id}", _why(reason), now)
     if settings.welcome_grant > 0:
         account = ledger.member_account(session, member.id)
         ledger.post(
@@ -183,7 +188,13 @@ def approve(
     require_coordinator(coordinator)
     member = get_member(session, member_id)
     _activate(session, settings, member, actor=coordinator, reason=clean_text(reason, "reason", max_len=500), now=now)
+    notify(session, member_id=member.id, kind="member_approved", params={"grant": settings.welcome_grant}, now=now)
     return member
+
+
+def _why(reason: str) -> dict:
+    """An audit line's detail: the reason, when one was given."""
+    return {"reason": reason} if reason else {}
 
 
 def refuse(session, *, coordinator: Member, member_id: int, reason: object, now: datetime) -> Member:
@@ -193,7 +204,7 @@ def refuse(session, *, coordinator: Member, member_id: int, reason: object, now:
     reason = clean_text(reason, "reason", max_len=500, required=True)
     MEMBER.check(member.status, "refused")
     member.status = "refused"
-    session.add(MemberAudit(member_id=member.id, actor_id=coordinator.id, action="refused", reason=reason, at=now))
+    audit.record(session, coordinator.id, "member_refused", f"member:{member.id}", _why(reason), now)
     return member
 
 
@@ -205,12 +216,27 @@ def set_role(session, *, coordinator: Member | None, member_id: int, role: str, 
         raise ValidationError(_("A member's role is either member or coordinator."), code="invalid_role", field="role")
     member = get_member(session, member_id)
     member.role = role
-    session.add(
-        MemberAudit(
-            member_id=member.id, actor_id=coordinator.id if coordinator else None, action=f"role:{role}", at=now
-        )
-    )
+    audit.record(session, coordinator.id if coordinator else None, f"role_{role}", f"member:{member.id}", {}, now)
     return member
+
+
+def coordinators(session) -> list[Member]:
+    """The node's active coordinators: who approves new members."""
+    return list(
+        session.scalars(
+            select(Member).where(Member.role == "coordinator", Member.status == "active").order_by(Member.display_name)
+        ).all()
+    )
+
+
+def refusal_reason(session, member: Member) -> str:
+    """Why a coordinator refused the member's account, as they wrote it ('' if nothing was recorded)."""
+    detail = session.scalars(
+        select(AuditEntry.detail)
+        .where(AuditEntry.subject == f"member:{member.id}", AuditEntry.action == "member_refused")
+        .order_by(AuditEntry.id.desc())
+    ).first()
+    return (detail or {}).get("reason", "")
 
 
 def get_member(session, member_id: int) -> Member:
@@ -387,7 +413,7 @@ def export_data(session, member: Member) -> dict:
     account = ledger.member_account(session, member.id)
     profile = {k: getattr(member, k) for k in ("email", "handle", "pseudonym", "role", "status", *PROFILE_FIELDS)}
     profile.update(created_at=member.created_at, approved_at=member.approved_at)
-    audit = session.scalars(select(MemberAudit).where(MemberAudit.member_id == member.id)).all()
+    about_me = session.scalars(select(AuditEntry).where(AuditEntry.subject == f"member:{member.id}")).all()
     proposals = session.scalars(select(Proposal).where(Proposal.author_id == member.id)).all()
     invitations = session.scalars(select(ReviewInvitation).where(ReviewInvitation.reviewer_id == member.id)).all()
     bookings = session.scalars(
@@ -398,7 +424,7 @@ def export_data(session, member: Member) -> dict:
         "profile": profile,
         "balance": account.balance,
         "statement": ledger.statement(session, account, limit=100000),
-        "audit": [a.model_dump() for a in audit],
+        "audit": [a.model_dump() for a in about_me],
         "proposals": [p.model_dump() for p in proposals],
         "review_invitations": [i.model_dump() for i in invitations],
         "advice_bookings": [b.model_dump() for b in bookings],
@@ -453,7 +479,7 @@ def close_account(session, *, member: Member, now: datetime) -> Member:
     member.is_reviewer = member.pool_consent = False
     member.session_version += 1
     session.execute(delete(ApiToken).where(ApiToken.member_id == member.id))
-    session.add(MemberAudit(member_id=member.id, actor_id=member.id, action="closed", at=now))
+    audit.record(session, member.id, "account_closed", f"member:{member.id}", {}, now)
     return member
 
 
@@ -483,7 +509,5 @@ def create_coordinator(
     if member.status in ("pending", "refused"):
         _activate(session, settings, member, actor=None, reason=CREATED_BY_OPERATOR, now=now)
     member.role = "coordinator"
-    session.add(
-        MemberAudit(member_id=member.id, actor_id=None, action="role:coordinator", reason=CREATED_BY_OPERATOR, at=now)
-    )
+    audit.record(session, None, "role_coordinator", f"member:{member.id}", _why(CREATED_BY_OPERATOR), now)
     return member

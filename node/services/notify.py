@@ -21,6 +21,7 @@ from sqlalchemy import insert, select
 from ..notices import stored_params, text_of
 from ..settings import Settings
 from ..tables import Member, Notification
+from .notifications import mailed_kinds_off
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,11 @@ _INSERT_NOTIFICATION = insert(Notification.__table__)
 
 
 def deliver_notifications(ctx) -> int:
-    """Send queued notifications by SMTP, or write them to the mail folder in development."""
+    """Send queued notifications by SMTP (or to the mail folder in development), as each member wants.
+
+    A kind the member does not want by mail (their setting, else the kind's default) is marked handled
+    without a mail; it stays on their notifications page all the same.
+    """
     with ctx.db.read() as s:
         pending = s.execute(
             select(Notification, Member)
@@ -56,9 +61,10 @@ def deliver_notifications(ctx) -> int:
             .order_by(Notification.id)
             .limit(200)
         ).all()
+        unwanted = mailed_kinds_off(s, {member.id for _note, member in pending})
     sent = 0
     for note, member in pending:
-        if member.status != "closed":
+        if member.status != "closed" and (member.id, note.kind) not in unwanted:
             message = _message(ctx.settings, note, member)
             # The file name is the notification id: writing it twice overwrites, never duplicates.
             _transmit(ctx.settings, message, f"{note.id:08d}-{note.kind}.eml")

@@ -13,7 +13,18 @@ from ..errors import DomainError
 
 # Paths that are not browser forms: token-authenticated API, signed federation, test hooks.
 CSRF_EXEMPT_PREFIXES = ("/api/", "/_test/", "/federation/", "/.well-known/")
-WEB_MODULES = ("auth", "member", "coordinator", "advice", "reviews", "rounds", "funding", "language")
+WEB_MODULES = (
+    "auth",
+    "member",
+    "notes",
+    "coordinator",
+    "audit",
+    "advice",
+    "reviews",
+    "rounds",
+    "funding",
+    "language",
+)
 
 
 def csrf_token() -> str:

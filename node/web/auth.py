@@ -42,6 +42,7 @@ def signup():
                 handle=form.get("handle") or None,
                 now=ctx.now(),
                 hasher=ctx.hasher,
+                language=session.get("lang", ""),  # chosen with the switch before signing up
             )
             status = member.status
     except DomainError as exc:

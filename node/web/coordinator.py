@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..context import node_ctx
-from ..services import dashboard, members
+from ..services import audit, dashboard, members
 from ..tables import Member
 from .pages import coordinator_required, current_member, form_action
 
@@ -19,9 +19,9 @@ def overview():
     ctx = node_ctx()
     with ctx.db.read() as s:
         data = dashboard.overview(s, ctx.settings, ctx.now())
-        audit = dashboard.audit_trail(s, limit=30)
+        recent, _older = audit.page(s, audit.Filters(), size=10)
         panels = [panel(s) for panel in COORDINATOR_PANELS]
-    return render_template("coordinator.html", data=data, audit=audit, panels=panels)
+    return render_template("coordinator.html", data=data, audit=recent, panels=panels)
 
 
 # Other areas (advice disputes, reviews) append functions (session) -> (title, template, context).

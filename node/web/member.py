@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 
-from .. import i18n, labels, notices
+from .. import charts, i18n, labels, notices
 from ..clock import iso
 from ..context import node_ctx
 from ..services import ledger, members, payments
+from ..services import statement as statement_service
 from ..services.validate import clean_text
 from ..tables import Member, Notification
-from .pages import current_member, form_action, login_required
+from .pages import csv_line, current_member, form_action, login_required
 
 bp = Blueprint("member", __name__)
 
@@ -28,8 +40,10 @@ def dashboard():
     ctx = node_ctx()
     with ctx.db.read() as s:
         me = _me(s)
+        if me.status != "active":  # waiting for approval (or refused): a page that says so, and what comes next
+            return _waiting(s, me)
         account = ledger.member_account(s, me.id)
-        lines = ledger.statement(s, account, limit=5)
+        lines, _older = statement_service.page(s, ctx.statement_kinds, account.id, size=5)
         rows = (
             s.query(Notification)
             .filter(Notification.member_id == me.id)
@@ -40,6 +54,12 @@ def dashboard():
         panels = [panel(s, me) for panel in DASHBOARD_PANELS]
     notes = [(n.created_at, *notices.for_reader(n, ctx.settings)) for n in rows]
     return render_template("dashboard.html", account=account, lines=lines, notes=notes, panels=panels)
+
+
+def _waiting(s, me: Member):
+    who = [m.display_name for m in members.coordinators(s)]
+    reason = members.refusal_reason(s, me) if me.status == "refused" else ""
+    return render_template("waiting.html", coordinators=who, reason=reason, grant=node_ctx().settings.welcome_grant)
 
 
 # Other areas (advice, reviews) append functions (session, member) -> (title, template, context).
@@ -89,10 +109,56 @@ def profile():
 @login_required
 def statement():
     ctx = node_ctx()
+    args = request.args
+    filters, before = statement_service.filters_from(args), statement_service.cursor(args.get("before"))
     with ctx.db.read() as s:
         account = ledger.member_account(s, current_member().id)
-        lines = ledger.statement(s, account, limit=500)
-    return render_template("statement.html", account=account, lines=lines)
+        lines, older = statement_service.page(s, ctx.statement_kinds, account.id, filters, before=before)
+        points = statement_service.balance_points(s, account, filters, ctx.now())
+    kept = {k: args[k] for k in ("from", "to") if args.get(k)}
+    return render_template(
+        "statement.html",
+        account=account,
+        lines=lines,
+        chart=charts.balance_chart(points),
+        chosen=kept,
+        older=url_for("member.statement", **kept, before=older) if older else None,
+        newest=url_for("member.statement", **kept) if before else None,
+        csv_url=url_for("member.statement_csv", **kept),
+    )
+
+
+@bp.get("/statement.csv")
+@login_required
+def statement_csv():
+    """The (filtered) statement as CSV: amounts as integers, ISO dates; the headers stay English (a machine format)."""
+    ctx = node_ctx()
+    filters = statement_service.filters_from(request.args)  # refused here, before the answer starts
+    with ctx.db.read() as s:
+        account_id = ledger.member_account(s, current_member().id).id
+    name = f"sifnet-statement-{current_member().handle}.csv"
+    return Response(
+        stream_with_context(_statement_rows(account_id, filters)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={name}"},
+    )
+
+
+STATEMENT_CSV_HEADER = (
+    "date", "time_utc", "description", "counterparty", "status", "amount", "balance_after", "note", "kind", "txn_id"
+)  # fmt: skip
+
+
+def _statement_rows(account_id: int, filters):
+    ctx = node_ctx()
+    yield csv_line(STATEMENT_CSV_HEADER)
+    with ctx.db.read() as s:
+        for line in statement_service.every(s, ctx.statement_kinds, account_id, filters):
+            day = i18n.local_day(line.at)
+            yield csv_line(
+                (day, iso(line.at), line.description, line.counterparty, line.status)
+                + (line.amount, line.balance_after, line.note, line.kind, line.txn_id)
+            )
 
 
 @bp.route("/pay", methods=["GET", "POST"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from functools import wraps
 
@@ -37,11 +39,22 @@ def viewer() -> Member | None:
     return current_member()
 
 
+# What a member whose account waits for approval (or was refused) may open: their waiting page (the
+# dashboard), profile, notifications, export and closing. Every other page would offer forms that fail.
+WHILE_PENDING = frozenset(
+    {"member.dashboard", "member.profile", "member.export", "member.close", "notes.history", "notes.mark_read"}
+    | {"notes.settings"}
+)
+
+
 def login_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapped(**kwargs):
-        if current_member() is None:
+        member = current_member()
+        if member is None:
             return redirect(url_for("auth.login", next=request.path))
+        if member.status != "active" and request.endpoint not in WHILE_PENDING:
+            return redirect(url_for("member.dashboard"), 303)
         return view(**kwargs)
 
     return wrapped
@@ -88,6 +101,20 @@ def back_url(fallback_endpoint: str) -> str:
     if ref.startswith(request.host_url):
         return ref
     return url_for(fallback_endpoint)
+
+
+def csv_line(values) -> str:
+    """One CSV row, its text cells made safe for spreadsheets."""
+    out = io.StringIO()
+    csv.writer(out).writerow([safe_cell(v) for v in values])
+    return out.getvalue()
+
+
+def safe_cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @) gets a leading apostrophe; numbers stay."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def render_error(status: int, code: str, message: str):

@@ -110,6 +110,13 @@ def test_one_round_clears_a_cycle_and_every_node_keeps_its_net(triangle):
         assert {s["result"] for s in seen["signatures"]} == {"verifies"} and len(seen["signatures"]) == 5
         check_books(node)
     assert settlement(nodes["nl"], entry["round_id"])["changes"] == {"be-vl": 4, "hu": -4}
+    # The coordinator's audit trail keeps who started the round and how it ended; each participant, the apply.
+    subject = f"round:{entry['round_id']}"
+    for name, node in nodes.items():
+        lines = node.coordinator().call("GET", "/coordinator/audit", expect=200).json()["entries"]
+        mine = [(e["action"], e["actor"]) for e in lines if e["subject"] == subject]
+        started = [("clearing_settled", None), ("clearing_started", "coord")] if name == "be-vl" else []
+        assert sorted(mine) == sorted([("clearing_applied", None), *started]), (name, mine)
     # Limits are checked against the positions after settlement: the room is back.
     assert members["be-vl"].transfer("niels@nl", 3).status_code == 201
     wait_until(lambda: _transfers(members["be-vl"])[0]["status"] == "completed", what="payment within the room")

@@ -15,10 +15,10 @@ from node.tables import (
     Account,
     AdviceBooking,
     AdviceListing,
+    AuditEntry,
     FundingLead,
     LedgerTxn,
     Member,
-    MemberAudit,
     Proposal,
     Review,
     ReviewInvitation,
@@ -109,7 +109,9 @@ def test_an_existing_coordinator_approves_and_no_demo_coordinator_is_made(app, c
         assert s.scalars(select(Member).where(Member.email == demo_email("coordinator", "be-vl"))).first() is None
         actors = set(
             s.scalars(
-                select(MemberAudit.actor_id).where(MemberAudit.action == "approved", MemberAudit.member_id != boss_id)
+                select(AuditEntry.actor_id).where(
+                    AuditEntry.action == "member_approved", AuditEntry.subject != f"member:{boss_id}"
+                )
             ).all()
         )
     assert actors == {boss_id}

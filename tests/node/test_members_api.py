@@ -45,9 +45,9 @@ def test_signup_waits_for_approval_then_gets_grant(client, make_member, token_fo
     assert r.status_code == 409 and r.json["error"]["code"] == "illegal_transition"
     audit = client.get("/api/v1/coordinator/audit", headers=token_for(coord)).json["entries"]
     assert any(
-        a["member_id"] == nora_id
-        and a["action"] == "approved"
-        and a["reason"] == "known to us"
+        a["subject"] == f"member:{nora_id}"
+        and a["action"] == "member_approved"
+        and a["detail"] == {"reason": "known to us"}
         and a["actor_id"] == coord.id
         for a in audit
     )

@@ -14,13 +14,15 @@ from node.db import Database, alembic_config
 from node.services import ledger
 from node.services.members import hash_token
 from node.settings import Settings
-from node.tables import Member, Notification
+from node.tables import AuditEntry, Member, Notification
 from tests.conftest import FAST_ARGON2, START
 
 FIRST_RELEASE = "0001"  # frozen: this test's SQL is written against it and must never need changing
 # Tables a later revision replaced on purpose, with their replacement. Only state that is not a member's
 # data belongs here: login_attempts held failed logins of the last 15 minutes; 0004's throttles start afresh.
 REPLACED = {"login_attempts": "login_throttles"}
+# Tables whose rows a later revision moved into another table; each move is checked row by row below.
+MOVED = {"member_audit": "audit_log"}
 TOKEN = "upgrade-test-token"
 
 
@@ -102,6 +104,9 @@ def fill_first_release(db: Database) -> dict[str, int]:
             _post(conn, db, "grant", f"welcome:{ids[handle]}", [(issuance, -10), (account, 10)], hour)
         _post(conn, db, "transfer", "t1", [(acc["anna"], -3), (acc["bob"], 3)], 4)
         _post(conn, db, "remote_out", "xb:1", [(acc["anna"], -2), (position, 2)], 5)
+        for action, reason in (("approved", "known to us"), ("role:coordinator", "")):
+            _insert(conn, "member_audit", member_id=ids["anna"], actor_id=ids["coord"], action=action, reason=reason,
+                    at=_at(db, 1))  # fmt: skip
         _insert(
             conn,
             "api_tokens",
@@ -207,10 +212,11 @@ def test_first_release_database_upgrades_to_head_without_loss(empty_database_url
     command.upgrade(alembic_config(db.url), "head")
     after = table_rows(db)
     db.dispose()
-    assert set(before) - set(REPLACED) <= set(after), f"tables lost: {set(before) - set(after)}"
+    assert set(before) - set(REPLACED) - set(MOVED) <= set(after), f"tables lost: {set(before) - set(after)}"
     assert set(REPLACED.values()) <= set(after) and not set(REPLACED) & set(after)
+    assert set(MOVED.values()) <= set(after) and not set(MOVED) & set(after)
     for table, (cols, rows) in before.items():
-        if table in REPLACED:
+        if table in REPLACED or table in MOVED:
             continue
         new_cols, new_rows = after[table]
         kept = [c for c in cols if c in new_cols]  # a later revision may rename a column; the rest must survive
@@ -222,6 +228,16 @@ def test_first_release_database_upgrades_to_head_without_loss(empty_database_url
     )
     try:
         ctx = app.extensions["sifnet"]
+        with ctx.db.read() as s:
+            moved = [
+                (e.actor_id, e.action, e.subject, e.detail, e.at)
+                for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))
+            ]
+        anna, coord, at = f"member:{ids['anna']}", ids["coord"], START.replace(hour=START.hour + 1)
+        assert moved == [
+            (coord, "member_approved", anna, {"reason": "known to us"}, at),
+            (coord, "role_coordinator", anna, {}, at),
+        ]
         with ctx.db.read() as s:
             books = ledger.check_books(s)
             balances = {h: ledger.member_account(s, i).balance for h, i in ids.items()}
