@@ -76,6 +76,7 @@ LABELS: dict[str, Mapping[object, object]] = {
     "advice_kind": {"offer": _l("offer"), "request": _l("request")},
     "advice_kinds": {"offer": _l("offers"), "request": _l("requests")},
     "listing_status": {"open": _l("open"), "closed": _l("closed")},
+    "report_status": {"open": _l("open"), "handled": _l("handled")},
     "booking_status": {
         "proposed": _l("proposed"),
         "booked": _l("booked"),
@@ -213,6 +214,18 @@ LABELS: dict[str, Mapping[object, object]] = {
         "review_capacity": _l("Reviews at a time"),
         "is_reviewer": _l("I want to review proposals"),
         "pool_consent": _l("Shared reviewer pool"),
+        "in_directory": _l("List me in the member directory"),
+        "show_organisation": _l("Show my organisation"),
+        "show_bio": _l("Show my bio"),
+        "show_expertise": _l("Show my expertise"),
+        "show_languages": _l("Show my languages"),
+        "show_country": _l("Show my country"),
+        "body": _l("Message"),
+        "q": _l("Search"),
+        "cursor": _l("Page"),
+        "limit": _l("Results per page"),
+        "message_id": _l("Message"),
+        "status": _l("Status"),
     },
 }
 

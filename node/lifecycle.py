@@ -18,6 +18,7 @@ REFUSALS = {
     "proposal": (N_("This proposal is %(state)s; that is not possible now."), "proposal_status"),
     "invitation": (N_("This invitation is %(state)s; that is not possible now."), "invitation_status"),
     "round": (N_("This review round is %(state)s; that is not possible now."), "round_status"),
+    "report": (N_("This report is %(state)s; that is not possible now."), "report_status"),
 }
 
 
@@ -80,6 +81,9 @@ BOOKING = lifecycle(
 )
 
 LISTING = lifecycle("listing", "open", open="closed", closed="")
+
+# A report of abusive messages, handled by a coordinator (node/services/messages.py).
+REPORT = lifecycle("report", "open", open="handled", handled="")
 
 PROPOSAL = lifecycle("proposal", "open", open="completed withdrawn closed", completed="", withdrawn="", closed="")
 

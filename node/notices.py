@@ -170,6 +170,22 @@ NOTICES: dict[str, Notice] = {
         shown={"share": AMOUNT, "refunded": AMOUNT},
         terms={"note": _SETTLEMENT_NOTES},
     ),
+    # messages between members (node/services/messages.py)
+    "message_received": Notice(
+        N_("%(sender)s sent you a message"),
+        N_(
+            "%(sender)s (%(sender_handle)s) wrote to you on %(node)s. Read and answer it here: "
+            "%(base_url)s/messages/%(thread_id)s. Until you have read it, further messages in this conversation "
+            "are not mailed."
+        ),
+    ),
+    "message_reported": Notice(
+        N_("Messages reported as abuse"),
+        N_(
+            "%(reporter)s reported messages from %(reported)s as abuse: %(reason)s. Read them and mark the report "
+            "handled on the coordinator page: %(base_url)s/coordinator/#message-reports"
+        ),
+    ),
     # between nodes (federation/transfers.py, incoming_reviews.py, initiatives.py)
     "payment": Notice(
         N_("You received %(amount)s from %(payer)s"),

@@ -62,8 +62,12 @@ def new_page(browser, request) -> Iterator:
     """Factory: a page in its own browser context (its own cookies: one logged-in person per page)."""
     contexts = []
 
-    def make(base_url: str):
-        context = browser.new_context(base_url=base_url, viewport={"width": 1100, "height": 900}, locale="en-GB")
+    def make(base_url: str, *, width: int = 1100, height: int = 900, mobile: bool = False):
+        """A desktop page (1100 x 900), or with mobile=True a phone's (e.g. width=390: touch, mobile viewport)."""
+        extra = {"is_mobile": True, "has_touch": True, "device_scale_factor": 2} if mobile else {}
+        context = browser.new_context(
+            base_url=base_url, viewport={"width": width, "height": height}, locale="en-GB", **extra
+        )
         context.set_default_timeout(15000)
         contexts.append(context)
         return context.new_page()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-API_MODULES = ("members", "coordinator", "advice", "reviews", "rounds")
+API_MODULES = ("members", "coordinator", "advice", "reviews", "rounds", "messages")
 
 
 def init_app(app: Flask) -> None:

@@ -13,7 +13,7 @@ from ..errors import DomainError
 
 # Paths that are not browser forms: token-authenticated API, signed federation, test hooks.
 CSRF_EXEMPT_PREFIXES = ("/api/", "/_test/", "/federation/", "/.well-known/")
-WEB_MODULES = ("auth", "member", "coordinator", "advice", "reviews", "rounds", "language")
+WEB_MODULES = ("auth", "member", "coordinator", "advice", "reviews", "rounds", "directory", "messages", "language")
 
 
 def csrf_token() -> str:
