@@ -127,10 +127,10 @@ TXN = {
 }
 
 
-def profile_json(session, member: Member, *, private: bool = True) -> dict:
-    """A member's profile as the API shows it (email and balance only to the member themself)."""
+def profile_json(session, member: Member) -> dict:
+    """A member's own profile, everything in it (what others see: directory.public_view)."""
     ctx = node_ctx()
-    out = {
+    return {
         "id": member.id,
         "handle": member.handle,
         "address": f"{member.handle}@{ctx.settings.node_id}",
@@ -143,20 +143,16 @@ def profile_json(session, member: Member, *, private: bool = True) -> dict:
         "role": member.role,
         "status": member.status,
         "is_reviewer": member.is_reviewer,
+        "email": member.email,
+        "pseudonym": member.pseudonym,
+        "pool_consent": member.pool_consent,
+        "review_capacity": member.review_capacity,
+        "unit": ctx.settings.unit,
+        "language": member.language,
+        "time_zone": member.time_zone,
+        "balance": ledger.member_account(session, member.id).balance,
+        **{field: getattr(member, field) for field in directory.VISIBILITY_FIELDS},
     }
-    if private:
-        out.update(
-            email=member.email,
-            pseudonym=member.pseudonym,
-            pool_consent=member.pool_consent,
-            review_capacity=member.review_capacity,
-            unit=ctx.settings.unit,
-            language=member.language,
-            time_zone=member.time_zone,
-            balance=ledger.member_account(session, member.id).balance,
-            **{field: getattr(member, field) for field in directory.VISIBILITY_FIELDS},
-        )
-    return out
 
 
 @api.route(

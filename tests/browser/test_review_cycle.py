@@ -52,7 +52,7 @@ def sign_up(page, node, coordinator) -> None:
 def edit_profile(page) -> None:
     page.goto("/profile")
     page.get_by_label("Organisation", exact=True).fill("Repair Café Leuven")
-    page.get_by_label("Short bio", exact=True).fill("Fixing toasters & bikes with neighbours <since 2019>.")
+    page.get_by_label("Short bio").fill("Fixing toasters & bikes with neighbours <since 2019>.")
     for tag in ("circular-economy", "community-building"):
         page.locator(f'input[name="expertise"][value="{tag}"]').check()
     for lang in ("nl", "en"):
@@ -132,7 +132,7 @@ def test_a_member_asks_for_a_review_and_a_reviewer_delivers_it(node_process, new
     edit_profile(author)
     assert author.get_by_label("Organisation", exact=True).input_value() == "Repair Café Leuven"
     assert author.locator('input[name="expertise"][value="community-building"]').is_checked()
-    assert author.get_by_label("Short bio", exact=True).input_value().endswith("<since 2019>.")
+    assert author.get_by_label("Short bio").input_value().endswith("<since 2019>.")
     screenshot(author, "profile-saved")
 
     ask_for_review(author)
