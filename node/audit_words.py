@@ -20,6 +20,7 @@ DETAILS: dict[str, object] = {
     "clearing_started": _l("participants: %(participants)s"),
     "clearing_applied": _l("run by %(coordinator)s; positions changed: %(changes)s"),
     "federation_dispute_resolved": _l("%(peer)s: %(resolution)s"),
+    "message_report_handled": _l("report %(report)s: %(note)s"),
 }
 # A round's outcome: the amount cleared, then the round's own words (the nodes', as they were written).
 CLEARING_OUTCOME = _l("%(cleared)s cleared. %(reason)s")

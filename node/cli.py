@@ -184,6 +184,24 @@ def cmd_check_books(args: argparse.Namespace) -> int:
     return 0 if books.ok else 1
 
 
+@command(
+    "reindex-search",
+    "rebuild the search terms of the member directory and the advice market (after an upgrade that changed how "
+    "words are indexed; safe at any time)",
+)
+def cmd_reindex_search(args: argparse.Namespace) -> int:
+    settings = _data_dir_settings(args)
+    from .app import create_app
+    from .services import advice, directory
+
+    ctx = create_app(settings=settings, start_delivery=False).extensions["sifnet"]
+    with ctx.db.write() as s:
+        listed = directory.rebuild(s)
+        listings = advice.rebuild_index(s)
+    print(f"search terms rebuilt: {listed} members listed in the directory, {listings} open listings")
+    return 0
+
+
 def _backup_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="the backup file (a .tar.gz)")
 
@@ -237,6 +255,7 @@ def register_commands(commands: Registry[Command], groups: Registry[Group]) -> N
         cmd_create_coordinator,
         cmd_seed_demo,
         cmd_check_books,
+        cmd_reindex_search,
         cmd_backup,
         cmd_restore,
     )

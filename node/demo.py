@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from .clock import iso
-from .services import advice, funding, ledger, members, proposals, reviews
+from .services import advice, funding, ledger, members, messages, proposals, reviews
 from .tables import Member
 
 DEMO_PASSWORD = "sif-demo-2026"
@@ -88,6 +88,7 @@ def _seed(s, ctx, cast: dict) -> None:
         data={"hours": plan["hours"], "note": plan["note"]},
     )
     advice.confirm(s, member=receiver, booking_id=booking.id, now=now)
+    _thank_you(s, settings, receiver, people[cast["listings"][plan["listing"]]["who"]], listings[plan["listing"]], now)
     for n, pay in enumerate(cast["payments"]):
         ledger.transfer(
             s,
@@ -161,11 +162,35 @@ def _member(s, ctx, coordinator: Member, person: dict, now) -> Member:
         "languages": [lang for lang in person["languages"] if lang in members.LANGUAGES],
         "is_reviewer": person["reviewer"] > 0,
         "pool_consent": person["pool"],
+        # The demo people chose to be in the member directory, with their organisation and bio.
+        "in_directory": True,
+        "show_organisation": True,
+        "show_bio": True,
     }
     if person["reviewer"] > 0:
         profile["review_capacity"] = person["reviewer"]
     members.update_profile(s, settings, member=member, data=profile, now=now)
     return member
+
+
+def _thank_you(s, settings, receiver: Member, provider: Member, listing, now) -> None:
+    """A conversation after the advice session: the receiver thanks the provider, who answers."""
+    first = messages.write_to(
+        s,
+        settings,
+        sender=receiver,
+        handle=provider.handle,
+        body=f"Thank you for the session on “{listing.title}”! Could we plan a follow-up next month?",
+        now=now,
+    )
+    messages.reply(
+        s,
+        settings,
+        sender=provider,
+        thread_id=first.thread_id,
+        body="Gladly. Send me two dates that suit you and I will bring our checklist.",
+        now=now,
+    )
 
 
 def _tags(settings, item: dict, key: str = "tags") -> list[str]:

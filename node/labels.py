@@ -93,6 +93,7 @@ LABELS: dict[str, Mapping[object, object]] = {
         "clearing_undelivered": _l("clearing round not delivered everywhere"),
         "clearing_applied": _l("clearing certificate applied"),
         "federation_dispute_resolved": _l("dispute with a peer resolved"),
+        "message_report_handled": _l("abuse report handled"),
     },
     "flag": {
         "at_lower_limit": _l("at the lowest allowed balance"),
@@ -103,6 +104,7 @@ LABELS: dict[str, Mapping[object, object]] = {
     "advice_kinds": {"offer": _l("offers"), "request": _l("requests")},
     "listing_status": {"open": _l("open"), "closed": _l("closed")},
     "funding_lead_status": {"open": _l("open"), "withdrawn": _l("withdrawn")},
+    "report_status": {"open": _l("open"), "handled": _l("handled")},
     "booking_status": {
         "proposed": _l("proposed"),
         "booked": _l("booked"),
@@ -244,6 +246,18 @@ LABELS: dict[str, Mapping[object, object]] = {
         "countries": _l("Countries"),
         "topics": _l("Topics"),
         "deadline_time": _l("Time of day"),
+        "in_directory": _l("List me in the member directory"),
+        "show_organisation": _l("Show my organisation"),
+        "show_bio": _l("Show my bio"),
+        "show_expertise": _l("Show my expertise"),
+        "show_languages": _l("Show my languages"),
+        "show_country": _l("Show my country"),
+        "body": _l("Message"),
+        "q": _l("Search"),
+        "cursor": _l("Page"),
+        "limit": _l("Results per page"),
+        "message_id": _l("Message"),
+        "status": _l("Status"),
     },
 }
 

@@ -19,6 +19,7 @@ REFUSALS = {
     "invitation": (N_("This invitation is %(state)s; that is not possible now."), "invitation_status"),
     "round": (N_("This review round is %(state)s; that is not possible now."), "round_status"),
     "funding_lead": (N_("This funding lead is %(state)s; that is not possible now."), "funding_lead_status"),
+    "report": (N_("This report is %(state)s; that is not possible now."), "report_status"),
 }
 
 
@@ -84,6 +85,8 @@ LISTING = lifecycle("listing", "open", open="closed", closed="")
 
 # A funding lead: its poster or a coordinator withdraws it (it then leaves peers and the directory too).
 FUNDING_LEAD = lifecycle("funding_lead", "open", open="withdrawn", withdrawn="")
+# A report of abusive messages, handled by a coordinator (node/services/messages.py).
+REPORT = lifecycle("report", "open", open="handled", handled="")
 
 PROPOSAL = lifecycle("proposal", "open", open="completed withdrawn closed", completed="", withdrawn="", closed="")
 

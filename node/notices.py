@@ -215,6 +215,24 @@ NOTICES: dict[str, Notice] = {
         extras=(("country", N_("It was shared by the network in %(country)s.")),),
         about=N_("A funding deadline is near for a topic you follow"),
     ),
+    # messages between members (node/services/messages.py)
+    "message_received": Notice(
+        N_("%(sender)s sent you a message"),
+        N_(
+            "%(sender)s (%(sender_handle)s) wrote to you on %(node)s. Read and answer it here: "
+            "%(base_url)s/messages/%(thread_id)s. Until you have read it, further messages in this conversation "
+            "are not mailed."
+        ),
+        about=N_("A member sent you a message"),
+    ),
+    "message_reported": Notice(
+        N_("Messages reported as abuse"),
+        N_(
+            "%(reporter)s reported messages from %(reported)s as abuse: %(reason)s. Read them and mark the report "
+            "handled on the coordinator page: %(base_url)s/coordinator/#message-reports"
+        ),
+        about=N_("A member reported messages as abuse (coordinators)"),
+    ),
     # between nodes (federation/transfers.py, incoming_reviews.py, initiatives.py)
     "payment": Notice(
         N_("You received %(amount)s from %(payer)s"),

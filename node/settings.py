@@ -173,6 +173,22 @@ SETTINGS: tuple[Setting, ...] = (
         "How long a browser that opened an unlock link skips its account's wait (the address wait still applies).",
     ),
     Setting(
+        "message_threads_per_day",
+        int,
+        10,
+        "Conversations a member may start with members they have not written with before, per 24 hours (replies and "
+        "messages in an existing conversation do not count); more are refused with too_many_new_threads. 0: no limit.",
+        lambda v: v >= 0,
+    ),
+    Setting(
+        "messages_per_hour",
+        int,
+        30,
+        "Messages a member may send per hour, in all their conversations together; more are refused with "
+        "too_many_messages. 0: no limit.",
+        lambda v: v >= 0,
+    ),
+    Setting(
         "settlement_deadline_seconds",
         int,
         300,

@@ -7,12 +7,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def _json_list() -> Column:
     return Column(JSON, nullable=False, default=list)
+
+
+def bytewise(length: int) -> String:
+    """A string compared byte by byte (code point order) on both databases: SQLite's BINARY, PostgreSQL's "C".
+
+    The search terms' prefix ranges (term >= 'w:vri' AND term < 'w:vrj') and keyset pages rely on it; a
+    linguistic collation would order 'w:vri...' apart and keep a B-tree from serving the range.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 # --- members -----------------------------------------------------------------
@@ -41,6 +50,13 @@ class Member(SQLModel, table=True):
     pool_consent: bool = Field(default=False)
     review_capacity: int = Field(default=3)
     status: str = Field(default="pending", max_length=16)  # pending|active|refused|closed
+    # The member directory (node.services.directory): listed only by choice, and then only the parts chosen.
+    in_directory: bool = Field(default=False)
+    show_organisation: bool = Field(default=False)
+    show_bio: bool = Field(default=False)
+    show_expertise: bool = Field(default=True)
+    show_languages: bool = Field(default=True)
+    show_country: bool = Field(default=True)
     session_version: int = Field(default=1)
     created_at: datetime
     approved_at: datetime | None = None
@@ -129,6 +145,28 @@ class Conflict(SQLModel, table=True):
     created_at: datetime
 
 
+class MemberSearchTerm(SQLModel, table=True):
+    """A word or facet a listed member is found by (node.services.search); rows exist only for active members who
+    chose to be in the directory, and only for the parts they show. sort_name orders the directory."""
+
+    __tablename__ = "member_search_terms"
+    __table_args__ = (Index("ix_member_search_terms_order", "term", "sort_name", "member_id"),)
+
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("members.id"), primary_key=True))
+    term: str = Field(sa_column=Column(bytewise(64), primary_key=True))
+    sort_name: str = Field(sa_column=Column(bytewise(120), nullable=False))
+
+
+class MemberBlock(SQLModel, table=True):
+    """A member who blocked another: no messages either way between them until they unblock."""
+
+    __tablename__ = "member_blocks"
+
+    member_id: int = Field(foreign_key="members.id", primary_key=True)
+    blocked_id: int = Field(foreign_key="members.id", primary_key=True, index=True)
+    created_at: datetime
+
+
 # --- ledger ------------------------------------------------------------------
 
 
@@ -191,6 +229,16 @@ class AdviceListing(SQLModel, table=True):
     rate: int = Field(default=1)  # SIF per hour
     status: str = Field(default="open", max_length=16)  # open | closed
     created_at: datetime
+
+
+class ListingSearchTerm(SQLModel, table=True):
+    """A word, kind or tag an open listing of an active member is found by (node.services.search)."""
+
+    __tablename__ = "listing_search_terms"
+    __table_args__ = (Index("ix_listing_search_terms_order", "term", "listing_id"),)
+
+    listing_id: int = Field(sa_column=Column(Integer, ForeignKey("advice_listings.id"), primary_key=True))
+    term: str = Field(sa_column=Column(bytewise(64), primary_key=True))
 
 
 class AdviceBooking(SQLModel, table=True):
@@ -429,3 +477,68 @@ class MailPreference(SQLModel, table=True):
     kind: str = Field(max_length=32, primary_key=True)
     mail: bool
     updated_at: datetime
+
+
+# --- messages between members ----------------------------------------------------
+
+
+class MessageThread(SQLModel, table=True):
+    """The one conversation between two members of this node (node.services.messages)."""
+
+    __tablename__ = "message_threads"
+    __table_args__ = (Index("ix_message_threads_started_by_created_at", "started_by", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_by: int = Field(foreign_key="members.id")
+    created_at: datetime
+    last_message_id: int = Field(default=0)
+    last_message_at: datetime | None = None
+
+
+class ThreadMember(SQLModel, table=True):
+    """One of the two members of a thread, with what they have read; (member, other) names the thread."""
+
+    __tablename__ = "message_thread_members"
+    __table_args__ = (UniqueConstraint("member_id", "other_id"),)
+
+    thread_id: int = Field(foreign_key="message_threads.id", primary_key=True)
+    member_id: int = Field(foreign_key="members.id", primary_key=True)
+    other_id: int = Field(foreign_key="members.id")
+    last_read_message_id: int = Field(default=0)
+
+
+class Message(SQLModel, table=True):
+    """One plain-text message in a thread."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_thread_id_id", "thread_id", "id"),
+        Index("ix_messages_sender_id_created_at", "sender_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    thread_id: int = Field(foreign_key="message_threads.id")
+    sender_id: int = Field(foreign_key="members.id")
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class MessageReport(SQLModel, table=True):
+    """A member reports a message, or a thread, as abuse: coordinators see the reported member's messages in it
+    (one message, or every one up to the report) and nothing else of the thread."""
+
+    __tablename__ = "message_reports"
+    __table_args__ = (Index("ix_message_reports_status_id", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    thread_id: int = Field(foreign_key="message_threads.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="messages.id")  # None: the whole thread
+    up_to_message_id: int  # the thread's last message when it was reported
+    reporter_id: int = Field(foreign_key="members.id")
+    reported_id: int = Field(foreign_key="members.id")
+    reason: str = Field(max_length=1000)
+    status: str = Field(default="open", max_length=16)  # open | handled
+    created_at: datetime
+    handled_by: int | None = Field(default=None, foreign_key="members.id")
+    handled_at: datetime | None = None
+    note: str = Field(default="", max_length=1000)

@@ -62,9 +62,13 @@ def new_page(browser, request) -> Iterator:
     """Factory: a page in its own browser context (its own cookies: one logged-in person per page)."""
     contexts = []
 
-    def make(base_url: str, *, locale: str = "en-GB", width: int = 1100):
-        """A page whose browser asks for `locale` (Accept-Language), `width` pixels wide."""
-        context = browser.new_context(base_url=base_url, viewport={"width": width, "height": 900}, locale=locale)
+    def make(base_url: str, *, locale: str = "en-GB", width: int = 1100, height: int = 900, mobile: bool = False):
+        """A page whose browser asks for `locale` (Accept-Language): a desktop's (1100 x 900), or with mobile=True
+        a phone's (e.g. width=390: touch, mobile viewport)."""
+        extra = {"is_mobile": True, "has_touch": True, "device_scale_factor": 2} if mobile else {}
+        context = browser.new_context(
+            base_url=base_url, viewport={"width": width, "height": height}, locale=locale, **extra
+        )
         context.set_default_timeout(15000)
         contexts.append(context)
         return context.new_page()

@@ -29,7 +29,8 @@ from sqlalchemy.engine import make_url
 ENV_LANE = "SIFNET_TEST_DB"
 ENV_URL = "SIFNET_TEST_POSTGRES_URL"
 ENV_REQUIRE = "SIFNET_TEST_REQUIRE_POSTGRES"
-# What runs on both databases: the ledger, payment, review and proposal suites, federation, backup and upgrade.
+# What runs on both databases: the ledger, payment, review and proposal suites, federation, backup and upgrade, and
+# the searches (the directory's and the market's: "C"-collated term ranges, row-value keyset pages) and messages.
 LANE_SUITES = [
     "tests/node/test_ledger.py",
     "tests/node/test_transfer_hot_path.py",
@@ -43,6 +44,9 @@ LANE_SUITES = [
     "tests/node/test_upgrade.py",
     "tests/node/test_idempotency.py",
     "tests/node/test_logins.py",
+    "tests/node/test_directory.py",
+    "tests/node/test_market_search.py",
+    "tests/node/test_messages.py",
     "tests/federation",
     "tests/ops/test_gunicorn.py",
 ]

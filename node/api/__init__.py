@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-API_MODULES = ("members", "notes", "coordinator", "advice", "reviews", "rounds", "funding")
+API_MODULES = ("members", "notes", "coordinator", "advice", "reviews", "rounds", "funding", "messages")
 
 
 def init_app(app: Flask) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from ..context import node_ctx
-from ..services import advice, members
+from ..services import advice, members, search
 from ..tables import Member
 from .base import DATETIME, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
 
@@ -81,15 +81,32 @@ def _me(session) -> Member:
 @api.route(
     "/advice/listings",
     "GET",
-    "Open offers and requests; filter with ?kind=offer|request&tag=<tag>",
-    response=obj(("listings",), listings=arr(LISTING)),
-    query={"kind": KIND, "tag": string(64)},
+    "Open offers and requests, newest first, a page at a time; filter with ?kind=offer|request&tag=<tag>&q=<words>",
+    response=obj(("listings", "next_cursor"), listings=arr(LISTING), next_cursor=string()),
+    query={
+        "kind": KIND,
+        "tag": string(64),
+        "q": string(200, description="words of the title or description; each a prefix, any case or accent"),
+        "cursor": string(400, description="next_cursor of the previous page"),
+        "limit": string(3, pattern="^[0-9]+$", description="results per page, 1 to 100 (50)"),
+    },
 )
 def list_listings():
     ctx = node_ctx()
+    args = request.args
+    limit = search.page_size(args.get("limit"), advice.PAGE)
     with ctx.db.read() as session:
-        rows = advice.list_listings(session, ctx.settings, kind=request.args.get("kind"), tag=request.args.get("tag"))
-        return jsonify({"listings": [advice.listing_view(listing, author) for listing, author in rows]})
+        rows, next_cursor = advice.list_listings(
+            session,
+            ctx.settings,
+            kind=args.get("kind"),
+            tag=args.get("tag"),
+            q=args.get("q"),
+            cursor=args.get("cursor"),
+            limit=limit,
+        )
+        listings = [advice.listing_view(listing, author) for listing, author in rows]
+    return jsonify({"listings": listings, "next_cursor": next_cursor})
 
 
 @api.route(

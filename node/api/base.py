@@ -34,6 +34,7 @@ class Operation:
     status: int
     endpoint: str
     query: dict | None = None
+    rate_limited: bool = False  # may answer 429 with Retry-After (a member's limit, such as messages per hour)
 
 
 OPERATIONS: list[Operation] = []
@@ -63,10 +64,12 @@ class ApiBlueprint:
         auth: bool = True,
         token_in_view: bool = False,
         query: dict | None = None,
+        rate_limited: bool = False,
     ) -> Callable:
         """Register a view at /api/v1<rule> for one method, documented for OpenAPI.
 
-        query documents the optional query parameters the view reads: {name: JSON schema}.
+        query documents the optional query parameters the view reads: {name: JSON schema}; rate_limited
+        documents a 429 answer (a limit of the member's, with Retry-After).
 
         With token_in_view the view itself looks the token up, by calling token_member(session)
         first thing in its own transaction: a hot path then needs no separate read transaction.
@@ -87,7 +90,17 @@ class ApiBlueprint:
             self.blueprint.add_url_rule(rule, endpoint=endpoint, view_func=wrapped, methods=[method])
             OPERATIONS.append(
                 Operation(
-                    rule, method, summary, self.tag, auth, body, response, status, f"api_{self.name}.{endpoint}", query
+                    rule,
+                    method,
+                    summary,
+                    self.tag,
+                    auth,
+                    body,
+                    response,
+                    status,
+                    f"api_{self.name}.{endpoint}",
+                    query,
+                    rate_limited,
                 )
             )
             return wrapped

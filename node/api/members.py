@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
-from flask_babel import gettext as _
 
 from .. import i18n, labels
 from ..context import node_ctx
-from ..errors import DomainError, NotFoundError
-from ..services import ledger, logins, members, payments, statement
+from ..errors import DomainError
+from ..services import directory, ledger, logins, members, payments, search, statement
 from ..services.validate import clean_text, whole_number
 from ..tables import Member
 from .base import (
@@ -30,6 +29,11 @@ api = ApiBlueprint("members", "members")
 
 LANGUAGE_HELP = "language of pages, mails and API messages; empty: not chosen (the browser's, else the node's)"
 TIME_ZONE_HELP = "IANA time zone (e.g. Europe/Brussels) of times on pages and in mails; empty: the node's"
+IN_DIRECTORY_HELP = (
+    "listed in the member directory, where active members of this node find you by name, and by the parts you "
+    "show; off until you switch it on"
+)
+SHOW_HELP = "show your %s in the directory and on your profile (only while you are listed)"
 PROFILE = {
     "type": "object",
     "properties": {
@@ -53,6 +57,8 @@ PROFILE = {
         "unit": string(),
         "language": string(enum=["", *i18n.LANGUAGES], description=LANGUAGE_HELP),
         "time_zone": string(description=TIME_ZONE_HELP),
+        "in_directory": {**BOOL, "description": IN_DIRECTORY_HELP},
+        **{switch: {**BOOL, "description": SHOW_HELP % part} for part, switch in directory.SHOWABLE.items()},
     },
     "required": ["id", "handle", "status", "role"],
 }
@@ -68,7 +74,36 @@ PROFILE_PATCH = obj(
     review_capacity=integer(0, 20),
     language=string(enum=["", *i18n.LANGUAGES], description=LANGUAGE_HELP),
     time_zone=string(64, description=TIME_ZONE_HELP),
+    in_directory={**BOOL, "description": IN_DIRECTORY_HELP},
+    **{switch: {**BOOL, "description": SHOW_HELP % part} for part, switch in directory.SHOWABLE.items()},
 )
+# Another member as the directory and their profile show them: the parts they chose, nothing else.
+PUBLIC_PROFILE = obj(
+    ("id", "handle", "address", "display_name", "role", "status", "in_directory"),
+    id=integer(),
+    handle=string(),
+    address=string(),
+    display_name=string(),
+    role=string(),
+    status=string(),
+    in_directory={**BOOL, "description": "listed in the directory; when false, nothing but the name is shown"},
+    organisation=string(),
+    bio=string(),
+    languages=arr(string()),
+    expertise=arr(string()),
+    country=string(),
+    is_reviewer=BOOL,
+)
+DIRECTORY_QUERY = {
+    "q": string(
+        200, description="words of the name, handle or (if shown) organisation; each a prefix, any case or accent"
+    ),
+    "expertise": string(64, description="an expertise tag (GET /taxonomy)"),
+    "language": string(8, description="a spoken language (GET /taxonomy)"),
+    "country": string(2, description="a two-letter country code"),
+    "cursor": string(400, description="next_cursor of the previous page"),
+    "limit": string(3, pattern="^[0-9]+$", description="results per page, 1 to 100 (20)"),
+}
 STATEMENT_LINE = obj(
     posting_id=integer(),
     txn_id=integer(),
@@ -102,10 +137,10 @@ TXN = {
 }
 
 
-def profile_json(session, member: Member, *, private: bool = True) -> dict:
-    """A member's profile as the API shows it (email and balance only to the member themself)."""
+def profile_json(session, member: Member) -> dict:
+    """A member's own profile, everything in it (what others see: directory.public_view)."""
     ctx = node_ctx()
-    out = {
+    return {
         "id": member.id,
         "handle": member.handle,
         "address": f"{member.handle}@{ctx.settings.node_id}",
@@ -118,19 +153,16 @@ def profile_json(session, member: Member, *, private: bool = True) -> dict:
         "role": member.role,
         "status": member.status,
         "is_reviewer": member.is_reviewer,
+        "email": member.email,
+        "pseudonym": member.pseudonym,
+        "pool_consent": member.pool_consent,
+        "review_capacity": member.review_capacity,
+        "unit": ctx.settings.unit,
+        "language": member.language,
+        "time_zone": member.time_zone,
+        "balance": ledger.member_account(session, member.id).balance,
+        **{field: getattr(member, field) for field in directory.VISIBILITY_FIELDS},
     }
-    if private:
-        out.update(
-            email=member.email,
-            pseudonym=member.pseudonym,
-            pool_consent=member.pool_consent,
-            review_capacity=member.review_capacity,
-            unit=ctx.settings.unit,
-            language=member.language,
-            time_zone=member.time_zone,
-            balance=ledger.member_account(session, member.id).balance,
-        )
-    return out
 
 
 @api.route(
@@ -304,14 +336,45 @@ def create_transfer():
     return jsonify(out), 201
 
 
-@api.route("/members/<handle>", "GET", "A member's public profile", response=PROFILE)
+@api.route(
+    "/members",
+    "GET",
+    "The member directory: active members of this node who chose to be listed, by name, with the parts they show; "
+    "filter with q, expertise, language, country",
+    response=obj(("members", "next_cursor"), members=arr(PUBLIC_PROFILE), next_cursor=string()),
+    query=DIRECTORY_QUERY,
+)
+def member_directory():
+    ctx = node_ctx()
+    args = request.args
+    found = directory.filters(
+        ctx.settings,
+        q=args.get("q"),
+        expertise=args.get("expertise"),
+        language=args.get("language"),
+        country=args.get("country"),
+    )
+    limit = search.page_size(args.get("limit"), directory.PAGE)
+    with ctx.db.read() as session:
+        members.require_active(g.member)  # the directory is for the node's members, not for anyone who signs up
+        page, next_cursor = directory.search_members(session, found, cursor=args.get("cursor"), limit=limit)
+        out = [directory.public_view(m, ctx.settings.node_id) for m in page]
+    return jsonify({"members": out, "next_cursor": next_cursor})
+
+
+@api.route(
+    "/members/<handle>",
+    "GET",
+    "A member's profile as other members see it (yours too: GET /me has everything): name and handle, and the "
+    "parts they show if they are listed",
+    response=PUBLIC_PROFILE,
+)
 def public_profile(handle: str):
     ctx = node_ctx()
     with ctx.db.read() as session:
-        member = members.find_by_handle(session, handle)
-        if member.status != "active":
-            raise NotFoundError(_("There is no such member."), code="member_not_found")
-        return jsonify(profile_json(session, member, private=False))
+        members.require_active(g.member)
+        member = directory.visible_member(session, handle)
+        return jsonify(directory.public_view(member, ctx.settings.node_id))
 
 
 @api.route(

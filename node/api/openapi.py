@@ -58,7 +58,8 @@ ERROR_STATUSES = {
     413: "body larger than 1 MiB",
     415: "body not application/json",
     422: "a field is invalid (wrong type, out of range, unknown field)",
-    429: "too many failed logins: wait Retry-After seconds",
+    429: "too many attempts (failed logins; new conversations or messages beyond the member's limits): wait "
+    "Retry-After seconds",
     502: "a peer node could not be reached or answered badly",
 }
 
@@ -69,7 +70,7 @@ def _error_statuses(op) -> list[int]:
         out.append(401)
     if op.method in ("POST", "PATCH", "PUT"):
         out += [413, 415]
-    if op.rule == "/tokens":
+    if op.rule == "/tokens" or op.rate_limited:
         out.append(429)
     if op.tag == "federation":
         out.append(502)

@@ -24,15 +24,16 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, cast, select
+from sqlalchemy import delete, select
 
 from .. import labels
 from ..errors import ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import BOOKING, LISTING
 from ..settings import Settings
-from ..tables import AdviceBooking, AdviceListing, Member
-from . import audit, ledger, members
+from ..tables import AdviceBooking, AdviceListing, ListingSearchTerm, Member
+from . import audit, ledger, members, search
 from .notify import notify
+from .search import Match, TermTable
 from .validate import REQUIRED, clean_choice, clean_datetime, clean_list, clean_text, refusal, whole_number
 
 log = logging.getLogger(__name__)
@@ -79,25 +80,84 @@ def create_listing(session, settings: Settings, *, member: Member, data: dict, n
     session.add(listing)
     session.flush()
     member.last_active_at = now
+    index_listing(session, listing)
     return listing
 
 
+LISTING_TERMS = TermTable(ListingSearchTerm.__table__, "listing_id", ("listing_id",), descending=True)
+PAGE = 50
+
+
+def listing_terms(listing: AdviceListing) -> list[str]:
+    """What an open listing is found by: its kind, tags and the words of its title and description."""
+    found = search.words(listing.title, listing.description, limit=search.MAX_WORDS)
+    return [
+        search.EVERYTHING,
+        f"k:{listing.kind}",
+        *(f"t:{tag}" for tag in listing.tags),
+        *(search.word_term(w) for w in found),
+    ]
+
+
+def index_listing(session, listing: AdviceListing) -> None:
+    """Make an open listing findable in the market; a closed one not (same transaction as the change)."""
+    session.flush()
+    LISTING_TERMS.replace(session, listing.id, listing_terms(listing) if listing.status == "open" else [])
+
+
+def unindex_listings_of(session, member_id: int) -> None:
+    """A member who leaves: their listings drop out of the market (they stay open for their sessions' sake)."""
+    mine = select(AdviceListing.id).where(AdviceListing.member_id == member_id)
+    session.execute(delete(ListingSearchTerm).where(ListingSearchTerm.listing_id.in_(mine)))
+
+
+def rebuild_index(session) -> int:
+    """Index every listing again (after the tokenizer changed); the number findable."""
+    session.execute(delete(ListingSearchTerm))
+    count = 0
+    rows = session.execute(
+        select(AdviceListing, Member.status).join(Member, Member.id == AdviceListing.member_id)
+    ).tuples()
+    for listing, author_status in rows:
+        if listing.status == "open" and author_status == "active":
+            LISTING_TERMS.replace(session, listing.id, listing_terms(listing))
+            count += 1
+    return count
+
+
 def list_listings(
-    session, settings: Settings, *, kind: object = None, tag: object = None, limit: int = 200
-) -> list[tuple[AdviceListing, Member]]:
-    """Open listings of active members, newest first, optionally of one kind or with one tag."""
-    stmt = (
-        select(AdviceListing, Member)
-        .join(Member, Member.id == AdviceListing.member_id)
-        .where(AdviceListing.status == "open", Member.status == "active")
-    )
+    session,
+    settings: Settings,
+    *,
+    kind: object = None,
+    tag: object = None,
+    q: object = None,
+    cursor: object = None,
+    limit: int = PAGE,
+) -> tuple[list[tuple[AdviceListing, Member]], str]:
+    """A page of open listings of active members, newest first: of one kind, with a tag, with words of the
+    title or description (each word a prefix: "crowd" finds crowdfunding); and the next page's cursor."""
+    if isinstance(q, str) and len(q) > 200:
+        raise ValidationError(_("Please search for at most 200 characters."), code="too_long", field="q")
+    matches = search.query_words(q)
     if kind not in (None, ""):
-        stmt = stmt.where(AdviceListing.kind == clean_choice(kind, "kind", KINDS))
+        matches.append(Match(f"k:{clean_choice(kind, 'kind', KINDS)}"))
     if tag not in (None, ""):
         (tag,) = clean_list([tag], "tag", allowed=members.taxonomy(settings), max_items=1)
-        # Tags are stored as a JSON list; matching the quoted tag avoids prefix hits.
-        stmt = stmt.where(cast(AdviceListing.tags, String).contains(f'"{tag}"', autoescape=True))
-    return list(session.execute(stmt.order_by(AdviceListing.id.desc()).limit(limit)).tuples())
+        matches.append(Match(f"t:{tag}"))
+    after = search.decode_cursor(cursor, (int,))
+    keys, more = LISTING_TERMS.page(session, matches, after=after, limit=limit)
+    ids = [listing_id for (listing_id,) in keys]
+    found = {}
+    if ids:
+        stmt = (
+            select(AdviceListing, Member)
+            .join(Member, Member.id == AdviceListing.member_id)
+            .where(AdviceListing.id.in_(ids), AdviceListing.status == "open", Member.status == "active")
+        )
+        found = {listing.id: (listing, author) for listing, author in session.execute(stmt).tuples()}
+    rows = [found[i] for i in ids if i in found]
+    return rows, search.encode_cursor(keys[-1]) if more else ""
 
 
 def get_listing(session, listing_id: int, viewer: Member) -> AdviceListing:
@@ -116,6 +176,7 @@ def close_listing(session, *, member: Member, listing_id: int, now: datetime) ->
     LISTING.check(listing.status, "closed")
     listing.status = "closed"
     member.last_active_at = now
+    index_listing(session, listing)
     return listing
 
 

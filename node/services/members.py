@@ -18,7 +18,7 @@ from ..labels import APPROVAL_NOT_REQUIRED, BALANCE_RETIRED, CREATED_BY_OPERATOR
 from ..lifecycle import MEMBER
 from ..settings import Settings
 from ..tables import Account, AdviceBooking, ApiToken, AuditEntry, Conflict, Member, Proposal, ReviewInvitation
-from . import audit, ledger
+from . import advice, audit, directory, ledger, messages
 from .notify import notify
 from .validate import clean_bool, clean_list, clean_text, refuse_unknown_fields
 
@@ -63,7 +63,16 @@ PROFILE_FIELDS = (
     "review_capacity",
     "language",
     "time_zone",
+    "in_directory",
+    "show_organisation",
+    "show_bio",
+    "show_expertise",
+    "show_languages",
+    "show_country",
 )
+# A change of these re-indexes the member in the directory (node.services.directory).
+DIRECTORY_FIELDS = frozenset(PROFILE_FIELDS) - {"bio", "is_reviewer", "pool_consent", "review_capacity", "language",
+                                                "time_zone"}  # fmt: skip
 
 
 def taxonomy(settings: Settings) -> tuple[str, ...]:
@@ -165,6 +174,7 @@ def _activate(session, settings: Settings, member: Member, *, actor: Member | No
     member.status = "active"
     member.approved_at = now
     audit.record(session, actor.id if actor else None, "member_approved", f"member:{member.id}", _why(reason), now)
+    _reindex(session, member)
     if settings.welcome_grant > 0:
         account = ledger.member_account(session, member.id)
         ledger.post(
@@ -392,7 +402,7 @@ def update_profile(session, settings: Settings, *, member: Member, data: dict, n
                 field="time_zone",
             )
         changes["time_zone"] = data["time_zone"]
-    for key in ("is_reviewer", "pool_consent"):
+    for key in ("is_reviewer", "pool_consent", "in_directory", *directory.SHOWABLE.values()):
         if key in data:
             changes[key] = clean_bool(data[key], key)
     if "review_capacity" in data:
@@ -405,7 +415,13 @@ def update_profile(session, settings: Settings, *, member: Member, data: dict, n
     for key, value in changes.items():
         setattr(member, key, value)
     member.last_active_at = now
+    if DIRECTORY_FIELDS & set(changes):
+        _reindex(session, member)
     return member
+
+
+def _reindex(session, member: Member) -> None:
+    directory.index_member(session, member)
 
 
 def export_data(session, member: Member) -> dict:
@@ -429,6 +445,7 @@ def export_data(session, member: Member) -> dict:
         "review_invitations": [i.model_dump() for i in invitations],
         "advice_bookings": [b.model_dump() for b in bookings],
         "conflicts": [c.model_dump() for c in conflicts],
+        "messages": messages.export_for(session, member.id),
     }
 
 
@@ -471,6 +488,7 @@ def close_account(session, *, member: Member, now: datetime) -> Member:
         )
     account.closed = True
     member.status = "closed"
+    member.in_directory = False
     member.closed_at = now
     member.email = f"closed-{member.id}@closed.invalid"
     member.display_name = f"Former member {member.pseudonym}"
@@ -480,6 +498,9 @@ def close_account(session, *, member: Member, now: datetime) -> Member:
     member.session_version += 1
     session.execute(delete(ApiToken).where(ApiToken.member_id == member.id))
     audit.record(session, member.id, "account_closed", f"member:{member.id}", {}, now)
+    _reindex(session, member)
+    advice.unindex_listings_of(session, member.id)
+    messages.forget_blocks_of(session, member.id)
     return member
 
 

@@ -23,6 +23,8 @@ WEB_MODULES = (
     "reviews",
     "rounds",
     "funding",
+    "directory",
+    "messages",
     "language",
 )
 

@@ -40,15 +40,19 @@ def _int(text: str | None) -> object:
 @login_required
 def market():
     ctx = node_ctx()
-    kind, tag = request.args.get("kind", ""), request.args.get("tag", "")
+    kind, tag, q = request.args.get("kind", ""), request.args.get("tag", ""), request.args.get("q", "")
+    cursor = request.args.get("cursor", "")
     with ctx.db.read() as s:
-        rows = advice.list_listings(s, ctx.settings, kind=kind, tag=tag)
+        rows, next_cursor = advice.list_listings(s, ctx.settings, kind=kind, tag=tag, q=q, cursor=cursor)
         listings = [advice.listing_view(listing, author) for listing, author in rows]
     return render_template(
         "advice_market.html",
         listings=listings,
         kind=kind,
         tag=tag,
+        q=q,
+        next_cursor=next_cursor,
+        first_page=not cursor,
         kinds=advice.KINDS,
         taxonomy=members.taxonomy(ctx.settings),
         max_rate=advice.MAX_RATE,

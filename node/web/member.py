@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from .. import charts, i18n, labels, notices
 from ..clock import iso
 from ..context import node_ctx
-from ..services import ledger, members, payments
+from ..services import directory, ledger, members, payments
 from ..services import statement as statement_service
 from ..services.validate import clean_text
 from ..tables import Member, Notification
@@ -85,6 +85,7 @@ def profile():
             "review_capacity": form.get("review_capacity", "3"),
             "language": form.get("language", ""),
             "time_zone": form.get("time_zone", ""),
+            **{field: form.get(field) == "on" for field in directory.VISIBILITY_FIELDS},
         }
         data["review_capacity"] = int(data["review_capacity"]) if str(data["review_capacity"]).isdigit() else -1
         with ctx.db.write() as s:

@@ -131,10 +131,19 @@ def template_globals() -> dict:
         "settings": ctx.settings,
         "unit": ctx.settings.unit,
         "nav_links": NAV_LINKS,
+        "nav_badge": nav_badge,
         "endpoints": current_app.view_functions,
     }
+
+
+def nav_badge(endpoint: str) -> int:
+    """The number shown beside a menu link (unread conversations beside Messages); 0 shows none."""
+    badge = NAV_BADGES.get(endpoint)
+    return badge() if badge is not None else 0
 
 
 # Areas add their top-level pages here as (label, endpoint) when their module is imported; the label is a lazy
 # text (flask_babel.lazy_gettext), shown in the reader's language.
 NAV_LINKS: list[tuple[object, str]] = []
+# A number beside a menu link, by its endpoint: a function () -> int for the logged-in member.
+NAV_BADGES: dict[str, Callable[[], int]] = {}

@@ -51,7 +51,7 @@ def sign_up(page, node, coordinator) -> None:
 
 def edit_profile(page) -> None:
     page.goto("/profile")
-    page.get_by_label("Organisation").fill("Repair Café Leuven")
+    page.get_by_label("Organisation", exact=True).fill("Repair Café Leuven")
     page.get_by_label("Short bio").fill("Fixing toasters & bikes with neighbours <since 2019>.")
     for tag in ("circular-economy", "community-building"):
         page.locator(f'input[name="expertise"][value="{tag}"]').check()
@@ -127,7 +127,7 @@ def test_a_member_asks_for_a_review_and_a_reviewer_delivers_it(node_process, new
     assert balance(author) == "10 SIF"  # the welcome grant
     screenshot(author, "dashboard-approved")
     edit_profile(author)
-    assert author.get_by_label("Organisation").input_value() == "Repair Café Leuven"
+    assert author.get_by_label("Organisation", exact=True).input_value() == "Repair Café Leuven"
     assert author.locator('input[name="expertise"][value="community-building"]').is_checked()
     assert author.get_by_label("Short bio").input_value().endswith("<since 2019>.")
     screenshot(author, "profile-saved")

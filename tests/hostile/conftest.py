@@ -108,6 +108,10 @@ def seed_world(world: World) -> None:
     )
     booking = _ok(c.post(f"{API}/advice/listings/{listing['id']}/book", headers=dave, json={"hours": 1}), 201)
     conflict = _ok(c.post(f"{API}/conflicts", headers=anna, json={"organisation": "Acme", "reason": "employer"}), 201)
+    message = _ok(c.post(f"{API}/messages/threads", headers=anna, json={"to": "bob", "body": "Hello Bob"}), 201)
+    answer = _ok(
+        c.post(f"{API}/messages/threads/{message['thread_id']}/messages", headers=bob, json={"body": "Hi Anna"}), 201
+    )
     world.ids.update(
         proposal=proposal["id"],
         invitation_bob=invitations["bob"],
@@ -116,6 +120,9 @@ def seed_world(world: World) -> None:
         listing=listing["id"],
         booking=booking["id"],
         conflict=conflict["id"],
+        thread=message["thread_id"],
+        message_anna=message["id"],
+        message_bob=answer["id"],
         pete=world.people["pete"].id,
         carol=world.people["carol"].id,
         anna=world.people["anna"].id,

@@ -60,6 +60,11 @@ def test_injection_strings_are_stored_verbatim_and_rendered_escaped(app, client,
     ok(client.post(f"{API}/advice/listings/{listing['id']}/book", headers=r, json={"hours": 1, "note": EVIL}), 201)
     ok(client.post(f"{API}/conflicts", headers=a, json={"organisation": EVIL, "reason": EVIL}), 201)
     ok(client.post(f"{API}/transfers", headers=r, json={"to": "author", "amount": 1, "memo": EVIL}), 201)
+    ok(client.patch(f"{API}/me", headers=a, json={"in_directory": True, "show_organisation": True, "show_bio": True}))
+    thread = ok(client.post(f"{API}/messages/threads", headers=r, json={"to": "author", "body": EVIL}), 201)[
+        "thread_id"
+    ]
+    ok(client.post(f"{API}/messages/threads/{thread}/report", headers=a, json={"reason": EVIL}), 201)
     # stored verbatim: the API gives back exactly what was sent, and the members table still exists
     assert ok(client.get(f"{API}/me", headers=a))["display_name"] == EVIL
     assert ok(client.get(f"{API}/proposals/{p['id']}", headers=a))["full_text"] == EVIL
@@ -75,8 +80,21 @@ def test_injection_strings_are_stored_verbatim_and_rendered_escaped(app, client,
             "/advice",
             f"/advice/listings/{listing['id']}",
             "/advice/sessions",
+            "/messages",
+            f"/messages/{thread}",
         ],
-        "rev": ["/dashboard", "/reviews", f"/proposals/{p['id']}", "/statement", "/advice/sessions"],
+        "rev": [
+            "/dashboard",
+            "/reviews",
+            f"/proposals/{p['id']}",
+            "/statement",
+            "/advice/sessions",
+            "/members",
+            "/members?q=script",
+            "/members/author",
+            f"/messages/{thread}",
+            "/messages/to/author",
+        ],
         "boss": ["/coordinator/", f"/proposals/{p['id']}"],
     }
     shown = 0
@@ -93,6 +111,10 @@ def test_injection_strings_are_stored_verbatim_and_rendered_escaped(app, client,
 def test_sql_injection_in_lookups_finds_nothing_and_changes_nothing(client, ctx, make_member, token_for):
     h = token_for(make_member("anna"))
     before = db_digest(ctx)
+    r = client.get(f"{API}/members?q=anna'%20OR%20'1'%3D'1&country=BE", headers=h)
+    assert r.status_code == 200 and r.json["members"] == [], r.json
+    r = client.get(f"{API}/advice/listings?q=%25%27%20OR%201%3D1--", headers=h)
+    assert r.status_code == 200 and r.json["listings"] == [], r.json
     for path in ("/members/anna'%20OR%20'1'%3D'1", "/members/anna%22%3B--"):
         r = client.get(API + path, headers=h)
         assert r.status_code == 404 and r.json["error"]["code"] == "member_not_found", r.json

@@ -24,6 +24,8 @@ ARGS = {
     "listing_id": "listing",
     "dispute_id": None,
     "incoming_id": None,
+    "thread_id": "thread",
+    "report_id": None,
 }
 WORDS = {"action": "accept", "ref": "x"}
 

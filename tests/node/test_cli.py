@@ -158,3 +158,20 @@ def test_console_script_runs(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "node x initialised" in result.stdout
+
+
+def test_reindex_search_rebuilds_the_directory_and_market_terms(data, capsys):
+    init(data)
+    assert main(["node", "seed-demo", "--data-dir", str(data)]) == 0
+    with sqlite3.connect(data / "node.db") as db:
+        before = db.execute("select count(*) from member_search_terms").fetchone()[0]
+        listings = db.execute("select count(*) from listing_search_terms").fetchone()[0]
+        db.execute("delete from member_search_terms")
+        db.execute("delete from listing_search_terms")
+    assert before > 0 and listings > 0
+    capsys.readouterr()
+    assert main(["node", "reindex-search", "--data-dir", str(data)]) == 0
+    assert "6 members listed in the directory" in capsys.readouterr().out
+    with sqlite3.connect(data / "node.db") as db:
+        assert db.execute("select count(*) from member_search_terms").fetchone()[0] == before
+        assert db.execute("select count(*) from listing_search_terms").fetchone()[0] == listings

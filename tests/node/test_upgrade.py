@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from node import notices
 from node.app import create_app
 from node.db import Database, alembic_config
-from node.services import ledger
+from node.services import advice, ledger
 from node.services.members import hash_token
 from node.settings import Settings
-from node.tables import AuditEntry, Member, Notification
+from node.tables import AdviceListing, AuditEntry, ListingSearchTerm, Member, MemberSearchTerm, Notification
 from tests.conftest import FAST_ARGON2, START
 
 FIRST_RELEASE = "0001"  # frozen: this test's SQL is written against it and must never need changing
@@ -283,5 +283,37 @@ def test_members_and_notifications_from_before_revision_0006_keep_what_they_had(
             assert (member.language, member.time_zone, note.params) == ("", "", None)
             shown = notices.text_of(note, language="de", time_zone="Europe/Berlin", settings=Settings())
         assert shown == (subject, body)
+    finally:
+        db.dispose()
+
+
+def test_members_from_before_revision_0009_are_not_listed_and_open_listings_become_searchable(empty_database_url):
+    """0009: nobody is put into the member directory without choosing it; open listings of active members are indexed
+    with the words the app indexes them by, so the market's text search finds them at once."""
+    db = Database(empty_database_url)
+    command.upgrade(alembic_config(db.url), "0006")
+    with db.engine.begin() as conn:
+        anna, bob = _member(conn, db, "anna"), _member(conn, db, "bob")
+        conn.execute(text("UPDATE members SET status = 'closed' WHERE id = :id"), {"id": bob})
+        listing = {"kind": "offer", "rate": 1, "tags": json.dumps(["food"]), "created_at": _at(db)}
+        open_id = _insert(conn, "advice_listings", member_id=anna, title="Zuppa per tutti", status="open",
+                          description="Cucina sociale, Ōsaka-style", **listing)  # fmt: skip
+        closed_id = _insert(conn, "advice_listings", member_id=anna, title="Zuppa chiusa", status="closed",
+                            description="", **listing)  # fmt: skip
+        left_id = _insert(conn, "advice_listings", member_id=bob, title="Zuppa di Bob", status="open",
+                          description="", **listing)  # fmt: skip
+    command.upgrade(alembic_config(db.url), "head")
+    try:
+        with Session(db.engine) as s:
+            member = s.get(Member, anna)
+            assert (member.in_directory, member.show_organisation, member.show_bio) == (False, False, False)
+            assert (member.show_expertise, member.show_languages, member.show_country) == (True, True, True)
+            assert s.scalars(select(MemberSearchTerm)).all() == []
+            stored = {(t.listing_id, t.term) for t in s.scalars(select(ListingSearchTerm))}
+            with_app = s.get(AdviceListing, open_id)
+            assert {t for i, t in stored if i == open_id} == set(advice.listing_terms(with_app))
+            assert {i for i, _t in stored} == {open_id} and closed_id and left_id
+            rows, _next = advice.list_listings(s, Settings(), q="osaka zup")
+            assert [listing.id for listing, _author in rows] == [open_id]
     finally:
         db.dispose()
