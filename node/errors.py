@@ -32,6 +32,22 @@ class ValidationError(DomainError):
     code = "invalid_input"
 
 
+class FieldErrors(ValidationError):
+    """Several fields refused at once, so that a form shows every error beside its field in one go.
+
+    The first refusal is the answer's code, message and field (what a client reading one error sees);
+    `errors` holds them all, and the API answer lists them under "fields".
+    """
+
+    def __init__(self, errors: list[DomainError]):
+        first = errors[0]
+        super().__init__(first.message, code=first.code, status=first.status, field=first.field)
+        self.errors = errors
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "fields": [e.to_dict() for e in self.errors]}
+
+
 class NotFoundError(DomainError):
     status = 404
     code = "not_found"

@@ -16,6 +16,7 @@ Sweep = Callable[..., int]
 def register_sweeps(sweeps: Registry[Sweep]) -> None:
     """Add the node's own sweeps (federation adds its own in federation.jobs.register_sweeps)."""
     from .services import advice, notify, reviews, rounds, topics
+    from .web import form_echo
 
     for fn in (
         notify.deliver_notifications,
@@ -26,5 +27,6 @@ def register_sweeps(sweeps: Registry[Sweep]) -> None:
         reviews.retry_matching,
         rounds.solve_due_rounds,
         topics.remind_funding_deadlines,
+        form_echo.forget_old_echoes,
     ):
         sweeps.add(fn.__name__, fn)

@@ -111,6 +111,22 @@ class LoginThrottle(SQLModel, table=True):
     unlock_expires_at: datetime | None = None
 
 
+class FormEcho(SQLModel, table=True):
+    """What a refused web form held, for the page it goes back to (node/web/form_echo.py): read once, then gone.
+
+    Kept here rather than in the session cookie, which is too small for a proposal's full text; the key
+    lives only in that browser's session. Passwords are never kept. A sweep removes what was not read.
+    """
+
+    __tablename__ = "form_echoes"
+
+    key: str = Field(primary_key=True, max_length=32)
+    created_at: datetime = Field(index=True)
+    action: str = Field(max_length=500)  # the path the form was sent to
+    values: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
+    errors: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
+
+
 class IdempotentRequest(SQLModel, table=True):
     """A request made with an idempotency key (API header or a form's one-time token) and its first answer.
 

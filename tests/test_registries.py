@@ -56,6 +56,7 @@ def test_each_app_has_its_own_sweeps_in_one_order(app):
         "retry_matching",
         "solve_due_rounds",
         "remind_funding_deadlines",
+        "forget_old_echoes",
         "retry_deliveries",
         "exchange_checkpoints",
         "advance_clearing_rounds",

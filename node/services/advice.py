@@ -34,7 +34,7 @@ from ..tables import AdviceBooking, AdviceListing, ListingSearchTerm, Member
 from . import audit, ledger, members, search
 from .notify import notify
 from .search import Match, TermTable
-from .validate import REQUIRED, clean_choice, clean_datetime, clean_list, clean_text, refusal, whole_number
+from .validate import REQUIRED, Fields, clean_choice, clean_datetime, clean_list, clean_text, refusal, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,20 @@ def whole(value: object, field: str, low: int, high: int, rule: object) -> int:
 def create_listing(session, settings: Settings, *, member: Member, data: dict, now: datetime) -> AdviceListing:
     """An active member posts an offer or a request."""
     members.require_active(member)
+    fields = Fields()
+    kind = fields(clean_choice, data.get("kind"), "kind", KINDS)
+    title = fields(clean_text, data.get("title"), "title", max_len=160, required=True)
+    description = fields(clean_text, data.get("description"), "description", max_len=4000)
+    tags = fields(clean_list, data.get("tags", []), "tags", allowed=members.taxonomy(settings), max_items=8)
+    rate = fields(whole, data.get("rate", 1), "rate", 1, MAX_RATE, RATE_RULE)
+    fields.done()
     listing = AdviceListing(
         member_id=member.id,
-        kind=clean_choice(data.get("kind"), "kind", KINDS),
-        title=clean_text(data.get("title"), "title", max_len=160, required=True),
-        description=clean_text(data.get("description"), "description", max_len=4000),
-        tags=clean_list(data.get("tags", []), "tags", allowed=members.taxonomy(settings), max_items=8),
-        rate=whole(data.get("rate", 1), "rate", 1, MAX_RATE, RATE_RULE),
+        kind=kind,
+        title=title,
+        description=description,
+        tags=tags,
+        rate=rate,
         status=LISTING.initial,
         created_at=now,
     )

@@ -26,7 +26,7 @@ from ..lifecycle import FUNDING_LEAD
 from ..settings import Settings
 from ..tables import FundingLead, Member
 from . import members
-from .validate import clean_bool, clean_datetime, clean_int, clean_list, clean_text, refuse_unknown_fields
+from .validate import Fields, clean_bool, clean_datetime, clean_int, clean_list, clean_text, refuse_unknown_fields
 
 FIELDS = ("title", "url", "deadline", "countries", "topics", "description")
 PAGE_SIZE = 20
@@ -124,19 +124,22 @@ def _clean(settings: Settings, data: dict, *, zone: str, now: datetime, lead: Fu
     refuse_unknown_fields(data, FIELDS)
     out: dict = {}
     present = (lambda name: name in data) if lead is not None else (lambda name: True)
+    fields = Fields()
     if present("title"):
-        out["title"] = clean_text(data.get("title"), "title", 200, required=True)
+        out["title"] = fields(clean_text, data.get("title"), "title", 200, required=True)
     if present("url"):
-        out["url"] = _url(data.get("url"))
+        out["url"] = fields(_url, data.get("url"))
     if present("deadline"):
-        out["deadline"] = _deadline(data.get("deadline"), zone, now, lead.deadline if lead else None)
+        out["deadline"] = fields(_deadline, data.get("deadline"), zone, now, lead.deadline if lead else None)
     if present("countries"):
-        out["countries"] = _countries(data.get("countries") or [])
+        out["countries"] = fields(_countries, data.get("countries") or [])
     if present("topics"):
         topics = data.get("topics") or []
-        out["topics"] = clean_list(topics, "topics", allowed=members.taxonomy(settings), max_items=MAX_TOPICS)
+        allowed = members.taxonomy(settings)
+        out["topics"] = fields(clean_list, topics, "topics", allowed=allowed, max_items=MAX_TOPICS)
     if present("description"):
-        out["description"] = clean_text(data.get("description"), "description", 1000)
+        out["description"] = fields(clean_text, data.get("description"), "description", 1000)
+    fields.done()
     return out
 
 

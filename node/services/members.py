@@ -20,7 +20,7 @@ from ..settings import Settings
 from ..tables import Account, AdviceBooking, ApiToken, AuditEntry, Conflict, Member, Proposal, ReviewInvitation
 from . import advice, audit, directory, ledger, messages
 from .notify import notify
-from .validate import clean_bool, clean_list, clean_text, refuse_unknown_fields
+from .validate import Fields, clean_bool, clean_list, clean_text, refuse_unknown_fields
 
 # Tags are slugs (they travel between nodes); the UI shows them with spaces.
 DEFAULT_TAXONOMY = (
@@ -103,13 +103,12 @@ def sign_up(
     `language`: the one the person chose on the page they signed up on, so that the mails before they
     choose one (the approval) come in it; anything but a language of the pages is ignored.
     """
-    email = clean_text(email, "email", max_len=254).lower()
-    if not EMAIL_RE.match(email):
-        raise ValidationError(_("This is not a valid email address."), code="invalid_email", field="email")
-    if not isinstance(password, str) or len(password) < 10 or len(password) > 256:
-        raise ValidationError(_("Choose a password of 10 to 256 characters."), code="weak_password", field="password")
-    display_name = clean_text(display_name, "display_name", max_len=120, required=True)
-    handle = _pick_handle(session, handle, email)
+    fields = Fields()
+    email = fields(clean_email, email)
+    fields(check_password, password)
+    display_name = fields(clean_text, display_name, "display_name", max_len=120, required=True)
+    handle = fields(_pick_handle, session, handle, email or "")
+    fields.done()
     if session.scalars(select(Member).where(Member.email == email)).first():
         raise ConflictError(_("An account with this email address exists already."), code="email_taken", field="email")
     member = Member(
@@ -137,6 +136,19 @@ def sign_up(
     if not settings.require_approval:
         _activate(session, settings, member, actor=None, reason=APPROVAL_NOT_REQUIRED, now=now)
     return member
+
+
+def clean_email(value: object) -> str:
+    email = clean_text(value, "email", max_len=254).lower()
+    if not EMAIL_RE.match(email):
+        raise ValidationError(_("This is not a valid email address."), code="invalid_email", field="email")
+    return email
+
+
+def check_password(value: object) -> str:
+    if not isinstance(value, str) or len(value) < 10 or len(value) > 256:
+        raise ValidationError(_("Choose a password of 10 to 256 characters."), code="weak_password", field="password")
+    return value
 
 
 def _pick_handle(session, handle: object, email: str) -> str:
@@ -368,56 +380,71 @@ def update_profile(session, settings: Settings, *, member: Member, data: dict, n
     if not isinstance(data, dict):
         raise ValidationError(_("Please send the profile as a JSON object."), code="invalid_body")
     refuse_unknown_fields(data, PROFILE_FIELDS)
-    changes = {}
+    fields, changes = Fields(), {}
     for key in ("display_name", "organisation", "bio"):
         if key in data:
             limit = {"display_name": 120, "organisation": 120, "bio": 2000}[key]
-            changes[key] = clean_text(data[key], key, max_len=limit, required=key == "display_name")
+            changes[key] = fields(clean_text, data[key], key, max_len=limit, required=key == "display_name")
     if "country" in data:
-        country = clean_text(data["country"], "country", max_len=2).upper()
-        if country and not re.fullmatch(r"[A-Z]{2}", country):
-            raise ValidationError(
-                _("Country: please give the two-letter code of the country, such as BE or HU."),
-                code="invalid_country",
-                field="country",
-            )
-        changes["country"] = country
+        changes["country"] = fields(_clean_country, data["country"])
     if "expertise" in data:
-        changes["expertise"] = clean_list(data["expertise"], "expertise", allowed=taxonomy(settings), max_items=12)
+        allowed = taxonomy(settings)
+        changes["expertise"] = fields(clean_list, data["expertise"], "expertise", allowed=allowed, max_items=12)
     if "languages" in data:
-        changes["languages"] = clean_list(data["languages"], "languages", allowed=LANGUAGES, max_items=8)
+        changes["languages"] = fields(clean_list, data["languages"], "languages", allowed=LANGUAGES, max_items=8)
     if "language" in data:
-        if data["language"] != "" and not i18n.is_language(data["language"]):
-            raise ValidationError(
-                _("Please choose one of the languages the pages come in, or none."),
-                code="invalid_language",
-                field="language",
-            )
-        changes["language"] = data["language"]
+        changes["language"] = fields(_clean_page_language, data["language"])
     if "time_zone" in data:
-        if data["time_zone"] != "" and not i18n.is_time_zone(data["time_zone"]):
-            raise ValidationError(
-                _("Please choose a time zone from the list, such as Europe/Brussels, or the node's."),
-                code="invalid_time_zone",
-                field="time_zone",
-            )
-        changes["time_zone"] = data["time_zone"]
+        changes["time_zone"] = fields(_clean_time_zone, data["time_zone"])
     for key in ("is_reviewer", "pool_consent", "in_directory", *directory.SHOWABLE.values()):
         if key in data:
-            changes[key] = clean_bool(data[key], key)
+            changes[key] = fields(clean_bool, data[key], key)
     if "review_capacity" in data:
-        cap = data["review_capacity"]
-        if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= 20:
-            raise ValidationError(
-                _("You can take 0 to 20 reviews at a time."), code="invalid_capacity", field="review_capacity"
-            )
-        changes["review_capacity"] = cap
+        changes["review_capacity"] = fields(_clean_capacity, data["review_capacity"])
+    fields.done()
     for key, value in changes.items():
         setattr(member, key, value)
     member.last_active_at = now
     if DIRECTORY_FIELDS & set(changes):
         _reindex(session, member)
     return member
+
+
+def _clean_country(value: object) -> str:
+    country = clean_text(value, "country", max_len=2).upper()
+    if country and not re.fullmatch(r"[A-Z]{2}", country):
+        raise ValidationError(
+            _("Country: please give the two-letter code of the country, such as BE or HU."),
+            code="invalid_country",
+            field="country",
+        )
+    return country
+
+
+def _clean_page_language(value: object) -> str:
+    if value != "" and not i18n.is_language(value):
+        raise ValidationError(
+            _("Please choose one of the languages the pages come in, or none."),
+            code="invalid_language",
+            field="language",
+        )
+    return value
+
+
+def _clean_time_zone(value: object) -> str:
+    if value != "" and not i18n.is_time_zone(value):
+        raise ValidationError(
+            _("Please choose a time zone from the list, such as Europe/Brussels, or the node's."),
+            code="invalid_time_zone",
+            field="time_zone",
+        )
+    return value
+
+
+def _clean_capacity(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 20:
+        raise ValidationError(_("You can take 0 to 20 reviews at a time."), code="invalid_capacity", field="review_capacity")
+    return value
 
 
 def _reindex(session, member: Member) -> None:

@@ -11,7 +11,7 @@ from ..errors import ValidationError
 from ..settings import Settings
 from ..tables import Member
 from . import ledger, members
-from .validate import clean_text
+from .validate import Fields, clean_text
 
 
 def check_address(settings: Settings, *, to: object, remote: Callable | None) -> None:
@@ -43,7 +43,11 @@ def pay(
     remote: Callable | None,
 ) -> dict:
     """Pay 'anna' or 'anna@<this node>' here; hand 'anna@<peer>' to the remote handler (federation)."""
-    text = clean_text(to, "to", max_len=64, required=True).lower()
+    fields = Fields()
+    text = fields(clean_text, to, "to", max_len=64, required=True)
+    fields(ledger.require_amount, amount)
+    fields.done()
+    text = text.lower()
     handle, _at, node = text.partition("@")
     if node and node != settings.node_id:
         if remote is None:

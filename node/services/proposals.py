@@ -27,7 +27,7 @@ from ..tables import (
 )
 from . import ledger, matching, members
 from .notify import notify
-from .validate import clean_choice, clean_list, clean_text, refuse_unknown_fields, whole_number
+from .validate import Fields, clean_choice, clean_list, clean_text, refuse_unknown_fields, whole_number
 
 STAGES = ("idea", "plan", "pilot", "running", "scaling")
 MAX_REVIEWS = 10
@@ -86,24 +86,39 @@ def create_proposal(
     """Write a proposal, put k x bounty in escrow at once and invite the best k reviewers (unless a round will)."""
     members.require_active(author)
     refuse_unknown_fields(data, (*PROPOSAL_FIELDS, *OPTIONAL_FIELDS))
-    tags = clean_list(data.get("tags", []), "tags", allowed=members.taxonomy(settings), max_items=12)
-    if not tags:
-        raise ValidationError(_("Please choose at least one tag."), code="missing_field", field="tags")
+    fields = Fields()
+    tags = fields(clean_list, data.get("tags", []), "tags", allowed=members.taxonomy(settings), max_items=12)
+    if tags == []:
+        fields.errors.append(ValidationError(_("Please choose at least one tag."), code="missing_field", field="tags"))
+    title = fields(clean_text, data.get("title"), "title", 200, required=True)
+    summary = fields(clean_text, data.get("summary"), "summary", 2000, required=True)
+    full_text = fields(clean_text, data.get("full_text"), "full_text", 100000, required=True)
+    language = fields(clean_choice, data.get("language"), "language", members.LANGUAGES)
+    stage = fields(clean_choice, data.get("stage"), "stage", STAGES)
+    wanted = fields(whole_number, data.get("reviews_wanted"), "reviews_wanted", 1, MAX_REVIEWS, message=REVIEWS_RULE)
+    bounty = fields(ledger.require_amount, data.get("bounty"), "bounty")
+    foreign = fields(
+        whole_number,
+        data.get("min_foreign_reviewers", 0),
+        "min_foreign_reviewers",
+        0,
+        wanted if wanted is not None else MAX_REVIEWS,
+        message=FOREIGN_RULE,
+    )
+    fields.done()
     proposal = Proposal(
         author_id=author.id,
-        title=clean_text(data.get("title"), "title", 200, required=True),
-        summary=clean_text(data.get("summary"), "summary", 2000, required=True),
-        full_text=clean_text(data.get("full_text"), "full_text", 100000, required=True),
+        title=title,
+        summary=summary,
+        full_text=full_text,
         tags=tags,
-        language=clean_choice(data.get("language"), "language", members.LANGUAGES),
-        stage=clean_choice(data.get("stage"), "stage", STAGES),
-        reviews_wanted=whole_number(data.get("reviews_wanted"), "reviews_wanted", 1, MAX_REVIEWS, message=REVIEWS_RULE),
-        bounty=ledger.require_amount(data.get("bounty"), "bounty"),
+        language=language,
+        stage=stage,
+        reviews_wanted=wanted,
+        bounty=bounty,
         status=PROPOSAL.initial,
         created_at=now,
-    )
-    proposal.min_foreign_reviewers = whole_number(
-        data.get("min_foreign_reviewers", 0), "min_foreign_reviewers", 0, proposal.reviews_wanted, message=FOREIGN_RULE
+        min_foreign_reviewers=foreign,
     )
     session.add(proposal)
     session.flush()

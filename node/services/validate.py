@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from ..errors import ValidationError
+from ..errors import DomainError, FieldErrors, ValidationError
 from ..labels import N_, field_label, number
 
 # Each refusal twice: naming the field by its label, and for a field without one.
@@ -42,6 +42,33 @@ NOT_A_TIME = (
     N_("%(field)s: please give a date and time with its time zone, such as %(example)s."),
     N_("Please give a date and time with its time zone, such as %(example)s."),
 )
+
+
+class Fields:
+    """A form's checks, field by field: each refusal is kept and all are raised together by done().
+
+    `value = fields(clean_text, raw, "title", 200)` runs one check; a refusal that names its field is kept
+    (the value is then None) and the next field is checked; done() raises the one refusal, or FieldErrors
+    for several. Checks that need a valid value of another field come after done().
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[DomainError] = []
+
+    def __call__(self, check, *args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except DomainError as exc:
+            if not exc.field or any(e.field == exc.field for e in self.errors):
+                raise
+            self.errors.append(exc)
+            return None
+
+    def done(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise FieldErrors(self.errors)
 
 
 def _name(field: str, label: object) -> str | None:

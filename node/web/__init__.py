@@ -66,9 +66,11 @@ def init_app(app: Flask) -> None:
     """Register the web blueprints, the CSRF check and template helpers."""
     import importlib
 
+    from .form_echo import fill_page
     from .pages import template_globals
 
     app.before_request(_check_csrf)
+    app.after_request(fill_page)
     app.context_processor(template_globals)
     app.jinja_env.filters["kind_label"] = kind_label
     labels.init_app(app)

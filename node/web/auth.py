@@ -13,6 +13,7 @@ from .. import i18n
 from ..context import node_ctx
 from ..errors import DomainError
 from ..services import logins, members
+from . import form_echo
 from .pages import current_member, flash_refusal, render_error
 
 bp = Blueprint("auth", __name__)
@@ -47,7 +48,7 @@ def signup():
             status = member.status
     except DomainError as exc:
         flash_refusal(exc)
-        return render_template("signup.html", form=form), exc.status
+        return form_echo.fill_response(render_template("signup.html", form={}), exc), exc.status
     if status == "pending":
         flash(_("Thank you for signing up. A coordinator will approve your account; you can log in meanwhile."), "info")
     else:
@@ -70,7 +71,8 @@ def login():
         )
     except DomainError as exc:
         flash_refusal(exc)
-        response = make_response(render_template("login.html", next=request.form.get("next", "")), exc.status)
+        page = render_template("login.html", next=request.form.get("next", ""))
+        response = make_response(form_echo.fill_response(page, exc), exc.status)
         if getattr(exc, "retry_after", None):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from ..context import node_ctx
 from ..errors import DomainError
 from ..tables import Member
+from . import form_echo
 
 
 def current_member() -> Member | None:
@@ -73,8 +74,9 @@ def coordinator_required(view: Callable) -> Callable:
     return wrapped
 
 
-def form_action(fallback_endpoint: str):
-    """Run a form handler; a domain error becomes a flash message and a redirect back, changing nothing."""
+def form_action(fallback_endpoint: str, names: dict[str, str] | None = None):
+    """Run a form handler; a domain error changes nothing and goes back to the form's page, which shows every
+    error beside its field with what was typed (form_echo). `names`: a rule's field name -> the form's."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -82,7 +84,7 @@ def form_action(fallback_endpoint: str):
             try:
                 return view(**kwargs)
             except DomainError as exc:
-                flash_refusal(exc)
+                form_echo.refused(exc, names)
                 return redirect(back_url(fallback_endpoint), 303)
 
         return wrapped
@@ -91,8 +93,8 @@ def form_action(fallback_endpoint: str):
 
 
 def flash_refusal(exc: DomainError) -> None:
-    """A refusal as a flash message; its code in brackets (tests and support read it)."""
-    flash(f"{exc.message} [{exc.code}]", "error")
+    """A refusal as a message at the top of the page (its code in the message's data-code)."""
+    form_echo.flash_errors(exc)
 
 
 def back_url(fallback_endpoint: str) -> str:

@@ -185,7 +185,7 @@ def test_an_empty_trust_limit_is_refused_with_a_code_and_changes_nothing(app, ct
     login(browser, "coord@example.org")
     before = _log(ctx)
     flashed = _post(browser, "/coordinator/peers", action="trust", node_id="hu", trust_limit=value)
-    assert "[missing_trust_limit]" in flashed and "Give the trust limit" in flashed
+    assert 'data-code="missing_trust_limit"' in flashed and "Give the trust limit" in flashed
     assert "is saved" not in flashed
     with ctx.db.read() as s:
         peer = s.get(Peer, "hu")

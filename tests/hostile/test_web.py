@@ -198,4 +198,4 @@ def test_hostile_form_is_refused_with_its_code_and_changes_nothing(world, browse
         response = client.post(path.format(**world.ids), data={**form, "csrf_token": token})
     assert response.status_code == 303, response.get_data(as_text=True)[:300]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"[{code}]" in page, re.findall(r'class="flash[^"]*"[^>]*>([^<]*)', page)
+    assert f'data-code="{code}"' in page, re.findall(r'class="flash[^"]*"[^>]*>([^<]*)', page)

@@ -171,7 +171,7 @@ def test_rate_limits_refuse_and_change_nothing(app, client, ctx, clock, make_mem
     token = csrf(web, f"/messages/{thread_id}")
     before = db_digest(ctx, exclude=set())
     page = web.post(f"/messages/{thread_id}", data={"body": "too many", "csrf_token": token}, follow_redirects=True)
-    assert "[too_many_messages]" in page.get_data(as_text=True)
+    assert 'data-code="too_many_messages"' in page.get_data(as_text=True)
     assert db_digest(ctx, exclude=set()) == before
 
 
@@ -305,7 +305,7 @@ def test_the_web_pages_from_profile_to_reply(app, ctx, people):
     assert carol.get(f"/messages/{thread_id}").status_code == 404
     r = carol.post(f"/messages/{thread_id}", data={"body": "x", "csrf_token": csrf(carol, "/messages")})
     assert r.status_code == 303  # refused as a flash: there is no such conversation for her
-    assert "[thread_not_found]" in carol.get("/messages").get_data(as_text=True)
+    assert 'data-code="thread_not_found"' in carol.get("/messages").get_data(as_text=True)
     with ctx.db.read() as s:
         assert [m.body for m in s.scalars(select(Message).order_by(Message.id))] == ["Hi Anna", "Hi Bert"]
 

@@ -79,7 +79,10 @@ def test_a_refusal_names_the_field_by_its_label_in_the_readers_language(app, gre
     }
     r = client.post("/proposals", data=form, headers={"Referer": "http://localhost/proposals"})
     assert r.status_code == 303
-    assert "Titel: Bitte füllen Sie dieses Feld aus. [missing_field]" in page(client, "/proposals")
+    html = page(client, "/proposals")  # at the top, and beside the field, which keeps what was typed
+    assert 'data-code="missing_field">Titel: Bitte füllen Sie dieses Feld aus.</p>' in html
+    assert '<span class="field-error" id="error-title">Titel: Bitte füllen Sie dieses Feld aus.</span>' in html
+    assert '<textarea name="summary"' in html and ">\nS</textarea>" in html
 
 
 def test_the_browsers_language_counts_for_a_member_without_one(app, make_member):
