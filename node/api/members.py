@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 
 from .. import i18n, labels
 from ..context import node_ctx
 from ..errors import DomainError
-from ..services import directory, ledger, logins, members, payments, search, statement
+from ..services import directory, ledger, logins, members, payments, resets, search, statement
 from ..services.validate import clean_text, whole_number
 from ..tables import Member
 from .base import (
@@ -196,6 +196,48 @@ def signup():
         )
         out = profile_json(session, member)
     return jsonify(out), 201
+
+
+@api.route(
+    "/password/forgot",
+    "POST",
+    "Ask for a mailed link to choose a new password (the same answer whether or not the address has an account)",
+    auth=False,
+    status=202,
+    body=obj(("email",), email=string(254)),
+    response={"type": "object", "properties": {"status": string()}},
+)
+def forgot_password():
+    data = only_fields(json_body(), ("email",))
+    ctx = node_ctx()
+    with ctx.db.write() as session:
+        resets.ask_for_link(
+            session, ctx.settings, email=data.get("email"), secret=current_app.secret_key, now=ctx.now()
+        )
+    return jsonify({"status": "mailed_if_known"}), 202
+
+
+@api.route(
+    "/password/reset",
+    "POST",
+    "Set a new password with the token of a mailed link (once; every session and token of the member ends)",
+    auth=False,
+    body=obj(("token", "password"), token=string(500), password=string(256)),
+    response={"type": "object", "properties": {"status": string()}},
+)
+def reset_password():
+    data = only_fields(json_body(), ("token", "password"))
+    ctx = node_ctx()
+    with ctx.db.write() as session:
+        resets.set_new_password(
+            session,
+            token=data.get("token"),
+            password=data.get("password"),
+            secret=current_app.secret_key,
+            hasher=ctx.hasher,
+            now=ctx.now(),
+        )
+    return jsonify({"status": "password_changed"})
 
 
 @api.route(

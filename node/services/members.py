@@ -443,7 +443,9 @@ def _clean_time_zone(value: object) -> str:
 
 def _clean_capacity(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 20:
-        raise ValidationError(_("You can take 0 to 20 reviews at a time."), code="invalid_capacity", field="review_capacity")
+        raise ValidationError(
+            _("You can take 0 to 20 reviews at a time."), code="invalid_capacity", field="review_capacity"
+        )
     return value
 
 

@@ -12,7 +12,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from .. import i18n
 from ..context import node_ctx
 from ..errors import DomainError
-from ..services import logins, members
+from ..services import logins, members, resets
 from . import form_echo
 from .pages import current_member, flash_refusal, render_error
 
@@ -85,6 +85,64 @@ def login():
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("member.dashboard")
     return redirect(target, 303)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    """Ask for a link to choose a new password; the answer is the same whether or not the address has an account."""
+    if request.method == "GET":
+        return render_template("password_forgot.html")
+    ctx = node_ctx()
+    try:
+        with ctx.db.write() as s:
+            resets.ask_for_link(
+                s, ctx.settings, email=request.form.get("email"), secret=current_app.secret_key, now=ctx.now()
+            )
+    except DomainError as exc:  # only a malformed address: it says nothing about accounts
+        flash_refusal(exc)
+        return form_echo.fill_response(render_template("password_forgot.html"), exc), exc.status
+    flash(
+        _(
+            "If an account on this node uses this address, we have mailed it a link to choose a new password. "
+            "The link works for an hour."
+        ),
+        "info",
+    )
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.get(resets.RESET_PATH + "<token>")
+def reset_page(token: str):
+    """The mailed link: a form for the new password (opening it changes nothing)."""
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        member = resets.member_for_link(s, token=token, secret=current_app.secret_key, now=ctx.now())
+    if member is None:
+        return render_error(404, "reset_link_invalid", resets.invalid_link_message())
+    return render_template("password_reset.html")
+
+
+@bp.post(resets.RESET_PATH + "<token>")
+def reset_password(token: str):
+    ctx = node_ctx()
+    try:
+        with ctx.db.write() as s:
+            resets.set_new_password(
+                s,
+                token=token,
+                password=request.form.get("password"),
+                secret=current_app.secret_key,
+                hasher=ctx.hasher,
+                now=ctx.now(),
+            )
+    except DomainError as exc:
+        if exc.code == "reset_link_invalid":
+            return render_error(exc.status, exc.code, exc.message)
+        flash_refusal(exc)
+        return form_echo.fill_response(render_template("password_reset.html"), exc), exc.status
+    i18n.clear_session()  # whoever was logged in here logs in afresh, with the new password
+    flash(_("Your new password is set; you are logged out everywhere. Please log in with it."), "info")
+    return redirect(url_for("auth.login"), 303)
 
 
 @bp.get(logins.UNLOCK_PATH + "<token>")

@@ -61,7 +61,11 @@ def refused(exc: DomainError, names: dict[str, str] | None = None) -> None:
     with ctx.db.write() as s:
         s.add(
             FormEcho(
-                key=key, created_at=ctx.now(), action=request.path, values=typed_values(), errors=field_errors(exc, names)
+                key=key,
+                created_at=ctx.now(),
+                action=request.path,
+                values=typed_values(),
+                errors=field_errors(exc, names),
             )
         )
     session[SESSION_KEY] = key
@@ -86,7 +90,9 @@ def fill_page(response: Response) -> Response:
 
 def fill_response(html: str, exc: DomainError, names: dict[str, str] | None = None) -> str:
     """A page answering a refused form itself: the form keeps its values and shows its errors."""
-    return fill(html, page_path=request.path, action=request.path, values=typed_values(), errors=field_errors(exc, names))
+    return fill(
+        html, page_path=request.path, action=request.path, values=typed_values(), errors=field_errors(exc, names)
+    )
 
 
 def forget_old_echoes(ctx) -> int:

@@ -153,7 +153,11 @@ class _Filler(HTMLParser):
         found = dict(attrs)
         name, kind = found.get("name") or "", (found.get("type") or "text").lower()
         if kind in NOT_FILLED or not name:
-            self.out.append(self.get_starttag_text() or _tag("input", attrs, self_closing))
+            if kind == "password" and name in self.errors:  # never filled, but its error is shown
+                self.out.append(_tag("input", self._marked(name, attrs), self_closing))
+                self._error_after(name)
+            else:
+                self.out.append(self.get_starttag_text() or _tag("input", attrs, self_closing))
             return
         if kind in CHECKED:
             if name in self.errors and name not in self.shown:  # a group's error goes before its first box

@@ -23,7 +23,7 @@ from ..clock import iso
 from ..context import node_ctx
 from ..services import directory, ledger, members, payments
 from ..services import statement as statement_service
-from ..services.validate import clean_text
+from ..services.validate import Fields, clean_text
 from ..tables import Member, Notification
 from .pages import csv_line, current_member, form_action, login_required
 
@@ -172,7 +172,12 @@ def pay():
     form = request.form
     amount_raw = form.get("amount", "").strip()
     amount = int(amount_raw) if amount_raw.lstrip("-").isdigit() else amount_raw
-    to = clean_text(form.get("to"), "to", max_len=64, required=True).lower()
+    fields = Fields()
+    to = fields(clean_text, form.get("to"), "to", max_len=64, required=True)
+    fields(ledger.require_amount, amount)
+    memo = fields(clean_text, form.get("memo"), "memo", max_len=280)
+    fields.done()
+    to = to.lower()
     remote = node_ctx().remote_payments
     payments.check_address(ctx.settings, to=to, remote=remote)
     with ctx.db.write() as s:
@@ -184,7 +189,7 @@ def pay():
             payer=me,
             to=to,
             amount=amount,
-            memo=clean_text(form.get("memo"), "memo", max_len=280),
+            memo=memo,
             now=ctx.now(),
             remote=remote,
         )

@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable
 from functools import wraps
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from ..context import node_ctx
