@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -238,6 +239,7 @@ def profile(count: int) -> None:
     """cProfile `count` transfers through the WSGI app in this process (no HTTP server, one client)."""
     import cProfile
     import pstats
+    from email import message_from_bytes, policy
 
     from node.app import create_app
 
@@ -252,11 +254,15 @@ def profile(count: int) -> None:
             }
         )
         client = app.test_client()
-        for handle in ("anna", "bert"):
+        for handle in ("anna", "bert"):  # as a person signs up: ask, then open the mailed link
             client.post(
                 "/api/v1/signup",
                 json={"email": f"{handle}@example.org", "password": PASSWORD, "display_name": handle, "handle": handle},
             )
+            mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in Path(tmp).glob("mail/*.eml")]
+            [body] = [m.get_content() for m in mails if m["To"] == f"{handle}@example.org"]
+            token = re.search(r"/signup/confirm/([\w-]+)", body)[1]
+            client.post("/api/v1/signup/confirm", json={"token": token})
         token = client.post("/api/v1/tokens", json={"email": "anna@example.org", "password": PASSWORD}).get_json()
         headers = {"Authorization": f"Bearer {token['token']}"}
 

@@ -153,7 +153,7 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _register_test_hooks(app: Flask, ctx: NodeContext) -> None:
-    """Development/test only: move the node's clock so tests need not sleep through deadlines."""
+    """Development/test only: move the node's clock so tests need not sleep through deadlines; read its mails."""
     if not ctx.settings.allow_clock_control:
         return
 
@@ -166,6 +166,21 @@ def _register_test_hooks(app: Flask, ctx: NodeContext) -> None:
             return jsonify({"error": {"code": "invalid_input", "message": "advance_seconds: 0..1e8"}}), 422
         ctx.clock.advance(seconds)
         return jsonify({"now": ctx.now()})
+
+    @app.get("/_test/mails")
+    def _mails():
+        """The mails the development mail folder holds for one address, oldest first (process tests read the
+        links that sign-up and password mails carry, as a member reads their mailbox)."""
+        from email import message_from_bytes, policy
+
+        to = request.args.get("to", "").strip().lower()
+        folder = ctx.settings.data_path / "mail"
+        found = []
+        for path in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+            mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+            if str(mail["To"]).lower() == to:
+                found.append({"subject": str(mail["Subject"]), "body": mail.get_content()})
+        return jsonify({"mails": found})
 
     @app.post("/_test/echo")
     def _echo():

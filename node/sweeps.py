@@ -15,7 +15,7 @@ Sweep = Callable[..., int]
 
 def register_sweeps(sweeps: Registry[Sweep]) -> None:
     """Add the node's own sweeps (federation adds its own in federation.jobs.register_sweeps)."""
-    from .services import advice, notify, reviews, rounds, topics
+    from .services import advice, notify, reviews, rounds, signups, topics
     from .web import form_echo
 
     for fn in (
@@ -28,5 +28,6 @@ def register_sweeps(sweeps: Registry[Sweep]) -> None:
         rounds.solve_due_rounds,
         topics.remind_funding_deadlines,
         form_echo.forget_old_echoes,
+        signups.forget_expired_requests,
     ):
         sweeps.add(fn.__name__, fn)

@@ -111,6 +111,25 @@ class LoginThrottle(SQLModel, table=True):
     unlock_expires_at: datetime | None = None
 
 
+class SignupRequest(SQLModel, table=True):
+    """A sign-up waiting for its mailed link (node/services/signups.py): the member exists only once it is opened.
+
+    Only the link token's SHA-256 is kept; the password only as its argon2 hash. One request per address:
+    asking again replaces it. A sweep removes requests whose link expired.
+    """
+
+    __tablename__ = "signup_requests"
+
+    email: str = Field(primary_key=True, max_length=254)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    display_name: str = Field(max_length=120)
+    handle: str = Field(default="", max_length=32)  # the one asked for; empty: made from the email at the end
+    language: str = Field(default="", max_length=8)
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+
+
 class FormEcho(SQLModel, table=True):
     """What a refused web form held, for the page it goes back to (node/web/form_echo.py): read once, then gone.
 
@@ -123,7 +142,7 @@ class FormEcho(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=32)
     created_at: datetime = Field(index=True)
     action: str = Field(max_length=500)  # the path the form was sent to
-    values: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
+    typed: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))  # {name: [values]}
     errors: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
 
 

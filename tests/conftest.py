@@ -221,3 +221,26 @@ def books(ctx):
 def balance_of(ctx, member) -> int:
     with ctx.db.read() as s:
         return ledger.member_account(s, member.id).balance
+
+
+def mailed_links(app, email: str, path: str) -> list[str]:
+    """The tokens of the links to `path` (e.g. "/signup/confirm/") mailed to `email`, oldest first."""
+    import re
+    from email import message_from_bytes, policy
+
+    folder = app.extensions["sifnet"].settings.data_path / "mail"
+    tokens = []
+    for file in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+        mail = message_from_bytes(file.read_bytes(), policy=policy.default)
+        if str(mail["To"]).lower() == email.lower():
+            tokens += re.findall(re.escape(path) + r"([\w-]+)", mail.get_content())
+    return tokens
+
+
+def sign_up_by_mail(app, body: dict):
+    """Sign up through the API as a person does (ask, open the mailed link); the confirmation's answer."""
+    client = app.test_client()
+    asked = client.post("/api/v1/signup", json=body)
+    assert asked.status_code == 202, asked.get_data(as_text=True)
+    token = mailed_links(app, body["email"], "/signup/confirm/")[-1]
+    return client.post("/api/v1/signup/confirm", json={"token": token})

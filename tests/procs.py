@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -59,6 +60,26 @@ class NodeStartError(AssertionError):
     """The node process did not come up; the message carries its log."""
 
 
+def newest_link(bodies: list[str], email: str, path: str) -> str:
+    """The token of the newest link to `path` (e.g. "/signup/confirm/") among mail bodies, oldest first."""
+    links = [token for body in bodies for token in re.findall(re.escape(path) + r"([\w-]+)", body)]
+    if not links:
+        raise AssertionError(f"no link to {path} was mailed to {email}")
+    return links[-1]
+
+
+def mailed_link_in_folder(data_dir: Path, email: str, path: str) -> str:
+    """The same from a node's development mail folder (<data_dir>/mail), for nodes without test hooks."""
+    from email import message_from_bytes, policy
+
+    bodies = []
+    for file in sorted((data_dir / "mail").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+        mail = message_from_bytes(file.read_bytes(), policy=policy.default)
+        if str(mail["To"]).lower() == email.lower():
+            bodies.append(mail.get_content())
+    return newest_link(bodies, email, path)
+
+
 class NodeClient:
     """A small client of one node's JSON API (one requests.Session: use one client per thread)."""
 
@@ -78,12 +99,19 @@ class NodeClient:
         return resp
 
     def signup(self, email: str, handle: str, password: str = PASSWORD) -> dict:
-        return self.call(
+        """Sign up as a person does: ask, read the mailed link (the node's test mailbox), confirm."""
+        self.call(
             "POST",
             "/signup",
             {"email": email, "password": password, "display_name": handle.title(), "handle": handle},
-            expect=201,
-        ).json()
+            expect=202,
+        )
+        return self.call("POST", "/signup/confirm", {"token": self.mailed_token(email, "/signup/confirm/")}, 201).json()
+
+    def mailed_token(self, email: str, path: str) -> str:
+        """The token of the newest link to `path` mailed to `email` (only nodes that allow clock control)."""
+        mails = self.http.get(f"{self.url}/_test/mails", params={"to": email}, timeout=self.timeout).json()["mails"]
+        return newest_link([mail["body"] for mail in mails], email, path)
 
     def token(self, email: str, password: str = PASSWORD) -> str:
         return self.call("POST", "/tokens", {"email": email, "password": password}, expect=201).json()["token"]

@@ -57,6 +57,7 @@ def test_each_app_has_its_own_sweeps_in_one_order(app):
         "solve_due_rounds",
         "remind_funding_deadlines",
         "forget_old_echoes",
+        "forget_expired_requests",
         "retry_deliveries",
         "exchange_checkpoints",
         "advance_clearing_rounds",

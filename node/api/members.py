@@ -7,7 +7,7 @@ from flask import current_app, g, jsonify, request
 from .. import i18n, labels
 from ..context import node_ctx
 from ..errors import DomainError
-from ..services import directory, ledger, logins, members, payments, resets, search, statement
+from ..services import directory, ledger, logins, members, payments, resets, search, signups, statement
 from ..services.validate import clean_text, whole_number
 from ..tables import Member
 from .base import (
@@ -168,32 +168,52 @@ def profile_json(session, member: Member) -> dict:
 @api.route(
     "/signup",
     "POST",
-    "Sign up with email and password",
+    "Sign up: every field is checked, then a link to finish is mailed (the same answer whether or not the "
+    "address has an account)",
     auth=False,
-    status=201,
+    status=202,
     body=obj(
         ("email", "password", "display_name"),
         email=string(254),
         password=string(256),
         display_name=string(120),
         handle=string(32),
+        language=string(8),
     ),
-    response=PROFILE,
+    response={"type": "object", "properties": {"status": string()}},
 )
 def signup():
-    data = only_fields(json_body(), ("email", "password", "display_name", "handle"))
+    data = only_fields(json_body(), ("email", "password", "display_name", "handle", "language"))
     ctx = node_ctx()
     with ctx.db.write() as session:
-        member = members.sign_up(
+        signups.ask(
             session,
             ctx.settings,
             email=data.get("email"),
             password=data.get("password"),
             display_name=data.get("display_name"),
             handle=data.get("handle"),
-            now=ctx.now(),
+            language=data.get("language") or "",
             hasher=ctx.hasher,
+            now=ctx.now(),
         )
+    return jsonify({"status": "confirmation_mailed"}), 202
+
+
+@api.route(
+    "/signup/confirm",
+    "POST",
+    "Finish signing up with the token of the mailed link (once): the account is made",
+    auth=False,
+    status=201,
+    body=obj(("token",), token=string(100)),
+    response=PROFILE,
+)
+def confirm_signup():
+    data = only_fields(json_body(), ("token",))
+    ctx = node_ctx()
+    with ctx.db.write() as session:
+        member = signups.confirm(session, ctx.settings, token=data.get("token"), now=ctx.now())
         out = profile_json(session, member)
     return jsonify(out), 201
 

@@ -332,5 +332,21 @@ def _dummy_hash(time_cost: int, memory_cost: int) -> str:
     return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost).hash("no such account")
 
 
+MAIL_GAP = timedelta(minutes=5)
+
+
+def mail_allowed(session, key: str, now: datetime) -> bool:
+    """Whether a mail keyed `key` (e.g. "reset:anna@example.org") may go out now: one every MAIL_GAP at most,
+    so that nobody can flood a mailbox through the node's forms. Counts this one when it may."""
+    row = session.get(LoginThrottle, key)
+    if row is not None and row.mailed_at is not None and now - row.mailed_at < MAIL_GAP:
+        return False
+    if row is None:
+        row = LoginThrottle(key=key, failures=0, last_failure_at=now)
+        session.add(row)
+    row.mailed_at = row.last_failure_at = now
+    return True
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

@@ -98,24 +98,57 @@ def sign_up(
     hasher: PasswordHasher,
     language: str = "",
 ) -> Member:
-    """Create a member; active at once unless the node requires approval.
+    """Create a member at once (operators, the demo, tests); people sign up through signups.py, by mail.
 
     `language`: the one the person chose on the page they signed up on, so that the mails before they
     choose one (the approval) come in it; anything but a language of the pages is ignored.
     """
+    email, display_name, handle = check_sign_up(
+        session, email=email, password=password, display_name=display_name, handle=handle
+    )
+    if session.scalars(select(Member).where(Member.email == email)).first():
+        raise ConflictError(_("An account with this email address exists already."), code="email_taken", field="email")
+    return create_member(
+        session,
+        settings,
+        email=email,
+        password_hash=hasher.hash(password),
+        display_name=display_name,
+        handle=handle,
+        language=language,
+        now=now,
+    )
+
+
+def check_sign_up(session, *, email: object, password: object, display_name: object, handle: object):
+    """(email, display name, handle) of a sign-up, every field checked at once; whether the email has an account
+    is not checked here (signups.py must not tell)."""
     fields = Fields()
     email = fields(clean_email, email)
     fields(check_password, password)
     display_name = fields(clean_text, display_name, "display_name", max_len=120, required=True)
-    handle = fields(_pick_handle, session, handle, email or "")
+    handle = fields(pick_handle, session, handle, email or "")
     fields.done()
-    if session.scalars(select(Member).where(Member.email == email)).first():
-        raise ConflictError(_("An account with this email address exists already."), code="email_taken", field="email")
+    return email, display_name, handle
+
+
+def create_member(
+    session,
+    settings: Settings,
+    *,
+    email: str,
+    password_hash: str,
+    display_name: str,
+    handle: str,
+    language: str,
+    now: datetime,
+) -> Member:
+    """The member and their account, from checked values; active at once unless the node requires approval."""
     member = Member(
         email=email,
         handle=handle,
         pseudonym=_new_pseudonym(session),
-        password_hash=hasher.hash(password),
+        password_hash=password_hash,
         display_name=display_name,
         country=settings.country[:2],
         language=language if i18n.is_language(language) else "",
@@ -151,7 +184,7 @@ def check_password(value: object) -> str:
     return value
 
 
-def _pick_handle(session, handle: object, email: str) -> str:
+def pick_handle(session, handle: object, email: str) -> str:
     if handle not in (None, ""):
         handle = clean_text(handle, "handle", max_len=32).lower()
         if not HANDLE_RE.match(handle):

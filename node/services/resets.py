@@ -1,10 +1,10 @@
 """Forgotten passwords: a mailed link that works once and for an hour, asked for without learning who has an account.
 
-Asking answers the same whether or not an account uses the address (the page, the API and the time it
-takes); only the account's owner reads the answer, in their mailbox. The link is a token signed with the
-node's secret that names the member, its expiry and a fingerprint of the password and session version it
-was made for, so it needs no table and stops working once the password changes (used once), or when the
-member logs out everywhere. One mail per address every few minutes at most, so nobody can flood a mailbox.
+Asking answers the same whether or not an account uses the address (the page and the API); only the
+account's owner reads the answer, in their mailbox. The link is a token signed with the node's secret that
+names the member, its expiry and a fingerprint of the password and session version it was made for, so it
+needs no table and stops working once the password changes (used once), or when the member logs out
+everywhere. One mail per address every few minutes at most, so nobody can flood a mailbox.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from .members import check_password, clean_email
 
 RESET_PATH = "/password/reset/"  # the web page the mailed link opens
 LINK_VALID = timedelta(hours=1)
-MAIL_GAP = timedelta(minutes=5)
 SUBJECT = N_("Choose a new password")
 BODY = N_(
     "Someone, we hope you, asked to choose a new password for your account on %(node)s.\n\nTo choose it, "
@@ -49,14 +48,11 @@ def ask_for_link(session, settings: Settings, *, email: object, secret: str, now
     """Mail a link to the account using `email`, if there is one that may log in; else do nothing, quietly."""
     address = clean_email(email)
     member = session.scalars(select(Member).where(Member.email == address)).first()
-    gap = session.get(LoginThrottle, "reset:" + address)
-    if gap is not None and gap.mailed_at is not None and now - gap.mailed_at < MAIL_GAP:
-        return
-    if gap is None:
-        gap = LoginThrottle(key="reset:" + address, failures=0, last_failure_at=now)
-        session.add(gap)
-    gap.mailed_at, gap.last_failure_at = now, now
-    if member is None or member.status not in ("active", "pending"):
+    if (
+        member is None
+        or member.status not in ("active", "pending")
+        or not logins.mail_allowed(session, "reset:" + address, now)
+    ):
         return
     token = _signer(secret).dumps({"m": member.id, "f": _fingerprint(member), "e": int((now + LINK_VALID).timestamp())})
     language = member.language or settings.default_language

@@ -12,7 +12,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from .. import i18n
 from ..context import node_ctx
 from ..errors import DomainError
-from ..services import logins, members, resets
+from ..services import logins, resets, signups
 from . import form_echo
 from .pages import current_member, flash_refusal, render_error
 
@@ -34,21 +34,50 @@ def signup():
     form = request.form
     try:
         with ctx.db.write() as s:
-            member = members.sign_up(
+            signups.ask(
                 s,
                 ctx.settings,
                 email=form.get("email"),
                 password=form.get("password"),
                 display_name=form.get("display_name"),
                 handle=form.get("handle") or None,
-                now=ctx.now(),
-                hasher=ctx.hasher,
                 language=session.get("lang", ""),  # chosen with the switch before signing up
+                hasher=ctx.hasher,
+                now=ctx.now(),
             )
-            status = member.status
     except DomainError as exc:
         flash_refusal(exc)
         return form_echo.fill_response(render_template("signup.html", form={}), exc), exc.status
+    flash(
+        _(
+            "We have sent a mail to %(email)s. Open the link in it within a day to finish signing up.",
+            email=form.get("email", "").strip().lower(),
+        ),
+        "info",
+    )
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.get(signups.CONFIRM_PATH + "<token>")
+def confirm_page(token: str):
+    """The mailed link: a page with a confirm button (opening it changes nothing: mail scanners open links)."""
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        found = signups.request_for_link(s, token, ctx.now())
+        email = found.email if found is not None else None
+    if email is None:
+        return render_error(404, "signup_link_invalid", signups.invalid_link_message())
+    return render_template("signup_confirm.html", email=email)
+
+
+@bp.post(signups.CONFIRM_PATH + "<token>")
+def confirm(token: str):
+    ctx = node_ctx()
+    try:
+        with ctx.db.write() as s:
+            status = signups.confirm(s, ctx.settings, token=token, now=ctx.now()).status
+    except DomainError as exc:
+        return render_error(exc.status, exc.code, exc.message)
     if status == "pending":
         flash(_("Thank you for signing up. A coordinator will approve your account; you can log in meanwhile."), "info")
     else:

@@ -64,7 +64,7 @@ def refused(exc: DomainError, names: dict[str, str] | None = None) -> None:
                 key=key,
                 created_at=ctx.now(),
                 action=request.path,
-                values=typed_values(),
+                typed=typed_values(),
                 errors=field_errors(exc, names),
             )
         )
@@ -81,7 +81,7 @@ def fill_page(response: Response) -> Response:
         echo = s.get(FormEcho, key)
         if echo is None:
             return response
-        action, values, errors = echo.action, echo.values, echo.errors
+        action, values, errors = echo.action, echo.typed, echo.errors
         s.delete(echo)
     page = fill(response.get_data(as_text=True), page_path=request.path, action=action, values=values, errors=errors)
     response.set_data(page)

@@ -19,6 +19,7 @@ import requests
 from node import formats
 from node.demo import DEMO_PASSWORD, demo_email
 from node.i18n import translations
+from tests.procs import mailed_link_in_folder
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -71,6 +72,9 @@ def test_sign_up_and_pay_in_dutch_with_times_in_brussels(devnet, new_page, scree
     page.fill("input[name=password]", "een lang wachtwoord")
     screenshot(page, "nl-signup")
     page.locator("main form button[type=submit]").click()
+    page.wait_for_url("**/login")
+    page.goto("/signup/confirm/" + mailed_link_in_folder(node.data_dir, "lien@example.org", "/signup/confirm/"))
+    page.locator("main form button[type=submit]").click()  # the mailed link's page: make the account
     page.wait_for_url("**/login")
     coordinator = api(node.url, node.coordinator_email)
     pending = coordinator.get(f"{node.url}/api/v1/coordinator/dashboard", timeout=30).json()["pending"]

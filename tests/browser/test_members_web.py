@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from tests.procs import COORDINATOR_EMAIL, PASSWORD
+from tests.procs import COORDINATOR_EMAIL, PASSWORD, NodeClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 DAY = 24 * 3600
@@ -114,6 +114,9 @@ def test_a_pending_member_sees_the_waiting_page(node, new_page, screenshot):
     page.get_by_label("Handle").fill("hanne")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url("**/login")
+    page.goto("/signup/confirm/" + NodeClient(node.url).mailed_token("hanne@example.org", "/signup/confirm/"))
+    page.get_by_role("button", name="Make my account").click()
     page.wait_for_url("**/login")
     log_in(page, "hanne@example.org")
     assert "your account waits for approval" in page.locator("h1").inner_text()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.procs import PASSWORD
+from tests.procs import PASSWORD, NodeClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -41,6 +41,9 @@ def sign_up(page, node, coordinator) -> None:
     page.get_by_label("Handle").fill("hanne")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url("**/login")
+    page.goto("/signup/confirm/" + NodeClient(node.url).mailed_token("hanne@example.org", "/signup/confirm/"))
+    page.get_by_role("button", name="Make my account").click()
     page.wait_for_url("**/login")
     assert "A coordinator will approve your account" in flash(page)
     log_in(page, "hanne@example.org")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from node.services import audit
 from node.tables import AuditEntry
+from tests.conftest import sign_up_by_mail
 from tests.node.test_advice import act, book, post_listing
 from tests.node.test_web import login
 
@@ -29,8 +30,8 @@ def test_each_member_action_is_kept_once_with_actor_and_time(app, client, ctx, c
     anna, bert = make_member("anna"), make_member("bert")
     start = len(lines(ctx))
     c = token_for(coord)
-    nora = client.post(f"{API}/signup", json={"email": "n@example.org", "password": "x" * 12, "display_name": "N"}).json
-    pete = client.post(f"{API}/signup", json={"email": "p@example.org", "password": "x" * 12, "display_name": "P"}).json
+    nora = sign_up_by_mail(app, {"email": "n@example.org", "password": "x" * 12, "display_name": "N"}).json
+    pete = sign_up_by_mail(app, {"email": "p@example.org", "password": "x" * 12, "display_name": "P"}).json
     steps = [
         ("member_approved", f"/coordinator/members/{nora['id']}/approve", {"reason": "known"}),
         ("member_refused", f"/coordinator/members/{pete['id']}/refuse", {"reason": "unknown"}),

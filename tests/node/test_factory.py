@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from node.app import create_app
 from node.settings import SettingsError
 from node.tables import Member
-from tests.conftest import FAST_ARGON2, PASSWORD
+from tests.conftest import FAST_ARGON2, PASSWORD, sign_up_by_mail
 from tests.procs import REPO
 
 
@@ -96,18 +96,14 @@ def test_two_apps_with_different_data_dirs_are_independent(make_app):
     ctx_be, ctx_hu = be.extensions["sifnet"], hu.extensions["sifnet"]
     assert ctx_be.db.url != ctx_hu.db.url
     assert be.config["SECRET_KEY"] != hu.config["SECRET_KEY"]
-    resp = be.test_client().post(
-        "/api/v1/signup", json={"email": "anna@example.org", "password": PASSWORD, "display_name": "Anna"}
-    )
+    resp = sign_up_by_mail(be, {"email": "anna@example.org", "password": PASSWORD, "display_name": "Anna"})
     assert resp.status_code == 201
     with ctx_be.db.read() as s:
         assert s.query(Member).count() == 1
     with ctx_hu.db.read() as s:
         assert s.query(Member).count() == 0
     # The same email signs up again on the other node: its database never saw it.
-    resp = hu.test_client().post(
-        "/api/v1/signup", json={"email": "anna@example.org", "password": PASSWORD, "display_name": "Anna"}
-    )
+    resp = sign_up_by_mail(hu, {"email": "anna@example.org", "password": PASSWORD, "display_name": "Anna"})
     assert resp.status_code == 201
     assert hu.test_client().get("/healthz").get_json()["node_id"] == "hu"
     assert ctx_hu.settings.welcome_grant == 25 and ctx_be.settings.welcome_grant == 10

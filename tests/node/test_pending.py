@@ -12,7 +12,7 @@ from sqlalchemy import select
 from node.services import members
 from node.services.notify import deliver_notifications
 from node.tables import LedgerTxn, Notification
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, mailed_links
 from tests.node.test_web import csrf, login
 
 
@@ -29,6 +29,9 @@ def _sign_up(app, lang: str | None = None) -> object:
         "csrf_token": csrf(browser, "/signup"),
     }
     assert browser.post("/signup", data=form).status_code == 303
+    [link] = mailed_links(app, "nora@example.org", "/signup/confirm/")
+    confirm = {"csrf_token": csrf(browser, f"/signup/confirm/{link}")}
+    assert browser.post(f"/signup/confirm/{link}", data=confirm).status_code == 303
     login(browser, "nora@example.org")
     return browser
 
@@ -84,7 +87,7 @@ def test_approval_brings_a_notification_and_a_mail_in_their_language(app, ctx, c
         [note] = s.scalars(select(Notification).where(Notification.member_id == nora_id)).all()
     assert (note.kind, note.params) == ("member_approved", {"grant": 10})
     page = browser.get("/notifications").get_data(as_text=True)
-    assert "is approved" in page and "10\xa0SIF" in page
+    assert "ist freigeschaltet" in page and "10\xa0SIF" in page  # in German, as she chose
     deliver_notifications(ctx)
     [path] = (ctx.settings.data_path / "mail").glob("*-member_approved.eml")
     mail = message_from_bytes(path.read_bytes(), policy=policy.default)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import PASSWORD, balance_of
+from tests.conftest import PASSWORD, balance_of, mailed_links
 
 
 def csrf(client, path="/login") -> str:
@@ -46,6 +46,10 @@ def test_signup_approve_login_pay_through_the_ui(app, ctx, make_member, books):
             "csrf_token": token,
         },
     )
+    assert r.status_code == 303
+    [link] = mailed_links(app, "nora@example.org", "/signup/confirm/")
+    assert "nora@example.org" in visitor.get(f"/signup/confirm/{link}").get_data(as_text=True)
+    r = visitor.post(f"/signup/confirm/{link}", data={"csrf_token": csrf(visitor, f"/signup/confirm/{link}")})
     assert r.status_code == 303
     admin = app.test_client()
     login(admin, "coord@example.org")

@@ -20,7 +20,7 @@ def upgrade() -> None:
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-    sa.Column('values', sa.JSON(), nullable=False),
+    sa.Column('typed', sa.JSON(), nullable=False),
     sa.Column('errors', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('key')
     )
