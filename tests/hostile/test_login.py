@@ -41,7 +41,7 @@ def api_login(client, email: str, password: str):
 
 
 def flash_code(response) -> str:
-    found = re.search(r"\[([a-z_]+)\]", response.get_data(as_text=True))
+    found = re.search(r'data-code="([a-z_]+)"', response.get_data(as_text=True))
     return found.group(1) if found else ""
 
 
@@ -204,6 +204,7 @@ def test_answers_are_the_same_whether_or_not_the_email_has_an_account(app, ctx, 
             for send in (web_login, api_login):
                 response = send(client, email, f"guess {n}")
                 page = re.sub(r'name="form_token" value="[^"]+"', 'name="form_token"', response.get_data(as_text=True))
+                page = page.replace(email, "EMAIL")  # the form keeps the address typed, whichever it is
                 seen.append((response.status_code, response.headers.get("Retry-After"), page))  # tokens differ per form
             clock.advance(0 if n < 4 else 1)
         answers[email] = seen
