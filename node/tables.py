@@ -379,6 +379,7 @@ class ReviewRound(SQLModel, table=True):
     min_load: int = Field(default=0)
     max_load: int
     need_foreign: bool = Field(default=False)  # every proposal needs a reviewer from another country
+    double_blind: bool = Field(default=False)  # its reviewers and authors do not see each other's names
     created_by: int = Field(foreign_key="members.id")
     created_at: datetime
     solve_started_at: datetime | None = None

@@ -10,7 +10,7 @@ from ..context import node_ctx
 from ..errors import ForbiddenError
 from ..lifecycle import INVITATION
 from ..lifecycle import PROPOSAL as PROPOSAL_LIFECYCLE
-from ..services import members, proposals, reviews
+from ..services import members, proposals, reviews, rounds
 from ..services.matching import WEIGHTS
 from ..tables import Member, Proposal, Review, ReviewInvitation
 from .base import AMOUNT, BOOL, DATETIME, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
@@ -30,7 +30,8 @@ INVITATION_BRIEF = obj(
     ("id", "proposal_id", "reviewer", "status", "rank", "score", "bounty", "invited_at", "accept_by"),
     id=integer(),
     proposal_id=integer(),
-    reviewer=string(),
+    reviewer=nullable(string()),  # null: the author's view of a double-blind round (then reviewer_number)
+    reviewer_number=integer(1),
     remote_node=nullable(string()),
     status=string(enum=INVITATION_STATES),
     rank=integer(),
@@ -47,7 +48,8 @@ REVIEW = obj(
     ("id", "invitation_id", "reviewer", *reviews.TENETS, "confidence", "feedback", "submitted_at"),
     id=integer(),
     invitation_id=integer(),
-    reviewer=string(),
+    reviewer=nullable(string()),
+    reviewer_number=integer(1),
     shared_value=SCORE,
     social_transformation=SCORE,
     impact=SCORE,
@@ -68,7 +70,7 @@ PROPOSAL_SUMMARY_FIELDS = dict(
     min_foreign_reviewers=integer(0),
     bounty=integer(),
     status=string(enum=PROPOSAL_STATES),
-    author=string(),
+    author=nullable(string()),  # null: a reviewer's view of a double-blind round
     created_at=DATETIME,
     closed_at=nullable(DATETIME),
 )
@@ -77,6 +79,7 @@ PROPOSAL = obj(
     (*PROPOSAL_SUMMARY_FIELDS, "access"),
     **PROPOSAL_SUMMARY_FIELDS,
     access=string(enum=ACCESS_LEVELS),
+    double_blind=BOOL,
     full_text=string(),
     escrow=integer(),
     open_slots=integer(0),
@@ -157,9 +160,16 @@ def _handle(session, member_id: int | None) -> str:
     return member.handle if member is not None else ""
 
 
-def invitation_brief(session, inv: ReviewInvitation, *, private: bool = True) -> dict:
-    """An invitation's state and deadlines; the decline reason only for its reviewer and coordinators."""
-    reviewer = _handle(session, inv.reviewer_id) if inv.reviewer_id else f"{inv.remote_handle}@{inv.remote_node}"
+def invitation_brief(session, inv: ReviewInvitation, *, private: bool = True, blind: bool = False) -> dict:
+    """An invitation's state and deadlines; the decline reason only for its reviewer and coordinators.
+
+    `blind`: for the author of a proposal in a double-blind round, who sees no reviewer's name (None)."""
+    if blind:
+        reviewer = None
+    elif inv.reviewer_id:
+        reviewer = _handle(session, inv.reviewer_id)
+    else:
+        reviewer = f"{inv.remote_handle}@{inv.remote_node}"
     out = {
         "id": inv.id,
         "proposal_id": inv.proposal_id,
@@ -167,7 +177,7 @@ def invitation_brief(session, inv: ReviewInvitation, *, private: bool = True) ->
         "rank": inv.rank,
         "score": inv.score,
         "reviewer": reviewer,
-        "remote_node": inv.remote_node,
+        "remote_node": None if blind else inv.remote_node,
         "bounty": inv.bounty,
         "invited_at": inv.invited_at,
         "accept_by": inv.accept_by,
@@ -180,11 +190,11 @@ def invitation_brief(session, inv: ReviewInvitation, *, private: bool = True) ->
     return out
 
 
-def review_view(session, review: Review, inv: ReviewInvitation) -> dict:
+def review_view(session, review: Review, inv: ReviewInvitation, *, blind: bool = False) -> dict:
     return {
         "id": review.id,
         "invitation_id": inv.id,
-        "reviewer": invitation_brief(session, inv)["reviewer"],
+        "reviewer": invitation_brief(session, inv, blind=blind)["reviewer"],
         **{name: getattr(review, name) for name in (*reviews.TENETS, "confidence", "feedback")},
         "submitted_at": review.submitted_at,
         "helpfulness": review.helpfulness,
@@ -192,7 +202,8 @@ def review_view(session, review: Review, inv: ReviewInvitation) -> dict:
     }
 
 
-def proposal_summary(session, p: Proposal) -> dict:
+def proposal_summary(session, p: Proposal, *, blind: bool = False) -> dict:
+    """A proposal's public part; `blind`: for a reviewer in a double-blind round, no author (None)."""
     return {
         "id": p.id,
         "title": p.title,
@@ -204,7 +215,7 @@ def proposal_summary(session, p: Proposal) -> dict:
         "min_foreign_reviewers": p.min_foreign_reviewers,
         "bounty": p.bounty,
         "status": p.status,
-        "author": _handle(session, p.author_id),
+        "author": None if blind else _handle(session, p.author_id),
         "created_at": p.created_at,
         "closed_at": p.closed_at,
     }
@@ -213,7 +224,9 @@ def proposal_summary(session, p: Proposal) -> dict:
 def proposal_view(session, p: Proposal, me: Member) -> dict:
     """The proposal as this member may see it (404 from access() for anyone who may not)."""
     level = proposals.access(session, p, me)
-    out = {**proposal_summary(session, p), "access": level}
+    blind = rounds.is_double_blind(session, p.id)  # then author and reviewers see each other as roles only
+    out = {**proposal_summary(session, p, blind=blind and level not in ("owner", "coordinator")), "access": level}
+    out["double_blind"] = blind
     if level != "invited":
         out["full_text"] = p.full_text
     if level in ("owner", "coordinator"):
@@ -223,11 +236,18 @@ def proposal_view(session, p: Proposal, me: Member) -> dict:
             open_slots=slots,
             waiting_for_reviewers=p.status == "open" and slots > 0,
             invitations=[
-                invitation_brief(session, i, private=level == "coordinator")
+                invitation_brief(session, i, private=level == "coordinator", blind=blind and level == "owner")
                 for i in proposals.invitations_of(session, p.id)
             ],
-            reviews=[review_view(session, r, i) for r, i in proposals.reviews_of(session, p.id)],
+            reviews=[
+                review_view(session, r, i, blind=blind and level == "owner")
+                for r, i in proposals.reviews_of(session, p.id)
+            ],
         )
+        if blind and level == "owner":  # reviewers by number, in the order they were invited
+            number = {i["id"]: n for n, i in enumerate(out["invitations"], 1)}
+            for row in (*out["invitations"], *out["reviews"]):
+                row["reviewer_number"] = number[row.get("invitation_id", row["id"])]
     else:
         mine = [i for i in proposals.invitations_of(session, p.id) if i.reviewer_id == me.id]
         out["my_invitation"] = invitation_brief(session, mine[-1])
@@ -238,7 +258,9 @@ def invitation_view(session, inv: ReviewInvitation) -> dict:
     review = reviews.review_of(session, inv)
     return {
         **invitation_brief(session, inv),
-        "proposal": proposal_summary(session, session.get(Proposal, inv.proposal_id)),
+        "proposal": proposal_summary(
+            session, session.get(Proposal, inv.proposal_id), blind=rounds.is_double_blind(session, inv.proposal_id)
+        ),
         "review": review_view(session, review, inv) if review else None,
     }
 

@@ -31,6 +31,7 @@ ROUND = obj(
         "min_load",
         "max_load",
         "need_foreign",
+        "double_blind",
         "progress",
         "progress_message",
         "proposals",
@@ -43,6 +44,7 @@ ROUND = obj(
     min_load=integer(0),
     max_load=integer(1),
     need_foreign=BOOL,
+    double_blind=BOOL,
     created_at=DATETIME,
     solve_started_at={**DATETIME, "type": ["string", "null"]},
     solved_at={**DATETIME, "type": ["string", "null"]},
@@ -60,6 +62,7 @@ ROUND_BODY = obj(
     min_load=integer(0, rounds.MAX_LOAD),
     max_load=integer(1, rounds.MAX_LOAD),
     need_foreign=BOOL,
+    double_blind=BOOL,
 )
 ROUND_PROPOSAL_BODY = {
     **PROPOSAL_BODY,
@@ -104,6 +107,7 @@ def round_view(session, rnd: ReviewRound, me: Member) -> dict:
         "min_load": rnd.min_load,
         "max_load": rnd.max_load,
         "need_foreign": rnd.need_foreign,
+        "double_blind": rnd.double_blind,
         "created_at": rnd.created_at,
         "solve_started_at": rnd.solve_started_at,
         "solved_at": rnd.solved_at,

@@ -44,7 +44,8 @@ ROUND = lifecycle(
     solved="",
     cancelled="",
 )
-ROUND_FIELDS = ("title", "deadline", "reviews_per_proposal", "min_load", "max_load", "need_foreign")
+ROUND_FIELDS = ("title", "deadline", "reviews_per_proposal", "min_load", "max_load", "need_foreign", "double_blind")
+DOUBLE_BLIND = _l("Double-blind: reviewers and authors do not see each other's names")
 MAX_LOAD = 50
 # Progress is written when it moved at least this much (per mille): ~50 short writes per solve.
 PROGRESS_STEP = 20
@@ -66,6 +67,7 @@ def create_round(session, *, coordinator: Member, data: dict, now: datetime) -> 
         code="wrong_type",
         label=_("Every proposal gets a reviewer from another country"),
     )
+    double_blind = clean_bool(data.get("double_blind", False), "double_blind", code="wrong_type", label=DOUBLE_BLIND)
     rnd = ReviewRound(
         title=clean_text(data.get("title"), "title", 200, required=True),
         deadline=deadline,
@@ -79,6 +81,7 @@ def create_round(session, *, coordinator: Member, data: dict, now: datetime) -> 
         min_load=whole_number(data.get("min_load", 0), "min_load", 0, MAX_LOAD, message=MIN_LOAD_RULE),
         max_load=whole_number(data.get("max_load"), "max_load", 1, MAX_LOAD, message=MAX_LOAD_RULE),
         need_foreign=need_foreign,
+        double_blind=double_blind,
         created_by=coordinator.id,
         created_at=now,
         status=ROUND.initial,
@@ -134,6 +137,12 @@ def items_of(session, round_id: int, member: Member | None = None) -> list[tuple
     if member is not None and not _is_coordinator(member):
         stmt = stmt.where(Proposal.author_id == member.id)
     return list(session.execute(stmt).all())
+
+
+def is_double_blind(session, proposal_id: int) -> bool:
+    """Whether the proposal is in a double-blind round: its author and reviewers see each other only as roles."""
+    rnd = round_of(session, proposal_id)
+    return rnd is not None and rnd.double_blind
 
 
 def round_of(session, proposal_id: int) -> ReviewRound | None:

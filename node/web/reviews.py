@@ -18,7 +18,7 @@ from ..api.reviews import (
     remote_reviews,
 )
 from ..context import node_ctx
-from ..services import members, proposals, reviews
+from ..services import members, proposals, reviews, rounds
 from ..tables import Member, ReviewInvitation
 from .coordinator import COORDINATOR_PANELS
 from .member import DASHBOARD_PANELS
@@ -212,7 +212,7 @@ def pin_conflict():
 def dashboard_panel(s, member: Member):
     """My open invitations and review tasks, and my proposals that wait for reviewers or a rating."""
     rows = [
-        (invitation_brief(s, inv), proposal_summary(s, p))
+        (invitation_brief(s, inv), proposal_summary(s, p, blind=rounds.is_double_blind(s, p.id)))
         for inv, p, _ in reviews.list_invitations(s, member)
         if inv.status in proposals.OPEN_STATES
     ]

@@ -56,6 +56,7 @@ def create_round():
         "min_load": _form_int("min_load", "0"),
         "max_load": _form_int("max_load"),
         "need_foreign": request.form.get("need_foreign") == "on",
+        "double_blind": request.form.get("double_blind") == "on",
     }
     with ctx.db.write() as s:
         round_id = rounds.create_round(s, coordinator=_me(s), data=data, now=ctx.now()).id
