@@ -23,6 +23,20 @@ ERROR = {
                 "code": {"type": "string", "description": "machine-readable and stable across versions and languages"},
                 "message": {"type": "string", "description": "human-readable, in the request's language"},
                 "field": {"type": "string", "description": "the input field at fault, when there is one"},
+                "fields": {
+                    "type": "array",
+                    "description": "when several fields are refused at once: each one's code, message and field "
+                    "(the first is also the error's own code, message and field)",
+                    "items": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {
+                            "code": {"type": "string"},
+                            "message": {"type": "string"},
+                            "field": {"type": "string"},
+                        },
+                    },
+                },
             },
         }
     },

@@ -74,6 +74,7 @@ NOT_PAGES = {
 }
 # Pages for a visitor: nobody logged in (the home page sends a member on to their dashboard).
 PUBLIC = {"auth.home", "auth.login", "auth.signup", "auth.unlock_page", "initiatives.public_page"}
+PUBLIC |= {"auth.forgot_password", "auth.reset_page", "auth.confirm_page"}
 # What the coordinator cannot open: an invitation from abroad is its reviewer's alone.
 NOT_FOR_COORDINATOR = {"remote_reviews.incoming_page": "an invitation from abroad is its reviewer's alone"}
 # Peers deliver at once and share their reviewer pools every second.
@@ -293,6 +294,9 @@ def populate(here: NodeProcess, peer: NodeProcess) -> dict[str, object]:
     here.client().signup("hanne@example.org", "hanne")  # waits for approval
     for n in range(2):  # Wout's account starts waiting: the node mails him an unlock link
         here.client().call("POST", "/tokens", {"email": "wout@be-vl.example", "password": f"guess {n}"}, expect=401)
+    visitor = here.client()  # a sign-up waiting for its link, and a forgotten password: both mailed links
+    visitor.call("POST", "/signup", {"email": "ines@example.org", "password": PASSWORD, "display_name": "Ines"}, 202)
+    visitor.call("POST", "/password/forgot", {"email": "lotte@be-vl.example"}, expect=202)
     threads = lotte.call("GET", "/messages/threads", expect=200).json()["threads"]
     listings = lotte.call("GET", "/advice/listings", expect=200).json()["listings"]
     leads = lotte.call("GET", "/funding", expect=200).json()["leads"]
@@ -304,6 +308,8 @@ def populate(here: NodeProcess, peer: NodeProcess) -> dict[str, object]:
         "incoming_id": incoming,
         "ref": ref,
         "token": unlock_token(here),
+        ("auth.confirm_page", "token"): visitor.mailed_token("ines@example.org", "/signup/confirm/"),
+        ("auth.reset_page", "token"): visitor.mailed_token("lotte@be-vl.example", "/password/reset/"),
         "thread_id": next(t["id"] for t in threads if t["other"]["handle"] == "sofie"),
         "coordinator_thread_id": coordinator_thread,
     }
