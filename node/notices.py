@@ -238,7 +238,7 @@ NOTICES: dict[str, Notice] = {
         N_("You received %(amount)s from %(payer)s"),
         N_("%(payer)s paid you %(amount)s. Memo: %(memo)s"),
         shown={"amount": AMOUNT},
-        about=N_("You received a payment from another node"),
+        about=N_("You received a payment"),
     ),
     "payment_bounced": Notice(
         N_("Your payment to %(payee)s was returned"),

@@ -233,7 +233,7 @@ def mailed_links(app, email: str, path: str) -> list[str]:
     for file in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
         mail = message_from_bytes(file.read_bytes(), policy=policy.default)
         if str(mail["To"]).lower() == email.lower():
-            tokens += re.findall(re.escape(path) + r"([\w-]+)", mail.get_content())
+            tokens += re.findall(re.escape(path) + r"([\w.-]+)", mail.get_content())
     return tokens
 
 

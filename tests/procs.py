@@ -62,7 +62,7 @@ class NodeStartError(AssertionError):
 
 def newest_link(bodies: list[str], email: str, path: str) -> str:
     """The token of the newest link to `path` (e.g. "/signup/confirm/") among mail bodies, oldest first."""
-    links = [token for body in bodies for token in re.findall(re.escape(path) + r"([\w-]+)", body)]
+    links = [token for body in bodies for token in re.findall(re.escape(path) + r"([\w.-]+)", body)]
     if not links:
         raise AssertionError(f"no link to {path} was mailed to {email}")
     return links[-1]

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, delete, func, select
 
-from .. import i18n
+from .. import countries, i18n
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from ..labels import APPROVAL_NOT_REQUIRED, BALANCE_RETIRED, CREATED_BY_OPERATOR, N_, WELCOME_GRANT
 from ..lifecycle import MEMBER
@@ -444,8 +444,9 @@ def update_profile(session, settings: Settings, *, member: Member, data: dict, n
 
 
 def _clean_country(value: object) -> str:
+    """A country code from ISO 3166-1 (the profile offers them by name), or none; anything else is refused."""
     country = clean_text(value, "country", max_len=2).upper()
-    if country and not re.fullmatch(r"[A-Z]{2}", country):
+    if country and not countries.is_country(country):
         raise ValidationError(
             _("Country: please give the two-letter code of the country, such as BE or HU."),
             code="invalid_country",

@@ -11,6 +11,7 @@ from ..errors import ValidationError
 from ..settings import Settings
 from ..tables import Member
 from . import ledger, members
+from .notify import notify
 from .validate import Fields, clean_text
 
 
@@ -61,4 +62,7 @@ def pay(
         return {"amount": amount, **out}
     payee = members.find_by_handle(session, handle, light=True)
     txn = ledger.transfer(session, payer=payer, payee=payee, amount=amount, memo=memo, now=now)
+    # The payee hears of it as of a payment from abroad: on the page and, per their settings, by mail.
+    params = {"payer": f"{payer.handle}@{settings.node_id}", "amount": amount, "memo": memo}
+    notify(session, member_id=payee.id, kind="payment", now=now, params=params)
     return {"txn_id": txn.id, "amount": amount, "status": "completed"}

@@ -18,7 +18,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from .. import charts, i18n, labels, notices
+from .. import charts, countries, i18n, labels, notices
 from ..clock import iso
 from ..context import node_ctx
 from ..services import directory, ledger, members, payments
@@ -96,9 +96,12 @@ def profile():
         return redirect(url_for("member.profile"), 303)
     with ctx.db.read() as s:
         me = _me(s)
+    europe, others = countries.choices(i18n.current_language())
     return render_template(
         "profile.html",
         member=me,
+        europe=europe,
+        other_countries=others,
         taxonomy=members.taxonomy(ctx.settings),
         languages=members.LANGUAGES,
         common_zones=i18n.COMMON_TIME_ZONES,
