@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g, jsonify
 
-from node.api.base import ANY_OBJECT, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
+from node.api.base import ANY_OBJECT, BOOL, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
 from node.context import node_ctx
 from node.services import members
 from node.tables import Member
@@ -110,16 +110,22 @@ def confirm_peer(node_id: str):
     "/federation/peers/<node_id>/trust-limit",
     "POST",
     "Set how much this peer may owe us",
-    body=obj(("trust_limit",), trust_limit=integer(0, 10**9)),
+    body=obj(("trust_limit",), trust_limit=integer(0, 10**9), below_debt=BOOL),
     response=PEER,
 )
 def set_trust_limit(node_id: str):
-    data = only_fields(json_body(), ("trust_limit",))
+    """A limit below what the peer owes now is refused (409 trust_limit_below_debt) unless below_debt is true."""
+    data = only_fields(json_body(), ("trust_limit", "below_debt"))
     ctx = node_ctx()
     with ctx.db.write() as session:
         me = _coordinator(session)
         peers_service.set_trust_limit(
-            session, node_id=node_id, limit=data.get("trust_limit"), now=ctx.now(), actor_id=me.id
+            session,
+            node_id=node_id,
+            limit=data.get("trust_limit"),
+            now=ctx.now(),
+            actor_id=me.id,
+            below_debt=data.get("below_debt") is True,
         )
         session.flush()
         out = _peer_json(session, node_id)

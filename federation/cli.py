@@ -65,14 +65,20 @@ def cmd_peer_confirm(args: argparse.Namespace) -> int:
 @command(
     "peer-trust",
     "set the trust limit extended to a peer",
-    lambda p: (_peer_args(p), p.add_argument("trust_limit", type=int)),
+    lambda p: (
+        _peer_args(p),
+        p.add_argument("trust_limit", type=int),
+        p.add_argument("--below-debt", action="store_true", help="also below what the peer owes now"),
+    ),
 )
 def cmd_peer_trust(args: argparse.Namespace) -> int:
     from . import peers
 
     ctx = _app(args).extensions["sifnet"]
     with ctx.db.write() as s:
-        peers.set_trust_limit(s, node_id=args.node_id, limit=args.trust_limit, now=ctx.now())
+        peers.set_trust_limit(
+            s, node_id=args.node_id, limit=args.trust_limit, now=ctx.now(), below_debt=args.below_debt
+        )
     print(f"trust limit towards {args.node_id}: {args.trust_limit}")
     return 0
 

@@ -10,6 +10,7 @@ import requests
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select
 
+from node import labels
 from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from node.services import audit, ledger
 from protocol import Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, parse_json, parse_time, verify_envelope
@@ -193,10 +194,32 @@ def position_account(session, peer_id: str, now: datetime):
     return ledger.open_account(session, kind="position", ref=f"position:{peer_id}", now=now)
 
 
-def set_trust_limit(session, *, node_id: str, limit: object, now: datetime, actor_id: int | None = None) -> Peer:
-    """How much this peer may owe us: our position towards it may not go below -limit."""
+def set_trust_limit(
+    session, *, node_id: str, limit: object, now: datetime, actor_id: int | None = None, below_debt: bool = False
+) -> Peer:
+    """How much this peer may owe us: our position towards it may not go below -limit.
+
+    A limit below what the peer owes now is set only when the caller says so (`below_debt`): nothing already
+    paid is undone, but every payment from that node that would add to its debt is returned to its payer
+    (trust_limit_exceeded), those on their way included, until the debt is under the limit again.
+    """
     limit = _trust_limit(limit)
     peer = get_peer(session, node_id)
+    owed = -position_account(session, node_id, now).balance
+    if limit < owed and not below_debt:
+        raise ConflictError(
+            _(
+                "%(node)s owes this node %(owed)s now, more than the new limit of %(limit)s. Nothing already paid "
+                "is undone, but every payment from %(node)s that would add to its debt, those on their way "
+                "included, is returned to its payer until the debt is below the limit. To set it anyway, tick "
+                "the box and send the form again.",
+                node=node_id,
+                owed=labels.amount(owed),
+                limit=labels.amount(limit),
+            ),
+            code="trust_limit_below_debt",
+            field="trust_limit",
+        )
     old = peer.trust_limit
     _apply_trust_limit(session, peer, limit, now)
     audit.record(session, actor_id, "trust_limit_changed", f"peer:{node_id}", {"old": old, "new": limit}, now)

@@ -99,7 +99,8 @@ def _change_peer(s, ctx, action: str, node_id: str, form) -> None:
         )
     elif action == "trust":
         limit = _trust_limit_field(form, default=None)
-        peers_service.set_trust_limit(s, node_id=node_id, limit=limit, now=now, actor_id=me)
+        below = form.get("below_debt") == "on"
+        peers_service.set_trust_limit(s, node_id=node_id, limit=limit, now=now, actor_id=me, below_debt=below)
     elif action == "suspend":
         peers_service.suspend_peer(s, node_id=node_id, reason=form.get("reason"), now=now, actor_id=me)
     elif action == "resume":

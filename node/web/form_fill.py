@@ -20,8 +20,22 @@ CHECKED = frozenset({"checkbox", "radio"})
 def fill(
     html: str, *, page_path: str, action: str, values: Mapping[str, Sequence[str]], errors: Mapping[str, str]
 ) -> str:
-    """`html` with the form posted to `action` holding `values` ({name: [value, ...]}) and showing `errors`."""
-    filler = _Filler(page_path, action, values, errors)
+    """`html` with the form posted to `action` holding `values` ({name: [value, ...]}) and showing `errors`.
+
+    Of several forms posted to the same path (one per peer, say), the one whose hidden fields hold the values
+    sent is the one filled."""
+    finder = _Forms(page_path)
+    finder.feed(html)
+    finder.close()
+    target = next(
+        (
+            n
+            for n, (path, hidden) in enumerate(finder.forms)
+            if path == action and all(v in values.get(k, (v,)) for k, v in hidden.items())
+        ),
+        None,
+    )
+    filler = _Filler(page_path, action, values, errors, target)
     filler.feed(html)
     filler.close()
     return "".join(filler.out)
@@ -44,10 +58,41 @@ def _drop(attrs: list[tuple[str, str | None]], name: str) -> list[tuple[str, str
     return [(k, v) for k, v in attrs if k != name]
 
 
+class _Forms(HTMLParser):
+    """The page's forms in order: (the path each posts to, its hidden fields other than the tokens)."""
+
+    TOKENS = frozenset({"csrf_token", "form_token"})
+
+    def __init__(self, page_path: str):
+        super().__init__(convert_charrefs=True)
+        self.page_path = page_path
+        self.forms: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "form":
+            action = found.get("action")
+            self.forms.append((urlsplit(action).path if action else self.page_path, {}))
+        elif tag == "input" and self.forms and (found.get("type") or "").lower() == "hidden":
+            name = found.get("name") or ""
+            if name and name not in self.TOKENS:
+                self.forms[-1][1][name] = found.get("value") or ""
+
+    handle_startendtag = handle_starttag
+
+
 class _Filler(HTMLParser):
-    def __init__(self, page_path: str, action: str, values: Mapping[str, Sequence[str]], errors: Mapping[str, str]):
+    def __init__(
+        self,
+        page_path: str,
+        action: str,
+        values: Mapping[str, Sequence[str]],
+        errors: Mapping[str, str],
+        target: int | None,
+    ):
         super().__init__(convert_charrefs=False)
-        self.page_path, self.action = page_path, action
+        self.page_path, self.action, self.target = page_path, action, target
+        self.forms_seen = -1
         self.values, self.errors = values, errors
         self.out: list[str] = []
         self.in_form = False
@@ -90,7 +135,8 @@ class _Filler(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         raw = self.get_starttag_text() or _tag(tag, attrs)
         if tag == "form":
-            self.in_form = self._is_target(dict(attrs).get("action"))
+            self.forms_seen += 1
+            self.in_form = self.forms_seen == self.target
             self.out.append(raw)
         elif not self.in_form:
             self.out.append(raw)
@@ -124,10 +170,6 @@ class _Filler(HTMLParser):
             self.in_form = False
 
     # -- the target form ----------------------------------------------------------------------------
-    def _is_target(self, action: str | None) -> bool:
-        path = urlsplit(action).path if action else self.page_path
-        return path == self.action
-
     def _marked(self, name: str, attrs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
         return _set(_set(attrs, "aria-invalid", "true"), "aria-describedby", error_id(name))
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
 from federation import settlement
@@ -191,6 +191,35 @@ def test_an_empty_trust_limit_is_refused_with_a_code_and_changes_nothing(app, ct
         account = s.scalars(select(Account).where(Account.ref == "position:hu")).one()
         assert (peer.trust_limit, account.min_balance) == (25, -25)
     assert _log(ctx) == before
+
+
+def test_a_limit_below_what_the_peer_owes_asks_first(app, ctx, clock, make_member, token_for):
+    coord = make_member("coord", role="coordinator")
+    _peer_fixture(ctx, clock)
+    with ctx.db.write() as s:  # hu owes this node 20
+        s.execute(update(Account).where(Account.ref == "position:hu").values(balance=-20))
+    browser = app.test_client()
+    login(browser, "coord@example.org")
+    before, last = _log(ctx), _last_id(ctx)
+    flashed = _post(browser, "/coordinator/peers", action="trust", node_id="hu", trust_limit="10")
+    assert 'data-code="trust_limit_below_debt"' in flashed and "returned to its payer" in flashed
+    page = browser.get("/coordinator/peers").get_data(as_text=True)
+    assert 'id="error-trust_limit"' not in page  # the form came back once, with the error beside the field
+    assert _log(ctx) == before
+    r = app.test_client().post(
+        "/api/v1/federation/peers/hu/trust-limit", headers=token_for(coord), json={"trust_limit": 10}
+    )
+    assert (r.status_code, r.json["error"]["code"]) == (409, "trust_limit_below_debt")
+    with ctx.db.read() as s:
+        assert s.get(Peer, "hu").trust_limit == 25
+    flashed = _post(browser, "/coordinator/peers", action="trust", node_id="hu", trust_limit="10", below_debt="on")
+    assert "is saved" in flashed and "data-code" not in flashed
+    with ctx.db.read() as s:
+        account = s.scalars(select(Account).where(Account.ref == "position:hu")).one()
+        assert (s.get(Peer, "hu").trust_limit, account.min_balance) == (10, -10)
+    assert [(row[0], row[2], row[4]) for row in _log(ctx, last)] == [
+        ("trust_limit_changed", "peer:hu", {"old": 25, "new": 10})
+    ]
 
 
 class _Fields(HTMLParser):

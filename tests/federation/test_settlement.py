@@ -88,7 +88,9 @@ def test_one_round_clears_a_cycle_and_every_node_keeps_its_net(triangle):
     nodes, members = triangle
     pay_cycle(members, nodes)
     # nl lets be-vl owe it at most 5, all used up: a further payment to nl bounces.
-    nodes["nl"].coordinator().call("POST", "/federation/peers/be-vl/trust-limit", {"trust_limit": 5}, expect=200)
+    nodes["nl"].coordinator().call(
+        "POST", "/federation/peers/be-vl/trust-limit", {"trust_limit": 5, "below_debt": True}, expect=200
+    )
     assert members["be-vl"].transfer("niels@nl", 3).status_code == 201
     wait_until(lambda: _transfers(members["be-vl"])[0]["status"] == "bounced", what="bounce over the trust limit")
     wait_quiet(nodes)
@@ -189,7 +191,9 @@ def test_a_refusal_abandons_the_round_and_forged_certificates_are_refused(triang
         {"debtor": "hu", "creditor": "nl", "amount": 1},
     ]
     # Meanwhile nl stops trusting hu: the proposal would have hu owe nl 1, so nl must refuse it.
-    nodes["nl"].coordinator().call("POST", "/federation/peers/hu/trust-limit", {"trust_limit": 0}, expect=200)
+    nodes["nl"].coordinator().call(
+        "POST", "/federation/peers/hu/trust-limit", {"trust_limit": 0, "below_debt": True}, expect=200
+    )
     round_id = preview["round_id"]
     entry = nodes["be-vl"].coordinator().call("POST", f"/federation/settlements/{round_id}/propose", expect=200).json()
     assert entry["state"] == "abandoned" and "refused by nl (trust_limit: hu would owe us 1" in entry["reason"]

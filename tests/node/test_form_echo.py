@@ -145,3 +145,14 @@ def test_kept_forms_nobody_came_back_for_are_swept(app, ctx, clock, make_member)
     assert forget_old_echoes(ctx) == 0
     clock.advance(3601)
     assert forget_old_echoes(ctx) == 1
+
+
+def test_of_several_forms_to_one_path_the_one_sent_is_filled():
+    page = "".join(
+        f'<form method="post" action="/coordinator/peers"><input type="hidden" name="node_id" value="{node}">'
+        f'<input name="trust_limit" value="{limit}"></form>'
+        for node, limit in (("at", 50), ("hu", 100), ("it", 70))
+    )
+    values = {"node_id": ["hu"], "action": ["trust"], "trust_limit": ["-5"]}
+    html = fill(page, page_path="/coordinator/peers", action="/coordinator/peers", values=values, errors={})
+    assert re.findall(r'name="trust_limit" value="(-?\d+)"', html) == ["50", "-5", "70"]
