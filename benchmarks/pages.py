@@ -4,7 +4,8 @@ Two in-process nodes (the app factory, SQLite in a temporary folder, or PostgreS
 --small-database-url) are seeded straight into the tables (benchmarks/seed.py): the large one with --members
 members (100,000: 90% active, 80% listed in the directory with the search terms the directory indexes, each
 with an account and a notification), --postings postings (1,000,000: transfers over two years, a fifth of them
-of one busy member, the rest between random active members; balances kept with the postings) and --listings
+of one busy member, a fiftieth of those from a member of a peer node, the rest between random active members;
+balances kept with the postings) and --listings
 open advice listings (members / 2, indexed for the market's search); the small one with a tenth of each. The
 busy member logs in through the log-in form, and each page is requested through the whole Flask stack with the
 test client (session cookie, HTML page, no network): the dashboard, the statement's first page, the statement
@@ -43,12 +44,15 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.search import percentile  # noqa: E402
 from benchmarks.seed import (  # noqa: E402
+    Transfer,
     analyze,
     log_in,
     member_accounts,
+    seed_cross_border_rows,
     seed_listings,
     seed_members,
     seed_notifications,
+    seed_peer,
     seed_transfers,
     sign_up_active,
 )
@@ -63,6 +67,7 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=730)
 PASSWORD = "benchmark password"
 BUSY_SHARE = 5  # one transfer in five is the busy member's
+ABROAD = 50  # one of the busy member's transfers in fifty comes from a member of a peer node
 NAME_PREFIXES = ["jan", "mü", "zso", "pet", "a", "lu", "kov", "ma"]
 MARKET_WORDS = ["crowdfunding", "coop", "energy", "repair", "tender", "pitch deck", "food", "gov"]
 # (name, path, a text the page shows when it found what it should): the market and directory paths take a word
@@ -118,16 +123,25 @@ def seed_node(ctx, n_members: int, n_postings: int, n_listings: int, rng: random
     seed_listings(ctx, n_listings, rng, active, START)
     accounts = member_accounts(ctx, [busy, *active])
     mine, others = accounts[busy], [accounts[m] for m in active]
-    txns = n_postings // 2
+    position = seed_peer(ctx, "hu", "HU", START)
+    txns, abroad = n_postings // 2, []
+    step = SPAN / txns
 
     def transfers():
         for i in range(txns):
-            if i % BUSY_SHARE == 0:  # the busy member mostly receives, sometimes pays
-                yield (rng.choice(others), mine, 1 if i % 3 else -1)
-            else:
-                yield (rng.choice(others), rng.choice(others), 1)
+            if i % BUSY_SHARE:
+                yield Transfer(rng.choice(others), rng.choice(others), 1)
+            elif i % (BUSY_SHARE * ABROAD) == 0:
+                tid = f"bench-{i}"
+                abroad.append({"transfer_id": tid, "direction": "in", "peer_id": "hu", "local_member_id": busy,
+                               "local_handle": "busy", "remote_handle": "zoltan", "amount": 2, "status": "completed",
+                               "created_at": START + step * i})  # fmt: skip
+                yield Transfer(position, mine, 2, "cross_border_in", f"xfer:{tid}:in")
+            else:  # the busy member mostly receives, sometimes pays
+                yield Transfer(rng.choice(others), mine, 1 if i % 3 else -1)
 
-    seed_transfers(ctx, transfers(), start=START, step=SPAN / txns)
+    seed_transfers(ctx, transfers(), start=START, step=step)
+    seed_cross_border_rows(ctx, abroad)
     seed_notifications(ctx, rng.choices(active, k=len(active)), START)
     seed_notifications(ctx, [busy] * 40, START + SPAN, unread=True)
     analyze(ctx)

@@ -1,6 +1,6 @@
 """Large nodes for the benchmarks, written straight into the tables: members (with their accounts and the search
-terms the directory indexes them by), transfers between accounts (balances kept with the postings), advice
-listings (with their terms) and notifications.
+terms the directory indexes them by), transfers between accounts (balances kept with the postings), payments
+from a peer node, advice listings (with their terms) and notifications.
 
 Seeding through the services would take hours at these sizes and measure the write paths, not the pages. The
 rows are what the services would write: the search terms come from the services' own functions
@@ -16,15 +16,17 @@ import sys
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sqlalchemy import bindparam, func, insert, select, update  # noqa: E402
+from sqlalchemy import bindparam, func, insert, select, text, update  # noqa: E402
 
+from federation.tables import CrossBorderTransfer, Peer  # noqa: E402
 from node import notices  # noqa: E402
-from node.services import advice, directory, members  # noqa: E402
+from node.services import advice, directory, ledger, members  # noqa: E402
 from node.tables import (  # noqa: E402
     Account,
     AdviceListing,
@@ -75,6 +77,15 @@ def next_id(session, column) -> int:
     return (session.execute(select(func.max(column))).scalar() or 0) + 1
 
 
+def sync_ids(ctx, *tables: str) -> None:
+    """On PostgreSQL, move each table's id sequence past the ids written here, so the app's next row gets a new one."""
+    if ctx.db.is_postgres:
+        with ctx.db.write() as s:
+            for table in tables:
+                highest = f"(SELECT max(id) FROM {table})"
+                s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {highest})"))
+
+
 def seed_members(ctx, count: int, rng: random.Random, now: datetime, *, listed_share: float = 0.8) -> list[int]:
     """`count` members (90% active, 5% pending, 5% closed; `listed_share` of them in the directory, each showing
     a random choice of their parts), each with a member account; the ids of the active ones."""
@@ -112,6 +123,7 @@ def seed_members(ctx, count: int, rng: random.Random, now: datetime, *, listed_s
             s.execute(insert(Account.__table__), accounts)
             if terms:
                 s.execute(insert(MemberSearchTerm.__table__), terms)
+    sync_ids(ctx, "members", "accounts")
     return active
 
 
@@ -134,6 +146,7 @@ def seed_listings(ctx, count: int, rng: random.Random, authors: list[int], now: 
         with ctx.db.write() as s:
             s.execute(insert(AdviceListing.__table__), rows)
             s.execute(insert(ListingSearchTerm.__table__), terms)
+    sync_ids(ctx, "advice_listings")
 
 
 def member_accounts(ctx, member_ids: Iterable[int]) -> dict[int, int]:
@@ -144,27 +157,35 @@ def member_accounts(ctx, member_ids: Iterable[int]) -> dict[int, int]:
     return {member_id: account_id for member_id, account_id in rows if member_id in wanted}
 
 
-def seed_transfers(
-    ctx, transfers: Iterable[tuple[int, int, int]], *, start: datetime, step: timedelta, chunk: int = 20_000
-) -> int:
-    """Write each (payer account, payee account, amount) as a balanced `transfer`, the i-th at start + i * step,
-    with both postings' balance_after; then set the accounts' balances to match. The number written."""
+class Transfer(NamedTuple):
+    """A transaction of two legs: `amount` from one account to another."""
+
+    payer: int
+    payee: int
+    amount: int
+    kind: str = "transfer"
+    ref: str | None = None
+
+
+def seed_transfers(ctx, transfers: Iterable[Transfer], *, start: datetime, step: timedelta, chunk: int = 20_000) -> int:
+    """Write each transfer as a balanced transaction, the i-th at start + i * step, with both postings'
+    balance_after; then set the accounts' balances to match. The number written."""
     with ctx.db.read() as s:
         balances = dict(s.execute(select(Account.id, Account.balance)).tuples().all())
     written = 0
-    pending: list[tuple[int, int, int]] = []
+    pending: list[Transfer] = []
 
     def flush() -> None:
         with ctx.db.write() as s:
             first_id = next_id(s, LedgerTxn.id)
             s.execute(
                 insert(LedgerTxn.__table__),
-                [{"id": first_id + n, "kind": "transfer", "memo": f"t{written - len(pending) + n}", "ref": None,
+                [{"id": first_id + n, "kind": t.kind, "memo": f"t{written - len(pending) + n}", "ref": t.ref,
                   "actor_id": None, "created_at": start + step * (written - len(pending) + n)}
-                 for n in range(len(pending))],
+                 for n, t in enumerate(pending)],
             )  # fmt: skip
             legs = []
-            for n, (payer, payee, amount) in enumerate(pending):
+            for n, (payer, payee, amount, _kind, _ref) in enumerate(pending):
                 balances[payer] -= amount
                 balances[payee] += amount
                 legs += [
@@ -181,10 +202,35 @@ def seed_transfers(
             flush()
     if pending:
         flush()
+    sync_ids(ctx, "ledger_txns")
     with ctx.db.write() as s:
         stmt = update(Account.__table__).where(Account.__table__.c.id == bindparam("aid"))
         s.execute(stmt.values(balance=bindparam("bal")), [{"aid": a, "bal": b} for a, b in balances.items()])
     return written
+
+
+def seed_peer(ctx, node_id: str, country: str, now: datetime) -> int:
+    """An active peer node (without keys: nothing is ever sent to it) and this node's position account towards it,
+    which may go as far as the peer's trust limit; the account's id."""
+    limit = 10**9
+    with ctx.db.write() as s:
+        s.add(Peer(node_id=node_id, base_url="http://127.0.0.1:9", name=node_id.upper(), country=country,
+                   fingerprint="benchmark", status="active", trust_limit=limit, created_at=now))  # fmt: skip
+        account = ledger.open_account(s, kind="position", ref=f"position:{node_id}", now=now, min_balance=-limit)
+        return account.id
+
+
+def seed_cross_border_rows(ctx, rows: list[dict]) -> None:
+    """fed_transfers rows: each a payment's `transfer_id`, `direction`, `peer_id`, `local_member_id`,
+    `local_handle`, `remote_handle`, `amount`, `status` and `created_at` (its ledger transaction is a Transfer
+    of kind cross_border_in or _out, ref `xfer:<transfer_id>:in` or `:out`)."""
+    for start in range(0, len(rows), BATCH):
+        batch = [
+            {"memo": "", "reason_code": "", "reason": "", "finished_at": row["created_at"], **row}
+            for row in rows[start : start + BATCH]
+        ]
+        with ctx.db.write() as s:
+            s.execute(insert(CrossBorderTransfer.__table__), batch)
 
 
 def seed_notifications(ctx, member_ids: list[int], now: datetime, *, unread: bool = False) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.seed import log_in, member_accounts, seed_transfers, sign_up_active  # noqa: E402
+from benchmarks.seed import Transfer, log_in, member_accounts, seed_transfers, sign_up_active  # noqa: E402
 from node.app import create_app  # noqa: E402
 from node.clock import FixedClock  # noqa: E402
 from node.services import members  # noqa: E402
@@ -44,7 +44,7 @@ def seed(ctx, postings: int) -> tuple[int, str]:
     anna, others = accounts[people[0]], [accounts[p] for p in people[1:]]
     txns = postings // 2
     # anna mostly receives (amount 1), sometimes pays (-1)
-    seed_transfers(ctx, ((others[i % 50], anna, 1 if i % 3 else -1) for i in range(txns)), start=START,
+    seed_transfers(ctx, (Transfer(others[i % 50], anna, 1 if i % 3 else -1) for i in range(txns)), start=START,
                    step=SPAN / txns)  # fmt: skip
     ctx.clock.advance((START + SPAN - now).total_seconds() + 3600)
     return people[0], "anna@example.org"
