@@ -312,11 +312,14 @@ def apply_bounce(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     )
 
 
-def transfers_of(session, member_id: int) -> list[dict]:
+def transfers_of(session, member_id: int, limit: int | None = None) -> list[dict]:
+    """The member's cross-border payments, newest first; the newest `limit` only when given (read on the index of
+    (local_member_id, id), so a few cost the same however many the member made)."""
     rows = session.scalars(
         select(CrossBorderTransfer)
         .where(CrossBorderTransfer.local_member_id == member_id)
         .order_by(CrossBorderTransfer.id.desc())
+        .limit(limit)
     ).all()
     return [
         {
