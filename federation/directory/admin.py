@@ -163,7 +163,8 @@ def refuse(session, *, admin: str, node_id: str, reason: object, now: datetime) 
     if row.approved_at is None:  # never listed: nothing to keep but the audit line; it may apply again
         session.delete(row)
         return "removed"
-    row.status, row.candidate = "delisted", None  # listed once, then delisted: it stays delisted
+    listings.LISTING.move(row, "delisted")  # listed once, then delisted: it stays delisted
+    row.candidate = None
     return "delisted"
 
 

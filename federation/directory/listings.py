@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from federation.peers import PeerDocument, fetch_document, normalise_fingerprint
 from node.errors import ConflictError, NotFoundError, ValidationError
+from node.lifecycle import lifecycle
 from protocol import KeyInfo, Keyring, PublicKey, parse_time
 
 from .tables import Listing
@@ -24,6 +25,18 @@ SUMMARY_PATH = "/federation/v1/summary"
 INITIATIVES_PATH = "/federation/v1/initiatives"
 FUNDING_PATH = "/federation/v1/funding"
 MAX_PENDING = 100  # open applications; keeps a public apply form from filling the table
+
+# An application waits for the working group: approved it is listed, refused or delisted it is
+# delisted (an application of a node never listed is refused by deleting it); a delisted node may
+# apply again. A listed node's new key waits as a candidate without changing its state.
+LISTING = lifecycle(
+    "directory listing",
+    "pending",
+    table=Listing,
+    pending="listed delisted",
+    listed="delisted",
+    delisted="pending",
+)
 
 
 def fetch_candidate(url: object, directory, timeout: float = 10.0) -> PeerDocument:
@@ -59,10 +72,12 @@ def apply(session, doc: PeerDocument, *, directory_id: str, now: datetime) -> Li
                 code="too_many_pending",
                 status=429,
             )
-        row = Listing(node_id=doc.node_id, base_url=doc.base_url, summary_url="", applied_at=now)
+        row = Listing(
+            node_id=doc.node_id, base_url=doc.base_url, summary_url="", status=LISTING.initial, applied_at=now
+        )
         session.add(row)
     elif row.status == "delisted":
-        row.status = "pending"
+        LISTING.move(row, "pending")
     row.candidate = _candidate(doc, now)
     row.applied_at = now
     if row.status == "pending":  # a listed node keeps its shown identity until the new key is approved
@@ -91,7 +106,9 @@ def approve(session, *, node_id: str, fingerprint: object, now: datetime) -> Lis
     cand = row.candidate
     row.name, row.country, row.base_url = cand["name"], cand["country"], cand["base_url"]
     row.summary_url, row.keys, row.fingerprint = cand["summary_url"], cand["keys"], cand["fingerprint"]
-    row.status, row.approved_at, row.candidate, row.delisted_at = "listed", now, None, None
+    if row.status != "listed":  # a listed node's new key is approved without a change of state
+        LISTING.move(row, "listed")
+    row.approved_at, row.candidate, row.delisted_at = now, None, None
     if row.health == "refused":  # refused for the key that is now replaced; the next poll tells
         row.health = "new"
     return row
@@ -102,7 +119,8 @@ def delist(session, *, node_id: str, now: datetime) -> Listing:
     row = get_listing(session, node_id)
     if row.status == "delisted":
         raise ConflictError(_("%(node)s is not listed.", node=node_id), code="not_listed")
-    row.status, row.delisted_at, row.candidate = "delisted", now, None
+    LISTING.move(row, "delisted")
+    row.delisted_at, row.candidate = now, None
     return row
 
 
