@@ -112,6 +112,7 @@ ROUND_STATE = Labels(
         "empty": lazy_pgettext("clearing round state", "nothing to clear"),
         "abandoned": lazy_pgettext("clearing round state", "abandoned"),
         "undelivered": lazy_pgettext("clearing round state", "certificate not delivered everywhere"),
+        "applied": lazy_pgettext("clearing round state", "applied by its nodes"),
     }
 )
 PARTICIPATION = Labels(
@@ -182,6 +183,8 @@ AUDIT_ACTION = Labels(
         "approve": lazy_pgettext("audit trail action", "approved"),
         "refuse": lazy_pgettext("audit trail action", "refused"),
         "delist": lazy_pgettext("audit trail action", "delisted"),
+        "clearing-start": lazy_pgettext("audit trail action", "clearing round started"),
+        "redeliver": lazy_pgettext("audit trail action", "certificate delivered again"),
     }
 )
 REFUSAL_SOURCE = Labels(
