@@ -35,10 +35,12 @@ def document():
     return Response(canonical_json(directory().document().to_dict()), mimetype="application/json")
 
 
-PERIOD_WORDS = {
-    "30d": _l("the last 30 days"),
-    "365d": _l("the last 365 days"),
-    "all": _l("all time"),
+PERIOD_WORDS = {"30d": _l("last 30 days"), "365d": _l("last 365 days"), "all": _l("all time")}
+# Whole titles per period, not a period slotted into a sentence: its case changes with the sentence (de, hu).
+PAYMENT_TITLES = {
+    "30d": _l("Payments made in the last 30 days (payer's country to payee's country)"),
+    "365d": _l("Payments made in the last 365 days (payer's country to payee's country)"),
+    "all": _l("Payments made, all time (payer's country to payee's country)"),
 }
 DEFAULT_PERIOD = "all"
 
@@ -109,10 +111,7 @@ def money_charts(page: dict, listed: list, period: str) -> dict:
         "payments": charts.flow_diagram(
             network.chart_countries(listed, paid),
             paid,
-            _(
-                "Payments made in %(period)s (payer's country to payee's country)",
-                period=PERIOD_WORDS[period],
-            ),
+            str(PAYMENT_TITLES[period]),
             "payments",
             _payment_flow,
         ),
