@@ -10,12 +10,13 @@ import csv
 import io
 from datetime import datetime, timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 
 from node.api.base import json_body, only_fields
 from node.clock import iso
 from node.errors import DomainError, NotFoundError, ValidationError
+from protocol.messages import PAYMENT_PERIODS
 
 from . import funding, listings, network, scan
 from .poller import Refused, record_push
@@ -39,8 +40,15 @@ def _totals(s, d):
     return [network.totals(network.listed(s))]
 
 
-def _matrix(kind):
-    return lambda s, d: network.flows(network.listed(s))[f"{kind}_matrix"]
+def _reviews_matrix(s, d):
+    return network.flows(network.listed(s))["reviews_matrix"]
+
+
+def _payments(s, d):
+    """Payments made, every period; ?period=30d|365d|all keeps one."""
+    rows = network.payments(network.listed(s))
+    period = request.args.get("period")
+    return [r for r in rows if r["period"] == period] if period else rows
 
 
 # name -> fn(session, directory) -> list of row dicts; each is served as JSON and as CSV.
@@ -49,19 +57,25 @@ TABLES = {
     "totals": _totals,
     "reviewers": lambda s, d: network.reviewer_pool(network.listed(s))["rows"],
     "languages": lambda s, d: network.languages(network.listed(s))["rows"],
-    "reviews": _matrix("reviews"),
-    "sif": _matrix("sif"),
+    "reviews": _reviews_matrix,
+    "payments": _payments,
     "positions": _listed(network.positions),
-    "clearing": _listed(network.clearing),
+    "clearing": lambda s, d: network.clearing(s, network.listed(s), d.id),
     "initiatives": lambda s, d: network.initiatives(s),
     "funding": lambda s, d: funding.leads(s, d.now(), **funding.check_filters(request.args)),
     "refusals": lambda s, d: network.refusals(s, limit=1000),
 }
 
 
+# Tables that were renamed: the old URL redirects. "sif" showed positions labelled as payments.
+RENAMED = {"sif": "payments"}
+
+
 @bp.get("/api/v1/<name>")
 def table_json(name: str):
     """One table of the directory page as JSON: {"<name>": [rows]}."""
+    if name in RENAMED:
+        return redirect(url_for("directory_api.table_json", name=RENAMED[name], **request.args), 308)
     fn = TABLES.get(name)
     if fn is None:
         raise NotFoundError(
@@ -76,6 +90,8 @@ def table_json(name: str):
 @bp.get("/export/<name>.csv")
 def table_csv(name: str):
     """One table of the directory page as CSV (UTF-8, header row)."""
+    if name in RENAMED:
+        return redirect(url_for("directory_api.table_csv", name=RENAMED[name], **request.args), 308)
     fn = TABLES.get(name)
     if fn is None:
         raise NotFoundError(_("There is no table %(name)s.", name=name), code="no_such_table")
@@ -105,10 +121,26 @@ def _cell(value: object) -> object:
 
 @bp.get("/api/v1/flows")
 def flows_json():
-    """Reviews and SIF between countries, as edges and matrices."""
+    """Between countries, as the page's charts draw them: reviews (edges and matrix), payments made per period
+    (payer's country to payee's) and positions now (debtor's country to creditor's)."""
     d = directory()
     with d.db.read() as s:
-        return jsonify(network.flows(network.listed(s)))
+        listed = network.listed(s)
+        paid, owed = network.payments(listed), network.positions(listed)
+        return jsonify(
+            {
+                **network.flows(listed),
+                "payments": {
+                    period: network.country_edges(
+                        [r for r in paid if r["period"] == period], "payer_country", "payee_country"
+                    )
+                    for period in PAYMENT_PERIODS
+                },
+                "positions": network.country_edges(
+                    [r for r in owed if r["debtor"]], "debtor_country", "creditor_country"
+                ),
+            }
+        )
 
 
 @bp.get("/api/v1/history")

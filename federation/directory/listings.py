@@ -19,12 +19,24 @@ from node.errors import ConflictError, NotFoundError, ValidationError
 from node.lifecycle import lifecycle
 from protocol import KeyInfo, Keyring, PublicKey, parse_time
 
-from .tables import Listing
+from .tables import AdminAction, Listing
 
 SUMMARY_PATH = "/federation/v1/summary"
 INITIATIVES_PATH = "/federation/v1/initiatives"
 FUNDING_PATH = "/federation/v1/funding"
 MAX_PENDING = 100  # open applications; keeps a public apply form from filling the table
+OPERATOR = "(operator)"  # the audit trail's name for the command line; no account can be named so
+
+
+def audit(
+    session, *, username: str, action: str, now: datetime, node_id: str = "", fingerprint: str = "", reason: str = ""
+) -> None:
+    """One line of the working group's audit trail (admin_actions), in the caller's transaction."""
+    session.add(
+        AdminAction(
+            at=now, username=username[:64], action=action, node_id=node_id, fingerprint=fingerprint, reason=reason[:500]
+        )
+    )
 
 # An application waits for the working group: approved it is listed, refused or delisted it is
 # delisted (an application of a node never listed is refused by deleting it); a delisted node may
@@ -92,8 +104,8 @@ def get_listing(session, node_id: str) -> Listing:
     return row
 
 
-def approve(session, *, node_id: str, fingerprint: object, now: datetime) -> Listing:
-    """Pin the candidate's keys: the working group read the fingerprint back and it matches."""
+def approve(session, *, node_id: str, fingerprint: object, now: datetime, by: str = OPERATOR) -> Listing:
+    """Pin the candidate's keys: the working group read the fingerprint back and it matches; audited as ``by``."""
     row = get_listing(session, node_id)
     if not row.candidate:
         raise ConflictError(_("%(node)s has no application waiting.", node=node_id), code="nothing_to_approve")
@@ -111,14 +123,16 @@ def approve(session, *, node_id: str, fingerprint: object, now: datetime) -> Lis
     row.approved_at, row.candidate, row.delisted_at = now, None, None
     if row.health == "refused":  # refused for the key that is now replaced; the next poll tells
         row.health = "new"
+    audit(session, username=by, action="approve", node_id=node_id, fingerprint=row.fingerprint, now=now)
     return row
 
 
-def delist(session, *, node_id: str, now: datetime) -> Listing:
-    """Stop polling a node and hide it; its history stays."""
+def delist(session, *, node_id: str, now: datetime, by: str = OPERATOR, reason: str = "") -> Listing:
+    """Stop polling a node and hide it; its history stays; audited as ``by``."""
     row = get_listing(session, node_id)
     if row.status == "delisted":
         raise ConflictError(_("%(node)s is not listed.", node=node_id), code="not_listed")
+    audit(session, username=by, action="delist", node_id=node_id, fingerprint=row.fingerprint, reason=reason, now=now)
     LISTING.move(row, "delisted")
     row.delisted_at, row.candidate = now, None
     return row

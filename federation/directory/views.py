@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from federation.labels import STAGE
@@ -34,11 +35,34 @@ def document():
     return Response(canonical_json(directory().document().to_dict()), mimetype="application/json")
 
 
+PERIOD_WORDS = {"30d": _l("last 30 days"), "365d": _l("last 365 days"), "all": _l("all time")}
+# Whole titles per period, not a period slotted into a sentence: its case changes with the sentence (de, hu).
+PAYMENT_TITLES = {
+    "30d": _l("Payments made in the last 30 days (payer's country to payee's country)"),
+    "365d": _l("Payments made in the last 365 days (payer's country to payee's country)"),
+    "all": _l("Payments made, all time (payer's country to payee's country)"),
+}
+DEFAULT_PERIOD = "all"
+
+
+def money_views(session, directory, listed: list) -> dict:
+    """The three money views' rows: payments made, positions now, what clearing changed (one function each)."""
+    return {
+        "payments": network.payments(listed),
+        "payments_not_reported": network.payments_not_reported(listed),
+        "positions": network.positions(listed),
+        "clearing": network.clearing(session, listed, directory.id),
+    }
+
+
 @bp.get("/")
 def index():
-    """Every node and its health, network totals, the reviewer pool, flows, positions and clearing."""
+    """Every node and its health, network totals, the reviewer pool, reviews, payments, positions and clearing."""
     d = directory()
     now = d.now()
+    period = request.args.get("period", DEFAULT_PERIOD)
+    if period not in PERIOD_WORDS:
+        period = DEFAULT_PERIOD
     with d.db.read() as s:
         listed = network.listed(s)
         page = {
@@ -47,39 +71,61 @@ def index():
             "pool": network.reviewer_pool(listed),
             "languages": network.languages(listed),
             "flows": network.flows(listed),
-            "positions": network.positions(listed),
-            "clearing": network.clearing(listed),
+            **money_views(s, d, listed),
             "refusals": network.refusals(s, 20),
             "history": network.history(s, None, now - timedelta(days=7)),
             "initiatives": len(network.initiatives(s)),
         }
-    flows = page["flows"]
-    page["charts"] = {
-        "pool": charts.stacked_bars(
+    page["charts"] = money_charts(page, listed, period)
+    page["charts"].update(
+        pool=charts.stacked_bars(
             page["pool"]["rows"], page["pool"]["countries"], "tag", _("Shared reviewers by expertise and country")
         ),
-        "reviews": charts.flow_diagram(
-            flows["countries"],
-            flows["reviews"],
+        reviews=charts.flow_diagram(
+            page["flows"]["countries"],
+            page["flows"]["reviews"],
             _("Reviews across borders (reviewer's country to author's country)"),
             "reviews",
             _reviews_flow,
         ),
-        "sif": charts.flow_diagram(
-            flows["countries"],
-            flows["sif"],
-            _("SIF paid across borders, net (payers' country to payees' country)"),
-            "sif",
-            _sif_flow,
-        ),
-        "figures": charts.line_chart(
+        figures=charts.line_chart(
             page["history"]["figures"],
             ["members", "active_30d", "sif_in_circulation"],
             _("Network figures over the last 7 days"),
             now,
         ),
+    )
+    shown = [r for r in page["payments"] if r["period"] == period]
+    return render_template(
+        "directory_index.html", now=now, period=period, periods=PERIOD_WORDS, payments_shown=shown, **page
+    )
+
+
+def money_charts(page: dict, listed: list, period: str) -> dict:
+    """The charts of the three money views, drawn from the same rows as their tables, JSON and CSV."""
+    paid = network.country_edges(
+        [r for r in page["payments"] if r["period"] == period], "payer_country", "payee_country"
+    )
+    owed = network.country_edges([r for r in page["positions"] if r["debtor"]], "debtor_country", "creditor_country")
+    return {
+        "payments": charts.flow_diagram(
+            network.chart_countries(listed, paid),
+            paid,
+            str(PAYMENT_TITLES[period]),
+            "payments",
+            _payment_flow,
+        ),
+        "positions": charts.flow_diagram(
+            network.chart_countries(listed, owed),
+            owed,
+            _("Positions now (debtor's country to creditor's country)"),
+            "positions",
+            _owed_flow,
+        ),
+        "clearing": charts.clearing_bars(
+            page["clearing"], _("What clearing changed: debts before and after each round")
+        ),
     }
-    return render_template("directory_index.html", now=now, **page)
 
 
 def _reviews_flow(edge: dict) -> str:
@@ -92,11 +138,20 @@ def _reviews_flow(edge: dict) -> str:
     )
 
 
-def _sif_flow(edge: dict) -> str:
+def _payment_flow(edge: dict) -> str:
     return _(
         "%(origin)s → %(destination)s: %(amount)s",
         origin=edge["from"],
         destination=edge["to"],
+        amount=i18n.sif_filter(edge["amount"]),
+    )
+
+
+def _owed_flow(edge: dict) -> str:
+    return _(
+        "%(debtor)s owes %(creditor)s %(amount)s",
+        debtor=edge["from"],
+        creditor=edge["to"],
         amount=i18n.sif_filter(edge["amount"]),
     )
 
