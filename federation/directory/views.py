@@ -10,16 +10,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from federation.labels import STAGE
 from node import i18n
 from node.errors import DomainError
 from protocol import canonical_json
 
 from . import charts, funding, network, scan
 from .admin import bp as admin_bp
-from .api import directory, match_json, scan_items, scan_request, submit_application
+from .api import PAIRS_SHOWN, directory, groups_answer, scan_answer, submit_application
 from .tables import Listing
 
+SCAN_SHOWN = 20  # matches on the scan page; the API gives ?limit= of them (10 unless asked)
 bp = Blueprint("directory", __name__)  # templates and static files are the directory app's own folders
 bp.register_blueprint(admin_bp)  # the working group's admin under /admin (endpoints "directory.admin.*")
 
@@ -191,19 +191,12 @@ def node_page(node_id: str):
 
 @bp.get("/initiatives")
 def initiatives_page():
-    """Every listed initiative, the quick scan form, and groups that might join forces."""
+    """Every listed initiative, the quick scan form, the strongest pairs and groups that could join forces."""
     d = directory()
     with d.db.read() as s:
         rows = network.initiatives(s)
-    found = scan.groups([scan.Item.of(r) for r in rows], d.settings.scan_threshold)
-    names = {f"{r['node_id']}:{r['ref']}": r for r in rows}
     return render_template(
-        "directory_initiatives.html",
-        initiatives=rows,
-        groups=found,
-        names=names,
-        threshold=d.settings.scan_threshold,
-        stages=scan.STAGES,
+        "directory_initiatives.html", initiatives=rows, stages=scan.STAGES, **groups_answer(PAIRS_SHOWN)
     )
 
 
@@ -228,58 +221,14 @@ def funding_page():
 
 @bp.get("/scan")
 def scan_page():
-    """The quick scan: the initiatives most like one initiative, or like a set of interests."""
-    d = directory()
-    with d.db.read() as s:
-        items = scan_items(s)
+    """The quick scan: the initiatives most like one initiative, or like a set of interests, and why."""
     try:
-        query, subject = scan_request(request.args, items)
+        answer, query, subject = scan_answer(request.args, SCAN_SHOWN)
     except DomainError as exc:
         flash(f"{exc.message} [{exc.code}]", "error")
         return redirect(url_for("directory.initiatives_page"), 303)
     other = request.args.get("other_countries", "1") != "0"
-    matches = [
-        {**match_json(m), "why": explain(m, query)} for m in scan.rank(query, items, limit=20, other_countries=other)
-    ]
-    return render_template("directory_scan.html", matches=matches, subject=subject, query=query, other_countries=other)
-
-
-def explain(match: scan.Match, query: scan.Query) -> str:
-    """Why an initiative matched, in the reader's language (the API keeps scan's English explanation)."""
-    points, weights, parts = match.points, scan.WEIGHTS, []
-    if "interests" in points:
-        parts.append(
-            _(
-                "interests shared: %(tags)s (%(points)s/%(of)s)",
-                tags=", ".join(match.shared_interests) or _("none"),
-                points=points["interests"],
-                of=weights["interests"],
-            )
-        )
-    if "sectors" in points:
-        parts.append(
-            _(
-                "sectors shared: %(tags)s (%(points)s/%(of)s)",
-                tags=", ".join(match.shared_sectors) or _("none"),
-                points=points["sectors"],
-                of=weights["sectors"],
-            )
-        )
-    if "stage" in points:
-        parts.append(_stage_note(query.stage, match.item.stage, points["stage"], weights["stage"]))
-    return "; ".join(parts)
-
-
-def _stage_note(asked: str, found: str, points: int, of: int) -> str:
-    closeness, _note = scan.stage_closeness(asked, found)
-    a, b = STAGE(asked), STAGE(found)
-    if asked not in scan.STAGES or found not in scan.STAGES:
-        return _("stage unknown (%(points)s/%(of)s)", points=points, of=of)
-    if closeness == 1:
-        return _("same stage: %(stage)s (%(points)s/%(of)s)", stage=a, points=points, of=of)
-    if closeness > 0:
-        return _("neighbouring stages: %(a)s and %(b)s (%(points)s/%(of)s)", a=a, b=b, points=points, of=of)
-    return _("stages far apart: %(a)s and %(b)s (%(points)s/%(of)s)", a=a, b=b, points=points, of=of)
+    return render_template("directory_scan.html", subject=subject, query=query, other_countries=other, **answer)
 
 
 @bp.route("/apply", methods=["GET", "POST"])

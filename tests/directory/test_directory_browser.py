@@ -71,7 +71,7 @@ def test_on_devnet_data_the_working_group_approves_a_node_and_the_page_shows_fiv
     page.locator("button", has_text="Find similar").click()
     page.wait_for_url("**/scan?**")
     assert page.locator("#matches tr").count() >= 2  # a header and at least one similar initiative
-    assert "interests shared" in page.locator("#matches tr").nth(1).inner_text()
+    assert "share the interest" in page.locator("#matches tr").nth(1).inner_text()
     screenshot(page, "devnet-scan")
 
 
@@ -134,5 +134,5 @@ def test_initiatives_and_a_quick_scan(served, new_page, screenshot):
     page.wait_for_url("**/scan?**")
     rows = page.locator("#matches tr")
     assert rows.nth(1).locator("td").nth(1).inner_text().startswith("Wijkkeuken Rotterdam-Zuid")
-    assert "interests shared" in rows.nth(1).inner_text()
+    assert "share the interest" in rows.nth(1).inner_text()
     screenshot(page, "scan")

@@ -113,21 +113,23 @@ def test_initiatives_scan_and_groups_pages(polled):
     client, _ = polled
     html = client.get("/initiatives").get_data(as_text=True)
     assert "Cucina di Comunità San Salvario" in html and "Could join forces" in html
-    assert "BE · HU · IT · NL" in html and "AT · BE · HU" in html  # kitchens of four countries; repair cafés
+    assert "AT · BE · HU" in html and "BE · HU · IT · NL" in html  # repair cafés; kitchens of four countries
     scan = client.get("/scan?initiative=be-vl:i-2").get_data(as_text=True)
     first = scan.index("Wijkkeuken Rotterdam-Zuid")
-    assert first < scan.index("Cucina di Comunità") and "interests shared: employment, food, social-inclusion" in scan
+    assert first < scan.index("Cucina di Comunità")
+    assert "share the interests &#39;employment&#39; (rare), &#39;food&#39;, and &#39;social-inclusion&#39;" in scan
     matches = client.get("/api/v1/scan?interests=circular-economy,community-building").get_json()["matches"]
-    assert [m["name"] for m in matches][:3] == [
-        "Javítókávézó Szeged",
-        "Leihladen Innsbruck",
-        "Repair Café Brugse Poort",
+    assert [(m["name"], m["score"]) for m in matches][:4] == [
+        ("Javítókávézó Szeged", 100),
+        ("Leihladen Innsbruck", 100),
+        ("Repair Café Brugse Poort", 100),
+        ("Cucina di Comunità San Salvario", 29),  # community-building alone, held by four of the seven
     ]
     assert client.get("/api/v1/scan").status_code == 422
     assert client.get("/scan?initiative=nope:x").status_code == 303
     groups = client.get("/api/v1/groups").get_json()["groups"]
-    assert [g["countries"] for g in groups] == [["BE", "HU", "IT", "NL"], ["AT", "BE", "HU"]]
-    assert groups[1]["common_interests"] == ["circular-economy", "community-building"]
+    assert [g["countries"] for g in groups] == [["AT", "BE", "HU"], ["BE", "HU", "IT", "NL"]]
+    assert groups[0]["common_interests"] == [{"tag": "circular-economy", "held_by": 3}]
 
 
 def test_node_page_shows_its_polls_and_key(polled):
