@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from email import message_from_bytes, policy
 
 from sqlalchemy import select
 
@@ -20,8 +21,12 @@ def ask(client, email: str):
 
 
 def reset_links(ctx) -> list[str]:
+    """The reset links mailed so far, oldest first (mail file names are not in the order of sending)."""
+    mails(ctx)
+    folder = ctx.settings.data_path / "mail"
     found = []
-    for mail in mails(ctx).values():
+    for file in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+        mail = message_from_bytes(file.read_bytes(), policy=policy.default)
         found += re.findall(r"https?://\S+/password/reset/(\S+)", mail.get_content())
     return found
 
