@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,13 +32,15 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import insert  # noqa: E402
 
-from node.app import create_app  # noqa: E402  (needs the repo on sys.path)
+from deploy.processes import FAST_ARGON2  # noqa: E402  (needs the repo on sys.path)
+from node.app import create_app  # noqa: E402
 from node.clock import FixedClock  # noqa: E402
 from node.services import advice, directory, members  # noqa: E402
 from node.tables import AdviceListing, ListingSearchTerm, Member, MemberSearchTerm  # noqa: E402
-from tests.conftest import FAST_ARGON2, PASSWORD, START  # noqa: E402
 
 LIMIT_MS = 100.0
+START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)  # the fixed clock of the members and rows made here
+PASSWORD = "benchmark password"
 FIRST = (
     "Anna Lotte Sven Pieter Jan Els Bram Fleur Noor Daan Lukas Sophie Marie Felix Lena Jonas Hannah Giulia Marco "
     "Francesca Luca Chiara Matteo Sara Zsófia László Ágnes Bence Dóra Gergő Réka Márton Éva Ákos Ilse Wouter Hanne "
