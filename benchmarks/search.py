@@ -30,37 +30,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import insert  # noqa: E402
-
-from deploy.processes import FAST_ARGON2  # noqa: E402  (needs the repo on sys.path)
-from node.app import create_app  # noqa: E402
+from benchmarks.seed import FIRST, LAST, WORDS, analyze, seed_listings, seed_members  # noqa: E402
+from deploy.processes import FAST_ARGON2  # noqa: E402
+from node.app import create_app  # noqa: E402  (needs the repo on sys.path)
 from node.clock import FixedClock  # noqa: E402
-from node.services import advice, directory, members  # noqa: E402
-from node.tables import AdviceListing, ListingSearchTerm, Member, MemberSearchTerm  # noqa: E402
+from node.services import advice, members  # noqa: E402
 
 LIMIT_MS = 100.0
 START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)  # the fixed clock of the members and rows made here
 PASSWORD = "benchmark password"
-FIRST = (
-    "Anna Lotte Sven Pieter Jan Els Bram Fleur Noor Daan Lukas Sophie Marie Felix Lena Jonas Hannah Giulia Marco "
-    "Francesca Luca Chiara Matteo Sara Zsófia László Ágnes Bence Dóra Gergő Réka Márton Éva Ákos Ilse Wouter Hanne "
-    "Thibault Amélie Noé Clément Zoë Mia Emma Liam Olivia Noah Ada Petra Tamás Ferenc Katalin Bianca Giovanni"
-).split()
-LAST = (
-    "Peeters Janssens Maes Jacobs Mertens Willems Claes Goossens Wouters De Vries Jansen Bakker Visser Smit Meijer "
-    "Gruber Huber Bauer Wagner Müller Pichler Steiner Moser Rossi Russo Ferrari Esposito Bianchi Romano Colombo "
-    "Ricci Nagy Kovács Tóth Szabó Horváth Varga Kiss Molnár Németh Farkas Balogh Papp Lakatos Dubois Lefèvre "
-    "Vermeulen Van Damme Dumont Lambert Coppens Van den Broeck Hermans"
-).split()
-ORGS = "Repair Café;Kringwinkel;Cooperativa Sociale;Szociális Szövetkezet;Verein für Nachbarschaft;Buurtwerk".split(";")
-WORDS = (
-    "crowdfunding grant writing cooperative statutes governance impact measurement social return investment "
-    "volunteers community garden repair café circular economy food bank housing first energy cooperative solar "
-    "mobility bike sharing inclusion refugees language coaching employment training digital skills elderly care "
-    "youth work culture festival theatre marketing storytelling pitch deck business plan legal structure vzw "
-    "cooperatie genossenschaft cooperativa szövetkezet budget accounting fundraising partnerships municipality "
-    "tender procurement evaluation survey interviews design thinking prototype pilot scaling franchise network"
-).split()
 
 
 def build(data_dir: Path, database_url: str, n_members: int, n_listings: int, seed: int):
@@ -68,8 +46,6 @@ def build(data_dir: Path, database_url: str, n_members: int, n_listings: int, se
     app = create_app(settings, clock=FixedClock(START), start_delivery=False)
     ctx = app.extensions["sifnet"]
     rng = random.Random(seed)
-    tags, langs = members.taxonomy(ctx.settings), members.LANGUAGES
-    countries = ["BE"] * 6 + ["NL", "AT", "IT", "HU", "FR", "DE"]
     began = time.perf_counter()
     with ctx.db.write() as s:
         viewer = members.sign_up(
@@ -84,70 +60,9 @@ def build(data_dir: Path, database_url: str, n_members: int, n_listings: int, se
         )
         members._activate(s, ctx.settings, viewer, actor=None, reason="benchmark", now=ctx.now())
         token = members.create_token(s, member=viewer, name="bench", now=ctx.now())
-        viewer_id = viewer.id
-    author_ids: list[int] = []
-    batch = 5000
-    for start in range(0, n_members, batch):
-        rows, terms = [], []
-        for n in range(start, min(start + batch, n_members)):
-            status = rng.choices(["active", "pending", "closed"], [90, 5, 5])[0]
-            member = Member(
-                id=viewer_id + 1 + n,
-                email=f"m{n}@example.org",
-                handle=f"m{n}",
-                pseudonym=f"rev-{n:010x}",
-                password_hash="",
-                display_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                organisation=rng.choice(ORGS) + f" {n % 97}",
-                expertise=rng.sample(tags, rng.randint(0, 5)),
-                languages=rng.sample(langs, rng.randint(1, 3)),
-                country=rng.choice(countries),
-                bio="",
-                status=status,
-                in_directory=rng.random() < 0.8,
-                show_organisation=rng.random() < 0.4,
-                show_bio=False,
-                show_expertise=rng.random() < 0.9,
-                show_languages=rng.random() < 0.9,
-                show_country=rng.random() < 0.9,
-                created_at=START,
-            )
-            rows.append(member.model_dump())
-            if directory.listed(member):
-                name = directory.sort_name(member)
-                found = dict.fromkeys(directory.terms_of(member))
-                terms += [{"member_id": member.id, "term": t, "sort_name": name} for t in found]
-            if status == "active":
-                author_ids.append(member.id)
-        with ctx.db.write() as s:
-            s.execute(insert(Member.__table__), rows)
-            if terms:
-                s.execute(insert(MemberSearchTerm.__table__), terms)
-    for start in range(0, n_listings, batch):
-        rows, terms = [], []
-        for n in range(start, min(start + batch, n_listings)):
-            listing = AdviceListing(
-                id=n + 1,
-                member_id=rng.choice(author_ids),
-                kind=rng.choice(advice.KINDS),
-                title=" ".join(rng.sample(WORDS, rng.randint(3, 7))).capitalize(),
-                description=" ".join(rng.choices(WORDS, k=rng.randint(10, 60))),
-                tags=rng.sample(tags, rng.randint(1, 3)),
-                rate=rng.randint(1, 5),
-                status="open",
-                created_at=START,
-            )
-            rows.append(listing.model_dump())
-            terms += [{"listing_id": listing.id, "term": t} for t in dict.fromkeys(advice.listing_terms(listing))]
-        with ctx.db.write() as s:
-            s.execute(insert(AdviceListing.__table__), rows)
-            s.execute(insert(ListingSearchTerm.__table__), terms)
-    if ctx.db.is_postgres:  # as autovacuum would, in time: statistics, and the visibility map index-only scans need
-        with ctx.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
-    else:
-        with ctx.db.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+    authors = seed_members(ctx, n_members, rng, START)
+    seed_listings(ctx, n_listings, rng, authors, START)
+    analyze(ctx)
     return app, ctx, token, time.perf_counter() - began
 
 

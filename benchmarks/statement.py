@@ -25,12 +25,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import insert, update  # noqa: E402
-
+from benchmarks.seed import Transfer, log_in, member_accounts, seed_transfers, sign_up_active  # noqa: E402
 from node.app import create_app  # noqa: E402
 from node.clock import FixedClock  # noqa: E402
-from node.services import ledger, members  # noqa: E402
-from node.tables import Account, LedgerTxn, Posting  # noqa: E402
+from node.services import members  # noqa: E402
 
 LIMIT_MS = 100.0
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -41,52 +39,15 @@ PASSWORD = "benchmark password"
 def seed(ctx, postings: int) -> tuple[int, str]:
     """anna and 50 others; postings // 2 transfers, each anna <-> someone, in time order. Returns anna's id."""
     now = ctx.now()
-    with ctx.db.write() as s:
-        people = []
-        for n in range(51):
-            handle = "anna" if n == 0 else f"m{n}"
-            m = members.sign_up(
-                s, ctx.settings, email=f"{handle}@example.org", password=PASSWORD, display_name=handle.title(),
-                handle=handle, now=START, hasher=ctx.hasher,
-            )  # fmt: skip
-            members._activate(s, ctx.settings, m, actor=None, reason="seed", now=START)
-            people.append(m.id)
-        accounts = [a.id for a in ledger.member_accounts(s, *people)]
+    people = [sign_up_active(ctx, "anna" if n == 0 else f"m{n}", PASSWORD, START) for n in range(51)]
+    accounts = member_accounts(ctx, people)
+    anna, others = accounts[people[0]], [accounts[p] for p in people[1:]]
     txns = postings // 2
-    step = SPAN / txns
-    balances = dict.fromkeys(accounts, 10)
-    with ctx.db.write() as s:
-        for first in range(0, txns, 20000):
-            chunk = range(first, min(txns, first + 20000))
-            first_id = (s.execute(select_max_txn()).scalar() or 0) + 1
-            s.execute(
-                insert(LedgerTxn.__table__),
-                [{"kind": "transfer", "memo": f"t{i}", "ref": None, "actor_id": None, "created_at": START + step * i}
-                 for i in chunk],
-            )  # fmt: skip
-            legs = []
-            for offset, i in enumerate(chunk):
-                other = accounts[1 + i % 50]
-                amount = 1 if i % 3 else -1  # anna mostly receives, sometimes pays
-                balances[accounts[0]] += amount
-                balances[other] -= amount
-                legs += [
-                    {"txn_id": first_id + offset, "account_id": accounts[0], "amount": amount,
-                     "balance_after": balances[accounts[0]]},
-                    {"txn_id": first_id + offset, "account_id": other, "amount": -amount,
-                     "balance_after": balances[other]},
-                ]  # fmt: skip
-            s.execute(insert(Posting.__table__), legs)
-        for account_id, balance in balances.items():
-            s.execute(update(Account).where(Account.id == account_id).values(balance=balance))
+    # anna mostly receives (amount 1), sometimes pays (-1)
+    seed_transfers(ctx, (Transfer(others[i % 50], anna, 1 if i % 3 else -1) for i in range(txns)), start=START,
+                   step=SPAN / txns)  # fmt: skip
     ctx.clock.advance((START + SPAN - now).total_seconds() + 3600)
     return people[0], "anna@example.org"
-
-
-def select_max_txn():
-    from sqlalchemy import func, select
-
-    return select(func.max(LedgerTxn.id))
 
 
 def timed(client, path: str, runs: int) -> list[float]:
@@ -121,8 +82,7 @@ def main() -> int:
         _anna, email = seed(ctx, args.postings)
         seeded = time.perf_counter() - began
         client = app.test_client()
-        token = client.get("/login").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
-        client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+        log_in(client, email, PASSWORD)
         with ctx.db.write() as s:
             api = members.create_token(s, member=members.find_by_handle(s, "anna"), name="bench", now=ctx.now())
         month = "from=2025-09-01&to=2025-09-30"

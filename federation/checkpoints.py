@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from node.errors import DomainError
+from node.lifecycle import lifecycle
 from node.services import audit, ledger
 from protocol import Envelope, ProtocolError, canonical_json, format_time, make_envelope, sign_envelope
 
@@ -24,6 +25,10 @@ from . import channels
 from .httpsig import sign_request
 from .identity import MESSAGES_PATH, new_envelope_id
 from .tables import ChannelEntry, Checkpoint, Dispute, Peer, SettledPair, SettlementPart
+
+# A disagreement between two nodes' books: a coordinator resolves it (resolve_dispute), or it ends by
+# itself with the first agreeing checkpoint when only a missed settlement certificate caused it.
+DISPUTE = lifecycle("federation dispute", "open", table=Dispute, open="resolved", resolved="")
 
 
 def position_of(session, peer_id: str) -> int:
@@ -160,7 +165,8 @@ def record_checkpoint(session, peer_id: str, env: Envelope, problems: list[str],
         return
     for dispute in session.scalars(select(Dispute).where(Dispute.peer_id == peer_id, Dispute.status == "open")):
         if dispute.detail.startswith(f"positions do not mirror: {MISSED}"):
-            dispute.status, dispute.resolved_at = "resolved", now
+            DISPUTE.move(dispute, "resolved")
+            dispute.resolved_at = now
             dispute.resolution = "the missed settlement certificate was delivered and applied; the checkpoint agrees"
 
 
@@ -172,7 +178,7 @@ def open_dispute(session, peer_id: str, detail: str, now: datetime) -> Dispute:
     ).first()
     if existing is not None:
         return existing
-    dispute = Dispute(peer_id=peer_id, kind=kind, detail=detail[:2000], opened_at=now)
+    dispute = Dispute(peer_id=peer_id, kind=kind, detail=detail[:2000], status=DISPUTE.initial, opened_at=now)
     session.add(dispute)
     return dispute
 
@@ -243,7 +249,8 @@ def resolve_dispute(session, dispute_id: int, resolution: str, now: datetime, ac
         raise ConflictError(_("This dispute is already resolved."), code="dispute_resolved")
     if not isinstance(resolution, str) or not resolution.strip():
         raise ValidationError(_("Describe how the dispute was resolved."), code="missing_field", field="resolution")
-    dispute.status, dispute.resolution, dispute.resolved_at = "resolved", resolution.strip()[:1000], now
+    DISPUTE.move(dispute, "resolved")
+    dispute.resolution, dispute.resolved_at = resolution.strip()[:1000], now
     detail = {"peer": dispute.peer_id, "kind": dispute.kind, "resolution": dispute.resolution}
     audit.record(session, actor_id, "federation_dispute_resolved", f"dispute:{dispute.id}", detail, now)
     return dispute

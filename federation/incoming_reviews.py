@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 
 from node.errors import ConflictError, NotFoundError
-from node.lifecycle import lifecycle
+from node.lifecycle import Timeout, lifecycle
 from node.services import members, reviews
 from node.services.notify import notify
 from node.services.proposals import OPEN_STATES
@@ -32,9 +32,13 @@ from .remote_reviews import TRANSFER_PREFIX, bounty_transfer_id
 from .tables import CrossBorderTransfer, IncomingInvitation, Peer
 
 # The proposer's node ends an invitation (expired, timed_out, withdrawn) even after it was accepted.
+# Its deadlines are the timeouts: that node makes the move (review_cancel); here a passed deadline
+# only stops the invitation holding a reviewer's slot (holding()).
 INCOMING = lifecycle(
     "incoming invitation",
     "invited",
+    table=IncomingInvitation,
+    timeouts=(Timeout("invited", "expired", at="accept_by"), Timeout("accepted", "timed_out", at="due_by")),
     invited="accepted declined expired cancelled",
     accepted="submitted timed_out expired cancelled",
     submitted="",
@@ -118,14 +122,16 @@ def _deadline_refusal(settings, body: dict, now: datetime) -> str:
 
 
 def holding(now: datetime):
-    """SQL condition: an incoming invitation that still holds a reviewer's slot.
+    """SQL condition: an incoming invitation that still holds a reviewer's slot (invited or accepted).
 
-    One whose deadline passed holds none, even before its proposer's node says it ended: a
-    silent node cannot keep a slot for ever.
+    One whose deadline passed (INCOMING's timeouts) holds none, even before its proposer's node
+    says it ended: a silent node cannot keep a slot for ever.
     """
     return or_(
-        and_(IncomingInvitation.status == "invited", IncomingInvitation.accept_by > now),
-        and_(IncomingInvitation.status == "accepted", IncomingInvitation.due_by > now),
+        *(
+            and_(IncomingInvitation.status == t.source, getattr(IncomingInvitation, t.at) > now)
+            for t in INCOMING.timeouts
+        )
     )
 
 
@@ -183,9 +189,8 @@ def apply_cancel(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     row.end_reason = code
     if row.status not in ("invited", "accepted"):
         return  # submitted meanwhile (the review crossed the cancel): end_reason says it came too late
-    target = END_STATES.get(code, "cancelled")
-    INCOMING.check(row.status, target)
-    row.status, row.full_text = target, None  # the text was lent for the review only
+    INCOMING.move(row, END_STATES.get(code, "cancelled"))
+    row.full_text = None  # the text was lent for the review only
     notify(
         session,
         member_id=row.member_id,
@@ -277,11 +282,11 @@ def accept(session, fed, *, member: Member, incoming_id: int, now: datetime) -> 
     """Accept before the deadline; the full text follows from the proposer's node."""
     row = own_incoming(session, member, incoming_id)
     members.require_active(member)
-    INCOMING.check(row.status, "accepted")
+    INCOMING.move(row, "accepted")
     if now >= row.accept_by:
         raise ConflictError(_("The time to accept this invitation has passed."), code="invitation_expired")
     _active_peer(session, row)
-    row.status, row.responded_at = "accepted", now
+    row.responded_at = now
     channels.append(
         session, fed, peer_id=row.peer_id, type_name="review_accept", now=now, body={"invite_id": row.invite_id}
     )
@@ -292,9 +297,9 @@ def decline(session, fed, *, member: Member, incoming_id: int, reason: object, n
     """Decline; the proposer's node invites someone else."""
     row = own_incoming(session, member, incoming_id)
     reason = clean_text(reason, "reason", 280)
-    INCOMING.check(row.status, "declined")
+    INCOMING.move(row, "declined")
     _active_peer(session, row)
-    row.status, row.responded_at, row.decline_reason = "declined", now, reason
+    row.responded_at, row.decline_reason = now, reason
     body = {"invite_id": row.invite_id, **({"reason": reason} if reason else {})}
     channels.append(session, fed, peer_id=row.peer_id, type_name="review_decline", now=now, body=body)
     return row
@@ -304,12 +309,12 @@ def submit(session, fed, *, member: Member, incoming_id: int, data: dict, now: d
     """Write the review here; it travels to the proposer's node, which pays the bounty from its escrow."""
     row = own_incoming(session, member, incoming_id)
     fields = reviews.clean_review_fields(data)
-    INCOMING.check(row.status, "submitted")
+    INCOMING.move(row, "submitted")
     if now >= row.due_by:
         raise ConflictError(_("The time to send this review has passed."), code="review_overdue")
     _active_peer(session, row)
     scores = {name: fields[name] for name in reviews.TENETS}
-    row.status, row.submitted_at = "submitted", now
+    row.submitted_at = now
     row.scores, row.confidence, row.feedback = scores, fields["confidence"], fields["feedback"]
     channels.append(
         session,

@@ -112,6 +112,7 @@ ROUND_STATE = Labels(
         "empty": lazy_pgettext("clearing round state", "nothing to clear"),
         "abandoned": lazy_pgettext("clearing round state", "abandoned"),
         "undelivered": lazy_pgettext("clearing round state", "certificate not delivered everywhere"),
+        "applied": _l("applied by its nodes"),  # a round a node ran, known from the nodes' summaries
     }
 )
 PARTICIPATION = Labels(
@@ -182,6 +183,8 @@ AUDIT_ACTION = Labels(
         "approve": lazy_pgettext("audit trail action", "approved"),
         "refuse": lazy_pgettext("audit trail action", "refused"),
         "delist": lazy_pgettext("audit trail action", "delisted"),
+        "clearing-start": _l("clearing round started"),
+        "redeliver": _l("certificate delivered again"),
     }
 )
 REFUSAL_SOURCE = Labels(

@@ -12,12 +12,24 @@ from sqlalchemy import bindparam, func, select
 
 from node import labels
 from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from node.lifecycle import lifecycle
 from node.services import audit, ledger
 from protocol import Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, parse_json, parse_time, verify_envelope
 
 from .identity import DOCUMENT_PATH
 from .labels import PEER_STATUS
 from .tables import ChannelEntry, DirectoryKey, LocalKey, Peer, PeerKey
+
+# A peer waits until a coordinator confirms its key's fingerprint; a suspended peer is defederated
+# (its requests refused, nothing sent to it) until resumed.
+PEER = lifecycle(
+    "peer",
+    "pending",
+    table=Peer,
+    pending="active",
+    active="suspended",
+    suspended="active",
+)
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,7 @@ def add_peer(session, doc: PeerDocument, *, own_node_id: str, now: datetime, act
         country=doc.country,
         fingerprint=doc.fingerprint,
         document=doc.raw,
+        status=PEER.initial,
         created_at=now,
     )
     session.add(peer)
@@ -182,7 +195,7 @@ def confirm_peer(
             field="fingerprint",
         )
     limit = _trust_limit(trust_limit)
-    peer.status = "active"
+    PEER.move(peer, "active")
     _apply_trust_limit(session, peer, limit, now)
     detail = {"fingerprint": peer.fingerprint, "trust_limit": limit}
     audit.record(session, actor_id, "peer_confirmed", f"peer:{node_id}", detail, now)
@@ -249,7 +262,8 @@ def suspend_peer(session, *, node_id: str, reason: object, now: datetime, actor_
             _("%(node)s cannot be suspended: it is %(state)s.", node=node_id, state=PEER_STATUS(peer.status)),
             code="peer_not_active",
         )
-    peer.status, peer.status_reason = "suspended", reason.strip()[:500]
+    PEER.move(peer, "suspended")
+    peer.status_reason = reason.strip()[:500]
     audit.record(session, actor_id, "peer_suspended", f"peer:{node_id}", {"reason": peer.status_reason}, now)
     return peer
 
@@ -258,7 +272,8 @@ def resume_peer(session, *, node_id: str, now: datetime, actor_id: int | None = 
     peer = get_peer(session, node_id)
     if peer.status != "suspended":
         raise ConflictError(_("%(node)s is not suspended.", node=node_id), code="peer_not_suspended")
-    peer.status, peer.status_reason = "active", ""
+    PEER.move(peer, "active")
+    peer.status_reason = ""
     peer.failures, peer.next_attempt_at = 0, None
     audit.record(session, actor_id, "peer_resumed", f"peer:{node_id}", {}, now)
     return peer

@@ -38,6 +38,7 @@ from protocol import Envelope, format_time
 from . import channels, pools
 from .peers import position_account
 from .tables import CrossBorderTransfer, IncomingInvitation, Peer, ReviewLink
+from .transfers import TRANSFER
 
 log = logging.getLogger(__name__)
 TRANSFER_PREFIX = "review-"
@@ -168,7 +169,7 @@ def pay_reviewer(session, fed, proposal: Proposal, invitation: ReviewInvitation,
             remote_handle=invitation.remote_handle,
             amount=invitation.bounty,
             memo=memo,
-            status="pending",
+            status=TRANSFER.initial,
             created_at=now,
         )
     )

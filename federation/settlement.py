@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from node.errors import ConflictError, ValidationError
-from node.lifecycle import lifecycle
+from node.lifecycle import Timeout, lifecycle
 from node.services import audit, ledger
 from protocol import (
     Envelope,
@@ -49,10 +49,14 @@ from .refusal import Refusal
 from .tables import DirectoryKey, Dispute, Peer, SettledPair, SettlementPart
 
 # A lapsed participation still takes its certificate when it comes at last: the other participants
-# applied it, so applying it (once) is what makes the pairs mirror again.
+# applied it, so applying it (once) is what makes the pairs mirror again. An accepted round lapses
+# when no certificate came within the apply window after its deadline (lapse_overdue).
 PART = lifecycle(
     "round participation",
     "stated",
+    field="state",
+    table=SettlementPart,
+    timeouts=(Timeout("accepted", "lapsed", at="deadline", grace="settlement_apply_seconds"),),
     stated="accepted refused",
     accepted="applied lapsed",
     refused="",
@@ -164,17 +168,16 @@ def statement_positions(session, fed) -> list[dict]:
 
 def lapse_overdue(session, fed, now: datetime) -> int:
     """Accepted rounds whose certificate did not come within the apply window are over for us."""
-    window = timedelta(seconds=fed.ctx.settings.settlement_apply_seconds)
-    rows = session.scalars(select(SettlementPart).where(SettlementPart.state == "accepted")).all()
-    overdue = [p for p in rows if p.deadline is not None and p.deadline + window < now]
+    lapse, settings = PART.timeout("accepted"), fed.ctx.settings
+    rows = session.scalars(select(SettlementPart).where(SettlementPart.state == lapse.source)).all()
+    overdue = [p for p in rows if p.deadline is not None and lapse.deadline(p, settings) < now]
     for part in overdue:
-        _move(part, "lapsed", "no certificate within the apply window")
+        _move(part, lapse.target, "no certificate within the apply window")
     return len(overdue)
 
 
 def _move(part: SettlementPart, state: str, reason: str = "") -> None:
-    PART.check(part.state, state)
-    part.state = state
+    PART.move(part, state)
     if reason:
         part.reason = reason[:280]
 
@@ -207,7 +210,7 @@ def give_statement(fed, coordinator: str, round_id: str) -> Envelope:
             body={"round_id": round_id, "positions": statement_positions(session, fed)},
         )
         env = sign_envelope(env, signing_key(session, fed, coordinator))
-        part = part or SettlementPart(round_id=round_id, coordinator=coordinator, state="stated", created_at=now)
+        part = part or SettlementPart(round_id=round_id, coordinator=coordinator, state=PART.initial, created_at=now)
         part.statement, part.applied_before = stored(env), applied_count(session)
         session.add(part)
     return env

@@ -29,7 +29,7 @@ from flask_babel import ngettext
 from sqlalchemy import select
 
 from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
-from node.lifecycle import lifecycle
+from node.lifecycle import Timeout, lifecycle
 from protocol import Envelope, envelope_hash, format_time, make_envelope, sign_envelope
 from protocol.netting import set_off
 
@@ -40,9 +40,20 @@ from .settlement_transport import BadAnswer, Coordinator, checked_answer, coordi
 from .tables import SettlementRound
 
 log = logging.getLogger(__name__)
+# The deadline abandons a round still waiting for answers (_step); a certified round not delivered
+# to everyone within the apply window after it is undelivered (_deliver; `apply_seconds` is the
+# coordinator's, a node's or the directory's setting).
 ROUND = lifecycle(
     "clearing round",
     "collecting",
+    field="state",
+    table=SettlementRound,
+    timeouts=(
+        Timeout("collecting", "abandoned", at="deadline"),
+        Timeout("computed", "abandoned", at="deadline"),
+        Timeout("proposed", "abandoned", at="deadline"),
+        Timeout("certified", "undelivered", at="deadline", grace="apply_seconds"),
+    ),
     collecting="computed empty abandoned",
     computed="proposed abandoned",
     proposed="certified abandoned",
@@ -97,7 +108,7 @@ def start_round(
         session.add(
             SettlementRound(
                 round_id=round_id,
-                state="collecting",
+                state=ROUND.initial,
                 participants=json.dumps(chosen),
                 deadline=now + timedelta(seconds=seconds),
                 auto_propose=bool(propose),
@@ -232,16 +243,15 @@ def _finish(
     co: Coordinator, session, row: SettlementRound, state: str, reason: str, now: datetime, actor_id: int | None = None
 ) -> str:
     """End a round in a final (or undelivered) state; the coordinator's audit log keeps the outcome."""
-    ROUND.check(row.state, state)
-    row.state, row.reason, row.finished_at = state, reason.strip()[:1000], now
+    ROUND.move(row, state)
+    row.reason, row.finished_at = reason.strip()[:1000], now
     cleared = json.loads(row.plan).get("cleared", 0) if row.plan else 0
     co.record(session, actor_id, f"clearing_{state}", row.round_id, {"reason": row.reason, "cleared": cleared}, now)
     return state
 
 
 def _move(row: SettlementRound, state: str) -> str:
-    ROUND.check(row.state, state)
-    row.state = state
+    ROUND.move(row, state)
     return state
 
 
@@ -405,13 +415,12 @@ def _deliver(co: Coordinator, round_id: str) -> str | None:
     Past the apply window a certified round is `undelivered`; it is still offered (see `redeliver`), and a
     participant that never got it applies it then, so the pair's positions mirror again.
     """
-    ctx = co.ctx
-    window = timedelta(seconds=co.apply_seconds)
+    ctx, undelivered = co.ctx, ROUND.timeout("certified")
     with ctx.db.read() as session:
         row, now = get_round(session, round_id), ctx.now()
         body, delivered = settlement.load(row.certificate).body, json.loads(row.delivered)
         pending = [p for p in json.loads(row.participants) if delivered.get(p, {}).get("status") not in DONE]
-        late = row.state == "certified" and now > row.deadline + window
+        late = row.state == undelivered.source and now > undelivered.deadline(row, co)
     results = {} if late else {p: co.ask(p, _certificate(co, body, now)) for p in pending}
     with ctx.db.write() as session:
         row, now = get_round(session, round_id), ctx.now()
@@ -434,7 +443,7 @@ def _deliver(co: Coordinator, round_id: str) -> str | None:
             return _finish(co, session, row, "settled", "", now)
         if late:
             why = f"never applied by {', '.join(missing)}: their pairs diverge"
-            return _finish(co, session, row, "undelivered", why, now)
+            return _finish(co, session, row, undelivered.target, why, now)
         return None
 
 

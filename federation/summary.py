@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from importlib import metadata
 
 from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from node.tables import Account, Member, Proposal, Review, ReviewInvitation
 from protocol import PROTOCOL_VERSION, Envelope, b64url_encode, canonical_json, make_envelope, sign_envelope
@@ -27,7 +27,7 @@ from . import funding as funding_service
 from . import initiatives as initiatives_service
 from .checkpoints import position_of
 from .identity import SUMMARY_PATH, new_envelope_id
-from .tables import ChannelEntry, Peer
+from .tables import ChannelEntry, CrossBorderTransfer, Peer
 
 INITIATIVES_PATH = "/federation/v1/initiatives"
 FUNDING_PATH = "/federation/v1/funding"
@@ -126,6 +126,42 @@ def cross_border(session) -> list[dict]:
     return out
 
 
+PAYMENT_DAYS = {"30d": 30, "365d": 365, "all": None}  # protocol.messages.PAYMENT_PERIODS, in days
+
+
+def payments(session, now: datetime) -> list[dict]:
+    """Per peer: SIF paid to it and received from it by completed transfers (bounties included), per period.
+
+    Every SIF that crosses a border is a fed_transfers row (a member's payment or a review bounty), one
+    per side and transfer id, so a completed row counts once; it belongs to a period by when it completed.
+    """
+    done = CrossBorderTransfer.status == "completed"
+
+    def total(period: str):
+        days = PAYMENT_DAYS[period]
+        if days is None:
+            return func.coalesce(func.sum(CrossBorderTransfer.amount), 0)
+        recent = CrossBorderTransfer.finished_at >= now - timedelta(days=days)
+        return func.coalesce(func.sum(case((recent, CrossBorderTransfer.amount), else_=0)), 0)
+
+    sums = {
+        (peer, direction): [int(v) for v in values]
+        for peer, direction, *values in session.execute(
+            select(CrossBorderTransfer.peer_id, CrossBorderTransfer.direction, *map(total, PAYMENT_DAYS))
+            .where(done)
+            .group_by(CrossBorderTransfer.peer_id, CrossBorderTransfer.direction)
+        ).all()
+    }
+    out = []
+    for peer in session.scalars(select(Peer.node_id).where(Peer.status != "pending").order_by(Peer.node_id).limit(256)):
+        paid, received = sums.get((peer, "out"), [0, 0, 0]), sums.get((peer, "in"), [0, 0, 0])
+        row: dict = {"peer": peer}
+        for n, period in enumerate(PAYMENT_DAYS):
+            row[f"paid_{period}"], row[f"received_{period}"] = paid[n], received[n]
+        out.append(row)
+    return out
+
+
 def clearings(session) -> list[dict]:
     """Clearing rounds this node applied, newest first, read from their certificates."""
     from .tables import SettlementPart
@@ -179,6 +215,7 @@ def summary_body(session, settings, now: datetime) -> dict:
         "reviewers_by_language": by_language,
         **proposal_figures(session),
         "cross_border": cross_border(session),
+        "payments": payments(session, now),
         "software_version": software_version(),
         "protocol_version": PROTOCOL_VERSION,
     }

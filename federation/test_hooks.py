@@ -21,7 +21,7 @@ from protocol import format_time
 from . import channels
 from .peers import position_account
 from .tables import CrossBorderTransfer, PoolReviewer
-from .transfers import _INSERT_TRANSFER, REUSE_MARK, _transfer_values
+from .transfers import _INSERT_TRANSFER, REUSE_MARK, TRANSFER, _transfer_values
 
 bp = Blueprint("federation_test_hooks", __name__, url_prefix="/_test/federation")
 
@@ -86,7 +86,7 @@ def reuse_transfer():
                     remote_handle=first.remote_handle,
                     amount=first.amount,
                     memo=body["memo"],
-                    status="pending",
+                    status=TRANSFER.initial,
                     created_at=now,
                 ),
             )

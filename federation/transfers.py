@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, insert, select
 
 from node.errors import ConflictError, DomainError, LedgerError, NotFoundError, ValidationError
+from node.lifecycle import lifecycle
 from node.services import ledger, members
 from node.services.notify import notify
 from node.tables import Member
@@ -24,6 +25,17 @@ from . import channels
 from .labels import PEER_STATUS
 from .peers import position_account
 from .tables import CrossBorderTransfer, Peer
+
+# A payment abroad is pending until the peer's node answers: a receipt completes it, a bounce
+# returns it. The payee's node records its side once decided, already completed or bounced.
+TRANSFER = lifecycle(
+    "cross-border transfer",
+    "pending",
+    table=CrossBorderTransfer,
+    pending="completed bounced",
+    completed="",
+    bounced="",
+)
 
 
 def parse_address(address: object) -> tuple[str, str]:
@@ -86,7 +98,7 @@ def send_transfer(
             remote_handle=handle,
             amount=amount,
             memo=memo,
-            status="pending",
+            status=TRANSFER.initial,
             created_at=now,
         ),
     )
@@ -127,7 +139,7 @@ def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
         remote_handle=body["payer"],
         amount=body["amount"],
         memo=body.get("memo", ""),
-        status="completed",
+        status="completed",  # decided on arrival: born completed (or bounced below), never pending
         created_at=now,
         finished_at=now,
     )
@@ -273,7 +285,8 @@ def _pending_reuse(session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
 def apply_receipt(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     row = _outgoing(session, peer, env.body["transfer_id"])
     if row is not None and row.status == "pending":
-        row.status, row.finished_at = "completed", now
+        TRANSFER.move(row, "completed")
+        row.finished_at = now
 
 
 def apply_bounce(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
@@ -295,8 +308,8 @@ def apply_bounce(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
         check_limits=False,
         legs=[ledger.Leg(position_account(session, peer.node_id, now), -row.amount), ledger.Leg(target, row.amount)],
     )
-    row.status, row.finished_at = "bounced", now
-    row.reason_code, row.reason = env.body["reason_code"], env.body["reason"]
+    TRANSFER.move(row, "bounced")
+    row.finished_at, row.reason_code, row.reason = now, env.body["reason_code"], env.body["reason"]
     notify(
         session,
         member_id=row.local_member_id,
@@ -312,11 +325,14 @@ def apply_bounce(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     )
 
 
-def transfers_of(session, member_id: int) -> list[dict]:
+def transfers_of(session, member_id: int, limit: int | None = None) -> list[dict]:
+    """The member's cross-border payments, newest first; the newest `limit` only when given (read on the index of
+    (local_member_id, id), so a few cost the same however many the member made)."""
     rows = session.scalars(
         select(CrossBorderTransfer)
         .where(CrossBorderTransfer.local_member_id == member_id)
         .order_by(CrossBorderTransfer.id.desc())
+        .limit(limit)
     ).all()
     return [
         {

@@ -140,7 +140,7 @@ def resolve(dispute_id: int):
 
 
 def cross_border_panel(session, member):
-    rows = transfers_of(session, member.id)[:10]
+    rows = transfers_of(session, member.id, limit=10)
     return (_("Cross-border payments"), "federation_panel.html", {"xfers": rows})
 
 

@@ -119,6 +119,19 @@ CLEARING = Obj(
         "cleared": COUNT,
     }
 )
+# The directory summary's payments per peer: SIF moved by completed transfers, per period (SPEC section 9).
+PAYMENT_PERIODS = ("30d", "365d", "all")
+PAYMENTS = Obj(
+    {
+        "peer": NODE_ID,
+        "paid_30d": COUNT,
+        "received_30d": COUNT,
+        "paid_365d": COUNT,
+        "received_365d": COUNT,
+        "paid_all": COUNT,
+        "received_all": COUNT,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -320,6 +333,7 @@ MESSAGE_TYPES: Mapping[str, MessageType] = _registry(
             "initiatives_hash": Optional(HASH),
             "clearings": Optional(List(CLEARING, 64)),
             "funding_hash": Optional(HASH),
+            "payments": Optional(List(PAYMENTS, 256)),
         },
     ),
     _t("directory_initiatives", {"initiatives": List(INITIATIVE, MAX_INITIATIVES)}),

@@ -25,6 +25,7 @@ from node.services.validate import clean_text
 
 from . import listings
 from .api import directory
+from .listings import audit
 from .tables import AdminAccount, AdminAction, Listing
 
 ADMIN_SESSION_HOURS = 12
@@ -48,16 +49,6 @@ def _dummy_hash(time_cost: int, memory_cost: int) -> str:
 
 
 # --- services ---------------------------------------------------------------------------------------------
-
-
-def audit(
-    session, *, username: str, action: str, now: datetime, node_id: str = "", fingerprint: str = "", reason: str = ""
-) -> None:
-    session.add(
-        AdminAction(
-            at=now, username=username[:64], action=action, node_id=node_id, fingerprint=fingerprint, reason=reason[:500]
-        )
-    )
 
 
 def add_admin(
@@ -133,9 +124,7 @@ def applications(session) -> list[Listing]:
 
 def approve(session, *, admin: str, node_id: str, fingerprint: object, now: datetime) -> Listing:
     """Pin the application's key after the fingerprint was read back; recorded in the audit trail."""
-    row = listings.approve(session, node_id=node_id, fingerprint=fingerprint, now=now)
-    audit(session, username=admin, action="approve", node_id=node_id, fingerprint=row.fingerprint, now=now)
-    return row
+    return listings.approve(session, node_id=node_id, fingerprint=fingerprint, now=now, by=admin)
 
 
 def refuse(session, *, admin: str, node_id: str, reason: object, now: datetime) -> str:
@@ -163,7 +152,8 @@ def refuse(session, *, admin: str, node_id: str, reason: object, now: datetime) 
     if row.approved_at is None:  # never listed: nothing to keep but the audit line; it may apply again
         session.delete(row)
         return "removed"
-    row.status, row.candidate = "delisted", None  # listed once, then delisted: it stays delisted
+    listings.LISTING.move(row, "delisted")  # listed once, then delisted: it stays delisted
+    row.candidate = None
     return "delisted"
 
 
@@ -173,10 +163,7 @@ def delist(session, *, admin: str, node_id: str, reason: object, now: datetime) 
     row = listings.get_listing(session, node_id)
     if row.status != "listed":
         raise ConflictError(_("%(node)s is not listed.", node=node_id), code="not_listed")
-    fingerprint = row.fingerprint
-    listings.delist(session, node_id=node_id, now=now)
-    audit(session, username=admin, action="delist", node_id=node_id, fingerprint=fingerprint, reason=reason, now=now)
-    return row
+    return listings.delist(session, node_id=node_id, now=now, by=admin, reason=reason)
 
 
 def audit_trail(session, limit: int = 50) -> list[AdminAction]:

@@ -10,17 +10,19 @@ import csv
 import io
 from datetime import datetime, timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 
 from node.api.base import json_body, only_fields
 from node.clock import iso
 from node.errors import DomainError, NotFoundError, ValidationError
+from protocol.messages import PAYMENT_PERIODS
 
-from . import funding, listings, network, scan
+from . import funding, listings, network, scan, scan_groups, scan_hints, scan_words
 from .poller import Refused, record_push
 
 bp = Blueprint("directory_api", __name__)
+PAIRS_SHOWN = 20  # the strongest pairs on the initiatives page, and by default in /api/v1/groups
 
 
 def directory():
@@ -39,8 +41,15 @@ def _totals(s, d):
     return [network.totals(network.listed(s))]
 
 
-def _matrix(kind):
-    return lambda s, d: network.flows(network.listed(s))[f"{kind}_matrix"]
+def _reviews_matrix(s, d):
+    return network.flows(network.listed(s))["reviews_matrix"]
+
+
+def _payments(s, d):
+    """Payments made, every period; ?period=30d|365d|all keeps one."""
+    rows = network.payments(network.listed(s))
+    period = request.args.get("period")
+    return [r for r in rows if r["period"] == period] if period else rows
 
 
 # name -> fn(session, directory) -> list of row dicts; each is served as JSON and as CSV.
@@ -49,19 +58,25 @@ TABLES = {
     "totals": _totals,
     "reviewers": lambda s, d: network.reviewer_pool(network.listed(s))["rows"],
     "languages": lambda s, d: network.languages(network.listed(s))["rows"],
-    "reviews": _matrix("reviews"),
-    "sif": _matrix("sif"),
+    "reviews": _reviews_matrix,
+    "payments": _payments,
     "positions": _listed(network.positions),
-    "clearing": _listed(network.clearing),
+    "clearing": lambda s, d: network.clearing(s, network.listed(s), d.id),
     "initiatives": lambda s, d: network.initiatives(s),
     "funding": lambda s, d: funding.leads(s, d.now(), **funding.check_filters(request.args)),
     "refusals": lambda s, d: network.refusals(s, limit=1000),
 }
 
 
+# Tables that were renamed: the old URL redirects. "sif" showed positions labelled as payments.
+RENAMED = {"sif": "payments"}
+
+
 @bp.get("/api/v1/<name>")
 def table_json(name: str):
     """One table of the directory page as JSON: {"<name>": [rows]}."""
+    if name in RENAMED:
+        return redirect(url_for("directory_api.table_json", name=RENAMED[name], **request.args), 308)
     fn = TABLES.get(name)
     if fn is None:
         raise NotFoundError(
@@ -76,6 +91,8 @@ def table_json(name: str):
 @bp.get("/export/<name>.csv")
 def table_csv(name: str):
     """One table of the directory page as CSV (UTF-8, header row)."""
+    if name in RENAMED:
+        return redirect(url_for("directory_api.table_csv", name=RENAMED[name], **request.args), 308)
     fn = TABLES.get(name)
     if fn is None:
         raise NotFoundError(_("There is no table %(name)s.", name=name), code="no_such_table")
@@ -105,10 +122,26 @@ def _cell(value: object) -> object:
 
 @bp.get("/api/v1/flows")
 def flows_json():
-    """Reviews and SIF between countries, as edges and matrices."""
+    """Between countries, as the page's charts draw them: reviews (edges and matrix), payments made per period
+    (payer's country to payee's) and positions now (debtor's country to creditor's)."""
     d = directory()
     with d.db.read() as s:
-        return jsonify(network.flows(network.listed(s)))
+        listed = network.listed(s)
+        paid, owed = network.payments(listed), network.positions(listed)
+        return jsonify(
+            {
+                **network.flows(listed),
+                "payments": {
+                    period: network.country_edges(
+                        [r for r in paid if r["period"] == period], "payer_country", "payee_country"
+                    )
+                    for period in PAYMENT_PERIODS
+                },
+                "positions": network.country_edges(
+                    [r for r in owed if r["debtor"]], "debtor_country", "creditor_country"
+                ),
+            }
+        )
 
 
 @bp.get("/api/v1/history")
@@ -124,6 +157,10 @@ def history_json():
         return jsonify(network.history(s, request.args.get("node") or None, d.now() - timedelta(hours=int(hours))))
 
 
+def _tags(args, name: str) -> frozenset[str]:
+    return frozenset(t.lower() for t in (args.get(name) or "").replace(",", " ").split() if t)
+
+
 def scan_request(args, items: list[scan.Item]) -> tuple[scan.Query, scan.Item | None]:
     """The query a scan asks for: like one initiative (?initiative=node:ref), or a set of interests."""
     key = (args.get("initiative") or "").strip()
@@ -132,12 +169,11 @@ def scan_request(args, items: list[scan.Item]) -> tuple[scan.Query, scan.Item | 
         if found is None:
             raise NotFoundError(_("There is no listed initiative %(key)s.", key=key), code="initiative_not_found")
         return scan.Query.like(found), found
-    interests = frozenset(t for t in (args.get("interests") or "").replace(",", " ").split() if t)
-    if not interests:
+    interests, sectors = _tags(args, "interests"), _tags(args, "sectors")
+    if not interests and not sectors:
         raise ValidationError(
-            _("Choose an initiative, or give at least one interest."), code="missing_query", field="interests"
+            _("Choose an initiative, or give at least one interest or sector."), code="missing_query", field="interests"
         )
-    sectors = frozenset(t for t in (args.get("sectors") or "").replace(",", " ").split() if t)
     stage = args.get("stage") or None
     if stage is not None and stage not in scan.STAGES:
         raise ValidationError(
@@ -146,20 +182,14 @@ def scan_request(args, items: list[scan.Item]) -> tuple[scan.Query, scan.Item | 
     return scan.Query(interests, sectors, stage), None
 
 
-def match_json(m: scan.Match) -> dict:
-    i = m.item
+def scan_args(query: scan.Query, subject: scan.Item | None, other: bool) -> dict[str, str]:
+    """The parameters that run this scan again (a suggestion's link changes one of them)."""
+    if subject is not None:
+        return {"initiative": subject.key, "other_countries": "1" if other else "0"}
     return {
-        "node_id": i.node_id,
-        "ref": i.ref,
-        "country": i.country,
-        "name": i.name,
-        "score": m.score,
-        "points": m.points,
-        "shared_interests": list(m.shared_interests),
-        "shared_sectors": list(m.shared_sectors),
-        "stage": i.stage,
-        "explanation": m.explanation(),
-        "contact": i.contact,
+        "interests": ",".join(sorted(query.interests)),
+        "sectors": ",".join(sorted(query.sectors)),
+        "stage": query.stage or "",
     }
 
 
@@ -167,46 +197,56 @@ def scan_items(session) -> list[scan.Item]:
     return [scan.Item.of(r) for r in network.initiatives(session)]
 
 
-@bp.get("/api/v1/scan")
-def scan_json():
-    """The most similar initiatives across the network, ranked, each with why."""
+def scan_answer(args, limit: int) -> tuple[dict, scan.Query, scan.Item | None]:
+    """A scan's matches with their reasons, and a hint when something needs saying: the page's and the API's."""
     d = directory()
     with d.db.read() as s:
         items = scan_items(s)
-    query, _ = scan_request(request.args, items)
-    other = request.args.get("other_countries", "1") != "0"
-    matches = scan.rank(query, items, limit=_limit(), other_countries=other)
-    return jsonify({"matches": [match_json(m) for m in matches]})
+    query, subject = scan_request(args, items)
+    other = args.get("other_countries", "1") != "0"
+    vocab = scan.Vocabulary.of(items)
+    matches = scan.rank(query.known(vocab), items, vocab, limit=limit, other_countries=other)
+    hint = scan_hints.hint(query, items, vocab, matches, other_countries=other)
+    answer = {
+        "matches": [scan_words.match_json(m) for m in matches],
+        "hint": scan_words.hint_json(hint, scan_args(query, subject, other)),
+    }
+    return answer, query, subject
 
 
-def _limit() -> int:
-    text = request.args.get("limit", "10")
-    return min(100, int(text)) if text.isdigit() and int(text) > 0 else 10
+@bp.get("/api/v1/scan")
+def scan_json():
+    """The most similar initiatives across the network, ranked, each with its reasons; a hint when none."""
+    answer, _query, _subject = scan_answer(request.args, _limit(10))
+    return jsonify(answer)
+
+
+def _limit(default: int) -> int:
+    text = request.args.get("limit", "")
+    return min(100, int(text)) if text.isdigit() and int(text) > 0 else default
+
+
+def groups_answer(limit: int) -> dict:
+    """The strongest pairs of initiatives of different nodes, and small groups that could join forces."""
+    d = directory()
+    with d.db.read() as s:
+        items = scan_items(s)
+    vocab, threshold = scan.Vocabulary.of(items), d.settings.scan_threshold
+    every = scan.pairs(items, vocab, minimum=threshold)
+    strongest = [p for p in every if p.cross_node and p.match.score >= threshold][:limit]
+    return {
+        "threshold": threshold,
+        "max_group": scan_groups.MAX_GROUP,
+        "max_per_node": scan_groups.MAX_PER_NODE,
+        "groups": [scan_words.group_json(g) for g in scan_groups.groups(every, vocab, threshold)],
+        "pairs": [scan_words.pair_json(p) for p in strongest],
+    }
 
 
 @bp.get("/api/v1/groups")
 def groups_json():
-    """Groups of initiatives in several countries that share interests and might join forces."""
-    d = directory()
-    with d.db.read() as s:
-        items = scan_items(s)
-    found = scan.groups(items, d.settings.scan_threshold)
-    return jsonify(
-        {
-            "threshold": d.settings.scan_threshold,
-            "groups": [
-                {
-                    "countries": list(g.countries),
-                    "common_interests": list(g.common_interests),
-                    "initiatives": [
-                        {"node_id": i.node_id, "ref": i.ref, "name": i.name, "country": i.country} for i in g.items
-                    ],
-                    "links": [{"a": a, "b": b, "score": v} for a, b, v in g.links],
-                }
-                for g in found
-            ],
-        }
-    )
+    """Small groups of initiatives of several nodes that could join forces, and the strongest pairs."""
+    return jsonify(groups_answer(_limit(PAIRS_SHOWN)))
 
 
 @bp.get("/api/v1/about")

@@ -263,3 +263,48 @@ def line_chart(points: list[dict], series: list[str], title: str, now: datetime,
         ),
     ]
     return svg(width, height, parts, title)
+
+
+def clearing_bars(rows: list[dict], title: str, limit: int = 12) -> Markup:
+    """What clearing changed: per round that was applied (newest first), its debts before and after, as two bars."""
+    rows = [r for r in rows if r["changed"]][:limit]
+    width, left, bar = 720, 170, 12
+    step = 2 * bar + 14
+    height = 40 + len(rows) * step + 10
+    peak = max([r["total_before"] for r in rows] + [r["total_after"] for r in rows] + [1])
+    scale = (width - left - 80) / peak
+    before, after = _("debt before"), _("debt after")
+    parts = legend([(before, PALETTE[6]), (after, PALETTE[0])], left, 8, spacing=140)
+    for n, r in enumerate(rows):
+        y = 36 + n * step
+        parts.append(el("text", r["round_id"], x=left - 8, y=y + bar + 4, text_anchor="end", class_="axis"))
+        for k, (name, value, colour) in enumerate(
+            ((before, r["total_before"], PALETTE[6]), (after, r["total_after"], PALETTE[0]))
+        ):
+            top = y + k * bar
+            label = _(
+                "%(round)s, %(figure)s: %(amount)s", round=r["round_id"], figure=name, amount=i18n.sif_filter(value)
+            )
+            parts += [
+                el(
+                    "rect",
+                    el("title", label),
+                    x=left,
+                    y=top,
+                    width=round(value * scale, 1),
+                    height=bar - 2,
+                    fill=colour,
+                ),
+                el(
+                    "text",
+                    i18n.number_filter(value),
+                    x=round(left + value * scale, 1) + 6,
+                    y=top + bar - 3,
+                    class_="value",
+                ),
+            ]
+    if not rows:
+        parts.append(
+            el("text", _("no clearing round applied yet"), x=width / 2, y=40, text_anchor="middle", class_="empty")
+        )
+    return svg(width, height if rows else 60, parts, title)

@@ -15,7 +15,7 @@ import threading
 from contextlib import contextmanager
 
 import requests
-from flask import Blueprint, current_app, flash, jsonify, redirect, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -27,7 +27,7 @@ from node import i18n
 from node.errors import DomainError, NotFoundError
 from protocol import Envelope, Keyring, SigningKey
 
-from . import listings
+from . import listings, network
 from .admin import refusal
 from .tables import Listing
 
@@ -104,10 +104,11 @@ def init_clearing(directory) -> None:
     SettlementRound.__table__.create(directory.db.engine, checkfirst=True)
 
 
-def start(directory) -> dict:
-    """Open a round with every listed node and run it as far as it goes now; the round's row."""
+def start(directory, by: str = listings.OPERATOR) -> dict:
+    """Open a round with every listed node and run it as far as it goes now; the round's row. Audited as ``by``."""
     round_id = rounds.start_round(DirectoryCoordinator(directory), include_self=False)
-    with directory.db.read() as session:
+    with directory.db.write() as session:  # after the round's own transactions: the round exists when this is read
+        listings.audit(session, username=by, action="clearing-start", reason=round_id, now=directory.now())
         return round_row(rounds.get_round(session, round_id))
 
 
@@ -179,14 +180,21 @@ def _directory():
     return current_app.extensions["sifnet_directory"]
 
 
+def panel(directory) -> dict:
+    """The admin page's clearing rounds: the public history's rows (network.clearing, one source), and for the
+    rounds the directory ran, what only the working group acts on (left-out pairs, notes, redelivery)."""
+    with directory.db.read() as session:
+        rows = network.clearing(session, network.listed(session), directory.id)
+    return {
+        "rounds": rows,
+        "details": {r["round_id"]: r for r in recent_rounds(directory, network.CLEARING_ROWS)},
+        "every_hours": directory.settings.clearing_interval_hours,
+    }
+
+
 @bp.app_context_processor
 def _panel():
-    return {
-        "clearing_panel": lambda: {
-            "rounds": recent_rounds(_directory()),
-            "every_hours": _directory().settings.clearing_interval_hours,
-        }
-    }
+    return {"clearing_panel": lambda: panel(_directory())}
 
 
 def _admin_required(view):
@@ -200,7 +208,7 @@ def _admin_required(view):
 def start_now():
     """The working group's button: a clearing round with every listed node, now."""
     try:
-        row = start(_directory())
+        row = start(_directory(), by=g.admin)
         flash(
             _(
                 "Clearing round %(round)s: %(state)s, %(amount)s cleared.",
@@ -222,7 +230,10 @@ def start_now():
 def redeliver(round_id: str):
     """Offer an undelivered round's certificate again to the nodes that never applied it."""
     try:
-        state = rounds.redeliver(DirectoryCoordinator(_directory()), round_id)
+        d = _directory()
+        state = rounds.redeliver(DirectoryCoordinator(d), round_id)
+        with d.db.write() as session:
+            listings.audit(session, username=g.admin, action="redeliver", reason=round_id, now=d.now())
         flash(_("Clearing round %(round)s: %(state)s.", round=round_id, state=ROUND_STATE(state)), "info")
     except DomainError as exc:
         flash(refusal(exc), "error")

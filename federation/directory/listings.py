@@ -16,14 +16,39 @@ from sqlalchemy import func, select
 
 from federation.peers import PeerDocument, fetch_document, normalise_fingerprint
 from node.errors import ConflictError, NotFoundError, ValidationError
+from node.lifecycle import lifecycle
 from protocol import KeyInfo, Keyring, PublicKey, parse_time
 
-from .tables import Listing
+from .tables import AdminAction, Listing
 
 SUMMARY_PATH = "/federation/v1/summary"
 INITIATIVES_PATH = "/federation/v1/initiatives"
 FUNDING_PATH = "/federation/v1/funding"
 MAX_PENDING = 100  # open applications; keeps a public apply form from filling the table
+OPERATOR = "(operator)"  # the audit trail's name for the command line; no account can be named so
+
+
+def audit(
+    session, *, username: str, action: str, now: datetime, node_id: str = "", fingerprint: str = "", reason: str = ""
+) -> None:
+    """One line of the working group's audit trail (admin_actions), in the caller's transaction."""
+    session.add(
+        AdminAction(
+            at=now, username=username[:64], action=action, node_id=node_id, fingerprint=fingerprint, reason=reason[:500]
+        )
+    )
+
+# An application waits for the working group: approved it is listed, refused or delisted it is
+# delisted (an application of a node never listed is refused by deleting it); a delisted node may
+# apply again. A listed node's new key waits as a candidate without changing its state.
+LISTING = lifecycle(
+    "directory listing",
+    "pending",
+    table=Listing,
+    pending="listed delisted",
+    listed="delisted",
+    delisted="pending",
+)
 
 
 def fetch_candidate(url: object, directory, timeout: float = 10.0) -> PeerDocument:
@@ -59,10 +84,12 @@ def apply(session, doc: PeerDocument, *, directory_id: str, now: datetime) -> Li
                 code="too_many_pending",
                 status=429,
             )
-        row = Listing(node_id=doc.node_id, base_url=doc.base_url, summary_url="", applied_at=now)
+        row = Listing(
+            node_id=doc.node_id, base_url=doc.base_url, summary_url="", status=LISTING.initial, applied_at=now
+        )
         session.add(row)
     elif row.status == "delisted":
-        row.status = "pending"
+        LISTING.move(row, "pending")
     row.candidate = _candidate(doc, now)
     row.applied_at = now
     if row.status == "pending":  # a listed node keeps its shown identity until the new key is approved
@@ -77,8 +104,8 @@ def get_listing(session, node_id: str) -> Listing:
     return row
 
 
-def approve(session, *, node_id: str, fingerprint: object, now: datetime) -> Listing:
-    """Pin the candidate's keys: the working group read the fingerprint back and it matches."""
+def approve(session, *, node_id: str, fingerprint: object, now: datetime, by: str = OPERATOR) -> Listing:
+    """Pin the candidate's keys: the working group read the fingerprint back and it matches; audited as ``by``."""
     row = get_listing(session, node_id)
     if not row.candidate:
         raise ConflictError(_("%(node)s has no application waiting.", node=node_id), code="nothing_to_approve")
@@ -91,18 +118,23 @@ def approve(session, *, node_id: str, fingerprint: object, now: datetime) -> Lis
     cand = row.candidate
     row.name, row.country, row.base_url = cand["name"], cand["country"], cand["base_url"]
     row.summary_url, row.keys, row.fingerprint = cand["summary_url"], cand["keys"], cand["fingerprint"]
-    row.status, row.approved_at, row.candidate, row.delisted_at = "listed", now, None, None
+    if row.status != "listed":  # a listed node's new key is approved without a change of state
+        LISTING.move(row, "listed")
+    row.approved_at, row.candidate, row.delisted_at = now, None, None
     if row.health == "refused":  # refused for the key that is now replaced; the next poll tells
         row.health = "new"
+    audit(session, username=by, action="approve", node_id=node_id, fingerprint=row.fingerprint, now=now)
     return row
 
 
-def delist(session, *, node_id: str, now: datetime) -> Listing:
-    """Stop polling a node and hide it; its history stays."""
+def delist(session, *, node_id: str, now: datetime, by: str = OPERATOR, reason: str = "") -> Listing:
+    """Stop polling a node and hide it; its history stays; audited as ``by``."""
     row = get_listing(session, node_id)
     if row.status == "delisted":
         raise ConflictError(_("%(node)s is not listed.", node=node_id), code="not_listed")
-    row.status, row.delisted_at, row.candidate = "delisted", now, None
+    audit(session, username=by, action="delist", node_id=node_id, fingerprint=row.fingerprint, reason=reason, now=now)
+    LISTING.move(row, "delisted")
+    row.delisted_at, row.candidate = now, None
     return row
 
 

@@ -1,18 +1,22 @@
 """The network as the directory sees it: every table of the directory page, built from the latest summaries.
 
-Each function returns plain rows (dicts) so that the HTML page, the JSON API and the CSV
-export show the same thing. Only listed nodes' verified summaries count.
+Each function returns plain rows (dicts) so that the HTML page, its charts, the JSON API and the CSV
+export show the same thing. Only listed nodes' verified summaries count. Money has three views, never
+mixed: payments made (gross, per period), positions now (who owes whom) and what clearing changed.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from federation.tables import SettlementRound
 from node.services.members import DEFAULT_TAXONOMY
+from protocol.messages import PAYMENT_PERIODS
 
 from .tables import InitiativeRecord, Listing, PollRecord, Refusal, SummaryRecord
 
@@ -140,33 +144,23 @@ def _reports(nodes: list[Listing]) -> dict[tuple[str, str], dict]:
     return {(n.node_id, c["peer"]): c for n in nodes for c in (n.summary or {}).get("cross_border", ())}
 
 
-def flows(nodes: list[Listing]) -> dict:
-    """Reviews and SIF between countries: who reviewed for whom, and which way SIF went (net)."""
+def _country_of(nodes: list[Listing]) -> Callable[[str], str]:
     country = {n.node_id: n.country for n in nodes}
-    reports = _reports(nodes)
+    return lambda node_id: country.get(node_id, f"{node_id} (unlisted)")
+
+
+def flows(nodes: list[Listing]) -> dict:
+    """Reviews between countries: who reviewed for whom (the giver's report, or the receiver's if unlisted)."""
+    country = {n.node_id: n.country for n in nodes}
     reviews: dict[tuple[str, str], int] = {}
-    sif: dict[tuple[str, str], int] = {}
-    for (a, b), entry in reports.items():
+    for (a, b), entry in _reports(nodes).items():
         ca, cb = country[a], country.get(b, f"{b} (unlisted)")
-        if entry["reviews_given"]:  # the giver's report counts; the receiver's only when the giver is unlisted
+        if entry["reviews_given"]:
             reviews[ca, cb] = reviews.get((ca, cb), 0) + entry["reviews_given"]
         if b not in country and entry["reviews_received"]:
             reviews[cb, ca] = reviews.get((cb, ca), 0) + entry["reviews_received"]
-        # A positive position: the peer owes this node, so the peer's members paid this node's members, net.
-        if b not in country or a < b or (b, a) not in reports:  # one report per pair
-            owed = entry["position"]
-            if owed > 0:
-                sif[cb, ca] = sif.get((cb, ca), 0) + owed
-            elif owed < 0:
-                sif[ca, cb] = sif.get((ca, cb), 0) - owed
-    labels = sorted({c for pair in list(reviews) + list(sif) for c in pair} | set(country.values()))
-    return {
-        "countries": labels,
-        "reviews": _edges(reviews),
-        "sif": _edges(sif),
-        "reviews_matrix": _matrix(labels, reviews),
-        "sif_matrix": _matrix(labels, sif),
-    }
+    labels = sorted({c for pair in reviews for c in pair} | set(country.values()))
+    return {"countries": labels, "reviews": _edges(reviews), "reviews_matrix": _matrix(labels, reviews)}
 
 
 def _edges(values: dict[tuple[str, str], int]) -> list[dict]:
@@ -177,9 +171,92 @@ def _matrix(labels: list[str], values: dict[tuple[str, str], int]) -> list[dict]
     return [{"from": a, **{b: values.get((a, b), 0) for b in labels}} for a in labels]
 
 
+def country_edges(rows: list[dict], origin: str, destination: str) -> list[dict]:
+    """A view's rows summed per pair of countries, for its chart (`origin` and `destination` name the columns).
+
+    A pair within one country has no arrow on a map of countries; the table shows it."""
+    sums: dict[tuple[str, str], int] = {}
+    for r in rows:
+        if r[origin] != r[destination]:
+            sums[r[origin], r[destination]] = sums.get((r[origin], r[destination]), 0) + r["amount"]
+    return _edges(sums)
+
+
+def chart_countries(nodes: list[Listing], *edge_lists: list[dict]) -> list[str]:
+    """The countries a flow chart places: every listed node's and every one an arrow names."""
+    return sorted({n.country for n in nodes} | {c for edges in edge_lists for e in edges for c in (e["from"], e["to"])})
+
+
+# --- payments made ------------------------------------------------------------------------------------------
+
+
+def _payment_reports(nodes: list[Listing]) -> dict[str, dict[str, dict]]:
+    """node -> peer -> its `payments` entry, for the nodes whose summary reports payments."""
+    return {
+        n.node_id: {p["peer"]: p for p in n.summary["payments"]}
+        for n in nodes
+        if n.summary and n.summary.get("payments") is not None
+    }
+
+
+def _stated(reports: dict[str, dict[str, dict]], node: str, peer: str, name: str) -> int | None:
+    """What ``node`` reports in ``name`` about ``peer``: None when it reports no payments, 0 when it lists no entry."""
+    if node not in reports:
+        return None
+    return (reports[node].get(peer) or {}).get(name, 0)
+
+
+def payments(nodes: list[Listing]) -> list[dict]:
+    """Payments made: SIF paid from one node's members to another's, gross, per period (PAYMENT_PERIODS).
+
+    A directed pair counts from the payer's report (``paid_<period>``), cross-checked with the payee's mirror
+    (``received_<period>``); from the payee's report when the payer reports no payments. Rows by period, then
+    payer and payee; a pair with nothing either way is left out.
+    """
+    reports = _payment_reports(nodes)
+    country = _country_of(nodes)
+    pairs = sorted({pair for a, peers in reports.items() for b in peers for pair in ((a, b), (b, a))})
+    rows = []
+    for period in PAYMENT_PERIODS:
+        for payer, payee in pairs:
+            said = _stated(reports, payer, payee, f"paid_{period}")
+            mirror = _stated(reports, payee, payer, f"received_{period}")
+            amount, by, other = (said, payer, mirror) if said is not None else (mirror, payee, None)
+            if not amount and not other:
+                continue
+            state = "not reported" if said is None or mirror is None else ("agree" if said == mirror else "disagree")
+            rows.append(
+                {
+                    "period": period,
+                    "payer": payer,
+                    "payer_country": country(payer),
+                    "payee": payee,
+                    "payee_country": country(payee),
+                    "amount": amount,
+                    "reported_by": by,
+                    "mirror": other,
+                    "state": state,
+                }
+            )
+    return rows
+
+
+def payments_not_reported(nodes: list[Listing]) -> list[str]:
+    """Listed nodes whose summary reports no payments (older software): their side is "not reported"."""
+    return [n.node_id for n in nodes if n.summary and n.summary.get("payments") is None]
+
+
+# --- positions now -------------------------------------------------------------------------------------------
+
+
 def positions(nodes: list[Listing]) -> list[dict]:
-    """Each pair's positions as both sides state them, and whether they agree (they must sum to zero)."""
+    """Positions now: who owes whom, as both sides state it, and whether they agree (they must sum to zero).
+
+    ``debtor`` owes ``creditor`` ``amount`` SIF, by the first side's statement (the second's when the first
+    does not report the pair); a pair that owes nothing has no debtor.
+    """
     reports = _reports(nodes)
+    country = _country_of(nodes)
     rows = []
     for a, b in sorted({tuple(sorted(pair)) for pair in reports}):
         ab, ba = reports.get((a, b)), reports.get((b, a))
@@ -189,6 +266,8 @@ def positions(nodes: list[Listing]) -> list[dict]:
             state = "agree" if a_says + b_says == 0 else "disagree"
         else:
             state = "one side reports"
+        owed_to_a = a_says if a_says is not None else -(b_says or 0)  # positive: b owes a
+        debtor, creditor = (b, a) if owed_to_a > 0 else ((a, b) if owed_to_a < 0 else ("", ""))
         rows.append(
             {
                 "node_a": a,
@@ -197,23 +276,67 @@ def positions(nodes: list[Listing]) -> list[dict]:
                 "b_says": b_says,
                 "sum": (a_says or 0) + (b_says or 0) if ab and ba else None,
                 "state": state,
+                "debtor": debtor,
+                "debtor_country": country(debtor) if debtor else "",
+                "creditor": creditor,
+                "creditor_country": country(creditor) if creditor else "",
+                "amount": abs(owed_to_a),
             }
         )
     return rows
 
 
-def clearing(nodes: list[Listing]) -> list[dict]:
-    """Clearing rounds reported in summaries, one row per round, newest first."""
+# --- what clearing changed ------------------------------------------------------------------------------------
+
+CLEARING_ROWS = 100  # the rounds shown (newest first) on the page, the admin page, the JSON and the CSV
+APPLIED_STATES = ("settled", "undelivered")  # a round of the directory's that nodes applied (some, for undelivered)
+
+
+def clearing(session, nodes: list[Listing], directory_id: str, limit: int = CLEARING_ROWS) -> list[dict]:
+    """Every clearing round: those the directory ran (its own round table) and those nodes report having applied.
+
+    One row per round, newest first; the public history and the working group's page both show these.
+    ``changed`` says whether the set-off was applied (by a node that reports it, or a round settled here).
+    """
     rounds: dict[str, dict] = {}
+    for r in session.scalars(select(SettlementRound).order_by(SettlementRound.created_at.desc()).limit(limit)):
+        rounds[r.round_id] = {
+            "round_id": r.round_id,
+            "coordinator": directory_id,
+            "state": r.state,
+            "participants": json.loads(r.participants),
+            "total_before": r.total_before,
+            "total_after": r.total_after,
+            "cleared": json.loads(r.plan or "{}").get("cleared", 0),
+            "started": _wire(r.created_at),
+            "applied": "",
+            "reported_by": [],
+        }
     for n in nodes:
         for c in (n.summary or {}).get("clearings") or ():
-            row = rounds.setdefault(c["round_id"], {**c, "reported_by": []})
+            row = rounds.setdefault(
+                c["round_id"], {**c, "state": "applied", "started": "", "applied": "", "reported_by": []}
+            )
             row["reported_by"].append(n.node_id)
             row["applied"] = max(row["applied"], c["applied"])
+    out = []
     for row in rounds.values():
-        row["participants"] = ", ".join(row["participants"])
-        row["reported_by"] = ", ".join(sorted(row["reported_by"]))
-    return sorted(rounds.values(), key=lambda r: r["applied"], reverse=True)
+        changed = bool(row["reported_by"]) or row["state"] in APPLIED_STATES
+        out.append(
+            {
+                **row,
+                "participants": ", ".join(row["participants"]),
+                "reduced_by": row["total_before"] - row["total_after"] if changed else 0,
+                "changed": changed,
+                "reported_by": ", ".join(sorted(row["reported_by"])),
+            }
+        )
+    out.sort(key=lambda r: r["applied"] or r["started"], reverse=True)
+    return out[:limit]
+
+
+def _wire(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
 
 
 def initiatives(session) -> list[dict]:

@@ -58,7 +58,7 @@ SETTINGS: tuple[Setting, ...] = (
         "scan_threshold",
         int,
         50,
-        "Quick scan: initiatives of different countries scoring at least this (0-100) are grouped.",
+        "Quick scan: pairs of initiatives of two nodes scoring at least this (0-100) are shown and may be grouped.",
     ),
     Setting("open_applications", bool, True, "Nodes may apply to be listed through the directory's page and API."),
     Setting(

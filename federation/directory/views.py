@@ -7,18 +7,19 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from federation.labels import STAGE
 from node import i18n
 from node.errors import DomainError
 from protocol import canonical_json
 
 from . import charts, funding, network, scan
 from .admin import bp as admin_bp
-from .api import directory, match_json, scan_items, scan_request, submit_application
+from .api import PAIRS_SHOWN, directory, groups_answer, scan_answer, submit_application
 from .tables import Listing
 
+SCAN_SHOWN = 20  # matches on the scan page; the API gives ?limit= of them (10 unless asked)
 bp = Blueprint("directory", __name__)  # templates and static files are the directory app's own folders
 bp.register_blueprint(admin_bp)  # the working group's admin under /admin (endpoints "directory.admin.*")
 
@@ -34,11 +35,34 @@ def document():
     return Response(canonical_json(directory().document().to_dict()), mimetype="application/json")
 
 
+PERIOD_WORDS = {"30d": _l("last 30 days"), "365d": _l("last 365 days"), "all": _l("all time")}
+# Whole titles per period, not a period slotted into a sentence: its case changes with the sentence (de, hu).
+PAYMENT_TITLES = {
+    "30d": _l("Payments made in the last 30 days (payer's country to payee's country)"),
+    "365d": _l("Payments made in the last 365 days (payer's country to payee's country)"),
+    "all": _l("Payments made, all time (payer's country to payee's country)"),
+}
+DEFAULT_PERIOD = "all"
+
+
+def money_views(session, directory, listed: list) -> dict:
+    """The three money views' rows: payments made, positions now, what clearing changed (one function each)."""
+    return {
+        "payments": network.payments(listed),
+        "payments_not_reported": network.payments_not_reported(listed),
+        "positions": network.positions(listed),
+        "clearing": network.clearing(session, listed, directory.id),
+    }
+
+
 @bp.get("/")
 def index():
-    """Every node and its health, network totals, the reviewer pool, flows, positions and clearing."""
+    """Every node and its health, network totals, the reviewer pool, reviews, payments, positions and clearing."""
     d = directory()
     now = d.now()
+    period = request.args.get("period", DEFAULT_PERIOD)
+    if period not in PERIOD_WORDS:
+        period = DEFAULT_PERIOD
     with d.db.read() as s:
         listed = network.listed(s)
         page = {
@@ -47,39 +71,61 @@ def index():
             "pool": network.reviewer_pool(listed),
             "languages": network.languages(listed),
             "flows": network.flows(listed),
-            "positions": network.positions(listed),
-            "clearing": network.clearing(listed),
+            **money_views(s, d, listed),
             "refusals": network.refusals(s, 20),
             "history": network.history(s, None, now - timedelta(days=7)),
             "initiatives": len(network.initiatives(s)),
         }
-    flows = page["flows"]
-    page["charts"] = {
-        "pool": charts.stacked_bars(
+    page["charts"] = money_charts(page, listed, period)
+    page["charts"].update(
+        pool=charts.stacked_bars(
             page["pool"]["rows"], page["pool"]["countries"], "tag", _("Shared reviewers by expertise and country")
         ),
-        "reviews": charts.flow_diagram(
-            flows["countries"],
-            flows["reviews"],
+        reviews=charts.flow_diagram(
+            page["flows"]["countries"],
+            page["flows"]["reviews"],
             _("Reviews across borders (reviewer's country to author's country)"),
             "reviews",
             _reviews_flow,
         ),
-        "sif": charts.flow_diagram(
-            flows["countries"],
-            flows["sif"],
-            _("SIF paid across borders, net (payers' country to payees' country)"),
-            "sif",
-            _sif_flow,
-        ),
-        "figures": charts.line_chart(
+        figures=charts.line_chart(
             page["history"]["figures"],
             ["members", "active_30d", "sif_in_circulation"],
             _("Network figures over the last 7 days"),
             now,
         ),
+    )
+    shown = [r for r in page["payments"] if r["period"] == period]
+    return render_template(
+        "directory_index.html", now=now, period=period, periods=PERIOD_WORDS, payments_shown=shown, **page
+    )
+
+
+def money_charts(page: dict, listed: list, period: str) -> dict:
+    """The charts of the three money views, drawn from the same rows as their tables, JSON and CSV."""
+    paid = network.country_edges(
+        [r for r in page["payments"] if r["period"] == period], "payer_country", "payee_country"
+    )
+    owed = network.country_edges([r for r in page["positions"] if r["debtor"]], "debtor_country", "creditor_country")
+    return {
+        "payments": charts.flow_diagram(
+            network.chart_countries(listed, paid),
+            paid,
+            str(PAYMENT_TITLES[period]),
+            "payments",
+            _payment_flow,
+        ),
+        "positions": charts.flow_diagram(
+            network.chart_countries(listed, owed),
+            owed,
+            _("Positions now (debtor's country to creditor's country)"),
+            "positions",
+            _owed_flow,
+        ),
+        "clearing": charts.clearing_bars(
+            page["clearing"], _("What clearing changed: debts before and after each round")
+        ),
     }
-    return render_template("directory_index.html", now=now, **page)
 
 
 def _reviews_flow(edge: dict) -> str:
@@ -92,11 +138,20 @@ def _reviews_flow(edge: dict) -> str:
     )
 
 
-def _sif_flow(edge: dict) -> str:
+def _payment_flow(edge: dict) -> str:
     return _(
         "%(origin)s → %(destination)s: %(amount)s",
         origin=edge["from"],
         destination=edge["to"],
+        amount=i18n.sif_filter(edge["amount"]),
+    )
+
+
+def _owed_flow(edge: dict) -> str:
+    return _(
+        "%(debtor)s owes %(creditor)s %(amount)s",
+        debtor=edge["from"],
+        creditor=edge["to"],
         amount=i18n.sif_filter(edge["amount"]),
     )
 
@@ -136,19 +191,12 @@ def node_page(node_id: str):
 
 @bp.get("/initiatives")
 def initiatives_page():
-    """Every listed initiative, the quick scan form, and groups that might join forces."""
+    """Every listed initiative, the quick scan form, the strongest pairs and groups that could join forces."""
     d = directory()
     with d.db.read() as s:
         rows = network.initiatives(s)
-    found = scan.groups([scan.Item.of(r) for r in rows], d.settings.scan_threshold)
-    names = {f"{r['node_id']}:{r['ref']}": r for r in rows}
     return render_template(
-        "directory_initiatives.html",
-        initiatives=rows,
-        groups=found,
-        names=names,
-        threshold=d.settings.scan_threshold,
-        stages=scan.STAGES,
+        "directory_initiatives.html", initiatives=rows, stages=scan.STAGES, **groups_answer(PAIRS_SHOWN)
     )
 
 
@@ -173,58 +221,14 @@ def funding_page():
 
 @bp.get("/scan")
 def scan_page():
-    """The quick scan: the initiatives most like one initiative, or like a set of interests."""
-    d = directory()
-    with d.db.read() as s:
-        items = scan_items(s)
+    """The quick scan: the initiatives most like one initiative, or like a set of interests, and why."""
     try:
-        query, subject = scan_request(request.args, items)
+        answer, query, subject = scan_answer(request.args, SCAN_SHOWN)
     except DomainError as exc:
         flash(f"{exc.message} [{exc.code}]", "error")
         return redirect(url_for("directory.initiatives_page"), 303)
     other = request.args.get("other_countries", "1") != "0"
-    matches = [
-        {**match_json(m), "why": explain(m, query)} for m in scan.rank(query, items, limit=20, other_countries=other)
-    ]
-    return render_template("directory_scan.html", matches=matches, subject=subject, query=query, other_countries=other)
-
-
-def explain(match: scan.Match, query: scan.Query) -> str:
-    """Why an initiative matched, in the reader's language (the API keeps scan's English explanation)."""
-    points, weights, parts = match.points, scan.WEIGHTS, []
-    if "interests" in points:
-        parts.append(
-            _(
-                "interests shared: %(tags)s (%(points)s/%(of)s)",
-                tags=", ".join(match.shared_interests) or _("none"),
-                points=points["interests"],
-                of=weights["interests"],
-            )
-        )
-    if "sectors" in points:
-        parts.append(
-            _(
-                "sectors shared: %(tags)s (%(points)s/%(of)s)",
-                tags=", ".join(match.shared_sectors) or _("none"),
-                points=points["sectors"],
-                of=weights["sectors"],
-            )
-        )
-    if "stage" in points:
-        parts.append(_stage_note(query.stage, match.item.stage, points["stage"], weights["stage"]))
-    return "; ".join(parts)
-
-
-def _stage_note(asked: str, found: str, points: int, of: int) -> str:
-    closeness, _note = scan.stage_closeness(asked, found)
-    a, b = STAGE(asked), STAGE(found)
-    if asked not in scan.STAGES or found not in scan.STAGES:
-        return _("stage unknown (%(points)s/%(of)s)", points=points, of=of)
-    if closeness == 1:
-        return _("same stage: %(stage)s (%(points)s/%(of)s)", stage=a, points=points, of=of)
-    if closeness > 0:
-        return _("neighbouring stages: %(a)s and %(b)s (%(points)s/%(of)s)", a=a, b=b, points=points, of=of)
-    return _("stages far apart: %(a)s and %(b)s (%(points)s/%(of)s)", a=a, b=b, points=points, of=of)
+    return render_template("directory_scan.html", subject=subject, query=query, other_countries=other, **answer)
 
 
 @bp.route("/apply", methods=["GET", "POST"])

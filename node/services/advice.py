@@ -180,8 +180,7 @@ def close_listing(session, *, member: Member, listing_id: int, now: datetime) ->
     listing = get_listing(session, listing_id, member)
     if listing.member_id != member.id:
         raise ForbiddenError(_("Only its author can close a listing."), code="not_author")
-    LISTING.check(listing.status, "closed")
-    listing.status = "closed"
+    LISTING.move(listing, "closed")
     member.last_active_at = now
     index_listing(session, listing)
     return listing
@@ -267,7 +266,7 @@ def accept(session, *, member: Member, booking_id: int, now: datetime) -> Advice
 
 def _start(session, booking: AdviceBooking, now: datetime) -> None:
     """proposed -> booked: hold the receiver's SIF in the session's escrow account."""
-    BOOKING.check(booking.status, "booked")
+    BOOKING.move(booking, "booked")
     provider = session.get(Member, booking.provider_id)
     if provider.status != "active":
         raise ConflictError(_("The provider's account is not active."), code="provider_not_active")
@@ -284,7 +283,6 @@ def _start(session, booking: AdviceBooking, now: datetime) -> None:
         ref=f"advice:{booking.id}:hold",
         actor_id=booking.receiver_id,
     )
-    booking.status = "booked"
     receiver = session.get(Member, booking.receiver_id)
     notify(
         session,
@@ -306,12 +304,11 @@ def _start(session, booking: AdviceBooking, now: datetime) -> None:
 def claim(session, settings: Settings, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
     """The provider says the session took place; the receiver has dispute_days to object."""
     booking = _as_party(session, booking_id, member, role="provider", now=now)
-    BOOKING.check(booking.status, "claimed")
+    BOOKING.move(booking, "claimed")
     if booking.scheduled_for is not None and now < booking.scheduled_for:
         raise ConflictError(
             _("The session is planned for later; claim it after it took place."), code="session_not_held_yet"
         )
-    booking.status = "claimed"
     booking.claimed_at = now
     booking.dispute_by = now + timedelta(days=settings.dispute_days)
     notify(
@@ -340,10 +337,9 @@ def dispute(session, *, member: Member, booking_id: int, reason: object, now: da
     """The receiver objects to a claim before its deadline; a coordinator will settle it."""
     booking = _as_party(session, booking_id, member, role="receiver", now=now)
     reason = clean_text(reason, "reason", max_len=1000, required=True)
-    BOOKING.check(booking.status, "disputed")
+    BOOKING.move(booking, "disputed")
     if now >= booking.dispute_by:
         raise ConflictError(_("The time to dispute this session has passed."), code="dispute_window_closed")
-    booking.status = "disputed"
     booking.dispute_reason = reason
     params = {"booking_id": booking.id, "amount": booking.amount, "reason": reason}
     for member_id in [booking.provider_id, *_coordinator_ids(session, booking)]:
@@ -355,10 +351,10 @@ def cancel(session, *, member: Member, booking_id: int, reason: object = None, n
     """Either party cancels before a claim; held SIF go back to the receiver."""
     booking = _as_party(session, booking_id, member, role=None, now=now)
     reason = clean_text(reason, "reason", max_len=900)
-    BOOKING.check(booking.status, "cancelled")
-    if booking.status == "booked":
+    held = booking.status == "booked"  # a proposed session holds no SIF yet
+    BOOKING.move(booking, "cancelled")
+    if held:
         _release(session, booking, 0, now=now, actor_id=member.id)
-    booking.status = "cancelled"
     booking.settled_at = now
     booking.resolution = (
         labels.english(labels.CANCELLED_BY_WITH_REASON, handle=member.handle, reason=reason)
@@ -433,9 +429,8 @@ def _settle(
     session, booking: AdviceBooking, target: str, share: int, *, now: datetime, note: str, actor_id: int | None = None
 ) -> None:
     """Move a session to a final state, emptying its escrow, and tell both parties."""
-    BOOKING.check(booking.status, target)
+    BOOKING.move(booking, target)
     _release(session, booking, share, now=now, actor_id=actor_id)
-    booking.status = target
     booking.settled_at = now
     booking.resolution = note
     params = {"booking_id": booking.id, "share": share, "refunded": booking.amount - share, "note": note}
@@ -471,20 +466,19 @@ def _escrow(session, booking: AdviceBooking, now: datetime):
 
 
 def pay_unchallenged_claims(ctx) -> int:
-    """Pay claimed sessions whose dispute deadline passed; each in its own transaction, once."""
-    now = ctx.now()
+    """Pay claimed sessions whose dispute deadline passed (BOOKING's timeout); each in its own transaction, once."""
+    now, payment = ctx.now(), BOOKING.timeout("claimed")
     with ctx.db.read() as s:
-        due = s.scalars(
-            select(AdviceBooking.id).where(AdviceBooking.status == "claimed", AdviceBooking.dispute_by <= now)
-        ).all()
+        due = s.scalars(select(AdviceBooking.id).where(BOOKING.overdue(payment.source, now))).all()
     paid = 0
     for booking_id in due:
         try:
             with ctx.db.write() as s:
                 booking = s.get(AdviceBooking, booking_id)
                 # Re-read inside the write lock: a confirm or dispute may have won the race.
-                if booking.status == "claimed" and booking.dispute_by <= now:
-                    _settle(s, booking, "paid", booking.amount, now=now, note=labels.PAID_AFTER_DISPUTE_PERIOD)
+                if BOOKING.is_overdue(booking, payment.source, now):
+                    note = labels.PAID_AFTER_DISPUTE_PERIOD
+                    _settle(s, booking, payment.target, booking.amount, now=now, note=note)
                     paid += 1
         except DomainError:
             # E.g. the provider's balance cap: the session stays claimed and is retried next run.

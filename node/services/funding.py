@@ -208,8 +208,8 @@ def update_lead(
 def withdraw_lead(session, *, member: Member, lead_id: int, now: datetime) -> FundingLead:
     """The poster or a coordinator withdraws a lead; shared, it leaves peers and the directory with the next delta."""
     lead = _changeable(session, member, lead_id)
-    FUNDING_LEAD.check(lead.status, "withdrawn")
-    lead.status, lead.withdrawn_at, lead.updated_at = "withdrawn", now, now
+    FUNDING_LEAD.move(lead, "withdrawn")
+    lead.withdrawn_at, lead.updated_at = now, now
     return lead
 
 

@@ -153,7 +153,7 @@ def create_member(
         country=settings.country[:2],
         language=language if i18n.is_language(language) else "",
         created_at=now,
-        status="pending",
+        status=MEMBER.initial,
     )
     session.add(member)
     session.flush()
@@ -215,8 +215,7 @@ def _new_pseudonym(session) -> str:
 
 
 def _activate(session, settings: Settings, member: Member, *, actor: Member | None, reason: str, now: datetime) -> None:
-    MEMBER.check(member.status, "active")
-    member.status = "active"
+    MEMBER.move(member, "active")
     member.approved_at = now
     audit.record(session, actor.id if actor else None, "member_approved", f"member:{member.id}", _why(reason), now)
     _reindex(session, member)
@@ -257,8 +256,7 @@ def refuse(session, *, coordinator: Member, member_id: int, reason: object, now:
     require_coordinator(coordinator)
     member = get_member(session, member_id)
     reason = clean_text(reason, "reason", max_len=500, required=True)
-    MEMBER.check(member.status, "refused")
-    member.status = "refused"
+    MEMBER.move(member, "refused")
     audit.record(session, coordinator.id, "member_refused", f"member:{member.id}", _why(reason), now)
     return member
 
@@ -535,7 +533,7 @@ def close_account(session, *, member: Member, now: datetime) -> Member:
             _("Please finish or withdraw your open advice sessions, proposals and reviews first."),
             code="open_commitments",
         )
-    MEMBER.check(member.status, "closed")
+    MEMBER.move(member, "closed")
     account = ledger.member_account(session, member.id)
     if account.balance != 0:
         ledger.post(
@@ -550,7 +548,6 @@ def close_account(session, *, member: Member, now: datetime) -> Member:
             ref=f"close:{member.id}",
         )
     account.closed = True
-    member.status = "closed"
     member.in_directory = False
     member.closed_at = now
     member.email = f"closed-{member.id}@closed.invalid"

@@ -435,8 +435,8 @@ def handle_report(session, *, coordinator: Member, report_id: int, note: object,
     if found is None:
         raise NotFoundError(_("There is no such report."), code="report_not_found")
     note = clean_text(note, "note", max_len=MAX_REASON)
-    REPORT.check(found.status, "handled")
-    found.status, found.handled_by, found.handled_at, found.note = "handled", coordinator.id, now, note
+    REPORT.move(found, "handled")
+    found.handled_by, found.handled_at, found.note = coordinator.id, now, note
     detail = {"report": found.id, "note": note}
     audit.record(session, coordinator.id, "message_report_handled", f"member:{found.reported_id}", detail, now)
     return found

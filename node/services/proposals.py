@@ -428,11 +428,10 @@ def withdraw(
     if proposal.author_id != member.id:
         access(session, proposal, member)  # 404 for strangers, then 403 for those who may look
         raise ForbiddenError(_("Only its author may withdraw a proposal."), code="not_author")
-    PROPOSAL.check(proposal.status, "withdrawn")
+    PROPOSAL.move(proposal, "withdrawn")
     for invitation in invitations_of(session, proposal.id):
         if invitation.status in OPEN_STATES:
-            INVITATION.check(invitation.status, "cancelled")
-            invitation.status = "cancelled"
+            INVITATION.move(invitation, "cancelled")
             if invitation.reviewer_id is not None:
                 notify(
                     session,
@@ -443,7 +442,6 @@ def withdraw(
                 )
             elif remote is not None:
                 remote.ended(session, invitation, "proposal_withdrawn", now)
-    proposal.status = "withdrawn"
     proposal.closed_at = now
     refund_remainder(session, proposal, now)
     return proposal

@@ -75,10 +75,9 @@ def accept(session, settings: Settings, *, member: Member, invitation_id: int, n
     """The reviewer accepts before the deadline; the review is then due in review_due_days."""
     invitation = _own_invitation(session, member, invitation_id)
     members.require_active(member)
-    INVITATION.check(invitation.status, "accepted")
+    INVITATION.move(invitation, "accepted")
     if now >= invitation.accept_by:
         raise ConflictError(_("The time to accept this invitation has passed."), code="invitation_expired")
-    invitation.status = "accepted"
     invitation.responded_at = now
     invitation.due_by = now + timedelta(days=settings.review_due_days)
     return invitation
@@ -107,8 +106,7 @@ def _declined(
     now: datetime,
     remote: proposals.RemoteReviews | None,
 ) -> ReviewInvitation:
-    INVITATION.check(invitation.status, "declined")
-    invitation.status = "declined"
+    INVITATION.move(invitation, "declined")
     invitation.responded_at = now
     invitation.decline_reason = reason
     _replace(session, settings, invitation, now, "declined", remote)
@@ -122,8 +120,8 @@ def remote_accepted(session, *, invitation: ReviewInvitation, due_by: datetime, 
     """The remote reviewer accepted; False when the invitation ended here first (expired, withdrawn)."""
     if invitation.status != "invited":
         return False
-    INVITATION.check(invitation.status, "accepted")
-    invitation.status, invitation.responded_at, invitation.due_by = "accepted", now, due_by
+    INVITATION.move(invitation, "accepted")
+    invitation.responded_at, invitation.due_by = now, due_by
     return True
 
 
@@ -186,6 +184,7 @@ def submit_review(
     """Store the review, pay the bounty from escrow (once) and complete the proposal when all are in."""
     invitation = _own_invitation(session, member, invitation_id)
     fields = clean_review_fields(data)
+    # Only checked here, so a late review is refused by its state first; _store_review makes the move.
     INVITATION.check(invitation.status, "submitted")
     if now >= invitation.due_by:
         raise ConflictError(_("The review was due earlier; it can no longer be submitted."), code="review_overdue")
@@ -200,9 +199,8 @@ def _store_review(
     now: datetime,
     remote: proposals.RemoteReviews | None,
 ) -> Review:
-    INVITATION.check(invitation.status, "submitted")
+    INVITATION.move(invitation, "submitted")
     proposal = proposals.get_proposal(session, invitation.proposal_id, for_update=True)
-    invitation.status = "submitted"
     review = Review(invitation_id=invitation.id, submitted_at=now, **fields)
     session.add(review)
     session.flush()
@@ -277,8 +275,7 @@ def _complete_if_done(session, proposal: Proposal, now: datetime) -> None:
     ).scalar_one()
     if submitted < proposal.reviews_wanted:
         return
-    PROPOSAL.check(proposal.status, "completed")
-    proposal.status = "completed"
+    PROPOSAL.move(proposal, "completed")
     proposal.closed_at = now
     # k bounties paid out of k x bounty: nothing should be left, but never strand SIF in escrow.
     proposals.refund_remainder(session, proposal, now)
@@ -324,17 +321,15 @@ def _ids(ctx, stmt) -> list[int]:
 
 
 def expire_invitations(ctx) -> int:
-    """Invitations not accepted in time expire; the next candidate is invited instead."""
+    """Invitations not accepted in time expire (INVITATION's timeout); the next candidate is invited instead."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
-    for inv_id in _ids(
-        ctx, select(ReviewInvitation.id).where(ReviewInvitation.status == "invited", ReviewInvitation.accept_by <= now)
-    ):
+    expiry = INVITATION.timeout("invited")
+    for inv_id in _ids(ctx, select(ReviewInvitation.id).where(INVITATION.overdue(expiry.source, now))):
         with ctx.db.write() as s:
             invitation = s.get(ReviewInvitation, inv_id)
-            if invitation.status != "invited" or invitation.accept_by > now:
+            if not INVITATION.is_overdue(invitation, expiry.source, now):
                 continue
-            INVITATION.check(invitation.status, "expired")
-            invitation.status = "expired"
+            INVITATION.move(invitation, expiry.target)
             if invitation.reviewer_id is not None:
                 notify(s, member_id=invitation.reviewer_id, kind="invitation_expired", params={}, now=now)
             elif remote is not None:
@@ -345,17 +340,15 @@ def expire_invitations(ctx) -> int:
 
 
 def time_out_reviews(ctx) -> int:
-    """Accepted reviews not submitted by their due date time out; the slot is offered to the next candidate."""
+    """Accepted reviews not submitted by their due date time out (INVITATION's timeout); the slot is offered again."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
-    for inv_id in _ids(
-        ctx, select(ReviewInvitation.id).where(ReviewInvitation.status == "accepted", ReviewInvitation.due_by <= now)
-    ):
+    time_out = INVITATION.timeout("accepted")
+    for inv_id in _ids(ctx, select(ReviewInvitation.id).where(INVITATION.overdue(time_out.source, now))):
         with ctx.db.write() as s:
             invitation = s.get(ReviewInvitation, inv_id)
-            if invitation.status != "accepted" or invitation.due_by > now:
+            if not INVITATION.is_overdue(invitation, time_out.source, now):
                 continue
-            INVITATION.check(invitation.status, "timed_out")
-            invitation.status = "timed_out"
+            INVITATION.move(invitation, time_out.target)
             if invitation.reviewer_id is not None:
                 notify(s, member_id=invitation.reviewer_id, kind="review_timed_out", params={}, now=now)
             elif remote is not None:

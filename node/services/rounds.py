@@ -10,6 +10,9 @@ become ordinary invitations (proposals.invite_candidate: local, or sent to the r
 declines, expiry and replacement then work as for any proposal.
 
     open -> solving -> solved            (failed -> solving again, or cancelled)
+
+A round is solved at its deadline, and a solve whose process died is failed after
+round_solve_timeout_seconds: both are ROUND's timeouts, made by the solve_due_rounds sweep.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from sqlalchemy import func, select
 
 from .. import labels
 from ..errors import ConflictError, NotFoundError, ValidationError
-from ..lifecycle import lifecycle
+from ..lifecycle import Timeout, lifecycle
 from ..settings import Settings
 from ..tables import Member, Proposal, ReviewInvitation, ReviewRound, RoundItem
 from . import members, proposals, review_round
@@ -38,6 +41,11 @@ log = logging.getLogger(__name__)
 ROUND = lifecycle(
     "round",
     "open",
+    table=ReviewRound,
+    timeouts=(
+        Timeout("open", "solving", at="deadline"),
+        Timeout("solving", "failed", at="solve_started_at", grace="round_solve_timeout_seconds"),
+    ),
     open="solving cancelled",
     solving="solved failed",
     failed="solving cancelled",
@@ -216,8 +224,8 @@ def start_solve(session, *, round_id: int, now: datetime, coordinator: Member | 
     if coordinator is not None:
         members.require_coordinator(coordinator)
     rnd = get_round(session, round_id, for_update=True)
-    ROUND.check(rnd.status, "solving")
-    rnd.status, rnd.solve_started_at, rnd.progress = "solving", now, 0
+    ROUND.move(rnd, "solving")
+    rnd.solve_started_at, rnd.progress = now, 0
     rnd.progress_message = labels.ROUND_WAITING
     return rnd
 
@@ -226,8 +234,8 @@ def cancel_round(session, *, coordinator: Member, round_id: int, now: datetime) 
     """Cancel an open or failed round: its proposals go back to per-proposal matching (escrow stays held)."""
     members.require_coordinator(coordinator)
     rnd = get_round(session, round_id, for_update=True)
-    ROUND.check(rnd.status, "cancelled")
-    rnd.status, rnd.solved_at = "cancelled", now
+    ROUND.move(rnd, "cancelled")
+    rnd.solved_at = now
     rnd.progress_message = labels.ROUND_CANCELLED
     return rnd
 
@@ -283,7 +291,8 @@ def run_solve(ctx, round_id: int) -> bool:
         with ctx.db.write() as s:
             rnd = get_round(s, round_id)
             if rnd.status == "solving":
-                rnd.status, rnd.progress_message = "failed", labels.english(labels.ROUND_FAILED, error=exc)[:300]
+                ROUND.move(rnd, "failed")
+                rnd.progress_message = labels.english(labels.ROUND_FAILED, error=exc)[:300]
         return False
 
 
@@ -319,8 +328,8 @@ def _apply(session, settings: Settings, round_id: int, inst, result, now: dateti
                 "skipped": skipped,
             }
         )
-    ROUND.check(rnd.status, "solved")
-    rnd.status, rnd.solved_at, rnd.total_affinity = "solved", now, result.total_affinity
+    ROUND.move(rnd, "solved")
+    rnd.solved_at, rnd.total_affinity = now, result.total_affinity
     rnd.progress, rnd.progress_message = 1000, labels.english(labels.ROUND_DONE, assigned=len(assigned))
     rnd.result = _result_record(inst, result, assigned)
     _tell_authors(session, rnd, result, now)
@@ -402,16 +411,14 @@ def solve_due_rounds(ctx) -> int:
     """Rounds past their deadline are solved; a solve that stopped (process restart) is marked failed."""
     now, done = ctx.now(), 0
     with ctx.db.read() as s:
-        due = list(
-            s.scalars(select(ReviewRound.id).where(ReviewRound.status == "open", ReviewRound.deadline <= now)).all()
-        )
+        due = list(s.scalars(select(ReviewRound.id).where(ROUND.overdue("open", now))).all())
         stale = list(s.scalars(select(ReviewRound.id).where(ReviewRound.status == "solving")).all())
     running = {rid for rid, t in ctx.round_threads.items() if t.is_alive()}
     for round_id in stale:
         _fail_if_stale(ctx, round_id, now, running)
     for round_id in due:
         with ctx.db.write() as s:
-            if get_round(s, round_id).status != "open":
+            if not ROUND.is_overdue(get_round(s, round_id), "open", now):
                 continue
             start_solve(s, round_id=round_id, now=now)
         done += run_solve(ctx, round_id)
@@ -419,10 +426,9 @@ def solve_due_rounds(ctx) -> int:
 
 
 def _fail_if_stale(ctx, round_id: int, now: datetime, running: set) -> None:
-    limit = ctx.settings.round_solve_timeout_seconds
+    stale = ROUND.timeout("solving")
     with ctx.db.write() as s:
         rnd = get_round(s, round_id)
-        if rnd.status == "solving" and round_id not in running and (now - rnd.solve_started_at).total_seconds() > limit:
-            ROUND.check(rnd.status, "failed")
-            rnd.status = "failed"
+        if rnd.status == stale.source and round_id not in running and stale.deadline(rnd, ctx.settings) < now:
+            ROUND.move(rnd, stale.target)
             rnd.progress_message = labels.ROUND_STOPPED

@@ -205,7 +205,7 @@ def test_delisting_needs_a_reason_and_keeps_the_node_off_the_public_page(browser
     assert listing(d, "hu").status == "delisted"
     assert 'id="node-hu"' not in browser.get("/").get_data(as_text=True)
     assert "[not_listed]" in post(browser, "/admin/nodes/hu/delist", reason="twice")
-    assert actions(d) == [("ines", "delist", "hu", "the node closed")]
+    assert actions(d) == [("(operator)", "approve", "hu", ""), ("ines", "delist", "hu", "the node closed")]
 
 
 def test_add_admin_on_the_command_line(tmp_path, capsys, monkeypatch):

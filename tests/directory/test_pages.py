@@ -30,15 +30,16 @@ def polled(directory_app, directory, fake_node):
 def test_the_page_shows_every_table_and_chart(polled):
     client, _ = polled
     html = client.get("/").get_data(as_text=True)
-    for section in ("nodes", "totals", "reviewers", "flows", "positions", "clearing", "refusals"):
+    for section in ("nodes", "totals", "reviewers", "flows", "payments", "positions", "clearing", "refusals"):
         assert f'id="{section}"' in html
-    assert html.count("<svg") == 4 and 'role="img"' in html
+    assert html.count("<svg") == 6 and 'role="img"' in html
     assert "<script" not in html and not re.search(r'(src|href)="https?://(?!127\.0\.0\.1)', html)  # nothing external
     assert html.count('class="badge up"') == 5
     assert "⚠ disagree" in html and html.count("✓ agree") == 4  # hu/it state 3 and -2; the four others mirror
     assert "r-2026-03" in html and "at, hu, it" in html
     assert "Nobody</strong> reviews:" in html and "health-and-care" in html  # what the network lacks
-    assert 'id="reviews-matrix"' in html and 'id="sif-matrix"' in html
+    assert 'id="reviews-matrix"' in html and "SIF paid, net" not in html
+    assert html.count("Payments not reported by: at, be-vl, hu, it, nl") == 1  # the fakes send no payments
 
 
 def test_unreachable_shows_since_when(polled, directory):
@@ -56,11 +57,11 @@ def test_flows_follow_the_reports_of_both_sides(polled, directory):
     flows = client.get("/api/v1/flows").get_json()
     reviews = {(e["from"], e["to"]): e["amount"] for e in flows["reviews"]}
     assert reviews == {("BE", "NL"): 2, ("NL", "BE"): 1, ("AT", "IT"): 2, ("IT", "HU"): 1, ("HU", "BE"): 1}
-    sif = {(e["from"], e["to"]): e["amount"] for e in flows["sif"]}
-    # A positive position: the peer owes this node, i.e. the peer's members paid this node's members, net.
-    # at/it: it says at owes it 2 (AT -> IT); at/hu: at says hu owes it 1 (HU -> AT); hu/it disagree (3 and -2):
-    # one report per pair, the first node's (hu: it owes hu 3, IT -> HU), and the pair is flagged below.
-    assert sif == {("AT", "IT"): 2, ("HU", "AT"): 1, ("IT", "HU"): 3}
+    owed = {(e["from"], e["to"]): e["amount"] for e in flows["positions"]}
+    # A positive position: the peer owes this node. at/it: at says it owes it 2 (AT -> IT); at/hu: at says hu
+    # owes it 1 (HU -> AT); hu/it disagree (3 and -2): the first node's statement (hu: it owes hu 3, IT -> HU).
+    assert owed == {("AT", "IT"): 2, ("HU", "AT"): 1, ("IT", "HU"): 3}
+    assert flows["payments"] == {"30d": [], "365d": [], "all": []}  # positions are not payments
     positions = {
         (p["node_a"], p["node_b"]): p["state"] for p in client.get("/api/v1/positions").get_json()["positions"]
     }
@@ -112,21 +113,23 @@ def test_initiatives_scan_and_groups_pages(polled):
     client, _ = polled
     html = client.get("/initiatives").get_data(as_text=True)
     assert "Cucina di Comunità San Salvario" in html and "Could join forces" in html
-    assert "BE · HU · IT · NL" in html and "AT · BE · HU" in html  # kitchens of four countries; repair cafés
+    assert "AT · BE · HU" in html and "BE · HU · IT · NL" in html  # repair cafés; kitchens of four countries
     scan = client.get("/scan?initiative=be-vl:i-2").get_data(as_text=True)
     first = scan.index("Wijkkeuken Rotterdam-Zuid")
-    assert first < scan.index("Cucina di Comunità") and "interests shared: employment, food, social-inclusion" in scan
+    assert first < scan.index("Cucina di Comunità")
+    assert "share the interests &#39;employment&#39; (rare), &#39;food&#39;, and &#39;social-inclusion&#39;" in scan
     matches = client.get("/api/v1/scan?interests=circular-economy,community-building").get_json()["matches"]
-    assert [m["name"] for m in matches][:3] == [
-        "Javítókávézó Szeged",
-        "Leihladen Innsbruck",
-        "Repair Café Brugse Poort",
+    assert [(m["name"], m["score"]) for m in matches][:4] == [
+        ("Javítókávézó Szeged", 100),
+        ("Leihladen Innsbruck", 100),
+        ("Repair Café Brugse Poort", 100),
+        ("Cucina di Comunità San Salvario", 29),  # community-building alone, held by four of the seven
     ]
     assert client.get("/api/v1/scan").status_code == 422
     assert client.get("/scan?initiative=nope:x").status_code == 303
     groups = client.get("/api/v1/groups").get_json()["groups"]
-    assert [g["countries"] for g in groups] == [["BE", "HU", "IT", "NL"], ["AT", "BE", "HU"]]
-    assert groups[1]["common_interests"] == ["circular-economy", "community-building"]
+    assert [g["countries"] for g in groups] == [["AT", "BE", "HU"], ["BE", "HU", "IT", "NL"]]
+    assert groups[0]["common_interests"] == [{"tag": "circular-economy", "held_by": 3}]
 
 
 def test_node_page_shows_its_polls_and_key(polled):

@@ -45,14 +45,29 @@ def test_two_nodes_listed_polled_and_one_lost(node_process, directory_process):
         timeout=20,
         what="both nodes up in the directory",
     )
-    flows = wait_until(lambda: directory.api("flows")["sif"], timeout=20, what="the payment in the flows")
+    flows = wait_until(lambda: directory.api("flows")["payments"]["all"], timeout=20, what="the payment in the flows")
     assert flows == [{"from": "BE", "to": "HU", "amount": 3}]
+    assert directory.api("flows")["positions"] == [{"from": "BE", "to": "HU", "amount": 3}]  # be-vl owes hu 3
     positions = wait_until(
         lambda: [p for p in directory.api("positions")["positions"] if p["state"] == "agree"],
         timeout=20,
         what="positions that agree",
     )
-    assert positions == [{"node_a": "be-vl", "node_b": "hu", "a_says": -3, "b_says": 3, "sum": 0, "state": "agree"}]
+    assert positions == [
+        {
+            "node_a": "be-vl",
+            "node_b": "hu",
+            "a_says": -3,
+            "b_says": 3,
+            "sum": 0,
+            "state": "agree",
+            "debtor": "be-vl",
+            "debtor_country": "BE",
+            "creditor": "hu",
+            "creditor_country": "HU",
+            "amount": 3,
+        }
+    ]
     assert directory.api("totals")["totals"][0]["members"] == 4  # two members and two coordinators
     matches = directory.api(
         "scan?initiative=be-vl:"

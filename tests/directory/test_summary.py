@@ -9,10 +9,10 @@ import pytest
 
 from federation import summary
 from federation.peers import position_account
-from federation.tables import ChannelEntry, Peer, SettlementPart
+from federation.tables import ChannelEntry, CrossBorderTransfer, Peer, SettlementPart
 from node.services import ledger
 from node.tables import Member
-from protocol import Envelope, KeyInfo, Keyring, parse_json, verify_envelope
+from protocol import Envelope, KeyInfo, Keyring, parse_json, validate_body, verify_envelope
 from tests.node.test_proposals import propose
 
 REVIEW = {"shared_value": 4, "social_transformation": 3, "impact": 5, "confidence": 4, "feedback": "Good."}
@@ -233,3 +233,70 @@ def test_reviewer_tags_and_languages_that_are_not_wire_tags_are_left_out(listed,
         row.expertise, row.languages = ["food", "Not A Tag"], ["en", "english"]
     with ctx.db.read() as s:
         assert summary.reviewer_pool(s) == ({"food": 1}, {"en": 1})
+
+
+def test_payments_count_completed_transfers_once_per_side_and_period(listed, ctx):
+    """Gross payments per peer: completed transfers only (bounties too), by when they completed."""
+    now = ctx.now()
+    with ctx.db.write() as s:
+        for node_id, status in (("hu", "active"), ("it", "suspended"), ("nl", "pending")):
+            s.add(
+                Peer(node_id=node_id, base_url="http://127.0.0.1:9", fingerprint=node_id, status=status, created_at=now)
+            )
+        s.flush()
+        history = [  # (peer, direction, amount, status, days since it completed)
+            ("hu", "out", 2, "completed", 10),
+            ("hu", "out", 7, "bounced", 5),  # returned: not a payment
+            ("hu", "out", 9, "pending", 1),  # no receipt yet: not a payment yet
+            ("hu", "in", 1, "completed", 100),
+            ("hu", "in", 6, "bounced", 3),
+            ("hu", "out", 3, "completed", 400),  # a review bounty: a transfer like any other
+            ("it", "in", 4, "completed", 29),
+            ("it", "out", 5, "completed", 31),
+        ]
+        for n, (peer, direction, amount, status, days) in enumerate(history):
+            finished = None if status == "pending" else now - timedelta(days=days)
+            s.add(
+                CrossBorderTransfer(
+                    transfer_id=f"review-i{n}" if days == 400 else f"t{n}",
+                    direction=direction,
+                    peer_id=peer,
+                    local_handle="a",
+                    remote_handle="b",
+                    amount=amount,
+                    status=status,
+                    created_at=now - timedelta(days=days + 1),
+                    finished_at=finished,
+                )
+            )
+    with ctx.db.read() as s:
+        body = summary.summary_body(s, ctx.settings, now)
+    validate_body("directory_summary", body)
+    assert body["payments"] == [
+        {
+            "peer": "hu",
+            "paid_30d": 2,
+            "received_30d": 0,
+            "paid_365d": 2,
+            "received_365d": 1,
+            "paid_all": 5,
+            "received_all": 1,
+        },
+        {
+            "peer": "it",
+            "paid_30d": 0,
+            "received_30d": 4,
+            "paid_365d": 5,
+            "received_365d": 4,
+            "paid_all": 5,
+            "received_all": 4,
+        },
+    ]  # nl is still pending: no payments, no entry
+
+
+def test_a_summary_without_payments_is_still_valid(listed, ctx):
+    with ctx.db.read() as s:
+        body = summary.summary_body(s, ctx.settings, ctx.now())
+    assert body["payments"] == []
+    del body["payments"]
+    validate_body("directory_summary", body)  # older nodes send none: the field is optional

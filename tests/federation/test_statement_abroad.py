@@ -176,3 +176,19 @@ def test_between_real_nodes_the_reviewers_statement_never_names_the_proposer(nod
     for shown in (html, table, api.text):
         for name in AUTHOR:
             assert name.lower() not in shown.lower(), name
+
+
+def test_the_dashboard_shows_the_ten_newest_payments_abroad_and_the_api_all(app, client, ctx, make_member, token_for):
+    """The dashboard's panel reads only the ten it shows, however many the member made; the API lists every one."""
+    anna = make_member("anna")
+    _peer(ctx, "hu", "HU")
+    fed = app.extensions["sifnet_federation"]
+    for n in range(12):
+        with ctx.db.write() as s:
+            payer = s.get(Member, anna.id)
+            transfers.send_transfer(s, fed, payer=payer, to=f"z{n}@hu", amount=1, memo="", now=ctx.now())
+    login(client, "anna@example.org")
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert re.findall(r"<td>to (z\d+@hu)</td>", page) == [f"z{n}@hu" for n in range(11, 1, -1)]
+    every = client.get(f"{API}/me/cross-border", headers=token_for(anna)).json["transfers"]
+    assert [t["counterparty"] for t in every] == [f"z{n}@hu" for n in range(11, -1, -1)]
