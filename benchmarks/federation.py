@@ -24,11 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests
 
-from tests.federation.conftest import peer_both
-from tests.federation.forge import Forger, chain_in, node_key
-from tests.procs import NodeProcess
+from deploy.processes import FAST_ARGON2, NodeProcess, peer_both
+from tests.federation.forge import Forger, chain_in, node_key  # acting as a peer: signed entries made by hand
 
 SETTINGS = {
+    **FAST_ARGON2,
+    "allow_clock_control": True,  # the sign-up link from the test mailbox; the echo endpoint
     "require_approval": False,
     "sweep_seconds": 1,
     "retry_base_seconds": 1,

@@ -18,17 +18,20 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from node.app import create_app  # noqa: E402  (needs the repo on sys.path)
+from deploy.processes import FAST_ARGON2  # noqa: E402  (needs the repo on sys.path)
+from node.app import create_app  # noqa: E402
 from node.clock import FixedClock  # noqa: E402
 from node.services import ledger, members  # noqa: E402
-from tests.conftest import FAST_ARGON2, PASSWORD, START  # noqa: E402
 
 PAGE = "/dashboard"
+START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)  # the fixed clock of the members and rows made here
+PASSWORD = "benchmark password"
 
 
 def build(data_dir: Path):

@@ -32,11 +32,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests import pg  # noqa: E402
-from tests.ops.procs import gunicorn, wait_healthy  # noqa: E402
-from tests.procs import PASSWORD, NodeClient, NodeProcess  # noqa: E402  (needs the repo on sys.path)
+from deploy.processes import FAST_ARGON2, PASSWORD, NodeClient, NodeProcess, gunicorn  # noqa: E402  (needs the repo)
+from tests import pg  # noqa: E402  (the test lane's throw-away PostgreSQL cluster)
 
 GRANT = 10**9
+# Cheap hashing; the /_test/ hooks: the mailed sign-up link and the echo endpoint part 1 compares with.
+SETTINGS = {**FAST_ARGON2, "allow_clock_control": True, "require_approval": False, "welcome_grant": GRANT}
 
 
 def rate(workers: list[Callable[[int], bool]], seconds: float) -> tuple[float, int]:
@@ -113,7 +114,7 @@ def run(threads: int, seconds: float) -> dict:
         node = NodeProcess(
             Path(tmp) / "bench",
             "bench",
-            settings={"require_approval": False, "welcome_grant": GRANT, "sweep_seconds": 3600},
+            settings={**SETTINGS, "sweep_seconds": 3600},
         )
         try:
             node.init().start()
@@ -185,13 +186,13 @@ def postgres_admin_url() -> tuple[str | None, DurableCluster | None, str]:
 
 def gunicorn_rate(folder: Path, workers: int, clients: int, seconds: float, database_url: str = "") -> float:
     """Transfers/s of a node served by gunicorn with this many workers (4 threads each)."""
-    settings = {"require_approval": False, "welcome_grant": GRANT, "sweep_seconds": 3600, "scheduler": "worker"}
+    settings = {**SETTINGS, "sweep_seconds": 3600, "scheduler": "worker"}
     if database_url:
         settings["database_url"] = database_url
     node = NodeProcess(folder, "bench", settings=settings).init()
     web = gunicorn(node, workers=workers, threads=4).start()
     try:
-        wait_healthy(node, web)
+        web.wait_healthy(node.url, path="/readyz", timeout=60, interval=0.1)
         payers = [node.new_member(f"payer{i}") for i in range(clients)]
         payees = [f"payee{i}" for i in range(clients)]
         for handle in payees:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,14 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests
 
-from tests.procs import REPO, NodeClient, NodeProcess, free_port, settings_env
+from deploy.processes import FAST_ARGON2, NodeClient, NodeProcess, gunicorn
 
 SETTINGS = {
+    **FAST_ARGON2,
+    "allow_clock_control": True,  # the sign-up link is read from the node's test mailbox
     "require_approval": False,
     "welcome_grant": 50,
     "scheduler": "worker",
-    "argon2_time_cost": 1,
-    "argon2_memory_kib": 1024,
 }
 # Operation mix (weights): mostly reads and payments, as a member's day on the node looks.
 MIX = {"me": 25, "statement": 10, "listings": 10, "transfer": 30, "offer": 5, "book": 10, "profile": 10}
@@ -51,34 +49,6 @@ class Client:
     bio: str | None = None
     latencies: list = field(default_factory=list)
     statuses: dict = field(default_factory=dict)
-
-
-def start_gunicorn(node: NodeProcess, workers: int) -> subprocess.Popen:
-    """gunicorn with the OPS entry point (node/wsgi.py), settings from SIFNET_* variables."""
-    env = settings_env({**node.settings, "data_dir": str(node.data_dir), "port": node.port})
-    cmd = [
-        str(Path(sys.executable).with_name("gunicorn")),
-        "--workers",
-        str(workers),
-        "--threads",
-        "4",
-        "--bind",
-        f"127.0.0.1:{node.port}",
-        "--log-level",
-        "warning",
-        "node.wsgi:app",
-    ]
-    log = (node.data_dir / "gunicorn.log").open("ab")
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{node.url}/healthz", timeout=2).status_code == 200:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"gunicorn did not come up; log:\n{(node.data_dir / 'gunicorn.log').read_text()[-4000:]}")
 
 
 def one_request(c: Client, everyone: list[Client], rng: random.Random) -> None:
@@ -185,9 +155,10 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        node = NodeProcess(Path(tmp) / "be-vl", "be-vl", port=free_port(), settings=SETTINGS).init()
-        server = start_gunicorn(node, args.workers)
+        node = NodeProcess(Path(tmp) / "be-vl", "be-vl", settings=SETTINGS).init()
+        server = gunicorn(node, workers=args.workers, threads=4).start()
         try:
+            server.wait_healthy(node.url, timeout=60, interval=0.1)
             anon = node.client()
             clients = []
             for i in range(args.clients):
@@ -196,8 +167,7 @@ def main() -> int:
             elapsed = drive(clients, args.seconds)
             lost = lost_writes(clients)
         finally:
-            os.killpg(server.pid, 15)
-            server.wait(30)
+            server.stop(30)
         books = node.cli("check-books", check=False)
     statuses: dict = {}
     for c in clients:

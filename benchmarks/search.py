@@ -24,18 +24,21 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.seed import FIRST, LAST, WORDS, analyze, seed_listings, seed_members  # noqa: E402
+from deploy.processes import FAST_ARGON2  # noqa: E402
 from node.app import create_app  # noqa: E402  (needs the repo on sys.path)
 from node.clock import FixedClock  # noqa: E402
 from node.services import advice, members  # noqa: E402
-from tests.conftest import FAST_ARGON2, PASSWORD, START  # noqa: E402
 
 LIMIT_MS = 100.0
+START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)  # the fixed clock of the members and rows made here
+PASSWORD = "benchmark password"
 
 
 def build(data_dir: Path, database_url: str, n_members: int, n_listings: int, seed: int):

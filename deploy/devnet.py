@@ -1,11 +1,11 @@
 """`make devnet`: the national nodes of deploy/devnet/devnet.toml on loopback, peered, with demo data.
 
-Each node is a real `sifnet node run` process in its own process group, with its data and its
-log (node.log) in <data-dir>/<id>/. The first start initialises every node, creates its
-coordinator, seeds the demo cast, starts it, peers every pair through the coordinators' API and
-makes a few cross-border payments; later starts reuse the data and only do what is missing.
-Ctrl-C (or SIGTERM) stops every process; so does any failure. `--check` starts, verifies,
-prints and stops (tests/test_devnet.py).
+Each node is a real `sifnet node run` process in its own process group (deploy/processes.py starts,
+watches and stops it), with its data and its log (node.log) in <data-dir>/<id>/. The first start
+initialises every node, creates its coordinator, seeds the demo cast, starts it, peers every pair
+through the coordinators' API and makes a few cross-border payments; later starts reuse the data
+and only do what is missing. Ctrl-C (or SIGTERM) stops every process; so does any failure.
+`--check` starts, verifies, prints and stops (tests/test_devnet.py).
 
 A new kind of process (the directory service) is one more Service subclass in `services()`.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import shutil
 import signal
 import subprocess
@@ -31,10 +30,12 @@ from node.demo import DEMO_PASSWORD, demo_email, load_cast
 from node.keys import load_signing_key
 from node.settings import load_settings, write_settings_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # deploy.processes
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # devnet_directory
 from devnet_directory import DevnetDirectory, directory_lines, list_nodes, wait_all_up
 
-REPO = Path(__file__).resolve().parent.parent
+from deploy.processes import REPO, Process, ProcessError, health_problem, log_tail, settings_env, sifnet_command
+
 CONFIG = REPO / "deploy" / "devnet" / "devnet.toml"
 HTTP_TIMEOUT = 30
 
@@ -43,15 +44,9 @@ class DevnetError(Exception):
     """Something the person starting the devnet must look at; the message says what and where."""
 
 
-def sifnet_command() -> list[str]:
-    """The venv's console script, or the module when the package is not installed."""
-    script = Path(sys.executable).with_name("sifnet")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "federation.cli"]
-
-
 def clean_env() -> dict[str, str]:
     """Our environment without SIFNET_* values: a node's settings come from its settings.toml only."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("SIFNET_")}
+    return settings_env()
 
 
 class Service:
@@ -59,7 +54,7 @@ class Service:
 
     def __init__(self, name: str, port: int, data_dir: Path) -> None:
         self.name, self.port, self.data_dir = name, port, data_dir
-        self.proc: subprocess.Popen | None = None
+        self.process: Process | None = None
 
     @property
     def url(self) -> str:
@@ -91,60 +86,31 @@ class Service:
                 f"see {self.data_dir / 'node.pid'} or pick --base-port"
             )
         self.log(f"start on port {self.port}")
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                self.command(),
-                env=clean_env(),
-                cwd=REPO,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        (self.data_dir / "node.pid").write_text(f"{self.proc.pid}\n")
+        self.process = Process(self.name, self.command(), clean_env(), self.log_path).start()
+        (self.data_dir / "node.pid").write_text(f"{self.process.pid}\n")
 
     def healthy(self) -> bool:
-        try:
-            resp = requests.get(f"{self.url}/healthz", timeout=2)
-            return resp.status_code == 200 and resp.json().get("node_id") == self.name
-        except (requests.RequestException, ValueError):
-            return False
+        return not health_problem(self.url, node_id=self.name)
 
     def wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.healthy():
-            if self.exited():
-                raise DevnetError(f"{self.name} exited during startup; log:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise DevnetError(f"{self.name} not healthy at {self.url} after {timeout}s; log:\n{self.log_tail()}")
-            time.sleep(0.1)
+        """Until /healthz answers with our id; a NodeStartError with the log's tail when it does not."""
+        if self.process is None:
+            raise DevnetError(f"{self.name} was not started")
+        self.process.wait_healthy(self.url, node_id=self.name, timeout=timeout, interval=0.1, tail=3000)
 
     def exited(self) -> bool:
-        return self.proc is not None and self.proc.poll() is not None
+        return self.process is not None and self.process.exited
 
     def stop(self, timeout: float = 10) -> None:
         """SIGTERM the process group, SIGKILL it when it does not go within the timeout."""
-        if self.proc is None:
+        if self.process is None:
             return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if self.proc.poll() is not None:
-                break
-            try:
-                os.killpg(self.proc.pid, sig)  # start_new_session: the group id is the child's pid
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                continue
+        self.process.stop(timeout)
         (self.data_dir / "node.pid").unlink(missing_ok=True)
-        self.proc = None
+        self.process = None
 
     def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except FileNotFoundError:
-            return "(no log)"
+        return log_tail(self.log_path, chars)
 
 
 @dataclass(frozen=True)
@@ -484,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ok = bring_up(net, args)
         return (0 if ok else 1) if args.check else watch(net)
-    except DevnetError as exc:
+    except (DevnetError, ProcessError) as exc:
         print(f"\ndevnet: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.processes import FAST_ARGON2
 from node.app import create_app
 from node.clock import FixedClock
 from node.db import Database
@@ -28,7 +29,6 @@ from tests.devnet_fixture import devnet  # noqa: F401  (fixture)
 
 START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
-FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
 
 
 def pytest_configure(config):

@@ -1,4 +1,4 @@
-"""ARCHITECTURE.md names every module of protocol/, node/ and federation/ (by file name, or a pattern such as
+"""ARCHITECTURE.md names every module of protocol/, node/, federation/ and deploy/ (by file name, or a pattern such as
 settlement*.py), so the layout it explains stays the code's."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("protocol", "node", "federation")
+PACKAGES = ("protocol", "node", "federation", "deploy")
 
 
 def modules() -> list[Path]:

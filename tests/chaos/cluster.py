@@ -276,16 +276,12 @@ class Cluster:
 
     def _signal_all(self, sig: int) -> None:
         for n in self.nodes.values():
-            if n.proc.running:
-                try:
-                    os.killpg(n.proc.proc.pid, sig)  # its own session: the group id is its pid
-                except ProcessLookupError:
-                    pass
+            n.proc.signal(sig)  # its whole process group, if it runs
         if sig == signal.SIGSTOP:
             # kill() returns before the target has stopped: a commit could still land after our read.
             for n in self.nodes.values():
                 if n.proc.running:
-                    _wait_stopped(n.proc.proc.pid)
+                    _wait_stopped(n.proc.pid)
 
     def frozen_backlog(self) -> list[str]:
         """What the databases of the stopped nodes still hold in flight (read directly, not via the API)."""

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from deploy.processes import peer as peer  # re-exported: the federation tests peer their nodes with it
+from deploy.processes import peer_both
 from tests.procs import NodeProcess, node_process  # noqa: F401  (fixture)
 
 FAST = {
@@ -27,24 +29,6 @@ def wait_until(check, timeout: float = 20.0, interval: float = 0.05, what: str =
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}; last value {last!r}")
-
-
-def peer(a: NodeProcess, b: NodeProcess, trust_limit: int = 100) -> None:
-    """a adds b by URL and pins the fingerprint b's own document shows."""
-    coord = a.coordinator()
-    added = coord.call("POST", "/federation/peers", {"url": b.url}, expect=201).json()
-    assert added["status"] == "pending"
-    coord.call(
-        "POST",
-        f"/federation/peers/{b.node_id}/confirm",
-        {"fingerprint": added["fingerprint"], "trust_limit": trust_limit},
-        expect=200,
-    )
-
-
-def peer_both(a: NodeProcess, b: NodeProcess, a_trusts_b: int = 100, b_trusts_a: int = 100) -> None:
-    peer(a, b, a_trusts_b)
-    peer(b, a, b_trusts_a)
 
 
 def peer_state(node: NodeProcess, other: str) -> dict:

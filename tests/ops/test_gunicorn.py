@@ -14,10 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from deploy.processes import gunicorn, worker
 from tests.federation.conftest import FAST, peer_both, peer_state, wait_until
 from tests.procs import NodeProcess, node_process  # noqa: F401  (fixture)
-
-from .procs import gunicorn, wait_healthy, worker
 
 pytestmark = pytest.mark.slow
 
@@ -94,14 +93,14 @@ def production(node_process, tmp_path):
     web, jobs = gunicorn(a, workers=2, threads=4, env=env), worker(a, env=env)
     try:
         web.start()
-        wait_healthy(a, web)
+        web.wait_healthy(a.url, path="/readyz", timeout=60, interval=0.1)
         jobs.start()
         b = node_process("ops-b", **FAST)
         peer_both(a, b, 1000, 1000)
         yield a, b, web, jobs
     finally:
-        web.kill()
-        jobs.kill()
+        web.kill9()
+        jobs.kill9()
 
 
 def test_two_web_workers_and_the_worker_keep_every_invariant(production):

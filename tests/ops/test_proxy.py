@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from deploy.processes import gunicorn, worker
 from tests.federation.conftest import FAST, peer, wait_until
 from tests.procs import NodeProcess, free_port, node_process  # noqa: F401  (fixture)
-
-from .procs import gunicorn, wait_healthy, worker
 
 pytestmark = pytest.mark.slow
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
@@ -96,7 +95,7 @@ def test_federation_through_the_nginx_example(node_process, tmp_path, monkeypatc
     subprocess.run([NGINX, "-c", str(conf)], check=True, capture_output=True)
     try:
         web.start()
-        wait_healthy(px, web)
+        web.wait_healthy(px.url, path="/readyz", timeout=60, interval=0.1)
         jobs.start()
         hu = node_process("hu", **FAST)
         behind_url = public  # every request of this test to px goes through nginx
@@ -124,8 +123,8 @@ def test_federation_through_the_nginx_example(node_process, tmp_path, monkeypatc
         assert where.status_code == 200 and len(where.headers["X-Request-Id"]) == 32  # nginx's $request_id
     finally:
         subprocess.run([NGINX, "-c", str(conf), "-s", "stop"], capture_output=True)
-        web.kill()
-        jobs.kill()
+        web.kill9()
+        jobs.kill9()
 
 
 class _Public:

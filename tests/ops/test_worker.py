@@ -9,9 +9,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from deploy.processes import worker
 from tests.procs import NodeProcess, settings_env, wait_for
 
-from .procs import worker
 from .test_endpoints import _metric
 
 
