@@ -38,6 +38,7 @@ def audit(
         )
     )
 
+
 # An application waits for the working group: approved it is listed, refused or delisted it is
 # delisted (an application of a node never listed is refused by deleting it); a delisted node may
 # apply again. A listed node's new key waits as a candidate without changing its state.
