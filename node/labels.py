@@ -114,11 +114,13 @@ LABELS: dict[str, Mapping[object, object]] = {
         "paid": _l("paid"),
         "refunded": _l("refunded"),
         "cancelled": _l("cancelled"),
+        "declined": _l("declined"),
         "split": _l("split"),
     },
     "advice_action": {
         "accept": _l("Accept and pay into escrow"),
-        "confirm": _l("Confirm and pay"),
+        "decline": _l("Decline"),
+        "confirm": _l("Confirm: the session took place"),
         "claim": _l("Claim: the session took place"),
         "dispute": _l("Dispute"),
         "cancel": _l("Cancel"),
@@ -258,6 +260,8 @@ LABELS: dict[str, Mapping[object, object]] = {
         "limit": _l("Results per page"),
         "message_id": _l("Message"),
         "status": _l("Status"),
+        "rating": _l("Rating"),
+        "comment": _l("Comment"),
     },
 }
 
@@ -293,6 +297,7 @@ CONFIRMED_BY_RECEIVER = N_("confirmed by the receiver")
 PAID_AFTER_DISPUTE_PERIOD = N_("paid after the dispute period")
 CANCELLED_BY = N_("cancelled by %(handle)s")
 CANCELLED_BY_WITH_REASON = N_("cancelled by %(handle)s: %(reason)s")
+DECLINED_BY = N_("declined by %(handle)s: %(reason)s")
 ROUND_WAITING = N_("waiting for the solver to start")
 ROUND_CANCELLED = N_("cancelled; its proposals are matched one by one")
 ROUND_COLLECTING = N_("collecting proposals and reviewers (local and peers' pools)")
@@ -317,6 +322,7 @@ WRITTEN = (
     PAID_AFTER_DISPUTE_PERIOD,
     CANCELLED_BY,
     CANCELLED_BY_WITH_REASON,
+    DECLINED_BY,
     ROUND_WAITING,
     ROUND_CANCELLED,
     ROUND_COLLECTING,

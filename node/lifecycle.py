@@ -148,22 +148,25 @@ MEMBER = lifecycle(
 )
 
 # An advice session. "proposed" holds no money: a helper's offer on a request waits for the
-# receiver's consent (a booking on an offer is the receiver's own act and is accepted at once).
-# "split" is a coordinator's partial payment of a disputed session. An unchallenged claim is paid
-# by the sweep once its dispute period ends (pay_unchallenged_claims).
+# receiver's consent (a booking on an offer is the receiver's own act: their SIF are held at once,
+# and the adviser accepts it, which the row records in accepted_at, or declines it). "declined"
+# is a refusal with a reason by whoever was asked. "split" is a coordinator's partial payment of a
+# disputed session. An unchallenged claim is paid by the sweep once its dispute period ends
+# (pay_unchallenged_claims).
 BOOKING = lifecycle(
     "booking",
     "proposed",
     table=AdviceBooking,
     timeouts=(Timeout("claimed", "paid", at="dispute_by"),),
-    proposed="booked cancelled",
-    booked="confirmed claimed cancelled",
+    proposed="booked cancelled declined",
+    booked="confirmed claimed cancelled declined",
     claimed="confirmed disputed paid",
     disputed="paid refunded split",
     confirmed="",
     paid="",
     refunded="",
     cancelled="",
+    declined="",
     split="",
 )
 

@@ -153,7 +153,10 @@ NOTICES: dict[str, Notice] = {
             "page once it took place."
         ),
         shown={"amount": AMOUNT, "scheduled_for": TIME},
-        extras=(("scheduled_for", N_("It is planned for %(scheduled_for)s.")),),
+        extras=(
+            ("scheduled_for", N_("It is planned for %(scheduled_for)s.")),
+            ("ask", N_("First accept the booking on that page, or decline it with a reason (the SIF go back).")),
+        ),
         about=N_("Someone booked an advice session with you"),
     ),
     "advice_claimed": Notice(
@@ -175,6 +178,18 @@ NOTICES: dict[str, Notice] = {
         N_("Advice session %(booking_id)s cancelled"),
         N_("%(by)s cancelled the session. %(reason)s"),
         about=N_("An advice session was cancelled"),
+    ),
+    "advice_accepted": Notice(
+        N_("%(provider)s accepted your advice session"),
+        N_("%(provider)s accepted session %(booking_id)s. Your SIF stay in escrow until the session has taken place."),
+        shown={"scheduled_for": TIME},
+        extras=(("scheduled_for", N_("It is planned for %(scheduled_for)s.")),),
+        about=N_("An adviser accepted your booking"),
+    ),
+    "advice_declined": Notice(
+        N_("Advice session %(booking_id)s declined"),
+        N_("%(by)s declined the session; any SIF held for it are back in your account. Their reason: %(reason)s"),
+        about=N_("An advice session was declined"),
     ),
     "advice_confirmed": Notice(
         N_("Advice session %(booking_id)s confirmed"),

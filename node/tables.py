@@ -297,6 +297,23 @@ class AdviceBooking(SQLModel, table=True):
     created_at: datetime
     settled_at: datetime | None = None
     provider_amount: int | None = None  # SIF the provider got when settled; the rest went back
+    accepted_at: datetime | None = None  # when the provider agreed (on a request: when they proposed)
+
+
+class AdviceFeedback(SQLModel, table=True):
+    """A party's short feedback on a session that took place: once per party, shown on the other's profile."""
+
+    __tablename__ = "advice_feedback"
+    __table_args__ = (UniqueConstraint("booking_id", "author_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    booking_id: int = Field(foreign_key="advice_bookings.id")
+    author_id: int = Field(foreign_key="members.id")
+    about_id: int = Field(foreign_key="members.id", index=True)
+    about_role: str = Field(max_length=16)  # "provider" (the adviser) or "receiver"
+    rating: int  # 1 to 5
+    comment: str = Field(default="", max_length=500)
+    created_at: datetime
 
 
 # --- proposals and reviews -----------------------------------------------------

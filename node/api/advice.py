@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from ..context import node_ctx
-from ..services import advice, members, search
+from ..lifecycle import BOOKING as BOOKING_STATES
+from ..services import advice, advice_feedback, members, search
 from ..tables import Member
 from .base import DATETIME, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
 
@@ -13,7 +14,7 @@ api = ApiBlueprint("advice", "advice")
 
 NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
 NULL_INT = {"type": ["integer", "null"]}
-STATES = ["proposed", "booked", "claimed", "disputed", "confirmed", "paid", "refunded", "cancelled", "split"]
+STATES = sorted(BOOKING_STATES.transitions)
 KIND = string(enum=list(advice.KINDS))
 
 LISTING = obj(
@@ -60,12 +61,15 @@ _BOOKING_PROPS = dict(
     settled_at=NULL_TIME,
     provider_amount=NULL_INT,
     refunded_amount=NULL_INT,
+    accepted_at=NULL_TIME,
     my_role=string(enum=["provider", "receiver", "coordinator"]),
     actions=arr(string(enum=list(advice.ACTIONS))),
 )
 BOOKING = obj(tuple(_BOOKING_PROPS), **_BOOKING_PROPS)
 BOOK = obj(("hours",), hours=integer(1, advice.MAX_HOURS), scheduled_for=DATETIME, note=string(1000))
 REASON = obj(reason=string(900))
+FEEDBACK_IN = obj(("rating",), rating=integer(1, 5), comment=string(advice_feedback.MAX_COMMENT))
+FEEDBACK = obj(("rating", "comment", "created_at"), rating=integer(1, 5), comment=string(500), created_at=DATETIME)
 RESOLVE = obj(
     ("outcome", "note"),
     outcome=string(enum=list(advice.OUTCOMES)),
@@ -198,7 +202,8 @@ def _act(booking_id: int, action, **kwargs):
 @api.route(
     "/advice/bookings/<int:booking_id>/accept",
     "POST",
-    "Accept a proposed session on your request (your SIF go into escrow)",
+    "Accept: as receiver a proposed session on your request (your SIF go into escrow), as adviser a booking"
+    " of your offer (its SIF stay in escrow until the session has taken place)",
     response=BOOKING,
 )
 def accept_booking(booking_id: int):
@@ -207,9 +212,39 @@ def accept_booking(booking_id: int):
 
 
 @api.route(
+    "/advice/bookings/<int:booking_id>/decline",
+    "POST",
+    "Decline, with a reason: as adviser a booking you have not accepted (its SIF go back), as receiver a"
+    " proposed session",
+    body=obj(("reason",), reason=string(900, minLength=1)),
+    response=BOOKING,
+)
+def decline_booking(booking_id: int):
+    data = only_fields(json_body(), ("reason",))
+    return _act(booking_id, advice.decline, reason=data.get("reason"))
+
+
+@api.route(
+    "/advice/bookings/<int:booking_id>/feedback",
+    "POST",
+    "Feedback on a session that took place (either party, once): a rating of 1 to 5 and a short comment",
+    body=FEEDBACK_IN,
+    response=FEEDBACK,
+    status=201,
+)
+def give_feedback(booking_id: int):
+    data = only_fields(json_body(), ("rating", "comment"))
+    ctx = node_ctx()
+    with ctx.db.write() as session:
+        row = advice_feedback.give(session, member=_me(session), booking_id=booking_id, data=data, now=ctx.now())
+        out = {"rating": row.rating, "comment": row.comment, "created_at": row.created_at}
+    return jsonify(out), 201
+
+
+@api.route(
     "/advice/bookings/<int:booking_id>/confirm",
     "POST",
-    "Confirm the session took place (receiver); the provider is paid at once",
+    "Confirm the session took place (receiver; not before its planned time); the provider is paid at once",
     response=BOOKING,
 )
 def confirm_booking(booking_id: int):

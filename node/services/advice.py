@@ -3,16 +3,17 @@
 Nobody is ever charged without their own action:
 
 - On an OFFER ("I can advise on crowdfunding, 1 SIF an hour") the member who books is the
-  receiver; booking is their consent, so the session is accepted at once and their SIF move
-  into the session's escrow account.
+  receiver; booking is their consent, so their SIF move into the session's escrow account at
+  once. The adviser then accepts the booking or declines it with a reason (full refund).
 - On a REQUEST a member who wants to help *proposes* a session (state ``proposed``, no money
   moves). The request's author is the receiver; only when they accept do their SIF move into
-  escrow. Either side may withdraw a proposal.
+  escrow; they may also decline with a reason. Either side may withdraw a proposal.
 
 Then (states of node.lifecycle.BOOKING): the provider claims after the session, and the
 receiver confirms (pays at once) or disputes within ``dispute_days``; unchallenged claims are
-paid by the sweep. The receiver may also confirm without waiting for a claim. Either party may
-cancel before a claim (full refund). A coordinator who is not a party settles a dispute: pay the
+paid by the sweep. The receiver may also confirm without waiting for a claim, but not before the
+planned time: SIF stay in escrow until the session has taken place. Either party may cancel
+before a claim (full refund). A coordinator who is not a party settles a dispute: pay the
 provider, refund the receiver, or split (one balanced posting). Escrow is empty in every final
 state; ledger refs ``advice:<id>:hold|pay|refund|split`` make each movement exactly-once.
 """
@@ -44,7 +45,7 @@ MAX_HOURS = 40
 MAX_SCHEDULE_DAYS = 366
 OPEN_STATES = ("proposed", "booked", "claimed", "disputed")
 OUTCOMES = ("pay_provider", "refund_receiver", "split")
-ACTIONS = ("accept", "confirm", "claim", "dispute", "cancel", "resolve")
+ACTIONS = ("accept", "decline", "confirm", "claim", "dispute", "cancel", "resolve")
 RELEASE_MEMOS = {"pay": labels.ADVICE_PAID, "refund": labels.ADVICE_REFUNDED, "split": labels.ADVICE_SPLIT}
 
 
@@ -258,9 +259,54 @@ def _has_open_proposal(session, listing_id: int, provider_id: int) -> bool:
 
 
 def accept(session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
-    """The receiver accepts a helper's proposal on their request; their SIF move into escrow."""
-    booking = _as_party(session, booking_id, member, role="receiver", now=now)
+    """Whoever was asked agrees: the receiver to a helper's proposal (their SIF move into escrow),
+    or the adviser to a booking of their offer (the SIF are held already)."""
+    booking = as_party(session, booking_id, member, role=None, now=now)
+    if booking.status == "booked" and booking.accepted_at is None and member.id == booking.provider_id:
+        booking.accepted_at = now
+        notify(
+            session,
+            member_id=booking.receiver_id,
+            kind="advice_accepted",
+            now=now,
+            params={"booking_id": booking.id, "provider": member.display_name, "scheduled_for": booking.scheduled_for},
+        )
+        return booking
+    if member.id != booking.receiver_id:
+        if booking.accepted_at is not None and booking.status != "proposed":
+            raise ConflictError(_("You already accepted this session."), code="already_accepted")
+        raise ForbiddenError(_("Only the receiver of the session can do this."), code="not_receiver")
+    booking.accepted_at = now  # the helper proposed it: they agreed when they did
     _start(session, booking, now)
+    return booking
+
+
+def decline(session, *, member: Member, booking_id: int, reason: object, now: datetime) -> AdviceBooking:
+    """Whoever was asked says no, with a reason: the adviser to a booking they have not accepted
+    (the held SIF go back), or the receiver to a helper's proposal (nothing was held)."""
+    booking = as_party(session, booking_id, member, role=None, now=now)
+    reason = clean_text(reason, "reason", max_len=900, required=True)
+    asked = (booking.status == "booked" and booking.accepted_at is None and member.id == booking.provider_id) or (
+        booking.status == "proposed" and member.id == booking.receiver_id
+    )
+    if not asked:
+        raise ConflictError(
+            _("Only the member asked to take part can decline, and only before they accepted."), code="cannot_decline"
+        )
+    held = booking.status == "booked"
+    BOOKING.move(booking, "declined")
+    if held:
+        _release(session, booking, 0, now=now, actor_id=member.id)
+    booking.settled_at = now
+    booking.resolution = labels.english(labels.DECLINED_BY, handle=member.handle, reason=reason)
+    other = booking.receiver_id if member.id == booking.provider_id else booking.provider_id
+    notify(
+        session,
+        member_id=other,
+        kind="advice_declined",
+        now=now,
+        params={"booking_id": booking.id, "by": member.display_name, "reason": reason},
+    )
     return booking
 
 
@@ -294,6 +340,7 @@ def _start(session, booking: AdviceBooking, now: datetime) -> None:
             "hours": booking.hours,
             "amount": booking.amount,
             "scheduled_for": booking.scheduled_for,
+            "ask": booking.accepted_at is None or None,  # a booking of an offer waits for the adviser
         },
     )
 
@@ -303,12 +350,13 @@ def _start(session, booking: AdviceBooking, now: datetime) -> None:
 
 def claim(session, settings: Settings, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
     """The provider says the session took place; the receiver has dispute_days to object."""
-    booking = _as_party(session, booking_id, member, role="provider", now=now)
+    booking = as_party(session, booking_id, member, role="provider", now=now)
     BOOKING.move(booking, "claimed")
     if booking.scheduled_for is not None and now < booking.scheduled_for:
         raise ConflictError(
             _("The session is planned for later; claim it after it took place."), code="session_not_held_yet"
         )
+    booking.accepted_at = booking.accepted_at or now  # holding the session is agreeing to it
     booking.claimed_at = now
     booking.dispute_by = now + timedelta(days=settings.dispute_days)
     notify(
@@ -328,14 +376,19 @@ def claim(session, settings: Settings, *, member: Member, booking_id: int, now: 
 
 def confirm(session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
     """The receiver confirms the session; the escrow pays the provider at once."""
-    booking = _as_party(session, booking_id, member, role="receiver", now=now)
+    booking = as_party(session, booking_id, member, role="receiver", now=now)
+    if booking.status == "booked" and booking.scheduled_for is not None and now < booking.scheduled_for:
+        # The SIF stay in escrow until the session has taken place.
+        raise ConflictError(
+            _("The session is planned for later; confirm it after it took place."), code="session_not_held_yet"
+        )
     _settle(session, booking, "confirmed", booking.amount, now=now, note=labels.CONFIRMED_BY_RECEIVER)
     return booking
 
 
 def dispute(session, *, member: Member, booking_id: int, reason: object, now: datetime) -> AdviceBooking:
     """The receiver objects to a claim before its deadline; a coordinator will settle it."""
-    booking = _as_party(session, booking_id, member, role="receiver", now=now)
+    booking = as_party(session, booking_id, member, role="receiver", now=now)
     reason = clean_text(reason, "reason", max_len=1000, required=True)
     BOOKING.move(booking, "disputed")
     if now >= booking.dispute_by:
@@ -349,7 +402,7 @@ def dispute(session, *, member: Member, booking_id: int, reason: object, now: da
 
 def cancel(session, *, member: Member, booking_id: int, reason: object = None, now: datetime) -> AdviceBooking:
     """Either party cancels before a claim; held SIF go back to the receiver."""
-    booking = _as_party(session, booking_id, member, role=None, now=now)
+    booking = as_party(session, booking_id, member, role=None, now=now)
     reason = clean_text(reason, "reason", max_len=900)
     held = booking.status == "booked"  # a proposed session holds no SIF yet
     BOOKING.move(booking, "cancelled")
@@ -489,7 +542,7 @@ def pay_unchallenged_claims(ctx) -> int:
 # --- access and views -----------------------------------------------------------------
 
 
-def _as_party(session, booking_id: int, member: Member, *, role: str | None, now: datetime) -> AdviceBooking:
+def as_party(session, booking_id: int, member: Member, *, role: str | None, now: datetime) -> AdviceBooking:
     """The booking if member is a party (404 otherwise) in the given role (403 otherwise)."""
     members.require_active(member)
     booking = get_booking(session, booking_id, member)
@@ -537,15 +590,18 @@ def _coordinator_ids(session, booking: AdviceBooking) -> list[int]:
 def actions_for(booking: AdviceBooking, role: str, now: datetime) -> list[str]:
     """What the viewer may do with the session now (drives the buttons and the API's hints)."""
     key = (booking.status, role)
+    early = booking.scheduled_for is not None and now < booking.scheduled_for
     if key == ("booked", "provider"):
-        early = booking.scheduled_for is not None and now < booking.scheduled_for
+        if booking.accepted_at is None:
+            return ["accept", "decline"]
         return ["cancel"] if early else ["claim", "cancel"]
+    if key == ("booked", "receiver"):
+        return ["cancel"] if early else ["confirm", "cancel"]
     if key == ("claimed", "receiver"):
         return ["confirm", "dispute"] if now < booking.dispute_by else ["confirm"]
     return {
-        ("proposed", "receiver"): ["accept", "cancel"],
+        ("proposed", "receiver"): ["accept", "decline"],
         ("proposed", "provider"): ["cancel"],
-        ("booked", "receiver"): ["confirm", "cancel"],
         ("disputed", "coordinator"): ["resolve"],
     }.get(key, [])
 
@@ -579,6 +635,7 @@ def booking_view(session, booking: AdviceBooking, viewer: Member, now: datetime)
         "settled_at": booking.settled_at,
         "provider_amount": booking.provider_amount,
         "refunded_amount": refunded,
+        "accepted_at": booking.accepted_at,
         "my_role": role,
         "actions": actions_for(booking, role, now),
     }

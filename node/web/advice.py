@@ -8,17 +8,18 @@ from flask_babel import lazy_gettext as _l
 
 from .. import i18n, labels
 from ..context import node_ctx
-from ..services import advice, members
+from ..services import advice, advice_feedback, members
 from ..tables import Member
 from .coordinator import COORDINATOR_PANELS
 from .member import DASHBOARD_PANELS
 from .pages import NAV_LINKS, coordinator_required, current_member, form_action, login_required
 
 bp = Blueprint("advice", __name__)
-PARTY_ACTIONS = ("accept", "confirm", "claim", "dispute", "cancel")
+PARTY_ACTIONS = ("accept", "decline", "confirm", "claim", "dispute", "cancel")
 # What the page says when a party's action on a session is done.
 DONE = {
     "accept": _l("Session accepted; %(amount)s are held in escrow until it is settled."),
+    "decline": _l("Session declined; any SIF held for it went back to the receiver."),
     "confirm": _l("Session confirmed; the provider is paid %(amount)s."),
     "claim": _l("Session claimed; unless the receiver disputes it by %(dispute_by)s, you are paid %(amount)s."),
     "dispute": _l("Session disputed; a coordinator will settle it."),
@@ -87,9 +88,11 @@ def listing(listing_id: int):
         found = advice.get_listing(s, listing_id, me)
         view = advice.listing_view(found, s.get(Member, found.member_id))
         mine = [b for b in advice.my_bookings(s, me.id) if b.listing_id == found.id]
+        feedback = advice_feedback.as_adviser(s, found.member_id, limit=0)
     return render_template(
         "advice_listing.html",
         listing=view,
+        feedback=feedback,
         is_author=found.member_id == me.id,
         my_sessions=len(mine),
         max_hours=advice.MAX_HOURS,
@@ -109,11 +112,14 @@ def book(listing_id: int):
     }
     with ctx.db.write() as s:
         booking = advice.book(s, ctx.settings, member=_me(s), listing_id=listing_id, data=data, now=ctx.now())
+        booking_adviser = s.get(Member, booking.provider_id).display_name
     if booking.status == "booked":
         flash(
             _(
-                "Booked: %(amount)s are held in escrow until the session is settled.",
+                "Booked: %(amount)s are held in escrow until the session has taken place; %(name)s will accept "
+                "or decline it.",
                 amount=labels.amount(booking.amount),
+                name=booking_adviser,
             ),
             "info",
         )
@@ -139,7 +145,10 @@ def sessions():
     ctx = node_ctx()
     with ctx.db.read() as s:
         me = _me(s)
-        views = [advice.booking_view(s, b, me, ctx.now()) for b in advice.my_bookings(s, me.id)]
+        views = [
+            {**advice.booking_view(s, b, me, ctx.now()), "feedback": advice_feedback.of_booking(s, b, me)}
+            for b in advice.my_bookings(s, me.id)
+        ]
     return render_template("advice_sessions.html", bookings=views)
 
 
@@ -150,14 +159,32 @@ def act(booking_id: int, action: str):
     if action not in PARTY_ACTIONS:
         abort(404)
     ctx = node_ctx()
-    kwargs = {"reason": request.form.get("reason", "")} if action in ("dispute", "cancel") else {}
+    kwargs = {"reason": request.form.get("reason", "")} if action in ("dispute", "cancel", "decline") else {}
     with ctx.db.write() as s:
+        me = _me(s)
         if action == "claim":
-            booking = advice.claim(s, ctx.settings, member=_me(s), booking_id=booking_id, now=ctx.now())
+            booking = advice.claim(s, ctx.settings, member=me, booking_id=booking_id, now=ctx.now())
         else:
-            booking = getattr(advice, action)(s, member=_me(s), booking_id=booking_id, now=ctx.now(), **kwargs)
+            booking = getattr(advice, action)(s, member=me, booking_id=booking_id, now=ctx.now(), **kwargs)
         amount, dispute_by = booking.amount, booking.dispute_by
-    flash(str(DONE[action]) % {"amount": labels.amount(amount), "dispute_by": i18n.datetime_filter(dispute_by)}, "info")
+        adviser_accepted = action == "accept" and booking.provider_id == me.id
+    if adviser_accepted:
+        flash(_("Booking accepted; the receiver's SIF stay in escrow until the session has taken place."), "info")
+    else:
+        values = {"amount": labels.amount(amount), "dispute_by": i18n.datetime_filter(dispute_by)}
+        flash(str(DONE[action]) % values, "info")
+    return redirect(url_for("advice.sessions"), 303)
+
+
+@bp.post("/advice/bookings/<int:booking_id>/feedback")
+@login_required
+@form_action("advice.sessions")
+def feedback(booking_id: int):
+    ctx = node_ctx()
+    data = {"rating": _int(request.form.get("rating")), "comment": request.form.get("comment", "")}
+    with ctx.db.write() as s:
+        advice_feedback.give(s, member=_me(s), booking_id=booking_id, data=data, now=ctx.now())
+    flash(_("Thank you: your feedback is saved."), "info")
     return redirect(url_for("advice.sessions"), 303)
 
 
@@ -192,10 +219,13 @@ def dashboard_panel(session, member: Member) -> tuple[str, str, dict]:
     views = [
         advice.booking_view(session, b, member, now) for b in advice.my_bookings(session, member.id, open_only=True)
     ]
+    for view in views:
+        view["waits_for_me"] = bool(view["actions"]) and view["actions"] != ["cancel"]
+    views.sort(key=lambda v: not v["waits_for_me"])  # what needs the member first; the sort is stable
     return (
         _("Advice sessions"),
         "advice_dashboard_panel.html",
-        {"bookings": views, "waiting": sum(1 for v in views if v["actions"] and v["actions"] != ["cancel"])},
+        {"bookings": views, "waiting": sum(1 for v in views if v["waits_for_me"])},
     )
 
 

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..context import node_ctx
-from ..services import directory, members, messages
+from ..services import advice_feedback, directory, members, messages
 from ..tables import Member
 from .member import DASHBOARD_PANELS
 from .pages import NAV_LINKS, current_member, form_action, login_required
@@ -59,9 +59,11 @@ def profile(handle: str):
         view = directory.public_view(member, ctx.settings.node_id)
         you_blocked = messages.is_blocked(s, me.id, member.id)
         thread = messages.thread_between(s, me.id, member.id)
+        feedback = advice_feedback.as_adviser(s, member.id)
     return render_template(
         "member_profile.html",
         person=view,
+        feedback=feedback,
         own=member.id == me.id,
         you_blocked=you_blocked,
         thread_id=thread.id if thread else None,

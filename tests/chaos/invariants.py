@@ -18,7 +18,7 @@ from pathlib import Path
 
 from protocol import Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, check_chain, keys_before, parse_json
 
-FINAL_BOOKINGS = ("confirmed", "paid", "refunded", "cancelled", "split")
+FINAL_BOOKINGS = ("confirmed", "paid", "refunded", "cancelled", "declined", "split")
 FINAL_PROPOSALS = ("completed", "withdrawn", "closed")
 OPEN_INVITATIONS = ("invited", "accepted")
 ROUNDS_NOT_OVER = ("collecting", "computed", "proposed", "certified", "undelivered")

@@ -195,6 +195,10 @@ def run_advice_step(r: Runner, a: dict) -> str:
     if state.status_code != 200:
         return outcome_of(state)
     status, d, amount = state.json()["status"], a["draw"], state.json()["amount"]
+    if status == "booked" and state.json()["accepted_at"] is None and 0.6 <= d < 0.75:
+        # the adviser answers a booking: declining returns the held SIF, accepting moves none
+        action, body = ("decline", {"reason": "not that week"}) if d < 0.67 else ("accept", {})
+        return outcome_of(r.call("advice_step", provider, "POST", f"/advice/bookings/{booking_id}/{action}", body))
     if status == "booked":
         if d < 0.35:
             who, action = receiver, "confirm"

@@ -17,7 +17,7 @@ from tests.conftest import balance_of
 
 DAY = 24 * 3600
 API = "/api/v1"
-FINAL = ("confirmed", "paid", "refunded", "cancelled", "split")
+FINAL = ("confirmed", "paid", "refunded", "cancelled", "declined", "split")
 
 
 # --- helpers shared by the advice test files -------------------------------------------
@@ -362,7 +362,7 @@ def test_openapi_documents_every_advice_route(client):
     }
     expected |= {
         (f"/api/v1/advice/bookings/{{booking_id}}/{a}", "post")
-        for a in ("accept", "confirm", "claim", "dispute", "cancel")
+        for a in ("accept", "decline", "confirm", "claim", "dispute", "cancel", "feedback")
     }
     assert advice_ops == expected
     book_op = doc["paths"]["/api/v1/advice/listings/{listing_id}/book"]["post"]

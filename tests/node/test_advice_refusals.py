@@ -107,7 +107,7 @@ def test_wrong_party_and_wrong_state_are_refused(client, ctx, people, claimed, b
     base = f"{API}/advice/bookings/{claimed}"
     refused(client, ctx, "POST", f"{base}/confirm", a, {}, 403, "not_receiver")
     refused(client, ctx, "POST", f"{base}/dispute", a, {"reason": "no"}, 403, "not_receiver")
-    refused(client, ctx, "POST", f"{base}/accept", a, {}, 403, "not_receiver")
+    refused(client, ctx, "POST", f"{base}/accept", a, {}, 409, "already_accepted")  # claiming it was agreeing
     refused(client, ctx, "POST", f"{base}/claim", b, {}, 403, "not_provider")
     refused(client, ctx, "POST", f"{base}/claim", a, {}, 409, "illegal_transition")
     refused(client, ctx, "POST", f"{base}/cancel", b, {}, 409, "illegal_transition")
@@ -170,6 +170,7 @@ def test_provider_claims_only_after_the_scheduled_time(client, ctx, clock, peopl
     when = (START + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     booking = book(client, b, post_listing(client, a), scheduled_for=when)
     assert booking["scheduled_for"] == when
+    act(client, a, booking["id"], "accept")
     assert client.get(f"{API}/advice/bookings/{booking['id']}", headers=a).json["actions"] == ["cancel"]
     refused(client, ctx, "POST", f"{API}/advice/bookings/{booking['id']}/claim", a, {}, 409, "session_not_held_yet")
     clock.advance(2 * DAY)

@@ -67,6 +67,9 @@ def test_offer_book_claim_dispute_settle_through_the_forms(app, ctx, clock, make
         "2026-03-03T14:00:00+00:00",
     )
     assert (balance_of(ctx, bert), escrow_of(ctx, booking.id)) == (4, 6)
+    # the adviser accepts the booking first
+    r = web_a.post(f"/advice/bookings/{booking.id}/accept", data={"csrf_token": csrf(web_a, "/advice/sessions")})
+    assert r.status_code == 303 and _booking(ctx, booking.id).accepted_at is not None
     # the provider sees only Cancel until the session's time, then Claim (dashboard panel too)
     claim_url = f"/advice/bookings/{booking.id}/claim"
     assert claim_url not in web_a.get("/advice/sessions").get_data(as_text=True)

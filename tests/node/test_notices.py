@@ -43,7 +43,13 @@ def test_a_booking_is_stored_as_kind_and_params_and_mailed_in_the_providers_lang
     book(client, token_for(bert), listing_id, scheduled_for="2026-03-03T14:00:00Z")
     [note] = rows(ctx, "advice_booked")
     assert (note.member_id, note.subject, note.body) == (anna.id, "", "")
-    assert note.params == {"receiver": "Bert", "hours": 1, "amount": 1, "scheduled_for": "2026-03-03T14:00:00Z"}
+    assert note.params == {
+        "receiver": "Bert",
+        "hours": 1,
+        "amount": 1,
+        "scheduled_for": "2026-03-03T14:00:00Z",
+        "ask": True,  # a booking of an offer waits for the adviser's yes
+    }
     [mail] = mails(ctx).values()
     assert mail["To"] == "anna@example.org" and mail["Content-Language"] == "de"
     assert mail["Subject"] == "[SIF node] Bert hat ein Beratungsgespräch gebucht"
