@@ -89,7 +89,7 @@ def test_the_receiver_declines_a_helpers_proposal_and_nothing_moves(client, ctx,
 
 
 def test_sif_stay_in_escrow_until_the_planned_time(client, ctx, clock, people, books):
-    (anna, a), (bert, b) = people["anna"], people["bert"]
+    (anna, a), (_bert, b) = people["anna"], people["bert"]
     when = ctx.now() + timedelta(days=2)
     booking = book(client, b, post_listing(client, a), hours=1, scheduled_for=iso(when))
     act(client, a, booking["id"], "accept")
@@ -105,7 +105,7 @@ def test_sif_stay_in_escrow_until_the_planned_time(client, ctx, clock, people, b
 
 
 def test_feedback_once_per_party_after_the_session_and_on_the_advisers_profile(app, client, ctx, people):
-    (anna, a), (bert, b), (_carl, c) = people["anna"], people["bert"], people["carl"]
+    (anna, a), (_bert, b), (_carl, c) = people["anna"], people["bert"], people["carl"]
     listing_id = post_listing(client, a)
     booking = book(client, b, listing_id)
     url = f"{API}/advice/bookings/{booking['id']}/feedback"
@@ -133,7 +133,7 @@ def test_feedback_once_per_party_after_the_session_and_on_the_advisers_profile(a
 
 
 def test_the_sessions_page_offers_accept_decline_and_feedback(app, client, ctx, people, books):
-    (anna, a), (bert, b) = people["anna"], people["bert"]
+    (_anna, a), (bert, b) = people["anna"], people["bert"]
     booking = book(client, b, post_listing(client, a), hours=2)
     web = app.test_client()
     login(web, "anna@example.org")
