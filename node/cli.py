@@ -92,9 +92,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     app = create_app(settings=settings)
     if settings.scheduler == "inprocess":
         start_scheduler(app)
-    from werkzeug.serving import run_simple
+    from .devserver import serve
 
-    run_simple(settings.host, settings.port, app, threaded=True, use_reloader=False)
+    serve(app, settings.host, settings.port)
+    if "sifnet_federation" in app.extensions:  # interrupted: its delivery thread and connections to peers
+        app.extensions["sifnet_federation"].stop()
     return 0
 
 

@@ -55,14 +55,14 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from werkzeug.serving import run_simple
+    from node.devserver import serve
 
     from .app import create_app, stop
 
     settings = _settings(args)
     app = create_app(settings=settings, start_poller=True)
     try:
-        run_simple(settings.host, settings.port, app, threaded=True, use_reloader=False)
+        serve(app, settings.host, settings.port)
     finally:
         stop(app)
     return 0
