@@ -2,6 +2,8 @@
 
 No HTTP call happens inside a database transaction. Delivery never gives up: a peer that is
 away for days gets everything once it is back (the delay between tries is capped, not the tries).
+Batches go over the peer's kept-alive connections (federation/connections.py); a connection that
+breaks before the answer is tried once more before the attempt counts as failed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import timedelta
 import requests
 
 from . import channels
+from .connections import send_signed
 from .httpsig import sign_request
 from .identity import INBOX_PATH
 from .tables import ChannelEntry, Peer
@@ -26,9 +29,8 @@ class DeliveryError(Exception):
     """A delivery attempt failed; the entries stay queued."""
 
 
-def deliver(fed, peer_id: str, *, http: requests.Session | None = None, max_rounds: int = 50) -> int:
+def deliver(fed, peer_id: str, *, max_rounds: int = 50) -> int:
     """Send every unacknowledged entry to a peer, in batches. Returns how many the peer confirmed."""
-    http = http or fed.http
     confirmed = 0
     with fed.peer_lock(peer_id):
         for _ in range(max_rounds):
@@ -42,7 +44,7 @@ def deliver(fed, peer_id: str, *, http: requests.Session | None = None, max_roun
             if not batch:
                 return confirmed
             try:
-                receipt = _post_batch(fed, peer, batch, key, http)
+                receipt = _post_batch(fed, peer, batch, key)
             except DeliveryError as exc:
                 _record_failure(fed, peer_id, str(exc))
                 return confirmed
@@ -58,15 +60,21 @@ def deliver(fed, peer_id: str, *, http: requests.Session | None = None, max_roun
     return confirmed
 
 
-def _post_batch(fed, peer: Peer, batch: list[ChannelEntry], key, http: requests.Session) -> dict:
+def _post_batch(fed, peer: Peer, batch: list[ChannelEntry], key) -> dict:
     # Stored envelopes are canonical JSON already: join them as they are instead of parsing them again.
     body = b'{"entries":[' + b",".join(e.envelope.encode() for e in batch) + b"]}"
     url = peer.base_url.rstrip("/") + INBOX_PATH
-    headers = sign_request(
-        method="POST", url=url, body=body, from_node=fed.node_id, to_node=peer.node_id, key=key, now=fed.ctx.now()
-    )
+
+    def signed_headers() -> dict[str, str]:
+        now = fed.ctx.now()
+        return sign_request(
+            method="POST", url=url, body=body, from_node=fed.node_id, to_node=peer.node_id, key=key, now=now
+        )
+
     try:
-        response = http.post(url, data=body, headers=headers, timeout=fed.timeout)
+        # A batch may be sent twice (a broken connection's retry, two processes delivering): the peer
+        # applies each entry once by its seq and acknowledges one it already has, so nothing applies twice.
+        response = send_signed(fed.http_for(peer), "POST", url, body, signed_headers, timeout=fed.timeout)
     except requests.RequestException as exc:
         raise DeliveryError(f"{exc.__class__.__name__}: {exc}") from None
     if response.status_code != 200:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from node.tables import Member
 
 from . import refusal
+from .connections import send_signed
 from .httpsig import sign_request
 from .inbox import authenticate
 from .tables import Peer
@@ -89,11 +90,14 @@ class PayeeChecks:
             key = fed.request_key_for(session, node_id)
             base_url = peer.base_url
         url = base_url.rstrip("/") + PAYEES_PATH + handle
-        headers = sign_request(
-            method="GET", url=url, body=b"", from_node=fed.node_id, to_node=node_id, key=key, now=fed.ctx.now()
-        )
+
+        def signed_headers() -> dict[str, str]:
+            own, now = fed.node_id, fed.ctx.now()
+            return sign_request(method="GET", url=url, body=b"", from_node=own, to_node=node_id, key=key, now=now)
+
         try:
-            response = fed.http.get(url, headers=headers, timeout=ASK_TIMEOUT)
+            http = fed.connections.session(node_id, base_url)
+            response = send_signed(http, "GET", url, b"", signed_headers, timeout=ASK_TIMEOUT)
             data = response.json() if response.status_code == 200 else None
         except (requests.RequestException, ValueError):
             return None

@@ -128,7 +128,7 @@ class NodeCoordinator(Coordinator):
                 return {"error": {"code": "peer_not_active", "message": f"{node_id} is not an active peer"}}
             key = fed.request_key_for(session, node_id)
         return post_signed(
-            fed.http,
+            fed.http_for(peer),
             peer.base_url.rstrip("/") + SETTLEMENT_PATH,
             env,
             from_node=fed.node_id,

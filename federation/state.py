@@ -1,4 +1,4 @@
-"""The per-app federation object: identity, HTTP session, delivery kicker and per-peer locks."""
+"""The per-app federation object: identity, connections to peers, delivery kicker and per-peer locks."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import threading
 from contextlib import contextmanager
 from datetime import timedelta
 
-import requests
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from node.registry import Registry
 from protocol import SigningKey, parse_json
 
+from .connections import PeerConnections
 from .identity import Identity
 from .tables import ChannelEntry
 
@@ -42,7 +42,7 @@ class Federation:
         self.ctx = ctx
         self.node_id = ctx.settings.node_id
         self.identity = Identity(ctx)
-        self.http = requests.Session()
+        self.connections = PeerConnections()
         self.timeout = 10.0
         self.max_skew = timedelta(seconds=ctx.settings.fed_max_skew_seconds)
         self.max_age = timedelta(seconds=ctx.settings.fed_max_age_seconds)
@@ -56,6 +56,10 @@ class Federation:
         self.settlement_handlers: Registry = Registry("settlement message type")
         self.payee_resolvers: Registry = Registry("payee resolver")
         _install_commit_listener()
+
+    def http_for(self, peer):
+        """The session (kept-alive connections) for requests to this peer (a Peer row: its id and base URL)."""
+        return self.connections.session(peer.node_id, peer.base_url)
 
     @contextmanager
     def peer_lock(self, peer_id: str):
@@ -107,8 +111,10 @@ class Federation:
         return self.identity.current_key()
 
     def stop(self) -> None:
+        """Stop the delivery thread and close the connections to peers."""
         if self.kicker is not None:
             self.kicker.stop()
+        self.connections.close()
 
 
 def _install_commit_listener() -> None:

@@ -2,15 +2,18 @@
 
 The chaos tests use these to send what a correct node never sends: a transfer under an id it
 already used, and a review invitation with far-future deadlines. The receiving node must
-answer each exactly once and keep every invariant.
+answer each exactly once and keep every invariant. One more hook counts, per peer, the federation
+requests this node answered and the connections (client ports) they came over, so a test can see
+connections kept alive.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
 
 from node.api.base import json_body
@@ -127,6 +130,35 @@ def far_invite():
     return jsonify({"invite_id": invite_id, "peer": reviewer.peer_id}), 201
 
 
+class ConnectionsSeen:
+    """Per sending peer, the federation requests this process answered and the client ports they came from."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[int, set[str]]] = {}
+
+    def note(self) -> None:
+        sender = request.headers.get("Sifnet-From")
+        if not sender or not request.path.startswith("/federation/v1/"):
+            return
+        client = f"{request.environ.get('REMOTE_ADDR')}:{request.environ.get('REMOTE_PORT')}"
+        with self._lock:
+            count, clients = self._seen.get(sender, (0, set()))
+            self._seen[sender] = (count + 1, clients | {client})
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {peer: {"requests": n, "connections": len(c)} for peer, (n, c) in self._seen.items()}
+
+
+@bp.get("/connections")
+def connections():
+    """Per peer, the federation requests it sent here and over how many connections (keep-alive tests)."""
+    return jsonify({"peers": current_app.extensions["sifnet_connections_seen"].counts()})
+
+
 def register(app) -> None:
     if app.extensions["sifnet"].settings.allow_clock_control:
         app.register_blueprint(bp)
+        seen = app.extensions["sifnet_connections_seen"] = ConnectionsSeen()
+        app.before_request(seen.note)

@@ -1,11 +1,15 @@
-"""Delivery in-process, the peer's HTTP answers played by `responses`: backoff, cap, acknowledgement, resend."""
+"""Delivery in-process, the peer's HTTP answers played by `responses`: backoff, cap, acknowledgement, resend,
+the one retry of a broken connection."""
 
 from __future__ import annotations
 
 import json
+from http.client import RemoteDisconnected
 
 import pytest
+import requests
 import responses
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from federation import channels, delivery, peers
 from federation.tables import Peer
@@ -119,3 +123,49 @@ def test_suspended_peer_gets_nothing(fed_app):
     with responses.RequestsMock() as mock:  # any HTTP call would fail this test
         assert delivery.deliver(fed_app.extensions["sifnet_federation"], "hu") == 0
         assert len(mock.calls) == 0
+
+
+def _aborted() -> requests.ConnectionError:
+    """What requests raises when a connection closes before any answer (a kept-alive one the peer just closed)."""
+    return requests.ConnectionError(ProtocolError("Connection aborted.", RemoteDisconnected("closed")))
+
+
+def _refused() -> requests.ConnectionError:
+    """What requests raises when no connection could be made."""
+    url = f"{PEER_URL}/federation/v1/inbox"
+    return requests.ConnectionError(MaxRetryError(None, url, NewConnectionError(None, "Connection refused")))
+
+
+@responses.activate
+def test_a_broken_connection_is_tried_once_more_signed_afresh_and_is_no_failure(fed_app):
+    _append(fed_app, 2)
+    nonces = []
+
+    def inbox(request):
+        nonces.append(request.headers["Signature-Input"].split('nonce="')[1].split('"')[0])
+        if len(nonces) == 1:
+            raise _aborted()
+        return 200, {}, json.dumps({"received_through": 2, "last_hash": "h2"})
+
+    responses.add_callback(responses.POST, f"{PEER_URL}/federation/v1/inbox", callback=inbox)
+    assert delivery.deliver(fed_app.extensions["sifnet_federation"], "hu") == 2
+    assert len(nonces) == 2 and nonces[0] != nonces[1]  # the same batch, under a new request signature
+    peer = _peer(fed_app)
+    assert (peer.failures, peer.last_error) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("errors", "tries"),
+    [([_aborted(), _aborted()], 2), ([_refused()], 1)],
+    ids=["broken-twice", "refused"],
+)
+@responses.activate
+def test_a_second_break_or_a_refused_connection_is_a_failure(fed_app, errors, tries):
+    _append(fed_app, 1)
+    for error in errors:
+        responses.post(f"{PEER_URL}/federation/v1/inbox", body=error)
+    responses.post(f"{PEER_URL}/federation/v1/inbox", json={"received_through": 1, "last_hash": "h1"})
+    assert delivery.deliver(fed_app.extensions["sifnet_federation"], "hu") == 0
+    assert len(responses.calls) == tries
+    peer = _peer(fed_app)
+    assert peer.failures == 1 and "ConnectionError" in peer.last_error
