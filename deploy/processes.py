@@ -29,6 +29,8 @@ PASSWORD = "correct horse battery"  # of the coordinator and the members these h
 COORDINATOR_EMAIL = "coordinator@example.org"
 # Password hashing for throw-away nodes and apps: cheap, since nothing there needs protecting.
 FAST_ARGON2: dict[str, Any] = {"argon2_memory_kib": 1024, "argon2_time_cost": 1}
+# How long gunicorn keeps an idle connection open, as the systemd unit and the container entry point say.
+GUNICORN_KEEP_ALIVE_SECONDS = 75
 _LIVE: set[Process] = set()  # started and not reaped: killed when the interpreter exits
 
 
@@ -403,10 +405,13 @@ def node_env(node: NodeProcess, extra: Mapping[str, Any] | None = None) -> dict[
 
 
 def gunicorn(node: NodeProcess, *, workers: int, threads: int = 1, env: Mapping[str, str] | None = None) -> Process:
-    """Serve an initialised node with gunicorn on its port, logging to gunicorn.log (not started)."""
+    """Serve an initialised node with gunicorn on its port, logging to gunicorn.log (not started).
+
+    With threads > 1 (gthread workers) connections are kept open as in deploy/systemd/sifnet-web.service.
+    """
     exe = Path(sys.executable).with_name("gunicorn")
     cmd = [str(exe), "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{node.port}"]
-    cmd += ["--graceful-timeout", "10", "node.wsgi:app"]
+    cmd += ["--keep-alive", str(GUNICORN_KEEP_ALIVE_SECONDS), "--graceful-timeout", "10", "node.wsgi:app"]
     return Process(f"gunicorn {node.node_id}", cmd, {**node_env(node), **(env or {})}, node.data_dir / "gunicorn.log")
 
 

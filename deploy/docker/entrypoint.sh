@@ -11,7 +11,9 @@ case "${1:-web}" in
     sifnet node upgrade
     # Shared with the worker container (same volume); counters of earlier processes stay in the sums.
     mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-    exec gunicorn --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-2}" --bind 0.0.0.0:8000 \
+    # Peers keep their connections to this node open (gthread workers: --threads 2 or more); --keep-alive 75
+    # lets a connection wait between a peer's deliveries, and outlasts a proxy's 60 s as in the systemd unit.
+    exec gunicorn --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-2}" --keep-alive 75 --bind 0.0.0.0:8000 \
       --graceful-timeout 30 node.wsgi:app
     ;;
   worker)

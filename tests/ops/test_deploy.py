@@ -130,3 +130,32 @@ def test_nginx_example_keeps_the_signed_target_uri():
     for header in ("X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-For"):
         assert f"proxy_set_header {header}" in conf
     assert "rewrite" not in conf.replace("no rewrite", "")
+
+
+def _seconds(text: str) -> int:
+    return int(text.removesuffix("s"))
+
+
+def test_gunicorn_keeps_connections_open_longer_than_nginx_does():
+    from deploy.processes import GUNICORN_KEEP_ALIVE_SECONDS
+
+    conf = (DEPLOY / "nginx" / "sifnet.conf").read_text()
+    upstream = re.search(r"upstream sifnet_node \{(.*?)\}", conf, re.S).group(1)
+    assert re.search(r"^\s*keepalive \d+;", upstream, re.M), "nginx keeps no idle connection to gunicorn"
+    nginx_idle = _seconds(re.search(r"keepalive_timeout (\d+s?);", upstream).group(1))
+    # Upstream keep-alive needs HTTP/1.1 and an empty Connection header wherever nginx proxies to the node.
+    locations = re.findall(r"location [^{]*\{(.*?)\}", conf, re.S)
+    proxied = [body for body in locations if "proxy_pass" in body]
+    assert proxied and all(
+        "proxy_http_version 1.1;" in body and 'proxy_set_header Connection "";' in body for body in proxied
+    )
+    commands = {
+        "systemd": (DEPLOY / "systemd" / "sifnet-web.service").read_text().replace("\\\n", " "),
+        "container": (DEPLOY / "docker" / "entrypoint.sh").read_text().replace("\\\n", " "),
+    }
+    for where, text in commands.items():
+        command = re.search(r"gunicorn (--workers .*?) node\.wsgi:app", text).group(1)
+        keep_alive = int(re.search(r"--keep-alive (\d+)", command).group(1))
+        assert keep_alive == GUNICORN_KEEP_ALIVE_SECONDS > nginx_idle, where
+        threads = re.search(r"--threads \"?(?:\$\{WEB_THREADS:-)?(\d+)", command).group(1)
+        assert int(threads) >= 2, f"{where}: sync workers (one thread) close every connection"
