@@ -115,7 +115,7 @@ class _Answer:
         self.reset()
 
     def reset(self) -> None:
-        self.status: str | None = None
+        self.status_line: str | None = None
         self.headers: list[tuple[str, str]] | None = None
         self.status_sent = False
         self.chunked = False
@@ -142,11 +142,11 @@ class _Answer:
                 exc_info = None
         elif self.headers is not None:
             raise AssertionError("Headers already set")
-        self.status, self.headers = status, headers
+        self.status_line, self.headers = status, headers
         return self.write
 
     def write(self, data: bytes) -> None:
-        assert self.status is not None and self.headers is not None, "write() before start_response"
+        assert self.status_line is not None and self.headers is not None, "write() before start_response"
         if not self.status_sent:
             self._send_head()
         if data:
@@ -155,7 +155,7 @@ class _Answer:
 
     def _send_head(self) -> None:
         handler = self.handler
-        code, _, reason = self.status.partition(" ")
+        code, _, reason = self.status_line.partition(" ")
         handler.send_response(int(code), reason)
         names = set()
         for name, value in self.headers:
