@@ -19,7 +19,7 @@ from node.errors import ForbiddenError
 from node.tables import AdviceListing, Member
 from protocol import Envelope
 
-from . import advice_offers, incoming_advice, remote_advice
+from . import advice_money, advice_offers, incoming_advice, remote_advice
 from .tables import CrossBorderTransfer, Peer, RemoteBooking
 
 OPEN = ("booked", "accepted", "claimed", "disputed")
@@ -136,7 +136,7 @@ def _payment(session, row: RemoteBooking) -> str | None:
     direction = "out" if row.side == "booker" else "in"
     status = session.scalars(
         select(CrossBorderTransfer.status).where(
-            CrossBorderTransfer.transfer_id == remote_advice.payment_transfer_id(row.booking_ref),
+            CrossBorderTransfer.transfer_id == advice_money.payment_transfer_id(row.booking_ref),
             CrossBorderTransfer.direction == direction,
             CrossBorderTransfer.peer_id == row.peer_id,
         )
@@ -145,13 +145,12 @@ def _payment(session, row: RemoteBooking) -> str | None:
 
 
 def sessions_of(session, member: Member, now: datetime, *, open_only: bool = False) -> list[dict]:
-    """The member's bookings abroad on either side, newest first, with no feedback (it stays local)."""
+    """The member's bookings abroad on either side, newest first."""
     stmt = select(RemoteBooking).where(RemoteBooking.member_id == member.id)
     if open_only:
         stmt = stmt.where(RemoteBooking.status.in_(OPEN))
     rows = session.scalars(stmt.order_by(RemoteBooking.id.desc()).limit(500)).all()
-    no_feedback = {"received": None, "given": None, "can_give": False}
-    return [{**session_view(session, row, member, now), "feedback": no_feedback} for row in rows]
+    return [session_view(session, row, member, now) for row in rows]
 
 
 def own_session(session, member: Member, session_id: int) -> RemoteBooking:

@@ -194,4 +194,3 @@ def _upsert(session, peer: Peer, records: list[dict], now: datetime) -> None:
 def active_origins(session) -> set[str]:
     """The peers whose offers the market shows now: the active ones."""
     return set(session.scalars(select(Peer.node_id).where(Peer.status == "active")).all())
-

@@ -197,8 +197,13 @@ def resolve(session_id: int):
     return redirect(url_for("coordinator.overview"), 303)
 
 
+NO_FEEDBACK = {"received": None, "given": None, "can_give": False}  # feedback stays with sessions on one node
+
+
 def _sessions(session, member: Member, now, *, open_only: bool) -> list[dict]:
-    return advice_abroad.sessions_of(session, member, now, open_only=open_only)
+    """The sessions page's and dashboard's bookings abroad."""
+    views = advice_abroad.sessions_of(session, member, now, open_only=open_only)
+    return [{**view, "feedback": NO_FEEDBACK} for view in views]
 
 
 def register(app: Flask) -> None:

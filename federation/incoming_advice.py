@@ -32,8 +32,9 @@ from node.tables import AdviceListing, Member
 from protocol import Envelope, parse_time
 
 from . import channels
+from .advice_money import TRANSFER_PREFIX
 from .labels import PEER_STATUS
-from .remote_advice import TRANSFER_PREFIX, find_booking
+from .remote_advice import find_booking
 from .tables import Peer, RemoteBooking
 from .transfers import NO_PAYEE
 

@@ -35,10 +35,8 @@ from node.services.validate import clean_choice, clean_text
 from node.tables import AdviceListing, Member
 from protocol import Envelope, format_time
 
-from . import channels
-from .peers import position_account
-from .tables import CrossBorderTransfer, Peer, RemoteBooking
-from .transfers import TRANSFER
+from . import advice_money, channels
+from .tables import Peer, RemoteBooking
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +57,7 @@ BOOKER_SIDE = lifecycle(
     refunded="",
     split="",
 )
-TRANSFER_PREFIX = "advice-"
-PAYER = "advice-session"  # the `payer` of every payment for a session: the booker's handle stays here
 OUTCOME_STATES = {"pay_provider": "paid", "refund_receiver": "refunded", "split": "split"}
-
-
-def payment_transfer_id(booking_ref: str) -> str:
-    return f"{TRANSFER_PREFIX}{booking_ref}"
 
 
 def find_booking(session, peer_id: str, booking_ref: str, side: str) -> RemoteBooking | None:
@@ -112,7 +104,7 @@ def book_offer(session, fed, *, member: Member, listing: AdviceListing, data: di
         now=now,
         legs=[
             ledger.Leg(ledger.member_account(session, member.id), -amount),
-            ledger.Leg(_escrow(session, row, now), amount),
+            ledger.Leg(advice_money.escrow(session, row, now), amount),
         ],
         ref=f"xadvice:{row.id}:hold",
         actor_id=member.id,
@@ -134,10 +126,6 @@ def book_offer(session, fed, *, member: Member, listing: AdviceListing, data: di
     return row
 
 
-def _escrow(session, row: RemoteBooking, now: datetime):
-    return ledger.open_account(session, kind="escrow", ref=f"escrow:xadvice:{row.id}", now=now, min_balance=0)
-
-
 # --- the booker and the coordinator act ------------------------------------------------------------------
 
 
@@ -155,8 +143,8 @@ def cancel(session, fed, *, member: Member, session_id: int, reason: object, now
     row = own_booking(session, member, session_id)
     reason = clean_text(reason, "reason", max_len=900)
     BOOKER_SIDE.move(row, "cancelled")
-    _release(session, fed, row, 0, now=now, actor_id=member.id)
-    _end(
+    advice_money.release(session, fed, row, 0, now=now, actor_id=member.id)
+    advice_money.end(
         row,
         labels.english(
             labels.CANCELLED_BY_WITH_REASON if reason else labels.CANCELLED_BY, handle=member.handle, reason=reason
@@ -264,69 +252,10 @@ def settle(
         now=now,
         body={"booking_id": row.booking_ref, "outcome": target, "adviser_amount": share, "note": note[:1000]},
     )
-    _release(session, fed, row, share, now=now, actor_id=actor_id)
-    _end(row, note, now)
+    advice_money.release(session, fed, row, share, now=now, actor_id=actor_id)
+    advice_money.end(row, note, now)
     params = {"booking_id": row.id, "share": share, "refunded": row.amount - share, "note": note}
     notify(session, member_id=row.member_id, kind=f"advice_{target}", params=params, now=now)
-
-
-def _end(row: RemoteBooking, resolution: str, now: datetime) -> None:
-    row.settled_at, row.resolution = now, resolution[:1000]
-
-
-def _release(session, fed, row: RemoteBooking, share: int, *, now: datetime, actor_id: int | None) -> None:
-    """Empty the escrow in one posting: `share` to our position towards the adviser's node, the rest back."""
-    rest = row.amount - share
-    legs = [ledger.Leg(_escrow(session, row, now), -row.amount)]
-    if share:
-        legs.append(ledger.Leg(position_account(session, row.peer_id, now), share))
-    if rest:
-        booker = ledger.member_account(session, row.member_id)
-        # A refund must not fail: if the booker closed their account meanwhile, the SIF retire to issuance.
-        legs.append(ledger.Leg(booker if not booker.closed else ledger.issuance_account(session, now), rest))
-    step = "pay" if not rest else "refund" if not share else "split"
-    ledger.post(
-        session,
-        kind=f"advice_abroad_{step}",
-        legs=legs,
-        now=now,
-        ref=f"xadvice:{row.id}:{step}",
-        memo=labels.english(advice.RELEASE_MEMOS[step], booking_id=row.id),
-        actor_id=actor_id,
-        check_limits=False,  # escrowed SIF must always be able to leave escrow
-    )
-    row.provider_amount = share
-    if share:
-        _pay_adviser(session, fed, row, share, now)
-
-
-def _pay_adviser(session, fed, row: RemoteBooking, share: int, now: datetime) -> None:
-    """The `transfer` that credits the adviser on their node; its row returns the SIF to the booker on a bounce."""
-    booker = session.get(Member, row.member_id)
-    row.transfer_id = payment_transfer_id(row.booking_ref)
-    memo = f"Advice session: {row.title}"[:280]
-    session.add(
-        CrossBorderTransfer(
-            transfer_id=row.transfer_id,
-            direction="out",
-            peer_id=row.peer_id,
-            local_member_id=booker.id,
-            local_handle=booker.handle,
-            remote_handle=row.adviser,
-            amount=share,
-            memo=memo,
-            status=TRANSFER.initial,
-            created_at=now,
-        )
-    )
-    channels.append(
-        session,
-        fed,
-        peer_id=row.peer_id,
-        type_name="transfer",
-        now=now,
-        body={"transfer_id": row.transfer_id, "payer": PAYER, "payee": row.adviser, "amount": share, "memo": memo},
-    )
 
 
 def pay_unchallenged_claims(ctx) -> int:
@@ -386,9 +315,9 @@ def apply_decline(session, fed, peer: Peer, env: Envelope, now: datetime) -> Non
     if row is None:
         return
     BOOKER_SIDE.move(row, "declined")
-    _release(session, fed, row, 0, now=now, actor_id=None)
+    advice_money.release(session, fed, row, 0, now=now, actor_id=None)
     reason = env.body["reason"] or env.body["reason_code"]
-    _end(row, labels.english(labels.DECLINED_BY, handle=row.adviser, reason=reason), now)
+    advice_money.end(row, labels.english(labels.DECLINED_BY, handle=row.adviser, reason=reason), now)
     notify(
         session,
         member_id=row.member_id,
@@ -425,10 +354,10 @@ def cancelled_by_adviser(session, fed, row: RemoteBooking, env: Envelope, now: d
     if row.status not in ("booked", "accepted"):
         return
     BOOKER_SIDE.move(row, "cancelled")
-    _release(session, fed, row, 0, now=now, actor_id=None)
+    advice_money.release(session, fed, row, 0, now=now, actor_id=None)
     reason = env.body["reason"]
     by = row.adviser_name or row.adviser
-    _end(
+    advice_money.end(
         row,
         labels.english(labels.CANCELLED_BY_WITH_REASON if reason else labels.CANCELLED_BY, handle=by, reason=reason),
         now,

@@ -17,7 +17,7 @@ from node import i18n
 from node.registry import Registry
 from node.services.statement import Describer, Line
 
-from .remote_advice import TRANSFER_PREFIX as ADVICE_PREFIX
+from .advice_money import TRANSFER_PREFIX as ADVICE_PREFIX
 from .remote_reviews import TRANSFER_PREFIX
 from .tables import CrossBorderTransfer, IncomingInvitation, Peer, RemoteBooking
 

@@ -58,7 +58,7 @@ NEW_LISTING = obj(
 )
 _BOOKING_PROPS = dict(
     id=integer(1),
-    listing_id=integer(1),
+    listing_id={**integer(1), "type": ["integer", "null"], "description": "null once a peer's offer is unshared"},
     listing_title=string(160),
     listing_kind=KIND,
     provider=string(64),
@@ -83,9 +83,15 @@ _BOOKING_PROPS = dict(
     my_role=string(enum=["provider", "receiver", "coordinator"]),
     actions=arr(string(enum=list(advice.ACTIONS))),
     abroad={
-        **ABROAD,
-        "description": "null for a session on this node; for one across a border the peer node and its country"
-        " (its actions are at /advice/abroad/{id})",
+        **obj(
+            ("node", "country", "payment"),
+            node=string(32),
+            country=string(2),
+            payment={"type": ["string", "null"], "enum": ["pending", "completed", "returned", None]},
+        ),
+        "type": ["object", "null"],
+        "description": "null for a session on this node; for one across a border the peer node, its country and"
+        " what became of the payment to the adviser (its actions are at /advice/abroad/{id})",
     },
 )
 BOOKING = obj(tuple(_BOOKING_PROPS), **_BOOKING_PROPS)

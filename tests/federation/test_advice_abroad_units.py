@@ -443,3 +443,37 @@ def test_the_sessions_page_lists_bookings_abroad_with_the_country_in_the_readers
 def market_id(ctx) -> int:
     with ctx.db.read() as s:
         return s.scalars(select(AdviceListing.id).where(AdviceListing.origin_node == "it")).one()
+
+
+def test_the_api_answers_bookings_abroad_as_documented_on_both_sides(app, ctx, peers, make_member, token_for):
+    from node.api.advice import BOOKING, LISTING
+    from tests.node.test_advice import conforms
+
+    apply(ctx, advice_offers.apply_snapshot, "advice_offer_snapshot", {"offers": [OFFER]})
+    lena, giulia = make_member("lena"), make_member("giulia")
+    client = app.test_client()
+    listing = client.get(f"/api/v1/advice/listings/{market_id(ctx)}", headers=token_for(lena)).json
+    conforms(listing, LISTING)
+    assert listing["abroad"] == {"node": "it", "country": "IT"}
+    booked = client.post(f"/api/v1/advice/listings/{listing['id']}/book", json={"hours": 1}, headers=token_for(lena))
+    assert booked.status_code == 201, booked.json
+    conforms(booked.json, BOOKING)
+    assert booked.json["abroad"] == {"node": "it", "country": "IT", "payment": None}
+    apply(ctx, advice_offers.apply_delta, "advice_offer_delta", {"upserts": [], "removals": ["17"]})  # unshared
+    answer = client.get(f"/api/v1/advice/abroad/{booked.json['id']}", headers=token_for(lena)).json
+    conforms(answer, BOOKING)
+    assert answer["listing_id"] is None and answer["listing_title"] == OFFER["title"]
+
+    listing_id = _offer(ctx, giulia)
+    with ctx.db.read() as s:
+        pseudonym = s.get(Member, giulia.id).pseudonym
+    _booking(ctx, listing_id, pseudonym, "api-1")
+    mine = client.get("/api/v1/advice/abroad", headers=token_for(giulia)).json["bookings"]
+    conforms({"bookings": mine}, {"type": "object", "properties": {"bookings": {"type": "array", "items": BOOKING}}})
+    assert [(b["my_role"], b["receiver_name"], b["actions"]) for b in mine] == [
+        ("provider", "Lena Huber", ["accept", "decline"])
+    ]
+    # Another member reaches neither side's booking; a booker cannot act as the adviser.
+    assert client.get(f"/api/v1/advice/abroad/{mine[0]['id']}", headers=token_for(lena)).status_code == 404
+    refused = client.post(f"/api/v1/advice/abroad/{booked.json['id']}/claim", headers=token_for(lena))
+    assert (refused.status_code, refused.json["error"]["code"]) == (403, "not_provider")
