@@ -34,7 +34,7 @@ from benchmarks.seed import FIRST, LAST, WORDS, analyze, seed_listings, seed_mem
 from deploy.processes import FAST_ARGON2  # noqa: E402
 from node.app import create_app  # noqa: E402  (needs the repo on sys.path)
 from node.clock import FixedClock  # noqa: E402
-from node.services import advice, members  # noqa: E402
+from node.services import advice_listings, members  # noqa: E402
 
 LIMIT_MS = 100.0
 START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)  # the fixed clock of the members and rows made here
@@ -104,11 +104,11 @@ def queries(rng: random.Random, tags, langs) -> list[tuple[str, str, dict]]:
         ("market: one word", "/advice/listings", {"q": rng.choice(WORDS)}),
         ("market: word prefix", "/advice/listings", {"q": rng.choice(WORDS)[:3]}),
         ("market: two words", "/advice/listings", {"q": " ".join(rng.sample(WORDS, 2))}),
-        ("market: kind+tag", "/advice/listings", {"kind": rng.choice(advice.KINDS), "tag": rng.choice(tags)}),
+        ("market: kind+tag", "/advice/listings", {"kind": rng.choice(advice_listings.KINDS), "tag": rng.choice(tags)}),
         (
             "market: words+kind+tag",
             "/advice/listings",
-            {"q": rng.choice(WORDS), "kind": rng.choice(advice.KINDS), "tag": rng.choice(tags)},
+            {"q": rng.choice(WORDS), "kind": rng.choice(advice_listings.KINDS), "tag": rng.choice(tags)},
         ),  # fmt: skip
     ]
     return out

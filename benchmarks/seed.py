@@ -4,7 +4,7 @@ from a peer node, advice listings (with their terms) and notifications.
 
 Seeding through the services would take hours at these sizes and measure the write paths, not the pages. The
 rows are what the services would write: the search terms come from the services' own functions
-(directory.terms_of, advice.listing_terms), and every posting carries its account's balance after it, the
+(directory.terms_of, advice_listings.listing_terms), and every posting carries its account's balance after it, the
 accounts' balances being the sums, so `sifnet node check-books` agrees. A module for the benchmarks, not one:
 `make bench` leaves it out.
 """
@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, func, insert, select, text, update  # noqa: E4
 
 from federation.tables import CrossBorderTransfer, Peer  # noqa: E402
 from node import notices  # noqa: E402
-from node.services import advice, directory, ledger, members  # noqa: E402
+from node.services import advice_listings, directory, ledger, members  # noqa: E402
 from node.tables import (  # noqa: E402
     Account,
     AdviceListing,
@@ -136,13 +136,15 @@ def seed_listings(ctx, count: int, rng: random.Random, authors: list[int], now: 
         rows, terms = [], []
         for n in range(start, min(start + BATCH, count)):
             listing = AdviceListing(
-                id=first + n, member_id=rng.choice(authors), kind=rng.choice(advice.KINDS),
+                id=first + n, member_id=rng.choice(authors), kind=rng.choice(advice_listings.KINDS),
                 title=" ".join(rng.sample(WORDS, rng.randint(3, 7))).capitalize(),
                 description=" ".join(rng.choices(WORDS, k=rng.randint(10, 60))),
                 tags=rng.sample(tags, rng.randint(1, 3)), rate=rng.randint(1, 5), status="open", created_at=now,
             )  # fmt: skip
             rows.append(listing.model_dump())
-            terms += [{"listing_id": listing.id, "term": t} for t in dict.fromkeys(advice.listing_terms(listing))]
+            terms += [
+                {"listing_id": listing.id, "term": t} for t in dict.fromkeys(advice_listings.listing_terms(listing))
+            ]
         with ctx.db.write() as s:
             s.execute(insert(AdviceListing.__table__), rows)
             s.execute(insert(ListingSearchTerm.__table__), terms)

@@ -41,6 +41,11 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
 
     ctx.remote_reviews = RemoteReviewHooks(fed)  # node's proposals.RemoteReviews
     reviews_web.register(app)
+    from . import advice_web
+    from .advice_abroad import RemoteAdviceHooks
+
+    ctx.remote_advice = RemoteAdviceHooks(fed)  # node's advice_listings.RemoteAdvice
+    advice_web.register(app)
     from . import test_hooks
 
     test_hooks.register(app)  # only with allow_clock_control (development and tests)

@@ -12,7 +12,20 @@ from __future__ import annotations
 
 def register_handlers(fed) -> None:
     """Fill the federation object's registries; a type registered twice is refused."""
-    from . import checkpoints, funding, incoming_reviews, keys, pools, remote_reviews, settlement, transfers
+    from . import (
+        advice_abroad,
+        advice_offers,
+        checkpoints,
+        funding,
+        incoming_advice,
+        incoming_reviews,
+        keys,
+        pools,
+        remote_advice,
+        remote_reviews,
+        settlement,
+        transfers,
+    )
 
     channel = fed.channel_handlers
     channel.add("key_rotation", keys.apply_key_rotation)
@@ -30,8 +43,18 @@ def register_handlers(fed) -> None:
     channel.add("review_accept", remote_reviews.apply_accept)
     channel.add("review_decline", remote_reviews.apply_decline)
     channel.add("review_submit", remote_reviews.apply_submit)
+    channel.add("advice_offer_snapshot", advice_offers.apply_snapshot)
+    channel.add("advice_offer_delta", advice_offers.apply_delta)
+    channel.add("advice_book", incoming_advice.apply_book)
+    channel.add("advice_dispute", incoming_advice.apply_dispute)
+    channel.add("advice_settle", incoming_advice.apply_settle)
+    channel.add("advice_accept", remote_advice.apply_accept)
+    channel.add("advice_decline", remote_advice.apply_decline)
+    channel.add("advice_claim", remote_advice.apply_claim)
+    channel.add("advice_cancel", advice_abroad.apply_cancel)  # both ways: the row's side says who cancelled
     fed.direct_handlers.add("checkpoint", checkpoints.receive_checkpoint)
     fed.settlement_handlers.add("position_statement", settlement.on_statement)
     fed.settlement_handlers.add("settlement_proposal", settlement.on_proposal)
     fed.settlement_handlers.add("settlement_certificate", settlement.apply_certificate)
     fed.payee_resolvers.add("review_bounty", incoming_reviews.review_payee)
+    fed.payee_resolvers.add("advice_session", incoming_advice.advice_payee)

@@ -1,4 +1,4 @@
-"""Federation's scheduled work: delivery retries with backoff, checkpoints, clearing rounds, pools and funding leads."""
+"""Federation's scheduled work: delivery retries, checkpoints, clearing rounds, pools, funding leads, advice abroad."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ def register_sweeps(sweeps) -> None:
         advance_clearing_rounds,
         share_reviewer_pools,
         share_funding_leads,
+        share_advice_offers,
+        pay_unchallenged_claims_abroad,
     ):
         sweeps.add(fn.__name__, fn)
 
@@ -77,3 +79,18 @@ def share_funding_leads(ctx) -> int:
 
     fed = ctx.federation
     return share_leads(fed) if fed is not None else 0
+
+
+def share_advice_offers(ctx) -> int:
+    """Send each active peer our members' network-wide advice offers: a snapshot first, then the changes."""
+    from .advice_offers import share_offers
+
+    fed = ctx.federation
+    return share_offers(fed) if fed is not None else 0
+
+
+def pay_unchallenged_claims_abroad(ctx) -> int:
+    """Pay the advisers abroad of claimed sessions our members booked once the dispute period passed."""
+    from .remote_advice import pay_unchallenged_claims
+
+    return pay_unchallenged_claims(ctx)

@@ -319,3 +319,51 @@ class IncomingInvitation(SQLModel, table=True):
     submitted_at: datetime | None = None
     helpfulness: int | None = None  # 1..5, from review_rating
     rated_at: datetime | None = None
+
+
+# --- advice across borders (federation/advice_offers.py, remote_advice.py, incoming_advice.py) ---
+
+
+class AdviceOfferShare(SQLModel, table=True):
+    """What this node last sent a peer of its network-wide advice offers, so the next delta is the difference."""
+
+    __tablename__ = "fed_advice_offer_shares"
+
+    peer_id: str = Field(primary_key=True, max_length=32)
+    records: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))  # ref -> offer
+    snapshot_at: datetime
+    sent_at: datetime
+
+
+class RemoteBooking(SQLModel, table=True):
+    """An advice session booked across a border, on either node: `side` booker (our member booked a peer's offer:
+    the escrow is here and this node decides) or adviser (a peer's member booked our member's offer)."""
+
+    __tablename__ = "fed_remote_bookings"
+    __table_args__ = (UniqueConstraint("peer_id", "booking_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    side: str = Field(max_length=8)  # booker | adviser
+    peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)
+    booking_ref: str = Field(max_length=64)  # the booker's node's id for it (on the wire)
+    member_id: int = Field(foreign_key="members.id", index=True)  # the booker here, or the adviser here
+    offer_ref: str = Field(max_length=64)
+    title: str = Field(max_length=160)
+    adviser: str = Field(max_length=64)  # the adviser's pseudonym
+    adviser_name: str = Field(default="", max_length=120)  # booker side: told once the adviser accepted
+    booker_name: str = Field(default="", max_length=120)  # adviser side: told by the booking
+    hours: int
+    rate: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    scheduled_for: datetime | None = None
+    note: str = Field(default="", max_length=1000)
+    status: str = Field(max_length=16, index=True)  # remote_advice.BOOKER_SIDE | incoming_advice.ADVISER_SIDE
+    created_at: datetime
+    accepted_at: datetime | None = None
+    claimed_at: datetime | None = None
+    dispute_by: datetime | None = None  # booker side: when an unchallenged claim is paid
+    dispute_reason: str = Field(default="", max_length=1000)
+    resolution: str = Field(default="", max_length=1000)
+    settled_at: datetime | None = None
+    provider_amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    transfer_id: str = Field(default="", max_length=64)  # booker side: the payment's cross-border transfer

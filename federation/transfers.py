@@ -240,9 +240,15 @@ def _answer_reused_id(session, fed, peer: Peer, env: Envelope, first, now: datet
     )
 
 
+# A payee resolver's answer for a transfer that is its own to resolve and pays nobody here (it is bounced).
+NO_PAYEE = object()
+
+
 def _payee(session, fed, peer: Peer, body: dict) -> Member | members.MemberRef | None:
     for resolve in fed.payee_resolvers.values():
         member = resolve(session, peer, body)
+        if member is NO_PAYEE:
+            return None
         if member is not None:
             return member
     try:  # the light lookup also keeps the payee's account for the ledger

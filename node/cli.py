@@ -194,12 +194,12 @@ def cmd_check_books(args: argparse.Namespace) -> int:
 def cmd_reindex_search(args: argparse.Namespace) -> int:
     settings = _data_dir_settings(args)
     from .app import create_app
-    from .services import advice, directory
+    from .services import advice_listings, directory
 
     ctx = create_app(settings=settings, start_delivery=False).extensions["sifnet"]
     with ctx.db.write() as s:
         listed = directory.rebuild(s)
-        listings = advice.rebuild_index(s)
+        listings = advice_listings.rebuild_index(s)
     print(f"search terms rebuilt: {listed} members listed in the directory, {listings} open listings")
     return 0
 

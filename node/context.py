@@ -14,6 +14,7 @@ from .registry import Registry
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .services.advice_listings import RemoteAdvice
     from .services.proposals import RemoteReviews
     from .services.statement import Describer
     from .sweeps import Sweep
@@ -35,6 +36,8 @@ class NodeContext:
     # object, and the hooks through which proposals reach reviewers on peer nodes.
     federation: Any = None
     remote_reviews: RemoteReviews | None = None
+    # Shows peers' shared advice offers and books them across the border (federation/remote_advice.py).
+    remote_advice: RemoteAdvice | None = None
     # Pays an address of another node: callable(session, payer=, to=, amount=, memo=, now=) -> dict, with
     # .check(address) asking the payee's node first (node/services/payments.py).
     remote_payments: Any = None

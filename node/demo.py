@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from .clock import iso
-from .services import advice, funding, ledger, members, messages, proposals, reviews
+from .services import advice, advice_listings, funding, ledger, members, messages, proposals, reviews
 from .tables import Member
 
 DEMO_PASSWORD = "sif-demo-2026"
@@ -62,7 +62,7 @@ def _seed(s, ctx, cast: dict) -> None:
     coordinator = _coordinator(s, ctx, now)
     people = {m["handle"]: _member(s, ctx, coordinator, m, now) for m in cast["members"]}
     listings = [
-        advice.create_listing(
+        advice_listings.create_listing(
             s,
             settings,
             member=people[item["who"]],

@@ -248,7 +248,7 @@ NOTICES: dict[str, Notice] = {
         ),
         about=N_("A member reported messages as abuse (coordinators)"),
     ),
-    # between nodes (federation/transfers.py, incoming_reviews.py, initiatives.py)
+    # between nodes (federation/transfers.py, incoming_reviews.py, incoming_advice.py, initiatives.py)
     "payment": Notice(
         N_("You received %(amount)s from %(payer)s"),
         N_("%(payer)s paid you %(amount)s. Memo: %(memo)s"),
@@ -272,6 +272,17 @@ NOTICES: dict[str, Notice] = {
             }
         },
         about=N_("A payment of yours to another node was returned"),
+    ),
+    "advice_booked_abroad": Notice(
+        N_("Session booked from %(country)s by %(receiver)s"),
+        N_(
+            '%(receiver)s, a member of the network in %(country)s, booked %(hours)s h of "%(title)s" (%(amount)s, '
+            "held in escrow at their node). Accept the booking on your sessions page (%(base_url)s/advice/sessions) "
+            "or decline it with a reason; once you accept, they learn your name."
+        ),
+        shown={"amount": AMOUNT, "scheduled_for": TIME, "country": COUNTRY},
+        extras=(("scheduled_for", N_("It is planned for %(scheduled_for)s.")),),
+        about=N_("A member of another country booked an advice session with you"),
     ),
     "review_invitation_abroad": Notice(
         N_("Review invitation from %(peer)s: %(title)s"),

@@ -251,12 +251,14 @@ class Posting(SQLModel, table=True):
 
 
 class AdviceListing(SQLModel, table=True):
-    """An offer ("I can advise on crowdfunding") or a request for advice."""
+    """An offer ("I can advise on crowdfunding") or a request for advice: posted by a member here, or an offer a
+    peer node shared network-wide (origin_node set, no member here; read-only, replaced by what the peer sends)."""
 
     __tablename__ = "advice_listings"
+    __table_args__ = (UniqueConstraint("origin_node", "origin_ref", name="uq_advice_listings_origin"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    member_id: int = Field(foreign_key="members.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="members.id", index=True)  # None: a peer's offer
     kind: str = Field(max_length=8)  # offer | request
     title: str = Field(max_length=160)
     description: str = Field(default="", max_length=4000)
@@ -264,6 +266,11 @@ class AdviceListing(SQLModel, table=True):
     rate: int = Field(default=1)  # SIF per hour
     status: str = Field(default="open", max_length=16)  # open | closed
     created_at: datetime
+    network_wide: bool = Field(default=False)  # the author consents to sharing this offer with peer nodes
+    origin_node: str | None = Field(default=None, max_length=32)  # the peer that shared it; None: posted here
+    origin_ref: str | None = Field(default=None, max_length=64)  # the peer's name for it (on the wire)
+    origin_country: str = Field(default="", max_length=2)
+    origin_adviser: str = Field(default="", max_length=64)  # the adviser's pseudonym on the peer
 
 
 class ListingSearchTerm(SQLModel, table=True):

@@ -107,6 +107,21 @@ FUNDING_LEAD = Obj(
     }
 )
 LEADS_PER_MESSAGE = 100
+# An advice offer a member shares network-wide, under the pseudonym of their node (never a name or handle).
+# 50 offers of the largest size (4000 characters of description, 4 bytes each in UTF-8) stay under 1 MiB.
+ADVICE_OFFER = Obj(
+    {
+        "ref": REF,
+        "title": Str(160, min_len=1),
+        "description": Str(4000),
+        "tags": TAGS,
+        "rate": Amount(),
+        "adviser": HANDLE,
+        "country": COUNTRY,
+    }
+)
+OFFERS_PER_MESSAGE = 50
+ADVICE_OUTCOMES = ("confirmed", "paid", "refunded", "split")
 # A clearing round a node applied, as reported to the directory.
 CLEARING = Obj(
     {
@@ -223,6 +238,37 @@ MESSAGE_TYPES: Mapping[str, MessageType] = _registry(
     _t(
         "funding_lead_delta",
         {"upserts": List(FUNDING_LEAD, LEADS_PER_MESSAGE), "removals": List(REF, 5000)},
+        channel=True,
+    ),
+    _t("advice_offer_snapshot", {"offers": List(ADVICE_OFFER, OFFERS_PER_MESSAGE)}, channel=True),
+    _t(
+        "advice_offer_delta",
+        {"upserts": List(ADVICE_OFFER, OFFERS_PER_MESSAGE), "removals": List(REF, 5000)},
+        channel=True,
+    ),
+    _t(
+        "advice_book",
+        {
+            "booking_id": REF,
+            "offer_ref": REF,
+            "adviser": HANDLE,
+            "booker_name": Str(120, min_len=1),
+            "hours": Int(1, 1000),
+            "rate": Amount(),
+            "amount": Amount(),
+            "scheduled_for": Optional(Time()),
+            "note": Str(1000),
+        },
+        channel=True,
+    ),
+    _t("advice_accept", {"booking_id": REF, "adviser_name": Str(120, min_len=1)}, channel=True),
+    _t("advice_decline", {"booking_id": REF, "reason_code": REASON_CODE, "reason": Str(900)}, channel=True),
+    _t("advice_claim", {"booking_id": REF}, channel=True),
+    _t("advice_cancel", {"booking_id": REF, "reason": Str(900)}, channel=True),
+    _t("advice_dispute", {"booking_id": REF, "reason": Str(1000)}, channel=True),
+    _t(
+        "advice_settle",
+        {"booking_id": REF, "outcome": Enum(ADVICE_OUTCOMES), "adviser_amount": COUNT, "note": Str(1000)},
         channel=True,
     ),
     _t(

@@ -29,6 +29,8 @@ DECLARED = {
     "node.lifecycle": ("MEMBER", "BOOKING", "LISTING", "FUNDING_LEAD", "REPORT", "PROPOSAL", "INVITATION"),
     "node.services.rounds": ("ROUND",),
     "federation.incoming_reviews": ("INCOMING",),
+    "federation.remote_advice": ("BOOKER_SIDE",),
+    "federation.incoming_advice": ("ADVISER_SIDE",),
     "federation.settlement": ("PART",),
     "federation.settlement_round": ("ROUND",),
     "federation.peers": ("PEER",),

@@ -63,6 +63,8 @@ def test_each_app_has_its_own_sweeps_in_one_order(app):
         "advance_clearing_rounds",
         "share_reviewer_pools",
         "share_funding_leads",
+        "share_advice_offers",
+        "pay_unchallenged_claims_abroad",
     ]
 
 

@@ -6,29 +6,46 @@ from flask import g, jsonify, request
 
 from ..context import node_ctx
 from ..lifecycle import BOOKING as BOOKING_STATES
-from ..services import advice, advice_feedback, members, search
-from ..tables import Member
-from .base import DATETIME, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
+from ..services import advice, advice_feedback, advice_listings, members, search
+from ..tables import AdviceBooking, Member
+from .base import BOOL, DATETIME, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
 
 api = ApiBlueprint("advice", "advice")
 
 NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
 NULL_INT = {"type": ["integer", "null"]}
 STATES = sorted(BOOKING_STATES.transitions)
-KIND = string(enum=list(advice.KINDS))
+KIND = string(enum=list(advice_listings.KINDS))
+# Where a peer's offer, or a session across a border, comes from: the peer node and its country.
+ABROAD = {**obj(("node", "country"), node=string(32), country=string(2)), "type": ["object", "null"]}
 
 LISTING = obj(
-    ("id", "kind", "title", "description", "tags", "rate", "status", "author", "author_name", "created_at"),
+    (
+        "id",
+        "kind",
+        "title",
+        "description",
+        "tags",
+        "rate",
+        "status",
+        "author",
+        "author_name",
+        "created_at",
+        "network_wide",
+        "abroad",
+    ),
     id=integer(1),
     kind=KIND,
     title=string(160),
     description=string(4000),
     tags=arr(string(64)),
-    rate=integer(1, advice.MAX_RATE),
+    rate=integer(1),
     status=string(enum=["open", "closed"]),
-    author=string(32),
-    author_name=string(120),
+    author=string(64, description="the author's handle; for an offer from abroad the adviser's pseudonym"),
+    author_name=string(120, description="the author's name; for an offer from abroad the adviser's pseudonym"),
     created_at=DATETIME,
+    network_wide={**BOOL, "description": "the author shares this offer with members of peer nodes"},
+    abroad=ABROAD,
 )
 NEW_LISTING = obj(
     ("kind", "title"),
@@ -36,19 +53,20 @@ NEW_LISTING = obj(
     title=string(160, minLength=1),
     description=string(4000),
     tags=arr(string(64), 8),
-    rate=integer(1, advice.MAX_RATE),
+    rate=integer(1, advice_listings.MAX_RATE),
+    network_wide={**BOOL, "description": "share this offer with members of peer nodes (offers only; off by default)"},
 )
 _BOOKING_PROPS = dict(
     id=integer(1),
-    listing_id=integer(1),
+    listing_id={**integer(1), "type": ["integer", "null"], "description": "null once a peer's offer is unshared"},
     listing_title=string(160),
     listing_kind=KIND,
-    provider=string(32),
+    provider=string(64),
     provider_name=string(120),
     receiver=string(32),
     receiver_name=string(120),
     hours=integer(1, advice.MAX_HOURS),
-    rate=integer(1, advice.MAX_RATE),
+    rate=integer(1),
     amount=integer(1),
     scheduled_for=NULL_TIME,
     note=string(1000),
@@ -64,6 +82,17 @@ _BOOKING_PROPS = dict(
     accepted_at=NULL_TIME,
     my_role=string(enum=["provider", "receiver", "coordinator"]),
     actions=arr(string(enum=list(advice.ACTIONS))),
+    abroad={
+        **obj(
+            ("node", "country", "payment"),
+            node=string(32),
+            country=string(2),
+            payment={"type": ["string", "null"], "enum": ["pending", "completed", "returned", None]},
+        ),
+        "type": ["object", "null"],
+        "description": "null for a session on this node; for one across a border the peer node, its country and"
+        " what became of the payment to the adviser (its actions are at /advice/abroad/{id})",
+    },
 )
 BOOKING = obj(tuple(_BOOKING_PROPS), **_BOOKING_PROPS)
 BOOK = obj(("hours",), hours=integer(1, advice.MAX_HOURS), scheduled_for=DATETIME, note=string(1000))
@@ -98,9 +127,9 @@ def _me(session) -> Member:
 def list_listings():
     ctx = node_ctx()
     args = request.args
-    limit = search.page_size(args.get("limit"), advice.PAGE)
+    limit = search.page_size(args.get("limit"), advice_listings.PAGE)
     with ctx.db.read() as session:
-        rows, next_cursor = advice.list_listings(
+        rows, next_cursor = advice_listings.list_listings(
             session,
             ctx.settings,
             kind=args.get("kind"),
@@ -108,8 +137,9 @@ def list_listings():
             q=args.get("q"),
             cursor=args.get("cursor"),
             limit=limit,
+            shown_origins=advice_listings.origins(session, ctx.remote_advice),
         )
-        listings = [advice.listing_view(listing, author) for listing, author in rows]
+        listings = [advice_listings.listing_view(listing, author) for listing, author in rows]
     return jsonify({"listings": listings, "next_cursor": next_cursor})
 
 
@@ -117,23 +147,28 @@ def list_listings():
     "/advice/listings", "POST", "Post an offer or a request for advice", body=NEW_LISTING, response=LISTING, status=201
 )
 def create_listing():
-    data = only_fields(json_body(), ("kind", "title", "description", "tags", "rate"))
+    data = only_fields(json_body(), ("kind", "title", "description", "tags", "rate", "network_wide"))
     ctx = node_ctx()
     with ctx.db.write() as session:
         me = _me(session)
-        listing = advice.create_listing(session, ctx.settings, member=me, data=data, now=ctx.now())
-        out = advice.listing_view(listing, me)
+        listing = advice_listings.create_listing(session, ctx.settings, member=me, data=data, now=ctx.now())
+        out = advice_listings.listing_view(listing, me)
     return jsonify(out), 201
 
 
 @api.route(
-    "/advice/listings/<int:listing_id>", "GET", "One listing (a closed one only for its author)", response=LISTING
+    "/advice/listings/<int:listing_id>",
+    "GET",
+    "One listing (a closed one only for its author; an offer from abroad while its node is an active peer)",
+    response=LISTING,
 )
 def get_listing(listing_id: int):
     ctx = node_ctx()
     with ctx.db.read() as session:
-        listing = advice.get_listing(session, listing_id, _me(session))
-        return jsonify(advice.listing_view(listing, session.get(Member, listing.member_id)))
+        shown = advice_listings.origins(session, ctx.remote_advice)
+        listing = advice_listings.get_listing(session, listing_id, _me(session), shown)
+        author = session.get(Member, listing.member_id) if listing.member_id is not None else None
+        return jsonify(advice_listings.listing_view(listing, author))
 
 
 @api.route(
@@ -144,15 +179,35 @@ def close_listing(listing_id: int):
     ctx = node_ctx()
     with ctx.db.write() as session:
         me = _me(session)
-        listing = advice.close_listing(session, member=me, listing_id=listing_id, now=ctx.now())
-        out = advice.listing_view(listing, me)
+        listing = advice_listings.close_listing(session, member=me, listing_id=listing_id, now=ctx.now())
+        out = advice_listings.listing_view(listing, me)
+    return jsonify(out)
+
+
+@api.route(
+    "/advice/listings/<int:listing_id>/network-wide",
+    "POST",
+    "Share your offer with members of peer nodes (under your pseudonym), or stop sharing it",
+    body=obj(("network_wide",), network_wide=BOOL),
+    response=LISTING,
+)
+def share_listing(listing_id: int):
+    data = only_fields(json_body(), ("network_wide",))
+    ctx = node_ctx()
+    with ctx.db.write() as session:
+        me = _me(session)
+        listing = advice_listings.set_network_wide(
+            session, member=me, listing_id=listing_id, network_wide=data.get("network_wide"), now=ctx.now()
+        )
+        out = advice_listings.listing_view(listing, me)
     return jsonify(out)
 
 
 @api.route(
     "/advice/listings/<int:listing_id>/book",
     "POST",
-    "Book a session on an offer (your SIF go into escrow) or propose one on a request (the author accepts and pays)",
+    "Book a session on an offer (your SIF go into escrow) or propose one on a request (the author accepts and pays);"
+    " an offer from abroad is booked across the border (`abroad` set; your name goes to the adviser's node)",
     body=BOOK,
     response=BOOKING,
     status=201,
@@ -162,8 +217,19 @@ def book(listing_id: int):
     ctx = node_ctx()
     with ctx.db.write() as session:
         me = _me(session)
-        booking = advice.book(session, ctx.settings, member=me, listing_id=listing_id, data=data, now=ctx.now())
-        out = advice.booking_view(session, booking, me, ctx.now())
+        booking = advice.book(
+            session,
+            ctx.settings,
+            member=me,
+            listing_id=listing_id,
+            data=data,
+            now=ctx.now(),
+            remote=ctx.remote_advice,
+        )
+        if isinstance(booking, AdviceBooking):
+            out = advice.booking_view(session, booking, me, ctx.now())
+        else:
+            out = ctx.remote_advice.view(session, booking, me, ctx.now())
     return jsonify(out), 201
 
 

@@ -1,4 +1,4 @@
-"""The advice exchange (time bank): listings, sessions, escrow, claims, disputes and auto-payment.
+"""The advice exchange (time bank): sessions, escrow, claims, disputes and auto-payment (listings: advice_listings).
 
 Nobody is ever charged without their own action:
 
@@ -22,25 +22,24 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from .. import labels
 from ..errors import ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError
-from ..lifecycle import BOOKING, LISTING
+from ..lifecycle import BOOKING
 from ..settings import Settings
-from ..tables import AdviceBooking, AdviceListing, ListingSearchTerm, Member
-from . import audit, ledger, members, search
+from ..tables import AdviceBooking, AdviceListing, Member
+from . import audit, ledger, members
+from .advice_listings import RemoteAdvice, whole
 from .notify import notify
-from .search import Match, TermTable
-from .validate import REQUIRED, Fields, clean_choice, clean_datetime, clean_list, clean_text, refusal, whole_number
+from .validate import clean_choice, clean_datetime, clean_text
 
 log = logging.getLogger(__name__)
 
-KINDS = ("offer", "request")
-MAX_RATE = 100  # SIF per hour; a time currency has no business with luxury rates
 MAX_HOURS = 40
 MAX_SCHEDULE_DAYS = 366
 OPEN_STATES = ("proposed", "booked", "claimed", "disputed")
@@ -49,153 +48,37 @@ ACTIONS = ("accept", "decline", "confirm", "claim", "dispute", "cancel", "resolv
 RELEASE_MEMOS = {"pay": labels.ADVICE_PAID, "refund": labels.ADVICE_REFUNDED, "split": labels.ADVICE_SPLIT}
 
 
-# What a refused number should have been, for the numbers of the advice exchange.
-RATE_RULE = _l("The rate is a whole number of %(unit)s per hour, from %(low)s to %(high)s.")
+# What a refused number should have been, for the numbers of a session.
 HOURS_RULE = _l("A session lasts a whole number of hours, from %(low)s to %(high)s.")
 SPLIT_RULE = _l("In a split the provider gets a whole number of %(unit)s, from %(low)s to %(high)s.")
-
-
-def whole(value: object, field: str, low: int, high: int, rule: object) -> int:
-    """A JSON whole number in [low, high]; strings, floats and booleans are refused with the rule."""
-    if value is None:
-        raise ValidationError(refusal(field, None, REQUIRED), code="missing_field", field=field)
-    return whole_number(value, field, low, high, message=rule, unit=labels.unit())
-
-
-# --- listings ------------------------------------------------------------------
-
-
-def create_listing(session, settings: Settings, *, member: Member, data: dict, now: datetime) -> AdviceListing:
-    """An active member posts an offer or a request."""
-    members.require_active(member)
-    fields = Fields()
-    kind = fields(clean_choice, data.get("kind"), "kind", KINDS)
-    title = fields(clean_text, data.get("title"), "title", max_len=160, required=True)
-    description = fields(clean_text, data.get("description"), "description", max_len=4000)
-    tags = fields(clean_list, data.get("tags", []), "tags", allowed=members.taxonomy(settings), max_items=8)
-    rate = fields(whole, data.get("rate", 1), "rate", 1, MAX_RATE, RATE_RULE)
-    fields.done()
-    listing = AdviceListing(
-        member_id=member.id,
-        kind=kind,
-        title=title,
-        description=description,
-        tags=tags,
-        rate=rate,
-        status=LISTING.initial,
-        created_at=now,
-    )
-    session.add(listing)
-    session.flush()
-    member.last_active_at = now
-    index_listing(session, listing)
-    return listing
-
-
-LISTING_TERMS = TermTable(ListingSearchTerm.__table__, "listing_id", ("listing_id",), descending=True)
-PAGE = 50
-
-
-def listing_terms(listing: AdviceListing) -> list[str]:
-    """What an open listing is found by: its kind, tags and the words of its title and description."""
-    found = search.words(listing.title, listing.description, limit=search.MAX_WORDS)
-    return [
-        search.EVERYTHING,
-        f"k:{listing.kind}",
-        *(f"t:{tag}" for tag in listing.tags),
-        *(search.word_term(w) for w in found),
-    ]
-
-
-def index_listing(session, listing: AdviceListing) -> None:
-    """Make an open listing findable in the market; a closed one not (same transaction as the change)."""
-    session.flush()
-    LISTING_TERMS.replace(session, listing.id, listing_terms(listing) if listing.status == "open" else [])
-
-
-def unindex_listings_of(session, member_id: int) -> None:
-    """A member who leaves: their listings drop out of the market (they stay open for their sessions' sake)."""
-    mine = select(AdviceListing.id).where(AdviceListing.member_id == member_id)
-    session.execute(delete(ListingSearchTerm).where(ListingSearchTerm.listing_id.in_(mine)))
-
-
-def rebuild_index(session) -> int:
-    """Index every listing again (after the tokenizer changed); the number findable."""
-    session.execute(delete(ListingSearchTerm))
-    count = 0
-    rows = session.execute(
-        select(AdviceListing, Member.status).join(Member, Member.id == AdviceListing.member_id)
-    ).tuples()
-    for listing, author_status in rows:
-        if listing.status == "open" and author_status == "active":
-            LISTING_TERMS.replace(session, listing.id, listing_terms(listing))
-            count += 1
-    return count
-
-
-def list_listings(
-    session,
-    settings: Settings,
-    *,
-    kind: object = None,
-    tag: object = None,
-    q: object = None,
-    cursor: object = None,
-    limit: int = PAGE,
-) -> tuple[list[tuple[AdviceListing, Member]], str]:
-    """A page of open listings of active members, newest first: of one kind, with a tag, with words of the
-    title or description (each word a prefix: "crowd" finds crowdfunding); and the next page's cursor."""
-    if isinstance(q, str) and len(q) > 200:
-        raise ValidationError(_("Please search for at most 200 characters."), code="too_long", field="q")
-    matches = search.query_words(q)
-    if kind not in (None, ""):
-        matches.append(Match(f"k:{clean_choice(kind, 'kind', KINDS)}"))
-    if tag not in (None, ""):
-        (tag,) = clean_list([tag], "tag", allowed=members.taxonomy(settings), max_items=1)
-        matches.append(Match(f"t:{tag}"))
-    after = search.decode_cursor(cursor, (int,))
-    keys, more = LISTING_TERMS.page(session, matches, after=after, limit=limit)
-    ids = [listing_id for (listing_id,) in keys]
-    found = {}
-    if ids:
-        stmt = (
-            select(AdviceListing, Member)
-            .join(Member, Member.id == AdviceListing.member_id)
-            .where(AdviceListing.id.in_(ids), AdviceListing.status == "open", Member.status == "active")
-        )
-        found = {listing.id: (listing, author) for listing, author in session.execute(stmt).tuples()}
-    rows = [found[i] for i in ids if i in found]
-    return rows, search.encode_cursor(keys[-1]) if more else ""
-
-
-def get_listing(session, listing_id: int, viewer: Member) -> AdviceListing:
-    """A listing; a closed one only for its author."""
-    listing = session.get(AdviceListing, listing_id)
-    if listing is None or (listing.status != "open" and listing.member_id != viewer.id):
-        raise NotFoundError(_("There is no such listing."), code="listing_not_found")
-    return listing
-
-
-def close_listing(session, *, member: Member, listing_id: int, now: datetime) -> AdviceListing:
-    """The author closes a listing; sessions already booked on it go on."""
-    listing = get_listing(session, listing_id, member)
-    if listing.member_id != member.id:
-        raise ForbiddenError(_("Only its author can close a listing."), code="not_author")
-    LISTING.move(listing, "closed")
-    member.last_active_at = now
-    index_listing(session, listing)
-    return listing
 
 
 # --- sessions: creating and accepting ----------------------------------------------
 
 
-def book(session, settings: Settings, *, member: Member, listing_id: int, data: dict, now: datetime) -> AdviceBooking:
-    """Book a session on an offer (pays into escrow at once) or propose one on a request."""
+def book(
+    session,
+    settings: Settings,
+    *,
+    member: Member,
+    listing_id: int,
+    data: dict,
+    now: datetime,
+    remote: RemoteAdvice | None = None,
+) -> AdviceBooking | Any:
+    """Book a session on an offer (pays into escrow at once) or propose one on a request.
+
+    An offer a peer shared is booked through `remote` (federation): the escrow is held here all the
+    same, and what comes back is federation's booking across the border, not an AdviceBooking.
+    """
     members.require_active(member)
     listing = session.get(AdviceListing, listing_id)
     if listing is None:
         raise NotFoundError(_("There is no such listing."), code="listing_not_found")
+    if listing.origin_node is not None:
+        if remote is None or listing.origin_node not in remote.active_origins(session):
+            raise NotFoundError(_("There is no such listing."), code="listing_not_found")
+        return remote.book(session, member=member, listing=listing, data=data, now=now)
     if listing.status != "open":
         raise ConflictError(_("This listing is closed."), code="listing_closed")
     if listing.member_id == member.id:
@@ -213,7 +96,7 @@ def book(session, settings: Settings, *, member: Member, listing_id: int, data: 
         receiver_id=member.id if offer else listing.member_id,
         hours=hours,
         amount=amount,
-        scheduled_for=_schedule(data.get("scheduled_for"), now),
+        scheduled_for=clean_schedule(data.get("scheduled_for"), now),
         note=clean_text(data.get("note"), "note", max_len=1000),
         status=BOOKING.initial,
         created_at=now,
@@ -234,7 +117,8 @@ def book(session, settings: Settings, *, member: Member, listing_id: int, data: 
     return booking
 
 
-def _schedule(value: object, now: datetime) -> datetime | None:
+def clean_schedule(value: object, now: datetime) -> datetime | None:
+    """When a session is planned: None, or a time within the coming year."""
     if value in (None, ""):
         return None
     when = clean_datetime(value, "scheduled_for")
@@ -451,7 +335,7 @@ def resolve(
         )
     outcome = clean_choice(outcome, "outcome", OUTCOMES)
     note = clean_text(note, "note", max_len=900, required=True)
-    share = _provider_share(outcome, booking.amount, provider_amount)
+    share = provider_share(outcome, booking.amount, provider_amount)
     target = {"pay_provider": "paid", "refund_receiver": "refunded", "split": "split"}[outcome]
     _settle(session, booking, target, share, now=now, note=f"{coordinator.handle}: {note}", actor_id=coordinator.id)
     detail = {"outcome": outcome, "provider_amount": share, "amount": booking.amount, "note": note}
@@ -459,7 +343,7 @@ def resolve(
     return booking
 
 
-def _provider_share(outcome: str, amount: int, provider_amount: object) -> int:
+def provider_share(outcome: str, amount: int, provider_amount: object) -> int:
     """How many of the held SIF a resolution gives the provider."""
     if outcome != "split":
         if provider_amount is not None:
@@ -638,20 +522,5 @@ def booking_view(session, booking: AdviceBooking, viewer: Member, now: datetime)
         "accepted_at": booking.accepted_at,
         "my_role": role,
         "actions": actions_for(booking, role, now),
-    }
-
-
-def listing_view(listing: AdviceListing, author: Member) -> dict:
-    """A listing as members see it."""
-    return {
-        "id": listing.id,
-        "kind": listing.kind,
-        "title": listing.title,
-        "description": listing.description,
-        "tags": list(listing.tags),
-        "rate": listing.rate,
-        "status": listing.status,
-        "author": author.handle,
-        "author_name": author.display_name,
-        "created_at": listing.created_at,
+        "abroad": None,
     }

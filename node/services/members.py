@@ -18,7 +18,7 @@ from ..labels import APPROVAL_NOT_REQUIRED, BALANCE_RETIRED, CREATED_BY_OPERATOR
 from ..lifecycle import MEMBER
 from ..settings import Settings
 from ..tables import Account, AdviceBooking, ApiToken, AuditEntry, Conflict, Member, Proposal, ReviewInvitation
-from . import advice, audit, directory, ledger, messages
+from . import advice_listings, audit, directory, ledger, messages
 from .notify import notify
 from .validate import Fields, clean_bool, clean_list, clean_text, refuse_unknown_fields
 
@@ -559,7 +559,7 @@ def close_account(session, *, member: Member, now: datetime) -> Member:
     session.execute(delete(ApiToken).where(ApiToken.member_id == member.id))
     audit.record(session, member.id, "account_closed", f"member:{member.id}", {}, now)
     _reindex(session, member)
-    advice.unindex_listings_of(session, member.id)
+    advice_listings.unindex_listings_of(session, member.id)
     messages.forget_blocks_of(session, member.id)
     return member
 

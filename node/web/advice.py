@@ -8,8 +8,8 @@ from flask_babel import lazy_gettext as _l
 
 from .. import i18n, labels
 from ..context import node_ctx
-from ..services import advice, advice_feedback, members
-from ..tables import Member
+from ..services import advice, advice_feedback, advice_listings, members
+from ..tables import AdviceBooking, Member
 from .coordinator import COORDINATOR_PANELS
 from .member import DASHBOARD_PANELS
 from .pages import NAV_LINKS, coordinator_required, current_member, form_action, login_required
@@ -44,8 +44,11 @@ def market():
     kind, tag, q = request.args.get("kind", ""), request.args.get("tag", ""), request.args.get("q", "")
     cursor = request.args.get("cursor", "")
     with ctx.db.read() as s:
-        rows, next_cursor = advice.list_listings(s, ctx.settings, kind=kind, tag=tag, q=q, cursor=cursor)
-        listings = [advice.listing_view(listing, author) for listing, author in rows]
+        shown = advice_listings.origins(s, ctx.remote_advice)
+        rows, next_cursor = advice_listings.list_listings(
+            s, ctx.settings, kind=kind, tag=tag, q=q, cursor=cursor, shown_origins=shown
+        )
+        listings = [advice_listings.listing_view(listing, author) for listing, author in rows]
     return render_template(
         "advice_market.html",
         listings=listings,
@@ -54,9 +57,10 @@ def market():
         q=q,
         next_cursor=next_cursor,
         first_page=not cursor,
-        kinds=advice.KINDS,
+        kinds=advice_listings.KINDS,
         taxonomy=members.taxonomy(ctx.settings),
-        max_rate=advice.MAX_RATE,
+        max_rate=advice_listings.MAX_RATE,
+        federated=ctx.remote_advice is not None,
     )
 
 
@@ -72,9 +76,10 @@ def post_listing():
         "description": form.get("description"),
         "tags": form.getlist("tags"),
         "rate": _int(form.get("rate", "1")),
+        "network_wide": form.get("network_wide") == "1",
     }
     with ctx.db.write() as s:
-        listing = advice.create_listing(s, ctx.settings, member=_me(s), data=data, now=ctx.now())
+        listing = advice_listings.create_listing(s, ctx.settings, member=_me(s), data=data, now=ctx.now())
     flash(_("Your offer is posted.") if listing.kind == "offer" else _("Your request is posted."), "info")
     return redirect(url_for("advice.listing", listing_id=listing.id), 303)
 
@@ -85,10 +90,11 @@ def listing(listing_id: int):
     ctx = node_ctx()
     with ctx.db.read() as s:
         me = _me(s)
-        found = advice.get_listing(s, listing_id, me)
-        view = advice.listing_view(found, s.get(Member, found.member_id))
+        found = advice_listings.get_listing(s, listing_id, me, advice_listings.origins(s, ctx.remote_advice))
+        author = s.get(Member, found.member_id) if found.member_id is not None else None
+        view = advice_listings.listing_view(found, author)
         mine = [b for b in advice.my_bookings(s, me.id) if b.listing_id == found.id]
-        feedback = advice_feedback.as_adviser(s, found.member_id, limit=0)
+        feedback = advice_feedback.as_adviser(s, found.member_id, limit=0) if author is not None else {"count": 0}
     return render_template(
         "advice_listing.html",
         listing=view,
@@ -96,6 +102,7 @@ def listing(listing_id: int):
         is_author=found.member_id == me.id,
         my_sessions=len(mine),
         max_hours=advice.MAX_HOURS,
+        federated=ctx.remote_advice is not None,
     )
 
 
@@ -111,9 +118,28 @@ def book(listing_id: int):
         "note": form.get("note", ""),
     }
     with ctx.db.write() as s:
-        booking = advice.book(s, ctx.settings, member=_me(s), listing_id=listing_id, data=data, now=ctx.now())
-        booking_adviser = s.get(Member, booking.provider_id).display_name
-    if booking.status == "booked":
+        booking = advice.book(
+            s,
+            ctx.settings,
+            member=_me(s),
+            listing_id=listing_id,
+            data=data,
+            now=ctx.now(),
+            remote=ctx.remote_advice,
+        )
+        local = isinstance(booking, AdviceBooking)
+        booking_adviser = s.get(Member, booking.provider_id).display_name if local else booking.adviser
+    if not local:
+        flash(
+            _(
+                "Booked abroad: %(amount)s are held in escrow here until the session has taken place; %(name)s "
+                "will accept or decline it on their node.",
+                amount=labels.amount(booking.amount),
+                name=booking_adviser,
+            ),
+            "info",
+        )
+    elif booking.status == "booked":
         flash(
             _(
                 "Booked: %(amount)s are held in escrow until the session has taken place; %(name)s will accept "
@@ -134,9 +160,26 @@ def book(listing_id: int):
 def close(listing_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
-        advice.close_listing(s, member=_me(s), listing_id=listing_id, now=ctx.now())
+        advice_listings.close_listing(s, member=_me(s), listing_id=listing_id, now=ctx.now())
     flash(_("Listing closed."), "info")
     return redirect(url_for("advice.market"), 303)
+
+
+@bp.post("/advice/listings/<int:listing_id>/network-wide")
+@login_required
+@form_action("advice.market")
+def share(listing_id: int):
+    ctx = node_ctx()
+    wanted = request.form.get("network_wide") == "1"
+    with ctx.db.write() as s:
+        advice_listings.set_network_wide(s, member=_me(s), listing_id=listing_id, network_wide=wanted, now=ctx.now())
+    flash(
+        _("Your offer is shared with members in other countries, under your pseudonym.")
+        if wanted
+        else _("Your offer is no longer shared with other countries."),
+        "info",
+    )
+    return redirect(url_for("advice.listing", listing_id=listing_id), 303)
 
 
 @bp.get("/advice/sessions")
@@ -149,7 +192,14 @@ def sessions():
             {**advice.booking_view(s, b, me, ctx.now()), "feedback": advice_feedback.of_booking(s, b, me)}
             for b in advice.my_bookings(s, me.id)
         ]
+        views += [view for source in SESSION_SOURCES for view in source(s, me, ctx.now(), open_only=False)]
+    views.sort(key=lambda v: v["created_at"], reverse=True)
     return render_template("advice_sessions.html", bookings=views)
+
+
+# Other areas (federation: sessions across a border) append fn(session, member, now, open_only=) -> list of views
+# in the shape of advice.booking_view, with "feedback" and "abroad" set.
+SESSION_SOURCES: list = []
 
 
 @bp.post("/advice/bookings/<int:booking_id>/<action>")
@@ -219,6 +269,7 @@ def dashboard_panel(session, member: Member) -> tuple[str, str, dict]:
     views = [
         advice.booking_view(session, b, member, now) for b in advice.my_bookings(session, member.id, open_only=True)
     ]
+    views += [view for source in SESSION_SOURCES for view in source(session, member, now, open_only=True)]
     for view in views:
         view["waits_for_me"] = bool(view["actions"]) and view["actions"] != ["cancel"]
     views.sort(key=lambda v: not v["waits_for_me"])  # what needs the member first; the sort is stable
@@ -233,7 +284,12 @@ def disputes_panel(session) -> tuple[str, str, dict]:
     """Disputed sessions a coordinator settles."""
     now, me = node_ctx().now(), current_member()
     views = [advice.booking_view(session, b, me, now) for b in advice.open_disputes(session)]
+    views += [view for source in DISPUTE_SOURCES for view in source(session, me, now)]
     return _("Disputed advice sessions"), "advice_disputes_panel.html", {"bookings": views}
+
+
+# Other areas (federation: disputes of sessions booked abroad, settled here) append fn(session, coordinator, now).
+DISPUTE_SOURCES: list = []
 
 
 NAV_LINKS.append((_l("Advice market"), "advice.market"))

@@ -4,7 +4,7 @@ A pure function of the data folders and the list of acknowledged writes, so it c
 fed a deliberately broken copy (the self-check in test_chaos.py). Each violation names its
 invariant with a letter: (a) books, (b) positions, (c) conservation, (d) transfers,
 (e) escrow, (f) chain, (g) acked, (h) disputes, (j) reviews (cross-border invitations), (l) rounds
-(clearing rounds).
+(clearing rounds), (m) advice abroad (each booking across a border, on both nodes).
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def check_network(dirs: dict[str, Path], acks: list[Ack] = ()) -> list[Violation
         check_reviews,
         check_invitation_bounds,
         check_rounds,
+        check_advice_abroad,
     ):
         out += check(views)
     out += check_acks(views, acks)
@@ -375,6 +376,9 @@ def _ack_problem(v: NodeView, ack: Ack, member_id: int | None) -> str:
     if ack.kind == "advice_book":
         hold = v.one("select count(*) from ledger_txns where ref = ?", f"advice:{ack.ref}:hold")
         return "" if hold == 1 else "no escrow hold for the booking"
+    if ack.kind == "xadvice_book":
+        hold = v.one("select count(*) from ledger_txns where ref = ?", f"xadvice:{ack.ref}:hold")
+        return "" if hold == 1 else "no escrow hold for the booking abroad"
     if ack.kind == "proposal_new":
         hold = v.one("select count(*) from ledger_txns where ref = ?", f"proposal:{ack.ref}:escrow")
         return "" if hold == 1 else "no escrow for the proposal"
@@ -513,3 +517,60 @@ def _round_problem(v: NodeView, round_id: str, state: str) -> str:
         return f"part is {part[0][0] if part else 'missing'}"
     expected = 1 if json.loads(part[0][1] or "{}") else 0
     return "" if posted == expected else f"{posted} settlement postings, expected {expected}"
+
+
+FINAL_ABROAD = ("declined", "cancelled", "confirmed", "paid", "refunded", "split")
+
+
+def check_advice_abroad(views: dict[str, NodeView]) -> list[Violation]:
+    """(m) each booking across a border is in the same state on the booker's and the adviser's node; its escrow at
+    the booker's node is held while it is open and empty once it ended, with exactly one release posting; a paid one
+    went out as one transfer. A booking the adviser's node refused on arrival exists only at the booker's (declined,
+    or cancelled when the booker's cancel crossed the refusal)."""
+    out: list[Violation] = []
+    booked, advised = {}, {}
+    for v in views.values():
+        if not v.has_table("fed_remote_bookings"):
+            continue
+        for row_id, side, peer, ref, status, amount, share, transfer in v.rows(
+            "select id, side, peer_id, booking_ref, status, amount, provider_amount, transfer_id "
+            "from fed_remote_bookings"
+        ):
+            (booked if side == "booker" else advised)[(v.node_id, peer, ref)] = (
+                row_id,
+                status,
+                amount,
+                share,
+                transfer,
+            )
+    for (node, peer, ref), (row_id, status, amount, share, transfer) in sorted(booked.items()):
+        where = f"booking {row_id} of {node} at {peer} ({ref[:8]})"
+        theirs = advised.pop((peer, node, ref), None)
+        if peer in views:
+            if theirs is None and status not in ("declined", "cancelled"):
+                out.append(Violation("m:advice", f"{where} is {status} here, unknown there"))
+            elif theirs is not None and theirs[1] != status:
+                out.append(Violation("m:advice", f"{where} is {status} here, {theirs[1]} there"))
+        problem = _abroad_money(views[node], row_id, status, amount, share, transfer)
+        if problem:
+            out.append(Violation("m:advice", f"{where} ({status}): {problem}"))
+    for (node, peer, ref), (_, status, *_rest) in sorted(advised.items()):
+        if peer in views:
+            out.append(Violation("m:advice", f"{node} holds a {status} booking {ref[:8]} {peer} never made"))
+    return out
+
+
+def _abroad_money(v: NodeView, row_id: int, status: str, amount: int, share, transfer: str) -> str:
+    held = v.balance(f"escrow:xadvice:{row_id}")
+    releases = v.rows("select ref from ledger_txns where ref like ?", f"xadvice:{row_id}:%")
+    steps = sorted(ref.rsplit(":", 1)[1] for (ref,) in releases)
+    if status not in FINAL_ABROAD:
+        return "" if held == amount and steps == ["hold"] else f"open with {held} in escrow, postings {steps}"
+    if held != 0 or len(steps) != 2 or "hold" not in steps:
+        return f"ended with {held} in escrow, postings {steps}"
+    paid = bool(share)
+    if paid != bool(transfer) or (
+        paid and v.one("select count(*) from fed_transfers where transfer_id = ? and direction = 'out'", transfer) != 1
+    ):
+        return f"adviser's share {share}, transfer {transfer!r}"
+    return ""

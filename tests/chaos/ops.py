@@ -33,6 +33,7 @@ class Runner:
         self.outcomes: dict[str, Counter] = defaultdict(Counter)
         self.server_errors: list[str] = []
         self.bookings: dict[str, list[int]] = defaultdict(list)
+        self.offers: dict[tuple[str, int], int] = {}  # (node, member) -> their network-wide offer (advice abroad)
         self.proposals: dict[str, list[int]] = defaultdict(list)
         self.rounds: list[tuple[str, str]] = []  # (coordinator, round id) of clearing rounds started
         self.parties: dict[tuple[str, int], tuple[int, ...]] = {}  # booking id (proposal: -id) -> members

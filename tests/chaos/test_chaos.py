@@ -92,6 +92,10 @@ TAMPERING = {
         "update fed_settlement_rounds set state = 'certified' "
         "where round_id = (select min(round_id) from fed_settlement_rounds)"
     ],
+    "m:advice": [
+        "update fed_remote_bookings set status = case status when 'cancelled' then 'declined' else 'cancelled' end "
+        "where id = (select min(id) from fed_remote_bookings where side = 'adviser')"
+    ],
     "h:disputes": [
         "insert into fed_disputes (peer_id, kind, detail, status, opened_at, resolution) "
         "select node_id, 'position_mismatch', 'planted', 'open', '2026-01-01 00:00:00', '' from fed_peers limit 1"
@@ -102,6 +106,7 @@ NEEDS = {
     "f:chain": "select 1 from fed_channel_entries where direction='in' and type='transfer'",
     "j:reviews": "select 1 from fed_incoming_invitations",
     "l:rounds": "select 1 from fed_settlement_rounds",
+    "m:advice": "select 1 from fed_remote_bookings where side = 'adviser'",
 }
 
 

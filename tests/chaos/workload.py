@@ -3,7 +3,7 @@
 The planner draws the whole schedule from random.Random(seed) before anything runs, using
 only its own model of the world (who is down, clock offsets, closed members), never what the
 nodes answered: a seed always yields the same list of operations. To add an operation
-(clearing rounds, cross-border reviews) append an OpKind with a plan function here and a run
+(clearing rounds, cross-border reviews, advice abroad) append an OpKind with a plan function here and a run
 function in ops.py (or ops_federation.py).
 """
 
@@ -32,6 +32,7 @@ from .ops import (
     run_suspend,
     run_xpay,
 )
+from .ops_advice import run_xadvice_book, run_xadvice_step
 from .ops_federation import (
     run_clock_jump,
     run_consent,
@@ -302,6 +303,31 @@ def plan_settle(rng, w):
     return {"node": node, "participants": sorted([node, *others]), "deadline": deadline} if others else None
 
 
+def plan_xadvice_book(rng, w):
+    """A member books an offer a member of another node shares (posted then, if it is not yet)."""
+    actor, adviser, hours, rate, pick = (
+        _actor(rng, w),
+        rng.randrange(w.members),
+        rng.randint(1, 2),
+        rng.randint(1, 2),
+        rng.random(),
+    )
+    if actor is None:
+        return None
+    to_node = _other(rng, w, actor[0])
+    if adviser in w.closed[to_node]:
+        return None
+    return {
+        "node": actor[0],
+        "booker": actor[1],
+        "to_node": to_node,
+        "adviser": adviser,
+        "hours": hours,
+        "rate": rate,
+        "pick": pick,
+    }
+
+
 def plan_schedule(seed: int, n_ops: int, world: World, kinds: list[OpKind]) -> list[Op]:
     """The whole schedule for a seed: a pure function of the seed, the sizes and the enabled kinds."""
     rng = random.Random(f"{seed}:workload")
@@ -348,6 +374,8 @@ OP_KINDS: list[OpKind] = [
     OpKind("advice_step", 6, plan_step, run_advice_step, group="advice"),
     OpKind("proposal_new", 3, plan_pair, run_proposal_new, group="proposals"),
     OpKind("proposal_step", 5, plan_step, run_proposal_step, group="proposals"),
+    OpKind("xadvice_book", 5, plan_xadvice_book, run_xadvice_book, group="advice"),
+    OpKind("xadvice_step", 8, plan_xreview, run_xadvice_step, group="advice"),
     OpKind("xproposal_new", 3, plan_xproposal, run_xproposal_new, group="reviews"),
     OpKind("xreview_step", 8, plan_xreview, run_xreview_step, group="reviews"),
     OpKind("consent", 2, plan_consent, run_consent, group="reviews"),

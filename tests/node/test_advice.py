@@ -359,10 +359,19 @@ def test_openapi_documents_every_advice_route(client):
         ("/api/v1/advice/bookings/{booking_id}", "get"),
         ("/api/v1/coordinator/disputes", "get"),
         ("/api/v1/coordinator/bookings/{booking_id}/resolve", "post"),
+        ("/api/v1/advice/listings/{listing_id}/network-wide", "post"),
+        ("/api/v1/advice/abroad", "get"),
+        ("/api/v1/advice/abroad/{session_id}", "get"),
+        ("/api/v1/coordinator/disputes/abroad", "get"),
+        ("/api/v1/coordinator/disputes/abroad/{session_id}/resolve", "post"),
     }
     expected |= {
         (f"/api/v1/advice/bookings/{{booking_id}}/{a}", "post")
         for a in ("accept", "decline", "confirm", "claim", "dispute", "cancel", "feedback")
+    }
+    expected |= {
+        (f"/api/v1/advice/abroad/{{session_id}}/{a}", "post")
+        for a in ("accept", "decline", "confirm", "claim", "dispute", "cancel")
     }
     assert advice_ops == expected
     book_op = doc["paths"]["/api/v1/advice/listings/{listing_id}/book"]["post"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from node.services import advice
+from node.services import advice_listings
 from node.tables import ListingSearchTerm
 from tests.node.test_web import login
 
@@ -112,14 +112,14 @@ def test_pages_of_the_market_are_keyset_pages(client, make_member, token_for):
 
 def test_the_market_page_searches_and_pages(app, client, make_member, token_for):
     headers = token_for(make_member("poster"))
-    for n in range(advice.PAGE + 3):
+    for n in range(advice_listings.PAGE + 3):
         post(client, headers, f"Grant writing clinic {n}", "<b>funding</b> applications")
     post(client, headers, "Something else entirely")
     make_member("reader")
     web = app.test_client()
     login(web, "reader@example.org")
     page = web.get("/advice?q=grant").get_data(as_text=True)
-    assert page.count("Grant writing clinic") == advice.PAGE and "Something else" not in page
+    assert page.count("Grant writing clinic") == advice_listings.PAGE and "Something else" not in page
     assert 'value="grant"' in page and "Next page" in page and "<b>funding" not in page
     next_link = page.split('rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
     rest = web.get(next_link).get_data(as_text=True)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from node import notices
 from node.app import create_app
 from node.db import Database, alembic_config
-from node.services import advice, ledger
+from node.services import advice_listings, ledger
 from node.services.members import hash_token
 from node.settings import Settings
 from node.tables import AdviceListing, AuditEntry, ListingSearchTerm, Member, MemberSearchTerm, Notification
@@ -311,9 +311,9 @@ def test_members_from_before_revision_0009_are_not_listed_and_open_listings_beco
             assert s.scalars(select(MemberSearchTerm)).all() == []
             stored = {(t.listing_id, t.term) for t in s.scalars(select(ListingSearchTerm))}
             with_app = s.get(AdviceListing, open_id)
-            assert {t for i, t in stored if i == open_id} == set(advice.listing_terms(with_app))
+            assert {t for i, t in stored if i == open_id} == set(advice_listings.listing_terms(with_app))
             assert {i for i, _t in stored} == {open_id} and closed_id and left_id
-            rows, _next = advice.list_listings(s, Settings(), q="osaka zup")
+            rows, _next = advice_listings.list_listings(s, Settings(), q="osaka zup")
             assert [listing.id for listing, _author in rows] == [open_id]
     finally:
         db.dispose()

@@ -34,6 +34,15 @@ REVIEWER = {
     "reviews_done": 12,
     "helpfulness": None,
 }
+OFFER = {
+    "ref": "17",
+    "title": "Crowdfunding for a repair café",
+    "description": "Two campaigns on our own platform.",
+    "tags": ["funding-and-finance"],
+    "rate": 2,
+    "adviser": "rev-42",
+    "country": "IT",
+}
 LEAD = {
     "ref": "f-7c1e",
     "title": "Creative Europe: cooperation projects",
@@ -95,6 +104,25 @@ VALID: dict[str, dict] = {
     "funding_lead_snapshot": {"leads": [LEAD]},
     "funding_lead_delta": {"upserts": [LEAD], "removals": ["f-0001"]},
     "directory_funding": {"leads": [LEAD, {k: v for k, v in LEAD.items() if k != "deadline"}]},
+    "advice_offer_snapshot": {"offers": [OFFER]},
+    "advice_offer_delta": {"upserts": [OFFER], "removals": ["17"]},
+    "advice_book": {
+        "booking_id": "b-1",
+        "offer_ref": "17",
+        "adviser": "rev-42",
+        "booker_name": "Lena Huber",
+        "hours": 2,
+        "rate": 3,
+        "amount": 6,
+        "scheduled_for": T,
+        "note": "About a crowdfunding campaign",
+    },
+    "advice_accept": {"booking_id": "b-1", "adviser_name": "Giulia Rossi"},
+    "advice_decline": {"booking_id": "b-1", "reason_code": "declined", "reason": "Not that week"},
+    "advice_claim": {"booking_id": "b-1"},
+    "advice_cancel": {"booking_id": "b-1", "reason": ""},
+    "advice_dispute": {"booking_id": "b-1", "reason": "It did not take place"},
+    "advice_settle": {"booking_id": "b-1", "outcome": "split", "adviser_amount": 4, "note": "coord: half of it"},
     "review_invite": {
         "invite_id": "i-1",
         "proposal_ref": "p-9",
@@ -314,6 +342,11 @@ CASES = [
     ("funding_lead_snapshot", ("leads", 0, "url"), DELETE, "missing_field", "body.leads[0].url"),
     ("funding_lead_delta", ("removals", 0), "", "bad_format", "body.removals[0]"),
     ("funding_lead_delta", ("upserts",), [LEAD] * 101, "list_too_long", "body.upserts"),
+    ("advice_offer_delta", ("upserts",), [OFFER] * 51, "list_too_long", "body.upserts"),
+    ("advice_offer_snapshot", ("offers", 0, "adviser"), "Anna Rossi", "bad_format", "body.offers[0].adviser"),
+    ("advice_book", ("hours",), 0, "out_of_range", "body.hours"),
+    ("advice_book", ("booker_name",), "", "string_too_short", "body.booker_name"),
+    ("advice_settle", ("outcome",), "cancelled", "bad_enum", "body.outcome"),
     ("directory_funding", ("leads", 1, "countries"), "BE", "wrong_type", "body.leads[1].countries"),
     ("directory_summary", ("median_turnaround_days",), "12", "wrong_type", "body.median_turnaround_days"),
 ]

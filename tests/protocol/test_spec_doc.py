@@ -36,6 +36,7 @@ SHARED: list[tuple[str, Obj]] = [
     ("chain-point", m.CHAIN_POINT),
     ("reviewer", m.REVIEWER),
     ("funding-lead", m.FUNDING_LEAD),
+    ("advice-offer", m.ADVICE_OFFER),
     ("debt", m.DEBT),
 ]
 
