@@ -65,6 +65,8 @@ class Database:
         self._write_engine = self.engine.execution_options(sifnet_write=True)
         # fn(session) run at the start of every write transaction (node/idempotency.py claims its key there).
         self.write_hooks: list[Callable] = []
+        # fn(session) run right after every write transaction commits (node/live.py wakes event streams there).
+        self.commit_hooks: list[Callable] = []
         # Re-entrant: a nested write in one thread fails at the database lock as before, not here forever.
         self._writers = threading.RLock()
 
@@ -76,6 +78,8 @@ class Database:
                 for hook in self.write_hooks:
                     hook(session)
                 yield session
+            for hook in self.commit_hooks:  # not reached when the block raised: nothing was committed
+                hook(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
