@@ -5,8 +5,9 @@ per member (a new one ends that member's oldest, which is most likely a page alr
 `live_max_streams` in all (more are answered 503, so ordinary requests always find a free thread). After a
 commit that wrote events, the Database's commit hook rings the hub for those members and their streams
 read the new rows at once. Events written by other processes (other gunicorn workers, the worker process)
-are found by one watcher thread per process, which asks the database for new ids every `live_poll_ms`
-while streams are open: one indexed query per process, never one per stream.
+are found by one watcher thread per process while streams are open: on PostgreSQL it LISTENs for the NOTIFY
+that such a commit sends, on SQLite it asks for new ids every `live_poll_ms`; either way one indexed query per
+process, never one per stream.
 
 A stream sends every event of its member with an id above the one it resumes from (the `Last-Event-ID`
 an EventSource sends when it reconnects, else `?after=`, which a page sets to the newest id when it was
@@ -146,6 +147,16 @@ class Hub:
 
     def _watch(self) -> None:
         """While streams are open here: ring the members of events that other processes committed."""
+        try:
+            with self._db.listening(events.CHANNEL) as wait:
+                self._follow(wait)
+        except Exception:  # the database went away: a stream that waits next starts a new watcher
+            log.exception("live watcher stopped")
+            with self._cond:
+                self._watcher = None
+
+    def _follow(self, wait: Callable[[float], None]) -> None:
+        # Listening first, then the cursor: nothing committed in between is missed.
         with self._db.read() as session:
             cursor = events.newest_id(session)
         with self._cond:
@@ -155,15 +166,11 @@ class Hub:
         while True:
             with self._cond:
                 if not self._slots:
-                    self._watcher = None  # under the lock: open() starts a new one after this
+                    self._watcher = None  # under the lock: a stream that waits after this starts a new one
                     return
-            time.sleep(pause)
-            try:
-                with self._db.read() as session:
-                    rows = events.written_since(session, cursor)
-            except Exception:  # a database hiccup: the streams wait for the next poll, or their own end
-                log.exception("live watcher could not read new events")
-                continue
+            wait(pause)  # PostgreSQL: woken by another process's commit (NOTIFY); SQLite: a poll
+            with self._db.read() as session:
+                rows = events.written_since(session, cursor)
             if rows:
                 cursor = rows[-1][0]
                 self.ring({member_id for _id, member_id in rows})

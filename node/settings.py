@@ -269,9 +269,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "live_poll_ms",
         int,
-        1000,
-        "Live updates: how often (milliseconds, 50 to 60000) a web process with open streams looks for events other "
-        "processes wrote (its own wake its streams at once); one query per process, not per stream.",
+        250,
+        "Live updates, on SQLite: how often (milliseconds, 50 to 60000) a web process with open streams looks for "
+        "events other processes wrote (its own wake its streams at once; on PostgreSQL their commit's NOTIFY does); "
+        "one query per process, not per stream.",
         lambda v: 50 <= v <= 60000,
     ),
     Setting(

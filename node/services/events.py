@@ -20,11 +20,14 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from ..db import notify_on_commit
 from ..tables import MemberEvent
 
 KINDS = frozenset({"balance", "payment", "notification", "invitation", "text"})
 # session.info key: the members this transaction wrote events for (their streams are woken after the commit).
 WRITTEN = "member_events"
+# The PostgreSQL channel on which a commit that wrote events wakes the other processes' watchers (node/live.py).
+CHANNEL = "sifnet_member_events"
 SWEEP_BATCH = 5000
 
 _INSERT = insert(MemberEvent.__table__)
@@ -71,6 +74,8 @@ def record_many(session: Session, events: list[tuple[int, str, Mapping[str, Any]
         _INSERT,
         [{"member_id": m, "kind": kind, "data": dict(data), "created_at": now} for m, kind, data in events],
     )
+    if WRITTEN not in session.info:  # once per transaction
+        notify_on_commit(session, CHANNEL)
     session.info.setdefault(WRITTEN, set()).update(m for m, _kind, _data in events)
 
 

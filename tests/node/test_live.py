@@ -295,6 +295,31 @@ def test_events_another_process_wrote_reach_the_stream(long_app, long_ctx, tmp_p
     other.extensions["sifnet"].db.dispose()
 
 
+def test_on_postgresql_another_processs_commit_wakes_the_stream_without_polling(tmp_path, clock, pg_lane):
+    """The watcher LISTENs: with a poll slower than the stream lasts, only the commit's NOTIFY can bring the event
+    before the stream ends."""
+    if pg_lane is None:
+        pytest.skip("PostgreSQL lane only (SIFNET_TEST_DB=postgresql)")
+    slow = {**LONG, "live_stream_seconds": 30, "live_poll_ms": 60000}
+    here = create_app({"data_dir": str(tmp_path / "here"), "node_id": "be-vl", **slow, **FAST_ARGON2}, clock=clock)
+    ctx = here.extensions["sifnet"]
+    url = ctx.settings.db_url
+    there = create_app(
+        {"data_dir": str(tmp_path / "there"), "node_id": "be-vl", "database_url": url, **slow, **FAST_ARGON2},
+        clock=clock,
+    )
+    people = members_of(ctx)
+    listener = Listener(streamed(here.test_client(), "/api/v1/events", headers=people["bert"][1]))
+    listener.next_comment()  # waiting, its watcher listening
+    paid = there.test_client().post("/api/v1/transfers", headers=people["anna"][1], json={"to": "bert", "amount": 2})
+    assert paid.status_code == 201
+    assert listener.next("payment")[2]["amount"] == 2
+    listener.stop()
+    for app in (here, there):
+        app.extensions["sifnet_federation"].stop()
+        app.extensions["sifnet"].db.dispose()
+
+
 def test_a_stream_ends_when_its_session_is_logged_out_everywhere(long_app, long_ctx):
     people = members_of(long_ctx)
     browser = long_app.test_client()
