@@ -11,7 +11,8 @@ case "${1:-web}" in
     sifnet node upgrade
     # Shared with the worker container (same volume); counters of earlier processes stay in the sums.
     mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-    exec gunicorn --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-2}" --bind 0.0.0.0:8000 \
+    # gthread: each open page's event stream holds a thread (SIFNET_LIVE_MAX_STREAMS, 24, stays below the threads).
+    exec gunicorn --workers "${WEB_WORKERS:-2}" --worker-class gthread --threads "${WEB_THREADS:-32}" --bind 0.0.0.0:8000 \
       --graceful-timeout 30 node.wsgi:app
     ;;
   worker)
