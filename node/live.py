@@ -188,7 +188,7 @@ def cursor_from(given_id: str | None, after: str | None) -> int | None:
     """Where a stream resumes: the Last-Event-ID header, else ?after=; None when neither is a plain number."""
     for value in (given_id, after):
         text = (value or "").strip()
-        if text.isdigit() and len(text) <= 18:
+        if text.isascii() and text.isdigit() and len(text) <= 18:  # "²".isdigit() too, but int() refuses it
             return int(text)
     return None
 

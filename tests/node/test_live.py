@@ -208,9 +208,13 @@ def test_streams_need_a_token_or_a_login_and_ignore_a_malformed_resume_point(cli
     bert = make_member("bert")
     assert client.get("/api/v1/events").status_code == 401
     assert client.get("/api/v1/events", headers={"Authorization": "Bearer nonsense-token"}).status_code == 401
-    for bad in ("-1", "abc", "1e3", "9" * 40, ""):
+    for bad in ("-1", "abc", "1e3", "9" * 40, "", "²"):
         r = client.get("/api/v1/events", headers={**token_for(bert), "Last-Event-ID": bad})
         assert r.status_code == 200 and parse(r.text) == [], bad
+        r = client.get("/api/v1/events", headers=token_for(bert), query_string={"after": bad})
+        assert r.status_code == 200 and parse(r.text) == [], bad
+    r = client.get("/api/v1/events", headers=token_for(bert), query_string={"after": "١٢"})  # digits, not ASCII ones
+    assert r.status_code == 200 and parse(r.text) == []
 
 
 def test_the_stream_is_documented_as_text_event_stream(client):
