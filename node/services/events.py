@@ -12,6 +12,7 @@ the oldest id kept tells whether a reconnecting stream may have missed some.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,6 +47,7 @@ _SINCE = (
 )
 _NEWEST = select(func.max(_TABLE.c.id))
 _RANGE = select(func.min(_TABLE.c.id), func.max(_TABLE.c.id))
+_OLDEST = select(_TABLE.c.id, _TABLE.c.created_at).order_by(_TABLE.c.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,24 +111,19 @@ def kept_range(session: Session) -> tuple[int, int]:
 def forget_old_events(ctx) -> int:
     """Sweep: delete events older than live_keep_hours, oldest first, in batches; the newest row always stays."""
     cutoff = ctx.now() - timedelta(hours=ctx.settings.live_keep_hours)
+    with ctx.db.read() as session:  # most runs find nothing: they need not take the write lock
+        oldest = session.execute(_OLDEST).first()
+    if oldest is None or oldest.created_at >= cutoff:
+        return 0
     forgotten = 0
     while True:
         with ctx.db.write() as session:
             newest = newest_id(session)
-            oldest = session.execute(
-                select(_TABLE.c.id, _TABLE.c.created_at).order_by(_TABLE.c.id).limit(SWEEP_BATCH)
-            ).all()
-            # Rows are in time order by id: stop at the first one still young enough.
-            old = [row_id for row_id, at in _takewhile_old(oldest, cutoff) if row_id < newest]
+            rows = session.execute(_OLDEST.limit(SWEEP_BATCH)).all()
+            # Ids follow time: the old rows are a prefix, up to the first one still young enough.
+            old = [row.id for row in itertools.takewhile(lambda row: row.created_at < cutoff, rows) if row.id < newest]
             if old:
                 session.execute(delete(MemberEvent).where(_TABLE.c.id <= old[-1], _TABLE.c.id < newest))
         forgotten += len(old)
         if len(old) < SWEEP_BATCH:
             return forgotten
-
-
-def _takewhile_old(rows, cutoff: datetime):
-    for row_id, at in rows:
-        if at >= cutoff:
-            return
-        yield row_id, at
