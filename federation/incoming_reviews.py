@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, or_, select
 
 from node.errors import ConflictError, NotFoundError
 from node.lifecycle import Timeout, lifecycle
-from node.services import members, reviews
+from node.services import events, members, reviews
 from node.services.notify import notify
 from node.services.proposals import OPEN_STATES
 from node.services.validate import clean_text
@@ -94,13 +94,17 @@ def apply_invite(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
         received_at=now,
     )
     session.add(row)
+    session.flush()
+    peer_name = peer.name or peer.node_id
+    shown = {"id": row.id, "title": row.title, "abroad": True, "peer": peer_name, "url": f"/reviews/abroad/{row.id}"}
+    events.record(session, member_id=member.id, kind="invitation", data=shown, now=now)
     notify(
         session,
         member_id=member.id,
         kind="review_invitation_abroad",
         now=now,
         params={
-            "peer": peer.name or peer.node_id,
+            "peer": peer_name,
             "country": peer.country,
             "title": row.title,
             "bounty": row.bounty,
@@ -214,6 +218,9 @@ def apply_share(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
         body["language"],
     )
     notify(session, member_id=row.member_id, kind="proposal_shared", now=now, params={"title": row.title})
+    # The invitation's page, open and waiting for the text, shows it (node/static/live.js).
+    shown = {"id": row.id, "url": f"/reviews/abroad/{row.id}"}
+    events.record(session, member_id=row.member_id, kind="text", data=shown, now=now)
 
 
 def apply_rating(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:

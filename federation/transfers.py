@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, insert, select
 
 from node.errors import ConflictError, DomainError, LedgerError, NotFoundError, ValidationError
 from node.lifecycle import lifecycle
-from node.services import ledger, members
+from node.services import events, ledger, members
 from node.services.notify import notify
 from node.tables import Member
 from protocol import Envelope
@@ -178,13 +178,9 @@ def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
         )
         return
     session.execute(_INSERT_TRANSFER, {**row, "local_member_id": payee.id})  # bounced rows name nobody
-    notify(
-        session,
-        member_id=payee.id,
-        kind="payment",
-        now=now,
-        params={"payer": f"{body['payer']}@{peer.node_id}", "amount": body["amount"], "memo": body.get("memo", "")},
-    )
+    paid = {"payer": f"{body['payer']}@{peer.node_id}", "amount": body["amount"], "memo": body.get("memo", "")}
+    notify(session, member_id=payee.id, kind="payment", now=now, params=paid)
+    events.record(session, member_id=payee.id, kind="payment", data=paid, now=now)
     channels.append(
         session, fed, peer_id=peer.node_id, type_name="transfer_receipt", now=now, body={"transfer_id": tid}
     )

@@ -82,7 +82,7 @@ def create_app(
     register_sweeps(ctx.sweeps)
     register_describers(ctx.statement_kinds)
 
-    from . import api, i18n, idempotency, ops, security_headers, web
+    from . import api, i18n, idempotency, live, ops, security_headers, web
     from .web.pages import viewer
 
     ops.init_app(app)  # first: every later hook and log line sees the request id
@@ -90,6 +90,7 @@ def create_app(
     i18n.init_app(
         app, default_language=settings.default_language, time_zone=settings.time_zone, unit=settings.unit, viewer=viewer
     )
+    live.init_app(app)
     api.init_app(app)
     web.init_app(app)
     idempotency.init_app(app)  # after web: its before_request runs once the CSRF check passed

@@ -22,11 +22,12 @@ workers, the worker) still meet at the database's own lock.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
@@ -65,6 +66,8 @@ class Database:
         self._write_engine = self.engine.execution_options(sifnet_write=True)
         # fn(session) run at the start of every write transaction (node/idempotency.py claims its key there).
         self.write_hooks: list[Callable] = []
+        # fn(session) run right after every write transaction commits (node/live.py wakes event streams there).
+        self.commit_hooks: list[Callable] = []
         # Re-entrant: a nested write in one thread fails at the database lock as before, not here forever.
         self._writers = threading.RLock()
 
@@ -76,12 +79,39 @@ class Database:
                 for hook in self.write_hooks:
                     hook(session)
                 yield session
+            for hook in self.commit_hooks:  # not reached when the block raised: nothing was committed
+                hook(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only transaction; closing the session rolls it back but keeps loaded objects usable."""
         with Session(self._read_engine, expire_on_commit=False) as session:
             yield session
+
+    @contextmanager
+    def listening(self, channel: str) -> Iterator[Callable[[float], None]]:
+        """wait(seconds): returns when a transaction that called notify_on_commit(channel) has committed, in any
+        process (PostgreSQL LISTEN), or when the seconds are over (on SQLite always: callers poll)."""
+        if not self.is_postgres:
+            yield time.sleep
+            return
+        raw = self.engine.raw_connection()
+        conn = raw.driver_connection
+        try:
+            conn.autocommit = True
+            conn.execute(f"LISTEN {_channel_name(channel)}")
+
+            def wait(seconds: float) -> None:
+                for _note in conn.notifies(timeout=max(0.0, seconds), stop_after=1):
+                    pass
+
+            yield wait
+        finally:
+            try:
+                conn.execute("UNLISTEN *")
+                conn.autocommit = False
+            finally:
+                raw.close()
 
     def upgrade(self) -> None:
         """Bring the schema to the newest Alembic revision."""
@@ -100,6 +130,22 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def notify_on_commit(session: Session, channel: str) -> None:
+    """Wake the processes listening on the channel (Database.listening) when this transaction commits.
+
+    PostgreSQL delivers a NOTIFY at commit and drops it on rollback; SQLite has no such thing (a no-op:
+    its listeners poll).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {_channel_name(channel)}"))
+
+
+def _channel_name(channel: str) -> str:
+    if not channel.replace("_", "").isalnum():
+        raise ValueError(f"not a channel name: {channel!r}")
+    return channel
 
 
 def alembic_config(url: str):

@@ -352,6 +352,18 @@ def render(kind: str, params: Mapping[str, Any], *, language: str, time_zone: st
     return subject, " ".join(s.strip() for s in sentences if s.strip())
 
 
+def subject(kind: str, params: Mapping[str, Any], *, language: str, settings) -> str:
+    """Only the subject of a kind, from the parameters it names (a live update's one line)."""
+    notice = NOTICES[kind]
+    catalog = translations(language)
+    values = {"base_url": settings.base_url, "node": settings.node_name, "unit": settings.unit}
+    zone = ZoneInfo("UTC")  # a subject names no time
+    for name in _PLACEHOLDER.findall(notice.subject):
+        if name in params:
+            values[name] = _show(notice, name, params[name], catalog, language, zone, settings.unit)
+    return _fill(catalog, notice.subject, values)
+
+
 def text_of(note, *, language: str, time_zone: str, settings) -> tuple[str, str]:
     """A stored notification's subject and body; rows from before params existed as they were written."""
     if note.params is None:

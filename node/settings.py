@@ -251,6 +251,54 @@ SETTINGS: tuple[Setting, ...] = (
         "coordinator can solve it again.",
     ),
     Setting(
+        "live_stream_seconds",
+        int,
+        300,
+        "Live updates: seconds one event stream (a page's, or GET /api/v1/events) stays open before it ends and the "
+        "browser reconnects, missing nothing (0 to 3600); 0: each request sends what is waiting and ends (polling).",
+        lambda v: 0 <= v <= 3600,
+    ),
+    Setting(
+        "live_heartbeat_seconds",
+        int,
+        15,
+        "Live updates: an open stream sends a comment this often (1 to 300), so proxies keep it open and a client that "
+        "left is noticed.",
+        lambda v: 1 <= v <= 300,
+    ),
+    Setting(
+        "live_poll_ms",
+        int,
+        250,
+        "Live updates, on SQLite: how often (milliseconds, 50 to 60000) a web process with open streams looks for "
+        "events other processes wrote (its own wake its streams at once; on PostgreSQL their commit's NOTIFY does); "
+        "one query per process, not per stream.",
+        lambda v: 50 <= v <= 60000,
+    ),
+    Setting(
+        "live_streams_per_member",
+        int,
+        4,
+        "Live updates: open streams one member may have in one web process (1 to 50); a new one ends their oldest.",
+        lambda v: 1 <= v <= 50,
+    ),
+    Setting(
+        "live_max_streams",
+        int,
+        24,
+        "Live updates: open streams one web process holds at most (each holds a thread); more are answered 503 and "
+        "the page tries again later. Keep it below gunicorn's --threads so other requests find a thread.",
+        lambda v: v >= 0,
+    ),
+    Setting(
+        "live_keep_hours",
+        int,
+        24,
+        "Live updates: events are kept this many hours (at least 1) for streams that reconnect; a page that was away "
+        "longer gets the balance and unread count as they are now.",
+        lambda v: v >= 1,
+    ),
+    Setting(
         "proxy_fix",
         int,
         0,

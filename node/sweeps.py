@@ -15,7 +15,7 @@ Sweep = Callable[..., int]
 
 def register_sweeps(sweeps: Registry[Sweep]) -> None:
     """Add the node's own sweeps (federation adds its own in federation.jobs.register_sweeps)."""
-    from .services import advice, notify, reviews, rounds, signups, topics
+    from .services import advice, events, notify, reviews, rounds, signups, topics
     from .web import form_echo
 
     for fn in (
@@ -29,5 +29,6 @@ def register_sweeps(sweeps: Registry[Sweep]) -> None:
         topics.remind_funding_deadlines,
         form_echo.forget_old_echoes,
         signups.forget_expired_requests,
+        events.forget_old_events,
     ):
         sweeps.add(fn.__name__, fn)

@@ -528,6 +528,29 @@ class Notification(SQLModel, table=True):
     read_at: datetime | None = None
 
 
+class MemberEvent(SQLModel, table=True):
+    """Something that happened to a member, for their open pages and API streams (node/services/events.py).
+
+    Its id increases in commit order (one writer at a time); on SQLite AUTOINCREMENT keeps a swept id from
+    being used again, so a stream's resume point never points at a newer event.
+    """
+
+    __tablename__ = "member_events"
+    __table_args__ = (
+        Index("ix_member_events_member_id_id", "member_id", "id"),  # a member's events after a resume point
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    )
+    member_id: int = Field(foreign_key="members.id")
+    kind: str = Field(max_length=16)
+    data: dict = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime
+
+
 class MailPreference(SQLModel, table=True):
     """Whether a member wants a notification kind also by mail; no row: the kind's default (node.notices)."""
 

@@ -139,6 +139,9 @@ def app(tmp_path, clock):
             "country": "BE",
             "welcome_grant": 10,
             "min_balance": -5,
+            # An event stream read through the test client sends what is waiting and ends (a page walk must not
+            # hang on /events for minutes); tests of long streams build their own app (tests/node/test_live.py).
+            "live_stream_seconds": 0,
             **FAST_ARGON2,
         },
         clock=clock,

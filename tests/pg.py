@@ -47,6 +47,8 @@ LANE_SUITES = [
     "tests/node/test_directory.py",
     "tests/node/test_market_search.py",
     "tests/node/test_messages.py",
+    "tests/node/test_member_events.py",
+    "tests/node/test_live.py",
     "tests/federation",
     "tests/ops/test_gunicorn.py",
 ]

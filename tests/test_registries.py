@@ -58,6 +58,7 @@ def test_each_app_has_its_own_sweeps_in_one_order(app):
         "remind_funding_deadlines",
         "forget_old_echoes",
         "forget_expired_requests",
+        "forget_old_events",
         "retry_deliveries",
         "exchange_checkpoints",
         "advance_clearing_rounds",

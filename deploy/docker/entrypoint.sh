@@ -11,9 +11,10 @@ case "${1:-web}" in
     sifnet node upgrade
     # Shared with the worker container (same volume); counters of earlier processes stay in the sums.
     mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-    # Peers keep their connections to this node open (gthread workers: --threads 2 or more); --keep-alive 75
-    # lets a connection wait between a peer's deliveries, and outlasts a proxy's 60 s as in the systemd unit.
-    exec gunicorn --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-2}" --keep-alive 75 --bind 0.0.0.0:8000 \
+    # gthread workers keep peers' connections open (--keep-alive 75 outlasts a proxy's 60 s, as in the systemd
+    # unit), and each open page's event stream holds a thread (SIFNET_LIVE_MAX_STREAMS, 24, stays below the threads).
+    exec gunicorn --workers "${WEB_WORKERS:-2}" --worker-class gthread --threads "${WEB_THREADS:-32}" --keep-alive 75 \
+      --bind 0.0.0.0:8000 \
       --graceful-timeout 30 node.wsgi:app
     ;;
   worker)

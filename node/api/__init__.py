@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-API_MODULES = ("members", "notes", "coordinator", "advice", "reviews", "rounds", "funding", "messages")
+API_MODULES = ("members", "notes", "coordinator", "advice", "reviews", "rounds", "funding", "messages", "events")
 
 
 def init_app(app: Flask) -> None:

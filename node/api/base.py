@@ -35,6 +35,9 @@ class Operation:
     endpoint: str
     query: dict | None = None
     rate_limited: bool = False  # may answer 429 with Retry-After (a member's limit, such as messages per hour)
+    media_type: str = "application/json"  # of the success answer (the event stream's is text/event-stream)
+    headers: dict | None = None  # request headers the view reads: {name: JSON schema}
+    busy: bool = False  # may answer 503 with Retry-After (the process holds as many event streams as it may)
 
 
 OPERATIONS: list[Operation] = []
@@ -65,11 +68,15 @@ class ApiBlueprint:
         token_in_view: bool = False,
         query: dict | None = None,
         rate_limited: bool = False,
+        media_type: str = "application/json",
+        headers: dict | None = None,
+        busy: bool = False,
     ) -> Callable:
         """Register a view at /api/v1<rule> for one method, documented for OpenAPI.
 
-        query documents the optional query parameters the view reads: {name: JSON schema}; rate_limited
-        documents a 429 answer (a limit of the member's, with Retry-After).
+        query documents the optional query parameters the view reads: {name: JSON schema}, headers the optional
+        request headers; rate_limited documents a 429 answer (a limit of the member's, with Retry-After), busy a
+        503 (with Retry-After); media_type is the success answer's.
 
         With token_in_view the view itself looks the token up, by calling token_member(session)
         first thing in its own transaction: a hot path then needs no separate read transaction.
@@ -101,6 +108,9 @@ class ApiBlueprint:
                     f"api_{self.name}.{endpoint}",
                     query,
                     rate_limited,
+                    media_type,
+                    headers,
+                    busy,
                 )
             )
             return wrapped

@@ -75,6 +75,7 @@ ERROR_STATUSES = {
     429: "too many attempts (failed logins; new conversations or messages beyond the member's limits): wait "
     "Retry-After seconds",
     502: "a peer node could not be reached or answered badly",
+    503: "this process holds as many event streams as it may: wait Retry-After seconds",
 }
 
 
@@ -88,6 +89,8 @@ def _error_statuses(op) -> list[int]:
         out.append(429)
     if op.tag == "federation":
         out.append(502)
+    if op.busy:
+        out.append(503)
     return sorted(out)
 
 
@@ -95,7 +98,7 @@ def _responses(op) -> dict:
     out = {
         str(op.status): {
             "description": "success",
-            "content": {"application/json": {"schema": op.response or {"type": "object"}}},
+            "content": {op.media_type: {"schema": op.response or {"type": "object"}}},
         }
     }
     if op.auth and op.method == "POST":
@@ -108,8 +111,10 @@ def _responses(op) -> dict:
         }
     for status in _error_statuses(op):
         out[str(status)] = {"description": ERROR_STATUSES[status], "content": {"application/json": {"schema": ERROR}}}
-    if "429" in out:
-        out["429"]["headers"] = {
+    for status in ("429", "503"):
+        if status not in out:
+            continue
+        out[status]["headers"] = {
             "Retry-After": {
                 "description": "seconds to wait before the next attempt",
                 "schema": {"type": "integer", "minimum": 1},
@@ -136,7 +141,9 @@ IDEMPOTENCY_KEY = {
 
 def _query_parameters(op) -> list[dict]:
     return [
-        {"name": name, "in": "query", "required": False, "schema": schema} for name, schema in (op.query or {}).items()
+        {"name": name, "in": where, "required": False, "schema": schema}
+        for where, given in (("query", op.query), ("header", op.headers))
+        for name, schema in (given or {}).items()
     ]
 
 

@@ -19,6 +19,7 @@ from ..errors import LedgerError, NotFoundError, ValidationError
 from ..labels import N_, unit
 from ..labels import amount as shown_amount
 from ..tables import Account, LedgerTxn, Member, Posting
+from . import events
 from .validate import refusal
 
 MAX_AMOUNT = 2**53 - 1
@@ -248,6 +249,13 @@ def post(
             object.__setattr__(leg.account, "balance", balances[leg.account.id])
         else:
             set_committed_value(leg.account, "balance", balances[leg.account.id])
+    # Each member whose balance changed is told, in this transaction (their open pages show it after the commit).
+    changed = [
+        (leg.account.member_id, "balance", {"balance": balances[leg.account.id]})
+        for leg in legs
+        if leg.account.kind == "member" and leg.account.member_id is not None
+    ]
+    events.record_many(session, changed, now=now)
     return Posted(txn_id, kind, ref, now)
 
 

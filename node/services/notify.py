@@ -21,20 +21,25 @@ from sqlalchemy import insert, select
 from ..notices import stored_params, text_of
 from ..settings import Settings
 from ..tables import Member, Notification
+from . import events
 from .notifications import mailed_kinds_off
 
 log = logging.getLogger(__name__)
 
 
 def notify(session, *, member_id: int, kind: str, params: Mapping[str, Any], now: datetime) -> None:
-    """Queue a notification of a kind declared in node/notices.py, with that kind's parameters."""
+    """Queue a notification of a kind declared in node/notices.py, with that kind's parameters.
+
+    The member's open pages are told in the same transaction (a `notification` event: node/live.py words it).
+    """
+    stored = stored_params(kind, params)
     # One Core statement: payments notify on their hot path, where an ORM flush costs several times this.
-    session.execute(
+    result = session.execute(
         _INSERT_NOTIFICATION,
         {
             "member_id": member_id,
             "kind": kind,
-            "params": stored_params(kind, params),
+            "params": stored,
             "subject": "",
             "body": "",
             "created_at": now,
@@ -42,6 +47,8 @@ def notify(session, *, member_id: int, kind: str, params: Mapping[str, Any], now
             "read_at": None,
         },
     )
+    note = {"id": result.inserted_primary_key[0], "kind": kind, "params": stored}
+    events.record(session, member_id=member_id, kind="notification", data=note, now=now)
 
 
 _INSERT_NOTIFICATION = insert(Notification.__table__)

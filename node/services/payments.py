@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from ..errors import ValidationError
 from ..settings import Settings
 from ..tables import Member
-from . import ledger, members
+from . import events, ledger, members
 from .notify import notify
 from .validate import Fields, clean_text
 
@@ -65,4 +65,5 @@ def pay(
     # The payee hears of it as of a payment from abroad: on the page and, per their settings, by mail.
     params = {"payer": f"{payer.handle}@{settings.node_id}", "amount": amount, "memo": memo}
     notify(session, member_id=payee.id, kind="payment", now=now, params=params)
+    events.record(session, member_id=payee.id, kind="payment", data=params, now=now)
     return {"txn_id": txn.id, "amount": amount, "status": "completed"}

@@ -25,7 +25,7 @@ from ..tables import (
     ReviewRound,
     RoundItem,
 )
-from . import ledger, matching, members
+from . import events, ledger, matching, members
 from .notify import notify
 from .validate import Fields, clean_choice, clean_list, clean_text, refuse_unknown_fields, whole_number
 
@@ -384,6 +384,8 @@ def invite_candidate(
             now=now,
             params={"title": proposal.title, "bounty": proposal.bounty, "accept_by": invitation.accept_by},
         )
+        data = {"id": invitation.id, "title": proposal.title, "abroad": False, "url": "/reviews"}
+        events.record(session, member_id=invitation.reviewer_id, kind="invitation", data=data, now=now)
     else:
         remote.invited(session, proposal, invitation, now)
     return invitation

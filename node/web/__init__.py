@@ -26,6 +26,7 @@ WEB_MODULES = (
     "directory",
     "messages",
     "language",
+    "live",
 )
 
 

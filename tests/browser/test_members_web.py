@@ -83,13 +83,14 @@ def test_the_statement_with_chart_and_date_filter(node, new_page, screenshot):
 def test_the_notifications_page_and_mail_settings(node, new_page, screenshot):
     node, _coordinator = node
     page = new_page(node.url)
-    log_in(page, "anna@example.org")  # approved, and a session booked with her: two unread notifications
+    log_in(page, "anna@example.org")  # approved, paid by Bert, a session booked with her: three unread notifications
     count = page.locator("#nav-notes .count")
-    assert count.inner_text() == "2"
+    assert count.inner_text() == "3"
     page.locator("#nav-notes").click()
     page.wait_for_url("**/notifications")
-    assert page.locator("#notes li.unread").count() == 2
+    assert page.locator("#notes li.unread").count() == 3
     assert "Session booked by Bert" in page.locator("#notes").inner_text()
+    assert f"You received 2\xa0SIF from bert@{node.node_id}" in page.locator("#notes").inner_text()
     both_sizes(page, screenshot, "notifications")
     page.get_by_role("button", name="Mark all read").click()
     page.wait_for_url("**/notifications")

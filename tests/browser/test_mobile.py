@@ -71,6 +71,7 @@ NOT_PAGES = {
     "audit.export": "a CSV download",
     "member.export": "a JSON download",
     "remote_reviews.text_arrived": "JSON for the invitation page's script",
+    "live.stream": "the event stream of the pages' script (text/event-stream)",
 }
 # Pages for a visitor: nobody logged in (the home page sends a member on to their dashboard).
 PUBLIC = {"auth.home", "auth.login", "auth.signup", "auth.unlock_page", "initiatives.public_page"}

@@ -57,7 +57,8 @@ def test_the_form_waits_for_the_full_text_and_then_preselects_nothing(app, ctx, 
     rita, incoming_id = invited(app, ctx, make_member)
     login(client, rita.email)
     page = client.get(f"/reviews/abroad/{incoming_id}").get_data(as_text=True)
-    assert 'data-poll="/reviews/abroad/' in page and "wait-for-text.js" in page and ">Refresh</a>" in page
+    assert 'data-poll="/reviews/abroad/' in page and f'data-incoming="{incoming_id}"' in page
+    assert "live.js" in page and 'data-live="/events?after=' in page and ">Refresh</a>" in page
     assert 'name="shared_value"' not in page  # no review before the text is there
     assert client.get(f"/reviews/abroad/{incoming_id}/text").json == {"ready": False}
     with ctx.db.write() as s:  # proposal_share arrives

@@ -44,6 +44,7 @@ def node(tmp_path_factory):
             "data_dir": str(tmp_path_factory.mktemp("schema") / "be-vl"),
             "node_id": "be-vl",
             "base_url": BASE_URL,
+            "live_stream_seconds": 0,  # GET /api/v1/events sends what is waiting and ends: each case gets its answer
             **FAST_ARGON2,
         },
         clock=FixedClock(START),
