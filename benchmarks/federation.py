@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import requests
 
 from deploy.processes import FAST_ARGON2, NodeProcess, Process, gunicorn, peer_both, worker
+from federation.state import federation_of
 from tests.federation.forge import Forger, chain_in, node_key  # acting as a peer: signed entries made by hand
 
 SETTINGS = {
@@ -98,7 +99,7 @@ def http_apply_rate(a: NodeProcess, b: NodeProcess, count: int) -> float:
 
 def in_process_rate(tmp: Path, b: NodeProcess, count: int) -> float:
     """The same work without HTTP: check + store + apply, in this process, on a fresh node."""
-    from federation import channels, peers
+    from federation.transport import channels, peers
     from node.app import create_app
     from node.services import members
 
@@ -112,7 +113,7 @@ def in_process_rate(tmp: Path, b: NodeProcess, count: int) -> float:
         },
         start_delivery=False,
     )
-    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
+    ctx, fed = app.extensions["sifnet"], federation_of(app)
     with ctx.db.write() as s:
         members.sign_up(
             s,

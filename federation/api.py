@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, jsonify
+from flask import Flask, g, jsonify
 
+from federation.state import federation_of
+from federation.tables import ChannelEntry, Dispute
+from federation.transport import peers as peers_service
+from federation.transport.checkpoints import exchange_checkpoint, resolve_dispute
 from node.api.base import ANY_OBJECT, BOOL, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
 from node.context import node_ctx
 from node.services import members
 from node.tables import Member
-
-from . import peers as peers_service
-from .checkpoints import exchange_checkpoint, resolve_dispute
-from .tables import ChannelEntry, Dispute
 
 api = ApiBlueprint("federation", "federation")
 PEER = {
@@ -72,7 +72,7 @@ def add_peer():
     ctx = node_ctx()
     with ctx.db.read() as session:
         me = _coordinator(session)
-    fed = current_app.extensions["sifnet_federation"]
+    fed = federation_of()
     doc = peers_service.fetch_document(data.get("url"), now=ctx.now(), max_skew=fed.max_skew)  # outside any transaction
     with ctx.db.write() as session:
         peers_service.add_peer(session, doc, own_node_id=ctx.settings.node_id, now=ctx.now(), actor_id=me.id)
@@ -158,9 +158,7 @@ def resume_peer(node_id: str):
         peers_service.resume_peer(session, node_id=node_id, now=ctx.now(), actor_id=me.id)
         session.flush()
         out = _peer_json(session, node_id)
-    current_app.extensions["sifnet_federation"].kicker and current_app.extensions["sifnet_federation"].kicker.kick(
-        node_id
-    )
+    federation_of().kicker and federation_of().kicker.kick(node_id)
     return jsonify(out)
 
 
@@ -175,7 +173,7 @@ def checkpoint_now(node_id: str):
     with ctx.db.read() as session:
         _coordinator(session)
         peers_service.get_peer(session, node_id)
-    return jsonify(exchange_checkpoint(current_app.extensions["sifnet_federation"], node_id))
+    return jsonify(exchange_checkpoint(federation_of(), node_id))
 
 
 @api.route(
@@ -248,7 +246,7 @@ def resolve(dispute_id: int):
     response={"type": "object", "properties": {"transfers": arr(ANY_OBJECT)}},
 )
 def my_cross_border():
-    from .transfers import transfers_of
+    from federation.payments.transfers import transfers_of
 
     ctx = node_ctx()
     with ctx.db.read() as session:

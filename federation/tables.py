@@ -226,7 +226,7 @@ class Initiative(SQLModel, table=True):
     updated_at: datetime
 
 
-# --- shared reviewer pools and cross-border reviews (federation/pools.py, federation/remote_reviews.py) ---
+# --- shared reviewer pools and cross-border reviews (federation/reviews/) ---
 
 
 class PoolShare(SQLModel, table=True):
@@ -305,7 +305,7 @@ class IncomingInvitation(SQLModel, table=True):
     bounty: int = Field(sa_column=Column(BigInteger, nullable=False))
     accept_by: datetime
     due_by: datetime
-    status: str = Field(default="invited", max_length=16, index=True)  # see remote_reviews.INCOMING
+    status: str = Field(default="invited", max_length=16, index=True)  # see reviews.reviewer_side.INCOMING
     received_at: datetime
     responded_at: datetime | None = None
     decline_reason: str = Field(default="", max_length=280)
@@ -321,7 +321,7 @@ class IncomingInvitation(SQLModel, table=True):
     rated_at: datetime | None = None
 
 
-# --- advice across borders (federation/advice_offers.py, remote_advice.py, incoming_advice.py) ---
+# --- advice across borders (federation/advice/) ---
 
 
 class AdviceOfferShare(SQLModel, table=True):
@@ -357,7 +357,7 @@ class RemoteBooking(SQLModel, table=True):
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     scheduled_for: datetime | None = None
     note: str = Field(default="", max_length=1000)
-    status: str = Field(max_length=16, index=True)  # remote_advice.BOOKER_SIDE | incoming_advice.ADVISER_SIDE
+    status: str = Field(max_length=16, index=True)  # booker_side.BOOKER_SIDE | adviser_side.ADVISER_SIDE
     created_at: datetime
     accepted_at: datetime | None = None
     claimed_at: datetime | None = None

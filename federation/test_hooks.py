@@ -16,15 +16,15 @@ from datetime import timedelta
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
 
+from federation.payments.transfers import _INSERT_TRANSFER, REUSE_MARK, TRANSFER, _transfer_values
+from federation.state import federation_of
+from federation.tables import CrossBorderTransfer, PoolReviewer
+from federation.transport import channels
+from federation.transport.peers import position_account
 from node.api.base import json_body
 from node.errors import ConflictError, NotFoundError
 from node.services import ledger
 from protocol import format_time
-
-from . import channels
-from .peers import position_account
-from .tables import CrossBorderTransfer, PoolReviewer
-from .transfers import _INSERT_TRANSFER, REUSE_MARK, TRANSFER, _transfer_values
 
 bp = Blueprint("federation_test_hooks", __name__, url_prefix="/_test/federation")
 
@@ -37,7 +37,7 @@ def reuse_transfer():
     id); otherwise a different transfer (memo changed) moves the payer's SIF again, recorded as
     `<id>-reuse-<n>`, which the peer must bounce so that the payer gets it back.
     """
-    fed = current_app.extensions["sifnet_federation"]
+    fed = federation_of()
     data = json_body()
     with fed.ctx.db.write() as session:
         now = fed.ctx.now()
@@ -100,7 +100,7 @@ def reuse_transfer():
 @bp.post("/far-invite")
 def far_invite():
     """Invite a reviewer of a peer's shared pool with deadlines `days` ahead (the peer must decline it)."""
-    fed = current_app.extensions["sifnet_federation"]
+    fed = federation_of()
     data = json_body()
     days = data.get("days")
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500:

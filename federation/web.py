@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from federation.payments.transfers import transfers_of
+from federation.state import federation_of
+from federation.tables import Dispute
+from federation.transport import peers as peers_service
+from federation.transport.checkpoints import exchange_checkpoint, resolve_dispute
 from node.context import node_ctx
 from node.errors import ValidationError
 from node.web.member import DASHBOARD_PANELS
 from node.web.pages import coordinator_required, current_member, form_action
 
-from . import peers as peers_service
-from .checkpoints import exchange_checkpoint, resolve_dispute
-from .tables import Dispute
-from .transfers import transfers_of
-
 bp = Blueprint("federation", __name__, template_folder="templates")
-
-
-def _fed():
-    return current_app.extensions["sifnet_federation"]
 
 
 @bp.get("/coordinator/peers")
@@ -29,7 +25,7 @@ def peers_page():
     with ctx.db.read() as s:
         peers = peers_service.peer_states(s)
         disputes = s.query(Dispute).order_by(Dispute.status.desc(), Dispute.id.desc()).limit(50).all()
-        own = _fed().identity.current_key().public_key
+        own = federation_of().identity.current_key().public_key
     return render_template("federation_peers.html", peers=peers, disputes=disputes, own_key=own)
 
 
@@ -40,7 +36,7 @@ def peers_action():
     ctx = node_ctx()
     form, action, node_id = request.form, request.form.get("action"), request.form.get("node_id", "")
     if action == "add":
-        doc = peers_service.fetch_document(form.get("url"), now=ctx.now(), max_skew=_fed().max_skew)
+        doc = peers_service.fetch_document(form.get("url"), now=ctx.now(), max_skew=federation_of().max_skew)
         with ctx.db.write() as s:
             peers_service.add_peer(
                 s, doc, own_node_id=ctx.settings.node_id, now=ctx.now(), actor_id=current_member().id
@@ -54,7 +50,7 @@ def peers_action():
             "info",
         )
     elif action == "check":
-        flash(_checkpoint_outcome(node_id, exchange_checkpoint(_fed(), node_id)), "info")
+        flash(_checkpoint_outcome(node_id, exchange_checkpoint(federation_of(), node_id)), "info")
     else:
         with ctx.db.write() as s:
             _change_peer(s, ctx, action, node_id, form)

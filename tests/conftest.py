@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from deploy.processes import FAST_ARGON2
+from federation.state import federation_of
 from node.app import create_app
 from node.clock import FixedClock
 from node.db import Database
@@ -149,7 +150,7 @@ def app(tmp_path, clock):
     app.config["TESTING"] = True
     yield app
     if "sifnet_federation" in app.extensions:
-        app.extensions["sifnet_federation"].stop()
+        federation_of(app).stop()
     app.extensions["sifnet"].db.dispose()
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from federation.handlers import register_handlers
 from federation.jobs import register_sweeps as register_federation_sweeps
+from federation.state import federation_of
 from node.cli import all_commands, register_commands
 from node.registry import DuplicateRegistration, Registry
 from node.sweeps import register_sweeps
@@ -25,7 +26,7 @@ def test_a_name_registered_twice_is_refused():
 
 
 def test_registering_a_package_twice_is_refused(app):
-    fed, ctx = app.extensions["sifnet_federation"], app.extensions["sifnet"]
+    fed, ctx = federation_of(app), app.extensions["sifnet"]
     with pytest.raises(DuplicateRegistration):
         register_handlers(fed)
     with pytest.raises(DuplicateRegistration):
@@ -38,7 +39,7 @@ def test_registering_a_package_twice_is_refused(app):
 
 
 def test_every_channel_message_type_has_its_handler(app):
-    fed = app.extensions["sifnet_federation"]
+    fed = federation_of(app)
     channel_types = {name for name, mt in MESSAGE_TYPES.items() if mt.channel}
     assert set(fed.channel_handlers) == channel_types
     assert set(fed.direct_handlers) == {"checkpoint"}

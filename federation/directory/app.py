@@ -58,7 +58,7 @@ def create_app(
     i18n.init_app(app, default_language=settings.default_language, time_zone=settings.time_zone)
     labels.init_app(app)
     from .api import bp as api_bp
-    from .views import bp as views_bp
+    from .web import bp as views_bp
 
     app.register_blueprint(views_bp)
     app.register_blueprint(api_bp)

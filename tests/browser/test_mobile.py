@@ -39,6 +39,7 @@ from pathlib import Path
 import pytest
 from flask import url_for
 
+from federation.state import federation_of
 from node.app import create_app
 from node.demo import DEMO_PASSWORD
 from node.web import WEB_MODULES
@@ -80,7 +81,7 @@ PUBLIC |= {"auth.forgot_password", "auth.reset_page", "auth.confirm_page"}
 NOT_FOR_COORDINATOR = {"remote_reviews.incoming_page": "an invitation from abroad is its reviewer's alone"}
 # Peers deliver at once and share their reviewer pools every second.
 FAST = {"retry_base_seconds": 1, "retry_max_seconds": 4, "sweep_seconds": 1, "pool_share_seconds": 1}
-DESKTOP_PAGES = ("member.dashboard", "advice.market", "coordinator.overview", "federation.settlements_page")
+DESKTOP_PAGES = ("member.dashboard", "advice.market", "coordinator.overview", "settlement.settlements_page")
 
 # Measures the page in the browser: its width, the header's menu, and the tap targets smaller than MIN_TAP.
 MEASURE = """(minTap) => {
@@ -204,7 +205,7 @@ def network(tmp_path_factory) -> Iterator[Network]:
         for node in nodes:
             node.kill9()
         if "sifnet_federation" in app.extensions:
-            app.extensions["sifnet_federation"].stop()
+            federation_of(app).stop()
         app.extensions["sifnet"].db.dispose()
 
 
@@ -418,7 +419,7 @@ def test_every_web_page_is_walked(network):
     """Each web page of the URL map is opened by someone, the federation's coordinator pages too."""
     walked = {endpoint for pages in network.walks.values() for endpoint in pages}
     assert walked == network.pages
-    assert {"federation.peers_page", "federation.settlements_page", "remote_reviews.peers_reviews_page"} <= walked
+    assert {"federation.peers_page", "settlement.settlements_page", "remote_reviews.peers_reviews_page"} <= walked
     assert len(walked) > 30  # 37 when this was written: reading the URL map found the pages
 
 

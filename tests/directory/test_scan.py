@@ -133,7 +133,7 @@ def test_groups_are_small_cross_node_and_never_a_whole_node():
 
 
 def test_the_devnet_demo_set_forms_small_groups_not_one_giant_component():
-    demo = json.loads((Path(scan.__file__).parents[1] / "initiatives_demo.json").read_text(encoding="utf-8"))
+    demo = json.loads((Path(scan.__file__).parents[1] / "initiatives" / "demo.json").read_text(encoding="utf-8"))
     countries = {"be-vl": "BE", "nl": "NL", "at": "AT", "it": "IT", "hu": "HU"}
     items = [
         scan.Item.of({**i, "node_id": node, "ref": f"i-{n}", "country": countries[node]})

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 
 from federation import summary
-from federation.peers import position_account
+from federation.state import federation_of
 from federation.tables import ChannelEntry, CrossBorderTransfer, Peer, SettlementPart
+from federation.transport.peers import position_account
 from node.services import ledger
 from node.tables import Member
 from protocol import Envelope, KeyInfo, Keyring, parse_json, validate_body, verify_envelope
@@ -32,7 +33,7 @@ def set_last_active(ctx, member, days_ago: int | None) -> None:
 
 
 def verified(ctx, app, raw: bytes, type_name: str) -> Envelope:
-    key = app.extensions["sifnet_federation"].identity.current_key().public_key
+    key = federation_of(app).identity.current_key().public_key
     env = Envelope.from_dict(parse_json(raw))
     assert env.type == type_name and env.to == "eu-dir" and env.from_ == "be-vl"
     return verify_envelope(
@@ -180,7 +181,7 @@ def test_no_directory_chosen_means_no_summary(app, client):
 
 
 def test_initiatives_are_served_only_with_consent_and_named_by_the_summary(listed, client, ctx):
-    from federation import initiatives
+    from federation.initiatives import records as initiatives
 
     with ctx.db.write() as s:
         shown = initiatives.create_initiative(

@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
-from federation import settlement
-from federation.keys import rotate_key
-from federation.peers import PeerDocument
+from federation.settlement import participant as settlement
+from federation.state import federation_of
 from federation.tables import Dispute, Peer
+from federation.transport.keys import rotate_key
+from federation.transport.peers import PeerDocument
 from node.app import create_app
 from node.tables import Account, AuditEntry
 from protocol import SigningKey
@@ -44,7 +45,7 @@ def hu(clock, tmp_path):
     thread.start()
     yield url
     server.shutdown()
-    holder["app"].extensions["sifnet_federation"].stop()
+    federation_of(holder["app"]).stop()
     holder["app"].extensions["sifnet"].db.dispose()
 
 
@@ -94,7 +95,7 @@ def test_every_federation_action_is_kept_once_with_actor_and_time(
     clock.advance(60)
     _post(browser, f"/coordinator/disputes/{dispute_id}/resolve", resolution="a bounce crossed the checkpoint")
     clock.advance(60)
-    fed = app.extensions["sifnet_federation"]
+    fed = federation_of(app)
     old, new, _end = rotate_key(fed)  # the operator's command: no member acts
     clock.advance(60)
     key = SigningKey.from_seed(hashlib.sha256(b"eu-dir").digest())

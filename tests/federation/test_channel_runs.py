@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from federation import channels, peers
-from federation.inbox import record_nonce
-from federation.refusal import Refusal
+from federation.state import federation_of
 from federation.tables import ChannelEntry, CrossBorderTransfer, SeenNonce
+from federation.transport import channels, peers
+from federation.transport.inbox import record_nonce
+from federation.transport.refusal import Refusal
 from node.app import create_app
 from node.services import ledger, members
 from node.tables import LedgerTxn
@@ -28,8 +29,8 @@ def receiver(tmp_path, clock):
         clock=clock,
         start_delivery=False,
     )
-    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
-    hu_ctx, hu_fed = hu.extensions["sifnet"], hu.extensions["sifnet_federation"]
+    ctx, fed = app.extensions["sifnet"], federation_of(app)
+    hu_ctx, hu_fed = hu.extensions["sifnet"], federation_of(hu)
     with hu_ctx.db.read() as s:
         raw = canonical_json(hu_fed.identity.node_document(s, hu_ctx.now()).to_dict())
     doc = peers.verify_document(raw, now=ctx.now(), max_skew=fed.max_skew)
@@ -69,7 +70,7 @@ def _counts(ctx) -> tuple[int, int, int]:
 
 
 def _receive(app, entries, **kw):
-    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
+    ctx, fed = app.extensions["sifnet"], federation_of(app)
     with ctx.db.read() as s:
         fresh = channels.check_entries(s, fed, "hu", entries, ctx.now())
     return channels.receive_entries(fed, "hu", fresh, ctx.now(), **kw)
@@ -92,7 +93,7 @@ def test_a_failing_entry_leaves_nothing_and_the_ones_before_it_commit(receiver, 
     app, forger = receiver
     ctx = app.extensions["sifnet"]
     entries = _transfers(forger, 8, ctx.now())
-    handlers = app.extensions["sifnet_federation"].channel_handlers._entries  # a test double in the app's registry
+    handlers = federation_of(app).channel_handlers._entries  # a test double in the app's registry
     apply_transfer = handlers["transfer"]
     bad = entries[5].body["transfer_id"]
 

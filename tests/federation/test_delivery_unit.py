@@ -11,8 +11,9 @@ import requests
 import responses
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
-from federation import channels, delivery, peers
+from federation.state import federation_of
 from federation.tables import Peer
+from federation.transport import channels, delivery, peers
 from node.app import create_app
 from protocol import canonical_json
 from tests.conftest import FAST_ARGON2
@@ -39,8 +40,8 @@ def fed_app(tmp_path, clock):
         clock=clock,
         start_delivery=False,
     )
-    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
-    hu_ctx, hu_fed = hu.extensions["sifnet"], hu.extensions["sifnet_federation"]
+    ctx, fed = app.extensions["sifnet"], federation_of(app)
+    hu_ctx, hu_fed = hu.extensions["sifnet"], federation_of(hu)
     with hu_ctx.db.read() as s:
         raw = canonical_json(hu_fed.identity.node_document(s, hu_ctx.now()).to_dict())
     doc = peers.verify_document(raw, now=ctx.now(), max_skew=fed.max_skew)
@@ -53,7 +54,7 @@ def fed_app(tmp_path, clock):
 
 
 def _append(app, n: int) -> None:
-    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
+    ctx, fed = app.extensions["sifnet"], federation_of(app)
     with ctx.db.write() as s:
         for i in range(n):
             channels.append(
@@ -70,7 +71,7 @@ def _peer(app) -> Peer:
 def test_failures_back_off_exponentially_up_to_the_cap_and_never_drop(fed_app, clock):
     _append(fed_app, 3)
     responses.post(f"{PEER_URL}/federation/v1/inbox", status=503, body="down")
-    fed = fed_app.extensions["sifnet_federation"]
+    fed = federation_of(fed_app)
     delays = []
     for _ in range(8):
         assert delivery.deliver(fed, "hu") == 0
@@ -103,7 +104,7 @@ def test_batches_are_signed_and_a_gap_receipt_triggers_a_resend(fed_app):
         return 200, {}, json.dumps({"received_through": 3, "last_hash": "h3"})
 
     responses.add_callback(responses.POST, f"{PEER_URL}/federation/v1/inbox", callback=inbox)
-    assert delivery.deliver(fed_app.extensions["sifnet_federation"], "hu") == 3
+    assert delivery.deliver(federation_of(fed_app), "hu") == 3
     assert seen == [[1, 2, 3], [2, 3]]
 
 
@@ -111,7 +112,7 @@ def test_batches_are_signed_and_a_gap_receipt_triggers_a_resend(fed_app):
 def test_a_receipt_that_is_not_json_counts_as_a_failure(fed_app):
     _append(fed_app, 1)
     responses.post(f"{PEER_URL}/federation/v1/inbox", body="<html>proxy error</html>", status=200)
-    assert delivery.deliver(fed_app.extensions["sifnet_federation"], "hu") == 0
+    assert delivery.deliver(federation_of(fed_app), "hu") == 0
     assert _peer(fed_app).failures == 1 and "receipt" in _peer(fed_app).last_error
 
 
@@ -121,7 +122,7 @@ def test_suspended_peer_gets_nothing(fed_app):
     with ctx.db.write() as s:
         peers.suspend_peer(s, node_id="hu", reason="audit", now=ctx.now())
     with responses.RequestsMock() as mock:  # any HTTP call would fail this test
-        assert delivery.deliver(fed_app.extensions["sifnet_federation"], "hu") == 0
+        assert delivery.deliver(federation_of(fed_app), "hu") == 0
         assert len(mock.calls) == 0
 
 
@@ -148,7 +149,7 @@ def test_a_broken_connection_is_tried_once_more_signed_afresh_and_is_no_failure(
         return 200, {}, json.dumps({"received_through": 2, "last_hash": "h2"})
 
     responses.add_callback(responses.POST, f"{PEER_URL}/federation/v1/inbox", callback=inbox)
-    assert delivery.deliver(fed_app.extensions["sifnet_federation"], "hu") == 2
+    assert delivery.deliver(federation_of(fed_app), "hu") == 2
     assert len(nonces) == 2 and nonces[0] != nonces[1]  # the same batch, under a new request signature
     peer = _peer(fed_app)
     assert (peer.failures, peer.last_error) == (0, "")
@@ -165,7 +166,7 @@ def test_a_second_break_or_a_refused_connection_is_a_failure(fed_app, errors, tr
     for error in errors:
         responses.post(f"{PEER_URL}/federation/v1/inbox", body=error)
     responses.post(f"{PEER_URL}/federation/v1/inbox", json={"received_through": 1, "last_hash": "h1"})
-    assert delivery.deliver(fed_app.extensions["sifnet_federation"], "hu") == 0
+    assert delivery.deliver(federation_of(fed_app), "hu") == 0
     assert len(responses.calls) == tries
     peer = _peer(fed_app)
     assert peer.failures == 1 and "ConnectionError" in peer.last_error

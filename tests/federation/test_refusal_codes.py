@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from federation.refusal import Refusal
+from federation.transport.refusal import Refusal
 from protocol import ERROR_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +66,7 @@ def test_every_reason_code_of_a_bounce_or_decline_is_documented():
     text = "\n".join(p.read_text(encoding="utf-8") for p in sources("federation"))
     decline = set(re.findall(r'return f?"([a-z_]+): ', text))
     bounce = set(re.findall(r'"[a-z_]+": "([a-z_]+)"', re.search(r"code = \{(.*?)\}", text, re.S)[1]))
-    transfers = (ROOT / "federation" / "transfers.py").read_text(encoding="utf-8")
+    transfers = (ROOT / "federation" / "payments" / "transfers.py").read_text(encoding="utf-8")
     apply_transfer = transfers[
         transfers.index("def apply_transfer(") : transfers.index("\n\n\n", transfers.index("def apply_transfer("))
     ]

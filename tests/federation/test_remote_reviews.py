@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from federation import incoming_reviews
+from federation.reviews import reviewer_side
+from federation.state import federation_of
 from federation.tables import ChannelEntry, Peer, PoolReviewer
 from node.errors import ValidationError
 from node.services import proposals as proposals_service
@@ -123,7 +124,7 @@ def test_a_peer_of_the_same_country_is_not_foreign(ctx, make_member):
 
 def _apply(app, handler, body: dict) -> None:
     """Apply an entry from the peer 'it' as the inbox would (the handler in the receiver's transaction)."""
-    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
+    ctx, fed = app.extensions["sifnet"], federation_of(app)
     with ctx.db.write() as s:
         handler(s, fed, s.get(Peer, "it"), SimpleNamespace(body=body), ctx.now())
 
@@ -153,7 +154,7 @@ def test_reviewer_pages_for_an_invitation_from_abroad(app, ctx, make_member):
         pseudonym = s.query(Member).filter(Member.handle == "zsofia").one().pseudonym
     _apply(
         app,
-        incoming_reviews.apply_invite,
+        reviewer_side.apply_invite,
         {
             "invite_id": "inv1",
             "proposal_ref": "7",
@@ -178,7 +179,7 @@ def test_reviewer_pages_for_an_invitation_from_abroad(app, ctx, make_member):
     assert r.status_code == 303 and _sent(ctx) == ["review_accept"]
     _apply(
         app,
-        incoming_reviews.apply_share,
+        reviewer_side.apply_share,
         {
             "invite_id": "inv1",
             "proposal_ref": "7",

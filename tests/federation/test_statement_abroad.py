@@ -12,8 +12,10 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from federation import incoming_reviews, transfers
-from federation.remote_reviews import BOUNTY_PAYER, bounty_transfer_id
+from federation.payments import transfers
+from federation.reviews import reviewer_side
+from federation.reviews.proposer_side import BOUNTY_PAYER, bounty_transfer_id
+from federation.state import federation_of
 from federation.tables import Peer
 from node.tables import Member
 from tests.node.test_web import csrf, login
@@ -44,7 +46,7 @@ def _peer(ctx, node_id: str, country: str) -> None:
 
 def _apply(app, handler, peer_id: str, body: dict) -> None:
     """Apply an entry from a peer as the inbox would (the handler in the receiver's transaction)."""
-    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
+    ctx, fed = app.extensions["sifnet"], federation_of(app)
     with ctx.db.write() as s:
         handler(s, fed, s.get(Peer, peer_id), SimpleNamespace(body=body), ctx.now())
 
@@ -58,7 +60,7 @@ def _statement(client, headers, **query) -> list[dict]:
 def test_a_payment_abroad_is_pending_then_completed_or_returned(app, client, ctx, make_member, token_for, books):
     anna = make_member("anna", language="de")
     _peer(ctx, "hu", "HU")
-    fed, auth = app.extensions["sifnet_federation"], token_for(anna)
+    fed, auth = federation_of(app), token_for(anna)
     ids = []
     for amount in (2, 3):
         with ctx.db.write() as s:
@@ -104,7 +106,7 @@ def _reviewed_abroad(app, ctx, make_member) -> tuple[object, int]:
         "accept_by": "2026-03-05T09:00:00Z",
         "due_by": "2026-03-19T09:00:00Z",
     }
-    _apply(app, incoming_reviews.apply_invite, "it", invite)
+    _apply(app, reviewer_side.apply_invite, "it", invite)
     browser = app.test_client()
     login(browser, "zsofia@example.org")
     incoming_id = int(re.search(r"/reviews/abroad/(\d+)", browser.get("/reviews").get_data(as_text=True)).group(1))
@@ -182,7 +184,7 @@ def test_the_dashboard_shows_the_ten_newest_payments_abroad_and_the_api_all(app,
     """The dashboard's panel reads only the ten it shows, however many the member made; the API lists every one."""
     anna = make_member("anna")
     _peer(ctx, "hu", "HU")
-    fed = app.extensions["sifnet_federation"]
+    fed = federation_of(app)
     for n in range(12):
         with ctx.db.write() as s:
             payer = s.get(Member, anna.id)

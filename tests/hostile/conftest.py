@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from federation import peers
+from federation.state import federation_of
+from federation.transport import peers
 from node.app import create_app
 from node.clock import FixedClock
 from node.services import ledger, members
@@ -131,13 +132,13 @@ def seed_world(world: World) -> None:
 
 def peer_apps(tmp, clock, app) -> dict:
     """hu and nl as in-process apps, confirmed peers of be-vl (their keys sign the forged requests)."""
-    ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
+    ctx, fed = app.extensions["sifnet"], federation_of(app)
     out = {}
     for node_id in ("hu", "nl"):
         other = create_app(
             {"data_dir": str(tmp / node_id), "node_id": node_id, **FAST_ARGON2}, clock=clock, start_delivery=False
         )
-        o_ctx, o_fed = other.extensions["sifnet"], other.extensions["sifnet_federation"]
+        o_ctx, o_fed = other.extensions["sifnet"], federation_of(other)
         with o_ctx.db.read() as s:
             raw = canonical_json(o_fed.identity.node_document(s, o_ctx.now()).to_dict())
         doc = peers.verify_document(raw, now=ctx.now(), max_skew=fed.max_skew)
@@ -172,7 +173,7 @@ def world(tmp_path_factory):
     w.peers = peer_apps(tmp, clock, app)
     yield w
     for a in [app, *(p[0] for p in w.peers.values())]:
-        a.extensions["sifnet_federation"].stop()
+        federation_of(a).stop()
         a.extensions["sifnet"].db.dispose()
 
 

@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from federation import peers
+from federation.state import federation_of
 from federation.tables import IncomingInvitation, PeerKey
+from federation.transport import peers
 from node.app import create_app
 from node.clock import FixedClock
 from node.services import ledger
@@ -118,7 +119,7 @@ def net(tmp_path):
     )
     yield Net(app, ctx, clock, {node: Chain(f) for node, (_, f) in apps.items()}, outsider)
     for a in [app, outsider, *(p[0] for p in apps.values())]:
-        a.extensions["sifnet_federation"].stop()
+        federation_of(a).stop()
         a.extensions["sifnet"].db.dispose()
 
 
@@ -133,11 +134,11 @@ def rotation(chain: Chain, new: SigningKey, *, proof: str | None = None, old_not
 
 
 def key_of(app) -> SigningKey:
-    return app.extensions["sifnet_federation"].identity.current_key()
+    return federation_of(app).identity.current_key()
 
 
 def document_of(app, net: Net):
-    fed, ctx = app.extensions["sifnet_federation"], app.extensions["sifnet"]
+    fed, ctx = federation_of(app), app.extensions["sifnet"]
     with ctx.db.read() as s:
         raw = canonical_json(fed.identity.node_document(s, ctx.now()).to_dict())
     return peers.verify_document(raw, now=net.ctx.now(), max_skew=timedelta(minutes=5))

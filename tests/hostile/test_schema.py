@@ -14,6 +14,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from federation.state import federation_of
 from node.app import create_app
 from node.clock import FixedClock
 from tests.conftest import FAST_ARGON2, START
@@ -53,7 +54,7 @@ def node(tmp_path_factory):
     world = World(app=app, ctx=app.extensions["sifnet"])
     seed_world(world)
     yield world
-    app.extensions["sifnet_federation"].stop()
+    federation_of(app).stop()
     world.ctx.db.dispose()
 
 

@@ -8,6 +8,7 @@ import tempfile
 
 import pytest
 
+from federation.state import federation_of
 from node.app import create_app
 from node.web import CSRF_EXEMPT_PREFIXES
 from tests.conftest import FAST_ARGON2, PASSWORD
@@ -41,7 +42,7 @@ def form_routes() -> list[tuple[str, str]]:
                 if "POST" in r.methods and not r.rule.startswith(CSRF_EXEMPT_PREFIXES)
             )
         finally:
-            app.extensions["sifnet_federation"].stop()
+            federation_of(app).stop()
             app.extensions["sifnet"].db.dispose()
 
 

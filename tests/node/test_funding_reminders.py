@@ -8,6 +8,7 @@ from email import message_from_bytes, policy
 
 from sqlalchemy import select
 
+from federation.state import federation_of
 from node import notices
 from node.app import create_app
 from node.services import notify, topics
@@ -121,7 +122,7 @@ def test_two_processes_running_the_sweep_at_once_remind_once(app, ctx, make_memb
         for thread in threads:
             thread.join(60)
     finally:
-        other.extensions["sifnet_federation"].stop()
+        federation_of(other).stop()
         other.extensions["sifnet"].db.dispose()
     assert sorted(counts) == [0, 24]
     assert len(reminded(ctx)) == 24

@@ -10,6 +10,7 @@ import pytest
 from flask import render_template_string
 from sqlalchemy import select
 
+from federation.state import federation_of
 from node import i18n
 from node.app import create_app
 from node.errors import ValidationError
@@ -37,7 +38,7 @@ def app(tmp_path, clock):
     app.config["TESTING"] = True
     yield app
     if "sifnet_federation" in app.extensions:
-        app.extensions["sifnet_federation"].stop()
+        federation_of(app).stop()
     app.extensions["sifnet"].db.dispose()
 
 

@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+from federation.state import federation_of
 from node.app import create_app
 from node.services import events
 from tests.conftest import FAST_ARGON2
@@ -95,7 +96,7 @@ def long_app(tmp_path, clock):
     """A node whose streams stay open for a minute, with a beat every second."""
     app = create_app({"data_dir": str(tmp_path / "long"), "node_id": "be-vl", **LONG, **FAST_ARGON2}, clock=clock)
     yield app
-    app.extensions["sifnet_federation"].stop()
+    federation_of(app).stop()
     app.extensions["sifnet"].db.dispose()
 
 
@@ -280,7 +281,7 @@ def test_a_process_full_of_streams_answers_503_with_retry_after(tmp_path, clock)
     again = streamed(app.test_client(), "/api/v1/events", headers=people["bert"][1])
     assert again.status_code == 200
     again.close()
-    app.extensions["sifnet_federation"].stop()
+    federation_of(app).stop()
     ctx.db.dispose()
 
 
@@ -295,7 +296,7 @@ def test_events_another_process_wrote_reach_the_stream(long_app, long_ctx, tmp_p
     assert paid.status_code == 201
     assert listener.next("payment")[2]["amount"] == 2
     listener.stop()
-    other.extensions["sifnet_federation"].stop()
+    federation_of(other).stop()
     other.extensions["sifnet"].db.dispose()
 
 
@@ -320,7 +321,7 @@ def test_on_postgresql_another_processs_commit_wakes_the_stream_without_polling(
     assert listener.next("payment")[2]["amount"] == 2
     listener.stop()
     for app in (here, there):
-        app.extensions["sifnet_federation"].stop()
+        federation_of(app).stop()
         app.extensions["sifnet"].db.dispose()
 
 

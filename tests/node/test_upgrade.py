@@ -8,6 +8,7 @@ from alembic import command
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
+from federation.state import federation_of
 from node import notices
 from node.app import create_app
 from node.db import Database, alembic_config
@@ -254,7 +255,7 @@ def test_first_release_database_upgrades_to_head_without_loss(empty_database_url
             assert ledger.check_books(s).ok and ledger.member_account(s, ids["bob"]).balance == 17
     finally:
         if "sifnet_federation" in app.extensions:
-            app.extensions["sifnet_federation"].stop()
+            federation_of(app).stop()
         app.extensions["sifnet"].db.dispose()
 
 

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from deploy.processes import worker
+from federation.state import federation_of
 from tests.procs import NodeProcess, settings_env, wait_for
 
 from .test_endpoints import _metric
@@ -73,5 +74,5 @@ def test_wsgi_app_never_starts_the_scheduler(tmp_path, monkeypatch, caplog, rest
     finally:
         module = sys.modules.pop("node.wsgi", None)
         if module is not None and module._APP is not None:
-            module._APP.extensions["sifnet_federation"].stop()
+            federation_of(module._APP).stop()
             module._APP.extensions["sifnet"].db.dispose()

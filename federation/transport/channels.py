@@ -1,0 +1,274 @@
+"""Channels: per peer and direction, an ordered hash-chained log applied exactly once, in order.
+
+Sending: `append` writes a signed entry in the caller's transaction (the transactional
+outbox); delivery happens after the commit. Receiving: `receive_entries` checks each entry
+against the chain and applies it together with the stored copy (one savepoint per entry, a
+commit per run of entries), so an entry is applied once or not at all. A domain "no" is an
+answering entry, never an error here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import force_locale
+from sqlalchemy import bindparam, func, insert, select, update
+
+from federation.tables import ChannelEntry, Peer
+from federation.transport.identity import new_envelope_id
+from federation.transport.peers import network_keyring, retired_kids
+from federation.transport.refusal import Refusal
+from node.i18n import SOURCE_LANGUAGE
+from protocol import (
+    ChainError,
+    ChannelRef,
+    Envelope,
+    SigningKey,
+    canonical_json,
+    check_chain,
+    entry_hash,
+    genesis_hash,
+    make_envelope,
+    parse_time,
+    sign_envelope,
+)
+
+log = logging.getLogger(__name__)
+
+# Entries applied per write transaction: a commit (an fsync) per run instead of per entry, while
+# the write lock is still released often enough for the node's other writers.
+APPLY_RUN = 25
+# Built once: the newest (seq, hash) of a channel direction, without loading the stored envelope.
+_CHAIN_POINT = (
+    select(ChannelEntry.seq, ChannelEntry.entry_hash)
+    .where(ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == bindparam("direction"))
+    .order_by(ChannelEntry.seq.desc())
+    .limit(1)
+)
+_INSERT_ENTRY = insert(ChannelEntry.__table__)
+_UNACKED = (
+    select(ChannelEntry)
+    .where(
+        ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == "out", ChannelEntry.acked_at.is_(None)
+    )
+    .order_by(ChannelEntry.seq)
+    .limit(bindparam("limit"))
+)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The answer to a delivery: everything up to `through` is applied; `resend_from` asks for a gap."""
+
+    through: int
+    last_hash: str
+    resend_from: int | None = None
+
+    def to_dict(self) -> dict:
+        out = {"received_through": self.through, "last_hash": self.last_hash}
+        if self.resend_from is not None:
+            out["resend_from"] = self.resend_from
+        return out
+
+
+def chain_point(session, own_id: str, peer_id: str, direction: str) -> tuple[int, str]:
+    """(seq, hash) of the newest entry of a direction; (0, genesis) when it is empty."""
+    row = session.execute(_CHAIN_POINT, {"peer_id": peer_id, "direction": direction}).first()
+    if row is not None:
+        return row[0], row[1]
+    sender, receiver = (own_id, peer_id) if direction == "out" else (peer_id, own_id)
+    return 0, genesis_hash(sender, receiver)
+
+
+def append(
+    session, fed, *, peer_id: str, type_name: str, body: dict, now: datetime, key: SigningKey | None = None
+) -> int:
+    """Add a signed entry to our channel towards a peer, in the caller's transaction; returns its seq."""
+    own = fed.node_id
+    seq, prev = chain_point(session, own, peer_id, "out")
+    env = make_envelope(
+        type=type_name,
+        from_=own,
+        to=peer_id,
+        created=now,
+        body=body,
+        id=new_envelope_id(),
+        channel=ChannelRef(seq + 1, prev),
+    )
+    env = sign_envelope(env, key or fed.identity.current_key())
+    # The unique (peer, direction, seq) index makes a concurrent append fail here, not fork.
+    # One Core statement (no ORM object, no flush): entries are written on every payment's hot path.
+    session.execute(
+        _INSERT_ENTRY,
+        {
+            "peer_id": peer_id,
+            "direction": "out",
+            "seq": seq + 1,
+            "type": type_name,
+            "envelope_id": env.id,
+            "entry_hash": entry_hash(env),
+            "envelope": canonical_json(env.to_dict()).decode(),
+            "created_at": now,
+        },
+    )
+    fed.after_commit(session, peer_id)
+    return seq + 1
+
+
+def check_entries(session, fed, peer_id: str, envelopes: list[Envelope], now: datetime) -> list[Envelope]:
+    """Read-only: refuse a batch that breaks the chain or carries a bad signature; return the new entries.
+
+    Entries we already applied must be byte-identical (a re-delivery); the rest must continue
+    our copy of the chain (`protocol.check_chain`, with every key this node knows and the
+    peer's keys its rotations retired). A gap ends the run: the caller asks for a resend.
+    """
+    seq, last_hash = chain_point(session, fed.node_id, peer_id, "in")
+    run: list[Envelope] = []
+    for env in envelopes:
+        if env.channel.seq <= seq and not run:
+            _check_duplicate(session, peer_id, env)
+            continue
+        if env.channel.seq != seq + len(run) + 1:
+            break  # a gap (or a repeat after new entries): the rest waits for a resend
+        if parse_time(env.created) > now + fed.max_skew:  # entries may arrive days late, never from the future
+            raise Refusal(
+                "envelope_future",
+                f"entry {env.channel.seq} is dated in the future",
+                where=f"entry seq {env.channel.seq}",
+            )
+        run.append(env)
+    if run:
+        try:
+            check_chain(
+                run,
+                sender=peer_id,
+                receiver=fed.node_id,
+                keyring=network_keyring(session, fed.node_id),
+                after_seq=seq,
+                after_hash=last_hash,
+                retired=retired_kids(session, peer_id),
+            )
+        except ChainError as exc:
+            raise Refusal.of(exc, f"entry {exc.seq}: ") from None
+    return run
+
+
+def receive_entries(
+    fed, peer_id: str, envelopes: list[Envelope], now: datetime, *, first: Callable | None = None
+) -> Receipt:
+    """Apply checked entries in order, each exactly once, each stored and applied together.
+
+    Entries are applied in runs of APPLY_RUN per transaction, each entry in a savepoint of its
+    own: an entry that fails leaves no trace, the entries before it commit, then its error is
+    raised, as if every entry had had its own transaction. `first(session)` runs at the start
+    of the first transaction (the inbox records the request's nonce there).
+    """
+    pending, point = list(envelopes), None
+    while pending or first is not None:
+        with fed.ctx.db.write() as session:
+            if first is not None:
+                first(session)
+                first = None
+            run, pending = pending[:APPLY_RUN], pending[APPLY_RUN:]
+            point, stopped, failure = _apply_run(session, fed, peer_id, run, now)
+        if failure is not None:
+            raise failure
+        if stopped:
+            break
+    if point is None:
+        with fed.ctx.db.read() as session:
+            point = chain_point(session, fed.node_id, peer_id, "in")
+    return Receipt(*point)
+
+
+def _apply_run(session, fed, peer_id: str, run: list[Envelope], now: datetime):
+    """Apply a run of entries in the caller's transaction; returns ((seq, hash), stopped, error)."""
+    # The transaction holds the write lock, so the chain point read here cannot move under us.
+    seq, last_hash = chain_point(session, fed.node_id, peer_id, "in")
+    peer = session.get(Peer, peer_id)
+    for env in run:
+        if env.channel.seq <= seq:  # a concurrent delivery applied it first
+            try:
+                _check_duplicate(session, peer_id, env)
+            except Refusal as exc:
+                return (seq, last_hash), True, exc
+            continue
+        if env.channel.seq != seq + 1 or env.channel.prev != last_hash:
+            return (seq, last_hash), True, None
+        digest = entry_hash(env)
+        try:
+            with session.begin_nested():
+                _store_and_apply(session, fed, peer, env, digest, now)
+        except Exception as exc:
+            return (seq, last_hash), True, exc
+        seq, last_hash = env.channel.seq, digest
+    return (seq, last_hash), False, None
+
+
+def _store_and_apply(session, fed, peer: Peer, env: Envelope, digest: str, now: datetime) -> None:
+    session.execute(
+        _INSERT_ENTRY,
+        {
+            "peer_id": peer.node_id,
+            "direction": "in",
+            "seq": env.channel.seq,
+            "type": env.type,
+            "envelope_id": env.id,
+            "entry_hash": digest,
+            "envelope": canonical_json(env.to_dict()).decode(),
+            "created_at": now,
+        },
+    )
+    handler = fed.channel_handlers.get(env.type)
+    if handler is None:
+        log.warning("no handler for %s from %s; stored, not applied", env.type, peer.node_id)
+    else:
+        # In English whatever the request's language: a handler's "no" (a bounce's reason, a refusal from the
+        # ledger) travels back to the peer in an answering entry, and the wire speaks English.
+        with force_locale(SOURCE_LANGUAGE):
+            handler(session, fed, peer, env, now)
+    session.flush()  # inside this entry's savepoint: a write that fails is this entry's failure
+
+
+def _check_duplicate(session, peer_id: str, env: Envelope) -> None:
+    stored = session.scalars(
+        select(ChannelEntry).where(
+            ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "in", ChannelEntry.seq == env.channel.seq
+        )
+    ).one()
+    if stored.entry_hash != entry_hash(env):
+        raise Refusal(
+            "seq_conflict",
+            f"entry {env.channel.seq} differs from the one already applied",
+            where=f"entry seq {env.channel.seq}",
+        )
+
+
+def mark_acked(session, peer_id: str, through: int, now: datetime) -> int:
+    """Record that the peer applied our entries up to `through`."""
+    result = session.execute(
+        update(ChannelEntry)
+        .where(
+            ChannelEntry.peer_id == peer_id,
+            ChannelEntry.direction == "out",
+            ChannelEntry.seq <= through,
+            ChannelEntry.acked_at.is_(None),
+        )
+        .values(acked_at=now)
+    )
+    return result.rowcount or 0
+
+
+def unacked(session, peer_id: str, limit: int) -> list[ChannelEntry]:
+    return list(session.scalars(_UNACKED, {"peer_id": peer_id, "limit": limit}).all())
+
+
+def backlog(session, peer_id: str) -> int:
+    return session.execute(
+        select(func.count())
+        .select_from(ChannelEntry)
+        .where(ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out", ChannelEntry.acked_at.is_(None))
+    ).scalar_one()

@@ -1,0 +1,180 @@
+"""The federation HTTP endpoints: node document, channel inbox, direct messages.
+
+Every POST is authenticated in this order: routing header names a known, confirmed,
+unsuspended peer; the claimed key belongs to it; the RFC 9421 signature verifies over our
+own URL and the body digest; it is fresh; it is addressed to us; its nonce is new. Then each
+envelope must come from that same peer, be addressed to us and carry a valid signature.
+Every refusal has its own code, and changes nothing.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, make_response, request
+from sqlalchemy import bindparam, insert, select
+
+from federation.state import federation_of
+from federation.tables import Peer, PeerKey, SeenNonce
+from federation.transport import channels, refusal
+from federation.transport.httpsig import read_signature_input, verify_request
+from federation.transport.identity import DOCUMENT_PATH, INBOX_PATH, MESSAGES_PATH
+from federation.transport.peers import keyring_of, network_keyring
+from federation.transport.refusal import Refusal
+from protocol import Envelope, canonical_json, parse_json, verify_envelope
+
+bp = Blueprint("federation_inbox", __name__)
+refusal.register(bp)
+MAX_BATCH = 500
+
+
+def fed():
+    return federation_of()
+
+
+@bp.get(DOCUMENT_PATH)
+def node_document():
+    f = fed()
+    with f.ctx.db.read() as session:
+        env = f.identity.node_document(session, f.ctx.now())
+    return Response(canonical_json(env.to_dict()), mimetype="application/json")
+
+
+def authenticate(f, body: bytes) -> tuple[Peer, str]:
+    """Check the request's origin and signature (read-only), in SPEC's order; return the peer and its nonce."""
+    ctx = f.ctx
+    from_node = request.headers.get("Sifnet-From", "")
+    # One read transaction for every check; the signature is verified inside it (CPU only, no lock).
+    with ctx.db.read() as session:
+        peer = session.get(Peer, from_node) if from_node else None
+        if peer is None:
+            raise Refusal("unknown_peer", f"{from_node or 'the sender'} is not a peer of this node")
+        if peer.status == "suspended":
+            raise Refusal("peer_suspended", f"{peer.node_id} is suspended by this node")
+        if peer.status != "active":
+            raise Refusal("peer_not_confirmed", f"{peer.node_id} is not confirmed yet")
+        kid = read_signature_input(request.headers).key_id
+        key = session.get(PeerKey, kid)
+        if key is None:
+            raise Refusal("unknown_key", f"key {kid} is unknown here")
+        if key.peer_id != peer.node_id:
+            raise Refusal("key_not_of_sender", f"key {kid} does not belong to {peer.node_id}")
+        keyring = keyring_of(session, peer.node_id)
+        url = ctx.settings.base_url.rstrip("/") + request.full_path.rstrip("?")
+        signed = verify_request(
+            method=request.method,
+            url=url,
+            headers=request.headers,
+            body=body,
+            public_key=keyring[kid].public_key,
+            now=ctx.now(),
+            max_skew=f.max_skew,
+            max_age=f.max_age,
+        )
+        check_key_window(keyring[kid], signed.created)
+        if signed.to_node != f.node_id:
+            raise Refusal("wrong_recipient", f"this request is for {signed.to_node}, not {f.node_id}")
+        if session.get(SeenNonce, signed.nonce) is not None:
+            raise Refusal("request_replayed", "this request was already received")
+    return peer, signed.nonce
+
+
+def check_key_window(key, created) -> None:
+    """The request's key was valid when the request was signed."""
+    if key.not_before is not None and created < key.not_before:
+        raise Refusal("key_not_yet_valid", f"key {key.key_id} was not valid yet when the request was signed")
+    if key.not_after is not None and created >= key.not_after:
+        raise Refusal("key_expired", f"key {key.key_id} was retired when the request was signed")
+
+
+def record_nonce(session, peer_id: str, nonce: str, now) -> None:
+    """Record an accepted request's nonce in the caller's transaction; a second request with it is a replay."""
+    if session.execute(_NONCE_SEEN, {"nonce": nonce}).first() is not None:
+        raise Refusal("request_replayed", "this request was already received")
+    session.execute(_INSERT_NONCE, {"nonce": nonce, "peer_id": peer_id, "seen_at": now})
+
+
+# Core statements: every inbound request records its nonce, and an ORM flush costs several times this.
+_NONCE_SEEN = select(SeenNonce.nonce).where(SeenNonce.nonce == bindparam("nonce"))
+_INSERT_NONCE = insert(SeenNonce.__table__)
+
+
+def remember_nonce(f, peer: Peer, nonce: str) -> None:
+    """Record an accepted request's nonce in a transaction of its own."""
+    with f.ctx.db.write() as session:
+        record_nonce(session, peer.node_id, nonce, f.ctx.now())
+
+
+def _envelopes(payload: object, peer: Peer, own_id: str) -> list[Envelope]:
+    if not isinstance(payload, dict) or set(payload) != {"entries"} or not isinstance(payload["entries"], list):
+        raise Refusal("invalid_batch", 'the body must be {"entries": [...]}')
+    if not 1 <= len(payload["entries"]) <= MAX_BATCH:
+        raise Refusal("invalid_batch", f"send 1 to {MAX_BATCH} entries")
+    out = []
+    for raw in payload["entries"]:
+        env = Envelope.from_dict(raw)
+        if env.from_ != peer.node_id:
+            raise Refusal("origin_mismatch", f"an entry from {env.from_} came in {peer.node_id}'s request")
+        if env.to != own_id:
+            raise Refusal("wrong_recipient", f"an entry is addressed to {env.to}")
+        if env.channel is None:
+            raise Refusal("not_a_channel_entry", "inbox entries need a channel reference")
+        out.append(env)
+    seqs = [e.channel.seq for e in out]
+    if seqs != sorted(seqs) or len(set(seqs)) != len(seqs):
+        raise Refusal("batch_out_of_order", "entries in a batch must be in rising order")
+    return out
+
+
+@bp.post(INBOX_PATH)
+def inbox():
+    """Receive a run of channel entries; answer with what is applied (and any gap to resend)."""
+    f = fed()
+    with f.kicks_held() as kicks:  # our answering entries go out once this answer is sent
+        response = make_response(_receive(f))
+    response.call_on_close(lambda: f.kick(kicks))
+    return response
+
+
+def _receive(f):
+    body = request.get_data(cache=True)
+    peer, nonce = authenticate(f, body)
+    envelopes = _envelopes(parse_json(body), peer, f.node_id)
+    with f.ctx.db.read() as session:
+        fresh = channels.check_entries(session, f, peer.node_id, envelopes, f.ctx.now())
+    # Only a request that passed every check leaves a trace (its nonce), so a refusal changes nothing;
+    # the nonce is written in the first apply transaction, which saves a commit.
+    receipt = channels.receive_entries(
+        f,
+        peer.node_id,
+        fresh,
+        f.ctx.now(),
+        first=lambda session: record_nonce(session, peer.node_id, nonce, f.ctx.now()),
+    )
+    if any(e.channel.seq > receipt.through for e in envelopes):  # a gap: ask for what is missing
+        receipt = channels.Receipt(receipt.through, receipt.last_hash, resend_from=receipt.through + 1)
+    return jsonify(receipt.to_dict())
+
+
+@bp.post(MESSAGES_PATH)
+def direct_message():
+    """Receive one signed direct message (checkpoints, settlement); replayed ids are refused."""
+    f = fed()
+    body = request.get_data(cache=True)
+    peer, nonce = authenticate(f, body)
+    env = Envelope.from_dict(parse_json(body))
+    if env.from_ != peer.node_id:
+        raise Refusal("origin_mismatch", f"a message from {env.from_} came in {peer.node_id}'s request")
+    with f.ctx.db.read() as session:
+        keyring = network_keyring(session, f.node_id)
+    verify_envelope(
+        env, keyring=keyring, expected_to=f.node_id, now=f.ctx.now(), max_skew=f.max_skew, max_age=f.max_age
+    )
+    handler = f.direct_handlers.get(env.type)
+    if handler is None or env.channel is not None:
+        raise Refusal("unsupported_type", f"{env.type} is not accepted as a direct message")
+    with f.ctx.db.read() as session:
+        if session.get(SeenNonce, "env:" + env.id) is not None:
+            raise Refusal("replayed", "this message was already received")
+    remember_nonce(f, peer, nonce)
+    remember_nonce(f, peer, "env:" + env.id)
+    answer = handler(f, peer, env)
+    return jsonify(answer or {"status": "accepted"})
