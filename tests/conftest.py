@@ -7,6 +7,7 @@ PostgreSQL database per node (see tests/pg.py), for in-process apps and NodeProc
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,7 +82,7 @@ def _sqlite_template(pg_lane, tmp_path_factory):
     schema. The copy is the database `upgrade()` would have made (tests/node/test_upgrade.py
     still migrates for real, on its own engines). Node processes (NodeProcess) migrate as usual.
     """
-    if pg_lane is not None:
+    if pg_lane is not None or os.environ.get("SIFNET_TEST_TEMPLATE") == "0":  # "0": migrate each (benchmarks/quick.py)
         yield
         return
     template = tmp_path_factory.mktemp("template") / "node.db"
