@@ -28,12 +28,12 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
     app.register_blueprint(payees_bp)
     from federation.settlement.transport import bp as settlement_bp
 
-    app.register_blueprint(settlement_bp)  # coordinators' clearing-round messages (issue 6)
+    app.register_blueprint(settlement_bp)  # coordinators' clearing-round messages
     app.register_blueprint(web_bp)
     labels.init_app(app)  # the words for states and reasons on the federation pages
     register_api(app)
     settlement_web.register(app)
-    from federation import summary  # the directory summary and the initiatives (issue 7)
+    from federation import summary  # the directory summary and the initiatives
     from federation.initiatives import web as initiatives_web
 
     app.register_blueprint(summary.bp)

@@ -66,7 +66,7 @@ def advance_clearing_rounds(ctx) -> int:
 
 
 def share_reviewer_pools(ctx) -> int:
-    """Send each active peer our reviewer pool: a snapshot first, then the changes (issue 5)."""
+    """Send each active peer our reviewer pool: a snapshot first, then the changes."""
     from federation.reviews.pools import share_pools
 
     fed = ctx.federation

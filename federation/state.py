@@ -19,7 +19,7 @@ from protocol import SigningKey, parse_json
 _LISTENER_INSTALLED = False
 # Built once (every delivery asks): our OLDEST key rotation towards a peer that it has not applied yet.
 # Its old key is the newest key the peer surely knows; later rotations it learns from the same batch.
-# (Taking the newest unapplied rotation deadlocked after two rotations: chaos seed 137.)
+# (The newest unapplied rotation would not do: its old key may be one the peer never learnt.)
 _FIRST_UNAPPLIED_ROTATION = (
     select(ChannelEntry.acked_at, ChannelEntry.envelope)
     .where(

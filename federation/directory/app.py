@@ -62,7 +62,7 @@ def create_app(
 
     app.register_blueprint(views_bp)
     app.register_blueprint(api_bp)
-    from . import clearing  # clearing rounds the directory coordinates (issue 6)
+    from . import clearing  # clearing rounds the directory coordinates
 
     clearing.register(app)
     app.before_request(_check_csrf)

@@ -198,7 +198,7 @@ def exchange_checkpoint(fed, peer_id: str) -> dict:
     headers = sign_request(
         method="POST", url=url, body=body, from_node=fed.node_id, to_node=peer_id, key=key, now=ctx.now()
     )
-    # A lost or garbled answer is the peer's problem, never a 500 here (chaos seed 23).
+    # A lost or garbled answer is the peer's problem, never a 500 here.
     try:
         response = fed.http_for(peer).post(url, data=body, headers=headers, timeout=fed.timeout)
         answer = json.loads(response.content)
