@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 
 def init_app(app: Flask, *, start_delivery: bool = True) -> None:
@@ -62,7 +68,7 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
 class _RemotePayments:
     """The node's hook for addresses of other nodes: check the payee first, then pay in a transaction."""
 
-    def __init__(self, fed) -> None:
+    def __init__(self, fed: Federation) -> None:
         from federation.payments.payee_check import PayeeChecks
 
         self.fed, self.payees = fed, PayeeChecks(fed)
@@ -82,12 +88,12 @@ class _RemotePayments:
                 field="to",
             )
 
-    def __call__(self, session, *, payer, to, amount, memo, now) -> dict:
+    def __call__(self, session: Session, *, payer, to, amount, memo, now) -> dict:
         from federation.payments.transfers import send_transfer
 
         transfer_id = send_transfer(session, self.fed, payer=payer, to=to, amount=amount, memo=memo, now=now)
         return {"transfer_id": transfer_id, "status": "pending"}
 
 
-def _remote_payment(fed) -> _RemotePayments:
+def _remote_payment(fed: Federation) -> _RemotePayments:
     return _RemotePayments(fed)

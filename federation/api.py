@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, g, jsonify
+from sqlalchemy.orm import Session
 
 from federation.state import federation_of
 from federation.tables import ChannelEntry, Dispute
@@ -36,13 +37,13 @@ PEER = {
 NODE_ID = {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,31}$"}
 
 
-def _coordinator(session) -> Member:
+def _coordinator(session: Session) -> Member:
     me = session.get(Member, g.member.id)
     members.require_coordinator(me)
     return me
 
 
-def _peer_json(session, node_id: str) -> dict:
+def _peer_json(session: Session, node_id: str) -> dict:
     return next(p for p in peers_service.peer_states(session) if p["node_id"] == node_id)
 
 

@@ -9,8 +9,13 @@ handle itself (a review bounty pays the reviewer's pseudonym).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def register_handlers(fed) -> None:
+if TYPE_CHECKING:
+    from federation.state import Federation
+
+
+def register_handlers(fed: Federation) -> None:
     """Fill the federation object's registries; a type registered twice is refused."""
     from federation.advice import adviser_side, booker_side
     from federation.advice import offers as advice_offers

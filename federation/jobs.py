@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from federation.tables import Peer
+
+if TYPE_CHECKING:
+    from node.context import NodeContext
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +28,7 @@ def register_sweeps(sweeps) -> None:
         sweeps.add(fn.__name__, fn)
 
 
-def retry_deliveries(ctx) -> int:
+def retry_deliveries(ctx: NodeContext) -> int:
     """Deliver to every peer whose backlog is due for another try."""
     from federation.transport.delivery import retry_due
 
@@ -32,7 +36,7 @@ def retry_deliveries(ctx) -> int:
     return retry_due(fed) if fed is not None else 0
 
 
-def exchange_checkpoints(ctx) -> int:
+def exchange_checkpoints(ctx: NodeContext) -> int:
     """Every checkpoint_seconds, exchange a signed checkpoint with each active peer."""
     from federation.transport.checkpoints import exchange_checkpoint
 
@@ -57,7 +61,7 @@ def exchange_checkpoints(ctx) -> int:
     return done
 
 
-def advance_clearing_rounds(ctx) -> int:
+def advance_clearing_rounds(ctx: NodeContext) -> int:
     """Clearing rounds: deadlines, retries and certificate delivery; a scheduled round when one is due."""
     from federation.settlement.coordinator import sweep_rounds
 
@@ -65,7 +69,7 @@ def advance_clearing_rounds(ctx) -> int:
     return sweep_rounds(fed) if fed is not None else 0
 
 
-def share_reviewer_pools(ctx) -> int:
+def share_reviewer_pools(ctx: NodeContext) -> int:
     """Send each active peer our reviewer pool: a snapshot first, then the changes."""
     from federation.reviews.pools import share_pools
 
@@ -73,7 +77,7 @@ def share_reviewer_pools(ctx) -> int:
     return share_pools(fed) if fed is not None else 0
 
 
-def share_funding_leads(ctx) -> int:
+def share_funding_leads(ctx: NodeContext) -> int:
     """Send each active peer our network-wide funding leads: a snapshot first, then the changes."""
     from federation.initiatives.funding import share_leads
 
@@ -81,7 +85,7 @@ def share_funding_leads(ctx) -> int:
     return share_leads(fed) if fed is not None else 0
 
 
-def share_advice_offers(ctx) -> int:
+def share_advice_offers(ctx: NodeContext) -> int:
     """Send each active peer our members' network-wide advice offers: a snapshot first, then the changes."""
     from federation.advice.offers import share_offers
 
@@ -89,7 +93,7 @@ def share_advice_offers(ctx) -> int:
     return share_offers(fed) if fed is not None else 0
 
 
-def pay_unchallenged_claims_abroad(ctx) -> int:
+def pay_unchallenged_claims_abroad(ctx: NodeContext) -> int:
     """Pay the advisers abroad of claimed sessions our members booked once the dispute period passed."""
     from federation.advice.booker_side import pay_unchallenged_claims
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 from sqlalchemy import bindparam, event, select
@@ -15,6 +16,9 @@ from federation.transport.connections import PeerConnections
 from federation.transport.identity import Identity
 from node.registry import Registry
 from protocol import SigningKey, parse_json
+
+if TYPE_CHECKING:
+    from node.context import NodeContext
 
 _LISTENER_INSTALLED = False
 # Built once (every delivery asks): our OLDEST key rotation towards a peer that it has not applied yet.
@@ -36,7 +40,7 @@ _FIRST_UNAPPLIED_ROTATION = (
 class Federation:
     """Everything a node needs to talk to its peers; one per Flask app."""
 
-    def __init__(self, ctx, *, start_kicker: bool = True) -> None:
+    def __init__(self, ctx: NodeContext, *, start_kicker: bool = True) -> None:
         from federation.transport.delivery import Kicker
 
         self.ctx = ctx
@@ -100,7 +104,7 @@ class Federation:
             for peer_id in peer_ids:
                 self.kicker.kick(peer_id)
 
-    def request_key_for(self, session, peer_id: str) -> SigningKey:
+    def request_key_for(self, session: Session, peer_id: str) -> SigningKey:
         """Sign requests with the old key until the peer has applied our newest key rotation."""
         rotation = session.execute(_FIRST_UNAPPLIED_ROTATION, {"peer_id": peer_id}).first()
         if rotation is not None:

@@ -16,9 +16,11 @@ import re
 import statistics
 from datetime import datetime, timedelta
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
 from federation.initiatives import funding as funding_service
 from federation.initiatives import records as initiatives_service
@@ -28,6 +30,9 @@ from federation.transport.checkpoints import position_of
 from federation.transport.identity import SUMMARY_PATH, new_envelope_id
 from node.tables import Account, Member, Proposal, Review, ReviewInvitation
 from protocol import PROTOCOL_VERSION, Envelope, b64url_encode, canonical_json, make_envelope, sign_envelope
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 INITIATIVES_PATH = "/federation/v1/initiatives"
 FUNDING_PATH = "/federation/v1/funding"
@@ -44,7 +49,7 @@ def software_version() -> str:
         return "sifnet (unreleased)"
 
 
-def member_figures(session, now: datetime) -> dict:
+def member_figures(session: Session, now: datetime) -> dict:
     """Approved members, those active in the last 30 and 180 days, and the SIF they hold."""
     active = Member.status == "active"
 
@@ -63,7 +68,7 @@ def member_figures(session, now: datetime) -> dict:
     }
 
 
-def reviewer_pool(session) -> tuple[dict, dict]:
+def reviewer_pool(session: Session) -> tuple[dict, dict]:
     """Shared reviewers (opted in to the pool) per expertise tag and per language."""
     rows = session.execute(
         select(Member.expertise, Member.languages).where(
@@ -82,7 +87,7 @@ def reviewer_pool(session) -> tuple[dict, dict]:
     return dict(sorted(by_tag.items())[:1000]), dict(sorted(by_language.items())[:200])
 
 
-def proposal_figures(session) -> dict:
+def proposal_figures(session: Session) -> dict:
     """Open proposals, proposals with a submitted review, and the median days from acceptance to review."""
     open_count = session.execute(
         select(func.count()).select_from(Proposal).where(Proposal.status == "open")
@@ -102,7 +107,7 @@ def proposal_figures(session) -> dict:
     return {"proposals_open": open_count, "proposals_reviewed": reviewed, "median_turnaround_days": median}
 
 
-def cross_border(session) -> list[dict]:
+def cross_border(session: Session) -> list[dict]:
     """Per peer: reviews given and received (the review_submit entries of our channels) and our position."""
     submits = dict(
         ((peer, direction), n)
@@ -129,7 +134,7 @@ def cross_border(session) -> list[dict]:
 PAYMENT_DAYS = {"30d": 30, "365d": 365, "all": None}  # protocol.messages.PAYMENT_PERIODS, in days
 
 
-def payments(session, now: datetime) -> list[dict]:
+def payments(session: Session, now: datetime) -> list[dict]:
     """Per peer: SIF paid to it and received from it by completed transfers (bounties included), per period.
 
     Every SIF that crosses a border is a fed_transfers row (a member's payment or a review bounty), one
@@ -162,7 +167,7 @@ def payments(session, now: datetime) -> list[dict]:
     return out
 
 
-def clearings(session) -> list[dict]:
+def clearings(session: Session) -> list[dict]:
     """Clearing rounds this node applied, newest first, read from their certificates."""
     from federation.tables import SettlementPart
 
@@ -193,7 +198,7 @@ def _wire_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def initiatives_body(session, base_url: str) -> dict:
+def initiatives_body(session: Session, base_url: str) -> dict:
     return {
         "initiatives": [
             initiatives_service.public_record(row, base_url) for row in initiatives_service.listed_initiatives(session)
@@ -206,7 +211,7 @@ def initiatives_hash(body: dict) -> str:
     return b64url_encode(hashlib.sha256(canonical_json(body["initiatives"])).digest())
 
 
-def summary_body(session, settings, now: datetime) -> dict:
+def summary_body(session: Session, settings, now: datetime) -> dict:
     """The directory_summary body of this node, now."""
     by_tag, by_language = reviewer_pool(session)
     body = {
@@ -231,7 +236,7 @@ def summary_body(session, settings, now: datetime) -> dict:
     return body
 
 
-def signed(fed, type_name: str, body: dict, now: datetime) -> Envelope:
+def signed(fed: Federation, type_name: str, body: dict, now: datetime) -> Envelope:
     env = make_envelope(
         type=type_name,
         from_=fed.node_id,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from federation.payments.transfers import transfers_of
 from federation.state import federation_of
@@ -14,6 +17,9 @@ from node.context import node_ctx
 from node.errors import ValidationError
 from node.web.member import DASHBOARD_PANELS
 from node.web.pages import coordinator_required, current_member, form_action
+
+if TYPE_CHECKING:
+    from node.context import NodeContext
 
 bp = Blueprint("federation", __name__, template_folder="templates")
 
@@ -86,7 +92,7 @@ def _done(action: str, node_id: str) -> str:
     return _("%(node)s is active again.", node=node_id)
 
 
-def _change_peer(s, ctx, action: str, node_id: str, form) -> None:
+def _change_peer(s, ctx: NodeContext, action: str, node_id: str, form) -> None:
     me, now = current_member().id, ctx.now()
     if action == "confirm":
         limit = _trust_limit_field(form, default=ctx.settings.default_trust_limit)
@@ -135,7 +141,7 @@ def resolve(dispute_id: int):
     return redirect(url_for("federation.peers_page"), 303)
 
 
-def cross_border_panel(session, member):
+def cross_border_panel(session: Session, member):
     rows = transfers_of(session, member.id, limit=10)
     return (_("Cross-border payments"), "federation_panel.html", {"xfers": rows})
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from federation.advice.booker_side import find_booking
 from federation.advice.money import TRANSFER_PREFIX
@@ -36,6 +38,9 @@ from node.services.notify import notify
 from node.services.validate import clean_text
 from node.tables import AdviceListing, Member
 from protocol import Envelope, parse_time
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +66,7 @@ PAID_STATES = ("confirmed", "paid", "split")
 # --- entries from the booker's node ----------------------------------------------------------------------
 
 
-def apply_book(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_book(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Keep the booking for the adviser and notify them, or decline at once with the reason it cannot stand."""
     body = env.body
     if session.scalars(
@@ -118,7 +123,7 @@ def apply_book(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     )
 
 
-def _offer(session, body: dict) -> tuple[AdviceListing | None, Member | None]:
+def _offer(session: Session, body: dict) -> tuple[AdviceListing | None, Member | None]:
     ref = body["offer_ref"]
     listing = session.get(AdviceListing, int(ref)) if ref.isdigit() and len(ref) < 16 else None
     if listing is None or listing.origin_node is not None:
@@ -142,7 +147,7 @@ def _refusal(
     return None
 
 
-def _decided(session, peer: Peer, env: Envelope) -> RemoteBooking | None:
+def _decided(session: Session, peer: Peer, env: Envelope) -> RemoteBooking | None:
     row = find_booking(session, peer.node_id, env.body["booking_id"], "adviser")
     if row is None:
         log.info("%s wrote about a booking %s this node does not hold", peer.node_id, env.body["booking_id"])
@@ -160,7 +165,7 @@ def _follow(row: RemoteBooking, target: str) -> bool:
     return True
 
 
-def cancelled_by_booker(session, fed, row: RemoteBooking, env: Envelope, now: datetime) -> None:
+def cancelled_by_booker(session: Session, fed: Federation, row: RemoteBooking, env: Envelope, now: datetime) -> None:
     """The booker cancelled (and was refunded at home): cancelled here, whatever the adviser last said."""
     if not _follow(row, "cancelled"):
         return
@@ -174,7 +179,7 @@ def cancelled_by_booker(session, fed, row: RemoteBooking, env: Envelope, now: da
     )
 
 
-def apply_dispute(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_dispute(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """The booker disputes the claim; a coordinator of their node settles it."""
     row = _decided(session, peer, env)
     if row is None or not _follow(row, "disputed"):
@@ -189,7 +194,7 @@ def apply_dispute(session, fed, peer: Peer, env: Envelope, now: datetime) -> Non
     )
 
 
-def apply_settle(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_settle(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """How the booking ended at the booker's node; the payment (if any) follows as a `transfer`."""
     row = _decided(session, peer, env)
     body = env.body
@@ -201,7 +206,7 @@ def apply_settle(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     notify(session, member_id=row.member_id, kind=f"advice_{body['outcome']}", params=params, now=now)
 
 
-def advice_payee(session, peer: Peer, body: dict) -> Member | object | None:
+def advice_payee(session: Session, peer: Peer, body: dict) -> Member | object | None:
     """A session's payment is for the adviser of that booking alone; NO_PAYEE when it names no paid booking."""
     tid = body["transfer_id"]
     if not tid.startswith(TRANSFER_PREFIX):
@@ -216,7 +221,7 @@ def advice_payee(session, peer: Peer, body: dict) -> Member | object | None:
 # --- the adviser answers ------------------------------------------------------------------------------------
 
 
-def own_booking(session, member: Member, session_id: int) -> RemoteBooking:
+def own_booking(session: Session, member: Member, session_id: int) -> RemoteBooking:
     """A booking of the member's offer from abroad (404 for anyone else, coordinators too)."""
     row = session.get(RemoteBooking, session_id)
     if row is None or row.side != "adviser" or row.member_id != member.id:
@@ -225,7 +230,7 @@ def own_booking(session, member: Member, session_id: int) -> RemoteBooking:
     return row
 
 
-def _reachable(session, row: RemoteBooking) -> None:
+def _reachable(session: Session, row: RemoteBooking) -> None:
     peer = session.get(Peer, row.peer_id)
     if peer.status != "active":
         raise ConflictError(
@@ -238,7 +243,7 @@ def _reachable(session, row: RemoteBooking) -> None:
         )
 
 
-def accept(session, fed, *, member: Member, session_id: int, now: datetime) -> RemoteBooking:
+def accept(session: Session, fed: Federation, *, member: Member, session_id: int, now: datetime) -> RemoteBooking:
     """Accept the booking; the booker learns the adviser's name."""
     row = own_booking(session, member, session_id)
     ADVISER_SIDE.move(row, "accepted")
@@ -249,7 +254,9 @@ def accept(session, fed, *, member: Member, session_id: int, now: datetime) -> R
     return row
 
 
-def decline(session, fed, *, member: Member, session_id: int, reason: object, now: datetime) -> RemoteBooking:
+def decline(
+    session: Session, fed: Federation, *, member: Member, session_id: int, reason: object, now: datetime
+) -> RemoteBooking:
     """Decline the booking with a reason; the booker's node gives their SIF back."""
     row = own_booking(session, member, session_id)
     reason = clean_text(reason, "reason", max_len=900, required=True)
@@ -265,7 +272,7 @@ def decline(session, fed, *, member: Member, session_id: int, reason: object, no
     return row
 
 
-def claim(session, fed, *, member: Member, session_id: int, now: datetime) -> RemoteBooking:
+def claim(session: Session, fed: Federation, *, member: Member, session_id: int, now: datetime) -> RemoteBooking:
     """Say the session took place (after its planned time); the booker's node pays after its dispute period."""
     row = own_booking(session, member, session_id)
     ADVISER_SIDE.move(row, "claimed")
@@ -281,7 +288,9 @@ def claim(session, fed, *, member: Member, session_id: int, now: datetime) -> Re
     return row
 
 
-def cancel(session, fed, *, member: Member, session_id: int, reason: object, now: datetime) -> RemoteBooking:
+def cancel(
+    session: Session, fed: Federation, *, member: Member, session_id: int, reason: object, now: datetime
+) -> RemoteBooking:
     """Cancel an accepted booking before claiming it; the booker's node refunds them."""
     row = own_booking(session, member, session_id)
     reason = clean_text(reason, "reason", max_len=900)

@@ -21,9 +21,11 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from federation.advice import money as advice_money
 from federation.tables import Peer, RemoteBooking
@@ -37,6 +39,10 @@ from node.services.notify import notify
 from node.services.validate import clean_choice, clean_text
 from node.tables import AdviceListing, Member
 from protocol import Envelope, format_time
+
+if TYPE_CHECKING:
+    from federation.state import Federation
+    from node.context import NodeContext
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +66,7 @@ BOOKER_SIDE = lifecycle(
 OUTCOME_STATES = {"pay_provider": "paid", "refund_receiver": "refunded", "split": "split"}
 
 
-def find_booking(session, peer_id: str, booking_ref: str, side: str) -> RemoteBooking | None:
+def find_booking(session: Session, peer_id: str, booking_ref: str, side: str) -> RemoteBooking | None:
     """Our row of a booking named on the wire, if it is of that side (a peer names only what it was sent)."""
     row = session.scalars(
         select(RemoteBooking).where(RemoteBooking.peer_id == peer_id, RemoteBooking.booking_ref == booking_ref)
@@ -71,7 +77,9 @@ def find_booking(session, peer_id: str, booking_ref: str, side: str) -> RemoteBo
 # --- booking --------------------------------------------------------------------------------------------
 
 
-def book_offer(session, fed, *, member: Member, listing: AdviceListing, data: dict, now: datetime) -> RemoteBooking:
+def book_offer(
+    session: Session, fed: Federation, *, member: Member, listing: AdviceListing, data: dict, now: datetime
+) -> RemoteBooking:
     """Book a peer's offer: the fee into escrow here, and `advice_book` to the adviser's node, in one transaction."""
     members.require_active(member)
     peer = session.get(Peer, listing.origin_node)
@@ -129,7 +137,7 @@ def book_offer(session, fed, *, member: Member, listing: AdviceListing, data: di
 # --- the booker and the coordinator act ------------------------------------------------------------------
 
 
-def own_booking(session, member: Member, session_id: int) -> RemoteBooking:
+def own_booking(session: Session, member: Member, session_id: int) -> RemoteBooking:
     """A booking abroad the member made (404 for anyone else)."""
     row = session.get(RemoteBooking, session_id)
     if row is None or row.side != "booker" or row.member_id != member.id:
@@ -138,7 +146,9 @@ def own_booking(session, member: Member, session_id: int) -> RemoteBooking:
     return row
 
 
-def cancel(session, fed, *, member: Member, session_id: int, reason: object, now: datetime) -> RemoteBooking:
+def cancel(
+    session: Session, fed: Federation, *, member: Member, session_id: int, reason: object, now: datetime
+) -> RemoteBooking:
     """The booker cancels before a claim: refunded here at once; the adviser's node is told."""
     row = own_booking(session, member, session_id)
     reason = clean_text(reason, "reason", max_len=900)
@@ -156,7 +166,7 @@ def cancel(session, fed, *, member: Member, session_id: int, reason: object, now
     return row
 
 
-def confirm(session, fed, *, member: Member, session_id: int, now: datetime) -> RemoteBooking:
+def confirm(session: Session, fed: Federation, *, member: Member, session_id: int, now: datetime) -> RemoteBooking:
     """The booker confirms the session took place (not before its planned time): the adviser is paid at once."""
     row = own_booking(session, member, session_id)
     if row.status == "booked":
@@ -169,7 +179,9 @@ def confirm(session, fed, *, member: Member, session_id: int, now: datetime) -> 
     return row
 
 
-def dispute(session, fed, *, member: Member, session_id: int, reason: object, now: datetime) -> RemoteBooking:
+def dispute(
+    session: Session, fed: Federation, *, member: Member, session_id: int, reason: object, now: datetime
+) -> RemoteBooking:
     """The booker objects to the adviser's claim before its deadline; a coordinator here settles it."""
     row = own_booking(session, member, session_id)
     reason = clean_text(reason, "reason", max_len=1000, required=True)
@@ -194,8 +206,8 @@ def dispute(session, fed, *, member: Member, session_id: int, reason: object, no
 
 
 def resolve(
-    session,
-    fed,
+    session: Session,
+    fed: Federation,
     *,
     coordinator: Member,
     session_id: int,
@@ -240,7 +252,15 @@ def resolve(
 
 
 def settle(
-    session, fed, row: RemoteBooking, target: str, share: int, *, now: datetime, note: str, actor_id: int | None = None
+    session: Session,
+    fed: Federation,
+    row: RemoteBooking,
+    target: str,
+    share: int,
+    *,
+    now: datetime,
+    note: str,
+    actor_id: int | None = None,
 ) -> None:
     """End the booking with money moving: `advice_settle` first, then the payment's `transfer`, then notify."""
     BOOKER_SIDE.move(row, target)
@@ -258,7 +278,7 @@ def settle(
     notify(session, member_id=row.member_id, kind=f"advice_{target}", params=params, now=now)
 
 
-def pay_unchallenged_claims(ctx) -> int:
+def pay_unchallenged_claims(ctx: NodeContext) -> int:
     """Pay claimed bookings abroad whose dispute period passed (BOOKER_SIDE's timeout); each once, in its own
     transaction."""
     fed, now, payment = ctx.federation, ctx.now(), BOOKER_SIDE.timeout("claimed")
@@ -284,7 +304,7 @@ def pay_unchallenged_claims(ctx) -> int:
 # --- the adviser's node answers -----------------------------------------------------------------------
 
 
-def _answered(session, peer: Peer, env: Envelope, state: str) -> RemoteBooking | None:
+def _answered(session: Session, peer: Peer, env: Envelope, state: str) -> RemoteBooking | None:
     """Our booking the answer is about, if it is still in the state the answer moves it from."""
     row = find_booking(session, peer.node_id, env.body["booking_id"], "booker")
     if row is None:
@@ -293,7 +313,7 @@ def _answered(session, peer: Peer, env: Envelope, state: str) -> RemoteBooking |
     return row if row.status == state else None  # we decided otherwise first; the peer follows what we sent
 
 
-def apply_accept(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_accept(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """The adviser accepted: the booker learns their name."""
     row = _answered(session, peer, env, "booked")
     if row is None:
@@ -309,7 +329,7 @@ def apply_accept(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     )
 
 
-def apply_decline(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_decline(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """The adviser (or their node, on arrival) declined: the booker's SIF go back, once."""
     row = _answered(session, peer, env, "booked")
     if row is None:
@@ -327,7 +347,7 @@ def apply_decline(session, fed, peer: Peer, env: Envelope, now: datetime) -> Non
     )
 
 
-def apply_claim(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_claim(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """The adviser says the session took place: the booker may confirm or dispute until dispute_by here."""
     row = _answered(session, peer, env, "accepted")
     if row is None:
@@ -349,7 +369,7 @@ def apply_claim(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     )
 
 
-def cancelled_by_adviser(session, fed, row: RemoteBooking, env: Envelope, now: datetime) -> None:
+def cancelled_by_adviser(session: Session, fed: Federation, row: RemoteBooking, env: Envelope, now: datetime) -> None:
     """The adviser cancelled before claiming: refunded here, unless we decided otherwise first."""
     if row.status not in ("booked", "accepted"):
         return
@@ -371,7 +391,7 @@ def cancelled_by_adviser(session, fed, row: RemoteBooking, env: Envelope, now: d
     )
 
 
-def open_disputes(session) -> list[RemoteBooking]:
+def open_disputes(session: Session) -> list[RemoteBooking]:
     """Disputed bookings abroad waiting for a coordinator here, oldest first."""
     return list(
         session.scalars(

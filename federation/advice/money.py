@@ -9,6 +9,9 @@ booker, so a bounce (transfers.apply_bounce) returns the SIF to them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
 
 from federation.payments.transfers import TRANSFER
 from federation.tables import CrossBorderTransfer, RemoteBooking
@@ -17,6 +20,9 @@ from federation.transport.peers import position_account
 from node import labels
 from node.services import advice, ledger
 from node.tables import Member
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 TRANSFER_PREFIX = "advice-"
 PAYER = "advice-session"  # the `payer` of every payment for a session: the booker's handle stays here
@@ -27,7 +33,7 @@ def payment_transfer_id(booking_ref: str) -> str:
     return f"{TRANSFER_PREFIX}{booking_ref}"
 
 
-def escrow(session, row: RemoteBooking, now: datetime):
+def escrow(session: Session, row: RemoteBooking, now: datetime):
     """The booking's escrow account (never below zero), opened when the fee is held."""
     return ledger.open_account(session, kind="escrow", ref=f"escrow:xadvice:{row.id}", now=now, min_balance=0)
 
@@ -37,7 +43,9 @@ def end(row: RemoteBooking, resolution: str, now: datetime) -> None:
     row.settled_at, row.resolution = now, resolution[:1000]
 
 
-def release(session, fed, row: RemoteBooking, share: int, *, now: datetime, actor_id: int | None) -> None:
+def release(
+    session: Session, fed: Federation, row: RemoteBooking, share: int, *, now: datetime, actor_id: int | None
+) -> None:
     """Empty the escrow in one posting: `share` to our position towards the adviser's node, the rest back."""
     rest = row.amount - share
     legs = [ledger.Leg(escrow(session, row, now), -row.amount)]
@@ -63,7 +71,7 @@ def release(session, fed, row: RemoteBooking, share: int, *, now: datetime, acto
         pay_adviser(session, fed, row, share, now)
 
 
-def pay_adviser(session, fed, row: RemoteBooking, share: int, now: datetime) -> None:
+def pay_adviser(session: Session, fed: Federation, row: RemoteBooking, share: int, now: datetime) -> None:
     """The `transfer` that credits the adviser on their node; its row returns the SIF to the booker on a bounce."""
     booker = session.get(Member, row.member_id)
     row.transfer_id = payment_transfer_id(row.booking_ref)

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from federation.tables import AdviceOfferShare, Peer
 from federation.transport import channels
@@ -29,6 +31,9 @@ from node.services import advice_listings
 from node.tables import AdviceListing, ListingSearchTerm, Member
 from protocol import Envelope
 from protocol.messages import OFFERS_PER_MESSAGE
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 TAG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 REMOVALS_CHUNK = 5000
@@ -48,7 +53,7 @@ def offer_record(listing: AdviceListing, adviser: Member, country: str) -> dict:
     }
 
 
-def shared_records(session, country: str) -> dict[str, dict]:
+def shared_records(session: Session, country: str) -> dict[str, dict]:
     """What we share now: ref -> advice-offer, for every open network-wide offer of an active member here."""
     rows = session.execute(
         select(AdviceListing, Member)
@@ -68,7 +73,7 @@ def shared_records(session, country: str) -> dict[str, dict]:
 # --- sending ------------------------------------------------------------------------------------------
 
 
-def share_offers(fed) -> int:
+def share_offers(fed: Federation) -> int:
     """Send every active peer what changed in our network-wide offers (a snapshot first); returns entries sent."""
     ctx = fed.ctx
     now, country = ctx.now(), ctx.settings.country
@@ -86,7 +91,7 @@ def share_offers(fed) -> int:
     return sent
 
 
-def _share_with(session, fed, peer_id: str, current: dict[str, dict], now: datetime) -> int:
+def _share_with(session: Session, fed: Federation, peer_id: str, current: dict[str, dict], now: datetime) -> int:
     peer = session.get(Peer, peer_id)
     if peer is None or peer.status != "active":
         return 0
@@ -107,7 +112,7 @@ def _share_with(session, fed, peer_id: str, current: dict[str, dict], now: datet
     return _send_deltas(session, fed, peer_id, upserts, removals, now)
 
 
-def _send_deltas(session, fed, peer_id: str, upserts: list, removals: list, now: datetime) -> int:
+def _send_deltas(session: Session, fed: Federation, peer_id: str, upserts: list, removals: list, now: datetime) -> int:
     sent = 0
     while upserts or removals:
         body = {"upserts": upserts[:OFFERS_PER_MESSAGE], "removals": removals[:REMOVALS_CHUNK]}
@@ -120,7 +125,7 @@ def _send_deltas(session, fed, peer_id: str, upserts: list, removals: list, now:
 # --- receiving ------------------------------------------------------------------------------------------
 
 
-def apply_snapshot(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_snapshot(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Every offer the peer shares (or the first of them): those we kept and it no longer lists go."""
     offers = {offer["ref"]: offer for offer in env.body["offers"]}  # a repeated ref: the last one counts
     kept = select(AdviceListing.id).where(
@@ -130,7 +135,7 @@ def apply_snapshot(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
     _upsert(session, peer, list(offers.values()), now)
 
 
-def apply_delta(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_delta(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Changes to the peer's offers: removals first, then additions and updates by ref."""
     removals = env.body["removals"]
     if removals:
@@ -143,7 +148,7 @@ def apply_delta(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     _upsert(session, peer, list({offer["ref"]: offer for offer in env.body["upserts"]}.values()), now)
 
 
-def _remove(session, ids) -> None:
+def _remove(session: Session, ids) -> None:
     """Peers' offers that are no longer shared go, with their search terms (bookings keep their own copy)."""
     gone = list(session.scalars(ids).all())
     if gone:
@@ -151,7 +156,7 @@ def _remove(session, ids) -> None:
         session.execute(delete(AdviceListing).where(AdviceListing.id.in_(gone)))
 
 
-def _upsert(session, peer: Peer, records: list[dict], now: datetime) -> None:
+def _upsert(session: Session, peer: Peer, records: list[dict], now: datetime) -> None:
     if not records:
         return
     kept = {
@@ -190,6 +195,6 @@ def _upsert(session, peer: Peer, records: list[dict], now: datetime) -> None:
         advice_listings.index_listing(session, row)
 
 
-def active_origins(session) -> set[str]:
+def active_origins(session: Session) -> set[str]:
     """The peers whose offers the market shows now: the active ones."""
     return set(session.scalars(select(Peer.node_id).where(Peer.status == "active")).all())

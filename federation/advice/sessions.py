@@ -10,10 +10,11 @@ state of its own; it is shown as a local session shows it: booked, with `accepte
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from federation.advice import adviser_side, booker_side
 from federation.advice import money as advice_money
@@ -23,6 +24,9 @@ from node.errors import ForbiddenError
 from node.tables import AdviceListing, Member
 from protocol import Envelope
 
+if TYPE_CHECKING:
+    from federation.state import Federation
+
 OPEN = ("booked", "accepted", "claimed", "disputed")
 TRANSFER_STATUS = {"pending": "pending", "completed": "completed", "bounced": "returned"}
 
@@ -30,20 +34,20 @@ TRANSFER_STATUS = {"pending": "pending", "completed": "completed", "bounced": "r
 class RemoteAdviceHooks:
     """node.services.advice_listings.RemoteAdvice for one node."""
 
-    def __init__(self, fed) -> None:
+    def __init__(self, fed: Federation) -> None:
         self.fed = fed
 
-    def active_origins(self, session) -> set[str]:
+    def active_origins(self, session: Session) -> set[str]:
         return advice_offers.active_origins(session)
 
-    def book(self, session, *, member: Member, listing: AdviceListing, data: dict, now: datetime) -> Any:
+    def book(self, session: Session, *, member: Member, listing: AdviceListing, data: dict, now: datetime) -> Any:
         return booker_side.book_offer(session, self.fed, member=member, listing=listing, data=data, now=now)
 
-    def view(self, session, booking: Any, viewer: Member, now: datetime) -> dict:
+    def view(self, session: Session, booking: Any, viewer: Member, now: datetime) -> dict:
         return session_view(session, booking, viewer, now)
 
 
-def apply_cancel(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_cancel(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """`advice_cancel` travels both ways: the side of our row says who cancelled."""
     row = session.scalars(
         select(RemoteBooking).where(
@@ -78,7 +82,7 @@ def actions_for(row: RemoteBooking, role: str, now: datetime) -> list[str]:
     return []
 
 
-def session_view(session, row: RemoteBooking, viewer: Member, now: datetime) -> dict:
+def session_view(session: Session, row: RemoteBooking, viewer: Member, now: datetime) -> dict:
     """A booking abroad in the shape of advice.booking_view, with `abroad` set."""
     peer = session.get(Peer, row.peer_id)
     member = session.get(Member, row.member_id)
@@ -121,7 +125,7 @@ def session_view(session, row: RemoteBooking, viewer: Member, now: datetime) -> 
     }
 
 
-def _listing_id(session, row: RemoteBooking) -> int | None:
+def _listing_id(session: Session, row: RemoteBooking) -> int | None:
     """The market's listing of the offer, while it is listed here (a peer's offer leaves when it is unshared)."""
     if row.side == "adviser":
         return int(row.offer_ref)
@@ -132,7 +136,7 @@ def _listing_id(session, row: RemoteBooking) -> int | None:
     ).first()
 
 
-def _payment(session, row: RemoteBooking) -> str | None:
+def _payment(session: Session, row: RemoteBooking) -> str | None:
     """What became of the payment to the adviser: pending, completed or returned (None before any)."""
     direction = "out" if row.side == "booker" else "in"
     status = session.scalars(
@@ -145,7 +149,7 @@ def _payment(session, row: RemoteBooking) -> str | None:
     return TRANSFER_STATUS.get(status) if status is not None else None
 
 
-def sessions_of(session, member: Member, now: datetime, *, open_only: bool = False) -> list[dict]:
+def sessions_of(session: Session, member: Member, now: datetime, *, open_only: bool = False) -> list[dict]:
     """The member's bookings abroad on either side, newest first."""
     stmt = select(RemoteBooking).where(RemoteBooking.member_id == member.id)
     if open_only:
@@ -154,7 +158,7 @@ def sessions_of(session, member: Member, now: datetime, *, open_only: bool = Fal
     return [session_view(session, row, member, now) for row in rows]
 
 
-def own_session(session, member: Member, session_id: int) -> RemoteBooking:
+def own_session(session: Session, member: Member, session_id: int) -> RemoteBooking:
     """One of the member's bookings abroad, on either side (404 otherwise)."""
     row = session.get(RemoteBooking, session_id)
     if row is not None and row.side == "booker":
@@ -167,7 +171,9 @@ BOOKER_ACTIONS = {"cancel", "confirm", "dispute"}
 ADVISER_ACTIONS = {"accept", "decline", "claim", "cancel"}
 
 
-def act(session, fed, *, member: Member, session_id: int, action: str, reason: object, now: datetime) -> RemoteBooking:
+def act(
+    session: Session, fed: Federation, *, member: Member, session_id: int, action: str, reason: object, now: datetime
+) -> RemoteBooking:
     """One party action on a booking abroad; an action the member's side does not have is a 404, like a stranger's."""
     row = own_session(session, member, session_id)
     kwargs: dict = {"member": member, "session_id": session_id, "now": now}
@@ -181,6 +187,6 @@ def act(session, fed, *, member: Member, session_id: int, action: str, reason: o
     return getattr(module, action)(session, fed, **kwargs)
 
 
-def disputes(session, coordinator: Member, now: datetime) -> list[dict]:
+def disputes(session: Session, coordinator: Member, now: datetime) -> list[dict]:
     """Disputed bookings abroad a coordinator here settles (the booker is ours)."""
     return [session_view(session, row, coordinator, now) for row in booker_side.open_disputes(session)]

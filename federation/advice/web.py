@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, flash, g, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from federation.advice import booker_side
 from federation.advice import sessions as advice_abroad
@@ -27,7 +28,7 @@ bp = Blueprint("advice_abroad", __name__)
 ACTIONS = ("accept", "decline", "confirm", "claim", "dispute", "cancel")
 
 
-def _me_api(session) -> Member:
+def _me_api(session: Session) -> Member:
     return session.get(Member, g.member.id)
 
 
@@ -203,7 +204,7 @@ def resolve(session_id: int):
 NO_FEEDBACK = {"received": None, "given": None, "can_give": False}  # feedback stays with sessions on one node
 
 
-def _sessions(session, member: Member, now, *, open_only: bool) -> list[dict]:
+def _sessions(session: Session, member: Member, now, *, open_only: bool) -> list[dict]:
     """The sessions page's and dashboard's bookings abroad."""
     views = advice_abroad.sessions_of(session, member, now, open_only=open_only)
     return [{**view, "feedback": NO_FEEDBACK} for view in views]

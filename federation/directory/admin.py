@@ -18,6 +18,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from node import i18n
 from node.errors import AuthError, ConflictError, DomainError, RateLimitedError, ValidationError
@@ -52,7 +53,13 @@ def _dummy_hash(time_cost: int, memory_cost: int) -> str:
 
 
 def add_admin(
-    session, *, username: object, password: object, now: datetime, hasher: PasswordHasher, replace: bool = False
+    session: Session,
+    *,
+    username: object,
+    password: object,
+    now: datetime,
+    hasher: PasswordHasher,
+    replace: bool = False,
 ) -> AdminAccount:
     """Create a working-group account (or set a new password with ``replace``)."""
     name = clean_text(username, "username", 64, required=True).lower()
@@ -83,7 +90,9 @@ def add_admin(
     return row
 
 
-def authenticate(session, *, username: object, password: object, now: datetime, hasher: PasswordHasher) -> AdminAccount:
+def authenticate(
+    session: Session, *, username: object, password: object, now: datetime, hasher: PasswordHasher
+) -> AdminAccount:
     """Check a working-group login; refuse after too many recent failures for that name."""
     name = str(username or "").strip().lower()[:64]
     failures = session.execute(
@@ -116,18 +125,18 @@ def authenticate(session, *, username: object, password: object, now: datetime, 
     return row
 
 
-def applications(session) -> list[Listing]:
+def applications(session: Session) -> list[Listing]:
     """Nodes waiting for a decision: new applications and listed nodes with a new key."""
     rows = session.scalars(select(Listing).where(Listing.status != "delisted").order_by(Listing.applied_at)).all()
     return [r for r in rows if r.candidate]  # a JSON column stores None as JSON null, which IS NOT NULL matches
 
 
-def approve(session, *, admin: str, node_id: str, fingerprint: object, now: datetime) -> Listing:
+def approve(session: Session, *, admin: str, node_id: str, fingerprint: object, now: datetime) -> Listing:
     """Pin the application's key after the fingerprint was read back; recorded in the audit trail."""
     return listings.approve(session, node_id=node_id, fingerprint=fingerprint, now=now, by=admin)
 
 
-def refuse(session, *, admin: str, node_id: str, reason: object, now: datetime) -> str:
+def refuse(session: Session, *, admin: str, node_id: str, reason: object, now: datetime) -> str:
     """Turn down an application with a reason; a listed node keeps its pinned key.
 
     Returns what became of the node: "kept" (still listed with its pinned key), "removed" (it never was
@@ -157,7 +166,7 @@ def refuse(session, *, admin: str, node_id: str, reason: object, now: datetime) 
     return "delisted"
 
 
-def delist(session, *, admin: str, node_id: str, reason: object, now: datetime) -> Listing:
+def delist(session: Session, *, admin: str, node_id: str, reason: object, now: datetime) -> Listing:
     """Stop listing a node, with a reason; its history stays."""
     reason = clean_text(reason, "reason", 500, required=True)
     row = listings.get_listing(session, node_id)
@@ -166,7 +175,7 @@ def delist(session, *, admin: str, node_id: str, reason: object, now: datetime) 
     return listings.delist(session, node_id=node_id, now=now, by=admin, reason=reason)
 
 
-def audit_trail(session, limit: int = 50) -> list[AdminAction]:
+def audit_trail(session: Session, limit: int = 50) -> list[AdminAction]:
     return list(
         session.scalars(select(AdminAction).order_by(AdminAction.at.desc(), AdminAction.id.desc()).limit(limit)).all()
     )

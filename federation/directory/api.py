@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from node.api.base import json_body, only_fields
 from node.clock import iso
@@ -193,7 +194,7 @@ def scan_args(query: scan.Query, subject: scan.Item | None, other: bool) -> dict
     }
 
 
-def scan_items(session) -> list[scan.Item]:
+def scan_items(session: Session) -> list[scan.Item]:
     return [scan.Item.of(r) for r in network.initiatives(session)]
 
 

@@ -18,6 +18,7 @@ import requests
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from federation.labels import ROUND_STATE
 from federation.settlement import coordinator as rounds
@@ -57,7 +58,7 @@ class DirectoryCoordinator(Coordinator):
 
     takes_part = False
 
-    def schedule_start(self, session):
+    def schedule_start(self, session: Session):
         """The first scheduled round comes one interval after the first node was listed, not at the first start."""
         return session.scalars(
             select(Listing.approved_at).where(Listing.approved_at.is_not(None)).order_by(Listing.approved_at).limit(1)
@@ -66,15 +67,15 @@ class DirectoryCoordinator(Coordinator):
     def own_key(self) -> SigningKey:
         return self.ctx.key
 
-    def key_for(self, session, to: str) -> SigningKey:
+    def key_for(self, session: Session, to: str) -> SigningKey:
         return self.ctx.key
 
-    def keyring(self, session) -> Keyring:
+    def keyring(self, session: Session) -> Keyring:
         return Keyring.of(
             *[info for row in _listed(session) for info in listings.keyring_of(row.keys, row.node_id).values()]
         )
 
-    def reachable(self, session) -> set[str]:
+    def reachable(self, session: Session) -> set[str]:
         return {row.node_id for row in _listed(session)}
 
     def ask(self, node_id: str, env: Envelope) -> dict:
@@ -95,7 +96,7 @@ class DirectoryCoordinator(Coordinator):
         )
 
 
-def _listed(session) -> list[Listing]:
+def _listed(session: Session) -> list[Listing]:
     return list(session.scalars(select(Listing).where(Listing.status == "listed").order_by(Listing.node_id)).all())
 
 

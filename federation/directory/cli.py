@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -19,6 +20,10 @@ from node.cli import command
 from node.errors import DomainError
 
 from .settings import ENV_PREFIX, load_settings, write_settings_file
+
+if TYPE_CHECKING:
+    from federation.state import Federation
+    from node.context import NodeContext
 
 
 def _settings(args: argparse.Namespace):
@@ -211,7 +216,7 @@ def _url_and_fingerprint(p) -> None:
     )
 
 
-def _pin_directory(ctx, fed, directory, fingerprint: str) -> None:
+def _pin_directory(ctx: NodeContext, fed: Federation, directory, fingerprint: str) -> None:
     from federation.settlement.participant import pin_directory
 
     with ctx.db.write() as s:

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, insert, or_, select
+from sqlalchemy.orm import Session
 
 from node.errors import ValidationError
 from protocol import parse_time
@@ -19,12 +20,12 @@ from .tables import FundingRecord, FundingSource, Listing
 FILTERS = ("topic", "country", "origin")
 
 
-def known_hashes(session) -> dict[str, str]:
+def known_hashes(session: Session) -> dict[str, str]:
     """node id -> the funding_hash of the leads held for it."""
     return {row.node_id: row.funding_hash for row in session.scalars(select(FundingSource)).all()}
 
 
-def replace_leads(session, node_id: str, leads: list[dict], funding_hash: str, at: datetime) -> None:
+def replace_leads(session: Session, node_id: str, leads: list[dict], funding_hash: str, at: datetime) -> None:
     """A node's verified leads replace those held for it, with the hash they were checked against."""
     session.execute(delete(FundingRecord).where(FundingRecord.node_id == node_id))
     if leads:
@@ -64,7 +65,7 @@ def check_filters(args) -> dict[str, str]:
     return chosen
 
 
-def leads(session, now: datetime, *, topic: str = "", country: str = "", origin: str = "") -> list[dict]:
+def leads(session: Session, now: datetime, *, topic: str = "", country: str = "", origin: str = "") -> list[dict]:
     """Leads of listed nodes whose deadline (if any) is ahead, soonest first; a country filter keeps the leads
     open to any country."""
     stmt = (

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from federation.transport.peers import PeerDocument, fetch_document, normalise_fingerprint
 from node.errors import ConflictError, NotFoundError, ValidationError
@@ -29,7 +30,14 @@ OPERATOR = "(operator)"  # the audit trail's name for the command line; no accou
 
 
 def audit(
-    session, *, username: str, action: str, now: datetime, node_id: str = "", fingerprint: str = "", reason: str = ""
+    session: Session,
+    *,
+    username: str,
+    action: str,
+    now: datetime,
+    node_id: str = "",
+    fingerprint: str = "",
+    reason: str = "",
 ) -> None:
     """One line of the working group's audit trail (admin_actions), in the caller's transaction."""
     session.add(
@@ -70,7 +78,7 @@ def _candidate(doc: PeerDocument, now: datetime) -> dict:
     }
 
 
-def apply(session, doc: PeerDocument, *, directory_id: str, now: datetime) -> Listing:
+def apply(session: Session, doc: PeerDocument, *, directory_id: str, now: datetime) -> Listing:
     """Record an application (or a listed node's new key) as a candidate waiting for approval."""
     if doc.node_id == directory_id:
         raise ValidationError(_("That is the address of this directory itself."), code="listing_is_self", field="url")
@@ -98,14 +106,14 @@ def apply(session, doc: PeerDocument, *, directory_id: str, now: datetime) -> Li
     return row
 
 
-def get_listing(session, node_id: str) -> Listing:
+def get_listing(session: Session, node_id: str) -> Listing:
     row = session.get(Listing, node_id)
     if row is None:
         raise NotFoundError(_("No node %(node)s applied here.", node=node_id), code="listing_not_found")
     return row
 
 
-def approve(session, *, node_id: str, fingerprint: object, now: datetime, by: str = OPERATOR) -> Listing:
+def approve(session: Session, *, node_id: str, fingerprint: object, now: datetime, by: str = OPERATOR) -> Listing:
     """Pin the candidate's keys: the working group read the fingerprint back and it matches; audited as ``by``."""
     row = get_listing(session, node_id)
     if not row.candidate:
@@ -128,7 +136,7 @@ def approve(session, *, node_id: str, fingerprint: object, now: datetime, by: st
     return row
 
 
-def delist(session, *, node_id: str, now: datetime, by: str = OPERATOR, reason: str = "") -> Listing:
+def delist(session: Session, *, node_id: str, now: datetime, by: str = OPERATOR, reason: str = "") -> Listing:
     """Stop polling a node and hide it; its history stays; audited as ``by``."""
     row = get_listing(session, node_id)
     if row.status == "delisted":
@@ -154,7 +162,7 @@ def keyring_of(keys: list[dict], node_id: str) -> Keyring:
     )
 
 
-def listings(session, *, include_delisted: bool = False) -> list[Listing]:
+def listings(session: Session, *, include_delisted: bool = False) -> list[Listing]:
     stmt = select(Listing).order_by(Listing.country, Listing.node_id)
     if not include_delisted:
         stmt = stmt.where(Listing.status != "delisted")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from federation.tables import SettlementRound
 from node.services.members import DEFAULT_TAXONOMY
@@ -23,7 +24,7 @@ from .tables import InitiativeRecord, Listing, PollRecord, Refusal, SummaryRecor
 FIGURES = ("members", "active_30d", "active_180d", "proposals_open", "proposals_reviewed", "sif_in_circulation")
 
 
-def listed(session) -> list[Listing]:
+def listed(session: Session) -> list[Listing]:
     return list(
         session.scalars(
             select(Listing).where(Listing.status == "listed").order_by(Listing.country, Listing.node_id)
@@ -31,7 +32,7 @@ def listed(session) -> list[Listing]:
     )
 
 
-def uptime(session, since: datetime) -> dict[str, int]:
+def uptime(session: Session, since: datetime) -> dict[str, int]:
     """Per node: percent of polls since ``since`` that got a verified answer (up or slow)."""
     rows = session.execute(
         select(PollRecord.node_id, PollRecord.outcome, func.count())
@@ -47,7 +48,7 @@ def uptime(session, since: datetime) -> dict[str, int]:
     return {node_id: round(100 * good.get(node_id, 0) / n) for node_id, n in total.items()}
 
 
-def node_rows(session, now: datetime) -> list[dict]:
+def node_rows(session: Session, now: datetime) -> list[dict]:
     """Every node that applied or is listed: its status, since when, key fingerprint and version."""
     up = uptime(session, now - timedelta(hours=24))
     rows = []
@@ -292,7 +293,7 @@ CLEARING_ROWS = 100  # the rounds shown (newest first) on the page, the admin pa
 APPLIED_STATES = ("settled", "undelivered")  # a round of the directory's that nodes applied (some, for undelivered)
 
 
-def clearing(session, nodes: list[Listing], directory_id: str, limit: int = CLEARING_ROWS) -> list[dict]:
+def clearing(session: Session, nodes: list[Listing], directory_id: str, limit: int = CLEARING_ROWS) -> list[dict]:
     """Every clearing round: those the directory ran (its own round table) and those nodes report having applied.
 
     One row per round, newest first; the public history and the working group's page both show these.
@@ -339,7 +340,7 @@ def _wire(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
 
 
-def initiatives(session) -> list[dict]:
+def initiatives(session: Session) -> list[dict]:
     """Initiatives of listed nodes, with their node's country."""
     rows = session.execute(
         select(InitiativeRecord, Listing.country, Listing.name)
@@ -365,12 +366,12 @@ def initiatives(session) -> list[dict]:
     ]
 
 
-def refusals(session, limit: int = 50) -> list[dict]:
+def refusals(session: Session, limit: int = 50) -> list[dict]:
     rows = session.scalars(select(Refusal).order_by(Refusal.at.desc(), Refusal.id.desc()).limit(limit)).all()
     return [{"at": r.at, "node_id": r.node_id, "source": r.source, "code": r.code, "message": r.message} for r in rows]
 
 
-def history(session, node_id: str | None, since: datetime) -> dict:
+def history(session: Session, node_id: str | None, since: datetime) -> dict:
     """Figures over time (from stored summaries) and latency per poll, for one node or the whole network."""
     stmt = select(SummaryRecord).where(SummaryRecord.received_at >= since).order_by(SummaryRecord.received_at)
     polls = select(PollRecord).where(PollRecord.at >= since).order_by(PollRecord.at)

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from protocol import (
     MAX_JSON_BYTES,
@@ -245,7 +246,7 @@ def poll_targets(targets: list[Target], checks: Checks, concurrency: int) -> lis
     ]
 
 
-def targets_of(session) -> list[Target]:
+def targets_of(session: Session) -> list[Target]:
     rows = session.scalars(select(Listing).where(Listing.status == "listed").order_by(Listing.node_id)).all()
     hashes = funding.known_hashes(session)
     return [
@@ -361,7 +362,7 @@ def record(directory, outcomes: list[Outcome], at: datetime) -> None:
         session.execute(delete(SummaryRecord).where(SummaryRecord.received_at < keep_from))
 
 
-def replace_initiatives(session, node_id: str, initiatives: list, at: datetime) -> None:
+def replace_initiatives(session: Session, node_id: str, initiatives: list, at: datetime) -> None:
     session.execute(delete(InitiativeRecord).where(InitiativeRecord.node_id == node_id))
     if initiatives:
         session.execute(insert(InitiativeRecord), [{**i, "node_id": node_id, "updated_at": at} for i in initiatives])

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from sqlalchemy.orm import Session
 
 from node import i18n
 from node.errors import DomainError
@@ -45,7 +46,7 @@ PAYMENT_TITLES = {
 DEFAULT_PERIOD = "all"
 
 
-def money_views(session, directory, listed: list) -> dict:
+def money_views(session: Session, directory, listed: list) -> dict:
     """The three money views' rows: payments made, positions now, what clearing changed (one function each)."""
     return {
         "payments": network.payments(listed),

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from federation.initiatives import records as initiatives
 from federation.tables import Initiative
 from node.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from node.context import NodeContext
 
 DEMO_FILE = Path(__file__).with_name("demo.json")
 COUNTRY_DEMO = {"BE": "be-vl", "NL": "nl", "AT": "at", "IT": "it", "HU": "hu"}
@@ -22,7 +26,7 @@ def demo_for(node_id: str, country: str) -> list[dict]:
     return demos.get(node_id) or demos[COUNTRY_DEMO.get(country.upper(), "be-vl")]
 
 
-def seed_initiatives(ctx) -> list[str]:
+def seed_initiatives(ctx: NodeContext) -> list[str]:
     """Add each demo initiative once (by name) and list it; returns a line per initiative."""
     lines = []
     now = ctx.now()

@@ -17,14 +17,19 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from federation.tables import FundingShare, Peer
 from federation.transport import channels
 from node.services import funding
 from node.tables import FundingLead
 from protocol import Envelope, b64url_encode, canonical_json, format_time, parse_time
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 TAG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 
@@ -45,12 +50,12 @@ def lead_record(lead: FundingLead) -> dict:
     return record
 
 
-def shared_records(session, now: datetime) -> dict[str, dict]:
+def shared_records(session: Session, now: datetime) -> dict[str, dict]:
     """What we share now: ref -> funding-lead, at most 100, soonest deadline first."""
     return {lead.ref: lead_record(lead) for lead in funding.network_leads(session, now)}
 
 
-def directory_body(session, now: datetime) -> dict:
+def directory_body(session: Session, now: datetime) -> dict:
     """The directory_funding body: the same leads the peers get."""
     return {"leads": list(shared_records(session, now).values())}
 
@@ -63,7 +68,7 @@ def leads_hash(body: dict) -> str:
 # --- sending ------------------------------------------------------------------------------------------
 
 
-def share_leads(fed) -> int:
+def share_leads(fed: Federation) -> int:
     """Send every active peer what changed in our network-wide leads (a snapshot first); returns entries sent."""
     ctx = fed.ctx
     now = ctx.now()
@@ -81,7 +86,7 @@ def share_leads(fed) -> int:
     return sent
 
 
-def _share_with(session, fed, peer_id: str, now: datetime) -> int:
+def _share_with(session: Session, fed: Federation, peer_id: str, now: datetime) -> int:
     peer = session.get(Peer, peer_id)
     if peer is None or peer.status != "active":
         return 0
@@ -107,7 +112,7 @@ def _share_with(session, fed, peer_id: str, now: datetime) -> int:
 # --- receiving ------------------------------------------------------------------------------------------
 
 
-def apply_snapshot(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_snapshot(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Every lead the peer shares: those we kept and it no longer lists go."""
     leads = {lead["ref"]: lead for lead in env.body["leads"]}  # a repeated ref: the last one counts
     session.execute(
@@ -116,7 +121,7 @@ def apply_snapshot(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
     _upsert(session, peer, list(leads.values()), now)
 
 
-def apply_delta(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_delta(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Changes to the peer's leads: removals first, then additions and updates by ref."""
     removals = env.body["removals"]
     if removals:
@@ -126,7 +131,7 @@ def apply_delta(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     _upsert(session, peer, list({lead["ref"]: lead for lead in env.body["upserts"]}.values()), now)
 
 
-def _upsert(session, peer: Peer, records: list[dict], now: datetime) -> None:
+def _upsert(session: Session, peer: Peer, records: list[dict], now: datetime) -> None:
     if not records:
         return
     kept = {

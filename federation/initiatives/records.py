@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from federation.tables import Initiative
 from node.errors import ConflictError, NotFoundError, ValidationError
@@ -62,7 +63,7 @@ def _tags(value: object, field: str, max_items: int, allowed=None) -> list[str]:
     return tags
 
 
-def _clean(session, settings: Settings, data: dict, partial: bool = False) -> dict:
+def _clean(session: Session, settings: Settings, data: dict, partial: bool = False) -> dict:
     """The validated fields of ``data``; with partial, only those present."""
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
@@ -98,7 +99,7 @@ def _clean(session, settings: Settings, data: dict, partial: bool = False) -> di
     return out
 
 
-def _contact_member(session, handle: object) -> int | None:
+def _contact_member(session: Session, handle: object) -> int | None:
     """The member who answers contact messages; empty means the coordinators."""
     text = clean_text(handle, "contact_handle", 32)
     if not text:
@@ -111,7 +112,7 @@ def _contact_member(session, handle: object) -> int | None:
     return member.id
 
 
-def create_initiative(session, settings: Settings, *, data: dict, now: datetime) -> Initiative:
+def create_initiative(session: Session, settings: Settings, *, data: dict, now: datetime) -> Initiative:
     """Record an initiative (not listed until it consents)."""
     fields = _clean(session, settings, data)
     row = Initiative(ref=f"i-{uuid.uuid4().hex[:12]}", created_at=now, updated_at=now, **fields)
@@ -120,14 +121,14 @@ def create_initiative(session, settings: Settings, *, data: dict, now: datetime)
     return row
 
 
-def get_initiative(session, ref: str) -> Initiative:
+def get_initiative(session: Session, ref: str) -> Initiative:
     row = session.scalars(select(Initiative).where(Initiative.ref == ref)).first()
     if row is None:
         raise NotFoundError(_("There is no initiative %(ref)s.", ref=ref), code="initiative_not_found")
     return row
 
 
-def update_initiative(session, settings: Settings, *, ref: str, data: dict, now: datetime) -> Initiative:
+def update_initiative(session: Session, settings: Settings, *, ref: str, data: dict, now: datetime) -> Initiative:
     """Change some fields of an initiative."""
     row = get_initiative(session, ref)
     for name, value in _clean(session, settings, data, partial=True).items():
@@ -136,7 +137,7 @@ def update_initiative(session, settings: Settings, *, ref: str, data: dict, now:
     return row
 
 
-def set_consent(session, *, ref: str, consent: object, note: object, now: datetime) -> Initiative:
+def set_consent(session: Session, *, ref: str, consent: object, note: object, now: datetime) -> Initiative:
     """Record that the initiative agreed to be listed (with how), or that it withdrew."""
     if not isinstance(consent, bool):
         raise ValidationError(_("Whether the initiative agreed is true or false."), code="wrong_type", field="consent")
@@ -163,11 +164,11 @@ def set_consent(session, *, ref: str, consent: object, note: object, now: dateti
     return row
 
 
-def all_initiatives(session) -> list[Initiative]:
+def all_initiatives(session: Session) -> list[Initiative]:
     return list(session.scalars(select(Initiative).order_by(Initiative.name, Initiative.id)).all())
 
 
-def listed_initiatives(session) -> list[Initiative]:
+def listed_initiatives(session: Session) -> list[Initiative]:
     """Initiatives that consented to be listed, in a stable order."""
     stmt = select(Initiative).where(Initiative.consent_at.is_not(None)).order_by(Initiative.ref)
     return list(session.scalars(stmt.limit(MAX_INITIATIVES)).all())
@@ -191,7 +192,7 @@ def contact_url(base_url: str, ref: str) -> str:
     return f"{base_url.rstrip('/')}/initiatives/{ref}"
 
 
-def listed_initiative(session, ref: str) -> Initiative:
+def listed_initiative(session: Session, ref: str) -> Initiative:
     """A listed initiative for its public page; one that withdrew is not found."""
     row = get_initiative(session, ref)
     if row.consent_at is None:
@@ -199,7 +200,7 @@ def listed_initiative(session, ref: str) -> Initiative:
     return row
 
 
-def send_contact(session, *, ref: str, name: object, email: object, message: object, now: datetime) -> int:
+def send_contact(session: Session, *, ref: str, name: object, email: object, message: object, now: datetime) -> int:
     """Pass a visitor's message to the initiative's contact member, or to every coordinator; returns how many."""
     row = listed_initiative(session, ref)
     sender = clean_text(name, "name", 120, required=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from federation.initiatives import records as service
 from federation.tables import Initiative
@@ -47,7 +48,7 @@ FIELDS_SCHEMA = obj(
 )
 
 
-def as_json(session, row: Initiative) -> dict:
+def as_json(session: Session, row: Initiative) -> dict:
     contact = session.get(Member, row.contact_member_id) if row.contact_member_id else None
     return {
         "ref": row.ref,
@@ -65,7 +66,7 @@ def as_json(session, row: Initiative) -> dict:
     }
 
 
-def _coordinator(session) -> None:
+def _coordinator(session: Session) -> None:
     members.require_coordinator(session.get(Member, g.member.id))
 
 
@@ -194,7 +195,7 @@ def coordinator_action():
     return redirect(url_for("initiatives.coordinator_page"), 303)
 
 
-def initiatives_panel(session):
+def initiatives_panel(session: Session):
     listed = len(service.listed_initiatives(session))
     total = len(service.all_initiatives(session))
     return (_("Initiatives"), "initiatives_panel.html", {"listed": listed, "total": total})

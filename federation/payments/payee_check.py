@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import requests
 from flask import Blueprint, jsonify
@@ -26,6 +27,9 @@ from federation.transport.connections import send_signed
 from federation.transport.httpsig import sign_request
 from federation.transport.inbox import authenticate
 from node.tables import Member
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 PAYEES_PATH = "/federation/v1/payees/"
 CACHE_SECONDS = 60.0
@@ -61,7 +65,7 @@ def payee(handle: str):
 class PayeeChecks:
     """The payer's side: asks peers about payees, remembering each answer for CACHE_SECONDS."""
 
-    def __init__(self, fed) -> None:
+    def __init__(self, fed: Federation) -> None:
         self.fed = fed
         self._answers: dict[tuple[str, str], tuple[float, PayeeAnswer]] = {}
         self._lock = threading.Lock()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
 
 from federation.advice.money import TRANSFER_PREFIX as ADVICE_PREFIX
 from federation.reviews.proposer_side import TRANSFER_PREFIX
@@ -52,7 +53,7 @@ def _transfer_key(line: Line) -> tuple[str, str] | None:
     return tid, "in" if step == "in" else "out"
 
 
-def describe_transfers(session, lines: list[Line]) -> None:
+def describe_transfers(session: Session, lines: list[Line]) -> None:
     keys = {key for key in map(_transfer_key, lines) if key is not None}
     rows = session.scalars(
         select(CrossBorderTransfer).where(
@@ -92,7 +93,7 @@ def _word(line: Line, row: CrossBorderTransfer, bounty_title: str | None) -> Non
         line.note = row.memo
 
 
-def _bounty_titles(session, rows: list[CrossBorderTransfer]) -> dict[tuple[str, str], str]:
+def _bounty_titles(session: Session, rows: list[CrossBorderTransfer]) -> dict[tuple[str, str], str]:
     """The proposal title of each review bounty from abroad, from the invitation it pays (by invite id)."""
     invites = {
         (r.peer_id, r.transfer_id[len(TRANSFER_PREFIX) :]) for r in rows if r.transfer_id.startswith(TRANSFER_PREFIX)
@@ -107,7 +108,7 @@ def _bounty_titles(session, rows: list[CrossBorderTransfer]) -> dict[tuple[str, 
     return {(peer, TRANSFER_PREFIX + invite): title for peer, invite, title in found}
 
 
-def _session_titles(session, rows: list[CrossBorderTransfer]) -> dict[tuple[str, str], str]:
+def _session_titles(session: Session, rows: list[CrossBorderTransfer]) -> dict[tuple[str, str], str]:
     """The offer's title of each payment for an advice session from abroad, from the booking it pays."""
     refs = {(r.peer_id, r.transfer_id[len(ADVICE_PREFIX) :]) for r in rows if r.transfer_id.startswith(ADVICE_PREFIX)}
     if not refs:
@@ -120,7 +121,7 @@ def _session_titles(session, rows: list[CrossBorderTransfer]) -> dict[tuple[str,
     return {(peer, ADVICE_PREFIX + ref): title for peer, ref, title in found}
 
 
-def describe_advice_abroad(session, lines: list[Line]) -> None:
+def describe_advice_abroad(session: Session, lines: list[Line]) -> None:
     """The escrow of a session booked abroad, named by the offer and the adviser's country; its state follows it."""
     ids = {i for i in (_escrow_id(line) for line in lines) if i is not None}
     rows = {r.id: r for r in session.scalars(select(RemoteBooking).where(RemoteBooking.id.in_(ids))).all()}

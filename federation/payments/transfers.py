@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, insert, select
+from sqlalchemy.orm import Session
 
 from federation.labels import PEER_STATUS
 from federation.tables import CrossBorderTransfer, Peer
@@ -24,6 +26,9 @@ from node.services import events, ledger, members
 from node.services.notify import notify
 from node.tables import Member
 from protocol import Envelope
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 # A payment abroad is pending until the peer's node answers: a receipt completes it, a bounce
 # returns it. The payee's node records its side once decided, already completed or bounced.
@@ -51,7 +56,14 @@ def parse_address(address: object) -> tuple[str, str]:
 
 
 def send_transfer(
-    session, fed, *, payer: Member | members.MemberRef, to: str, amount: object, memo: str, now: datetime
+    session: Session,
+    fed: Federation,
+    *,
+    payer: Member | members.MemberRef,
+    to: str,
+    amount: object,
+    memo: str,
+    now: datetime,
 ) -> str:
     """Pay a member of a peer node (the transfer starts pending); refused at once if the payer's limit
     does not allow it. Returns the transfer id."""
@@ -121,7 +133,7 @@ def _transfer_values(**values) -> dict:
     return {"local_member_id": None, "reason_code": "", "reason": "", "finished_at": None, **values}
 
 
-def apply_transfer(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_transfer(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Credit the payee and debit our position towards the sender, or bounce."""
     body = env.body
     tid = body["transfer_id"]
@@ -196,7 +208,7 @@ _INCOMING = select(
 ).where(CrossBorderTransfer.transfer_id == bindparam("tid"), CrossBorderTransfer.direction == "in")
 
 
-def _answer_reused_id(session, fed, peer: Peer, env: Envelope, first, now: datetime) -> None:
+def _answer_reused_id(session: Session, fed: Federation, peer: Peer, env: Envelope, first, now: datetime) -> None:
     """A transfer id seen before: every transfer entry gets exactly one final answer, and money moves once.
 
     The same transfer again (same payer, payee, amount, memo) is answered as the first time, moving
@@ -239,7 +251,7 @@ def _answer_reused_id(session, fed, peer: Peer, env: Envelope, first, now: datet
 NO_PAYEE = object()
 
 
-def _payee(session, fed, peer: Peer, body: dict) -> Member | members.MemberRef | None:
+def _payee(session: Session, fed: Federation, peer: Peer, body: dict) -> Member | members.MemberRef | None:
     for resolve in fed.payee_resolvers.values():
         member = resolve(session, peer, body)
         if member is NO_PAYEE:
@@ -252,7 +264,7 @@ def _payee(session, fed, peer: Peer, body: dict) -> Member | members.MemberRef |
         return None
 
 
-def _outgoing(session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
+def _outgoing(session: Session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
     return session.scalars(
         select(CrossBorderTransfer).where(
             CrossBorderTransfer.transfer_id == tid,
@@ -265,7 +277,7 @@ def _outgoing(session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
 REUSE_MARK = "-reuse-"
 
 
-def _pending_reuse(session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
+def _pending_reuse(session: Session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
     """The oldest pending later transfer sent under `tid` (recorded as `<tid>-reuse-<n>`).
 
     This node never reuses an id itself; only the chaos tests' careless-peer hook does
@@ -283,14 +295,14 @@ def _pending_reuse(session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
     ).first()
 
 
-def apply_receipt(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_receipt(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     row = _outgoing(session, peer, env.body["transfer_id"])
     if row is not None and row.status == "pending":
         TRANSFER.move(row, "completed")
         row.finished_at = now
 
 
-def apply_bounce(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_bounce(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """The peer refused our payment: give the payer their SIF back, exactly once."""
     row = _outgoing(session, peer, env.body["transfer_id"])
     if env.body["reason_code"] == "transfer_id_reused":  # answers a later entry under the id, never the first
@@ -326,7 +338,7 @@ def apply_bounce(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     )
 
 
-def transfers_of(session, member_id: int, limit: int | None = None) -> list[dict]:
+def transfers_of(session: Session, member_id: int, limit: int | None = None) -> list[dict]:
     """The member's cross-border payments, newest first; the newest `limit` only when given (read on the index of
     (local_member_id, id), so a few cost the same however many the member made)."""
     rows = session.scalars(

@@ -18,8 +18,10 @@ from __future__ import annotations
 import re
 import statistics
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from federation.tables import IncomingInvitation, Peer, PoolReviewer, PoolShare
 from federation.transport import channels
@@ -27,6 +29,9 @@ from node.services import matching
 from node.services.proposals import OPEN_STATES
 from node.tables import Member, Review, ReviewInvitation
 from protocol import Envelope
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 # Reviewers per message: with 16 tags and 16 languages each, 1000 stay far under the 1 MiB limit.
 CHUNK = 1000
@@ -39,7 +44,7 @@ INCOMING_OPEN = ("invited", "accepted")
 # --- our pool ---------------------------------------------------------------------------------------
 
 
-def reviewer_records(session, settings) -> dict[str, dict]:
+def reviewer_records(session: Session, settings) -> dict[str, dict]:
     """Our shared pool now: pseudonym -> the protocol's `reviewer` object."""
     people = session.scalars(
         select(Member)
@@ -67,11 +72,11 @@ def reviewer_records(session, settings) -> dict[str, dict]:
     }
 
 
-def _counts(session, stmt) -> dict[int, int]:
+def _counts(session: Session, stmt) -> dict[int, int]:
     return {key: n for key, n in session.execute(stmt).all()}
 
 
-def _history(session) -> dict[int, list[tuple]]:
+def _history(session: Session) -> dict[int, list[tuple]]:
     """Per member, (days from acceptance to submission, helpfulness 1..5 or None) of every review given."""
     out: dict[int, list[tuple]] = {}
     local = session.execute(
@@ -109,7 +114,7 @@ def _record(member: Member, load: int, history: list[tuple], settings) -> dict:
     }
 
 
-def share_pools(fed) -> int:
+def share_pools(fed: Federation) -> int:
     """Send every active peer what changed in our pool (a snapshot the first time); returns entries sent."""
     ctx = fed.ctx
     now = ctx.now()
@@ -132,7 +137,7 @@ def share_pools(fed) -> int:
     return sent
 
 
-def _share_with(session, fed, peer_id: str, current: dict[str, dict], now: datetime) -> int:
+def _share_with(session: Session, fed: Federation, peer_id: str, current: dict[str, dict], now: datetime) -> int:
     peer = session.get(Peer, peer_id)
     if peer is None or peer.status != "active":
         return 0
@@ -155,7 +160,7 @@ def _share_with(session, fed, peer_id: str, current: dict[str, dict], now: datet
     return _send_delta(session, fed, peer_id, upserts, removals, now)
 
 
-def _send_delta(session, fed, peer_id: str, upserts: list, removals: list, now: datetime) -> int:
+def _send_delta(session: Session, fed: Federation, peer_id: str, upserts: list, removals: list, now: datetime) -> int:
     sent = 0
     while upserts or removals:
         body = {"upserts": upserts[:CHUNK], "removals": removals[:REMOVALS_CHUNK]}
@@ -168,7 +173,7 @@ def _send_delta(session, fed, peer_id: str, upserts: list, removals: list, now: 
 # --- peers' pools -------------------------------------------------------------------------------------
 
 
-def apply_snapshot(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_snapshot(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """The peer's whole pool: replaces what we kept."""
     session.execute(delete(PoolReviewer).where(PoolReviewer.peer_id == peer.node_id))
     by_handle = {r["handle"]: r for r in env.body["reviewers"]}  # a repeated handle: the last one counts
@@ -176,7 +181,7 @@ def apply_snapshot(session, fed, peer: Peer, env: Envelope, now: datetime) -> No
         session.add(PoolReviewer(peer_id=peer.node_id, updated_at=now, **record))
 
 
-def apply_delta(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_delta(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Changes to the peer's pool: removals first, then additions and updates by handle."""
     removals = env.body["removals"]
     if removals:
@@ -195,7 +200,7 @@ def apply_delta(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
         row.updated_at = now
 
 
-def remote_candidates(session) -> list[matching.Candidate]:
+def remote_candidates(session: Session) -> list[matching.Candidate]:
     """Every active peer's shared reviewers as matching candidates, with the peer's country.
 
     Organisation is unknown for them (never shared), so the same-organisation rule cannot apply.
@@ -233,7 +238,7 @@ def remote_candidates(session) -> list[matching.Candidate]:
     ]
 
 
-def pool_figures(session) -> dict[str, dict]:
+def pool_figures(session: Session) -> dict[str, dict]:
     """Per peer: how many reviewers it shares with us and how many we share with it."""
     received = _counts(session, select(PoolReviewer.peer_id, func.count()).group_by(PoolReviewer.peer_id))
     shared = {row.peer_id: len(row.records) for row in session.scalars(select(PoolShare)).all()}
@@ -243,7 +248,7 @@ def pool_figures(session) -> dict[str, dict]:
     }
 
 
-def peer_pool(session, peer_id: str) -> list[dict]:
+def peer_pool(session: Session, peer_id: str) -> list[dict]:
     """The reviewers a peer shares with us, as they were sent."""
     rows = session.scalars(
         select(PoolReviewer).where(PoolReviewer.peer_id == peer_id).order_by(PoolReviewer.handle)

@@ -26,8 +26,10 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from federation.payments.transfers import TRANSFER
 from federation.reviews import pools
@@ -39,6 +41,9 @@ from node.services import ledger, reviews
 from node.services.proposals import OPEN_STATES, escrow_account
 from node.tables import Member, Proposal, ReviewInvitation
 from protocol import Envelope, format_time
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 log = logging.getLogger(__name__)
 TRANSFER_PREFIX = "review-"
@@ -56,26 +61,26 @@ def bounty_transfer_id(invite_id: str) -> str:
 class RemoteReviewHooks:
     """node.services.proposals.RemoteReviews for one node: peers' pools, and invitations over the channels."""
 
-    def __init__(self, fed) -> None:
+    def __init__(self, fed: Federation) -> None:
         self.fed = fed
 
-    def candidates(self, session) -> list:
+    def candidates(self, session: Session) -> list:
         return pools.remote_candidates(session)
 
-    def country_of(self, session, node_id: str) -> str:
+    def country_of(self, session: Session, node_id: str) -> str:
         peer = session.get(Peer, node_id)
         return peer.country if peer is not None else ""
 
-    def invited(self, session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
+    def invited(self, session: Session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
         send_invite(session, self.fed, proposal, invitation, now)
 
-    def ended(self, session, invitation: ReviewInvitation, reason_code: str, now: datetime) -> None:
+    def ended(self, session: Session, invitation: ReviewInvitation, reason_code: str, now: datetime) -> None:
         send_cancel(session, self.fed, invitation, reason_code, now)
 
-    def pay(self, session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
+    def pay(self, session: Session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
         pay_reviewer(session, self.fed, proposal, invitation, now)
 
-    def rated(self, session, invitation: ReviewInvitation, helpfulness: int, now: datetime) -> None:
+    def rated(self, session: Session, invitation: ReviewInvitation, helpfulness: int, now: datetime) -> None:
         link = session.get(ReviewLink, invitation.id)
         if link is not None and link.rated_at is None:
             link.rated_at = now
@@ -89,7 +94,9 @@ class RemoteReviewHooks:
             )
 
 
-def send_invite(session, fed, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> ReviewLink:
+def send_invite(
+    session: Session, fed: Federation, proposal: Proposal, invitation: ReviewInvitation, now: datetime
+) -> ReviewLink:
     """The invitation to the reviewer's node: enough to decide, not the full text."""
     due_by = invitation.accept_by + timedelta(days=fed.ctx.settings.review_due_days)
     link = ReviewLink(
@@ -122,7 +129,9 @@ def send_invite(session, fed, proposal: Proposal, invitation: ReviewInvitation, 
     return link
 
 
-def send_cancel(session, fed, invitation: ReviewInvitation, reason_code: str, now: datetime) -> None:
+def send_cancel(
+    session: Session, fed: Federation, invitation: ReviewInvitation, reason_code: str, now: datetime
+) -> None:
     """The invitation ended here: tell the reviewer's node, once."""
     link = session.get(ReviewLink, invitation.id)
     if link is None or link.end_sent:
@@ -138,7 +147,9 @@ def send_cancel(session, fed, invitation: ReviewInvitation, reason_code: str, no
     )
 
 
-def pay_reviewer(session, fed, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
+def pay_reviewer(
+    session: Session, fed: Federation, proposal: Proposal, invitation: ReviewInvitation, now: datetime
+) -> None:
     """Escrow -> our position towards the reviewer's node, and the `transfer` entry to credit them there."""
     link = session.get(ReviewLink, invitation.id)
     if link.transfer_id:
@@ -193,7 +204,7 @@ def pay_reviewer(session, fed, proposal: Proposal, invitation: ReviewInvitation,
 # --- the reviewer's node answers --------------------------------------------------------------------
 
 
-def _linked(session, peer: Peer, invite_id: str) -> tuple[ReviewLink, ReviewInvitation] | None:
+def _linked(session: Session, peer: Peer, invite_id: str) -> tuple[ReviewLink, ReviewInvitation] | None:
     link = session.scalars(select(ReviewLink).where(ReviewLink.invite_id == invite_id)).first()
     if link is None or link.peer_id != peer.node_id:
         log.warning("%s answered an invitation %s it was never sent", peer.node_id, invite_id)
@@ -201,11 +212,11 @@ def _linked(session, peer: Peer, invite_id: str) -> tuple[ReviewLink, ReviewInvi
     return link, session.get(ReviewInvitation, link.invitation_id)
 
 
-def _hooks(fed) -> RemoteReviewHooks:
+def _hooks(fed: Federation) -> RemoteReviewHooks:
     return fed.ctx.remote_reviews
 
 
-def apply_accept(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_accept(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Accepted: the full text goes to the reviewer's node now, and only now."""
     found = _linked(session, peer, env.body["invite_id"])
     if found is None:
@@ -234,7 +245,7 @@ def apply_accept(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     )
 
 
-def apply_decline(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_decline(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Declined (by the reviewer, or by their node for them): the next candidate is invited."""
     found = _linked(session, peer, env.body["invite_id"])
     if found is not None:
@@ -248,7 +259,7 @@ def apply_decline(session, fed, peer: Peer, env: Envelope, now: datetime) -> Non
         )
 
 
-def apply_submit(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_submit(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """The review: stored, the bounty paid across the border, the proposal completed when all are in."""
     found = _linked(session, peer, env.body["invite_id"])
     if found is None:
@@ -269,7 +280,7 @@ def apply_submit(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
 # --- what coordinators see per peer ------------------------------------------------------------------
 
 
-def peer_review_figures(session) -> list[dict]:
+def peer_review_figures(session: Session) -> list[dict]:
     """Per peer: reviews given and received, bounties both ways, open invitations both ways, pool sizes."""
     pools_by_peer = pools.pool_figures(session)
     out = []
@@ -293,7 +304,7 @@ def peer_review_figures(session) -> list[dict]:
     return out
 
 
-def _count_out(session, peer_id: str, status: str) -> int:
+def _count_out(session: Session, peer_id: str, status: str) -> int:
     return session.execute(
         select(func.count())
         .select_from(ReviewInvitation)
@@ -301,7 +312,7 @@ def _count_out(session, peer_id: str, status: str) -> int:
     ).scalar_one()
 
 
-def _count_in(session, peer_id: str, status: str) -> int:
+def _count_in(session: Session, peer_id: str, status: str) -> int:
     return session.execute(
         select(func.count())
         .select_from(IncomingInvitation)
@@ -309,7 +320,7 @@ def _count_in(session, peer_id: str, status: str) -> int:
     ).scalar_one()
 
 
-def _bounties(session, peer_id: str, direction: str) -> int:
+def _bounties(session: Session, peer_id: str, direction: str) -> int:
     """SIF of review bounties that completed in one direction (bounced ones are not counted)."""
     return int(
         session.execute(
@@ -323,7 +334,7 @@ def _bounties(session, peer_id: str, direction: str) -> int:
     )
 
 
-def pending_out(session, peer_id: str) -> list[dict]:
+def pending_out(session: Session, peer_id: str) -> list[dict]:
     """Our proposals' open invitations of the peer's reviewers."""
     rows = session.execute(
         select(ReviewInvitation, Proposal.title)
@@ -345,7 +356,7 @@ def pending_out(session, peer_id: str) -> list[dict]:
     ]
 
 
-def pending_in(session, peer_id: str) -> list[dict]:
+def pending_in(session: Session, peer_id: str) -> list[dict]:
     """The peer's open invitations of our reviewers."""
     rows = session.execute(
         select(IncomingInvitation, Member.handle)

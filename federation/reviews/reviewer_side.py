@@ -13,9 +13,11 @@ arrives as an ordinary `transfer` to the member's pseudonym, resolved here by it
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
 
 from federation.labels import PEER_STATUS
 from federation.reviews.proposer_side import TRANSFER_PREFIX, bounty_transfer_id
@@ -29,6 +31,9 @@ from node.services.proposals import OPEN_STATES
 from node.services.validate import clean_text
 from node.tables import Member, ReviewInvitation
 from protocol import Envelope, parse_time
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 # The proposer's node ends an invitation (expired, timed_out, withdrawn) even after it was accepted.
 # Its deadlines are the timeouts: that node makes the move (review_cancel); here a passed deadline
@@ -52,7 +57,7 @@ END_STATES = {"expired": "expired", "timed_out": "timed_out"}  # any other reaso
 # --- entries from the proposer's node ---------------------------------------------------------------
 
 
-def apply_invite(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_invite(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Show the invitation to the member and notify them, or decline at once if they cannot take it."""
     body = env.body
     if session.scalars(
@@ -138,7 +143,7 @@ def holding(now: datetime):
     )
 
 
-def _refusal(session, member: Member | None, now: datetime) -> str:
+def _refusal(session: Session, member: Member | None, now: datetime) -> str:
     """Why this member cannot take a remote invitation now ('' if they can)."""
     if member is None or member.status != "active" or not member.is_reviewer or not member.pool_consent:
         return "not_available: this reviewer is no longer shared by this node"
@@ -157,7 +162,7 @@ def _refusal(session, member: Member | None, now: datetime) -> str:
     return ""
 
 
-def _peer_cap_refusal(session, settings, peer: Peer, now: datetime) -> str:
+def _peer_cap_refusal(session: Session, settings, peer: Peer, now: datetime) -> str:
     """Why this peer may not hold another slot of our shared pool ('' if it may): no peer can exhaust the pool."""
     capacity = session.execute(
         select(func.coalesce(func.sum(Member.review_capacity), 0)).where(
@@ -175,7 +180,7 @@ def _peer_cap_refusal(session, settings, peer: Peer, now: datetime) -> str:
     return ""
 
 
-def _incoming(session, peer: Peer, invite_id: str) -> IncomingInvitation | None:
+def _incoming(session: Session, peer: Peer, invite_id: str) -> IncomingInvitation | None:
     return session.scalars(
         select(IncomingInvitation).where(
             IncomingInvitation.peer_id == peer.node_id, IncomingInvitation.invite_id == invite_id
@@ -183,7 +188,7 @@ def _incoming(session, peer: Peer, invite_id: str) -> IncomingInvitation | None:
     ).first()
 
 
-def apply_cancel(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_cancel(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """The proposer's node ended the invitation (expired, timed out, withdrawn, refused)."""
     row = _incoming(session, peer, env.body["invite_id"])
     if row is None:
@@ -203,7 +208,7 @@ def apply_cancel(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     )
 
 
-def apply_share(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_share(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """The full text, for the member who accepted; kept only while the invitation is accepted."""
     row = _incoming(session, peer, env.body["invite_id"])
     if row is None or row.status != "accepted":
@@ -222,7 +227,7 @@ def apply_share(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
     events.record(session, member_id=row.member_id, kind="text", data=shown, now=now)
 
 
-def apply_rating(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_rating(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """The author's helpfulness rating joins the member's record (and so their pool entry)."""
     row = _incoming(session, peer, env.body["invite_id"])
     if row is None or row.status != "submitted" or row.helpfulness is not None:
@@ -237,7 +242,7 @@ def apply_rating(session, fed, peer: Peer, env: Envelope, now: datetime) -> None
     )
 
 
-def review_payee(session, peer: Peer, body: dict) -> Member | None:
+def review_payee(session: Session, peer: Peer, body: dict) -> Member | None:
     """A review bounty is paid to the reviewer's pseudonym: find them by the invitation it names."""
     tid = body["transfer_id"]
     if not tid.startswith(TRANSFER_PREFIX):
@@ -252,7 +257,7 @@ def review_payee(session, peer: Peer, body: dict) -> Member | None:
 # --- the member answers -----------------------------------------------------------------------------
 
 
-def own_incoming(session, member: Member, incoming_id: int) -> IncomingInvitation:
+def own_incoming(session: Session, member: Member, incoming_id: int) -> IncomingInvitation:
     """An invitation from a peer: only the invited member sees it (404 for everyone else, coordinators too)."""
     row = session.get(IncomingInvitation, incoming_id)
     if row is None or row.member_id != member.id:
@@ -260,7 +265,7 @@ def own_incoming(session, member: Member, incoming_id: int) -> IncomingInvitatio
     return row
 
 
-def incoming_of(session, member: Member) -> list[IncomingInvitation]:
+def incoming_of(session: Session, member: Member) -> list[IncomingInvitation]:
     return list(
         session.scalars(
             select(IncomingInvitation)
@@ -270,7 +275,7 @@ def incoming_of(session, member: Member) -> list[IncomingInvitation]:
     )
 
 
-def _active_peer(session, row: IncomingInvitation) -> Peer:
+def _active_peer(session: Session, row: IncomingInvitation) -> Peer:
     peer = session.get(Peer, row.peer_id)
     if peer.status != "active":
         raise ConflictError(
@@ -284,7 +289,7 @@ def _active_peer(session, row: IncomingInvitation) -> Peer:
     return peer
 
 
-def accept(session, fed, *, member: Member, incoming_id: int, now: datetime) -> IncomingInvitation:
+def accept(session: Session, fed: Federation, *, member: Member, incoming_id: int, now: datetime) -> IncomingInvitation:
     """Accept before the deadline; the full text follows from the proposer's node."""
     row = own_incoming(session, member, incoming_id)
     members.require_active(member)
@@ -299,7 +304,9 @@ def accept(session, fed, *, member: Member, incoming_id: int, now: datetime) -> 
     return row
 
 
-def decline(session, fed, *, member: Member, incoming_id: int, reason: object, now: datetime) -> IncomingInvitation:
+def decline(
+    session: Session, fed: Federation, *, member: Member, incoming_id: int, reason: object, now: datetime
+) -> IncomingInvitation:
     """Decline; the proposer's node invites someone else."""
     row = own_incoming(session, member, incoming_id)
     reason = clean_text(reason, "reason", 280)
@@ -311,7 +318,9 @@ def decline(session, fed, *, member: Member, incoming_id: int, reason: object, n
     return row
 
 
-def submit(session, fed, *, member: Member, incoming_id: int, data: dict, now: datetime) -> IncomingInvitation:
+def submit(
+    session: Session, fed: Federation, *, member: Member, incoming_id: int, data: dict, now: datetime
+) -> IncomingInvitation:
     """Write the review here; it travels to the proposer's node, which pays the bounty from its escrow."""
     row = own_incoming(session, member, incoming_id)
     fields = reviews.clean_review_fields(data)
@@ -338,7 +347,7 @@ def submit(session, fed, *, member: Member, incoming_id: int, data: dict, now: d
     return row
 
 
-def incoming_view(session, row: IncomingInvitation) -> dict:
+def incoming_view(session: Session, row: IncomingInvitation) -> dict:
     """The invitation as its member sees it; the full text only once it was shared after acceptance."""
     peer = session.get(Peer, row.peer_id)
     payment = session.scalars(

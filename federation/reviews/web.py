@@ -6,6 +6,7 @@ import re
 
 from flask import Blueprint, Flask, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from federation.reviews import pools
 from federation.reviews import reviewer_side as incoming
@@ -75,7 +76,7 @@ REVIEW_BODY = obj(
 )
 
 
-def _me_api(session) -> Member:
+def _me_api(session: Session) -> Member:
     return session.get(Member, g.member.id)
 
 
@@ -150,7 +151,7 @@ def submit_incoming(incoming_id: int):
     return jsonify(out), 201
 
 
-def _coordinator(session) -> Member:
+def _coordinator(session: Session) -> Member:
     me = session.get(Member, g.member.id)
     members.require_coordinator(me)
     return me

@@ -23,10 +23,12 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from federation.labels import ROUND_STATE
 from federation.settlement import participant as settlement
@@ -37,6 +39,9 @@ from node.errors import ConflictError, DomainError, NotFoundError, ValidationErr
 from node.lifecycle import Timeout, lifecycle
 from protocol import Envelope, envelope_hash, format_time, make_envelope, sign_envelope
 from protocol.netting import set_off
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 log = logging.getLogger(__name__)
 # The deadline abandons a round still waiting for answers (_step); a certified round not delivered
@@ -69,7 +74,7 @@ RESTATES = 3  # times the nodes of a pair with entries in flight are asked again
 
 
 def start_round(
-    fed,
+    fed: Federation,
     *,
     participants: list[str] | None = None,
     deadline_seconds: object = None,
@@ -120,14 +125,14 @@ def start_round(
     return round_id
 
 
-def open_round(session, co: Coordinator, now: datetime) -> SettlementRound | None:
+def open_round(session: Session, co: Coordinator, now: datetime) -> SettlementRound | None:
     """Our round that is not over: waiting for answers, or certified and still being delivered."""
     window = timedelta(seconds=co.apply_seconds)
     rows = session.scalars(select(SettlementRound).where(SettlementRound.state.in_((*WAITING, "certified")))).all()
     return next((r for r in rows if r.state in WAITING or now <= r.deadline + window), None)
 
 
-def choose_participants(session, co: Coordinator, given: object, include_self: bool) -> list[str]:
+def choose_participants(session: Session, co: Coordinator, given: object, include_self: bool) -> list[str]:
     """Each participant is this node or one it reaches (an active peer, or a node the directory lists); 2 to 64."""
     active = co.reachable(session)
     if given is None:
@@ -164,7 +169,7 @@ def choose_participants(session, co: Coordinator, given: object, include_self: b
     return chosen
 
 
-def propose(fed, round_id: str) -> str:
+def propose(fed: Federation, round_id: str) -> str:
     """Send a computed (previewed) round's proposal now."""
     co = coordinator_of(fed)
     with co.ctx.db.write() as session:
@@ -182,7 +187,7 @@ def propose(fed, round_id: str) -> str:
     return advance_round(co, round_id)
 
 
-def abandon(fed, round_id: str, reason: str, actor_id: int | None = None) -> str:
+def abandon(fed: Federation, round_id: str, reason: str, actor_id: int | None = None) -> str:
     """Give up a round that is still waiting; nothing is applied anywhere."""
     co = coordinator_of(fed)
     with co.ctx.db.write() as session:
@@ -200,7 +205,7 @@ def abandon(fed, round_id: str, reason: str, actor_id: int | None = None) -> str
         return _finish(co, session, row, "abandoned", reason, co.ctx.now(), actor_id=actor_id)
 
 
-def advance_round(fed, round_id: str) -> str:
+def advance_round(fed: Federation, round_id: str) -> str:
     """Take the round as far as it can go now; returns its state."""
     co = coordinator_of(fed)
     with co.lock(f"round:{round_id}"):
@@ -231,7 +236,7 @@ def _step(co: Coordinator, round_id: str) -> str | None:
     return None
 
 
-def get_round(session, round_id: str) -> SettlementRound:
+def get_round(session: Session, round_id: str) -> SettlementRound:
     row = session.get(SettlementRound, round_id)
     if row is None:
         raise NotFoundError(_("There is no clearing round %(round)s here.", round=round_id), code="round_not_found")
@@ -239,7 +244,13 @@ def get_round(session, round_id: str) -> SettlementRound:
 
 
 def _finish(
-    co: Coordinator, session, row: SettlementRound, state: str, reason: str, now: datetime, actor_id: int | None = None
+    co: Coordinator,
+    session: Session,
+    row: SettlementRound,
+    state: str,
+    reason: str,
+    now: datetime,
+    actor_id: int | None = None,
 ) -> str:
     """End a round in a final (or undelivered) state; the coordinator's audit log keeps the outcome."""
     ROUND.move(row, state)
@@ -327,7 +338,7 @@ def plan_round(participants: list[str], statements: dict[str, dict]) -> tuple[li
     return debts, peered, limits, excluded
 
 
-def _compute(co: Coordinator, session, row: SettlementRound, now: datetime) -> str:
+def _compute(co: Coordinator, session: Session, row: SettlementRound, now: datetime) -> str:
     statements = {p: env["body"] for p, env in json.loads(row.statements).items()}
     debts, peered, limits, excluded = plan_round(json.loads(row.participants), statements)
     result = set_off(debts, peered=peered, limits=limits)
@@ -446,7 +457,7 @@ def _deliver(co: Coordinator, round_id: str) -> str | None:
         return None
 
 
-def redeliver(fed, round_id: str) -> str:
+def redeliver(fed: Federation, round_id: str) -> str:
     """Offer an undelivered round's certificate again to the participants that never applied it; its state."""
     co = coordinator_of(fed)
     with co.ctx.db.read() as session:
@@ -470,7 +481,7 @@ def _errors_text(errors: dict[str, str]) -> str:
     return "; ".join(f"{p}: {e}" for p, e in sorted(errors.items()))[:1000]
 
 
-def sweep_rounds(fed) -> int:
+def sweep_rounds(fed: Federation) -> int:
     """Deadlines and retries of our rounds, lapsed participations, and the scheduled round if one is due."""
     co = coordinator_of(fed)
     moved = co.lapse_overdue()

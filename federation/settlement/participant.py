@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from federation.tables import DirectoryKey, Dispute, Peer, SettledPair, SettlementPart
 from federation.transport.channels import chain_point
@@ -46,6 +48,9 @@ from protocol import (
     parse_time,
     sign_envelope,
 )
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 # A lapsed participation still takes its certificate when it comes at last: the other participants
 # applied it, so applying it (once) is what makes the pairs mirror again. An accepted round lapses
@@ -75,17 +80,17 @@ def load(text: str) -> Envelope:
     return Envelope.from_dict(parse_json(text.encode()))
 
 
-def signing_key(session, fed, to: str):
+def signing_key(session: Session, fed: Federation, to: str):
     """Sign for a peer with the key it knows (the old one until it applied our rotation)."""
     return fed.identity.current_key() if to == fed.node_id else fed.request_key_for(session, to)
 
 
-def node_keyring(session, fed) -> Keyring:
+def node_keyring(session: Session, fed: Federation) -> Keyring:
     """Every key we can check a signature with: our peers', our own and the pinned keys of our directory."""
     return network_keyring(session, fed.node_id)
 
 
-def directory_keys(session, fed) -> list[DirectoryKey]:
+def directory_keys(session: Session, fed: Federation) -> list[DirectoryKey]:
     """The pinned keys of the directory this node chose to be listed in (none when it chose none)."""
     directory_id = fed.ctx.settings.directory_id
     if not directory_id or session.get(Peer, directory_id) is not None:  # a peer's id is never a directory's
@@ -94,7 +99,7 @@ def directory_keys(session, fed) -> list[DirectoryKey]:
 
 
 def pin_directory(
-    session, fed, doc, fingerprint: object, now: datetime, actor_id: int | None = None
+    session: Session, fed: Federation, doc, fingerprint: object, now: datetime, actor_id: int | None = None
 ) -> list[DirectoryKey]:
     """Pin the keys of our directory's verified document, once our coordinator read its fingerprint back."""
     if doc.node_id != fed.ctx.settings.directory_id:
@@ -140,13 +145,13 @@ def owed_to(node: str, debts: list[dict]) -> dict[str, int]:
     return out
 
 
-def applied_count(session) -> int:
+def applied_count(session: Session) -> int:
     return session.execute(
         select(func.count()).select_from(SettlementPart).where(SettlementPart.state == "applied")
     ).scalar_one()
 
 
-def statement_positions(session, fed) -> list[dict]:
+def statement_positions(session: Session, fed: Federation) -> list[dict]:
     """Our position towards each active peer without an open dispute, as of our channel points now."""
     disputed = set(session.scalars(select(Dispute.peer_id).where(Dispute.status == "open")).all())
     out = []
@@ -165,7 +170,7 @@ def statement_positions(session, fed) -> list[dict]:
     return out
 
 
-def lapse_overdue(session, fed, now: datetime) -> int:
+def lapse_overdue(session: Session, fed: Federation, now: datetime) -> int:
     """Accepted rounds whose certificate did not come within the apply window are over for us."""
     lapse, settings = PART.timeout("accepted"), fed.ctx.settings
     rows = session.scalars(select(SettlementPart).where(SettlementPart.state == lapse.source)).all()
@@ -181,7 +186,7 @@ def _move(part: SettlementPart, state: str, reason: str = "") -> None:
         part.reason = reason[:280]
 
 
-def give_statement(fed, coordinator: str, round_id: str) -> Envelope:
+def give_statement(fed: Federation, coordinator: str, round_id: str) -> Envelope:
     """Our signed positions for a round, as of now: asked again, we state afresh until we answered its proposal."""
     ctx = fed.ctx
     with ctx.db.write() as session:
@@ -215,7 +220,7 @@ def give_statement(fed, coordinator: str, round_id: str) -> Envelope:
     return env
 
 
-def answer_proposal(fed, coordinator: str, proposal: Envelope) -> Envelope:
+def answer_proposal(fed: Federation, coordinator: str, proposal: Envelope) -> Envelope:
     """Check a proposal against our books; our signed acceptance or refusal (the same one if asked again)."""
     ctx, body = fed.ctx, proposal.body
     proposal_hash = envelope_hash(proposal)
@@ -250,7 +255,9 @@ def answer_proposal(fed, coordinator: str, proposal: Envelope) -> Envelope:
     return env
 
 
-def check_proposal(session, fed, part: SettlementPart, body: dict, now: datetime) -> tuple[str | None, dict]:
+def check_proposal(
+    session: Session, fed: Federation, part: SettlementPart, body: dict, now: datetime
+) -> tuple[str | None, dict]:
     """Why we refuse a proposal ('code: reason'), or None; and the change to each of our positions."""
     me = fed.node_id
     stated = {p["peer"]: p["position"] for p in load(part.statement).body["positions"]}
@@ -292,7 +299,7 @@ def check_proposal(session, fed, part: SettlementPart, body: dict, now: datetime
     return None, changes
 
 
-def apply_certificate(fed, coordinator: str, env: Envelope) -> dict:
+def apply_certificate(fed: Federation, coordinator: str, env: Envelope) -> dict:
     """Verify a certificate and apply our part of it exactly once."""
     ctx, round_id = fed.ctx, env.body["round_id"]
     with ctx.db.write() as session:
@@ -313,7 +320,7 @@ def apply_certificate(fed, coordinator: str, env: Envelope) -> dict:
     return {"status": "applied", "round_id": round_id, "changes": changes}
 
 
-def _post_changes(session, round_id: str, coordinator: str, changes: dict[str, int], now: datetime) -> None:
+def _post_changes(session: Session, round_id: str, coordinator: str, changes: dict[str, int], now: datetime) -> None:
     """One balanced transaction on our position accounts (our net is unchanged, so the legs sum to zero)."""
     if not changes:
         return
@@ -336,7 +343,7 @@ def _post_changes(session, round_id: str, coordinator: str, changes: dict[str, i
     audit.record(session, None, "clearing_applied", f"round:{round_id}", detail, now)
 
 
-def verify_certificate(session, fed, part: SettlementPart, body: dict) -> None:
+def verify_certificate(session: Session, fed: Federation, part: SettlementPart, body: dict) -> None:
     """Refuse a certificate that is forged, incomplete, late or for another proposal than the one we answered.
 
     Every signature whose key we hold is checked: the coordinator's, ours, and our peers' (every
@@ -387,11 +394,11 @@ def _check_signed(env: Envelope, keyring: Keyring, what: str) -> None:
         raise Refusal("certificate_forged", f"{what} is not validly signed: {exc.message}") from None
 
 
-def on_statement(fed, coordinator: str, env: Envelope) -> dict:
+def on_statement(fed: Federation, coordinator: str, env: Envelope) -> dict:
     if env.body["positions"]:
         raise Refusal("not_a_request", "send a statement request with no positions")
     return {"statement": give_statement(fed, coordinator, env.body["round_id"]).to_dict()}
 
 
-def on_proposal(fed, coordinator: str, env: Envelope) -> dict:
+def on_proposal(fed: Federation, coordinator: str, env: Envelope) -> dict:
     return {"acceptance": answer_proposal(fed, coordinator, env).to_dict()}

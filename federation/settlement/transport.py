@@ -9,10 +9,12 @@ coordinator.py runs a round the same way for either.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import requests
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from federation.settlement import participant as settlement
 from federation.state import federation_of
@@ -40,6 +42,9 @@ from protocol import (
     verify_envelope,
 )
 
+if TYPE_CHECKING:
+    from federation.state import Federation
+
 SETTLEMENT_PATH = "/federation/v1/settlement"
 bp = Blueprint("federation_settlement", __name__)
 register(bp)
@@ -66,15 +71,15 @@ class Coordinator:
         """The key proposals and certificates are signed with."""
         raise NotImplementedError
 
-    def key_for(self, session, to: str) -> SigningKey:
+    def key_for(self, session: Session, to: str) -> SigningKey:
         """The key a message to one participant is signed with (the one it knows)."""
         raise NotImplementedError
 
-    def keyring(self, session) -> Keyring:
+    def keyring(self, session: Session) -> Keyring:
         """The keys participants' answers are checked with."""
         raise NotImplementedError
 
-    def reachable(self, session) -> set[str]:
+    def reachable(self, session: Session) -> set[str]:
         """Who may be asked to take part (besides this node itself)."""
         raise NotImplementedError
 
@@ -86,18 +91,20 @@ class Coordinator:
         """Participations of our own that waited too long for a certificate (a node's; the directory has none)."""
         return 0
 
-    def schedule_start(self, session) -> datetime | None:
+    def schedule_start(self, session: Session) -> datetime | None:
         """When the schedule of rounds starts counting if no round was run yet (None: at once)."""
         return None
 
-    def record(self, session, actor_id: int | None, action: str, round_id: str, detail: dict, now: datetime) -> None:
+    def record(
+        self, session: Session, actor_id: int | None, action: str, round_id: str, detail: dict, now: datetime
+    ) -> None:
         """Keep a round's start or outcome in the coordinator's audit log (the directory's history is its rounds)."""
 
 
 class NodeCoordinator(Coordinator):
     """A node running a round: it reaches its active peers at their inbox for direct messages."""
 
-    def __init__(self, fed) -> None:
+    def __init__(self, fed: Federation) -> None:
         self.fed, self.ctx, self.node_id = fed, fed.ctx, fed.node_id
         s = fed.ctx.settings
         self.deadline_seconds, self.apply_seconds = s.settlement_deadline_seconds, s.settlement_apply_seconds
@@ -109,13 +116,13 @@ class NodeCoordinator(Coordinator):
     def own_key(self) -> SigningKey:
         return self.fed.identity.current_key()
 
-    def key_for(self, session, to: str) -> SigningKey:
+    def key_for(self, session: Session, to: str) -> SigningKey:
         return settlement.signing_key(session, self.fed, to)
 
-    def keyring(self, session) -> Keyring:
+    def keyring(self, session: Session) -> Keyring:
         return settlement.node_keyring(session, self.fed)
 
-    def reachable(self, session) -> set[str]:
+    def reachable(self, session: Session) -> set[str]:
         return set(session.scalars(select(Peer.node_id).where(Peer.status == "active")).all())
 
     def ask(self, node_id: str, env: Envelope) -> dict:
@@ -142,7 +149,9 @@ class NodeCoordinator(Coordinator):
         with self.ctx.db.write() as session:
             return settlement.lapse_overdue(session, self.fed, self.ctx.now())
 
-    def record(self, session, actor_id: int | None, action: str, round_id: str, detail: dict, now: datetime) -> None:
+    def record(
+        self, session: Session, actor_id: int | None, action: str, round_id: str, detail: dict, now: datetime
+    ) -> None:
         audit.record(session, actor_id, action, f"round:{round_id}", detail, now)
 
 
@@ -169,7 +178,7 @@ def post_signed(
     return answer
 
 
-def signed(session, co: Coordinator, type_name: str, to: str, body: dict, now: datetime) -> Envelope:
+def signed(session: Session, co: Coordinator, type_name: str, to: str, body: dict, now: datetime) -> Envelope:
     env = make_envelope(type=type_name, from_=co.node_id, to=to, created=now, body=body, id=new_envelope_id())
     return sign_envelope(env, co.key_for(session, to))
 
@@ -191,7 +200,7 @@ def checked_answer(co: Coordinator, answer: dict, key: str, type_name: str, send
     return env
 
 
-def _ask_self(fed, env: Envelope) -> dict:
+def _ask_self(fed: Federation, env: Envelope) -> dict:
     """Take part in our own round through the same functions a peer's message reaches."""
     try:
         if env.type == "position_statement":

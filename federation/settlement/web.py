@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from federation.api import NODE_ID
 from federation.labels import ROUND_STATE
@@ -22,6 +24,9 @@ from node.services import members
 from node.tables import Member
 from node.web.pages import coordinator_required, current_member, form_action
 from protocol import Envelope, ProtocolError, check_signature, parse_time
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 api = ApiBlueprint("federation_settlement", "federation")
 bp = Blueprint("settlement", __name__, template_folder="../templates")
@@ -48,7 +53,7 @@ SETTLEMENT = {
 }
 
 
-def history(session, fed, round_id: str | None = None) -> list[dict]:
+def history(session: Session, fed: Federation, round_id: str | None = None) -> list[dict]:
     """Rounds this node ran or took part in, newest first: debts before and after, our changes, the certificate."""
     ran = {r.round_id: r for r in session.scalars(_where(select(SettlementRound), SettlementRound, round_id)).all()}
     part = {p.round_id: p for p in session.scalars(_where(select(SettlementPart), SettlementPart, round_id)).all()}
@@ -60,7 +65,7 @@ def _where(stmt, table, round_id: str | None):
     return stmt if round_id is None else stmt.where(table.round_id == round_id)
 
 
-def _entry(fed, ran: SettlementRound | None, part: SettlementPart | None) -> dict:
+def _entry(fed: Federation, ran: SettlementRound | None, part: SettlementPart | None) -> dict:
     proposal_text = (ran.proposal if ran else "") or (part.proposal if part else "")
     proposal = load(proposal_text).body if proposal_text else {}
     plan = json.loads(ran.plan) if ran else {}
@@ -99,7 +104,7 @@ def _entry(fed, ran: SettlementRound | None, part: SettlementPart | None) -> dic
     }
 
 
-def signatures(session, fed, certificate: dict) -> list[dict]:
+def signatures(session: Session, fed: Federation, certificate: dict) -> list[dict]:
     """Who signed a stored certificate, and whether each signature verifies with the keys this node holds.
 
     `result` says it in English (the API's text); `verdict` is its code (verifies, no_key, invalid) for the page.
@@ -124,13 +129,13 @@ def signatures(session, fed, certificate: dict) -> list[dict]:
     return out
 
 
-def _coordinator(session) -> Member:
+def _coordinator(session: Session) -> Member:
     me = session.get(Member, g.member.id)
     members.require_coordinator(me)
     return me
 
 
-def _one(session, fed, round_id: str) -> dict:
+def _one(session: Session, fed: Federation, round_id: str) -> dict:
     found = history(session, fed, round_id)
     if not found:
         raise NotFoundError(_("This node knows no clearing round %(round)s.", round=round_id), code="round_not_found")

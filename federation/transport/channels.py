@@ -13,9 +13,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import force_locale
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from federation.tables import ChannelEntry, Peer
 from federation.transport.identity import new_envelope_id
@@ -35,6 +37,9 @@ from protocol import (
     parse_time,
     sign_envelope,
 )
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +79,7 @@ class Receipt:
         return out
 
 
-def chain_point(session, own_id: str, peer_id: str, direction: str) -> tuple[int, str]:
+def chain_point(session: Session, own_id: str, peer_id: str, direction: str) -> tuple[int, str]:
     """(seq, hash) of the newest entry of a direction; (0, genesis) when it is empty."""
     row = session.execute(_CHAIN_POINT, {"peer_id": peer_id, "direction": direction}).first()
     if row is not None:
@@ -84,7 +89,14 @@ def chain_point(session, own_id: str, peer_id: str, direction: str) -> tuple[int
 
 
 def append(
-    session, fed, *, peer_id: str, type_name: str, body: dict, now: datetime, key: SigningKey | None = None
+    session: Session,
+    fed: Federation,
+    *,
+    peer_id: str,
+    type_name: str,
+    body: dict,
+    now: datetime,
+    key: SigningKey | None = None,
 ) -> int:
     """Add a signed entry to our channel towards a peer, in the caller's transaction; returns its seq."""
     own = fed.node_id
@@ -118,7 +130,9 @@ def append(
     return seq + 1
 
 
-def check_entries(session, fed, peer_id: str, envelopes: list[Envelope], now: datetime) -> list[Envelope]:
+def check_entries(
+    session: Session, fed: Federation, peer_id: str, envelopes: list[Envelope], now: datetime
+) -> list[Envelope]:
     """Read-only: refuse a batch that breaks the chain or carries a bad signature; return the new entries.
 
     Entries we already applied must be byte-identical (a re-delivery); the rest must continue
@@ -157,7 +171,7 @@ def check_entries(session, fed, peer_id: str, envelopes: list[Envelope], now: da
 
 
 def receive_entries(
-    fed, peer_id: str, envelopes: list[Envelope], now: datetime, *, first: Callable | None = None
+    fed: Federation, peer_id: str, envelopes: list[Envelope], now: datetime, *, first: Callable | None = None
 ) -> Receipt:
     """Apply checked entries in order, each exactly once, each stored and applied together.
 
@@ -184,7 +198,7 @@ def receive_entries(
     return Receipt(*point)
 
 
-def _apply_run(session, fed, peer_id: str, run: list[Envelope], now: datetime):
+def _apply_run(session: Session, fed: Federation, peer_id: str, run: list[Envelope], now: datetime):
     """Apply a run of entries in the caller's transaction; returns ((seq, hash), stopped, error)."""
     # The transaction holds the write lock, so the chain point read here cannot move under us.
     seq, last_hash = chain_point(session, fed.node_id, peer_id, "in")
@@ -208,7 +222,7 @@ def _apply_run(session, fed, peer_id: str, run: list[Envelope], now: datetime):
     return (seq, last_hash), False, None
 
 
-def _store_and_apply(session, fed, peer: Peer, env: Envelope, digest: str, now: datetime) -> None:
+def _store_and_apply(session: Session, fed: Federation, peer: Peer, env: Envelope, digest: str, now: datetime) -> None:
     session.execute(
         _INSERT_ENTRY,
         {
@@ -233,7 +247,7 @@ def _store_and_apply(session, fed, peer: Peer, env: Envelope, digest: str, now: 
     session.flush()  # inside this entry's savepoint: a write that fails is this entry's failure
 
 
-def _check_duplicate(session, peer_id: str, env: Envelope) -> None:
+def _check_duplicate(session: Session, peer_id: str, env: Envelope) -> None:
     stored = session.scalars(
         select(ChannelEntry).where(
             ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "in", ChannelEntry.seq == env.channel.seq
@@ -247,7 +261,7 @@ def _check_duplicate(session, peer_id: str, env: Envelope) -> None:
         )
 
 
-def mark_acked(session, peer_id: str, through: int, now: datetime) -> int:
+def mark_acked(session: Session, peer_id: str, through: int, now: datetime) -> int:
     """Record that the peer applied our entries up to `through`."""
     result = session.execute(
         update(ChannelEntry)
@@ -262,11 +276,11 @@ def mark_acked(session, peer_id: str, through: int, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def unacked(session, peer_id: str, limit: int) -> list[ChannelEntry]:
+def unacked(session: Session, peer_id: str, limit: int) -> list[ChannelEntry]:
     return list(session.scalars(_UNACKED, {"peer_id": peer_id, "limit": limit}).all())
 
 
-def backlog(session, peer_id: str) -> int:
+def backlog(session: Session, peer_id: str) -> int:
     return session.execute(
         select(func.count())
         .select_from(ChannelEntry)

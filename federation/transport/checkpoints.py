@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import requests
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from federation.tables import ChannelEntry, Checkpoint, Dispute, Peer, SettledPair, SettlementPart
 from federation.transport import channels
@@ -25,24 +27,27 @@ from node.lifecycle import lifecycle
 from node.services import audit, ledger
 from protocol import Envelope, ProtocolError, canonical_json, format_time, make_envelope, sign_envelope
 
+if TYPE_CHECKING:
+    from federation.state import Federation
+
 # A disagreement between two nodes' books: a coordinator resolves it (resolve_dispute), or it ends by
 # itself with the first agreeing checkpoint when only a missed settlement certificate caused it.
 DISPUTE = lifecycle("federation dispute", "open", table=Dispute, open="resolved", resolved="")
 
 
-def position_of(session, peer_id: str) -> int:
+def position_of(session: Session, peer_id: str) -> int:
     """Our position account's balance towards a peer: positive when we owe it (the ledger's sign)."""
     account = session.scalars(select(ledger.Account).where(ledger.Account.ref == f"position:{peer_id}")).first()
     return account.balance if account else 0
 
 
-def settled_of(session, peer_id: str) -> tuple[int, int]:
+def settled_of(session: Session, peer_id: str) -> tuple[int, int]:
     """How much applied settlement certificates changed our position towards a peer, and how many did."""
     row = session.get(SettledPair, peer_id)
     return (row.settled, row.settlements) if row else (0, 0)
 
 
-def make_checkpoint(session, fed, peer_id: str, now: datetime) -> Envelope:
+def make_checkpoint(session: Session, fed: Federation, peer_id: str, now: datetime) -> Envelope:
     """Our signed view of the pair: last entry sent, last entry applied, our position."""
     sent = channels.chain_point(session, fed.node_id, peer_id, "out")
     received = channels.chain_point(session, fed.node_id, peer_id, "in")
@@ -59,7 +64,7 @@ def make_checkpoint(session, fed, peer_id: str, now: datetime) -> Envelope:
     return sign_envelope(env, fed.request_key_for(session, peer_id))
 
 
-def compare(session, fed, peer_id: str, theirs: dict) -> list[str]:
+def compare(session: Session, fed: Federation, peer_id: str, theirs: dict) -> list[str]:
     """Differences between a peer's checkpoint and our books; empty when they agree."""
     problems = []
     for their_side, our_direction in (("sent", "in"), ("received", "out")):
@@ -110,7 +115,7 @@ def compare(session, fed, peer_id: str, theirs: dict) -> list[str]:
 MISSED = "a settlement certificate was missed"
 
 
-def missed_certificate(session, fed, peer_id: str, now: datetime) -> str:
+def missed_certificate(session: Session, fed: Federation, peer_id: str, now: datetime) -> str:
     """Why a different count of applied settlements with a quiet peer is no longer a certificate on its way.
 
     A participant waits for a certificate until the round's deadline plus the apply window; after
@@ -134,7 +139,7 @@ def missed_certificate(session, fed, peer_id: str, now: datetime) -> str:
     return f"the peer never applied round {', '.join(applied)}" if applied else ""
 
 
-def receive_checkpoint(fed, peer: Peer, env: Envelope) -> dict:
+def receive_checkpoint(fed: Federation, peer: Peer, env: Envelope) -> dict:
     """Direct-message handler: compare, record, and open a dispute on any mismatch."""
     ctx = fed.ctx
     with ctx.db.write() as session:
@@ -144,7 +149,7 @@ def receive_checkpoint(fed, peer: Peer, env: Envelope) -> dict:
     return {"agrees": not problems, "problems": problems, "checkpoint": answer.to_dict()}
 
 
-def record_checkpoint(session, peer_id: str, env: Envelope, problems: list[str], now: datetime) -> None:
+def record_checkpoint(session: Session, peer_id: str, env: Envelope, problems: list[str], now: datetime) -> None:
     """Keep a peer's checkpoint and what we found; open a dispute on a mismatch.
 
     A dispute opened only because a settlement certificate was missed ends with the first agreeing
@@ -169,7 +174,7 @@ def record_checkpoint(session, peer_id: str, env: Envelope, problems: list[str],
             dispute.resolution = "the missed settlement certificate was delivered and applied; the checkpoint agrees"
 
 
-def open_dispute(session, peer_id: str, detail: str, now: datetime) -> Dispute:
+def open_dispute(session: Session, peer_id: str, detail: str, now: datetime) -> Dispute:
     """Open a dispute unless the same one is already open."""
     kind = "position_mismatch" if "positions" in detail else "chain_mismatch"
     existing = session.scalars(
@@ -182,7 +187,7 @@ def open_dispute(session, peer_id: str, detail: str, now: datetime) -> Dispute:
     return dispute
 
 
-def exchange_checkpoint(fed, peer_id: str) -> dict:
+def exchange_checkpoint(fed: Federation, peer_id: str) -> dict:
     """Send our checkpoint to a peer, and compare the one it answers with (both sides then know)."""
     from federation.transport.peers import keyring_of
     from protocol import Envelope as Env
@@ -236,7 +241,9 @@ def exchange_checkpoint(fed, peer_id: str) -> dict:
     return {"agrees": not problems, "problems": problems}
 
 
-def resolve_dispute(session, dispute_id: int, resolution: str, now: datetime, actor_id: int | None = None) -> Dispute:
+def resolve_dispute(
+    session: Session, dispute_id: int, resolution: str, now: datetime, actor_id: int | None = None
+) -> Dispute:
     """A coordinator marks a dispute resolved, saying how (kept in the audit log with who and when)."""
     from node.errors import ConflictError, NotFoundError, ValidationError
 

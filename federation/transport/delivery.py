@@ -13,14 +13,19 @@ import logging
 import queue
 import threading
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import requests
+from sqlalchemy.orm import Session
 
 from federation.tables import ChannelEntry, Peer
 from federation.transport import channels
 from federation.transport.connections import send_signed
 from federation.transport.httpsig import sign_request
 from federation.transport.identity import INBOX_PATH
+
+if TYPE_CHECKING:
+    from federation.state import Federation
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,7 @@ class DeliveryError(Exception):
     """A delivery attempt failed; the entries stay queued."""
 
 
-def deliver(fed, peer_id: str, *, max_rounds: int = 50) -> int:
+def deliver(fed: Federation, peer_id: str, *, max_rounds: int = 50) -> int:
     """Send every unacknowledged entry to a peer, in batches. Returns how many the peer confirmed."""
     confirmed = 0
     with fed.peer_lock(peer_id):
@@ -60,7 +65,7 @@ def deliver(fed, peer_id: str, *, max_rounds: int = 50) -> int:
     return confirmed
 
 
-def _post_batch(fed, peer: Peer, batch: list[ChannelEntry], key) -> dict:
+def _post_batch(fed: Federation, peer: Peer, batch: list[ChannelEntry], key) -> dict:
     # Stored envelopes are canonical JSON already: join them as they are instead of parsing them again.
     body = b'{"entries":[' + b",".join(e.envelope.encode() for e in batch) + b"]}"
     url = peer.base_url.rstrip("/") + INBOX_PATH
@@ -87,12 +92,12 @@ def _post_batch(fed, peer: Peer, batch: list[ChannelEntry], key) -> dict:
     return receipt
 
 
-def _record_success(session, peer_id: str, now) -> None:
+def _record_success(session: Session, peer_id: str, now) -> None:
     peer = session.get(Peer, peer_id)
     peer.last_contact_at, peer.failures, peer.next_attempt_at, peer.last_error = now, 0, None, ""
 
 
-def _record_failure(fed, peer_id: str, error: str) -> None:
+def _record_failure(fed: Federation, peer_id: str, error: str) -> None:
     ctx = fed.ctx
     with ctx.db.write() as session:
         peer = session.get(Peer, peer_id)
@@ -103,7 +108,7 @@ def _record_failure(fed, peer_id: str, error: str) -> None:
     log.info("delivery to %s failed (%s); next try in %ss", peer_id, error[:120], delay)
 
 
-def retry_due(fed) -> int:
+def retry_due(fed: Federation) -> int:
     """Deliver to every active peer with a backlog whose retry time has come (the scheduler's job)."""
     ctx = fed.ctx
     now = ctx.now()
@@ -119,7 +124,7 @@ def retry_due(fed) -> int:
 class Kicker:
     """A background thread that delivers to a peer as soon as an entry for it is committed."""
 
-    def __init__(self, fed) -> None:
+    def __init__(self, fed: Federation) -> None:
         self.fed = fed
         self.queue: queue.Queue[str | None] = queue.Queue()
         self.thread: threading.Thread | None = None

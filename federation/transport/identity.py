@@ -11,8 +11,10 @@ import threading
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from federation.tables import LocalKey
 from node.keys import KEY_FILE, ensure_signing_key, load_signing_key
@@ -27,6 +29,9 @@ from protocol import (
     sign_envelope,
 )
 
+if TYPE_CHECKING:
+    from node.context import NodeContext
+
 DOCUMENT_PATH = "/.well-known/sifnet-node"
 INBOX_PATH = "/federation/v1/inbox"
 MESSAGES_PATH = "/federation/v1/messages"
@@ -36,7 +41,7 @@ SUMMARY_PATH = "/federation/v1/summary"
 class Identity:
     """Access to this node's keys; one per app, safe across threads."""
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
         self.data = ctx.settings.data_path
         self._lock = threading.Lock()
@@ -59,16 +64,16 @@ class Identity:
             return None
         return SigningKey.from_seed(b64url_decode(path.read_text().strip()))
 
-    def register_current(self, session, now: datetime) -> None:
+    def register_current(self, session: Session, now: datetime) -> None:
         """Make sure the current key is listed (first start, or a fresh data folder)."""
         key = self.current_key()
         if session.get(LocalKey, key.key_id) is None:
             session.add(LocalKey(kid=key.key_id, public=key.public_key.b64, not_before=now))
 
-    def keys(self, session) -> list[LocalKey]:
+    def keys(self, session: Session) -> list[LocalKey]:
         return list(session.scalars(select(LocalKey).order_by(LocalKey.not_before)).all())
 
-    def rotate(self, session, now: datetime) -> tuple[SigningKey, SigningKey, datetime]:
+    def rotate(self, session: Session, now: datetime) -> tuple[SigningKey, SigningKey, datetime]:
         """Switch to a new key; the old one stays valid for the grace period. Returns (old, new, old_end)."""
         with self._lock:
             old = self._current or load_signing_key(self.data)
@@ -90,7 +95,7 @@ class Identity:
             self._current, self._stamp = new, (self.data / KEY_FILE).stat().st_mtime_ns
         return old, new, old_end
 
-    def node_document(self, session, now: datetime) -> Envelope:
+    def node_document(self, session: Session, now: datetime) -> Envelope:
         """The self-signed node document: who we are, our keys (retired ones with end dates), endpoints."""
         s = self.ctx.settings
         base = s.base_url.rstrip("/")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, make_response, request
 from sqlalchemy import bindparam, insert, select
+from sqlalchemy.orm import Session
 
 from federation.state import federation_of
 from federation.tables import Peer, PeerKey, SeenNonce
@@ -85,7 +86,7 @@ def check_key_window(key, created) -> None:
         raise Refusal("key_expired", f"key {key.key_id} was retired when the request was signed")
 
 
-def record_nonce(session, peer_id: str, nonce: str, now) -> None:
+def record_nonce(session: Session, peer_id: str, nonce: str, now) -> None:
     """Record an accepted request's nonce in the caller's transaction; a second request with it is a replay."""
     if session.execute(_NONCE_SEEN, {"nonce": nonce}).first() is not None:
         raise Refusal("request_replayed", "this request was already received")

@@ -8,16 +8,21 @@ applying it here cannot fail.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from federation.tables import Peer, PeerKey
 from federation.transport import channels
 from node.services import audit
 from protocol import Envelope, format_time, parse_time, sign_key_proof
 
+if TYPE_CHECKING:
+    from federation.state import Federation
 
-def rotate_key(fed, actor_id: int | None = None):
+
+def rotate_key(fed: Federation, actor_id: int | None = None):
     """Rotate this node's key and tell every peer (pending delivery until they are reachable)."""
     ctx = fed.ctx
     with ctx.db.write() as session:
@@ -37,7 +42,7 @@ def rotate_key(fed, actor_id: int | None = None):
     return old, new, old_end
 
 
-def apply_key_rotation(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
+def apply_key_rotation(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Learn a peer's new key (checked by the chain check: signed by the old key, proven, unclaimed)."""
     body = env.body
     session.get(PeerKey, body["old_kid"]).not_after = parse_time(body["old_not_after"])

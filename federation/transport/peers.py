@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import requests
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
 
 from federation.labels import PEER_STATUS
 from federation.tables import ChannelEntry, DirectoryKey, LocalKey, Peer, PeerKey
@@ -120,7 +121,9 @@ def verify_document(raw: bytes, *, now: datetime, max_skew: timedelta) -> PeerDo
     )
 
 
-def add_peer(session, doc: PeerDocument, *, own_node_id: str, now: datetime, actor_id: int | None = None) -> Peer:
+def add_peer(
+    session: Session, doc: PeerDocument, *, own_node_id: str, now: datetime, actor_id: int | None = None
+) -> Peer:
     """Record a would-be peer as pending until a coordinator confirms its fingerprint.
 
     Only the key that signed the document is pinned: it is the one key the document proves the
@@ -162,7 +165,7 @@ def add_peer(session, doc: PeerDocument, *, own_node_id: str, now: datetime, act
     return peer
 
 
-def get_peer(session, node_id: str) -> Peer:
+def get_peer(session: Session, node_id: str) -> Peer:
     peer = session.get(Peer, node_id)
     if peer is None:
         raise NotFoundError(_("There is no peer %(node)s.", node=node_id), code="peer_not_found")
@@ -174,7 +177,7 @@ def normalise_fingerprint(text: object) -> str:
 
 
 def confirm_peer(
-    session, *, node_id: str, fingerprint: object, trust_limit: int, now: datetime, actor_id: int | None = None
+    session: Session, *, node_id: str, fingerprint: object, trust_limit: int, now: datetime, actor_id: int | None = None
 ) -> Peer:
     """Pin the peer's key: the coordinator read the fingerprint back and it matches."""
     peer = get_peer(session, node_id)
@@ -201,13 +204,19 @@ def confirm_peer(
     return peer
 
 
-def position_account(session, peer_id: str, now: datetime):
+def position_account(session: Session, peer_id: str, now: datetime):
     """This node's position towards a peer: positive when we owe them, negative when they owe us."""
     return ledger.open_account(session, kind="position", ref=f"position:{peer_id}", now=now)
 
 
 def set_trust_limit(
-    session, *, node_id: str, limit: object, now: datetime, actor_id: int | None = None, below_debt: bool = False
+    session: Session,
+    *,
+    node_id: str,
+    limit: object,
+    now: datetime,
+    actor_id: int | None = None,
+    below_debt: bool = False,
 ) -> Peer:
     """How much this peer may owe us: our position towards it may not go below -limit.
 
@@ -246,12 +255,12 @@ def _trust_limit(limit: object) -> int:
     return limit
 
 
-def _apply_trust_limit(session, peer: Peer, limit: int, now: datetime) -> None:
+def _apply_trust_limit(session: Session, peer: Peer, limit: int, now: datetime) -> None:
     peer.trust_limit = limit
     position_account(session, peer.node_id, now).min_balance = -limit
 
 
-def suspend_peer(session, *, node_id: str, reason: object, now: datetime, actor_id: int | None = None) -> Peer:
+def suspend_peer(session: Session, *, node_id: str, reason: object, now: datetime, actor_id: int | None = None) -> Peer:
     """Defederate: refuse the peer's requests and stop sending to it, with a reason."""
     peer = get_peer(session, node_id)
     if not isinstance(reason, str) or not reason.strip():
@@ -267,7 +276,7 @@ def suspend_peer(session, *, node_id: str, reason: object, now: datetime, actor_
     return peer
 
 
-def resume_peer(session, *, node_id: str, now: datetime, actor_id: int | None = None) -> Peer:
+def resume_peer(session: Session, *, node_id: str, now: datetime, actor_id: int | None = None) -> Peer:
     peer = get_peer(session, node_id)
     if peer.status != "suspended":
         raise ConflictError(_("%(node)s is not suspended.", node=node_id), code="peer_not_suspended")
@@ -288,7 +297,7 @@ _KEYRINGS: dict[tuple, Keyring] = {}
 _KEYRINGS_MAX = 64
 
 
-def keyring_of(session, peer_id: str | None = None) -> Keyring:
+def keyring_of(session: Session, peer_id: str | None = None) -> Keyring:
     """Every key we know of a peer (or of all peers), with its validity, for verifying envelopes.
 
     With all peers' keys, an envelope signed by another peer's key is refused as
@@ -316,7 +325,7 @@ _OWN_KEYS = select(LocalKey.kid, LocalKey.public, LocalKey.not_before, LocalKey.
 _DIRECTORY_KEYS = select(DirectoryKey.kid, DirectoryKey.directory_id, DirectoryKey.public).order_by(DirectoryKey.kid)
 
 
-def network_keyring(session, own_id: str) -> Keyring:
+def network_keyring(session: Session, own_id: str) -> Keyring:
     """Every key this node knows, of any node: its own, every peer's and its directory's.
 
     A key id belongs to exactly one node here, so an envelope signed by (or a rotation to) a key
@@ -332,14 +341,14 @@ def network_keyring(session, own_id: str) -> Keyring:
     return Keyring.of(*keyring_of(session).values(), *own, *directory)
 
 
-def retired_kids(session, peer_id: str) -> frozenset[str]:
+def retired_kids(session: Session, peer_id: str) -> frozenset[str]:
     """The peer's keys that a key_rotation on its channel to us retired (they carry an end date)."""
     return frozenset(
         session.scalars(select(PeerKey.kid).where(PeerKey.peer_id == peer_id, PeerKey.not_after.is_not(None))).all()
     )
 
 
-def key_owner(session, kid: str, own_id: str) -> str | None:
+def key_owner(session: Session, kid: str, own_id: str) -> str | None:
     """The node a key id belongs to here (this node, a peer, the directory), or None."""
     if session.get(LocalKey, kid) is not None:
         return own_id
@@ -350,7 +359,7 @@ def key_owner(session, kid: str, own_id: str) -> str | None:
     return directory_key.directory_id if directory_key is not None else None
 
 
-def peer_states(session) -> list[dict]:
+def peer_states(session: Session) -> list[dict]:
     """What the coordinator sees per peer: status, limits, position, last contact, backlog, next retry."""
     out = []
     for peer in session.scalars(select(Peer).order_by(Peer.node_id)).all():
