@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, g, jsonify
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.state import federation_of
 from federation.tables import ChannelEntry, Dispute
@@ -189,8 +190,8 @@ def channel_entries(node_id: str):
         _coordinator(session)
         rows = (
             session.query(ChannelEntry)
-            .filter(ChannelEntry.peer_id == node_id)
-            .order_by(ChannelEntry.direction, ChannelEntry.seq)
+            .filter(col(ChannelEntry.peer_id) == node_id)
+            .order_by(ChannelEntry.direction, col(ChannelEntry.seq))
             .all()
         )
         return jsonify(
@@ -220,7 +221,7 @@ def list_disputes():
     ctx = node_ctx()
     with ctx.db.read() as session:
         _coordinator(session)
-        rows = session.query(Dispute).order_by(Dispute.status.desc(), Dispute.id.desc()).all()
+        rows = session.query(Dispute).order_by(col(Dispute.status).desc(), col(Dispute.id).desc()).all()
         return jsonify({"disputes": [r.model_dump() for r in rows]})
 
 

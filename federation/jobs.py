@@ -6,6 +6,8 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from sqlmodel import col
+
 from federation.tables import Peer
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ def exchange_checkpoints(ctx: NodeContext) -> int:
     due = getattr(fed, "next_checkpoint", {})
     fed.next_checkpoint = due
     with ctx.db.read() as session:
-        peers = [p.node_id for p in session.query(Peer).filter(Peer.status == "active").all()]
+        peers = [p.node_id for p in session.query(Peer).filter(col(Peer.status) == "active").all()]
     done = 0
     for peer_id in peers:
         if due.get(peer_id) and due[peer_id] > now:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.tables import ChannelEntry
 from federation.transport.connections import PeerConnections
@@ -25,14 +26,14 @@ _LISTENER_INSTALLED = False
 # Its old key is the newest key the peer surely knows; later rotations it learns from the same batch.
 # (The newest unapplied rotation would not do: its old key may be one the peer never learnt.)
 _FIRST_UNAPPLIED_ROTATION = (
-    select(ChannelEntry.acked_at, ChannelEntry.envelope)
+    select(col(ChannelEntry.acked_at), col(ChannelEntry.envelope))
     .where(
-        ChannelEntry.peer_id == bindparam("peer_id"),
-        ChannelEntry.direction == "out",
-        ChannelEntry.type == "key_rotation",
-        ChannelEntry.acked_at.is_(None),
+        col(ChannelEntry.peer_id) == bindparam("peer_id"),
+        col(ChannelEntry.direction) == "out",
+        col(ChannelEntry.type) == "key_rotation",
+        col(ChannelEntry.acked_at).is_(None),
     )
-    .order_by(ChannelEntry.seq.asc())
+    .order_by(col(ChannelEntry.seq).asc())
     .limit(1)
 )
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.initiatives import funding as funding_service
 from federation.initiatives import records as initiatives_service
@@ -57,7 +58,7 @@ def member_figures(session: Session, now: datetime) -> dict:
         return session.execute(select(func.count()).select_from(Member).where(active, *where)).scalar_one()
 
     held = session.execute(
-        select(func.coalesce(func.sum(Account.balance), 0)).where(Account.kind == "member")
+        select(func.coalesce(func.sum(Account.balance), 0)).where(col(Account.kind) == "member")
     ).scalar_one()
     return {
         "members": count(),
@@ -71,8 +72,8 @@ def member_figures(session: Session, now: datetime) -> dict:
 def reviewer_pool(session: Session) -> tuple[dict, dict]:
     """Shared reviewers (opted in to the pool) per expertise tag and per language."""
     rows = session.execute(
-        select(Member.expertise, Member.languages).where(
-            Member.status == "active", Member.is_reviewer.is_(True), Member.pool_consent.is_(True)
+        select(col(Member.expertise), col(Member.languages)).where(
+            col(Member.status) == "active", col(Member.is_reviewer).is_(True), col(Member.pool_consent).is_(True)
         )
     ).all()
     by_tag: dict[str, int] = {}
@@ -90,17 +91,17 @@ def reviewer_pool(session: Session) -> tuple[dict, dict]:
 def proposal_figures(session: Session) -> dict:
     """Open proposals, proposals with a submitted review, and the median days from acceptance to review."""
     open_count = session.execute(
-        select(func.count()).select_from(Proposal).where(Proposal.status == "open")
+        select(func.count()).select_from(Proposal).where(col(Proposal.status) == "open")
     ).scalar_one()
     reviewed = session.execute(
         select(func.count(func.distinct(ReviewInvitation.proposal_id)))
         .select_from(Review)
-        .join(ReviewInvitation, ReviewInvitation.id == Review.invitation_id)
+        .join(ReviewInvitation, col(ReviewInvitation.id) == col(Review.invitation_id))
     ).scalar_one()
     spans = session.execute(
-        select(ReviewInvitation.responded_at, Review.submitted_at)
-        .join(Review, Review.invitation_id == ReviewInvitation.id)
-        .where(ReviewInvitation.responded_at.is_not(None))
+        select(col(ReviewInvitation.responded_at), col(Review.submitted_at))
+        .join(Review, col(Review.invitation_id) == col(ReviewInvitation.id))
+        .where(col(ReviewInvitation.responded_at).is_not(None))
     ).all()
     days = [max(0, (submitted - accepted).total_seconds() / 86400) for accepted, submitted in spans]
     median = min(3650, round(statistics.median(days))) if days else None
@@ -112,13 +113,13 @@ def cross_border(session: Session) -> list[dict]:
     submits = dict(
         ((peer, direction), n)
         for peer, direction, n in session.execute(
-            select(ChannelEntry.peer_id, ChannelEntry.direction, func.count())
-            .where(ChannelEntry.type == "review_submit")
+            select(col(ChannelEntry.peer_id), col(ChannelEntry.direction), func.count())
+            .where(col(ChannelEntry.type) == "review_submit")
             .group_by(ChannelEntry.peer_id, ChannelEntry.direction)
         ).all()
     )
     out = []
-    for peer in session.scalars(select(Peer).where(Peer.status != "pending").order_by(Peer.node_id).limit(256)):
+    for peer in session.scalars(select(Peer).where(col(Peer.status) != "pending").order_by(Peer.node_id).limit(256)):
         # position_statement's sign: positive when the peer owes this node (our position account is what we owe).
         out.append(
             {
@@ -147,18 +148,20 @@ def payments(session: Session, now: datetime) -> list[dict]:
         if days is None:
             return func.coalesce(func.sum(CrossBorderTransfer.amount), 0)
         recent = CrossBorderTransfer.finished_at >= now - timedelta(days=days)
-        return func.coalesce(func.sum(case((recent, CrossBorderTransfer.amount), else_=0)), 0)
+        return func.coalesce(func.sum(case((recent, col(CrossBorderTransfer.amount)), else_=0)), 0)
 
     sums = {
         (peer, direction): [int(v) for v in values]
         for peer, direction, *values in session.execute(
-            select(CrossBorderTransfer.peer_id, CrossBorderTransfer.direction, *map(total, PAYMENT_DAYS))
+            select(col(CrossBorderTransfer.peer_id), col(CrossBorderTransfer.direction), *map(total, PAYMENT_DAYS))
             .where(done)
             .group_by(CrossBorderTransfer.peer_id, CrossBorderTransfer.direction)
         ).all()
     }
     out = []
-    for peer in session.scalars(select(Peer.node_id).where(Peer.status != "pending").order_by(Peer.node_id).limit(256)):
+    for peer in session.scalars(
+        select(col(Peer.node_id)).where(col(Peer.status) != "pending").order_by(Peer.node_id).limit(256)
+    ):
         paid, received = sums.get((peer, "out"), [0, 0, 0]), sums.get((peer, "in"), [0, 0, 0])
         row: dict = {"peer": peer}
         for n, period in enumerate(PAYMENT_DAYS):
@@ -173,8 +176,8 @@ def clearings(session: Session) -> list[dict]:
 
     rows = session.scalars(
         select(SettlementPart)
-        .where(SettlementPart.state == "applied")
-        .order_by(SettlementPart.applied_at.desc())
+        .where(col(SettlementPart.state) == "applied")
+        .order_by(col(SettlementPart.applied_at).desc())
         .limit(64)
     ).all()
     out = []

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from federation.payments.transfers import _INSERT_TRANSFER, REUSE_MARK, TRANSFER, _transfer_values
 from federation.state import federation_of
@@ -41,12 +42,12 @@ def reuse_transfer():
     data = json_body()
     with fed.ctx.db.write() as session:
         now = fed.ctx.now()
-        outgoing = select(CrossBorderTransfer).where(CrossBorderTransfer.direction == "out")
+        outgoing = select(CrossBorderTransfer).where(col(CrossBorderTransfer.direction) == "out")
         if "transfer_id" in data:
-            outgoing = outgoing.where(CrossBorderTransfer.transfer_id == str(data["transfer_id"]))
+            outgoing = outgoing.where(col(CrossBorderTransfer.transfer_id) == str(data["transfer_id"]))
         else:  # the newest transfer this node sent itself (not one of these reuses)
-            outgoing = outgoing.where(~CrossBorderTransfer.transfer_id.contains(REUSE_MARK)).order_by(
-                CrossBorderTransfer.id.desc()
+            outgoing = outgoing.where(~col(CrossBorderTransfer.transfer_id).contains(REUSE_MARK)).order_by(
+                col(CrossBorderTransfer.id).desc()
             )
         first = session.scalars(outgoing).first()
         if first is None:
@@ -62,7 +63,7 @@ def reuse_transfer():
             reused = session.execute(
                 select(func.count())
                 .select_from(CrossBorderTransfer)
-                .where(CrossBorderTransfer.transfer_id.startswith(first.transfer_id + REUSE_MARK))
+                .where(col(CrossBorderTransfer.transfer_id).startswith(first.transfer_id + REUSE_MARK))
             ).scalar_one()
             local_id = f"{first.transfer_id}{REUSE_MARK}{reused + 1}"
             body["memo"] = f"reused id {reused + 1}"
@@ -108,7 +109,9 @@ def far_invite():
     with fed.ctx.db.write() as session:
         now = fed.ctx.now()
         reviewer = session.scalars(
-            select(PoolReviewer).where(PoolReviewer.peer_id == str(data.get("peer", ""))).order_by(PoolReviewer.handle)
+            select(PoolReviewer)
+            .where(col(PoolReviewer.peer_id) == str(data.get("peer", "")))
+            .order_by(PoolReviewer.handle)
         ).first()
         if reviewer is None:
             raise NotFoundError("that peer shares no reviewer", code="no_reviewer")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.payments.transfers import transfers_of
 from federation.state import federation_of
@@ -30,7 +31,7 @@ def peers_page():
     ctx = node_ctx()
     with ctx.db.read() as s:
         peers = peers_service.peer_states(s)
-        disputes = s.query(Dispute).order_by(Dispute.status.desc(), Dispute.id.desc()).limit(50).all()
+        disputes = s.query(Dispute).order_by(col(Dispute.status).desc(), col(Dispute.id).desc()).limit(50).all()
         own = federation_of().identity.current_key().public_key
     return render_template("federation_peers.html", peers=peers, disputes=disputes, own_key=own)
 

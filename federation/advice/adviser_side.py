@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.advice.booker_side import find_booking
 from federation.advice.money import TRANSFER_PREFIX
@@ -70,8 +71,8 @@ def apply_book(session: Session, fed: Federation, peer: Peer, env: Envelope, now
     """Keep the booking for the adviser and notify them, or decline at once with the reason it cannot stand."""
     body = env.body
     if session.scalars(
-        select(RemoteBooking.id).where(
-            RemoteBooking.peer_id == peer.node_id, RemoteBooking.booking_ref == body["booking_id"]
+        select(col(RemoteBooking.id)).where(
+            col(RemoteBooking.peer_id) == peer.node_id, RemoteBooking.booking_ref == body["booking_id"]
         )
     ).first():
         return  # the same booking twice: handled the first time

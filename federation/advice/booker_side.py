@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.advice import money as advice_money
 from federation.tables import Peer, RemoteBooking
@@ -69,7 +70,9 @@ OUTCOME_STATES = {"pay_provider": "paid", "refund_receiver": "refunded", "split"
 def find_booking(session: Session, peer_id: str, booking_ref: str, side: str) -> RemoteBooking | None:
     """Our row of a booking named on the wire, if it is of that side (a peer names only what it was sent)."""
     row = session.scalars(
-        select(RemoteBooking).where(RemoteBooking.peer_id == peer_id, RemoteBooking.booking_ref == booking_ref)
+        select(RemoteBooking).where(
+            col(RemoteBooking.peer_id) == peer_id, col(RemoteBooking.booking_ref) == booking_ref
+        )
     ).first()
     return row if row is not None and row.side == side else None
 
@@ -199,7 +202,9 @@ def dispute(
     )
     params = {"booking_id": row.id, "amount": row.amount, "reason": reason}
     for coordinator_id in session.scalars(
-        select(Member.id).where(Member.role == "coordinator", Member.status == "active", Member.id != row.member_id)
+        select(col(Member.id)).where(
+            col(Member.role) == "coordinator", col(Member.status) == "active", col(Member.id) != row.member_id
+        )
     ):
         notify(session, member_id=coordinator_id, kind="advice_disputed", params=params, now=now)
     return row
@@ -286,7 +291,9 @@ def pay_unchallenged_claims(ctx: NodeContext) -> int:
         return 0
     with ctx.db.read() as s:
         due = s.scalars(
-            select(RemoteBooking.id).where(RemoteBooking.side == "booker", BOOKER_SIDE.overdue(payment.source, now))
+            select(col(RemoteBooking.id)).where(
+                col(RemoteBooking.side) == "booker", BOOKER_SIDE.overdue(payment.source, now)
+            )
         ).all()
     paid = 0
     for row_id in due:
@@ -396,7 +403,7 @@ def open_disputes(session: Session) -> list[RemoteBooking]:
     return list(
         session.scalars(
             select(RemoteBooking)
-            .where(RemoteBooking.side == "booker", RemoteBooking.status == "disputed")
-            .order_by(RemoteBooking.id)
+            .where(col(RemoteBooking.side) == "booker", col(RemoteBooking.status) == "disputed")
+            .order_by(col(RemoteBooking.id))
         ).all()
     )

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.tables import AdviceOfferShare, Peer
 from federation.transport import channels
@@ -57,15 +58,15 @@ def shared_records(session: Session, country: str) -> dict[str, dict]:
     """What we share now: ref -> advice-offer, for every open network-wide offer of an active member here."""
     rows = session.execute(
         select(AdviceListing, Member)
-        .join(Member, Member.id == AdviceListing.member_id)
+        .join(Member, col(Member.id) == col(AdviceListing.member_id))
         .where(
-            AdviceListing.origin_node.is_(None),
-            AdviceListing.kind == "offer",
-            AdviceListing.status == "open",
-            AdviceListing.network_wide.is_(True),
-            Member.status == "active",
+            col(AdviceListing.origin_node).is_(None),
+            col(AdviceListing.kind) == "offer",
+            col(AdviceListing.status) == "open",
+            col(AdviceListing.network_wide).is_(True),
+            col(Member.status) == "active",
         )
-        .order_by(AdviceListing.id)
+        .order_by(col(AdviceListing.id))
     ).tuples()
     return {str(listing.id): offer_record(listing, adviser, country) for listing, adviser in rows}
 
@@ -78,7 +79,7 @@ def share_offers(fed: Federation) -> int:
     ctx = fed.ctx
     now, country = ctx.now(), ctx.settings.country
     with ctx.db.read() as s:
-        peers = list(s.scalars(select(Peer.node_id).where(Peer.status == "active")).all())
+        peers = list(s.scalars(select(col(Peer.node_id)).where(col(Peer.status) == "active")).all())
         if not peers:
             return 0
         current = shared_records(s, country)
@@ -128,8 +129,8 @@ def _send_deltas(session: Session, fed: Federation, peer_id: str, upserts: list,
 def apply_snapshot(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Every offer the peer shares (or the first of them): those we kept and it no longer lists go."""
     offers = {offer["ref"]: offer for offer in env.body["offers"]}  # a repeated ref: the last one counts
-    kept = select(AdviceListing.id).where(
-        AdviceListing.origin_node == peer.node_id, AdviceListing.origin_ref.not_in(list(offers))
+    kept = select(col(AdviceListing.id)).where(
+        col(AdviceListing.origin_node) == peer.node_id, col(AdviceListing.origin_ref).not_in(list(offers))
     )
     _remove(session, kept)
     _upsert(session, peer, list(offers.values()), now)
@@ -141,8 +142,8 @@ def apply_delta(session: Session, fed: Federation, peer: Peer, env: Envelope, no
     if removals:
         _remove(
             session,
-            select(AdviceListing.id).where(
-                AdviceListing.origin_node == peer.node_id, AdviceListing.origin_ref.in_(removals)
+            select(col(AdviceListing.id)).where(
+                col(AdviceListing.origin_node) == peer.node_id, col(AdviceListing.origin_ref).in_(removals)
             ),
         )
     _upsert(session, peer, list({offer["ref"]: offer for offer in env.body["upserts"]}.values()), now)
@@ -152,8 +153,8 @@ def _remove(session: Session, ids) -> None:
     """Peers' offers that are no longer shared go, with their search terms (bookings keep their own copy)."""
     gone = list(session.scalars(ids).all())
     if gone:
-        session.execute(delete(ListingSearchTerm).where(ListingSearchTerm.listing_id.in_(gone)))
-        session.execute(delete(AdviceListing).where(AdviceListing.id.in_(gone)))
+        session.execute(delete(ListingSearchTerm).where(col(ListingSearchTerm.listing_id).in_(gone)))
+        session.execute(delete(AdviceListing).where(col(AdviceListing.id).in_(gone)))
 
 
 def _upsert(session: Session, peer: Peer, records: list[dict], now: datetime) -> None:
@@ -163,8 +164,8 @@ def _upsert(session: Session, peer: Peer, records: list[dict], now: datetime) ->
         row.origin_ref: row
         for row in session.scalars(
             select(AdviceListing).where(
-                AdviceListing.origin_node == peer.node_id,
-                AdviceListing.origin_ref.in_([r["ref"] for r in records]),
+                col(AdviceListing.origin_node) == peer.node_id,
+                col(AdviceListing.origin_ref).in_([r["ref"] for r in records]),
             )
         ).all()
     }
@@ -197,4 +198,4 @@ def _upsert(session: Session, peer: Peer, records: list[dict], now: datetime) ->
 
 def active_origins(session: Session) -> set[str]:
     """The peers whose offers the market shows now: the active ones."""
-    return set(session.scalars(select(Peer.node_id).where(Peer.status == "active")).all())
+    return set(session.scalars(select(col(Peer.node_id)).where(col(Peer.status) == "active")).all())

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.advice import adviser_side, booker_side
 from federation.advice import money as advice_money
@@ -51,7 +52,7 @@ def apply_cancel(session: Session, fed: Federation, peer: Peer, env: Envelope, n
     """`advice_cancel` travels both ways: the side of our row says who cancelled."""
     row = session.scalars(
         select(RemoteBooking).where(
-            RemoteBooking.peer_id == peer.node_id, RemoteBooking.booking_ref == env.body["booking_id"]
+            col(RemoteBooking.peer_id) == peer.node_id, RemoteBooking.booking_ref == env.body["booking_id"]
         )
     ).first()
     if row is None:
@@ -130,8 +131,8 @@ def _listing_id(session: Session, row: RemoteBooking) -> int | None:
     if row.side == "adviser":
         return int(row.offer_ref)
     return session.scalars(
-        select(AdviceListing.id).where(
-            AdviceListing.origin_node == row.peer_id, AdviceListing.origin_ref == row.offer_ref
+        select(col(AdviceListing.id)).where(
+            col(AdviceListing.origin_node) == row.peer_id, col(AdviceListing.origin_ref) == row.offer_ref
         )
     ).first()
 
@@ -140,10 +141,10 @@ def _payment(session: Session, row: RemoteBooking) -> str | None:
     """What became of the payment to the adviser: pending, completed or returned (None before any)."""
     direction = "out" if row.side == "booker" else "in"
     status = session.scalars(
-        select(CrossBorderTransfer.status).where(
-            CrossBorderTransfer.transfer_id == advice_money.payment_transfer_id(row.booking_ref),
-            CrossBorderTransfer.direction == direction,
-            CrossBorderTransfer.peer_id == row.peer_id,
+        select(col(CrossBorderTransfer.status)).where(
+            col(CrossBorderTransfer.transfer_id) == advice_money.payment_transfer_id(row.booking_ref),
+            col(CrossBorderTransfer.direction) == direction,
+            col(CrossBorderTransfer.peer_id) == row.peer_id,
         )
     ).first()
     return TRANSFER_STATUS.get(status) if status is not None else None
@@ -151,10 +152,10 @@ def _payment(session: Session, row: RemoteBooking) -> str | None:
 
 def sessions_of(session: Session, member: Member, now: datetime, *, open_only: bool = False) -> list[dict]:
     """The member's bookings abroad on either side, newest first."""
-    stmt = select(RemoteBooking).where(RemoteBooking.member_id == member.id)
+    stmt = select(RemoteBooking).where(col(RemoteBooking.member_id) == member.id)
     if open_only:
-        stmt = stmt.where(RemoteBooking.status.in_(OPEN))
-    rows = session.scalars(stmt.order_by(RemoteBooking.id.desc()).limit(500)).all()
+        stmt = stmt.where(col(RemoteBooking.status).in_(OPEN))
+    rows = session.scalars(stmt.order_by(col(RemoteBooking.id).desc()).limit(500)).all()
     return [session_view(session, row, member, now) for row in rows]
 
 

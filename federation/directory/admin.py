@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from node import i18n
 from node.errors import AuthError, ConflictError, DomainError, RateLimitedError, ValidationError
@@ -99,7 +100,9 @@ def authenticate(
         select(func.count())
         .select_from(AdminAction)
         .where(
-            AdminAction.username == name, AdminAction.action == "login-failed", AdminAction.at >= now - FAILURE_WINDOW
+            col(AdminAction.username) == name,
+            col(AdminAction.action) == "login-failed",
+            col(AdminAction.at) >= now - FAILURE_WINDOW,
         )
     ).scalar_one()
     if failures >= MAX_FAILURES:
@@ -127,7 +130,9 @@ def authenticate(
 
 def applications(session: Session) -> list[Listing]:
     """Nodes waiting for a decision: new applications and listed nodes with a new key."""
-    rows = session.scalars(select(Listing).where(Listing.status != "delisted").order_by(Listing.applied_at)).all()
+    rows = session.scalars(
+        select(Listing).where(col(Listing.status) != "delisted").order_by(col(Listing.applied_at))
+    ).all()
     return [r for r in rows if r.candidate]  # a JSON column stores None as JSON null, which IS NOT NULL matches
 
 
@@ -177,7 +182,9 @@ def delist(session: Session, *, admin: str, node_id: str, reason: object, now: d
 
 def audit_trail(session: Session, limit: int = 50) -> list[AdminAction]:
     return list(
-        session.scalars(select(AdminAction).order_by(AdminAction.at.desc(), AdminAction.id.desc()).limit(limit)).all()
+        session.scalars(
+            select(AdminAction).order_by(col(AdminAction.at).desc(), col(AdminAction.id).desc()).limit(limit)
+        ).all()
     )
 
 

@@ -19,6 +19,7 @@ from flask import Blueprint, current_app, flash, g, jsonify, redirect, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.labels import ROUND_STATE
 from federation.settlement import coordinator as rounds
@@ -61,7 +62,10 @@ class DirectoryCoordinator(Coordinator):
     def schedule_start(self, session: Session):
         """The first scheduled round comes one interval after the first node was listed, not at the first start."""
         return session.scalars(
-            select(Listing.approved_at).where(Listing.approved_at.is_not(None)).order_by(Listing.approved_at).limit(1)
+            select(col(Listing.approved_at))
+            .where(col(Listing.approved_at).is_not(None))
+            .order_by(col(Listing.approved_at))
+            .limit(1)
         ).first()
 
     def own_key(self) -> SigningKey:
@@ -97,7 +101,7 @@ class DirectoryCoordinator(Coordinator):
 
 
 def _listed(session: Session) -> list[Listing]:
-    return list(session.scalars(select(Listing).where(Listing.status == "listed").order_by(Listing.node_id)).all())
+    return list(session.scalars(select(Listing).where(col(Listing.status) == "listed").order_by(Listing.node_id)).all())
 
 
 def init_clearing(directory) -> None:
@@ -142,7 +146,7 @@ def round_row(row: SettlementRound) -> dict:
 
 def recent_rounds(directory, limit: int = 20) -> list[dict]:
     with directory.db.read() as session:
-        rows = session.scalars(select(SettlementRound).order_by(SettlementRound.created_at.desc()).limit(limit))
+        rows = session.scalars(select(SettlementRound).order_by(col(SettlementRound.created_at).desc()).limit(limit))
         return [round_row(r) for r in rows]
 
 

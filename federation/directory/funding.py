@@ -11,6 +11,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from node.errors import ValidationError
 from protocol import parse_time
@@ -27,7 +28,7 @@ def known_hashes(session: Session) -> dict[str, str]:
 
 def replace_leads(session: Session, node_id: str, leads: list[dict], funding_hash: str, at: datetime) -> None:
     """A node's verified leads replace those held for it, with the hash they were checked against."""
-    session.execute(delete(FundingRecord).where(FundingRecord.node_id == node_id))
+    session.execute(delete(FundingRecord).where(col(FundingRecord.node_id) == node_id))
     if leads:
         session.execute(insert(FundingRecord), [_row(node_id, lead, at) for lead in leads])
     source = session.get(FundingSource, node_id)
@@ -69,12 +70,15 @@ def leads(session: Session, now: datetime, *, topic: str = "", country: str = ""
     """Leads of listed nodes whose deadline (if any) is ahead, soonest first; a country filter keeps the leads
     open to any country."""
     stmt = (
-        select(FundingRecord, Listing.country, Listing.name)
-        .join(Listing, Listing.node_id == FundingRecord.node_id)
-        .where(Listing.status == "listed", or_(FundingRecord.deadline.is_(None), FundingRecord.deadline > now))
+        select(FundingRecord, col(Listing.country), col(Listing.name))
+        .join(Listing, col(Listing.node_id) == col(FundingRecord.node_id))
+        .where(
+            col(Listing.status) == "listed",
+            or_(col(FundingRecord.deadline).is_(None), col(FundingRecord.deadline) > now),
+        )
     )
     if origin:
-        stmt = stmt.where(Listing.country == origin)
+        stmt = stmt.where(col(Listing.country) == origin)
     rows = session.execute(stmt).all()
     out = [
         {

@@ -14,6 +14,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.transport.peers import PeerDocument, fetch_document, normalise_fingerprint
 from node.errors import ConflictError, NotFoundError, ValidationError
@@ -85,7 +86,7 @@ def apply(session: Session, doc: PeerDocument, *, directory_id: str, now: dateti
     row = session.get(Listing, doc.node_id)
     if row is None:
         waiting = session.execute(
-            select(func.count()).select_from(Listing).where(Listing.status == "pending")
+            select(func.count()).select_from(Listing).where(col(Listing.status) == "pending")
         ).scalar_one()
         if waiting >= MAX_PENDING:
             raise ConflictError(
@@ -165,5 +166,5 @@ def keyring_of(keys: list[dict], node_id: str) -> Keyring:
 def listings(session: Session, *, include_delisted: bool = False) -> list[Listing]:
     stmt = select(Listing).order_by(Listing.country, Listing.node_id)
     if not include_delisted:
-        stmt = stmt.where(Listing.status != "delisted")
+        stmt = stmt.where(col(Listing.status) != "delisted")
     return list(session.scalars(stmt).all())

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.tables import SettlementRound
 from node.services.members import DEFAULT_TAXONOMY
@@ -27,7 +28,7 @@ FIGURES = ("members", "active_30d", "active_180d", "proposals_open", "proposals_
 def listed(session: Session) -> list[Listing]:
     return list(
         session.scalars(
-            select(Listing).where(Listing.status == "listed").order_by(Listing.country, Listing.node_id)
+            select(Listing).where(col(Listing.status) == "listed").order_by(Listing.country, Listing.node_id)
         ).all()
     )
 
@@ -35,8 +36,8 @@ def listed(session: Session) -> list[Listing]:
 def uptime(session: Session, since: datetime) -> dict[str, int]:
     """Per node: percent of polls since ``since`` that got a verified answer (up or slow)."""
     rows = session.execute(
-        select(PollRecord.node_id, PollRecord.outcome, func.count())
-        .where(PollRecord.at >= since)
+        select(col(PollRecord.node_id), col(PollRecord.outcome), func.count())
+        .where(col(PollRecord.at) >= since)
         .group_by(PollRecord.node_id, PollRecord.outcome)
     ).all()
     total: dict[str, int] = {}
@@ -53,7 +54,7 @@ def node_rows(session: Session, now: datetime) -> list[dict]:
     up = uptime(session, now - timedelta(hours=24))
     rows = []
     for r in session.scalars(
-        select(Listing).where(Listing.status != "delisted").order_by(Listing.country, Listing.node_id)
+        select(Listing).where(col(Listing.status) != "delisted").order_by(Listing.country, Listing.node_id)
     ).all():
         summary = r.summary or {}
         status = r.health if r.status == "listed" else "pending approval"
@@ -300,7 +301,7 @@ def clearing(session: Session, nodes: list[Listing], directory_id: str, limit: i
     ``changed`` says whether the set-off was applied (by a node that reports it, or a round settled here).
     """
     rounds: dict[str, dict] = {}
-    for r in session.scalars(select(SettlementRound).order_by(SettlementRound.created_at.desc()).limit(limit)):
+    for r in session.scalars(select(SettlementRound).order_by(col(SettlementRound.created_at).desc()).limit(limit)):
         rounds[r.round_id] = {
             "round_id": r.round_id,
             "coordinator": directory_id,
@@ -343,9 +344,9 @@ def _wire(value: datetime | None) -> str:
 def initiatives(session: Session) -> list[dict]:
     """Initiatives of listed nodes, with their node's country."""
     rows = session.execute(
-        select(InitiativeRecord, Listing.country, Listing.name)
-        .join(Listing, Listing.node_id == InitiativeRecord.node_id)
-        .where(Listing.status == "listed")
+        select(InitiativeRecord, col(Listing.country), col(Listing.name))
+        .join(Listing, col(Listing.node_id) == col(InitiativeRecord.node_id))
+        .where(col(Listing.status) == "listed")
         .order_by(Listing.country, InitiativeRecord.name)
     ).all()
     return [
@@ -367,24 +368,24 @@ def initiatives(session: Session) -> list[dict]:
 
 
 def refusals(session: Session, limit: int = 50) -> list[dict]:
-    rows = session.scalars(select(Refusal).order_by(Refusal.at.desc(), Refusal.id.desc()).limit(limit)).all()
+    rows = session.scalars(select(Refusal).order_by(col(Refusal.at).desc(), col(Refusal.id).desc()).limit(limit)).all()
     return [{"at": r.at, "node_id": r.node_id, "source": r.source, "code": r.code, "message": r.message} for r in rows]
 
 
 def history(session: Session, node_id: str | None, since: datetime) -> dict:
     """Figures over time (from stored summaries) and latency per poll, for one node or the whole network."""
-    stmt = select(SummaryRecord).where(SummaryRecord.received_at >= since).order_by(SummaryRecord.received_at)
-    polls = select(PollRecord).where(PollRecord.at >= since).order_by(PollRecord.at)
+    stmt = select(SummaryRecord).where(col(SummaryRecord.received_at) >= since).order_by(col(SummaryRecord.received_at))
+    polls = select(PollRecord).where(col(PollRecord.at) >= since).order_by(col(PollRecord.at))
     if node_id:
-        stmt, polls = stmt.where(SummaryRecord.node_id == node_id), polls.where(PollRecord.node_id == node_id)
-    before = select(func.max(SummaryRecord.id)).where(SummaryRecord.received_at < since)
+        stmt, polls = stmt.where(col(SummaryRecord.node_id) == node_id), polls.where(col(PollRecord.node_id) == node_id)
+    before = select(func.max(SummaryRecord.id)).where(col(SummaryRecord.received_at) < since)
     if node_id:
-        before = before.where(SummaryRecord.node_id == node_id)
+        before = before.where(col(SummaryRecord.node_id) == node_id)
     # The figures each node had when the window opens, so that a quiet week still has a line.
     latest = {
         r.node_id: json.loads(r.envelope)["body"]
         for r in session.scalars(
-            select(SummaryRecord).where(SummaryRecord.id.in_(before.group_by(SummaryRecord.node_id)))
+            select(SummaryRecord).where(col(SummaryRecord.id).in_(before.group_by(SummaryRecord.node_id)))
         )
     }
     figures = [{"at": since, **{f: sum(b[f] for b in latest.values()) for f in FIGURES}}] if latest else []

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from protocol import (
     MAX_JSON_BYTES,
@@ -247,7 +248,7 @@ def poll_targets(targets: list[Target], checks: Checks, concurrency: int) -> lis
 
 
 def targets_of(session: Session) -> list[Target]:
-    rows = session.scalars(select(Listing).where(Listing.status == "listed").order_by(Listing.node_id)).all()
+    rows = session.scalars(select(Listing).where(col(Listing.status) == "listed").order_by(Listing.node_id)).all()
     hashes = funding.known_hashes(session)
     return [
         Target(
@@ -320,7 +321,7 @@ def record(directory, outcomes: list[Outcome], at: datetime) -> None:
     with directory.db.write() as session:
         rows = {
             r.node_id: r
-            for r in session.scalars(select(Listing).where(Listing.node_id.in_([o.node_id for o in outcomes])))
+            for r in session.scalars(select(Listing).where(col(Listing.node_id).in_([o.node_id for o in outcomes])))
         }
         outcomes = [o for o in outcomes if o.node_id in rows]  # delisted meanwhile: forget the answer
         changes, summaries, refusals = [], [], []
@@ -357,13 +358,13 @@ def record(directory, outcomes: list[Outcome], at: datetime) -> None:
         for table, values in ((PollRecord, polls), (SummaryRecord, summaries), (Refusal, refusals)):
             if values:  # an empty list would insert one row of defaults
                 session.execute(insert(table), values)
-        session.execute(delete(PollRecord).where(PollRecord.at < keep_from))
-        session.execute(delete(Refusal).where(Refusal.at < keep_from))
-        session.execute(delete(SummaryRecord).where(SummaryRecord.received_at < keep_from))
+        session.execute(delete(PollRecord).where(col(PollRecord.at) < keep_from))
+        session.execute(delete(Refusal).where(col(Refusal.at) < keep_from))
+        session.execute(delete(SummaryRecord).where(col(SummaryRecord.received_at) < keep_from))
 
 
 def replace_initiatives(session: Session, node_id: str, initiatives: list, at: datetime) -> None:
-    session.execute(delete(InitiativeRecord).where(InitiativeRecord.node_id == node_id))
+    session.execute(delete(InitiativeRecord).where(col(InitiativeRecord.node_id) == node_id))
     if initiatives:
         session.execute(insert(InitiativeRecord), [{**i, "node_id": node_id, "updated_at": at} for i in initiatives])
 
@@ -441,7 +442,7 @@ def _refuse_push(directory, node_id: str, code: str, message: str):
         recent = session.execute(
             select(func.count())
             .select_from(Refusal)
-            .where(Refusal.source == "push", Refusal.at >= now - timedelta(minutes=1))
+            .where(col(Refusal.source) == "push", Refusal.at >= now - timedelta(minutes=1))
         ).scalar_one()
         if recent < PUSH_REFUSALS_PER_MINUTE:
             session.add(Refusal(at=now, node_id=node_id[:64], source="push", code=code[:64], message=message[:500]))

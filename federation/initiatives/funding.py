@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.tables import FundingShare, Peer
 from federation.transport import channels
@@ -73,7 +74,7 @@ def share_leads(fed: Federation) -> int:
     ctx = fed.ctx
     now = ctx.now()
     with ctx.db.read() as s:
-        peers = list(s.scalars(select(Peer.node_id).where(Peer.status == "active")).all())
+        peers = list(s.scalars(select(col(Peer.node_id)).where(col(Peer.status) == "active")).all())
         if not peers:
             return 0
         current = shared_records(s, now)
@@ -116,7 +117,9 @@ def apply_snapshot(session: Session, fed: Federation, peer: Peer, env: Envelope,
     """Every lead the peer shares: those we kept and it no longer lists go."""
     leads = {lead["ref"]: lead for lead in env.body["leads"]}  # a repeated ref: the last one counts
     session.execute(
-        delete(FundingLead).where(FundingLead.origin_node == peer.node_id, FundingLead.ref.not_in(list(leads)))
+        delete(FundingLead).where(
+            col(FundingLead.origin_node) == peer.node_id, col(FundingLead.ref).not_in(list(leads))
+        )
     )
     _upsert(session, peer, list(leads.values()), now)
 
@@ -126,7 +129,7 @@ def apply_delta(session: Session, fed: Federation, peer: Peer, env: Envelope, no
     removals = env.body["removals"]
     if removals:
         session.execute(
-            delete(FundingLead).where(FundingLead.origin_node == peer.node_id, FundingLead.ref.in_(removals))
+            delete(FundingLead).where(col(FundingLead.origin_node) == peer.node_id, col(FundingLead.ref).in_(removals))
         )
     _upsert(session, peer, list({lead["ref"]: lead for lead in env.body["upserts"]}.values()), now)
 
@@ -138,7 +141,7 @@ def _upsert(session: Session, peer: Peer, records: list[dict], now: datetime) ->
         row.ref: row
         for row in session.scalars(
             select(FundingLead).where(
-                FundingLead.origin_node == peer.node_id, FundingLead.ref.in_([r["ref"] for r in records])
+                col(FundingLead.origin_node) == peer.node_id, col(FundingLead.ref).in_([r["ref"] for r in records])
             )
         ).all()
     }

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.tables import Initiative
 from node.errors import ConflictError, NotFoundError, ValidationError
@@ -122,7 +123,7 @@ def create_initiative(session: Session, settings: Settings, *, data: dict, now: 
 
 
 def get_initiative(session: Session, ref: str) -> Initiative:
-    row = session.scalars(select(Initiative).where(Initiative.ref == ref)).first()
+    row = session.scalars(select(Initiative).where(col(Initiative.ref) == ref)).first()
     if row is None:
         raise NotFoundError(_("There is no initiative %(ref)s.", ref=ref), code="initiative_not_found")
     return row
@@ -146,7 +147,7 @@ def set_consent(session: Session, *, ref: str, consent: object, note: object, no
         text = clean_text(note, "note", 300, required=True)
         if row.consent_at is None:
             listed = session.execute(
-                select(func.count()).select_from(Initiative).where(Initiative.consent_at.is_not(None))
+                select(func.count()).select_from(Initiative).where(col(Initiative.consent_at).is_not(None))
             ).scalar_one()
             if listed >= MAX_INITIATIVES:
                 raise ConflictError(
@@ -165,12 +166,12 @@ def set_consent(session: Session, *, ref: str, consent: object, note: object, no
 
 
 def all_initiatives(session: Session) -> list[Initiative]:
-    return list(session.scalars(select(Initiative).order_by(Initiative.name, Initiative.id)).all())
+    return list(session.scalars(select(Initiative).order_by(Initiative.name, col(Initiative.id))).all())
 
 
 def listed_initiatives(session: Session) -> list[Initiative]:
     """Initiatives that consented to be listed, in a stable order."""
-    stmt = select(Initiative).where(Initiative.consent_at.is_not(None)).order_by(Initiative.ref)
+    stmt = select(Initiative).where(col(Initiative.consent_at).is_not(None)).order_by(Initiative.ref)
     return list(session.scalars(stmt.limit(MAX_INITIATIVES)).all())
 
 
@@ -211,7 +212,7 @@ def send_contact(session: Session, *, ref: str, name: object, email: object, mes
     recent = session.execute(
         select(func.count())
         .select_from(Notification)
-        .where(Notification.kind == CONTACT_KIND, Notification.created_at >= now - timedelta(hours=1))
+        .where(col(Notification.kind) == CONTACT_KIND, col(Notification.created_at) >= now - timedelta(hours=1))
     ).scalar_one()
     if recent >= CONTACT_LIMIT_PER_HOUR:
         raise ConflictError(
@@ -221,7 +222,9 @@ def send_contact(session: Session, *, ref: str, name: object, email: object, mes
         [row.contact_member_id]
         if row.contact_member_id
         else list(
-            session.scalars(select(Member.id).where(Member.role == "coordinator", Member.status == "active")).all()
+            session.scalars(
+                select(col(Member.id)).where(col(Member.role) == "coordinator", col(Member.status) == "active")
+            ).all()
         )
     )
     for member_id in recipients:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import requests
 from flask import Blueprint, jsonify
 from sqlalchemy import select
+from sqlmodel import col
 
 from federation.state import federation_of
 from federation.tables import Peer
@@ -56,7 +57,7 @@ def payee(handle: str):
     found = None
     if HANDLE.fullmatch(handle):
         with fed.ctx.db.read() as session:
-            found = session.scalars(select(Member.status).where(Member.handle == handle)).first()
+            found = session.scalars(select(col(Member.status)).where(col(Member.handle) == handle)).first()
     if found == "active":
         return jsonify({"payee": handle, "accepts": True})
     return jsonify({"payee": handle, "accepts": False, "reason_code": "unknown_payee"})

@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.advice.money import TRANSFER_PREFIX as ADVICE_PREFIX
 from federation.reviews.proposer_side import TRANSFER_PREFIX
@@ -57,11 +58,13 @@ def describe_transfers(session: Session, lines: list[Line]) -> None:
     keys = {key for key in map(_transfer_key, lines) if key is not None}
     rows = session.scalars(
         select(CrossBorderTransfer).where(
-            tuple_(CrossBorderTransfer.transfer_id, CrossBorderTransfer.direction).in_(list(keys))
+            tuple_(col(CrossBorderTransfer.transfer_id), col(CrossBorderTransfer.direction)).in_(list(keys))
         )
     ).all()
     transfers = {(r.transfer_id, r.direction): r for r in rows}
-    peers = {p.node_id: p for p in session.scalars(select(Peer).where(Peer.node_id.in_({r.peer_id for r in rows})))}
+    peers = {
+        p.node_id: p for p in session.scalars(select(Peer).where(col(Peer.node_id).in_({r.peer_id for r in rows})))
+    }
     titles = _bounty_titles(session, [r for r in rows if r.direction == "in"])
     titles.update(_session_titles(session, [r for r in rows if r.direction == "in"]))
     for line in lines:
@@ -101,8 +104,8 @@ def _bounty_titles(session: Session, rows: list[CrossBorderTransfer]) -> dict[tu
     if not invites:
         return {}
     found = session.execute(
-        select(IncomingInvitation.peer_id, IncomingInvitation.invite_id, IncomingInvitation.title).where(
-            tuple_(IncomingInvitation.peer_id, IncomingInvitation.invite_id).in_(list(invites))
+        select(col(IncomingInvitation.peer_id), col(IncomingInvitation.invite_id), col(IncomingInvitation.title)).where(
+            tuple_(col(IncomingInvitation.peer_id), col(IncomingInvitation.invite_id)).in_(list(invites))
         )
     ).all()
     return {(peer, TRANSFER_PREFIX + invite): title for peer, invite, title in found}
@@ -114,8 +117,8 @@ def _session_titles(session: Session, rows: list[CrossBorderTransfer]) -> dict[t
     if not refs:
         return {}
     found = session.execute(
-        select(RemoteBooking.peer_id, RemoteBooking.booking_ref, RemoteBooking.title).where(
-            tuple_(RemoteBooking.peer_id, RemoteBooking.booking_ref).in_(list(refs))
+        select(col(RemoteBooking.peer_id), col(RemoteBooking.booking_ref), col(RemoteBooking.title)).where(
+            tuple_(col(RemoteBooking.peer_id), col(RemoteBooking.booking_ref)).in_(list(refs))
         )
     ).all()
     return {(peer, ADVICE_PREFIX + ref): title for peer, ref, title in found}
@@ -124,9 +127,10 @@ def _session_titles(session: Session, rows: list[CrossBorderTransfer]) -> dict[t
 def describe_advice_abroad(session: Session, lines: list[Line]) -> None:
     """The escrow of a session booked abroad, named by the offer and the adviser's country; its state follows it."""
     ids = {i for i in (_escrow_id(line) for line in lines) if i is not None}
-    rows = {r.id: r for r in session.scalars(select(RemoteBooking).where(RemoteBooking.id.in_(ids))).all()}
+    rows = {r.id: r for r in session.scalars(select(RemoteBooking).where(col(RemoteBooking.id).in_(ids))).all()}
     peers = {
-        p.node_id: p for p in session.scalars(select(Peer).where(Peer.node_id.in_({r.peer_id for r in rows.values()})))
+        p.node_id: p
+        for p in session.scalars(select(Peer).where(col(Peer.node_id).in_({r.peer_id for r in rows.values()})))
     }
     for line in lines:
         row = rows.get(_escrow_id(line))

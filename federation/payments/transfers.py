@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.labels import PEER_STATUS
 from federation.tables import CrossBorderTransfer, Peer
@@ -198,14 +199,14 @@ def apply_transfer(session: Session, fed: Federation, peer: Peer, env: Envelope,
 
 
 _INCOMING = select(
-    CrossBorderTransfer.remote_handle,
-    CrossBorderTransfer.local_handle,
-    CrossBorderTransfer.amount,
-    CrossBorderTransfer.memo,
-    CrossBorderTransfer.status,
-    CrossBorderTransfer.reason_code,
-    CrossBorderTransfer.reason,
-).where(CrossBorderTransfer.transfer_id == bindparam("tid"), CrossBorderTransfer.direction == "in")
+    col(CrossBorderTransfer.remote_handle),
+    col(CrossBorderTransfer.local_handle),
+    col(CrossBorderTransfer.amount),
+    col(CrossBorderTransfer.memo),
+    col(CrossBorderTransfer.status),
+    col(CrossBorderTransfer.reason_code),
+    col(CrossBorderTransfer.reason),
+).where(col(CrossBorderTransfer.transfer_id) == bindparam("tid"), col(CrossBorderTransfer.direction) == "in")
 
 
 def _answer_reused_id(session: Session, fed: Federation, peer: Peer, env: Envelope, first, now: datetime) -> None:
@@ -267,9 +268,9 @@ def _payee(session: Session, fed: Federation, peer: Peer, body: dict) -> Member 
 def _outgoing(session: Session, peer: Peer, tid: str) -> CrossBorderTransfer | None:
     return session.scalars(
         select(CrossBorderTransfer).where(
-            CrossBorderTransfer.transfer_id == tid,
-            CrossBorderTransfer.direction == "out",
-            CrossBorderTransfer.peer_id == peer.node_id,
+            col(CrossBorderTransfer.transfer_id) == tid,
+            col(CrossBorderTransfer.direction) == "out",
+            col(CrossBorderTransfer.peer_id) == peer.node_id,
         )
     ).first()
 
@@ -286,12 +287,12 @@ def _pending_reuse(session: Session, peer: Peer, tid: str) -> CrossBorderTransfe
     return session.scalars(
         select(CrossBorderTransfer)
         .where(
-            CrossBorderTransfer.transfer_id.startswith(tid + REUSE_MARK, autoescape=True),
-            CrossBorderTransfer.direction == "out",
-            CrossBorderTransfer.peer_id == peer.node_id,
-            CrossBorderTransfer.status == "pending",
+            col(CrossBorderTransfer.transfer_id).startswith(tid + REUSE_MARK, autoescape=True),
+            col(CrossBorderTransfer.direction) == "out",
+            col(CrossBorderTransfer.peer_id) == peer.node_id,
+            col(CrossBorderTransfer.status) == "pending",
         )
-        .order_by(CrossBorderTransfer.id)
+        .order_by(col(CrossBorderTransfer.id))
     ).first()
 
 
@@ -343,8 +344,8 @@ def transfers_of(session: Session, member_id: int, limit: int | None = None) -> 
     (local_member_id, id), so a few cost the same however many the member made)."""
     rows = session.scalars(
         select(CrossBorderTransfer)
-        .where(CrossBorderTransfer.local_member_id == member_id)
-        .order_by(CrossBorderTransfer.id.desc())
+        .where(col(CrossBorderTransfer.local_member_id) == member_id)
+        .order_by(col(CrossBorderTransfer.id).desc())
         .limit(limit)
     ).all()
     return [

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.tables import IncomingInvitation, Peer, PoolReviewer, PoolShare
 from federation.transport import channels
@@ -48,22 +49,22 @@ def reviewer_records(session: Session, settings) -> dict[str, dict]:
     """Our shared pool now: pseudonym -> the protocol's `reviewer` object."""
     people = session.scalars(
         select(Member)
-        .where(Member.status == "active", Member.is_reviewer.is_(True), Member.pool_consent.is_(True))
-        .order_by(Member.id)
+        .where(col(Member.status) == "active", col(Member.is_reviewer).is_(True), col(Member.pool_consent).is_(True))
+        .order_by(col(Member.id))
     ).all()
     if not people:
         return {}
     load = _counts(
         session,
-        select(ReviewInvitation.reviewer_id, func.count())
-        .where(ReviewInvitation.status.in_(OPEN_STATES), ReviewInvitation.reviewer_id.is_not(None))
-        .group_by(ReviewInvitation.reviewer_id),
+        select(col(ReviewInvitation.reviewer_id), func.count())
+        .where(col(ReviewInvitation.status).in_(OPEN_STATES), col(ReviewInvitation.reviewer_id).is_not(None))
+        .group_by(col(ReviewInvitation.reviewer_id)),
     )
     load_in = _counts(
         session,
-        select(IncomingInvitation.member_id, func.count())
-        .where(IncomingInvitation.status.in_(INCOMING_OPEN))
-        .group_by(IncomingInvitation.member_id),
+        select(col(IncomingInvitation.member_id), func.count())
+        .where(col(IncomingInvitation.status).in_(INCOMING_OPEN))
+        .group_by(col(IncomingInvitation.member_id)),
     )
     history = _history(session)
     return {
@@ -80,17 +81,22 @@ def _history(session: Session) -> dict[int, list[tuple]]:
     """Per member, (days from acceptance to submission, helpfulness 1..5 or None) of every review given."""
     out: dict[int, list[tuple]] = {}
     local = session.execute(
-        select(ReviewInvitation.reviewer_id, ReviewInvitation.responded_at, Review.submitted_at, Review.helpfulness)
-        .join(Review, Review.invitation_id == ReviewInvitation.id)
-        .where(ReviewInvitation.reviewer_id.is_not(None))
+        select(
+            col(ReviewInvitation.reviewer_id),
+            col(ReviewInvitation.responded_at),
+            col(Review.submitted_at),
+            col(Review.helpfulness),
+        )
+        .join(Review, col(Review.invitation_id) == col(ReviewInvitation.id))
+        .where(col(ReviewInvitation.reviewer_id).is_not(None))
     ).all()
     abroad = session.execute(
         select(
-            IncomingInvitation.member_id,
-            IncomingInvitation.responded_at,
-            IncomingInvitation.submitted_at,
-            IncomingInvitation.helpfulness,
-        ).where(IncomingInvitation.status == "submitted")
+            col(IncomingInvitation.member_id),
+            col(IncomingInvitation.responded_at),
+            col(IncomingInvitation.submitted_at),
+            col(IncomingInvitation.helpfulness),
+        ).where(col(IncomingInvitation.status) == "submitted")
     ).all()
     for member_id, accepted, submitted, helpfulness in [*local, *abroad]:
         days = (submitted - accepted).total_seconds() / 86400 if accepted and submitted else None
@@ -120,7 +126,7 @@ def share_pools(fed: Federation) -> int:
     now = ctx.now()
     every = timedelta(seconds=ctx.settings.pool_share_seconds)
     with ctx.db.read() as s:
-        peers = list(s.scalars(select(Peer.node_id).where(Peer.status == "active")).all())
+        peers = list(s.scalars(select(col(Peer.node_id)).where(col(Peer.status) == "active")).all())
         if not peers:
             return 0
         current = reviewer_records(s, ctx.settings)
@@ -175,7 +181,7 @@ def _send_delta(session: Session, fed: Federation, peer_id: str, upserts: list, 
 
 def apply_snapshot(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """The peer's whole pool: replaces what we kept."""
-    session.execute(delete(PoolReviewer).where(PoolReviewer.peer_id == peer.node_id))
+    session.execute(delete(PoolReviewer).where(col(PoolReviewer.peer_id) == peer.node_id))
     by_handle = {r["handle"]: r for r in env.body["reviewers"]}  # a repeated handle: the last one counts
     for record in by_handle.values():
         session.add(PoolReviewer(peer_id=peer.node_id, updated_at=now, **record))
@@ -186,11 +192,15 @@ def apply_delta(session: Session, fed: Federation, peer: Peer, env: Envelope, no
     removals = env.body["removals"]
     if removals:
         session.execute(
-            delete(PoolReviewer).where(PoolReviewer.peer_id == peer.node_id, PoolReviewer.handle.in_(removals))
+            delete(PoolReviewer).where(
+                col(PoolReviewer.peer_id) == peer.node_id, col(PoolReviewer.handle).in_(removals)
+            )
         )
     for record in {r["handle"]: r for r in env.body["upserts"]}.values():
         row = session.scalars(
-            select(PoolReviewer).where(PoolReviewer.peer_id == peer.node_id, PoolReviewer.handle == record["handle"])
+            select(PoolReviewer).where(
+                col(PoolReviewer.peer_id) == peer.node_id, PoolReviewer.handle == record["handle"]
+            )
         ).first()
         if row is None:
             session.add(PoolReviewer(peer_id=peer.node_id, updated_at=now, **record))
@@ -207,18 +217,18 @@ def remote_candidates(session: Session) -> list[matching.Candidate]:
     Capacity is the open slots the peer last told us; invitations we sent since then count as load.
     """
     rows = session.execute(
-        select(PoolReviewer, Peer.country)
-        .join(Peer, Peer.node_id == PoolReviewer.peer_id)
-        .where(Peer.status == "active")
+        select(PoolReviewer, col(Peer.country))
+        .join(Peer, col(Peer.node_id) == col(PoolReviewer.peer_id))
+        .where(col(Peer.status) == "active")
         .order_by(PoolReviewer.peer_id, PoolReviewer.handle)
     ).all()
     if not rows:
         return []
     recent: dict[tuple, list[datetime]] = {}
     for node, handle, at in session.execute(
-        select(ReviewInvitation.remote_node, ReviewInvitation.remote_handle, ReviewInvitation.invited_at).where(
-            ReviewInvitation.remote_node.is_not(None), ReviewInvitation.status.in_(OPEN_STATES)
-        )
+        select(
+            col(ReviewInvitation.remote_node), col(ReviewInvitation.remote_handle), col(ReviewInvitation.invited_at)
+        ).where(col(ReviewInvitation.remote_node).is_not(None), col(ReviewInvitation.status).in_(OPEN_STATES))
     ).all():
         recent.setdefault((node, handle), []).append(at)
     return [
@@ -240,7 +250,7 @@ def remote_candidates(session: Session) -> list[matching.Candidate]:
 
 def pool_figures(session: Session) -> dict[str, dict]:
     """Per peer: how many reviewers it shares with us and how many we share with it."""
-    received = _counts(session, select(PoolReviewer.peer_id, func.count()).group_by(PoolReviewer.peer_id))
+    received = _counts(session, select(col(PoolReviewer.peer_id), func.count()).group_by(PoolReviewer.peer_id))
     shared = {row.peer_id: len(row.records) for row in session.scalars(select(PoolShare)).all()}
     return {
         peer: {"received": received.get(peer, 0), "shared": shared.get(peer, 0)}
@@ -251,7 +261,7 @@ def pool_figures(session: Session) -> dict[str, dict]:
 def peer_pool(session: Session, peer_id: str) -> list[dict]:
     """The reviewers a peer shares with us, as they were sent."""
     rows = session.scalars(
-        select(PoolReviewer).where(PoolReviewer.peer_id == peer_id).order_by(PoolReviewer.handle)
+        select(PoolReviewer).where(col(PoolReviewer.peer_id) == peer_id).order_by(PoolReviewer.handle)
     ).all()
     return [
         {

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.payments.transfers import TRANSFER
 from federation.reviews import pools
@@ -205,7 +206,7 @@ def pay_reviewer(
 
 
 def _linked(session: Session, peer: Peer, invite_id: str) -> tuple[ReviewLink, ReviewInvitation] | None:
-    link = session.scalars(select(ReviewLink).where(ReviewLink.invite_id == invite_id)).first()
+    link = session.scalars(select(ReviewLink).where(col(ReviewLink.invite_id) == invite_id)).first()
     if link is None or link.peer_id != peer.node_id:
         log.warning("%s answered an invitation %s it was never sent", peer.node_id, invite_id)
         return None
@@ -284,7 +285,7 @@ def peer_review_figures(session: Session) -> list[dict]:
     """Per peer: reviews given and received, bounties both ways, open invitations both ways, pool sizes."""
     pools_by_peer = pools.pool_figures(session)
     out = []
-    for peer in session.scalars(select(Peer).where(Peer.status != "pending").order_by(Peer.node_id)).all():
+    for peer in session.scalars(select(Peer).where(col(Peer.status) != "pending").order_by(Peer.node_id)).all():
         out.append(
             {
                 "peer": peer.node_id,
@@ -308,7 +309,7 @@ def _count_out(session: Session, peer_id: str, status: str) -> int:
     return session.execute(
         select(func.count())
         .select_from(ReviewInvitation)
-        .where(ReviewInvitation.remote_node == peer_id, ReviewInvitation.status == status)
+        .where(col(ReviewInvitation.remote_node) == peer_id, col(ReviewInvitation.status) == status)
     ).scalar_one()
 
 
@@ -316,7 +317,7 @@ def _count_in(session: Session, peer_id: str, status: str) -> int:
     return session.execute(
         select(func.count())
         .select_from(IncomingInvitation)
-        .where(IncomingInvitation.peer_id == peer_id, IncomingInvitation.status == status)
+        .where(col(IncomingInvitation.peer_id) == peer_id, col(IncomingInvitation.status) == status)
     ).scalar_one()
 
 
@@ -325,10 +326,10 @@ def _bounties(session: Session, peer_id: str, direction: str) -> int:
     return int(
         session.execute(
             select(func.coalesce(func.sum(CrossBorderTransfer.amount), 0)).where(
-                CrossBorderTransfer.peer_id == peer_id,
-                CrossBorderTransfer.direction == direction,
-                CrossBorderTransfer.status == "completed",
-                CrossBorderTransfer.transfer_id.startswith(TRANSFER_PREFIX),
+                col(CrossBorderTransfer.peer_id) == peer_id,
+                col(CrossBorderTransfer.direction) == direction,
+                col(CrossBorderTransfer.status) == "completed",
+                col(CrossBorderTransfer.transfer_id).startswith(TRANSFER_PREFIX),
             )
         ).scalar_one()
     )
@@ -337,10 +338,10 @@ def _bounties(session: Session, peer_id: str, direction: str) -> int:
 def pending_out(session: Session, peer_id: str) -> list[dict]:
     """Our proposals' open invitations of the peer's reviewers."""
     rows = session.execute(
-        select(ReviewInvitation, Proposal.title)
-        .join(Proposal, Proposal.id == ReviewInvitation.proposal_id)
-        .where(ReviewInvitation.remote_node == peer_id, ReviewInvitation.status.in_(OPEN_STATES))
-        .order_by(ReviewInvitation.id)
+        select(ReviewInvitation, col(Proposal.title))
+        .join(Proposal, col(Proposal.id) == col(ReviewInvitation.proposal_id))
+        .where(col(ReviewInvitation.remote_node) == peer_id, col(ReviewInvitation.status).in_(OPEN_STATES))
+        .order_by(col(ReviewInvitation.id))
     ).all()
     return [
         {
@@ -359,10 +360,10 @@ def pending_out(session: Session, peer_id: str) -> list[dict]:
 def pending_in(session: Session, peer_id: str) -> list[dict]:
     """The peer's open invitations of our reviewers."""
     rows = session.execute(
-        select(IncomingInvitation, Member.handle)
-        .join(Member, Member.id == IncomingInvitation.member_id)
-        .where(IncomingInvitation.peer_id == peer_id, IncomingInvitation.status.in_(pools.INCOMING_OPEN))
-        .order_by(IncomingInvitation.id)
+        select(IncomingInvitation, col(Member.handle))
+        .join(Member, col(Member.id) == col(IncomingInvitation.member_id))
+        .where(col(IncomingInvitation.peer_id) == peer_id, col(IncomingInvitation.status).in_(pools.INCOMING_OPEN))
+        .order_by(col(IncomingInvitation.id))
     ).all()
     return [
         {

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.labels import PEER_STATUS
 from federation.reviews.proposer_side import TRANSFER_PREFIX, bounty_transfer_id
@@ -61,8 +62,8 @@ def apply_invite(session: Session, fed: Federation, peer: Peer, env: Envelope, n
     """Show the invitation to the member and notify them, or decline at once if they cannot take it."""
     body = env.body
     if session.scalars(
-        select(IncomingInvitation.id).where(
-            IncomingInvitation.peer_id == peer.node_id, IncomingInvitation.invite_id == body["invite_id"]
+        select(col(IncomingInvitation.id)).where(
+            col(IncomingInvitation.peer_id) == peer.node_id, IncomingInvitation.invite_id == body["invite_id"]
         )
     ).first():
         return  # the same invitation twice: already handled
@@ -137,7 +138,7 @@ def holding(now: datetime):
     """
     return or_(
         *(
-            and_(IncomingInvitation.status == t.source, getattr(IncomingInvitation, t.at) > now)
+            and_(col(IncomingInvitation.status) == t.source, getattr(IncomingInvitation, t.at) > now)
             for t in INCOMING.timeouts
         )
     )
@@ -150,12 +151,12 @@ def _refusal(session: Session, member: Member | None, now: datetime) -> str:
     local = session.execute(
         select(func.count())
         .select_from(ReviewInvitation)
-        .where(ReviewInvitation.reviewer_id == member.id, ReviewInvitation.status.in_(OPEN_STATES))
+        .where(col(ReviewInvitation.reviewer_id) == member.id, col(ReviewInvitation.status).in_(OPEN_STATES))
     ).scalar_one()
     abroad = session.execute(
         select(func.count())
         .select_from(IncomingInvitation)
-        .where(IncomingInvitation.member_id == member.id, holding(now))
+        .where(col(IncomingInvitation.member_id) == member.id, holding(now))
     ).scalar_one()
     if local + abroad >= member.review_capacity:
         return "no_capacity: this reviewer has no free review slot"
@@ -166,14 +167,14 @@ def _peer_cap_refusal(session: Session, settings, peer: Peer, now: datetime) -> 
     """Why this peer may not hold another slot of our shared pool ('' if it may): no peer can exhaust the pool."""
     capacity = session.execute(
         select(func.coalesce(func.sum(Member.review_capacity), 0)).where(
-            Member.status == "active", Member.is_reviewer.is_(True), Member.pool_consent.is_(True)
+            col(Member.status) == "active", col(Member.is_reviewer).is_(True), col(Member.pool_consent).is_(True)
         )
     ).scalar_one()
     cap = max(1, capacity * settings.peer_pool_share_percent // 100)
     held = session.execute(
         select(func.count())
         .select_from(IncomingInvitation)
-        .where(IncomingInvitation.peer_id == peer.node_id, holding(now))
+        .where(col(IncomingInvitation.peer_id) == peer.node_id, holding(now))
     ).scalar_one()
     if held >= cap:
         return f"peer_slot_cap: {peer.node_id} already holds {held} of this node's {capacity} shared review slots"
@@ -183,7 +184,7 @@ def _peer_cap_refusal(session: Session, settings, peer: Peer, now: datetime) -> 
 def _incoming(session: Session, peer: Peer, invite_id: str) -> IncomingInvitation | None:
     return session.scalars(
         select(IncomingInvitation).where(
-            IncomingInvitation.peer_id == peer.node_id, IncomingInvitation.invite_id == invite_id
+            col(IncomingInvitation.peer_id) == peer.node_id, col(IncomingInvitation.invite_id) == invite_id
         )
     ).first()
 
@@ -269,8 +270,8 @@ def incoming_of(session: Session, member: Member) -> list[IncomingInvitation]:
     return list(
         session.scalars(
             select(IncomingInvitation)
-            .where(IncomingInvitation.member_id == member.id)
-            .order_by(IncomingInvitation.id.desc())
+            .where(col(IncomingInvitation.member_id) == member.id)
+            .order_by(col(IncomingInvitation.id).desc())
         ).all()
     )
 
@@ -352,9 +353,9 @@ def incoming_view(session: Session, row: IncomingInvitation) -> dict:
     peer = session.get(Peer, row.peer_id)
     payment = session.scalars(
         select(CrossBorderTransfer).where(
-            CrossBorderTransfer.transfer_id == bounty_transfer_id(row.invite_id),
-            CrossBorderTransfer.direction == "in",
-            CrossBorderTransfer.peer_id == row.peer_id,
+            col(CrossBorderTransfer.transfer_id) == bounty_transfer_id(row.invite_id),
+            col(CrossBorderTransfer.direction) == "in",
+            col(CrossBorderTransfer.peer_id) == row.peer_id,
         )
     ).first()
     out = {

@@ -7,6 +7,7 @@ import re
 from flask import Blueprint, Flask, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.reviews import pools
 from federation.reviews import reviewer_side as incoming
@@ -183,7 +184,7 @@ def reviewer_pools():
         own = list(pools.reviewer_records(s, ctx.settings).values())
         peers = [
             {"peer": p.node_id, "country": p.country, "status": p.status, "reviewers": pools.peer_pool(s, p.node_id)}
-            for p in s.query(Peer).filter(Peer.status != "pending").order_by(Peer.node_id).all()
+            for p in s.query(Peer).filter(col(Peer.status) != "pending").order_by(Peer.node_id).all()
         ]
         return jsonify({"own": own, "peers": peers})
 

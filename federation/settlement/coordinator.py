@@ -29,6 +29,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.labels import ROUND_STATE
 from federation.settlement import participant as settlement
@@ -128,7 +129,7 @@ def start_round(
 def open_round(session: Session, co: Coordinator, now: datetime) -> SettlementRound | None:
     """Our round that is not over: waiting for answers, or certified and still being delivered."""
     window = timedelta(seconds=co.apply_seconds)
-    rows = session.scalars(select(SettlementRound).where(SettlementRound.state.in_((*WAITING, "certified")))).all()
+    rows = session.scalars(select(SettlementRound).where(col(SettlementRound.state).in_((*WAITING, "certified")))).all()
     return next((r for r in rows if r.state in WAITING or now <= r.deadline + window), None)
 
 
@@ -487,8 +488,8 @@ def sweep_rounds(fed: Federation) -> int:
     moved = co.lapse_overdue()
     with co.ctx.db.read() as session:
         states = session.execute(
-            select(SettlementRound.round_id, SettlementRound.state).where(
-                SettlementRound.state.in_((*WAITING, "certified", "undelivered"))
+            select(col(SettlementRound.round_id), col(SettlementRound.state)).where(
+                col(SettlementRound.state).in_((*WAITING, "certified", "undelivered"))
             )
         ).all()
     for round_id, state in states:
@@ -505,7 +506,7 @@ def _scheduled_round(co: Coordinator) -> int:
         return 0
     with co.ctx.db.read() as session:
         last = session.scalars(
-            select(SettlementRound.created_at).order_by(SettlementRound.created_at.desc()).limit(1)
+            select(col(SettlementRound.created_at)).order_by(col(SettlementRound.created_at).desc()).limit(1)
         ).first()
         last = max((t for t in (last, co.schedule_start(session)) if t is not None), default=None)
     if last is not None and co.ctx.now() < last + timedelta(seconds=every):

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.tables import DirectoryKey, Dispute, Peer, SettledPair, SettlementPart
 from federation.transport.channels import chain_point
@@ -147,15 +148,15 @@ def owed_to(node: str, debts: list[dict]) -> dict[str, int]:
 
 def applied_count(session: Session) -> int:
     return session.execute(
-        select(func.count()).select_from(SettlementPart).where(SettlementPart.state == "applied")
+        select(func.count()).select_from(SettlementPart).where(col(SettlementPart.state) == "applied")
     ).scalar_one()
 
 
 def statement_positions(session: Session, fed: Federation) -> list[dict]:
     """Our position towards each active peer without an open dispute, as of our channel points now."""
-    disputed = set(session.scalars(select(Dispute.peer_id).where(Dispute.status == "open")).all())
+    disputed = set(session.scalars(select(col(Dispute.peer_id)).where(col(Dispute.status) == "open")).all())
     out = []
-    for peer in session.scalars(select(Peer).where(Peer.status == "active").order_by(Peer.node_id)).all():
+    for peer in session.scalars(select(Peer).where(col(Peer.status) == "active").order_by(Peer.node_id)).all():
         if peer.node_id in disputed or len(out) == MAX_POSITIONS:
             continue
         out.append(
@@ -173,7 +174,7 @@ def statement_positions(session: Session, fed: Federation) -> list[dict]:
 def lapse_overdue(session: Session, fed: Federation, now: datetime) -> int:
     """Accepted rounds whose certificate did not come within the apply window are over for us."""
     lapse, settings = PART.timeout("accepted"), fed.ctx.settings
-    rows = session.scalars(select(SettlementPart).where(SettlementPart.state == lapse.source)).all()
+    rows = session.scalars(select(SettlementPart).where(col(SettlementPart.state) == lapse.source)).all()
     overdue = [p for p in rows if p.deadline is not None and lapse.deadline(p, settings) < now]
     for part in overdue:
         _move(part, lapse.target, "no certificate within the apply window")
@@ -197,7 +198,7 @@ def give_statement(fed: Federation, coordinator: str, round_id: str) -> Envelope
             raise Refusal("round_id_taken", f"round {round_id} is run by {part.coordinator}")
         if part is not None and part.state != "stated":
             return load(part.statement)  # the statement its proposal was checked against
-        for other in session.scalars(select(SettlementPart).where(SettlementPart.state == "accepted")).all():
+        for other in session.scalars(select(SettlementPart).where(col(SettlementPart.state) == "accepted")).all():
             if other.coordinator != coordinator:
                 raise Refusal(
                     "round_in_progress",
@@ -274,7 +275,9 @@ def check_proposal(
     if applied_count(session) != part.applied_before:
         return "positions_changed: another settlement was applied since our statement", changes
     busy = session.scalars(
-        select(SettlementPart).where(SettlementPart.state == "accepted", SettlementPart.round_id != part.round_id)
+        select(SettlementPart).where(
+            col(SettlementPart.state) == "accepted", col(SettlementPart.round_id) != part.round_id
+        )
     ).first()
     if busy is not None:
         return f"round_in_progress: we accepted round {busy.round_id} and wait for its certificate", changes

@@ -15,6 +15,7 @@ import requests
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.settlement import participant as settlement
 from federation.state import federation_of
@@ -123,7 +124,7 @@ class NodeCoordinator(Coordinator):
         return settlement.node_keyring(session, self.fed)
 
     def reachable(self, session: Session) -> set[str]:
-        return set(session.scalars(select(Peer.node_id).where(Peer.status == "active")).all())
+        return set(session.scalars(select(col(Peer.node_id)).where(col(Peer.status) == "active")).all())
 
     def ask(self, node_id: str, env: Envelope) -> dict:
         fed = self.fed

@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, flash, g, jsonify, redirect, render_template
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.api import NODE_ID
 from federation.labels import ROUND_STATE
@@ -240,7 +241,7 @@ def settlements_page():
     ctx = node_ctx()
     with ctx.db.read() as s:
         entries = history(s, federation_of())[:50]
-        peers = [p.node_id for p in s.scalars(select(Peer).where(Peer.status == "active").order_by(Peer.node_id))]
+        peers = [p.node_id for p in s.scalars(select(Peer).where(col(Peer.status) == "active").order_by(Peer.node_id))]
         for entry in entries:
             entry["signatures"] = signatures(s, federation_of(), entry["certificate"]) if entry["certificate"] else []
     return render_template("federation_settlement.html", entries=entries, peers=peers, own=ctx.settings.node_id)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from flask_babel import force_locale
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.tables import ChannelEntry, Peer
 from federation.transport.identity import new_envelope_id
@@ -48,18 +49,20 @@ log = logging.getLogger(__name__)
 APPLY_RUN = 25
 # Built once: the newest (seq, hash) of a channel direction, without loading the stored envelope.
 _CHAIN_POINT = (
-    select(ChannelEntry.seq, ChannelEntry.entry_hash)
-    .where(ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == bindparam("direction"))
-    .order_by(ChannelEntry.seq.desc())
+    select(col(ChannelEntry.seq), col(ChannelEntry.entry_hash))
+    .where(col(ChannelEntry.peer_id) == bindparam("peer_id"), col(ChannelEntry.direction) == bindparam("direction"))
+    .order_by(col(ChannelEntry.seq).desc())
     .limit(1)
 )
 _INSERT_ENTRY = insert(ChannelEntry.__table__)
 _UNACKED = (
     select(ChannelEntry)
     .where(
-        ChannelEntry.peer_id == bindparam("peer_id"), ChannelEntry.direction == "out", ChannelEntry.acked_at.is_(None)
+        col(ChannelEntry.peer_id) == bindparam("peer_id"),
+        col(ChannelEntry.direction) == "out",
+        col(ChannelEntry.acked_at).is_(None),
     )
-    .order_by(ChannelEntry.seq)
+    .order_by(col(ChannelEntry.seq))
     .limit(bindparam("limit"))
 )
 
@@ -250,7 +253,9 @@ def _store_and_apply(session: Session, fed: Federation, peer: Peer, env: Envelop
 def _check_duplicate(session: Session, peer_id: str, env: Envelope) -> None:
     stored = session.scalars(
         select(ChannelEntry).where(
-            ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "in", ChannelEntry.seq == env.channel.seq
+            col(ChannelEntry.peer_id) == peer_id,
+            col(ChannelEntry.direction) == "in",
+            col(ChannelEntry.seq) == env.channel.seq,
         )
     ).one()
     if stored.entry_hash != entry_hash(env):
@@ -266,10 +271,10 @@ def mark_acked(session: Session, peer_id: str, through: int, now: datetime) -> i
     result = session.execute(
         update(ChannelEntry)
         .where(
-            ChannelEntry.peer_id == peer_id,
-            ChannelEntry.direction == "out",
-            ChannelEntry.seq <= through,
-            ChannelEntry.acked_at.is_(None),
+            col(ChannelEntry.peer_id) == peer_id,
+            col(ChannelEntry.direction) == "out",
+            col(ChannelEntry.seq) <= through,
+            col(ChannelEntry.acked_at).is_(None),
         )
         .values(acked_at=now)
     )
@@ -284,5 +289,9 @@ def backlog(session: Session, peer_id: str) -> int:
     return session.execute(
         select(func.count())
         .select_from(ChannelEntry)
-        .where(ChannelEntry.peer_id == peer_id, ChannelEntry.direction == "out", ChannelEntry.acked_at.is_(None))
+        .where(
+            col(ChannelEntry.peer_id) == peer_id,
+            col(ChannelEntry.direction) == "out",
+            col(ChannelEntry.acked_at).is_(None),
+        )
     ).scalar_one()

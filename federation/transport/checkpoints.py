@@ -17,6 +17,7 @@ import requests
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.tables import ChannelEntry, Checkpoint, Dispute, Peer, SettledPair, SettlementPart
 from federation.transport import channels
@@ -73,8 +74,8 @@ def compare(session: Session, fed: Federation, peer_id: str, theirs: dict) -> li
             continue
         ours = session.scalars(
             select(ChannelEntry).where(
-                ChannelEntry.peer_id == peer_id,
-                ChannelEntry.direction == our_direction,
+                col(ChannelEntry.peer_id) == peer_id,
+                col(ChannelEntry.direction) == our_direction,
                 ChannelEntry.seq == point["seq"],
             )
         ).first()
@@ -124,8 +125,8 @@ def missed_certificate(session: Session, fed: Federation, peer_id: str, now: dat
     window = timedelta(seconds=fed.ctx.settings.settlement_apply_seconds)
     parts = session.scalars(
         select(SettlementPart)
-        .where(SettlementPart.state.in_(("accepted", "applied", "lapsed")))
-        .order_by(SettlementPart.created_at.desc())
+        .where(col(SettlementPart.state).in_(("accepted", "applied", "lapsed")))
+        .order_by(col(SettlementPart.created_at).desc())
         .limit(64)
     ).all()
     ours = [p for p in parts if peer_id in json.loads(p.changes or "{}")]
@@ -167,7 +168,9 @@ def record_checkpoint(session: Session, peer_id: str, env: Envelope, problems: l
     if problems:
         open_dispute(session, peer_id, "; ".join(problems), now)
         return
-    for dispute in session.scalars(select(Dispute).where(Dispute.peer_id == peer_id, Dispute.status == "open")):
+    for dispute in session.scalars(
+        select(Dispute).where(col(Dispute.peer_id) == peer_id, col(Dispute.status) == "open")
+    ):
         if dispute.detail.startswith(f"positions do not mirror: {MISSED}"):
             DISPUTE.move(dispute, "resolved")
             dispute.resolved_at = now
@@ -178,7 +181,7 @@ def open_dispute(session: Session, peer_id: str, detail: str, now: datetime) -> 
     """Open a dispute unless the same one is already open."""
     kind = "position_mismatch" if "positions" in detail else "chain_mismatch"
     existing = session.scalars(
-        select(Dispute).where(Dispute.peer_id == peer_id, Dispute.status == "open", Dispute.kind == kind)
+        select(Dispute).where(col(Dispute.peer_id) == peer_id, col(Dispute.status) == "open", col(Dispute.kind) == kind)
     ).first()
     if existing is not None:
         return existing

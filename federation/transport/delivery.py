@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import requests
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.tables import ChannelEntry, Peer
 from federation.transport import channels
@@ -115,7 +116,7 @@ def retry_due(fed: Federation) -> int:
     with ctx.db.read() as session:
         peers = [
             p.node_id
-            for p in session.query(Peer).filter(Peer.status == "active").all()
+            for p in session.query(Peer).filter(col(Peer.status) == "active").all()
             if (p.next_attempt_at is None or p.next_attempt_at <= now) and channels.backlog(session, p.node_id)
         ]
     return sum(deliver(fed, peer_id) for peer_id in peers)

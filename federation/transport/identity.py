@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.tables import LocalKey
 from node.keys import KEY_FILE, ensure_signing_key, load_signing_key
@@ -71,7 +72,7 @@ class Identity:
             session.add(LocalKey(kid=key.key_id, public=key.public_key.b64, not_before=now))
 
     def keys(self, session: Session) -> list[LocalKey]:
-        return list(session.scalars(select(LocalKey).order_by(LocalKey.not_before)).all())
+        return list(session.scalars(select(LocalKey).order_by(col(LocalKey.not_before))).all())
 
     def rotate(self, session: Session, now: datetime) -> tuple[SigningKey, SigningKey, datetime]:
         """Switch to a new key; the old one stays valid for the grace period. Returns (old, new, old_end)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, make_response, request
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.state import federation_of
 from federation.tables import Peer, PeerKey, SeenNonce
@@ -94,7 +95,7 @@ def record_nonce(session: Session, peer_id: str, nonce: str, now) -> None:
 
 
 # Core statements: every inbound request records its nonce, and an ORM flush costs several times this.
-_NONCE_SEEN = select(SeenNonce.nonce).where(SeenNonce.nonce == bindparam("nonce"))
+_NONCE_SEEN = select(col(SeenNonce.nonce)).where(col(SeenNonce.nonce) == bindparam("nonce"))
 _INSERT_NONCE = insert(SeenNonce.__table__)
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.tables import Peer, PeerKey
 from federation.transport import channels
@@ -35,7 +36,7 @@ def rotate_key(fed: Federation, actor_id: int | None = None):
             "old_not_after": format_time(old_end),
             "new_key_proof": sign_key_proof(new, fed.node_id, old.key_id),
         }
-        for peer in session.scalars(select(Peer).where(Peer.status.in_(("active", "suspended")))).all():
+        for peer in session.scalars(select(Peer).where(col(Peer.status).in_(("active", "suspended")))).all():
             channels.append(session, fed, peer_id=peer.node_id, type_name="key_rotation", now=now, key=old, body=body)
         detail = {"old_kid": old.key_id, "new_kid": new.key_id, "old_valid_until": old_end}
         audit.record(session, actor_id, "key_rotated", f"node:{fed.node_id}", detail, now)

@@ -10,6 +10,7 @@ import requests
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from federation.labels import PEER_STATUS
 from federation.tables import ChannelEntry, DirectoryKey, LocalKey, Peer, PeerKey
@@ -287,10 +288,10 @@ def resume_peer(session: Session, *, node_id: str, now: datetime, actor_id: int 
     return peer
 
 
-_ALL_KEYS = select(PeerKey.kid, PeerKey.peer_id, PeerKey.public, PeerKey.not_before, PeerKey.not_after).order_by(
-    PeerKey.kid
-)
-_KEYS_OF_PEER = _ALL_KEYS.where(PeerKey.peer_id == bindparam("peer_id"))
+_ALL_KEYS = select(
+    col(PeerKey.kid), col(PeerKey.peer_id), col(PeerKey.public), col(PeerKey.not_before), col(PeerKey.not_after)
+).order_by(PeerKey.kid)
+_KEYS_OF_PEER = _ALL_KEYS.where(col(PeerKey.peer_id) == bindparam("peer_id"))
 # Parsed keyrings by the exact rows they were built from: the rows are read on every call, so a
 # new, rotated or expired key (from this process or another) is a new cache key, never a stale hit.
 _KEYRINGS: dict[tuple, Keyring] = {}
@@ -321,8 +322,12 @@ def keyring_of(session: Session, peer_id: str | None = None) -> Keyring:
     return keyring
 
 
-_OWN_KEYS = select(LocalKey.kid, LocalKey.public, LocalKey.not_before, LocalKey.not_after).order_by(LocalKey.kid)
-_DIRECTORY_KEYS = select(DirectoryKey.kid, DirectoryKey.directory_id, DirectoryKey.public).order_by(DirectoryKey.kid)
+_OWN_KEYS = select(col(LocalKey.kid), col(LocalKey.public), col(LocalKey.not_before), col(LocalKey.not_after)).order_by(
+    LocalKey.kid
+)
+_DIRECTORY_KEYS = select(col(DirectoryKey.kid), col(DirectoryKey.directory_id), col(DirectoryKey.public)).order_by(
+    DirectoryKey.kid
+)
 
 
 def network_keyring(session: Session, own_id: str) -> Keyring:
@@ -344,7 +349,9 @@ def network_keyring(session: Session, own_id: str) -> Keyring:
 def retired_kids(session: Session, peer_id: str) -> frozenset[str]:
     """The peer's keys that a key_rotation on its channel to us retired (they carry an end date)."""
     return frozenset(
-        session.scalars(select(PeerKey.kid).where(PeerKey.peer_id == peer_id, PeerKey.not_after.is_not(None))).all()
+        session.scalars(
+            select(col(PeerKey.kid)).where(col(PeerKey.peer_id) == peer_id, col(PeerKey.not_after).is_not(None))
+        ).all()
     )
 
 
@@ -367,7 +374,9 @@ def peer_states(session: Session) -> list[dict]:
             select(func.count())
             .select_from(ChannelEntry)
             .where(
-                ChannelEntry.peer_id == peer.node_id, ChannelEntry.direction == "out", ChannelEntry.acked_at.is_(None)
+                col(ChannelEntry.peer_id) == peer.node_id,
+                col(ChannelEntry.direction) == "out",
+                col(ChannelEntry.acked_at).is_(None),
             )
         ).scalar_one()
         account = session.scalars(
