@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -367,3 +367,8 @@ class RemoteBooking(SQLModel, table=True):
     settled_at: datetime | None = None
     provider_amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     transfer_id: str = Field(default="", max_length=64)  # booker side: the payment's cross-border transfer
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table, for Core statements (SQLModel does not declare `__table__` to type checkers)."""
+    return model.metadata.tables[str(model.__tablename__)]

@@ -24,13 +24,14 @@ from sqlmodel import col
 from federation.labels import ROUND_STATE
 from federation.settlement import coordinator as rounds
 from federation.settlement.transport import SETTLEMENT_PATH, Coordinator, post_signed
-from federation.tables import SettlementRound
+from federation.tables import SettlementRound, table_of
 from node import i18n
 from node.errors import DomainError, NotFoundError
 from protocol import Envelope, Keyring, SigningKey
 
 from . import listings, network
 from .admin import refusal
+from .store import Directory
 from .tables import Listing
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ _LOCKS_GUARD = threading.Lock()
 class DirectoryCoordinator(Coordinator):
     """The directory as a round's coordinator: listed nodes are its participants."""
 
-    def __init__(self, directory, http: requests.Session | None = None, timeout: float = 10.0) -> None:
+    ctx: Directory
+
+    def __init__(self, directory: Directory, http: requests.Session | None = None, timeout: float = 10.0) -> None:
         self.ctx, self.node_id = directory, directory.id
         s = directory.settings
         self.deadline_seconds, self.apply_seconds = s.clearing_deadline_seconds, s.clearing_apply_seconds
@@ -106,7 +109,7 @@ def _listed(session: Session) -> list[Listing]:
 
 def init_clearing(directory) -> None:
     """Create the round table in the directory's database (the same table a node keeps its rounds in)."""
-    SettlementRound.__table__.create(directory.db.engine, checkfirst=True)
+    table_of(SettlementRound).create(directory.db.engine, checkfirst=True)
 
 
 def start(directory, by: str = listings.OPERATOR) -> dict:

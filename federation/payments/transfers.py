@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from federation.labels import PEER_STATUS
-from federation.tables import CrossBorderTransfer, Peer
+from federation.tables import CrossBorderTransfer, Peer, table_of
 from federation.transport import channels
 from federation.transport.peers import position_account
 from node.errors import ConflictError, DomainError, LedgerError, NotFoundError, ValidationError
@@ -127,7 +127,7 @@ def send_transfer(
 
 # Payments write their row with one Core statement: an ORM insert is flushed by the unit of work,
 # which costs several times the statement on this hot path.
-_INSERT_TRANSFER = insert(CrossBorderTransfer.__table__)
+_INSERT_TRANSFER = insert(table_of(CrossBorderTransfer))
 
 
 def _transfer_values(**values) -> dict:

@@ -75,7 +75,7 @@ RESTATES = 3  # times the nodes of a pair with entries in flight are asked again
 
 
 def start_round(
-    fed: Federation,
+    fed: Federation | Coordinator,
     *,
     participants: list[str] | None = None,
     deadline_seconds: object = None,
@@ -170,7 +170,7 @@ def choose_participants(session: Session, co: Coordinator, given: object, includ
     return chosen
 
 
-def propose(fed: Federation, round_id: str) -> str:
+def propose(fed: Federation | Coordinator, round_id: str) -> str:
     """Send a computed (previewed) round's proposal now."""
     co = coordinator_of(fed)
     with co.ctx.db.write() as session:
@@ -188,7 +188,7 @@ def propose(fed: Federation, round_id: str) -> str:
     return advance_round(co, round_id)
 
 
-def abandon(fed: Federation, round_id: str, reason: str, actor_id: int | None = None) -> str:
+def abandon(fed: Federation | Coordinator, round_id: str, reason: str, actor_id: int | None = None) -> str:
     """Give up a round that is still waiting; nothing is applied anywhere."""
     co = coordinator_of(fed)
     with co.ctx.db.write() as session:
@@ -206,7 +206,7 @@ def abandon(fed: Federation, round_id: str, reason: str, actor_id: int | None = 
         return _finish(co, session, row, "abandoned", reason, co.ctx.now(), actor_id=actor_id)
 
 
-def advance_round(fed: Federation, round_id: str) -> str:
+def advance_round(fed: Federation | Coordinator, round_id: str) -> str:
     """Take the round as far as it can go now; returns its state."""
     co = coordinator_of(fed)
     with co.lock(f"round:{round_id}"):
@@ -458,7 +458,7 @@ def _deliver(co: Coordinator, round_id: str) -> str | None:
         return None
 
 
-def redeliver(fed: Federation, round_id: str) -> str:
+def redeliver(fed: Federation | Coordinator, round_id: str) -> str:
     """Offer an undelivered round's certificate again to the participants that never applied it; its state."""
     co = coordinator_of(fed)
     with co.ctx.db.read() as session:
@@ -482,7 +482,7 @@ def _errors_text(errors: dict[str, str]) -> str:
     return "; ".join(f"{p}: {e}" for p, e in sorted(errors.items()))[:1000]
 
 
-def sweep_rounds(fed: Federation) -> int:
+def sweep_rounds(fed: Federation | Coordinator) -> int:
     """Deadlines and retries of our rounds, lapsed participations, and the scheduled round if one is due."""
     co = coordinator_of(fed)
     moved = co.lapse_overdue()

@@ -44,7 +44,9 @@ from protocol import (
 )
 
 if TYPE_CHECKING:
+    from federation.directory.store import Directory
     from federation.state import Federation
+    from node.context import NodeContext
 
 SETTLEMENT_PATH = "/federation/v1/settlement"
 bp = Blueprint("federation_settlement", __name__)
@@ -59,7 +61,7 @@ class Coordinator:
     """What running a round needs: an id, a database and clock (`ctx`), keys, and a way to reach participants."""
 
     node_id: str
-    ctx: object  # .db (read/write transactions), .now()
+    ctx: NodeContext | Directory  # .db (read/write transactions), .now()
     deadline_seconds: int
     apply_seconds: int
     round_seconds: int
@@ -104,6 +106,8 @@ class Coordinator:
 
 class NodeCoordinator(Coordinator):
     """A node running a round: it reaches its active peers at their inbox for direct messages."""
+
+    ctx: NodeContext
 
     def __init__(self, fed: Federation) -> None:
         self.fed, self.ctx, self.node_id = fed, fed.ctx, fed.node_id
@@ -156,7 +160,7 @@ class NodeCoordinator(Coordinator):
         audit.record(session, actor_id, action, f"round:{round_id}", detail, now)
 
 
-def coordinator_of(fed_or_coordinator) -> Coordinator:
+def coordinator_of(fed_or_coordinator: Federation | Coordinator) -> Coordinator:
     """A node's federation runs rounds as a NodeCoordinator; a Coordinator is used as it is."""
     if isinstance(fed_or_coordinator, Coordinator):
         return fed_or_coordinator

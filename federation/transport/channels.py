@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from federation.tables import ChannelEntry, Peer
+from federation.tables import ChannelEntry, Peer, table_of
 from federation.transport.identity import new_envelope_id
 from federation.transport.peers import network_keyring, retired_kids
 from federation.transport.refusal import Refusal
@@ -54,7 +54,7 @@ _CHAIN_POINT = (
     .order_by(col(ChannelEntry.seq).desc())
     .limit(1)
 )
-_INSERT_ENTRY = insert(ChannelEntry.__table__)
+_INSERT_ENTRY = insert(table_of(ChannelEntry))
 _UNACKED = (
     select(ChannelEntry)
     .where(

@@ -25,7 +25,8 @@ from federation.transport.httpsig import sign_request
 from federation.transport.identity import MESSAGES_PATH, new_envelope_id
 from node.errors import DomainError
 from node.lifecycle import lifecycle
-from node.services import audit, ledger
+from node.services import audit
+from node.tables import Account
 from protocol import Envelope, ProtocolError, canonical_json, format_time, make_envelope, sign_envelope
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ DISPUTE = lifecycle("federation dispute", "open", table=Dispute, open="resolved"
 
 def position_of(session: Session, peer_id: str) -> int:
     """Our position account's balance towards a peer: positive when we owe it (the ledger's sign)."""
-    account = session.scalars(select(ledger.Account).where(ledger.Account.ref == f"position:{peer_id}")).first()
+    account = session.scalars(select(Account).where(col(Account.ref) == f"position:{peer_id}")).first()
     return account.balance if account else 0
 
 

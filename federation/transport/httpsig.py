@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 import http_sf
 from http_message_signatures import HTTPMessageSigner, HTTPMessageVerifier, HTTPSignatureKeyResolver, algorithms
@@ -104,31 +105,42 @@ def read_signature_input(headers) -> SignedRequest:
         signatures = http_sf.parse(raw_signature.encode("latin-1"), tltype="dictionary")
     except (ValueError, UnicodeError) as exc:
         raise Refusal("bad_request_signature", f"Signature-Input or Signature does not parse: {exc}") from None
+    # tltype="dictionary" parses to a dict whose members are (value, parameters) pairs.
+    if not isinstance(inputs, dict) or not isinstance(signatures, dict):
+        raise Refusal("bad_request_signature", "Signature-Input and Signature must be dictionaries")
     if list(inputs) != [LABEL] or list(signatures) != [LABEL]:
         raise Refusal("signature_params", f"send exactly one signature, labelled {LABEL!r}")
-    items, params = inputs[LABEL]
-    if not isinstance(items, list) or tuple(item[0] for item in items) != COVERED or any(i[1] for i in items):
+    member = inputs[LABEL]
+    if not isinstance(member, tuple):
+        raise Refusal("bad_request_signature", "the signature's member has no parameters")
+    items, params = member
+    pairs = [item for item in items if isinstance(item, tuple)] if isinstance(items, list) else []
+    if not isinstance(items, list) or tuple(p[0] for p in pairs) != COVERED or any(p[1] for p in pairs):
         raise Refusal("signature_params", f"the signature must cover exactly {' '.join(COVERED)}, in that order")
     if not REQUIRED_PARAMS <= set(params) <= ALLOWED_PARAMS:
         raise Refusal("signature_params", "the parameters are created, keyid, alg, nonce, tag and optionally expires")
     if params["alg"] != "ed25519" or params["tag"] != TAG:
         raise Refusal("signature_params", f'the signature needs alg="ed25519" and tag="{TAG}"')
-    stamps = [params["created"], params.get("expires", 0)]
-    if any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**37 for v in stamps):
+    created, expires = params["created"], params.get("expires")
+    if not _unix_seconds(created) or not (expires is None or _unix_seconds(expires)):
         raise Refusal("signature_params", "created and expires are unix seconds")
-    if not isinstance(params["keyid"], str) or not 1 <= len(params["keyid"]) <= 64:
+    key_id, nonce = params["keyid"], params["nonce"]
+    if not isinstance(key_id, str) or not 1 <= len(key_id) <= 64:
         raise Refusal("signature_params", "keyid is a key id string")
-    if not isinstance(params["nonce"], str) or not 8 <= len(params["nonce"]) <= 64:
+    if not isinstance(nonce, str) or not 8 <= len(nonce) <= 64:
         raise Refusal("signature_params", "the nonce is a string of 8 to 64 characters")
-    expires = params.get("expires")
     return SignedRequest(
-        key_id=params["keyid"],
+        key_id=key_id,
         from_node=headers.get("Sifnet-From", ""),
         to_node=headers.get("Sifnet-To", ""),
-        nonce=params["nonce"],
-        created=datetime.fromtimestamp(params["created"], tz=UTC),
+        nonce=nonce,
+        created=datetime.fromtimestamp(created, tz=UTC),
         expires=None if expires is None else datetime.fromtimestamp(expires, tz=UTC),
     )
+
+
+def _unix_seconds(value: object) -> TypeGuard[int]:
+    return not isinstance(value, bool) and isinstance(value, int) and 0 <= value < 2**37
 
 
 def check_request_time(signed: SignedRequest, *, now: datetime, max_skew: timedelta, max_age: timedelta) -> None:
@@ -146,7 +158,7 @@ def _check_digest_algorithm(headers) -> None:
         digests = http_sf.parse(headers.get("Content-Digest", "").encode("latin-1"), tltype="dictionary")
     except (ValueError, UnicodeError):
         digests = {}
-    if "sha-256" not in digests:
+    if not isinstance(digests, dict) or "sha-256" not in digests:
         raise Refusal("unsupported_digest", "Content-Digest must carry a sha-256 digest of the body")
 
 

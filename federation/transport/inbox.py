@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from federation.state import federation_of
-from federation.tables import Peer, PeerKey, SeenNonce
+from federation.tables import Peer, PeerKey, SeenNonce, table_of
 from federation.transport import channels, refusal
 from federation.transport.httpsig import read_signature_input, verify_request
 from federation.transport.identity import DOCUMENT_PATH, INBOX_PATH, MESSAGES_PATH
@@ -96,7 +96,7 @@ def record_nonce(session: Session, peer_id: str, nonce: str, now) -> None:
 
 # Core statements: every inbound request records its nonce, and an ORM flush costs several times this.
 _NONCE_SEEN = select(col(SeenNonce.nonce)).where(col(SeenNonce.nonce) == bindparam("nonce"))
-_INSERT_NONCE = insert(SeenNonce.__table__)
+_INSERT_NONCE = insert(table_of(SeenNonce))
 
 
 def remember_nonce(f, peer: Peer, nonce: str) -> None:

@@ -19,6 +19,7 @@ from node import labels
 from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from node.lifecycle import lifecycle
 from node.services import audit, ledger
+from node.tables import Account
 from protocol import Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, parse_json, parse_time, verify_envelope
 
 # A peer waits until a coordinator confirms its key's fingerprint; a suspended peer is defederated
@@ -379,9 +380,7 @@ def peer_states(session: Session) -> list[dict]:
                 col(ChannelEntry.acked_at).is_(None),
             )
         ).scalar_one()
-        account = session.scalars(
-            select(ledger.Account).where(ledger.Account.ref == f"position:{peer.node_id}")
-        ).first()
+        account = session.scalars(select(Account).where(col(Account.ref) == f"position:{peer.node_id}")).first()
         out.append(
             {
                 "node_id": peer.node_id,
