@@ -39,7 +39,7 @@ NODE_ID = {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,31}$"}
 
 
 def _coordinator(session: Session) -> Member:
-    me = session.get(Member, g.member.id)
+    me = members.get_member(session, g.member.id)
     members.require_coordinator(me)
     return me
 
@@ -160,7 +160,9 @@ def resume_peer(node_id: str):
         peers_service.resume_peer(session, node_id=node_id, now=ctx.now(), actor_id=me.id)
         session.flush()
         out = _peer_json(session, node_id)
-    federation_of().kicker and federation_of().kicker.kick(node_id)
+    kicker = federation_of().kicker
+    if kicker is not None:
+        kicker.kick(node_id)
     return jsonify(out)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -17,7 +17,7 @@ from federation.transport.checkpoints import exchange_checkpoint, resolve_disput
 from node.context import node_ctx
 from node.errors import ValidationError
 from node.web.member import DASHBOARD_PANELS
-from node.web.pages import coordinator_required, current_member, form_action
+from node.web.pages import coordinator_required, form_action
 
 if TYPE_CHECKING:
     from node.context import NodeContext
@@ -45,9 +45,7 @@ def peers_action():
     if action == "add":
         doc = peers_service.fetch_document(form.get("url"), now=ctx.now(), max_skew=federation_of().max_skew)
         with ctx.db.write() as s:
-            peers_service.add_peer(
-                s, doc, own_node_id=ctx.settings.node_id, now=ctx.now(), actor_id=current_member().id
-            )
+            peers_service.add_peer(s, doc, own_node_id=ctx.settings.node_id, now=ctx.now(), actor_id=g.member.id)
         flash(
             _(
                 "Added %(node)s. Read its fingerprint %(fingerprint)s back with its coordinator, then confirm.",
@@ -83,7 +81,7 @@ def _checkpoint_outcome(node_id: str, result: dict) -> str:
     )
 
 
-def _done(action: str, node_id: str) -> str:
+def _done(action: str | None, node_id: str) -> str:
     if action == "confirm":
         return _("%(node)s is confirmed: its key is pinned.", node=node_id)
     if action == "trust":
@@ -93,8 +91,8 @@ def _done(action: str, node_id: str) -> str:
     return _("%(node)s is active again.", node=node_id)
 
 
-def _change_peer(s, ctx: NodeContext, action: str, node_id: str, form) -> None:
-    me, now = current_member().id, ctx.now()
+def _change_peer(s, ctx: NodeContext, action: str | None, node_id: str, form) -> None:
+    me, now = g.member.id, ctx.now()
     if action == "confirm":
         limit = _trust_limit_field(form, default=ctx.settings.default_trust_limit)
         peers_service.confirm_peer(
@@ -137,7 +135,7 @@ def _trust_limit_field(form, *, default: int | None) -> object:
 def resolve(dispute_id: int):
     ctx = node_ctx()
     with ctx.db.write() as s:
-        resolve_dispute(s, dispute_id, request.form.get("resolution"), ctx.now(), actor_id=current_member().id)
+        resolve_dispute(s, dispute_id, request.form.get("resolution"), ctx.now(), actor_id=g.member.id)
     flash(_("The dispute is marked resolved."), "info")
     return redirect(url_for("federation.peers_page"), 303)
 

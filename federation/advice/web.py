@@ -20,7 +20,7 @@ from node.context import node_ctx
 from node.services import members
 from node.tables import Member
 from node.web.advice import DISPUTE_SOURCES, DONE, SESSION_SOURCES
-from node.web.pages import coordinator_required, current_member, form_action, login_required
+from node.web.pages import coordinator_required, form_action, login_required
 
 api = ApiBlueprint("advice_abroad_api", "advice")
 # Not under /federation/: these are browser forms, and that prefix is exempt from the CSRF check.
@@ -29,7 +29,7 @@ ACTIONS = ("accept", "decline", "confirm", "claim", "dispute", "cancel")
 
 
 def _me_api(session: Session) -> Member:
-    return session.get(Member, g.member.id)
+    return members.get_member(session, g.member.id)
 
 
 @api.route(
@@ -151,7 +151,7 @@ def act(session_id: int, action: str):
         abort(404)
     ctx = node_ctx()
     with ctx.db.write() as s:
-        me = s.get(Member, current_member().id)
+        me = members.get_member(s, g.member.id)
         row = advice_abroad.act(
             s,
             federation_of(),
@@ -190,7 +190,7 @@ def resolve(session_id: int):
         booker_side.resolve(
             s,
             federation_of(),
-            coordinator=s.get(Member, current_member().id),
+            coordinator=members.get_member(s, g.member.id),
             session_id=session_id,
             outcome=outcome,
             note=form.get("note"),

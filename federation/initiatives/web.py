@@ -67,7 +67,7 @@ def as_json(session: Session, row: Initiative) -> dict:
 
 
 def _coordinator(session: Session) -> None:
-    members.require_coordinator(session.get(Member, g.member.id))
+    members.require_coordinator(members.get_member(session, g.member.id))
 
 
 # --- JSON API (coordinators) ---------------------------------------------------------------

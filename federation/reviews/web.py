@@ -20,7 +20,7 @@ from node.services import members, reviews
 from node.tables import Member
 from node.web.coordinator import COORDINATOR_PANELS
 from node.web.member import DASHBOARD_PANELS
-from node.web.pages import coordinator_required, current_member, form_action, login_required
+from node.web.pages import coordinator_required, form_action, login_required
 from node.web.reviews import REVIEW_PAGE_SECTIONS
 
 api = ApiBlueprint("federation_reviews", "federation")
@@ -78,7 +78,7 @@ REVIEW_BODY = obj(
 
 
 def _me_api(session: Session) -> Member:
-    return session.get(Member, g.member.id)
+    return members.get_member(session, g.member.id)
 
 
 @api.route(
@@ -153,7 +153,7 @@ def submit_incoming(incoming_id: int):
 
 
 def _coordinator(session: Session) -> Member:
-    me = session.get(Member, g.member.id)
+    me = members.get_member(session, g.member.id)
     members.require_coordinator(me)
     return me
 
@@ -193,7 +193,7 @@ def reviewer_pools():
 
 
 def _me(s) -> Member:
-    return s.get(Member, current_member().id)
+    return members.get_member(s, g.member.id)
 
 
 def _form_int(name: str) -> object:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, flash, g, jsonify, redirect, render_template, request, url_for
@@ -23,7 +24,7 @@ from node.context import node_ctx
 from node.errors import NotFoundError, ValidationError
 from node.services import members
 from node.tables import Member
-from node.web.pages import coordinator_required, current_member, form_action
+from node.web.pages import coordinator_required, form_action
 from protocol import Envelope, ProtocolError, check_signature, parse_time
 
 if TYPE_CHECKING:
@@ -82,13 +83,23 @@ def _entry(fed: Federation, ran: SettlementRound | None, part: SettlementPart | 
         if part
         else []
     )
+    deadline: datetime | None
+    finished_at: datetime | None
+    if ran is not None:
+        row: SettlementRound | SettlementPart = ran
+        coordinator, state, deadline, finished_at = fed.node_id, ran.state, ran.deadline, ran.finished_at
+    elif part is not None:
+        row = part
+        coordinator, state, deadline, finished_at = part.coordinator, part.state, part.deadline, part.applied_at
+    else:  # history() asks only for the rounds it found in one table or the other
+        raise NotFoundError(_("This node knows no clearing round %(round)s.", round=""), code="round_not_found")
     return {
-        "round_id": (ran or part).round_id,
-        "coordinator": fed.node_id if ran else part.coordinator,
-        "state": ran.state if ran else part.state,
+        "round_id": row.round_id,
+        "coordinator": coordinator,
+        "state": state,
         "participation": part.state if part else None,
         "participants": json.loads(ran.participants) if ran else proposal.get("participants", []),
-        "deadline": ran.deadline if ran else part.deadline,
+        "deadline": deadline,
         "before": before,
         "after": after,
         "total_before": total_before,
@@ -100,8 +111,8 @@ def _entry(fed: Federation, ran: SettlementRound | None, part: SettlementPart | 
         "delivered": json.loads(ran.delivered) if ran else {},
         "reason": "; ".join(r for r in ((ran.reason if ran else ""), (part.reason if part else "")) if r),
         "certificate": json.loads(certificate) if certificate else None,
-        "created_at": (ran or part).created_at,
-        "finished_at": ran.finished_at if ran else part.applied_at,
+        "created_at": row.created_at,
+        "finished_at": finished_at,
     }
 
 
@@ -131,7 +142,7 @@ def signatures(session: Session, fed: Federation, certificate: dict) -> list[dic
 
 
 def _coordinator(session: Session) -> Member:
-    me = session.get(Member, g.member.id)
+    me = members.get_member(session, g.member.id)
     members.require_coordinator(me)
     return me
 
@@ -255,14 +266,12 @@ def settlements_action():
     action, round_id = form.get("action"), form.get("round_id", "")
     if action == "start":
         chosen = form.getlist("participant")
-        round_id = rounds.start_round(
-            fed, participants=chosen, propose=not form.get("preview"), actor_id=current_member().id
-        )
+        round_id = rounds.start_round(fed, participants=chosen, propose=not form.get("preview"), actor_id=g.member.id)
         flash(_("Round %(round)s started.", round=round_id), "info")
     elif action == "propose":
         rounds.propose(fed, round_id)
     elif action == "abandon":
-        rounds.abandon(fed, round_id, form.get("reason", "")[:500], actor_id=current_member().id)
+        rounds.abandon(fed, round_id, form.get("reason", "")[:500], actor_id=g.member.id)
     else:
         raise ValidationError(
             _("This form asked for an action the page does not know."), code="bad_choice", field="action"

@@ -246,7 +246,7 @@ def exchange_checkpoint(fed: Federation, peer_id: str) -> dict:
 
 
 def resolve_dispute(
-    session: Session, dispute_id: int, resolution: str, now: datetime, actor_id: int | None = None
+    session: Session, dispute_id: int, resolution: object, now: datetime, actor_id: int | None = None
 ) -> Dispute:
     """A coordinator marks a dispute resolved, saying how (kept in the audit log with who and when)."""
     from node.errors import ConflictError, NotFoundError, ValidationError

@@ -179,7 +179,13 @@ def normalise_fingerprint(text: object) -> str:
 
 
 def confirm_peer(
-    session: Session, *, node_id: str, fingerprint: object, trust_limit: int, now: datetime, actor_id: int | None = None
+    session: Session,
+    *,
+    node_id: str,
+    fingerprint: object,
+    trust_limit: object,
+    now: datetime,
+    actor_id: int | None = None,
 ) -> Peer:
     """Pin the peer's key: the coordinator read the fingerprint back and it matches."""
     peer = get_peer(session, node_id)
