@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from flask import Flask, current_app
 from sqlalchemy import bindparam, event, select
@@ -109,7 +109,8 @@ class Federation:
         """Sign requests with the old key until the peer has applied our newest key rotation."""
         rotation = session.execute(_FIRST_UNAPPLIED_ROTATION, {"peer_id": peer_id}).first()
         if rotation is not None:
-            old_kid = parse_json(rotation.envelope.encode())["body"]["old_kid"]
+            envelope = cast(dict, parse_json(rotation.envelope.encode()))  # our own stored entry: a JSON object
+            old_kid = envelope["body"]["old_kid"]
             old = self.identity.retired_key(old_kid)
             if old is not None:
                 return old

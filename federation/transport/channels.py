@@ -13,16 +13,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from flask_babel import force_locale
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import CursorResult, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from federation.tables import ChannelEntry, Peer, table_of
 from federation.transport.identity import new_envelope_id
-from federation.transport.peers import network_keyring, retired_kids
+from federation.transport.peers import get_peer, network_keyring, retired_kids
 from federation.transport.refusal import Refusal
 from node.i18n import SOURCE_LANGUAGE
 from protocol import (
@@ -145,16 +145,17 @@ def check_entries(
     seq, last_hash = chain_point(session, fed.node_id, peer_id, "in")
     run: list[Envelope] = []
     for env in envelopes:
-        if env.channel.seq <= seq and not run:
+        ref = channel_of(env)
+        if ref.seq <= seq and not run:
             _check_duplicate(session, peer_id, env)
             continue
-        if env.channel.seq != seq + len(run) + 1:
+        if ref.seq != seq + len(run) + 1:
             break  # a gap (or a repeat after new entries): the rest waits for a resend
         if parse_time(env.created) > now + fed.max_skew:  # entries may arrive days late, never from the future
             raise Refusal(
                 "envelope_future",
-                f"entry {env.channel.seq} is dated in the future",
-                where=f"entry seq {env.channel.seq}",
+                f"entry {ref.seq} is dated in the future",
+                where=f"entry seq {ref.seq}",
             )
         run.append(env)
     if run:
@@ -205,15 +206,16 @@ def _apply_run(session: Session, fed: Federation, peer_id: str, run: list[Envelo
     """Apply a run of entries in the caller's transaction; returns ((seq, hash), stopped, error)."""
     # The transaction holds the write lock, so the chain point read here cannot move under us.
     seq, last_hash = chain_point(session, fed.node_id, peer_id, "in")
-    peer = session.get(Peer, peer_id)
+    peer = get_peer(session, peer_id)
     for env in run:
-        if env.channel.seq <= seq:  # a concurrent delivery applied it first
+        ref = channel_of(env)
+        if ref.seq <= seq:  # a concurrent delivery applied it first
             try:
                 _check_duplicate(session, peer_id, env)
             except Refusal as exc:
                 return (seq, last_hash), True, exc
             continue
-        if env.channel.seq != seq + 1 or env.channel.prev != last_hash:
+        if ref.seq != seq + 1 or ref.prev != last_hash:
             return (seq, last_hash), True, None
         digest = entry_hash(env)
         try:
@@ -221,7 +223,7 @@ def _apply_run(session: Session, fed: Federation, peer_id: str, run: list[Envelo
                 _store_and_apply(session, fed, peer, env, digest, now)
         except Exception as exc:
             return (seq, last_hash), True, exc
-        seq, last_hash = env.channel.seq, digest
+        seq, last_hash = ref.seq, digest
     return (seq, last_hash), False, None
 
 
@@ -231,7 +233,7 @@ def _store_and_apply(session: Session, fed: Federation, peer: Peer, env: Envelop
         {
             "peer_id": peer.node_id,
             "direction": "in",
-            "seq": env.channel.seq,
+            "seq": channel_of(env).seq,
             "type": env.type,
             "envelope_id": env.id,
             "entry_hash": digest,
@@ -251,24 +253,28 @@ def _store_and_apply(session: Session, fed: Federation, peer: Peer, env: Envelop
 
 
 def _check_duplicate(session: Session, peer_id: str, env: Envelope) -> None:
+    seq = channel_of(env).seq
     stored = session.scalars(
         select(ChannelEntry).where(
             col(ChannelEntry.peer_id) == peer_id,
             col(ChannelEntry.direction) == "in",
-            col(ChannelEntry.seq) == env.channel.seq,
+            col(ChannelEntry.seq) == seq,
         )
     ).one()
     if stored.entry_hash != entry_hash(env):
-        raise Refusal(
-            "seq_conflict",
-            f"entry {env.channel.seq} differs from the one already applied",
-            where=f"entry seq {env.channel.seq}",
-        )
+        raise Refusal("seq_conflict", f"entry {seq} differs from the one already applied", where=f"entry seq {seq}")
+
+
+def channel_of(env: Envelope) -> ChannelRef:
+    """An inbox entry's channel position (the inbox refuses entries without one before they get here)."""
+    if env.channel is None:
+        raise Refusal("not_a_channel_entry", "inbox entries need a channel reference")
+    return env.channel
 
 
 def mark_acked(session: Session, peer_id: str, through: int, now: datetime) -> int:
     """Record that the peer applied our entries up to `through`."""
-    result = session.execute(
+    result = session.execute(  # an UPDATE answers with a cursor result, which counts its rows
         update(ChannelEntry)
         .where(
             col(ChannelEntry.peer_id) == peer_id,
@@ -278,7 +284,7 @@ def mark_acked(session: Session, peer_id: str, through: int, now: datetime) -> i
         )
         .values(acked_at=now)
     )
-    return result.rowcount or 0
+    return cast(CursorResult, result).rowcount or 0
 
 
 def unacked(session: Session, peer_id: str, limit: int) -> list[ChannelEntry]:

@@ -193,13 +193,13 @@ def open_dispute(session: Session, peer_id: str, detail: str, now: datetime) -> 
 
 def exchange_checkpoint(fed: Federation, peer_id: str) -> dict:
     """Send our checkpoint to a peer, and compare the one it answers with (both sides then know)."""
-    from federation.transport.peers import keyring_of
+    from federation.transport.peers import get_peer, keyring_of
     from protocol import Envelope as Env
     from protocol import verify_envelope
 
     ctx = fed.ctx
     with ctx.db.read() as session:
-        peer = session.get(Peer, peer_id)
+        peer = get_peer(session, peer_id)
         env = make_checkpoint(session, fed, peer_id, ctx.now())
         key = fed.request_key_for(session, peer_id)
     body = canonical_json(env.to_dict())

@@ -24,6 +24,7 @@ from federation.transport import channels
 from federation.transport.connections import send_signed
 from federation.transport.httpsig import sign_request
 from federation.transport.identity import INBOX_PATH
+from federation.transport.peers import get_peer
 
 if TYPE_CHECKING:
     from federation.state import Federation
@@ -94,14 +95,14 @@ def _post_batch(fed: Federation, peer: Peer, batch: list[ChannelEntry], key) -> 
 
 
 def _record_success(session: Session, peer_id: str, now) -> None:
-    peer = session.get(Peer, peer_id)
+    peer = get_peer(session, peer_id)
     peer.last_contact_at, peer.failures, peer.next_attempt_at, peer.last_error = now, 0, None, ""
 
 
 def _record_failure(fed: Federation, peer_id: str, error: str) -> None:
     ctx = fed.ctx
     with ctx.db.write() as session:
-        peer = session.get(Peer, peer_id)
+        peer = get_peer(session, peer_id)
         peer.failures += 1
         delay = min(ctx.settings.retry_base_seconds * 2 ** min(peer.failures - 1, 30), ctx.settings.retry_max_seconds)
         peer.next_attempt_at = ctx.now() + timedelta(seconds=delay)

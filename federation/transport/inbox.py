@@ -120,7 +120,7 @@ def _envelopes(payload: object, peer: Peer, own_id: str) -> list[Envelope]:
         if env.channel is None:
             raise Refusal("not_a_channel_entry", "inbox entries need a channel reference")
         out.append(env)
-    seqs = [e.channel.seq for e in out]
+    seqs = [channels.channel_of(e).seq for e in out]
     if seqs != sorted(seqs) or len(set(seqs)) != len(seqs):
         raise Refusal("batch_out_of_order", "entries in a batch must be in rising order")
     return out
@@ -151,7 +151,7 @@ def _receive(f):
         f.ctx.now(),
         first=lambda session: record_nonce(session, peer.node_id, nonce, f.ctx.now()),
     )
-    if any(e.channel.seq > receipt.through for e in envelopes):  # a gap: ask for what is missing
+    if any(channels.channel_of(e).seq > receipt.through for e in envelopes):  # a gap: ask for what is missing
         receipt = channels.Receipt(receipt.through, receipt.last_hash, resend_from=receipt.through + 1)
     return jsonify(receipt.to_dict())
 

@@ -16,6 +16,7 @@ from sqlmodel import col
 
 from federation.tables import Peer, PeerKey
 from federation.transport import channels
+from federation.transport.refusal import Refusal
 from node.services import audit
 from protocol import Envelope, format_time, parse_time, sign_key_proof
 
@@ -46,7 +47,10 @@ def rotate_key(fed: Federation, actor_id: int | None = None):
 def apply_key_rotation(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
     """Learn a peer's new key (checked by the chain check: signed by the old key, proven, unclaimed)."""
     body = env.body
-    session.get(PeerKey, body["old_kid"]).not_after = parse_time(body["old_not_after"])
+    old = session.get(PeerKey, body["old_kid"])
+    if old is None:  # the chain check accepted the rotation as signed by a key of this peer we know
+        raise Refusal("unknown_key", f"the rotation retires key {body['old_kid']}, which this node does not know")
+    old.not_after = parse_time(body["old_not_after"])
     session.add(
         PeerKey(
             kid=body["new_kid"], peer_id=peer.node_id, public=body["new_public"], not_before=parse_time(env.created)

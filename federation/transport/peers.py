@@ -110,14 +110,17 @@ def verify_document(raw: bytes, *, now: datetime, max_skew: timedelta) -> PeerDo
         raise DomainError(
             _("The node document names one node but is signed by another."), code="document_origin_mismatch", status=502
         )
-    current = PublicKey.from_b64(next(k["public"] for k in env.body["keys"] if k["kid"] == env.sig.kid))
+    sig = env.sig
+    if sig is None:  # verify_envelope refuses an unsigned document
+        raise DomainError(_("That address does not serve a node document."), code="not_a_node_document", status=502)
+    current = PublicKey.from_b64(next(k["public"] for k in env.body["keys"] if k["kid"] == sig.kid))
     return PeerDocument(
         env.from_,
         env.body["name"],
         env.body["country"],
         env.body["base_url"],
         tuple(env.body["keys"]),
-        env.sig.kid,
+        sig.kid,
         current.fingerprint,
         raw.decode(),
     )
