@@ -18,8 +18,8 @@ def _app(args: argparse.Namespace):
     return create_app(settings=node_cli._data_dir_settings(args), start_delivery=False)
 
 
-def _peer_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("node_id")
+def _peer_args(p: argparse.ArgumentParser) -> argparse.Action:
+    return p.add_argument("node_id")
 
 
 @command(

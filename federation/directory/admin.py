@@ -117,7 +117,7 @@ def authenticate(
     row = session.get(AdminAccount, name) if name else None
     try:
         stored = row.password_hash if row else _dummy_hash(hasher.time_cost, hasher.memory_cost)
-        ok = hasher.verify(stored, password if isinstance(password, str) else "")
+        ok: bool = hasher.verify(stored, password if isinstance(password, str) else "")
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or row is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
@@ -77,7 +78,8 @@ RENAMED = {"sif": "payments"}
 def table_json(name: str):
     """One table of the directory page as JSON: {"<name>": [rows]}."""
     if name in RENAMED:
-        return redirect(url_for("directory_api.table_json", name=RENAMED[name], **request.args), 308)
+        args: dict[str, Any] = request.args.to_dict()
+        return redirect(url_for("directory_api.table_json", name=RENAMED[name], **args), 308)
     fn = TABLES.get(name)
     if fn is None:
         raise NotFoundError(
@@ -93,7 +95,8 @@ def table_json(name: str):
 def table_csv(name: str):
     """One table of the directory page as CSV (UTF-8, header row)."""
     if name in RENAMED:
-        return redirect(url_for("directory_api.table_csv", name=RENAMED[name], **request.args), 308)
+        args: dict[str, Any] = request.args.to_dict()
+        return redirect(url_for("directory_api.table_csv", name=RENAMED[name], **args), 308)
     fn = TABLES.get(name)
     if fn is None:
         raise NotFoundError(_("There is no table %(name)s.", name=name), code="no_such_table")

@@ -131,6 +131,9 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         status = exc.code or 500
-        default = exc.description is None or exc.description == type(exc).description
-        message = str(HTTP_TEXTS.get(status, exc.description or "")) if default else exc.description
+        description = exc.description
+        if description is None or description == type(exc).description:
+            message = str(HTTP_TEXTS.get(status, description or ""))
+        else:
+            message = description
         return answer(status, (exc.name or "error").lower().replace(" ", "_"), message)

@@ -11,6 +11,7 @@ import json
 import statistics
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -108,7 +109,7 @@ def reviewer_pool(nodes: list[Listing]) -> dict:
         for tag, count in ((n.summary or {}).get("reviewers_by_tag") or {}).items():
             cells[tag, n.country] = cells.get((tag, n.country), 0) + count
     tags = sorted({t for t, _ in cells} | set(DEFAULT_TAXONOMY))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for tag in tags:
         per = {c: cells.get((tag, c), 0) for c in countries}
         total, present = sum(per.values()), sum(1 for v in per.values() if v)
@@ -265,7 +266,7 @@ def positions(nodes: list[Listing]) -> list[dict]:
         a_says = ab["position"] if ab else None
         b_says = ba["position"] if ba else None
         if ab and ba:
-            state = "agree" if a_says + b_says == 0 else "disagree"
+            state = "agree" if ab["position"] + ba["position"] == 0 else "disagree"
         else:
             state = "one side reports"
         owed_to_a = a_says if a_says is not None else -(b_says or 0)  # positive: b owes a

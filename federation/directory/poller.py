@@ -18,6 +18,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -89,7 +90,7 @@ class Checks:
     """How answers are judged: who we are, the clock, the acceptance window and the time budget."""
 
     directory_id: str
-    now: object  # () -> aware datetime
+    now: Callable[[], datetime]  # aware
     max_skew: timedelta
     max_age: timedelta
     timeout_s: float

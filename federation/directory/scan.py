@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from protocol.messages import STAGES
+from protocol.messages import STAGES as STAGES  # re-exported: the scan's pages and API check stages with it
 
 WEIGHTS = {"interests": 55, "sectors": 20, "stage": 15, "border": 10}
 TAG_FIELDS = ("interests", "sectors")

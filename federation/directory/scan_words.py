@@ -6,6 +6,8 @@ program reads the same reasons a visitor does; ``explanation`` joins the sentenc
 
 from __future__ import annotations
 
+from typing import Any
+
 from babel.lists import format_list
 from flask import url_for
 from flask_babel import gettext as _
@@ -199,5 +201,5 @@ def _add(args: dict[str, str], field_name: str, tag: str) -> str:
 
 
 def _links(args: dict[str, str]) -> dict[str, str]:
-    shown = {k: v for k, v in args.items() if v}
+    shown: dict[str, Any] = {k: v for k, v in args.items() if v}
     return {"page": url_for("directory.scan_page", **shown), "api": url_for("directory_api.scan_json", **shown)}
