@@ -52,7 +52,7 @@ def software_version() -> str:
 
 def member_figures(session: Session, now: datetime) -> dict:
     """Approved members, those active in the last 30 and 180 days, and the SIF they hold."""
-    active = Member.status == "active"
+    active = col(Member.status) == "active"
 
     def count(*where) -> int:
         return session.execute(select(func.count()).select_from(Member).where(active, *where)).scalar_one()
@@ -62,8 +62,8 @@ def member_figures(session: Session, now: datetime) -> dict:
     ).scalar_one()
     return {
         "members": count(),
-        "active_30d": count(Member.last_active_at >= now - timedelta(days=30)),
-        "active_180d": count(Member.last_active_at >= now - timedelta(days=180)),
+        "active_30d": count(col(Member.last_active_at) >= now - timedelta(days=30)),
+        "active_180d": count(col(Member.last_active_at) >= now - timedelta(days=180)),
         # Overdrafts could make the sum negative in theory; the field counts SIF held, from 0.
         "sif_in_circulation": max(0, int(held)),
     }
@@ -141,13 +141,13 @@ def payments(session: Session, now: datetime) -> list[dict]:
     Every SIF that crosses a border is a fed_transfers row (a member's payment or a review bounty), one
     per side and transfer id, so a completed row counts once; it belongs to a period by when it completed.
     """
-    done = CrossBorderTransfer.status == "completed"
+    done = col(CrossBorderTransfer.status) == "completed"
 
     def total(period: str):
         days = PAYMENT_DAYS[period]
         if days is None:
             return func.coalesce(func.sum(CrossBorderTransfer.amount), 0)
-        recent = CrossBorderTransfer.finished_at >= now - timedelta(days=days)
+        recent = col(CrossBorderTransfer.finished_at) >= now - timedelta(days=days)
         return func.coalesce(func.sum(case((recent, col(CrossBorderTransfer.amount)), else_=0)), 0)
 
     sums = {
@@ -182,12 +182,14 @@ def clearings(session: Session) -> list[dict]:
     ).all()
     out = []
     for part in rows:
+        applied_at = part.applied_at
+        assert applied_at is not None, "an applied participation has its time"
         proposal = json.loads(part.certificate)["body"]["proposal"]["body"]
         out.append(
             {
                 "round_id": part.round_id,
                 "coordinator": part.coordinator,
-                "applied": _wire_time(part.applied_at),
+                "applied": _wire_time(applied_at),
                 "participants": proposal["participants"],
                 "total_before": sum(d["amount"] for d in proposal["before"]),
                 "total_after": sum(d["amount"] for d in proposal["after"]),

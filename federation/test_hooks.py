@@ -67,6 +67,7 @@ def reuse_transfer():
             ).scalar_one()
             local_id = f"{first.transfer_id}{REUSE_MARK}{reused + 1}"
             body["memo"] = f"reused id {reused + 1}"
+            assert first.local_member_id is not None, "an outgoing transfer names its payer"
             ledger.post(
                 session,
                 kind="cross_border_out",

@@ -228,6 +228,7 @@ def send_contact(session: Session, *, ref: str, name: object, email: object, mes
         )
     )
     for member_id in recipients:
+        assert member_id is not None, "stored members have ids"
         notify(
             session,
             member_id=member_id,

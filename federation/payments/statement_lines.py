@@ -68,7 +68,8 @@ def describe_transfers(session: Session, lines: list[Line]) -> None:
     titles = _bounty_titles(session, [r for r in rows if r.direction == "in"])
     titles.update(_session_titles(session, [r for r in rows if r.direction == "in"]))
     for line in lines:
-        row = transfers.get(_transfer_key(line))
+        key = _transfer_key(line)
+        row = transfers.get(key) if key is not None else None
         if row is None:
             continue
         peer = peers.get(row.peer_id)

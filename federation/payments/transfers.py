@@ -86,6 +86,7 @@ def send_transfer(
         )
     if payer.status != "active":
         raise LedgerError(_("Your account is not active."), code="account_not_active")
+    assert payer.id is not None, "a stored member has an id"
     transfer_id = uuid.uuid4().hex
     ledger.post(
         session,
@@ -156,7 +157,7 @@ def apply_transfer(session: Session, fed: Federation, peer: Peer, env: Envelope,
         finished_at=now,
     )
     try:  # the reasons below travel to the payer's node in the bounce: English, as the protocol's data
-        if payee is None or payee.status != "active":
+        if payee is None or payee.id is None or payee.status != "active":  # a stored member has an id
             raise DomainError(f"no active member {body['payee']} here", code="unknown_payee")
         if peer.status != "active":
             raise DomainError("this peer is suspended", code="peer_suspended")
@@ -310,6 +311,7 @@ def apply_bounce(session: Session, fed: Federation, peer: Peer, env: Envelope, n
         row = _pending_reuse(session, peer, env.body["transfer_id"])
     if row is None or row.status != "pending":
         return
+    assert row.local_member_id is not None, "an outgoing transfer names its payer"
     payer_account = ledger.member_account(session, row.local_member_id)
     # A reversal must not fail: if the payer closed their account meanwhile, the SIF retire to issuance.
     target = payer_account if not payer_account.closed else ledger.issuance_account(session, now)

@@ -329,7 +329,7 @@ def plan_round(participants: list[str], statements: dict[str, dict]) -> tuple[li
             kind, why = "mismatch", f"positions do not mirror: {a} states {ab['position']}, {b} {ba['position']}"
         else:
             kind = ""
-        if kind:
+        if kind or ab is None or ba is None:  # kind is "missing" when one side is None
             excluded.append({"pair": [a, b], "kind": kind, "reason": why})
             continue
         peered.append((a, b))

@@ -126,7 +126,14 @@ def pin_directory(
             _("The directory's key is already known here as a key of %(node)s.", node=owner), code="key_claimed"
         )
     key = next(k for k in doc.keys if k["kid"] == doc.current_kid)
-    row = session.get(DirectoryKey, key["kid"]) or DirectoryKey(kid=key["kid"], pinned_at=now)
+    row = session.get(DirectoryKey, key["kid"]) or DirectoryKey(
+        kid=key["kid"],
+        pinned_at=now,
+        directory_id=doc.node_id,
+        public=key["public"],
+        base_url=doc.base_url,
+        fingerprint=doc.fingerprint,
+    )
     row.directory_id, row.public, row.base_url = doc.node_id, key["public"], doc.base_url
     row.fingerprint = doc.fingerprint
     session.add(row)
@@ -155,7 +162,7 @@ def applied_count(session: Session) -> int:
 def statement_positions(session: Session, fed: Federation) -> list[dict]:
     """Our position towards each active peer without an open dispute, as of our channel points now."""
     disputed = set(session.scalars(select(col(Dispute.peer_id)).where(col(Dispute.status) == "open")).all())
-    out = []
+    out: list[dict] = []
     for peer in session.scalars(select(Peer).where(col(Peer.status) == "active").order_by(Peer.node_id)).all():
         if peer.node_id in disputed or len(out) == MAX_POSITIONS:
             continue
@@ -175,7 +182,9 @@ def lapse_overdue(session: Session, fed: Federation, now: datetime) -> int:
     """Accepted rounds whose certificate did not come within the apply window are over for us."""
     lapse, settings = PART.timeout("accepted"), fed.ctx.settings
     rows = session.scalars(select(SettlementPart).where(col(SettlementPart.state) == lapse.source)).all()
-    overdue = [p for p in rows if p.deadline is not None and lapse.deadline(p, settings) < now]
+    overdue = [
+        p for p in rows if p.deadline is not None and (due := lapse.deadline(p, settings)) is not None and due < now
+    ]
     for part in overdue:
         _move(part, lapse.target, "no certificate within the apply window")
     return len(overdue)
@@ -215,7 +224,9 @@ def give_statement(fed: Federation, coordinator: str, round_id: str) -> Envelope
             body={"round_id": round_id, "positions": statement_positions(session, fed)},
         )
         env = sign_envelope(env, signing_key(session, fed, coordinator))
-        part = part or SettlementPart(round_id=round_id, coordinator=coordinator, state=PART.initial, created_at=now)
+        part = part or SettlementPart(
+            round_id=round_id, coordinator=coordinator, state=PART.initial, statement=stored(env), created_at=now
+        )
         part.statement, part.applied_before = stored(env), applied_count(session)
         session.add(part)
     return env

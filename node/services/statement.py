@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from .. import i18n
 from ..errors import ValidationError
@@ -63,7 +64,7 @@ class Line:
 
 
 # A describer fills in description, counterparty, status and note of the lines of its kind, in one go.
-Describer = Callable[[object, list[Line]], None]
+Describer = Callable[[Session, list[Line]], None]
 
 
 @dataclass(frozen=True)
