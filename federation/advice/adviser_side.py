@@ -32,6 +32,7 @@ from federation.labels import PEER_STATUS
 from federation.payments.transfers import NO_PAYEE
 from federation.tables import Peer, RemoteBooking
 from federation.transport import channels
+from federation.transport.peers import get_peer
 from node.errors import ConflictError, IllegalTransitionError, NotFoundError
 from node.lifecycle import lifecycle
 from node.services import advice, members
@@ -89,6 +90,7 @@ def apply_book(session: Session, fed: Federation, peer: Peer, env: Envelope, now
             body={"booking_id": body["booking_id"], "reason_code": code, "reason": reason},
         )
         return
+    assert listing is not None and adviser is not None and adviser.id is not None, "_refusal refuses them missing"
     row = RemoteBooking(
         side="adviser",
         peer_id=peer.node_id,
@@ -137,7 +139,13 @@ def _refusal(
 ) -> tuple[str, str] | None:
     """Why this node cannot take the booking (code, reason for people), None if it can: in SPEC's order."""
     shared = listing is not None and listing.kind == "offer" and listing.status == "open" and listing.network_wide
-    if not shared or adviser is None or adviser.status != "active" or adviser.pseudonym != body["adviser"]:
+    if (
+        listing is None
+        or not shared
+        or adviser is None
+        or adviser.status != "active"
+        or adviser.pseudonym != body["adviser"]
+    ):
         return "not_available", "this offer is no longer shared by this node"
     if body["rate"] != listing.rate:
         return "offer_changed", f"the rate of this offer is now {listing.rate} per hour"
@@ -232,7 +240,7 @@ def own_booking(session: Session, member: Member, session_id: int) -> RemoteBook
 
 
 def _reachable(session: Session, row: RemoteBooking) -> None:
-    peer = session.get(Peer, row.peer_id)
+    peer = get_peer(session, row.peer_id)
     if peer.status != "active":
         raise ConflictError(
             _(

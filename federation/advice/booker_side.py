@@ -85,8 +85,9 @@ def book_offer(
 ) -> RemoteBooking:
     """Book a peer's offer: the fee into escrow here, and `advice_book` to the adviser's node, in one transaction."""
     members.require_active(member)
+    assert member.id is not None, "a stored member has an id"
     peer = session.get(Peer, listing.origin_node)
-    if peer is None or peer.status != "active" or listing.status != "open":
+    if peer is None or peer.status != "active" or listing.status != "open" or listing.origin_ref is None:
         raise NotFoundError(_("There is no such listing."), code="listing_not_found")
     hours = whole(data.get("hours"), "hours", 1, advice.MAX_HOURS, advice.HOURS_RULE)
     amount = ledger.require_amount(hours * listing.rate)
@@ -189,7 +190,7 @@ def dispute(
     row = own_booking(session, member, session_id)
     reason = clean_text(reason, "reason", max_len=1000, required=True)
     BOOKER_SIDE.move(row, "disputed")
-    if now >= row.dispute_by:
+    if row.dispute_by is None or now >= row.dispute_by:
         raise ConflictError(_("The time to dispute this session has passed."), code="dispute_window_closed")
     row.dispute_reason = reason
     channels.append(
@@ -206,6 +207,7 @@ def dispute(
             col(Member.role) == "coordinator", col(Member.status) == "active", col(Member.id) != row.member_id
         )
     ):
+        assert coordinator_id is not None, "stored members have ids"
         notify(session, member_id=coordinator_id, kind="advice_disputed", params=params, now=now)
     return row
 
@@ -300,7 +302,9 @@ def pay_unchallenged_claims(ctx: NodeContext) -> int:
         try:
             with ctx.db.write() as s:
                 row = s.get(RemoteBooking, row_id)
-                if BOOKER_SIDE.is_overdue(row, payment.source, now):  # a confirm or dispute may have won the race
+                if row is not None and BOOKER_SIDE.is_overdue(
+                    row, payment.source, now
+                ):  # a confirm or dispute may have won the race
                     settle(s, fed, row, payment.target, row.amount, now=now, note=labels.PAID_AFTER_DISPUTE_PERIOD)
                     paid += 1
         except DomainError:

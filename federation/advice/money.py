@@ -18,8 +18,7 @@ from federation.tables import CrossBorderTransfer, RemoteBooking
 from federation.transport import channels
 from federation.transport.peers import position_account
 from node import labels
-from node.services import advice, ledger
-from node.tables import Member
+from node.services import advice, ledger, members
 
 if TYPE_CHECKING:
     from federation.state import Federation
@@ -73,7 +72,7 @@ def release(
 
 def pay_adviser(session: Session, fed: Federation, row: RemoteBooking, share: int, now: datetime) -> None:
     """The `transfer` that credits the adviser on their node; its row returns the SIF to the booker on a bounce."""
-    booker = session.get(Member, row.member_id)
+    booker = members.get_member(session, row.member_id)
     row.transfer_id = payment_transfer_id(row.booking_ref)
     memo = f"Advice session: {row.title}"[:280]
     session.add(

@@ -21,7 +21,9 @@ from federation.advice import adviser_side, booker_side
 from federation.advice import money as advice_money
 from federation.advice import offers as advice_offers
 from federation.tables import CrossBorderTransfer, Peer, RemoteBooking
+from federation.transport.peers import get_peer
 from node.errors import ForbiddenError
+from node.services import members
 from node.tables import AdviceListing, Member
 from protocol import Envelope
 
@@ -85,8 +87,8 @@ def actions_for(row: RemoteBooking, role: str, now: datetime) -> list[str]:
 
 def session_view(session: Session, row: RemoteBooking, viewer: Member, now: datetime) -> dict:
     """A booking abroad in the shape of advice.booking_view, with `abroad` set."""
-    peer = session.get(Peer, row.peer_id)
-    member = session.get(Member, row.member_id)
+    peer = get_peer(session, row.peer_id)
+    member = members.get_member(session, row.member_id)
     booker_side = row.side == "booker"
     role = ("receiver" if booker_side else "provider") if viewer.id == row.member_id else "coordinator"
     if booker_side:
