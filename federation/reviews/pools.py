@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import statistics
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -73,13 +73,13 @@ def reviewer_records(session: Session, settings) -> dict[str, dict]:
     }
 
 
-def _counts(session: Session, stmt) -> dict[int, int]:
+def _counts(session: Session, stmt) -> dict[Any, int]:  # keyed by the grouped column (member ids, peer ids)
     return {key: n for key, n in session.execute(stmt).all()}
 
 
-def _history(session: Session) -> dict[int, list[tuple]]:
+def _history(session: Session) -> dict[int | None, list[tuple]]:
     """Per member, (days from acceptance to submission, helpfulness 1..5 or None) of every review given."""
-    out: dict[int, list[tuple]] = {}
+    out: dict[int | None, list[tuple]] = {}
     local = session.execute(
         select(
             col(ReviewInvitation.reviewer_id),
@@ -98,7 +98,8 @@ def _history(session: Session) -> dict[int, list[tuple]]:
             col(IncomingInvitation.helpfulness),
         ).where(col(IncomingInvitation.status) == "submitted")
     ).all()
-    for member_id, accepted, submitted, helpfulness in [*local, *abroad]:
+    rows: list[Any] = [*local, *abroad]  # (member id, accepted, submitted, helpfulness) from both tables
+    for member_id, accepted, submitted, helpfulness in rows:
         days = (submitted - accepted).total_seconds() / 86400 if accepted and submitted else None
         out.setdefault(member_id, []).append((days, helpfulness))
     return out

@@ -38,8 +38,8 @@ from federation.tables import CrossBorderTransfer, IncomingInvitation, Peer, Rev
 from federation.transport import channels
 from federation.transport.peers import position_account
 from node.errors import DomainError
-from node.services import ledger, reviews
-from node.services.proposals import OPEN_STATES, escrow_account
+from node.services import ledger, members, reviews
+from node.services.proposals import OPEN_STATES, RemoteReviews, escrow_account, get_proposal
 from node.tables import Member, Proposal, ReviewInvitation
 from protocol import Envelope, format_time
 
@@ -100,6 +100,7 @@ def send_invite(
 ) -> ReviewLink:
     """The invitation to the reviewer's node: enough to decide, not the full text."""
     due_by = invitation.accept_by + timedelta(days=fed.ctx.settings.review_due_days)
+    assert invitation.id is not None and invitation.remote_node is not None, "a stored invitation abroad"
     link = ReviewLink(
         invitation_id=invitation.id,
         invite_id=uuid.uuid4().hex,
@@ -153,9 +154,10 @@ def pay_reviewer(
 ) -> None:
     """Escrow -> our position towards the reviewer's node, and the `transfer` entry to credit them there."""
     link = session.get(ReviewLink, invitation.id)
+    assert link is not None and invitation.remote_handle is not None, "an invitation abroad has its link and handle"
     if link.transfer_id:
         return  # paid already
-    author = session.get(Member, proposal.author_id)
+    author = members.get_member(session, proposal.author_id)
     address = f"{invitation.remote_handle}@{link.peer_id}"
     ledger.post(
         session,
@@ -210,11 +212,15 @@ def _linked(session: Session, peer: Peer, invite_id: str) -> tuple[ReviewLink, R
     if link is None or link.peer_id != peer.node_id:
         log.warning("%s answered an invitation %s it was never sent", peer.node_id, invite_id)
         return None
-    return link, session.get(ReviewInvitation, link.invitation_id)
+    invitation = session.get(ReviewInvitation, link.invitation_id)
+    assert invitation is not None, "a link's invitation is kept (its foreign key)"
+    return link, invitation
 
 
-def _hooks(fed: Federation) -> RemoteReviewHooks:
-    return fed.ctx.remote_reviews
+def _hooks(fed: Federation) -> RemoteReviews:
+    hooks = fed.ctx.remote_reviews
+    assert hooks is not None, "wiring federation in sets the node's remote reviews"
+    return hooks
 
 
 def apply_accept(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
@@ -225,7 +231,7 @@ def apply_accept(session: Session, fed: Federation, peer: Peer, env: Envelope, n
     link, invitation = found
     if not reviews.remote_accepted(session, invitation=invitation, due_by=link.due_by, now=now):
         return  # it expired or was withdrawn here first; the review_cancel is on its way
-    proposal = session.get(Proposal, invitation.proposal_id)
+    proposal = get_proposal(session, invitation.proposal_id)
     link.shared_at = now
     channels.append(
         session,

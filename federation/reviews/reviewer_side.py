@@ -13,7 +13,7 @@ arrives as an ordinary `transfer` to the member's pseudonym, resolved here by it
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
@@ -24,6 +24,7 @@ from federation.labels import PEER_STATUS
 from federation.reviews.proposer_side import TRANSFER_PREFIX, bounty_transfer_id
 from federation.tables import CrossBorderTransfer, IncomingInvitation, Peer
 from federation.transport import channels
+from federation.transport.peers import get_peer
 from node.errors import ConflictError, NotFoundError
 from node.lifecycle import Timeout, lifecycle
 from node.services import events, members, reviews
@@ -83,6 +84,7 @@ def apply_invite(session: Session, fed: Federation, peer: Peer, env: Envelope, n
             body={"invite_id": body["invite_id"], "reason": refusal},
         )
         return
+    assert member is not None and member.id is not None, "_refusal refuses a missing member"
     row = IncomingInvitation(
         peer_id=peer.node_id,
         invite_id=body["invite_id"],
@@ -277,7 +279,7 @@ def incoming_of(session: Session, member: Member) -> list[IncomingInvitation]:
 
 
 def _active_peer(session: Session, row: IncomingInvitation) -> Peer:
-    peer = session.get(Peer, row.peer_id)
+    peer = get_peer(session, row.peer_id)
     if peer.status != "active":
         raise ConflictError(
             _(
@@ -350,7 +352,7 @@ def submit(
 
 def incoming_view(session: Session, row: IncomingInvitation) -> dict:
     """The invitation as its member sees it; the full text only once it was shared after acceptance."""
-    peer = session.get(Peer, row.peer_id)
+    peer = get_peer(session, row.peer_id)
     payment = session.scalars(
         select(CrossBorderTransfer).where(
             col(CrossBorderTransfer.transfer_id) == bounty_transfer_id(row.invite_id),
@@ -358,7 +360,7 @@ def incoming_view(session: Session, row: IncomingInvitation) -> dict:
             col(CrossBorderTransfer.peer_id) == row.peer_id,
         )
     ).first()
-    out = {
+    out: dict[str, Any] = {
         "id": row.id,
         "peer": row.peer_id,
         "peer_name": peer.name,
