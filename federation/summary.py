@@ -16,7 +16,6 @@ import re
 import statistics
 from datetime import datetime, timedelta
 from importlib import metadata
-from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import case, func, select
@@ -25,15 +24,12 @@ from sqlmodel import col
 
 from federation.initiatives import funding as funding_service
 from federation.initiatives import records as initiatives_service
-from federation.state import federation_of
+from federation.state import Federation, federation_of
 from federation.tables import ChannelEntry, CrossBorderTransfer, Peer
 from federation.transport.checkpoints import position_of
 from federation.transport.identity import SUMMARY_PATH, new_envelope_id
 from node.tables import Account, Member, Proposal, Review, ReviewInvitation
 from protocol import PROTOCOL_VERSION, Envelope, b64url_encode, canonical_json, make_envelope, sign_envelope
-
-if TYPE_CHECKING:
-    from federation.state import Federation
 
 INITIATIVES_PATH = "/federation/v1/initiatives"
 FUNDING_PATH = "/federation/v1/funding"

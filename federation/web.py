@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
@@ -14,13 +12,10 @@ from federation.state import federation_of
 from federation.tables import Dispute
 from federation.transport import peers as peers_service
 from federation.transport.checkpoints import exchange_checkpoint, resolve_dispute
-from node.context import node_ctx
+from node.context import NodeContext, node_ctx
 from node.errors import ValidationError
 from node.web.member import DASHBOARD_PANELS
 from node.web.pages import coordinator_required, form_action
-
-if TYPE_CHECKING:
-    from node.context import NodeContext
 
 bp = Blueprint("federation", __name__, template_folder="templates")
 

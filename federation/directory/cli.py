@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from federation.state import federation_of
+from federation.state import Federation, federation_of
 from node import cli as node_cli
 from node.cli import command
 from node.errors import DomainError
@@ -22,7 +22,6 @@ from node.errors import DomainError
 from .settings import ENV_PREFIX, load_settings, write_settings_file
 
 if TYPE_CHECKING:
-    from federation.state import Federation
     from node.context import NodeContext
 
 

@@ -14,23 +14,19 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import requests
 from flask import Blueprint, jsonify
 from sqlalchemy import select
 from sqlmodel import col
 
-from federation.state import federation_of
+from federation.state import Federation, federation_of
 from federation.tables import Peer
 from federation.transport import refusal
 from federation.transport.connections import send_signed
 from federation.transport.httpsig import sign_request
 from federation.transport.inbox import authenticate
 from node.tables import Member
-
-if TYPE_CHECKING:
-    from federation.state import Federation
 
 PAYEES_PATH = "/federation/v1/payees/"
 CACHE_SECONDS = 60.0

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from federation.settlement import participant as settlement
-from federation.state import federation_of
+from federation.state import Federation, federation_of
 from federation.tables import Peer, SeenNonce
 from federation.transport.httpsig import read_signature_input, sign_request, verify_request
 from federation.transport.identity import new_envelope_id
@@ -45,7 +45,6 @@ from protocol import (
 
 if TYPE_CHECKING:
     from federation.directory.store import Directory
-    from federation.state import Federation
     from node.context import NodeContext
 
 SETTLEMENT_PATH = "/federation/v1/settlement"

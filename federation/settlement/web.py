@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,7 +15,7 @@ from federation.api import NODE_ID
 from federation.labels import ROUND_STATE
 from federation.settlement import coordinator as rounds
 from federation.settlement.participant import load, node_keyring, owed_to
-from federation.state import federation_of
+from federation.state import Federation, federation_of
 from federation.tables import Peer, SettlementPart, SettlementRound
 from node import i18n
 from node.api.base import ANY_OBJECT, BOOL, ApiBlueprint, arr, integer, json_body, obj, only_fields, string
@@ -26,9 +25,6 @@ from node.services import members
 from node.tables import Member
 from node.web.pages import coordinator_required, form_action
 from protocol import Envelope, ProtocolError, check_signature, parse_time
-
-if TYPE_CHECKING:
-    from federation.state import Federation
 
 api = ApiBlueprint("federation_settlement", "federation")
 bp = Blueprint("settlement", __name__, template_folder="../templates")
