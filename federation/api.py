@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, request
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -247,14 +248,31 @@ def resolve(dispute_id: int):
     "/me/cross-border",
     "GET",
     "Your payments to and from other nodes, with their state",
-    response={"type": "object", "properties": {"transfers": arr(ANY_OBJECT)}},
+    response={"type": "object", "properties": {"transfers": arr(ANY_OBJECT), "next_before": integer()}},
+    query={
+        "before": string(15, pattern="^[0-9]{1,15}$", description="next_before of the previous page"),
+        "limit": string(3, pattern="^[0-9]{1,3}$", description="payments per page, 1 to 100 (default 50)"),
+    },
 )
 def my_cross_border():
-    from federation.payments.transfers import transfers_of
+    from federation.payments.transfers import transfers_page
+    from node.errors import ValidationError
+    from node.services.validate import whole_number
 
+    args = request.args
+    raw_before = args.get("before", "")
+    if raw_before and not (raw_before.isdigit() and len(raw_before) <= 15):
+        raise ValidationError(
+            _("This is not a page of your cross-border payments."), code="invalid_cursor", field="before"
+        )
+    before = int(raw_before) if raw_before else None
+    size = whole_number(
+        int(args["limit"]) if args.get("limit", "").isdigit() else args.get("limit", 50), "limit", 1, 100
+    )
     ctx = node_ctx()
     with ctx.db.read() as session:
-        return jsonify({"transfers": transfers_of(session, g.member.id)})
+        transfers, older = transfers_page(session, g.member.id, before=before, size=size)
+        return jsonify({"transfers": transfers, "next_before": older})
 
 
 def register_api(app: Flask) -> None:

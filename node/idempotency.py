@@ -17,11 +17,12 @@ import re
 import secrets
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import Flask, Response, flash, redirect, request, session
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from .context import node_ctx
 from .errors import ConflictError, ValidationError
@@ -173,3 +174,24 @@ def _store_answer(response: Response) -> Response:
             .values(status=response.status_code, body=body, location=response.headers.get("Location", "")[:2000])
         )
     return response
+
+
+SWEEP_BATCH = 1000
+
+
+def forget_old_keys(ctx) -> int:
+    """Sweep: forget keys and first answers older than idempotency_keep_hours, in batches; how many went."""
+    cutoff = ctx.now() - timedelta(hours=ctx.settings.idempotency_keep_hours)
+    old = select(IdempotentRequest.id).where(IdempotentRequest.created_at < cutoff).limit(SWEEP_BATCH)
+    with ctx.db.read() as session:  # most runs find nothing: they need not take the write lock
+        if session.execute(old.limit(1)).first() is None:
+            return 0
+    forgotten = 0
+    while True:
+        with ctx.db.write() as session:
+            ids = list(session.scalars(old))
+            if ids:
+                session.execute(delete(IdempotentRequest).where(IdempotentRequest.id.in_(ids)))
+        forgotten += len(ids)
+        if len(ids) < SWEEP_BATCH:
+            return forgotten

@@ -299,6 +299,14 @@ SETTINGS: tuple[Setting, ...] = (
         lambda v: v >= 1,
     ),
     Setting(
+        "idempotency_keep_hours",
+        int,
+        168,
+        "Idempotency keys (the API's Idempotency-Key header, a web form's one-time token) and their first answers are "
+        "kept this many hours (at least 24); a repeat sent later than that is done again as a new request.",
+        lambda v: v >= 24,
+    ),
+    Setting(
         "proxy_fix",
         int,
         0,

@@ -15,6 +15,7 @@ Sweep = Callable[..., int]
 
 def register_sweeps(sweeps: Registry[Sweep]) -> None:
     """Add the node's own sweeps (federation adds its own in federation.jobs.register_sweeps)."""
+    from . import idempotency
     from .services import advice, events, notify, reviews, rounds, signups, topics
     from .web import form_echo
 
@@ -30,5 +31,6 @@ def register_sweeps(sweeps: Registry[Sweep]) -> None:
         form_echo.forget_old_echoes,
         signups.forget_expired_requests,
         events.forget_old_events,
+        idempotency.forget_old_keys,
     ):
         sweeps.add(fn.__name__, fn)

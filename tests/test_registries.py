@@ -60,6 +60,7 @@ def test_each_app_has_its_own_sweeps_in_one_order(app):
         "forget_old_echoes",
         "forget_expired_requests",
         "forget_old_events",
+        "forget_old_keys",
         "retry_deliveries",
         "exchange_checkpoints",
         "advance_clearing_rounds",

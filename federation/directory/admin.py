@@ -191,9 +191,10 @@ def audit_trail(session: Session, limit: int = 50) -> list[AdminAction]:
 # --- web --------------------------------------------------------------------------------------------------
 
 
-def refusal(exc: DomainError) -> str:
-    """A refusal as a flash message: the reason (in the reader's language), then its code for whoever helps."""
-    return f"{exc.message} [{exc.code}]"
+def flash_refusal(exc: DomainError) -> None:
+    """A refusal as a message at the top of the page: the reason in the reader's language; its code (for whoever
+    helps) in the message's data-code attribute, as on the nodes' pages."""
+    flash(exc.message, f"error:{exc.code}")
 
 
 def admin_required(view: Callable) -> Callable:
@@ -232,7 +233,7 @@ def _act(fn: Callable[[], str]):
     try:
         flash(fn(), "info")
     except DomainError as exc:
-        flash(refusal(exc), "error")
+        flash_refusal(exc)
     return redirect(url_for("directory.admin.home"), 303)
 
 
@@ -259,7 +260,7 @@ def login():
         except DomainError as exc:
             failure = exc
     if failure is not None:
-        flash(refusal(failure), "error")
+        flash_refusal(failure)
         return render_template("directory_admin_login.html", next=target), failure.status
     i18n.clear_session()  # a fresh session (and CSRF token) on login: no fixation
     session.update(admin=name, admin_version=version, admin_since=d.now().timestamp())

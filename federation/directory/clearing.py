@@ -30,7 +30,7 @@ from node.errors import DomainError, NotFoundError
 from protocol import Envelope, Keyring, SigningKey
 
 from . import listings, network
-from .admin import refusal
+from .admin import flash_refusal
 from .store import Directory
 from .tables import Listing
 
@@ -229,7 +229,7 @@ def start_now():
         if row["reason"]:
             flash(row["reason"], "info")  # what the round recorded, as it was written (the nodes' own words)
     except DomainError as exc:
-        flash(refusal(exc), "error")
+        flash_refusal(exc)
     return redirect(url_for("directory.admin.home") + "#clearing-rounds", 303)
 
 
@@ -244,7 +244,7 @@ def redeliver(round_id: str):
             listings.audit(session, username=g.admin, action="redeliver", reason=round_id, now=d.now())
         flash(_("Clearing round %(round)s: %(state)s.", round=round_id, state=ROUND_STATE(state)), "info")
     except DomainError as exc:
-        flash(refusal(exc), "error")
+        flash_refusal(exc)
     return redirect(url_for("directory.admin.home") + "#clearing-rounds", 303)
 
 

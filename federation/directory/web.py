@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -17,6 +17,7 @@ from protocol import canonical_json
 
 from . import charts, funding, network, scan
 from .admin import bp as admin_bp
+from .admin import flash_refusal
 from .api import PAIRS_SHOWN, directory, groups_answer, scan_answer, submit_application
 from .tables import Listing
 
@@ -209,7 +210,7 @@ def funding_page():
     try:
         chosen = funding.check_filters(request.args)
     except DomainError as exc:
-        flash(f"{exc.message} [{exc.code}]", "error")
+        flash_refusal(exc)
         return redirect(url_for("directory.funding_page"), 303)
     with d.db.read() as s:
         every = funding.leads(s, now)
@@ -226,7 +227,7 @@ def scan_page():
     try:
         answer, query, subject = scan_answer(request.args, SCAN_SHOWN)
     except DomainError as exc:
-        flash(f"{exc.message} [{exc.code}]", "error")
+        flash_refusal(exc)
         return redirect(url_for("directory.initiatives_page"), 303)
     other = request.args.get("other_countries", "1") != "0"
     return render_template("directory_scan.html", subject=subject, query=query, other_countries=other, **answer)
@@ -241,7 +242,7 @@ def apply_page():
         try:
             result = submit_application(request.form.get("url"))
         except DomainError as exc:
-            flash(f"{exc.message} [{exc.code}]", "error")
+            flash_refusal(exc)
     return render_template(
         "directory_apply.html",
         result=result,

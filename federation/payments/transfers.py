@@ -342,27 +342,38 @@ def apply_bounce(session: Session, fed: Federation, peer: Peer, env: Envelope, n
 
 
 def transfers_of(session: Session, member_id: int, limit: int | None = None) -> list[dict]:
-    """The member's cross-border payments, newest first; the newest `limit` only when given (read on the index of
-    (local_member_id, id), so a few cost the same however many the member made)."""
+    """The member's cross-border payments, newest first; the newest `limit` only when given."""
+    return transfers_page(session, member_id, before=None, size=limit)[0]
+
+
+def transfers_page(
+    session: Session, member_id: int, *, before: int | None, size: int | None
+) -> tuple[list[dict], int | None]:
+    """A page of the member's cross-border payments, newest first, older than `before` (a row id), and the
+    `before` of the next page (None on the last). Read on the index of (local_member_id, id), so a page costs
+    the same however many payments the member made."""
+    query = select(CrossBorderTransfer).where(col(CrossBorderTransfer.local_member_id) == member_id)
+    if before is not None:
+        query = query.where(col(CrossBorderTransfer.id) < before)
     rows = session.scalars(
-        select(CrossBorderTransfer)
-        .where(col(CrossBorderTransfer.local_member_id) == member_id)
-        .order_by(col(CrossBorderTransfer.id).desc())
-        .limit(limit)
+        query.order_by(col(CrossBorderTransfer.id).desc()).limit(None if size is None else size + 1)
     ).all()
-    return [
-        {
-            "transfer_id": r.transfer_id,
-            "direction": r.direction,
-            "peer": r.peer_id,
-            "counterparty": f"{r.remote_handle}@{r.peer_id}",
-            "amount": r.amount,
-            "memo": r.memo,
-            "status": r.status,
-            "reason_code": r.reason_code,
-            "reason": r.reason,
-            "created_at": r.created_at,
-            "finished_at": r.finished_at,
-        }
-        for r in rows
-    ]
+    more = size is not None and len(rows) > size
+    rows = rows[:size] if more else rows
+    return [_transfer_json(r) for r in rows], (rows[-1].id if more else None)
+
+
+def _transfer_json(r: CrossBorderTransfer) -> dict:
+    return {
+        "transfer_id": r.transfer_id,
+        "direction": r.direction,
+        "peer": r.peer_id,
+        "counterparty": f"{r.remote_handle}@{r.peer_id}",
+        "amount": r.amount,
+        "memo": r.memo,
+        "status": r.status,
+        "reason_code": r.reason_code,
+        "reason": r.reason,
+        "created_at": r.created_at,
+        "finished_at": r.finished_at,
+    }

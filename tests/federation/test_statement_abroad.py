@@ -180,7 +180,9 @@ def test_between_real_nodes_the_reviewers_statement_never_names_the_proposer(nod
             assert name.lower() not in shown.lower(), name
 
 
-def test_the_dashboard_shows_the_ten_newest_payments_abroad_and_the_api_all(app, client, ctx, make_member, token_for):
+def test_the_dashboard_shows_the_ten_newest_payments_abroad_and_the_api_all_page_by_page(
+    app, client, ctx, make_member, token_for
+):
     """The dashboard's panel reads only the ten it shows, however many the member made; the API lists every one."""
     anna = make_member("anna")
     _peer(ctx, "hu", "HU")
@@ -192,5 +194,23 @@ def test_the_dashboard_shows_the_ten_newest_payments_abroad_and_the_api_all(app,
     login(client, "anna@example.org")
     page = client.get("/dashboard").get_data(as_text=True)
     assert re.findall(r"<td[^>]*>to (z\d+@hu)</td>", page) == [f"z{n}@hu" for n in range(11, 1, -1)]
-    every = client.get(f"{API}/me/cross-border", headers=token_for(anna)).json["transfers"]
-    assert [t["counterparty"] for t in every] == [f"z{n}@hu" for n in range(11, -1, -1)]
+    first = client.get(f"{API}/me/cross-border", headers=token_for(anna)).json
+    assert [t["counterparty"] for t in first["transfers"]] == [f"z{n}@hu" for n in range(11, -1, -1)]
+    assert first["next_before"] is None  # one page holds them all
+    # page by page: five, five, then the last two; the pages meet without a gap or a repeat
+    seen, before = [], ""
+    for size in (5, 5, 5):
+        page = client.get(f"{API}/me/cross-border?limit={size}&before={before}", headers=token_for(anna)).json
+        seen += [t["counterparty"] for t in page["transfers"]]
+        before = page["next_before"] or ""
+    assert seen == [f"z{n}@hu" for n in range(11, -1, -1)] and before == ""
+    expected = {
+        "limit=0": "out_of_range",
+        "limit=101": "out_of_range",
+        "limit=x": "not_an_integer",
+        "before=-1": "invalid_cursor",
+        "before=abc": "invalid_cursor",
+    }
+    for bad, code in expected.items():
+        refused = client.get(f"{API}/me/cross-border?{bad}", headers=token_for(anna))
+        assert (refused.status_code, refused.json["error"]["code"]) == (422, code), bad

@@ -167,3 +167,27 @@ def test_a_key_whose_first_request_left_no_answer_is_refused_not_run_again(clien
     again = api_pay(client, auth, {"to": "bert", "amount": 2})
     assert (again.status_code, again.json["error"]["code"]) == (409, "idempotency_in_progress")
     assert balance_of(ctx, bert) == 12
+
+
+def test_keys_older_than_the_keep_window_are_forgotten_and_young_ones_still_answer(
+    client, ctx, clock, make_member, token_for, books
+):
+    from node import idempotency
+
+    anna, bert = make_member("anna"), make_member("bert")
+    old_key = {**token_for(anna), "Idempotency-Key": "old-key-000001"}
+    assert api_pay(client, old_key, {"to": "bert", "amount": 1}).status_code == 201
+    assert idempotency.forget_old_keys(ctx) == 0  # young: nothing to forget
+    clock.advance(ctx.settings.idempotency_keep_hours * 3600 - 60)
+    young_key = {**token_for(anna), "Idempotency-Key": "young-key-0001"}
+    assert api_pay(client, young_key, {"to": "bert", "amount": 2}).status_code == 201
+    clock.advance(120)  # the first key is now past the window, the second is not
+
+    assert idempotency.forget_old_keys(ctx) == 1
+    with ctx.db.read() as s:
+        assert list(s.scalars(select(IdempotentRequest.key))) == ["young-key-0001"]
+    # the young key still answers its repeat from storage, moving nothing
+    repeat = api_pay(client, young_key, {"to": "bert", "amount": 2})
+    assert repeat.status_code == 201 and (balance_of(ctx, anna), balance_of(ctx, bert)) == (7, 13)
+    assert idempotency.forget_old_keys(ctx) == 0
+    books()
