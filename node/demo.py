@@ -15,8 +15,10 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .clock import iso
+from .context import NodeContext
 from .services import advice, advice_listings, funding, ledger, members, messages, proposals, reviews
 from .tables import Member
 
@@ -52,11 +54,11 @@ def seed_demo(app: Flask) -> list[str]:
         return _report(s, ctx.settings, emails, added=not seeded)
 
 
-def _any_member(session, emails: list[str]) -> bool:
+def _any_member(session: Session, emails: list[str]) -> bool:
     return session.scalars(select(Member.id).where(Member.email.in_(emails))).first() is not None
 
 
-def _seed(s, ctx, cast: dict) -> None:
+def _seed(s, ctx: NodeContext, cast: dict) -> None:
     """Everything in one transaction: people, listings, a session, payments, proposals, a review and funding leads."""
     now, settings = ctx.now(), ctx.settings
     coordinator = _coordinator(s, ctx, now)
@@ -110,7 +112,7 @@ def _seed(s, ctx, cast: dict) -> None:
         _funding_lead(s, ctx, coordinator, people[item["who"]], item, now)
 
 
-def _funding_lead(s, ctx, coordinator: Member, poster: Member, item: dict, now) -> None:
+def _funding_lead(s, ctx: NodeContext, coordinator: Member, poster: Member, item: dict, now) -> None:
     """A lead the member posts (its deadline some days ahead); the coordinator shares the network-wide ones."""
     data = {k: item[k] for k in ("title", "url", "countries", "description")}
     data["topics"] = _tags(ctx.settings, item, "topics")
@@ -120,7 +122,7 @@ def _funding_lead(s, ctx, coordinator: Member, poster: Member, item: dict, now) 
         funding.set_network_wide(s, member=coordinator, lead_id=lead.id, network_wide=True, now=now)
 
 
-def _coordinator(s, ctx, now) -> Member:
+def _coordinator(s, ctx: NodeContext, now) -> Member:
     """The node's first active coordinator; a demo one when the node has none yet."""
     found = s.scalars(
         select(Member).where(Member.role == "coordinator", Member.status == "active").order_by(Member.id)
@@ -139,7 +141,7 @@ def _coordinator(s, ctx, now) -> Member:
     )
 
 
-def _member(s, ctx, coordinator: Member, person: dict, now) -> Member:
+def _member(s, ctx: NodeContext, coordinator: Member, person: dict, now) -> Member:
     """Sign a demo person up, approve them (welcome grant) and fill in their profile."""
     settings = ctx.settings
     taken = s.scalars(select(Member.id).where(Member.handle == person["handle"])).first() is not None
@@ -199,7 +201,7 @@ def _tags(settings, item: dict, key: str = "tags") -> list[str]:
     return [t for t in item[key] if t in known] or [known[0]]
 
 
-def _review_cycle(s, ctx, proposal, author: Member, review: dict, now) -> None:
+def _review_cycle(s, ctx: NodeContext, proposal, author: Member, review: dict, now) -> None:
     """The first invited reviewer accepts and reviews (paid from escrow); the author rates the review."""
     invitations = proposals.invitations_of(s, proposal.id)
     if not invitations or invitations[0].reviewer_id is None:

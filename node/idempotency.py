@@ -22,6 +22,7 @@ from flask import Flask, Response, flash, redirect, request, session
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from .context import node_ctx
 from .errors import ConflictError, ValidationError
@@ -137,7 +138,7 @@ def _in_progress() -> ConflictError:
     )
 
 
-def claim_in(session) -> None:
+def claim_in(session: Session) -> None:
     """In the request's first write transaction: record its key (writers are serialised, so no race)."""
     claim = _CLAIM.get()
     if claim is None or claim.claimed:

@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import text
 
 from . import observability
-from .context import node_ctx
+from .context import NodeContext, node_ctx
 from .db import alembic_config
 
 bp = Blueprint("ops", __name__)
@@ -56,7 +56,7 @@ def schema_revisions(engine) -> tuple[str, ...]:
         return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
 
 
-def _not_ready(ctx) -> tuple[str, str] | None:
+def _not_ready(ctx: NodeContext) -> tuple[str, str] | None:
     """Why the node cannot serve yet, or None."""
     try:
         current = set(schema_revisions(ctx.db.engine))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
+from sqlalchemy.orm import Session
 
 from ..context import node_ctx
 from ..lifecycle import BOOKING as BOOKING_STATES
@@ -107,7 +108,7 @@ RESOLVE = obj(
 )
 
 
-def _me(session) -> Member:
+def _me(session: Session) -> Member:
     return session.get(Member, g.member.id)
 
 

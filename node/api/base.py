@@ -11,9 +11,10 @@ from typing import Any
 
 from flask import Blueprint, g, request
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from ..context import node_ctx
+from ..context import NodeContext, node_ctx
 from ..errors import AuthError, ValidationError
 from ..services import members as members_service
 from ..services.validate import refuse_unknown_fields
@@ -133,7 +134,7 @@ def require_token_member() -> Member:
         return _member_or_refuse(session, bearer_token(), ctx)
 
 
-def token_member(session, *, whole: bool = False) -> members_service.MemberRef | Member:
+def token_member(session: Session, *, whole: bool = False) -> members_service.MemberRef | Member:
     """In the view's transaction: the member behind the token (routes registered with token_in_view).
 
     A MemberRef (id, handle, role, status), with the member's account kept for the ledger: enough
@@ -158,7 +159,7 @@ def token_viewer() -> Member | None:
         return members_service.member_for_token(session, match.group(1), ctx.now())
 
 
-def _member_or_refuse(session, token: str, ctx, light: bool = False) -> Member:
+def _member_or_refuse(session: Session, token: str, ctx: NodeContext, light: bool = False) -> Member:
     member = members_service.member_for_token(session, token, ctx.now(), light=light)
     if member is None:
         raise AuthError(_("This API token is unknown or was revoked."), code="token_invalid")

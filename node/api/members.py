@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, g, jsonify, request
+from sqlalchemy.orm import Session
 
 from .. import i18n, labels
 from ..context import node_ctx
@@ -137,7 +138,7 @@ TXN = {
 }
 
 
-def profile_json(session, member: Member) -> dict:
+def profile_json(session: Session, member: Member) -> dict:
     """A member's own profile, everything in it (what others see: directory.public_view)."""
     ctx = node_ctx()
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
+from sqlalchemy.orm import Session
 
 from ..context import node_ctx
 from ..services import messages
@@ -87,7 +88,7 @@ REPORT_FOR_COORDINATORS = obj(
 BLOCK = obj(("handle", "blocked"), handle=string(32), blocked=BOOL)
 
 
-def _me(session) -> Member:
+def _me(session: Session) -> Member:
     return session.get(Member, g.member.id)
 
 
@@ -118,7 +119,7 @@ def report_json(found: MessageReport) -> dict:
     }
 
 
-def thread_json(session, me: Member, thread_id: int, before: object = None) -> dict:
+def thread_json(session: Session, me: Member, thread_id: int, before: object = None) -> dict:
     thread, mine = messages.get_thread(session, me, thread_id)
     other = session.get(Member, mine.other_id)
     rows, older = messages.messages_of(session, thread.id, before=before)
@@ -298,7 +299,7 @@ def unblock(handle: str):
     return jsonify(out)
 
 
-def coordinator_report_json(session, view: messages.ReportView) -> dict:
+def coordinator_report_json(session: Session, view: messages.ReportView) -> dict:
     found = view.report
     return {
         **report_json(found),

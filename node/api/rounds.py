@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
+from sqlalchemy.orm import Session
 
 from ..context import node_ctx
 from ..services import bids, proposals, rounds
@@ -81,11 +82,11 @@ REMOTE_CONFLICT = obj(
 REMOTE_CONFLICT_FIELDS = dict(remote_reviewer=string(97), reason=string(500))
 
 
-def _me(session) -> Member:
+def _me(session: Session) -> Member:
     return session.get(Member, g.member.id)
 
 
-def round_view(session, rnd: ReviewRound, me: Member) -> dict:
+def round_view(session: Session, rnd: ReviewRound, me: Member) -> dict:
     """The round as this member may see it: coordinators everything, members their own proposals only."""
     coordinator = me.role == "coordinator" and me.status == "active"
     items = [
@@ -123,7 +124,7 @@ def round_view(session, rnd: ReviewRound, me: Member) -> dict:
     return out
 
 
-def remote_conflict_view(session, row: RemoteConflict) -> dict:
+def remote_conflict_view(session: Session, row: RemoteConflict) -> dict:
     return {
         "id": row.id,
         "member": session.get(Member, row.member_id).handle,

@@ -27,8 +27,10 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .. import labels
+from ..context import NodeContext
 from ..errors import ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import BOOKING
 from ..settings import Settings
@@ -57,7 +59,7 @@ SPLIT_RULE = _l("In a split the provider gets a whole number of %(unit)s, from %
 
 
 def book(
-    session,
+    session: Session,
     settings: Settings,
     *,
     member: Member,
@@ -129,7 +131,7 @@ def clean_schedule(value: object, now: datetime) -> datetime | None:
     return when
 
 
-def _has_open_proposal(session, listing_id: int, provider_id: int) -> bool:
+def _has_open_proposal(session: Session, listing_id: int, provider_id: int) -> bool:
     return (
         session.scalars(
             select(AdviceBooking.id).where(
@@ -142,7 +144,7 @@ def _has_open_proposal(session, listing_id: int, provider_id: int) -> bool:
     )
 
 
-def accept(session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
+def accept(session: Session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
     """Whoever was asked agrees: the receiver to a helper's proposal (their SIF move into escrow),
     or the adviser to a booking of their offer (the SIF are held already)."""
     booking = as_party(session, booking_id, member, role=None, now=now)
@@ -165,7 +167,7 @@ def accept(session, *, member: Member, booking_id: int, now: datetime) -> Advice
     return booking
 
 
-def decline(session, *, member: Member, booking_id: int, reason: object, now: datetime) -> AdviceBooking:
+def decline(session: Session, *, member: Member, booking_id: int, reason: object, now: datetime) -> AdviceBooking:
     """Whoever was asked says no, with a reason: the adviser to a booking they have not accepted
     (the held SIF go back), or the receiver to a helper's proposal (nothing was held)."""
     booking = as_party(session, booking_id, member, role=None, now=now)
@@ -194,7 +196,7 @@ def decline(session, *, member: Member, booking_id: int, reason: object, now: da
     return booking
 
 
-def _start(session, booking: AdviceBooking, now: datetime) -> None:
+def _start(session: Session, booking: AdviceBooking, now: datetime) -> None:
     """proposed -> booked: hold the receiver's SIF in the session's escrow account."""
     BOOKING.move(booking, "booked")
     provider = session.get(Member, booking.provider_id)
@@ -232,7 +234,7 @@ def _start(session, booking: AdviceBooking, now: datetime) -> None:
 # --- sessions: after it took place ---------------------------------------------------
 
 
-def claim(session, settings: Settings, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
+def claim(session: Session, settings: Settings, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
     """The provider says the session took place; the receiver has dispute_days to object."""
     booking = as_party(session, booking_id, member, role="provider", now=now)
     BOOKING.move(booking, "claimed")
@@ -258,7 +260,7 @@ def claim(session, settings: Settings, *, member: Member, booking_id: int, now: 
     return booking
 
 
-def confirm(session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
+def confirm(session: Session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
     """The receiver confirms the session; the escrow pays the provider at once."""
     booking = as_party(session, booking_id, member, role="receiver", now=now)
     if booking.status == "booked" and booking.scheduled_for is not None and now < booking.scheduled_for:
@@ -270,7 +272,7 @@ def confirm(session, *, member: Member, booking_id: int, now: datetime) -> Advic
     return booking
 
 
-def dispute(session, *, member: Member, booking_id: int, reason: object, now: datetime) -> AdviceBooking:
+def dispute(session: Session, *, member: Member, booking_id: int, reason: object, now: datetime) -> AdviceBooking:
     """The receiver objects to a claim before its deadline; a coordinator will settle it."""
     booking = as_party(session, booking_id, member, role="receiver", now=now)
     reason = clean_text(reason, "reason", max_len=1000, required=True)
@@ -284,7 +286,7 @@ def dispute(session, *, member: Member, booking_id: int, reason: object, now: da
     return booking
 
 
-def cancel(session, *, member: Member, booking_id: int, reason: object = None, now: datetime) -> AdviceBooking:
+def cancel(session: Session, *, member: Member, booking_id: int, reason: object = None, now: datetime) -> AdviceBooking:
     """Either party cancels before a claim; held SIF go back to the receiver."""
     booking = as_party(session, booking_id, member, role=None, now=now)
     reason = clean_text(reason, "reason", max_len=900)
@@ -310,7 +312,7 @@ def cancel(session, *, member: Member, booking_id: int, reason: object = None, n
 
 
 def resolve(
-    session,
+    session: Session,
     *,
     coordinator: Member,
     booking_id: int,
@@ -363,7 +365,14 @@ def provider_share(outcome: str, amount: int, provider_amount: object) -> int:
 
 
 def _settle(
-    session, booking: AdviceBooking, target: str, share: int, *, now: datetime, note: str, actor_id: int | None = None
+    session: Session,
+    booking: AdviceBooking,
+    target: str,
+    share: int,
+    *,
+    now: datetime,
+    note: str,
+    actor_id: int | None = None,
 ) -> None:
     """Move a session to a final state, emptying its escrow, and tell both parties."""
     BOOKING.move(booking, target)
@@ -375,7 +384,7 @@ def _settle(
         notify(session, member_id=member_id, kind=f"advice_{target}", params=params, now=now)
 
 
-def _release(session, booking: AdviceBooking, share: int, *, now: datetime, actor_id: int | None) -> None:
+def _release(session: Session, booking: AdviceBooking, share: int, *, now: datetime, actor_id: int | None) -> None:
     """Empty the escrow in one balanced posting: ``share`` to the provider, the rest to the receiver."""
     rest = booking.amount - share
     legs = [ledger.Leg(_escrow(session, booking, now), -booking.amount)]
@@ -398,11 +407,11 @@ def _release(session, booking: AdviceBooking, share: int, *, now: datetime, acto
     booking.provider_amount = share
 
 
-def _escrow(session, booking: AdviceBooking, now: datetime):
+def _escrow(session: Session, booking: AdviceBooking, now: datetime):
     return ledger.open_account(session, kind="escrow", ref=f"escrow:advice:{booking.id}", now=now, min_balance=0)
 
 
-def pay_unchallenged_claims(ctx) -> int:
+def pay_unchallenged_claims(ctx: NodeContext) -> int:
     """Pay claimed sessions whose dispute deadline passed (BOOKING's timeout); each in its own transaction, once."""
     now, payment = ctx.now(), BOOKING.timeout("claimed")
     with ctx.db.read() as s:
@@ -426,7 +435,7 @@ def pay_unchallenged_claims(ctx) -> int:
 # --- access and views -----------------------------------------------------------------
 
 
-def as_party(session, booking_id: int, member: Member, *, role: str | None, now: datetime) -> AdviceBooking:
+def as_party(session: Session, booking_id: int, member: Member, *, role: str | None, now: datetime) -> AdviceBooking:
     """The booking if member is a party (404 otherwise) in the given role (403 otherwise)."""
     members.require_active(member)
     booking = get_booking(session, booking_id, member)
@@ -438,7 +447,7 @@ def as_party(session, booking_id: int, member: Member, *, role: str | None, now:
     return booking
 
 
-def get_booking(session, booking_id: int, viewer: Member) -> AdviceBooking:
+def get_booking(session: Session, booking_id: int, viewer: Member) -> AdviceBooking:
     """A booking its viewer is a party to; others get not-found (they need not know it exists)."""
     booking = session.get(AdviceBooking, booking_id)
     if booking is None or viewer.id not in (booking.provider_id, booking.receiver_id):
@@ -446,7 +455,7 @@ def get_booking(session, booking_id: int, viewer: Member) -> AdviceBooking:
     return booking
 
 
-def my_bookings(session, member_id: int, *, open_only: bool = False) -> list[AdviceBooking]:
+def my_bookings(session: Session, member_id: int, *, open_only: bool = False) -> list[AdviceBooking]:
     """Sessions the member gives or receives, newest first."""
     stmt = select(AdviceBooking).where(
         (AdviceBooking.provider_id == member_id) | (AdviceBooking.receiver_id == member_id)
@@ -456,14 +465,14 @@ def my_bookings(session, member_id: int, *, open_only: bool = False) -> list[Adv
     return list(session.scalars(stmt.order_by(AdviceBooking.id.desc()).limit(500)))
 
 
-def open_disputes(session) -> list[AdviceBooking]:
+def open_disputes(session: Session) -> list[AdviceBooking]:
     """Disputed sessions waiting for a coordinator, oldest first."""
     return list(
         session.scalars(select(AdviceBooking).where(AdviceBooking.status == "disputed").order_by(AdviceBooking.id))
     )
 
 
-def _coordinator_ids(session, booking: AdviceBooking) -> list[int]:
+def _coordinator_ids(session: Session, booking: AdviceBooking) -> list[int]:
     return [
         i
         for i in session.scalars(select(Member.id).where(Member.role == "coordinator", Member.status == "active"))
@@ -490,7 +499,7 @@ def actions_for(booking: AdviceBooking, role: str, now: datetime) -> list[str]:
     }.get(key, [])
 
 
-def booking_view(session, booking: AdviceBooking, viewer: Member, now: datetime) -> dict:
+def booking_view(session: Session, booking: AdviceBooking, viewer: Member, now: datetime) -> dict:
     """A session as its parties (or a settling coordinator) see it."""
     listing = session.get(AdviceListing, booking.listing_id)
     provider, receiver = session.get(Member, booking.provider_id), session.get(Member, booking.receiver_id)

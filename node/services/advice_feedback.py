@@ -12,6 +12,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from ..errors import ConflictError
 from ..tables import AdviceBooking, AdviceFeedback, Member
@@ -23,7 +24,7 @@ MAX_COMMENT = 500
 RATING_RULE = _l("Please rate from 1 (poor) to 5 (excellent).")
 
 
-def give(session, *, member: Member, booking_id: int, data: dict, now: datetime) -> AdviceFeedback:
+def give(session: Session, *, member: Member, booking_id: int, data: dict, now: datetime) -> AdviceFeedback:
     """The member's feedback on a session they took part in, about the other party."""
     booking = as_party(session, booking_id, member, role=None, now=now)
     fields = Fields()
@@ -51,13 +52,13 @@ def give(session, *, member: Member, booking_id: int, data: dict, now: datetime)
     return row
 
 
-def mine(session, booking_id: int, author_id: int) -> AdviceFeedback | None:
+def mine(session: Session, booking_id: int, author_id: int) -> AdviceFeedback | None:
     return session.scalars(
         select(AdviceFeedback).where(AdviceFeedback.booking_id == booking_id, AdviceFeedback.author_id == author_id)
     ).first()
 
 
-def of_booking(session, booking: AdviceBooking, viewer: Member) -> dict:
+def of_booking(session: Session, booking: AdviceBooking, viewer: Member) -> dict:
     """What each party wrote on one session, as its parties see it ("given" by the viewer, "received")."""
     rows = session.scalars(select(AdviceFeedback).where(AdviceFeedback.booking_id == booking.id)).all()
     given = next((r for r in rows if r.author_id == viewer.id), None)
@@ -69,7 +70,7 @@ def of_booking(session, booking: AdviceBooking, viewer: Member) -> dict:
     }
 
 
-def as_adviser(session, member_id: int, *, limit: int = 20) -> dict:
+def as_adviser(session: Session, member_id: int, *, limit: int = 20) -> dict:
     """What receivers wrote about a member as adviser: the count, the average and the newest."""
     where = (AdviceFeedback.about_id == member_id, AdviceFeedback.about_role == "provider")
     count, average = session.execute(select(func.count(), func.avg(AdviceFeedback.rating)).where(*where)).one()

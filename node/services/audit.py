@@ -15,6 +15,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from .. import i18n
 from ..clock import iso
@@ -27,7 +28,7 @@ _INSERT = insert(AuditEntry.__table__)
 
 
 def record(
-    session, actor_id: int | None, action: str, subject: str, detail: Mapping[str, Any] | None, now: datetime
+    session: Session, actor_id: int | None, action: str, subject: str, detail: Mapping[str, Any] | None, now: datetime
 ) -> None:
     """Write one line of the log: `actor_id` None is the node operator (CLI) or the node itself (a sweep).
 
@@ -58,7 +59,7 @@ class Filters:
 OPERATOR = "operator"  # the actor filter's value for lines without a member: the operator's commands and sweeps
 
 
-def filters_from(session, args: Mapping[str, object]) -> Filters:
+def filters_from(session: Session, args: Mapping[str, object]) -> Filters:
     """The filters of a query string: action (a code), actor (a handle, or `operator`), from and to (the
     reader's local days, both included). Anything else is refused with a code, so a typo never shows all."""
     action = args.get("action") or None
@@ -71,7 +72,7 @@ def filters_from(session, args: Mapping[str, object]) -> Filters:
     return Filters(action=action, actor_id=_actor_id(session, args.get("actor")), since=since, until=until)
 
 
-def _actor_id(session, handle: object) -> int | None:
+def _actor_id(session: Session, handle: object) -> int | None:
     if handle in (None, ""):
         return None
     if handle == OPERATOR:
@@ -85,7 +86,7 @@ def _actor_id(session, handle: object) -> int | None:
 
 
 def page(
-    session, filters: Filters, *, before: int | None = None, size: int = PAGE_SIZE
+    session: Session, filters: Filters, *, before: int | None = None, size: int = PAGE_SIZE
 ) -> tuple[list[dict], int | None]:
     """One page of lines, newest first, and the cursor of the next (older) page or None."""
     rows = session.execute(_query(filters, before).limit(size + 1)).all()
@@ -94,7 +95,7 @@ def page(
     return _entries(session, rows), (rows[-1][0].id if more else None)
 
 
-def every(session, filters: Filters, chunk: int = 500) -> Iterator[dict]:
+def every(session: Session, filters: Filters, chunk: int = 500) -> Iterator[dict]:
     """Every line the filters keep, newest first, read a chunk at a time (the CSV export)."""
     before = None
     while True:
@@ -125,7 +126,7 @@ def _query(filters: Filters, before: int | None):
     return stmt
 
 
-def _entries(session, rows) -> list[dict]:
+def _entries(session: Session, rows) -> list[dict]:
     member_ids = {int(e.subject.split(":", 1)[1]) for e, *_ in rows if _is_member_subject(e.subject)}
     names = _names(session, member_ids)
     return [
@@ -149,7 +150,7 @@ def _is_member_subject(subject: str) -> bool:
     return kind == "member" and ident.isdigit()
 
 
-def _names(session, member_ids: set[int]) -> dict[int, str]:
+def _names(session: Session, member_ids: set[int]) -> dict[int, str]:
     if not member_ids:
         return {}
     rows = session.execute(select(Member.id, Member.handle).where(Member.id.in_(member_ids))).all()
@@ -163,7 +164,7 @@ def _subject_name(subject: str, names: dict[int, str]) -> str:
     return subject.partition(":")[2] or subject
 
 
-def actors(session) -> list[tuple[int, str]]:
+def actors(session: Session) -> list[tuple[int, str]]:
     """Everyone who appears as an actor in the log, for the filter's choices: (id, handle)."""
     ids = select(AuditEntry.actor_id).where(AuditEntry.actor_id.is_not(None)).distinct()
     rows = session.execute(select(Member.id, Member.handle).where(Member.id.in_(ids)).order_by(Member.handle))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..settings import Settings
 from ..tables import Account, Member
 from . import ledger
 
 
-def overview(session, settings: Settings, now: datetime) -> dict:
+def overview(session: Session, settings: Settings, now: datetime) -> dict:
     """Balances of every member, flagged accounts, totals per account kind and the invariant."""
     inactive_before = now - timedelta(days=settings.inactive_days)
     rows = session.execute(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..errors import NotFoundError, ValidationError
 from ..settings import Settings
@@ -71,14 +72,14 @@ def sort_name(member: Member) -> str:
     return search.fold(member.display_name)[:120]
 
 
-def index_member(session, member: Member) -> None:
+def index_member(session: Session, member: Member) -> None:
     """Bring the member's search terms in line with their profile, status and choices (same transaction)."""
     session.flush()
     terms = terms_of(member) if listed(member) else []
     TERMS.replace(session, member.id, terms, sort_name=sort_name(member))
 
 
-def rebuild(session) -> int:
+def rebuild(session: Session) -> int:
     """Index every member again (after the tokenizer changed); the number listed."""
     count = 0
     for member in session.scalars(select(Member)):
@@ -129,7 +130,9 @@ def filters(settings: Settings, *, q: object = None, expertise: object = None, l
     return Filters(q.strip(), expertise, language, country)
 
 
-def search_members(session, found: Filters, *, cursor: object = None, limit: int = PAGE) -> tuple[list[Member], str]:
+def search_members(
+    session: Session, found: Filters, *, cursor: object = None, limit: int = PAGE
+) -> tuple[list[Member], str]:
     """One page of listed members matching every filter, by name; and the next page's cursor ("" at the end)."""
     after = search.decode_cursor(cursor, (str, int))
     keys, more = TERMS.page(session, found.matches(), after=after, limit=limit)
@@ -161,7 +164,7 @@ def public_view(member: Member, node_id: str) -> dict:
     return out
 
 
-def visible_member(session, handle: object) -> Member:
+def visible_member(session: Session, handle: object) -> Member:
     """An active member of this node by handle (anyone else: not found)."""
     found = members.find_by_handle(session, str(handle or ""))
     if found.status != "active":

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from ..context import NodeContext
 from ..db import notify_on_commit
 from ..tables import MemberEvent
 
@@ -108,7 +109,7 @@ def kept_range(session: Session) -> tuple[int, int]:
     return int(low or 0), int(high or 0)
 
 
-def forget_old_events(ctx) -> int:
+def forget_old_events(ctx: NodeContext) -> int:
     """Sweep: delete events older than live_keep_hours, oldest first, in batches; the newest row always stays."""
     cutoff = ctx.now() - timedelta(hours=ctx.settings.live_keep_hours)
     with ctx.db.read() as session:  # most runs find nothing: they need not take the write lock

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import String, and_, bindparam, cast, func, insert, inspect, literal, or_, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import LedgerError, NotFoundError, ValidationError
@@ -116,7 +117,7 @@ def require_amount(value: object, field: str = "amount", *, label: object = None
 
 
 def open_account(
-    session,
+    session: Session,
     *,
     kind: str,
     ref: str,
@@ -137,12 +138,12 @@ def open_account(
     return account
 
 
-def issuance_account(session, now: datetime) -> Account:
+def issuance_account(session: Session, now: datetime) -> Account:
     """The node's issuance account: grants are debited here, so it goes negative."""
     return open_account(session, kind="issuance", ref=ISSUANCE_REF, now=now)
 
 
-def member_account(session, member_id: int) -> Account | AccountRow:
+def member_account(session: Session, member_id: int) -> Account | AccountRow:
     """The ledger account of a member (an AccountRow if the hot path loaded it: read it, do not change it)."""
     account = _account_by_ref(session, f"member:{member_id}")
     if account is None:
@@ -150,7 +151,7 @@ def member_account(session, member_id: int) -> Account | AccountRow:
     return account
 
 
-def member_accounts(session, *member_ids: int) -> list[Account]:
+def member_accounts(session: Session, *member_ids: int) -> list[Account]:
     """The ledger accounts of several members, in the order given, with at most one query."""
     refs = [f"member:{member_id}" for member_id in member_ids]
     missing = [ref for ref in refs if _cached_account(session, ref) is None]
@@ -163,7 +164,7 @@ def member_accounts(session, *member_ids: int) -> list[Account]:
     return out
 
 
-def _account_by_ref(session, ref: str) -> Account | None:
+def _account_by_ref(session: Session, ref: str) -> Account | None:
     account = _cached_account(session, ref)
     if account is None:
         account = session.scalars(_ACCOUNT_BY_REF, {"ref": ref}).first()
@@ -172,7 +173,7 @@ def _account_by_ref(session, ref: str) -> Account | None:
     return account
 
 
-def _cached_account(session, ref: str) -> Account | None:
+def _cached_account(session: Session, ref: str) -> Account | None:
     """An account this session already loaded: the same object its identity map would return.
 
     The session's identity map holds objects weakly, so a lookup by ref would query again;
@@ -185,11 +186,11 @@ def _cached_account(session, ref: str) -> Account | None:
     return account if state.persistent and state.session is session else None
 
 
-def _remember(session, account: Account) -> None:
+def _remember(session: Session, account: Account) -> None:
     session.info.setdefault("ledger_accounts", {})[account.ref] = account
 
 
-def keep_account(session, account: Account | AccountRow) -> None:
+def keep_account(session: Session, account: Account | AccountRow) -> None:
     """Hand the ledger an account another query loaded in this session, so it is not queried again."""
     _remember(session, account)
 
@@ -200,7 +201,7 @@ def member_ref_of(member_id):
 
 
 def post(
-    session,
+    session: Session,
     *,
     kind: str,
     legs: Sequence[Leg],
@@ -295,7 +296,7 @@ def _leg_updates() -> dict[str, object]:
 _LEG_UPDATES = _leg_updates()
 
 
-def _apply_legs(session, legs: Sequence[Leg], check_limits: bool) -> dict[int, int]:
+def _apply_legs(session: Session, legs: Sequence[Leg], check_limits: bool) -> dict[int, int]:
     """Apply every leg or none: {account id: new balance}, or a LedgerError with nothing changed.
 
     A refused leg undoes the legs applied before it. That is what a savepoint would do, at a
@@ -315,7 +316,7 @@ def _apply_legs(session, legs: Sequence[Leg], check_limits: bool) -> dict[int, i
     return balances
 
 
-def _apply_leg(session, leg: Leg, check_limits: bool = True) -> int:
+def _apply_leg(session: Session, leg: Leg, check_limits: bool = True) -> int:
     """Add leg.amount to the account's balance if it stays within limits; return the new balance."""
     which = "unchecked" if not check_limits else "debit" if leg.amount < 0 else "credit"
     row = session.execute(_LEG_UPDATES[which], {"leg_amount": leg.amount, "leg_account": leg.account.id}).first()
@@ -324,7 +325,7 @@ def _apply_leg(session, leg: Leg, check_limits: bool = True) -> int:
     return row[0]
 
 
-def _refusal(session, leg: Leg) -> LedgerError:
+def _refusal(session: Session, leg: Leg) -> LedgerError:
     account = session.get(Account, leg.account.id)
     session.refresh(account)
     if account.closed:
@@ -352,7 +353,7 @@ def _refusal(session, leg: Leg) -> LedgerError:
 
 
 def transfer(
-    session,
+    session: Session,
     *,
     payer: Member,
     payee: Member,
@@ -377,7 +378,7 @@ def transfer(
     return post(session, kind=kind, legs=legs, memo=memo, now=now, ref=ref, actor_id=payer.id)
 
 
-def check_books(session) -> BooksCheck:
+def check_books(session: Session) -> BooksCheck:
     """Compute the ledger invariant: balances sum to zero and agree with the postings."""
     total = session.execute(select(func.coalesce(func.sum(Account.balance), 0))).scalar_one()
     unbalanced = session.execute(
@@ -397,7 +398,7 @@ def check_books(session) -> BooksCheck:
     return BooksCheck(int(total), int(unbalanced), int(drifted), int(accounts), int(txns))
 
 
-def statement(session, account: Account, limit: int = 200, before_id: int | None = None) -> list[dict]:
+def statement(session: Session, account: Account, limit: int = 200, before_id: int | None = None) -> list[dict]:
     """The account's postings, newest first, with the running balance after each."""
     stmt = (
         select(Posting, LedgerTxn)

@@ -39,8 +39,10 @@ from babel.support import NullTranslations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
 
 from .. import i18n
+from ..context import NodeContext
 from ..errors import AuthError, DomainError, RateLimitedError
 from ..labels import N_
 from ..settings import Settings
@@ -114,7 +116,7 @@ def wait_after(failures: int, max_failures: int, max_wait: int) -> int:
 
 
 def log_in(
-    ctx, *, email: object, password: object, address: str | None, trusted: TrustedDevice | None = None
+    ctx: NodeContext, *, email: object, password: object, address: str | None, trusted: TrustedDevice | None = None
 ) -> Member:
     """Check a login through both throttles; mail the unlock link when an account starts waiting.
 
@@ -142,7 +144,7 @@ def log_in(
 
 
 def _refuse_while_waiting(
-    session, *, email: str, address: str | None, trusted: TrustedDevice | None, now: datetime
+    session: Session, *, email: str, address: str | None, trusted: TrustedDevice | None, now: datetime
 ) -> Member | None:
     """Refuse while the address, or the account (unless this browser is trusted for it), waits."""
     wait = _seconds_left(session.get(LoginThrottle, address_key(address)), now)
@@ -161,7 +163,13 @@ def _refuse_while_waiting(
 
 
 def _count_attempt(
-    session, settings: Settings, *, email: str, address: str | None, trusted: TrustedDevice | None, now: datetime
+    session: Session,
+    settings: Settings,
+    *,
+    email: str,
+    address: str | None,
+    trusted: TrustedDevice | None,
+    now: datetime,
 ) -> _Attempt:
     """Check again (another process may have counted meanwhile), then count the attempt as a failure."""
     _forget_old_rows(session, settings, now)
@@ -189,7 +197,7 @@ def _count_attempt(
     )
 
 
-def _succeed(session, attempt: _Attempt, now: datetime) -> Member:
+def _succeed(session: Session, attempt: _Attempt, now: datetime) -> Member:
     """Clear the account's failures, take this attempt's count back at the address, note the activity."""
     session.execute(delete(LoginThrottle).where(LoginThrottle.key == attempt.account_key))
     at_address = session.get(LoginThrottle, attempt.address_key)
@@ -202,7 +210,9 @@ def _succeed(session, attempt: _Attempt, now: datetime) -> Member:
     return member
 
 
-def _unlock_mail_due(session, settings: Settings, attempt: _Attempt, now: datetime) -> tuple[str, str, str] | None:
+def _unlock_mail_due(
+    session: Session, settings: Settings, attempt: _Attempt, now: datetime
+) -> tuple[str, str, str] | None:
     """(email, token, language) when this failure made an existing account wait and no link went out this window."""
     row = session.get(LoginThrottle, attempt.account_key)
     member = attempt.member
@@ -229,12 +239,12 @@ def _send_unlock_mail(settings: Settings, email: str, token: str, language: str)
     )
 
 
-def unlock_link_valid(session, token: str, now: datetime) -> bool:
+def unlock_link_valid(session: Session, token: str, now: datetime) -> bool:
     """Whether the link is unused and unexpired (read only: opening the link changes nothing)."""
     return _unlock_row(session, token, now) is not None
 
 
-def redeem_unlock_link(session, settings: Settings, *, token: str, now: datetime) -> TrustedDevice:
+def redeem_unlock_link(session: Session, settings: Settings, *, token: str, now: datetime) -> TrustedDevice:
     """Use an unlock link up (once): the browser that confirmed it is trusted for the account."""
     row = _unlock_row(session, token, now)
     email = row.key.removeprefix("account:") if row is not None else ""
@@ -262,7 +272,7 @@ def in_words(seconds: int, catalog: NullTranslations | None = None) -> str:
     return catalog.ngettext("%(num)s minute", "%(num)s minutes", minutes) % {"num": minutes}
 
 
-def _unlock_row(session, token: str, now: datetime) -> LoginThrottle | None:
+def _unlock_row(session: Session, token: str, now: datetime) -> LoginThrottle | None:
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
     row = session.scalars(select(LoginThrottle).where(LoginThrottle.unlock_hash == _hash(token))).first()
@@ -287,7 +297,7 @@ def _seconds_left(row: LoginThrottle | None, now: datetime) -> int:
     return math.ceil((row.blocked_until - now).total_seconds())
 
 
-def _row(session, key: str, now: datetime) -> LoginThrottle:
+def _row(session: Session, key: str, now: datetime) -> LoginThrottle:
     row = session.get(LoginThrottle, key)
     if row is None:
         row = LoginThrottle(key=key, failures=0, last_failure_at=now)
@@ -304,7 +314,7 @@ def _count_failure(row: LoginThrottle, now: datetime, window: timedelta, max_fai
     row.blocked_until = now + timedelta(seconds=wait) if wait else None
 
 
-def _forget_old_rows(session, settings: Settings, now: datetime) -> None:
+def _forget_old_rows(session: Session, settings: Settings, now: datetime) -> None:
     """Delete rows that no longer count: quiet past the window and every wait, with no live unlock link."""
     keep = max(
         settings.login_window_seconds, settings.login_account_max_wait_seconds, settings.login_address_max_wait_seconds
@@ -335,7 +345,7 @@ def _dummy_hash(time_cost: int, memory_cost: int) -> str:
 MAIL_GAP = timedelta(minutes=5)
 
 
-def mail_allowed(session, key: str, now: datetime) -> bool:
+def mail_allowed(session: Session, key: str, now: datetime) -> bool:
     """Whether a mail keyed `key` (e.g. "reset:anna@example.org") may go out now: one every MAIL_GAP at most,
     so that nobody can flood a mailbox through the node's forms. Counts this one when it may."""
     row = session.get(LoginThrottle, key)

@@ -11,6 +11,7 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.orm import Session
 
 from .. import countries, i18n
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -87,7 +88,7 @@ def password_hasher(settings: Settings) -> PasswordHasher:
 
 
 def sign_up(
-    session,
+    session: Session,
     settings: Settings,
     *,
     email: object,
@@ -120,7 +121,7 @@ def sign_up(
     )
 
 
-def check_sign_up(session, *, email: object, password: object, display_name: object, handle: object):
+def check_sign_up(session: Session, *, email: object, password: object, display_name: object, handle: object):
     """(email, display name, handle) of a sign-up, every field checked at once; whether the email has an account
     is not checked here (signups.py must not tell)."""
     fields = Fields()
@@ -133,7 +134,7 @@ def check_sign_up(session, *, email: object, password: object, display_name: obj
 
 
 def create_member(
-    session,
+    session: Session,
     settings: Settings,
     *,
     email: str,
@@ -184,7 +185,7 @@ def check_password(value: object) -> str:
     return value
 
 
-def pick_handle(session, handle: object, email: str) -> str:
+def pick_handle(session: Session, handle: object, email: str) -> str:
     if handle not in (None, ""):
         handle = clean_text(handle, "handle", max_len=32).lower()
         if not HANDLE_RE.match(handle):
@@ -207,14 +208,16 @@ def pick_handle(session, handle: object, email: str) -> str:
     return candidate
 
 
-def _new_pseudonym(session) -> str:
+def _new_pseudonym(session: Session) -> str:
     while True:
         candidate = "rev-" + secrets.token_hex(5)
         if not session.scalars(select(Member).where(Member.pseudonym == candidate)).first():
             return candidate
 
 
-def _activate(session, settings: Settings, member: Member, *, actor: Member | None, reason: str, now: datetime) -> None:
+def _activate(
+    session: Session, settings: Settings, member: Member, *, actor: Member | None, reason: str, now: datetime
+) -> None:
     MEMBER.move(member, "active")
     member.approved_at = now
     audit.record(session, actor.id if actor else None, "member_approved", f"member:{member.id}", _why(reason), now)
@@ -236,7 +239,7 @@ def _activate(session, settings: Settings, member: Member, *, actor: Member | No
 
 
 def approve(
-    session, settings: Settings, *, coordinator: Member, member_id: int, reason: str = "", now: datetime
+    session: Session, settings: Settings, *, coordinator: Member, member_id: int, reason: str = "", now: datetime
 ) -> Member:
     """A coordinator approves a pending (or earlier refused) member; the welcome grant is issued once."""
     require_coordinator(coordinator)
@@ -251,7 +254,7 @@ def _why(reason: str) -> dict:
     return {"reason": reason} if reason else {}
 
 
-def refuse(session, *, coordinator: Member, member_id: int, reason: object, now: datetime) -> Member:
+def refuse(session: Session, *, coordinator: Member, member_id: int, reason: object, now: datetime) -> Member:
     """A coordinator refuses a pending member, with a reason."""
     require_coordinator(coordinator)
     member = get_member(session, member_id)
@@ -261,7 +264,7 @@ def refuse(session, *, coordinator: Member, member_id: int, reason: object, now:
     return member
 
 
-def set_role(session, *, coordinator: Member | None, member_id: int, role: str, now: datetime) -> Member:
+def set_role(session: Session, *, coordinator: Member | None, member_id: int, role: str, now: datetime) -> Member:
     """Make a member a coordinator or back (coordinator None: the CLI, run by the operator)."""
     if coordinator is not None:
         require_coordinator(coordinator)
@@ -273,7 +276,7 @@ def set_role(session, *, coordinator: Member | None, member_id: int, role: str, 
     return member
 
 
-def coordinators(session) -> list[Member]:
+def coordinators(session: Session) -> list[Member]:
     """The node's active coordinators: who approves new members."""
     return list(
         session.scalars(
@@ -282,7 +285,7 @@ def coordinators(session) -> list[Member]:
     )
 
 
-def refusal_reason(session, member: Member) -> str:
+def refusal_reason(session: Session, member: Member) -> str:
     """Why a coordinator refused the member's account, as they wrote it ('' if nothing was recorded)."""
     detail = session.scalars(
         select(AuditEntry.detail)
@@ -292,7 +295,7 @@ def refusal_reason(session, member: Member) -> str:
     return (detail or {}).get("reason", "")
 
 
-def get_member(session, member_id: int) -> Member:
+def get_member(session: Session, member_id: int) -> Member:
     member = session.get(Member, member_id)
     if member is None:
         raise NotFoundError(_("There is no such member."), code="member_not_found")
@@ -320,7 +323,7 @@ _PAYEE_BY_HANDLE = (
 )
 
 
-def find_by_handle(session, handle: str, *, light: bool = False) -> Member | MemberRef:
+def find_by_handle(session: Session, handle: str, *, light: bool = False) -> Member | MemberRef:
     """The member with this handle; `light`: a MemberRef, with the account kept for the ledger."""
     params = {"handle": str(handle).lower()}
     if light:
@@ -334,7 +337,7 @@ def find_by_handle(session, handle: str, *, light: bool = False) -> Member | Mem
     return member
 
 
-def _with_account(session, stmt, params: dict) -> MemberRef | None:
+def _with_account(session: Session, stmt, params: dict) -> MemberRef | None:
     """Run a member-and-account query; the account (if any yet) goes to the ledger's per-session cache."""
     session.flush()  # as an ORM query would (cheap when nothing is pending): the Core query sees every change
     row = session.connection().execute(stmt, params).first()
@@ -356,7 +359,7 @@ def require_active(member: Member) -> None:
         raise ForbiddenError(_(message), code=f"account_{member.status}")
 
 
-def create_token(session, *, member: Member, name: str, now: datetime) -> str:
+def create_token(session: Session, *, member: Member, name: str, now: datetime) -> str:
     """Issue an API token; only its hash is kept, so it is shown once."""
     token = "sif_" + secrets.token_urlsafe(32)
     session.add(
@@ -391,7 +394,7 @@ _PAYER_BY_TOKEN = (
 )
 
 
-def member_for_token(session, token: str, now: datetime, *, light: bool = False) -> Member | MemberRef | None:
+def member_for_token(session: Session, token: str, now: datetime, *, light: bool = False) -> Member | MemberRef | None:
     """The member behind a live API token; None for an unknown or revoked token or a closed account.
 
     `light` returns a MemberRef (id, handle, role, status) and keeps the member's account for the
@@ -406,7 +409,7 @@ def member_for_token(session, token: str, now: datetime, *, light: bool = False)
     return member
 
 
-def update_profile(session, settings: Settings, *, member: Member, data: dict, now: datetime) -> Member:
+def update_profile(session: Session, settings: Settings, *, member: Member, data: dict, now: datetime) -> Member:
     """Change the member's own profile; unknown fields and tags are refused."""
     if not isinstance(data, dict):
         raise ValidationError(_("Please send the profile as a JSON object."), code="invalid_body")
@@ -481,11 +484,11 @@ def _clean_capacity(value: object) -> int:
     return value
 
 
-def _reindex(session, member: Member) -> None:
+def _reindex(session: Session, member: Member) -> None:
     directory.index_member(session, member)
 
 
-def export_data(session, member: Member) -> dict:
+def export_data(session: Session, member: Member) -> dict:
     """Everything the node holds about a member, as JSON-ready data."""
     account = ledger.member_account(session, member.id)
     profile = {k: getattr(member, k) for k in ("email", "handle", "pseudonym", "role", "status", *PROFILE_FIELDS)}
@@ -510,7 +513,7 @@ def export_data(session, member: Member) -> dict:
     }
 
 
-def close_account(session, *, member: Member, now: datetime) -> Member:
+def close_account(session: Session, *, member: Member, now: datetime) -> Member:
     """Close an account: the remaining balance returns to issuance, the person is pseudonymized."""
     open_bookings = session.execute(
         select(func.count())
@@ -565,7 +568,7 @@ def close_account(session, *, member: Member, now: datetime) -> Member:
 
 
 def create_coordinator(
-    session,
+    session: Session,
     settings: Settings,
     *,
     email: str,

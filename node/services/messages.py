@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, delete, func, literal, or_, select, tuple_
+from sqlalchemy.orm import Session
 
 from ..errors import ConflictError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError
 from ..lifecycle import REPORT
@@ -40,7 +41,9 @@ PAGE = 50
 # --- sending -------------------------------------------------------------------------------------------------
 
 
-def write_to(session, settings: Settings, *, sender: Member, handle: object, body: object, now: datetime) -> Message:
+def write_to(
+    session: Session, settings: Settings, *, sender: Member, handle: object, body: object, now: datetime
+) -> Message:
     """Send a message to a member by handle: in the thread between the two, started now if there is none."""
     text = _body(body)
     members.require_active(sender)
@@ -51,7 +54,9 @@ def write_to(session, settings: Settings, *, sender: Member, handle: object, bod
     return _send(session, settings, sender=sender, recipient=recipient, thread=thread, text=text, now=now)
 
 
-def reply(session, settings: Settings, *, sender: Member, thread_id: int, body: object, now: datetime) -> Message:
+def reply(
+    session: Session, settings: Settings, *, sender: Member, thread_id: int, body: object, now: datetime
+) -> Message:
     """Send a message in one of the sender's threads."""
     text = _body(body)
     members.require_active(sender)
@@ -67,7 +72,7 @@ def _body(body: object) -> str:
 
 
 def _send(
-    session, settings: Settings, *, sender: Member, recipient: Member, thread: MessageThread | None, text: str,
+    session: Session, settings: Settings, *, sender: Member, recipient: Member, thread: MessageThread | None, text: str,
     now: datetime,
 ) -> Message:  # fmt: skip
     if blocked_between(session, sender.id, recipient.id):
@@ -101,7 +106,7 @@ def _send(
     return message
 
 
-def _check_limits(session, settings: Settings, sender_id: int, *, new_thread: bool, now: datetime) -> None:
+def _check_limits(session: Session, settings: Settings, sender_id: int, *, new_thread: bool, now: datetime) -> None:
     """Refuse a message beyond the sender's hourly limit, or a new thread beyond the daily one."""
     hourly = settings.messages_per_hour
     if hourly:
@@ -142,7 +147,7 @@ def _check_limits(session, settings: Settings, sender_id: int, *, new_thread: bo
         )
 
 
-def _refuse_beyond(session, recent, column, limit: int, window: timedelta, now: datetime, *, code: str,
+def _refuse_beyond(session: Session, recent, column, limit: int, window: timedelta, now: datetime, *, code: str,
                    message: str) -> None:  # fmt: skip
     """Refuse when `recent` (times inside the window) holds `limit` rows; Retry-After: until the oldest leaves it."""
     rows = session.scalars(recent.order_by(column.desc()).limit(limit)).all()
@@ -155,7 +160,7 @@ def _refuse_beyond(session, recent, column, limit: int, window: timedelta, now: 
 # --- reading -------------------------------------------------------------------------------------------------
 
 
-def thread_between(session, a_id: int, b_id: int) -> MessageThread | None:
+def thread_between(session: Session, a_id: int, b_id: int) -> MessageThread | None:
     found = session.scalars(
         select(MessageThread)
         .join(ThreadMember, ThreadMember.thread_id == MessageThread.id)
@@ -164,7 +169,7 @@ def thread_between(session, a_id: int, b_id: int) -> MessageThread | None:
     return found
 
 
-def get_thread(session, member: Member, thread_id: int) -> tuple[MessageThread, ThreadMember]:
+def get_thread(session: Session, member: Member, thread_id: int) -> tuple[MessageThread, ThreadMember]:
     """One of the member's threads, with their side of it; anyone else's: not found."""
     mine = session.get(ThreadMember, (thread_id, member.id)) if isinstance(thread_id, int) else None
     if mine is None:
@@ -184,7 +189,9 @@ class ThreadRow:
     unread: int
 
 
-def my_threads(session, member: Member, *, cursor: object = None, limit: int = PAGE) -> tuple[list[ThreadRow], str]:
+def my_threads(
+    session: Session, member: Member, *, cursor: object = None, limit: int = PAGE
+) -> tuple[list[ThreadRow], str]:
     """The member's threads, those with unread messages first, then the latest first; and the next page's cursor."""
     after = search.decode_cursor(cursor, (int, int))
     unread_flag = case((MessageThread.last_message_id > ThreadMember.last_read_message_id, 1), else_=0)
@@ -217,7 +224,7 @@ def my_threads(session, member: Member, *, cursor: object = None, limit: int = P
     return out, next_cursor
 
 
-def _unread_counts(session, member_id: int, threads: list[tuple[int, int]]) -> dict[int, int]:
+def _unread_counts(session: Session, member_id: int, threads: list[tuple[int, int]]) -> dict[int, int]:
     """Unread messages per thread: sent by the other member after the last one read."""
     wanted = [(tid, read) for tid, read in threads]
     if not wanted:
@@ -231,7 +238,7 @@ def _unread_counts(session, member_id: int, threads: list[tuple[int, int]]) -> d
     return dict(session.execute(stmt).tuples().all())
 
 
-def unread_count(session, member_id: int) -> int:
+def unread_count(session: Session, member_id: int) -> int:
     """Threads with a message the member has not read (the menu's badge)."""
     return session.execute(
         select(func.count())
@@ -241,7 +248,9 @@ def unread_count(session, member_id: int) -> int:
     ).scalar_one()
 
 
-def messages_of(session, thread_id: int, *, before: object = None, limit: int = PAGE) -> tuple[list[Message], str]:
+def messages_of(
+    session: Session, thread_id: int, *, before: object = None, limit: int = PAGE
+) -> tuple[list[Message], str]:
     """A thread's messages, oldest first: the latest `limit`, or those before the cursor; and the older page's
     cursor ("" when there is none)."""
     until = search.decode_cursor(before, (int,))
@@ -254,7 +263,7 @@ def messages_of(session, thread_id: int, *, before: object = None, limit: int = 
     return rows, search.encode_cursor((rows[0].id,)) if more else ""
 
 
-def mark_read(session, member: Member, thread_id: int) -> ThreadMember:
+def mark_read(session: Session, member: Member, thread_id: int) -> ThreadMember:
     """The member has read the thread up to its last message."""
     thread, mine = get_thread(session, member, thread_id)
     if mine.last_read_message_id < thread.last_message_id:
@@ -262,7 +271,7 @@ def mark_read(session, member: Member, thread_id: int) -> ThreadMember:
     return mine
 
 
-def has_unread(session, member: Member, thread_id: int) -> bool:
+def has_unread(session: Session, member: Member, thread_id: int) -> bool:
     thread, mine = get_thread(session, member, thread_id)
     return thread.last_message_id > mine.last_read_message_id
 
@@ -270,12 +279,12 @@ def has_unread(session, member: Member, thread_id: int) -> bool:
 # --- blocking ------------------------------------------------------------------------------------------------
 
 
-def is_blocked(session, member_id: int, other_id: int) -> bool:
+def is_blocked(session: Session, member_id: int, other_id: int) -> bool:
     """Whether member_id blocked other_id."""
     return session.get(MemberBlock, (member_id, other_id)) is not None
 
 
-def blocked_between(session, a_id: int, b_id: int) -> bool:
+def blocked_between(session: Session, a_id: int, b_id: int) -> bool:
     """Whether either blocked the other."""
     found = session.scalars(
         select(MemberBlock.member_id).where(
@@ -288,7 +297,7 @@ def blocked_between(session, a_id: int, b_id: int) -> bool:
     return found is not None
 
 
-def block(session, *, member: Member, handle: object, now: datetime) -> Member:
+def block(session: Session, *, member: Member, handle: object, now: datetime) -> Member:
     """Block a member: no messages either way until unblocked (blocking twice changes nothing)."""
     other = members.find_by_handle(session, str(handle or ""))
     if other.id == member.id:
@@ -298,14 +307,14 @@ def block(session, *, member: Member, handle: object, now: datetime) -> Member:
     return other
 
 
-def unblock(session, *, member: Member, handle: object) -> Member:
+def unblock(session: Session, *, member: Member, handle: object) -> Member:
     """Lift a block (a member not blocked stays so)."""
     other = members.find_by_handle(session, str(handle or ""))
     session.execute(delete(MemberBlock).where(MemberBlock.member_id == member.id, MemberBlock.blocked_id == other.id))
     return other
 
 
-def my_blocks(session, member_id: int) -> list[tuple[Member, datetime]]:
+def my_blocks(session: Session, member_id: int) -> list[tuple[Member, datetime]]:
     return list(
         session.execute(
             select(Member, MemberBlock.created_at)
@@ -320,7 +329,7 @@ def my_blocks(session, member_id: int) -> list[tuple[Member, datetime]]:
 
 
 def report(
-    session, *, member: Member, thread_id: int, message_id: object = None, reason: object, now: datetime
+    session: Session, *, member: Member, thread_id: int, message_id: object = None, reason: object, now: datetime
 ) -> MessageReport:
     """Report a message (message_id), or the other member's messages in a thread, as abuse."""
     thread, mine = get_thread(session, member, thread_id)
@@ -376,7 +385,7 @@ def report(
     return found
 
 
-def _coordinator_ids(session) -> list[int]:
+def _coordinator_ids(session: Session) -> list[int]:
     return list(session.scalars(select(Member.id).where(Member.role == "coordinator", Member.status == "active")).all())
 
 
@@ -391,7 +400,7 @@ class ReportView:
     handler: Member | None
 
 
-def reports(session, *, coordinator: Member, status: object = "open", limit: int = 100) -> list[ReportView]:
+def reports(session: Session, *, coordinator: Member, status: object = "open", limit: int = 100) -> list[ReportView]:
     """Reports for coordinators, oldest open first (status open), or the latest handled (status handled)."""
     members.require_coordinator(coordinator)
     if status not in ("open", "handled"):
@@ -401,7 +410,7 @@ def reports(session, *, coordinator: Member, status: object = "open", limit: int
     return [report_view(session, r) for r in rows.all()]
 
 
-def report_view(session, found: MessageReport) -> ReportView:
+def report_view(session: Session, found: MessageReport) -> ReportView:
     return ReportView(
         report=found,
         reporter=session.get(Member, found.reporter_id),
@@ -411,7 +420,7 @@ def report_view(session, found: MessageReport) -> ReportView:
     )
 
 
-def reported_messages(session, found: MessageReport, limit: int = 50) -> list[Message]:
+def reported_messages(session: Session, found: MessageReport, limit: int = 50) -> list[Message]:
     """The messages a report shows coordinators: the one reported, or the reported member's up to the report."""
     if found.message_id is not None:
         return [session.get(Message, found.message_id)]
@@ -428,7 +437,9 @@ def reported_messages(session, found: MessageReport, limit: int = 50) -> list[Me
     return list(reversed(rows))
 
 
-def handle_report(session, *, coordinator: Member, report_id: int, note: object, now: datetime) -> MessageReport:
+def handle_report(
+    session: Session, *, coordinator: Member, report_id: int, note: object, now: datetime
+) -> MessageReport:
     """A coordinator marks a report handled, with an optional note of what they did."""
     members.require_coordinator(coordinator)
     found = session.get(MessageReport, report_id)
@@ -445,7 +456,7 @@ def handle_report(session, *, coordinator: Member, report_id: int, note: object,
 # --- a member's data -----------------------------------------------------------------------------------------
 
 
-def export_for(session, member_id: int) -> dict:
+def export_for(session: Session, member_id: int) -> dict:
     """The member's threads with their messages, their blocks and their reports (the data export)."""
     threads = []
     for mine in session.scalars(select(ThreadMember).where(ThreadMember.member_id == member_id)):
@@ -475,6 +486,6 @@ def export_for(session, member_id: int) -> dict:
     }
 
 
-def forget_blocks_of(session, member_id: int) -> None:
+def forget_blocks_of(session: Session, member_id: int) -> None:
     """A closed account's own blocks go (others' blocks of it stay: they are the others' choice)."""
     session.execute(delete(MemberBlock).where(MemberBlock.member_id == member_id))

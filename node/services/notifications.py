@@ -12,6 +12,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
 from ..notices import NOTICES
@@ -26,13 +27,13 @@ _UNREAD = (
 )
 
 
-def unread_count(session, member_id: int) -> int:
+def unread_count(session: Session, member_id: int) -> int:
     """How many of the member's notifications are not read yet (the menu shows it on every page)."""
     return int(session.execute(_UNREAD, {"member_id": member_id}).scalar_one())
 
 
 def history(
-    session, member_id: int, *, before: int | None = None, size: int = PAGE_SIZE
+    session: Session, member_id: int, *, before: int | None = None, size: int = PAGE_SIZE
 ) -> tuple[list[Notification], int | None]:
     """The member's notifications, newest first, and the cursor (an id) of the next older page, or None."""
     stmt = select(Notification).where(Notification.member_id == member_id).order_by(Notification.id.desc())
@@ -43,7 +44,7 @@ def history(
     return rows[:size], (rows[size - 1].id if more else None)
 
 
-def mark_all_read(session, member_id: int, now: datetime) -> int:
+def mark_all_read(session: Session, member_id: int, now: datetime) -> int:
     """Mark every unread notification of the member read; how many there were."""
     result = session.execute(
         update(Notification)
@@ -53,7 +54,7 @@ def mark_all_read(session, member_id: int, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def mail_settings(session, member_id: int) -> dict[str, bool]:
+def mail_settings(session: Session, member_id: int) -> dict[str, bool]:
     """For every notification kind, whether it is also mailed to the member (their choice, else the default)."""
     saved = dict(
         session.execute(
@@ -63,7 +64,9 @@ def mail_settings(session, member_id: int) -> dict[str, bool]:
     return {kind: bool(saved.get(kind, notice.mail)) for kind, notice in NOTICES.items()}
 
 
-def save_mail_settings(session, member_id: int, wanted: Mapping[str, object], now: datetime) -> dict[str, bool]:
+def save_mail_settings(
+    session: Session, member_id: int, wanted: Mapping[str, object], now: datetime
+) -> dict[str, bool]:
     """Keep the member's choice for the kinds given ({kind: true|false}); other kinds keep theirs."""
     unknown = sorted(k for k in wanted if k not in NOTICES)
     if unknown:
@@ -85,7 +88,7 @@ def save_mail_settings(session, member_id: int, wanted: Mapping[str, object], no
     return mail_settings(session, member_id)
 
 
-def mailed_kinds_off(session, member_ids: set[int]) -> set[tuple[int, str]]:
+def mailed_kinds_off(session: Session, member_ids: set[int]) -> set[tuple[int, str]]:
     """(member, kind) pairs that must not be mailed, for a batch of the mail sweep: choices, then defaults."""
     if not member_ids:
         return set()

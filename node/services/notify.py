@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
+from ..context import NodeContext
 from ..notices import stored_params, text_of
 from ..settings import Settings
 from ..tables import Member, Notification
@@ -27,7 +29,7 @@ from .notifications import mailed_kinds_off
 log = logging.getLogger(__name__)
 
 
-def notify(session, *, member_id: int, kind: str, params: Mapping[str, Any], now: datetime) -> None:
+def notify(session: Session, *, member_id: int, kind: str, params: Mapping[str, Any], now: datetime) -> None:
     """Queue a notification of a kind declared in node/notices.py, with that kind's parameters.
 
     The member's open pages are told in the same transaction (a `notification` event: node/live.py words it).
@@ -54,7 +56,7 @@ def notify(session, *, member_id: int, kind: str, params: Mapping[str, Any], now
 _INSERT_NOTIFICATION = insert(Notification.__table__)
 
 
-def deliver_notifications(ctx) -> int:
+def deliver_notifications(ctx: NodeContext) -> int:
     """Send queued notifications by SMTP (or to the mail folder in development), as each member wants.
 
     A kind the member does not want by mail (their setting, else the kind's default) is marked handled

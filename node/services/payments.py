@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
 from ..settings import Settings
@@ -33,7 +34,7 @@ def is_remote(settings: Settings, to: object) -> bool:
 
 
 def pay(
-    session,
+    session: Session,
     settings: Settings,
     *,
     payer: Member,

@@ -8,6 +8,7 @@ from typing import Protocol
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from .. import labels
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -49,22 +50,22 @@ class RemoteReviews(Protocol):
     Every method runs in the caller's transaction.
     """
 
-    def candidates(self, session) -> list[matching.Candidate]:
+    def candidates(self, session: Session) -> list[matching.Candidate]:
         """The shared reviewers of every active peer, as matching candidates with their country."""
 
-    def country_of(self, session, node_id: str) -> str:
+    def country_of(self, session: Session, node_id: str) -> str:
         """The country a peer node serves."""
 
-    def invited(self, session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
+    def invited(self, session: Session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
         """Send a new invitation of a remote reviewer to their node."""
 
-    def ended(self, session, invitation: ReviewInvitation, reason_code: str, now: datetime) -> None:
+    def ended(self, session: Session, invitation: ReviewInvitation, reason_code: str, now: datetime) -> None:
         """Tell the reviewer's node that the invitation ended here (expired, timed_out, proposal_withdrawn)."""
 
-    def pay(self, session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
+    def pay(self, session: Session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
         """Pay the bounty from the proposal's escrow across the border, once."""
 
-    def rated(self, session, invitation: ReviewInvitation, helpfulness: int, now: datetime) -> None:
+    def rated(self, session: Session, invitation: ReviewInvitation, helpfulness: int, now: datetime) -> None:
         """Send the author's helpfulness rating to the reviewer's node."""
 
 
@@ -74,7 +75,7 @@ FOREIGN_RULE = _l("Ask for %(low)s to %(high)s reviewers from another country (n
 
 
 def create_proposal(
-    session,
+    session: Session,
     settings: Settings,
     *,
     author: Member,
@@ -141,11 +142,11 @@ def create_proposal(
     return proposal
 
 
-def escrow_account(session, proposal: Proposal, now: datetime):
+def escrow_account(session: Session, proposal: Proposal, now: datetime):
     return ledger.open_account(session, kind="escrow", ref=f"escrow:proposal:{proposal.id}", now=now, min_balance=0)
 
 
-def refund_remainder(session, proposal: Proposal, now: datetime) -> int:
+def refund_remainder(session: Session, proposal: Proposal, now: datetime) -> int:
     """Return what is left in the proposal's escrow to its author (once); return the amount."""
     escrow = escrow_account(session, proposal, now)
     if escrow.balance <= 0:
@@ -164,20 +165,20 @@ def refund_remainder(session, proposal: Proposal, now: datetime) -> int:
     return amount
 
 
-def escrow_balance(session, proposal: Proposal) -> int:
+def escrow_balance(session: Session, proposal: Proposal) -> int:
     """What the proposal's escrow holds now (read-only: never creates the account)."""
     account = session.scalars(select(Account).where(Account.ref == f"escrow:proposal:{proposal.id}")).first()
     return account.balance if account is not None else 0
 
 
-def get_proposal(session, proposal_id: int, *, for_update: bool = False) -> Proposal:
+def get_proposal(session: Session, proposal_id: int, *, for_update: bool = False) -> Proposal:
     proposal = session.get(Proposal, proposal_id, with_for_update=for_update)
     if proposal is None:
         raise NotFoundError(_("There is no such proposal."), code="proposal_not_found")
     return proposal
 
 
-def access(session, proposal: Proposal, member: Member) -> str:
+def access(session: Session, proposal: Proposal, member: Member) -> str:
     """How much of the proposal this member may see: owner, coordinator, reviewer, invited; else 404."""
     if proposal.author_id == member.id:
         return "owner"
@@ -198,7 +199,7 @@ def access(session, proposal: Proposal, member: Member) -> str:
     raise NotFoundError(_("There is no such proposal."), code="proposal_not_found")
 
 
-def list_proposals(session, member: Member, *, everyone: bool = False) -> list[Proposal]:
+def list_proposals(session: Session, member: Member, *, everyone: bool = False) -> list[Proposal]:
     """The member's own proposals, newest first; a coordinator may ask for all."""
     stmt = select(Proposal).order_by(Proposal.id.desc())
     if everyone:
@@ -208,12 +209,12 @@ def list_proposals(session, member: Member, *, everyone: bool = False) -> list[P
     return list(session.scalars(stmt).all())
 
 
-def open_proposals(session) -> list[Proposal]:
+def open_proposals(session: Session) -> list[Proposal]:
     """Every proposal still collecting reviews, oldest first (the coordinator's view)."""
     return list(session.scalars(select(Proposal).where(Proposal.status == "open").order_by(Proposal.id)).all())
 
 
-def invitations_of(session, proposal_id: int) -> list[ReviewInvitation]:
+def invitations_of(session: Session, proposal_id: int) -> list[ReviewInvitation]:
     return list(
         session.scalars(
             select(ReviewInvitation).where(ReviewInvitation.proposal_id == proposal_id).order_by(ReviewInvitation.id)
@@ -221,7 +222,7 @@ def invitations_of(session, proposal_id: int) -> list[ReviewInvitation]:
     )
 
 
-def reviews_of(session, proposal_id: int) -> list[tuple[Review, ReviewInvitation]]:
+def reviews_of(session: Session, proposal_id: int) -> list[tuple[Review, ReviewInvitation]]:
     return list(
         session.execute(
             select(Review, ReviewInvitation)
@@ -232,7 +233,7 @@ def reviews_of(session, proposal_id: int) -> list[tuple[Review, ReviewInvitation
     )
 
 
-def open_slots(session, proposal: Proposal) -> int:
+def open_slots(session: Session, proposal: Proposal) -> int:
     """How many of the k reviews have no invitation holding them."""
     if proposal.status != "open":
         return 0
@@ -244,7 +245,7 @@ def open_slots(session, proposal: Proposal) -> int:
     return max(0, proposal.reviews_wanted - held)
 
 
-def local_candidates(session) -> list[matching.Candidate]:
+def local_candidates(session: Session) -> list[matching.Candidate]:
     """Every active reviewer of this node as a matching record, with load and past helpfulness."""
     load = dict(
         session.execute(
@@ -286,7 +287,7 @@ def local_candidates(session) -> list[matching.Candidate]:
     ]
 
 
-def need_for(session, proposal: Proposal) -> matching.Need:
+def need_for(session: Session, proposal: Proposal) -> matching.Need:
     """The proposal as matching sees it: author, tags, language, who was invited and relevant conflicts."""
     author = session.get(Member, proposal.author_id)
     invited = frozenset(
@@ -319,14 +320,14 @@ def need_for(session, proposal: Proposal) -> matching.Need:
     )
 
 
-def rank_for(session, proposal: Proposal, remote: RemoteReviews | None = None):
+def rank_for(session: Session, proposal: Proposal, remote: RemoteReviews | None = None):
     """Ranked and excluded candidates for a proposal: local ones, and peers' shared reviewers with remote."""
     remote_candidates = remote.candidates(session) if remote is not None else []
     return matching.rank_candidates(need_for(session, proposal), [*local_candidates(session), *remote_candidates])
 
 
 def fill_slots(
-    session, settings: Settings, proposal: Proposal, now: datetime, remote: RemoteReviews | None = None
+    session: Session, settings: Settings, proposal: Proposal, now: datetime, remote: RemoteReviews | None = None
 ) -> list[ReviewInvitation]:
     """Invite the best candidates into the proposal's free slots; fewer if nobody fits."""
     free = open_slots(session, proposal)
@@ -339,7 +340,7 @@ def fill_slots(
     ]
 
 
-def held_by_round(session, proposal_id: int) -> bool:
+def held_by_round(session: Session, proposal_id: int) -> bool:
     """True while a review round that has not assigned its reviewers yet holds the proposal."""
     return (
         session.execute(
@@ -352,7 +353,7 @@ def held_by_round(session, proposal_id: int) -> bool:
 
 
 def invite_candidate(
-    session,
+    session: Session,
     settings: Settings,
     proposal: Proposal,
     candidate: matching.Candidate,
@@ -392,7 +393,7 @@ def invite_candidate(
 
 
 def _picks(
-    session, settings: Settings, proposal: Proposal, ranked: list, free: int, remote: RemoteReviews | None
+    session: Session, settings: Settings, proposal: Proposal, ranked: list, free: int, remote: RemoteReviews | None
 ) -> list:
     """The best `free` candidates, the best foreign ones first until min_foreign_reviewers hold slots."""
     home = _country(session.get(Member, proposal.author_id).country, settings)
@@ -410,7 +411,7 @@ def _picks(
 
 
 def _held_country(
-    session, settings: Settings, reviewer_id: int | None, node: str | None, remote: RemoteReviews | None
+    session: Session, settings: Settings, reviewer_id: int | None, node: str | None, remote: RemoteReviews | None
 ) -> str:
     if reviewer_id is not None:
         return _country(session.get(Member, reviewer_id).country, settings)
@@ -423,7 +424,13 @@ def _country(country: str, settings: Settings) -> str:
 
 
 def withdraw(
-    session, settings: Settings, *, member: Member, proposal_id: int, now: datetime, remote: RemoteReviews | None = None
+    session: Session,
+    settings: Settings,
+    *,
+    member: Member,
+    proposal_id: int,
+    now: datetime,
+    remote: RemoteReviews | None = None,
 ) -> Proposal:
     """The author withdraws: open invitations are cancelled and what remains in escrow is refunded."""
     proposal = get_proposal(session, proposal_id, for_update=True)
@@ -449,13 +456,13 @@ def withdraw(
     return proposal
 
 
-def declare_conflict(session, *, member: Member, data: dict, now: datetime) -> Conflict:
+def declare_conflict(session: Session, *, member: Member, data: dict, now: datetime) -> Conflict:
     """A member declares a conflict of interest with another member or an organisation."""
     members.require_active(member)
     return _record_conflict(session, member, data, now, source="member")
 
 
-def pin_conflict(session, *, coordinator: Member, data: dict, now: datetime) -> Conflict:
+def pin_conflict(session: Session, *, coordinator: Member, data: dict, now: datetime) -> Conflict:
     """A coordinator pins a conflict on a member (matching then excludes it like a declared one)."""
     members.require_coordinator(coordinator)
     handle = clean_text(data.get("member_handle"), "member_handle", 64, required=True).lower()
@@ -463,7 +470,7 @@ def pin_conflict(session, *, coordinator: Member, data: dict, now: datetime) -> 
     return _record_conflict(session, member, data, now, source="coordinator")
 
 
-def list_conflicts(session, member: Member, *, everyone: bool = False) -> list[Conflict]:
+def list_conflicts(session: Session, member: Member, *, everyone: bool = False) -> list[Conflict]:
     """The conflicts the member declared, newest first; a coordinator may ask for all (pinned too)."""
     if everyone:
         members.require_coordinator(member)
@@ -477,12 +484,12 @@ def list_conflicts(session, member: Member, *, everyone: bool = False) -> list[C
     )
 
 
-def all_conflicts(session) -> list[Conflict]:
+def all_conflicts(session: Session) -> list[Conflict]:
     """Every declared and pinned conflict, newest first (the coordinator's view)."""
     return list(session.scalars(select(Conflict).order_by(Conflict.id.desc())).all())
 
 
-def _record_conflict(session, member: Member, data: dict, now: datetime, *, source: str) -> Conflict:
+def _record_conflict(session: Session, member: Member, data: dict, now: datetime, *, source: str) -> Conflict:
     other_handle = clean_text(data.get("other_handle"), "other_handle", 64).lower()
     organisation = clean_text(data.get("organisation"), "organisation", 120)
     if bool(other_handle) == bool(organisation):

@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from .. import i18n
 from ..errors import DomainError
@@ -44,7 +45,7 @@ def _fingerprint(member: Member) -> str:
     return hashlib.sha256(f"{member.password_hash}\n{member.session_version}".encode()).hexdigest()[:24]
 
 
-def ask_for_link(session, settings: Settings, *, email: object, secret: str, now: datetime) -> None:
+def ask_for_link(session: Session, settings: Settings, *, email: object, secret: str, now: datetime) -> None:
     """Mail a link to the account using `email`, if there is one that may log in; else do nothing, quietly."""
     address = clean_email(email)
     member = session.scalars(select(Member).where(Member.email == address)).first()
@@ -67,7 +68,7 @@ def ask_for_link(session, settings: Settings, *, email: object, secret: str, now
     )
 
 
-def member_for_link(session, *, token: object, secret: str, now: datetime) -> Member | None:
+def member_for_link(session: Session, *, token: object, secret: str, now: datetime) -> Member | None:
     """The member a link is good for now, or None (forged, expired, used, or the account closed)."""
     if not isinstance(token, str) or len(token) > 500:
         return None
@@ -83,7 +84,7 @@ def member_for_link(session, *, token: object, secret: str, now: datetime) -> Me
 
 
 def set_new_password(
-    session, *, token: object, password: object, secret: str, hasher: PasswordHasher, now: datetime
+    session: Session, *, token: object, password: object, secret: str, hasher: PasswordHasher, now: datetime
 ) -> Member:
     """Use a link up: the new password; every session and API token ends; the account's login wait is lifted."""
     member = member_for_link(session, token=token, secret=secret, now=now)

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from .. import labels
+from ..context import NodeContext
 from ..errors import ConflictError, ForbiddenError, NotFoundError
 from ..lifecycle import INVITATION, PROPOSAL
 from ..settings import Settings
@@ -22,7 +24,9 @@ REVIEW_FIELDS = (*TENETS, "confidence", "feedback")
 SCORE_RULE = _l("%(name)s: please give a score from %(low)s to %(high)s.")
 
 
-def get_invitation(session, member: Member, invitation_id: int, *, for_update: bool = False) -> ReviewInvitation:
+def get_invitation(
+    session: Session, member: Member, invitation_id: int, *, for_update: bool = False
+) -> ReviewInvitation:
     """An invitation its reviewer (or a coordinator) may see; 404 for anyone else."""
     invitation = session.get(ReviewInvitation, invitation_id, with_for_update=for_update)
     if invitation is None or not (invitation.reviewer_id == member.id or _is_coordinator(member)):
@@ -34,7 +38,7 @@ def _is_coordinator(member: Member) -> bool:
     return member.role == "coordinator" and member.status == "active"
 
 
-def _own_invitation(session, member: Member, invitation_id: int) -> ReviewInvitation:
+def _own_invitation(session: Session, member: Member, invitation_id: int) -> ReviewInvitation:
     """An invitation only its reviewer may act on."""
     invitation = get_invitation(session, member, invitation_id, for_update=True)
     if invitation.reviewer_id != member.id:
@@ -42,7 +46,7 @@ def _own_invitation(session, member: Member, invitation_id: int) -> ReviewInvita
     return invitation
 
 
-def list_invitations(session, member: Member) -> list[tuple[ReviewInvitation, Proposal, Review | None]]:
+def list_invitations(session: Session, member: Member) -> list[tuple[ReviewInvitation, Proposal, Review | None]]:
     """The member's invitations with their proposals and reviews, newest first."""
     return list(
         session.execute(
@@ -55,11 +59,11 @@ def list_invitations(session, member: Member) -> list[tuple[ReviewInvitation, Pr
     )
 
 
-def review_of(session, invitation: ReviewInvitation) -> Review | None:
+def review_of(session: Session, invitation: ReviewInvitation) -> Review | None:
     return session.scalars(select(Review).where(Review.invitation_id == invitation.id)).first()
 
 
-def notifications_for(session, member_id: int, limit: int = 200) -> list[Notification]:
+def notifications_for(session: Session, member_id: int, limit: int = 200) -> list[Notification]:
     """A member's notifications, newest first."""
     return list(
         session.scalars(
@@ -71,7 +75,9 @@ def notifications_for(session, member_id: int, limit: int = 200) -> list[Notific
     )
 
 
-def accept(session, settings: Settings, *, member: Member, invitation_id: int, now: datetime) -> ReviewInvitation:
+def accept(
+    session: Session, settings: Settings, *, member: Member, invitation_id: int, now: datetime
+) -> ReviewInvitation:
     """The reviewer accepts before the deadline; the review is then due in review_due_days."""
     invitation = _own_invitation(session, member, invitation_id)
     members.require_active(member)
@@ -84,7 +90,7 @@ def accept(session, settings: Settings, *, member: Member, invitation_id: int, n
 
 
 def decline(
-    session,
+    session: Session,
     settings: Settings,
     *,
     member: Member,
@@ -99,7 +105,7 @@ def decline(
 
 
 def _declined(
-    session,
+    session: Session,
     settings: Settings,
     invitation: ReviewInvitation,
     reason: str,
@@ -116,7 +122,7 @@ def _declined(
 # --- a reviewer on a peer node answered (federation applies their messages through these) -----------
 
 
-def remote_accepted(session, *, invitation: ReviewInvitation, due_by: datetime, now: datetime) -> bool:
+def remote_accepted(session: Session, *, invitation: ReviewInvitation, due_by: datetime, now: datetime) -> bool:
     """The remote reviewer accepted; False when the invitation ended here first (expired, withdrawn)."""
     if invitation.status != "invited":
         return False
@@ -126,7 +132,7 @@ def remote_accepted(session, *, invitation: ReviewInvitation, due_by: datetime, 
 
 
 def remote_declined(
-    session,
+    session: Session,
     settings: Settings,
     *,
     invitation: ReviewInvitation,
@@ -142,7 +148,7 @@ def remote_declined(
 
 
 def remote_review(
-    session,
+    session: Session,
     settings: Settings,
     *,
     invitation: ReviewInvitation,
@@ -157,7 +163,7 @@ def remote_review(
 
 
 def _replace(
-    session,
+    session: Session,
     settings: Settings,
     gone: ReviewInvitation,
     now: datetime,
@@ -179,7 +185,7 @@ def _replace(
 
 
 def submit_review(
-    session, settings: Settings, *, member: Member, invitation_id: int, data: dict, now: datetime
+    session: Session, settings: Settings, *, member: Member, invitation_id: int, data: dict, now: datetime
 ) -> Review:
     """Store the review, pay the bounty from escrow (once) and complete the proposal when all are in."""
     invitation = _own_invitation(session, member, invitation_id)
@@ -192,7 +198,7 @@ def submit_review(
 
 
 def _store_review(
-    session,
+    session: Session,
     settings: Settings,
     invitation: ReviewInvitation,
     fields: dict,
@@ -230,7 +236,7 @@ def score(value: object, name: str) -> int:
 
 
 def _pay_bounty(
-    session,
+    session: Session,
     settings: Settings,
     proposal: Proposal,
     invitation: ReviewInvitation,
@@ -267,7 +273,7 @@ def _pay_bounty(
     )
 
 
-def _complete_if_done(session, proposal: Proposal, now: datetime) -> None:
+def _complete_if_done(session: Session, proposal: Proposal, now: datetime) -> None:
     submitted = session.execute(
         select(func.count())
         .select_from(ReviewInvitation)
@@ -282,7 +288,7 @@ def _complete_if_done(session, proposal: Proposal, now: datetime) -> None:
 
 
 def rate_review(
-    session,
+    session: Session,
     *,
     member: Member,
     review_id: int,
@@ -315,12 +321,12 @@ def rate_review(
 # --- deadline sweeps: each row moves only from the state it expects, in its own transaction ---------
 
 
-def _ids(ctx, stmt) -> list[int]:
+def _ids(ctx: NodeContext, stmt) -> list[int]:
     with ctx.db.read() as s:
         return list(s.scalars(stmt).all())
 
 
-def expire_invitations(ctx) -> int:
+def expire_invitations(ctx: NodeContext) -> int:
     """Invitations not accepted in time expire (INVITATION's timeout); the next candidate is invited instead."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
     expiry = INVITATION.timeout("invited")
@@ -339,7 +345,7 @@ def expire_invitations(ctx) -> int:
     return done
 
 
-def time_out_reviews(ctx) -> int:
+def time_out_reviews(ctx: NodeContext) -> int:
     """Accepted reviews not submitted by their due date time out (INVITATION's timeout); the slot is offered again."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
     time_out = INVITATION.timeout("accepted")
@@ -358,7 +364,7 @@ def time_out_reviews(ctx) -> int:
     return done
 
 
-def remind_reviewers(ctx) -> int:
+def remind_reviewers(ctx: NodeContext) -> int:
     """One reminder per accepted review, reminder_hours before it is due."""
     now, done = ctx.now(), 0
     soon = now + timedelta(hours=ctx.settings.reminder_hours)
@@ -389,7 +395,7 @@ def remind_reviewers(ctx) -> int:
     return done
 
 
-def retry_matching(ctx) -> int:
+def retry_matching(ctx: NodeContext) -> int:
     """Open proposals waiting for reviewers try matching again (new reviewers may have joined)."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
     held = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..settings import Settings
 from ..tables import Member, ReviewInvitation, ReviewRound
@@ -34,7 +35,7 @@ def country(code: str, settings: Settings) -> str:
     return (code or settings.country).upper()
 
 
-def build_instance(session, settings: Settings, rnd: ReviewRound, remote) -> Instance:
+def build_instance(session: Session, settings: Settings, rnd: ReviewRound, remote) -> Instance:
     """The round's open proposals with free slots, every reviewer with room, and their allowed pairs."""
     from .rounds import items_of  # rounds imports this module
 
@@ -68,7 +69,7 @@ def build_instance(session, settings: Settings, rnd: ReviewRound, remote) -> Ins
     return Instance(items, reviewers, triples, candidates, labels)
 
 
-def _holds_foreign(session, settings: Settings, proposal, home: str, remote) -> bool:
+def _holds_foreign(session: Session, settings: Settings, proposal, home: str, remote) -> bool:
     """Whether an invitation already holding a slot went to a reviewer from another country."""
     for reviewer_id, node in session.execute(
         select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node).where(

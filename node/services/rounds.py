@@ -25,8 +25,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from .. import labels
+from ..context import NodeContext
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..lifecycle import Timeout, lifecycle
 from ..settings import Settings
@@ -62,7 +64,7 @@ MAX_LOAD_RULE = _l("The maximum of reviews per reviewer is a whole number from %
 PROPOSAL_RULE = _l("Please give the number of an open proposal.")
 
 
-def create_round(session, *, coordinator: Member, data: dict, now: datetime) -> ReviewRound:
+def create_round(session: Session, *, coordinator: Member, data: dict, now: datetime) -> ReviewRound:
     """A coordinator opens a round that collects proposals until its deadline."""
     members.require_coordinator(coordinator)
     refuse_unknown_fields(data, ROUND_FIELDS)
@@ -105,14 +107,14 @@ def create_round(session, *, coordinator: Member, data: dict, now: datetime) -> 
     return rnd
 
 
-def get_round(session, round_id: int, *, for_update: bool = False) -> ReviewRound:
+def get_round(session: Session, round_id: int, *, for_update: bool = False) -> ReviewRound:
     rnd = session.get(ReviewRound, round_id, with_for_update=for_update)
     if rnd is None:
         raise NotFoundError(_("There is no such review round."), code="round_not_found")
     return rnd
 
 
-def list_rounds(session, member: Member) -> list[ReviewRound]:
+def list_rounds(session: Session, member: Member) -> list[ReviewRound]:
     """A coordinator sees every round; a member the open ones and those holding their proposals."""
     stmt = select(ReviewRound).order_by(ReviewRound.id.desc())
     if _is_coordinator(member):
@@ -125,7 +127,7 @@ def list_rounds(session, member: Member) -> list[ReviewRound]:
     return list(session.scalars(stmt.where((ReviewRound.status == "open") | ReviewRound.id.in_(mine))).all())
 
 
-def live_rounds(session) -> list[ReviewRound]:
+def live_rounds(session: Session) -> list[ReviewRound]:
     """Rounds not finished yet (open, solving, failed), nearest deadline first."""
     return list(
         session.scalars(
@@ -134,7 +136,7 @@ def live_rounds(session) -> list[ReviewRound]:
     )
 
 
-def items_of(session, round_id: int, member: Member | None = None) -> list[tuple[RoundItem, Proposal]]:
+def items_of(session: Session, round_id: int, member: Member | None = None) -> list[tuple[RoundItem, Proposal]]:
     """The round's proposals, oldest first; only the member's own unless they coordinate (None: all)."""
     stmt = (
         select(RoundItem, Proposal)
@@ -147,13 +149,13 @@ def items_of(session, round_id: int, member: Member | None = None) -> list[tuple
     return list(session.execute(stmt).all())
 
 
-def is_double_blind(session, proposal_id: int) -> bool:
+def is_double_blind(session: Session, proposal_id: int) -> bool:
     """Whether the proposal is in a double-blind round: its author and reviewers see each other only as roles."""
     rnd = round_of(session, proposal_id)
     return rnd is not None and rnd.double_blind
 
 
-def round_of(session, proposal_id: int) -> ReviewRound | None:
+def round_of(session: Session, proposal_id: int) -> ReviewRound | None:
     """The round a proposal is in, if any."""
     return session.scalars(
         select(ReviewRound)
@@ -162,7 +164,7 @@ def round_of(session, proposal_id: int) -> ReviewRound | None:
     ).first()
 
 
-def visible_round(session, member: Member, round_id: int) -> ReviewRound:
+def visible_round(session: Session, member: Member, round_id: int) -> ReviewRound:
     """A round this member may look at (404 otherwise, like a missing one)."""
     rnd = get_round(session, round_id)
     if _is_coordinator(member) or rnd.status == "open" or items_of(session, rnd.id, member):
@@ -180,7 +182,7 @@ def _require_collecting(rnd: ReviewRound, now: datetime) -> None:
 
 
 def submit_proposal(
-    session, settings: Settings, *, author: Member, round_id: int, data: dict, now: datetime
+    session: Session, settings: Settings, *, author: Member, round_id: int, data: dict, now: datetime
 ) -> Proposal:
     """A member writes a proposal into an open round: escrow held now, reviewers assigned by the round."""
     rnd = get_round(session, round_id, for_update=True)
@@ -202,7 +204,9 @@ def submit_proposal(
     return proposal
 
 
-def add_proposal(session, *, coordinator: Member, round_id: int, proposal_id: object, now: datetime) -> RoundItem:
+def add_proposal(
+    session: Session, *, coordinator: Member, round_id: int, proposal_id: object, now: datetime
+) -> RoundItem:
     """A coordinator puts an open proposal with free slots into an open round (its escrow is already held)."""
     members.require_coordinator(coordinator)
     rnd = get_round(session, round_id, for_update=True)
@@ -219,7 +223,7 @@ def add_proposal(session, *, coordinator: Member, round_id: int, proposal_id: ob
     return item
 
 
-def start_solve(session, *, round_id: int, now: datetime, coordinator: Member | None = None) -> ReviewRound:
+def start_solve(session: Session, *, round_id: int, now: datetime, coordinator: Member | None = None) -> ReviewRound:
     """Close the round to submissions and mark it solving (the solve itself runs outside the request)."""
     if coordinator is not None:
         members.require_coordinator(coordinator)
@@ -230,7 +234,7 @@ def start_solve(session, *, round_id: int, now: datetime, coordinator: Member | 
     return rnd
 
 
-def cancel_round(session, *, coordinator: Member, round_id: int, now: datetime) -> ReviewRound:
+def cancel_round(session: Session, *, coordinator: Member, round_id: int, now: datetime) -> ReviewRound:
     """Cancel an open or failed round: its proposals go back to per-proposal matching (escrow stays held)."""
     members.require_coordinator(coordinator)
     rnd = get_round(session, round_id, for_update=True)
@@ -243,7 +247,7 @@ def cancel_round(session, *, coordinator: Member, round_id: int, now: datetime) 
 # --- solving, outside any request ----------------------------------------------------------------
 
 
-def launch(ctx, round_id: int) -> threading.Thread:
+def launch(ctx: NodeContext, round_id: int) -> threading.Thread:
     """Solve in a background thread of this process (the request that asked has already committed)."""
     thread = threading.Thread(target=run_solve, args=(ctx, round_id), name=f"round-{round_id}", daemon=True)
     ctx.round_threads[round_id] = thread
@@ -251,7 +255,7 @@ def launch(ctx, round_id: int) -> threading.Thread:
     return thread
 
 
-def run_solve(ctx, round_id: int) -> bool:
+def run_solve(ctx: NodeContext, round_id: int) -> bool:
     """Build the instance, solve it exactly, then invite; progress goes to the round's row. False if not solving."""
     remote = ctx.remote_reviews
     try:
@@ -296,7 +300,7 @@ def run_solve(ctx, round_id: int) -> bool:
         return False
 
 
-def _set_progress(ctx, round_id: int, fraction: float, message: str) -> None:
+def _set_progress(ctx: NodeContext, round_id: int, fraction: float, message: str) -> None:
     """One short write: the page and the API read it while the solve runs."""
     with ctx.db.write() as s:
         rnd = s.get(ReviewRound, round_id)
@@ -304,7 +308,7 @@ def _set_progress(ctx, round_id: int, fraction: float, message: str) -> None:
             rnd.progress, rnd.progress_message = max(rnd.progress, round(fraction * 1000)), message[:300]
 
 
-def _apply(session, settings: Settings, round_id: int, inst, result, now: datetime, remote) -> bool:
+def _apply(session: Session, settings: Settings, round_id: int, inst, result, now: datetime, remote) -> bool:
     """Turn the assignments into invitations through the ordinary path, and record the result."""
     rnd = get_round(session, round_id, for_update=True)
     if rnd.status != "solving":
@@ -336,7 +340,7 @@ def _apply(session, settings: Settings, round_id: int, inst, result, now: dateti
     return True
 
 
-def _skip_reason(session, proposal: Proposal, cand) -> str | None:
+def _skip_reason(session: Session, proposal: Proposal, cand) -> str | None:
     """Why an assignment can no longer become an invitation (things changed while the solve ran)."""
     if proposal.status != "open" or proposals.open_slots(session, proposal) == 0:
         return "proposal_no_longer_open"
@@ -384,7 +388,7 @@ def _result_record(inst, result, assigned: list) -> dict:
     }
 
 
-def _tell_authors(session, rnd: ReviewRound, result, now: datetime) -> None:
+def _tell_authors(session: Session, rnd: ReviewRound, result, now: datetime) -> None:
     """Each author hears how many reviewers their proposal got, and whether it is short."""
     got: dict[int, int] = {}
     for a in result.assignments:
@@ -407,7 +411,7 @@ def _tell_authors(session, rnd: ReviewRound, result, now: datetime) -> None:
         )
 
 
-def solve_due_rounds(ctx) -> int:
+def solve_due_rounds(ctx: NodeContext) -> int:
     """Rounds past their deadline are solved; a solve that stopped (process restart) is marked failed."""
     now, done = ctx.now(), 0
     with ctx.db.read() as s:
@@ -425,7 +429,7 @@ def solve_due_rounds(ctx) -> int:
     return done
 
 
-def _fail_if_stale(ctx, round_id: int, now: datetime, running: set) -> None:
+def _fail_if_stale(ctx: NodeContext, round_id: int, now: datetime, running: set) -> None:
     stale = ROUND.timeout("solving")
     with ctx.db.write() as s:
         rnd = get_round(s, round_id)

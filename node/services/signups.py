@@ -16,8 +16,10 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from .. import i18n
+from ..context import NodeContext
 from ..errors import DomainError
 from ..labels import N_
 from ..settings import Settings
@@ -44,7 +46,7 @@ def _hash(token: str) -> str:
 
 
 def ask(
-    session,
+    session: Session,
     settings: Settings,
     *,
     email: object,
@@ -99,7 +101,7 @@ def ask(
     notify.send_mail(settings, to=address, subject=subject, body=body, kind="signup", language=language)
 
 
-def request_for_link(session, token: object, now: datetime) -> SignupRequest | None:
+def request_for_link(session: Session, token: object, now: datetime) -> SignupRequest | None:
     """The sign-up a link finishes, while it is unused and unexpired (reading changes nothing)."""
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
@@ -107,7 +109,7 @@ def request_for_link(session, token: object, now: datetime) -> SignupRequest | N
     return found if found is not None and found.expires_at > now else None
 
 
-def confirm(session, settings: Settings, *, token: object, now: datetime) -> Member:
+def confirm(session: Session, settings: Settings, *, token: object, now: datetime) -> Member:
     """Use the link up: the member is made (pending approval, or active where the node approves nobody)."""
     found = request_for_link(session, token, now)
     if found is None or session.scalars(select(Member).where(Member.email == found.email)).first():
@@ -134,7 +136,7 @@ def invalid_link_message() -> str:
     return _("This link was used already or has expired. Sign up again to get a new one.")
 
 
-def forget_expired_requests(ctx) -> int:
+def forget_expired_requests(ctx: NodeContext) -> int:
     """Sweep: sign-ups whose link was never opened."""
     with ctx.db.write() as s:
         return s.execute(delete(SignupRequest).where(SignupRequest.expires_at <= ctx.now())).rowcount or 0

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from .. import i18n
 from ..errors import ValidationError
@@ -106,7 +107,7 @@ _LAST_TXN = (
 )
 
 
-def _txn_range(session, filters: Filters) -> tuple[int | None, int | None] | None:
+def _txn_range(session: Session, filters: Filters) -> tuple[int | None, int | None] | None:
     """The first and last transaction id of the filter's days; None when no transaction falls in them."""
     low = high = None
     if filters.since is not None:
@@ -121,7 +122,7 @@ def _txn_range(session, filters: Filters) -> tuple[int | None, int | None] | Non
 
 
 def page(
-    session,
+    session: Session,
     describers: Registry[Describer],
     account_id: int,
     filters: Filters = Filters(),
@@ -159,7 +160,7 @@ def page(
 
 
 def every(
-    session, describers: Registry[Describer], account_id: int, filters: Filters, chunk: int = 500
+    session: Session, describers: Registry[Describer], account_id: int, filters: Filters, chunk: int = 500
 ) -> Iterator[Line]:
     """Every line the filters keep, newest first, a chunk at a time (the CSV export)."""
     before = None
@@ -170,7 +171,7 @@ def every(
             return
 
 
-def describe(session, describers: Registry[Describer], account_id: int, lines: list[Line]) -> None:
+def describe(session: Session, describers: Registry[Describer], account_id: int, lines: list[Line]) -> None:
     """Give each line its other legs, then let each kind's describer word them (a kind without one: its names)."""
     if not lines:
         return
@@ -209,7 +210,7 @@ _BALANCE_AT = (
 
 
 def balance_points(
-    session, account: Account, filters: Filters, now: datetime, count: int = CHART_POINTS
+    session: Session, account: Account, filters: Filters, now: datetime, count: int = CHART_POINTS
 ) -> list[tuple[datetime, int]]:
     """The balance at `count` moments spread over the filter's days (else the last 90 days), up to now."""
     end = min(filters.until or now, now)
@@ -222,7 +223,7 @@ def balance_points(
     return [*points, (end, last)]
 
 
-def _balance_at(session, account_id: int, moment: datetime) -> int:
+def _balance_at(session: Session, account_id: int, moment: datetime) -> int:
     """The balance after the account's last posting before `moment` (0 before its first)."""
     found = session.execute(_BALANCE_AT, {"account_id": account_id, "t": moment}).scalar()
     return int(found or 0)

@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
+from ..context import NodeContext
 from ..errors import ValidationError
 from ..settings import Settings
 from ..tables import FundingLead, FundingReminder, Member, TopicFollow
@@ -23,12 +25,12 @@ from .validate import REQUIRED, clean_list, refusal
 REMINDER_KIND = "funding_deadline"
 
 
-def followed_topics(session, member_id: int) -> list[str]:
+def followed_topics(session: Session, member_id: int) -> list[str]:
     stmt = select(TopicFollow.tag).where(TopicFollow.member_id == member_id).order_by(TopicFollow.tag)
     return list(session.scalars(stmt).all())
 
 
-def follow_topics(session, settings: Settings, *, member: Member, topics: object, now: datetime) -> list[str]:
+def follow_topics(session: Session, settings: Settings, *, member: Member, topics: object, now: datetime) -> list[str]:
     """Replace the topics a member follows with ``topics`` (tags of the node's taxonomy); returns them."""
     members.require_active(member)
     if topics is None:
@@ -44,7 +46,7 @@ def follow_topics(session, settings: Settings, *, member: Member, topics: object
     return sorted(wanted)
 
 
-def remind_funding_deadlines(ctx) -> int:
+def remind_funding_deadlines(ctx: NodeContext) -> int:
     """Sweep: remind the followers of each open lead whose deadline is within funding_reminder_days."""
     days = ctx.settings.funding_reminder_days
     if days <= 0:
@@ -54,7 +56,7 @@ def remind_funding_deadlines(ctx) -> int:
         return send_reminders(session, now=now, until=now + timedelta(days=days))
 
 
-def send_reminders(session, *, now: datetime, until: datetime) -> int:
+def send_reminders(session: Session, *, now: datetime, until: datetime) -> int:
     """Remind every active follower of an open lead closing after ``now`` and by ``until``, once; returns how many."""
     leads = session.scalars(
         select(FundingLead)

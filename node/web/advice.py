@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
 
 from .. import i18n, labels
 from ..context import node_ctx
@@ -263,7 +264,7 @@ def resolve(booking_id: int):
     return redirect(url_for("coordinator.overview"), 303)
 
 
-def dashboard_panel(session, member: Member) -> tuple[str, str, dict]:
+def dashboard_panel(session: Session, member: Member) -> tuple[str, str, dict]:
     """The member's open sessions, with what waits for them."""
     now = node_ctx().now()
     views = [
@@ -280,7 +281,7 @@ def dashboard_panel(session, member: Member) -> tuple[str, str, dict]:
     )
 
 
-def disputes_panel(session) -> tuple[str, str, dict]:
+def disputes_panel(session: Session) -> tuple[str, str, dict]:
     """Disputed sessions a coordinator settles."""
     now, me = node_ctx().now(), current_member()
     views = [advice.booking_view(session, b, me, now) for b in advice.open_disputes(session)]

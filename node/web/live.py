@@ -6,7 +6,7 @@ from flask import Blueprint, request, session, url_for
 from flask_babel import gettext as _
 
 from .. import live
-from ..context import node_ctx
+from ..context import NodeContext, node_ctx
 from ..errors import AuthError
 from ..i18n import current_language, current_time_zone
 from ..services import events
@@ -29,7 +29,7 @@ def stream():
     return live.response(reader, after)
 
 
-def _still_logged_in(ctx, member_id: int, version: object) -> bool:
+def _still_logged_in(ctx: NodeContext, member_id: int, version: object) -> bool:
     """Whether the session that opened the stream still holds (no log-out everywhere, no closing); asked outside
     the request, at each heartbeat."""
     with ctx.db.read() as s:
