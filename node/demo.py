@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .clock import iso
 from .context import NodeContext
@@ -55,7 +56,7 @@ def seed_demo(app: Flask) -> list[str]:
 
 
 def _any_member(session: Session, emails: list[str]) -> bool:
-    return session.scalars(select(Member.id).where(Member.email.in_(emails))).first() is not None
+    return session.scalars(select(col(Member.id)).where(col(Member.email).in_(emails))).first() is not None
 
 
 def _seed(s, ctx: NodeContext, cast: dict) -> None:
@@ -125,7 +126,7 @@ def _funding_lead(s, ctx: NodeContext, coordinator: Member, poster: Member, item
 def _coordinator(s, ctx: NodeContext, now) -> Member:
     """The node's first active coordinator; a demo one when the node has none yet."""
     found = s.scalars(
-        select(Member).where(Member.role == "coordinator", Member.status == "active").order_by(Member.id)
+        select(Member).where(col(Member.role) == "coordinator", col(Member.status) == "active").order_by(col(Member.id))
     ).first()
     if found is not None:
         return found
@@ -144,7 +145,7 @@ def _coordinator(s, ctx: NodeContext, now) -> Member:
 def _member(s, ctx: NodeContext, coordinator: Member, person: dict, now) -> Member:
     """Sign a demo person up, approve them (welcome grant) and fill in their profile."""
     settings = ctx.settings
-    taken = s.scalars(select(Member.id).where(Member.handle == person["handle"])).first() is not None
+    taken = s.scalars(select(col(Member.id)).where(col(Member.handle) == person["handle"])).first() is not None
     member = members.sign_up(
         s,
         settings,
@@ -224,8 +225,8 @@ def _report(s, settings, emails: list[str], *, added: bool) -> list[str]:
     """One line per demo login, coordinator first."""
     rows = s.scalars(
         select(Member)
-        .where(Member.email.in_([demo_email("coordinator", settings.node_id), *emails]))
-        .order_by(Member.id)
+        .where(col(Member.email).in_([demo_email("coordinator", settings.node_id), *emails]))
+        .order_by(col(Member.id))
     ).all()
     people = sum(1 for m in rows if m.role != "coordinator")
     state = "added" if added else "already present, nothing added"

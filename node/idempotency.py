@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .context import node_ctx
 from .errors import ConflictError, ValidationError
@@ -110,7 +111,7 @@ def _answer_repeat():
     scope, key, request_hash = found
     with node_ctx().db.read() as s:
         row = s.scalars(
-            select(IdempotentRequest).where(IdempotentRequest.scope == scope, IdempotentRequest.key == key)
+            select(IdempotentRequest).where(col(IdempotentRequest.scope) == scope, col(IdempotentRequest.key) == key)
         ).first()
     if row is None:
         _CLAIM.set(Claim(scope, key, request_hash))
@@ -144,7 +145,9 @@ def claim_in(session: Session) -> None:
     if claim is None or claim.claimed:
         return
     taken = session.scalars(
-        select(IdempotentRequest.id).where(IdempotentRequest.scope == claim.scope, IdempotentRequest.key == claim.key)
+        select(col(IdempotentRequest.id)).where(
+            col(IdempotentRequest.scope) == claim.scope, col(IdempotentRequest.key) == claim.key
+        )
     ).first()
     if taken is not None:  # a twin of this request committed since it was let in
         raise _in_progress()
@@ -167,9 +170,9 @@ def _store_answer(response: Response) -> Response:
         s.execute(
             update(IdempotentRequest)
             .where(
-                IdempotentRequest.scope == claim.scope,
-                IdempotentRequest.key == claim.key,
-                IdempotentRequest.status.is_(None),
+                col(IdempotentRequest.scope) == claim.scope,
+                col(IdempotentRequest.key) == claim.key,
+                col(IdempotentRequest.status).is_(None),
             )
             .values(status=response.status_code, body=body, location=response.headers.get("Location", "")[:2000])
         )

@@ -28,6 +28,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import labels
 from ..context import NodeContext
@@ -134,10 +135,10 @@ def clean_schedule(value: object, now: datetime) -> datetime | None:
 def _has_open_proposal(session: Session, listing_id: int, provider_id: int) -> bool:
     return (
         session.scalars(
-            select(AdviceBooking.id).where(
-                AdviceBooking.listing_id == listing_id,
-                AdviceBooking.provider_id == provider_id,
-                AdviceBooking.status == "proposed",
+            select(col(AdviceBooking.id)).where(
+                col(AdviceBooking.listing_id) == listing_id,
+                col(AdviceBooking.provider_id) == provider_id,
+                col(AdviceBooking.status) == "proposed",
             )
         ).first()
         is not None
@@ -415,7 +416,7 @@ def pay_unchallenged_claims(ctx: NodeContext) -> int:
     """Pay claimed sessions whose dispute deadline passed (BOOKING's timeout); each in its own transaction, once."""
     now, payment = ctx.now(), BOOKING.timeout("claimed")
     with ctx.db.read() as s:
-        due = s.scalars(select(AdviceBooking.id).where(BOOKING.overdue(payment.source, now))).all()
+        due = s.scalars(select(col(AdviceBooking.id)).where(BOOKING.overdue(payment.source, now))).all()
     paid = 0
     for booking_id in due:
         try:
@@ -458,24 +459,28 @@ def get_booking(session: Session, booking_id: int, viewer: Member) -> AdviceBook
 def my_bookings(session: Session, member_id: int, *, open_only: bool = False) -> list[AdviceBooking]:
     """Sessions the member gives or receives, newest first."""
     stmt = select(AdviceBooking).where(
-        (AdviceBooking.provider_id == member_id) | (AdviceBooking.receiver_id == member_id)
+        (col(AdviceBooking.provider_id) == member_id) | (col(AdviceBooking.receiver_id) == member_id)
     )
     if open_only:
-        stmt = stmt.where(AdviceBooking.status.in_(OPEN_STATES))
-    return list(session.scalars(stmt.order_by(AdviceBooking.id.desc()).limit(500)))
+        stmt = stmt.where(col(AdviceBooking.status).in_(OPEN_STATES))
+    return list(session.scalars(stmt.order_by(col(AdviceBooking.id).desc()).limit(500)))
 
 
 def open_disputes(session: Session) -> list[AdviceBooking]:
     """Disputed sessions waiting for a coordinator, oldest first."""
     return list(
-        session.scalars(select(AdviceBooking).where(AdviceBooking.status == "disputed").order_by(AdviceBooking.id))
+        session.scalars(
+            select(AdviceBooking).where(col(AdviceBooking.status) == "disputed").order_by(col(AdviceBooking.id))
+        )
     )
 
 
 def _coordinator_ids(session: Session, booking: AdviceBooking) -> list[int]:
     return [
         i
-        for i in session.scalars(select(Member.id).where(Member.role == "coordinator", Member.status == "active"))
+        for i in session.scalars(
+            select(col(Member.id)).where(col(Member.role) == "coordinator", col(Member.status) == "active")
+        )
         if i not in (booking.provider_id, booking.receiver_id)
     ]
 

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..errors import ConflictError
 from ..tables import AdviceBooking, AdviceFeedback, Member
@@ -54,13 +55,15 @@ def give(session: Session, *, member: Member, booking_id: int, data: dict, now: 
 
 def mine(session: Session, booking_id: int, author_id: int) -> AdviceFeedback | None:
     return session.scalars(
-        select(AdviceFeedback).where(AdviceFeedback.booking_id == booking_id, AdviceFeedback.author_id == author_id)
+        select(AdviceFeedback).where(
+            col(AdviceFeedback.booking_id) == booking_id, col(AdviceFeedback.author_id) == author_id
+        )
     ).first()
 
 
 def of_booking(session: Session, booking: AdviceBooking, viewer: Member) -> dict:
     """What each party wrote on one session, as its parties see it ("given" by the viewer, "received")."""
-    rows = session.scalars(select(AdviceFeedback).where(AdviceFeedback.booking_id == booking.id)).all()
+    rows = session.scalars(select(AdviceFeedback).where(col(AdviceFeedback.booking_id) == booking.id)).all()
     given = next((r for r in rows if r.author_id == viewer.id), None)
     received = next((r for r in rows if r.about_id == viewer.id), None)
     return {
@@ -73,12 +76,12 @@ def of_booking(session: Session, booking: AdviceBooking, viewer: Member) -> dict
 def as_adviser(session: Session, member_id: int, *, limit: int = 20) -> dict:
     """What receivers wrote about a member as adviser: the count, the average and the newest."""
     where = (AdviceFeedback.about_id == member_id, AdviceFeedback.about_role == "provider")
-    count, average = session.execute(select(func.count(), func.avg(AdviceFeedback.rating)).where(*where)).one()
+    count, average = session.execute(select(func.count(), func.avg(col(AdviceFeedback.rating))).where(*where)).one()
     rows = session.execute(
-        select(AdviceFeedback, Member.display_name)
-        .join(Member, Member.id == AdviceFeedback.author_id)
+        select(AdviceFeedback, col(Member.display_name))
+        .join(Member, col(Member.id) == col(AdviceFeedback.author_id))
         .where(*where)
-        .order_by(AdviceFeedback.id.desc())
+        .order_by(col(AdviceFeedback.id).desc())
         .limit(limit)
     ).all()
     return {

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import labels
 from ..errors import ForbiddenError, NotFoundError, ValidationError
@@ -141,8 +142,8 @@ def index_listing(session: Session, listing: AdviceListing) -> None:
 
 def unindex_listings_of(session: Session, member_id: int) -> None:
     """A member who leaves: their listings drop out of the market (they stay open for their sessions' sake)."""
-    mine = select(AdviceListing.id).where(AdviceListing.member_id == member_id)
-    session.execute(delete(ListingSearchTerm).where(ListingSearchTerm.listing_id.in_(mine)))
+    mine = select(col(AdviceListing.id)).where(col(AdviceListing.member_id) == member_id)
+    session.execute(delete(ListingSearchTerm).where(col(ListingSearchTerm.listing_id).in_(mine)))
 
 
 def rebuild_index(session: Session) -> int:
@@ -154,7 +155,7 @@ def rebuild_index(session: Session) -> int:
     session.execute(delete(ListingSearchTerm))
     count = 0
     rows = session.execute(
-        select(AdviceListing, Member.status).outerjoin(Member, Member.id == AdviceListing.member_id)
+        select(AdviceListing, col(Member.status)).outerjoin(Member, col(Member.id) == col(AdviceListing.member_id))
     ).tuples()
     for listing, author_status in rows:
         if listing.status == "open" and (author_status == "active" or listing.origin_node is not None):
@@ -165,7 +166,7 @@ def rebuild_index(session: Session) -> int:
 
 def _shown(shown_origins: Collection[str]):
     """SQL condition: a listing of an active member here, or an offer of an active peer."""
-    return or_(Member.status == "active", AdviceListing.origin_node.in_(list(shown_origins)))
+    return or_(col(Member.status) == "active", col(AdviceListing.origin_node).in_(list(shown_origins)))
 
 
 def list_listings(
@@ -197,8 +198,8 @@ def list_listings(
     if ids:
         stmt = (
             select(AdviceListing, Member)
-            .outerjoin(Member, Member.id == AdviceListing.member_id)
-            .where(AdviceListing.id.in_(ids), AdviceListing.status == "open", _shown(shown_origins))
+            .outerjoin(Member, col(Member.id) == col(AdviceListing.member_id))
+            .where(col(AdviceListing.id).in_(ids), col(AdviceListing.status) == "open", _shown(shown_origins))
         )
         found = {listing.id: (listing, author) for listing, author in session.execute(stmt).tuples()}
     rows = [found[i] for i in ids if i in found]

@@ -16,6 +16,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import i18n
 from ..clock import iso
@@ -77,7 +78,7 @@ def _actor_id(session: Session, handle: object) -> int | None:
         return None
     if handle == OPERATOR:
         return NOBODY
-    found = session.scalars(select(Member.id).where(Member.handle == str(handle).lower())).first()
+    found = session.scalars(select(col(Member.id)).where(col(Member.handle) == str(handle).lower())).first()
     if found is None:
         raise ValidationError(
             _("Nobody on this node has the handle “%(handle)s”.", handle=handle), code="member_not_found", field="actor"
@@ -107,22 +108,22 @@ def every(session: Session, filters: Filters, chunk: int = 500) -> Iterator[dict
 
 def _query(filters: Filters, before: int | None):
     stmt = (
-        select(AuditEntry, Member.handle, Member.display_name)
-        .outerjoin(Member, Member.id == AuditEntry.actor_id)
-        .order_by(AuditEntry.id.desc())
+        select(AuditEntry, col(Member.handle), col(Member.display_name))
+        .outerjoin(Member, col(Member.id) == col(AuditEntry.actor_id))
+        .order_by(col(AuditEntry.id).desc())
     )
     if filters.action:
-        stmt = stmt.where(AuditEntry.action == filters.action)
+        stmt = stmt.where(col(AuditEntry.action) == filters.action)
     if filters.actor_id == NOBODY:
-        stmt = stmt.where(AuditEntry.actor_id.is_(None))
+        stmt = stmt.where(col(AuditEntry.actor_id).is_(None))
     elif filters.actor_id is not None:
-        stmt = stmt.where(AuditEntry.actor_id == filters.actor_id)
+        stmt = stmt.where(col(AuditEntry.actor_id) == filters.actor_id)
     if filters.since is not None:
-        stmt = stmt.where(AuditEntry.at >= filters.since)
+        stmt = stmt.where(col(AuditEntry.at) >= filters.since)
     if filters.until is not None:
-        stmt = stmt.where(AuditEntry.at < filters.until)
+        stmt = stmt.where(col(AuditEntry.at) < filters.until)
     if before is not None:
-        stmt = stmt.where(AuditEntry.id < before)
+        stmt = stmt.where(col(AuditEntry.id) < before)
     return stmt
 
 
@@ -153,7 +154,7 @@ def _is_member_subject(subject: str) -> bool:
 def _names(session: Session, member_ids: set[int]) -> dict[int, str]:
     if not member_ids:
         return {}
-    rows = session.execute(select(Member.id, Member.handle).where(Member.id.in_(member_ids))).all()
+    rows = session.execute(select(col(Member.id), col(Member.handle)).where(col(Member.id).in_(member_ids))).all()
     return dict(rows)
 
 
@@ -166,6 +167,8 @@ def _subject_name(subject: str, names: dict[int, str]) -> str:
 
 def actors(session: Session) -> list[tuple[int, str]]:
     """Everyone who appears as an actor in the log, for the filter's choices: (id, handle)."""
-    ids = select(AuditEntry.actor_id).where(AuditEntry.actor_id.is_not(None)).distinct()
-    rows = session.execute(select(Member.id, Member.handle).where(Member.id.in_(ids)).order_by(Member.handle))
+    ids = select(col(AuditEntry.actor_id)).where(col(AuditEntry.actor_id).is_not(None)).distinct()
+    rows = session.execute(
+        select(col(Member.id), col(Member.handle)).where(col(Member.id).in_(ids)).order_by(col(Member.handle))
+    )
     return [(member_id, handle) for member_id, handle in rows]

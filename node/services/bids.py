@@ -8,6 +8,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..settings import Settings
@@ -22,7 +23,11 @@ REMOTE_ADDRESS = re.compile(r"([a-z0-9][a-z0-9._-]{0,63})@([a-z0-9][a-z0-9-]{0,3
 
 def bids_of(session: Session, member_id: int) -> dict[str, int]:
     """The member's bids, tag -> level (tags without a bid are neutral)."""
-    return dict(session.execute(select(Bid.tag, Bid.level).where(Bid.member_id == member_id).order_by(Bid.tag)).all())
+    return dict(
+        session.execute(
+            select(col(Bid.tag), col(Bid.level)).where(col(Bid.member_id) == member_id).order_by(col(Bid.tag))
+        ).all()
+    )
 
 
 def set_bids(session: Session, settings: Settings, *, member: Member, bids: object, now: datetime) -> dict[str, int]:
@@ -51,7 +56,7 @@ def set_bids(session: Session, settings: Settings, *, member: Member, bids: obje
             )
         if level:
             clean[tag] = level
-    session.execute(delete(Bid).where(Bid.member_id == member.id))
+    session.execute(delete(Bid).where(col(Bid.member_id) == member.id))
     for tag, level in sorted(clean.items()):
         session.add(Bid(member_id=member.id, tag=tag, level=level, updated_at=now))
     session.flush()
@@ -103,9 +108,9 @@ def _record(
     if (
         session.scalars(
             select(RemoteConflict).where(
-                RemoteConflict.member_id == member.id,
-                RemoteConflict.remote_node == node,
-                RemoteConflict.remote_handle == handle,
+                col(RemoteConflict.member_id) == member.id,
+                col(RemoteConflict.remote_node) == node,
+                col(RemoteConflict.remote_handle) == handle,
             )
         ).first()
         is not None
@@ -121,11 +126,11 @@ def _record(
 
 def remote_conflicts(session: Session, member: Member, *, everyone: bool = False) -> list[RemoteConflict]:
     """The member's remote conflicts (declared and pinned on them), newest first; a coordinator may ask for all."""
-    stmt = select(RemoteConflict).order_by(RemoteConflict.id.desc())
+    stmt = select(RemoteConflict).order_by(col(RemoteConflict.id).desc())
     if everyone:
         members.require_coordinator(member)
     else:
-        stmt = stmt.where(RemoteConflict.member_id == member.id)
+        stmt = stmt.where(col(RemoteConflict.member_id) == member.id)
     return list(session.scalars(stmt).all())
 
 

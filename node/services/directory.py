@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..errors import NotFoundError, ValidationError
 from ..settings import Settings
@@ -137,7 +138,7 @@ def search_members(
     after = search.decode_cursor(cursor, (str, int))
     keys, more = TERMS.page(session, found.matches(), after=after, limit=limit)
     ids = [member_id for _name, member_id in keys]
-    by_id = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(ids)))} if ids else {}
+    by_id = {m.id: m for m in session.scalars(select(Member).where(col(Member.id).in_(ids)))} if ids else {}
     # The index holds listed members only; checked again here, so a stale row could never show anyone.
     page = [by_id[i] for i in ids if i in by_id and listed(by_id[i])]
     return page, search.encode_cursor(keys[-1]) if more else ""

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from flask_babel import gettext as _
 from sqlalchemy import String, case, cast, func, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import countries
 from ..errors import ForbiddenError, IllegalTransitionError, NotFoundError, ValidationError
@@ -242,9 +243,9 @@ def list_leads(
 ) -> Page:
     """Open leads, here and from peers: upcoming deadlines first, then those without one; past ones only
     with ``past`` (last). A country filter keeps the leads open to any country too."""
-    stmt = select(FundingLead).where(FundingLead.status == "open")
+    stmt = select(FundingLead).where(col(FundingLead.status) == "open")
     if not past:
-        stmt = stmt.where(or_(FundingLead.deadline.is_(None), FundingLead.deadline > now))
+        stmt = stmt.where(or_(col(FundingLead.deadline).is_(None), col(FundingLead.deadline) > now))
     if topic not in (None, ""):
         (tag,) = clean_list([topic], "topic", allowed=members.taxonomy(settings), max_items=1)
         # Lists are stored as JSON; matching the quoted value avoids prefix hits.
@@ -256,9 +257,9 @@ def list_leads(
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     number = min(clean_int(page if page not in (None, "") else 1, "page", 1, 100_000), pages)
-    soon = case((FundingLead.deadline.is_(None), 1), (FundingLead.deadline <= now, 2), else_=0)
+    soon = case((col(FundingLead.deadline).is_(None), 1), (col(FundingLead.deadline) <= now, 2), else_=0)
     rows = session.scalars(
-        stmt.order_by(soon, FundingLead.deadline, FundingLead.id.desc())
+        stmt.order_by(soon, col(FundingLead.deadline), col(FundingLead.id).desc())
         .offset((number - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     ).all()
@@ -267,20 +268,22 @@ def list_leads(
 
 def my_leads(session: Session, member_id: int) -> list[FundingLead]:
     """The leads a member posted, withdrawn ones too, newest first."""
-    stmt = select(FundingLead).where(FundingLead.poster_id == member_id).order_by(FundingLead.id.desc())
+    stmt = select(FundingLead).where(col(FundingLead.poster_id) == member_id).order_by(col(FundingLead.id).desc())
     return list(session.scalars(stmt.limit(200)).all())
 
 
 def network_leads(session: Session, now: datetime) -> list[FundingLead]:
     """This node's leads that travel: network-wide, open, deadline ahead or none; soonest deadline first."""
     stmt = select(FundingLead).where(
-        FundingLead.origin_node == "",
-        FundingLead.network_wide.is_(True),
-        FundingLead.status == "open",
-        or_(FundingLead.deadline.is_(None), FundingLead.deadline > now),
+        col(FundingLead.origin_node) == "",
+        col(FundingLead.network_wide).is_(True),
+        col(FundingLead.status) == "open",
+        or_(col(FundingLead.deadline).is_(None), col(FundingLead.deadline) > now),
     )
-    soon = case((FundingLead.deadline.is_(None), 1), else_=0)
-    return list(session.scalars(stmt.order_by(soon, FundingLead.deadline, FundingLead.ref).limit(MAX_SHARED)).all())
+    soon = case((col(FundingLead.deadline).is_(None), 1), else_=0)
+    return list(
+        session.scalars(stmt.order_by(soon, col(FundingLead.deadline), col(FundingLead.ref)).limit(MAX_SHARED)).all()
+    )
 
 
 def lead_view(lead: FundingLead, poster: Member | None, viewer: Member, now: datetime) -> dict:
@@ -310,5 +313,5 @@ def lead_view(lead: FundingLead, poster: Member | None, viewer: Member, now: dat
 def views(session: Session, leads: list[FundingLead], viewer: Member, now: datetime) -> list[dict]:
     """lead_view of each lead, with the posters read in one query."""
     ids = {lead.poster_id for lead in leads if lead.poster_id}
-    posters = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(ids))).all()} if ids else {}
+    posters = {m.id: m for m in session.scalars(select(Member).where(col(Member.id).in_(ids))).all()} if ids else {}
     return [lead_view(lead, posters.get(lead.poster_id), viewer, now) for lead in leads]

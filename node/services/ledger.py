@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import String, and_, bindparam, cast, func, insert, inspect, literal, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
 
 from ..errors import LedgerError, NotFoundError, ValidationError
 from ..labels import N_, unit
@@ -32,10 +33,10 @@ NOT_AN_AMOUNT = (
 TOO_LARGE = N_("%(field)s: this is more than the ledger can hold."), N_("This is more than the ledger can hold.")
 
 # Statements of the hot path are built once: building an expression costs more than running it.
-_ACCOUNT_BY_REF = select(Account).where(Account.ref == bindparam("ref"))
-_ACCOUNTS_BY_REFS = select(Account).where(Account.ref.in_(bindparam("refs", expanding=True)))
-_TXN_BY_REF = select(LedgerTxn.id, LedgerTxn.kind, LedgerTxn.ref, LedgerTxn.created_at).where(
-    LedgerTxn.ref == bindparam("ref")
+_ACCOUNT_BY_REF = select(Account).where(col(Account.ref) == bindparam("ref"))
+_ACCOUNTS_BY_REFS = select(Account).where(col(Account.ref).in_(bindparam("refs", expanding=True)))
+_TXN_BY_REF = select(col(LedgerTxn.id), col(LedgerTxn.kind), col(LedgerTxn.ref), col(LedgerTxn.created_at)).where(
+    col(LedgerTxn.ref) == bindparam("ref")
 )
 _INSERT_TXN = insert(LedgerTxn.__table__)
 _INSERT_POSTINGS = insert(Posting.__table__)
@@ -383,15 +384,22 @@ def check_books(session: Session) -> BooksCheck:
     total = session.execute(select(func.coalesce(func.sum(Account.balance), 0))).scalar_one()
     unbalanced = session.execute(
         select(func.count()).select_from(
-            select(Posting.txn_id).group_by(Posting.txn_id).having(func.sum(Posting.amount) != 0).subquery()
+            select(col(Posting.txn_id))
+            .group_by(col(Posting.txn_id))
+            .having(func.sum(col(Posting.amount)) != 0)
+            .subquery()
         )
     ).scalar_one()
-    sums = select(Posting.account_id, func.sum(Posting.amount).label("s")).group_by(Posting.account_id).subquery()
+    sums = (
+        select(col(Posting.account_id), func.sum(col(Posting.amount)).label("s"))
+        .group_by(col(Posting.account_id))
+        .subquery()
+    )
     drifted = session.execute(
         select(func.count())
         .select_from(Account)
         .outerjoin(sums, sums.c.account_id == Account.id)
-        .where(Account.balance != func.coalesce(sums.c.s, 0))
+        .where(col(Account.balance) != func.coalesce(sums.c.s, 0))
     ).scalar_one()
     accounts = session.execute(select(func.count()).select_from(Account)).scalar_one()
     txns = session.execute(select(func.count()).select_from(LedgerTxn)).scalar_one()
@@ -402,21 +410,21 @@ def statement(session: Session, account: Account, limit: int = 200, before_id: i
     """The account's postings, newest first, with the running balance after each."""
     stmt = (
         select(Posting, LedgerTxn)
-        .join(LedgerTxn, LedgerTxn.id == Posting.txn_id)
-        .where(Posting.account_id == account.id)
-        .order_by(Posting.id.desc())
+        .join(LedgerTxn, col(LedgerTxn.id) == col(Posting.txn_id))
+        .where(col(Posting.account_id) == account.id)
+        .order_by(col(Posting.id).desc())
         .limit(limit)
     )
     if before_id is not None:
-        stmt = stmt.where(Posting.id < before_id)
+        stmt = stmt.where(col(Posting.id) < before_id)
     rows = session.execute(stmt).all()
     out = []
     for posting, txn in rows:
         counter = session.execute(
-            select(Account.ref, Member.handle)
-            .join(Posting, Posting.account_id == Account.id)
-            .outerjoin(Member, Member.id == Account.member_id)
-            .where(and_(Posting.txn_id == txn.id, Posting.account_id != account.id))
+            select(col(Account.ref), col(Member.handle))
+            .join(Posting, col(Posting.account_id) == col(Account.id))
+            .outerjoin(Member, col(Member.id) == col(Account.member_id))
+            .where(and_(col(Posting.txn_id) == txn.id, col(Posting.account_id) != account.id))
         ).all()
         out.append(
             {

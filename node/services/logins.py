@@ -40,6 +40,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import i18n
 from ..context import NodeContext
@@ -152,7 +153,7 @@ def _refuse_while_waiting(
         raise RateLimitedError(
             str(ADDRESS_WAIT) % {"wait": in_words(wait)}, code="login_rate_limited", retry_after=wait
         )
-    member = session.scalars(select(Member).where(Member.email == email)).first() if email else None
+    member = session.scalars(select(Member).where(col(Member.email) == email)).first() if email else None
     if not _is_trusted(trusted, member, now):
         wait = _seconds_left(session.get(LoginThrottle, account_key(email)), now)
         if wait:
@@ -199,7 +200,7 @@ def _count_attempt(
 
 def _succeed(session: Session, attempt: _Attempt, now: datetime) -> Member:
     """Clear the account's failures, take this attempt's count back at the address, note the activity."""
-    session.execute(delete(LoginThrottle).where(LoginThrottle.key == attempt.account_key))
+    session.execute(delete(LoginThrottle).where(col(LoginThrottle.key) == attempt.account_key))
     at_address = session.get(LoginThrottle, attempt.address_key)
     if at_address is not None and at_address.failures > 0:
         at_address.failures -= 1
@@ -248,7 +249,7 @@ def redeem_unlock_link(session: Session, settings: Settings, *, token: str, now:
     """Use an unlock link up (once): the browser that confirmed it is trusted for the account."""
     row = _unlock_row(session, token, now)
     email = row.key.removeprefix("account:") if row is not None else ""
-    member = session.scalars(select(Member).where(Member.email == email)).first() if email else None
+    member = session.scalars(select(Member).where(col(Member.email) == email)).first() if email else None
     if member is None or member.status == "closed":
         raise DomainError(
             _("This link was used already or has expired. Log in; if you have to wait, a new link is mailed to you."),
@@ -275,7 +276,7 @@ def in_words(seconds: int, catalog: NullTranslations | None = None) -> str:
 def _unlock_row(session: Session, token: str, now: datetime) -> LoginThrottle | None:
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
-    row = session.scalars(select(LoginThrottle).where(LoginThrottle.unlock_hash == _hash(token))).first()
+    row = session.scalars(select(LoginThrottle).where(col(LoginThrottle.unlock_hash) == _hash(token))).first()
     if row is None or row.unlock_expires_at is None or row.unlock_expires_at <= now:
         return None
     return row
@@ -321,8 +322,8 @@ def _forget_old_rows(session: Session, settings: Settings, now: datetime) -> Non
     )
     session.execute(
         delete(LoginThrottle).where(
-            LoginThrottle.last_failure_at < now - timedelta(seconds=keep),
-            or_(LoginThrottle.unlock_expires_at.is_(None), LoginThrottle.unlock_expires_at <= now),
+            col(LoginThrottle.last_failure_at) < now - timedelta(seconds=keep),
+            or_(col(LoginThrottle.unlock_expires_at).is_(None), col(LoginThrottle.unlock_expires_at) <= now),
         )
     )
 

@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import countries, i18n
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -107,7 +108,7 @@ def sign_up(
     email, display_name, handle = check_sign_up(
         session, email=email, password=password, display_name=display_name, handle=handle
     )
-    if session.scalars(select(Member).where(Member.email == email)).first():
+    if session.scalars(select(Member).where(col(Member.email) == email)).first():
         raise ConflictError(_("An account with this email address exists already."), code="email_taken", field="email")
     return create_member(
         session,
@@ -194,7 +195,7 @@ def pick_handle(session: Session, handle: object, email: str) -> str:
                 code="invalid_handle",
                 field="handle",
             )
-        if session.scalars(select(Member).where(Member.handle == handle)).first():
+        if session.scalars(select(Member).where(col(Member.handle) == handle)).first():
             raise ConflictError(_("This handle is taken; please choose another."), code="handle_taken", field="handle")
         return handle
     base = re.sub(r"[^a-z0-9._-]", "", email.split("@")[0].lower())[:24] or "member"
@@ -202,7 +203,7 @@ def pick_handle(session: Session, handle: object, email: str) -> str:
         base = "m" + base
     base = base if len(base) >= 2 else base + "0"
     candidate, n = base, 1
-    while session.scalars(select(Member).where(Member.handle == candidate)).first():
+    while session.scalars(select(Member).where(col(Member.handle) == candidate)).first():
         n += 1
         candidate = f"{base}{n}"
     return candidate
@@ -211,7 +212,7 @@ def pick_handle(session: Session, handle: object, email: str) -> str:
 def _new_pseudonym(session: Session) -> str:
     while True:
         candidate = "rev-" + secrets.token_hex(5)
-        if not session.scalars(select(Member).where(Member.pseudonym == candidate)).first():
+        if not session.scalars(select(Member).where(col(Member.pseudonym) == candidate)).first():
             return candidate
 
 
@@ -280,7 +281,9 @@ def coordinators(session: Session) -> list[Member]:
     """The node's active coordinators: who approves new members."""
     return list(
         session.scalars(
-            select(Member).where(Member.role == "coordinator", Member.status == "active").order_by(Member.display_name)
+            select(Member)
+            .where(col(Member.role) == "coordinator", col(Member.status) == "active")
+            .order_by(col(Member.display_name))
         ).all()
     )
 
@@ -288,9 +291,9 @@ def coordinators(session: Session) -> list[Member]:
 def refusal_reason(session: Session, member: Member) -> str:
     """Why a coordinator refused the member's account, as they wrote it ('' if nothing was recorded)."""
     detail = session.scalars(
-        select(AuditEntry.detail)
-        .where(AuditEntry.subject == f"member:{member.id}", AuditEntry.action == "member_refused")
-        .order_by(AuditEntry.id.desc())
+        select(col(AuditEntry.detail))
+        .where(col(AuditEntry.subject) == f"member:{member.id}", col(AuditEntry.action) == "member_refused")
+        .order_by(col(AuditEntry.id).desc())
     ).first()
     return (detail or {}).get("reason", "")
 
@@ -314,7 +317,7 @@ class MemberRef:
 
 # Built once: hot paths. A payment needs only who and whether active, and the member's account: one
 # Core query for both, read into plain rows (loading ORM objects would cost three times the query).
-_MEMBER_BY_HANDLE = select(Member).where(Member.handle == bindparam("handle"))
+_MEMBER_BY_HANDLE = select(Member).where(col(Member.handle) == bindparam("handle"))
 _REF_COLUMNS = (Member.id, Member.handle, Member.role, Member.status)
 _PAYEE_BY_HANDLE = (
     select(*_REF_COLUMNS, *ledger.ACCOUNT_COLUMNS)
@@ -380,8 +383,8 @@ def hash_token(token: str) -> str:
 # One query per API request (built once): the token's member, if the token is live.
 _MEMBER_BY_TOKEN = (
     select(Member)
-    .join(ApiToken, ApiToken.member_id == Member.id)
-    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False))
+    .join(ApiToken, col(ApiToken.member_id) == col(Member.id))
+    .where(col(ApiToken.token_hash) == bindparam("token_hash"), col(ApiToken.revoked).is_(False))
 )
 
 
@@ -390,7 +393,7 @@ _PAYER_BY_TOKEN = (
     select(*_REF_COLUMNS, *ledger.ACCOUNT_COLUMNS)
     .join(ApiToken, ApiToken.member_id == Member.id)
     .outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
-    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False))
+    .where(col(ApiToken.token_hash) == bindparam("token_hash"), col(ApiToken.revoked).is_(False))
 )
 
 
@@ -493,13 +496,15 @@ def export_data(session: Session, member: Member) -> dict:
     account = ledger.member_account(session, member.id)
     profile = {k: getattr(member, k) for k in ("email", "handle", "pseudonym", "role", "status", *PROFILE_FIELDS)}
     profile.update(created_at=member.created_at, approved_at=member.approved_at)
-    about_me = session.scalars(select(AuditEntry).where(AuditEntry.subject == f"member:{member.id}")).all()
-    proposals = session.scalars(select(Proposal).where(Proposal.author_id == member.id)).all()
-    invitations = session.scalars(select(ReviewInvitation).where(ReviewInvitation.reviewer_id == member.id)).all()
+    about_me = session.scalars(select(AuditEntry).where(col(AuditEntry.subject) == f"member:{member.id}")).all()
+    proposals = session.scalars(select(Proposal).where(col(Proposal.author_id) == member.id)).all()
+    invitations = session.scalars(select(ReviewInvitation).where(col(ReviewInvitation.reviewer_id) == member.id)).all()
     bookings = session.scalars(
-        select(AdviceBooking).where((AdviceBooking.provider_id == member.id) | (AdviceBooking.receiver_id == member.id))
+        select(AdviceBooking).where(
+            (col(AdviceBooking.provider_id) == member.id) | (col(AdviceBooking.receiver_id) == member.id)
+        )
     ).all()
-    conflicts = session.scalars(select(Conflict).where(Conflict.member_id == member.id)).all()
+    conflicts = session.scalars(select(Conflict).where(col(Conflict.member_id) == member.id)).all()
     return {
         "profile": profile,
         "balance": account.balance,
@@ -519,17 +524,21 @@ def close_account(session: Session, *, member: Member, now: datetime) -> Member:
         select(func.count())
         .select_from(AdviceBooking)
         .where(
-            (AdviceBooking.provider_id == member.id) | (AdviceBooking.receiver_id == member.id),
-            AdviceBooking.status.in_(("booked", "claimed", "disputed")),
+            (col(AdviceBooking.provider_id) == member.id) | (col(AdviceBooking.receiver_id) == member.id),
+            col(AdviceBooking.status).in_(("booked", "claimed", "disputed")),
         )
     ).scalar_one()
     open_proposals = session.execute(
-        select(func.count()).select_from(Proposal).where(Proposal.author_id == member.id, Proposal.status == "open")
+        select(func.count())
+        .select_from(Proposal)
+        .where(col(Proposal.author_id) == member.id, col(Proposal.status) == "open")
     ).scalar_one()
     open_reviews = session.execute(
         select(func.count())
         .select_from(ReviewInvitation)
-        .where(ReviewInvitation.reviewer_id == member.id, ReviewInvitation.status.in_(("invited", "accepted")))
+        .where(
+            col(ReviewInvitation.reviewer_id) == member.id, col(ReviewInvitation.status).in_(("invited", "accepted"))
+        )
     ).scalar_one()
     if open_bookings or open_proposals or open_reviews:
         raise ConflictError(
@@ -559,7 +568,7 @@ def close_account(session: Session, *, member: Member, now: datetime) -> Member:
     member.organisation = member.bio = ""
     member.is_reviewer = member.pool_consent = False
     member.session_version += 1
-    session.execute(delete(ApiToken).where(ApiToken.member_id == member.id))
+    session.execute(delete(ApiToken).where(col(ApiToken.member_id) == member.id))
     audit.record(session, member.id, "account_closed", f"member:{member.id}", {}, now)
     _reindex(session, member)
     advice_listings.unindex_listings_of(session, member.id)
@@ -579,7 +588,7 @@ def create_coordinator(
     hasher: PasswordHasher,
 ) -> Member:
     """Create an active coordinator, or promote the existing member with this email (operator's CLI)."""
-    existing = session.scalars(select(Member).where(Member.email == str(email).strip().lower())).first()
+    existing = session.scalars(select(Member).where(col(Member.email) == str(email).strip().lower())).first()
     member = existing or sign_up(
         session,
         settings,

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, delete, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..errors import ConflictError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError
 from ..lifecycle import REPORT
@@ -111,7 +112,9 @@ def _check_limits(session: Session, settings: Settings, sender_id: int, *, new_t
     hourly = settings.messages_per_hour
     if hourly:
         since = now - timedelta(hours=1)
-        recent = select(Message.created_at).where(Message.sender_id == sender_id, Message.created_at > since)
+        recent = select(col(Message.created_at)).where(
+            col(Message.sender_id) == sender_id, col(Message.created_at) > since
+        )
         _refuse_beyond(
             session,
             recent,
@@ -128,8 +131,8 @@ def _check_limits(session: Session, settings: Settings, sender_id: int, *, new_t
     daily = settings.message_threads_per_day
     if new_thread and daily:
         since = now - timedelta(days=1)
-        started = select(MessageThread.created_at).where(
-            MessageThread.started_by == sender_id, MessageThread.created_at > since
+        started = select(col(MessageThread.created_at)).where(
+            col(MessageThread.started_by) == sender_id, col(MessageThread.created_at) > since
         )
         _refuse_beyond(
             session,
@@ -163,8 +166,8 @@ def _refuse_beyond(session: Session, recent, column, limit: int, window: timedel
 def thread_between(session: Session, a_id: int, b_id: int) -> MessageThread | None:
     found = session.scalars(
         select(MessageThread)
-        .join(ThreadMember, ThreadMember.thread_id == MessageThread.id)
-        .where(ThreadMember.member_id == a_id, ThreadMember.other_id == b_id)
+        .join(ThreadMember, col(ThreadMember.thread_id) == col(MessageThread.id))
+        .where(col(ThreadMember.member_id) == a_id, col(ThreadMember.other_id) == b_id)
     ).first()
     return found
 
@@ -194,18 +197,18 @@ def my_threads(
 ) -> tuple[list[ThreadRow], str]:
     """The member's threads, those with unread messages first, then the latest first; and the next page's cursor."""
     after = search.decode_cursor(cursor, (int, int))
-    unread_flag = case((MessageThread.last_message_id > ThreadMember.last_read_message_id, 1), else_=0)
+    unread_flag = case((col(MessageThread.last_message_id) > col(ThreadMember.last_read_message_id), 1), else_=0)
     stmt = (
         select(MessageThread, ThreadMember, Member, Message, unread_flag)
-        .join(ThreadMember, ThreadMember.thread_id == MessageThread.id)
-        .join(Member, Member.id == ThreadMember.other_id)
-        .outerjoin(Message, Message.id == MessageThread.last_message_id)
-        .where(ThreadMember.member_id == member.id)
+        .join(ThreadMember, col(ThreadMember.thread_id) == col(MessageThread.id))
+        .join(Member, col(Member.id) == col(ThreadMember.other_id))
+        .outerjoin(Message, col(Message.id) == col(MessageThread.last_message_id))
+        .where(col(ThreadMember.member_id) == member.id)
     )
     if after is not None:
         mark = tuple_(literal(after[0]), literal(after[1]))
-        stmt = stmt.where(tuple_(unread_flag, MessageThread.last_message_id) < mark)
-    stmt = stmt.order_by(unread_flag.desc(), MessageThread.last_message_id.desc()).limit(limit + 1)
+        stmt = stmt.where(tuple_(unread_flag, col(MessageThread.last_message_id)) < mark)
+    stmt = stmt.order_by(unread_flag.desc(), col(MessageThread.last_message_id).desc()).limit(limit + 1)
     rows = session.execute(stmt).tuples().all()
     more, rows = len(rows) > limit, rows[:limit]
     counts = _unread_counts(session, member.id, [(t.id, mine.last_read_message_id) for t, mine, *_ in rows])
@@ -229,11 +232,11 @@ def _unread_counts(session: Session, member_id: int, threads: list[tuple[int, in
     wanted = [(tid, read) for tid, read in threads]
     if not wanted:
         return {}
-    conditions = or_(*(and_(Message.thread_id == tid, Message.id > read) for tid, read in wanted))
+    conditions = or_(*(and_(col(Message.thread_id) == tid, col(Message.id) > read) for tid, read in wanted))
     stmt = (
-        select(Message.thread_id, func.count())
-        .where(conditions, Message.sender_id != member_id)
-        .group_by(Message.thread_id)
+        select(col(Message.thread_id), func.count())
+        .where(conditions, col(Message.sender_id) != member_id)
+        .group_by(col(Message.thread_id))
     )
     return dict(session.execute(stmt).tuples().all())
 
@@ -243,8 +246,11 @@ def unread_count(session: Session, member_id: int) -> int:
     return session.execute(
         select(func.count())
         .select_from(ThreadMember)
-        .join(MessageThread, MessageThread.id == ThreadMember.thread_id)
-        .where(ThreadMember.member_id == member_id, MessageThread.last_message_id > ThreadMember.last_read_message_id)
+        .join(MessageThread, col(MessageThread.id) == col(ThreadMember.thread_id))
+        .where(
+            col(ThreadMember.member_id) == member_id,
+            col(MessageThread.last_message_id) > col(ThreadMember.last_read_message_id),
+        )
     ).scalar_one()
 
 
@@ -254,10 +260,10 @@ def messages_of(
     """A thread's messages, oldest first: the latest `limit`, or those before the cursor; and the older page's
     cursor ("" when there is none)."""
     until = search.decode_cursor(before, (int,))
-    stmt = select(Message).where(Message.thread_id == thread_id)
+    stmt = select(Message).where(col(Message.thread_id) == thread_id)
     if until is not None:
         stmt = stmt.where(Message.id < until[0])
-    rows = session.scalars(stmt.order_by(Message.id.desc()).limit(limit + 1)).all()
+    rows = session.scalars(stmt.order_by(col(Message.id).desc()).limit(limit + 1)).all()
     more, rows = len(rows) > limit, list(rows[:limit])
     rows.reverse()
     return rows, search.encode_cursor((rows[0].id,)) if more else ""
@@ -287,10 +293,10 @@ def is_blocked(session: Session, member_id: int, other_id: int) -> bool:
 def blocked_between(session: Session, a_id: int, b_id: int) -> bool:
     """Whether either blocked the other."""
     found = session.scalars(
-        select(MemberBlock.member_id).where(
+        select(col(MemberBlock.member_id)).where(
             or_(
-                and_(MemberBlock.member_id == a_id, MemberBlock.blocked_id == b_id),
-                and_(MemberBlock.member_id == b_id, MemberBlock.blocked_id == a_id),
+                and_(col(MemberBlock.member_id) == a_id, col(MemberBlock.blocked_id) == b_id),
+                and_(col(MemberBlock.member_id) == b_id, col(MemberBlock.blocked_id) == a_id),
             )
         )
     ).first()
@@ -310,17 +316,19 @@ def block(session: Session, *, member: Member, handle: object, now: datetime) ->
 def unblock(session: Session, *, member: Member, handle: object) -> Member:
     """Lift a block (a member not blocked stays so)."""
     other = members.find_by_handle(session, str(handle or ""))
-    session.execute(delete(MemberBlock).where(MemberBlock.member_id == member.id, MemberBlock.blocked_id == other.id))
+    session.execute(
+        delete(MemberBlock).where(col(MemberBlock.member_id) == member.id, col(MemberBlock.blocked_id) == other.id)
+    )
     return other
 
 
 def my_blocks(session: Session, member_id: int) -> list[tuple[Member, datetime]]:
     return list(
         session.execute(
-            select(Member, MemberBlock.created_at)
-            .join(MemberBlock, MemberBlock.blocked_id == Member.id)
-            .where(MemberBlock.member_id == member_id)
-            .order_by(MemberBlock.created_at.desc())
+            select(Member, col(MemberBlock.created_at))
+            .join(MemberBlock, col(MemberBlock.blocked_id) == col(Member.id))
+            .where(col(MemberBlock.member_id) == member_id)
+            .order_by(col(MemberBlock.created_at).desc())
         ).tuples()
     )
 
@@ -344,16 +352,20 @@ def report(
             raise ConflictError(_("You can only report messages someone else sent you."), code="own_message")
     else:
         theirs = session.scalars(
-            select(Message.id).where(Message.thread_id == thread.id, Message.sender_id == mine.other_id).limit(1)
+            select(col(Message.id))
+            .where(col(Message.thread_id) == thread.id, col(Message.sender_id) == mine.other_id)
+            .limit(1)
         ).first()
         if theirs is None:
             raise ConflictError(_("The other member has not written anything here yet."), code="nothing_to_report")
     already = session.scalars(
-        select(MessageReport.id).where(
-            MessageReport.thread_id == thread.id,
-            MessageReport.reporter_id == member.id,
-            MessageReport.status == "open",
-            MessageReport.message_id.is_(None) if message_id is None else MessageReport.message_id == message_id,
+        select(col(MessageReport.id)).where(
+            col(MessageReport.thread_id) == thread.id,
+            col(MessageReport.reporter_id) == member.id,
+            col(MessageReport.status) == "open",
+            col(MessageReport.message_id).is_(None)
+            if message_id is None
+            else col(MessageReport.message_id) == message_id,
         )
     ).first()
     if already is not None:
@@ -386,7 +398,11 @@ def report(
 
 
 def _coordinator_ids(session: Session) -> list[int]:
-    return list(session.scalars(select(Member.id).where(Member.role == "coordinator", Member.status == "active")).all())
+    return list(
+        session.scalars(
+            select(col(Member.id)).where(col(Member.role) == "coordinator", col(Member.status) == "active")
+        ).all()
+    )
 
 
 @dataclass(frozen=True)
@@ -405,8 +421,10 @@ def reports(session: Session, *, coordinator: Member, status: object = "open", l
     members.require_coordinator(coordinator)
     if status not in ("open", "handled"):
         raise ValidationError(_("Please choose open or handled."), code="bad_choice", field="status")
-    order = MessageReport.id.asc() if status == "open" else MessageReport.id.desc()
-    rows = session.scalars(select(MessageReport).where(MessageReport.status == status).order_by(order).limit(limit))
+    order = col(MessageReport.id).asc() if status == "open" else col(MessageReport.id).desc()
+    rows = session.scalars(
+        select(MessageReport).where(col(MessageReport.status) == status).order_by(order).limit(limit)
+    )
     return [report_view(session, r) for r in rows.all()]
 
 
@@ -427,11 +445,11 @@ def reported_messages(session: Session, found: MessageReport, limit: int = 50) -
     rows = session.scalars(
         select(Message)
         .where(
-            Message.thread_id == found.thread_id,
-            Message.sender_id == found.reported_id,
-            Message.id <= found.up_to_message_id,
+            col(Message.thread_id) == found.thread_id,
+            col(Message.sender_id) == found.reported_id,
+            col(Message.id) <= found.up_to_message_id,
         )
-        .order_by(Message.id.desc())
+        .order_by(col(Message.id).desc())
         .limit(limit)
     ).all()
     return list(reversed(rows))
@@ -459,9 +477,11 @@ def handle_report(
 def export_for(session: Session, member_id: int) -> dict:
     """The member's threads with their messages, their blocks and their reports (the data export)."""
     threads = []
-    for mine in session.scalars(select(ThreadMember).where(ThreadMember.member_id == member_id)):
+    for mine in session.scalars(select(ThreadMember).where(col(ThreadMember.member_id) == member_id)):
         other = session.get(Member, mine.other_id)
-        rows = session.scalars(select(Message).where(Message.thread_id == mine.thread_id).order_by(Message.id))
+        rows = session.scalars(
+            select(Message).where(col(Message.thread_id) == mine.thread_id).order_by(col(Message.id))
+        )
         threads.append(
             {
                 "thread_id": mine.thread_id,
@@ -478,7 +498,7 @@ def export_for(session: Session, member_id: int) -> dict:
             }
         )
     blocks = [{"handle": m.handle, "since": at} for m, at in my_blocks(session, member_id)]
-    made = session.scalars(select(MessageReport).where(MessageReport.reporter_id == member_id)).all()
+    made = session.scalars(select(MessageReport).where(col(MessageReport.reporter_id) == member_id)).all()
     return {
         "threads": threads,
         "blocked": blocks,
@@ -488,4 +508,4 @@ def export_for(session: Session, member_id: int) -> dict:
 
 def forget_blocks_of(session: Session, member_id: int) -> None:
     """A closed account's own blocks go (others' blocks of it stay: they are the others' choice)."""
-    session.execute(delete(MemberBlock).where(MemberBlock.member_id == member_id))
+    session.execute(delete(MemberBlock).where(col(MemberBlock.member_id) == member_id))

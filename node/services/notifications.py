@@ -13,6 +13,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..errors import ValidationError
 from ..notices import NOTICES
@@ -23,7 +24,7 @@ PAGE_SIZE = 30
 _UNREAD = (
     select(func.count())
     .select_from(Notification)
-    .where(Notification.member_id == bindparam("member_id"), Notification.read_at.is_(None))
+    .where(col(Notification.member_id) == bindparam("member_id"), col(Notification.read_at).is_(None))
 )
 
 
@@ -36,9 +37,9 @@ def history(
     session: Session, member_id: int, *, before: int | None = None, size: int = PAGE_SIZE
 ) -> tuple[list[Notification], int | None]:
     """The member's notifications, newest first, and the cursor (an id) of the next older page, or None."""
-    stmt = select(Notification).where(Notification.member_id == member_id).order_by(Notification.id.desc())
+    stmt = select(Notification).where(col(Notification.member_id) == member_id).order_by(col(Notification.id).desc())
     if before is not None:
-        stmt = stmt.where(Notification.id < before)
+        stmt = stmt.where(col(Notification.id) < before)
     rows = list(session.scalars(stmt.limit(size + 1)).all())
     more = len(rows) > size
     return rows[:size], (rows[size - 1].id if more else None)
@@ -48,7 +49,7 @@ def mark_all_read(session: Session, member_id: int, now: datetime) -> int:
     """Mark every unread notification of the member read; how many there were."""
     result = session.execute(
         update(Notification)
-        .where(Notification.member_id == member_id, Notification.read_at.is_(None))
+        .where(col(Notification.member_id) == member_id, col(Notification.read_at).is_(None))
         .values(read_at=now)
     )
     return result.rowcount or 0
@@ -58,7 +59,7 @@ def mail_settings(session: Session, member_id: int) -> dict[str, bool]:
     """For every notification kind, whether it is also mailed to the member (their choice, else the default)."""
     saved = dict(
         session.execute(
-            select(MailPreference.kind, MailPreference.mail).where(MailPreference.member_id == member_id)
+            select(col(MailPreference.kind), col(MailPreference.mail)).where(col(MailPreference.member_id) == member_id)
         ).all()
     )
     return {kind: bool(saved.get(kind, notice.mail)) for kind, notice in NOTICES.items()}
@@ -95,8 +96,8 @@ def mailed_kinds_off(session: Session, member_ids: set[int]) -> set[tuple[int, s
     saved = {
         (m, k): mail
         for m, k, mail in session.execute(
-            select(MailPreference.member_id, MailPreference.kind, MailPreference.mail).where(
-                MailPreference.member_id.in_(member_ids)
+            select(col(MailPreference.member_id), col(MailPreference.kind), col(MailPreference.mail)).where(
+                col(MailPreference.member_id).in_(member_ids)
             )
         ).all()
     }

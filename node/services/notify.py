@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..context import NodeContext
 from ..notices import stored_params, text_of
@@ -65,9 +66,9 @@ def deliver_notifications(ctx: NodeContext) -> int:
     with ctx.db.read() as s:
         pending = s.execute(
             select(Notification, Member)
-            .join(Member, Member.id == Notification.member_id)
-            .where(Notification.sent_at.is_(None))
-            .order_by(Notification.id)
+            .join(Member, col(Member.id) == col(Notification.member_id))
+            .where(col(Notification.sent_at).is_(None))
+            .order_by(col(Notification.id))
             .limit(200)
         ).all()
         unwanted = mailed_kinds_off(s, {member.id for _note, member in pending})

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import labels
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -167,7 +168,7 @@ def refund_remainder(session: Session, proposal: Proposal, now: datetime) -> int
 
 def escrow_balance(session: Session, proposal: Proposal) -> int:
     """What the proposal's escrow holds now (read-only: never creates the account)."""
-    account = session.scalars(select(Account).where(Account.ref == f"escrow:proposal:{proposal.id}")).first()
+    account = session.scalars(select(Account).where(col(Account.ref) == f"escrow:proposal:{proposal.id}")).first()
     return account.balance if account is not None else 0
 
 
@@ -186,8 +187,8 @@ def access(session: Session, proposal: Proposal, member: Member) -> str:
         return "coordinator"
     states = set(
         session.scalars(
-            select(ReviewInvitation.status).where(
-                ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.reviewer_id == member.id
+            select(col(ReviewInvitation.status)).where(
+                col(ReviewInvitation.proposal_id) == proposal.id, col(ReviewInvitation.reviewer_id) == member.id
             )
         ).all()
     )
@@ -201,23 +202,27 @@ def access(session: Session, proposal: Proposal, member: Member) -> str:
 
 def list_proposals(session: Session, member: Member, *, everyone: bool = False) -> list[Proposal]:
     """The member's own proposals, newest first; a coordinator may ask for all."""
-    stmt = select(Proposal).order_by(Proposal.id.desc())
+    stmt = select(Proposal).order_by(col(Proposal.id).desc())
     if everyone:
         members.require_coordinator(member)
     else:
-        stmt = stmt.where(Proposal.author_id == member.id)
+        stmt = stmt.where(col(Proposal.author_id) == member.id)
     return list(session.scalars(stmt).all())
 
 
 def open_proposals(session: Session) -> list[Proposal]:
     """Every proposal still collecting reviews, oldest first (the coordinator's view)."""
-    return list(session.scalars(select(Proposal).where(Proposal.status == "open").order_by(Proposal.id)).all())
+    return list(
+        session.scalars(select(Proposal).where(col(Proposal.status) == "open").order_by(col(Proposal.id))).all()
+    )
 
 
 def invitations_of(session: Session, proposal_id: int) -> list[ReviewInvitation]:
     return list(
         session.scalars(
-            select(ReviewInvitation).where(ReviewInvitation.proposal_id == proposal_id).order_by(ReviewInvitation.id)
+            select(ReviewInvitation)
+            .where(col(ReviewInvitation.proposal_id) == proposal_id)
+            .order_by(col(ReviewInvitation.id))
         ).all()
     )
 
@@ -226,9 +231,9 @@ def reviews_of(session: Session, proposal_id: int) -> list[tuple[Review, ReviewI
     return list(
         session.execute(
             select(Review, ReviewInvitation)
-            .join(ReviewInvitation, ReviewInvitation.id == Review.invitation_id)
-            .where(ReviewInvitation.proposal_id == proposal_id)
-            .order_by(Review.id)
+            .join(ReviewInvitation, col(ReviewInvitation.id) == col(Review.invitation_id))
+            .where(col(ReviewInvitation.proposal_id) == proposal_id)
+            .order_by(col(Review.id))
         ).all()
     )
 
@@ -240,7 +245,7 @@ def open_slots(session: Session, proposal: Proposal) -> int:
     held = session.execute(
         select(func.count())
         .select_from(ReviewInvitation)
-        .where(ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(SLOT_STATES))
+        .where(col(ReviewInvitation.proposal_id) == proposal.id, col(ReviewInvitation.status).in_(SLOT_STATES))
     ).scalar_one()
     return max(0, proposal.reviews_wanted - held)
 
@@ -249,25 +254,31 @@ def local_candidates(session: Session) -> list[matching.Candidate]:
     """Every active reviewer of this node as a matching record, with load and past helpfulness."""
     load = dict(
         session.execute(
-            select(ReviewInvitation.reviewer_id, func.count())
-            .where(ReviewInvitation.status.in_(OPEN_STATES), ReviewInvitation.reviewer_id.is_not(None))
-            .group_by(ReviewInvitation.reviewer_id)
+            select(col(ReviewInvitation.reviewer_id), func.count())
+            .where(col(ReviewInvitation.status).in_(OPEN_STATES), col(ReviewInvitation.reviewer_id).is_not(None))
+            .group_by(col(ReviewInvitation.reviewer_id))
         ).all()
     )
     rated = {
         rid: (avg, n)
         for rid, avg, n in session.execute(
-            select(ReviewInvitation.reviewer_id, func.avg(Review.helpfulness), func.count(Review.helpfulness))
-            .join(Review, Review.invitation_id == ReviewInvitation.id)
-            .where(Review.helpfulness.is_not(None))
-            .group_by(ReviewInvitation.reviewer_id)
+            select(
+                col(ReviewInvitation.reviewer_id),
+                func.avg(col(Review.helpfulness)),
+                func.count(col(Review.helpfulness)),
+            )
+            .join(Review, col(Review.invitation_id) == col(ReviewInvitation.id))
+            .where(col(Review.helpfulness).is_not(None))
+            .group_by(col(ReviewInvitation.reviewer_id))
         ).all()
     }
     reviewers = session.scalars(
-        select(Member).where(Member.status == "active", Member.is_reviewer.is_(True)).order_by(Member.id)
+        select(Member).where(col(Member.status) == "active", col(Member.is_reviewer).is_(True)).order_by(col(Member.id))
     ).all()
     bids: dict[int, list] = {}
-    for member_id, tag, level in session.execute(select(Bid.member_id, Bid.tag, Bid.level).order_by(Bid.tag)).all():
+    for member_id, tag, level in session.execute(
+        select(col(Bid.member_id), col(Bid.tag), col(Bid.level)).order_by(col(Bid.tag))
+    ).all():
         bids.setdefault(member_id, []).append((tag, level))
     return [
         matching.Candidate(
@@ -293,19 +304,25 @@ def need_for(session: Session, proposal: Proposal) -> matching.Need:
     invited = frozenset(
         f"local:{rid}" if rid is not None else f"remote:{node}:{handle}"
         for rid, node, handle in session.execute(
-            select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node, ReviewInvitation.remote_handle).where(
-                ReviewInvitation.proposal_id == proposal.id
-            )
+            select(
+                col(ReviewInvitation.reviewer_id),
+                col(ReviewInvitation.remote_node),
+                col(ReviewInvitation.remote_handle),
+            ).where(col(ReviewInvitation.proposal_id) == proposal.id)
         ).all()
     )
     # Organisation names are compared case-folded in Python (SQLite's lower() is ASCII-only).
     rows = session.scalars(
         select(Conflict).where(
-            or_(Conflict.member_id == author.id, Conflict.other_member_id == author.id, Conflict.organisation != "")
+            or_(
+                col(Conflict.member_id) == author.id,
+                col(Conflict.other_member_id) == author.id,
+                col(Conflict.organisation) != "",
+            )
         )
     ).all()
     conflicts = tuple(matching.ConflictRecord(c.member_id, c.other_member_id, c.organisation, c.source) for c in rows)
-    remote_rows = session.scalars(select(RemoteConflict).where(RemoteConflict.member_id == author.id)).all()
+    remote_rows = session.scalars(select(RemoteConflict).where(col(RemoteConflict.member_id) == author.id)).all()
     conflicts += tuple(
         matching.ConflictRecord(c.member_id, source=c.source, remote=f"{c.remote_handle}@{c.remote_node}")
         for c in remote_rows
@@ -344,9 +361,9 @@ def held_by_round(session: Session, proposal_id: int) -> bool:
     """True while a review round that has not assigned its reviewers yet holds the proposal."""
     return (
         session.execute(
-            select(RoundItem.id)
-            .join(ReviewRound, ReviewRound.id == RoundItem.round_id)
-            .where(RoundItem.proposal_id == proposal_id, ReviewRound.status.in_(ROUND_HOLDS))
+            select(col(RoundItem.id))
+            .join(ReviewRound, col(ReviewRound.id) == col(RoundItem.round_id))
+            .where(col(RoundItem.proposal_id) == proposal_id, col(ReviewRound.status).in_(ROUND_HOLDS))
         ).first()
         is not None
     )
@@ -398,8 +415,8 @@ def _picks(
     """The best `free` candidates, the best foreign ones first until min_foreign_reviewers hold slots."""
     home = _country(session.get(Member, proposal.author_id).country, settings)
     held = session.execute(
-        select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node).where(
-            ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(SLOT_STATES)
+        select(col(ReviewInvitation.reviewer_id), col(ReviewInvitation.remote_node)).where(
+            col(ReviewInvitation.proposal_id) == proposal.id, col(ReviewInvitation.status).in_(SLOT_STATES)
         )
     ).all()
     held_foreign = sum(_held_country(session, settings, rid, node, remote) != home for rid, node in held)
@@ -478,15 +495,15 @@ def list_conflicts(session: Session, member: Member, *, everyone: bool = False) 
     return list(
         session.scalars(
             select(Conflict)
-            .where(Conflict.member_id == member.id, Conflict.source == "member")
-            .order_by(Conflict.id.desc())
+            .where(col(Conflict.member_id) == member.id, col(Conflict.source) == "member")
+            .order_by(col(Conflict.id).desc())
         ).all()
     )
 
 
 def all_conflicts(session: Session) -> list[Conflict]:
     """Every declared and pinned conflict, newest first (the coordinator's view)."""
-    return list(session.scalars(select(Conflict).order_by(Conflict.id.desc())).all())
+    return list(session.scalars(select(Conflict).order_by(col(Conflict.id).desc())).all())
 
 
 def _record_conflict(session: Session, member: Member, data: dict, now: datetime, *, source: str) -> Conflict:
@@ -505,7 +522,7 @@ def _record_conflict(session: Session, member: Member, data: dict, now: datetime
         )
     existing = session.scalars(
         select(Conflict).where(
-            Conflict.member_id == member.id, Conflict.other_member_id == (other.id if other else None)
+            col(Conflict.member_id) == member.id, col(Conflict.other_member_id) == (other.id if other else None)
         )
     ).all()
     if any(c.organisation.casefold() == organisation.casefold() for c in existing):

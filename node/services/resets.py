@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import i18n
 from ..errors import DomainError
@@ -48,7 +49,7 @@ def _fingerprint(member: Member) -> str:
 def ask_for_link(session: Session, settings: Settings, *, email: object, secret: str, now: datetime) -> None:
     """Mail a link to the account using `email`, if there is one that may log in; else do nothing, quietly."""
     address = clean_email(email)
-    member = session.scalars(select(Member).where(Member.email == address)).first()
+    member = session.scalars(select(Member).where(col(Member.email) == address)).first()
     if (
         member is None
         or member.status not in ("active", "pending")
@@ -95,9 +96,9 @@ def set_new_password(
     member.session_version += 1
     member.last_active_at = now
     session.execute(
-        delete(ApiToken).where(ApiToken.member_id == member.id)
+        delete(ApiToken).where(col(ApiToken.member_id) == member.id)
     )  # made with the old password, maybe not by them
-    session.execute(delete(LoginThrottle).where(LoginThrottle.key == logins.account_key(member.email)))
+    session.execute(delete(LoginThrottle).where(col(LoginThrottle.key) == logins.account_key(member.email)))
     return member
 
 

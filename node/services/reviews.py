@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import labels
 from ..context import NodeContext
@@ -51,16 +52,16 @@ def list_invitations(session: Session, member: Member) -> list[tuple[ReviewInvit
     return list(
         session.execute(
             select(ReviewInvitation, Proposal, Review)
-            .join(Proposal, Proposal.id == ReviewInvitation.proposal_id)
-            .outerjoin(Review, Review.invitation_id == ReviewInvitation.id)
-            .where(ReviewInvitation.reviewer_id == member.id)
-            .order_by(ReviewInvitation.id.desc())
+            .join(Proposal, col(Proposal.id) == col(ReviewInvitation.proposal_id))
+            .outerjoin(Review, col(Review.invitation_id) == col(ReviewInvitation.id))
+            .where(col(ReviewInvitation.reviewer_id) == member.id)
+            .order_by(col(ReviewInvitation.id).desc())
         ).all()
     )
 
 
 def review_of(session: Session, invitation: ReviewInvitation) -> Review | None:
-    return session.scalars(select(Review).where(Review.invitation_id == invitation.id)).first()
+    return session.scalars(select(Review).where(col(Review.invitation_id) == invitation.id)).first()
 
 
 def notifications_for(session: Session, member_id: int, limit: int = 200) -> list[Notification]:
@@ -68,8 +69,8 @@ def notifications_for(session: Session, member_id: int, limit: int = 200) -> lis
     return list(
         session.scalars(
             select(Notification)
-            .where(Notification.member_id == member_id)
-            .order_by(Notification.id.desc())
+            .where(col(Notification.member_id) == member_id)
+            .order_by(col(Notification.id).desc())
             .limit(limit)
         ).all()
     )
@@ -277,7 +278,7 @@ def _complete_if_done(session: Session, proposal: Proposal, now: datetime) -> No
     submitted = session.execute(
         select(func.count())
         .select_from(ReviewInvitation)
-        .where(ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status == "submitted")
+        .where(col(ReviewInvitation.proposal_id) == proposal.id, col(ReviewInvitation.status) == "submitted")
     ).scalar_one()
     if submitted < proposal.reviews_wanted:
         return
@@ -330,7 +331,7 @@ def expire_invitations(ctx: NodeContext) -> int:
     """Invitations not accepted in time expire (INVITATION's timeout); the next candidate is invited instead."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
     expiry = INVITATION.timeout("invited")
-    for inv_id in _ids(ctx, select(ReviewInvitation.id).where(INVITATION.overdue(expiry.source, now))):
+    for inv_id in _ids(ctx, select(col(ReviewInvitation.id)).where(INVITATION.overdue(expiry.source, now))):
         with ctx.db.write() as s:
             invitation = s.get(ReviewInvitation, inv_id)
             if not INVITATION.is_overdue(invitation, expiry.source, now):
@@ -349,7 +350,7 @@ def time_out_reviews(ctx: NodeContext) -> int:
     """Accepted reviews not submitted by their due date time out (INVITATION's timeout); the slot is offered again."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
     time_out = INVITATION.timeout("accepted")
-    for inv_id in _ids(ctx, select(ReviewInvitation.id).where(INVITATION.overdue(time_out.source, now))):
+    for inv_id in _ids(ctx, select(col(ReviewInvitation.id)).where(INVITATION.overdue(time_out.source, now))):
         with ctx.db.write() as s:
             invitation = s.get(ReviewInvitation, inv_id)
             if not INVITATION.is_overdue(invitation, time_out.source, now):
@@ -370,9 +371,9 @@ def remind_reviewers(ctx: NodeContext) -> int:
     soon = now + timedelta(hours=ctx.settings.reminder_hours)
     for inv_id in _ids(
         ctx,
-        select(ReviewInvitation.id).where(
-            ReviewInvitation.status == "accepted",
-            ReviewInvitation.reminded_at.is_(None),
+        select(col(ReviewInvitation.id)).where(
+            col(ReviewInvitation.status) == "accepted",
+            col(ReviewInvitation.reminded_at).is_(None),
             ReviewInvitation.due_by <= soon,
             ReviewInvitation.due_by > now,
         ),
@@ -401,11 +402,16 @@ def retry_matching(ctx: NodeContext) -> int:
     held = (
         select(func.count())
         .select_from(ReviewInvitation)
-        .where(ReviewInvitation.proposal_id == Proposal.id, ReviewInvitation.status.in_(proposals.SLOT_STATES))
+        .where(
+            col(ReviewInvitation.proposal_id) == col(Proposal.id),
+            col(ReviewInvitation.status).in_(proposals.SLOT_STATES),
+        )
         .correlate(Proposal)
         .scalar_subquery()
     )
-    for proposal_id in _ids(ctx, select(Proposal.id).where(Proposal.status == "open", Proposal.reviews_wanted > held)):
+    for proposal_id in _ids(
+        ctx, select(col(Proposal.id)).where(col(Proposal.status) == "open", col(Proposal.reviews_wanted) > held)
+    ):
         with ctx.db.read() as s:  # most waiting proposals still have nobody: skip the write lock
             if not proposals.rank_for(s, s.get(Proposal, proposal_id), remote)[0]:
                 continue

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..settings import Settings
 from ..tables import Member, ReviewInvitation, ReviewRound
@@ -72,8 +73,8 @@ def build_instance(session: Session, settings: Settings, rnd: ReviewRound, remot
 def _holds_foreign(session: Session, settings: Settings, proposal, home: str, remote) -> bool:
     """Whether an invitation already holding a slot went to a reviewer from another country."""
     for reviewer_id, node in session.execute(
-        select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node).where(
-            ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(proposals.SLOT_STATES)
+        select(col(ReviewInvitation.reviewer_id), col(ReviewInvitation.remote_node)).where(
+            col(ReviewInvitation.proposal_id) == proposal.id, col(ReviewInvitation.status).in_(proposals.SLOT_STATES)
         )
     ).all():
         if reviewer_id is not None:

@@ -26,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import labels
 from ..context import NodeContext
@@ -116,22 +117,24 @@ def get_round(session: Session, round_id: int, *, for_update: bool = False) -> R
 
 def list_rounds(session: Session, member: Member) -> list[ReviewRound]:
     """A coordinator sees every round; a member the open ones and those holding their proposals."""
-    stmt = select(ReviewRound).order_by(ReviewRound.id.desc())
+    stmt = select(ReviewRound).order_by(col(ReviewRound.id).desc())
     if _is_coordinator(member):
         return list(session.scalars(stmt).all())
     mine = (
-        select(RoundItem.round_id)
-        .join(Proposal, Proposal.id == RoundItem.proposal_id)
-        .where(Proposal.author_id == member.id)
+        select(col(RoundItem.round_id))
+        .join(Proposal, col(Proposal.id) == col(RoundItem.proposal_id))
+        .where(col(Proposal.author_id) == member.id)
     )
-    return list(session.scalars(stmt.where((ReviewRound.status == "open") | ReviewRound.id.in_(mine))).all())
+    return list(session.scalars(stmt.where((col(ReviewRound.status) == "open") | col(ReviewRound.id).in_(mine))).all())
 
 
 def live_rounds(session: Session) -> list[ReviewRound]:
     """Rounds not finished yet (open, solving, failed), nearest deadline first."""
     return list(
         session.scalars(
-            select(ReviewRound).where(ReviewRound.status.in_(proposals.ROUND_HOLDS)).order_by(ReviewRound.deadline)
+            select(ReviewRound)
+            .where(col(ReviewRound.status).in_(proposals.ROUND_HOLDS))
+            .order_by(col(ReviewRound.deadline))
         ).all()
     )
 
@@ -140,12 +143,12 @@ def items_of(session: Session, round_id: int, member: Member | None = None) -> l
     """The round's proposals, oldest first; only the member's own unless they coordinate (None: all)."""
     stmt = (
         select(RoundItem, Proposal)
-        .join(Proposal, Proposal.id == RoundItem.proposal_id)
-        .where(RoundItem.round_id == round_id)
-        .order_by(RoundItem.id)
+        .join(Proposal, col(Proposal.id) == col(RoundItem.proposal_id))
+        .where(col(RoundItem.round_id) == round_id)
+        .order_by(col(RoundItem.id))
     )
     if member is not None and not _is_coordinator(member):
-        stmt = stmt.where(Proposal.author_id == member.id)
+        stmt = stmt.where(col(Proposal.author_id) == member.id)
     return list(session.execute(stmt).all())
 
 
@@ -159,8 +162,8 @@ def round_of(session: Session, proposal_id: int) -> ReviewRound | None:
     """The round a proposal is in, if any."""
     return session.scalars(
         select(ReviewRound)
-        .join(RoundItem, RoundItem.round_id == ReviewRound.id)
-        .where(RoundItem.proposal_id == proposal_id)
+        .join(RoundItem, col(RoundItem.round_id) == col(ReviewRound.id))
+        .where(col(RoundItem.proposal_id) == proposal_id)
     ).first()
 
 
@@ -346,8 +349,8 @@ def _skip_reason(session: Session, proposal: Proposal, cand) -> str | None:
         return "proposal_no_longer_open"
     if (
         session.execute(
-            select(ReviewInvitation.id).where(
-                ReviewInvitation.proposal_id == proposal.id,
+            select(col(ReviewInvitation.id)).where(
+                col(ReviewInvitation.proposal_id) == proposal.id,
                 ReviewInvitation.reviewer_id == cand.member_id,
                 ReviewInvitation.remote_node == cand.remote_node,
                 ReviewInvitation.remote_handle == cand.remote_handle,
@@ -361,9 +364,14 @@ def _skip_reason(session: Session, proposal: Proposal, cand) -> str | None:
         load = session.execute(
             select(func.count())
             .select_from(ReviewInvitation)
-            .where(ReviewInvitation.reviewer_id == cand.member_id, ReviewInvitation.status.in_(proposals.OPEN_STATES))
+            .where(
+                col(ReviewInvitation.reviewer_id) == cand.member_id,
+                col(ReviewInvitation.status).in_(proposals.OPEN_STATES),
+            )
         ).scalar_one()
-        capacity = session.execute(select(Member.review_capacity).where(Member.id == cand.member_id)).scalar_one()
+        capacity = session.execute(
+            select(col(Member.review_capacity)).where(col(Member.id) == cand.member_id)
+        ).scalar_one()
         if load >= capacity:
             return "reviewer_at_capacity"
     return None
@@ -415,8 +423,8 @@ def solve_due_rounds(ctx: NodeContext) -> int:
     """Rounds past their deadline are solved; a solve that stopped (process restart) is marked failed."""
     now, done = ctx.now(), 0
     with ctx.db.read() as s:
-        due = list(s.scalars(select(ReviewRound.id).where(ROUND.overdue("open", now))).all())
-        stale = list(s.scalars(select(ReviewRound.id).where(ReviewRound.status == "solving")).all())
+        due = list(s.scalars(select(col(ReviewRound.id)).where(ROUND.overdue("open", now))).all())
+        stale = list(s.scalars(select(col(ReviewRound.id)).where(col(ReviewRound.status) == "solving")).all())
     running = {rid for rid, t in ctx.round_threads.items() if t.is_alive()}
     for round_id in stale:
         _fail_if_stale(ctx, round_id, now, running)

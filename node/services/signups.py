@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import i18n
 from ..context import NodeContext
@@ -105,14 +106,14 @@ def request_for_link(session: Session, token: object, now: datetime) -> SignupRe
     """The sign-up a link finishes, while it is unused and unexpired (reading changes nothing)."""
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
-    found = session.scalars(select(SignupRequest).where(SignupRequest.token_hash == _hash(token))).first()
+    found = session.scalars(select(SignupRequest).where(col(SignupRequest.token_hash) == _hash(token))).first()
     return found if found is not None and found.expires_at > now else None
 
 
 def confirm(session: Session, settings: Settings, *, token: object, now: datetime) -> Member:
     """Use the link up: the member is made (pending approval, or active where the node approves nobody)."""
     found = request_for_link(session, token, now)
-    if found is None or session.scalars(select(Member).where(Member.email == found.email)).first():
+    if found is None or session.scalars(select(Member).where(col(Member.email) == found.email)).first():
         raise DomainError(invalid_link_message(), code="signup_link_invalid", status=404)
     try:  # the handle asked for may have been taken meanwhile: then one is made from the email
         handle = members.pick_handle(session, found.handle or None, found.email)
@@ -139,4 +140,4 @@ def invalid_link_message() -> str:
 def forget_expired_requests(ctx: NodeContext) -> int:
     """Sweep: sign-ups whose link was never opened."""
     with ctx.db.write() as s:
-        return s.execute(delete(SignupRequest).where(SignupRequest.expires_at <= ctx.now())).rowcount or 0
+        return s.execute(delete(SignupRequest).where(col(SignupRequest.expires_at) <= ctx.now())).rowcount or 0

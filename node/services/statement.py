@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import i18n
 from ..errors import ValidationError
@@ -94,15 +95,15 @@ def cursor(value: object) -> int | None:
 
 
 _FIRST_TXN = (
-    select(LedgerTxn.id)
+    select(col(LedgerTxn.id))
     .where(LedgerTxn.created_at >= bindparam("t"))
-    .order_by(LedgerTxn.created_at, LedgerTxn.id)
+    .order_by(col(LedgerTxn.created_at), col(LedgerTxn.id))
     .limit(1)
 )
 _LAST_TXN = (
-    select(LedgerTxn.id)
+    select(col(LedgerTxn.id))
     .where(LedgerTxn.created_at < bindparam("t"))
-    .order_by(LedgerTxn.created_at.desc(), LedgerTxn.id.desc())
+    .order_by(col(LedgerTxn.created_at).desc(), col(LedgerTxn.id).desc())
     .limit(1)
 )
 
@@ -135,11 +136,11 @@ def page(
     if found is None:
         return [], None
     stmt = (
-        select(Posting.id, Posting.txn_id, LedgerTxn.kind, LedgerTxn.ref, LedgerTxn.memo)
-        .add_columns(Posting.amount, Posting.balance_after, LedgerTxn.created_at)
-        .join(LedgerTxn, LedgerTxn.id == Posting.txn_id)
-        .where(Posting.account_id == account_id)
-        .order_by(Posting.txn_id.desc())
+        select(col(Posting.id), col(Posting.txn_id), col(LedgerTxn.kind), col(LedgerTxn.ref), col(LedgerTxn.memo))
+        .add_columns(col(Posting.amount), col(Posting.balance_after), col(LedgerTxn.created_at))
+        .join(LedgerTxn, col(LedgerTxn.id) == col(Posting.txn_id))
+        .where(col(Posting.account_id) == account_id)
+        .order_by(col(Posting.txn_id).desc())
         .limit(size + 1)
     )
     low, high = found
@@ -176,15 +177,22 @@ def describe(session: Session, describers: Registry[Describer], account_id: int,
     if not lines:
         return
     rows = session.execute(
-        select(Posting.txn_id, Account.ref, Account.kind, Account.member_id, Member.display_name, Posting.amount)
-        .join(Account, Account.id == Posting.account_id)
-        .outerjoin(Member, Member.id == Account.member_id)
-        .where(Posting.txn_id.in_([line.txn_id for line in lines]), Posting.account_id != account_id)
+        select(
+            col(Posting.txn_id),
+            col(Account.ref),
+            col(Account.kind),
+            col(Account.member_id),
+            col(Member.display_name),
+            col(Posting.amount),
+        )
+        .join(Account, col(Account.id) == col(Posting.account_id))
+        .outerjoin(Member, col(Member.id) == col(Account.member_id))
+        .where(col(Posting.txn_id).in_([line.txn_id for line in lines]), col(Posting.account_id) != account_id)
     ).all()
     by_txn: dict[int, list[OtherLeg]] = {}
     for txn_id, *leg in rows:
         by_txn.setdefault(txn_id, []).append(OtherLeg(*leg))
-    owner = session.execute(select(Account.member_id).where(Account.id == account_id)).scalar()
+    owner = session.execute(select(col(Account.member_id)).where(col(Account.id) == account_id)).scalar()
     kinds: dict[str, list[Line]] = {}
     for line in lines:
         line.owner_id, line.others = owner, by_txn.get(line.txn_id, [])
@@ -199,12 +207,12 @@ def describe(session: Session, describers: Registry[Describer], account_id: int,
 
 
 _BALANCE_AT = (
-    select(Posting.balance_after)
+    select(col(Posting.balance_after))
     .where(
-        Posting.account_id == bindparam("account_id"),
+        col(Posting.account_id) == bindparam("account_id"),
         Posting.txn_id <= _LAST_TXN.scalar_subquery(),
     )
-    .order_by(Posting.txn_id.desc())
+    .order_by(col(Posting.txn_id).desc())
     .limit(1)
 )
 

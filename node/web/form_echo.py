@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from flask import Response, flash, request, session
 from sqlalchemy import delete
+from sqlmodel import col
 
 from ..context import NodeContext, node_ctx
 from ..errors import DomainError, FieldErrors
@@ -98,4 +99,4 @@ def fill_response(html: str, exc: DomainError, names: dict[str, str] | None = No
 def forget_old_echoes(ctx: NodeContext) -> int:
     """Sweep: kept forms whose page was never opened."""
     with ctx.db.write() as s:
-        return s.execute(delete(FormEcho).where(FormEcho.created_at < ctx.now() - KEPT_FOR)).rowcount or 0
+        return s.execute(delete(FormEcho).where(col(FormEcho.created_at) < ctx.now() - KEPT_FOR)).rowcount or 0

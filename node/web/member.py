@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from sqlmodel import col
 
 from .. import charts, countries, i18n, labels, notices
 from ..clock import iso
@@ -46,8 +47,8 @@ def dashboard():
         lines, _older = statement_service.page(s, ctx.statement_kinds, account.id, size=5)
         rows = (
             s.query(Notification)
-            .filter(Notification.member_id == me.id)
-            .order_by(Notification.id.desc())
+            .filter(col(Notification.member_id) == me.id)
+            .order_by(col(Notification.id).desc())
             .limit(8)
             .all()
         )
