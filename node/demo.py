@@ -90,6 +90,7 @@ def _seed(s, ctx: NodeContext, cast: dict) -> None:
         now=now,
         data={"hours": plan["hours"], "note": plan["note"]},
     )
+    assert booking.id is not None
     advice.confirm(s, member=receiver, booking_id=booking.id, now=now)
     _thank_you(s, settings, receiver, people[cast["listings"][plan["listing"]]["who"]], listings[plan["listing"]], now)
     for n, pay in enumerate(cast["payments"]):
@@ -120,6 +121,7 @@ def _funding_lead(s, ctx: NodeContext, coordinator: Member, poster: Member, item
     data["deadline"] = iso(now + timedelta(days=item["deadline_days"]))
     lead = funding.post_lead(s, ctx.settings, member=poster, data=data, zone="UTC", now=now)
     if item["network_wide"]:
+        assert lead.id is not None
         funding.set_network_wide(s, member=coordinator, lead_id=lead.id, network_wide=True, now=now)
 
 
@@ -157,6 +159,7 @@ def _member(s, ctx: NodeContext, coordinator: Member, person: dict, now) -> Memb
         hasher=ctx.hasher,
     )
     if member.status == "pending":
+        assert member.id is not None
         members.approve(s, settings, coordinator=coordinator, member_id=member.id, reason="demo member", now=now)
     profile: dict[str, Any] = {
         "organisation": person["organisation"],
@@ -209,6 +212,7 @@ def _review_cycle(s, ctx: NodeContext, proposal, author: Member, review: dict, n
         return  # nobody to invite on this node: the proposal simply waits for reviewers
     first = invitations[0]
     reviewer = s.get(Member, first.reviewer_id)
+    assert first.id is not None
     reviews.accept(s, ctx.settings, member=reviewer, invitation_id=first.id, now=now)
     written = reviews.submit_review(
         s,
@@ -218,6 +222,7 @@ def _review_cycle(s, ctx: NodeContext, proposal, author: Member, review: dict, n
         now=now,
         data={k: review[k] for k in reviews.REVIEW_FIELDS},
     )
+    assert written.id is not None
     reviews.rate_review(s, member=author, review_id=written.id, helpfulness=review["helpfulness"], now=now)
 
 

@@ -155,6 +155,7 @@ class _Answer:
 
     def _send_head(self) -> None:
         handler = self.handler
+        assert self.status_line is not None
         code, _, reason = self.status_line.partition(" ")
         handler.send_response(int(code), reason)
         names = set()

@@ -230,6 +230,7 @@ def book(listing_id: int):
         if isinstance(booking, AdviceBooking):
             out = advice.booking_view(session, booking, me, ctx.now())
         else:
+            assert ctx.remote_advice is not None
             out = ctx.remote_advice.view(session, booking, me, ctx.now())
     return jsonify(out), 201
 
@@ -244,6 +245,7 @@ def my_bookings():
     ctx = node_ctx()
     with ctx.db.read() as session:
         me = _me(session)
+        assert me.id is not None
         rows = advice.my_bookings(session, me.id)
         return jsonify({"bookings": [advice.booking_view(session, b, me, ctx.now()) for b in rows]})
 

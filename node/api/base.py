@@ -156,6 +156,7 @@ def token_viewer() -> Member | None:
     with ctx.db.read() as session:
         if member is not None:  # the light MemberRef of a hot path
             return session.get(Member, member.id)
+        assert match is not None
         return members_service.member_for_token(session, match.group(1), ctx.now())
 
 

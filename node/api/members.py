@@ -141,6 +141,7 @@ TXN = {
 def profile_json(session: Session, member: Member) -> dict:
     """A member's own profile, everything in it (what others see: directory.public_view)."""
     ctx = node_ctx()
+    assert member.id is not None
     return {
         "id": member.id,
         "handle": member.handle,
@@ -325,6 +326,7 @@ def my_statement():
     )
     with ctx.db.read() as session:
         account = ledger.member_account(session, g.member.id)
+        assert account.id is not None
         lines, older = statement.page(session, ctx.statement_kinds, account.id, filters, before=before, size=size)
         return jsonify(
             {"balance": account.balance, "lines": [_line_json(line) for line in lines], "next_before": older}
@@ -395,6 +397,7 @@ def create_transfer():
             now=ctx.now(),
             remote=remote,
         )
+        assert payer.id is not None
         out["balance"] = ledger.member_account(session, payer.id).balance
     return jsonify(out), 201
 

@@ -122,8 +122,12 @@ def report_json(found: MessageReport) -> dict:
 def thread_json(session: Session, me: Member, thread_id: int, before: object = None) -> dict:
     thread, mine = messages.get_thread(session, me, thread_id)
     other = session.get(Member, mine.other_id)
+    assert thread.id is not None
     rows, older = messages.messages_of(session, thread.id, before=before)
     senders = {me.id: me, other.id: other}
+    assert me.id is not None
+    assert other is not None
+    assert other.id is not None
     return {
         "id": thread.id,
         "other": person(other),

@@ -225,6 +225,7 @@ def proposal_summary(session: Session, p: Proposal, *, blind: bool = False) -> d
 def proposal_view(session: Session, p: Proposal, me: Member) -> dict:
     """The proposal as this member may see it (404 from access() for anyone who may not)."""
     level = proposals.access(session, p, me)
+    assert p.id is not None
     blind = rounds.is_double_blind(session, p.id)  # then author and reviewers see each other as roles only
     out = {**proposal_summary(session, p, blind=blind and level not in ("owner", "coordinator")), "access": level}
     out["double_blind"] = blind

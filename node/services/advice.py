@@ -93,6 +93,7 @@ def book(
     offer = listing.kind == "offer"
     if not offer and _has_open_proposal(session, listing.id, member.id):
         raise ConflictError(_("You already proposed a session on this request."), code="already_proposed")
+    assert listing.id is not None
     booking = AdviceBooking(
         listing_id=listing.id,
         provider_id=listing.member_id if offer else member.id,
@@ -201,6 +202,7 @@ def _start(session: Session, booking: AdviceBooking, now: datetime) -> None:
     """proposed -> booked: hold the receiver's SIF in the session's escrow account."""
     BOOKING.move(booking, "booked")
     provider = session.get(Member, booking.provider_id)
+    assert provider is not None
     if provider.status != "active":
         raise ConflictError(_("The provider's account is not active."), code="provider_not_active")
     escrow = _escrow(session, booking, now)
@@ -217,6 +219,7 @@ def _start(session: Session, booking: AdviceBooking, now: datetime) -> None:
         actor_id=booking.receiver_id,
     )
     receiver = session.get(Member, booking.receiver_id)
+    assert receiver is not None
     notify(
         session,
         member_id=booking.provider_id,
@@ -425,6 +428,7 @@ def pay_unchallenged_claims(ctx: NodeContext) -> int:
                 # Re-read inside the write lock: a confirm or dispute may have won the race.
                 if BOOKING.is_overdue(booking, payment.source, now):
                     note = labels.PAID_AFTER_DISPUTE_PERIOD
+                    assert booking is not None
                     _settle(s, booking, payment.target, booking.amount, now=now, note=note)
                     paid += 1
         except DomainError:
@@ -510,6 +514,9 @@ def booking_view(session: Session, booking: AdviceBooking, viewer: Member, now: 
     provider, receiver = session.get(Member, booking.provider_id), session.get(Member, booking.receiver_id)
     role = "provider" if viewer.id == provider.id else "receiver" if viewer.id == receiver.id else "coordinator"
     refunded = None if booking.provider_amount is None else booking.amount - booking.provider_amount
+    assert listing is not None
+    assert provider is not None
+    assert receiver is not None
     return {
         "id": booking.id,
         "listing_id": listing.id,

@@ -36,6 +36,8 @@ def give(session: Session, *, member: Member, booking_id: int, data: dict, now: 
         raise ConflictError(
             _("Feedback can be given once the session has taken place and is paid."), code="session_not_held"
         )
+    assert booking.id is not None
+    assert member.id is not None
     if mine(session, booking.id, member.id) is not None:
         raise ConflictError(_("You already gave feedback on this session."), code="feedback_given")
     about_provider = member.id == booking.receiver_id

@@ -137,6 +137,7 @@ def listing_terms(listing: AdviceListing) -> list[str]:
 def index_listing(session: Session, listing: AdviceListing) -> None:
     """Make an open listing findable in the market; a closed one not (same transaction as the change)."""
     session.flush()
+    assert listing.id is not None
     LISTING_TERMS.replace(session, listing.id, listing_terms(listing) if listing.status == "open" else [])
 
 
@@ -159,6 +160,7 @@ def rebuild_index(session: Session) -> int:
     ).tuples()
     for listing, author_status in rows:
         if listing.status == "open" and (author_status == "active" or listing.origin_node is not None):
+            assert listing.id is not None
             LISTING_TERMS.replace(session, listing.id, listing_terms(listing))
             count += 1
     return count

@@ -58,6 +58,7 @@ def set_bids(session: Session, settings: Settings, *, member: Member, bids: obje
             clean[tag] = level
     session.execute(delete(Bid).where(col(Bid.member_id) == member.id))
     for tag, level in sorted(clean.items()):
+        assert member.id is not None
         session.add(Bid(member_id=member.id, tag=tag, level=level, updated_at=now))
     session.flush()
     return clean
@@ -116,6 +117,7 @@ def _record(
         is not None
     ):
         raise ConflictError(_("This conflict is already recorded."), code="conflict_exists")
+    assert member.id is not None
     row = RemoteConflict(
         member_id=member.id, remote_node=node, remote_handle=handle, source=source, reason=reason, created_at=now
     )

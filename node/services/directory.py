@@ -77,6 +77,7 @@ def index_member(session: Session, member: Member) -> None:
     """Bring the member's search terms in line with their profile, status and choices (same transaction)."""
     session.flush()
     terms = terms_of(member) if listed(member) else []
+    assert member.id is not None
     TERMS.replace(session, member.id, terms, sort_name=sort_name(member))
 
 

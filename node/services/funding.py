@@ -106,6 +106,7 @@ def deadline_of(value: object, zone: str) -> datetime | None:
             moment = clean_datetime(value, "deadline")
     except OverflowError:  # the first hours of year 1 in a zone east of UTC: before any datetime
         raise ValidationError(_("Deadline: please give a real date."), code="invalid_time", field="deadline") from None
+    assert moment is not None
     return moment.replace(microsecond=0)
 
 

@@ -329,6 +329,7 @@ def _apply_leg(session: Session, leg: Leg, check_limits: bool = True) -> int:
 def _refusal(session: Session, leg: Leg) -> LedgerError:
     account = session.get(Account, leg.account.id)
     session.refresh(account)
+    assert account is not None
     if account.closed:
         return LedgerError(_("The account is closed."), code="account_closed")
     if leg.amount < 0 and account.kind == "member":
@@ -374,6 +375,8 @@ def transfer(
     ):
         if member.status != "active":
             raise LedgerError(_(message), code="account_closed" if member.status == "closed" else "account_not_active")
+    assert payer.id is not None
+    assert payee.id is not None
     payer_account, payee_account = member_accounts(session, payer.id, payee.id)
     legs = [Leg(payer_account, -amount), Leg(payee_account, amount)]
     return post(session, kind=kind, legs=legs, memo=memo, now=now, ref=ref, actor_id=payer.id)

@@ -206,7 +206,9 @@ def _succeed(session: Session, attempt: _Attempt, now: datetime) -> Member:
         at_address.failures -= 1
         if at_address.blocked_until == attempt.address_wait_set:  # nobody else's failure came since
             at_address.blocked_until = attempt.address_wait_before
+    assert attempt.member is not None
     member = session.get(Member, attempt.member.id)
+    assert member is not None
     member.last_active_at = now
     return member
 
@@ -256,7 +258,9 @@ def redeem_unlock_link(session: Session, settings: Settings, *, token: str, now:
             code="unlock_link_invalid",
             status=404,
         )
+    assert row is not None
     row.unlock_hash = row.unlock_expires_at = None
+    assert member.id is not None
     return TrustedDevice(
         member_id=member.id,
         session_version=member.session_version,

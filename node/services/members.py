@@ -224,6 +224,7 @@ def _activate(
     audit.record(session, actor.id if actor else None, "member_approved", f"member:{member.id}", _why(reason), now)
     _reindex(session, member)
     if settings.welcome_grant > 0:
+        assert member.id is not None
         account = ledger.member_account(session, member.id)
         ledger.post(
             session,
@@ -246,6 +247,7 @@ def approve(
     require_coordinator(coordinator)
     member = get_member(session, member_id)
     _activate(session, settings, member, actor=coordinator, reason=clean_text(reason, "reason", max_len=500), now=now)
+    assert member.id is not None
     notify(session, member_id=member.id, kind="member_approved", params={"grant": settings.welcome_grant}, now=now)
     return member
 
@@ -365,6 +367,7 @@ def require_active(member: Member) -> None:
 def create_token(session: Session, *, member: Member, name: str, now: datetime) -> str:
     """Issue an API token; only its hash is kept, so it is shown once."""
     token = "sif_" + secrets.token_urlsafe(32)
+    assert member.id is not None
     session.add(
         ApiToken(
             member_id=member.id,
@@ -493,6 +496,7 @@ def _reindex(session: Session, member: Member) -> None:
 
 def export_data(session: Session, member: Member) -> dict:
     """Everything the node holds about a member, as JSON-ready data."""
+    assert member.id is not None
     account = ledger.member_account(session, member.id)
     profile = {k: getattr(member, k) for k in ("email", "handle", "pseudonym", "role", "status", *PROFILE_FIELDS)}
     profile.update(created_at=member.created_at, approved_at=member.approved_at)
@@ -546,6 +550,7 @@ def close_account(session: Session, *, member: Member, now: datetime) -> Member:
             code="open_commitments",
         )
     MEMBER.move(member, "closed")
+    assert member.id is not None
     account = ledger.member_account(session, member.id)
     if account.balance != 0:
         ledger.post(

@@ -51,6 +51,8 @@ def write_to(
     recipient = directory.visible_member(session, handle)
     if recipient.id == sender.id:
         raise ValidationError(_("You cannot send a message to yourself."), code="own_address", field="to")
+    assert sender.id is not None
+    assert recipient.id is not None
     thread = thread_between(session, sender.id, recipient.id)
     return _send(session, settings, sender=sender, recipient=recipient, thread=thread, text=text, now=now)
 
@@ -63,6 +65,7 @@ def reply(
     members.require_active(sender)
     thread, mine = get_thread(session, sender, thread_id)
     recipient = session.get(Member, mine.other_id)
+    assert recipient is not None
     if recipient.status != "active":
         raise ConflictError(_("This member has left; your message cannot be delivered."), code="recipient_not_active")
     return _send(session, settings, sender=sender, recipient=recipient, thread=thread, text=text, now=now)
@@ -76,6 +79,8 @@ def _send(
     session: Session, settings: Settings, *, sender: Member, recipient: Member, thread: MessageThread | None, text: str,
     now: datetime,
 ) -> Message:  # fmt: skip
+    assert sender.id is not None
+    assert recipient.id is not None
     if blocked_between(session, sender.id, recipient.id):
         if is_blocked(session, sender.id, recipient.id):
             raise ConflictError(_("You blocked this member; unblock them to write to them."), code="you_blocked_member")
@@ -85,11 +90,14 @@ def _send(
         thread = MessageThread(started_by=sender.id, created_at=now)
         session.add(thread)
         session.flush()
+        assert thread.id is not None
         session.add(ThreadMember(thread_id=thread.id, member_id=sender.id, other_id=recipient.id))
         session.add(ThreadMember(thread_id=thread.id, member_id=recipient.id, other_id=sender.id))
         session.flush()
     theirs = session.get(ThreadMember, (thread.id, recipient.id))
+    assert theirs is not None
     caught_up = theirs.last_read_message_id >= thread.last_message_id
+    assert thread.id is not None
     message = Message(thread_id=thread.id, sender_id=sender.id, body=text, created_at=now)
     session.add(message)
     session.flush()
@@ -211,6 +219,7 @@ def my_threads(
     stmt = stmt.order_by(unread_flag.desc(), col(MessageThread.last_message_id).desc()).limit(limit + 1)
     rows = session.execute(stmt).tuples().all()
     more, rows = len(rows) > limit, rows[:limit]
+    assert member.id is not None
     counts = _unread_counts(session, member.id, [(t.id, mine.last_read_message_id) for t, mine, *_ in rows])
     out = [
         ThreadRow(
@@ -308,6 +317,8 @@ def block(session: Session, *, member: Member, handle: object, now: datetime) ->
     other = members.find_by_handle(session, str(handle or ""))
     if other.id == member.id:
         raise ValidationError(_("You cannot block yourself."), code="own_address", field="handle")
+    assert member.id is not None
+    assert other.id is not None
     if not is_blocked(session, member.id, other.id):
         session.add(MemberBlock(member_id=member.id, blocked_id=other.id, created_at=now))
     return other
@@ -370,6 +381,8 @@ def report(
     ).first()
     if already is not None:
         raise ConflictError(_("You reported this already; a coordinator will look at it."), code="already_reported")
+    assert thread.id is not None
+    assert member.id is not None
     found = MessageReport(
         thread_id=thread.id,
         message_id=message_id,
@@ -383,6 +396,7 @@ def report(
     session.flush()
     reported = session.get(Member, mine.other_id)
     for coordinator_id in _coordinator_ids(session):
+        assert reported is not None
         notify(
             session,
             member_id=coordinator_id,
@@ -482,6 +496,7 @@ def export_for(session: Session, member_id: int) -> dict:
         rows = session.scalars(
             select(Message).where(col(Message.thread_id) == mine.thread_id).order_by(col(Message.id))
         )
+        assert other is not None
         threads.append(
             {
                 "thread_id": mine.thread_id,

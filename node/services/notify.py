@@ -80,6 +80,7 @@ def deliver_notifications(ctx: NodeContext) -> int:
             _transmit(ctx.settings, message, f"{note.id:08d}-{note.kind}.eml")
         with ctx.db.write() as s:
             row = s.get(Notification, note.id)
+            assert row is not None
             if row.sent_at is None:
                 row.sent_at = ctx.now()
                 sent += 1

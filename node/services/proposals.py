@@ -108,6 +108,7 @@ def create_proposal(
         message=FOREIGN_RULE,
     )
     fields.done()
+    assert author.id is not None
     proposal = Proposal(
         author_id=author.id,
         title=title,
@@ -312,6 +313,7 @@ def need_for(session: Session, proposal: Proposal) -> matching.Need:
         ).all()
     )
     # Organisation names are compared case-folded in Python (SQLite's lower() is ASCII-only).
+    assert author is not None
     rows = session.scalars(
         select(Conflict).where(
             or_(
@@ -327,6 +329,7 @@ def need_for(session: Session, proposal: Proposal) -> matching.Need:
         matching.ConflictRecord(c.member_id, source=c.source, remote=f"{c.remote_handle}@{c.remote_node}")
         for c in remote_rows
     )
+    assert author.id is not None
     return matching.Need(
         author_id=author.id,
         author_organisation=author.organisation,
@@ -380,6 +383,7 @@ def invite_candidate(
     remote: RemoteReviews | None,
 ) -> ReviewInvitation:
     """One invitation: notified here for a local reviewer, sent to their node for a remote one."""
+    assert proposal.id is not None
     invitation = ReviewInvitation(
         proposal_id=proposal.id,
         reviewer_id=candidate.member_id,
@@ -405,6 +409,7 @@ def invite_candidate(
         data = {"id": invitation.id, "title": proposal.title, "abroad": False, "url": "/reviews"}
         events.record(session, member_id=invitation.reviewer_id, kind="invitation", data=data, now=now)
     else:
+        assert remote is not None
         remote.invited(session, proposal, invitation, now)
     return invitation
 
@@ -455,6 +460,7 @@ def withdraw(
         access(session, proposal, member)  # 404 for strangers, then 403 for those who may look
         raise ForbiddenError(_("Only its author may withdraw a proposal."), code="not_author")
     PROPOSAL.move(proposal, "withdrawn")
+    assert proposal.id is not None
     for invitation in invitations_of(session, proposal.id):
         if invitation.status in OPEN_STATES:
             INVITATION.move(invitation, "cancelled")
@@ -527,6 +533,7 @@ def _record_conflict(session: Session, member: Member, data: dict, now: datetime
     ).all()
     if any(c.organisation.casefold() == organisation.casefold() for c in existing):
         raise ConflictError(_("This conflict is already recorded."), code="conflict_exists")
+    assert member.id is not None
     row = Conflict(
         member_id=member.id,
         other_member_id=other.id if other else None,

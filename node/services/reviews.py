@@ -208,6 +208,7 @@ def _store_review(
 ) -> Review:
     INVITATION.move(invitation, "submitted")
     proposal = proposals.get_proposal(session, invitation.proposal_id, for_update=True)
+    assert invitation.id is not None
     review = Review(invitation_id=invitation.id, submitted_at=now, **fields)
     session.add(review)
     session.flush()
@@ -302,6 +303,7 @@ def rate_review(
     if review is None:
         raise NotFoundError(_("There is no such review."), code="review_not_found")
     invitation = session.get(ReviewInvitation, review.invitation_id)
+    assert invitation is not None
     proposal = proposals.get_proposal(session, invitation.proposal_id)
     if proposal.author_id != member.id:
         try:
@@ -337,6 +339,7 @@ def expire_invitations(ctx: NodeContext) -> int:
             if not INVITATION.is_overdue(invitation, expiry.source, now):
                 continue
             INVITATION.move(invitation, expiry.target)
+            assert invitation is not None
             if invitation.reviewer_id is not None:
                 notify(s, member_id=invitation.reviewer_id, kind="invitation_expired", params={}, now=now)
             elif remote is not None:
@@ -356,6 +359,7 @@ def time_out_reviews(ctx: NodeContext) -> int:
             if not INVITATION.is_overdue(invitation, time_out.source, now):
                 continue
             INVITATION.move(invitation, time_out.target)
+            assert invitation is not None
             if invitation.reviewer_id is not None:
                 notify(s, member_id=invitation.reviewer_id, kind="review_timed_out", params={}, now=now)
             elif remote is not None:
@@ -380,11 +384,13 @@ def remind_reviewers(ctx: NodeContext) -> int:
     ):
         with ctx.db.write() as s:
             invitation = s.get(ReviewInvitation, inv_id)
+            assert invitation is not None
             if invitation.status != "accepted" or invitation.reminded_at is not None:
                 continue
             invitation.reminded_at = now
             if invitation.reviewer_id is not None:
                 proposal = s.get(Proposal, invitation.proposal_id)
+                assert proposal is not None
                 notify(
                     s,
                     member_id=invitation.reviewer_id,

@@ -54,6 +54,7 @@ def build_instance(session: Session, settings: Settings, rnd: ReviewRound, remot
             )
         )
     items, triples = [], []
+    assert rnd.id is not None
     for _, proposal in items_of(session, rnd.id):
         slots = proposals.open_slots(session, proposal)
         if slots == 0:

@@ -79,6 +79,7 @@ def create_round(session: Session, *, coordinator: Member, data: dict, now: date
         label=_("Every proposal gets a reviewer from another country"),
     )
     double_blind = clean_bool(data.get("double_blind", False), "double_blind", code="wrong_type", label=DOUBLE_BLIND)
+    assert coordinator.id is not None
     rnd = ReviewRound(
         title=clean_text(data.get("title"), "title", 200, required=True),
         deadline=deadline,
@@ -202,6 +203,9 @@ def submit_proposal(
             field="reviews_wanted",
         )
     proposal = proposals.create_proposal(session, settings, author=author, data=data, now=now, invite=False)
+    assert author.id is not None
+    assert proposal.id is not None
+    assert rnd.id is not None
     session.add(RoundItem(round_id=rnd.id, proposal_id=proposal.id, added_by=author.id, added_at=now))
     session.flush()
     return proposal
@@ -216,10 +220,13 @@ def add_proposal(
     _require_collecting(rnd, now)
     number = whole_number(proposal_id, "proposal_id", 1, 2**62, message=PROPOSAL_RULE)
     proposal = proposals.get_proposal(session, number, for_update=True)
+    assert proposal.id is not None
     if round_of(session, proposal.id) is not None:
         raise ConflictError(_("This proposal is already in a round."), code="already_in_round")
     if proposals.open_slots(session, proposal) == 0:
         raise ConflictError(_("This proposal has no review left that waits for a reviewer."), code="no_open_slots")
+    assert coordinator.id is not None
+    assert rnd.id is not None
     item = RoundItem(round_id=rnd.id, proposal_id=proposal.id, added_by=coordinator.id, added_at=now)
     session.add(item)
     session.flush()
@@ -401,9 +408,11 @@ def _tell_authors(session: Session, rnd: ReviewRound, result, now: datetime) -> 
     got: dict[int, int] = {}
     for a in result.assignments:
         got[a.proposal] = got.get(a.proposal, 0) + 1
+    assert rnd.id is not None
     for _item, proposal in items_of(session, rnd.id):
         if proposal.status != "open":
             continue
+        assert proposal.id is not None
         notify(
             session,
             member_id=proposal.author_id,

@@ -41,6 +41,7 @@ def follow_topics(session: Session, settings: Settings, *, member: Member, topic
     session.execute(
         delete(TopicFollow).where(col(TopicFollow.member_id) == member.id, col(TopicFollow.tag).not_in(wanted))
     )
+    assert member.id is not None
     have = set(followed_topics(session, member.id))
     for tag in wanted:
         if tag not in have:

@@ -57,6 +57,8 @@ def profile(handle: str):
         members.require_active(me)
         member = directory.visible_member(s, handle)
         view = directory.public_view(member, ctx.settings.node_id)
+        assert me.id is not None
+        assert member.id is not None
         you_blocked = messages.is_blocked(s, me.id, member.id)
         thread = messages.thread_between(s, me.id, member.id)
         feedback = advice_feedback.as_adviser(s, member.id)
@@ -96,6 +98,7 @@ def unblock(handle: str):
 
 def dashboard_panel(s, me: Member):
     """Unread conversations, and an invitation to the directory for a member who is not listed."""
+    assert me.id is not None
     context = {"unread": messages.unread_count(s, me.id), "listed": directory.listed(me)}
     return _("Members and messages"), "people_dashboard_panel.html", context
 

@@ -53,6 +53,7 @@ def leads():
             s, ctx.settings, now=now, topic=topic, country=country, past=past, page=_page(args.get("page"))
         )
         shown = funding.views(s, page.leads, me, now)
+        assert me.id is not None
         mine = funding.views(s, funding.my_leads(s, me.id), me, now)
         followed = topics.followed_topics(s, me.id)
     return render_template(

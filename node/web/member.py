@@ -43,7 +43,9 @@ def dashboard():
         me = _me(s)
         if me.status != "active":  # waiting for approval (or refused): a page that says so, and what comes next
             return _waiting(s, me)
+        assert me.id is not None
         account = ledger.member_account(s, me.id)
+        assert account.id is not None
         lines, _older = statement_service.page(s, ctx.statement_kinds, account.id, size=5)
         rows = (
             s.query(Notification)
@@ -118,6 +120,7 @@ def statement():
     filters, before = statement_service.filters_from(args), statement_service.cursor(args.get("before"))
     with ctx.db.read() as s:
         account = ledger.member_account(s, current_member().id)
+        assert account.id is not None
         lines, older = statement_service.page(s, ctx.statement_kinds, account.id, filters, before=before)
         points = statement_service.balance_points(s, account, filters, ctx.now())
     kept = {k: args[k] for k in ("from", "to") if args.get(k)}

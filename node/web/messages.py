@@ -46,6 +46,8 @@ def compose(handle: str):
         me = _me(s)
         members.require_active(me)
         other = directory.visible_member(s, handle)
+        assert me.id is not None
+        assert other.id is not None
         thread = messages.thread_between(s, me.id, other.id)
         blocked = messages.blocked_between(s, me.id, other.id)
     if thread is not None:
@@ -87,7 +89,11 @@ def thread(thread_id: int):
         me = _me(s)
         found, mine = messages.get_thread(s, me, thread_id)
         other = s.get(Member, mine.other_id)
+        assert found.id is not None
         rows, older = messages.messages_of(s, found.id, before=request.args.get("before"))
+        assert me.id is not None
+        assert other is not None
+        assert other.id is not None
         you_blocked = messages.is_blocked(s, me.id, other.id)
         they_blocked = messages.is_blocked(s, other.id, me.id)
     return render_template(
@@ -163,6 +169,7 @@ def unread_badge() -> int:
     if me is None:
         return 0
     with node_ctx().db.read() as s:
+        assert me.id is not None
         return messages.unread_count(s, me.id)
 
 

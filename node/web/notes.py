@@ -71,6 +71,7 @@ def unread_notes() -> int:
         if member is None:
             return 0
         with node_ctx().db.read() as s:
+            assert member.id is not None
             g.unread_notes = notifications.unread_count(s, member.id)
     return g.unread_notes
 

@@ -213,6 +213,7 @@ def dashboard_panel(s, member: Member):
     """Rounds that take proposals now, and the round each of my proposals is in with its state."""
     mine = []
     for p in proposals.list_proposals(s, member):
+        assert p.id is not None
         rnd = rounds.round_of(s, p.id)
         if rnd is not None:
             mine.append({"proposal": p, "round": rnd})
