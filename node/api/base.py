@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any
+from typing import Any, Literal, overload
 
 from flask import Blueprint, g, request
 from flask_babel import gettext as _
@@ -134,6 +134,10 @@ def require_token_member() -> Member:
         return _member_or_refuse(session, bearer_token(), ctx)
 
 
+@overload
+def token_member(session: Session, *, whole: Literal[False] = False) -> members_service.MemberRef: ...
+@overload
+def token_member(session: Session, *, whole: Literal[True]) -> Member: ...
 def token_member(session: Session, *, whole: bool = False) -> members_service.MemberRef | Member:
     """In the view's transaction: the member behind the token (routes registered with token_in_view).
 
@@ -160,7 +164,15 @@ def token_viewer() -> Member | None:
         return members_service.member_for_token(session, match.group(1), ctx.now())
 
 
-def _member_or_refuse(session: Session, token: str, ctx: NodeContext, light: bool = False) -> Member:
+@overload
+def _member_or_refuse(session: Session, token: str, ctx: NodeContext, light: Literal[False] = False) -> Member: ...
+@overload
+def _member_or_refuse(
+    session: Session, token: str, ctx: NodeContext, light: bool
+) -> Member | members_service.MemberRef: ...
+def _member_or_refuse(
+    session: Session, token: str, ctx: NodeContext, light: bool = False
+) -> Member | members_service.MemberRef:
     member = members_service.member_for_token(session, token, ctx.now(), light=light)
     if member is None:
         raise AuthError(_("This API token is unknown or was revoked."), code="token_invalid")

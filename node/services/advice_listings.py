@@ -24,7 +24,7 @@ from .. import labels
 from ..errors import ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import LISTING
 from ..settings import Settings
-from ..tables import AdviceListing, ListingSearchTerm, Member
+from ..tables import AdviceListing, ListingSearchTerm, Member, table_of
 from . import members, search
 from .search import Match, TermTable
 from .validate import REQUIRED, Fields, clean_bool, clean_choice, clean_list, clean_text, refusal, whole_number
@@ -120,7 +120,7 @@ def set_network_wide(
 # --- finding listings ----------------------------------------------------------------
 
 
-LISTING_TERMS = TermTable(ListingSearchTerm.__table__, "listing_id", ("listing_id",), descending=True)
+LISTING_TERMS = TermTable(table_of(ListingSearchTerm), "listing_id", ("listing_id",), descending=True)
 
 
 def listing_terms(listing: AdviceListing) -> list[str]:

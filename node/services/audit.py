@@ -22,10 +22,10 @@ from .. import i18n
 from ..clock import iso
 from ..errors import ValidationError
 from ..labels import LABELS
-from ..tables import AuditEntry, Member
+from ..tables import AuditEntry, Member, table_of
 
 PAGE_SIZE = 50
-_INSERT = insert(AuditEntry.__table__)
+_INSERT = insert(table_of(AuditEntry))
 
 
 def record(

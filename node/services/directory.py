@@ -28,7 +28,7 @@ from sqlmodel import col
 
 from ..errors import NotFoundError, ValidationError
 from ..settings import Settings
-from ..tables import Member, MemberSearchTerm
+from ..tables import Member, MemberSearchTerm, table_of
 from . import members, search
 from .search import EVERYTHING, Match, TermTable
 from .validate import clean_choice
@@ -44,7 +44,7 @@ SHOWABLE = {
 VISIBILITY_FIELDS = ("in_directory", *SHOWABLE.values())
 PAGE = 20
 
-TERMS = TermTable(MemberSearchTerm.__table__, "member_id", ("sort_name", "member_id"))
+TERMS = TermTable(table_of(MemberSearchTerm), "member_id", ("sort_name", "member_id"))
 
 
 def listed(member: Member) -> bool:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from ..context import NodeContext
 from ..db import notify_on_commit
-from ..tables import MemberEvent
+from ..tables import MemberEvent, table_of
 
 KINDS = frozenset({"balance", "payment", "notification", "invitation", "text"})
 # session.info key: the members this transaction wrote events for (their streams are woken after the commit).
@@ -32,8 +32,8 @@ WRITTEN = "member_events"
 CHANNEL = "sifnet_member_events"
 SWEEP_BATCH = 5000
 
-_INSERT = insert(MemberEvent.__table__)
-_TABLE = MemberEvent.__table__
+_INSERT = insert(table_of(MemberEvent))
+_TABLE = table_of(MemberEvent)
 _AFTER = (
     select(_TABLE.c.id, _TABLE.c.kind, _TABLE.c.data, _TABLE.c.created_at)
     .where(_TABLE.c.member_id == bindparam("member_id"), _TABLE.c.id > bindparam("after"))

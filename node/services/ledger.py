@@ -7,12 +7,28 @@ cross an account's limits, so two concurrent spends can never overdraw it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
-from sqlalchemy import String, and_, bindparam, cast, func, insert, inspect, literal, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    inspect,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -20,9 +36,12 @@ from sqlmodel import col
 from ..errors import LedgerError, NotFoundError, ValidationError
 from ..labels import N_, unit
 from ..labels import amount as shown_amount
-from ..tables import Account, LedgerTxn, Member, Posting
+from ..tables import Account, LedgerTxn, Member, Posting, table_of
 from . import events
 from .validate import refusal
+
+if TYPE_CHECKING:
+    from .members import MemberRef
 
 MAX_AMOUNT = 2**53 - 1
 ISSUANCE_REF = "issuance"
@@ -38,9 +57,9 @@ _ACCOUNTS_BY_REFS = select(Account).where(col(Account.ref).in_(bindparam("refs",
 _TXN_BY_REF = select(col(LedgerTxn.id), col(LedgerTxn.kind), col(LedgerTxn.ref), col(LedgerTxn.created_at)).where(
     col(LedgerTxn.ref) == bindparam("ref")
 )
-_INSERT_TXN = insert(LedgerTxn.__table__)
-_INSERT_POSTINGS = insert(Posting.__table__)
-ACCOUNT_COLUMNS = tuple(Account.__table__.c)
+_INSERT_TXN = insert(table_of(LedgerTxn))
+_INSERT_POSTINGS = insert(table_of(Posting))
+ACCOUNT_COLUMNS = tuple(table_of(Account).c)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +106,13 @@ class Leg:
 
     account: Account | AccountRow
     amount: int
+
+    @property
+    def account_id(self) -> int:
+        """The account's id: a leg's account is one the database has, so it has its id."""
+        account_id = self.account.id
+        assert account_id is not None
+        return account_id
 
 
 @dataclass(frozen=True)
@@ -136,7 +162,8 @@ def open_account(
         session.add(account)
         session.flush()
         _remember(session, account)
-    return account
+    # An AccountRow is cached only for a member account read on the payment path, never before it is opened.
+    return typing.cast(Account, account)
 
 
 def issuance_account(session: Session, now: datetime) -> Account:
@@ -152,20 +179,20 @@ def member_account(session: Session, member_id: int) -> Account | AccountRow:
     return account
 
 
-def member_accounts(session: Session, *member_ids: int) -> list[Account]:
+def member_accounts(session: Session, *member_ids: int) -> list[Account | AccountRow]:
     """The ledger accounts of several members, in the order given, with at most one query."""
     refs = [f"member:{member_id}" for member_id in member_ids]
     missing = [ref for ref in refs if _cached_account(session, ref) is None]
     if missing:
         for account in session.scalars(_ACCOUNTS_BY_REFS, {"refs": missing}):
             _remember(session, account)
-    out = [_cached_account(session, ref) for ref in refs]
-    if None in out:
+    out = [found for ref in refs if (found := _cached_account(session, ref)) is not None]
+    if len(out) != len(refs):
         raise NotFoundError(_("This member has no account."), code="account_not_found")
     return out
 
 
-def _account_by_ref(session: Session, ref: str) -> Account | None:
+def _account_by_ref(session: Session, ref: str) -> Account | AccountRow | None:
     account = _cached_account(session, ref)
     if account is None:
         account = session.scalars(_ACCOUNT_BY_REF, {"ref": ref}).first()
@@ -174,7 +201,7 @@ def _account_by_ref(session: Session, ref: str) -> Account | None:
     return account
 
 
-def _cached_account(session: Session, ref: str) -> Account | None:
+def _cached_account(session: Session, ref: str) -> Account | AccountRow | None:
     """An account this session already loaded: the same object its identity map would return.
 
     The session's identity map holds objects weakly, so a lookup by ref would query again;
@@ -187,7 +214,7 @@ def _cached_account(session: Session, ref: str) -> Account | None:
     return account if state.persistent and state.session is session else None
 
 
-def _remember(session: Session, account: Account) -> None:
+def _remember(session: Session, account: Account | AccountRow) -> None:
     session.info.setdefault("ledger_accounts", {})[account.ref] = account
 
 
@@ -232,15 +259,18 @@ def post(
     # Pending ORM changes (a closed flag, a new limit) must reach the database before the checks below.
     session.flush()
     balances = _apply_legs(session, legs, check_limits)
-    txn_id = session.execute(_INSERT_TXN, values).inserted_primary_key[0]
+    inserted = typing.cast(CursorResult[Any], session.execute(_INSERT_TXN, values))  # DML: a CursorResult
+    key = inserted.inserted_primary_key
+    assert key is not None  # a one-row INSERT has its key
+    txn_id = key[0]
     session.execute(
         _INSERT_POSTINGS,
         [
             {
                 "txn_id": txn_id,
-                "account_id": leg.account.id,
+                "account_id": leg.account_id,
                 "amount": leg.amount,
-                "balance_after": balances[leg.account.id],
+                "balance_after": balances[leg.account_id],
             }
             for leg in legs
         ],
@@ -248,12 +278,12 @@ def post(
     for leg in legs:
         # The database returned the new balance; keep the loaded object in step without a reload.
         if isinstance(leg.account, AccountRow):
-            object.__setattr__(leg.account, "balance", balances[leg.account.id])
+            object.__setattr__(leg.account, "balance", balances[leg.account_id])
         else:
-            set_committed_value(leg.account, "balance", balances[leg.account.id])
+            set_committed_value(leg.account, "balance", balances[leg.account_id])
     # Each member whose balance changed is told, in this transaction (their open pages show it after the commit).
-    changed = [
-        (leg.account.member_id, "balance", {"balance": balances[leg.account.id]})
+    changed: list[tuple[int, str, Mapping[str, Any]]] = [
+        (leg.account.member_id, "balance", {"balance": balances[leg.account_id]})
         for leg in legs
         if leg.account.kind == "member" and leg.account.member_id is not None
     ]
@@ -264,7 +294,7 @@ def post(
 def _check_legs(legs: Sequence[Leg]) -> None:
     if len(legs) < 2:
         raise LedgerError(_("A payment moves money between at least two accounts."), code="unbalanced")
-    if len({leg.account.id for leg in legs}) != len(legs):
+    if len({leg.account_id for leg in legs}) != len(legs):
         raise LedgerError(_("Money cannot move from an account to itself."), code="same_account")
     for leg in legs:
         if isinstance(leg.amount, bool) or not isinstance(leg.amount, int) or leg.amount == 0:
@@ -277,9 +307,9 @@ def _check_legs(legs: Sequence[Leg]) -> None:
         raise LedgerError(_("What leaves the accounts must equal what arrives."), code="unbalanced")
 
 
-def _leg_updates() -> dict[str, object]:
+def _leg_updates() -> dict[str, Executable]:
     """The conditional balance updates: unchecked, debit (floor) and credit (cap)."""
-    table = Account.__table__
+    table = table_of(Account)
     new_balance = table.c.balance + bindparam("leg_amount")
     base = (
         update(table)
@@ -306,13 +336,13 @@ def _apply_legs(session: Session, legs: Sequence[Leg], check_limits: bool) -> di
     """
     balances: dict[int, int] = {}
     # Fixed order of row updates avoids deadlocks between concurrent writers.
-    ordered = sorted(legs, key=lambda leg: leg.account.id)
+    ordered = sorted(legs, key=lambda leg: leg.account_id)
     for i, leg in enumerate(ordered):
         try:
-            balances[leg.account.id] = _apply_leg(session, leg, check_limits)
+            balances[leg.account_id] = _apply_leg(session, leg, check_limits)
         except LedgerError:
             for done in reversed(ordered[:i]):
-                session.execute(_LEG_UPDATES["unchecked"], {"leg_amount": -done.amount, "leg_account": done.account.id})
+                session.execute(_LEG_UPDATES["unchecked"], {"leg_amount": -done.amount, "leg_account": done.account_id})
             raise
     return balances
 
@@ -320,19 +350,21 @@ def _apply_legs(session: Session, legs: Sequence[Leg], check_limits: bool) -> di
 def _apply_leg(session: Session, leg: Leg, check_limits: bool = True) -> int:
     """Add leg.amount to the account's balance if it stays within limits; return the new balance."""
     which = "unchecked" if not check_limits else "debit" if leg.amount < 0 else "credit"
-    row = session.execute(_LEG_UPDATES[which], {"leg_amount": leg.amount, "leg_account": leg.account.id}).first()
+    row = session.execute(_LEG_UPDATES[which], {"leg_amount": leg.amount, "leg_account": leg.account_id}).first()
     if row is None:
         raise _refusal(session, leg)
     return row[0]
 
 
 def _refusal(session: Session, leg: Leg) -> LedgerError:
-    account = session.get(Account, leg.account.id)
+    account = session.get(Account, leg.account_id)
     session.refresh(account)
     assert account is not None
     if account.closed:
         return LedgerError(_("The account is closed."), code="account_closed")
+    # Not closed: a limit refused the leg, the floor a debit's, the cap a credit's.
     if leg.amount < 0 and account.kind == "member":
+        assert account.min_balance is not None
         return LedgerError(
             _(
                 "Not enough on the account: its balance may not go below %(limit)s.",
@@ -341,6 +373,7 @@ def _refusal(session: Session, leg: Leg) -> LedgerError:
             code="insufficient_funds",
         )
     if leg.amount < 0:
+        assert account.min_balance is not None
         return LedgerError(
             _(
                 "This would take an account below its lowest allowed balance of %(limit)s.",
@@ -348,6 +381,7 @@ def _refusal(session: Session, leg: Leg) -> LedgerError:
             ),
             code="limit_exceeded",
         )
+    assert account.max_balance is not None
     return LedgerError(
         _("This would take the receiving account above its cap of %(cap)s.", cap=shown_amount(account.max_balance)),
         code="balance_cap_exceeded",
@@ -357,8 +391,8 @@ def _refusal(session: Session, leg: Leg) -> LedgerError:
 def transfer(
     session: Session,
     *,
-    payer: Member,
-    payee: Member,
+    payer: Member | MemberRef,
+    payee: Member | MemberRef,
     amount: object,
     memo: str,
     now: datetime,

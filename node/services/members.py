@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, cast, overload
 
 from argon2 import PasswordHasher
 from flask_babel import gettext as _
@@ -328,9 +329,14 @@ _PAYEE_BY_HANDLE = (
 )
 
 
+@overload
+def find_by_handle(session: Session, handle: str, *, light: Literal[False] = False) -> Member: ...
+@overload
+def find_by_handle(session: Session, handle: str, *, light: Literal[True]) -> MemberRef: ...
 def find_by_handle(session: Session, handle: str, *, light: bool = False) -> Member | MemberRef:
     """The member with this handle; `light`: a MemberRef, with the account kept for the ledger."""
     params = {"handle": str(handle).lower()}
+    member: Member | MemberRef | None
     if light:
         member = _with_account(session, _PAYEE_BY_HANDLE, params)
     else:
@@ -358,7 +364,7 @@ def require_coordinator(member: Member) -> None:
         raise ForbiddenError(_("Only a coordinator may do this."), code="coordinator_only")
 
 
-def require_active(member: Member) -> None:
+def require_active(member: Member | MemberRef) -> None:
     if member.status != "active":
         message = INACTIVE.get(member.status, N_("Your account is not active."))
         raise ForbiddenError(_(message), code=f"account_{member.status}")
@@ -400,12 +406,21 @@ _PAYER_BY_TOKEN = (
 )
 
 
+@overload
+def member_for_token(
+    session: Session, token: str, now: datetime, *, light: Literal[False] = False
+) -> Member | None: ...
+@overload
+def member_for_token(session: Session, token: str, now: datetime, *, light: Literal[True]) -> MemberRef | None: ...
+@overload
+def member_for_token(session: Session, token: str, now: datetime, *, light: bool) -> Member | MemberRef | None: ...
 def member_for_token(session: Session, token: str, now: datetime, *, light: bool = False) -> Member | MemberRef | None:
     """The member behind a live API token; None for an unknown or revoked token or a closed account.
 
     `light` returns a MemberRef (id, handle, role, status) and keeps the member's account for the
     ledger: for the payment hot path, whose view does not need the whole member.
     """
+    member: Member | MemberRef | None
     if light:
         member = _with_account(session, _PAYER_BY_TOKEN, {"token_hash": hash_token(token)})
     else:
@@ -551,7 +566,8 @@ def close_account(session: Session, *, member: Member, now: datetime) -> Member:
         )
     MEMBER.move(member, "closed")
     assert member.id is not None
-    account = ledger.member_account(session, member.id)
+    # Closing changes the ORM account; this transaction never read it as the payment path's AccountRow.
+    account = cast(Account, ledger.member_account(session, member.id))
     if account.balance != 0:
         ledger.post(
             session,

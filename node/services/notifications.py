@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import CursorResult, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -52,7 +53,7 @@ def mark_all_read(session: Session, member_id: int, now: datetime) -> int:
         .where(col(Notification.member_id) == member_id, col(Notification.read_at).is_(None))
         .values(read_at=now)
     )
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0  # DML gives a CursorResult; Session.execute is typed as Result
 
 
 def mail_settings(session: Session, member_id: int) -> dict[str, bool]:

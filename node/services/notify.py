@@ -14,16 +14,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import CursorResult, insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from ..context import NodeContext
 from ..notices import stored_params, text_of
 from ..settings import Settings
-from ..tables import Member, Notification
+from ..tables import Member, Notification, table_of
 from . import events
 from .notifications import mailed_kinds_off
 
@@ -50,11 +50,12 @@ def notify(session: Session, *, member_id: int, kind: str, params: Mapping[str, 
             "read_at": None,
         },
     )
-    note = {"id": result.inserted_primary_key[0], "kind": kind, "params": stored}
+    inserted = cast(CursorResult[Any], result)  # DML gives a CursorResult; Session.execute is typed as Result
+    note = {"id": inserted.inserted_primary_key[0], "kind": kind, "params": stored}
     events.record(session, member_id=member_id, kind="notification", data=note, now=now)
 
 
-_INSERT_NOTIFICATION = insert(Notification.__table__)
+_INSERT_NOTIFICATION = insert(table_of(Notification))
 
 
 def deliver_notifications(ctx: NodeContext) -> int:

@@ -37,7 +37,7 @@ def pay(
     session: Session,
     settings: Settings,
     *,
-    payer: Member,
+    payer: Member | members.MemberRef,
     to: object,
     amount: object,
     memo: str,

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from argon2 import PasswordHasher
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -140,4 +141,7 @@ def invalid_link_message() -> str:
 def forget_expired_requests(ctx: NodeContext) -> int:
     """Sweep: sign-ups whose link was never opened."""
     with ctx.db.write() as s:
-        return s.execute(delete(SignupRequest).where(col(SignupRequest.expires_at) <= ctx.now())).rowcount or 0
+        result = s.execute(delete(SignupRequest).where(col(SignupRequest.expires_at) <= ctx.now()))
+        return (
+            cast(CursorResult[Any], result).rowcount or 0
+        )  # DML gives a CursorResult; Session.execute is typed as Result

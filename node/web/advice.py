@@ -13,7 +13,7 @@ from ..services import advice, advice_feedback, advice_listings, members
 from ..tables import AdviceBooking, Member
 from .coordinator import COORDINATOR_PANELS
 from .member import DASHBOARD_PANELS
-from .pages import NAV_LINKS, coordinator_required, current_member, form_action, login_required
+from .pages import NAV_LINKS, coordinator_required, current_member, form_action, logged_in_member, login_required
 
 bp = Blueprint("advice", __name__)
 PARTY_ACTIONS = ("accept", "decline", "confirm", "claim", "dispute", "cancel")
@@ -29,7 +29,7 @@ DONE = {
 
 
 def _me(s) -> Member:
-    return s.get(Member, current_member().id)
+    return s.get(Member, logged_in_member().id)
 
 
 def _int(text: str | None) -> object:

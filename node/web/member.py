@@ -26,13 +26,13 @@ from ..services import directory, ledger, members, payments
 from ..services import statement as statement_service
 from ..services.validate import Fields, clean_text
 from ..tables import Member, Notification
-from .pages import csv_line, current_member, form_action, login_required
+from .pages import csv_line, form_action, logged_in_member, login_required
 
 bp = Blueprint("member", __name__)
 
 
 def _me(s) -> Member:
-    return s.get(Member, current_member().id)
+    return s.get(Member, logged_in_member().id)
 
 
 @bp.get("/dashboard")
@@ -119,7 +119,7 @@ def statement():
     args = request.args
     filters, before = statement_service.filters_from(args), statement_service.cursor(args.get("before"))
     with ctx.db.read() as s:
-        account = ledger.member_account(s, current_member().id)
+        account = ledger.member_account(s, logged_in_member().id)
         assert account.id is not None
         lines, older = statement_service.page(s, ctx.statement_kinds, account.id, filters, before=before)
         points = statement_service.balance_points(s, account, filters, ctx.now())
@@ -143,8 +143,8 @@ def statement_csv():
     ctx = node_ctx()
     filters = statement_service.filters_from(request.args)  # refused here, before the answer starts
     with ctx.db.read() as s:
-        account_id = ledger.member_account(s, current_member().id).id
-    name = f"sifnet-statement-{current_member().handle}.csv"
+        account_id = ledger.member_account(s, logged_in_member().id).id
+    name = f"sifnet-statement-{logged_in_member().handle}.csv"
     return Response(
         stream_with_context(_statement_rows(account_id, filters)),
         mimetype="text/csv",

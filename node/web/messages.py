@@ -11,13 +11,21 @@ from ..context import node_ctx
 from ..services import directory, members, messages
 from ..tables import Member
 from .coordinator import COORDINATOR_PANELS
-from .pages import NAV_BADGES, NAV_LINKS, coordinator_required, current_member, form_action, login_required
+from .pages import (
+    NAV_BADGES,
+    NAV_LINKS,
+    coordinator_required,
+    current_member,
+    form_action,
+    logged_in_member,
+    login_required,
+)
 
 bp = Blueprint("messages", __name__)
 
 
 def _me(s) -> Member:
-    return s.get(Member, current_member().id)
+    return s.get(Member, logged_in_member().id)
 
 
 def _message_id(text: str | None) -> object:

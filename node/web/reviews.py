@@ -22,13 +22,13 @@ from ..services import members, proposals, reviews, rounds
 from ..tables import Member, ReviewInvitation
 from .coordinator import COORDINATOR_PANELS
 from .member import DASHBOARD_PANELS
-from .pages import NAV_LINKS, coordinator_required, current_member, form_action, login_required
+from .pages import NAV_LINKS, coordinator_required, form_action, logged_in_member, login_required
 
 bp = Blueprint("reviews", __name__)
 
 
 def _me(s) -> Member:
-    return s.get(Member, current_member().id)
+    return s.get(Member, logged_in_member().id)
 
 
 def _form_int(name: str) -> object:
