@@ -29,7 +29,9 @@ def bytewise(length: int) -> String:
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table a table model maps, for statements without the ORM (SQLModel sets ``__table__`` without
     declaring it to type checkers; the mapper's local table is the same object)."""
-    return cast(Table, sa_inspect(model).local_table)
+    mapper = sa_inspect(model)
+    assert mapper is not None
+    return cast(Table, mapper.local_table)
 
 
 # --- members -----------------------------------------------------------------

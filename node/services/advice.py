@@ -21,8 +21,9 @@ state; ledger refs ``advice:<id>:hold|pay|refund|split`` make each movement exac
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -84,13 +85,15 @@ def book(
         return remote.book(session, member=member, listing=listing, data=data, now=now)
     if listing.status != "open":
         raise ConflictError(_("This listing is closed."), code="listing_closed")
+    assert listing.member_id is not None  # a listing posted here has its author
     if listing.member_id == member.id:
         raise ConflictError(_("You cannot book your own listing."), code="own_listing")
-    if session.get(Member, listing.member_id).status != "active":
+    if session.get_one(Member, listing.member_id).status != "active":
         raise ConflictError(_("The author of this listing has left."), code="author_not_active")
     hours = whole(data.get("hours"), "hours", 1, MAX_HOURS, HOURS_RULE)
     amount = ledger.require_amount(hours * listing.rate)
     offer = listing.kind == "offer"
+    assert listing.id is not None and member.id is not None
     if not offer and _has_open_proposal(session, listing.id, member.id):
         raise ConflictError(_("You already proposed a session on this request."), code="already_proposed")
     assert listing.id is not None
@@ -281,6 +284,7 @@ def dispute(session: Session, *, member: Member, booking_id: int, reason: object
     booking = as_party(session, booking_id, member, role="receiver", now=now)
     reason = clean_text(reason, "reason", max_len=1000, required=True)
     BOOKING.move(booking, "disputed")
+    assert booking.dispute_by is not None  # set when the session was claimed
     if now >= booking.dispute_by:
         raise ConflictError(_("The time to dispute this session has passed."), code="dispute_window_closed")
     booking.dispute_reason = reason
@@ -480,13 +484,10 @@ def open_disputes(session: Session) -> list[AdviceBooking]:
 
 
 def _coordinator_ids(session: Session, booking: AdviceBooking) -> list[int]:
-    return [
-        i
-        for i in session.scalars(
-            select(col(Member.id)).where(col(Member.role) == "coordinator", col(Member.status) == "active")
-        )
-        if i not in (booking.provider_id, booking.receiver_id)
-    ]
+    ids = session.scalars(
+        select(col(Member.id)).where(col(Member.role) == "coordinator", col(Member.status) == "active")
+    )
+    return [i for i in cast(Iterable[int], ids) if i not in (booking.provider_id, booking.receiver_id)]  # stored ids
 
 
 def actions_for(booking: AdviceBooking, role: str, now: datetime) -> list[str]:
@@ -500,6 +501,7 @@ def actions_for(booking: AdviceBooking, role: str, now: datetime) -> list[str]:
     if key == ("booked", "receiver"):
         return ["cancel"] if early else ["confirm", "cancel"]
     if key == ("claimed", "receiver"):
+        assert booking.dispute_by is not None  # set when the session was claimed
         return ["confirm", "dispute"] if now < booking.dispute_by else ["confirm"]
     return {
         ("proposed", "receiver"): ["accept", "decline"],
@@ -511,7 +513,7 @@ def actions_for(booking: AdviceBooking, role: str, now: datetime) -> list[str]:
 def booking_view(session: Session, booking: AdviceBooking, viewer: Member, now: datetime) -> dict:
     """A session as its parties (or a settling coordinator) see it."""
     listing = session.get(AdviceListing, booking.listing_id)
-    provider, receiver = session.get(Member, booking.provider_id), session.get(Member, booking.receiver_id)
+    provider, receiver = session.get_one(Member, booking.provider_id), session.get_one(Member, booking.receiver_id)
     role = "provider" if viewer.id == provider.id else "receiver" if viewer.id == receiver.id else "coordinator"
     refunded = None if booking.provider_amount is None else booking.amount - booking.provider_amount
     assert listing is not None

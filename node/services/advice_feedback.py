@@ -77,7 +77,7 @@ def of_booking(session: Session, booking: AdviceBooking, viewer: Member) -> dict
 
 def as_adviser(session: Session, member_id: int, *, limit: int = 20) -> dict:
     """What receivers wrote about a member as adviser: the count, the average and the newest."""
-    where = (AdviceFeedback.about_id == member_id, AdviceFeedback.about_role == "provider")
+    where = (col(AdviceFeedback.about_id) == member_id, col(AdviceFeedback.about_role) == "provider")
     count, average = session.execute(select(func.count(), func.avg(col(AdviceFeedback.rating))).where(*where)).one()
     rows = session.execute(
         select(AdviceFeedback, col(Member.display_name))

@@ -196,7 +196,7 @@ def list_listings(
     after = search.decode_cursor(cursor, (int,))
     keys, more = LISTING_TERMS.page(session, matches, after=after, limit=limit)
     ids = [listing_id for (listing_id,) in keys]
-    found = {}
+    found: dict[int | None, tuple[AdviceListing, Member | None]] = {}
     if ids:
         stmt = (
             select(AdviceListing, Member)

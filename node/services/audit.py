@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import gettext as _
 from sqlalchemy import insert, select
@@ -154,8 +154,8 @@ def _is_member_subject(subject: str) -> bool:
 def _names(session: Session, member_ids: set[int]) -> dict[int, str]:
     if not member_ids:
         return {}
-    rows = session.execute(select(col(Member.id), col(Member.handle)).where(col(Member.id).in_(member_ids))).all()
-    return dict(rows)
+    stmt = select(col(Member.id), col(Member.handle)).where(col(Member.id).in_(member_ids))
+    return cast(dict[int, str], dict(session.execute(stmt).tuples().all()))  # ids of stored members
 
 
 def _subject_name(subject: str, names: dict[int, str]) -> str:

@@ -26,7 +26,9 @@ def bids_of(session: Session, member_id: int) -> dict[str, int]:
     return dict(
         session.execute(
             select(col(Bid.tag), col(Bid.level)).where(col(Bid.member_id) == member_id).order_by(col(Bid.tag))
-        ).all()
+        )
+        .tuples()
+        .all()
     )
 
 

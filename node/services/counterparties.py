@@ -87,7 +87,9 @@ def _advice(session: Session, lines: list[Line]) -> None:
     bookings = {r.id: r for r in rows}
     people = {r.provider_id for r in rows} | {r.receiver_id for r in rows}
     names = dict(
-        session.execute(select(col(Member.id), col(Member.display_name)).where(col(Member.id).in_(people))).all()
+        session.execute(select(col(Member.id), col(Member.display_name)).where(col(Member.id).in_(people)))
+        .tuples()
+        .all()
     )
     for line in lines:
         booking = bookings.get(_escrow_id(line, "escrow:advice:"))

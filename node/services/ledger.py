@@ -443,7 +443,9 @@ def check_books(session: Session) -> BooksCheck:
     return BooksCheck(int(total), int(unbalanced), int(drifted), int(accounts), int(txns))
 
 
-def statement(session: Session, account: Account, limit: int = 200, before_id: int | None = None) -> list[dict]:
+def statement(
+    session: Session, account: Account | AccountRow, limit: int = 200, before_id: int | None = None
+) -> list[dict]:
     """The account's postings, newest first, with the running balance after each."""
     stmt = (
         select(Posting, LedgerTxn)

@@ -141,6 +141,7 @@ def log_in(
         _send_unlock_mail(settings, *mail)
     if not ok:
         raise AuthError(_("wrong email or password"), code="bad_credentials")
+    assert member is not None  # a password matched, so there is a member
     return member
 
 
@@ -335,7 +336,9 @@ def _forget_old_rows(session: Session, settings: Settings, now: datetime) -> Non
 def _password_matches(hasher: PasswordHasher, member: Member | None, password: object) -> bool:
     """Verify the password; for no (or a closed) account a dummy hash is verified, so both take as long."""
     usable = member is not None and member.status != "closed" and member.password_hash
-    stored = member.password_hash if usable else _dummy_hash(hasher.time_cost, hasher.memory_cost)
+    stored = (
+        member.password_hash if usable and member is not None else _dummy_hash(hasher.time_cost, hasher.memory_cost)
+    )
     try:
         return hasher.verify(stored, password if isinstance(password, str) else "") and bool(usable)
     except (VerificationError, InvalidHashError):

@@ -115,7 +115,7 @@ def sign_up(
         session,
         settings,
         email=email,
-        password_hash=hasher.hash(password),
+        password_hash=hasher.hash(cast(str, password)),  # check_sign_up refused anything but a good password
         display_name=display_name,
         handle=handle,
         language=language,
@@ -123,7 +123,9 @@ def sign_up(
     )
 
 
-def check_sign_up(session: Session, *, email: object, password: object, display_name: object, handle: object):
+def check_sign_up(
+    session: Session, *, email: object, password: object, display_name: object, handle: object
+) -> tuple[str, str, str]:
     """(email, display name, handle) of a sign-up, every field checked at once; whether the email has an account
     is not checked here (signups.py must not tell)."""
     fields = Fields()
@@ -132,7 +134,7 @@ def check_sign_up(session: Session, *, email: object, password: object, display_
     display_name = fields(clean_text, display_name, "display_name", max_len=120, required=True)
     handle = fields(pick_handle, session, handle, email or "")
     fields.done()
-    return email, display_name, handle
+    return cast(tuple[str, str, str], (email, display_name, handle))  # each as its check returned it
 
 
 def create_member(
@@ -321,11 +323,11 @@ class MemberRef:
 # Built once: hot paths. A payment needs only who and whether active, and the member's account: one
 # Core query for both, read into plain rows (loading ORM objects would cost three times the query).
 _MEMBER_BY_HANDLE = select(Member).where(col(Member.handle) == bindparam("handle"))
-_REF_COLUMNS = (Member.id, Member.handle, Member.role, Member.status)
+_REF_COLUMNS = (col(Member.id), col(Member.handle), col(Member.role), col(Member.status))
 _PAYEE_BY_HANDLE = (
     select(*_REF_COLUMNS, *ledger.ACCOUNT_COLUMNS)
-    .outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
-    .where(Member.handle == bindparam("handle"))
+    .outerjoin(Account, col(Account.ref) == ledger.member_ref_of(Member.id))
+    .where(col(Member.handle) == bindparam("handle"))
 )
 
 
@@ -400,8 +402,8 @@ _MEMBER_BY_TOKEN = (
 # The light form also loads the member's ledger account (one query instead of two on the payment path).
 _PAYER_BY_TOKEN = (
     select(*_REF_COLUMNS, *ledger.ACCOUNT_COLUMNS)
-    .join(ApiToken, ApiToken.member_id == Member.id)
-    .outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
+    .join(ApiToken, col(ApiToken.member_id) == col(Member.id))
+    .outerjoin(Account, col(Account.ref) == ledger.member_ref_of(Member.id))
     .where(col(ApiToken.token_hash) == bindparam("token_hash"), col(ApiToken.revoked).is_(False))
 )
 
@@ -484,7 +486,7 @@ def _clean_page_language(value: object) -> str:
             code="invalid_language",
             field="language",
         )
-    return value
+    return cast(str, value)  # "" or a language
 
 
 def _clean_time_zone(value: object) -> str:
@@ -494,7 +496,7 @@ def _clean_time_zone(value: object) -> str:
             code="invalid_time_zone",
             field="time_zone",
         )
-    return value
+    return cast(str, value)  # "" or a time zone
 
 
 def _clean_capacity(value: object) -> int:

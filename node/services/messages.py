@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, delete, func, literal, or_, select, tuple_
@@ -101,8 +102,9 @@ def _send(
     message = Message(thread_id=thread.id, sender_id=sender.id, body=text, created_at=now)
     session.add(message)
     session.flush()
+    assert message.id is not None
     thread.last_message_id, thread.last_message_at = message.id, now
-    session.get(ThreadMember, (thread.id, sender.id)).last_read_message_id = message.id
+    session.get_one(ThreadMember, (thread.id, sender.id)).last_read_message_id = message.id
     sender.last_active_at = now
     if caught_up:
         notify(
@@ -185,7 +187,7 @@ def get_thread(session: Session, member: Member, thread_id: int) -> tuple[Messag
     mine = session.get(ThreadMember, (thread_id, member.id)) if isinstance(thread_id, int) else None
     if mine is None:
         raise NotFoundError(_("There is no such conversation."), code="thread_not_found")
-    return session.get(MessageThread, thread_id), mine
+    return session.get_one(MessageThread, thread_id), mine
 
 
 @dataclass(frozen=True)
@@ -412,11 +414,10 @@ def report(
 
 
 def _coordinator_ids(session: Session) -> list[int]:
-    return list(
-        session.scalars(
-            select(col(Member.id)).where(col(Member.role) == "coordinator", col(Member.status) == "active")
-        ).all()
-    )
+    ids = session.scalars(
+        select(col(Member.id)).where(col(Member.role) == "coordinator", col(Member.status) == "active")
+    ).all()
+    return cast(list[int], list(ids))  # ids of stored members
 
 
 @dataclass(frozen=True)
@@ -445,8 +446,8 @@ def reports(session: Session, *, coordinator: Member, status: object = "open", l
 def report_view(session: Session, found: MessageReport) -> ReportView:
     return ReportView(
         report=found,
-        reporter=session.get(Member, found.reporter_id),
-        reported=session.get(Member, found.reported_id),
+        reporter=session.get_one(Member, found.reporter_id),
+        reported=session.get_one(Member, found.reported_id),
         messages=reported_messages(session, found),
         handler=session.get(Member, found.handled_by) if found.handled_by else None,
     )
@@ -455,7 +456,7 @@ def report_view(session: Session, found: MessageReport) -> ReportView:
 def reported_messages(session: Session, found: MessageReport, limit: int = 50) -> list[Message]:
     """The messages a report shows coordinators: the one reported, or the reported member's up to the report."""
     if found.message_id is not None:
-        return [session.get(Message, found.message_id)]
+        return [session.get_one(Message, found.message_id)]
     rows = session.scalars(
         select(Message)
         .where(

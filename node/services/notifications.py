@@ -61,7 +61,9 @@ def mail_settings(session: Session, member_id: int) -> dict[str, bool]:
     saved = dict(
         session.execute(
             select(col(MailPreference.kind), col(MailPreference.mail)).where(col(MailPreference.member_id) == member_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     return {kind: bool(saved.get(kind, notice.mail)) for kind, notice in NOTICES.items()}
 
@@ -81,6 +83,7 @@ def save_mail_settings(
                 _("Say true or false for each kind of notification."), code="invalid_setting", field=kind
             )
     for kind, value in wanted.items():
+        assert isinstance(value, bool)  # checked above
         row = session.get(MailPreference, (member_id, kind))
         if row is None:
             session.add(MailPreference(member_id=member_id, kind=kind, mail=value, updated_at=now))

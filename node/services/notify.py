@@ -51,7 +51,9 @@ def notify(session: Session, *, member_id: int, kind: str, params: Mapping[str, 
         },
     )
     inserted = cast(CursorResult[Any], result)  # DML gives a CursorResult; Session.execute is typed as Result
-    note = {"id": inserted.inserted_primary_key[0], "kind": kind, "params": stored}
+    key = inserted.inserted_primary_key
+    assert key is not None  # a one-row INSERT has its key
+    note = {"id": key[0], "kind": kind, "params": stored}
     events.record(session, member_id=member_id, kind="notification", data=note, now=now)
 
 

@@ -235,7 +235,9 @@ def reviews_of(session: Session, proposal_id: int) -> list[tuple[Review, ReviewI
             .join(ReviewInvitation, col(ReviewInvitation.id) == col(Review.invitation_id))
             .where(col(ReviewInvitation.proposal_id) == proposal_id)
             .order_by(col(Review.id))
-        ).all()
+        )
+        .tuples()
+        .all()
     )
 
 
@@ -258,7 +260,9 @@ def local_candidates(session: Session) -> list[matching.Candidate]:
             select(col(ReviewInvitation.reviewer_id), func.count())
             .where(col(ReviewInvitation.status).in_(OPEN_STATES), col(ReviewInvitation.reviewer_id).is_not(None))
             .group_by(col(ReviewInvitation.reviewer_id))
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     rated = {
         rid: (avg, n)
@@ -276,7 +280,7 @@ def local_candidates(session: Session) -> list[matching.Candidate]:
     reviewers = session.scalars(
         select(Member).where(col(Member.status) == "active", col(Member.is_reviewer).is_(True)).order_by(col(Member.id))
     ).all()
-    bids: dict[int, list] = {}
+    bids: dict[int | None, list] = {}  # looked up by Member.id, typed optional
     for member_id, tag, level in session.execute(
         select(col(Bid.member_id), col(Bid.tag), col(Bid.level)).order_by(col(Bid.tag))
     ).all():
@@ -351,6 +355,7 @@ def fill_slots(
 ) -> list[ReviewInvitation]:
     """Invite the best candidates into the proposal's free slots; fewer if nobody fits."""
     free = open_slots(session, proposal)
+    assert proposal.id is not None
     if free == 0 or held_by_round(session, proposal.id):
         return []
     ranked, _excluded = rank_for(session, proposal, remote)
@@ -418,7 +423,7 @@ def _picks(
     session: Session, settings: Settings, proposal: Proposal, ranked: list, free: int, remote: RemoteReviews | None
 ) -> list:
     """The best `free` candidates, the best foreign ones first until min_foreign_reviewers hold slots."""
-    home = _country(session.get(Member, proposal.author_id).country, settings)
+    home = _country(session.get_one(Member, proposal.author_id).country, settings)
     held = session.execute(
         select(col(ReviewInvitation.reviewer_id), col(ReviewInvitation.remote_node)).where(
             col(ReviewInvitation.proposal_id) == proposal.id, col(ReviewInvitation.status).in_(SLOT_STATES)
@@ -436,8 +441,11 @@ def _held_country(
     session: Session, settings: Settings, reviewer_id: int | None, node: str | None, remote: RemoteReviews | None
 ) -> str:
     if reviewer_id is not None:
-        return _country(session.get(Member, reviewer_id).country, settings)
-    return _country(remote.country_of(session, node) if remote is not None else "", settings)
+        return _country(session.get_one(Member, reviewer_id).country, settings)
+    if remote is None:
+        return _country("", settings)
+    assert node is not None  # an invitation without a reviewer here is held on a peer node
+    return _country(remote.country_of(session, node), settings)
 
 
 def _country(country: str, settings: Settings) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import cast
 
 from argon2 import PasswordHasher
 from flask_babel import gettext as _
@@ -92,7 +93,7 @@ def set_new_password(
     if member is None:
         raise DomainError(invalid_link_message(), code="reset_link_invalid", status=404)
     check_password(password)
-    member.password_hash = hasher.hash(password)
+    member.password_hash = hasher.hash(cast(str, password))  # check_password refused anything else
     member.session_version += 1
     member.last_active_at = now
     session.execute(

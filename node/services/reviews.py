@@ -56,7 +56,9 @@ def list_invitations(session: Session, member: Member) -> list[tuple[ReviewInvit
             .outerjoin(Review, col(Review.invitation_id) == col(ReviewInvitation.id))
             .where(col(ReviewInvitation.reviewer_id) == member.id)
             .order_by(col(ReviewInvitation.id).desc())
-        ).all()
+        )
+        .tuples()
+        .all()
     )
 
 
@@ -193,6 +195,7 @@ def submit_review(
     fields = clean_review_fields(data)
     # Only checked here, so a late review is refused by its state first; _store_review makes the move.
     INVITATION.check(invitation.status, "submitted")
+    assert invitation.due_by is not None  # set when the invitation was accepted
     if now >= invitation.due_by:
         raise ConflictError(_("The review was due earlier; it can no longer be submitted."), code="review_overdue")
     return _store_review(session, settings, invitation, fields, now, None)
@@ -227,7 +230,7 @@ def _store_review(
 def clean_review_fields(data: dict) -> dict:
     """The review's scores (1..5) and feedback, refusing anything else."""
     refuse_unknown_fields(data, REVIEW_FIELDS)
-    fields = {name: score(data.get(name), name) for name in (*TENETS, "confidence")}
+    fields: dict[str, int | str] = {name: score(data.get(name), name) for name in (*TENETS, "confidence")}
     fields["feedback"] = clean_text(data.get("feedback"), "feedback", 20000, required=True)
     return fields
 
@@ -419,7 +422,7 @@ def retry_matching(ctx: NodeContext) -> int:
         ctx, select(col(Proposal.id)).where(col(Proposal.status) == "open", col(Proposal.reviews_wanted) > held)
     ):
         with ctx.db.read() as s:  # most waiting proposals still have nobody: skip the write lock
-            if not proposals.rank_for(s, s.get(Proposal, proposal_id), remote)[0]:
+            if not proposals.rank_for(s, s.get_one(Proposal, proposal_id), remote)[0]:
                 continue
         with ctx.db.write() as s:
             proposal = proposals.get_proposal(s, proposal_id, for_update=True)

@@ -60,10 +60,11 @@ def build_instance(session: Session, settings: Settings, rnd: ReviewRound, remot
         if slots == 0:
             continue
         need = proposals.need_for(session, proposal)
-        home = country(session.get(Member, proposal.author_id).country, settings)
+        home = country(session.get_one(Member, proposal.author_id).country, settings)
         wants_foreign = (rnd.need_foreign or proposal.min_foreign_reviewers > 0) and not _holds_foreign(
             session, settings, proposal, home, remote
         )
+        assert proposal.id is not None
         items.append(RoundProposal(proposal.id, slots=slots, country=home, need_foreign=wants_foreign))
         for key, cand in candidates.items():
             if matching.exclusion_reason(need, cand) is None:
@@ -79,7 +80,7 @@ def _holds_foreign(session: Session, settings: Settings, proposal, home: str, re
         )
     ).all():
         if reviewer_id is not None:
-            where = session.get(Member, reviewer_id).country
+            where = session.get_one(Member, reviewer_id).country
         else:
             where = remote.country_of(session, node) if remote is not None else ""
         if country(where, settings) != home:

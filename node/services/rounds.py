@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
+from typing import cast
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -150,7 +151,7 @@ def items_of(session: Session, round_id: int, member: Member | None = None) -> l
     )
     if member is not None and not _is_coordinator(member):
         stmt = stmt.where(col(Proposal.author_id) == member.id)
-    return list(session.execute(stmt).all())
+    return list(session.execute(stmt).tuples().all())
 
 
 def is_double_blind(session: Session, proposal_id: int) -> bool:
@@ -171,6 +172,7 @@ def round_of(session: Session, proposal_id: int) -> ReviewRound | None:
 def visible_round(session: Session, member: Member, round_id: int) -> ReviewRound:
     """A round this member may look at (404 otherwise, like a missing one)."""
     rnd = get_round(session, round_id)
+    assert rnd.id is not None
     if _is_coordinator(member) or rnd.status == "open" or items_of(session, rnd.id, member):
         return rnd
     raise NotFoundError(_("There is no such review round."), code="round_not_found")
@@ -323,7 +325,8 @@ def _apply(session: Session, settings: Settings, round_id: int, inst, result, no
     rnd = get_round(session, round_id, for_update=True)
     if rnd.status != "solving":
         return False  # cancelled meanwhile? (not allowed from solving, but never invite twice)
-    assigned, rank = [], {}
+    assigned: list = []
+    rank: dict = {}
     for a in result.assignments:
         proposal = proposals.get_proposal(session, a.proposal, for_update=True)
         cand = inst.candidates[a.reviewer]
@@ -432,8 +435,11 @@ def solve_due_rounds(ctx: NodeContext) -> int:
     """Rounds past their deadline are solved; a solve that stopped (process restart) is marked failed."""
     now, done = ctx.now(), 0
     with ctx.db.read() as s:
-        due = list(s.scalars(select(col(ReviewRound.id)).where(ROUND.overdue("open", now))).all())
-        stale = list(s.scalars(select(col(ReviewRound.id)).where(col(ReviewRound.status) == "solving")).all())
+        # ids of stored rounds: never None
+        due = cast(list[int], list(s.scalars(select(col(ReviewRound.id)).where(ROUND.overdue("open", now))).all()))
+        stale = cast(
+            list[int], list(s.scalars(select(col(ReviewRound.id)).where(col(ReviewRound.status) == "solving")).all())
+        )
     running = {rid for rid, t in ctx.round_threads.items() if t.is_alive()}
     for round_id in stale:
         _fail_if_stale(ctx, round_id, now, running)
@@ -450,6 +456,7 @@ def _fail_if_stale(ctx: NodeContext, round_id: int, now: datetime, running: set)
     stale = ROUND.timeout("solving")
     with ctx.db.write() as s:
         rnd = get_round(s, round_id)
-        if rnd.status == stale.source and round_id not in running and stale.deadline(rnd, ctx.settings) < now:
+        deadline = stale.deadline(rnd, ctx.settings)  # a solving round has its start time
+        if rnd.status == stale.source and round_id not in running and deadline is not None and deadline < now:
             ROUND.move(rnd, stale.target)
             rnd.progress_message = labels.ROUND_STOPPED

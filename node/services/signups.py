@@ -63,8 +63,9 @@ def ask(
     address, name, chosen = members.check_sign_up(
         session, email=email, password=password, display_name=display_name, handle=handle
     )
-    existing = session.scalars(select(Member).where(Member.email == address)).first()
-    password_hash = hasher.hash(password)  # hashed alike in both cases: the answer takes as long
+    existing = session.scalars(select(Member).where(col(Member.email) == address)).first()
+    # Hashed alike in both cases: the answer takes as long (check_sign_up refused anything but a good password).
+    password_hash = hasher.hash(cast(str, password))
     if not logins.mail_allowed(session, "signup:" + address, now):
         return
     language = language if i18n.is_language(language) else ""
@@ -79,14 +80,14 @@ def ask(
         subject = catalog.gettext(TAKEN_SUBJECT)
     else:
         token = secrets.token_urlsafe(32)
-        session.execute(delete(SignupRequest).where(SignupRequest.email == address))
+        session.execute(delete(SignupRequest).where(col(SignupRequest.email) == address))
         session.add(
             SignupRequest(
                 email=address,
                 token_hash=_hash(token),
                 password_hash=password_hash,
                 display_name=name,
-                handle=handle if handle not in (None, "") else "",
+                handle=cast(str, handle) if handle not in (None, "") else "",  # checked by check_sign_up
                 language=language,
                 created_at=now,
                 expires_at=now + LINK_VALID,

@@ -65,7 +65,7 @@ class Line:
 
 
 # A describer fills in description, counterparty, status and note of the lines of its kind, in one go.
-Describer = Callable[[object, list[Line]], None]
+Describer = Callable[[Session, list[Line]], None]
 
 
 @dataclass(frozen=True)
@@ -145,11 +145,11 @@ def page(
     )
     low, high = found
     for bound in (
-        Posting.txn_id >= low if low is not None else None,
-        Posting.txn_id <= high if high is not None else None,
-        Posting.txn_id < before if before is not None else None,
-        LedgerTxn.created_at >= filters.since if filters.since is not None else None,
-        LedgerTxn.created_at < filters.until if filters.until is not None else None,
+        col(Posting.txn_id) >= low if low is not None else None,
+        col(Posting.txn_id) <= high if high is not None else None,
+        col(Posting.txn_id) < before if before is not None else None,
+        col(LedgerTxn.created_at) >= filters.since if filters.since is not None else None,
+        col(LedgerTxn.created_at) < filters.until if filters.until is not None else None,
     ):
         if bound is not None:
             stmt = stmt.where(bound)
@@ -223,6 +223,7 @@ def balance_points(
     """The balance at `count` moments spread over the filter's days (else the last 90 days), up to now."""
     end = min(filters.until or now, now)
     start = max(filters.since or end - timedelta(days=CHART_DAYS), account.created_at)
+    assert account.id is not None
     last = account.balance if end == now else _balance_at(session, account.id, end)  # up to now: what it is
     if start >= end:
         return [(end, last)]

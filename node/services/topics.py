@@ -82,7 +82,9 @@ def send_reminders(session: Session, *, now: datetime, until: datetime) -> int:
             select(
                 col(FundingReminder.member_id), col(FundingReminder.origin_node), col(FundingReminder.lead_ref)
             ).where(col(FundingReminder.lead_ref).in_({lead.ref for lead in leads}))
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     sent = 0
     for lead in leads:
