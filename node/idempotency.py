@@ -58,12 +58,16 @@ def form_guard() -> Markup:
     )
 
 
+def _forget_claim(exc: BaseException | None) -> None:
+    _CLAIM.set(None)
+
+
 def init_app(app: Flask) -> None:
     """Answer repeated requests before their view; claim keys in the view's write; store first answers."""
     app.extensions["sifnet"].db.write_hooks.append(claim_in)
     app.before_request(_answer_repeat)
     app.after_request(_store_answer)
-    app.teardown_request(lambda exc: _CLAIM.set(None))
+    app.teardown_request(_forget_claim)
     app.jinja_env.globals["form_guard"] = form_guard
 
 

@@ -22,7 +22,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -236,7 +236,7 @@ class Stream:
         except ValueError:  # closed from another thread while it runs: it ends by itself, its slot is gone
             pass
 
-    def _run(self, after: int | None, seconds: int) -> Iterator[str]:
+    def _run(self, after: int | None, seconds: int) -> Generator[str, None, None]:
         try:
             yield from self._frames_until_end(after, seconds)
         finally:  # also when a server never calls close(): the slot is free once the stream ended

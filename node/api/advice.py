@@ -109,7 +109,7 @@ RESOLVE = obj(
 
 
 def _me(session: Session) -> Member:
-    return session.get(Member, g.member.id)
+    return session.get_one(Member, g.member.id)
 
 
 @api.route(

@@ -226,7 +226,7 @@ def only_fields(data: dict, allowed: tuple[str, ...]) -> dict:
 
 
 # Small JSON-schema helpers for the OpenAPI document.
-def obj(required: tuple[str, ...] = (), **props: dict) -> dict:
+def obj(required: tuple[str, ...] = (), /, **props: dict) -> dict:
     out: dict = {"type": "object", "properties": props, "additionalProperties": False}
     if required:
         out["required"] = list(required)
@@ -234,7 +234,7 @@ def obj(required: tuple[str, ...] = (), **props: dict) -> dict:
 
 
 def arr(items: dict, max_items: int | None = None) -> dict:
-    out = {"type": "array", "items": items}
+    out: dict = {"type": "array", "items": items}
     if max_items is not None:
         out["maxItems"] = max_items
     return out

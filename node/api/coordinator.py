@@ -17,7 +17,7 @@ REASON = obj(reason=string(500))
 
 
 def _coordinator(session: Session) -> Member:
-    me = session.get(Member, g.member.id)
+    me = session.get_one(Member, g.member.id)
     members.require_coordinator(me)
     return me
 

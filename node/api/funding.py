@@ -62,7 +62,7 @@ TOPICS = obj(("topics",), topics=arr(string(64)))
 
 
 def _me(session: Session) -> Member:
-    return session.get(Member, g.member.id)
+    return session.get_one(Member, g.member.id)
 
 
 @api.route(

@@ -234,7 +234,7 @@ def forgot_password():
     ctx = node_ctx()
     with ctx.db.write() as session:
         resets.ask_for_link(
-            session, ctx.settings, email=data.get("email"), secret=current_app.secret_key, now=ctx.now()
+            session, ctx.settings, email=data.get("email"), secret=current_app.config["SECRET_KEY"], now=ctx.now()
         )
     return jsonify({"status": "mailed_if_known"}), 202
 
@@ -255,7 +255,7 @@ def reset_password():
             session,
             token=data.get("token"),
             password=data.get("password"),
-            secret=current_app.secret_key,
+            secret=current_app.config["SECRET_KEY"],
             hasher=ctx.hasher,
             now=ctx.now(),
         )
@@ -277,7 +277,7 @@ def create_token():
     # The same throttles as the login form (no trusted browser here: the API takes no cookies).
     member = logins.log_in(ctx, email=data.get("email"), password=data.get("password"), address=request.remote_addr)
     with ctx.db.write() as session:
-        member = session.get(Member, member.id)
+        member = session.get_one(Member, member.id)
         token = members.create_token(session, member=member, name=data.get("name") or "api", now=ctx.now())
         out = {"token": token, "member": profile_json(session, member)}
     return jsonify(out), 201
@@ -297,7 +297,7 @@ def patch_me():
     ctx = node_ctx()
     with ctx.db.write() as session:
         member = members.update_profile(
-            session, ctx.settings, member=session.get(Member, g.member.id), data=data, now=ctx.now()
+            session, ctx.settings, member=session.get_one(Member, g.member.id), data=data, now=ctx.now()
         )
         out = profile_json(session, member)
     return jsonify(out)
@@ -349,14 +349,14 @@ def _line_json(line: statement.Line) -> dict:
 def export_me():
     ctx = node_ctx()
     with ctx.db.read() as session:
-        return jsonify(members.export_data(session, session.get(Member, g.member.id)))
+        return jsonify(members.export_data(session, session.get_one(Member, g.member.id)))
 
 
 @api.route("/me/close", "POST", "Close your account (balance retired, profile pseudonymized)", response=PROFILE)
 def close_me():
     ctx = node_ctx()
     with ctx.db.write() as session:
-        member = members.close_account(session, member=session.get(Member, g.member.id), now=ctx.now())
+        member = members.close_account(session, member=session.get_one(Member, g.member.id), now=ctx.now())
         out = {"id": member.id, "handle": member.handle, "status": member.status, "role": member.role}
     return jsonify(out)
 

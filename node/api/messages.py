@@ -89,7 +89,7 @@ BLOCK = obj(("handle", "blocked"), handle=string(32), blocked=BOOL)
 
 
 def _me(session: Session) -> Member:
-    return session.get(Member, g.member.id)
+    return session.get_one(Member, g.member.id)
 
 
 def person(member: Member) -> dict:
@@ -121,7 +121,7 @@ def report_json(found: MessageReport) -> dict:
 
 def thread_json(session: Session, me: Member, thread_id: int, before: object = None) -> dict:
     thread, mine = messages.get_thread(session, me, thread_id)
-    other = session.get(Member, mine.other_id)
+    other = session.get_one(Member, mine.other_id)
     assert thread.id is not None
     rows, older = messages.messages_of(session, thread.id, before=before)
     senders = {me.id: me, other.id: other}

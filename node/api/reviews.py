@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from .. import notices
 from ..context import node_ctx
 from ..errors import ForbiddenError
-from ..lifecycle import INVITATION
+from ..lifecycle import INVITATION as INVITATION_LIFECYCLE
 from ..lifecycle import PROPOSAL as PROPOSAL_LIFECYCLE
 from ..services import members, proposals, reviews, rounds
 from ..services.matching import WEIGHTS
@@ -24,7 +24,7 @@ def nullable(schema: dict) -> dict:
 
 
 SCORE = integer(1, 5)
-INVITATION_STATES = sorted(INVITATION.transitions)
+INVITATION_STATES = sorted(INVITATION_LIFECYCLE.transitions)
 PROPOSAL_STATES = sorted(PROPOSAL_LIFECYCLE.transitions)
 ACCESS_LEVELS = ["owner", "coordinator", "reviewer", "invited"]
 INVITATION_BRIEF = obj(
@@ -261,7 +261,7 @@ def invitation_view(session: Session, inv: ReviewInvitation) -> dict:
     return {
         **invitation_brief(session, inv),
         "proposal": proposal_summary(
-            session, session.get(Proposal, inv.proposal_id), blind=rounds.is_double_blind(session, inv.proposal_id)
+            session, session.get_one(Proposal, inv.proposal_id), blind=rounds.is_double_blind(session, inv.proposal_id)
         ),
         "review": review_view(session, review, inv) if review else None,
     }
@@ -310,7 +310,7 @@ def candidates_view(session: Session, p: Proposal, me: Member) -> dict:
 
 
 def _me(session: Session) -> Member:
-    return session.get(Member, g.member.id)
+    return session.get_one(Member, g.member.id)
 
 
 def remote_reviews():
@@ -475,7 +475,7 @@ def submit_review(invitation_id: int):
         review = reviews.submit_review(
             session, ctx.settings, member=_me(session), invitation_id=invitation_id, data=data, now=ctx.now()
         )
-        out = review_view(session, review, session.get(ReviewInvitation, invitation_id))
+        out = review_view(session, review, session.get_one(ReviewInvitation, invitation_id))
     return jsonify(out), 201
 
 
@@ -498,7 +498,7 @@ def rate_review(review_id: int):
             now=ctx.now(),
             remote=remote_reviews(),
         )
-        out = review_view(session, review, session.get(ReviewInvitation, review.invitation_id))
+        out = review_view(session, review, session.get_one(ReviewInvitation, review.invitation_id))
     return jsonify(out)
 
 

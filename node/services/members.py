@@ -270,7 +270,7 @@ def refuse(session: Session, *, coordinator: Member, member_id: int, reason: obj
     return member
 
 
-def set_role(session: Session, *, coordinator: Member | None, member_id: int, role: str, now: datetime) -> Member:
+def set_role(session: Session, *, coordinator: Member | None, member_id: int, role: object, now: datetime) -> Member:
     """Make a member a coordinator or back (coordinator None: the CLI, run by the operator)."""
     if coordinator is not None:
         require_coordinator(coordinator)

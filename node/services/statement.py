@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
@@ -26,6 +27,9 @@ from .. import i18n
 from ..errors import ValidationError
 from ..registry import Registry
 from ..tables import Account, LedgerTxn, Member, Posting
+
+if TYPE_CHECKING:
+    from .ledger import AccountRow
 
 PAGE_SIZE = 50
 MAX_PAGE = 200
@@ -218,7 +222,7 @@ _BALANCE_AT = (
 
 
 def balance_points(
-    session: Session, account: Account, filters: Filters, now: datetime, count: int = CHART_POINTS
+    session: Session, account: Account | AccountRow, filters: Filters, now: datetime, count: int = CHART_POINTS
 ) -> list[tuple[datetime, int]]:
     """The balance at `count` moments spread over the filter's days (else the last 90 days), up to now."""
     end = min(filters.until or now, now)

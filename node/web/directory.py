@@ -10,13 +10,13 @@ from ..context import node_ctx
 from ..services import advice_feedback, directory, members, messages
 from ..tables import Member
 from .member import DASHBOARD_PANELS
-from .pages import NAV_LINKS, form_action, logged_in_member, login_required
+from .pages import NAV_LINKS, form_action, logged_in_member_id, login_required
 
 bp = Blueprint("directory", __name__)
 
 
 def _me(s) -> Member:
-    return s.get(Member, logged_in_member().id)
+    return s.get_one(Member, logged_in_member_id())
 
 
 @bp.get("/members")

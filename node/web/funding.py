@@ -12,13 +12,13 @@ from .. import countries, i18n, labels
 from ..context import node_ctx
 from ..services import funding, members, topics
 from ..tables import FundingLead, Member
-from .pages import NAV_LINKS, form_action, logged_in_member, login_required
+from .pages import NAV_LINKS, form_action, logged_in_member_id, login_required
 
 bp = Blueprint("funding", __name__)
 
 
 def _me(s) -> Member:
-    return s.get(Member, logged_in_member().id)
+    return s.get_one(Member, logged_in_member_id())
 
 
 def _fields(form) -> dict:

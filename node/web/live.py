@@ -22,9 +22,10 @@ def stream():
     if member is None:  # an EventSource cannot follow a redirect to the login page: say it plainly
         raise AuthError(_("Please log in first."), code="login_required")
     version, ctx = session.get("session_version"), node_ctx()
-    assert member.id is not None
+    member_id = member.id
+    assert member_id is not None
     reader = live.Reader(
-        member.id, current_language(), current_time_zone(), allowed=lambda: _still_logged_in(ctx, member.id, version)
+        member_id, current_language(), current_time_zone(), allowed=lambda: _still_logged_in(ctx, member_id, version)
     )
     after = live.cursor_from(request.headers.get("Last-Event-ID"), request.args.get("after"))
     return live.response(reader, after)

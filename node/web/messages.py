@@ -18,6 +18,7 @@ from .pages import (
     current_member,
     form_action,
     logged_in_member,
+    logged_in_member_id,
     login_required,
 )
 
@@ -25,7 +26,7 @@ bp = Blueprint("messages", __name__)
 
 
 def _me(s) -> Member:
-    return s.get(Member, logged_in_member().id)
+    return s.get_one(Member, logged_in_member_id())
 
 
 def _message_id(text: str | None) -> object:
@@ -87,7 +88,7 @@ def write_to(handle: str):
 @login_required
 def thread(thread_id: int):
     ctx = node_ctx()
-    me = current_member()
+    me = logged_in_member()
     with ctx.db.read() as s:
         unread = messages.has_unread(s, me, thread_id)  # not yours: not found, before anything is written
     if unread:  # opening the page reads the conversation

@@ -15,7 +15,7 @@ from ..services import bids, members, proposals, rounds
 from ..tables import Member
 from .coordinator import COORDINATOR_PANELS
 from .member import DASHBOARD_PANELS
-from .pages import NAV_LINKS, coordinator_required, form_action, logged_in_member, login_required
+from .pages import NAV_LINKS, coordinator_required, form_action, logged_in_member_id, login_required
 
 bp = Blueprint("rounds", __name__)
 # Seconds between reloads of a round's page while it is being solved (no JavaScript needed).
@@ -23,7 +23,7 @@ REFRESH_SECONDS = 2
 
 
 def _me(s) -> Member:
-    return s.get(Member, logged_in_member().id)
+    return s.get_one(Member, logged_in_member_id())
 
 
 def _form_int(name: str, default: str = "") -> object:
@@ -166,7 +166,7 @@ def interests():
         flash(_("Interests saved; matching takes them into account."), "info")
         return redirect(url_for("rounds.interests"), 303)
     with ctx.db.read() as s:
-        mine = bids.bids_of(s, logged_in_member().id)
+        mine = bids.bids_of(s, logged_in_member_id())
     return render_template("rounds/interests.html", tags=tags, bids=mine, levels=sorted(bids.BID_LEVELS))
 
 
