@@ -486,7 +486,7 @@ def _clean_page_language(value: object) -> str:
             code="invalid_language",
             field="language",
         )
-    return cast(str, value)  # "" or a language
+    return value
 
 
 def _clean_time_zone(value: object) -> str:
@@ -496,7 +496,7 @@ def _clean_time_zone(value: object) -> str:
             code="invalid_time_zone",
             field="time_zone",
         )
-    return cast(str, value)  # "" or a time zone
+    return value
 
 
 def _clean_capacity(value: object) -> int:
