@@ -7,7 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # The packages held to the rule; federation/ joins when its parameters are typed.
-PACKAGES = ("node",)
+PACKAGES = ("node", "deploy", "benchmarks")
 # The type each name must be annotated with (`fed` is federation's object: any annotation).
 EXPECTED = {"session": "Session", "ctx": "NodeContext", "fed": None}
 
