@@ -101,6 +101,7 @@ def start_nodes(nodes: int, delay_ms: int, directory_id: str) -> tuple[subproces
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert child.stdout is not None  # stdout=PIPE
     ports = json.loads(child.stdout.readline())
     return child, ports
 

@@ -20,6 +20,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -28,6 +29,9 @@ from deploy.processes import FAST_ARGON2  # noqa: E402  (needs the repo on sys.p
 from node.app import create_app  # noqa: E402
 from node.clock import FixedClock  # noqa: E402
 from node.services import ledger, members  # noqa: E402
+
+if TYPE_CHECKING:
+    from node.context import NodeContext
 
 PAGE = "/dashboard"
 START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)  # the fixed clock of the members and rows made here
@@ -71,11 +75,11 @@ def build(data_dir: Path):
     return app, ctx, anna_id
 
 
-def set_language(ctx, member_id: int, language: str) -> None:
+def set_language(ctx: NodeContext, member_id: int, language: str) -> None:
     from node.tables import Member
 
     with ctx.db.write() as s:
-        s.get(Member, member_id).language = language
+        s.get_one(Member, member_id).language = language
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -219,6 +219,7 @@ def server_figures(tmp: Path, clients: int, seconds: float) -> dict:
             for workers in (1, 4):
                 url = ""
                 if database == "postgresql":
+                    assert admin_url is not None  # checked above
                     name = f"sifnet_bench_{os.getpid()}_{workers}"
                     with pg._pg_connect(admin_url) as conn:
                         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -262,7 +263,9 @@ def profile(count: int) -> None:
             )
             mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in Path(tmp).glob("mail/*.eml")]
             [body] = [m.get_content() for m in mails if m["To"] == f"{handle}@example.org"]
-            token = re.search(r"/signup/confirm/([\w-]+)", body)[1]
+            link = re.search(r"/signup/confirm/([\w-]+)", body)
+            assert link is not None
+            token = link[1]
             client.post("/api/v1/signup/confirm", json={"token": token})
         token = client.post("/api/v1/tokens", json={"email": "anna@example.org", "password": PASSWORD}).get_json()
         headers = {"Authorization": f"Bearer {token['token']}"}
@@ -274,7 +277,12 @@ def profile(count: int) -> None:
             pay(n)
         profiler = cProfile.Profile()
         began = time.perf_counter()
-        profiler.runcall(lambda: [pay(n) for n in range(count)])
+
+        def pay_all() -> None:
+            for n in range(count):
+                pay(n)
+
+        profiler.runcall(pay_all)
         print(f"{count} transfers in-process: {count / (time.perf_counter() - began):.0f}/s (profiler on)")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
         app.extensions["sifnet"].db.dispose()

@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -59,6 +60,12 @@ from benchmarks.seed import (  # noqa: E402
 from node.app import create_app  # noqa: E402
 from node.clock import FixedClock  # noqa: E402
 from node.services import ledger  # noqa: E402
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient
+
+    from node.context import NodeContext
 
 LIMIT_MS = 100.0
 GROWTH_LIMIT = 1.5
@@ -85,8 +92,8 @@ class Node:
     """One seeded node to time: its app, a client logged in as the busy member, and its size."""
 
     label: str
-    app: object
-    client: object
+    app: Flask
+    client: FlaskClient
     members: int
     postings: int
     listings: int
@@ -116,7 +123,7 @@ def build(label: str, folder: Path, database_url: str, n_members: int, n_posting
     return Node(label, app, client, n_members, n_postings, n_listings, seconds, kept)
 
 
-def seed_node(ctx, n_members: int, n_postings: int, n_listings: int, rng: random.Random) -> None:
+def seed_node(ctx: NodeContext, n_members: int, n_postings: int, n_listings: int, rng: random.Random) -> None:
     """The busy member and n_members - 1 others, the listings, the transfers and notifications; the books checked."""
     busy = sign_up_active(ctx, "busy", PASSWORD, START)
     active = seed_members(ctx, n_members - 1, rng, START)

@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 # This file is named protocol.py, so its own folder (sys.path[0]) would shadow the package.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -42,7 +43,7 @@ GOAL_VERIFY_RATIO = 0.70
 MEMO = "Review of the café plan"
 SEED = bytes(range(32))
 NOW = datetime(2026, 1, 15, 10, 0, 30, tzinfo=UTC)
-WINDOW = {"now": NOW, "max_skew": timedelta(minutes=5), "max_age": timedelta(hours=1)}
+WINDOW: dict[str, Any] = {"now": NOW, "max_skew": timedelta(minutes=5), "max_age": timedelta(hours=1)}
 
 
 def build_envelopes(n: int) -> list[Envelope]:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -36,7 +36,13 @@ from node.tables import (  # noqa: E402
     MemberSearchTerm,
     Notification,
     Posting,
+    table_of,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from node.context import NodeContext
 
 BATCH = 5000
 FIRST = (
@@ -62,7 +68,7 @@ WORDS = (
 COUNTRIES = ["BE"] * 6 + ["NL", "AT", "IT", "HU", "FR", "DE"]
 
 
-def sign_up_active(ctx, handle: str, password: str, now: datetime) -> int:
+def sign_up_active(ctx: NodeContext, handle: str, password: str, now: datetime) -> int:
     """A member signed up and approved through the services (welcome grant, terms, audit line); their id."""
     with ctx.db.write() as s:
         member = members.sign_up(
@@ -70,14 +76,15 @@ def sign_up_active(ctx, handle: str, password: str, now: datetime) -> int:
             handle=handle, now=now, hasher=ctx.hasher,
         )  # fmt: skip
         members._activate(s, ctx.settings, member, actor=None, reason="benchmark", now=now)
+        assert member.id is not None
         return member.id
 
 
-def next_id(session, column) -> int:
+def next_id(session: Session, column) -> int:
     return (session.execute(select(func.max(column))).scalar() or 0) + 1
 
 
-def sync_ids(ctx, *tables: str) -> None:
+def sync_ids(ctx: NodeContext, *tables: str) -> None:
     """On PostgreSQL, move each table's id sequence past the ids written here, so the app's next row gets a new one."""
     if ctx.db.is_postgres:
         with ctx.db.write() as s:
@@ -86,7 +93,9 @@ def sync_ids(ctx, *tables: str) -> None:
                 s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {highest})"))
 
 
-def seed_members(ctx, count: int, rng: random.Random, now: datetime, *, listed_share: float = 0.8) -> list[int]:
+def seed_members(
+    ctx: NodeContext, count: int, rng: random.Random, now: datetime, *, listed_share: float = 0.8
+) -> list[int]:
     """`count` members (90% active, 5% pending, 5% closed; `listed_share` of them in the directory, each showing
     a random choice of their parts), each with a member account; the ids of the active ones."""
     tags, langs = members.taxonomy(ctx.settings), members.LANGUAGES
@@ -117,17 +126,17 @@ def seed_members(ctx, count: int, rng: random.Random, now: datetime, *, listed_s
                 terms += [{"member_id": member.id, "term": t, "sort_name": name} for t in dict.fromkeys(
                     directory.terms_of(member))]  # fmt: skip
             if status == "active":
-                active.append(member.id)
+                active.append(first_member + n)
         with ctx.db.write() as s:
-            s.execute(insert(Member.__table__), rows)
-            s.execute(insert(Account.__table__), accounts)
+            s.execute(insert(table_of(Member)), rows)
+            s.execute(insert(table_of(Account)), accounts)
             if terms:
-                s.execute(insert(MemberSearchTerm.__table__), terms)
+                s.execute(insert(table_of(MemberSearchTerm)), terms)
     sync_ids(ctx, "members", "accounts")
     return active
 
 
-def seed_listings(ctx, count: int, rng: random.Random, authors: list[int], now: datetime) -> None:
+def seed_listings(ctx: NodeContext, count: int, rng: random.Random, authors: list[int], now: datetime) -> None:
     """`count` open advice listings of the given authors, with titles and descriptions from WORDS, indexed."""
     tags = members.taxonomy(ctx.settings)
     with ctx.db.read() as s:
@@ -146,16 +155,17 @@ def seed_listings(ctx, count: int, rng: random.Random, authors: list[int], now: 
                 {"listing_id": listing.id, "term": t} for t in dict.fromkeys(advice_listings.listing_terms(listing))
             ]
         with ctx.db.write() as s:
-            s.execute(insert(AdviceListing.__table__), rows)
-            s.execute(insert(ListingSearchTerm.__table__), terms)
+            s.execute(insert(table_of(AdviceListing)), rows)
+            s.execute(insert(table_of(ListingSearchTerm)), terms)
     sync_ids(ctx, "advice_listings")
 
 
-def member_accounts(ctx, member_ids: Iterable[int]) -> dict[int, int]:
+def member_accounts(ctx: NodeContext, member_ids: Iterable[int]) -> dict[int, int]:
     """member id -> the id of their account."""
     wanted = set(member_ids)
     with ctx.db.read() as s:
-        rows = s.execute(select(Account.member_id, Account.id).where(Account.kind == "member")).all()
+        accounts = table_of(Account)
+        rows = s.execute(select(accounts.c.member_id, accounts.c.id).where(accounts.c.kind == "member")).all()
     return {member_id: account_id for member_id, account_id in rows if member_id in wanted}
 
 
@@ -169,11 +179,14 @@ class Transfer(NamedTuple):
     ref: str | None = None
 
 
-def seed_transfers(ctx, transfers: Iterable[Transfer], *, start: datetime, step: timedelta, chunk: int = 20_000) -> int:
+def seed_transfers(
+    ctx: NodeContext, transfers: Iterable[Transfer], *, start: datetime, step: timedelta, chunk: int = 20_000
+) -> int:
     """Write each transfer as a balanced transaction, the i-th at start + i * step, with both postings'
     balance_after; then set the accounts' balances to match. The number written."""
     with ctx.db.read() as s:
-        balances = dict(s.execute(select(Account.id, Account.balance)).tuples().all())
+        accounts = table_of(Account)
+        balances = dict(s.execute(select(accounts.c.id, accounts.c.balance)).tuples().all())
     written = 0
     pending: list[Transfer] = []
 
@@ -181,7 +194,7 @@ def seed_transfers(ctx, transfers: Iterable[Transfer], *, start: datetime, step:
         with ctx.db.write() as s:
             first_id = next_id(s, LedgerTxn.id)
             s.execute(
-                insert(LedgerTxn.__table__),
+                insert(table_of(LedgerTxn)),
                 [{"id": first_id + n, "kind": t.kind, "memo": f"t{written - len(pending) + n}", "ref": t.ref,
                   "actor_id": None, "created_at": start + step * (written - len(pending) + n)}
                  for n, t in enumerate(pending)],
@@ -194,7 +207,7 @@ def seed_transfers(ctx, transfers: Iterable[Transfer], *, start: datetime, step:
                     {"txn_id": first_id + n, "account_id": payer, "amount": -amount, "balance_after": balances[payer]},
                     {"txn_id": first_id + n, "account_id": payee, "amount": amount, "balance_after": balances[payee]},
                 ]
-            s.execute(insert(Posting.__table__), legs)
+            s.execute(insert(table_of(Posting)), legs)
         pending.clear()
 
     for transfer in transfers:
@@ -206,12 +219,12 @@ def seed_transfers(ctx, transfers: Iterable[Transfer], *, start: datetime, step:
         flush()
     sync_ids(ctx, "ledger_txns")
     with ctx.db.write() as s:
-        stmt = update(Account.__table__).where(Account.__table__.c.id == bindparam("aid"))
+        stmt = update(table_of(Account)).where(table_of(Account).c.id == bindparam("aid"))
         s.execute(stmt.values(balance=bindparam("bal")), [{"aid": a, "bal": b} for a, b in balances.items()])
     return written
 
 
-def seed_peer(ctx, node_id: str, country: str, now: datetime) -> int:
+def seed_peer(ctx: NodeContext, node_id: str, country: str, now: datetime) -> int:
     """An active peer node (without keys: nothing is ever sent to it) and this node's position account towards it,
     which may go as far as the peer's trust limit; the account's id."""
     limit = 10**9
@@ -219,10 +232,11 @@ def seed_peer(ctx, node_id: str, country: str, now: datetime) -> int:
         s.add(Peer(node_id=node_id, base_url="http://127.0.0.1:9", name=node_id.upper(), country=country,
                    fingerprint="benchmark", status="active", trust_limit=limit, created_at=now))  # fmt: skip
         account = ledger.open_account(s, kind="position", ref=f"position:{node_id}", now=now, min_balance=-limit)
+        assert account.id is not None
         return account.id
 
 
-def seed_cross_border_rows(ctx, rows: list[dict]) -> None:
+def seed_cross_border_rows(ctx: NodeContext, rows: list[dict]) -> None:
     """fed_transfers rows: each a payment's `transfer_id`, `direction`, `peer_id`, `local_member_id`,
     `local_handle`, `remote_handle`, `amount`, `status` and `created_at` (its ledger transaction is a Transfer
     of kind cross_border_in or _out, ref `xfer:<transfer_id>:in` or `:out`)."""
@@ -232,10 +246,10 @@ def seed_cross_border_rows(ctx, rows: list[dict]) -> None:
             for row in rows[start : start + BATCH]
         ]
         with ctx.db.write() as s:
-            s.execute(insert(CrossBorderTransfer.__table__), batch)
+            s.execute(insert(table_of(CrossBorderTransfer)), batch)
 
 
-def seed_notifications(ctx, member_ids: list[int], now: datetime, *, unread: bool = False) -> None:
+def seed_notifications(ctx: NodeContext, member_ids: list[int], now: datetime, *, unread: bool = False) -> None:
     """One `payment` notification per id given (an id may come many times), handled by the mail sweep."""
     params = notices.stored_params("payment", {"amount": 1, "payer": "someone@hu", "memo": "benchmark"})
     for start in range(0, len(member_ids), BATCH):
@@ -245,10 +259,10 @@ def seed_notifications(ctx, member_ids: list[int], now: datetime, *, unread: boo
             for member_id in member_ids[start : start + BATCH]
         ]  # fmt: skip
         with ctx.db.write() as s:
-            s.execute(insert(Notification.__table__), rows)
+            s.execute(insert(table_of(Notification)), rows)
 
 
-def analyze(ctx) -> None:
+def analyze(ctx: NodeContext) -> None:
     """Statistics for the query planner, as a node in use has them (autovacuum on PostgreSQL, in time)."""
     if ctx.db.is_postgres:  # VACUUM also fills the visibility map that index-only scans need
         with ctx.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -21,6 +21,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -30,13 +31,16 @@ from node.app import create_app  # noqa: E402
 from node.clock import FixedClock  # noqa: E402
 from node.services import members  # noqa: E402
 
+if TYPE_CHECKING:
+    from node.context import NodeContext
+
 LIMIT_MS = 100.0
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=730)
 PASSWORD = "benchmark password"
 
 
-def seed(ctx, postings: int) -> tuple[int, str]:
+def seed(ctx: NodeContext, postings: int) -> tuple[int, str]:
     """anna and 50 others; postings // 2 transfers, each anna <-> someone, in time order. Returns anna's id."""
     now = ctx.now()
     people = [sign_up_active(ctx, "anna" if n == 0 else f"m{n}", PASSWORD, START) for n in range(51)]

@@ -315,6 +315,7 @@ class Devnet:
         while pending:
             for memo, (api, pay) in list(pending.items()):
                 row = self._transfer(api, pay)
+                assert row is not None  # posted above
                 if row["status"] != "pending":
                     lines[memo] = f"{pay['from']} -> {pay['to']}: {pay['amount']} SIF {row['status']}"
                     del pending[memo]

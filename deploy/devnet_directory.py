@@ -6,6 +6,7 @@ import subprocess
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -28,8 +29,9 @@ class DevnetDirectory:
 
     def make(self, port: int, data_root: Path):
         outer = self
+        base: Any = self.service_cls  # a class given at run time: the devnet's service
 
-        class DirectoryService(self.service_cls):
+        class DirectoryService(base):
             """The directory: its own key, database and poller."""
 
             def sifnet(self, *args: str) -> str:

@@ -248,7 +248,10 @@ def resolve(dispute_id: int):
     "/me/cross-border",
     "GET",
     "Your payments to and from other nodes, with their state",
-    response={"type": "object", "properties": {"transfers": arr(ANY_OBJECT), "next_before": integer()}},
+    response={
+        "type": "object",
+        "properties": {"transfers": arr(ANY_OBJECT), "next_before": {"type": ["integer", "null"]}},
+    },
     query={
         "before": string(15, pattern="^[0-9]{1,15}$", description="next_before of the previous page"),
         "limit": string(3, pattern="^[0-9]{1,3}$", description="payments per page, 1 to 100 (default 50)"),

@@ -135,8 +135,9 @@ def _register_error_handlers(app: Flask) -> None:
             from .web.pages import render_error
 
             response = app.make_response(render_error(exc.status, exc.code, exc.message))
-        if getattr(exc, "retry_after", None):
-            response.headers["Retry-After"] = str(exc.retry_after)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
         return response
 
     @app.errorhandler(HTTPException)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from flask_babel import lazy_gettext as _l
 
@@ -58,7 +59,7 @@ def _shown(name: str, value: object) -> object:
     if name == "outcome":
         return labels.label(value, "advice_outcome")
     if name == "old_valid_until":
-        return i18n.datetime_filter(value)
+        return i18n.datetime_filter(cast(str, value))  # details hold JSON: the time as its ISO text
     if name == "participants" and isinstance(value, list):
         return ", ".join(map(str, value))
     if name == "changes" and isinstance(value, dict):

@@ -56,7 +56,9 @@ def backup(settings: Settings, target: Path) -> dict:
         with tempfile.TemporaryDirectory(prefix="sifnet-backup-") as tmp:
             dump = Path(tmp) / "db"
             if db.is_sqlite:
-                _sqlite_copy(make_url(db.url).database, dump)
+                db_file = make_url(db.url).database
+                assert db_file is not None  # a node's SQLite database is a file
+                _sqlite_copy(db_file, dump)
             elif db.is_postgres:
                 _pg_tool("pg_dump", "--format=custom", "--no-owner", "--no-acl", "--file", str(dump), url=db.url)
             else:
@@ -100,10 +102,10 @@ def _restore(source: Path, data_dir: Path, database_url: str | None) -> dict:
             if member.name.startswith("files/") and member.isfile():
                 _extract_file(tar, member, data_dir)
         url = _target_url(data_dir, manifest, database_url)
-        member = SQLITE_MEMBER if manifest["database"] == "sqlite" else PG_MEMBER
+        dump_name = SQLITE_MEMBER if manifest["database"] == "sqlite" else PG_MEMBER
         with tempfile.TemporaryDirectory(prefix="sifnet-restore-") as tmp:
             dump = Path(tmp) / "db"
-            dump.write_bytes(_member_bytes(tar, member))
+            dump.write_bytes(_member_bytes(tar, dump_name))
             _restore_database(url, manifest["database"], dump)
     db = Database(url)
     try:
@@ -140,7 +142,9 @@ def _restore_database(url: str, kind: str, dump: Path) -> None:
     finally:
         db.dispose()
     if kind == "sqlite":
-        _sqlite_copy(str(dump), Path(make_url(url).database))
+        db_file = make_url(url).database
+        assert db_file is not None  # a node's SQLite database is a file
+        _sqlite_copy(str(dump), Path(db_file))
     else:
         _pg_tool("pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction", str(dump), url=url)
 
@@ -206,9 +210,12 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def _member_bytes(tar: tarfile.TarFile, name: str) -> bytes:
     try:
-        return tar.extractfile(name).read()
-    except (KeyError, AttributeError):
-        raise BackupError(f"the backup has no {name}", code="bad_backup") from None
+        extracted = tar.extractfile(name)
+    except KeyError:
+        extracted = None
+    if extracted is None:  # absent, or not a file
+        raise BackupError(f"the backup has no {name}", code="bad_backup")
+    return extracted.read()
 
 
 def _extract_file(tar: tarfile.TarFile, member: tarfile.TarInfo, data_dir: Path) -> None:
@@ -220,4 +227,6 @@ def _extract_file(tar: tarfile.TarFile, member: tarfile.TarInfo, data_dir: Path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # keys and secrets stay private
     with os.fdopen(fd, "wb") as fh:
-        fh.write(tar.extractfile(member).read())
+        extracted = tar.extractfile(member)
+        assert extracted is not None  # the caller passes files only
+        fh.write(extracted.read())

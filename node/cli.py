@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, cast
 
 from .errors import DomainError
 from .registry import Registry
@@ -34,17 +35,26 @@ class Group:
     configure: Callable
 
 
-def command(name: str, help_text: str, arguments: Callable | None = None) -> Callable:
+class CommandFunction(Protocol):
+    """A function described by @command: it carries its Command."""
+
+    command: Command
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def command(name: str, help_text: str, arguments: Callable | None = None) -> Callable[[Callable], CommandFunction]:
     """Describe a function as the `sifnet node <name>` command (registering it is explicit: see register_commands)."""
 
-    def decorator(fn: Callable) -> Callable:
-        fn.command = Command(name, fn, help_text, arguments)  # type: ignore[attr-defined]
-        return fn
+    def decorator(fn: Callable) -> CommandFunction:
+        described = cast(CommandFunction, fn)
+        described.command = Command(name, fn, help_text, arguments)
+        return described
 
     return decorator
 
 
-def add_commands(commands: Registry[Command], *fns: Callable) -> None:
+def add_commands(commands: Registry[Command], *fns: CommandFunction) -> None:
     for fn in fns:
         commands.add(fn.command.name, fn.command)
 

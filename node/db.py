@@ -98,16 +98,19 @@ class Database:
         raw = self.engine.raw_connection()
         conn = raw.driver_connection
         try:
+            assert conn is not None
             conn.autocommit = True
             conn.execute(f"LISTEN {_channel_name(channel)}")
 
             def wait(seconds: float) -> None:
+                assert conn is not None
                 for _note in conn.notifies(timeout=max(0.0, seconds), stop_after=1):
                     pass
 
             yield wait
         finally:
             try:
+                assert conn is not None
                 conn.execute("UNLISTEN *")
                 conn.autocommit = False
             finally:

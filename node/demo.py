@@ -15,8 +15,11 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .clock import iso
+from .context import NodeContext
 from .services import advice, advice_listings, funding, ledger, members, messages, proposals, reviews
 from .tables import Member
 
@@ -52,11 +55,11 @@ def seed_demo(app: Flask) -> list[str]:
         return _report(s, ctx.settings, emails, added=not seeded)
 
 
-def _any_member(session, emails: list[str]) -> bool:
-    return session.scalars(select(Member.id).where(Member.email.in_(emails))).first() is not None
+def _any_member(session: Session, emails: list[str]) -> bool:
+    return session.scalars(select(col(Member.id)).where(col(Member.email).in_(emails))).first() is not None
 
 
-def _seed(s, ctx, cast: dict) -> None:
+def _seed(s, ctx: NodeContext, cast: dict) -> None:
     """Everything in one transaction: people, listings, a session, payments, proposals, a review and funding leads."""
     now, settings = ctx.now(), ctx.settings
     coordinator = _coordinator(s, ctx, now)
@@ -87,6 +90,7 @@ def _seed(s, ctx, cast: dict) -> None:
         now=now,
         data={"hours": plan["hours"], "note": plan["note"]},
     )
+    assert booking.id is not None
     advice.confirm(s, member=receiver, booking_id=booking.id, now=now)
     _thank_you(s, settings, receiver, people[cast["listings"][plan["listing"]]["who"]], listings[plan["listing"]], now)
     for n, pay in enumerate(cast["payments"]):
@@ -110,20 +114,21 @@ def _seed(s, ctx, cast: dict) -> None:
         _funding_lead(s, ctx, coordinator, people[item["who"]], item, now)
 
 
-def _funding_lead(s, ctx, coordinator: Member, poster: Member, item: dict, now) -> None:
+def _funding_lead(s, ctx: NodeContext, coordinator: Member, poster: Member, item: dict, now) -> None:
     """A lead the member posts (its deadline some days ahead); the coordinator shares the network-wide ones."""
     data = {k: item[k] for k in ("title", "url", "countries", "description")}
     data["topics"] = _tags(ctx.settings, item, "topics")
     data["deadline"] = iso(now + timedelta(days=item["deadline_days"]))
     lead = funding.post_lead(s, ctx.settings, member=poster, data=data, zone="UTC", now=now)
     if item["network_wide"]:
+        assert lead.id is not None
         funding.set_network_wide(s, member=coordinator, lead_id=lead.id, network_wide=True, now=now)
 
 
-def _coordinator(s, ctx, now) -> Member:
+def _coordinator(s, ctx: NodeContext, now) -> Member:
     """The node's first active coordinator; a demo one when the node has none yet."""
     found = s.scalars(
-        select(Member).where(Member.role == "coordinator", Member.status == "active").order_by(Member.id)
+        select(Member).where(col(Member.role) == "coordinator", col(Member.status) == "active").order_by(col(Member.id))
     ).first()
     if found is not None:
         return found
@@ -139,10 +144,10 @@ def _coordinator(s, ctx, now) -> Member:
     )
 
 
-def _member(s, ctx, coordinator: Member, person: dict, now) -> Member:
+def _member(s, ctx: NodeContext, coordinator: Member, person: dict, now) -> Member:
     """Sign a demo person up, approve them (welcome grant) and fill in their profile."""
     settings = ctx.settings
-    taken = s.scalars(select(Member.id).where(Member.handle == person["handle"])).first() is not None
+    taken = s.scalars(select(col(Member.id)).where(col(Member.handle) == person["handle"])).first() is not None
     member = members.sign_up(
         s,
         settings,
@@ -154,6 +159,7 @@ def _member(s, ctx, coordinator: Member, person: dict, now) -> Member:
         hasher=ctx.hasher,
     )
     if member.status == "pending":
+        assert member.id is not None
         members.approve(s, settings, coordinator=coordinator, member_id=member.id, reason="demo member", now=now)
     profile: dict[str, Any] = {
         "organisation": person["organisation"],
@@ -199,13 +205,14 @@ def _tags(settings, item: dict, key: str = "tags") -> list[str]:
     return [t for t in item[key] if t in known] or [known[0]]
 
 
-def _review_cycle(s, ctx, proposal, author: Member, review: dict, now) -> None:
+def _review_cycle(s, ctx: NodeContext, proposal, author: Member, review: dict, now) -> None:
     """The first invited reviewer accepts and reviews (paid from escrow); the author rates the review."""
     invitations = proposals.invitations_of(s, proposal.id)
     if not invitations or invitations[0].reviewer_id is None:
         return  # nobody to invite on this node: the proposal simply waits for reviewers
     first = invitations[0]
     reviewer = s.get(Member, first.reviewer_id)
+    assert first.id is not None
     reviews.accept(s, ctx.settings, member=reviewer, invitation_id=first.id, now=now)
     written = reviews.submit_review(
         s,
@@ -215,6 +222,7 @@ def _review_cycle(s, ctx, proposal, author: Member, review: dict, now) -> None:
         now=now,
         data={k: review[k] for k in reviews.REVIEW_FIELDS},
     )
+    assert written.id is not None
     reviews.rate_review(s, member=author, review_id=written.id, helpfulness=review["helpfulness"], now=now)
 
 
@@ -222,8 +230,8 @@ def _report(s, settings, emails: list[str], *, added: bool) -> list[str]:
     """One line per demo login, coordinator first."""
     rows = s.scalars(
         select(Member)
-        .where(Member.email.in_([demo_email("coordinator", settings.node_id), *emails]))
-        .order_by(Member.id)
+        .where(col(Member.email).in_([demo_email("coordinator", settings.node_id), *emails]))
+        .order_by(col(Member.id))
     ).all()
     people = sum(1 for m in rows if m.role != "coordinator")
     state = "added" if added else "already present, nothing added"

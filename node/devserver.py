@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import socket
 import traceback
+from typing import IO, cast
 
 from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import WSGIRequestHandler, run_simple
@@ -77,7 +78,7 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
         if len(lengths) > 1 or (lengths and not _DIGITS.fullmatch(lengths[0].strip())):
             self.close_connection = True
             return None
-        body = LimitedStream(self.rfile, int(lengths[0]) if lengths else 0)
+        body = LimitedStream(cast(IO[bytes], self.rfile), int(lengths[0]) if lengths else 0)  # a binary stream
         environ["wsgi.input"] = body
         return body
 
@@ -155,6 +156,7 @@ class _Answer:
 
     def _send_head(self) -> None:
         handler = self.handler
+        assert self.status_line is not None and self.headers is not None, "write() before start_response"
         code, _, reason = self.status_line.partition(" ")
         handler.send_response(int(code), reason)
         names = set()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo, available_timezones
 
 import flask_babel
@@ -70,7 +70,7 @@ _DAY = re.compile(r"\d{4}-\d\d-\d\d")
 log = logging.getLogger(__name__)
 
 
-def is_language(value: object) -> bool:
+def is_language(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value in LANGUAGES
 
 
@@ -80,7 +80,7 @@ def time_zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-def is_time_zone(value: object) -> bool:
+def is_time_zone(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value in time_zones()
 
 

@@ -23,8 +23,10 @@ from flask import Flask, Response, flash, redirect, request, session
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from .context import node_ctx
+from .context import NodeContext, node_ctx
 from .errors import ConflictError, ValidationError
 from .tables import IdempotentRequest
 
@@ -57,12 +59,16 @@ def form_guard() -> Markup:
     )
 
 
+def _forget_claim(exc: BaseException | None) -> None:
+    _CLAIM.set(None)
+
+
 def init_app(app: Flask) -> None:
     """Answer repeated requests before their view; claim keys in the view's write; store first answers."""
     app.extensions["sifnet"].db.write_hooks.append(claim_in)
     app.before_request(_answer_repeat)
     app.after_request(_store_answer)
-    app.teardown_request(lambda exc: _CLAIM.set(None))
+    app.teardown_request(_forget_claim)
     app.jinja_env.globals["form_guard"] = form_guard
 
 
@@ -110,7 +116,7 @@ def _answer_repeat():
     scope, key, request_hash = found
     with node_ctx().db.read() as s:
         row = s.scalars(
-            select(IdempotentRequest).where(IdempotentRequest.scope == scope, IdempotentRequest.key == key)
+            select(IdempotentRequest).where(col(IdempotentRequest.scope) == scope, col(IdempotentRequest.key) == key)
         ).first()
     if row is None:
         _CLAIM.set(Claim(scope, key, request_hash))
@@ -138,13 +144,15 @@ def _in_progress() -> ConflictError:
     )
 
 
-def claim_in(session) -> None:
+def claim_in(session: Session) -> None:
     """In the request's first write transaction: record its key (writers are serialised, so no race)."""
     claim = _CLAIM.get()
     if claim is None or claim.claimed:
         return
     taken = session.scalars(
-        select(IdempotentRequest.id).where(IdempotentRequest.scope == claim.scope, IdempotentRequest.key == claim.key)
+        select(col(IdempotentRequest.id)).where(
+            col(IdempotentRequest.scope) == claim.scope, col(IdempotentRequest.key) == claim.key
+        )
     ).first()
     if taken is not None:  # a twin of this request committed since it was let in
         raise _in_progress()
@@ -167,9 +175,9 @@ def _store_answer(response: Response) -> Response:
         s.execute(
             update(IdempotentRequest)
             .where(
-                IdempotentRequest.scope == claim.scope,
-                IdempotentRequest.key == claim.key,
-                IdempotentRequest.status.is_(None),
+                col(IdempotentRequest.scope) == claim.scope,
+                col(IdempotentRequest.key) == claim.key,
+                col(IdempotentRequest.status).is_(None),
             )
             .values(status=response.status_code, body=body, location=response.headers.get("Location", "")[:2000])
         )
@@ -179,10 +187,10 @@ def _store_answer(response: Response) -> Response:
 SWEEP_BATCH = 1000
 
 
-def forget_old_keys(ctx) -> int:
+def forget_old_keys(ctx: NodeContext) -> int:
     """Sweep: forget keys and first answers older than idempotency_keep_hours, in batches; how many went."""
     cutoff = ctx.now() - timedelta(hours=ctx.settings.idempotency_keep_hours)
-    old = select(IdempotentRequest.id).where(IdempotentRequest.created_at < cutoff).limit(SWEEP_BATCH)
+    old = select(col(IdempotentRequest.id)).where(col(IdempotentRequest.created_at) < cutoff).limit(SWEEP_BATCH)
     with ctx.db.read() as session:  # most runs find nothing: they need not take the write lock
         if session.execute(old.limit(1)).first() is None:
             return 0
@@ -191,7 +199,7 @@ def forget_old_keys(ctx) -> int:
         with ctx.db.write() as session:
             ids = list(session.scalars(old))
             if ids:
-                session.execute(delete(IdempotentRequest).where(IdempotentRequest.id.in_(ids)))
+                session.execute(delete(IdempotentRequest).where(col(IdempotentRequest.id).in_(ids)))
         forgotten += len(ids)
         if len(ids) < SWEEP_BATCH:
             return forgotten

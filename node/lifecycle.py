@@ -9,10 +9,20 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_
+from sqlmodel import SQLModel
 
 from .errors import IllegalTransitionError
 from .labels import N_, label
-from .tables import AdviceBooking, AdviceListing, FundingLead, Member, MessageReport, Proposal, ReviewInvitation
+from .tables import (
+    AdviceBooking,
+    AdviceListing,
+    FundingLead,
+    Member,
+    MessageReport,
+    Proposal,
+    ReviewInvitation,
+    table_of,
+)
 
 # Why a step is refused, per lifecycle: the thing in its current state (a word of node.labels' group).
 REFUSALS = {
@@ -60,7 +70,7 @@ class Lifecycle:
     transitions: Mapping[str, frozenset[str]]
     initial: str
     field: str = "status"
-    table: type | None = None
+    table: type[SQLModel] | None = None
     timeouts: tuple[Timeout, ...] = ()
 
     def __post_init__(self) -> None:
@@ -71,7 +81,7 @@ class Lifecycle:
             missing = set(targets) - states
             if missing:
                 raise ValueError(f"{self.name}: {state} -> {sorted(missing)} not declared")
-        if self.table is not None and self.field not in self.table.__table__.columns:
+        if self.table is not None and self.field not in table_of(self.table).columns:
             raise ValueError(f"{self.name}: {self.table.__name__} has no state field {self.field!r}")
         sources = [t.source for t in self.timeouts]
         if len(set(sources)) != len(sources):
@@ -79,7 +89,7 @@ class Lifecycle:
         for t in self.timeouts:
             if t.target not in self.transitions.get(t.source, frozenset()):
                 raise ValueError(f"{self.name}: timeout {t.source} -> {t.target} is not a declared move")
-            if self.table is not None and t.at not in self.table.__table__.columns:
+            if self.table is not None and t.at not in table_of(self.table).columns:
                 raise ValueError(f"{self.name}: {self.table.__name__} has no deadline field {t.at!r}")
 
     @property

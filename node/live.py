@@ -22,12 +22,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from . import formats, notices
 from .clock import iso
@@ -235,7 +236,7 @@ class Stream:
         except ValueError:  # closed from another thread while it runs: it ends by itself, its slot is gone
             pass
 
-    def _run(self, after: int | None, seconds: int) -> Iterator[str]:
+    def _run(self, after: int | None, seconds: int) -> Generator[str, None, None]:
         try:
             yield from self._frames_until_end(after, seconds)
         finally:  # also when a server never calls close(): the slot is free once the stream ended
@@ -272,7 +273,7 @@ class Stream:
             mark = hub.mark(reader.member_id)
 
 
-def _start(session, settings: Settings, reader: Reader, after: int | None) -> tuple[int, list[str]]:
+def _start(session: Session, settings: Settings, reader: Reader, after: int | None) -> tuple[int, list[str]]:
     """Where the stream starts: its resume point; the newest event without one; after a stale one, the newest
     with a reset first."""
     low, high = events.kept_range(session)
@@ -289,7 +290,7 @@ def frame(event_id: int, name: str, data: dict) -> str:
     return f"id: {event_id}\nevent: {name}\ndata: {text}\n\n"
 
 
-def present(session, settings: Settings, reader: Reader, found: list[events.Event]) -> list[str]:
+def present(session: Session, settings: Settings, reader: Reader, found: list[events.Event]) -> list[str]:
     """The events as frames, worded for the reader (language, zone); the unread count read once."""
     unread = None
     out = []
@@ -332,7 +333,7 @@ def _unread_words(language: str, unread: int) -> dict:
     return {"unread": unread, "unread_shown": shown, "label": label}
 
 
-def _state(session, settings: Settings, reader: Reader) -> dict:
+def _state(session: Session, settings: Settings, reader: Reader) -> dict:
     """The balance and unread count as they are now (for a stream that may have missed events)."""
     out = _unread_words(reader.language, notifications.unread_count(session, reader.member_id))
     try:

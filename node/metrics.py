@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
 
+from .context import NodeContext
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 HTTP_REQUESTS = Counter(
@@ -52,7 +54,7 @@ def record_job(job: str, moved: int) -> None:
 class DatabaseCollector:
     """Gauges computed from the node's database on every scrape."""
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
 
     def collect(self):
@@ -90,7 +92,7 @@ def _peer_families(rows):
     return depth, failures, active
 
 
-def exposition(ctx) -> bytes:
+def exposition(ctx: NodeContext) -> bytes:
     """The text exposition of this node: the processes' counters, then the database gauges."""
     if multiprocess_dir():
         from prometheus_client import multiprocess

@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import text
 
 from . import observability
-from .context import node_ctx
+from .context import NodeContext, node_ctx
 from .db import alembic_config
 
 bp = Blueprint("ops", __name__)
@@ -25,7 +25,10 @@ def init_app(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         hops = settings.proxy_fix
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=0)
+        # Wrapping the WSGI callable is how Flask documents ProxyFix; typeshed sees a method.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=0
+        )
     observability.init_app(app)
     app.register_blueprint(bp)
 
@@ -56,7 +59,7 @@ def schema_revisions(engine) -> tuple[str, ...]:
         return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
 
 
-def _not_ready(ctx) -> tuple[str, str] | None:
+def _not_ready(ctx: NodeContext) -> tuple[str, str] | None:
     """Why the node cannot serve yet, or None."""
     try:
         current = set(schema_revisions(ctx.db.engine))

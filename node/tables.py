@@ -6,8 +6,10 @@ Times are timezone-aware UTC datetimes. Amounts are integers (whole SIF).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Field, SQLModel
 
 
@@ -22,6 +24,14 @@ def bytewise(length: int) -> String:
     linguistic collation would order 'w:vri...' apart and keep a B-tree from serving the range.
     """
     return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table a table model maps, for statements without the ORM (SQLModel sets ``__table__`` without
+    declaring it to type checkers; the mapper's local table is the same object)."""
+    mapper = sa_inspect(model)
+    assert mapper is not None
+    return cast(Table, mapper.local_table)
 
 
 # --- members -----------------------------------------------------------------

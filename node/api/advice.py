@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
+from sqlalchemy.orm import Session
 
 from ..context import node_ctx
 from ..lifecycle import BOOKING as BOOKING_STATES
@@ -107,8 +108,8 @@ RESOLVE = obj(
 )
 
 
-def _me(session) -> Member:
-    return session.get(Member, g.member.id)
+def _me(session: Session) -> Member:
+    return session.get_one(Member, g.member.id)
 
 
 @api.route(
@@ -229,6 +230,7 @@ def book(listing_id: int):
         if isinstance(booking, AdviceBooking):
             out = advice.booking_view(session, booking, me, ctx.now())
         else:
+            assert ctx.remote_advice is not None
             out = ctx.remote_advice.view(session, booking, me, ctx.now())
     return jsonify(out), 201
 
@@ -243,6 +245,7 @@ def my_bookings():
     ctx = node_ctx()
     with ctx.db.read() as session:
         me = _me(session)
+        assert me.id is not None
         rows = advice.my_bookings(session, me.id)
         return jsonify({"bookings": [advice.booking_view(session, b, me, ctx.now()) for b in rows]})
 

@@ -7,13 +7,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any
+from typing import Any, Literal, overload
 
 from flask import Blueprint, g, request
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from ..context import node_ctx
+from ..context import NodeContext, node_ctx
 from ..errors import AuthError, ValidationError
 from ..services import members as members_service
 from ..services.validate import refuse_unknown_fields
@@ -133,7 +134,11 @@ def require_token_member() -> Member:
         return _member_or_refuse(session, bearer_token(), ctx)
 
 
-def token_member(session, *, whole: bool = False) -> members_service.MemberRef | Member:
+@overload
+def token_member(session: Session, *, whole: Literal[False] = False) -> members_service.MemberRef: ...
+@overload
+def token_member(session: Session, *, whole: Literal[True]) -> Member: ...
+def token_member(session: Session, *, whole: bool = False) -> members_service.MemberRef | Member:
     """In the view's transaction: the member behind the token (routes registered with token_in_view).
 
     A MemberRef (id, handle, role, status), with the member's account kept for the ledger: enough
@@ -155,10 +160,19 @@ def token_viewer() -> Member | None:
     with ctx.db.read() as session:
         if member is not None:  # the light MemberRef of a hot path
             return session.get(Member, member.id)
+        assert match is not None
         return members_service.member_for_token(session, match.group(1), ctx.now())
 
 
-def _member_or_refuse(session, token: str, ctx, light: bool = False) -> Member:
+@overload
+def _member_or_refuse(session: Session, token: str, ctx: NodeContext, light: Literal[False] = False) -> Member: ...
+@overload
+def _member_or_refuse(
+    session: Session, token: str, ctx: NodeContext, light: bool
+) -> Member | members_service.MemberRef: ...
+def _member_or_refuse(
+    session: Session, token: str, ctx: NodeContext, light: bool = False
+) -> Member | members_service.MemberRef:
     member = members_service.member_for_token(session, token, ctx.now(), light=light)
     if member is None:
         raise AuthError(_("This API token is unknown or was revoked."), code="token_invalid")
@@ -212,7 +226,7 @@ def only_fields(data: dict, allowed: tuple[str, ...]) -> dict:
 
 
 # Small JSON-schema helpers for the OpenAPI document.
-def obj(required: tuple[str, ...] = (), **props: dict) -> dict:
+def obj(required: tuple[str, ...] = (), /, **props: dict) -> dict:
     out: dict = {"type": "object", "properties": props, "additionalProperties": False}
     if required:
         out["required"] = list(required)
@@ -220,7 +234,7 @@ def obj(required: tuple[str, ...] = (), **props: dict) -> dict:
 
 
 def arr(items: dict, max_items: int | None = None) -> dict:
-    out = {"type": "array", "items": items}
+    out: dict = {"type": "array", "items": items}
     if max_items is not None:
         out["maxItems"] = max_items
     return out

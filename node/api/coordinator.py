@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
+from sqlalchemy.orm import Session
 
 from .. import audit_words, labels
 from ..context import node_ctx
@@ -15,8 +16,8 @@ api = ApiBlueprint("coordinator", "coordinator")
 REASON = obj(reason=string(500))
 
 
-def _coordinator(session) -> Member:
-    me = session.get(Member, g.member.id)
+def _coordinator(session: Session) -> Member:
+    me = session.get_one(Member, g.member.id)
     members.require_coordinator(me)
     return me
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, request
 
 from .. import live
-from ..context import node_ctx
+from ..context import NodeContext, node_ctx
 from ..i18n import current_language, current_time_zone
 from ..services import members
 from .base import ApiBlueprint, bearer_token, integer, string
@@ -52,7 +52,7 @@ def stream():
     return live.response(reader, after)
 
 
-def _token_alive(ctx, token: str) -> bool:
+def _token_alive(ctx: NodeContext, token: str) -> bool:
     """Whether the token that opened the stream still works (asked outside the request, at each heartbeat)."""
     with ctx.db.read() as s:
         return members.member_for_token(s, token, ctx.now(), light=True) is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
+from sqlalchemy.orm import Session
 
 from .. import i18n
 from ..context import node_ctx
@@ -60,8 +61,8 @@ PAGE = obj(
 TOPICS = obj(("topics",), topics=arr(string(64)))
 
 
-def _me(session) -> Member:
-    return session.get(Member, g.member.id)
+def _me(session: Session) -> Member:
+    return session.get_one(Member, g.member.id)
 
 
 @api.route(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, g, jsonify, request
+from sqlalchemy.orm import Session
 
 from .. import i18n, labels
 from ..context import node_ctx
@@ -137,9 +138,10 @@ TXN = {
 }
 
 
-def profile_json(session, member: Member) -> dict:
+def profile_json(session: Session, member: Member) -> dict:
     """A member's own profile, everything in it (what others see: directory.public_view)."""
     ctx = node_ctx()
+    assert member.id is not None
     return {
         "id": member.id,
         "handle": member.handle,
@@ -232,7 +234,7 @@ def forgot_password():
     ctx = node_ctx()
     with ctx.db.write() as session:
         resets.ask_for_link(
-            session, ctx.settings, email=data.get("email"), secret=current_app.secret_key, now=ctx.now()
+            session, ctx.settings, email=data.get("email"), secret=current_app.config["SECRET_KEY"], now=ctx.now()
         )
     return jsonify({"status": "mailed_if_known"}), 202
 
@@ -253,7 +255,7 @@ def reset_password():
             session,
             token=data.get("token"),
             password=data.get("password"),
-            secret=current_app.secret_key,
+            secret=current_app.config["SECRET_KEY"],
             hasher=ctx.hasher,
             now=ctx.now(),
         )
@@ -275,7 +277,7 @@ def create_token():
     # The same throttles as the login form (no trusted browser here: the API takes no cookies).
     member = logins.log_in(ctx, email=data.get("email"), password=data.get("password"), address=request.remote_addr)
     with ctx.db.write() as session:
-        member = session.get(Member, member.id)
+        member = session.get_one(Member, member.id)
         token = members.create_token(session, member=member, name=data.get("name") or "api", now=ctx.now())
         out = {"token": token, "member": profile_json(session, member)}
     return jsonify(out), 201
@@ -295,7 +297,7 @@ def patch_me():
     ctx = node_ctx()
     with ctx.db.write() as session:
         member = members.update_profile(
-            session, ctx.settings, member=session.get(Member, g.member.id), data=data, now=ctx.now()
+            session, ctx.settings, member=session.get_one(Member, g.member.id), data=data, now=ctx.now()
         )
         out = profile_json(session, member)
     return jsonify(out)
@@ -324,6 +326,7 @@ def my_statement():
     )
     with ctx.db.read() as session:
         account = ledger.member_account(session, g.member.id)
+        assert account.id is not None
         lines, older = statement.page(session, ctx.statement_kinds, account.id, filters, before=before, size=size)
         return jsonify(
             {"balance": account.balance, "lines": [_line_json(line) for line in lines], "next_before": older}
@@ -346,14 +349,14 @@ def _line_json(line: statement.Line) -> dict:
 def export_me():
     ctx = node_ctx()
     with ctx.db.read() as session:
-        return jsonify(members.export_data(session, session.get(Member, g.member.id)))
+        return jsonify(members.export_data(session, session.get_one(Member, g.member.id)))
 
 
 @api.route("/me/close", "POST", "Close your account (balance retired, profile pseudonymized)", response=PROFILE)
 def close_me():
     ctx = node_ctx()
     with ctx.db.write() as session:
-        member = members.close_account(session, member=session.get(Member, g.member.id), now=ctx.now())
+        member = members.close_account(session, member=session.get_one(Member, g.member.id), now=ctx.now())
         out = {"id": member.id, "handle": member.handle, "status": member.status, "role": member.role}
     return jsonify(out)
 
@@ -394,6 +397,7 @@ def create_transfer():
             now=ctx.now(),
             remote=remote,
         )
+        assert payer.id is not None
         out["balance"] = ledger.member_account(session, payer.id).balance
     return jsonify(out), 201
 

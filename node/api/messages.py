@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
+from sqlalchemy.orm import Session
 
 from ..context import node_ctx
 from ..services import messages
@@ -87,8 +88,8 @@ REPORT_FOR_COORDINATORS = obj(
 BLOCK = obj(("handle", "blocked"), handle=string(32), blocked=BOOL)
 
 
-def _me(session) -> Member:
-    return session.get(Member, g.member.id)
+def _me(session: Session) -> Member:
+    return session.get_one(Member, g.member.id)
 
 
 def person(member: Member) -> dict:
@@ -118,11 +119,15 @@ def report_json(found: MessageReport) -> dict:
     }
 
 
-def thread_json(session, me: Member, thread_id: int, before: object = None) -> dict:
+def thread_json(session: Session, me: Member, thread_id: int, before: object = None) -> dict:
     thread, mine = messages.get_thread(session, me, thread_id)
-    other = session.get(Member, mine.other_id)
+    other = session.get_one(Member, mine.other_id)
+    assert thread.id is not None
     rows, older = messages.messages_of(session, thread.id, before=before)
     senders = {me.id: me, other.id: other}
+    assert me.id is not None
+    assert other is not None
+    assert other.id is not None
     return {
         "id": thread.id,
         "other": person(other),
@@ -298,7 +303,7 @@ def unblock(handle: str):
     return jsonify(out)
 
 
-def coordinator_report_json(session, view: messages.ReportView) -> dict:
+def coordinator_report_json(session: Session, view: messages.ReportView) -> dict:
     found = view.report
     return {
         **report_json(found),

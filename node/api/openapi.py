@@ -111,10 +111,10 @@ def _responses(op) -> dict:
         }
     for status in _error_statuses(op):
         out[str(status)] = {"description": ERROR_STATUSES[status], "content": {"application/json": {"schema": ERROR}}}
-    for status in ("429", "503"):
-        if status not in out:
+    for code in ("429", "503"):
+        if code not in out:
             continue
-        out[status]["headers"] = {
+        out[code]["headers"] = {
             "Retry-After": {
                 "description": "seconds to wait before the next attempt",
                 "schema": {"type": "integer", "minimum": 1},

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from .. import notices
 from ..context import node_ctx
 from ..errors import ForbiddenError
-from ..lifecycle import INVITATION
+from ..lifecycle import INVITATION as INVITATION_LIFECYCLE
 from ..lifecycle import PROPOSAL as PROPOSAL_LIFECYCLE
 from ..services import members, proposals, reviews, rounds
 from ..services.matching import WEIGHTS
@@ -23,7 +24,7 @@ def nullable(schema: dict) -> dict:
 
 
 SCORE = integer(1, 5)
-INVITATION_STATES = sorted(INVITATION.transitions)
+INVITATION_STATES = sorted(INVITATION_LIFECYCLE.transitions)
 PROPOSAL_STATES = sorted(PROPOSAL_LIFECYCLE.transitions)
 ACCESS_LEVELS = ["owner", "coordinator", "reviewer", "invited"]
 INVITATION_BRIEF = obj(
@@ -155,12 +156,12 @@ CONFLICT_FIELDS = dict(other_handle=string(64), organisation=string(120), reason
 # --- views shared with the web pages ---------------------------------------------------------------
 
 
-def _handle(session, member_id: int | None) -> str:
+def _handle(session: Session, member_id: int | None) -> str:
     member = session.get(Member, member_id) if member_id is not None else None
     return member.handle if member is not None else ""
 
 
-def invitation_brief(session, inv: ReviewInvitation, *, private: bool = True, blind: bool = False) -> dict:
+def invitation_brief(session: Session, inv: ReviewInvitation, *, private: bool = True, blind: bool = False) -> dict:
     """An invitation's state and deadlines; the decline reason only for its reviewer and coordinators.
 
     `blind`: for the author of a proposal in a double-blind round, who sees no reviewer's name (None)."""
@@ -190,7 +191,7 @@ def invitation_brief(session, inv: ReviewInvitation, *, private: bool = True, bl
     return out
 
 
-def review_view(session, review: Review, inv: ReviewInvitation, *, blind: bool = False) -> dict:
+def review_view(session: Session, review: Review, inv: ReviewInvitation, *, blind: bool = False) -> dict:
     return {
         "id": review.id,
         "invitation_id": inv.id,
@@ -202,7 +203,7 @@ def review_view(session, review: Review, inv: ReviewInvitation, *, blind: bool =
     }
 
 
-def proposal_summary(session, p: Proposal, *, blind: bool = False) -> dict:
+def proposal_summary(session: Session, p: Proposal, *, blind: bool = False) -> dict:
     """A proposal's public part; `blind`: for a reviewer in a double-blind round, no author (None)."""
     return {
         "id": p.id,
@@ -221,9 +222,10 @@ def proposal_summary(session, p: Proposal, *, blind: bool = False) -> dict:
     }
 
 
-def proposal_view(session, p: Proposal, me: Member) -> dict:
+def proposal_view(session: Session, p: Proposal, me: Member) -> dict:
     """The proposal as this member may see it (404 from access() for anyone who may not)."""
     level = proposals.access(session, p, me)
+    assert p.id is not None
     blind = rounds.is_double_blind(session, p.id)  # then author and reviewers see each other as roles only
     out = {**proposal_summary(session, p, blind=blind and level not in ("owner", "coordinator")), "access": level}
     out["double_blind"] = blind
@@ -254,18 +256,18 @@ def proposal_view(session, p: Proposal, me: Member) -> dict:
     return out
 
 
-def invitation_view(session, inv: ReviewInvitation) -> dict:
+def invitation_view(session: Session, inv: ReviewInvitation) -> dict:
     review = reviews.review_of(session, inv)
     return {
         **invitation_brief(session, inv),
         "proposal": proposal_summary(
-            session, session.get(Proposal, inv.proposal_id), blind=rounds.is_double_blind(session, inv.proposal_id)
+            session, session.get_one(Proposal, inv.proposal_id), blind=rounds.is_double_blind(session, inv.proposal_id)
         ),
         "review": review_view(session, review, inv) if review else None,
     }
 
 
-def conflict_view(session, c) -> dict:
+def conflict_view(session: Session, c) -> dict:
     return {
         "id": c.id,
         "member": _handle(session, c.member_id),
@@ -277,7 +279,7 @@ def conflict_view(session, c) -> dict:
     }
 
 
-def candidates_view(session, p: Proposal, me: Member) -> dict:
+def candidates_view(session: Session, p: Proposal, me: Member) -> dict:
     """Ranked candidates with explanations; who was left out and why only for coordinators."""
     if proposals.access(session, p, me) not in ("owner", "coordinator"):
         raise ForbiddenError(_("Only the author or a coordinator sees the candidates."), code="not_author")
@@ -307,8 +309,8 @@ def candidates_view(session, p: Proposal, me: Member) -> dict:
 # --- routes ------------------------------------------------------------------------------------------
 
 
-def _me(session) -> Member:
-    return session.get(Member, g.member.id)
+def _me(session: Session) -> Member:
+    return session.get_one(Member, g.member.id)
 
 
 def remote_reviews():
@@ -473,7 +475,7 @@ def submit_review(invitation_id: int):
         review = reviews.submit_review(
             session, ctx.settings, member=_me(session), invitation_id=invitation_id, data=data, now=ctx.now()
         )
-        out = review_view(session, review, session.get(ReviewInvitation, invitation_id))
+        out = review_view(session, review, session.get_one(ReviewInvitation, invitation_id))
     return jsonify(out), 201
 
 
@@ -496,7 +498,7 @@ def rate_review(review_id: int):
             now=ctx.now(),
             remote=remote_reviews(),
         )
-        out = review_view(session, review, session.get(ReviewInvitation, review.invitation_id))
+        out = review_view(session, review, session.get_one(ReviewInvitation, review.invitation_id))
     return jsonify(out)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import g, jsonify, request
+from sqlalchemy.orm import Session
 
 from ..context import node_ctx
 from ..services import bids, proposals, rounds
@@ -81,24 +84,25 @@ REMOTE_CONFLICT = obj(
 REMOTE_CONFLICT_FIELDS = dict(remote_reviewer=string(97), reason=string(500))
 
 
-def _me(session) -> Member:
-    return session.get(Member, g.member.id)
+def _me(session: Session) -> Member:
+    return session.get_one(Member, g.member.id)
 
 
-def round_view(session, rnd: ReviewRound, me: Member) -> dict:
+def round_view(session: Session, rnd: ReviewRound, me: Member) -> dict:
     """The round as this member may see it: coordinators everything, members their own proposals only."""
     coordinator = me.role == "coordinator" and me.status == "active"
+    assert rnd.id is not None
     items = [
         {
             "proposal_id": p.id,
             "title": p.title,
-            "author": session.get(Member, p.author_id).handle,
+            "author": session.get_one(Member, p.author_id).handle,
             "status": p.status,
             "open_slots": proposals.open_slots(session, p),
         }
         for _, p in rounds.items_of(session, rnd.id, me)
     ]
-    out = {
+    out: dict[str, Any] = {
         "id": rnd.id,
         "title": rnd.title,
         "status": rnd.status,
@@ -123,10 +127,10 @@ def round_view(session, rnd: ReviewRound, me: Member) -> dict:
     return out
 
 
-def remote_conflict_view(session, row: RemoteConflict) -> dict:
+def remote_conflict_view(session: Session, row: RemoteConflict) -> dict:
     return {
         "id": row.id,
-        "member": session.get(Member, row.member_id).handle,
+        "member": session.get_one(Member, row.member_id).handle,
         "remote_reviewer": f"{row.remote_handle}@{row.remote_node}",
         "source": row.source,
         "reason": row.reason,

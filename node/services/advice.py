@@ -21,14 +21,18 @@ state; ledger refs ``advice:<id>:hold|pay|refund|split`` make each movement exac
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import labels
+from ..context import NodeContext
 from ..errors import ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import BOOKING
 from ..settings import Settings
@@ -57,7 +61,7 @@ SPLIT_RULE = _l("In a split the provider gets a whole number of %(unit)s, from %
 
 
 def book(
-    session,
+    session: Session,
     settings: Settings,
     *,
     member: Member,
@@ -81,15 +85,18 @@ def book(
         return remote.book(session, member=member, listing=listing, data=data, now=now)
     if listing.status != "open":
         raise ConflictError(_("This listing is closed."), code="listing_closed")
+    assert listing.member_id is not None  # a listing posted here has its author
     if listing.member_id == member.id:
         raise ConflictError(_("You cannot book your own listing."), code="own_listing")
-    if session.get(Member, listing.member_id).status != "active":
+    if session.get_one(Member, listing.member_id).status != "active":
         raise ConflictError(_("The author of this listing has left."), code="author_not_active")
     hours = whole(data.get("hours"), "hours", 1, MAX_HOURS, HOURS_RULE)
     amount = ledger.require_amount(hours * listing.rate)
     offer = listing.kind == "offer"
+    assert listing.id is not None and member.id is not None
     if not offer and _has_open_proposal(session, listing.id, member.id):
         raise ConflictError(_("You already proposed a session on this request."), code="already_proposed")
+    assert listing.id is not None
     booking = AdviceBooking(
         listing_id=listing.id,
         provider_id=listing.member_id if offer else member.id,
@@ -129,20 +136,20 @@ def clean_schedule(value: object, now: datetime) -> datetime | None:
     return when
 
 
-def _has_open_proposal(session, listing_id: int, provider_id: int) -> bool:
+def _has_open_proposal(session: Session, listing_id: int, provider_id: int) -> bool:
     return (
         session.scalars(
-            select(AdviceBooking.id).where(
-                AdviceBooking.listing_id == listing_id,
-                AdviceBooking.provider_id == provider_id,
-                AdviceBooking.status == "proposed",
+            select(col(AdviceBooking.id)).where(
+                col(AdviceBooking.listing_id) == listing_id,
+                col(AdviceBooking.provider_id) == provider_id,
+                col(AdviceBooking.status) == "proposed",
             )
         ).first()
         is not None
     )
 
 
-def accept(session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
+def accept(session: Session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
     """Whoever was asked agrees: the receiver to a helper's proposal (their SIF move into escrow),
     or the adviser to a booking of their offer (the SIF are held already)."""
     booking = as_party(session, booking_id, member, role=None, now=now)
@@ -165,7 +172,7 @@ def accept(session, *, member: Member, booking_id: int, now: datetime) -> Advice
     return booking
 
 
-def decline(session, *, member: Member, booking_id: int, reason: object, now: datetime) -> AdviceBooking:
+def decline(session: Session, *, member: Member, booking_id: int, reason: object, now: datetime) -> AdviceBooking:
     """Whoever was asked says no, with a reason: the adviser to a booking they have not accepted
     (the held SIF go back), or the receiver to a helper's proposal (nothing was held)."""
     booking = as_party(session, booking_id, member, role=None, now=now)
@@ -194,10 +201,11 @@ def decline(session, *, member: Member, booking_id: int, reason: object, now: da
     return booking
 
 
-def _start(session, booking: AdviceBooking, now: datetime) -> None:
+def _start(session: Session, booking: AdviceBooking, now: datetime) -> None:
     """proposed -> booked: hold the receiver's SIF in the session's escrow account."""
     BOOKING.move(booking, "booked")
     provider = session.get(Member, booking.provider_id)
+    assert provider is not None
     if provider.status != "active":
         raise ConflictError(_("The provider's account is not active."), code="provider_not_active")
     escrow = _escrow(session, booking, now)
@@ -214,6 +222,7 @@ def _start(session, booking: AdviceBooking, now: datetime) -> None:
         actor_id=booking.receiver_id,
     )
     receiver = session.get(Member, booking.receiver_id)
+    assert receiver is not None
     notify(
         session,
         member_id=booking.provider_id,
@@ -232,7 +241,7 @@ def _start(session, booking: AdviceBooking, now: datetime) -> None:
 # --- sessions: after it took place ---------------------------------------------------
 
 
-def claim(session, settings: Settings, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
+def claim(session: Session, settings: Settings, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
     """The provider says the session took place; the receiver has dispute_days to object."""
     booking = as_party(session, booking_id, member, role="provider", now=now)
     BOOKING.move(booking, "claimed")
@@ -258,7 +267,7 @@ def claim(session, settings: Settings, *, member: Member, booking_id: int, now: 
     return booking
 
 
-def confirm(session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
+def confirm(session: Session, *, member: Member, booking_id: int, now: datetime) -> AdviceBooking:
     """The receiver confirms the session; the escrow pays the provider at once."""
     booking = as_party(session, booking_id, member, role="receiver", now=now)
     if booking.status == "booked" and booking.scheduled_for is not None and now < booking.scheduled_for:
@@ -270,11 +279,12 @@ def confirm(session, *, member: Member, booking_id: int, now: datetime) -> Advic
     return booking
 
 
-def dispute(session, *, member: Member, booking_id: int, reason: object, now: datetime) -> AdviceBooking:
+def dispute(session: Session, *, member: Member, booking_id: int, reason: object, now: datetime) -> AdviceBooking:
     """The receiver objects to a claim before its deadline; a coordinator will settle it."""
     booking = as_party(session, booking_id, member, role="receiver", now=now)
     reason = clean_text(reason, "reason", max_len=1000, required=True)
     BOOKING.move(booking, "disputed")
+    assert booking.dispute_by is not None  # set when the session was claimed
     if now >= booking.dispute_by:
         raise ConflictError(_("The time to dispute this session has passed."), code="dispute_window_closed")
     booking.dispute_reason = reason
@@ -284,7 +294,7 @@ def dispute(session, *, member: Member, booking_id: int, reason: object, now: da
     return booking
 
 
-def cancel(session, *, member: Member, booking_id: int, reason: object = None, now: datetime) -> AdviceBooking:
+def cancel(session: Session, *, member: Member, booking_id: int, reason: object = None, now: datetime) -> AdviceBooking:
     """Either party cancels before a claim; held SIF go back to the receiver."""
     booking = as_party(session, booking_id, member, role=None, now=now)
     reason = clean_text(reason, "reason", max_len=900)
@@ -310,7 +320,7 @@ def cancel(session, *, member: Member, booking_id: int, reason: object = None, n
 
 
 def resolve(
-    session,
+    session: Session,
     *,
     coordinator: Member,
     booking_id: int,
@@ -363,7 +373,14 @@ def provider_share(outcome: str, amount: int, provider_amount: object) -> int:
 
 
 def _settle(
-    session, booking: AdviceBooking, target: str, share: int, *, now: datetime, note: str, actor_id: int | None = None
+    session: Session,
+    booking: AdviceBooking,
+    target: str,
+    share: int,
+    *,
+    now: datetime,
+    note: str,
+    actor_id: int | None = None,
 ) -> None:
     """Move a session to a final state, emptying its escrow, and tell both parties."""
     BOOKING.move(booking, target)
@@ -375,7 +392,7 @@ def _settle(
         notify(session, member_id=member_id, kind=f"advice_{target}", params=params, now=now)
 
 
-def _release(session, booking: AdviceBooking, share: int, *, now: datetime, actor_id: int | None) -> None:
+def _release(session: Session, booking: AdviceBooking, share: int, *, now: datetime, actor_id: int | None) -> None:
     """Empty the escrow in one balanced posting: ``share`` to the provider, the rest to the receiver."""
     rest = booking.amount - share
     legs = [ledger.Leg(_escrow(session, booking, now), -booking.amount)]
@@ -398,15 +415,15 @@ def _release(session, booking: AdviceBooking, share: int, *, now: datetime, acto
     booking.provider_amount = share
 
 
-def _escrow(session, booking: AdviceBooking, now: datetime):
+def _escrow(session: Session, booking: AdviceBooking, now: datetime):
     return ledger.open_account(session, kind="escrow", ref=f"escrow:advice:{booking.id}", now=now, min_balance=0)
 
 
-def pay_unchallenged_claims(ctx) -> int:
+def pay_unchallenged_claims(ctx: NodeContext) -> int:
     """Pay claimed sessions whose dispute deadline passed (BOOKING's timeout); each in its own transaction, once."""
     now, payment = ctx.now(), BOOKING.timeout("claimed")
     with ctx.db.read() as s:
-        due = s.scalars(select(AdviceBooking.id).where(BOOKING.overdue(payment.source, now))).all()
+        due = s.scalars(select(col(AdviceBooking.id)).where(BOOKING.overdue(payment.source, now))).all()
     paid = 0
     for booking_id in due:
         try:
@@ -415,6 +432,7 @@ def pay_unchallenged_claims(ctx) -> int:
                 # Re-read inside the write lock: a confirm or dispute may have won the race.
                 if BOOKING.is_overdue(booking, payment.source, now):
                     note = labels.PAID_AFTER_DISPUTE_PERIOD
+                    assert booking is not None
                     _settle(s, booking, payment.target, booking.amount, now=now, note=note)
                     paid += 1
         except DomainError:
@@ -426,7 +444,7 @@ def pay_unchallenged_claims(ctx) -> int:
 # --- access and views -----------------------------------------------------------------
 
 
-def as_party(session, booking_id: int, member: Member, *, role: str | None, now: datetime) -> AdviceBooking:
+def as_party(session: Session, booking_id: int, member: Member, *, role: str | None, now: datetime) -> AdviceBooking:
     """The booking if member is a party (404 otherwise) in the given role (403 otherwise)."""
     members.require_active(member)
     booking = get_booking(session, booking_id, member)
@@ -438,7 +456,7 @@ def as_party(session, booking_id: int, member: Member, *, role: str | None, now:
     return booking
 
 
-def get_booking(session, booking_id: int, viewer: Member) -> AdviceBooking:
+def get_booking(session: Session, booking_id: int, viewer: Member) -> AdviceBooking:
     """A booking its viewer is a party to; others get not-found (they need not know it exists)."""
     booking = session.get(AdviceBooking, booking_id)
     if booking is None or viewer.id not in (booking.provider_id, booking.receiver_id):
@@ -446,29 +464,30 @@ def get_booking(session, booking_id: int, viewer: Member) -> AdviceBooking:
     return booking
 
 
-def my_bookings(session, member_id: int, *, open_only: bool = False) -> list[AdviceBooking]:
+def my_bookings(session: Session, member_id: int, *, open_only: bool = False) -> list[AdviceBooking]:
     """Sessions the member gives or receives, newest first."""
     stmt = select(AdviceBooking).where(
-        (AdviceBooking.provider_id == member_id) | (AdviceBooking.receiver_id == member_id)
+        (col(AdviceBooking.provider_id) == member_id) | (col(AdviceBooking.receiver_id) == member_id)
     )
     if open_only:
-        stmt = stmt.where(AdviceBooking.status.in_(OPEN_STATES))
-    return list(session.scalars(stmt.order_by(AdviceBooking.id.desc()).limit(500)))
+        stmt = stmt.where(col(AdviceBooking.status).in_(OPEN_STATES))
+    return list(session.scalars(stmt.order_by(col(AdviceBooking.id).desc()).limit(500)))
 
 
-def open_disputes(session) -> list[AdviceBooking]:
+def open_disputes(session: Session) -> list[AdviceBooking]:
     """Disputed sessions waiting for a coordinator, oldest first."""
     return list(
-        session.scalars(select(AdviceBooking).where(AdviceBooking.status == "disputed").order_by(AdviceBooking.id))
+        session.scalars(
+            select(AdviceBooking).where(col(AdviceBooking.status) == "disputed").order_by(col(AdviceBooking.id))
+        )
     )
 
 
-def _coordinator_ids(session, booking: AdviceBooking) -> list[int]:
-    return [
-        i
-        for i in session.scalars(select(Member.id).where(Member.role == "coordinator", Member.status == "active"))
-        if i not in (booking.provider_id, booking.receiver_id)
-    ]
+def _coordinator_ids(session: Session, booking: AdviceBooking) -> list[int]:
+    ids = session.scalars(
+        select(col(Member.id)).where(col(Member.role) == "coordinator", col(Member.status) == "active")
+    )
+    return [i for i in cast(Iterable[int], ids) if i not in (booking.provider_id, booking.receiver_id)]  # stored ids
 
 
 def actions_for(booking: AdviceBooking, role: str, now: datetime) -> list[str]:
@@ -482,6 +501,7 @@ def actions_for(booking: AdviceBooking, role: str, now: datetime) -> list[str]:
     if key == ("booked", "receiver"):
         return ["cancel"] if early else ["confirm", "cancel"]
     if key == ("claimed", "receiver"):
+        assert booking.dispute_by is not None  # set when the session was claimed
         return ["confirm", "dispute"] if now < booking.dispute_by else ["confirm"]
     return {
         ("proposed", "receiver"): ["accept", "decline"],
@@ -490,12 +510,15 @@ def actions_for(booking: AdviceBooking, role: str, now: datetime) -> list[str]:
     }.get(key, [])
 
 
-def booking_view(session, booking: AdviceBooking, viewer: Member, now: datetime) -> dict:
+def booking_view(session: Session, booking: AdviceBooking, viewer: Member, now: datetime) -> dict:
     """A session as its parties (or a settling coordinator) see it."""
     listing = session.get(AdviceListing, booking.listing_id)
-    provider, receiver = session.get(Member, booking.provider_id), session.get(Member, booking.receiver_id)
+    provider, receiver = session.get_one(Member, booking.provider_id), session.get_one(Member, booking.receiver_id)
     role = "provider" if viewer.id == provider.id else "receiver" if viewer.id == receiver.id else "coordinator"
     refunded = None if booking.provider_amount is None else booking.amount - booking.provider_amount
+    assert listing is not None
+    assert provider is not None
+    assert receiver is not None
     return {
         "id": booking.id,
         "listing_id": listing.id,

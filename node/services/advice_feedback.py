@@ -12,6 +12,8 @@ from datetime import datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..errors import ConflictError
 from ..tables import AdviceBooking, AdviceFeedback, Member
@@ -23,7 +25,7 @@ MAX_COMMENT = 500
 RATING_RULE = _l("Please rate from 1 (poor) to 5 (excellent).")
 
 
-def give(session, *, member: Member, booking_id: int, data: dict, now: datetime) -> AdviceFeedback:
+def give(session: Session, *, member: Member, booking_id: int, data: dict, now: datetime) -> AdviceFeedback:
     """The member's feedback on a session they took part in, about the other party."""
     booking = as_party(session, booking_id, member, role=None, now=now)
     fields = Fields()
@@ -34,6 +36,8 @@ def give(session, *, member: Member, booking_id: int, data: dict, now: datetime)
         raise ConflictError(
             _("Feedback can be given once the session has taken place and is paid."), code="session_not_held"
         )
+    assert booking.id is not None
+    assert member.id is not None
     if mine(session, booking.id, member.id) is not None:
         raise ConflictError(_("You already gave feedback on this session."), code="feedback_given")
     about_provider = member.id == booking.receiver_id
@@ -51,15 +55,17 @@ def give(session, *, member: Member, booking_id: int, data: dict, now: datetime)
     return row
 
 
-def mine(session, booking_id: int, author_id: int) -> AdviceFeedback | None:
+def mine(session: Session, booking_id: int, author_id: int) -> AdviceFeedback | None:
     return session.scalars(
-        select(AdviceFeedback).where(AdviceFeedback.booking_id == booking_id, AdviceFeedback.author_id == author_id)
+        select(AdviceFeedback).where(
+            col(AdviceFeedback.booking_id) == booking_id, col(AdviceFeedback.author_id) == author_id
+        )
     ).first()
 
 
-def of_booking(session, booking: AdviceBooking, viewer: Member) -> dict:
+def of_booking(session: Session, booking: AdviceBooking, viewer: Member) -> dict:
     """What each party wrote on one session, as its parties see it ("given" by the viewer, "received")."""
-    rows = session.scalars(select(AdviceFeedback).where(AdviceFeedback.booking_id == booking.id)).all()
+    rows = session.scalars(select(AdviceFeedback).where(col(AdviceFeedback.booking_id) == booking.id)).all()
     given = next((r for r in rows if r.author_id == viewer.id), None)
     received = next((r for r in rows if r.about_id == viewer.id), None)
     return {
@@ -69,15 +75,15 @@ def of_booking(session, booking: AdviceBooking, viewer: Member) -> dict:
     }
 
 
-def as_adviser(session, member_id: int, *, limit: int = 20) -> dict:
+def as_adviser(session: Session, member_id: int, *, limit: int = 20) -> dict:
     """What receivers wrote about a member as adviser: the count, the average and the newest."""
-    where = (AdviceFeedback.about_id == member_id, AdviceFeedback.about_role == "provider")
-    count, average = session.execute(select(func.count(), func.avg(AdviceFeedback.rating)).where(*where)).one()
+    where = (col(AdviceFeedback.about_id) == member_id, col(AdviceFeedback.about_role) == "provider")
+    count, average = session.execute(select(func.count(), func.avg(col(AdviceFeedback.rating))).where(*where)).one()
     rows = session.execute(
-        select(AdviceFeedback, Member.display_name)
-        .join(Member, Member.id == AdviceFeedback.author_id)
+        select(AdviceFeedback, col(Member.display_name))
+        .join(Member, col(Member.id) == col(AdviceFeedback.author_id))
         .where(*where)
-        .order_by(AdviceFeedback.id.desc())
+        .order_by(col(AdviceFeedback.id).desc())
         .limit(limit)
     ).all()
     return {

@@ -17,12 +17,14 @@ from typing import Any, Protocol
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import labels
 from ..errors import ForbiddenError, NotFoundError, ValidationError
 from ..lifecycle import LISTING
 from ..settings import Settings
-from ..tables import AdviceListing, ListingSearchTerm, Member
+from ..tables import AdviceListing, ListingSearchTerm, Member, table_of
 from . import members, search
 from .search import Match, TermTable
 from .validate import REQUIRED, Fields, clean_bool, clean_choice, clean_list, clean_text, refusal, whole_number
@@ -37,20 +39,20 @@ RATE_RULE = _l("The rate is a whole number of %(unit)s per hour, from %(low)s to
 class RemoteAdvice(Protocol):
     """What the market needs from federation (set as ctx.remote_advice when federation is wired in)."""
 
-    def active_origins(self, session) -> set[str]:
+    def active_origins(self, session: Session) -> set[str]:
         """The peers whose shared offers may be shown and booked now (the active ones)."""
         ...
 
-    def book(self, session, *, member: Member, listing: AdviceListing, data: dict, now: datetime) -> Any:
+    def book(self, session: Session, *, member: Member, listing: AdviceListing, data: dict, now: datetime) -> Any:
         """Book a peer's offer: hold the fee in escrow here and tell the adviser's node."""
         ...
 
-    def view(self, session, booking: Any, viewer: Member, now: datetime) -> dict:
+    def view(self, session: Session, booking: Any, viewer: Member, now: datetime) -> dict:
         """A booking across the border in the shape of a local session's view (advice.booking_view)."""
         ...
 
 
-def origins(session, remote: RemoteAdvice | None) -> frozenset[str]:
+def origins(session: Session, remote: RemoteAdvice | None) -> frozenset[str]:
     """The peers whose offers are shown now; none without federation."""
     return frozenset(remote.active_origins(session)) if remote is not None else frozenset()
 
@@ -62,7 +64,7 @@ def whole(value: object, field: str, low: int, high: int, rule: object) -> int:
     return whole_number(value, field, low, high, message=rule, unit=labels.unit())
 
 
-def create_listing(session, settings: Settings, *, member: Member, data: dict, now: datetime) -> AdviceListing:
+def create_listing(session: Session, settings: Settings, *, member: Member, data: dict, now: datetime) -> AdviceListing:
     """An active member posts an offer or a request (an offer may be shared network-wide)."""
     members.require_active(member)
     fields = Fields()
@@ -99,7 +101,9 @@ def _offers_only() -> ValidationError:
     )
 
 
-def set_network_wide(session, *, member: Member, listing_id: int, network_wide: object, now: datetime) -> AdviceListing:
+def set_network_wide(
+    session: Session, *, member: Member, listing_id: int, network_wide: object, now: datetime
+) -> AdviceListing:
     """The author gives or withdraws consent to share their offer with peers (it leaves them at the next share)."""
     members.require_active(member)
     listing = get_listing(session, listing_id, member)
@@ -116,7 +120,7 @@ def set_network_wide(session, *, member: Member, listing_id: int, network_wide: 
 # --- finding listings ----------------------------------------------------------------
 
 
-LISTING_TERMS = TermTable(ListingSearchTerm.__table__, "listing_id", ("listing_id",), descending=True)
+LISTING_TERMS = TermTable(table_of(ListingSearchTerm), "listing_id", ("listing_id",), descending=True)
 
 
 def listing_terms(listing: AdviceListing) -> list[str]:
@@ -130,19 +134,20 @@ def listing_terms(listing: AdviceListing) -> list[str]:
     ]
 
 
-def index_listing(session, listing: AdviceListing) -> None:
+def index_listing(session: Session, listing: AdviceListing) -> None:
     """Make an open listing findable in the market; a closed one not (same transaction as the change)."""
     session.flush()
+    assert listing.id is not None
     LISTING_TERMS.replace(session, listing.id, listing_terms(listing) if listing.status == "open" else [])
 
 
-def unindex_listings_of(session, member_id: int) -> None:
+def unindex_listings_of(session: Session, member_id: int) -> None:
     """A member who leaves: their listings drop out of the market (they stay open for their sessions' sake)."""
-    mine = select(AdviceListing.id).where(AdviceListing.member_id == member_id)
-    session.execute(delete(ListingSearchTerm).where(ListingSearchTerm.listing_id.in_(mine)))
+    mine = select(col(AdviceListing.id)).where(col(AdviceListing.member_id) == member_id)
+    session.execute(delete(ListingSearchTerm).where(col(ListingSearchTerm.listing_id).in_(mine)))
 
 
-def rebuild_index(session) -> int:
+def rebuild_index(session: Session) -> int:
     """Index every listing again (after the tokenizer changed); the number findable.
 
     Peers' offers are indexed whatever their peer's state: the market leaves out those of a peer
@@ -151,10 +156,11 @@ def rebuild_index(session) -> int:
     session.execute(delete(ListingSearchTerm))
     count = 0
     rows = session.execute(
-        select(AdviceListing, Member.status).outerjoin(Member, Member.id == AdviceListing.member_id)
+        select(AdviceListing, col(Member.status)).outerjoin(Member, col(Member.id) == col(AdviceListing.member_id))
     ).tuples()
     for listing, author_status in rows:
         if listing.status == "open" and (author_status == "active" or listing.origin_node is not None):
+            assert listing.id is not None
             LISTING_TERMS.replace(session, listing.id, listing_terms(listing))
             count += 1
     return count
@@ -162,11 +168,11 @@ def rebuild_index(session) -> int:
 
 def _shown(shown_origins: Collection[str]):
     """SQL condition: a listing of an active member here, or an offer of an active peer."""
-    return or_(Member.status == "active", AdviceListing.origin_node.in_(list(shown_origins)))
+    return or_(col(Member.status) == "active", col(AdviceListing.origin_node).in_(list(shown_origins)))
 
 
 def list_listings(
-    session,
+    session: Session,
     settings: Settings,
     *,
     kind: object = None,
@@ -190,19 +196,21 @@ def list_listings(
     after = search.decode_cursor(cursor, (int,))
     keys, more = LISTING_TERMS.page(session, matches, after=after, limit=limit)
     ids = [listing_id for (listing_id,) in keys]
-    found = {}
+    found: dict[int | None, tuple[AdviceListing, Member | None]] = {}
     if ids:
         stmt = (
             select(AdviceListing, Member)
-            .outerjoin(Member, Member.id == AdviceListing.member_id)
-            .where(AdviceListing.id.in_(ids), AdviceListing.status == "open", _shown(shown_origins))
+            .outerjoin(Member, col(Member.id) == col(AdviceListing.member_id))
+            .where(col(AdviceListing.id).in_(ids), col(AdviceListing.status) == "open", _shown(shown_origins))
         )
         found = {listing.id: (listing, author) for listing, author in session.execute(stmt).tuples()}
     rows = [found[i] for i in ids if i in found]
     return rows, search.encode_cursor(keys[-1]) if more else ""
 
 
-def get_listing(session, listing_id: int, viewer: Member, shown_origins: Collection[str] = ()) -> AdviceListing:
+def get_listing(
+    session: Session, listing_id: int, viewer: Member, shown_origins: Collection[str] = ()
+) -> AdviceListing:
     """A listing; a closed one only for its author, a peer's offer only while the peer is in `shown_origins`."""
     listing = session.get(AdviceListing, listing_id)
     hidden = listing is not None and (
@@ -214,7 +222,7 @@ def get_listing(session, listing_id: int, viewer: Member, shown_origins: Collect
     return listing
 
 
-def close_listing(session, *, member: Member, listing_id: int, now: datetime) -> AdviceListing:
+def close_listing(session: Session, *, member: Member, listing_id: int, now: datetime) -> AdviceListing:
     """The author closes a listing; sessions already booked on it go on."""
     listing = get_listing(session, listing_id, member)
     if listing.member_id != member.id:

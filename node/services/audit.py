@@ -11,23 +11,25 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import gettext as _
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import i18n
 from ..clock import iso
 from ..errors import ValidationError
 from ..labels import LABELS
-from ..tables import AuditEntry, Member
+from ..tables import AuditEntry, Member, table_of
 
 PAGE_SIZE = 50
-_INSERT = insert(AuditEntry.__table__)
+_INSERT = insert(table_of(AuditEntry))
 
 
 def record(
-    session, actor_id: int | None, action: str, subject: str, detail: Mapping[str, Any] | None, now: datetime
+    session: Session, actor_id: int | None, action: str, subject: str, detail: Mapping[str, Any] | None, now: datetime
 ) -> None:
     """Write one line of the log: `actor_id` None is the node operator (CLI) or the node itself (a sweep).
 
@@ -58,7 +60,7 @@ class Filters:
 OPERATOR = "operator"  # the actor filter's value for lines without a member: the operator's commands and sweeps
 
 
-def filters_from(session, args: Mapping[str, object]) -> Filters:
+def filters_from(session: Session, args: Mapping[str, object]) -> Filters:
     """The filters of a query string: action (a code), actor (a handle, or `operator`), from and to (the
     reader's local days, both included). Anything else is refused with a code, so a typo never shows all."""
     action = args.get("action") or None
@@ -71,12 +73,12 @@ def filters_from(session, args: Mapping[str, object]) -> Filters:
     return Filters(action=action, actor_id=_actor_id(session, args.get("actor")), since=since, until=until)
 
 
-def _actor_id(session, handle: object) -> int | None:
+def _actor_id(session: Session, handle: object) -> int | None:
     if handle in (None, ""):
         return None
     if handle == OPERATOR:
         return NOBODY
-    found = session.scalars(select(Member.id).where(Member.handle == str(handle).lower())).first()
+    found = session.scalars(select(col(Member.id)).where(col(Member.handle) == str(handle).lower())).first()
     if found is None:
         raise ValidationError(
             _("Nobody on this node has the handle “%(handle)s”.", handle=handle), code="member_not_found", field="actor"
@@ -85,7 +87,7 @@ def _actor_id(session, handle: object) -> int | None:
 
 
 def page(
-    session, filters: Filters, *, before: int | None = None, size: int = PAGE_SIZE
+    session: Session, filters: Filters, *, before: int | None = None, size: int = PAGE_SIZE
 ) -> tuple[list[dict], int | None]:
     """One page of lines, newest first, and the cursor of the next (older) page or None."""
     rows = session.execute(_query(filters, before).limit(size + 1)).all()
@@ -94,7 +96,7 @@ def page(
     return _entries(session, rows), (rows[-1][0].id if more else None)
 
 
-def every(session, filters: Filters, chunk: int = 500) -> Iterator[dict]:
+def every(session: Session, filters: Filters, chunk: int = 500) -> Iterator[dict]:
     """Every line the filters keep, newest first, read a chunk at a time (the CSV export)."""
     before = None
     while True:
@@ -106,26 +108,26 @@ def every(session, filters: Filters, chunk: int = 500) -> Iterator[dict]:
 
 def _query(filters: Filters, before: int | None):
     stmt = (
-        select(AuditEntry, Member.handle, Member.display_name)
-        .outerjoin(Member, Member.id == AuditEntry.actor_id)
-        .order_by(AuditEntry.id.desc())
+        select(AuditEntry, col(Member.handle), col(Member.display_name))
+        .outerjoin(Member, col(Member.id) == col(AuditEntry.actor_id))
+        .order_by(col(AuditEntry.id).desc())
     )
     if filters.action:
-        stmt = stmt.where(AuditEntry.action == filters.action)
+        stmt = stmt.where(col(AuditEntry.action) == filters.action)
     if filters.actor_id == NOBODY:
-        stmt = stmt.where(AuditEntry.actor_id.is_(None))
+        stmt = stmt.where(col(AuditEntry.actor_id).is_(None))
     elif filters.actor_id is not None:
-        stmt = stmt.where(AuditEntry.actor_id == filters.actor_id)
+        stmt = stmt.where(col(AuditEntry.actor_id) == filters.actor_id)
     if filters.since is not None:
-        stmt = stmt.where(AuditEntry.at >= filters.since)
+        stmt = stmt.where(col(AuditEntry.at) >= filters.since)
     if filters.until is not None:
-        stmt = stmt.where(AuditEntry.at < filters.until)
+        stmt = stmt.where(col(AuditEntry.at) < filters.until)
     if before is not None:
-        stmt = stmt.where(AuditEntry.id < before)
+        stmt = stmt.where(col(AuditEntry.id) < before)
     return stmt
 
 
-def _entries(session, rows) -> list[dict]:
+def _entries(session: Session, rows) -> list[dict]:
     member_ids = {int(e.subject.split(":", 1)[1]) for e, *_ in rows if _is_member_subject(e.subject)}
     names = _names(session, member_ids)
     return [
@@ -149,11 +151,11 @@ def _is_member_subject(subject: str) -> bool:
     return kind == "member" and ident.isdigit()
 
 
-def _names(session, member_ids: set[int]) -> dict[int, str]:
+def _names(session: Session, member_ids: set[int]) -> dict[int, str]:
     if not member_ids:
         return {}
-    rows = session.execute(select(Member.id, Member.handle).where(Member.id.in_(member_ids))).all()
-    return dict(rows)
+    stmt = select(col(Member.id), col(Member.handle)).where(col(Member.id).in_(member_ids))
+    return cast(dict[int, str], dict(session.execute(stmt).tuples().all()))  # ids of stored members
 
 
 def _subject_name(subject: str, names: dict[int, str]) -> str:
@@ -163,8 +165,10 @@ def _subject_name(subject: str, names: dict[int, str]) -> str:
     return subject.partition(":")[2] or subject
 
 
-def actors(session) -> list[tuple[int, str]]:
+def actors(session: Session) -> list[tuple[int, str]]:
     """Everyone who appears as an actor in the log, for the filter's choices: (id, handle)."""
-    ids = select(AuditEntry.actor_id).where(AuditEntry.actor_id.is_not(None)).distinct()
-    rows = session.execute(select(Member.id, Member.handle).where(Member.id.in_(ids)).order_by(Member.handle))
+    ids = select(col(AuditEntry.actor_id)).where(col(AuditEntry.actor_id).is_not(None)).distinct()
+    rows = session.execute(
+        select(col(Member.id), col(Member.handle)).where(col(Member.id).in_(ids)).order_by(col(Member.handle))
+    )
     return [(member_id, handle) for member_id, handle in rows]

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..settings import Settings
@@ -19,12 +21,18 @@ from .validate import clean_text, refuse_unknown_fields
 REMOTE_ADDRESS = re.compile(r"([a-z0-9][a-z0-9._-]{0,63})@([a-z0-9][a-z0-9-]{0,31})")
 
 
-def bids_of(session, member_id: int) -> dict[str, int]:
+def bids_of(session: Session, member_id: int) -> dict[str, int]:
     """The member's bids, tag -> level (tags without a bid are neutral)."""
-    return dict(session.execute(select(Bid.tag, Bid.level).where(Bid.member_id == member_id).order_by(Bid.tag)).all())
+    return dict(
+        session.execute(
+            select(col(Bid.tag), col(Bid.level)).where(col(Bid.member_id) == member_id).order_by(col(Bid.tag))
+        )
+        .tuples()
+        .all()
+    )
 
 
-def set_bids(session, settings: Settings, *, member: Member, bids: object, now: datetime) -> dict[str, int]:
+def set_bids(session: Session, settings: Settings, *, member: Member, bids: object, now: datetime) -> dict[str, int]:
     """Replace the member's bids with {tag: level}; level 0 (neutral) is the same as no bid."""
     members.require_active(member)
     if not isinstance(bids, dict):
@@ -50,8 +58,9 @@ def set_bids(session, settings: Settings, *, member: Member, bids: object, now: 
             )
         if level:
             clean[tag] = level
-    session.execute(delete(Bid).where(Bid.member_id == member.id))
+    session.execute(delete(Bid).where(col(Bid.member_id) == member.id))
     for tag, level in sorted(clean.items()):
+        assert member.id is not None
         session.add(Bid(member_id=member.id, tag=tag, level=level, updated_at=now))
     session.flush()
     return clean
@@ -77,7 +86,7 @@ def parse_remote(value: object, settings: Settings) -> tuple[str, str]:
 
 
 def declare_remote_conflict(
-    session, settings: Settings, *, member: Member, data: dict, now: datetime
+    session: Session, settings: Settings, *, member: Member, data: dict, now: datetime
 ) -> RemoteConflict:
     """A member declares a conflict with a reviewer on a peer node."""
     members.require_active(member)
@@ -85,7 +94,7 @@ def declare_remote_conflict(
 
 
 def pin_remote_conflict(
-    session, settings: Settings, *, coordinator: Member, data: dict, now: datetime
+    session: Session, settings: Settings, *, coordinator: Member, data: dict, now: datetime
 ) -> RemoteConflict:
     """A coordinator pins a conflict between a member here and a reviewer on a peer node."""
     members.require_coordinator(coordinator)
@@ -93,21 +102,24 @@ def pin_remote_conflict(
     return _record(session, settings, members.find_by_handle(session, handle), data, now, "coordinator")
 
 
-def _record(session, settings: Settings, member: Member, data: dict, now: datetime, source: str) -> RemoteConflict:
+def _record(
+    session: Session, settings: Settings, member: Member, data: dict, now: datetime, source: str
+) -> RemoteConflict:
     refuse_unknown_fields(data, ("member_handle", "remote_reviewer", "reason"))
     handle, node = parse_remote(data.get("remote_reviewer"), settings)
     reason = clean_text(data.get("reason"), "reason", 500)
     if (
         session.scalars(
             select(RemoteConflict).where(
-                RemoteConflict.member_id == member.id,
-                RemoteConflict.remote_node == node,
-                RemoteConflict.remote_handle == handle,
+                col(RemoteConflict.member_id) == member.id,
+                col(RemoteConflict.remote_node) == node,
+                col(RemoteConflict.remote_handle) == handle,
             )
         ).first()
         is not None
     ):
         raise ConflictError(_("This conflict is already recorded."), code="conflict_exists")
+    assert member.id is not None
     row = RemoteConflict(
         member_id=member.id, remote_node=node, remote_handle=handle, source=source, reason=reason, created_at=now
     )
@@ -116,17 +128,17 @@ def _record(session, settings: Settings, member: Member, data: dict, now: dateti
     return row
 
 
-def remote_conflicts(session, member: Member, *, everyone: bool = False) -> list[RemoteConflict]:
+def remote_conflicts(session: Session, member: Member, *, everyone: bool = False) -> list[RemoteConflict]:
     """The member's remote conflicts (declared and pinned on them), newest first; a coordinator may ask for all."""
-    stmt = select(RemoteConflict).order_by(RemoteConflict.id.desc())
+    stmt = select(RemoteConflict).order_by(col(RemoteConflict.id).desc())
     if everyone:
         members.require_coordinator(member)
     else:
-        stmt = stmt.where(RemoteConflict.member_id == member.id)
+        stmt = stmt.where(col(RemoteConflict.member_id) == member.id)
     return list(session.scalars(stmt).all())
 
 
-def remove_remote_conflict(session, *, member: Member, conflict_id: int) -> None:
+def remove_remote_conflict(session: Session, *, member: Member, conflict_id: int) -> None:
     """A member removes a conflict they declared; a coordinator removes any."""
     row = session.get(RemoteConflict, conflict_id)
     coordinator = member.role == "coordinator" and member.status == "active"

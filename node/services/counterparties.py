@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..registry import Registry
 from ..tables import AdviceBooking, Member, Proposal
@@ -40,17 +42,17 @@ def register_describers(describers: Registry[Describer]) -> None:
         describers.add(kind, _review)
 
 
-def _welcome_grant(session, lines: list[Line]) -> None:
+def _welcome_grant(session: Session, lines: list[Line]) -> None:
     for line in lines:
         line.description = line.counterparty = _("Welcome grant")
 
 
-def _account_closed(session, lines: list[Line]) -> None:
+def _account_closed(session: Session, lines: list[Line]) -> None:
     for line in lines:
         line.description, line.counterparty = _("Balance retired on closing"), _("this node")
 
 
-def _transfer(session, lines: list[Line]) -> None:
+def _transfer(session: Session, lines: list[Line]) -> None:
     for line in lines:
         name = _member_names(line)
         line.counterparty = name
@@ -71,17 +73,24 @@ def _escrow_id(line: Line, prefix: str) -> int | None:
     return None
 
 
-def _advice(session, lines: list[Line]) -> None:
+def _advice(session: Session, lines: list[Line]) -> None:
     """The session's escrow, named after the other party; the state follows the session."""
     ids = {i for i in (_escrow_id(line, "escrow:advice:") for line in lines) if i is not None}
     rows = session.execute(
-        select(AdviceBooking.id, AdviceBooking.status, AdviceBooking.provider_id, AdviceBooking.receiver_id).where(
-            AdviceBooking.id.in_(ids)
-        )
+        select(
+            col(AdviceBooking.id),
+            col(AdviceBooking.status),
+            col(AdviceBooking.provider_id),
+            col(AdviceBooking.receiver_id),
+        ).where(col(AdviceBooking.id).in_(ids))
     ).all()
     bookings = {r.id: r for r in rows}
     people = {r.provider_id for r in rows} | {r.receiver_id for r in rows}
-    names = dict(session.execute(select(Member.id, Member.display_name).where(Member.id.in_(people))).all())
+    names = dict(
+        session.execute(select(col(Member.id), col(Member.display_name)).where(col(Member.id).in_(people)))
+        .tuples()
+        .all()
+    )
     for line in lines:
         booking = bookings.get(_escrow_id(line, "escrow:advice:"))
         if booking is None:
@@ -107,10 +116,12 @@ def _word_advice(line: Line, provider: str, receiver: str, me_provider: bool) ->
     }.get(line.kind, _("Advice session with %(name)s", name=provider))
 
 
-def _review(session, lines: list[Line]) -> None:
+def _review(session: Session, lines: list[Line]) -> None:
     """A proposal's escrow, named by the proposal's title (never its author: a reviewer sees the work, not who)."""
     ids = {i for i in (_escrow_id(line, "escrow:proposal:") for line in lines) if i is not None}
-    rows = session.execute(select(Proposal.id, Proposal.title, Proposal.status).where(Proposal.id.in_(ids))).all()
+    rows = session.execute(
+        select(col(Proposal.id), col(Proposal.title), col(Proposal.status)).where(col(Proposal.id).in_(ids))
+    ).all()
     proposals = {r.id: r for r in rows}
     for line in lines:
         proposal = proposals.get(_escrow_id(line, "escrow:proposal:"))

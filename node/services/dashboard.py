@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..settings import Settings
 from ..tables import Account, Member
 from . import ledger
 
 
-def overview(session, settings: Settings, now: datetime) -> dict:
+def overview(session: Session, settings: Settings, now: datetime) -> dict:
     """Balances of every member, flagged accounts, totals per account kind and the invariant."""
     inactive_before = now - timedelta(days=settings.inactive_days)
     rows = session.execute(
-        select(Member, Account).join(Account, Account.member_id == Member.id).order_by(Member.id)
+        select(Member, Account).join(Account, col(Account.member_id) == col(Member.id)).order_by(col(Member.id))
     ).all()
     members_out, flagged = [], []
     for member, account in rows:

@@ -23,10 +23,12 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..errors import NotFoundError, ValidationError
 from ..settings import Settings
-from ..tables import Member, MemberSearchTerm
+from ..tables import Member, MemberSearchTerm, table_of
 from . import members, search
 from .search import EVERYTHING, Match, TermTable
 from .validate import clean_choice
@@ -42,7 +44,7 @@ SHOWABLE = {
 VISIBILITY_FIELDS = ("in_directory", *SHOWABLE.values())
 PAGE = 20
 
-TERMS = TermTable(MemberSearchTerm.__table__, "member_id", ("sort_name", "member_id"))
+TERMS = TermTable(table_of(MemberSearchTerm), "member_id", ("sort_name", "member_id"))
 
 
 def listed(member: Member) -> bool:
@@ -71,14 +73,15 @@ def sort_name(member: Member) -> str:
     return search.fold(member.display_name)[:120]
 
 
-def index_member(session, member: Member) -> None:
+def index_member(session: Session, member: Member) -> None:
     """Bring the member's search terms in line with their profile, status and choices (same transaction)."""
     session.flush()
     terms = terms_of(member) if listed(member) else []
+    assert member.id is not None
     TERMS.replace(session, member.id, terms, sort_name=sort_name(member))
 
 
-def rebuild(session) -> int:
+def rebuild(session: Session) -> int:
     """Index every member again (after the tokenizer changed); the number listed."""
     count = 0
     for member in session.scalars(select(Member)):
@@ -129,12 +132,14 @@ def filters(settings: Settings, *, q: object = None, expertise: object = None, l
     return Filters(q.strip(), expertise, language, country)
 
 
-def search_members(session, found: Filters, *, cursor: object = None, limit: int = PAGE) -> tuple[list[Member], str]:
+def search_members(
+    session: Session, found: Filters, *, cursor: object = None, limit: int = PAGE
+) -> tuple[list[Member], str]:
     """One page of listed members matching every filter, by name; and the next page's cursor ("" at the end)."""
     after = search.decode_cursor(cursor, (str, int))
     keys, more = TERMS.page(session, found.matches(), after=after, limit=limit)
     ids = [member_id for _name, member_id in keys]
-    by_id = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(ids)))} if ids else {}
+    by_id = {m.id: m for m in session.scalars(select(Member).where(col(Member.id).in_(ids)))} if ids else {}
     # The index holds listed members only; checked again here, so a stale row could never show anyone.
     page = [by_id[i] for i in ids if i in by_id and listed(by_id[i])]
     return page, search.encode_cursor(keys[-1]) if more else ""
@@ -161,7 +166,7 @@ def public_view(member: Member, node_id: str) -> dict:
     return out
 
 
-def visible_member(session, handle: object) -> Member:
+def visible_member(session: Session, handle: object) -> Member:
     """An active member of this node by handle (anyone else: not found)."""
     found = members.find_by_handle(session, str(handle or ""))
     if found.status != "active":

@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from ..context import NodeContext
 from ..db import notify_on_commit
-from ..tables import MemberEvent
+from ..tables import MemberEvent, table_of
 
 KINDS = frozenset({"balance", "payment", "notification", "invitation", "text"})
 # session.info key: the members this transaction wrote events for (their streams are woken after the commit).
@@ -31,8 +32,8 @@ WRITTEN = "member_events"
 CHANNEL = "sifnet_member_events"
 SWEEP_BATCH = 5000
 
-_INSERT = insert(MemberEvent.__table__)
-_TABLE = MemberEvent.__table__
+_INSERT = insert(table_of(MemberEvent))
+_TABLE = table_of(MemberEvent)
 _AFTER = (
     select(_TABLE.c.id, _TABLE.c.kind, _TABLE.c.data, _TABLE.c.created_at)
     .where(_TABLE.c.member_id == bindparam("member_id"), _TABLE.c.id > bindparam("after"))
@@ -108,7 +109,7 @@ def kept_range(session: Session) -> tuple[int, int]:
     return int(low or 0), int(high or 0)
 
 
-def forget_old_events(ctx) -> int:
+def forget_old_events(ctx: NodeContext) -> int:
     """Sweep: delete events older than live_keep_hours, oldest first, in batches; the newest row always stays."""
     cutoff = ctx.now() - timedelta(hours=ctx.settings.live_keep_hours)
     with ctx.db.read() as session:  # most runs find nothing: they need not take the write lock

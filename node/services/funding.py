@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 from sqlalchemy import String, case, cast, func, or_, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import countries
 from ..errors import ForbiddenError, IllegalTransitionError, NotFoundError, ValidationError
@@ -104,6 +106,7 @@ def deadline_of(value: object, zone: str) -> datetime | None:
             moment = clean_datetime(value, "deadline")
     except OverflowError:  # the first hours of year 1 in a zone east of UTC: before any datetime
         raise ValidationError(_("Deadline: please give a real date."), code="invalid_time", field="deadline") from None
+    assert moment is not None
     return moment.replace(microsecond=0)
 
 
@@ -146,7 +149,9 @@ def _clean(settings: Settings, data: dict, *, zone: str, now: datetime, lead: Fu
 # --- posting, editing, withdrawing ----------------------------------------------------------------
 
 
-def post_lead(session, settings: Settings, *, member: Member, data: dict, zone: str, now: datetime) -> FundingLead:
+def post_lead(
+    session: Session, settings: Settings, *, member: Member, data: dict, zone: str, now: datetime
+) -> FundingLead:
     """An active member posts a lead (only on this node, until a coordinator marks it network-wide)."""
     members.require_active(member)
     fields = _clean(settings, data, zone=zone, now=now)
@@ -157,7 +162,7 @@ def post_lead(session, settings: Settings, *, member: Member, data: dict, zone: 
     return lead
 
 
-def get_lead(session, lead_id: int, viewer: Member) -> FundingLead:
+def get_lead(session: Session, lead_id: int, viewer: Member) -> FundingLead:
     """A lead; a withdrawn one only for its poster and coordinators."""
     lead = session.get(FundingLead, lead_id)
     if lead is None or (lead.status != "open" and not _may_change(lead, viewer)):
@@ -173,7 +178,7 @@ def is_coordinator(member: Member) -> bool:
     return member.role == "coordinator" and member.status == "active"
 
 
-def _changeable(session, member: Member, lead_id: int) -> FundingLead:
+def _changeable(session: Session, member: Member, lead_id: int) -> FundingLead:
     members.require_active(member)
     lead = get_lead(session, lead_id, member)
     if lead.origin_node:
@@ -195,7 +200,7 @@ def _require_open(lead: FundingLead) -> FundingLead:
 
 
 def update_lead(
-    session, settings: Settings, *, member: Member, lead_id: int, data: dict, zone: str, now: datetime
+    session: Session, settings: Settings, *, member: Member, lead_id: int, data: dict, zone: str, now: datetime
 ) -> FundingLead:
     """The poster or a coordinator changes some fields of an open lead."""
     lead = _require_open(_changeable(session, member, lead_id))
@@ -205,7 +210,7 @@ def update_lead(
     return lead
 
 
-def withdraw_lead(session, *, member: Member, lead_id: int, now: datetime) -> FundingLead:
+def withdraw_lead(session: Session, *, member: Member, lead_id: int, now: datetime) -> FundingLead:
     """The poster or a coordinator withdraws a lead; shared, it leaves peers and the directory with the next delta."""
     lead = _changeable(session, member, lead_id)
     FUNDING_LEAD.move(lead, "withdrawn")
@@ -213,7 +218,9 @@ def withdraw_lead(session, *, member: Member, lead_id: int, now: datetime) -> Fu
     return lead
 
 
-def set_network_wide(session, *, member: Member, lead_id: int, network_wide: object, now: datetime) -> FundingLead:
+def set_network_wide(
+    session: Session, *, member: Member, lead_id: int, network_wide: object, now: datetime
+) -> FundingLead:
     """A coordinator shares an open lead of this node with the network, or stops sharing it."""
     wanted = clean_bool(network_wide, "network_wide")
     members.require_coordinator(member)
@@ -226,7 +233,7 @@ def set_network_wide(session, *, member: Member, lead_id: int, network_wide: obj
 
 
 def list_leads(
-    session,
+    session: Session,
     settings: Settings,
     *,
     now: datetime,
@@ -237,9 +244,9 @@ def list_leads(
 ) -> Page:
     """Open leads, here and from peers: upcoming deadlines first, then those without one; past ones only
     with ``past`` (last). A country filter keeps the leads open to any country too."""
-    stmt = select(FundingLead).where(FundingLead.status == "open")
+    stmt = select(FundingLead).where(col(FundingLead.status) == "open")
     if not past:
-        stmt = stmt.where(or_(FundingLead.deadline.is_(None), FundingLead.deadline > now))
+        stmt = stmt.where(or_(col(FundingLead.deadline).is_(None), col(FundingLead.deadline) > now))
     if topic not in (None, ""):
         (tag,) = clean_list([topic], "topic", allowed=members.taxonomy(settings), max_items=1)
         # Lists are stored as JSON; matching the quoted value avoids prefix hits.
@@ -251,31 +258,33 @@ def list_leads(
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     number = min(clean_int(page if page not in (None, "") else 1, "page", 1, 100_000), pages)
-    soon = case((FundingLead.deadline.is_(None), 1), (FundingLead.deadline <= now, 2), else_=0)
+    soon = case((col(FundingLead.deadline).is_(None), 1), (col(FundingLead.deadline) <= now, 2), else_=0)
     rows = session.scalars(
-        stmt.order_by(soon, FundingLead.deadline, FundingLead.id.desc())
+        stmt.order_by(soon, col(FundingLead.deadline), col(FundingLead.id).desc())
         .offset((number - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     ).all()
     return Page(list(rows), number, pages, total)
 
 
-def my_leads(session, member_id: int) -> list[FundingLead]:
+def my_leads(session: Session, member_id: int) -> list[FundingLead]:
     """The leads a member posted, withdrawn ones too, newest first."""
-    stmt = select(FundingLead).where(FundingLead.poster_id == member_id).order_by(FundingLead.id.desc())
+    stmt = select(FundingLead).where(col(FundingLead.poster_id) == member_id).order_by(col(FundingLead.id).desc())
     return list(session.scalars(stmt.limit(200)).all())
 
 
-def network_leads(session, now: datetime) -> list[FundingLead]:
+def network_leads(session: Session, now: datetime) -> list[FundingLead]:
     """This node's leads that travel: network-wide, open, deadline ahead or none; soonest deadline first."""
     stmt = select(FundingLead).where(
-        FundingLead.origin_node == "",
-        FundingLead.network_wide.is_(True),
-        FundingLead.status == "open",
-        or_(FundingLead.deadline.is_(None), FundingLead.deadline > now),
+        col(FundingLead.origin_node) == "",
+        col(FundingLead.network_wide).is_(True),
+        col(FundingLead.status) == "open",
+        or_(col(FundingLead.deadline).is_(None), col(FundingLead.deadline) > now),
     )
-    soon = case((FundingLead.deadline.is_(None), 1), else_=0)
-    return list(session.scalars(stmt.order_by(soon, FundingLead.deadline, FundingLead.ref).limit(MAX_SHARED)).all())
+    soon = case((col(FundingLead.deadline).is_(None), 1), else_=0)
+    return list(
+        session.scalars(stmt.order_by(soon, col(FundingLead.deadline), col(FundingLead.ref)).limit(MAX_SHARED)).all()
+    )
 
 
 def lead_view(lead: FundingLead, poster: Member | None, viewer: Member, now: datetime) -> dict:
@@ -302,8 +311,8 @@ def lead_view(lead: FundingLead, poster: Member | None, viewer: Member, now: dat
     }
 
 
-def views(session, leads: list[FundingLead], viewer: Member, now: datetime) -> list[dict]:
+def views(session: Session, leads: list[FundingLead], viewer: Member, now: datetime) -> list[dict]:
     """lead_view of each lead, with the posters read in one query."""
     ids = {lead.poster_id for lead in leads if lead.poster_id}
-    posters = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(ids))).all()} if ids else {}
+    posters = {m.id: m for m in session.scalars(select(Member).where(col(Member.id).in_(ids))).all()} if ids else {}
     return [lead_view(lead, posters.get(lead.poster_id), viewer, now) for lead in leads]

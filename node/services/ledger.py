@@ -7,20 +7,41 @@ cross an account's limits, so two concurrent spends can never overdraw it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
-from sqlalchemy import String, and_, bindparam, cast, func, insert, inspect, literal, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    inspect,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
 
 from ..errors import LedgerError, NotFoundError, ValidationError
 from ..labels import N_, unit
 from ..labels import amount as shown_amount
-from ..tables import Account, LedgerTxn, Member, Posting
+from ..tables import Account, LedgerTxn, Member, Posting, table_of
 from . import events
 from .validate import refusal
+
+if TYPE_CHECKING:
+    from .members import MemberRef
 
 MAX_AMOUNT = 2**53 - 1
 ISSUANCE_REF = "issuance"
@@ -31,14 +52,14 @@ NOT_AN_AMOUNT = (
 TOO_LARGE = N_("%(field)s: this is more than the ledger can hold."), N_("This is more than the ledger can hold.")
 
 # Statements of the hot path are built once: building an expression costs more than running it.
-_ACCOUNT_BY_REF = select(Account).where(Account.ref == bindparam("ref"))
-_ACCOUNTS_BY_REFS = select(Account).where(Account.ref.in_(bindparam("refs", expanding=True)))
-_TXN_BY_REF = select(LedgerTxn.id, LedgerTxn.kind, LedgerTxn.ref, LedgerTxn.created_at).where(
-    LedgerTxn.ref == bindparam("ref")
+_ACCOUNT_BY_REF = select(Account).where(col(Account.ref) == bindparam("ref"))
+_ACCOUNTS_BY_REFS = select(Account).where(col(Account.ref).in_(bindparam("refs", expanding=True)))
+_TXN_BY_REF = select(col(LedgerTxn.id), col(LedgerTxn.kind), col(LedgerTxn.ref), col(LedgerTxn.created_at)).where(
+    col(LedgerTxn.ref) == bindparam("ref")
 )
-_INSERT_TXN = insert(LedgerTxn.__table__)
-_INSERT_POSTINGS = insert(Posting.__table__)
-ACCOUNT_COLUMNS = tuple(Account.__table__.c)
+_INSERT_TXN = insert(table_of(LedgerTxn))
+_INSERT_POSTINGS = insert(table_of(Posting))
+ACCOUNT_COLUMNS = tuple(table_of(Account).c)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +107,13 @@ class Leg:
     account: Account | AccountRow
     amount: int
 
+    @property
+    def account_id(self) -> int:
+        """The account's id: a leg's account is one the database has, so it has its id."""
+        account_id = self.account.id
+        assert account_id is not None
+        return account_id
+
 
 @dataclass(frozen=True)
 class BooksCheck:
@@ -116,7 +144,7 @@ def require_amount(value: object, field: str = "amount", *, label: object = None
 
 
 def open_account(
-    session,
+    session: Session,
     *,
     kind: str,
     ref: str,
@@ -134,15 +162,16 @@ def open_account(
         session.add(account)
         session.flush()
         _remember(session, account)
-    return account
+    # An AccountRow is cached only for a member account read on the payment path, never before it is opened.
+    return typing.cast(Account, account)
 
 
-def issuance_account(session, now: datetime) -> Account:
+def issuance_account(session: Session, now: datetime) -> Account:
     """The node's issuance account: grants are debited here, so it goes negative."""
     return open_account(session, kind="issuance", ref=ISSUANCE_REF, now=now)
 
 
-def member_account(session, member_id: int) -> Account | AccountRow:
+def member_account(session: Session, member_id: int) -> Account | AccountRow:
     """The ledger account of a member (an AccountRow if the hot path loaded it: read it, do not change it)."""
     account = _account_by_ref(session, f"member:{member_id}")
     if account is None:
@@ -150,20 +179,20 @@ def member_account(session, member_id: int) -> Account | AccountRow:
     return account
 
 
-def member_accounts(session, *member_ids: int) -> list[Account]:
+def member_accounts(session: Session, *member_ids: int) -> list[Account | AccountRow]:
     """The ledger accounts of several members, in the order given, with at most one query."""
     refs = [f"member:{member_id}" for member_id in member_ids]
     missing = [ref for ref in refs if _cached_account(session, ref) is None]
     if missing:
         for account in session.scalars(_ACCOUNTS_BY_REFS, {"refs": missing}):
             _remember(session, account)
-    out = [_cached_account(session, ref) for ref in refs]
-    if None in out:
+    out = [found for ref in refs if (found := _cached_account(session, ref)) is not None]
+    if len(out) != len(refs):
         raise NotFoundError(_("This member has no account."), code="account_not_found")
     return out
 
 
-def _account_by_ref(session, ref: str) -> Account | None:
+def _account_by_ref(session: Session, ref: str) -> Account | AccountRow | None:
     account = _cached_account(session, ref)
     if account is None:
         account = session.scalars(_ACCOUNT_BY_REF, {"ref": ref}).first()
@@ -172,7 +201,7 @@ def _account_by_ref(session, ref: str) -> Account | None:
     return account
 
 
-def _cached_account(session, ref: str) -> Account | None:
+def _cached_account(session: Session, ref: str) -> Account | AccountRow | None:
     """An account this session already loaded: the same object its identity map would return.
 
     The session's identity map holds objects weakly, so a lookup by ref would query again;
@@ -185,11 +214,11 @@ def _cached_account(session, ref: str) -> Account | None:
     return account if state.persistent and state.session is session else None
 
 
-def _remember(session, account: Account) -> None:
+def _remember(session: Session, account: Account | AccountRow) -> None:
     session.info.setdefault("ledger_accounts", {})[account.ref] = account
 
 
-def keep_account(session, account: Account | AccountRow) -> None:
+def keep_account(session: Session, account: Account | AccountRow) -> None:
     """Hand the ledger an account another query loaded in this session, so it is not queried again."""
     _remember(session, account)
 
@@ -200,7 +229,7 @@ def member_ref_of(member_id):
 
 
 def post(
-    session,
+    session: Session,
     *,
     kind: str,
     legs: Sequence[Leg],
@@ -230,15 +259,18 @@ def post(
     # Pending ORM changes (a closed flag, a new limit) must reach the database before the checks below.
     session.flush()
     balances = _apply_legs(session, legs, check_limits)
-    txn_id = session.execute(_INSERT_TXN, values).inserted_primary_key[0]
+    inserted = typing.cast(CursorResult[Any], session.execute(_INSERT_TXN, values))  # DML: a CursorResult
+    key = inserted.inserted_primary_key
+    assert key is not None  # a one-row INSERT has its key
+    txn_id = key[0]
     session.execute(
         _INSERT_POSTINGS,
         [
             {
                 "txn_id": txn_id,
-                "account_id": leg.account.id,
+                "account_id": leg.account_id,
                 "amount": leg.amount,
-                "balance_after": balances[leg.account.id],
+                "balance_after": balances[leg.account_id],
             }
             for leg in legs
         ],
@@ -246,12 +278,12 @@ def post(
     for leg in legs:
         # The database returned the new balance; keep the loaded object in step without a reload.
         if isinstance(leg.account, AccountRow):
-            object.__setattr__(leg.account, "balance", balances[leg.account.id])
+            object.__setattr__(leg.account, "balance", balances[leg.account_id])
         else:
-            set_committed_value(leg.account, "balance", balances[leg.account.id])
+            set_committed_value(leg.account, "balance", balances[leg.account_id])
     # Each member whose balance changed is told, in this transaction (their open pages show it after the commit).
-    changed = [
-        (leg.account.member_id, "balance", {"balance": balances[leg.account.id]})
+    changed: list[tuple[int, str, Mapping[str, Any]]] = [
+        (leg.account.member_id, "balance", {"balance": balances[leg.account_id]})
         for leg in legs
         if leg.account.kind == "member" and leg.account.member_id is not None
     ]
@@ -262,7 +294,7 @@ def post(
 def _check_legs(legs: Sequence[Leg]) -> None:
     if len(legs) < 2:
         raise LedgerError(_("A payment moves money between at least two accounts."), code="unbalanced")
-    if len({leg.account.id for leg in legs}) != len(legs):
+    if len({leg.account_id for leg in legs}) != len(legs):
         raise LedgerError(_("Money cannot move from an account to itself."), code="same_account")
     for leg in legs:
         if isinstance(leg.amount, bool) or not isinstance(leg.amount, int) or leg.amount == 0:
@@ -275,9 +307,9 @@ def _check_legs(legs: Sequence[Leg]) -> None:
         raise LedgerError(_("What leaves the accounts must equal what arrives."), code="unbalanced")
 
 
-def _leg_updates() -> dict[str, object]:
+def _leg_updates() -> dict[str, Executable]:
     """The conditional balance updates: unchecked, debit (floor) and credit (cap)."""
-    table = Account.__table__
+    table = table_of(Account)
     new_balance = table.c.balance + bindparam("leg_amount")
     base = (
         update(table)
@@ -295,7 +327,7 @@ def _leg_updates() -> dict[str, object]:
 _LEG_UPDATES = _leg_updates()
 
 
-def _apply_legs(session, legs: Sequence[Leg], check_limits: bool) -> dict[int, int]:
+def _apply_legs(session: Session, legs: Sequence[Leg], check_limits: bool) -> dict[int, int]:
     """Apply every leg or none: {account id: new balance}, or a LedgerError with nothing changed.
 
     A refused leg undoes the legs applied before it. That is what a savepoint would do, at a
@@ -304,32 +336,35 @@ def _apply_legs(session, legs: Sequence[Leg], check_limits: bool) -> dict[int, i
     """
     balances: dict[int, int] = {}
     # Fixed order of row updates avoids deadlocks between concurrent writers.
-    ordered = sorted(legs, key=lambda leg: leg.account.id)
+    ordered = sorted(legs, key=lambda leg: leg.account_id)
     for i, leg in enumerate(ordered):
         try:
-            balances[leg.account.id] = _apply_leg(session, leg, check_limits)
+            balances[leg.account_id] = _apply_leg(session, leg, check_limits)
         except LedgerError:
             for done in reversed(ordered[:i]):
-                session.execute(_LEG_UPDATES["unchecked"], {"leg_amount": -done.amount, "leg_account": done.account.id})
+                session.execute(_LEG_UPDATES["unchecked"], {"leg_amount": -done.amount, "leg_account": done.account_id})
             raise
     return balances
 
 
-def _apply_leg(session, leg: Leg, check_limits: bool = True) -> int:
+def _apply_leg(session: Session, leg: Leg, check_limits: bool = True) -> int:
     """Add leg.amount to the account's balance if it stays within limits; return the new balance."""
     which = "unchecked" if not check_limits else "debit" if leg.amount < 0 else "credit"
-    row = session.execute(_LEG_UPDATES[which], {"leg_amount": leg.amount, "leg_account": leg.account.id}).first()
+    row = session.execute(_LEG_UPDATES[which], {"leg_amount": leg.amount, "leg_account": leg.account_id}).first()
     if row is None:
         raise _refusal(session, leg)
     return row[0]
 
 
-def _refusal(session, leg: Leg) -> LedgerError:
-    account = session.get(Account, leg.account.id)
+def _refusal(session: Session, leg: Leg) -> LedgerError:
+    account = session.get(Account, leg.account_id)
     session.refresh(account)
+    assert account is not None
     if account.closed:
         return LedgerError(_("The account is closed."), code="account_closed")
+    # Not closed: a limit refused the leg, the floor a debit's, the cap a credit's.
     if leg.amount < 0 and account.kind == "member":
+        assert account.min_balance is not None
         return LedgerError(
             _(
                 "Not enough on the account: its balance may not go below %(limit)s.",
@@ -338,6 +373,7 @@ def _refusal(session, leg: Leg) -> LedgerError:
             code="insufficient_funds",
         )
     if leg.amount < 0:
+        assert account.min_balance is not None
         return LedgerError(
             _(
                 "This would take an account below its lowest allowed balance of %(limit)s.",
@@ -345,6 +381,7 @@ def _refusal(session, leg: Leg) -> LedgerError:
             ),
             code="limit_exceeded",
         )
+    assert account.max_balance is not None
     return LedgerError(
         _("This would take the receiving account above its cap of %(cap)s.", cap=shown_amount(account.max_balance)),
         code="balance_cap_exceeded",
@@ -352,10 +389,10 @@ def _refusal(session, leg: Leg) -> LedgerError:
 
 
 def transfer(
-    session,
+    session: Session,
     *,
-    payer: Member,
-    payee: Member,
+    payer: Member | MemberRef,
+    payee: Member | MemberRef,
     amount: object,
     memo: str,
     now: datetime,
@@ -372,50 +409,61 @@ def transfer(
     ):
         if member.status != "active":
             raise LedgerError(_(message), code="account_closed" if member.status == "closed" else "account_not_active")
+    assert payer.id is not None
+    assert payee.id is not None
     payer_account, payee_account = member_accounts(session, payer.id, payee.id)
     legs = [Leg(payer_account, -amount), Leg(payee_account, amount)]
     return post(session, kind=kind, legs=legs, memo=memo, now=now, ref=ref, actor_id=payer.id)
 
 
-def check_books(session) -> BooksCheck:
+def check_books(session: Session) -> BooksCheck:
     """Compute the ledger invariant: balances sum to zero and agree with the postings."""
     total = session.execute(select(func.coalesce(func.sum(Account.balance), 0))).scalar_one()
     unbalanced = session.execute(
         select(func.count()).select_from(
-            select(Posting.txn_id).group_by(Posting.txn_id).having(func.sum(Posting.amount) != 0).subquery()
+            select(col(Posting.txn_id))
+            .group_by(col(Posting.txn_id))
+            .having(func.sum(col(Posting.amount)) != 0)
+            .subquery()
         )
     ).scalar_one()
-    sums = select(Posting.account_id, func.sum(Posting.amount).label("s")).group_by(Posting.account_id).subquery()
+    sums = (
+        select(col(Posting.account_id), func.sum(col(Posting.amount)).label("s"))
+        .group_by(col(Posting.account_id))
+        .subquery()
+    )
     drifted = session.execute(
         select(func.count())
         .select_from(Account)
         .outerjoin(sums, sums.c.account_id == Account.id)
-        .where(Account.balance != func.coalesce(sums.c.s, 0))
+        .where(col(Account.balance) != func.coalesce(sums.c.s, 0))
     ).scalar_one()
     accounts = session.execute(select(func.count()).select_from(Account)).scalar_one()
     txns = session.execute(select(func.count()).select_from(LedgerTxn)).scalar_one()
     return BooksCheck(int(total), int(unbalanced), int(drifted), int(accounts), int(txns))
 
 
-def statement(session, account: Account, limit: int = 200, before_id: int | None = None) -> list[dict]:
+def statement(
+    session: Session, account: Account | AccountRow, limit: int = 200, before_id: int | None = None
+) -> list[dict]:
     """The account's postings, newest first, with the running balance after each."""
     stmt = (
         select(Posting, LedgerTxn)
-        .join(LedgerTxn, LedgerTxn.id == Posting.txn_id)
-        .where(Posting.account_id == account.id)
-        .order_by(Posting.id.desc())
+        .join(LedgerTxn, col(LedgerTxn.id) == col(Posting.txn_id))
+        .where(col(Posting.account_id) == account.id)
+        .order_by(col(Posting.id).desc())
         .limit(limit)
     )
     if before_id is not None:
-        stmt = stmt.where(Posting.id < before_id)
+        stmt = stmt.where(col(Posting.id) < before_id)
     rows = session.execute(stmt).all()
     out = []
     for posting, txn in rows:
         counter = session.execute(
-            select(Account.ref, Member.handle)
-            .join(Posting, Posting.account_id == Account.id)
-            .outerjoin(Member, Member.id == Account.member_id)
-            .where(and_(Posting.txn_id == txn.id, Posting.account_id != account.id))
+            select(col(Account.ref), col(Member.handle))
+            .join(Posting, col(Posting.account_id) == col(Account.id))
+            .outerjoin(Member, col(Member.id) == col(Account.member_id))
+            .where(and_(col(Posting.txn_id) == txn.id, col(Posting.account_id) != account.id))
         ).all()
         out.append(
             {

@@ -39,8 +39,11 @@ from babel.support import NullTranslations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import i18n
+from ..context import NodeContext
 from ..errors import AuthError, DomainError, RateLimitedError
 from ..labels import N_
 from ..settings import Settings
@@ -114,7 +117,7 @@ def wait_after(failures: int, max_failures: int, max_wait: int) -> int:
 
 
 def log_in(
-    ctx, *, email: object, password: object, address: str | None, trusted: TrustedDevice | None = None
+    ctx: NodeContext, *, email: object, password: object, address: str | None, trusted: TrustedDevice | None = None
 ) -> Member:
     """Check a login through both throttles; mail the unlock link when an account starts waiting.
 
@@ -138,11 +141,12 @@ def log_in(
         _send_unlock_mail(settings, *mail)
     if not ok:
         raise AuthError(_("wrong email or password"), code="bad_credentials")
+    assert member is not None  # a password matched, so there is a member
     return member
 
 
 def _refuse_while_waiting(
-    session, *, email: str, address: str | None, trusted: TrustedDevice | None, now: datetime
+    session: Session, *, email: str, address: str | None, trusted: TrustedDevice | None, now: datetime
 ) -> Member | None:
     """Refuse while the address, or the account (unless this browser is trusted for it), waits."""
     wait = _seconds_left(session.get(LoginThrottle, address_key(address)), now)
@@ -150,7 +154,7 @@ def _refuse_while_waiting(
         raise RateLimitedError(
             str(ADDRESS_WAIT) % {"wait": in_words(wait)}, code="login_rate_limited", retry_after=wait
         )
-    member = session.scalars(select(Member).where(Member.email == email)).first() if email else None
+    member = session.scalars(select(Member).where(col(Member.email) == email)).first() if email else None
     if not _is_trusted(trusted, member, now):
         wait = _seconds_left(session.get(LoginThrottle, account_key(email)), now)
         if wait:
@@ -161,7 +165,13 @@ def _refuse_while_waiting(
 
 
 def _count_attempt(
-    session, settings: Settings, *, email: str, address: str | None, trusted: TrustedDevice | None, now: datetime
+    session: Session,
+    settings: Settings,
+    *,
+    email: str,
+    address: str | None,
+    trusted: TrustedDevice | None,
+    now: datetime,
 ) -> _Attempt:
     """Check again (another process may have counted meanwhile), then count the attempt as a failure."""
     _forget_old_rows(session, settings, now)
@@ -189,20 +199,24 @@ def _count_attempt(
     )
 
 
-def _succeed(session, attempt: _Attempt, now: datetime) -> Member:
+def _succeed(session: Session, attempt: _Attempt, now: datetime) -> Member:
     """Clear the account's failures, take this attempt's count back at the address, note the activity."""
-    session.execute(delete(LoginThrottle).where(LoginThrottle.key == attempt.account_key))
+    session.execute(delete(LoginThrottle).where(col(LoginThrottle.key) == attempt.account_key))
     at_address = session.get(LoginThrottle, attempt.address_key)
     if at_address is not None and at_address.failures > 0:
         at_address.failures -= 1
         if at_address.blocked_until == attempt.address_wait_set:  # nobody else's failure came since
             at_address.blocked_until = attempt.address_wait_before
+    assert attempt.member is not None
     member = session.get(Member, attempt.member.id)
+    assert member is not None
     member.last_active_at = now
     return member
 
 
-def _unlock_mail_due(session, settings: Settings, attempt: _Attempt, now: datetime) -> tuple[str, str, str] | None:
+def _unlock_mail_due(
+    session: Session, settings: Settings, attempt: _Attempt, now: datetime
+) -> tuple[str, str, str] | None:
     """(email, token, language) when this failure made an existing account wait and no link went out this window."""
     row = session.get(LoginThrottle, attempt.account_key)
     member = attempt.member
@@ -229,23 +243,25 @@ def _send_unlock_mail(settings: Settings, email: str, token: str, language: str)
     )
 
 
-def unlock_link_valid(session, token: str, now: datetime) -> bool:
+def unlock_link_valid(session: Session, token: str, now: datetime) -> bool:
     """Whether the link is unused and unexpired (read only: opening the link changes nothing)."""
     return _unlock_row(session, token, now) is not None
 
 
-def redeem_unlock_link(session, settings: Settings, *, token: str, now: datetime) -> TrustedDevice:
+def redeem_unlock_link(session: Session, settings: Settings, *, token: str, now: datetime) -> TrustedDevice:
     """Use an unlock link up (once): the browser that confirmed it is trusted for the account."""
     row = _unlock_row(session, token, now)
     email = row.key.removeprefix("account:") if row is not None else ""
-    member = session.scalars(select(Member).where(Member.email == email)).first() if email else None
+    member = session.scalars(select(Member).where(col(Member.email) == email)).first() if email else None
     if member is None or member.status == "closed":
         raise DomainError(
             _("This link was used already or has expired. Log in; if you have to wait, a new link is mailed to you."),
             code="unlock_link_invalid",
             status=404,
         )
+    assert row is not None
     row.unlock_hash = row.unlock_expires_at = None
+    assert member.id is not None
     return TrustedDevice(
         member_id=member.id,
         session_version=member.session_version,
@@ -262,10 +278,10 @@ def in_words(seconds: int, catalog: NullTranslations | None = None) -> str:
     return catalog.ngettext("%(num)s minute", "%(num)s minutes", minutes) % {"num": minutes}
 
 
-def _unlock_row(session, token: str, now: datetime) -> LoginThrottle | None:
+def _unlock_row(session: Session, token: str, now: datetime) -> LoginThrottle | None:
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
-    row = session.scalars(select(LoginThrottle).where(LoginThrottle.unlock_hash == _hash(token))).first()
+    row = session.scalars(select(LoginThrottle).where(col(LoginThrottle.unlock_hash) == _hash(token))).first()
     if row is None or row.unlock_expires_at is None or row.unlock_expires_at <= now:
         return None
     return row
@@ -287,7 +303,7 @@ def _seconds_left(row: LoginThrottle | None, now: datetime) -> int:
     return math.ceil((row.blocked_until - now).total_seconds())
 
 
-def _row(session, key: str, now: datetime) -> LoginThrottle:
+def _row(session: Session, key: str, now: datetime) -> LoginThrottle:
     row = session.get(LoginThrottle, key)
     if row is None:
         row = LoginThrottle(key=key, failures=0, last_failure_at=now)
@@ -304,15 +320,15 @@ def _count_failure(row: LoginThrottle, now: datetime, window: timedelta, max_fai
     row.blocked_until = now + timedelta(seconds=wait) if wait else None
 
 
-def _forget_old_rows(session, settings: Settings, now: datetime) -> None:
+def _forget_old_rows(session: Session, settings: Settings, now: datetime) -> None:
     """Delete rows that no longer count: quiet past the window and every wait, with no live unlock link."""
     keep = max(
         settings.login_window_seconds, settings.login_account_max_wait_seconds, settings.login_address_max_wait_seconds
     )
     session.execute(
         delete(LoginThrottle).where(
-            LoginThrottle.last_failure_at < now - timedelta(seconds=keep),
-            or_(LoginThrottle.unlock_expires_at.is_(None), LoginThrottle.unlock_expires_at <= now),
+            col(LoginThrottle.last_failure_at) < now - timedelta(seconds=keep),
+            or_(col(LoginThrottle.unlock_expires_at).is_(None), col(LoginThrottle.unlock_expires_at) <= now),
         )
     )
 
@@ -320,7 +336,9 @@ def _forget_old_rows(session, settings: Settings, now: datetime) -> None:
 def _password_matches(hasher: PasswordHasher, member: Member | None, password: object) -> bool:
     """Verify the password; for no (or a closed) account a dummy hash is verified, so both take as long."""
     usable = member is not None and member.status != "closed" and member.password_hash
-    stored = member.password_hash if usable else _dummy_hash(hasher.time_cost, hasher.memory_cost)
+    stored = (
+        member.password_hash if usable and member is not None else _dummy_hash(hasher.time_cost, hasher.memory_cost)
+    )
     try:
         return hasher.verify(stored, password if isinstance(password, str) else "") and bool(usable)
     except (VerificationError, InvalidHashError):
@@ -335,7 +353,7 @@ def _dummy_hash(time_cost: int, memory_cost: int) -> str:
 MAIL_GAP = timedelta(minutes=5)
 
 
-def mail_allowed(session, key: str, now: datetime) -> bool:
+def mail_allowed(session: Session, key: str, now: datetime) -> bool:
     """Whether a mail keyed `key` (e.g. "reset:anna@example.org") may go out now: one every MAIL_GAP at most,
     so that nobody can flood a mailbox through the node's forms. Counts this one when it may."""
     row = session.get(LoginThrottle, key)

@@ -7,10 +7,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, cast, overload
 
 from argon2 import PasswordHasher
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import countries, i18n
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -87,7 +90,7 @@ def password_hasher(settings: Settings) -> PasswordHasher:
 
 
 def sign_up(
-    session,
+    session: Session,
     settings: Settings,
     *,
     email: object,
@@ -106,13 +109,13 @@ def sign_up(
     email, display_name, handle = check_sign_up(
         session, email=email, password=password, display_name=display_name, handle=handle
     )
-    if session.scalars(select(Member).where(Member.email == email)).first():
+    if session.scalars(select(Member).where(col(Member.email) == email)).first():
         raise ConflictError(_("An account with this email address exists already."), code="email_taken", field="email")
     return create_member(
         session,
         settings,
         email=email,
-        password_hash=hasher.hash(password),
+        password_hash=hasher.hash(cast(str, password)),  # check_sign_up refused anything but a good password
         display_name=display_name,
         handle=handle,
         language=language,
@@ -120,7 +123,9 @@ def sign_up(
     )
 
 
-def check_sign_up(session, *, email: object, password: object, display_name: object, handle: object):
+def check_sign_up(
+    session: Session, *, email: object, password: object, display_name: object, handle: object
+) -> tuple[str, str, str]:
     """(email, display name, handle) of a sign-up, every field checked at once; whether the email has an account
     is not checked here (signups.py must not tell)."""
     fields = Fields()
@@ -129,11 +134,11 @@ def check_sign_up(session, *, email: object, password: object, display_name: obj
     display_name = fields(clean_text, display_name, "display_name", max_len=120, required=True)
     handle = fields(pick_handle, session, handle, email or "")
     fields.done()
-    return email, display_name, handle
+    return cast(tuple[str, str, str], (email, display_name, handle))  # each as its check returned it
 
 
 def create_member(
-    session,
+    session: Session,
     settings: Settings,
     *,
     email: str,
@@ -184,7 +189,7 @@ def check_password(value: object) -> str:
     return value
 
 
-def pick_handle(session, handle: object, email: str) -> str:
+def pick_handle(session: Session, handle: object, email: str) -> str:
     if handle not in (None, ""):
         handle = clean_text(handle, "handle", max_len=32).lower()
         if not HANDLE_RE.match(handle):
@@ -193,7 +198,7 @@ def pick_handle(session, handle: object, email: str) -> str:
                 code="invalid_handle",
                 field="handle",
             )
-        if session.scalars(select(Member).where(Member.handle == handle)).first():
+        if session.scalars(select(Member).where(col(Member.handle) == handle)).first():
             raise ConflictError(_("This handle is taken; please choose another."), code="handle_taken", field="handle")
         return handle
     base = re.sub(r"[^a-z0-9._-]", "", email.split("@")[0].lower())[:24] or "member"
@@ -201,25 +206,28 @@ def pick_handle(session, handle: object, email: str) -> str:
         base = "m" + base
     base = base if len(base) >= 2 else base + "0"
     candidate, n = base, 1
-    while session.scalars(select(Member).where(Member.handle == candidate)).first():
+    while session.scalars(select(Member).where(col(Member.handle) == candidate)).first():
         n += 1
         candidate = f"{base}{n}"
     return candidate
 
 
-def _new_pseudonym(session) -> str:
+def _new_pseudonym(session: Session) -> str:
     while True:
         candidate = "rev-" + secrets.token_hex(5)
-        if not session.scalars(select(Member).where(Member.pseudonym == candidate)).first():
+        if not session.scalars(select(Member).where(col(Member.pseudonym) == candidate)).first():
             return candidate
 
 
-def _activate(session, settings: Settings, member: Member, *, actor: Member | None, reason: str, now: datetime) -> None:
+def _activate(
+    session: Session, settings: Settings, member: Member, *, actor: Member | None, reason: str, now: datetime
+) -> None:
     MEMBER.move(member, "active")
     member.approved_at = now
     audit.record(session, actor.id if actor else None, "member_approved", f"member:{member.id}", _why(reason), now)
     _reindex(session, member)
     if settings.welcome_grant > 0:
+        assert member.id is not None
         account = ledger.member_account(session, member.id)
         ledger.post(
             session,
@@ -236,12 +244,13 @@ def _activate(session, settings: Settings, member: Member, *, actor: Member | No
 
 
 def approve(
-    session, settings: Settings, *, coordinator: Member, member_id: int, reason: str = "", now: datetime
+    session: Session, settings: Settings, *, coordinator: Member, member_id: int, reason: str = "", now: datetime
 ) -> Member:
     """A coordinator approves a pending (or earlier refused) member; the welcome grant is issued once."""
     require_coordinator(coordinator)
     member = get_member(session, member_id)
     _activate(session, settings, member, actor=coordinator, reason=clean_text(reason, "reason", max_len=500), now=now)
+    assert member.id is not None
     notify(session, member_id=member.id, kind="member_approved", params={"grant": settings.welcome_grant}, now=now)
     return member
 
@@ -251,7 +260,7 @@ def _why(reason: str) -> dict:
     return {"reason": reason} if reason else {}
 
 
-def refuse(session, *, coordinator: Member, member_id: int, reason: object, now: datetime) -> Member:
+def refuse(session: Session, *, coordinator: Member, member_id: int, reason: object, now: datetime) -> Member:
     """A coordinator refuses a pending member, with a reason."""
     require_coordinator(coordinator)
     member = get_member(session, member_id)
@@ -261,7 +270,7 @@ def refuse(session, *, coordinator: Member, member_id: int, reason: object, now:
     return member
 
 
-def set_role(session, *, coordinator: Member | None, member_id: int, role: str, now: datetime) -> Member:
+def set_role(session: Session, *, coordinator: Member | None, member_id: int, role: object, now: datetime) -> Member:
     """Make a member a coordinator or back (coordinator None: the CLI, run by the operator)."""
     if coordinator is not None:
         require_coordinator(coordinator)
@@ -273,26 +282,28 @@ def set_role(session, *, coordinator: Member | None, member_id: int, role: str, 
     return member
 
 
-def coordinators(session) -> list[Member]:
+def coordinators(session: Session) -> list[Member]:
     """The node's active coordinators: who approves new members."""
     return list(
         session.scalars(
-            select(Member).where(Member.role == "coordinator", Member.status == "active").order_by(Member.display_name)
+            select(Member)
+            .where(col(Member.role) == "coordinator", col(Member.status) == "active")
+            .order_by(col(Member.display_name))
         ).all()
     )
 
 
-def refusal_reason(session, member: Member) -> str:
+def refusal_reason(session: Session, member: Member) -> str:
     """Why a coordinator refused the member's account, as they wrote it ('' if nothing was recorded)."""
     detail = session.scalars(
-        select(AuditEntry.detail)
-        .where(AuditEntry.subject == f"member:{member.id}", AuditEntry.action == "member_refused")
-        .order_by(AuditEntry.id.desc())
+        select(col(AuditEntry.detail))
+        .where(col(AuditEntry.subject) == f"member:{member.id}", col(AuditEntry.action) == "member_refused")
+        .order_by(col(AuditEntry.id).desc())
     ).first()
     return (detail or {}).get("reason", "")
 
 
-def get_member(session, member_id: int) -> Member:
+def get_member(session: Session, member_id: int) -> Member:
     member = session.get(Member, member_id)
     if member is None:
         raise NotFoundError(_("There is no such member."), code="member_not_found")
@@ -311,18 +322,23 @@ class MemberRef:
 
 # Built once: hot paths. A payment needs only who and whether active, and the member's account: one
 # Core query for both, read into plain rows (loading ORM objects would cost three times the query).
-_MEMBER_BY_HANDLE = select(Member).where(Member.handle == bindparam("handle"))
-_REF_COLUMNS = (Member.id, Member.handle, Member.role, Member.status)
+_MEMBER_BY_HANDLE = select(Member).where(col(Member.handle) == bindparam("handle"))
+_REF_COLUMNS = (col(Member.id), col(Member.handle), col(Member.role), col(Member.status))
 _PAYEE_BY_HANDLE = (
     select(*_REF_COLUMNS, *ledger.ACCOUNT_COLUMNS)
-    .outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
-    .where(Member.handle == bindparam("handle"))
+    .outerjoin(Account, col(Account.ref) == ledger.member_ref_of(Member.id))
+    .where(col(Member.handle) == bindparam("handle"))
 )
 
 
-def find_by_handle(session, handle: str, *, light: bool = False) -> Member | MemberRef:
+@overload
+def find_by_handle(session: Session, handle: str, *, light: Literal[False] = False) -> Member: ...
+@overload
+def find_by_handle(session: Session, handle: str, *, light: Literal[True]) -> MemberRef: ...
+def find_by_handle(session: Session, handle: str, *, light: bool = False) -> Member | MemberRef:
     """The member with this handle; `light`: a MemberRef, with the account kept for the ledger."""
     params = {"handle": str(handle).lower()}
+    member: Member | MemberRef | None
     if light:
         member = _with_account(session, _PAYEE_BY_HANDLE, params)
     else:
@@ -334,7 +350,7 @@ def find_by_handle(session, handle: str, *, light: bool = False) -> Member | Mem
     return member
 
 
-def _with_account(session, stmt, params: dict) -> MemberRef | None:
+def _with_account(session: Session, stmt, params: dict) -> MemberRef | None:
     """Run a member-and-account query; the account (if any yet) goes to the ledger's per-session cache."""
     session.flush()  # as an ORM query would (cheap when nothing is pending): the Core query sees every change
     row = session.connection().execute(stmt, params).first()
@@ -350,15 +366,16 @@ def require_coordinator(member: Member) -> None:
         raise ForbiddenError(_("Only a coordinator may do this."), code="coordinator_only")
 
 
-def require_active(member: Member) -> None:
+def require_active(member: Member | MemberRef) -> None:
     if member.status != "active":
         message = INACTIVE.get(member.status, N_("Your account is not active."))
         raise ForbiddenError(_(message), code=f"account_{member.status}")
 
 
-def create_token(session, *, member: Member, name: str, now: datetime) -> str:
+def create_token(session: Session, *, member: Member, name: str, now: datetime) -> str:
     """Issue an API token; only its hash is kept, so it is shown once."""
     token = "sif_" + secrets.token_urlsafe(32)
+    assert member.id is not None
     session.add(
         ApiToken(
             member_id=member.id,
@@ -377,26 +394,35 @@ def hash_token(token: str) -> str:
 # One query per API request (built once): the token's member, if the token is live.
 _MEMBER_BY_TOKEN = (
     select(Member)
-    .join(ApiToken, ApiToken.member_id == Member.id)
-    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False))
+    .join(ApiToken, col(ApiToken.member_id) == col(Member.id))
+    .where(col(ApiToken.token_hash) == bindparam("token_hash"), col(ApiToken.revoked).is_(False))
 )
 
 
 # The light form also loads the member's ledger account (one query instead of two on the payment path).
 _PAYER_BY_TOKEN = (
     select(*_REF_COLUMNS, *ledger.ACCOUNT_COLUMNS)
-    .join(ApiToken, ApiToken.member_id == Member.id)
-    .outerjoin(Account, Account.ref == ledger.member_ref_of(Member.id))
-    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False))
+    .join(ApiToken, col(ApiToken.member_id) == col(Member.id))
+    .outerjoin(Account, col(Account.ref) == ledger.member_ref_of(Member.id))
+    .where(col(ApiToken.token_hash) == bindparam("token_hash"), col(ApiToken.revoked).is_(False))
 )
 
 
-def member_for_token(session, token: str, now: datetime, *, light: bool = False) -> Member | MemberRef | None:
+@overload
+def member_for_token(
+    session: Session, token: str, now: datetime, *, light: Literal[False] = False
+) -> Member | None: ...
+@overload
+def member_for_token(session: Session, token: str, now: datetime, *, light: Literal[True]) -> MemberRef | None: ...
+@overload
+def member_for_token(session: Session, token: str, now: datetime, *, light: bool) -> Member | MemberRef | None: ...
+def member_for_token(session: Session, token: str, now: datetime, *, light: bool = False) -> Member | MemberRef | None:
     """The member behind a live API token; None for an unknown or revoked token or a closed account.
 
     `light` returns a MemberRef (id, handle, role, status) and keeps the member's account for the
     ledger: for the payment hot path, whose view does not need the whole member.
     """
+    member: Member | MemberRef | None
     if light:
         member = _with_account(session, _PAYER_BY_TOKEN, {"token_hash": hash_token(token)})
     else:
@@ -406,7 +432,7 @@ def member_for_token(session, token: str, now: datetime, *, light: bool = False)
     return member
 
 
-def update_profile(session, settings: Settings, *, member: Member, data: dict, now: datetime) -> Member:
+def update_profile(session: Session, settings: Settings, *, member: Member, data: dict, now: datetime) -> Member:
     """Change the member's own profile; unknown fields and tags are refused."""
     if not isinstance(data, dict):
         raise ValidationError(_("Please send the profile as a JSON object."), code="invalid_body")
@@ -481,22 +507,25 @@ def _clean_capacity(value: object) -> int:
     return value
 
 
-def _reindex(session, member: Member) -> None:
+def _reindex(session: Session, member: Member) -> None:
     directory.index_member(session, member)
 
 
-def export_data(session, member: Member) -> dict:
+def export_data(session: Session, member: Member) -> dict:
     """Everything the node holds about a member, as JSON-ready data."""
+    assert member.id is not None
     account = ledger.member_account(session, member.id)
     profile = {k: getattr(member, k) for k in ("email", "handle", "pseudonym", "role", "status", *PROFILE_FIELDS)}
     profile.update(created_at=member.created_at, approved_at=member.approved_at)
-    about_me = session.scalars(select(AuditEntry).where(AuditEntry.subject == f"member:{member.id}")).all()
-    proposals = session.scalars(select(Proposal).where(Proposal.author_id == member.id)).all()
-    invitations = session.scalars(select(ReviewInvitation).where(ReviewInvitation.reviewer_id == member.id)).all()
+    about_me = session.scalars(select(AuditEntry).where(col(AuditEntry.subject) == f"member:{member.id}")).all()
+    proposals = session.scalars(select(Proposal).where(col(Proposal.author_id) == member.id)).all()
+    invitations = session.scalars(select(ReviewInvitation).where(col(ReviewInvitation.reviewer_id) == member.id)).all()
     bookings = session.scalars(
-        select(AdviceBooking).where((AdviceBooking.provider_id == member.id) | (AdviceBooking.receiver_id == member.id))
+        select(AdviceBooking).where(
+            (col(AdviceBooking.provider_id) == member.id) | (col(AdviceBooking.receiver_id) == member.id)
+        )
     ).all()
-    conflicts = session.scalars(select(Conflict).where(Conflict.member_id == member.id)).all()
+    conflicts = session.scalars(select(Conflict).where(col(Conflict.member_id) == member.id)).all()
     return {
         "profile": profile,
         "balance": account.balance,
@@ -510,23 +539,27 @@ def export_data(session, member: Member) -> dict:
     }
 
 
-def close_account(session, *, member: Member, now: datetime) -> Member:
+def close_account(session: Session, *, member: Member, now: datetime) -> Member:
     """Close an account: the remaining balance returns to issuance, the person is pseudonymized."""
     open_bookings = session.execute(
         select(func.count())
         .select_from(AdviceBooking)
         .where(
-            (AdviceBooking.provider_id == member.id) | (AdviceBooking.receiver_id == member.id),
-            AdviceBooking.status.in_(("booked", "claimed", "disputed")),
+            (col(AdviceBooking.provider_id) == member.id) | (col(AdviceBooking.receiver_id) == member.id),
+            col(AdviceBooking.status).in_(("booked", "claimed", "disputed")),
         )
     ).scalar_one()
     open_proposals = session.execute(
-        select(func.count()).select_from(Proposal).where(Proposal.author_id == member.id, Proposal.status == "open")
+        select(func.count())
+        .select_from(Proposal)
+        .where(col(Proposal.author_id) == member.id, col(Proposal.status) == "open")
     ).scalar_one()
     open_reviews = session.execute(
         select(func.count())
         .select_from(ReviewInvitation)
-        .where(ReviewInvitation.reviewer_id == member.id, ReviewInvitation.status.in_(("invited", "accepted")))
+        .where(
+            col(ReviewInvitation.reviewer_id) == member.id, col(ReviewInvitation.status).in_(("invited", "accepted"))
+        )
     ).scalar_one()
     if open_bookings or open_proposals or open_reviews:
         raise ConflictError(
@@ -534,7 +567,9 @@ def close_account(session, *, member: Member, now: datetime) -> Member:
             code="open_commitments",
         )
     MEMBER.move(member, "closed")
-    account = ledger.member_account(session, member.id)
+    assert member.id is not None
+    # Closing changes the ORM account; this transaction never read it as the payment path's AccountRow.
+    account = cast(Account, ledger.member_account(session, member.id))
     if account.balance != 0:
         ledger.post(
             session,
@@ -556,7 +591,7 @@ def close_account(session, *, member: Member, now: datetime) -> Member:
     member.organisation = member.bio = ""
     member.is_reviewer = member.pool_consent = False
     member.session_version += 1
-    session.execute(delete(ApiToken).where(ApiToken.member_id == member.id))
+    session.execute(delete(ApiToken).where(col(ApiToken.member_id) == member.id))
     audit.record(session, member.id, "account_closed", f"member:{member.id}", {}, now)
     _reindex(session, member)
     advice_listings.unindex_listings_of(session, member.id)
@@ -565,7 +600,7 @@ def close_account(session, *, member: Member, now: datetime) -> Member:
 
 
 def create_coordinator(
-    session,
+    session: Session,
     settings: Settings,
     *,
     email: str,
@@ -576,7 +611,7 @@ def create_coordinator(
     hasher: PasswordHasher,
 ) -> Member:
     """Create an active coordinator, or promote the existing member with this email (operator's CLI)."""
-    existing = session.scalars(select(Member).where(Member.email == str(email).strip().lower())).first()
+    existing = session.scalars(select(Member).where(col(Member.email) == str(email).strip().lower())).first()
     member = existing or sign_up(
         session,
         settings,

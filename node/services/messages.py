@@ -20,9 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, delete, func, literal, or_, select, tuple_
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..errors import ConflictError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError
 from ..lifecycle import REPORT
@@ -40,23 +43,30 @@ PAGE = 50
 # --- sending -------------------------------------------------------------------------------------------------
 
 
-def write_to(session, settings: Settings, *, sender: Member, handle: object, body: object, now: datetime) -> Message:
+def write_to(
+    session: Session, settings: Settings, *, sender: Member, handle: object, body: object, now: datetime
+) -> Message:
     """Send a message to a member by handle: in the thread between the two, started now if there is none."""
     text = _body(body)
     members.require_active(sender)
     recipient = directory.visible_member(session, handle)
     if recipient.id == sender.id:
         raise ValidationError(_("You cannot send a message to yourself."), code="own_address", field="to")
+    assert sender.id is not None
+    assert recipient.id is not None
     thread = thread_between(session, sender.id, recipient.id)
     return _send(session, settings, sender=sender, recipient=recipient, thread=thread, text=text, now=now)
 
 
-def reply(session, settings: Settings, *, sender: Member, thread_id: int, body: object, now: datetime) -> Message:
+def reply(
+    session: Session, settings: Settings, *, sender: Member, thread_id: int, body: object, now: datetime
+) -> Message:
     """Send a message in one of the sender's threads."""
     text = _body(body)
     members.require_active(sender)
     thread, mine = get_thread(session, sender, thread_id)
     recipient = session.get(Member, mine.other_id)
+    assert recipient is not None
     if recipient.status != "active":
         raise ConflictError(_("This member has left; your message cannot be delivered."), code="recipient_not_active")
     return _send(session, settings, sender=sender, recipient=recipient, thread=thread, text=text, now=now)
@@ -67,9 +77,11 @@ def _body(body: object) -> str:
 
 
 def _send(
-    session, settings: Settings, *, sender: Member, recipient: Member, thread: MessageThread | None, text: str,
+    session: Session, settings: Settings, *, sender: Member, recipient: Member, thread: MessageThread | None, text: str,
     now: datetime,
 ) -> Message:  # fmt: skip
+    assert sender.id is not None
+    assert recipient.id is not None
     if blocked_between(session, sender.id, recipient.id):
         if is_blocked(session, sender.id, recipient.id):
             raise ConflictError(_("You blocked this member; unblock them to write to them."), code="you_blocked_member")
@@ -79,16 +91,20 @@ def _send(
         thread = MessageThread(started_by=sender.id, created_at=now)
         session.add(thread)
         session.flush()
+        assert thread.id is not None
         session.add(ThreadMember(thread_id=thread.id, member_id=sender.id, other_id=recipient.id))
         session.add(ThreadMember(thread_id=thread.id, member_id=recipient.id, other_id=sender.id))
         session.flush()
     theirs = session.get(ThreadMember, (thread.id, recipient.id))
+    assert theirs is not None
     caught_up = theirs.last_read_message_id >= thread.last_message_id
+    assert thread.id is not None
     message = Message(thread_id=thread.id, sender_id=sender.id, body=text, created_at=now)
     session.add(message)
     session.flush()
+    assert message.id is not None
     thread.last_message_id, thread.last_message_at = message.id, now
-    session.get(ThreadMember, (thread.id, sender.id)).last_read_message_id = message.id
+    session.get_one(ThreadMember, (thread.id, sender.id)).last_read_message_id = message.id
     sender.last_active_at = now
     if caught_up:
         notify(
@@ -101,12 +117,14 @@ def _send(
     return message
 
 
-def _check_limits(session, settings: Settings, sender_id: int, *, new_thread: bool, now: datetime) -> None:
+def _check_limits(session: Session, settings: Settings, sender_id: int, *, new_thread: bool, now: datetime) -> None:
     """Refuse a message beyond the sender's hourly limit, or a new thread beyond the daily one."""
     hourly = settings.messages_per_hour
     if hourly:
         since = now - timedelta(hours=1)
-        recent = select(Message.created_at).where(Message.sender_id == sender_id, Message.created_at > since)
+        recent = select(col(Message.created_at)).where(
+            col(Message.sender_id) == sender_id, col(Message.created_at) > since
+        )
         _refuse_beyond(
             session,
             recent,
@@ -123,8 +141,8 @@ def _check_limits(session, settings: Settings, sender_id: int, *, new_thread: bo
     daily = settings.message_threads_per_day
     if new_thread and daily:
         since = now - timedelta(days=1)
-        started = select(MessageThread.created_at).where(
-            MessageThread.started_by == sender_id, MessageThread.created_at > since
+        started = select(col(MessageThread.created_at)).where(
+            col(MessageThread.started_by) == sender_id, col(MessageThread.created_at) > since
         )
         _refuse_beyond(
             session,
@@ -142,7 +160,7 @@ def _check_limits(session, settings: Settings, sender_id: int, *, new_thread: bo
         )
 
 
-def _refuse_beyond(session, recent, column, limit: int, window: timedelta, now: datetime, *, code: str,
+def _refuse_beyond(session: Session, recent, column, limit: int, window: timedelta, now: datetime, *, code: str,
                    message: str) -> None:  # fmt: skip
     """Refuse when `recent` (times inside the window) holds `limit` rows; Retry-After: until the oldest leaves it."""
     rows = session.scalars(recent.order_by(column.desc()).limit(limit)).all()
@@ -155,21 +173,21 @@ def _refuse_beyond(session, recent, column, limit: int, window: timedelta, now: 
 # --- reading -------------------------------------------------------------------------------------------------
 
 
-def thread_between(session, a_id: int, b_id: int) -> MessageThread | None:
+def thread_between(session: Session, a_id: int, b_id: int) -> MessageThread | None:
     found = session.scalars(
         select(MessageThread)
-        .join(ThreadMember, ThreadMember.thread_id == MessageThread.id)
-        .where(ThreadMember.member_id == a_id, ThreadMember.other_id == b_id)
+        .join(ThreadMember, col(ThreadMember.thread_id) == col(MessageThread.id))
+        .where(col(ThreadMember.member_id) == a_id, col(ThreadMember.other_id) == b_id)
     ).first()
     return found
 
 
-def get_thread(session, member: Member, thread_id: int) -> tuple[MessageThread, ThreadMember]:
+def get_thread(session: Session, member: Member, thread_id: int) -> tuple[MessageThread, ThreadMember]:
     """One of the member's threads, with their side of it; anyone else's: not found."""
     mine = session.get(ThreadMember, (thread_id, member.id)) if isinstance(thread_id, int) else None
     if mine is None:
         raise NotFoundError(_("There is no such conversation."), code="thread_not_found")
-    return session.get(MessageThread, thread_id), mine
+    return session.get_one(MessageThread, thread_id), mine
 
 
 @dataclass(frozen=True)
@@ -184,23 +202,26 @@ class ThreadRow:
     unread: int
 
 
-def my_threads(session, member: Member, *, cursor: object = None, limit: int = PAGE) -> tuple[list[ThreadRow], str]:
+def my_threads(
+    session: Session, member: Member, *, cursor: object = None, limit: int = PAGE
+) -> tuple[list[ThreadRow], str]:
     """The member's threads, those with unread messages first, then the latest first; and the next page's cursor."""
     after = search.decode_cursor(cursor, (int, int))
-    unread_flag = case((MessageThread.last_message_id > ThreadMember.last_read_message_id, 1), else_=0)
+    unread_flag = case((col(MessageThread.last_message_id) > col(ThreadMember.last_read_message_id), 1), else_=0)
     stmt = (
         select(MessageThread, ThreadMember, Member, Message, unread_flag)
-        .join(ThreadMember, ThreadMember.thread_id == MessageThread.id)
-        .join(Member, Member.id == ThreadMember.other_id)
-        .outerjoin(Message, Message.id == MessageThread.last_message_id)
-        .where(ThreadMember.member_id == member.id)
+        .join(ThreadMember, col(ThreadMember.thread_id) == col(MessageThread.id))
+        .join(Member, col(Member.id) == col(ThreadMember.other_id))
+        .outerjoin(Message, col(Message.id) == col(MessageThread.last_message_id))
+        .where(col(ThreadMember.member_id) == member.id)
     )
     if after is not None:
         mark = tuple_(literal(after[0]), literal(after[1]))
-        stmt = stmt.where(tuple_(unread_flag, MessageThread.last_message_id) < mark)
-    stmt = stmt.order_by(unread_flag.desc(), MessageThread.last_message_id.desc()).limit(limit + 1)
+        stmt = stmt.where(tuple_(unread_flag, col(MessageThread.last_message_id)) < mark)
+    stmt = stmt.order_by(unread_flag.desc(), col(MessageThread.last_message_id).desc()).limit(limit + 1)
     rows = session.execute(stmt).tuples().all()
     more, rows = len(rows) > limit, rows[:limit]
+    assert member.id is not None
     counts = _unread_counts(session, member.id, [(t.id, mine.last_read_message_id) for t, mine, *_ in rows])
     out = [
         ThreadRow(
@@ -217,44 +238,49 @@ def my_threads(session, member: Member, *, cursor: object = None, limit: int = P
     return out, next_cursor
 
 
-def _unread_counts(session, member_id: int, threads: list[tuple[int, int]]) -> dict[int, int]:
+def _unread_counts(session: Session, member_id: int, threads: list[tuple[int, int]]) -> dict[int, int]:
     """Unread messages per thread: sent by the other member after the last one read."""
     wanted = [(tid, read) for tid, read in threads]
     if not wanted:
         return {}
-    conditions = or_(*(and_(Message.thread_id == tid, Message.id > read) for tid, read in wanted))
+    conditions = or_(*(and_(col(Message.thread_id) == tid, col(Message.id) > read) for tid, read in wanted))
     stmt = (
-        select(Message.thread_id, func.count())
-        .where(conditions, Message.sender_id != member_id)
-        .group_by(Message.thread_id)
+        select(col(Message.thread_id), func.count())
+        .where(conditions, col(Message.sender_id) != member_id)
+        .group_by(col(Message.thread_id))
     )
     return dict(session.execute(stmt).tuples().all())
 
 
-def unread_count(session, member_id: int) -> int:
+def unread_count(session: Session, member_id: int) -> int:
     """Threads with a message the member has not read (the menu's badge)."""
     return session.execute(
         select(func.count())
         .select_from(ThreadMember)
-        .join(MessageThread, MessageThread.id == ThreadMember.thread_id)
-        .where(ThreadMember.member_id == member_id, MessageThread.last_message_id > ThreadMember.last_read_message_id)
+        .join(MessageThread, col(MessageThread.id) == col(ThreadMember.thread_id))
+        .where(
+            col(ThreadMember.member_id) == member_id,
+            col(MessageThread.last_message_id) > col(ThreadMember.last_read_message_id),
+        )
     ).scalar_one()
 
 
-def messages_of(session, thread_id: int, *, before: object = None, limit: int = PAGE) -> tuple[list[Message], str]:
+def messages_of(
+    session: Session, thread_id: int, *, before: object = None, limit: int = PAGE
+) -> tuple[list[Message], str]:
     """A thread's messages, oldest first: the latest `limit`, or those before the cursor; and the older page's
     cursor ("" when there is none)."""
     until = search.decode_cursor(before, (int,))
-    stmt = select(Message).where(Message.thread_id == thread_id)
+    stmt = select(Message).where(col(Message.thread_id) == thread_id)
     if until is not None:
         stmt = stmt.where(Message.id < until[0])
-    rows = session.scalars(stmt.order_by(Message.id.desc()).limit(limit + 1)).all()
+    rows = session.scalars(stmt.order_by(col(Message.id).desc()).limit(limit + 1)).all()
     more, rows = len(rows) > limit, list(rows[:limit])
     rows.reverse()
     return rows, search.encode_cursor((rows[0].id,)) if more else ""
 
 
-def mark_read(session, member: Member, thread_id: int) -> ThreadMember:
+def mark_read(session: Session, member: Member, thread_id: int) -> ThreadMember:
     """The member has read the thread up to its last message."""
     thread, mine = get_thread(session, member, thread_id)
     if mine.last_read_message_id < thread.last_message_id:
@@ -262,7 +288,7 @@ def mark_read(session, member: Member, thread_id: int) -> ThreadMember:
     return mine
 
 
-def has_unread(session, member: Member, thread_id: int) -> bool:
+def has_unread(session: Session, member: Member, thread_id: int) -> bool:
     thread, mine = get_thread(session, member, thread_id)
     return thread.last_message_id > mine.last_read_message_id
 
@@ -270,48 +296,52 @@ def has_unread(session, member: Member, thread_id: int) -> bool:
 # --- blocking ------------------------------------------------------------------------------------------------
 
 
-def is_blocked(session, member_id: int, other_id: int) -> bool:
+def is_blocked(session: Session, member_id: int, other_id: int) -> bool:
     """Whether member_id blocked other_id."""
     return session.get(MemberBlock, (member_id, other_id)) is not None
 
 
-def blocked_between(session, a_id: int, b_id: int) -> bool:
+def blocked_between(session: Session, a_id: int, b_id: int) -> bool:
     """Whether either blocked the other."""
     found = session.scalars(
-        select(MemberBlock.member_id).where(
+        select(col(MemberBlock.member_id)).where(
             or_(
-                and_(MemberBlock.member_id == a_id, MemberBlock.blocked_id == b_id),
-                and_(MemberBlock.member_id == b_id, MemberBlock.blocked_id == a_id),
+                and_(col(MemberBlock.member_id) == a_id, col(MemberBlock.blocked_id) == b_id),
+                and_(col(MemberBlock.member_id) == b_id, col(MemberBlock.blocked_id) == a_id),
             )
         )
     ).first()
     return found is not None
 
 
-def block(session, *, member: Member, handle: object, now: datetime) -> Member:
+def block(session: Session, *, member: Member, handle: object, now: datetime) -> Member:
     """Block a member: no messages either way until unblocked (blocking twice changes nothing)."""
     other = members.find_by_handle(session, str(handle or ""))
     if other.id == member.id:
         raise ValidationError(_("You cannot block yourself."), code="own_address", field="handle")
+    assert member.id is not None
+    assert other.id is not None
     if not is_blocked(session, member.id, other.id):
         session.add(MemberBlock(member_id=member.id, blocked_id=other.id, created_at=now))
     return other
 
 
-def unblock(session, *, member: Member, handle: object) -> Member:
+def unblock(session: Session, *, member: Member, handle: object) -> Member:
     """Lift a block (a member not blocked stays so)."""
     other = members.find_by_handle(session, str(handle or ""))
-    session.execute(delete(MemberBlock).where(MemberBlock.member_id == member.id, MemberBlock.blocked_id == other.id))
+    session.execute(
+        delete(MemberBlock).where(col(MemberBlock.member_id) == member.id, col(MemberBlock.blocked_id) == other.id)
+    )
     return other
 
 
-def my_blocks(session, member_id: int) -> list[tuple[Member, datetime]]:
+def my_blocks(session: Session, member_id: int) -> list[tuple[Member, datetime]]:
     return list(
         session.execute(
-            select(Member, MemberBlock.created_at)
-            .join(MemberBlock, MemberBlock.blocked_id == Member.id)
-            .where(MemberBlock.member_id == member_id)
-            .order_by(MemberBlock.created_at.desc())
+            select(Member, col(MemberBlock.created_at))
+            .join(MemberBlock, col(MemberBlock.blocked_id) == col(Member.id))
+            .where(col(MemberBlock.member_id) == member_id)
+            .order_by(col(MemberBlock.created_at).desc())
         ).tuples()
     )
 
@@ -320,7 +350,7 @@ def my_blocks(session, member_id: int) -> list[tuple[Member, datetime]]:
 
 
 def report(
-    session, *, member: Member, thread_id: int, message_id: object = None, reason: object, now: datetime
+    session: Session, *, member: Member, thread_id: int, message_id: object = None, reason: object, now: datetime
 ) -> MessageReport:
     """Report a message (message_id), or the other member's messages in a thread, as abuse."""
     thread, mine = get_thread(session, member, thread_id)
@@ -335,20 +365,26 @@ def report(
             raise ConflictError(_("You can only report messages someone else sent you."), code="own_message")
     else:
         theirs = session.scalars(
-            select(Message.id).where(Message.thread_id == thread.id, Message.sender_id == mine.other_id).limit(1)
+            select(col(Message.id))
+            .where(col(Message.thread_id) == thread.id, col(Message.sender_id) == mine.other_id)
+            .limit(1)
         ).first()
         if theirs is None:
             raise ConflictError(_("The other member has not written anything here yet."), code="nothing_to_report")
     already = session.scalars(
-        select(MessageReport.id).where(
-            MessageReport.thread_id == thread.id,
-            MessageReport.reporter_id == member.id,
-            MessageReport.status == "open",
-            MessageReport.message_id.is_(None) if message_id is None else MessageReport.message_id == message_id,
+        select(col(MessageReport.id)).where(
+            col(MessageReport.thread_id) == thread.id,
+            col(MessageReport.reporter_id) == member.id,
+            col(MessageReport.status) == "open",
+            col(MessageReport.message_id).is_(None)
+            if message_id is None
+            else col(MessageReport.message_id) == message_id,
         )
     ).first()
     if already is not None:
         raise ConflictError(_("You reported this already; a coordinator will look at it."), code="already_reported")
+    assert thread.id is not None
+    assert member.id is not None
     found = MessageReport(
         thread_id=thread.id,
         message_id=message_id,
@@ -362,6 +398,7 @@ def report(
     session.flush()
     reported = session.get(Member, mine.other_id)
     for coordinator_id in _coordinator_ids(session):
+        assert reported is not None
         notify(
             session,
             member_id=coordinator_id,
@@ -376,8 +413,11 @@ def report(
     return found
 
 
-def _coordinator_ids(session) -> list[int]:
-    return list(session.scalars(select(Member.id).where(Member.role == "coordinator", Member.status == "active")).all())
+def _coordinator_ids(session: Session) -> list[int]:
+    ids = session.scalars(
+        select(col(Member.id)).where(col(Member.role) == "coordinator", col(Member.status) == "active")
+    ).all()
+    return cast(list[int], list(ids))  # ids of stored members
 
 
 @dataclass(frozen=True)
@@ -391,44 +431,48 @@ class ReportView:
     handler: Member | None
 
 
-def reports(session, *, coordinator: Member, status: object = "open", limit: int = 100) -> list[ReportView]:
+def reports(session: Session, *, coordinator: Member, status: object = "open", limit: int = 100) -> list[ReportView]:
     """Reports for coordinators, oldest open first (status open), or the latest handled (status handled)."""
     members.require_coordinator(coordinator)
     if status not in ("open", "handled"):
         raise ValidationError(_("Please choose open or handled."), code="bad_choice", field="status")
-    order = MessageReport.id.asc() if status == "open" else MessageReport.id.desc()
-    rows = session.scalars(select(MessageReport).where(MessageReport.status == status).order_by(order).limit(limit))
+    order = col(MessageReport.id).asc() if status == "open" else col(MessageReport.id).desc()
+    rows = session.scalars(
+        select(MessageReport).where(col(MessageReport.status) == status).order_by(order).limit(limit)
+    )
     return [report_view(session, r) for r in rows.all()]
 
 
-def report_view(session, found: MessageReport) -> ReportView:
+def report_view(session: Session, found: MessageReport) -> ReportView:
     return ReportView(
         report=found,
-        reporter=session.get(Member, found.reporter_id),
-        reported=session.get(Member, found.reported_id),
+        reporter=session.get_one(Member, found.reporter_id),
+        reported=session.get_one(Member, found.reported_id),
         messages=reported_messages(session, found),
         handler=session.get(Member, found.handled_by) if found.handled_by else None,
     )
 
 
-def reported_messages(session, found: MessageReport, limit: int = 50) -> list[Message]:
+def reported_messages(session: Session, found: MessageReport, limit: int = 50) -> list[Message]:
     """The messages a report shows coordinators: the one reported, or the reported member's up to the report."""
     if found.message_id is not None:
-        return [session.get(Message, found.message_id)]
+        return [session.get_one(Message, found.message_id)]
     rows = session.scalars(
         select(Message)
         .where(
-            Message.thread_id == found.thread_id,
-            Message.sender_id == found.reported_id,
-            Message.id <= found.up_to_message_id,
+            col(Message.thread_id) == found.thread_id,
+            col(Message.sender_id) == found.reported_id,
+            col(Message.id) <= found.up_to_message_id,
         )
-        .order_by(Message.id.desc())
+        .order_by(col(Message.id).desc())
         .limit(limit)
     ).all()
     return list(reversed(rows))
 
 
-def handle_report(session, *, coordinator: Member, report_id: int, note: object, now: datetime) -> MessageReport:
+def handle_report(
+    session: Session, *, coordinator: Member, report_id: int, note: object, now: datetime
+) -> MessageReport:
     """A coordinator marks a report handled, with an optional note of what they did."""
     members.require_coordinator(coordinator)
     found = session.get(MessageReport, report_id)
@@ -445,12 +489,15 @@ def handle_report(session, *, coordinator: Member, report_id: int, note: object,
 # --- a member's data -----------------------------------------------------------------------------------------
 
 
-def export_for(session, member_id: int) -> dict:
+def export_for(session: Session, member_id: int) -> dict:
     """The member's threads with their messages, their blocks and their reports (the data export)."""
     threads = []
-    for mine in session.scalars(select(ThreadMember).where(ThreadMember.member_id == member_id)):
+    for mine in session.scalars(select(ThreadMember).where(col(ThreadMember.member_id) == member_id)):
         other = session.get(Member, mine.other_id)
-        rows = session.scalars(select(Message).where(Message.thread_id == mine.thread_id).order_by(Message.id))
+        rows = session.scalars(
+            select(Message).where(col(Message.thread_id) == mine.thread_id).order_by(col(Message.id))
+        )
+        assert other is not None
         threads.append(
             {
                 "thread_id": mine.thread_id,
@@ -467,7 +514,7 @@ def export_for(session, member_id: int) -> dict:
             }
         )
     blocks = [{"handle": m.handle, "since": at} for m, at in my_blocks(session, member_id)]
-    made = session.scalars(select(MessageReport).where(MessageReport.reporter_id == member_id)).all()
+    made = session.scalars(select(MessageReport).where(col(MessageReport.reporter_id) == member_id)).all()
     return {
         "threads": threads,
         "blocked": blocks,
@@ -475,6 +522,6 @@ def export_for(session, member_id: int) -> dict:
     }
 
 
-def forget_blocks_of(session, member_id: int) -> None:
+def forget_blocks_of(session: Session, member_id: int) -> None:
     """A closed account's own blocks go (others' blocks of it stay: they are the others' choice)."""
-    session.execute(delete(MemberBlock).where(MemberBlock.member_id == member_id))
+    session.execute(delete(MemberBlock).where(col(MemberBlock.member_id) == member_id))

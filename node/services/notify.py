@@ -14,20 +14,23 @@ from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import CursorResult, insert, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from ..context import NodeContext
 from ..notices import stored_params, text_of
 from ..settings import Settings
-from ..tables import Member, Notification
+from ..tables import Member, Notification, table_of
 from . import events
 from .notifications import mailed_kinds_off
 
 log = logging.getLogger(__name__)
 
 
-def notify(session, *, member_id: int, kind: str, params: Mapping[str, Any], now: datetime) -> None:
+def notify(session: Session, *, member_id: int, kind: str, params: Mapping[str, Any], now: datetime) -> None:
     """Queue a notification of a kind declared in node/notices.py, with that kind's parameters.
 
     The member's open pages are told in the same transaction (a `notification` event: node/live.py words it).
@@ -47,14 +50,17 @@ def notify(session, *, member_id: int, kind: str, params: Mapping[str, Any], now
             "read_at": None,
         },
     )
-    note = {"id": result.inserted_primary_key[0], "kind": kind, "params": stored}
+    inserted = cast(CursorResult[Any], result)  # DML gives a CursorResult; Session.execute is typed as Result
+    key = inserted.inserted_primary_key
+    assert key is not None  # a one-row INSERT has its key
+    note = {"id": key[0], "kind": kind, "params": stored}
     events.record(session, member_id=member_id, kind="notification", data=note, now=now)
 
 
-_INSERT_NOTIFICATION = insert(Notification.__table__)
+_INSERT_NOTIFICATION = insert(table_of(Notification))
 
 
-def deliver_notifications(ctx) -> int:
+def deliver_notifications(ctx: NodeContext) -> int:
     """Send queued notifications by SMTP (or to the mail folder in development), as each member wants.
 
     A kind the member does not want by mail (their setting, else the kind's default) is marked handled
@@ -63,9 +69,9 @@ def deliver_notifications(ctx) -> int:
     with ctx.db.read() as s:
         pending = s.execute(
             select(Notification, Member)
-            .join(Member, Member.id == Notification.member_id)
-            .where(Notification.sent_at.is_(None))
-            .order_by(Notification.id)
+            .join(Member, col(Member.id) == col(Notification.member_id))
+            .where(col(Notification.sent_at).is_(None))
+            .order_by(col(Notification.id))
             .limit(200)
         ).all()
         unwanted = mailed_kinds_off(s, {member.id for _note, member in pending})
@@ -77,6 +83,7 @@ def deliver_notifications(ctx) -> int:
             _transmit(ctx.settings, message, f"{note.id:08d}-{note.kind}.eml")
         with ctx.db.write() as s:
             row = s.get(Notification, note.id)
+            assert row is not None
             if row.sent_at is None:
                 row.sent_at = ctx.now()
                 sent += 1

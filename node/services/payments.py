@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
 from ..settings import Settings
@@ -33,10 +34,10 @@ def is_remote(settings: Settings, to: object) -> bool:
 
 
 def pay(
-    session,
+    session: Session,
     settings: Settings,
     *,
-    payer: Member,
+    payer: Member | members.MemberRef,
     to: object,
     amount: object,
     memo: str,
@@ -64,6 +65,7 @@ def pay(
     txn = ledger.transfer(session, payer=payer, payee=payee, amount=amount, memo=memo, now=now)
     # The payee hears of it as of a payment from abroad: on the page and, per their settings, by mail.
     params = {"payer": f"{payer.handle}@{settings.node_id}", "amount": amount, "memo": memo}
+    assert payee.id is not None
     notify(session, member_id=payee.id, kind="payment", now=now, params=params)
     events.record(session, member_id=payee.id, kind="payment", data=params, now=now)
     return {"txn_id": txn.id, "amount": amount, "status": "completed"}

@@ -8,6 +8,8 @@ from typing import Protocol
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import labels
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -49,22 +51,22 @@ class RemoteReviews(Protocol):
     Every method runs in the caller's transaction.
     """
 
-    def candidates(self, session) -> list[matching.Candidate]:
+    def candidates(self, session: Session) -> list[matching.Candidate]:
         """The shared reviewers of every active peer, as matching candidates with their country."""
 
-    def country_of(self, session, node_id: str) -> str:
+    def country_of(self, session: Session, node_id: str) -> str:
         """The country a peer node serves."""
 
-    def invited(self, session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
+    def invited(self, session: Session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
         """Send a new invitation of a remote reviewer to their node."""
 
-    def ended(self, session, invitation: ReviewInvitation, reason_code: str, now: datetime) -> None:
+    def ended(self, session: Session, invitation: ReviewInvitation, reason_code: str, now: datetime) -> None:
         """Tell the reviewer's node that the invitation ended here (expired, timed_out, proposal_withdrawn)."""
 
-    def pay(self, session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
+    def pay(self, session: Session, proposal: Proposal, invitation: ReviewInvitation, now: datetime) -> None:
         """Pay the bounty from the proposal's escrow across the border, once."""
 
-    def rated(self, session, invitation: ReviewInvitation, helpfulness: int, now: datetime) -> None:
+    def rated(self, session: Session, invitation: ReviewInvitation, helpfulness: int, now: datetime) -> None:
         """Send the author's helpfulness rating to the reviewer's node."""
 
 
@@ -74,7 +76,7 @@ FOREIGN_RULE = _l("Ask for %(low)s to %(high)s reviewers from another country (n
 
 
 def create_proposal(
-    session,
+    session: Session,
     settings: Settings,
     *,
     author: Member,
@@ -106,6 +108,7 @@ def create_proposal(
         message=FOREIGN_RULE,
     )
     fields.done()
+    assert author.id is not None
     proposal = Proposal(
         author_id=author.id,
         title=title,
@@ -141,11 +144,11 @@ def create_proposal(
     return proposal
 
 
-def escrow_account(session, proposal: Proposal, now: datetime):
+def escrow_account(session: Session, proposal: Proposal, now: datetime):
     return ledger.open_account(session, kind="escrow", ref=f"escrow:proposal:{proposal.id}", now=now, min_balance=0)
 
 
-def refund_remainder(session, proposal: Proposal, now: datetime) -> int:
+def refund_remainder(session: Session, proposal: Proposal, now: datetime) -> int:
     """Return what is left in the proposal's escrow to its author (once); return the amount."""
     escrow = escrow_account(session, proposal, now)
     if escrow.balance <= 0:
@@ -164,20 +167,20 @@ def refund_remainder(session, proposal: Proposal, now: datetime) -> int:
     return amount
 
 
-def escrow_balance(session, proposal: Proposal) -> int:
+def escrow_balance(session: Session, proposal: Proposal) -> int:
     """What the proposal's escrow holds now (read-only: never creates the account)."""
-    account = session.scalars(select(Account).where(Account.ref == f"escrow:proposal:{proposal.id}")).first()
+    account = session.scalars(select(Account).where(col(Account.ref) == f"escrow:proposal:{proposal.id}")).first()
     return account.balance if account is not None else 0
 
 
-def get_proposal(session, proposal_id: int, *, for_update: bool = False) -> Proposal:
+def get_proposal(session: Session, proposal_id: int, *, for_update: bool = False) -> Proposal:
     proposal = session.get(Proposal, proposal_id, with_for_update=for_update)
     if proposal is None:
         raise NotFoundError(_("There is no such proposal."), code="proposal_not_found")
     return proposal
 
 
-def access(session, proposal: Proposal, member: Member) -> str:
+def access(session: Session, proposal: Proposal, member: Member) -> str:
     """How much of the proposal this member may see: owner, coordinator, reviewer, invited; else 404."""
     if proposal.author_id == member.id:
         return "owner"
@@ -185,8 +188,8 @@ def access(session, proposal: Proposal, member: Member) -> str:
         return "coordinator"
     states = set(
         session.scalars(
-            select(ReviewInvitation.status).where(
-                ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.reviewer_id == member.id
+            select(col(ReviewInvitation.status)).where(
+                col(ReviewInvitation.proposal_id) == proposal.id, col(ReviewInvitation.reviewer_id) == member.id
             )
         ).all()
     )
@@ -198,75 +201,89 @@ def access(session, proposal: Proposal, member: Member) -> str:
     raise NotFoundError(_("There is no such proposal."), code="proposal_not_found")
 
 
-def list_proposals(session, member: Member, *, everyone: bool = False) -> list[Proposal]:
+def list_proposals(session: Session, member: Member, *, everyone: bool = False) -> list[Proposal]:
     """The member's own proposals, newest first; a coordinator may ask for all."""
-    stmt = select(Proposal).order_by(Proposal.id.desc())
+    stmt = select(Proposal).order_by(col(Proposal.id).desc())
     if everyone:
         members.require_coordinator(member)
     else:
-        stmt = stmt.where(Proposal.author_id == member.id)
+        stmt = stmt.where(col(Proposal.author_id) == member.id)
     return list(session.scalars(stmt).all())
 
 
-def open_proposals(session) -> list[Proposal]:
+def open_proposals(session: Session) -> list[Proposal]:
     """Every proposal still collecting reviews, oldest first (the coordinator's view)."""
-    return list(session.scalars(select(Proposal).where(Proposal.status == "open").order_by(Proposal.id)).all())
+    return list(
+        session.scalars(select(Proposal).where(col(Proposal.status) == "open").order_by(col(Proposal.id))).all()
+    )
 
 
-def invitations_of(session, proposal_id: int) -> list[ReviewInvitation]:
+def invitations_of(session: Session, proposal_id: int) -> list[ReviewInvitation]:
     return list(
         session.scalars(
-            select(ReviewInvitation).where(ReviewInvitation.proposal_id == proposal_id).order_by(ReviewInvitation.id)
+            select(ReviewInvitation)
+            .where(col(ReviewInvitation.proposal_id) == proposal_id)
+            .order_by(col(ReviewInvitation.id))
         ).all()
     )
 
 
-def reviews_of(session, proposal_id: int) -> list[tuple[Review, ReviewInvitation]]:
+def reviews_of(session: Session, proposal_id: int) -> list[tuple[Review, ReviewInvitation]]:
     return list(
         session.execute(
             select(Review, ReviewInvitation)
-            .join(ReviewInvitation, ReviewInvitation.id == Review.invitation_id)
-            .where(ReviewInvitation.proposal_id == proposal_id)
-            .order_by(Review.id)
-        ).all()
+            .join(ReviewInvitation, col(ReviewInvitation.id) == col(Review.invitation_id))
+            .where(col(ReviewInvitation.proposal_id) == proposal_id)
+            .order_by(col(Review.id))
+        )
+        .tuples()
+        .all()
     )
 
 
-def open_slots(session, proposal: Proposal) -> int:
+def open_slots(session: Session, proposal: Proposal) -> int:
     """How many of the k reviews have no invitation holding them."""
     if proposal.status != "open":
         return 0
     held = session.execute(
         select(func.count())
         .select_from(ReviewInvitation)
-        .where(ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(SLOT_STATES))
+        .where(col(ReviewInvitation.proposal_id) == proposal.id, col(ReviewInvitation.status).in_(SLOT_STATES))
     ).scalar_one()
     return max(0, proposal.reviews_wanted - held)
 
 
-def local_candidates(session) -> list[matching.Candidate]:
+def local_candidates(session: Session) -> list[matching.Candidate]:
     """Every active reviewer of this node as a matching record, with load and past helpfulness."""
     load = dict(
         session.execute(
-            select(ReviewInvitation.reviewer_id, func.count())
-            .where(ReviewInvitation.status.in_(OPEN_STATES), ReviewInvitation.reviewer_id.is_not(None))
-            .group_by(ReviewInvitation.reviewer_id)
-        ).all()
+            select(col(ReviewInvitation.reviewer_id), func.count())
+            .where(col(ReviewInvitation.status).in_(OPEN_STATES), col(ReviewInvitation.reviewer_id).is_not(None))
+            .group_by(col(ReviewInvitation.reviewer_id))
+        )
+        .tuples()
+        .all()
     )
     rated = {
         rid: (avg, n)
         for rid, avg, n in session.execute(
-            select(ReviewInvitation.reviewer_id, func.avg(Review.helpfulness), func.count(Review.helpfulness))
-            .join(Review, Review.invitation_id == ReviewInvitation.id)
-            .where(Review.helpfulness.is_not(None))
-            .group_by(ReviewInvitation.reviewer_id)
+            select(
+                col(ReviewInvitation.reviewer_id),
+                func.avg(col(Review.helpfulness)),
+                func.count(col(Review.helpfulness)),
+            )
+            .join(Review, col(Review.invitation_id) == col(ReviewInvitation.id))
+            .where(col(Review.helpfulness).is_not(None))
+            .group_by(col(ReviewInvitation.reviewer_id))
         ).all()
     }
     reviewers = session.scalars(
-        select(Member).where(Member.status == "active", Member.is_reviewer.is_(True)).order_by(Member.id)
+        select(Member).where(col(Member.status) == "active", col(Member.is_reviewer).is_(True)).order_by(col(Member.id))
     ).all()
-    bids: dict[int, list] = {}
-    for member_id, tag, level in session.execute(select(Bid.member_id, Bid.tag, Bid.level).order_by(Bid.tag)).all():
+    bids: dict[int | None, list] = {}  # looked up by Member.id, typed optional
+    for member_id, tag, level in session.execute(
+        select(col(Bid.member_id), col(Bid.tag), col(Bid.level)).order_by(col(Bid.tag))
+    ).all():
         bids.setdefault(member_id, []).append((tag, level))
     return [
         matching.Candidate(
@@ -286,29 +303,37 @@ def local_candidates(session) -> list[matching.Candidate]:
     ]
 
 
-def need_for(session, proposal: Proposal) -> matching.Need:
+def need_for(session: Session, proposal: Proposal) -> matching.Need:
     """The proposal as matching sees it: author, tags, language, who was invited and relevant conflicts."""
     author = session.get(Member, proposal.author_id)
     invited = frozenset(
         f"local:{rid}" if rid is not None else f"remote:{node}:{handle}"
         for rid, node, handle in session.execute(
-            select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node, ReviewInvitation.remote_handle).where(
-                ReviewInvitation.proposal_id == proposal.id
-            )
+            select(
+                col(ReviewInvitation.reviewer_id),
+                col(ReviewInvitation.remote_node),
+                col(ReviewInvitation.remote_handle),
+            ).where(col(ReviewInvitation.proposal_id) == proposal.id)
         ).all()
     )
     # Organisation names are compared case-folded in Python (SQLite's lower() is ASCII-only).
+    assert author is not None
     rows = session.scalars(
         select(Conflict).where(
-            or_(Conflict.member_id == author.id, Conflict.other_member_id == author.id, Conflict.organisation != "")
+            or_(
+                col(Conflict.member_id) == author.id,
+                col(Conflict.other_member_id) == author.id,
+                col(Conflict.organisation) != "",
+            )
         )
     ).all()
     conflicts = tuple(matching.ConflictRecord(c.member_id, c.other_member_id, c.organisation, c.source) for c in rows)
-    remote_rows = session.scalars(select(RemoteConflict).where(RemoteConflict.member_id == author.id)).all()
+    remote_rows = session.scalars(select(RemoteConflict).where(col(RemoteConflict.member_id) == author.id)).all()
     conflicts += tuple(
         matching.ConflictRecord(c.member_id, source=c.source, remote=f"{c.remote_handle}@{c.remote_node}")
         for c in remote_rows
     )
+    assert author.id is not None
     return matching.Need(
         author_id=author.id,
         author_organisation=author.organisation,
@@ -319,17 +344,18 @@ def need_for(session, proposal: Proposal) -> matching.Need:
     )
 
 
-def rank_for(session, proposal: Proposal, remote: RemoteReviews | None = None):
+def rank_for(session: Session, proposal: Proposal, remote: RemoteReviews | None = None):
     """Ranked and excluded candidates for a proposal: local ones, and peers' shared reviewers with remote."""
     remote_candidates = remote.candidates(session) if remote is not None else []
     return matching.rank_candidates(need_for(session, proposal), [*local_candidates(session), *remote_candidates])
 
 
 def fill_slots(
-    session, settings: Settings, proposal: Proposal, now: datetime, remote: RemoteReviews | None = None
+    session: Session, settings: Settings, proposal: Proposal, now: datetime, remote: RemoteReviews | None = None
 ) -> list[ReviewInvitation]:
     """Invite the best candidates into the proposal's free slots; fewer if nobody fits."""
     free = open_slots(session, proposal)
+    assert proposal.id is not None
     if free == 0 or held_by_round(session, proposal.id):
         return []
     ranked, _excluded = rank_for(session, proposal, remote)
@@ -339,20 +365,20 @@ def fill_slots(
     ]
 
 
-def held_by_round(session, proposal_id: int) -> bool:
+def held_by_round(session: Session, proposal_id: int) -> bool:
     """True while a review round that has not assigned its reviewers yet holds the proposal."""
     return (
         session.execute(
-            select(RoundItem.id)
-            .join(ReviewRound, ReviewRound.id == RoundItem.round_id)
-            .where(RoundItem.proposal_id == proposal_id, ReviewRound.status.in_(ROUND_HOLDS))
+            select(col(RoundItem.id))
+            .join(ReviewRound, col(ReviewRound.id) == col(RoundItem.round_id))
+            .where(col(RoundItem.proposal_id) == proposal_id, col(ReviewRound.status).in_(ROUND_HOLDS))
         ).first()
         is not None
     )
 
 
 def invite_candidate(
-    session,
+    session: Session,
     settings: Settings,
     proposal: Proposal,
     candidate: matching.Candidate,
@@ -362,6 +388,7 @@ def invite_candidate(
     remote: RemoteReviews | None,
 ) -> ReviewInvitation:
     """One invitation: notified here for a local reviewer, sent to their node for a remote one."""
+    assert proposal.id is not None
     invitation = ReviewInvitation(
         proposal_id=proposal.id,
         reviewer_id=candidate.member_id,
@@ -387,18 +414,19 @@ def invite_candidate(
         data = {"id": invitation.id, "title": proposal.title, "abroad": False, "url": "/reviews"}
         events.record(session, member_id=invitation.reviewer_id, kind="invitation", data=data, now=now)
     else:
+        assert remote is not None
         remote.invited(session, proposal, invitation, now)
     return invitation
 
 
 def _picks(
-    session, settings: Settings, proposal: Proposal, ranked: list, free: int, remote: RemoteReviews | None
+    session: Session, settings: Settings, proposal: Proposal, ranked: list, free: int, remote: RemoteReviews | None
 ) -> list:
     """The best `free` candidates, the best foreign ones first until min_foreign_reviewers hold slots."""
-    home = _country(session.get(Member, proposal.author_id).country, settings)
+    home = _country(session.get_one(Member, proposal.author_id).country, settings)
     held = session.execute(
-        select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node).where(
-            ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(SLOT_STATES)
+        select(col(ReviewInvitation.reviewer_id), col(ReviewInvitation.remote_node)).where(
+            col(ReviewInvitation.proposal_id) == proposal.id, col(ReviewInvitation.status).in_(SLOT_STATES)
         )
     ).all()
     held_foreign = sum(_held_country(session, settings, rid, node, remote) != home for rid, node in held)
@@ -410,11 +438,14 @@ def _picks(
 
 
 def _held_country(
-    session, settings: Settings, reviewer_id: int | None, node: str | None, remote: RemoteReviews | None
+    session: Session, settings: Settings, reviewer_id: int | None, node: str | None, remote: RemoteReviews | None
 ) -> str:
     if reviewer_id is not None:
-        return _country(session.get(Member, reviewer_id).country, settings)
-    return _country(remote.country_of(session, node) if remote is not None else "", settings)
+        return _country(session.get_one(Member, reviewer_id).country, settings)
+    if remote is None:
+        return _country("", settings)
+    assert node is not None  # an invitation without a reviewer here is held on a peer node
+    return _country(remote.country_of(session, node), settings)
 
 
 def _country(country: str, settings: Settings) -> str:
@@ -423,7 +454,13 @@ def _country(country: str, settings: Settings) -> str:
 
 
 def withdraw(
-    session, settings: Settings, *, member: Member, proposal_id: int, now: datetime, remote: RemoteReviews | None = None
+    session: Session,
+    settings: Settings,
+    *,
+    member: Member,
+    proposal_id: int,
+    now: datetime,
+    remote: RemoteReviews | None = None,
 ) -> Proposal:
     """The author withdraws: open invitations are cancelled and what remains in escrow is refunded."""
     proposal = get_proposal(session, proposal_id, for_update=True)
@@ -431,6 +468,7 @@ def withdraw(
         access(session, proposal, member)  # 404 for strangers, then 403 for those who may look
         raise ForbiddenError(_("Only its author may withdraw a proposal."), code="not_author")
     PROPOSAL.move(proposal, "withdrawn")
+    assert proposal.id is not None
     for invitation in invitations_of(session, proposal.id):
         if invitation.status in OPEN_STATES:
             INVITATION.move(invitation, "cancelled")
@@ -449,13 +487,13 @@ def withdraw(
     return proposal
 
 
-def declare_conflict(session, *, member: Member, data: dict, now: datetime) -> Conflict:
+def declare_conflict(session: Session, *, member: Member, data: dict, now: datetime) -> Conflict:
     """A member declares a conflict of interest with another member or an organisation."""
     members.require_active(member)
     return _record_conflict(session, member, data, now, source="member")
 
 
-def pin_conflict(session, *, coordinator: Member, data: dict, now: datetime) -> Conflict:
+def pin_conflict(session: Session, *, coordinator: Member, data: dict, now: datetime) -> Conflict:
     """A coordinator pins a conflict on a member (matching then excludes it like a declared one)."""
     members.require_coordinator(coordinator)
     handle = clean_text(data.get("member_handle"), "member_handle", 64, required=True).lower()
@@ -463,7 +501,7 @@ def pin_conflict(session, *, coordinator: Member, data: dict, now: datetime) -> 
     return _record_conflict(session, member, data, now, source="coordinator")
 
 
-def list_conflicts(session, member: Member, *, everyone: bool = False) -> list[Conflict]:
+def list_conflicts(session: Session, member: Member, *, everyone: bool = False) -> list[Conflict]:
     """The conflicts the member declared, newest first; a coordinator may ask for all (pinned too)."""
     if everyone:
         members.require_coordinator(member)
@@ -471,18 +509,18 @@ def list_conflicts(session, member: Member, *, everyone: bool = False) -> list[C
     return list(
         session.scalars(
             select(Conflict)
-            .where(Conflict.member_id == member.id, Conflict.source == "member")
-            .order_by(Conflict.id.desc())
+            .where(col(Conflict.member_id) == member.id, col(Conflict.source) == "member")
+            .order_by(col(Conflict.id).desc())
         ).all()
     )
 
 
-def all_conflicts(session) -> list[Conflict]:
+def all_conflicts(session: Session) -> list[Conflict]:
     """Every declared and pinned conflict, newest first (the coordinator's view)."""
-    return list(session.scalars(select(Conflict).order_by(Conflict.id.desc())).all())
+    return list(session.scalars(select(Conflict).order_by(col(Conflict.id).desc())).all())
 
 
-def _record_conflict(session, member: Member, data: dict, now: datetime, *, source: str) -> Conflict:
+def _record_conflict(session: Session, member: Member, data: dict, now: datetime, *, source: str) -> Conflict:
     other_handle = clean_text(data.get("other_handle"), "other_handle", 64).lower()
     organisation = clean_text(data.get("organisation"), "organisation", 120)
     if bool(other_handle) == bool(organisation):
@@ -498,11 +536,12 @@ def _record_conflict(session, member: Member, data: dict, now: datetime, *, sour
         )
     existing = session.scalars(
         select(Conflict).where(
-            Conflict.member_id == member.id, Conflict.other_member_id == (other.id if other else None)
+            col(Conflict.member_id) == member.id, col(Conflict.other_member_id) == (other.id if other else None)
         )
     ).all()
     if any(c.organisation.casefold() == organisation.casefold() for c in existing):
         raise ConflictError(_("This conflict is already recorded."), code="conflict_exists")
+    assert member.id is not None
     row = Conflict(
         member_id=member.id,
         other_member_id=other.id if other else None,

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import cast
 
 from argon2 import PasswordHasher
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import i18n
 from ..errors import DomainError
@@ -44,10 +47,10 @@ def _fingerprint(member: Member) -> str:
     return hashlib.sha256(f"{member.password_hash}\n{member.session_version}".encode()).hexdigest()[:24]
 
 
-def ask_for_link(session, settings: Settings, *, email: object, secret: str, now: datetime) -> None:
+def ask_for_link(session: Session, settings: Settings, *, email: object, secret: str, now: datetime) -> None:
     """Mail a link to the account using `email`, if there is one that may log in; else do nothing, quietly."""
     address = clean_email(email)
-    member = session.scalars(select(Member).where(Member.email == address)).first()
+    member = session.scalars(select(Member).where(col(Member.email) == address)).first()
     if (
         member is None
         or member.status not in ("active", "pending")
@@ -67,7 +70,7 @@ def ask_for_link(session, settings: Settings, *, email: object, secret: str, now
     )
 
 
-def member_for_link(session, *, token: object, secret: str, now: datetime) -> Member | None:
+def member_for_link(session: Session, *, token: object, secret: str, now: datetime) -> Member | None:
     """The member a link is good for now, or None (forged, expired, used, or the account closed)."""
     if not isinstance(token, str) or len(token) > 500:
         return None
@@ -83,20 +86,20 @@ def member_for_link(session, *, token: object, secret: str, now: datetime) -> Me
 
 
 def set_new_password(
-    session, *, token: object, password: object, secret: str, hasher: PasswordHasher, now: datetime
+    session: Session, *, token: object, password: object, secret: str, hasher: PasswordHasher, now: datetime
 ) -> Member:
     """Use a link up: the new password; every session and API token ends; the account's login wait is lifted."""
     member = member_for_link(session, token=token, secret=secret, now=now)
     if member is None:
         raise DomainError(invalid_link_message(), code="reset_link_invalid", status=404)
     check_password(password)
-    member.password_hash = hasher.hash(password)
+    member.password_hash = hasher.hash(cast(str, password))  # check_password refused anything else
     member.session_version += 1
     member.last_active_at = now
     session.execute(
-        delete(ApiToken).where(ApiToken.member_id == member.id)
+        delete(ApiToken).where(col(ApiToken.member_id) == member.id)
     )  # made with the old password, maybe not by them
-    session.execute(delete(LoginThrottle).where(LoginThrottle.key == logins.account_key(member.email)))
+    session.execute(delete(LoginThrottle).where(col(LoginThrottle.key) == logins.account_key(member.email)))
     return member
 
 

@@ -337,11 +337,14 @@ class _Flow:
         self.n_p, self.sink = n_p, 2 * n_p + n_r
         self.slots, self.need = rnd.slots.tolist(), rnd.need_foreign.tolist()
         self.lo, self.hi = rnd.min_load.tolist(), rnd.max_load.tolist()
-        self.edges, self.tail, self.head, self.cost = [], [], [], []
+        self.edges: list = []
+        self.tail: list[int] = []
+        self.head: list[int] = []
+        self.cost: list[int] = []
         self.flow = bytearray()
-        self.out = [[] for _ in range(2 * n_p)]
+        self.out: list[list] = [[] for _ in range(2 * n_p)]
         self._append(rnd, edges)
-        self.into = [set() for _ in range(n_r)]
+        self.into: list[set] = [set() for _ in range(n_r)]
         self.load, self.short, self.hub = [0] * n_r, [0] * n_p, [0] * n_p
         spread = int(np.abs(rnd.edge_a).max(initial=0)) + 1
         self.big = (self.sink + 1) * spread + 1  # one more filled slot beats any affinity change

@@ -7,8 +7,11 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import labels
+from ..context import NodeContext
 from ..errors import ConflictError, ForbiddenError, NotFoundError
 from ..lifecycle import INVITATION, PROPOSAL
 from ..settings import Settings
@@ -22,7 +25,9 @@ REVIEW_FIELDS = (*TENETS, "confidence", "feedback")
 SCORE_RULE = _l("%(name)s: please give a score from %(low)s to %(high)s.")
 
 
-def get_invitation(session, member: Member, invitation_id: int, *, for_update: bool = False) -> ReviewInvitation:
+def get_invitation(
+    session: Session, member: Member, invitation_id: int, *, for_update: bool = False
+) -> ReviewInvitation:
     """An invitation its reviewer (or a coordinator) may see; 404 for anyone else."""
     invitation = session.get(ReviewInvitation, invitation_id, with_for_update=for_update)
     if invitation is None or not (invitation.reviewer_id == member.id or _is_coordinator(member)):
@@ -34,7 +39,7 @@ def _is_coordinator(member: Member) -> bool:
     return member.role == "coordinator" and member.status == "active"
 
 
-def _own_invitation(session, member: Member, invitation_id: int) -> ReviewInvitation:
+def _own_invitation(session: Session, member: Member, invitation_id: int) -> ReviewInvitation:
     """An invitation only its reviewer may act on."""
     invitation = get_invitation(session, member, invitation_id, for_update=True)
     if invitation.reviewer_id != member.id:
@@ -42,36 +47,40 @@ def _own_invitation(session, member: Member, invitation_id: int) -> ReviewInvita
     return invitation
 
 
-def list_invitations(session, member: Member) -> list[tuple[ReviewInvitation, Proposal, Review | None]]:
+def list_invitations(session: Session, member: Member) -> list[tuple[ReviewInvitation, Proposal, Review | None]]:
     """The member's invitations with their proposals and reviews, newest first."""
     return list(
         session.execute(
             select(ReviewInvitation, Proposal, Review)
-            .join(Proposal, Proposal.id == ReviewInvitation.proposal_id)
-            .outerjoin(Review, Review.invitation_id == ReviewInvitation.id)
-            .where(ReviewInvitation.reviewer_id == member.id)
-            .order_by(ReviewInvitation.id.desc())
-        ).all()
+            .join(Proposal, col(Proposal.id) == col(ReviewInvitation.proposal_id))
+            .outerjoin(Review, col(Review.invitation_id) == col(ReviewInvitation.id))
+            .where(col(ReviewInvitation.reviewer_id) == member.id)
+            .order_by(col(ReviewInvitation.id).desc())
+        )
+        .tuples()
+        .all()
     )
 
 
-def review_of(session, invitation: ReviewInvitation) -> Review | None:
-    return session.scalars(select(Review).where(Review.invitation_id == invitation.id)).first()
+def review_of(session: Session, invitation: ReviewInvitation) -> Review | None:
+    return session.scalars(select(Review).where(col(Review.invitation_id) == invitation.id)).first()
 
 
-def notifications_for(session, member_id: int, limit: int = 200) -> list[Notification]:
+def notifications_for(session: Session, member_id: int, limit: int = 200) -> list[Notification]:
     """A member's notifications, newest first."""
     return list(
         session.scalars(
             select(Notification)
-            .where(Notification.member_id == member_id)
-            .order_by(Notification.id.desc())
+            .where(col(Notification.member_id) == member_id)
+            .order_by(col(Notification.id).desc())
             .limit(limit)
         ).all()
     )
 
 
-def accept(session, settings: Settings, *, member: Member, invitation_id: int, now: datetime) -> ReviewInvitation:
+def accept(
+    session: Session, settings: Settings, *, member: Member, invitation_id: int, now: datetime
+) -> ReviewInvitation:
     """The reviewer accepts before the deadline; the review is then due in review_due_days."""
     invitation = _own_invitation(session, member, invitation_id)
     members.require_active(member)
@@ -84,7 +93,7 @@ def accept(session, settings: Settings, *, member: Member, invitation_id: int, n
 
 
 def decline(
-    session,
+    session: Session,
     settings: Settings,
     *,
     member: Member,
@@ -99,7 +108,7 @@ def decline(
 
 
 def _declined(
-    session,
+    session: Session,
     settings: Settings,
     invitation: ReviewInvitation,
     reason: str,
@@ -116,7 +125,7 @@ def _declined(
 # --- a reviewer on a peer node answered (federation applies their messages through these) -----------
 
 
-def remote_accepted(session, *, invitation: ReviewInvitation, due_by: datetime, now: datetime) -> bool:
+def remote_accepted(session: Session, *, invitation: ReviewInvitation, due_by: datetime, now: datetime) -> bool:
     """The remote reviewer accepted; False when the invitation ended here first (expired, withdrawn)."""
     if invitation.status != "invited":
         return False
@@ -126,7 +135,7 @@ def remote_accepted(session, *, invitation: ReviewInvitation, due_by: datetime, 
 
 
 def remote_declined(
-    session,
+    session: Session,
     settings: Settings,
     *,
     invitation: ReviewInvitation,
@@ -142,7 +151,7 @@ def remote_declined(
 
 
 def remote_review(
-    session,
+    session: Session,
     settings: Settings,
     *,
     invitation: ReviewInvitation,
@@ -157,7 +166,7 @@ def remote_review(
 
 
 def _replace(
-    session,
+    session: Session,
     settings: Settings,
     gone: ReviewInvitation,
     now: datetime,
@@ -179,20 +188,21 @@ def _replace(
 
 
 def submit_review(
-    session, settings: Settings, *, member: Member, invitation_id: int, data: dict, now: datetime
+    session: Session, settings: Settings, *, member: Member, invitation_id: int, data: dict, now: datetime
 ) -> Review:
     """Store the review, pay the bounty from escrow (once) and complete the proposal when all are in."""
     invitation = _own_invitation(session, member, invitation_id)
     fields = clean_review_fields(data)
     # Only checked here, so a late review is refused by its state first; _store_review makes the move.
     INVITATION.check(invitation.status, "submitted")
+    assert invitation.due_by is not None  # set when the invitation was accepted
     if now >= invitation.due_by:
         raise ConflictError(_("The review was due earlier; it can no longer be submitted."), code="review_overdue")
     return _store_review(session, settings, invitation, fields, now, None)
 
 
 def _store_review(
-    session,
+    session: Session,
     settings: Settings,
     invitation: ReviewInvitation,
     fields: dict,
@@ -201,6 +211,7 @@ def _store_review(
 ) -> Review:
     INVITATION.move(invitation, "submitted")
     proposal = proposals.get_proposal(session, invitation.proposal_id, for_update=True)
+    assert invitation.id is not None
     review = Review(invitation_id=invitation.id, submitted_at=now, **fields)
     session.add(review)
     session.flush()
@@ -219,7 +230,7 @@ def _store_review(
 def clean_review_fields(data: dict) -> dict:
     """The review's scores (1..5) and feedback, refusing anything else."""
     refuse_unknown_fields(data, REVIEW_FIELDS)
-    fields = {name: score(data.get(name), name) for name in (*TENETS, "confidence")}
+    fields: dict[str, int | str] = {name: score(data.get(name), name) for name in (*TENETS, "confidence")}
     fields["feedback"] = clean_text(data.get("feedback"), "feedback", 20000, required=True)
     return fields
 
@@ -230,7 +241,7 @@ def score(value: object, name: str) -> int:
 
 
 def _pay_bounty(
-    session,
+    session: Session,
     settings: Settings,
     proposal: Proposal,
     invitation: ReviewInvitation,
@@ -267,11 +278,11 @@ def _pay_bounty(
     )
 
 
-def _complete_if_done(session, proposal: Proposal, now: datetime) -> None:
+def _complete_if_done(session: Session, proposal: Proposal, now: datetime) -> None:
     submitted = session.execute(
         select(func.count())
         .select_from(ReviewInvitation)
-        .where(ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status == "submitted")
+        .where(col(ReviewInvitation.proposal_id) == proposal.id, col(ReviewInvitation.status) == "submitted")
     ).scalar_one()
     if submitted < proposal.reviews_wanted:
         return
@@ -282,7 +293,7 @@ def _complete_if_done(session, proposal: Proposal, now: datetime) -> None:
 
 
 def rate_review(
-    session,
+    session: Session,
     *,
     member: Member,
     review_id: int,
@@ -295,6 +306,7 @@ def rate_review(
     if review is None:
         raise NotFoundError(_("There is no such review."), code="review_not_found")
     invitation = session.get(ReviewInvitation, review.invitation_id)
+    assert invitation is not None
     proposal = proposals.get_proposal(session, invitation.proposal_id)
     if proposal.author_id != member.id:
         try:
@@ -315,21 +327,22 @@ def rate_review(
 # --- deadline sweeps: each row moves only from the state it expects, in its own transaction ---------
 
 
-def _ids(ctx, stmt) -> list[int]:
+def _ids(ctx: NodeContext, stmt) -> list[int]:
     with ctx.db.read() as s:
         return list(s.scalars(stmt).all())
 
 
-def expire_invitations(ctx) -> int:
+def expire_invitations(ctx: NodeContext) -> int:
     """Invitations not accepted in time expire (INVITATION's timeout); the next candidate is invited instead."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
     expiry = INVITATION.timeout("invited")
-    for inv_id in _ids(ctx, select(ReviewInvitation.id).where(INVITATION.overdue(expiry.source, now))):
+    for inv_id in _ids(ctx, select(col(ReviewInvitation.id)).where(INVITATION.overdue(expiry.source, now))):
         with ctx.db.write() as s:
             invitation = s.get(ReviewInvitation, inv_id)
             if not INVITATION.is_overdue(invitation, expiry.source, now):
                 continue
             INVITATION.move(invitation, expiry.target)
+            assert invitation is not None
             if invitation.reviewer_id is not None:
                 notify(s, member_id=invitation.reviewer_id, kind="invitation_expired", params={}, now=now)
             elif remote is not None:
@@ -339,16 +352,17 @@ def expire_invitations(ctx) -> int:
     return done
 
 
-def time_out_reviews(ctx) -> int:
+def time_out_reviews(ctx: NodeContext) -> int:
     """Accepted reviews not submitted by their due date time out (INVITATION's timeout); the slot is offered again."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
     time_out = INVITATION.timeout("accepted")
-    for inv_id in _ids(ctx, select(ReviewInvitation.id).where(INVITATION.overdue(time_out.source, now))):
+    for inv_id in _ids(ctx, select(col(ReviewInvitation.id)).where(INVITATION.overdue(time_out.source, now))):
         with ctx.db.write() as s:
             invitation = s.get(ReviewInvitation, inv_id)
             if not INVITATION.is_overdue(invitation, time_out.source, now):
                 continue
             INVITATION.move(invitation, time_out.target)
+            assert invitation is not None
             if invitation.reviewer_id is not None:
                 notify(s, member_id=invitation.reviewer_id, kind="review_timed_out", params={}, now=now)
             elif remote is not None:
@@ -358,26 +372,28 @@ def time_out_reviews(ctx) -> int:
     return done
 
 
-def remind_reviewers(ctx) -> int:
+def remind_reviewers(ctx: NodeContext) -> int:
     """One reminder per accepted review, reminder_hours before it is due."""
     now, done = ctx.now(), 0
     soon = now + timedelta(hours=ctx.settings.reminder_hours)
     for inv_id in _ids(
         ctx,
-        select(ReviewInvitation.id).where(
-            ReviewInvitation.status == "accepted",
-            ReviewInvitation.reminded_at.is_(None),
+        select(col(ReviewInvitation.id)).where(
+            col(ReviewInvitation.status) == "accepted",
+            col(ReviewInvitation.reminded_at).is_(None),
             ReviewInvitation.due_by <= soon,
             ReviewInvitation.due_by > now,
         ),
     ):
         with ctx.db.write() as s:
             invitation = s.get(ReviewInvitation, inv_id)
+            assert invitation is not None
             if invitation.status != "accepted" or invitation.reminded_at is not None:
                 continue
             invitation.reminded_at = now
             if invitation.reviewer_id is not None:
                 proposal = s.get(Proposal, invitation.proposal_id)
+                assert proposal is not None
                 notify(
                     s,
                     member_id=invitation.reviewer_id,
@@ -389,19 +405,24 @@ def remind_reviewers(ctx) -> int:
     return done
 
 
-def retry_matching(ctx) -> int:
+def retry_matching(ctx: NodeContext) -> int:
     """Open proposals waiting for reviewers try matching again (new reviewers may have joined)."""
     now, done, remote = ctx.now(), 0, ctx.remote_reviews
     held = (
         select(func.count())
         .select_from(ReviewInvitation)
-        .where(ReviewInvitation.proposal_id == Proposal.id, ReviewInvitation.status.in_(proposals.SLOT_STATES))
+        .where(
+            col(ReviewInvitation.proposal_id) == col(Proposal.id),
+            col(ReviewInvitation.status).in_(proposals.SLOT_STATES),
+        )
         .correlate(Proposal)
         .scalar_subquery()
     )
-    for proposal_id in _ids(ctx, select(Proposal.id).where(Proposal.status == "open", Proposal.reviews_wanted > held)):
+    for proposal_id in _ids(
+        ctx, select(col(Proposal.id)).where(col(Proposal.status) == "open", col(Proposal.reviews_wanted) > held)
+    ):
         with ctx.db.read() as s:  # most waiting proposals still have nobody: skip the write lock
-            if not proposals.rank_for(s, s.get(Proposal, proposal_id), remote)[0]:
+            if not proposals.rank_for(s, s.get_one(Proposal, proposal_id), remote)[0]:
                 continue
         with ctx.db.write() as s:
             proposal = proposals.get_proposal(s, proposal_id, for_update=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from ..settings import Settings
 from ..tables import Member, ReviewInvitation, ReviewRound
@@ -34,7 +36,7 @@ def country(code: str, settings: Settings) -> str:
     return (code or settings.country).upper()
 
 
-def build_instance(session, settings: Settings, rnd: ReviewRound, remote) -> Instance:
+def build_instance(session: Session, settings: Settings, rnd: ReviewRound, remote) -> Instance:
     """The round's open proposals with free slots, every reviewer with room, and their allowed pairs."""
     from .rounds import items_of  # rounds imports this module
 
@@ -52,15 +54,17 @@ def build_instance(session, settings: Settings, rnd: ReviewRound, remote) -> Ins
             )
         )
     items, triples = [], []
+    assert rnd.id is not None
     for _, proposal in items_of(session, rnd.id):
         slots = proposals.open_slots(session, proposal)
         if slots == 0:
             continue
         need = proposals.need_for(session, proposal)
-        home = country(session.get(Member, proposal.author_id).country, settings)
+        home = country(session.get_one(Member, proposal.author_id).country, settings)
         wants_foreign = (rnd.need_foreign or proposal.min_foreign_reviewers > 0) and not _holds_foreign(
             session, settings, proposal, home, remote
         )
+        assert proposal.id is not None
         items.append(RoundProposal(proposal.id, slots=slots, country=home, need_foreign=wants_foreign))
         for key, cand in candidates.items():
             if matching.exclusion_reason(need, cand) is None:
@@ -68,15 +72,15 @@ def build_instance(session, settings: Settings, rnd: ReviewRound, remote) -> Ins
     return Instance(items, reviewers, triples, candidates, labels)
 
 
-def _holds_foreign(session, settings: Settings, proposal, home: str, remote) -> bool:
+def _holds_foreign(session: Session, settings: Settings, proposal, home: str, remote) -> bool:
     """Whether an invitation already holding a slot went to a reviewer from another country."""
     for reviewer_id, node in session.execute(
-        select(ReviewInvitation.reviewer_id, ReviewInvitation.remote_node).where(
-            ReviewInvitation.proposal_id == proposal.id, ReviewInvitation.status.in_(proposals.SLOT_STATES)
+        select(col(ReviewInvitation.reviewer_id), col(ReviewInvitation.remote_node)).where(
+            col(ReviewInvitation.proposal_id) == proposal.id, col(ReviewInvitation.status).in_(proposals.SLOT_STATES)
         )
     ).all():
         if reviewer_id is not None:
-            where = session.get(Member, reviewer_id).country
+            where = session.get_one(Member, reviewer_id).country
         else:
             where = remote.country_of(session, node) if remote is not None else ""
         if country(where, settings) != home:

@@ -20,13 +20,17 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
+from typing import cast
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import labels
+from ..context import NodeContext
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..lifecycle import Timeout, lifecycle
 from ..settings import Settings
@@ -62,7 +66,7 @@ MAX_LOAD_RULE = _l("The maximum of reviews per reviewer is a whole number from %
 PROPOSAL_RULE = _l("Please give the number of an open proposal.")
 
 
-def create_round(session, *, coordinator: Member, data: dict, now: datetime) -> ReviewRound:
+def create_round(session: Session, *, coordinator: Member, data: dict, now: datetime) -> ReviewRound:
     """A coordinator opens a round that collects proposals until its deadline."""
     members.require_coordinator(coordinator)
     refuse_unknown_fields(data, ROUND_FIELDS)
@@ -76,6 +80,7 @@ def create_round(session, *, coordinator: Member, data: dict, now: datetime) -> 
         label=_("Every proposal gets a reviewer from another country"),
     )
     double_blind = clean_bool(data.get("double_blind", False), "double_blind", code="wrong_type", label=DOUBLE_BLIND)
+    assert coordinator.id is not None
     rnd = ReviewRound(
         title=clean_text(data.get("title"), "title", 200, required=True),
         deadline=deadline,
@@ -105,66 +110,69 @@ def create_round(session, *, coordinator: Member, data: dict, now: datetime) -> 
     return rnd
 
 
-def get_round(session, round_id: int, *, for_update: bool = False) -> ReviewRound:
+def get_round(session: Session, round_id: int, *, for_update: bool = False) -> ReviewRound:
     rnd = session.get(ReviewRound, round_id, with_for_update=for_update)
     if rnd is None:
         raise NotFoundError(_("There is no such review round."), code="round_not_found")
     return rnd
 
 
-def list_rounds(session, member: Member) -> list[ReviewRound]:
+def list_rounds(session: Session, member: Member) -> list[ReviewRound]:
     """A coordinator sees every round; a member the open ones and those holding their proposals."""
-    stmt = select(ReviewRound).order_by(ReviewRound.id.desc())
+    stmt = select(ReviewRound).order_by(col(ReviewRound.id).desc())
     if _is_coordinator(member):
         return list(session.scalars(stmt).all())
     mine = (
-        select(RoundItem.round_id)
-        .join(Proposal, Proposal.id == RoundItem.proposal_id)
-        .where(Proposal.author_id == member.id)
+        select(col(RoundItem.round_id))
+        .join(Proposal, col(Proposal.id) == col(RoundItem.proposal_id))
+        .where(col(Proposal.author_id) == member.id)
     )
-    return list(session.scalars(stmt.where((ReviewRound.status == "open") | ReviewRound.id.in_(mine))).all())
+    return list(session.scalars(stmt.where((col(ReviewRound.status) == "open") | col(ReviewRound.id).in_(mine))).all())
 
 
-def live_rounds(session) -> list[ReviewRound]:
+def live_rounds(session: Session) -> list[ReviewRound]:
     """Rounds not finished yet (open, solving, failed), nearest deadline first."""
     return list(
         session.scalars(
-            select(ReviewRound).where(ReviewRound.status.in_(proposals.ROUND_HOLDS)).order_by(ReviewRound.deadline)
+            select(ReviewRound)
+            .where(col(ReviewRound.status).in_(proposals.ROUND_HOLDS))
+            .order_by(col(ReviewRound.deadline))
         ).all()
     )
 
 
-def items_of(session, round_id: int, member: Member | None = None) -> list[tuple[RoundItem, Proposal]]:
+def items_of(session: Session, round_id: int, member: Member | None = None) -> list[tuple[RoundItem, Proposal]]:
     """The round's proposals, oldest first; only the member's own unless they coordinate (None: all)."""
     stmt = (
         select(RoundItem, Proposal)
-        .join(Proposal, Proposal.id == RoundItem.proposal_id)
-        .where(RoundItem.round_id == round_id)
-        .order_by(RoundItem.id)
+        .join(Proposal, col(Proposal.id) == col(RoundItem.proposal_id))
+        .where(col(RoundItem.round_id) == round_id)
+        .order_by(col(RoundItem.id))
     )
     if member is not None and not _is_coordinator(member):
-        stmt = stmt.where(Proposal.author_id == member.id)
-    return list(session.execute(stmt).all())
+        stmt = stmt.where(col(Proposal.author_id) == member.id)
+    return list(session.execute(stmt).tuples().all())
 
 
-def is_double_blind(session, proposal_id: int) -> bool:
+def is_double_blind(session: Session, proposal_id: int) -> bool:
     """Whether the proposal is in a double-blind round: its author and reviewers see each other only as roles."""
     rnd = round_of(session, proposal_id)
     return rnd is not None and rnd.double_blind
 
 
-def round_of(session, proposal_id: int) -> ReviewRound | None:
+def round_of(session: Session, proposal_id: int) -> ReviewRound | None:
     """The round a proposal is in, if any."""
     return session.scalars(
         select(ReviewRound)
-        .join(RoundItem, RoundItem.round_id == ReviewRound.id)
-        .where(RoundItem.proposal_id == proposal_id)
+        .join(RoundItem, col(RoundItem.round_id) == col(ReviewRound.id))
+        .where(col(RoundItem.proposal_id) == proposal_id)
     ).first()
 
 
-def visible_round(session, member: Member, round_id: int) -> ReviewRound:
+def visible_round(session: Session, member: Member, round_id: int) -> ReviewRound:
     """A round this member may look at (404 otherwise, like a missing one)."""
     rnd = get_round(session, round_id)
+    assert rnd.id is not None
     if _is_coordinator(member) or rnd.status == "open" or items_of(session, rnd.id, member):
         return rnd
     raise NotFoundError(_("There is no such review round."), code="round_not_found")
@@ -180,7 +188,7 @@ def _require_collecting(rnd: ReviewRound, now: datetime) -> None:
 
 
 def submit_proposal(
-    session, settings: Settings, *, author: Member, round_id: int, data: dict, now: datetime
+    session: Session, settings: Settings, *, author: Member, round_id: int, data: dict, now: datetime
 ) -> Proposal:
     """A member writes a proposal into an open round: escrow held now, reviewers assigned by the round."""
     rnd = get_round(session, round_id, for_update=True)
@@ -197,29 +205,37 @@ def submit_proposal(
             field="reviews_wanted",
         )
     proposal = proposals.create_proposal(session, settings, author=author, data=data, now=now, invite=False)
+    assert author.id is not None
+    assert proposal.id is not None
+    assert rnd.id is not None
     session.add(RoundItem(round_id=rnd.id, proposal_id=proposal.id, added_by=author.id, added_at=now))
     session.flush()
     return proposal
 
 
-def add_proposal(session, *, coordinator: Member, round_id: int, proposal_id: object, now: datetime) -> RoundItem:
+def add_proposal(
+    session: Session, *, coordinator: Member, round_id: int, proposal_id: object, now: datetime
+) -> RoundItem:
     """A coordinator puts an open proposal with free slots into an open round (its escrow is already held)."""
     members.require_coordinator(coordinator)
     rnd = get_round(session, round_id, for_update=True)
     _require_collecting(rnd, now)
     number = whole_number(proposal_id, "proposal_id", 1, 2**62, message=PROPOSAL_RULE)
     proposal = proposals.get_proposal(session, number, for_update=True)
+    assert proposal.id is not None
     if round_of(session, proposal.id) is not None:
         raise ConflictError(_("This proposal is already in a round."), code="already_in_round")
     if proposals.open_slots(session, proposal) == 0:
         raise ConflictError(_("This proposal has no review left that waits for a reviewer."), code="no_open_slots")
+    assert coordinator.id is not None
+    assert rnd.id is not None
     item = RoundItem(round_id=rnd.id, proposal_id=proposal.id, added_by=coordinator.id, added_at=now)
     session.add(item)
     session.flush()
     return item
 
 
-def start_solve(session, *, round_id: int, now: datetime, coordinator: Member | None = None) -> ReviewRound:
+def start_solve(session: Session, *, round_id: int, now: datetime, coordinator: Member | None = None) -> ReviewRound:
     """Close the round to submissions and mark it solving (the solve itself runs outside the request)."""
     if coordinator is not None:
         members.require_coordinator(coordinator)
@@ -230,7 +246,7 @@ def start_solve(session, *, round_id: int, now: datetime, coordinator: Member | 
     return rnd
 
 
-def cancel_round(session, *, coordinator: Member, round_id: int, now: datetime) -> ReviewRound:
+def cancel_round(session: Session, *, coordinator: Member, round_id: int, now: datetime) -> ReviewRound:
     """Cancel an open or failed round: its proposals go back to per-proposal matching (escrow stays held)."""
     members.require_coordinator(coordinator)
     rnd = get_round(session, round_id, for_update=True)
@@ -243,7 +259,7 @@ def cancel_round(session, *, coordinator: Member, round_id: int, now: datetime) 
 # --- solving, outside any request ----------------------------------------------------------------
 
 
-def launch(ctx, round_id: int) -> threading.Thread:
+def launch(ctx: NodeContext, round_id: int) -> threading.Thread:
     """Solve in a background thread of this process (the request that asked has already committed)."""
     thread = threading.Thread(target=run_solve, args=(ctx, round_id), name=f"round-{round_id}", daemon=True)
     ctx.round_threads[round_id] = thread
@@ -251,7 +267,7 @@ def launch(ctx, round_id: int) -> threading.Thread:
     return thread
 
 
-def run_solve(ctx, round_id: int) -> bool:
+def run_solve(ctx: NodeContext, round_id: int) -> bool:
     """Build the instance, solve it exactly, then invite; progress goes to the round's row. False if not solving."""
     remote = ctx.remote_reviews
     try:
@@ -296,7 +312,7 @@ def run_solve(ctx, round_id: int) -> bool:
         return False
 
 
-def _set_progress(ctx, round_id: int, fraction: float, message: str) -> None:
+def _set_progress(ctx: NodeContext, round_id: int, fraction: float, message: str) -> None:
     """One short write: the page and the API read it while the solve runs."""
     with ctx.db.write() as s:
         rnd = s.get(ReviewRound, round_id)
@@ -304,12 +320,13 @@ def _set_progress(ctx, round_id: int, fraction: float, message: str) -> None:
             rnd.progress, rnd.progress_message = max(rnd.progress, round(fraction * 1000)), message[:300]
 
 
-def _apply(session, settings: Settings, round_id: int, inst, result, now: datetime, remote) -> bool:
+def _apply(session: Session, settings: Settings, round_id: int, inst, result, now: datetime, remote) -> bool:
     """Turn the assignments into invitations through the ordinary path, and record the result."""
     rnd = get_round(session, round_id, for_update=True)
     if rnd.status != "solving":
         return False  # cancelled meanwhile? (not allowed from solving, but never invite twice)
-    assigned, rank = [], {}
+    assigned: list = []
+    rank: dict = {}
     for a in result.assignments:
         proposal = proposals.get_proposal(session, a.proposal, for_update=True)
         cand = inst.candidates[a.reviewer]
@@ -336,14 +353,14 @@ def _apply(session, settings: Settings, round_id: int, inst, result, now: dateti
     return True
 
 
-def _skip_reason(session, proposal: Proposal, cand) -> str | None:
+def _skip_reason(session: Session, proposal: Proposal, cand) -> str | None:
     """Why an assignment can no longer become an invitation (things changed while the solve ran)."""
     if proposal.status != "open" or proposals.open_slots(session, proposal) == 0:
         return "proposal_no_longer_open"
     if (
         session.execute(
-            select(ReviewInvitation.id).where(
-                ReviewInvitation.proposal_id == proposal.id,
+            select(col(ReviewInvitation.id)).where(
+                col(ReviewInvitation.proposal_id) == proposal.id,
                 ReviewInvitation.reviewer_id == cand.member_id,
                 ReviewInvitation.remote_node == cand.remote_node,
                 ReviewInvitation.remote_handle == cand.remote_handle,
@@ -357,9 +374,14 @@ def _skip_reason(session, proposal: Proposal, cand) -> str | None:
         load = session.execute(
             select(func.count())
             .select_from(ReviewInvitation)
-            .where(ReviewInvitation.reviewer_id == cand.member_id, ReviewInvitation.status.in_(proposals.OPEN_STATES))
+            .where(
+                col(ReviewInvitation.reviewer_id) == cand.member_id,
+                col(ReviewInvitation.status).in_(proposals.OPEN_STATES),
+            )
         ).scalar_one()
-        capacity = session.execute(select(Member.review_capacity).where(Member.id == cand.member_id)).scalar_one()
+        capacity = session.execute(
+            select(col(Member.review_capacity)).where(col(Member.id) == cand.member_id)
+        ).scalar_one()
         if load >= capacity:
             return "reviewer_at_capacity"
     return None
@@ -384,14 +406,16 @@ def _result_record(inst, result, assigned: list) -> dict:
     }
 
 
-def _tell_authors(session, rnd: ReviewRound, result, now: datetime) -> None:
+def _tell_authors(session: Session, rnd: ReviewRound, result, now: datetime) -> None:
     """Each author hears how many reviewers their proposal got, and whether it is short."""
     got: dict[int, int] = {}
     for a in result.assignments:
         got[a.proposal] = got.get(a.proposal, 0) + 1
+    assert rnd.id is not None
     for _item, proposal in items_of(session, rnd.id):
         if proposal.status != "open":
             continue
+        assert proposal.id is not None
         notify(
             session,
             member_id=proposal.author_id,
@@ -407,12 +431,15 @@ def _tell_authors(session, rnd: ReviewRound, result, now: datetime) -> None:
         )
 
 
-def solve_due_rounds(ctx) -> int:
+def solve_due_rounds(ctx: NodeContext) -> int:
     """Rounds past their deadline are solved; a solve that stopped (process restart) is marked failed."""
     now, done = ctx.now(), 0
     with ctx.db.read() as s:
-        due = list(s.scalars(select(ReviewRound.id).where(ROUND.overdue("open", now))).all())
-        stale = list(s.scalars(select(ReviewRound.id).where(ReviewRound.status == "solving")).all())
+        # ids of stored rounds: never None
+        due = cast(list[int], list(s.scalars(select(col(ReviewRound.id)).where(ROUND.overdue("open", now))).all()))
+        stale = cast(
+            list[int], list(s.scalars(select(col(ReviewRound.id)).where(col(ReviewRound.status) == "solving")).all())
+        )
     running = {rid for rid, t in ctx.round_threads.items() if t.is_alive()}
     for round_id in stale:
         _fail_if_stale(ctx, round_id, now, running)
@@ -425,10 +452,11 @@ def solve_due_rounds(ctx) -> int:
     return done
 
 
-def _fail_if_stale(ctx, round_id: int, now: datetime, running: set) -> None:
+def _fail_if_stale(ctx: NodeContext, round_id: int, now: datetime, running: set) -> None:
     stale = ROUND.timeout("solving")
     with ctx.db.write() as s:
         rnd = get_round(s, round_id)
-        if rnd.status == stale.source and round_id not in running and stale.deadline(rnd, ctx.settings) < now:
+        deadline = stale.deadline(rnd, ctx.settings)  # a solving round has its start time
+        if rnd.status == stale.source and round_id not in running and deadline is not None and deadline < now:
             ROUND.move(rnd, stale.target)
             rnd.progress_message = labels.ROUND_STOPPED

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import Table, delete, func, insert, literal, select, tuple_
+from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
 
@@ -97,14 +98,16 @@ class TermTable:
     order: tuple[str, ...]
     descending: bool = False
 
-    def replace(self, session, ref: int, terms: Iterable[str], **extra: object) -> None:
+    def replace(self, session: Session, ref: int, terms: Iterable[str], **extra: object) -> None:
         """Make `terms` the row's terms (none: it cannot be found)."""
         session.execute(delete(self.table).where(self.table.c[self.ref] == ref))
         rows = [{self.ref: ref, "term": term, **extra} for term in dict.fromkeys(terms)]
         if rows:
             session.execute(insert(self.table), rows)
 
-    def page(self, session, matches: Sequence[Match], *, after: tuple | None, limit: int) -> tuple[list[tuple], bool]:
+    def page(
+        self, session: Session, matches: Sequence[Match], *, after: tuple | None, limit: int
+    ) -> tuple[list[tuple], bool]:
         """Keys of the rows with every condition, in order, after the key `after`; and whether more follow."""
         matches = list(matches) or [Match(EVERYTHING)]
         plan = self._plan(session, matches)
@@ -128,7 +131,7 @@ class TermTable:
         rows = [tuple(r) for r in session.execute(stmt)]
         return rows[:limit], len(rows) > limit
 
-    def _plan(self, session, matches: list[Match]) -> tuple[Match, list[Match]] | None:
+    def _plan(self, session: Session, matches: list[Match]) -> tuple[Match, list[Match]] | None:
         """(the condition that drives the scan, the ones checked per row); None when one matches nothing."""
         if len(matches) == 1 and not matches[0].prefix:
             return matches[0], []
@@ -146,7 +149,7 @@ class TermTable:
             driver = exact[0] if exact else Match(EVERYTHING)
         return driver, [m for m in matches if m is not driver]
 
-    def _capped_count(self, session, match: Match) -> int:
+    def _capped_count(self, session: Session, match: Match) -> int:
         t = self.table
         rows = select(t.c[self.ref]).where(_condition(t.c.term, match)).limit(COUNT_CAP).subquery()
         return session.execute(select(func.count()).select_from(rows)).scalar_one()

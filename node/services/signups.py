@@ -12,12 +12,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from argon2 import PasswordHasher
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import i18n
+from ..context import NodeContext
 from ..errors import DomainError
 from ..labels import N_
 from ..settings import Settings
@@ -44,7 +48,7 @@ def _hash(token: str) -> str:
 
 
 def ask(
-    session,
+    session: Session,
     settings: Settings,
     *,
     email: object,
@@ -59,8 +63,9 @@ def ask(
     address, name, chosen = members.check_sign_up(
         session, email=email, password=password, display_name=display_name, handle=handle
     )
-    existing = session.scalars(select(Member).where(Member.email == address)).first()
-    password_hash = hasher.hash(password)  # hashed alike in both cases: the answer takes as long
+    existing = session.scalars(select(Member).where(col(Member.email) == address)).first()
+    # Hashed alike in both cases: the answer takes as long (check_sign_up refused anything but a good password).
+    password_hash = hasher.hash(cast(str, password))
     if not logins.mail_allowed(session, "signup:" + address, now):
         return
     language = language if i18n.is_language(language) else ""
@@ -75,14 +80,14 @@ def ask(
         subject = catalog.gettext(TAKEN_SUBJECT)
     else:
         token = secrets.token_urlsafe(32)
-        session.execute(delete(SignupRequest).where(SignupRequest.email == address))
+        session.execute(delete(SignupRequest).where(col(SignupRequest.email) == address))
         session.add(
             SignupRequest(
                 email=address,
                 token_hash=_hash(token),
                 password_hash=password_hash,
                 display_name=name,
-                handle=handle if handle not in (None, "") else "",
+                handle=cast(str, handle) if handle not in (None, "") else "",  # checked by check_sign_up
                 language=language,
                 created_at=now,
                 expires_at=now + LINK_VALID,
@@ -99,18 +104,18 @@ def ask(
     notify.send_mail(settings, to=address, subject=subject, body=body, kind="signup", language=language)
 
 
-def request_for_link(session, token: object, now: datetime) -> SignupRequest | None:
+def request_for_link(session: Session, token: object, now: datetime) -> SignupRequest | None:
     """The sign-up a link finishes, while it is unused and unexpired (reading changes nothing)."""
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
-    found = session.scalars(select(SignupRequest).where(SignupRequest.token_hash == _hash(token))).first()
+    found = session.scalars(select(SignupRequest).where(col(SignupRequest.token_hash) == _hash(token))).first()
     return found if found is not None and found.expires_at > now else None
 
 
-def confirm(session, settings: Settings, *, token: object, now: datetime) -> Member:
+def confirm(session: Session, settings: Settings, *, token: object, now: datetime) -> Member:
     """Use the link up: the member is made (pending approval, or active where the node approves nobody)."""
     found = request_for_link(session, token, now)
-    if found is None or session.scalars(select(Member).where(Member.email == found.email)).first():
+    if found is None or session.scalars(select(Member).where(col(Member.email) == found.email)).first():
         raise DomainError(invalid_link_message(), code="signup_link_invalid", status=404)
     try:  # the handle asked for may have been taken meanwhile: then one is made from the email
         handle = members.pick_handle(session, found.handle or None, found.email)
@@ -134,7 +139,10 @@ def invalid_link_message() -> str:
     return _("This link was used already or has expired. Sign up again to get a new one.")
 
 
-def forget_expired_requests(ctx) -> int:
+def forget_expired_requests(ctx: NodeContext) -> int:
     """Sweep: sign-ups whose link was never opened."""
     with ctx.db.write() as s:
-        return s.execute(delete(SignupRequest).where(SignupRequest.expires_at <= ctx.now())).rowcount or 0
+        result = s.execute(delete(SignupRequest).where(col(SignupRequest.expires_at) <= ctx.now()))
+        return (
+            cast(CursorResult[Any], result).rowcount or 0
+        )  # DML gives a CursorResult; Session.execute is typed as Result

@@ -16,15 +16,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .. import i18n
 from ..errors import ValidationError
 from ..registry import Registry
 from ..tables import Account, LedgerTxn, Member, Posting
+
+if TYPE_CHECKING:
+    from .ledger import AccountRow
 
 PAGE_SIZE = 50
 MAX_PAGE = 200
@@ -94,20 +99,20 @@ def cursor(value: object) -> int | None:
 
 
 _FIRST_TXN = (
-    select(LedgerTxn.id)
+    select(col(LedgerTxn.id))
     .where(LedgerTxn.created_at >= bindparam("t"))
-    .order_by(LedgerTxn.created_at, LedgerTxn.id)
+    .order_by(col(LedgerTxn.created_at), col(LedgerTxn.id))
     .limit(1)
 )
 _LAST_TXN = (
-    select(LedgerTxn.id)
+    select(col(LedgerTxn.id))
     .where(LedgerTxn.created_at < bindparam("t"))
-    .order_by(LedgerTxn.created_at.desc(), LedgerTxn.id.desc())
+    .order_by(col(LedgerTxn.created_at).desc(), col(LedgerTxn.id).desc())
     .limit(1)
 )
 
 
-def _txn_range(session, filters: Filters) -> tuple[int | None, int | None] | None:
+def _txn_range(session: Session, filters: Filters) -> tuple[int | None, int | None] | None:
     """The first and last transaction id of the filter's days; None when no transaction falls in them."""
     low = high = None
     if filters.since is not None:
@@ -122,7 +127,7 @@ def _txn_range(session, filters: Filters) -> tuple[int | None, int | None] | Non
 
 
 def page(
-    session,
+    session: Session,
     describers: Registry[Describer],
     account_id: int,
     filters: Filters = Filters(),
@@ -135,20 +140,20 @@ def page(
     if found is None:
         return [], None
     stmt = (
-        select(Posting.id, Posting.txn_id, LedgerTxn.kind, LedgerTxn.ref, LedgerTxn.memo)
-        .add_columns(Posting.amount, Posting.balance_after, LedgerTxn.created_at)
-        .join(LedgerTxn, LedgerTxn.id == Posting.txn_id)
-        .where(Posting.account_id == account_id)
-        .order_by(Posting.txn_id.desc())
+        select(col(Posting.id), col(Posting.txn_id), col(LedgerTxn.kind), col(LedgerTxn.ref), col(LedgerTxn.memo))
+        .add_columns(col(Posting.amount), col(Posting.balance_after), col(LedgerTxn.created_at))
+        .join(LedgerTxn, col(LedgerTxn.id) == col(Posting.txn_id))
+        .where(col(Posting.account_id) == account_id)
+        .order_by(col(Posting.txn_id).desc())
         .limit(size + 1)
     )
     low, high = found
     for bound in (
-        Posting.txn_id >= low if low is not None else None,
-        Posting.txn_id <= high if high is not None else None,
-        Posting.txn_id < before if before is not None else None,
-        LedgerTxn.created_at >= filters.since if filters.since is not None else None,
-        LedgerTxn.created_at < filters.until if filters.until is not None else None,
+        col(Posting.txn_id) >= low if low is not None else None,
+        col(Posting.txn_id) <= high if high is not None else None,
+        col(Posting.txn_id) < before if before is not None else None,
+        col(LedgerTxn.created_at) >= filters.since if filters.since is not None else None,
+        col(LedgerTxn.created_at) < filters.until if filters.until is not None else None,
     ):
         if bound is not None:
             stmt = stmt.where(bound)
@@ -160,7 +165,7 @@ def page(
 
 
 def every(
-    session, describers: Registry[Describer], account_id: int, filters: Filters, chunk: int = 500
+    session: Session, describers: Registry[Describer], account_id: int, filters: Filters, chunk: int = 500
 ) -> Iterator[Line]:
     """Every line the filters keep, newest first, a chunk at a time (the CSV export)."""
     before = None
@@ -171,20 +176,27 @@ def every(
             return
 
 
-def describe(session, describers: Registry[Describer], account_id: int, lines: list[Line]) -> None:
+def describe(session: Session, describers: Registry[Describer], account_id: int, lines: list[Line]) -> None:
     """Give each line its other legs, then let each kind's describer word them (a kind without one: its names)."""
     if not lines:
         return
     rows = session.execute(
-        select(Posting.txn_id, Account.ref, Account.kind, Account.member_id, Member.display_name, Posting.amount)
-        .join(Account, Account.id == Posting.account_id)
-        .outerjoin(Member, Member.id == Account.member_id)
-        .where(Posting.txn_id.in_([line.txn_id for line in lines]), Posting.account_id != account_id)
+        select(
+            col(Posting.txn_id),
+            col(Account.ref),
+            col(Account.kind),
+            col(Account.member_id),
+            col(Member.display_name),
+            col(Posting.amount),
+        )
+        .join(Account, col(Account.id) == col(Posting.account_id))
+        .outerjoin(Member, col(Member.id) == col(Account.member_id))
+        .where(col(Posting.txn_id).in_([line.txn_id for line in lines]), col(Posting.account_id) != account_id)
     ).all()
     by_txn: dict[int, list[OtherLeg]] = {}
     for txn_id, *leg in rows:
         by_txn.setdefault(txn_id, []).append(OtherLeg(*leg))
-    owner = session.execute(select(Account.member_id).where(Account.id == account_id)).scalar()
+    owner = session.execute(select(col(Account.member_id)).where(col(Account.id) == account_id)).scalar()
     kinds: dict[str, list[Line]] = {}
     for line in lines:
         line.owner_id, line.others = owner, by_txn.get(line.txn_id, [])
@@ -199,22 +211,23 @@ def describe(session, describers: Registry[Describer], account_id: int, lines: l
 
 
 _BALANCE_AT = (
-    select(Posting.balance_after)
+    select(col(Posting.balance_after))
     .where(
-        Posting.account_id == bindparam("account_id"),
+        col(Posting.account_id) == bindparam("account_id"),
         Posting.txn_id <= _LAST_TXN.scalar_subquery(),
     )
-    .order_by(Posting.txn_id.desc())
+    .order_by(col(Posting.txn_id).desc())
     .limit(1)
 )
 
 
 def balance_points(
-    session, account: Account, filters: Filters, now: datetime, count: int = CHART_POINTS
+    session: Session, account: Account | AccountRow, filters: Filters, now: datetime, count: int = CHART_POINTS
 ) -> list[tuple[datetime, int]]:
     """The balance at `count` moments spread over the filter's days (else the last 90 days), up to now."""
     end = min(filters.until or now, now)
     start = max(filters.since or end - timedelta(days=CHART_DAYS), account.created_at)
+    assert account.id is not None
     last = account.balance if end == now else _balance_at(session, account.id, end)  # up to now: what it is
     if start >= end:
         return [(end, last)]
@@ -223,7 +236,7 @@ def balance_points(
     return [*points, (end, last)]
 
 
-def _balance_at(session, account_id: int, moment: datetime) -> int:
+def _balance_at(session: Session, account_id: int, moment: datetime) -> int:
     """The balance after the account's last posting before `moment` (0 before its first)."""
     found = session.execute(_BALANCE_AT, {"account_id": account_id, "t": moment}).scalar()
     return int(found or 0)

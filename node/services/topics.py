@@ -12,7 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from ..context import NodeContext
 from ..errors import ValidationError
 from ..settings import Settings
 from ..tables import FundingLead, FundingReminder, Member, TopicFollow
@@ -23,19 +26,22 @@ from .validate import REQUIRED, clean_list, refusal
 REMINDER_KIND = "funding_deadline"
 
 
-def followed_topics(session, member_id: int) -> list[str]:
-    stmt = select(TopicFollow.tag).where(TopicFollow.member_id == member_id).order_by(TopicFollow.tag)
+def followed_topics(session: Session, member_id: int) -> list[str]:
+    stmt = select(col(TopicFollow.tag)).where(col(TopicFollow.member_id) == member_id).order_by(col(TopicFollow.tag))
     return list(session.scalars(stmt).all())
 
 
-def follow_topics(session, settings: Settings, *, member: Member, topics: object, now: datetime) -> list[str]:
+def follow_topics(session: Session, settings: Settings, *, member: Member, topics: object, now: datetime) -> list[str]:
     """Replace the topics a member follows with ``topics`` (tags of the node's taxonomy); returns them."""
     members.require_active(member)
     if topics is None:
         raise ValidationError(refusal("topics", None, REQUIRED), code="missing_field", field="topics")
     taxonomy = members.taxonomy(settings)
     wanted = clean_list(topics, "topics", allowed=taxonomy, max_items=len(taxonomy))
-    session.execute(delete(TopicFollow).where(TopicFollow.member_id == member.id, TopicFollow.tag.not_in(wanted)))
+    session.execute(
+        delete(TopicFollow).where(col(TopicFollow.member_id) == member.id, col(TopicFollow.tag).not_in(wanted))
+    )
+    assert member.id is not None
     have = set(followed_topics(session, member.id))
     for tag in wanted:
         if tag not in have:
@@ -44,7 +50,7 @@ def follow_topics(session, settings: Settings, *, member: Member, topics: object
     return sorted(wanted)
 
 
-def remind_funding_deadlines(ctx) -> int:
+def remind_funding_deadlines(ctx: NodeContext) -> int:
     """Sweep: remind the followers of each open lead whose deadline is within funding_reminder_days."""
     days = ctx.settings.funding_reminder_days
     if days <= 0:
@@ -54,29 +60,31 @@ def remind_funding_deadlines(ctx) -> int:
         return send_reminders(session, now=now, until=now + timedelta(days=days))
 
 
-def send_reminders(session, *, now: datetime, until: datetime) -> int:
+def send_reminders(session: Session, *, now: datetime, until: datetime) -> int:
     """Remind every active follower of an open lead closing after ``now`` and by ``until``, once; returns how many."""
     leads = session.scalars(
         select(FundingLead)
-        .where(FundingLead.status == "open", FundingLead.deadline > now, FundingLead.deadline <= until)
-        .order_by(FundingLead.deadline, FundingLead.id)
+        .where(col(FundingLead.status) == "open", col(FundingLead.deadline) > now, col(FundingLead.deadline) <= until)
+        .order_by(col(FundingLead.deadline), col(FundingLead.id))
     ).all()
     tags = {tag for lead in leads for tag in lead.topics}
     if not tags:
         return 0
     followers: dict[str, set[int]] = {}
     for member_id, tag in session.execute(
-        select(TopicFollow.member_id, TopicFollow.tag)
-        .join(Member, Member.id == TopicFollow.member_id)
-        .where(Member.status == "active", TopicFollow.tag.in_(tags))
+        select(col(TopicFollow.member_id), col(TopicFollow.tag))
+        .join(Member, col(Member.id) == col(TopicFollow.member_id))
+        .where(col(Member.status) == "active", col(TopicFollow.tag).in_(tags))
     ).all():
         followers.setdefault(tag, set()).add(member_id)
     done = set(
         session.execute(
-            select(FundingReminder.member_id, FundingReminder.origin_node, FundingReminder.lead_ref).where(
-                FundingReminder.lead_ref.in_({lead.ref for lead in leads})
-            )
-        ).all()
+            select(
+                col(FundingReminder.member_id), col(FundingReminder.origin_node), col(FundingReminder.lead_ref)
+            ).where(col(FundingReminder.lead_ref).in_({lead.ref for lead in leads}))
+        )
+        .tuples()
+        .all()
     )
     sent = 0
     for lead in leads:

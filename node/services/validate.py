@@ -178,7 +178,7 @@ def whole_number(
 def clean_choice(value: object, field: str, choices: Iterable[str], *, label: object = None) -> str:
     if value not in tuple(choices):
         raise ValidationError(refusal(field, label, BAD_OPTION), code="bad_choice", field=field)
-    return value  # type: ignore[return-value]
+    return value
 
 
 def clean_bool(value: object, field: str, *, code: str = "invalid_boolean", label: object = None) -> bool:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
 
 from .. import i18n, labels
 from ..context import node_ctx
@@ -12,7 +15,14 @@ from ..services import advice, advice_feedback, advice_listings, members
 from ..tables import AdviceBooking, Member
 from .coordinator import COORDINATOR_PANELS
 from .member import DASHBOARD_PANELS
-from .pages import NAV_LINKS, coordinator_required, current_member, form_action, login_required
+from .pages import (
+    NAV_LINKS,
+    coordinator_required,
+    form_action,
+    logged_in_member,
+    logged_in_member_id,
+    login_required,
+)
 
 bp = Blueprint("advice", __name__)
 PARTY_ACTIONS = ("accept", "decline", "confirm", "claim", "dispute", "cancel")
@@ -28,7 +38,7 @@ DONE = {
 
 
 def _me(s) -> Member:
-    return s.get(Member, current_member().id)
+    return s.get_one(Member, logged_in_member_id())
 
 
 def _int(text: str | None) -> object:
@@ -93,8 +103,12 @@ def listing(listing_id: int):
         found = advice_listings.get_listing(s, listing_id, me, advice_listings.origins(s, ctx.remote_advice))
         author = s.get(Member, found.member_id) if found.member_id is not None else None
         view = advice_listings.listing_view(found, author)
+        assert me.id is not None
         mine = [b for b in advice.my_bookings(s, me.id) if b.listing_id == found.id]
-        feedback = advice_feedback.as_adviser(s, found.member_id, limit=0) if author is not None else {"count": 0}
+        # With an author, the listing has its member_id.
+        feedback = (
+            advice_feedback.as_adviser(s, cast(int, found.member_id), limit=0) if author is not None else {"count": 0}
+        )
     return render_template(
         "advice_listing.html",
         listing=view,
@@ -128,7 +142,11 @@ def book(listing_id: int):
             remote=ctx.remote_advice,
         )
         local = isinstance(booking, AdviceBooking)
-        booking_adviser = s.get(Member, booking.provider_id).display_name if local else booking.adviser
+        booking_adviser = (
+            s.get_one(Member, booking.provider_id).display_name
+            if isinstance(booking, AdviceBooking)
+            else booking.adviser
+        )
     if not local:
         flash(
             _(
@@ -188,6 +206,7 @@ def sessions():
     ctx = node_ctx()
     with ctx.db.read() as s:
         me = _me(s)
+        assert me.id is not None
         views = [
             {**advice.booking_view(s, b, me, ctx.now()), "feedback": advice_feedback.of_booking(s, b, me)}
             for b in advice.my_bookings(s, me.id)
@@ -263,9 +282,10 @@ def resolve(booking_id: int):
     return redirect(url_for("coordinator.overview"), 303)
 
 
-def dashboard_panel(session, member: Member) -> tuple[str, str, dict]:
+def dashboard_panel(session: Session, member: Member) -> tuple[str, str, dict]:
     """The member's open sessions, with what waits for them."""
     now = node_ctx().now()
+    assert member.id is not None
     views = [
         advice.booking_view(session, b, member, now) for b in advice.my_bookings(session, member.id, open_only=True)
     ]
@@ -280,9 +300,9 @@ def dashboard_panel(session, member: Member) -> tuple[str, str, dict]:
     )
 
 
-def disputes_panel(session) -> tuple[str, str, dict]:
+def disputes_panel(session: Session) -> tuple[str, str, dict]:
     """Disputed sessions a coordinator settles."""
-    now, me = node_ctx().now(), current_member()
+    now, me = node_ctx().now(), logged_in_member()
     views = [advice.booking_view(session, b, me, now) for b in advice.open_disputes(session)]
     views += [view for source in DISPUTE_SOURCES for view in source(session, me, now)]
     return _("Disputed advice sessions"), "advice_disputes_panel.html", {"bookings": views}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
 
@@ -25,7 +26,7 @@ def trail():
         filters = audit.filters_from(s, args)
         lines, older = audit.page(s, filters, before=_cursor(args.get("before")))
         actors = audit.actors(s)
-    kept = {k: args[k] for k in ("action", "actor", "from", "to") if args.get(k)}
+    kept: dict[str, Any] = {k: args[k] for k in ("action", "actor", "from", "to") if args.get(k)}
     return render_template(
         "coordinator_audit.html",
         lines=lines,

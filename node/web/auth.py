@@ -102,8 +102,9 @@ def login():
         flash_refusal(exc)
         page = render_template("login.html", next=request.form.get("next", ""))
         response = make_response(form_echo.fill_response(page, exc), exc.status)
-        if getattr(exc, "retry_after", None):
-            response.headers["Retry-After"] = str(exc.retry_after)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
         return response
     csrf = session.get("csrf")
     i18n.clear_session()  # a fresh session on login: no fixation
@@ -125,7 +126,7 @@ def forgot_password():
     try:
         with ctx.db.write() as s:
             resets.ask_for_link(
-                s, ctx.settings, email=request.form.get("email"), secret=current_app.secret_key, now=ctx.now()
+                s, ctx.settings, email=request.form.get("email"), secret=current_app.config["SECRET_KEY"], now=ctx.now()
             )
     except DomainError as exc:  # only a malformed address: it says nothing about accounts
         flash_refusal(exc)
@@ -145,7 +146,7 @@ def reset_page(token: str):
     """The mailed link: a form for the new password (opening it changes nothing)."""
     ctx = node_ctx()
     with ctx.db.read() as s:
-        member = resets.member_for_link(s, token=token, secret=current_app.secret_key, now=ctx.now())
+        member = resets.member_for_link(s, token=token, secret=current_app.config["SECRET_KEY"], now=ctx.now())
     if member is None:
         return render_error(404, "reset_link_invalid", resets.invalid_link_message())
     return render_template("password_reset.html")
@@ -160,7 +161,7 @@ def reset_password(token: str):
                 s,
                 token=token,
                 password=request.form.get("password"),
-                secret=current_app.secret_key,
+                secret=current_app.config["SECRET_KEY"],
                 hasher=ctx.hasher,
                 now=ctx.now(),
             )
@@ -213,7 +214,7 @@ def _device_cookie_name() -> str:
 
 
 def _device_signer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt="sifnet-trusted-device")
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="sifnet-trusted-device")
 
 
 def trusted_device() -> logins.TrustedDevice | None:

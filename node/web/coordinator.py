@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from ..context import node_ctx
 from ..services import audit, dashboard, members
 from ..tables import Member
-from .pages import coordinator_required, current_member, form_action
+from .pages import coordinator_required, form_action, logged_in_member_id
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 
@@ -35,7 +35,7 @@ def decide(member_id: int):
     ctx = node_ctx()
     decision = request.form.get("decision")
     with ctx.db.write() as s:
-        me = s.get(Member, current_member().id)
+        me = s.get_one(Member, logged_in_member_id())
         if decision == "approve":
             member = members.approve(
                 s,

@@ -10,13 +10,13 @@ from ..context import node_ctx
 from ..services import advice_feedback, directory, members, messages
 from ..tables import Member
 from .member import DASHBOARD_PANELS
-from .pages import NAV_LINKS, current_member, form_action, login_required
+from .pages import NAV_LINKS, form_action, logged_in_member_id, login_required
 
 bp = Blueprint("directory", __name__)
 
 
 def _me(s) -> Member:
-    return s.get(Member, current_member().id)
+    return s.get_one(Member, logged_in_member_id())
 
 
 @bp.get("/members")
@@ -57,6 +57,8 @@ def profile(handle: str):
         members.require_active(me)
         member = directory.visible_member(s, handle)
         view = directory.public_view(member, ctx.settings.node_id)
+        assert me.id is not None
+        assert member.id is not None
         you_blocked = messages.is_blocked(s, me.id, member.id)
         thread = messages.thread_between(s, me.id, member.id)
         feedback = advice_feedback.as_adviser(s, member.id)
@@ -96,6 +98,7 @@ def unblock(handle: str):
 
 def dashboard_panel(s, me: Member):
     """Unread conversations, and an invitation to the directory for a member who is not listed."""
+    assert me.id is not None
     context = {"unread": messages.unread_count(s, me.id), "listed": directory.listed(me)}
     return _("Members and messages"), "people_dashboard_panel.html", context
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import Response, flash, request, session
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
+from sqlmodel import col
 
-from ..context import node_ctx
+from ..context import NodeContext, node_ctx
 from ..errors import DomainError, FieldErrors
 from ..idempotency import NOT_PART_OF_A_FORM
 from ..tables import FormEcho
@@ -95,7 +97,10 @@ def fill_response(html: str, exc: DomainError, names: dict[str, str] | None = No
     )
 
 
-def forget_old_echoes(ctx) -> int:
+def forget_old_echoes(ctx: NodeContext) -> int:
     """Sweep: kept forms whose page was never opened."""
     with ctx.db.write() as s:
-        return s.execute(delete(FormEcho).where(FormEcho.created_at < ctx.now() - KEPT_FOR)).rowcount or 0
+        result = s.execute(delete(FormEcho).where(col(FormEcho.created_at) < ctx.now() - KEPT_FOR))
+        return (
+            cast(CursorResult[Any], result).rowcount or 0
+        )  # DML gives a CursorResult; Session.execute is typed as Result

@@ -148,7 +148,7 @@ class _Filler(HTMLParser):
             name = dict(attrs).get("name") or ""
             self.select = name
             self.out.append(_tag(tag, self._marked(name, attrs)) if name in self.errors else raw)
-        elif tag == "option" and self.select in self.values:
+        elif tag == "option" and self.select is not None and self.select in self.values:
             value = dict(attrs).get("value")
             chosen = value is not None and value in self.values[self.select]
             self.out.append(_tag(tag, _drop(attrs, "selected") + ([("selected", None)] if chosen else [])))

@@ -12,13 +12,13 @@ from .. import countries, i18n, labels
 from ..context import node_ctx
 from ..services import funding, members, topics
 from ..tables import FundingLead, Member
-from .pages import NAV_LINKS, current_member, form_action, login_required
+from .pages import NAV_LINKS, form_action, logged_in_member_id, login_required
 
 bp = Blueprint("funding", __name__)
 
 
 def _me(s) -> Member:
-    return s.get(Member, current_member().id)
+    return s.get_one(Member, logged_in_member_id())
 
 
 def _fields(form) -> dict:
@@ -53,6 +53,7 @@ def leads():
             s, ctx.settings, now=now, topic=topic, country=country, past=past, page=_page(args.get("page"))
         )
         shown = funding.views(s, page.leads, me, now)
+        assert me.id is not None
         mine = funding.views(s, funding.my_leads(s, me.id), me, now)
         followed = topics.followed_topics(s, me.id)
     return render_template(

@@ -22,6 +22,6 @@ def switch():
         ctx = node_ctx()
         with ctx.db.write() as s:
             members.update_profile(
-                s, ctx.settings, member=s.get(Member, member.id), data={"language": lang}, now=ctx.now()
+                s, ctx.settings, member=s.get_one(Member, member.id), data={"language": lang}, now=ctx.now()
             )
     return redirect(i18n.on_site(request.form.get("next"), url_for("auth.home")), 303)

@@ -6,7 +6,7 @@ from flask import Blueprint, request, session, url_for
 from flask_babel import gettext as _
 
 from .. import live
-from ..context import node_ctx
+from ..context import NodeContext, node_ctx
 from ..errors import AuthError
 from ..i18n import current_language, current_time_zone
 from ..services import events
@@ -22,14 +22,16 @@ def stream():
     if member is None:  # an EventSource cannot follow a redirect to the login page: say it plainly
         raise AuthError(_("Please log in first."), code="login_required")
     version, ctx = session.get("session_version"), node_ctx()
+    member_id = member.id
+    assert member_id is not None
     reader = live.Reader(
-        member.id, current_language(), current_time_zone(), allowed=lambda: _still_logged_in(ctx, member.id, version)
+        member_id, current_language(), current_time_zone(), allowed=lambda: _still_logged_in(ctx, member_id, version)
     )
     after = live.cursor_from(request.headers.get("Last-Event-ID"), request.args.get("after"))
     return live.response(reader, after)
 
 
-def _still_logged_in(ctx, member_id: int, version: object) -> bool:
+def _still_logged_in(ctx: NodeContext, member_id: int, version: object) -> bool:
     """Whether the session that opened the stream still holds (no log-out everywhere, no closing); asked outside
     the request, at each heartbeat."""
     with ctx.db.read() as s:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -17,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from sqlmodel import col
 
 from .. import charts, countries, i18n, labels, notices
 from ..clock import iso
@@ -25,13 +27,13 @@ from ..services import directory, ledger, members, payments
 from ..services import statement as statement_service
 from ..services.validate import Fields, clean_text
 from ..tables import Member, Notification
-from .pages import csv_line, current_member, form_action, login_required
+from .pages import csv_line, form_action, logged_in_member, logged_in_member_id, login_required
 
 bp = Blueprint("member", __name__)
 
 
 def _me(s) -> Member:
-    return s.get(Member, current_member().id)
+    return s.get_one(Member, logged_in_member_id())
 
 
 @bp.get("/dashboard")
@@ -42,12 +44,14 @@ def dashboard():
         me = _me(s)
         if me.status != "active":  # waiting for approval (or refused): a page that says so, and what comes next
             return _waiting(s, me)
+        assert me.id is not None
         account = ledger.member_account(s, me.id)
+        assert account.id is not None
         lines, _older = statement_service.page(s, ctx.statement_kinds, account.id, size=5)
         rows = (
             s.query(Notification)
-            .filter(Notification.member_id == me.id)
-            .order_by(Notification.id.desc())
+            .filter(col(Notification.member_id) == me.id)
+            .order_by(col(Notification.id).desc())
             .limit(8)
             .all()
         )
@@ -87,7 +91,7 @@ def profile():
             "time_zone": form.get("time_zone", ""),
             **{field: form.get(field) == "on" for field in directory.VISIBILITY_FIELDS},
         }
-        data["review_capacity"] = int(data["review_capacity"]) if str(data["review_capacity"]).isdigit() else -1
+        data["review_capacity"] = int(str(data["review_capacity"])) if str(data["review_capacity"]).isdigit() else -1
         with ctx.db.write() as s:
             member = members.update_profile(s, ctx.settings, member=_me(s), data=data, now=ctx.now())
         g.member = member  # the flash below is in the language just chosen
@@ -116,10 +120,11 @@ def statement():
     args = request.args
     filters, before = statement_service.filters_from(args), statement_service.cursor(args.get("before"))
     with ctx.db.read() as s:
-        account = ledger.member_account(s, current_member().id)
+        account = ledger.member_account(s, logged_in_member_id())
+        assert account.id is not None
         lines, older = statement_service.page(s, ctx.statement_kinds, account.id, filters, before=before)
         points = statement_service.balance_points(s, account, filters, ctx.now())
-    kept = {k: args[k] for k in ("from", "to") if args.get(k)}
+    kept: dict[str, Any] = {k: args[k] for k in ("from", "to") if args.get(k)}
     return render_template(
         "statement.html",
         account=account,
@@ -139,8 +144,9 @@ def statement_csv():
     ctx = node_ctx()
     filters = statement_service.filters_from(request.args)  # refused here, before the answer starts
     with ctx.db.read() as s:
-        account_id = ledger.member_account(s, current_member().id).id
-    name = f"sifnet-statement-{current_member().handle}.csv"
+        account_id = ledger.member_account(s, logged_in_member_id()).id
+    assert account_id is not None
+    name = f"sifnet-statement-{logged_in_member().handle}.csv"
     return Response(
         stream_with_context(_statement_rows(account_id, filters)),
         mimetype="text/csv",
@@ -180,6 +186,7 @@ def pay():
     fields(ledger.require_amount, amount)
     memo = fields(clean_text, form.get("memo"), "memo", max_len=280)
     fields.done()
+    assert isinstance(amount, int)  # require_amount refused anything else
     to = to.lower()
     remote = node_ctx().remote_payments
     payments.check_address(ctx.settings, to=to, remote=remote)

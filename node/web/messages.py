@@ -11,13 +11,22 @@ from ..context import node_ctx
 from ..services import directory, members, messages
 from ..tables import Member
 from .coordinator import COORDINATOR_PANELS
-from .pages import NAV_BADGES, NAV_LINKS, coordinator_required, current_member, form_action, login_required
+from .pages import (
+    NAV_BADGES,
+    NAV_LINKS,
+    coordinator_required,
+    current_member,
+    form_action,
+    logged_in_member,
+    logged_in_member_id,
+    login_required,
+)
 
 bp = Blueprint("messages", __name__)
 
 
 def _me(s) -> Member:
-    return s.get(Member, current_member().id)
+    return s.get_one(Member, logged_in_member_id())
 
 
 def _message_id(text: str | None) -> object:
@@ -46,6 +55,8 @@ def compose(handle: str):
         me = _me(s)
         members.require_active(me)
         other = directory.visible_member(s, handle)
+        assert me.id is not None
+        assert other.id is not None
         thread = messages.thread_between(s, me.id, other.id)
         blocked = messages.blocked_between(s, me.id, other.id)
     if thread is not None:
@@ -77,7 +88,7 @@ def write_to(handle: str):
 @login_required
 def thread(thread_id: int):
     ctx = node_ctx()
-    me = current_member()
+    me = logged_in_member()
     with ctx.db.read() as s:
         unread = messages.has_unread(s, me, thread_id)  # not yours: not found, before anything is written
     if unread:  # opening the page reads the conversation
@@ -87,7 +98,11 @@ def thread(thread_id: int):
         me = _me(s)
         found, mine = messages.get_thread(s, me, thread_id)
         other = s.get(Member, mine.other_id)
+        assert found.id is not None
         rows, older = messages.messages_of(s, found.id, before=request.args.get("before"))
+        assert me.id is not None
+        assert other is not None
+        assert other.id is not None
         you_blocked = messages.is_blocked(s, me.id, other.id)
         they_blocked = messages.is_blocked(s, other.id, me.id)
     return render_template(
@@ -163,6 +178,7 @@ def unread_badge() -> int:
     if me is None:
         return 0
     with node_ctx().db.read() as s:
+        assert me.id is not None
         return messages.unread_count(s, me.id)
 
 

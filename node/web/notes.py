@@ -9,7 +9,7 @@ from flask_babel import ngettext
 from .. import notices
 from ..context import node_ctx
 from ..services import notifications
-from .pages import current_member, form_action, login_required
+from .pages import current_member, form_action, logged_in_member_id, login_required
 
 bp = Blueprint("notes", __name__)
 
@@ -21,7 +21,7 @@ def history():
     before = request.args.get("before", "")
     with ctx.db.read() as s:
         rows, older = notifications.history(
-            s, current_member().id, before=int(before) if before.isdigit() and len(before) < 16 else None
+            s, logged_in_member_id(), before=int(before) if before.isdigit() and len(before) < 16 else None
         )
     notes = [
         {"id": n.id, "at": n.created_at, "unread": n.read_at is None, "text": notices.for_reader(n, ctx.settings)}
@@ -41,7 +41,7 @@ def history():
 def mark_read():
     ctx = node_ctx()
     with ctx.db.write() as s:
-        count = notifications.mark_all_read(s, current_member().id, ctx.now())
+        count = notifications.mark_all_read(s, logged_in_member_id(), ctx.now())
     flash(ngettext("%(num)d notification marked read.", "%(num)d notifications marked read.", count), "info")
     return redirect(url_for("notes.history"), 303)
 
@@ -51,7 +51,7 @@ def mark_read():
 @form_action("notes.settings")
 def settings():
     ctx = node_ctx()
-    me = current_member().id
+    me = logged_in_member_id()
     if request.method == "POST":
         wanted = {kind: kind in request.form.getlist("mail") for kind in notices.NOTICES}
         with ctx.db.write() as s:
@@ -71,6 +71,7 @@ def unread_notes() -> int:
         if member is None:
             return 0
         with node_ctx().db.read() as s:
+            assert member.id is not None
             g.unread_notes = notifications.unread_count(s, member.id)
     return g.unread_notes
 

@@ -31,6 +31,20 @@ def current_member() -> Member | None:
     return member
 
 
+def logged_in_member() -> Member:
+    """The member of a page behind login_required, where there always is one."""
+    member = current_member()
+    assert member is not None, "the page is not behind login_required"
+    return member
+
+
+def logged_in_member_id() -> int:
+    """The id of the member of a page behind login_required."""
+    member_id = logged_in_member().id
+    assert member_id is not None  # a stored member
+    return member_id
+
+
 def viewer() -> Member | None:
     """Whose language and time zone a request uses: the page's logged-in member, or the API token's."""
     if request.path.startswith("/api/"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -22,13 +23,13 @@ from ..services import members, proposals, reviews, rounds
 from ..tables import Member, ReviewInvitation
 from .coordinator import COORDINATOR_PANELS
 from .member import DASHBOARD_PANELS
-from .pages import NAV_LINKS, coordinator_required, current_member, form_action, login_required
+from .pages import NAV_LINKS, coordinator_required, form_action, logged_in_member_id, login_required
 
 bp = Blueprint("reviews", __name__)
 
 
 def _me(s) -> Member:
-    return s.get(Member, current_member().id)
+    return s.get_one(Member, logged_in_member_id())
 
 
 def _form_int(name: str) -> object:
@@ -117,7 +118,7 @@ def rate(review_id: int):
             now=ctx.now(),
             remote=remote_reviews(),
         )
-        proposal_id = s.get(ReviewInvitation, review.invitation_id).proposal_id
+        proposal_id = s.get_one(ReviewInvitation, review.invitation_id).proposal_id
     flash(_("Thank you for rating the review."), "info")
     return redirect(url_for("reviews.proposal_page", proposal_id=proposal_id), 303)
 
@@ -212,7 +213,8 @@ def pin_conflict():
 def dashboard_panel(s, member: Member):
     """My open invitations and review tasks, and my proposals that wait for reviewers or a rating."""
     rows = [
-        (invitation_brief(s, inv), proposal_summary(s, p, blind=rounds.is_double_blind(s, p.id)))
+        # stored proposals have ids
+        (invitation_brief(s, inv), proposal_summary(s, p, blind=rounds.is_double_blind(s, cast(int, p.id))))
         for inv, p, _ in reviews.list_invitations(s, member)
         if inv.status in proposals.OPEN_STATES
     ]
@@ -226,7 +228,7 @@ def coordinator_panel(s):
         {
             **proposal_summary(s, p),
             "open_slots": proposals.open_slots(s, p),
-            "invitations": [invitation_brief(s, i) for i in proposals.invitations_of(s, p.id)],
+            "invitations": [invitation_brief(s, i) for i in proposals.invitations_of(s, cast(int, p.id))],  # stored
         }
         for p in proposals.open_proposals(s)
     ]

@@ -15,7 +15,7 @@ from ..services import bids, members, proposals, rounds
 from ..tables import Member
 from .coordinator import COORDINATOR_PANELS
 from .member import DASHBOARD_PANELS
-from .pages import NAV_LINKS, coordinator_required, current_member, form_action, login_required
+from .pages import NAV_LINKS, coordinator_required, form_action, logged_in_member_id, login_required
 
 bp = Blueprint("rounds", __name__)
 # Seconds between reloads of a round's page while it is being solved (no JavaScript needed).
@@ -23,7 +23,7 @@ REFRESH_SECONDS = 2
 
 
 def _me(s) -> Member:
-    return s.get(Member, current_member().id)
+    return s.get_one(Member, logged_in_member_id())
 
 
 def _form_int(name: str, default: str = "") -> object:
@@ -166,7 +166,7 @@ def interests():
         flash(_("Interests saved; matching takes them into account."), "info")
         return redirect(url_for("rounds.interests"), 303)
     with ctx.db.read() as s:
-        mine = bids.bids_of(s, current_member().id)
+        mine = bids.bids_of(s, logged_in_member_id())
     return render_template("rounds/interests.html", tags=tags, bids=mine, levels=sorted(bids.BID_LEVELS))
 
 
@@ -213,6 +213,7 @@ def dashboard_panel(s, member: Member):
     """Rounds that take proposals now, and the round each of my proposals is in with its state."""
     mine = []
     for p in proposals.list_proposals(s, member):
+        assert p.id is not None
         rnd = rounds.round_of(s, p.id)
         if rnd is not None:
             mine.append({"proposal": p, "round": rnd})

@@ -6,7 +6,7 @@ Create Date: 2026-11-27 22:49:52.799590
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 
 
 revision = '0001'

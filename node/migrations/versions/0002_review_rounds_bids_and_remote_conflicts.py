@@ -6,7 +6,7 @@ Create Date: 2026-11-28 00:25:56.648700
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 
 
 revision = '0002'

@@ -6,7 +6,7 @@ Create Date: 2026-12-04 16:53:24.327588
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 
 
 revision = '0005'

@@ -10,7 +10,7 @@ Create Date: 2026-12-04 18:15:07.826173
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 
 
 revision = '0007'

@@ -20,7 +20,7 @@ import unicodedata
 
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 
 
 revision = '0009'
@@ -139,7 +139,7 @@ _WORD = re.compile(r"\w+")
 
 def _words(*texts, limit=200):
     """node.services.search.words as of this revision: distinct folded words, each at most 40 long."""
-    out = {}
+    out: dict[str, None] = {}
     for text in texts:
         folded = unicodedata.normalize("NFKD", (text or "").casefold())
         folded = "".join(ch for ch in folded if not unicodedata.combining(ch))

@@ -6,7 +6,7 @@ Create Date: 2026-12-05 06:07:16.553499
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 
 
 revision = '0015'
