@@ -14,10 +14,9 @@ from node import labels
 from node.services import advice, ledger
 from node.tables import Member
 
-from . import channels
+from . import transfers
 from .peers import position_account
-from .tables import CrossBorderTransfer, RemoteBooking
-from .transfers import TRANSFER
+from .tables import RemoteBooking
 
 TRANSFER_PREFIX = "advice-"
 PAYER = "advice-session"  # the `payer` of every payment for a session: the booker's handle stays here
@@ -66,28 +65,16 @@ def release(session, fed, row: RemoteBooking, share: int, *, now: datetime, acto
 
 def pay_adviser(session, fed, row: RemoteBooking, share: int, now: datetime) -> None:
     """The `transfer` that credits the adviser on their node; its row returns the SIF to the booker on a bounce."""
-    booker = session.get(Member, row.member_id)
     row.transfer_id = payment_transfer_id(row.booking_ref)
-    memo = f"Advice session: {row.title}"[:280]
-    session.add(
-        CrossBorderTransfer(
-            transfer_id=row.transfer_id,
-            direction="out",
-            peer_id=row.peer_id,
-            local_member_id=booker.id,
-            local_handle=booker.handle,
-            remote_handle=row.adviser,
-            amount=share,
-            memo=memo,
-            status=TRANSFER.initial,
-            created_at=now,
-        )
-    )
-    channels.append(
+    transfers.send_from_escrow(
         session,
         fed,
+        transfer_id=row.transfer_id,
         peer_id=row.peer_id,
-        type_name="transfer",
+        member=session.get(Member, row.member_id),
+        payer=PAYER,
+        payee=row.adviser,
+        amount=share,
+        memo=f"Advice session: {row.title}"[:280],
         now=now,
-        body={"transfer_id": row.transfer_id, "payer": PAYER, "payee": row.adviser, "amount": share, "memo": memo},
     )

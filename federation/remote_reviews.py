@@ -35,10 +35,9 @@ from node.services.proposals import OPEN_STATES, escrow_account
 from node.tables import Member, Proposal, ReviewInvitation
 from protocol import Envelope, format_time
 
-from . import channels, pools
+from . import channels, pools, transfers
 from .peers import position_account
 from .tables import CrossBorderTransfer, IncomingInvitation, Peer, ReviewLink
-from .transfers import TRANSFER
 
 log = logging.getLogger(__name__)
 TRANSFER_PREFIX = "review-"
@@ -158,35 +157,18 @@ def pay_reviewer(session, fed, proposal: Proposal, invitation: ReviewInvitation,
         check_limits=False,
     )  # escrowed SIF must be able to leave escrow, as for a local review
     link.transfer_id = bounty_transfer_id(link.invite_id)
-    memo = f"Review bounty: {proposal.title}"[:280]
-    session.add(
-        CrossBorderTransfer(
-            transfer_id=link.transfer_id,
-            direction="out",
-            peer_id=link.peer_id,
-            local_member_id=author.id,
-            local_handle=author.handle,
-            remote_handle=invitation.remote_handle,
-            amount=invitation.bounty,
-            memo=memo,
-            status=TRANSFER.initial,
-            created_at=now,
-        )
-    )
-    # The review is blind: the wire names no author (a bounce still returns to the author, by this row).
-    channels.append(
+    # The review is blind: the wire names no author (a bounce still returns to the author, by the row).
+    transfers.send_from_escrow(
         session,
         fed,
+        transfer_id=link.transfer_id,
         peer_id=link.peer_id,
-        type_name="transfer",
+        member=author,
+        payer=BOUNTY_PAYER,
+        payee=invitation.remote_handle,
+        amount=invitation.bounty,
+        memo=f"Review bounty: {proposal.title}"[:280],
         now=now,
-        body={
-            "transfer_id": link.transfer_id,
-            "payer": BOUNTY_PAYER,
-            "payee": invitation.remote_handle,
-            "amount": invitation.bounty,
-            "memo": memo,
-        },
     )
 
 
