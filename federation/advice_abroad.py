@@ -15,11 +15,12 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from node import i18n, labels
 from node.errors import ForbiddenError
 from node.tables import AdviceListing, Member
 from protocol import Envelope
 
-from . import advice_money, advice_offers, incoming_advice, remote_advice
+from . import advice_money, advice_offers, incoming_advice, remote_advice, remote_feedback
 from .tables import CrossBorderTransfer, Peer, RemoteBooking
 
 OPEN = ("booked", "accepted", "claimed", "disputed")
@@ -40,6 +41,12 @@ class RemoteAdviceHooks:
 
     def view(self, session, booking: Any, viewer: Member, now: datetime) -> dict:
         return session_view(session, booking, viewer, now)
+
+    def adviser_feedback(self, session, member_id: int, limit: int) -> dict:
+        return remote_feedback.about_adviser(session, member_id, limit)
+
+    def open_sessions(self, session, member: Member) -> list[str]:
+        return open_sessions(session, member)
 
 
 def apply_cancel(session, fed, peer: Peer, env: Envelope, now: datetime) -> None:
@@ -144,21 +151,37 @@ def _payment(session, row: RemoteBooking) -> str | None:
     return TRANSFER_STATUS.get(status) if status is not None else None
 
 
-def sessions_of(session, member: Member, now: datetime, *, open_only: bool = False) -> list[dict]:
+def rows_of(session, member: Member, *, open_only: bool = False) -> list[RemoteBooking]:
     """The member's bookings abroad on either side, newest first."""
     stmt = select(RemoteBooking).where(RemoteBooking.member_id == member.id)
     if open_only:
         stmt = stmt.where(RemoteBooking.status.in_(OPEN))
-    rows = session.scalars(stmt.order_by(RemoteBooking.id.desc()).limit(500)).all()
-    return [session_view(session, row, member, now) for row in rows]
+    return list(session.scalars(stmt.order_by(RemoteBooking.id.desc()).limit(500)).all())
+
+
+def sessions_of(session, member: Member, now: datetime, *, open_only: bool = False) -> list[dict]:
+    """The member's bookings abroad on either side as sessions, newest first."""
+    return [session_view(session, row, member, now) for row in rows_of(session, member, open_only=open_only)]
+
+
+def open_sessions(session, member: Member) -> list[str]:
+    """The member's bookings abroad still open on either side (SIF in escrow, a payment to come), in words."""
+    rows = session.execute(
+        select(RemoteBooking, Peer.country)
+        .join(Peer, Peer.node_id == RemoteBooking.peer_id)
+        .where(RemoteBooking.member_id == member.id, RemoteBooking.status.in_(OPEN))
+        .order_by(RemoteBooking.id)
+    ).all()
+    return [
+        _("“%(title)s” (%(country)s, %(state)s)", title=row.title, country=i18n.country_name(country), state=state)
+        for row, country in rows
+        for state in [labels.label("booked" if row.status == "accepted" else row.status, "booking_status")]
+    ]
 
 
 def own_session(session, member: Member, session_id: int) -> RemoteBooking:
     """One of the member's bookings abroad, on either side (404 otherwise)."""
-    row = session.get(RemoteBooking, session_id)
-    if row is not None and row.side == "booker":
-        return remote_advice.own_booking(session, member, session_id)
-    return incoming_advice.own_booking(session, member, session_id)
+    return remote_feedback.own_session(session, member, session_id)
 
 
 # Who does what, by the side of the member's row: the booker's actions decide here, the adviser's travel.

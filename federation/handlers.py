@@ -22,6 +22,7 @@ def register_handlers(fed) -> None:
         keys,
         pools,
         remote_advice,
+        remote_feedback,
         remote_reviews,
         settlement,
         transfers,
@@ -51,6 +52,7 @@ def register_handlers(fed) -> None:
     channel.add("advice_accept", remote_advice.apply_accept)
     channel.add("advice_decline", remote_advice.apply_decline)
     channel.add("advice_claim", remote_advice.apply_claim)
+    channel.add("advice_feedback", remote_feedback.apply_feedback)  # both ways: about the other party
     channel.add("advice_cancel", advice_abroad.apply_cancel)  # both ways: the row's side says who cancelled
     fed.direct_handlers.add("checkpoint", checkpoints.receive_checkpoint)
     fed.settlement_handlers.add("position_statement", settlement.on_statement)

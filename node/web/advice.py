@@ -94,7 +94,11 @@ def listing(listing_id: int):
         author = s.get(Member, found.member_id) if found.member_id is not None else None
         view = advice_listings.listing_view(found, author)
         mine = [b for b in advice.my_bookings(s, me.id) if b.listing_id == found.id]
-        feedback = advice_feedback.as_adviser(s, found.member_id, limit=0) if author is not None else {"count": 0}
+        feedback = (
+            advice_feedback.as_adviser(s, found.member_id, limit=0, remote=ctx.remote_advice)
+            if author is not None
+            else {"count": 0}
+        )
     return render_template(
         "advice_listing.html",
         listing=view,
