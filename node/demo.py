@@ -73,6 +73,7 @@ def _seed(s, ctx, cast: dict) -> None:
                 "rate": item["rate"],
                 "description": item["description"],
                 "tags": _tags(settings, item),
+                "network_wide": item.get("network_wide", False),
             },
         )
         for item in cast["listings"]
