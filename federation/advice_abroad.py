@@ -172,11 +172,13 @@ def open_sessions(session, member: Member) -> list[str]:
         .where(RemoteBooking.member_id == member.id, RemoteBooking.status.in_(OPEN))
         .order_by(RemoteBooking.id)
     ).all()
-    return [
-        _("“%(title)s” (%(country)s, %(state)s)", title=row.title, country=i18n.country_name(country), state=state)
-        for row, country in rows
-        for state in [labels.label("booked" if row.status == "accepted" else row.status, "booking_status")]
-    ]
+    out = []
+    for row, country in rows:
+        state = labels.label("booked" if row.status == "accepted" else row.status, "booking_status")
+        out.append(
+            _("“%(title)s” (%(country)s, %(state)s)", title=row.title, country=i18n.country_name(country), state=state)
+        )
+    return out
 
 
 def own_session(session, member: Member, session_id: int) -> RemoteBooking:
