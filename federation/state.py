@@ -9,12 +9,11 @@ from datetime import timedelta
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
+from federation.tables import ChannelEntry
+from federation.transport.connections import PeerConnections
+from federation.transport.identity import Identity
 from node.registry import Registry
 from protocol import SigningKey, parse_json
-
-from .connections import PeerConnections
-from .identity import Identity
-from .tables import ChannelEntry
 
 _LISTENER_INSTALLED = False
 # Built once (every delivery asks): our OLDEST key rotation towards a peer that it has not applied yet.
@@ -37,7 +36,7 @@ class Federation:
     """Everything a node needs to talk to its peers; one per Flask app."""
 
     def __init__(self, ctx, *, start_kicker: bool = True) -> None:
-        from .delivery import Kicker
+        from federation.transport.delivery import Kicker
 
         self.ctx = ctx
         self.node_id = ctx.settings.node_id

@@ -12,11 +12,11 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from federation import settlement_round as rounds
 from federation.directory import listings
 from federation.directory.app import create_app, stop
 from federation.directory.clearing import DirectoryCoordinator, recent_rounds, sweep
 from federation.directory.tables import Listing
+from federation.settlement import coordinator as rounds
 from node.clock import FixedClock
 from node.keys import load_signing_key
 from protocol import Envelope

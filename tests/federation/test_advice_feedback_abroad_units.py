@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from federation import advice_abroad, advice_offers, incoming_advice, remote_advice, remote_feedback
+from federation.advice import adviser_side, booker_side, feedback
+from federation.advice import offers as advice_offers
+from federation.advice import sessions as advice_abroad
 from federation.tables import RemoteFeedback
 from node.errors import ConflictError, NotFoundError, ValidationError
 from node.services import advice_feedback, members
@@ -21,7 +23,7 @@ from .test_advice_abroad_units import OFFER, _book, _booking, _incoming, _offer,
 
 def _give(ctx, member, session_id: int, **data):
     with ctx.db.write() as s:
-        return remote_feedback.give(
+        return feedback.give(
             s, ctx.federation, member=s.get(Member, member.id), session_id=session_id, data=data, now=ctx.now()
         )
 
@@ -35,7 +37,7 @@ def _held_booking(ctx, lena):
     """Lena booked the Italian offer; the adviser accepted and claimed; Lena confirmed (the adviser is paid)."""
     apply(ctx, advice_offers.apply_snapshot, "advice_offer_snapshot", {"offers": [OFFER]})
     row = _book(ctx, lena)
-    apply(ctx, remote_advice.apply_accept, "advice_accept", {"booking_id": row.booking_ref, "adviser_name": "Giulia"})
+    apply(ctx, booker_side.apply_accept, "advice_accept", {"booking_id": row.booking_ref, "adviser_name": "Giulia"})
     return row
 
 
@@ -46,7 +48,7 @@ def test_the_booker_gives_feedback_once_after_the_session_and_it_travels(ctx, pe
         _give(ctx, lena, row.id, rating=5)
     assert early.value.code == "session_not_held"
     with ctx.db.write() as s:
-        remote_advice.confirm(s, ctx.federation, member=s.get(Member, lena.id), session_id=row.id, now=ctx.now())
+        booker_side.confirm(s, ctx.federation, member=s.get(Member, lena.id), session_id=row.id, now=ctx.now())
 
     # Bad input is refused with a code, and changes nothing (nothing kept, nothing sent).
     for data, code in (
@@ -73,10 +75,10 @@ def test_the_booker_gives_feedback_once_after_the_session_and_it_travels(ctx, pe
 
     # The adviser's feedback about Lena arrives twice: kept once, shown to her as received.
     theirs = {"booking_id": row.booking_ref, "rating": 4, "comment": "Well prepared"}
-    apply(ctx, remote_feedback.apply_feedback, "advice_feedback", theirs)
-    apply(ctx, remote_feedback.apply_feedback, "advice_feedback", {**theirs, "rating": 1})
+    apply(ctx, feedback.apply_feedback, "advice_feedback", theirs)
+    apply(ctx, feedback.apply_feedback, "advice_feedback", {**theirs, "rating": 1})
     with ctx.db.read() as s:
-        view = remote_feedback.of_session(s, remote_advice.find_booking(s, "it", row.booking_ref, "booker"))
+        view = feedback.of_session(s, booker_side.find_booking(s, "it", row.booking_ref, "booker"))
     assert (view["can_give"], view["given"]["rating"], view["received"]["rating"]) == (False, 5, 4)
     assert view["received"]["comment"] == "Well prepared"
     assert balance_of(ctx, lena) == 6
@@ -94,19 +96,19 @@ def test_feedback_from_abroad_counts_in_the_advisers_rating_once_and_only_after_
         pseudonym = s.get(Member, giulia.id).pseudonym
     _booking(ctx, listing_id, pseudonym, "f-1")
     feedback = {"booking_id": "f-1", "rating": 2, "comment": "Too early"}
-    apply(ctx, remote_feedback.apply_feedback, "advice_feedback", feedback)  # not held here: ignored
-    apply(ctx, remote_feedback.apply_feedback, "advice_feedback", {**feedback, "booking_id": "unknown"})
+    apply(ctx, feedback.apply_feedback, "advice_feedback", feedback)  # not held here: ignored
+    apply(ctx, feedback.apply_feedback, "advice_feedback", {**feedback, "booking_id": "unknown"})
     assert _stored(ctx) == 0
 
     with ctx.db.write() as s:
-        incoming_advice.accept(
+        adviser_side.accept(
             s, ctx.federation, member=s.get(Member, giulia.id), session_id=_incoming(ctx, "f-1").id, now=ctx.now()
         )
     settle = {"booking_id": "f-1", "outcome": "confirmed", "adviser_amount": 4, "note": "confirmed by the receiver"}
-    apply(ctx, incoming_advice.apply_settle, "advice_settle", settle)
+    apply(ctx, adviser_side.apply_settle, "advice_settle", settle)
     feedback = {"booking_id": "f-1", "rating": 4, "comment": "Helped us plan the campaign"}
-    apply(ctx, remote_feedback.apply_feedback, "advice_feedback", feedback)
-    apply(ctx, remote_feedback.apply_feedback, "advice_feedback", feedback)  # delivered twice: once
+    apply(ctx, feedback.apply_feedback, "advice_feedback", feedback)
+    apply(ctx, feedback.apply_feedback, "advice_feedback", feedback)  # delivered twice: once
     assert _stored(ctx) == 1
     with ctx.db.read() as s:
         rating = advice_feedback.as_adviser(s, giulia.id, remote=ctx.remote_advice)
@@ -162,7 +164,7 @@ def test_an_account_with_sessions_abroad_open_on_either_side_cannot_close(app, c
     assert balance_of(ctx, lena) == 6 and balance_of(ctx, giulia) == 10
 
     with ctx.db.write() as s:
-        remote_advice.cancel(
+        booker_side.cancel(
             s, ctx.federation, member=s.get(Member, lena.id), session_id=row.id, reason="", now=ctx.now()
         )
     apply(ctx, advice_abroad.apply_cancel, "advice_cancel", {"booking_id": "c-1", "reason": "Other plans"})

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from federation import peers
 from federation.tables import IncomingInvitation, PeerKey
+from federation.transport import peers
 from node.app import create_app
 from node.clock import FixedClock
 from node.services import ledger
