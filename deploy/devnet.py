@@ -329,6 +329,22 @@ class Devnet:
         rows = api.call("GET", "/me/cross-border")["transfers"]
         return next((r for r in rows if r["memo"] == pay["memo"] and r["counterparty"] == pay["to"]), None)
 
+    def wait_offers_shared(self, timeout: float = 60) -> dict[str, tuple[int, int]]:
+        """Wait until every node's advice market lists the other nodes' network-wide demo offers (shared by a sweep);
+        return (listed, expected) per node."""
+        shared = {
+            n.spec.id: sum(1 for item in load_cast(n.spec.id, n.spec.country)["listings"] if item.get("network_wide"))
+            for n in self.nodes.values()
+        }
+        deadline, seen = time.monotonic() + timeout, {}
+        while True:
+            for node_id in self.nodes:
+                listings = self.coordinator(node_id).call("GET", "/advice/listings?kind=offer")["listings"]
+                seen[node_id] = (sum(1 for x in listings if x["abroad"]), sum(shared.values()) - shared[node_id])
+            if all(listed >= expected for listed, expected in seen.values()) or time.monotonic() > deadline:
+                return seen
+            time.sleep(0.5)
+
     def verify(self, payments: list[str]) -> list[str]:
         """What is wrong with the running devnet (empty when all is well)."""
         problems = [f"{s.name} is not healthy" for s in self.services() if not s.healthy()]
@@ -404,13 +420,19 @@ def bring_up(net: Devnet, args: argparse.Namespace) -> bool:
     mark = time.monotonic()
     payments = net.pay_all()
     print(f"Cross-border payments {took(mark)}:\n" + "\n".join(f"  {line}" for line in payments))
+    mark = time.monotonic()
+    offers = net.wait_offers_shared()
+    listed = ", ".join(f"{node_id} {n}" for node_id, (n, _) in offers.items())
+    print(f"Advice offers from other countries in each market: {listed} {took(mark)}", flush=True)
     problems = net.verify(payments)
+    problems += [f"{node_id} lists {n} of the {e} offers shared with it" for node_id, (n, e) in offers.items() if n < e]
     print(f"\nSIF devnet up in {time.monotonic() - began:.1f}s\n")
     print("\n".join(net.table()))
     for problem in problems:
         print(f"PROBLEM: {problem}")
     print(
-        "\nCheck passed: all healthy, peered both ways, positions mirror, payments completed, books balance."
+        "\nCheck passed: all healthy, peered both ways, positions mirror, payments completed, books balance,"
+        " advice offers shared."
         if not problems
         else "\nCheck FAILED."
     )

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def register_handlers(fed: Federation) -> None:
     """Fill the federation object's registries; a type registered twice is refused."""
-    from federation.advice import adviser_side, booker_side
+    from federation.advice import adviser_side, booker_side, feedback
     from federation.advice import offers as advice_offers
     from federation.advice import sessions as advice_abroad
     from federation.initiatives import funding
@@ -50,6 +50,7 @@ def register_handlers(fed: Federation) -> None:
     channel.add("advice_accept", booker_side.apply_accept)
     channel.add("advice_decline", booker_side.apply_decline)
     channel.add("advice_claim", booker_side.apply_claim)
+    channel.add("advice_feedback", feedback.apply_feedback)  # both ways: about the other party
     channel.add("advice_cancel", advice_abroad.apply_cancel)  # both ways: the row's side says who cancelled
     fed.direct_handlers.add("checkpoint", checkpoints.receive_checkpoint)
     fed.settlement_handlers.add("position_statement", settlement.on_statement)

@@ -372,3 +372,18 @@ class RemoteBooking(SQLModel, table=True):
 def table_of(model: type[SQLModel]) -> Table:
     """A table model's Core table, for Core statements (SQLModel does not declare `__table__` to type checkers)."""
     return model.metadata.tables[str(model.__tablename__)]
+
+
+class RemoteFeedback(SQLModel, table=True):
+    """A party's feedback on a session booked across a border, kept on both nodes: the one our member gave (sent
+    to the peer) and the one the other party gave there (received); `author` is that party's side."""
+
+    __tablename__ = "fed_remote_feedback"
+    __table_args__ = (UniqueConstraint("booking_id", "author"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    booking_id: int = Field(foreign_key="fed_remote_bookings.id")  # the unique (booking_id, author) indexes it
+    author: str = Field(max_length=8)  # booker | adviser
+    rating: int  # 1 to 5
+    comment: str = Field(default="", max_length=500)
+    created_at: datetime

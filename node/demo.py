@@ -76,6 +76,7 @@ def _seed(s, ctx: NodeContext, cast: dict) -> None:
                 "rate": item["rate"],
                 "description": item["description"],
                 "tags": _tags(settings, item),
+                "network_wide": item.get("network_wide", False),
             },
         )
         for item in cast["listings"]

@@ -271,6 +271,7 @@ MESSAGE_TYPES: Mapping[str, MessageType] = _registry(
         {"booking_id": REF, "outcome": Enum(ADVICE_OUTCOMES), "adviser_amount": COUNT, "note": Str(1000)},
         channel=True,
     ),
+    _t("advice_feedback", {"booking_id": REF, "rating": Int(1, 5), "comment": Str(500)}, channel=True),
     _t(
         "review_invite",
         {

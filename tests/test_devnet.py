@@ -60,6 +60,8 @@ def test_devnet_comes_up_peered_and_comes_back_without_redoing_anything(tmp_path
     assert first.count("SIF completed") == 5
     assert f"http://127.0.0.1:{base + 4}" in first and "coordinator@hu.example" in first
     assert "sif-demo-2026" in first
+    # Each node's advice market lists the four offers the other nodes' demo advisers share network-wide.
+    assert "Advice offers from other countries in each market: be-vl 4, nl 4, at 4, it 4, hu 4" in first
     after_first = {node_id: cross_border_rows(data_dir, node_id) for node_id in NODES}
 
     second = run_devnet(data_dir, base)

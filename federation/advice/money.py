@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from federation.payments.transfers import TRANSFER
-from federation.tables import CrossBorderTransfer, RemoteBooking
-from federation.transport import channels
+from federation.payments import transfers
+from federation.tables import RemoteBooking
 from federation.transport.peers import position_account
 from node import labels
 from node.services import advice, ledger, members
@@ -72,28 +71,16 @@ def release(
 
 def pay_adviser(session: Session, fed: Federation, row: RemoteBooking, share: int, now: datetime) -> None:
     """The `transfer` that credits the adviser on their node; its row returns the SIF to the booker on a bounce."""
-    booker = members.get_member(session, row.member_id)
     row.transfer_id = payment_transfer_id(row.booking_ref)
-    memo = f"Advice session: {row.title}"[:280]
-    session.add(
-        CrossBorderTransfer(
-            transfer_id=row.transfer_id,
-            direction="out",
-            peer_id=row.peer_id,
-            local_member_id=booker.id,
-            local_handle=booker.handle,
-            remote_handle=row.adviser,
-            amount=share,
-            memo=memo,
-            status=TRANSFER.initial,
-            created_at=now,
-        )
-    )
-    channels.append(
+    transfers.send_from_escrow(
         session,
         fed,
+        transfer_id=row.transfer_id,
         peer_id=row.peer_id,
-        type_name="transfer",
+        member=members.get_member(session, row.member_id),
+        payer=PAYER,
+        payee=row.adviser,
+        amount=share,
+        memo=f"Advice session: {row.title}"[:280],
         now=now,
-        body={"transfer_id": row.transfer_id, "payer": PAYER, "payee": row.adviser, "amount": share, "memo": memo},
     )

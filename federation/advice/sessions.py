@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from federation.advice import adviser_side, booker_side
+from federation.advice import feedback as remote_feedback
 from federation.advice import money as advice_money
 from federation.advice import offers as advice_offers
 from federation.tables import CrossBorderTransfer, Peer, RemoteBooking
 from federation.transport.peers import get_peer
+from node import i18n, labels
 from node.errors import ForbiddenError
 from node.services import members
 from node.tables import AdviceListing, Member
@@ -48,6 +50,12 @@ class RemoteAdviceHooks:
 
     def view(self, session: Session, booking: Any, viewer: Member, now: datetime) -> dict:
         return session_view(session, booking, viewer, now)
+
+    def adviser_feedback(self, session: Session, member_id: int, limit: int) -> dict:
+        return remote_feedback.about_adviser(session, member_id, limit)
+
+    def open_sessions(self, session: Session, member: Member) -> list[str]:
+        return open_sessions(session, member)
 
 
 def apply_cancel(session: Session, fed: Federation, peer: Peer, env: Envelope, now: datetime) -> None:
@@ -152,21 +160,39 @@ def _payment(session: Session, row: RemoteBooking) -> str | None:
     return TRANSFER_STATUS.get(status) if status is not None else None
 
 
-def sessions_of(session: Session, member: Member, now: datetime, *, open_only: bool = False) -> list[dict]:
+def rows_of(session: Session, member: Member, *, open_only: bool = False) -> list[RemoteBooking]:
     """The member's bookings abroad on either side, newest first."""
     stmt = select(RemoteBooking).where(col(RemoteBooking.member_id) == member.id)
     if open_only:
         stmt = stmt.where(col(RemoteBooking.status).in_(OPEN))
-    rows = session.scalars(stmt.order_by(col(RemoteBooking.id).desc()).limit(500)).all()
-    return [session_view(session, row, member, now) for row in rows]
+    return list(session.scalars(stmt.order_by(col(RemoteBooking.id).desc()).limit(500)).all())
+
+
+def sessions_of(session: Session, member: Member, now: datetime, *, open_only: bool = False) -> list[dict]:
+    """The member's bookings abroad on either side as sessions, newest first."""
+    return [session_view(session, row, member, now) for row in rows_of(session, member, open_only=open_only)]
+
+
+def open_sessions(session: Session, member: Member) -> list[str]:
+    """The member's bookings abroad still open on either side (SIF in escrow, a payment to come), in words."""
+    rows = session.execute(
+        select(RemoteBooking, col(Peer.country))
+        .join(Peer, col(Peer.node_id) == RemoteBooking.peer_id)
+        .where(col(RemoteBooking.member_id) == member.id, col(RemoteBooking.status).in_(OPEN))
+        .order_by(col(RemoteBooking.id))
+    ).all()
+    out = []
+    for row, country in rows:
+        state = labels.label("booked" if row.status == "accepted" else row.status, "booking_status")
+        out.append(
+            _("“%(title)s” (%(country)s, %(state)s)", title=row.title, country=i18n.country_name(country), state=state)
+        )
+    return out
 
 
 def own_session(session: Session, member: Member, session_id: int) -> RemoteBooking:
     """One of the member's bookings abroad, on either side (404 otherwise)."""
-    row = session.get(RemoteBooking, session_id)
-    if row is not None and row.side == "booker":
-        return booker_side.own_booking(session, member, session_id)
-    return adviser_side.own_booking(session, member, session_id)
+    return remote_feedback.own_session(session, member, session_id)
 
 
 # Who does what, by the side of the member's row: the booker's actions decide here, the adviser's travel.

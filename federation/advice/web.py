@@ -11,11 +11,12 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from federation.advice import booker_side
+from federation.advice import feedback as remote_feedback
 from federation.advice import sessions as advice_abroad
 from federation.state import federation_of
 from node import i18n, labels
-from node.api.advice import BOOKING, RESOLVE
-from node.api.base import ApiBlueprint, arr, json_body, obj, only_fields, string
+from node.api.advice import BOOKING, FEEDBACK, FEEDBACK_IN, RESOLVE
+from node.api.base import BOOL, ApiBlueprint, arr, json_body, obj, only_fields, string
 from node.context import node_ctx
 from node.services import members
 from node.tables import Member
@@ -25,6 +26,8 @@ from node.web.pages import coordinator_required, form_action, login_required
 api = ApiBlueprint("advice_abroad_api", "advice")
 # Not under /federation/: these are browser forms, and that prefix is exempt from the CSRF check.
 bp = Blueprint("advice_abroad", __name__)
+NULL_FEEDBACK = {**FEEDBACK, "type": ["object", "null"]}
+FEEDBACK_PAIR = obj(("can_give", "given", "received"), can_give=BOOL, given=NULL_FEEDBACK, received=NULL_FEEDBACK)
 ACTIONS = ("accept", "decline", "confirm", "claim", "dispute", "cancel")
 
 
@@ -93,6 +96,39 @@ def _action_view(action: str):
 
 for _action in ACTIONS:
     _action_view(_action)
+
+
+@api.route(
+    "/advice/abroad/<int:session_id>/feedback",
+    "POST",
+    "Feedback on a session abroad that took place (either party, once): a rating of 1 to 5 and a short comment;"
+    " the booker's reaches the adviser's node and counts in their rating there",
+    body=FEEDBACK_IN,
+    response=FEEDBACK,
+    status=201,
+)
+def give_feedback_abroad(session_id: int):
+    data = only_fields(json_body(), ("rating", "comment"))
+    ctx = node_ctx()
+    with ctx.db.write() as s:
+        row = remote_feedback.give(
+            s, federation_of(), member=_me_api(s), session_id=session_id, data=data, now=ctx.now()
+        )
+        out = {"rating": row.rating, "comment": row.comment, "created_at": row.created_at}
+    return jsonify(out), 201
+
+
+@api.route(
+    "/advice/abroad/<int:session_id>/feedback",
+    "GET",
+    "The feedback on one of your sessions abroad: yours, the other party's, and whether you can still give it",
+    response=FEEDBACK_PAIR,
+)
+def feedback_abroad(session_id: int):
+    ctx = node_ctx()
+    with ctx.db.read() as s:
+        row = advice_abroad.own_session(s, _me_api(s), session_id)
+        return jsonify(remote_feedback.of_session(s, row))
 
 
 @api.route(
@@ -201,13 +237,32 @@ def resolve(session_id: int):
     return redirect(url_for("coordinator.overview"), 303)
 
 
-NO_FEEDBACK = {"received": None, "given": None, "can_give": False}  # feedback stays with sessions on one node
+@bp.post("/advice/abroad/<int:session_id>/feedback")
+@login_required
+@form_action("advice.sessions")
+def feedback(session_id: int):
+    ctx = node_ctx()
+    data = {"rating": _int(request.form.get("rating")), "comment": request.form.get("comment", "")}
+    with ctx.db.write() as s:
+        remote_feedback.give(
+            s,
+            federation_of(),
+            member=members.get_member(s, g.member.id),
+            session_id=session_id,
+            data=data,
+            now=ctx.now(),
+        )
+    flash(_("Thank you: your feedback is saved."), "info")
+    return redirect(url_for("advice.sessions"), 303)
 
 
 def _sessions(session: Session, member: Member, now, *, open_only: bool) -> list[dict]:
-    """The sessions page's and dashboard's bookings abroad."""
-    views = advice_abroad.sessions_of(session, member, now, open_only=open_only)
-    return [{**view, "feedback": NO_FEEDBACK} for view in views]
+    """The sessions page's and dashboard's bookings abroad, with their feedback."""
+    rows = advice_abroad.rows_of(session, member, open_only=open_only)
+    return [
+        {**advice_abroad.session_view(session, row, member, now), "feedback": remote_feedback.of_session(session, row)}
+        for row in rows
+    ]
 
 
 def register(app: Flask) -> None:

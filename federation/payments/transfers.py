@@ -126,6 +126,45 @@ def send_transfer(
     return transfer_id
 
 
+def send_from_escrow(
+    session: Session,
+    fed: Federation,
+    *,
+    transfer_id: str,
+    peer_id: str,
+    member: Member,
+    payer: str,
+    payee: str,
+    amount: int,
+    memo: str,
+    now: datetime,
+) -> None:
+    """The row and `transfer` entry of a payment the caller already posted (escrow -> our position towards the
+    peer): the row names `member`, so a bounce returns the SIF to them; the wire names only `payer`."""
+    session.add(
+        CrossBorderTransfer(
+            transfer_id=transfer_id,
+            direction="out",
+            peer_id=peer_id,
+            local_member_id=member.id,
+            local_handle=member.handle,
+            remote_handle=payee,
+            amount=amount,
+            memo=memo,
+            status=TRANSFER.initial,
+            created_at=now,
+        )
+    )
+    channels.append(
+        session,
+        fed,
+        peer_id=peer_id,
+        type_name="transfer",
+        now=now,
+        body={"transfer_id": transfer_id, "payer": payer, "payee": payee, "amount": amount, "memo": memo},
+    )
+
+
 # Payments write their row with one Core statement: an ORM insert is flushed by the unit of work,
 # which costs several times the statement on this hot path.
 _INSERT_TRANSFER = insert(table_of(CrossBorderTransfer))

@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from federation.payments.transfers import TRANSFER
+from federation.payments import transfers
 from federation.reviews import pools
 from federation.tables import CrossBorderTransfer, IncomingInvitation, Peer, ReviewLink
 from federation.transport import channels
@@ -172,35 +172,18 @@ def pay_reviewer(
         check_limits=False,
     )  # escrowed SIF must be able to leave escrow, as for a local review
     link.transfer_id = bounty_transfer_id(link.invite_id)
-    memo = f"Review bounty: {proposal.title}"[:280]
-    session.add(
-        CrossBorderTransfer(
-            transfer_id=link.transfer_id,
-            direction="out",
-            peer_id=link.peer_id,
-            local_member_id=author.id,
-            local_handle=author.handle,
-            remote_handle=invitation.remote_handle,
-            amount=invitation.bounty,
-            memo=memo,
-            status=TRANSFER.initial,
-            created_at=now,
-        )
-    )
-    # The review is blind: the wire names no author (a bounce still returns to the author, by this row).
-    channels.append(
+    # The review is blind: the wire names no author (a bounce still returns to the author, by the row).
+    transfers.send_from_escrow(
         session,
         fed,
+        transfer_id=link.transfer_id,
         peer_id=link.peer_id,
-        type_name="transfer",
+        member=author,
+        payer=BOUNTY_PAYER,
+        payee=invitation.remote_handle,
+        amount=invitation.bounty,
+        memo=f"Review bounty: {proposal.title}"[:280],
         now=now,
-        body={
-            "transfer_id": link.transfer_id,
-            "payer": BOUNTY_PAYER,
-            "payee": invitation.remote_handle,
-            "amount": invitation.bounty,
-            "memo": memo,
-        },
     )
 
 

@@ -356,7 +356,9 @@ def export_me():
 def close_me():
     ctx = node_ctx()
     with ctx.db.write() as session:
-        member = members.close_account(session, member=session.get_one(Member, g.member.id), now=ctx.now())
+        member = members.close_account(
+            session, member=session.get_one(Member, g.member.id), now=ctx.now(), remote=ctx.remote_advice
+        )
         out = {"id": member.id, "handle": member.handle, "status": member.status, "role": member.role}
     return jsonify(out)
 

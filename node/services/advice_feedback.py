@@ -18,6 +18,7 @@ from sqlmodel import col
 from ..errors import ConflictError
 from ..tables import AdviceBooking, AdviceFeedback, Member
 from .advice import as_party
+from .advice_listings import RemoteAdvice
 from .validate import Fields, clean_int, clean_text
 
 HELD_STATES = ("confirmed", "paid", "split")  # the session took place
@@ -75,10 +76,13 @@ def of_booking(session: Session, booking: AdviceBooking, viewer: Member) -> dict
     }
 
 
-def as_adviser(session: Session, member_id: int, *, limit: int = 20) -> dict:
-    """What receivers wrote about a member as adviser: the count, the average and the newest."""
+def as_adviser(session: Session, member_id: int, *, limit: int = 20, remote: RemoteAdvice | None = None) -> dict:
+    """What receivers wrote about a member as adviser, here and (through `remote`) abroad: the count, the average
+    and the newest."""
     where = (col(AdviceFeedback.about_id) == member_id, col(AdviceFeedback.about_role) == "provider")
-    count, average = session.execute(select(func.count(), func.avg(col(AdviceFeedback.rating))).where(*where)).one()
+    count, total = session.execute(
+        select(func.count(), func.coalesce(func.sum(col(AdviceFeedback.rating)), 0)).where(*where)
+    ).one()
     rows = session.execute(
         select(AdviceFeedback, col(Member.display_name))
         .join(Member, col(Member.id) == col(AdviceFeedback.author_id))
@@ -86,10 +90,15 @@ def as_adviser(session: Session, member_id: int, *, limit: int = 20) -> dict:
         .order_by(col(AdviceFeedback.id).desc())
         .limit(limit)
     ).all()
+    latest = [{**_view(row), "by": name} for row, name in rows]
+    if remote is not None:
+        abroad = remote.adviser_feedback(session, member_id, limit)
+        count, total = count + abroad["count"], total + abroad["sum"]
+        latest = sorted(latest + abroad["latest"], key=lambda f: f["created_at"], reverse=True)[:limit]
     return {
         "count": int(count),
-        "average": round(float(average), 1) if count else None,
-        "latest": [{**_view(row), "by": name} for row, name in rows],
+        "average": round(float(total) / count, 1) if count else None,
+        "latest": latest,
     }
 
 

@@ -51,6 +51,14 @@ class RemoteAdvice(Protocol):
         """A booking across the border in the shape of a local session's view (advice.booking_view)."""
         ...
 
+    def adviser_feedback(self, session: Session, member_id: int, limit: int) -> dict:
+        """What bookers abroad wrote about a member as adviser: count, sum of ratings, the newest (as_adviser's)."""
+        ...
+
+    def open_sessions(self, session: Session, member: Member) -> list[str]:
+        """The member's bookings abroad that are not finished (SIF held or a payment to come), in words."""
+        ...
+
 
 def origins(session: Session, remote: RemoteAdvice | None) -> frozenset[str]:
     """The peers whose offers are shown now; none without federation."""

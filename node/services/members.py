@@ -539,8 +539,14 @@ def export_data(session: Session, member: Member) -> dict:
     }
 
 
-def close_account(session: Session, *, member: Member, now: datetime) -> Member:
-    """Close an account: the remaining balance returns to issuance, the person is pseudonymized."""
+def close_account(
+    session: Session, *, member: Member, now: datetime, remote: advice_listings.RemoteAdvice | None = None
+) -> Member:
+    """Close an account: the remaining balance returns to issuance, the person is pseudonymized.
+
+    Refused while SIF still wait on the member: open sessions, proposals and reviews here, and (through
+    `remote`) advice sessions abroad, which their booker's node pays or refunds later.
+    """
     open_bookings = session.execute(
         select(func.count())
         .select_from(AdviceBooking)
@@ -565,6 +571,15 @@ def close_account(session: Session, *, member: Member, now: datetime) -> Member:
         raise ConflictError(
             _("Please finish or withdraw your open advice sessions, proposals and reviews first."),
             code="open_commitments",
+        )
+    abroad = remote.open_sessions(session, member) if remote is not None else []
+    if abroad:
+        raise ConflictError(
+            _(
+                "Please finish or cancel your advice sessions abroad first: %(sessions)s.",
+                sessions="; ".join(abroad),
+            ),
+            code="open_sessions_abroad",
         )
     MEMBER.move(member, "closed")
     assert member.id is not None

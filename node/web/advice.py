@@ -107,7 +107,9 @@ def listing(listing_id: int):
         mine = [b for b in advice.my_bookings(s, me.id) if b.listing_id == found.id]
         # With an author, the listing has its member_id.
         feedback = (
-            advice_feedback.as_adviser(s, cast(int, found.member_id), limit=0) if author is not None else {"count": 0}
+            advice_feedback.as_adviser(s, cast(int, found.member_id), limit=0, remote=ctx.remote_advice)
+            if author is not None
+            else {"count": 0}
         )
     return render_template(
         "advice_listing.html",

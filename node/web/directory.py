@@ -61,7 +61,7 @@ def profile(handle: str):
         assert member.id is not None
         you_blocked = messages.is_blocked(s, me.id, member.id)
         thread = messages.thread_between(s, me.id, member.id)
-        feedback = advice_feedback.as_adviser(s, member.id)
+        feedback = advice_feedback.as_adviser(s, member.id, remote=ctx.remote_advice)
     return render_template(
         "member_profile.html",
         person=view,

@@ -241,7 +241,7 @@ def close():
         flash(_("Type “%(words)s” to confirm.", words=_(CLOSE_WORDS)), "error")
         return redirect(url_for("member.close"), 303)
     with ctx.db.write() as s:
-        members.close_account(s, member=_me(s), now=ctx.now())
+        members.close_account(s, member=_me(s), now=ctx.now(), remote=ctx.remote_advice)
     session.clear()
     flash(_("Your account is closed. Thank you for your time."), "info")
     return redirect(url_for("auth.home"), 303)

@@ -4,7 +4,7 @@ A pure function of the data folders and the list of acknowledged writes, so it c
 fed a deliberately broken copy (the self-check in test_chaos.py). Each violation names its
 invariant with a letter: (a) books, (b) positions, (c) conservation, (d) transfers,
 (e) escrow, (f) chain, (g) acked, (h) disputes, (j) reviews (cross-border invitations), (l) rounds
-(clearing rounds), (m) advice abroad (each booking across a border, on both nodes).
+(clearing rounds), (m) advice abroad (each booking across a border and its feedback, on both nodes).
 """
 
 from __future__ import annotations
@@ -558,6 +558,27 @@ def check_advice_abroad(views: dict[str, NodeView]) -> list[Violation]:
     for (node, peer, ref), (_, status, *_rest) in sorted(advised.items()):
         if peer in views:
             out.append(Violation("m:advice", f"{node} holds a {status} booking {ref[:8]} {peer} never made"))
+    return out + _abroad_feedback(views)
+
+
+def _abroad_feedback(views: dict[str, NodeView]) -> list[Violation]:
+    """(m) feedback on a session abroad is kept only on one that took place, and both nodes hold the same."""
+    kept: dict[tuple, dict[str, set]] = {}
+    out: list[Violation] = []
+    for v in views.values():
+        if not v.has_table("fed_remote_feedback"):
+            continue
+        for side, peer, ref, status, author, rating in v.rows(
+            "select b.side, b.peer_id, b.booking_ref, b.status, f.author, f.rating "
+            "from fed_remote_feedback f join fed_remote_bookings b on b.id = f.booking_id"
+        ):
+            if status not in ("confirmed", "paid", "split"):
+                out.append(Violation("m:advice", f"{v.node_id} keeps feedback on a {status} booking {ref[:8]}"))
+            pair = (v.node_id, peer) if side == "booker" else (peer, v.node_id)
+            kept.setdefault((*pair, ref), {}).setdefault(v.node_id, set()).add((author, rating))
+    for (booker, adviser, ref), by_node in sorted(kept.items()):
+        if booker in views and adviser in views and by_node.get(booker) != by_node.get(adviser):
+            out.append(Violation("m:advice", f"feedback on booking {ref[:8]} of {booker} at {adviser}: {by_node}"))
     return out
 
 

@@ -1,5 +1,5 @@
 """Run functions of advice across borders: a member books a peer's shared offer; either party (or the booker's
-coordinator) takes the next step.
+coordinator) takes the next step, or gives feedback on a session that took place.
 
 The planner functions are in workload.py; these follow ops.py's style (outcome strings, acks,
 server errors recorded by Runner.call). What is booked and by whom is found at run time (which
@@ -67,15 +67,31 @@ def run_xadvice_book(r: Runner, a: dict) -> str:
     return outcome_of(resp)
 
 
-def _open_sessions(r: Runner, node: str, start: int) -> list[tuple]:
-    """(client, session) of every open session abroad of a node's members, starting the walk at one member."""
+HELD = ("confirmed", "paid", "split")  # a session that took place: each party may give feedback once
+FEEDBACK_DRAW = 0.9  # a draw at or above it gives feedback on a session that took place, when there is one
+
+
+def _open_sessions(r: Runner, node: str, start: int, *, held: bool = False) -> list[tuple]:
+    """(client, session) of every open session abroad of a node's members (held: every one that took place),
+    starting the walk at one member."""
     found, count = [], len(r.cluster.nodes[node].members)
     for i in range(count):
         client = r.member(node, (start + i) % count)
         listing = r.call("xadvice_step", client, "GET", "/advice/abroad")
         if listing.status_code == 200:  # a closed account's token no longer works: the next member
-            found += [(client, b) for b in listing.json()["bookings"] if b["actions"]]
+            bookings = listing.json()["bookings"]
+            found += [(client, b) for b in bookings if (b["status"] in HELD if held else b["actions"])]
     return found
+
+
+def _feedback(r: Runner, a: dict) -> str | None:
+    """A party of a session that took place gives feedback (a second time is refused: feedback_given)."""
+    held = _open_sessions(r, a["node"], a["member"], held=True)
+    if not held:
+        return None
+    client, b = held[int(a["pick"] * len(held))]
+    body = {"rating": 1 + int(a["pick"] * 5), "comment": "chaos feedback"}
+    return "feedback:" + outcome_of(r.call("xadvice_step", client, "POST", f"/advice/abroad/{b['id']}/feedback", body))
 
 
 def _step(b: dict, d: float) -> tuple[str, dict] | None:
@@ -114,6 +130,10 @@ def run_xadvice_step(r: Runner, a: dict) -> str:
                     body["provider_amount"] = 1
             path = f"/coordinator/disputes/abroad/{b['id']}/resolve"
             return "resolve:" + outcome_of(r.call("xadvice_step", coord, "POST", path, body))
+    if a["draw"] >= FEEDBACK_DRAW:
+        given = _feedback(r, a)
+        if given is not None:
+            return given
     nodes = list(r.cluster.nodes)
     found: list[tuple] = []
     for i in range(len(nodes)):  # the planned node first, then the next live one with a session to act on
@@ -123,10 +143,10 @@ def run_xadvice_step(r: Runner, a: dict) -> str:
         if found:
             break
     if not found:
-        return "no_session"
+        return _feedback(r, a) or "no_session"  # nothing to step: feedback on a session that took place, if any
     client, b = found[int(a["pick"] * len(found))]
     step = _step(b, a["draw"])
     if step is None:
-        return "wait"
+        return _feedback(r, a) or "wait"
     action, body = step
     return f"{action}:" + outcome_of(r.call("xadvice_step", client, "POST", f"/advice/abroad/{b['id']}/{action}", body))

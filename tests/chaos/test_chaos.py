@@ -150,3 +150,16 @@ def test_regression_seed(seed, options, tmp_path):
 
     (result,) = run_many([seed], dataclasses.replace(SHORT, **options), tmp_path, keep=False)
     assert result.ok, result.line() + "\n" + "\n".join(str(v) for v in result.violations[:10])
+
+
+def test_checker_finds_feedback_kept_on_one_side_only(clean_copy):
+    """(m) feedback on a booking abroad that only one node holds (or on one that did not take place) is found."""
+    dirs, acks = clean_copy
+    target = _with_rows(dirs, NEEDS["m:advice"])
+    _edit(
+        target,
+        "insert into fed_remote_feedback (booking_id, author, rating, comment, created_at) "
+        "select min(id), 'booker', 5, 'planted', '2026-01-01 00:00:00' from fed_remote_bookings where side = 'adviser'",
+    )
+    found = {v.invariant for v in check_network(dirs, acks)}
+    assert "m:advice" in found, found

@@ -362,6 +362,7 @@ def test_openapi_documents_every_advice_route(client):
         ("/api/v1/advice/listings/{listing_id}/network-wide", "post"),
         ("/api/v1/advice/abroad", "get"),
         ("/api/v1/advice/abroad/{session_id}", "get"),
+        ("/api/v1/advice/abroad/{session_id}/feedback", "get"),
         ("/api/v1/coordinator/disputes/abroad", "get"),
         ("/api/v1/coordinator/disputes/abroad/{session_id}/resolve", "post"),
     }
@@ -371,7 +372,7 @@ def test_openapi_documents_every_advice_route(client):
     }
     expected |= {
         (f"/api/v1/advice/abroad/{{session_id}}/{a}", "post")
-        for a in ("accept", "decline", "confirm", "claim", "dispute", "cancel")
+        for a in ("accept", "decline", "confirm", "claim", "dispute", "cancel", "feedback")
     }
     assert advice_ops == expected
     book_op = doc["paths"]["/api/v1/advice/listings/{listing_id}/book"]["post"]

@@ -123,6 +123,7 @@ VALID: dict[str, dict] = {
     "advice_cancel": {"booking_id": "b-1", "reason": ""},
     "advice_dispute": {"booking_id": "b-1", "reason": "It did not take place"},
     "advice_settle": {"booking_id": "b-1", "outcome": "split", "adviser_amount": 4, "note": "coord: half of it"},
+    "advice_feedback": {"booking_id": "b-1", "rating": 5, "comment": "Clear and practical"},
     "review_invite": {
         "invite_id": "i-1",
         "proposal_ref": "p-9",
@@ -347,6 +348,8 @@ CASES = [
     ("advice_book", ("hours",), 0, "out_of_range", "body.hours"),
     ("advice_book", ("booker_name",), "", "string_too_short", "body.booker_name"),
     ("advice_settle", ("outcome",), "cancelled", "bad_enum", "body.outcome"),
+    ("advice_feedback", ("rating",), 6, "out_of_range", "body.rating"),
+    ("advice_feedback", ("comment",), "x" * 501, "string_too_long", "body.comment"),
     ("directory_funding", ("leads", 1, "countries"), "BE", "wrong_type", "body.leads[1].countries"),
     ("directory_summary", ("median_turnaround_days",), "12", "wrong_type", "body.median_turnaround_days"),
 ]
