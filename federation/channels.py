@@ -33,7 +33,7 @@ from protocol import (
 )
 
 from .identity import new_envelope_id
-from .peers import network_keyring, retired_kids
+from .known_keys import KnownKeys, known_keys
 from .refusal import Refusal
 from .tables import ChannelEntry, Peer
 
@@ -119,12 +119,15 @@ def append(
     return seq + 1
 
 
-def check_entries(session, fed, peer_id: str, envelopes: list[Envelope], now: datetime) -> list[Envelope]:
+def check_entries(
+    session, fed, peer_id: str, envelopes: list[Envelope], now: datetime, *, keys: KnownKeys | None = None
+) -> list[Envelope]:
     """Read-only: refuse a batch that breaks the chain or carries a bad signature; return the new entries.
 
     Entries we already applied must be byte-identical (a re-delivery); the rest must continue
     our copy of the chain (`protocol.check_chain`, with every key this node knows and the
-    peer's keys its rotations retired). A gap ends the run: the caller asks for a resend.
+    peer's keys its rotations retired: `keys` when the caller read them in this session). A gap
+    ends the run: the caller asks for a resend.
     """
     seq, last_hash = chain_point(session, fed.node_id, peer_id, "in")
     run: list[Envelope] = []
@@ -142,15 +145,16 @@ def check_entries(session, fed, peer_id: str, envelopes: list[Envelope], now: da
             )
         run.append(env)
     if run:
+        keys = keys or known_keys(session, fed.node_id)
         try:
             check_chain(
                 run,
                 sender=peer_id,
                 receiver=fed.node_id,
-                keyring=network_keyring(session, fed.node_id),
+                keyring=keys.network,
                 after_seq=seq,
                 after_hash=last_hash,
-                retired=retired_kids(session, peer_id),
+                retired=keys.retired_of(peer_id),
             )
         except ChainError as exc:
             raise Refusal.of(exc, f"entry {exc.seq}: ") from None

@@ -17,6 +17,7 @@ from node.services import audit, ledger
 from protocol import Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, parse_json, parse_time, verify_envelope
 
 from .identity import DOCUMENT_PATH
+from .known_keys import known_keys
 from .labels import PEER_STATUS
 from .tables import ChannelEntry, DirectoryKey, LocalKey, Peer, PeerKey
 
@@ -313,31 +314,13 @@ def keyring_of(session, peer_id: str | None = None) -> Keyring:
     return keyring
 
 
-_OWN_KEYS = select(LocalKey.kid, LocalKey.public, LocalKey.not_before, LocalKey.not_after).order_by(LocalKey.kid)
-_DIRECTORY_KEYS = select(DirectoryKey.kid, DirectoryKey.directory_id, DirectoryKey.public).order_by(DirectoryKey.kid)
-
-
 def network_keyring(session, own_id: str) -> Keyring:
     """Every key this node knows, of any node: its own, every peer's and its directory's.
 
     A key id belongs to exactly one node here, so an envelope signed by (or a rotation to) a key
     of another node is recognised as such rather than as an unknown key.
     """
-    own = tuple(
-        KeyInfo(own_id, PublicKey.from_b64(public), not_before, not_after)
-        for _kid, public, not_before, not_after in session.execute(_OWN_KEYS)
-    )
-    directory = tuple(
-        KeyInfo(node, PublicKey.from_b64(public)) for _kid, node, public in session.execute(_DIRECTORY_KEYS)
-    )
-    return Keyring.of(*keyring_of(session).values(), *own, *directory)
-
-
-def retired_kids(session, peer_id: str) -> frozenset[str]:
-    """The peer's keys that a key_rotation on its channel to us retired (they carry an end date)."""
-    return frozenset(
-        session.scalars(select(PeerKey.kid).where(PeerKey.peer_id == peer_id, PeerKey.not_after.is_not(None))).all()
-    )
+    return known_keys(session, own_id).network
 
 
 def key_owner(session, kid: str, own_id: str) -> str | None:
