@@ -103,7 +103,7 @@ def http_apply_rate(a: NodeProcess, b: NodeProcess, count: int) -> float:
 
 def in_process_rate(tmp: Path, b: NodeProcess, count: int) -> float:
     """The same work without HTTP: check + store + apply, in this process, on a fresh node."""
-    from federation import channels, peers
+    from federation.transport import channels, peers
     from node.app import create_app
     from node.services import members
 

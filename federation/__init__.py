@@ -7,12 +7,13 @@ from flask import Flask
 
 def init_app(app: Flask, *, start_delivery: bool = True) -> None:
     """Wire federation into a node app: endpoints, coordinator pages, payment routing, sweeps."""
-    from . import labels, settlement_views  # noqa: F401  (settlement_views: its API routes join the node's API)
-    from .api import register_api
-    from .handlers import register_handlers
-    from .inbox import bp as inbox_bp
-    from .state import Federation
-    from .web import bp as web_bp
+    from federation import labels  # noqa: F401  (settlement_views: its API routes join the node's API)
+    from federation.settlement import web as settlement_views
+    from federation.api import register_api
+    from federation.handlers import register_handlers
+    from federation.transport.inbox import bp as inbox_bp
+    from federation.state import Federation
+    from federation.web import bp as web_bp
 
     ctx = app.extensions["sifnet"]
     fed = Federation(ctx, start_kicker=start_delivery)
@@ -22,35 +23,36 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
     with ctx.db.write() as session:
         fed.identity.register_current(session, ctx.now())
     app.register_blueprint(inbox_bp)
-    from .payee_check import bp as payees_bp
+    from federation.payments.payee_check import bp as payees_bp
 
     app.register_blueprint(payees_bp)
-    from .settlement_transport import bp as settlement_bp
+    from federation.settlement.transport import bp as settlement_bp
 
     app.register_blueprint(settlement_bp)  # coordinators' clearing-round messages (issue 6)
     app.register_blueprint(web_bp)
     labels.init_app(app)  # the words for states and reasons on the federation pages
     register_api(app)
-    from . import initiatives_web, summary  # the directory summary and the initiatives (issue 7)
+    from federation import summary  # the directory summary and the initiatives (issue 7)
+    from federation.initiatives import web as initiatives_web
 
     app.register_blueprint(summary.bp)
     initiatives_web.register(app)
     ctx.remote_payments = _remote_payment(fed)
-    from . import reviews_web
-    from .remote_reviews import RemoteReviewHooks
+    from federation.reviews import web as reviews_web
+    from federation.reviews.proposer_side import RemoteReviewHooks
 
     ctx.remote_reviews = RemoteReviewHooks(fed)  # node's proposals.RemoteReviews
     reviews_web.register(app)
-    from . import advice_web
-    from .advice_abroad import RemoteAdviceHooks
+    from federation.advice import web as advice_web
+    from federation.advice.sessions import RemoteAdviceHooks
 
     ctx.remote_advice = RemoteAdviceHooks(fed)  # node's advice_listings.RemoteAdvice
     advice_web.register(app)
-    from . import test_hooks
+    from federation import test_hooks
 
     test_hooks.register(app)  # only with allow_clock_control (development and tests)
-    from .jobs import register_sweeps
-    from .statement_lines import register_describers
+    from federation.jobs import register_sweeps
+    from federation.payments.statement_lines import register_describers
 
     register_sweeps(ctx.sweeps)
     register_describers(ctx.statement_kinds)  # cross-border lines of a member's statement
@@ -60,7 +62,7 @@ class _RemotePayments:
     """The node's hook for addresses of other nodes: check the payee first, then pay in a transaction."""
 
     def __init__(self, fed) -> None:
-        from .payee_check import PayeeChecks
+        from federation.payments.payee_check import PayeeChecks
 
         self.fed, self.payees = fed, PayeeChecks(fed)
 
@@ -69,7 +71,7 @@ class _RemotePayments:
 
         from node.errors import ValidationError
 
-        from .transfers import parse_address
+        from federation.payments.transfers import parse_address
 
         handle, node_id = parse_address(address)
         answer = self.payees.check(node_id, handle)
@@ -81,7 +83,7 @@ class _RemotePayments:
             )
 
     def __call__(self, session, *, payer, to, amount, memo, now) -> dict:
-        from .transfers import send_transfer
+        from federation.payments.transfers import send_transfer
 
         transfer_id = send_transfer(session, self.fed, payer=payer, to=to, amount=amount, memo=memo, now=now)
         return {"transfer_id": transfer_id, "status": "pending"}

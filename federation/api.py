@@ -9,9 +9,9 @@ from node.context import node_ctx
 from node.services import members
 from node.tables import Member
 
-from . import peers as peers_service
-from .checkpoints import exchange_checkpoint, resolve_dispute
-from .tables import ChannelEntry, Dispute
+from federation.transport import peers as peers_service
+from federation.transport.checkpoints import exchange_checkpoint, resolve_dispute
+from federation.tables import ChannelEntry, Dispute
 
 api = ApiBlueprint("federation", "federation")
 PEER = {
@@ -248,7 +248,7 @@ def resolve(dispute_id: int):
     response={"type": "object", "properties": {"transfers": arr(ANY_OBJECT)}},
 )
 def my_cross_border():
-    from .transfers import transfers_of
+    from federation.payments.transfers import transfers_of
 
     ctx = node_ctx()
     with ctx.db.read() as session:

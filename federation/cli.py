@@ -27,7 +27,7 @@ def _peer_args(p: argparse.ArgumentParser) -> None:
     lambda p: p.add_argument("url"),
 )
 def cmd_peer_add(args: argparse.Namespace) -> int:
-    from . import peers
+    from federation.transport import peers
 
     app = _app(args)
     ctx, fed = app.extensions["sifnet"], app.extensions["sifnet_federation"]
@@ -52,7 +52,7 @@ def cmd_peer_add(args: argparse.Namespace) -> int:
     ),
 )
 def cmd_peer_confirm(args: argparse.Namespace) -> int:
-    from . import peers
+    from federation.transport import peers
 
     ctx = _app(args).extensions["sifnet"]
     limit = args.trust_limit if args.trust_limit is not None else ctx.settings.default_trust_limit
@@ -72,7 +72,7 @@ def cmd_peer_confirm(args: argparse.Namespace) -> int:
     ),
 )
 def cmd_peer_trust(args: argparse.Namespace) -> int:
-    from . import peers
+    from federation.transport import peers
 
     ctx = _app(args).extensions["sifnet"]
     with ctx.db.write() as s:
@@ -87,7 +87,7 @@ def cmd_peer_trust(args: argparse.Namespace) -> int:
     "peer-suspend", "suspend (defederate) a peer", lambda p: (_peer_args(p), p.add_argument("--reason", required=True))
 )
 def cmd_peer_suspend(args: argparse.Namespace) -> int:
-    from . import peers
+    from federation.transport import peers
 
     ctx = _app(args).extensions["sifnet"]
     with ctx.db.write() as s:
@@ -98,7 +98,7 @@ def cmd_peer_suspend(args: argparse.Namespace) -> int:
 
 @command("peer-resume", "resume a suspended peer", _peer_args)
 def cmd_peer_resume(args: argparse.Namespace) -> int:
-    from . import peers
+    from federation.transport import peers
 
     ctx = _app(args).extensions["sifnet"]
     with ctx.db.write() as s:
@@ -109,7 +109,7 @@ def cmd_peer_resume(args: argparse.Namespace) -> int:
 
 @command("peer-list", "list peers with status, limit, position and backlog")
 def cmd_peer_list(args: argparse.Namespace) -> int:
-    from . import peers
+    from federation.transport import peers
 
     ctx = _app(args).extensions["sifnet"]
     with ctx.db.read() as s:
@@ -124,7 +124,7 @@ def cmd_peer_list(args: argparse.Namespace) -> int:
 
 @command("rotate-key", "switch to a new signing key; peers learn it from a message signed with the old one")
 def cmd_rotate_key(args: argparse.Namespace) -> int:
-    from .keys import rotate_key
+    from federation.transport.keys import rotate_key
 
     app = _app(args)
     old, new, old_end = rotate_key(app.extensions["sifnet_federation"])
@@ -145,8 +145,8 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
 def cmd_clearing_round(args: argparse.Namespace) -> int:
     import time
 
-    from .settlement_round import advance_round, start_round
-    from .settlement_views import history
+    from federation.settlement.coordinator import advance_round, start_round
+    from federation.settlement.web import history
 
     app = _app(args)
     fed = app.extensions["sifnet_federation"]
@@ -175,7 +175,7 @@ def cmd_clearing_round(args: argparse.Namespace) -> int:
 
 def register_commands(commands: Registry[Command], groups: Registry[Group]) -> None:
     """Federation's `sifnet node` commands and the `sifnet directory` group."""
-    from .directory import cli as directory_cli
+    from federation.directory import cli as directory_cli
 
     add_commands(
         commands,

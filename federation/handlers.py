@@ -12,20 +12,12 @@ from __future__ import annotations
 
 def register_handlers(fed) -> None:
     """Fill the federation object's registries; a type registered twice is refused."""
-    from . import (
-        advice_abroad,
-        advice_offers,
-        checkpoints,
-        funding,
-        incoming_advice,
-        incoming_reviews,
-        keys,
-        pools,
-        remote_advice,
-        remote_reviews,
-        settlement,
-        transfers,
-    )
+    from federation.advice import adviser_side, booker_side, offers as advice_offers, sessions as advice_abroad
+    from federation.initiatives import funding
+    from federation.payments import transfers
+    from federation.reviews import pools, proposer_side, reviewer_side
+    from federation.settlement import participant as settlement
+    from federation.transport import checkpoints, keys
 
     channel = fed.channel_handlers
     channel.add("key_rotation", keys.apply_key_rotation)
@@ -36,25 +28,25 @@ def register_handlers(fed) -> None:
     channel.add("reviewer_pool_delta", pools.apply_delta)
     channel.add("funding_lead_snapshot", funding.apply_snapshot)
     channel.add("funding_lead_delta", funding.apply_delta)
-    channel.add("review_invite", incoming_reviews.apply_invite)
-    channel.add("review_cancel", incoming_reviews.apply_cancel)
-    channel.add("proposal_share", incoming_reviews.apply_share)
-    channel.add("review_rating", incoming_reviews.apply_rating)
-    channel.add("review_accept", remote_reviews.apply_accept)
-    channel.add("review_decline", remote_reviews.apply_decline)
-    channel.add("review_submit", remote_reviews.apply_submit)
+    channel.add("review_invite", reviewer_side.apply_invite)
+    channel.add("review_cancel", reviewer_side.apply_cancel)
+    channel.add("proposal_share", reviewer_side.apply_share)
+    channel.add("review_rating", reviewer_side.apply_rating)
+    channel.add("review_accept", proposer_side.apply_accept)
+    channel.add("review_decline", proposer_side.apply_decline)
+    channel.add("review_submit", proposer_side.apply_submit)
     channel.add("advice_offer_snapshot", advice_offers.apply_snapshot)
     channel.add("advice_offer_delta", advice_offers.apply_delta)
-    channel.add("advice_book", incoming_advice.apply_book)
-    channel.add("advice_dispute", incoming_advice.apply_dispute)
-    channel.add("advice_settle", incoming_advice.apply_settle)
-    channel.add("advice_accept", remote_advice.apply_accept)
-    channel.add("advice_decline", remote_advice.apply_decline)
-    channel.add("advice_claim", remote_advice.apply_claim)
+    channel.add("advice_book", adviser_side.apply_book)
+    channel.add("advice_dispute", adviser_side.apply_dispute)
+    channel.add("advice_settle", adviser_side.apply_settle)
+    channel.add("advice_accept", booker_side.apply_accept)
+    channel.add("advice_decline", booker_side.apply_decline)
+    channel.add("advice_claim", booker_side.apply_claim)
     channel.add("advice_cancel", advice_abroad.apply_cancel)  # both ways: the row's side says who cancelled
     fed.direct_handlers.add("checkpoint", checkpoints.receive_checkpoint)
     fed.settlement_handlers.add("position_statement", settlement.on_statement)
     fed.settlement_handlers.add("settlement_proposal", settlement.on_proposal)
     fed.settlement_handlers.add("settlement_certificate", settlement.apply_certificate)
-    fed.payee_resolvers.add("review_bounty", incoming_reviews.review_payee)
-    fed.payee_resolvers.add("advice_session", incoming_advice.advice_payee)
+    fed.payee_resolvers.add("review_bounty", reviewer_side.review_payee)
+    fed.payee_resolvers.add("advice_session", adviser_side.advice_payee)

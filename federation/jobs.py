@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from .tables import Peer
+from federation.tables import Peer
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def register_sweeps(sweeps) -> None:
 
 def retry_deliveries(ctx) -> int:
     """Deliver to every peer whose backlog is due for another try."""
-    from .delivery import retry_due
+    from federation.transport.delivery import retry_due
 
     fed = ctx.federation
     return retry_due(fed) if fed is not None else 0
@@ -34,7 +34,7 @@ def retry_deliveries(ctx) -> int:
 
 def exchange_checkpoints(ctx) -> int:
     """Every checkpoint_seconds, exchange a signed checkpoint with each active peer."""
-    from .checkpoints import exchange_checkpoint
+    from federation.transport.checkpoints import exchange_checkpoint
 
     fed = ctx.federation
     if fed is None:
@@ -59,7 +59,7 @@ def exchange_checkpoints(ctx) -> int:
 
 def advance_clearing_rounds(ctx) -> int:
     """Clearing rounds: deadlines, retries and certificate delivery; a scheduled round when one is due."""
-    from .settlement_round import sweep_rounds
+    from federation.settlement.coordinator import sweep_rounds
 
     fed = ctx.federation
     return sweep_rounds(fed) if fed is not None else 0
@@ -67,7 +67,7 @@ def advance_clearing_rounds(ctx) -> int:
 
 def share_reviewer_pools(ctx) -> int:
     """Send each active peer our reviewer pool: a snapshot first, then the changes (issue 5)."""
-    from .pools import share_pools
+    from federation.reviews.pools import share_pools
 
     fed = ctx.federation
     return share_pools(fed) if fed is not None else 0
@@ -75,7 +75,7 @@ def share_reviewer_pools(ctx) -> int:
 
 def share_funding_leads(ctx) -> int:
     """Send each active peer our network-wide funding leads: a snapshot first, then the changes."""
-    from .funding import share_leads
+    from federation.initiatives.funding import share_leads
 
     fed = ctx.federation
     return share_leads(fed) if fed is not None else 0
@@ -83,7 +83,7 @@ def share_funding_leads(ctx) -> int:
 
 def share_advice_offers(ctx) -> int:
     """Send each active peer our members' network-wide advice offers: a snapshot first, then the changes."""
-    from .advice_offers import share_offers
+    from federation.advice.offers import share_offers
 
     fed = ctx.federation
     return share_offers(fed) if fed is not None else 0
@@ -91,6 +91,6 @@ def share_advice_offers(ctx) -> int:
 
 def pay_unchallenged_claims_abroad(ctx) -> int:
     """Pay the advisers abroad of claimed sessions our members booked once the dispute period passed."""
-    from .remote_advice import pay_unchallenged_claims
+    from federation.advice.booker_side import pay_unchallenged_claims
 
     return pay_unchallenged_claims(ctx)

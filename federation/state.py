@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from node.registry import Registry
 from protocol import SigningKey, parse_json
 
-from .connections import PeerConnections
-from .identity import Identity
-from .tables import ChannelEntry
+from federation.transport.connections import PeerConnections
+from federation.transport.identity import Identity
+from federation.tables import ChannelEntry
 
 _LISTENER_INSTALLED = False
 # Built once (every delivery asks): our OLDEST key rotation towards a peer that it has not applied yet.
@@ -37,7 +37,7 @@ class Federation:
     """Everything a node needs to talk to its peers; one per Flask app."""
 
     def __init__(self, ctx, *, start_kicker: bool = True) -> None:
-        from .delivery import Kicker
+        from federation.transport.delivery import Kicker
 
         self.ctx = ctx
         self.node_id = ctx.settings.node_id

@@ -23,11 +23,11 @@ from sqlalchemy import case, func, select
 from node.tables import Account, Member, Proposal, Review, ReviewInvitation
 from protocol import PROTOCOL_VERSION, Envelope, b64url_encode, canonical_json, make_envelope, sign_envelope
 
-from . import funding as funding_service
-from . import initiatives as initiatives_service
-from .checkpoints import position_of
-from .identity import SUMMARY_PATH, new_envelope_id
-from .tables import ChannelEntry, CrossBorderTransfer, Peer
+from federation.initiatives import funding as funding_service
+from federation.initiatives import records as initiatives_service
+from federation.transport.checkpoints import position_of
+from federation.transport.identity import SUMMARY_PATH, new_envelope_id
+from federation.tables import ChannelEntry, CrossBorderTransfer, Peer
 
 INITIATIVES_PATH = "/federation/v1/initiatives"
 FUNDING_PATH = "/federation/v1/funding"
@@ -164,7 +164,7 @@ def payments(session, now: datetime) -> list[dict]:
 
 def clearings(session) -> list[dict]:
     """Clearing rounds this node applied, newest first, read from their certificates."""
-    from .tables import SettlementPart
+    from federation.tables import SettlementPart
 
     rows = session.scalars(
         select(SettlementPart)

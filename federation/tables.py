@@ -226,7 +226,7 @@ class Initiative(SQLModel, table=True):
     updated_at: datetime
 
 
-# --- shared reviewer pools and cross-border reviews (federation/pools.py, federation/remote_reviews.py) ---
+# --- shared reviewer pools and cross-border reviews (federation/reviews/pools.py, federation/reviews/proposer_side.py) ---
 
 
 class PoolShare(SQLModel, table=True):
@@ -321,7 +321,7 @@ class IncomingInvitation(SQLModel, table=True):
     rated_at: datetime | None = None
 
 
-# --- advice across borders (federation/advice_offers.py, remote_advice.py, incoming_advice.py) ---
+# --- advice across borders (federation/advice/offers.py, remote_advice.py, incoming_advice.py) ---
 
 
 class AdviceOfferShare(SQLModel, table=True):

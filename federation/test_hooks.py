@@ -21,10 +21,10 @@ from node.errors import ConflictError, NotFoundError
 from node.services import ledger
 from protocol import format_time
 
-from . import channels
-from .peers import position_account
-from .tables import CrossBorderTransfer, PoolReviewer
-from .transfers import _INSERT_TRANSFER, REUSE_MARK, TRANSFER, _transfer_values
+from federation.transport import channels
+from federation.transport.peers import position_account
+from federation.tables import CrossBorderTransfer, PoolReviewer
+from federation.payments.transfers import _INSERT_TRANSFER, REUSE_MARK, TRANSFER, _transfer_values
 
 bp = Blueprint("federation_test_hooks", __name__, url_prefix="/_test/federation")
 

@@ -10,10 +10,10 @@ from node.errors import ValidationError
 from node.web.member import DASHBOARD_PANELS
 from node.web.pages import coordinator_required, current_member, form_action
 
-from . import peers as peers_service
-from .checkpoints import exchange_checkpoint, resolve_dispute
-from .tables import Dispute
-from .transfers import transfers_of
+from federation.transport import peers as peers_service
+from federation.transport.checkpoints import exchange_checkpoint, resolve_dispute
+from federation.tables import Dispute
+from federation.payments.transfers import transfers_of
 
 bp = Blueprint("federation", __name__, template_folder="templates")
 

@@ -36,7 +36,7 @@ class NodeContext:
     # object, and the hooks through which proposals reach reviewers on peer nodes.
     federation: Any = None
     remote_reviews: RemoteReviews | None = None
-    # Shows peers' shared advice offers and books them across the border (federation/remote_advice.py).
+    # Shows peers' shared advice offers and books them across the border (federation/advice/booker_side.py).
     remote_advice: RemoteAdvice | None = None
     # Pays an address of another node: callable(session, payer=, to=, amount=, memo=, now=) -> dict, with
     # .check(address) asking the payee's node first (node/services/payments.py).

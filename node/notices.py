@@ -248,7 +248,7 @@ NOTICES: dict[str, Notice] = {
         ),
         about=N_("A member reported messages as abuse (coordinators)"),
     ),
-    # between nodes (federation/transfers.py, incoming_reviews.py, incoming_advice.py, initiatives.py)
+    # between nodes (federation/payments/transfers.py, incoming_reviews.py, incoming_advice.py, initiatives.py)
     "payment": Notice(
         N_("You received %(amount)s from %(payer)s"),
         N_("%(payer)s paid you %(amount)s. Memo: %(memo)s"),

@@ -95,7 +95,7 @@ def test_deploy_and_benchmarks_do_not_import_tests():
 
 
 def test_the_checker_can_fail():
-    assert imported_packages("from federation.peers import x\nimport flask", "node") == {"federation", "flask"}
+    assert imported_packages("from federation.transport.peers import x\nimport flask", "node") == {"federation", "flask"}
     assert imported_packages("from . import tables", "node") == {"node"}
     source = "from tests.procs import NodeProcess\nimport tests"
     assert forbidden_test_imports("deploy/devnet.py", source) == ["tests", "tests.procs.NodeProcess"]

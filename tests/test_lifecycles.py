@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from federation.settlement_transport import Coordinator
+from federation.settlement.transport import Coordinator
 from node.errors import IllegalTransitionError
 from node.lifecycle import INVITATION, Lifecycle, Timeout, lifecycle
 from node.services.rounds import ROUND as REVIEW_ROUND
@@ -28,14 +28,14 @@ PACKAGES = ("node", "federation")
 DECLARED = {
     "node.lifecycle": ("MEMBER", "BOOKING", "LISTING", "FUNDING_LEAD", "REPORT", "PROPOSAL", "INVITATION"),
     "node.services.rounds": ("ROUND",),
-    "federation.incoming_reviews": ("INCOMING",),
-    "federation.remote_advice": ("BOOKER_SIDE",),
-    "federation.incoming_advice": ("ADVISER_SIDE",),
-    "federation.settlement": ("PART",),
-    "federation.settlement_round": ("ROUND",),
-    "federation.peers": ("PEER",),
-    "federation.transfers": ("TRANSFER",),
-    "federation.checkpoints": ("DISPUTE",),
+    "federation.reviews.reviewer_side": ("INCOMING",),
+    "federation.advice.booker_side": ("BOOKER_SIDE",),
+    "federation.advice.adviser_side": ("ADVISER_SIDE",),
+    "federation.settlement.participant": ("PART",),
+    "federation.settlement.coordinator": ("ROUND",),
+    "federation.transport.peers": ("PEER",),
+    "federation.payments.transfers": ("TRANSFER",),
+    "federation.transport.checkpoints": ("DISPUTE",),
     "federation.directory.listings": ("LISTING",),
 }
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -191,7 +191,7 @@ STATE_FIELDS = {"status", "state"}
 ALLOWED = {
     ("node/errors.py", "self.status"): "an error's HTTP status",
     ("node/services/counterparties.py", "line.status"): "a statement line's word for its session's state",
-    ("federation/statement_lines.py", "line.status"): "a statement line's word for its payment's state",
+    ("federation/payments/statement_lines.py", "line.status"): "a statement line's word for its payment's state",
     ("node/idempotency.py", "values(status=)"): "the HTTP status of a stored first answer",
 }
 

@@ -1,6 +1,6 @@
 """The directory runs clearing rounds: on a schedule and on the working group's button, with its own key.
 
-The directory is the rounds' coordinator; federation/settlement_round.py runs them, this module
+The directory is the rounds' coordinator; federation/settlement/coordinator.py runs them, this module
 gives it what a coordinator needs. Its participants are the listed nodes, reached at their
 settlement endpoint with requests signed by the directory's key, which each node pinned when it
 applied (`sifnet node directory-apply URL --fingerprint ...`); their answers verify with the keys
@@ -19,9 +19,9 @@ from flask import Blueprint, current_app, flash, g, jsonify, redirect, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from federation import settlement_round as rounds
+from federation.settlement import coordinator as rounds
 from federation.labels import ROUND_STATE
-from federation.settlement_transport import SETTLEMENT_PATH, Coordinator, post_signed
+from federation.settlement.transport import SETTLEMENT_PATH, Coordinator, post_signed
 from federation.tables import SettlementRound
 from node import i18n
 from node.errors import DomainError, NotFoundError

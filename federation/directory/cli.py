@@ -211,7 +211,7 @@ def _url_and_fingerprint(p) -> None:
 
 
 def _pin_directory(ctx, fed, directory, fingerprint: str) -> None:
-    from federation.settlement import pin_directory
+    from federation.settlement.participant import pin_directory
 
     with ctx.db.write() as s:
         pin_directory(s, fed, directory, fingerprint, ctx.now())
@@ -226,7 +226,7 @@ def _pin_directory(ctx, fed, directory, fingerprint: str) -> None:
     _url_and_fingerprint,
 )
 def cmd_directory_pin(args: argparse.Namespace) -> int:
-    from federation.peers import fetch_document
+    from federation.transport.peers import fetch_document
     from node.app import create_app
 
     app = create_app(settings=node_cli._data_dir_settings(args), start_delivery=False)
@@ -237,7 +237,7 @@ def cmd_directory_pin(args: argparse.Namespace) -> int:
 
 @command("directory-apply", "apply to be listed in a network directory (give its URL)", _url_and_fingerprint)
 def cmd_directory_apply(args: argparse.Namespace) -> int:
-    from federation.peers import fetch_document
+    from federation.transport.peers import fetch_document
     from node.app import create_app
 
     app = create_app(settings=node_cli._data_dir_settings(args), start_delivery=False)
@@ -271,7 +271,7 @@ def cmd_directory_apply(args: argparse.Namespace) -> int:
 
 @command("seed-initiatives", "add demo initiatives, listed with consent (for the devnet)")
 def cmd_seed_initiatives(args: argparse.Namespace) -> int:
-    from federation.initiatives_demo import seed_initiatives
+    from federation.initiatives.demo import seed_initiatives
     from node.app import create_app
 
     app = create_app(settings=node_cli._data_dir_settings(args), start_delivery=False)

@@ -14,7 +14,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from federation.peers import PeerDocument, fetch_document, normalise_fingerprint
+from federation.transport.peers import PeerDocument, fetch_document, normalise_fingerprint
 from node.errors import ConflictError, NotFoundError, ValidationError
 from node.lifecycle import lifecycle
 from protocol import KeyInfo, Keyring, PublicKey, parse_time

@@ -1,7 +1,7 @@
 """The advice market's listings: offers and requests members post here, offers peers share, and how all are found.
 
 A member's offer may be marked network-wide: their consent (off by default) to federation sharing it
-with every active peer under their pseudonym (federation/advice_offers.py). Offers peers share are
+with every active peer under their pseudonym (federation/advice/offers.py). Offers peers share are
 stored in the same table under the peer's node id and ref (`origin_node`, `origin_ref`), with no
 member here: they are read-only, found by the same search, and shown only while their peer is
 active, which only federation knows; it hands that in through the `RemoteAdvice` hooks

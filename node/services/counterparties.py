@@ -3,7 +3,7 @@
 The ledger knows accounts (`escrow:advice:2`, `issuance`); a member knows people and things ("Escrow
 for advice session with Anna", "Welcome grant"). Each describer reads what its lines point at in one
 query (the bookings, the proposals), and writes in the reader's language. A review bounty names the
-proposal, never its author. Federation registers the cross-border kinds (federation/statement_lines.py).
+proposal, never its author. Federation registers the cross-border kinds (federation/payments/statement_lines.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Any active member posts a lead; its poster or a coordinator edits and withdraws it; a coordinator
 marks it network-wide, and federation then shares it with every active peer and the directory
-(federation/funding.py). Leads a peer shared are stored here too, under the peer's node id and the
+(federation/initiatives/funding.py). Leads a peer shared are stored here too, under the peer's node id and the
 peer's ref, and are read-only. The topics members follow and the deadline reminders are in
 node/services/topics.py.
 """

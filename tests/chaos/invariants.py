@@ -168,7 +168,7 @@ def check_conservation(views: dict[str, NodeView]) -> list[Violation]:
     return out
 
 
-REUSE_MARK = "-reuse-"  # federation/transfers.py: how the careless-peer hook records a transfer under a reused id
+REUSE_MARK = "-reuse-"  # federation/payments/transfers.py: how the careless-peer hook records a transfer under a reused id
 
 
 def check_transfers(views: dict[str, NodeView]) -> list[Violation]:

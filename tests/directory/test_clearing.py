@@ -12,7 +12,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from federation import settlement_round as rounds
+from federation.settlement import coordinator as rounds
 from federation.directory import listings
 from federation.directory.app import create_app, stop
 from federation.directory.clearing import DirectoryCoordinator, recent_rounds, sweep

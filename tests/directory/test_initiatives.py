@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from federation import initiatives
+from federation.initiatives import records as initiatives
 from federation.tables import Initiative
 from node import notices
 from node.tables import Notification

@@ -156,7 +156,7 @@ def test_apply_page_records_an_application_with_its_fingerprint(directory_app, d
 
 
 def test_the_directory_has_its_own_key_and_document(directory_app, directory):
-    from federation.peers import verify_document
+    from federation.transport.peers import verify_document
 
     client = directory_app.test_client()
     doc = verify_document(client.get("/.well-known/sifnet-node").data, now=directory.now(), max_skew=directory.max_skew)

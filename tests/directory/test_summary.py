@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from federation import summary
-from federation.peers import position_account
+from federation.transport.peers import position_account
 from federation.tables import ChannelEntry, CrossBorderTransfer, Peer, SettlementPart
 from node.services import ledger
 from node.tables import Member
@@ -180,7 +180,7 @@ def test_no_directory_chosen_means_no_summary(app, client):
 
 
 def test_initiatives_are_served_only_with_consent_and_named_by_the_summary(listed, client, ctx):
-    from federation import initiatives
+    from federation.initiatives import records as initiatives
 
     with ctx.db.write() as s:
         shown = initiatives.create_initiative(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from federation.httpsig import sign_request
+from federation.transport.httpsig import sign_request
 from protocol import (
     ChannelRef,
     Envelope,

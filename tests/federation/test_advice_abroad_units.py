@@ -12,7 +12,8 @@ from itertools import count
 import pytest
 from sqlalchemy import select
 
-from federation import advice_abroad, advice_offers, incoming_advice, remote_advice, transfers
+from federation.advice import adviser_side, booker_side, offers as advice_offers, sessions as advice_abroad
+from federation.payments import transfers
 from federation.tables import ChannelEntry, Peer, RemoteBooking
 from node.errors import ConflictError, IllegalTransitionError, NotFoundError
 from node.services import advice_listings
@@ -207,15 +208,15 @@ def test_booking_abroad_holds_at_home_and_pays_the_adviser_across_the_border_onc
     assert (view["status"], view["provider_name"], view["actions"]) == ("booked", OFFER["adviser"], ["cancel"])
 
     answer = {"booking_id": row.booking_ref, "adviser_name": "Giulia Rossi"}
-    apply(ctx, remote_advice.apply_accept, "advice_accept", answer)
-    apply(ctx, remote_advice.apply_accept, "advice_accept", answer)  # delivered twice: once
+    apply(ctx, booker_side.apply_accept, "advice_accept", answer)
+    apply(ctx, booker_side.apply_accept, "advice_accept", answer)  # delivered twice: once
     assert (_row(ctx, row.id).status, _row(ctx, row.id).adviser_name) == ("accepted", "Giulia Rossi")
-    apply(ctx, remote_advice.apply_claim, "advice_claim", {"booking_id": row.booking_ref})
+    apply(ctx, booker_side.apply_claim, "advice_claim", {"booking_id": row.booking_ref})
     with ctx.db.write() as s:
-        remote_advice.confirm(s, ctx.federation, member=s.get(Member, lena.id), session_id=row.id, now=ctx.now())
+        booker_side.confirm(s, ctx.federation, member=s.get(Member, lena.id), session_id=row.id, now=ctx.now())
     with ctx.db.write() as s:
         with pytest.raises(IllegalTransitionError):
-            remote_advice.confirm(s, ctx.federation, member=s.get(Member, lena.id), session_id=row.id, now=ctx.now())
+            booker_side.confirm(s, ctx.federation, member=s.get(Member, lena.id), session_id=row.id, now=ctx.now())
     assert sent_types(ctx)[-2:] == ["advice_settle", "transfer"]
     assert sent(ctx, "advice_settle")[-1]["outcome"] == "confirmed"
     assert sent(ctx, "transfer")[-1] == {
@@ -242,23 +243,23 @@ def test_a_decline_refunds_once_and_answers_after_the_bookers_cancel_are_ignored
     lena = make_member("lena")
     declined = _book(ctx, lena)
     no = {"booking_id": declined.booking_ref, "reason_code": "declined", "reason": "Not that week"}
-    apply(ctx, remote_advice.apply_decline, "advice_decline", no)
-    apply(ctx, remote_advice.apply_decline, "advice_decline", no)
+    apply(ctx, booker_side.apply_decline, "advice_decline", no)
+    apply(ctx, booker_side.apply_decline, "advice_decline", no)
     assert _row(ctx, declined.id).status == "declined" and balance_of(ctx, lena) == 10
 
     crossed = _book(ctx, lena)
     with ctx.db.write() as s:
-        remote_advice.cancel(
+        booker_side.cancel(
             s, ctx.federation, member=s.get(Member, lena.id), session_id=crossed.id, reason="Found help", now=ctx.now()
         )
     assert sent(ctx, "advice_cancel")[-1] == {"booking_id": crossed.booking_ref, "reason": "Found help"}
     # The adviser accepted and claimed before our cancel reached them: we decided first, nothing changes here.
-    apply(ctx, remote_advice.apply_accept, "advice_accept", {"booking_id": crossed.booking_ref, "adviser_name": "G"})
-    apply(ctx, remote_advice.apply_claim, "advice_claim", {"booking_id": crossed.booking_ref})
+    apply(ctx, booker_side.apply_accept, "advice_accept", {"booking_id": crossed.booking_ref, "adviser_name": "G"})
+    apply(ctx, booker_side.apply_claim, "advice_claim", {"booking_id": crossed.booking_ref})
     assert (_row(ctx, crossed.id).status, _row(ctx, crossed.id).adviser_name) == ("cancelled", "")
     assert balance_of(ctx, lena) == 10 and _position(ctx, "it") == 0
     # Another peer cannot answer for it.
-    apply(ctx, remote_advice.apply_decline, "advice_decline", {**no, "booking_id": crossed.booking_ref}, from_="hu")
+    apply(ctx, booker_side.apply_decline, "advice_decline", {**no, "booking_id": crossed.booking_ref}, from_="hu")
     books()
 
 
@@ -269,14 +270,14 @@ def test_a_dispute_is_settled_by_a_coordinator_at_home_and_the_claim_is_paid_aft
     lena, coord = make_member("lena"), make_member("coord", role="coordinator")
     disputed, unchallenged = _book(ctx, lena), _book(ctx, lena)
     for row in (disputed, unchallenged):
-        apply(ctx, remote_advice.apply_accept, "advice_accept", {"booking_id": row.booking_ref, "adviser_name": "G"})
-        apply(ctx, remote_advice.apply_claim, "advice_claim", {"booking_id": row.booking_ref})
+        apply(ctx, booker_side.apply_accept, "advice_accept", {"booking_id": row.booking_ref, "adviser_name": "G"})
+        apply(ctx, booker_side.apply_claim, "advice_claim", {"booking_id": row.booking_ref})
     with ctx.db.write() as s:
-        remote_advice.dispute(
+        booker_side.dispute(
             s, ctx.federation, member=s.get(Member, lena.id), session_id=disputed.id, reason="No show", now=ctx.now()
         )
         with pytest.raises(Exception) as refused:
-            remote_advice.resolve(
+            booker_side.resolve(
                 s,
                 ctx.federation,
                 coordinator=s.get(Member, lena.id),
@@ -288,7 +289,7 @@ def test_a_dispute_is_settled_by_a_coordinator_at_home_and_the_claim_is_paid_aft
             )
         assert refused.value.code == "coordinator_only"
     with ctx.db.write() as s:
-        remote_advice.resolve(
+        booker_side.resolve(
             s,
             ctx.federation,
             coordinator=s.get(Member, coord.id),
@@ -308,8 +309,8 @@ def test_a_dispute_is_settled_by_a_coordinator_at_home_and_the_claim_is_paid_aft
     assert balance_of(ctx, lena) == 10 - 12 + 4 and _position(ctx, "it") == 2
 
     clock.advance(ctx.settings.dispute_days * 86400 + 1)
-    assert remote_advice.pay_unchallenged_claims(ctx) == 1
-    assert remote_advice.pay_unchallenged_claims(ctx) == 0
+    assert booker_side.pay_unchallenged_claims(ctx) == 1
+    assert booker_side.pay_unchallenged_claims(ctx) == 0
     assert _row(ctx, unchallenged.id).status == "paid" and _position(ctx, "it") == 8
     books()
 
@@ -335,13 +336,13 @@ def _booking(ctx, listing_id: int, pseudonym: str, ref: str, **changes) -> dict:
         "note": "",
         **changes,
     }
-    apply(ctx, incoming_advice.apply_book, "advice_book", body)
+    apply(ctx, adviser_side.apply_book, "advice_book", body)
     return body
 
 
 def _incoming(ctx, ref: str) -> RemoteBooking | None:
     with ctx.db.read() as s:
-        row = remote_advice.find_booking(s, "it", ref, "adviser")
+        row = booker_side.find_booking(s, "it", ref, "adviser")
         if row is not None:
             s.expunge(row)
         return row
@@ -406,8 +407,8 @@ def test_the_adviser_follows_the_bookers_node_when_answers_cross_and_is_paid_onc
         act("decline", "x-2", reason="Too late")  # accepted: only cancel now
     act("cancel", "x-2", reason="Ill")
     settle = {"booking_id": "x-2", "outcome": "confirmed", "adviser_amount": 4, "note": "confirmed by the receiver"}
-    apply(ctx, incoming_advice.apply_settle, "advice_settle", settle)
-    apply(ctx, incoming_advice.apply_settle, "advice_settle", settle)
+    apply(ctx, adviser_side.apply_settle, "advice_settle", settle)
+    apply(ctx, adviser_side.apply_settle, "advice_settle", settle)
     assert _incoming(ctx, "x-2").status == "confirmed"
     pay = {"transfer_id": "advice-x-2", "payer": "advice-session", "payee": pseudonym, "amount": 4, "memo": "m"}
     apply(ctx, transfers.apply_transfer, "transfer", pay)

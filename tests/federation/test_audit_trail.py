@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
-from federation import settlement
-from federation.keys import rotate_key
-from federation.peers import PeerDocument
+from federation.settlement import participant as settlement
+from federation.transport.keys import rotate_key
+from federation.transport.peers import PeerDocument
 from federation.tables import Dispute, Peer
 from node.app import create_app
 from node.tables import Account, AuditEntry

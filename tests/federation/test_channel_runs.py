@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from federation import channels, peers
-from federation.inbox import record_nonce
-from federation.refusal import Refusal
+from federation.transport import channels, peers
+from federation.transport.inbox import record_nonce
+from federation.transport.refusal import Refusal
 from federation.tables import ChannelEntry, CrossBorderTransfer, SeenNonce
 from node.app import create_app
 from node.services import ledger, members

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from federation.connections import PeerConnections
+from federation.transport.connections import PeerConnections
 
 
 class _Answer(BaseHTTPRequestHandler):

@@ -11,7 +11,7 @@ import requests
 import responses
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
-from federation import channels, delivery, peers
+from federation.transport import channels, delivery, peers
 from federation.tables import Peer
 from node.app import create_app
 from protocol import canonical_json

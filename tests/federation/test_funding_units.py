@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from federation import funding
+from federation.initiatives import funding
 from federation.tables import Peer
 from node.tables import FundingLead
 from protocol import ChannelRef, Envelope, genesis_hash, make_envelope

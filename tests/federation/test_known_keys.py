@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from federation import channels, keys, peers
-from federation.known_keys import known_keys
+from federation.transport import channels, keys, peers
+from federation.transport.known_keys import known_keys
 from node.app import create_app
 from protocol import Envelope, canonical_json, parse_json
 from tests.conftest import FAST_ARGON2

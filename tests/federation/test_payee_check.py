@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from federation.httpsig import sign_request
+from federation.transport.httpsig import sign_request
 from protocol import SigningKey
 from tests.conftest import START
 from tests.hostile.conftest import BASE_URL

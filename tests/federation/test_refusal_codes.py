@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from federation.refusal import Refusal
+from federation.transport.refusal import Refusal
 from protocol import ERROR_CODES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from federation import incoming_reviews
+from federation.reviews import reviewer_side
 from federation.tables import ChannelEntry, Peer, PoolReviewer
 from node.errors import ValidationError
 from node.services import proposals as proposals_service
@@ -153,7 +153,7 @@ def test_reviewer_pages_for_an_invitation_from_abroad(app, ctx, make_member):
         pseudonym = s.query(Member).filter(Member.handle == "zsofia").one().pseudonym
     _apply(
         app,
-        incoming_reviews.apply_invite,
+        reviewer_side.apply_invite,
         {
             "invite_id": "inv1",
             "proposal_ref": "7",
@@ -178,7 +178,7 @@ def test_reviewer_pages_for_an_invitation_from_abroad(app, ctx, make_member):
     assert r.status_code == 303 and _sent(ctx) == ["review_accept"]
     _apply(
         app,
-        incoming_reviews.apply_share,
+        reviewer_side.apply_share,
         {
             "invite_id": "inv1",
             "proposal_ref": "7",

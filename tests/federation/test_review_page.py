@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from federation import incoming_reviews
+from federation.reviews import reviewer_side
 from federation.tables import IncomingInvitation, Peer
 from node.tables import Member
 from tests.node.test_web import login
@@ -27,7 +27,7 @@ def invited(app, ctx, make_member):
             )
         )
     with ctx.db.write() as s:
-        incoming_reviews.apply_invite(
+        reviewer_side.apply_invite(
             s,
             fed,
             s.get(Peer, "it"),
@@ -49,7 +49,7 @@ def invited(app, ctx, make_member):
         )
     with ctx.db.write() as s:
         row = s.query(IncomingInvitation).one()
-        incoming_reviews.accept(s, fed, member=s.get(Member, rita.id), incoming_id=row.id, now=ctx.now())
+        reviewer_side.accept(s, fed, member=s.get(Member, rita.id), incoming_id=row.id, now=ctx.now())
         return rita, row.id
 
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from federation import settlement
-from federation.checkpoints import compare, position_of
-from federation.peers import position_account, set_trust_limit
-from federation.refusal import Refusal
-from federation.settlement_round import plan_round
+from federation.settlement import participant as settlement
+from federation.transport.checkpoints import compare, position_of
+from federation.transport.peers import position_account, set_trust_limit
+from federation.transport.refusal import Refusal
+from federation.settlement.coordinator import plan_round
 from federation.tables import Dispute, Peer, PeerKey, SettledPair, SettlementPart
 from node.services import ledger
 from protocol import Envelope, SigningKey, envelope_hash, format_time, make_envelope, sign_envelope
@@ -381,7 +381,7 @@ def test_checkpoints_compare_what_channels_moved_and_settlements_once_both_appli
 
 
 def test_the_directory_key_is_pinned_only_for_the_chosen_directory_with_its_fingerprint(node, ctx, clock, monkeypatch):
-    from federation.peers import PeerDocument
+    from federation.transport.peers import PeerDocument
     from node.errors import ValidationError
 
     key = SigningKey.from_seed(hashlib.sha256(b"eu-dir").digest())

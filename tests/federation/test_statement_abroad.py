@@ -12,8 +12,9 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from federation import incoming_reviews, transfers
-from federation.remote_reviews import BOUNTY_PAYER, bounty_transfer_id
+from federation.payments import transfers
+from federation.reviews import reviewer_side
+from federation.reviews.proposer_side import BOUNTY_PAYER, bounty_transfer_id
 from federation.tables import Peer
 from node.tables import Member
 from tests.node.test_web import csrf, login
@@ -104,7 +105,7 @@ def _reviewed_abroad(app, ctx, make_member) -> tuple[object, int]:
         "accept_by": "2026-03-05T09:00:00Z",
         "due_by": "2026-03-19T09:00:00Z",
     }
-    _apply(app, incoming_reviews.apply_invite, "it", invite)
+    _apply(app, reviewer_side.apply_invite, "it", invite)
     browser = app.test_client()
     login(browser, "zsofia@example.org")
     incoming_id = int(re.search(r"/reviews/abroad/(\d+)", browser.get("/reviews").get_data(as_text=True)).group(1))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from federation import peers
+from federation.transport import peers
 from node.app import create_app
 from node.clock import FixedClock
 from node.services import ledger, members

@@ -199,7 +199,7 @@ CASES = [
     P(lambda w, hu, nl: post(hu, [], body=OVERSIZE), 413, "too_large", id="batch-oversize-2mib"),
     # Regressions of the bug this suite found: channel entries were checked for their signature only, so a
     # peer's correctly signed transfer of -5 SIF was applied (it debited the payee) and an unknown type was
-    # stored in the chain; federation/channels.py now checks each entry's form (check_form) first.
+    # stored in the chain; federation/transport/channels.py now checks each entry's form (check_form) first.
     P(
         lambda w, hu, nl: post(hu, [forged(hu, "mint_money", {"amount": 100})]),
         422,

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from federation import peers
+from federation.transport import peers
 from federation.tables import IncomingInvitation, PeerKey
 from node.app import create_app
 from node.clock import FixedClock

@@ -15,7 +15,7 @@ import requests
 from http_message_signatures import HTTPMessageSigner, algorithms
 from requests.structures import CaseInsensitiveDict
 
-from federation.httpsig import COVERED, _Message, _OneKey
+from federation.transport.httpsig import COVERED, _Message, _OneKey
 from protocol import canonical_json
 from tests.conftest import START
 from tests.federation.forge import INBOX

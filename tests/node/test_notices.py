@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import insert, select
 
-from federation import incoming_reviews
+from federation.reviews import reviewer_side
 from federation.tables import Peer
 from node import i18n, notices
 from node.services.notify import deliver_notifications, notify
@@ -104,7 +104,7 @@ def test_a_review_invitation_from_abroad_arrives_in_the_reviewers_language(app, 
             )
         )
     with ctx.db.write() as s:  # as the inbox applies a review_invite entry from the Italian node
-        incoming_reviews.apply_invite(
+        reviewer_side.apply_invite(
             s,
             app.extensions["sifnet_federation"],
             s.get(Peer, "it"),
@@ -262,7 +262,7 @@ def test_a_hungarian_reviewer_gets_the_invitation_from_italy_in_hungarian(app, c
             )
         )
     with ctx.db.write() as s:
-        incoming_reviews.apply_invite(
+        reviewer_side.apply_invite(
             s,
             app.extensions["sifnet_federation"],
             s.get(Peer, "it"),

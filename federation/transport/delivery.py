@@ -2,7 +2,7 @@
 
 No HTTP call happens inside a database transaction. Delivery never gives up: a peer that is
 away for days gets everything once it is back (the delay between tries is capped, not the tries).
-Batches go over the peer's kept-alive connections (federation/connections.py); a connection that
+Batches go over the peer's kept-alive connections (federation/transport/connections.py); a connection that
 breaks before the answer is tried once more before the attempt counts as failed.
 """
 

@@ -1,0 +1,1 @@
+"""Initiatives and funding leads: kept by coordinators, listed with consent, shared with peers."""

@@ -1,0 +1,1 @@
+"""Cross-border payments: transfers, the payee check before paying, and their statement lines."""

@@ -1,0 +1,1 @@
+"""Clearing rounds: taking part, running a round, talking to participants, the coordinators' pages."""

@@ -1,0 +1,1 @@
+"""Transport between nodes: identity and keys, signed requests, the inbox, channels, delivery, peers."""
