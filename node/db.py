@@ -24,12 +24,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
+
+from . import wakeup
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The advisory lock key every PostgreSQL write transaction holds (any constant; "SIF" in ASCII).
@@ -70,6 +72,8 @@ class Database:
         self.commit_hooks: list[Callable] = []
         # Re-entrant: a nested write in one thread fails at the database lock as before, not here forever.
         self._writers = threading.RLock()
+        # SQLite's stand-in for NOTIFY: wake-ups between this node's processes (None: its listeners poll).
+        self.wakeups = wakeup.Wakeups.beside(make_url(self.url).database) if self.is_sqlite else None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -81,6 +85,8 @@ class Database:
                 yield session
             for hook in self.commit_hooks:  # not reached when the block raised: nothing was committed
                 hook(session)
+            if self.wakeups is not None and session.info.get(_NOTIFY):
+                self.wakeups.send(session.info[_NOTIFY])
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -89,11 +95,13 @@ class Database:
             yield session
 
     @contextmanager
-    def listening(self, channel: str) -> Iterator[Callable[[float], None]]:
+    def listening(self, channel: str) -> Iterator[Callable[[float], bool]]:
         """wait(seconds): returns when a transaction that called notify_on_commit(channel) has committed, in any
-        process (PostgreSQL LISTEN), or when the seconds are over (on SQLite always: callers poll)."""
+        process (PostgreSQL LISTEN; on SQLite a wake-up socket, node/wakeup.py), or when the seconds are over;
+        True when it was woken. Callers still read again after a timeout: a wake-up is a hint, not the data."""
         if not self.is_postgres:
-            yield time.sleep
+            with nullcontext() if self.wakeups is None else self.wakeups.listen(channel) as sock:
+                yield _sleep if sock is None else (lambda seconds: wakeup.wait(sock, seconds))
             return
         raw = self.engine.raw_connection()
         conn = raw.driver_connection
@@ -102,10 +110,9 @@ class Database:
             conn.autocommit = True
             conn.execute(f"LISTEN {_channel_name(channel)}")
 
-            def wait(seconds: float) -> None:
+            def wait(seconds: float) -> bool:
                 assert conn is not None
-                for _note in conn.notifies(timeout=max(0.0, seconds), stop_after=1):
-                    pass
+                return any(True for _note in conn.notifies(timeout=max(0.0, seconds), stop_after=1))
 
             yield wait
         finally:
@@ -138,11 +145,21 @@ class Database:
 def notify_on_commit(session: Session, channel: str) -> None:
     """Wake the processes listening on the channel (Database.listening) when this transaction commits.
 
-    PostgreSQL delivers a NOTIFY at commit and drops it on rollback; SQLite has no such thing (a no-op:
-    its listeners poll).
+    PostgreSQL delivers a NOTIFY at commit and drops it on rollback; on SQLite, Database.write sends the
+    wake-ups after the commit (none after a rollback).
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"NOTIFY {_channel_name(channel)}"))
+    else:
+        session.info.setdefault(_NOTIFY, set()).add(_channel_name(channel))
+
+
+_NOTIFY = "sifnet_notify_channels"  # session.info: the channels a SQLite transaction wakes after its commit
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
 
 
 def _channel_name(channel: str) -> str:

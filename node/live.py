@@ -156,7 +156,7 @@ class Hub:
             with self._cond:
                 self._watcher = None
 
-    def _follow(self, wait: Callable[[float], None]) -> None:
+    def _follow(self, wait: Callable[[float], bool]) -> None:
         # Listening first, then the cursor: nothing committed in between is missed.
         with self._db.read() as session:
             cursor = events.newest_id(session)
@@ -169,7 +169,7 @@ class Hub:
                 if not self._slots:
                     self._watcher = None  # under the lock: a stream that waits after this starts a new one
                     return
-            wait(pause)  # PostgreSQL: woken by another process's commit (NOTIFY); SQLite: a poll
+            wait(pause)  # woken by another process's commit (PostgreSQL NOTIFY, SQLite node/wakeup.py), else a poll
             with self._db.read() as session:
                 rows = events.written_since(session, cursor)
             if rows:

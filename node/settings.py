@@ -271,8 +271,9 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         250,
         "Live updates, on SQLite: how often (milliseconds, 50 to 60000) a web process with open streams looks for "
-        "events other processes wrote (its own wake its streams at once; on PostgreSQL their commit's NOTIFY does); "
-        "one query per process, not per stream.",
+        "events other processes wrote when no wake-up came (its own wake its streams at once; other processes' "
+        "commits wake it through a socket beside the database, on PostgreSQL through NOTIFY); one query per "
+        "process, not per stream.",
         lambda v: 50 <= v <= 60000,
     ),
     Setting(

@@ -22,7 +22,8 @@ from sqlmodel import col
 
 from federation.tables import ChannelEntry, Peer, table_of
 from federation.transport.identity import new_envelope_id
-from federation.transport.peers import get_peer, network_keyring, retired_kids
+from federation.transport.known_keys import KnownKeys, known_keys
+from federation.transport.peers import get_peer
 from federation.transport.refusal import Refusal
 from node.i18n import SOURCE_LANGUAGE
 from protocol import (
@@ -134,13 +135,20 @@ def append(
 
 
 def check_entries(
-    session: Session, fed: Federation, peer_id: str, envelopes: list[Envelope], now: datetime
+    session: Session,
+    fed: Federation,
+    peer_id: str,
+    envelopes: list[Envelope],
+    now: datetime,
+    *,
+    keys: KnownKeys | None = None,
 ) -> list[Envelope]:
     """Read-only: refuse a batch that breaks the chain or carries a bad signature; return the new entries.
 
     Entries we already applied must be byte-identical (a re-delivery); the rest must continue
     our copy of the chain (`protocol.check_chain`, with every key this node knows and the
-    peer's keys its rotations retired). A gap ends the run: the caller asks for a resend.
+    peer's keys its rotations retired: `keys` when the caller read them in this session). A gap
+    ends the run: the caller asks for a resend.
     """
     seq, last_hash = chain_point(session, fed.node_id, peer_id, "in")
     run: list[Envelope] = []
@@ -159,15 +167,16 @@ def check_entries(
             )
         run.append(env)
     if run:
+        keys = keys or known_keys(session, fed.node_id)
         try:
             check_chain(
                 run,
                 sender=peer_id,
                 receiver=fed.node_id,
-                keyring=network_keyring(session, fed.node_id),
+                keyring=keys.network,
                 after_seq=seq,
                 after_hash=last_hash,
-                retired=retired_kids(session, peer_id),
+                retired=keys.retired_of(peer_id),
             )
         except ChainError as exc:
             raise Refusal.of(exc, f"entry {exc.seq}: ") from None

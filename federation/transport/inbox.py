@@ -14,12 +14,12 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from federation.state import federation_of
-from federation.tables import Peer, PeerKey, SeenNonce, table_of
+from federation.state import Federation, federation_of
+from federation.tables import Peer, SeenNonce, table_of
 from federation.transport import channels, refusal
 from federation.transport.httpsig import read_signature_input, verify_request
 from federation.transport.identity import DOCUMENT_PATH, INBOX_PATH, MESSAGES_PATH
-from federation.transport.peers import keyring_of, network_keyring
+from federation.transport.known_keys import KnownKeys, known_keys
 from federation.transport.refusal import Refusal
 from protocol import Envelope, canonical_json, parse_json, verify_envelope
 
@@ -42,41 +42,55 @@ def node_document():
 
 def authenticate(f, body: bytes) -> tuple[Peer, str]:
     """Check the request's origin and signature (read-only), in SPEC's order; return the peer and its nonce."""
+    with f.ctx.db.read() as session:
+        peer_id, nonce = check_request(session, f, body, known_keys(session, f.node_id))
+        peer = session.get(Peer, peer_id)
+    return peer, nonce
+
+
+# Core statements: every inbound request reads its peer and its nonce, and an ORM load costs several times this.
+_PEER_STATUS = select(col(Peer.status)).where(col(Peer.node_id) == bindparam("node_id"))
+_NONCE_SEEN = select(col(SeenNonce.nonce)).where(col(SeenNonce.nonce) == bindparam("nonce"))
+_INSERT_NONCE = insert(table_of(SeenNonce))
+
+
+def check_request(session: Session, f: Federation, body: bytes, keys: KnownKeys) -> tuple[str, str]:
+    """Check the request's origin and signature in SPEC's order, in the caller's read; its peer id and nonce.
+
+    The signature is verified inside the read transaction (CPU only, no lock).
+    """
     ctx = f.ctx
     from_node = request.headers.get("Sifnet-From", "")
-    # One read transaction for every check; the signature is verified inside it (CPU only, no lock).
-    with ctx.db.read() as session:
-        peer = session.get(Peer, from_node) if from_node else None
-        if peer is None:
-            raise Refusal("unknown_peer", f"{from_node or 'the sender'} is not a peer of this node")
-        if peer.status == "suspended":
-            raise Refusal("peer_suspended", f"{peer.node_id} is suspended by this node")
-        if peer.status != "active":
-            raise Refusal("peer_not_confirmed", f"{peer.node_id} is not confirmed yet")
-        kid = read_signature_input(request.headers).key_id
-        key = session.get(PeerKey, kid)
-        if key is None:
-            raise Refusal("unknown_key", f"key {kid} is unknown here")
-        if key.peer_id != peer.node_id:
-            raise Refusal("key_not_of_sender", f"key {kid} does not belong to {peer.node_id}")
-        keyring = keyring_of(session, peer.node_id)
-        url = ctx.settings.base_url.rstrip("/") + request.full_path.rstrip("?")
-        signed = verify_request(
-            method=request.method,
-            url=url,
-            headers=request.headers,
-            body=body,
-            public_key=keyring[kid].public_key,
-            now=ctx.now(),
-            max_skew=f.max_skew,
-            max_age=f.max_age,
-        )
-        check_key_window(keyring[kid], signed.created)
-        if signed.to_node != f.node_id:
-            raise Refusal("wrong_recipient", f"this request is for {signed.to_node}, not {f.node_id}")
-        if session.get(SeenNonce, signed.nonce) is not None:
-            raise Refusal("request_replayed", "this request was already received")
-    return peer, signed.nonce
+    status = session.execute(_PEER_STATUS, {"node_id": from_node}).scalar() if from_node else None
+    if status is None:
+        raise Refusal("unknown_peer", f"{from_node or 'the sender'} is not a peer of this node")
+    if status == "suspended":
+        raise Refusal("peer_suspended", f"{from_node} is suspended by this node")
+    if status != "active":
+        raise Refusal("peer_not_confirmed", f"{from_node} is not confirmed yet")
+    kid = read_signature_input(request.headers).key_id
+    key = keys.peers.get(kid)
+    if key is None:
+        raise Refusal("unknown_key", f"key {kid} is unknown here")
+    if key.node_id != from_node:
+        raise Refusal("key_not_of_sender", f"key {kid} does not belong to {from_node}")
+    url = ctx.settings.base_url.rstrip("/") + request.full_path.rstrip("?")
+    signed = verify_request(
+        method=request.method,
+        url=url,
+        headers=request.headers,
+        body=body,
+        public_key=key.public_key,
+        now=ctx.now(),
+        max_skew=f.max_skew,
+        max_age=f.max_age,
+    )
+    check_key_window(key, signed.created)
+    if signed.to_node != f.node_id:
+        raise Refusal("wrong_recipient", f"this request is for {signed.to_node}, not {f.node_id}")
+    if session.execute(_NONCE_SEEN, {"nonce": signed.nonce}).first() is not None:
+        raise Refusal("request_replayed", "this request was already received")
+    return from_node, signed.nonce
 
 
 def check_key_window(key, created) -> None:
@@ -94,18 +108,13 @@ def record_nonce(session: Session, peer_id: str, nonce: str, now) -> None:
     session.execute(_INSERT_NONCE, {"nonce": nonce, "peer_id": peer_id, "seen_at": now})
 
 
-# Core statements: every inbound request records its nonce, and an ORM flush costs several times this.
-_NONCE_SEEN = select(col(SeenNonce.nonce)).where(col(SeenNonce.nonce) == bindparam("nonce"))
-_INSERT_NONCE = insert(table_of(SeenNonce))
-
-
 def remember_nonce(f, peer: Peer, nonce: str) -> None:
     """Record an accepted request's nonce in a transaction of its own."""
     with f.ctx.db.write() as session:
         record_nonce(session, peer.node_id, nonce, f.ctx.now())
 
 
-def _envelopes(payload: object, peer: Peer, own_id: str) -> list[Envelope]:
+def _envelopes(payload: object, peer_id: str, own_id: str) -> list[Envelope]:
     if not isinstance(payload, dict) or set(payload) != {"entries"} or not isinstance(payload["entries"], list):
         raise Refusal("invalid_batch", 'the body must be {"entries": [...]}')
     if not 1 <= len(payload["entries"]) <= MAX_BATCH:
@@ -113,8 +122,8 @@ def _envelopes(payload: object, peer: Peer, own_id: str) -> list[Envelope]:
     out = []
     for raw in payload["entries"]:
         env = Envelope.from_dict(raw)
-        if env.from_ != peer.node_id:
-            raise Refusal("origin_mismatch", f"an entry from {env.from_} came in {peer.node_id}'s request")
+        if env.from_ != peer_id:
+            raise Refusal("origin_mismatch", f"an entry from {env.from_} came in {peer_id}'s request")
         if env.to != own_id:
             raise Refusal("wrong_recipient", f"an entry is addressed to {env.to}")
         if env.channel is None:
@@ -138,18 +147,21 @@ def inbox():
 
 def _receive(f):
     body = request.get_data(cache=True)
-    peer, nonce = authenticate(f, body)
-    envelopes = _envelopes(parse_json(body), peer, f.node_id)
+    # One read for every check: the request's origin and signature, then its entries against the chain,
+    # both with the keys as this one statement found them.
     with f.ctx.db.read() as session:
-        fresh = channels.check_entries(session, f, peer.node_id, envelopes, f.ctx.now())
+        keys = known_keys(session, f.node_id)
+        peer_id, nonce = check_request(session, f, body, keys)
+        envelopes = _envelopes(parse_json(body), peer_id, f.node_id)
+        fresh = channels.check_entries(session, f, peer_id, envelopes, f.ctx.now(), keys=keys)
     # Only a request that passed every check leaves a trace (its nonce), so a refusal changes nothing;
     # the nonce is written in the first apply transaction, which saves a commit.
     receipt = channels.receive_entries(
         f,
-        peer.node_id,
+        peer_id,
         fresh,
         f.ctx.now(),
-        first=lambda session: record_nonce(session, peer.node_id, nonce, f.ctx.now()),
+        first=lambda session: record_nonce(session, peer_id, nonce, f.ctx.now()),
     )
     if any(channels.channel_of(e).seq > receipt.through for e in envelopes):  # a gap: ask for what is missing
         receipt = channels.Receipt(receipt.through, receipt.last_hash, resend_from=receipt.through + 1)
@@ -166,7 +178,7 @@ def direct_message():
     if env.from_ != peer.node_id:
         raise Refusal("origin_mismatch", f"a message from {env.from_} came in {peer.node_id}'s request")
     with f.ctx.db.read() as session:
-        keyring = network_keyring(session, f.node_id)
+        keyring = known_keys(session, f.node_id).network
     verify_envelope(
         env, keyring=keyring, expected_to=f.node_id, now=f.ctx.now(), max_skew=f.max_skew, max_age=f.max_age
     )

@@ -15,6 +15,7 @@ from sqlmodel import col
 from federation.labels import PEER_STATUS
 from federation.tables import ChannelEntry, DirectoryKey, LocalKey, Peer, PeerKey
 from federation.transport.identity import DOCUMENT_PATH
+from federation.transport.known_keys import known_keys
 from node import labels
 from node.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from node.lifecycle import lifecycle
@@ -332,37 +333,13 @@ def keyring_of(session: Session, peer_id: str | None = None) -> Keyring:
     return keyring
 
 
-_OWN_KEYS = select(col(LocalKey.kid), col(LocalKey.public), col(LocalKey.not_before), col(LocalKey.not_after)).order_by(
-    LocalKey.kid
-)
-_DIRECTORY_KEYS = select(col(DirectoryKey.kid), col(DirectoryKey.directory_id), col(DirectoryKey.public)).order_by(
-    DirectoryKey.kid
-)
-
-
 def network_keyring(session: Session, own_id: str) -> Keyring:
     """Every key this node knows, of any node: its own, every peer's and its directory's.
 
     A key id belongs to exactly one node here, so an envelope signed by (or a rotation to) a key
     of another node is recognised as such rather than as an unknown key.
     """
-    own = tuple(
-        KeyInfo(own_id, PublicKey.from_b64(public), not_before, not_after)
-        for _kid, public, not_before, not_after in session.execute(_OWN_KEYS)
-    )
-    directory = tuple(
-        KeyInfo(node, PublicKey.from_b64(public)) for _kid, node, public in session.execute(_DIRECTORY_KEYS)
-    )
-    return Keyring.of(*keyring_of(session).values(), *own, *directory)
-
-
-def retired_kids(session: Session, peer_id: str) -> frozenset[str]:
-    """The peer's keys that a key_rotation on its channel to us retired (they carry an end date)."""
-    return frozenset(
-        session.scalars(
-            select(col(PeerKey.kid)).where(col(PeerKey.peer_id) == peer_id, col(PeerKey.not_after).is_not(None))
-        ).all()
-    )
+    return known_keys(session, own_id).network
 
 
 def key_owner(session: Session, kid: str, own_id: str) -> str | None:
