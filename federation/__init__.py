@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from node.context import node_ctx
+
 if TYPE_CHECKING:
     from federation.state import Federation
 
@@ -21,7 +23,7 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
     from federation.transport.inbox import bp as inbox_bp
     from federation.web import bp as web_bp
 
-    ctx = app.extensions["sifnet"]
+    ctx = node_ctx(app)
     fed = Federation(ctx, start_kicker=start_delivery)
     register_handlers(fed)
     app.extensions["sifnet_federation"] = fed

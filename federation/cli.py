@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from federation.state import federation_of
 from node import cli as node_cli
 from node.cli import Command, Group, add_commands, command
+from node.context import node_ctx
 from node.registry import Registry
 
 
@@ -31,7 +32,7 @@ def cmd_peer_add(args: argparse.Namespace) -> int:
     from federation.transport import peers
 
     app = _app(args)
-    ctx, fed = app.extensions["sifnet"], federation_of(app)
+    ctx, fed = node_ctx(app), federation_of(app)
     doc = peers.fetch_document(args.url, now=ctx.now(), max_skew=fed.max_skew)
     with ctx.db.write() as s:
         peers.add_peer(s, doc, own_node_id=ctx.settings.node_id, now=ctx.now())
@@ -55,7 +56,7 @@ def cmd_peer_add(args: argparse.Namespace) -> int:
 def cmd_peer_confirm(args: argparse.Namespace) -> int:
     from federation.transport import peers
 
-    ctx = _app(args).extensions["sifnet"]
+    ctx = node_ctx(_app(args))
     limit = args.trust_limit if args.trust_limit is not None else ctx.settings.default_trust_limit
     with ctx.db.write() as s:
         peers.confirm_peer(s, node_id=args.node_id, fingerprint=args.fingerprint, trust_limit=limit, now=ctx.now())
@@ -75,7 +76,7 @@ def cmd_peer_confirm(args: argparse.Namespace) -> int:
 def cmd_peer_trust(args: argparse.Namespace) -> int:
     from federation.transport import peers
 
-    ctx = _app(args).extensions["sifnet"]
+    ctx = node_ctx(_app(args))
     with ctx.db.write() as s:
         peers.set_trust_limit(
             s, node_id=args.node_id, limit=args.trust_limit, now=ctx.now(), below_debt=args.below_debt
@@ -90,7 +91,7 @@ def cmd_peer_trust(args: argparse.Namespace) -> int:
 def cmd_peer_suspend(args: argparse.Namespace) -> int:
     from federation.transport import peers
 
-    ctx = _app(args).extensions["sifnet"]
+    ctx = node_ctx(_app(args))
     with ctx.db.write() as s:
         peers.suspend_peer(s, node_id=args.node_id, reason=args.reason, now=ctx.now())
     print(f"{args.node_id} is suspended")
@@ -101,7 +102,7 @@ def cmd_peer_suspend(args: argparse.Namespace) -> int:
 def cmd_peer_resume(args: argparse.Namespace) -> int:
     from federation.transport import peers
 
-    ctx = _app(args).extensions["sifnet"]
+    ctx = node_ctx(_app(args))
     with ctx.db.write() as s:
         peers.resume_peer(s, node_id=args.node_id, now=ctx.now())
     print(f"{args.node_id} is active again")
@@ -112,7 +113,7 @@ def cmd_peer_resume(args: argparse.Namespace) -> int:
 def cmd_peer_list(args: argparse.Namespace) -> int:
     from federation.transport import peers
 
-    ctx = _app(args).extensions["sifnet"]
+    ctx = node_ctx(_app(args))
     with ctx.db.read() as s:
         rows = peers.peer_states(s)
     for p in rows:

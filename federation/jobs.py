@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import col
 
+from federation.state import federation_in
 from federation.tables import Peer
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def retry_deliveries(ctx: NodeContext) -> int:
     """Deliver to every peer whose backlog is due for another try."""
     from federation.transport.delivery import retry_due
 
-    fed = ctx.federation
+    fed = federation_in(ctx)
     return retry_due(fed) if fed is not None else 0
 
 
@@ -42,12 +43,9 @@ def exchange_checkpoints(ctx: NodeContext) -> int:
     """Every checkpoint_seconds, exchange a signed checkpoint with each active peer."""
     from federation.transport.checkpoints import exchange_checkpoint
 
-    fed = ctx.federation
-    if fed is None:
-        return 0
+    fed = federation_in(ctx)
     now = ctx.now()
-    due = getattr(fed, "next_checkpoint", {})
-    fed.next_checkpoint = due
+    due = fed.next_checkpoint
     with ctx.db.read() as session:
         peers = [p.node_id for p in session.query(Peer).filter(col(Peer.status) == "active").all()]
     done = 0
@@ -67,7 +65,7 @@ def advance_clearing_rounds(ctx: NodeContext) -> int:
     """Clearing rounds: deadlines, retries and certificate delivery; a scheduled round when one is due."""
     from federation.settlement.coordinator import sweep_rounds
 
-    fed = ctx.federation
+    fed = federation_in(ctx)
     return sweep_rounds(fed) if fed is not None else 0
 
 
@@ -75,7 +73,7 @@ def share_reviewer_pools(ctx: NodeContext) -> int:
     """Send each active peer our reviewer pool: a snapshot first, then the changes."""
     from federation.reviews.pools import share_pools
 
-    fed = ctx.federation
+    fed = federation_in(ctx)
     return share_pools(fed) if fed is not None else 0
 
 
@@ -83,7 +81,7 @@ def share_funding_leads(ctx: NodeContext) -> int:
     """Send each active peer our network-wide funding leads: a snapshot first, then the changes."""
     from federation.initiatives.funding import share_leads
 
-    fed = ctx.federation
+    fed = federation_in(ctx)
     return share_leads(fed) if fed is not None else 0
 
 
@@ -91,7 +89,7 @@ def share_advice_offers(ctx: NodeContext) -> int:
     """Send each active peer our members' network-wide advice offers: a snapshot first, then the changes."""
     from federation.advice.offers import share_offers
 
-    fed = ctx.federation
+    fed = federation_in(ctx)
     return share_offers(fed) if fed is not None else 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from flask import Flask, current_app
@@ -55,6 +55,8 @@ class Federation:
         self._locks_guard = threading.Lock()
         self.kicker = Kicker(self) if start_kicker else None
         self._held = threading.local()
+        # When the checkpoint sweep exchanges the next signed checkpoint with each peer (federation/jobs.py).
+        self.next_checkpoint: dict[str, datetime] = {}
         # Filled by federation.handlers.register_handlers when the app starts.
         self.channel_handlers: Registry = Registry("channel message type")
         self.direct_handlers: Registry = Registry("direct message type")
@@ -144,3 +146,9 @@ def federation_of(app: Flask | None = None) -> Federation:
     """The Federation object of an app (by default the current one), set when federation is wired in."""
     fed: Federation = (app or current_app).extensions["sifnet_federation"]
     return fed
+
+
+def federation_in(ctx: NodeContext) -> Federation:
+    """The Federation object wired into a node's context (node knows it only as something to stop)."""
+    assert ctx.federation is not None, "federation is not wired into this node"
+    return cast(Federation, ctx.federation)

@@ -23,6 +23,7 @@ from federation.tables import CrossBorderTransfer, PoolReviewer
 from federation.transport import channels
 from federation.transport.peers import position_account
 from node.api.base import json_body
+from node.context import node_ctx
 from node.errors import ConflictError, NotFoundError
 from node.services import ledger
 from protocol import format_time
@@ -162,7 +163,7 @@ def connections():
 
 
 def register(app) -> None:
-    if app.extensions["sifnet"].settings.allow_clock_control:
+    if node_ctx(app).settings.allow_clock_control:
         app.register_blueprint(bp)
         seen = app.extensions["sifnet_connections_seen"] = ConnectionsSeen()
         app.before_request(seen.note)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from .context import node_ctx
 from .errors import DomainError
 from .registry import Registry
 from .settings import SettingsError, load_settings, write_settings_file
@@ -105,8 +106,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .devserver import serve
 
     serve(app, settings.host, settings.port)
-    if "sifnet_federation" in app.extensions:  # interrupted: its delivery thread and connections to peers
-        app.extensions["sifnet_federation"].stop()
+    if (fed := node_ctx(app).federation) is not None:  # interrupted: its delivery thread and connections to peers
+        fed.stop()
     return 0
 
 
@@ -120,9 +121,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     configure_logging(settings)
     app = create_app(settings=settings)
     run_worker(app)
-    if "sifnet_federation" in app.extensions:
-        app.extensions["sifnet_federation"].stop()
-    app.extensions["sifnet"].db.dispose()
+    if (fed := node_ctx(app).federation) is not None:
+        fed.stop()
+    node_ctx(app).db.dispose()
     return 0
 
 
@@ -152,7 +153,7 @@ def cmd_create_coordinator(args: argparse.Namespace) -> int:
         return 2
     password = args.password or os.environ.get("SIFNET_COORDINATOR_PASSWORD") or getpass.getpass("Password: ")
     app = create_app(settings=settings)
-    ctx = app.extensions["sifnet"]
+    ctx = node_ctx(app)
     with ctx.db.write() as s:
         member = members.create_coordinator(
             s,
@@ -186,7 +187,7 @@ def cmd_check_books(args: argparse.Namespace) -> int:
     from .app import create_app
     from .services import ledger
 
-    ctx = create_app(settings=settings).extensions["sifnet"]
+    ctx = node_ctx(create_app(settings=settings))
     with ctx.db.read() as s:
         books = ledger.check_books(s)
     print(
@@ -206,7 +207,7 @@ def cmd_reindex_search(args: argparse.Namespace) -> int:
     from .app import create_app
     from .services import advice_listings, directory
 
-    ctx = create_app(settings=settings, start_delivery=False).extensions["sifnet"]
+    ctx = node_ctx(create_app(settings=settings, start_delivery=False))
     with ctx.db.write() as s:
         listed = directory.rebuild(s)
         listings = advice_listings.rebuild_index(s)

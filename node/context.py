@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from argon2 import PasswordHasher
-from flask import current_app
+from flask import Flask, current_app
 
 from .clock import SystemClock
 from .db import Database
@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from .services.proposals import RemoteReviews
     from .services.statement import Describer
     from .sweeps import Sweep
+
+
+class Stoppable(Protocol):
+    """What node needs of federation's running parts: to stop them (its delivery thread, its connections)."""
+
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -33,8 +39,8 @@ class NodeContext:
     # adds the cross-border kinds at start-up).
     statement_kinds: Registry[Describer] = field(default_factory=lambda: Registry("statement kind"))
     # Set by the app factory when federation is wired in (node never imports it): the federation
-    # object, and the hooks through which proposals reach reviewers on peer nodes.
-    federation: Any = None
+    # object (node only stops it), and the hooks through which proposals reach reviewers on peer nodes.
+    federation: Stoppable | None = None
     remote_reviews: RemoteReviews | None = None
     # Shows peers' shared advice offers and books them across the border (federation/advice/booker_side.py).
     remote_advice: RemoteAdvice | None = None
@@ -48,6 +54,7 @@ class NodeContext:
         return self.clock.now()
 
 
-def node_ctx() -> NodeContext:
-    """The context of the current Flask app."""
-    return current_app.extensions["sifnet"]
+def node_ctx(app: Flask | None = None) -> NodeContext:
+    """The context of an app (by default the current one), set by the app factory."""
+    ctx: NodeContext = (app or current_app).extensions["sifnet"]
+    return ctx

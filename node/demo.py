@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from .clock import iso
-from .context import NodeContext
+from .context import NodeContext, node_ctx
 from .services import advice, advice_listings, funding, ledger, members, messages, proposals, reviews
 from .tables import Member
 
@@ -41,7 +41,7 @@ def demo_email(handle: str, node_id: str) -> str:
 
 def seed_demo(app: Flask) -> list[str]:
     """Add the demo cast once; return printable lines with every demo login."""
-    ctx = app.extensions["sifnet"]
+    ctx = node_ctx(app)
     cast = load_cast(ctx.settings.node_id, ctx.settings.country)
     emails = [demo_email(m["handle"], ctx.settings.node_id) for m in cast["members"]]
     with ctx.db.read() as s:

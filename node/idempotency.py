@@ -65,7 +65,7 @@ def _forget_claim(exc: BaseException | None) -> None:
 
 def init_app(app: Flask) -> None:
     """Answer repeated requests before their view; claim keys in the view's write; store first answers."""
-    app.extensions["sifnet"].db.write_hooks.append(claim_in)
+    node_ctx(app).db.write_hooks.append(claim_in)
     app.before_request(_answer_repeat)
     app.after_request(_store_answer)
     app.teardown_request(_forget_claim)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from . import formats, notices
 from .clock import iso
+from .context import node_ctx
 from .db import Database
 from .errors import DomainError, NotFoundError
 from .i18n import translations
@@ -179,7 +180,7 @@ class Hub:
 
 def init_app(app: Flask) -> None:
     """One hub per app (one app per process), rung after every commit that wrote events."""
-    ctx = app.extensions["sifnet"]
+    ctx = node_ctx(app)
     hub = Hub(ctx.db, ctx.settings)
     app.extensions["sifnet_live"] = hub
     ctx.db.commit_hooks.append(lambda session: hub.ring(events.written_for(session)))
@@ -196,7 +197,7 @@ def cursor_from(given_id: str | None, after: str | None) -> int | None:
 
 def response(reader: Reader, after: int | None) -> Response:
     """The text/event-stream answer for this reader (503 when this process holds all the streams it may)."""
-    ctx = current_app.extensions["sifnet"]
+    ctx = node_ctx()
     hub: Hub = current_app.extensions["sifnet_live"]
     seconds = ctx.settings.live_stream_seconds if holds_threads(request.environ) else 0
     stream = Stream(hub, ctx.db, ctx.settings, reader, after, seconds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from flask import Blueprint, Flask, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, jsonify
 from sqlalchemy import text
 
 from . import observability
@@ -16,7 +16,7 @@ bp = Blueprint("ops", __name__)
 
 def init_app(app: Flask) -> None:
     """Register the endpoints, request ids and counters; trust proxy_fix proxies' forwarded headers."""
-    settings = app.extensions["sifnet"].settings
+    settings = node_ctx(app).settings
     if settings.proxy_fix < 0:
         from .settings import SettingsError
 
@@ -96,4 +96,4 @@ def prometheus_metrics():
 
     from .metrics import exposition
 
-    return Response(exposition(current_app.extensions["sifnet"]), mimetype=None, content_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(node_ctx()), mimetype=None, content_type=CONTENT_TYPE_LATEST)

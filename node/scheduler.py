@@ -12,6 +12,8 @@ import logging
 
 from flask import Flask
 
+from .context import node_ctx
+
 log = logging.getLogger(__name__)
 
 # The apps this process runs sweeps for, by key: jobs are stored by reference, not by object.
@@ -21,7 +23,7 @@ _APPS: dict[str, Flask] = {}
 def run_sweeps(app_key: str) -> dict[str, int]:
     """Run every sweep of the app's registry once (the job's target; also called by tests)."""
     app = _APPS[app_key]
-    ctx = app.extensions["sifnet"]
+    ctx = node_ctx(app)
     from .metrics import record_job
 
     done = {}
@@ -37,7 +39,7 @@ def run_sweeps(app_key: str) -> dict[str, int]:
 
 def register_app(app: Flask) -> str:
     """Make the app reachable by the job (jobs are stored by reference, not by object)."""
-    key = str(app.extensions["sifnet"].settings.data_path.resolve())
+    key = str(node_ctx(app).settings.data_path.resolve())
     _APPS[key] = app
     return key
 
@@ -45,7 +47,7 @@ def register_app(app: Flask) -> str:
 def _build(app: Flask, scheduler_cls):
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-    ctx = app.extensions["sifnet"]
+    ctx = node_ctx(app)
     key = register_app(app)
     scheduler = scheduler_cls(
         jobstores={"default": SQLAlchemyJobStore(url=ctx.db.url)},
@@ -86,7 +88,7 @@ def run_worker(app: Flask) -> None:
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        log.info("worker: running sweeps every %ss", app.extensions["sifnet"].settings.sweep_seconds)
+        log.info("worker: running sweeps every %ss", node_ctx(app).settings.sweep_seconds)
         scheduler.start()
     finally:
         for sig, handler in previous.items():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import REPO, node_process  # noqa: F401  (fixture)
+from tests.procs import REPO
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))  # another distro may name it differently
 CHROMIUM_ARGS = [

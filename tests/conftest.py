@@ -21,13 +21,11 @@ from node.clock import FixedClock
 from node.db import Database
 from node.services import ledger, members
 from node.settings import Settings
-from tests import pg, procs
+from tests import pg
 
-# One Chromium per test session, shared by every browser test (a second sync Playwright would clash).
-from tests.browser_fixtures import browser, new_page, screenshot  # noqa: F401  (fixtures)
-
-# One devnet per session, shared by the browser tests of every package (tests/devnet_fixture.py).
-from tests.devnet_fixture import devnet  # noqa: F401  (fixture)
+# Fixtures every package's tests may request by name, without importing them: real node processes
+# (tests/procs.py), one Chromium per session (a second sync Playwright would clash), one devnet per session.
+pytest_plugins = ["tests.procs", "tests.browser_fixtures", "tests.devnet_fixture"]
 
 START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -69,6 +67,8 @@ def _database_lane(pg_lane, monkeypatch):
         return
     lane_url = property(lambda self: self.database_url or pg_lane.database_for(self.data_path))
     monkeypatch.setattr(Settings, "db_url", lane_url)
+    from tests import procs  # a plugin (pytest_plugins): imported by pytest first, for its assertion rewriting
+
     monkeypatch.setattr(procs, "database_for", pg_lane.database_for)
     yield
     pg_lane.drop_test_databases()

@@ -6,7 +6,7 @@ control and the /_test/ hooks) and, on the PostgreSQL lane, its own database; an
 fixture factory, which starts as many nodes as a test needs and kills every one of them at teardown,
 also when the test fails (deploy/processes.py kills leftovers of an interrupted run at exit).
 
-Tests import the fixture: `from tests.procs import node_process  # noqa: F401`.
+Every test may request the fixture by name: tests/conftest.py lists this module in `pytest_plugins`.
 """
 
 from __future__ import annotations

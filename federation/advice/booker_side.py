@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from federation.advice import money as advice_money
+from federation.state import federation_in
 from federation.tables import Peer, RemoteBooking
 from federation.transport import channels
 from node import labels
@@ -288,9 +289,7 @@ def settle(
 def pay_unchallenged_claims(ctx: NodeContext) -> int:
     """Pay claimed bookings abroad whose dispute period passed (BOOKER_SIDE's timeout); each once, in its own
     transaction."""
-    fed, now, payment = ctx.federation, ctx.now(), BOOKER_SIDE.timeout("claimed")
-    if fed is None:
-        return 0
+    fed, now, payment = federation_in(ctx), ctx.now(), BOOKER_SIDE.timeout("claimed")
     with ctx.db.read() as s:
         due = s.scalars(
             select(col(RemoteBooking.id)).where(

@@ -17,6 +17,7 @@ import requests
 from federation.state import Federation, federation_of
 from node import cli as node_cli
 from node.cli import command
+from node.context import node_ctx
 from node.errors import DomainError
 
 from .settings import ENV_PREFIX, load_settings, write_settings_file
@@ -235,7 +236,7 @@ def cmd_directory_pin(args: argparse.Namespace) -> int:
     from node.app import create_app
 
     app = create_app(settings=node_cli._data_dir_settings(args), start_delivery=False)
-    ctx, fed = app.extensions["sifnet"], federation_of(app)
+    ctx, fed = node_ctx(app), federation_of(app)
     _pin_directory(ctx, fed, fetch_document(args.url, now=ctx.now(), max_skew=fed.max_skew), args.fingerprint)
     return 0
 
@@ -246,7 +247,7 @@ def cmd_directory_apply(args: argparse.Namespace) -> int:
     from node.app import create_app
 
     app = create_app(settings=node_cli._data_dir_settings(args), start_delivery=False)
-    ctx, fed = app.extensions["sifnet"], federation_of(app)
+    ctx, fed = node_ctx(app), federation_of(app)
     directory = fetch_document(args.url, now=ctx.now(), max_skew=fed.max_skew)
     if ctx.settings.directory_id != directory.node_id:
         raise DomainError(
@@ -280,6 +281,6 @@ def cmd_seed_initiatives(args: argparse.Namespace) -> int:
     from node.app import create_app
 
     app = create_app(settings=node_cli._data_dir_settings(args), start_delivery=False)
-    for line in seed_initiatives(app.extensions["sifnet"]):
+    for line in seed_initiatives(node_ctx(app)):
         print(line)
     return 0

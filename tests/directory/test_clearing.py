@@ -23,7 +23,7 @@ from protocol import Envelope
 from tests.conftest import START
 from tests.directory.procs import DirectoryProcess
 from tests.federation.conftest import FAST, check_books, peer_both, wait_until
-from tests.procs import free_port, node_process  # noqa: F401  (fixture)
+from tests.procs import free_port
 
 pytestmark = pytest.mark.slow
 NODES = (("it", "IT", "giulia"), ("hu", "HU", "anna"), ("at", "AT", "selin"))

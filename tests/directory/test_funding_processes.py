@@ -10,7 +10,6 @@ import requests
 from tests.directory.procs import DirectoryProcess
 from tests.federation.conftest import FAST, wait_until
 from tests.federation.test_funding import LEAD
-from tests.procs import node_process  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,6 @@ import pytest
 
 from tests.directory.procs import DirectoryProcess
 from tests.federation.conftest import FAST, peer_both, wait_until
-from tests.procs import node_process  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import pytest
 
 from deploy.processes import peer as peer  # re-exported: the federation tests peer their nodes with it
 from deploy.processes import peer_both
-from tests.procs import NodeProcess, node_process  # noqa: F401  (fixture)
+from tests.procs import NodeProcess
 
 FAST = {
     "retry_base_seconds": 1,

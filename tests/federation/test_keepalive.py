@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from deploy.processes import peer, peer_both
-from tests.procs import NodeProcess, node_process  # noqa: F401  (fixture)
+from tests.procs import NodeProcess
 
 from .conftest import FAST, check_books, peer_state, wait_until
 

@@ -8,7 +8,6 @@ from protocol import SigningKey, genesis_hash, parse_time
 from tests.federation.conftest import FAST, peer_both, wait_until
 from tests.federation.forge import Forger, chain_in, node_key, send
 from tests.federation.test_inbox_security import quiet_digest
-from tests.procs import node_process  # noqa: F401  (fixture)
 
 from .test_inbox import forged, pay_body
 

@@ -14,7 +14,7 @@ from node.services import ledger
 from node.tables import Account, Posting
 from protocol import Envelope, KeyInfo, Keyring, PublicKey, check_chain, keys_before, parse_json
 from tests.federation.conftest import FAST, peer_both, peer_state, wait_until
-from tests.procs import NodeProcess, node_process  # noqa: F401  (fixture)
+from tests.procs import NodeProcess
 
 pytestmark = pytest.mark.slow
 

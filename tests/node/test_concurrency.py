@@ -12,7 +12,6 @@ from node.errors import LedgerError
 from node.services import ledger
 from node.tables import Member
 from tests.conftest import balance_of
-from tests.procs import node_process  # noqa: F401  (fixture)
 
 GRANT, MIN_BALANCE = 10, -5  # the conftest app and the process below: 15 SIF may be spent
 SPENDABLE = GRANT - MIN_BALANCE

@@ -11,7 +11,6 @@ import pytest
 from werkzeug.serving import make_server
 
 from node.devserver import KeepAliveRequestHandler
-from tests.procs import node_process  # noqa: F401  (fixture)
 
 from .test_web import login
 

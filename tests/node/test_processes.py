@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from tests.procs import node_process  # noqa: F401  (fixture)
-
 pytestmark = pytest.mark.slow
 
 GRANT = 100_000

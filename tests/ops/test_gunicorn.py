@@ -16,7 +16,7 @@ import pytest
 
 from deploy.processes import gunicorn, worker
 from tests.federation.conftest import FAST, peer_both, peer_state, wait_until
-from tests.procs import NodeProcess, node_process  # noqa: F401  (fixture)
+from tests.procs import NodeProcess
 
 pytestmark = pytest.mark.slow
 

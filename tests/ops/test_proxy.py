@@ -16,7 +16,7 @@ import requests
 
 from deploy.processes import gunicorn, worker
 from tests.federation.conftest import FAST, peer, wait_until
-from tests.procs import NodeProcess, free_port, node_process  # noqa: F401  (fixture)
+from tests.procs import NodeProcess, free_port
 
 pytestmark = pytest.mark.slow
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
