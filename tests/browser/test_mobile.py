@@ -55,7 +55,7 @@ PHONE = {"width": 390, "height": 844, "mobile": True}
 FOLDER = ARTIFACTS / "mobile"
 MIN_TAP = 40  # px, both ways: about a fingertip (WCAG 2.5.5 asks 44, 2.5.8 at least 24)
 # The blueprints of the node's web pages: the node's own, and those federation adds to the same app.
-WEB_BLUEPRINTS = frozenset(WEB_MODULES) | {"federation", "initiatives", "remote_reviews", "advice_abroad"}
+WEB_BLUEPRINTS = frozenset(WEB_MODULES) | {"federation", "initiatives", "remote_reviews", "advice_abroad", "settlement"}
 # Blueprints that serve no page a person reads (and the JSON API's, api_*): every blueprint is one or the other,
 # so that a new blueprint needs a decision here.
 NOT_WEB_BLUEPRINTS = {
