@@ -72,7 +72,7 @@ def release(
 def pay_adviser(session: Session, fed: Federation, row: RemoteBooking, share: int, now: datetime) -> None:
     """The `transfer` that credits the adviser on their node; its row returns the SIF to the booker on a bounce."""
     row.transfer_id = payment_transfer_id(row.booking_ref)
-    transfers.send_from_escrow(
+    transfers.write_outgoing(
         session,
         fed,
         transfer_id=row.transfer_id,

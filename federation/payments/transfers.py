@@ -100,49 +100,40 @@ def send_transfer(
             ledger.Leg(position_account(session, node_id, now), amount),
         ],
     )
-    session.execute(
-        _INSERT_TRANSFER,
-        _transfer_values(
-            transfer_id=transfer_id,
-            direction="out",
-            peer_id=node_id,
-            local_member_id=payer.id,
-            local_handle=payer.handle,
-            remote_handle=handle,
-            amount=amount,
-            memo=memo,
-            status=TRANSFER.initial,
-            created_at=now,
-        ),
-    )
-    channels.append(
+    write_outgoing(
         session,
         fed,
+        transfer_id=transfer_id,
         peer_id=node_id,
-        type_name="transfer",
+        member=payer,
+        payer=payer.handle,
+        payee=handle,
+        amount=amount,
+        memo=memo,
         now=now,
-        body={"transfer_id": transfer_id, "payer": payer.handle, "payee": handle, "amount": amount, "memo": memo},
     )
     return transfer_id
 
 
-def send_from_escrow(
+def write_outgoing(
     session: Session,
     fed: Federation,
     *,
     transfer_id: str,
     peer_id: str,
-    member: Member,
+    member: Member | members.MemberRef,
     payer: str,
     payee: str,
     amount: int,
     memo: str,
     now: datetime,
 ) -> None:
-    """The row and `transfer` entry of a payment the caller already posted (escrow -> our position towards the
-    peer): the row names `member`, so a bounce returns the SIF to them; the wire names only `payer`."""
-    session.add(
-        CrossBorderTransfer(
+    """The row and `transfer` entry of a payment abroad whose ledger posting the caller made (from the member's
+    account, or from an escrow, to our position towards the peer): the row names `member`, so a bounce returns
+    the SIF to them; the wire names only `payer` (a handle, or a role such as a blind review's bounty payer)."""
+    session.execute(
+        _INSERT_TRANSFER,
+        _transfer_values(
             transfer_id=transfer_id,
             direction="out",
             peer_id=peer_id,
@@ -153,7 +144,7 @@ def send_from_escrow(
             memo=memo,
             status=TRANSFER.initial,
             created_at=now,
-        )
+        ),
     )
     channels.append(
         session,

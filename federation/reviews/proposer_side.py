@@ -173,7 +173,7 @@ def pay_reviewer(
     )  # escrowed SIF must be able to leave escrow, as for a local review
     link.transfer_id = bounty_transfer_id(link.invite_id)
     # The review is blind: the wire names no author (a bounce still returns to the author, by the row).
-    transfers.send_from_escrow(
+    transfers.write_outgoing(
         session,
         fed,
         transfer_id=link.transfer_id,
