@@ -90,6 +90,14 @@ class _RemotePayments:
                 field="to",
             )
 
+    def known_payable(self, address: str) -> bool:
+        """Whether the payee's node said lately that this address takes payments (no need to ask again)."""
+        from federation.payments.transfers import parse_address
+
+        handle, node_id = parse_address(address)
+        answer = self.payees.cached(node_id, handle)
+        return answer is not None and answer.accepts
+
     def __call__(self, session: Session, *, payer, to, amount, memo, now) -> dict:
         from federation.payments.transfers import send_transfer
 

@@ -98,7 +98,8 @@ class Database:
     def listening(self, channel: str) -> Iterator[Callable[[float], bool]]:
         """wait(seconds): returns when a transaction that called notify_on_commit(channel) has committed, in any
         process (PostgreSQL LISTEN; on SQLite a wake-up socket, node/wakeup.py), or when the seconds are over;
-        True when it was woken. Callers still read again after a timeout: a wake-up is a hint, not the data."""
+        True when it was woken. Callers still read again after a timeout: a wake-up is a hint, not the data.
+        On SQLite, commits through this same object do not wake it: its commit_hooks tell of those first."""
         if not self.is_postgres:
             with nullcontext() if self.wakeups is None else self.wakeups.listen(channel) as sock:
                 yield _sleep if sock is None else (lambda seconds: wakeup.wait(sock, seconds))

@@ -4,7 +4,8 @@ PostgreSQL has LISTEN/NOTIFY; SQLite has nothing of the kind, so a listener woul
 listener names itself by a file in the wake folder (`<database>.wake/<channel>.<pid>.<random>`) and
 binds a datagram socket of that name (on Linux in the abstract namespace, so a long data folder does
 not matter; elsewhere the file is the socket itself, where its path is short enough), and a process
-that committed a notifying transaction sends one byte to every listener of that channel. A byte only
+that committed a notifying transaction sends one byte to every listener of that channel, except the
+listeners of its own Database object: those learn of its commits from its commit hooks, sooner. A byte only
 says "look again": listeners still read the database, and still poll at their own pace, so a lost byte
 (a full buffer, processes in different network namespaces) costs time, never an event. The name of a
 listener whose process died without removing it is removed by the next sender.
@@ -33,6 +34,7 @@ class Wakeups:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._abstract_prefix = "\0sifnet-wake-" + hashlib.sha256(os.fsencode(folder)).hexdigest()[:16] + "/"
+        self._own: set[str] = set()  # the names of the listeners opened through this object
 
     def address(self, name: str) -> str:
         """The socket address of the listener named `name` in this folder."""
@@ -60,18 +62,20 @@ class Wakeups:
             sock.setblocking(False)
             if ABSTRACT:
                 path.touch(mode=0o600)  # how senders find it
+            self._own.add(name)
             yield sock
         finally:
+            self._own.discard(name)
             sock.close()
             path.unlink(missing_ok=True)
 
     def send(self, channels: Iterable[str]) -> int:
-        """Wake every listener of these channels; how many were reached."""
+        """Wake every listener of these channels but this object's own; how many were reached."""
         prefixes = tuple(f"{channel}." for channel in channels)
         if not prefixes:
             return 0
         try:
-            names = [entry.name for entry in os.scandir(self.folder) if entry.name.startswith(prefixes)]
+            names = [e.name for e in os.scandir(self.folder) if e.name.startswith(prefixes) and e.name not in self._own]
         except OSError:  # nobody has listened yet (no folder), or it is not ours to read: listeners poll
             return 0
         reached = 0

@@ -69,18 +69,24 @@ class PayeeChecks:
 
     def check(self, node_id: str, handle: str) -> PayeeAnswer | None:
         """The payee node's answer, or None when it could not be asked (the payment then goes ahead)."""
-        key = (node_id, handle)
-        with self._lock:
-            cached = self._answers.get(key)
-        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-            return cached[1]
+        cached = self.cached(node_id, handle)
+        if cached is not None:
+            return cached
         answer = self._ask(node_id, handle)
         if answer is not None:
             with self._lock:
                 if len(self._answers) > 10_000:
                     self._answers.clear()
-                self._answers[key] = (time.monotonic(), answer)
+                self._answers[(node_id, handle)] = (time.monotonic(), answer)
         return answer
+
+    def cached(self, node_id: str, handle: str) -> PayeeAnswer | None:
+        """The answer kept from asking within CACHE_SECONDS, or None."""
+        with self._lock:
+            kept = self._answers.get((node_id, handle))
+        if kept is not None and time.monotonic() - kept[0] < CACHE_SECONDS:
+            return kept[1]
+        return None
 
     def _ask(self, node_id: str, handle: str) -> PayeeAnswer | None:
         fed = self.fed

@@ -379,7 +379,7 @@ def create_transfer():
         to = json_body().get("to")
     except DomainError:
         to = None
-    if payments.is_remote(ctx.settings, to):  # ask the payee's node first, outside the transaction
+    if payments.must_ask(ctx.settings, to, remote):  # ask the payee's node first, outside the transaction
         with ctx.db.read() as session:
             token_member(session)  # only a member may make this node ask a peer
         payments.check_address(ctx.settings, to=to, remote=remote)

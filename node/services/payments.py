@@ -8,7 +8,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from ..errors import ValidationError
+from ..errors import DomainError, ValidationError
 from ..settings import Settings
 from ..tables import Member
 from . import events, ledger, members
@@ -25,6 +25,20 @@ def check_address(settings: Settings, *, to: object, remote: Callable | None) ->
     """
     if is_remote(settings, to) and remote is not None and hasattr(remote, "check"):
         remote.check(str(to).strip().lower())
+
+
+def must_ask(settings: Settings, to: object, remote: Callable | None) -> bool:
+    """Whether paying `to` first asks the payee's node: a remote address whose answer is not kept as payable.
+
+    A kept "payable" lets the payment go straight to its transaction, which authenticates the payer; any
+    other remote address makes the caller authenticate before this node asks (or repeats a refusal)."""
+    if not is_remote(settings, to) or remote is None or not hasattr(remote, "check"):
+        return False
+    known = getattr(remote, "known_payable", None)
+    try:
+        return not (known is not None and known(str(to).strip().lower()))
+    except DomainError:  # not an address: check_address refuses it with its message
+        return True
 
 
 def is_remote(settings: Settings, to: object) -> bool:

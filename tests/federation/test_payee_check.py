@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select
 
+from federation.payments.payee_check import PayeeAnswer
+from federation.tables import CrossBorderTransfer
 from federation.transport.httpsig import sign_request
+from node.context import node_ctx
+from node.services import payments
 from protocol import SigningKey
 from tests.conftest import START
 from tests.hostile.conftest import BASE_URL
@@ -41,3 +47,30 @@ def test_only_an_authenticated_peer_is_answered(net, how, status, code):
     else:
         response = ask(net, "anna", key=SigningKey.from_seed(b"\x09" * 32))
     assert (response.status_code, response.json["error"]["code"]) == (status, code)
+
+
+def keep_answer(net, node_id: str, handle: str, accepts: bool) -> None:
+    """As if this node had asked the payee's node a moment ago."""
+    payees = node_ctx(net.app).remote_payments.payees
+    payees._answers[(node_id, handle)] = (time.monotonic(), PayeeAnswer(accepts))
+
+
+def test_a_payee_kept_as_payable_is_not_asked_again(net):
+    settings, remote = net.ctx.settings, node_ctx(net.app).remote_payments
+    assert payments.must_ask(settings, "zoltan@hu", remote)  # never asked
+    keep_answer(net, "hu", "zoltan", True)
+    keep_answer(net, "hu", "nobody", False)
+    assert not payments.must_ask(settings, "Zoltan@HU", remote)  # the payment goes straight to its transaction
+    assert payments.must_ask(settings, "nobody@hu", remote)  # a refusal is told only after the caller is known
+    assert payments.must_ask(settings, "@hu", remote)  # no handle: refused with its message after the caller is known
+    assert not payments.must_ask(settings, "anna", remote)  # a local payee is nobody else's to check
+
+
+def test_paying_a_kept_payee_still_authenticates_the_payer(net):
+    keep_answer(net, "hu", "zoltan", True)
+    response = net.app.test_client().post(
+        "/api/v1/transfers", json={"to": "zoltan@hu", "amount": 1}, headers={"Authorization": "Bearer not-a-token"}
+    )
+    assert response.status_code == 401, response.json
+    with net.ctx.db.read() as session:
+        assert session.scalars(select(CrossBorderTransfer)).all() == []

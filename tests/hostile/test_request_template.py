@@ -12,13 +12,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from http_message_signatures import HTTPMessageSigner, algorithms
 from requests.structures import CaseInsensitiveDict
 
-from federation.transport.httpsig import COVERED, _Message, _OneKey
+from federation.transport.httpsig import COVERED
 from protocol import canonical_json
 from tests.conftest import START
 from tests.federation.forge import INBOX
+from tests.federation.independent_httpsig import Message, library_signer
 
 from .conftest import BASE_URL, refused, unchanged
 from .test_inbox import send, transfer
@@ -45,10 +45,8 @@ def signed(
     )
     if digest is not None:
         headers["Content-Digest"] = digest(body)
-    message = _Message("POST", URL, headers)
-    HTTPMessageSigner(
-        signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(f.key.key_id, private=f.key._private)
-    ).sign(
+    message = Message("POST", URL, headers)
+    library_signer(f.key).sign(
         message,
         key_id=f.key.key_id,
         created=created,

@@ -97,3 +97,16 @@ def test_a_long_data_folder_still_wakes_on_linux(tmp_path):
 def test_an_in_memory_database_has_no_wake_folder():
     assert Wakeups.beside(":memory:") is None
     assert Wakeups.beside(None) is None
+
+
+def test_a_commit_does_not_wake_the_listeners_of_its_own_database_object(databases):
+    """The object's commit hooks tell its process of its own commits; a wake-up would only repeat them."""
+    listener, writer = databases
+    hooked = []
+    listener.commit_hooks.append(lambda session: hooked.append(True))
+    with listener.listening(CHANNEL) as wait:
+        _insert(listener)
+        assert hooked == [True]
+        assert not wait(0.05)
+        _insert(writer)  # another object (another process) still wakes it
+        assert wait(10)
