@@ -227,11 +227,11 @@ def verify_request(
             raise Refusal(
                 "digest_mismatch", "the request signature does not verify: Content-Digest does not match the body"
             )
-    # The routing headers as signed.
+    from_node, to_node = values[-2:]  # the routing headers as signed (the last two of COVERED)
     signed = SignedRequest(
         key_id=signed.key_id,
-        from_node=values[4],
-        to_node=values[5],
+        from_node=from_node,
+        to_node=to_node,
         created=signed.created,
         nonce=signed.nonce,
         expires=signed.expires,

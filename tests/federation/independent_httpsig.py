@@ -65,18 +65,29 @@ def library_headers(
     created: datetime,
     nonce: str,
     covered: tuple[str, ...],
+    label: str = "sifnet",
+    tag: str | None = "sifnet",
+    include_alg: bool = True,
+    expires: datetime | None = None,
+    digest: str | None = None,
 ) -> dict:
-    """SPEC's request headers as the library signs them."""
+    """The request headers as the library signs them: SPEC's template, or another one as asked (a given
+    Content-Digest is signed as it is, else the library adds the body's)."""
     headers = CaseInsensitiveDict({"Content-Type": "application/json", "Sifnet-From": from_node, "Sifnet-To": to_node})
+    if digest is not None:
+        headers["Content-Digest"] = digest
     message = Message("POST", url, headers)
     library_signer(key).sign(
         message,
         key_id=key.key_id,
         created=created,
+        expires=expires,
         nonce=nonce,
-        label="sifnet",
-        tag="sifnet",
+        label=label,
+        tag=tag,
+        include_alg=include_alg,
         covered_component_ids=covered,
         body=body,
+        use_existing_digest=digest is not None,
     )
     return dict(message.headers)

@@ -12,13 +12,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from federation.transport.httpsig import COVERED
 from protocol import canonical_json
 from tests.conftest import START
 from tests.federation.forge import INBOX
-from tests.federation.independent_httpsig import Message, library_signer
+from tests.federation.independent_httpsig import library_headers
 
 from .conftest import BASE_URL, refused, unchanged
 from .test_inbox import send, transfer
@@ -40,26 +39,21 @@ def signed(
 ) -> requests.PreparedRequest:
     """A request from peer `f` signed with its real key, with the template changed as asked."""
     body = canonical_json({"entries": [transfer(f).to_dict()]})
-    headers = CaseInsensitiveDict(
-        {"Content-Type": "application/json", "Sifnet-From": f.node_id, "Sifnet-To": f.target_id}
-    )
-    if digest is not None:
-        headers["Content-Digest"] = digest(body)
-    message = Message("POST", URL, headers)
-    library_signer(f.key).sign(
-        message,
-        key_id=f.key.key_id,
+    out = library_headers(
+        f.key,
+        url=URL,
+        body=body,
+        from_node=f.node_id,
+        to_node=f.target_id,
         created=created,
-        expires=expires,
         nonce=secrets.token_urlsafe(18),
+        covered=components,
         label=label,
         tag=tag,
         include_alg=include_alg,
-        covered_component_ids=components,
-        body=body,
-        use_existing_digest=digest is not None,
+        expires=expires,
+        digest=None if digest is None else digest(body),
     )
-    out = dict(message.headers)
     if edit is not None:
         out["Signature-Input"] = edit(out["Signature-Input"])
     return requests.Request("POST", URL, data=body, headers=out).prepare()
