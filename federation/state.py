@@ -107,6 +107,11 @@ class Federation:
             for peer_id in peer_ids:
                 self.kicker.kick(peer_id)
 
+    def kick_later(self, peer_id: str, delay: float) -> None:
+        """Deliver to the peer after `delay` seconds, unless a delivery to it happens first."""
+        if self.kicker is not None:
+            self.kicker.kick_later(peer_id, delay)
+
     def request_key_for(self, session: Session, peer_id: str) -> SigningKey:
         """Sign requests with the old key until the peer has applied our newest key rotation."""
         rotation = session.execute(_FIRST_UNAPPLIED_ROTATION, {"peer_id": peer_id}).first()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -59,7 +59,12 @@ class ChannelEntry(SQLModel, table=True):
     """One entry of a hash-chained channel log, in either direction, stored verbatim."""
 
     __tablename__ = "fed_channel_entries"
-    __table_args__ = (UniqueConstraint("peer_id", "direction", "seq"),)
+    # The unacknowledged entries of a peer, in seq order, without walking its whole history: read by every
+    # delivery and every answer that hands entries back, and by every acknowledgement.
+    __table_args__ = (
+        UniqueConstraint("peer_id", "direction", "seq"),
+        Index("ix_fed_channel_entries_unacked", "peer_id", "direction", "acked_at", "seq"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     peer_id: str = Field(foreign_key="fed_peers.node_id", index=True, max_length=32)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -44,6 +46,9 @@ log = logging.getLogger(__name__)
 RETRY_MS = 3000  # how long an EventSource waits before it reconnects (sent as the stream's first line)
 BATCH = 100  # events read and sent at once
 HEARTBEAT = ": keep-alive\n\n"
+# How often a waiting stream looks whether its client closed the connection: a page left (or a proxy that let
+# go) frees its thread within this, not at the next heartbeat, since a worker has only a few threads.
+GONE_CHECK_SECONDS = 1.0
 
 
 class BusyError(DomainError):
@@ -200,7 +205,7 @@ def response(reader: Reader, after: int | None) -> Response:
     ctx = node_ctx()
     hub: Hub = current_app.extensions["sifnet_live"]
     seconds = ctx.settings.live_stream_seconds if holds_threads(request.environ) else 0
-    stream = Stream(hub, ctx.db, ctx.settings, reader, after, seconds)
+    stream = Stream(hub, ctx.db, ctx.settings, reader, after, seconds, client_socket(request.environ))
     answer = Response(stream, mimetype="text/event-stream")
     answer.headers["Cache-Control"] = "no-store"
     answer.headers["X-Accel-Buffering"] = "no"  # nginx passes each event on at once
@@ -217,13 +222,44 @@ def holds_threads(environ: dict) -> bool:
     return bool(environ.get("wsgi.multithread"))
 
 
+def client_socket(environ: dict) -> socket.socket | None:
+    """The connection to the client, where the server says which (gunicorn and werkzeug do)."""
+    sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def client_left(sock: socket.socket | None) -> bool:
+    """Whether the client closed its end: a stream's client sends nothing after its request, so a readable
+    connection with nothing to read has ended (data, say a pipelined request, is left where it is)."""
+    if sock is None:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        if not poller.poll(0):
+            return False
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    except (OSError, ValueError):  # reset, or already closed here
+        return True
+
+
 class Stream:
     """The iterable body of one event stream; the WSGI server closes it when it ends or its client goes."""
 
     def __init__(
-        self, hub: Hub, db: Database, settings: Settings, reader: Reader, after: int | None, seconds: int
+        self,
+        hub: Hub,
+        db: Database,
+        settings: Settings,
+        reader: Reader,
+        after: int | None,
+        seconds: int,
+        client: socket.socket | None = None,
     ) -> None:
         self._hub, self._db, self._settings, self._reader = hub, db, settings, reader
+        self._client = client
         self._slot = hub.open(reader.member_id)
         self._frames = self._run(after, seconds)
 
@@ -263,14 +299,14 @@ class Stream:
                 continue
             while mark == hub.mark(reader.member_id):
                 now = time.monotonic()
-                if seconds <= 0 or now >= deadline or slot.ended:
+                if seconds <= 0 or now >= deadline or slot.ended or client_left(self._client):
                     return
                 if now >= beat:
                     if not reader.allowed():
                         return
                     yield HEARTBEAT
                     beat = now + self._settings.live_heartbeat_seconds
-                hub.wait(slot, mark, min(deadline, beat) - now)
+                hub.wait(slot, mark, min(deadline, beat, now + GONE_CHECK_SECONDS) - now)
             mark = hub.mark(reader.member_id)
 
 

@@ -134,6 +134,13 @@ SETTINGS: tuple[Setting, ...] = (
         "default_trust_limit", int, 100, "Trust limit (SIF a new peer may owe this node) set when a peer is confirmed."
     ),
     Setting("delivery_batch", int, 100, "Channel entries sent to a peer per HTTP request."),
+    Setting(
+        "handback_grace_ms",
+        int,
+        2000,
+        "Milliseconds a peer has to acknowledge the entries handed back in our answer to its delivery (its next "
+        "delivery carries the acknowledgement) before they are delivered to its inbox as well.",
+    ),
     Setting("retry_base_seconds", int, 2, "First retry delay after a failed delivery; doubles per failure."),
     Setting("retry_max_seconds", int, 3600, "Longest delay between delivery retries (never gives up)."),
     Setting("checkpoint_seconds", int, 300, "Interval between signed checkpoints sent to each peer."),

@@ -108,7 +108,16 @@ ERROR_CODES = _table(
     ("request_expired", 401, "The request's `created` is too old, or its `expires` has passed."),
     ("request_replayed", 409, "A request with this signature nonce was already received."),
     ("origin_mismatch", 403, "An envelope's `from` is not the peer that signed the request."),
-    ("invalid_batch", 400, 'The inbox body is not `{"entries": [...]}` with 1 to 500 entries.'),
+    (
+        "invalid_batch",
+        400,
+        'The inbox body is not `{"entries": [...]}` with 1 to 500 entries (and, optionally, a well-formed `ack`).',
+    ),
+    (
+        "ack_mismatch",
+        409,
+        "An inbox request acknowledges an entry this node did not send to the peer, or one with another hash.",
+    ),
     ("batch_out_of_order", 400, "The entries of a batch are not in rising `seq`."),
     ("unsupported_type", 422, "A known message type that this endpoint does not take."),
     ("directory_not_set", 404, "The node is not listed in a network directory, so it serves no summary."),

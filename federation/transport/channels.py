@@ -5,10 +5,15 @@ outbox); delivery happens after the commit. Receiving: `receive_entries` checks 
 against the chain and applies it together with the stored copy (one savepoint per entry, a
 commit per run of entries), so an entry is applied once or not at all. A domain "no" is an
 answering entry, never an error here.
+
+Answering entries ride back: the inbox hands the requesting peer our unacknowledged entries towards it in
+its answer (`offer`), the peer applies them as if delivered and acknowledges them in its next request
+(`check_ack`); entries it does not acknowledge in time are delivered to its inbox as usual.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 from flask_babel import force_locale
-from sqlalchemy import CursorResult, bindparam, func, insert, select, update
+from sqlalchemy import CursorResult, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -48,6 +53,11 @@ log = logging.getLogger(__name__)
 # Entries applied per write transaction: a commit (an fsync) per run instead of per entry, while
 # the write lock is still released often enough for the node's other writers.
 APPLY_RUN = 25
+# An answer hands back our entries only when they are few and small (a payment's answer, not a backlog):
+# a receipt stays small, and a backlog is delivered as usual, beside the peer's next batch.
+OFFER_ENTRIES = 20
+OFFER_BYTES = 256 * 1024
+MAX_BATCH = 500
 # Built once: the newest (seq, hash) of a channel direction, without loading the stored envelope.
 _CHAIN_POINT = (
     select(col(ChannelEntry.seq), col(ChannelEntry.entry_hash))
@@ -66,21 +76,47 @@ _UNACKED = (
     .order_by(col(ChannelEntry.seq))
     .limit(bindparam("limit"))
 )
+_OUT_HASH = select(col(ChannelEntry.entry_hash)).where(
+    col(ChannelEntry.peer_id) == bindparam("peer_id"),
+    col(ChannelEntry.direction) == "out",
+    col(ChannelEntry.seq) == bindparam("seq"),
+)
+_UNACKED_RAW = (
+    select(col(ChannelEntry.envelope))
+    .where(
+        col(ChannelEntry.peer_id) == bindparam("peer_id"),
+        col(ChannelEntry.direction) == "out",
+        col(ChannelEntry.acked_at).is_(None),
+    )
+    .order_by(col(ChannelEntry.seq))
+    .limit(bindparam("limit"))
+)
 
 
 @dataclass(frozen=True)
 class Receipt:
-    """The answer to a delivery: everything up to `through` is applied; `resend_from` asks for a gap."""
+    """The answer to a delivery: everything up to `through` is applied; `resend_from` asks for a gap.
+
+    `entries` are our own unacknowledged entries towards the sender (stored canonical JSON), handed back.
+    """
 
     through: int
     last_hash: str
     resend_from: int | None = None
+    entries: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        out = {"received_through": self.through, "last_hash": self.last_hash}
+        out: dict = {"received_through": self.through, "last_hash": self.last_hash}
         if self.resend_from is not None:
             out["resend_from"] = self.resend_from
         return out
+
+    def to_json(self) -> bytes:
+        """The answer's body; stored entries are joined as they are instead of being parsed again."""
+        head = json.dumps(self.to_dict(), separators=(",", ":")).encode()
+        if not self.entries:
+            return head
+        return head[:-1] + b',"entries":[' + ",".join(self.entries).encode() + b"]}"
 
 
 def chain_point(session: Session, own_id: str, peer_id: str, direction: str) -> tuple[int, str]:
@@ -134,6 +170,50 @@ def append(
     return seq + 1
 
 
+def batch_of(raw: object, peer_id: str, own_id: str) -> list[Envelope]:
+    """A run of channel entries from a peer, as sent: each from that peer, to us, in rising seq."""
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_BATCH:
+        raise Refusal("invalid_batch", f"send 1 to {MAX_BATCH} entries in a list")
+    out = []
+    for item in raw:
+        env = Envelope.from_dict(item)
+        if env.from_ != peer_id:
+            raise Refusal("origin_mismatch", f"an entry from {env.from_} came in {peer_id}'s request")
+        if env.to != own_id:
+            raise Refusal("wrong_recipient", f"an entry is addressed to {env.to}")
+        channel_of(env)
+        out.append(env)
+    seqs = [channel_of(e).seq for e in out]
+    if seqs != sorted(seqs) or len(set(seqs)) != len(seqs):
+        raise Refusal("batch_out_of_order", "entries in a batch must be in rising order")
+    return out
+
+
+def check_ack(session: Session, peer_id: str, ack: object) -> int:
+    """Read-only: the seq a peer acknowledges having applied of our entries (an inbox request's `ack`)."""
+    if (
+        not isinstance(ack, dict)
+        or set(ack) != {"received_through", "last_hash"}
+        or type(ack["received_through"]) is not int
+        or ack["received_through"] < 1
+        or not isinstance(ack["last_hash"], str)
+    ):
+        raise Refusal("invalid_batch", 'an ack is {"received_through": <seq from 1>, "last_hash": "<entry hash>"}')
+    through = ack["received_through"]
+    stored = session.execute(_OUT_HASH, {"peer_id": peer_id, "seq": through}).scalar()
+    if stored != ack["last_hash"]:
+        raise Refusal("ack_mismatch", f"this node sent {peer_id} no entry {through} with that hash")
+    return through
+
+
+def offer(session: Session, peer_id: str) -> tuple[str, ...]:
+    """All our unacknowledged entries towards a peer when they fit in an answer; none when they do not."""
+    rows = session.execute(_UNACKED_RAW, {"peer_id": peer_id, "limit": OFFER_ENTRIES + 1}).scalars().all()
+    if len(rows) > OFFER_ENTRIES or sum(len(raw) for raw in rows) > OFFER_BYTES:
+        return ()
+    return tuple(rows)
+
+
 def check_entries(
     session: Session,
     fed: Federation,
@@ -184,14 +264,21 @@ def check_entries(
 
 
 def receive_entries(
-    fed: Federation, peer_id: str, envelopes: list[Envelope], now: datetime, *, first: Callable | None = None
+    fed: Federation,
+    peer_id: str,
+    envelopes: list[Envelope],
+    now: datetime,
+    *,
+    first: Callable[[Session], object] | None = None,
+    last: Callable[[Session], object] | None = None,
 ) -> Receipt:
     """Apply checked entries in order, each exactly once, each stored and applied together.
 
     Entries are applied in runs of APPLY_RUN per transaction, each entry in a savepoint of its
     own: an entry that fails leaves no trace, the entries before it commit, then its error is
     raised, as if every entry had had its own transaction. `first(session)` runs at the start
-    of the first transaction (the inbox records the request's nonce there).
+    of the first transaction (the inbox records the request's nonce there), `last(session)` at the
+    end of the last one (the inbox reads what it hands back there).
     """
     pending, point = list(envelopes), None
     while pending or first is not None:
@@ -201,6 +288,8 @@ def receive_entries(
                 first = None
             run, pending = pending[:APPLY_RUN], pending[APPLY_RUN:]
             point, stopped, failure = _apply_run(session, fed, peer_id, run, now)
+            if last is not None and failure is None and (stopped or not pending):
+                last(session)
         if failure is not None:
             raise failure
         if stopped:
@@ -300,8 +389,9 @@ def unacked(session: Session, peer_id: str, limit: int) -> list[ChannelEntry]:
     return list(session.scalars(_UNACKED, {"peer_id": peer_id, "limit": limit}).all())
 
 
-def backlog(session: Session, peer_id: str) -> int:
-    return session.execute(
+def backlog(session: Session, peer_id: str, *, except_written: tuple[datetime, datetime] | None = None) -> int:
+    """Our entries the peer has not acknowledged; with `except_written` (from, to), not those written then."""
+    query = (
         select(func.count())
         .select_from(ChannelEntry)
         .where(
@@ -309,4 +399,8 @@ def backlog(session: Session, peer_id: str) -> int:
             col(ChannelEntry.direction) == "out",
             col(ChannelEntry.acked_at).is_(None),
         )
-    ).scalar_one()
+    )
+    if except_written is not None:
+        start, end = except_written
+        query = query.where(or_(col(ChannelEntry.created_at) < start, col(ChannelEntry.created_at) > end))
+    return session.execute(query).scalar_one()

@@ -9,7 +9,7 @@ Every refusal has its own code, and changes nothing.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, make_response, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -25,7 +25,6 @@ from protocol import Envelope, canonical_json, parse_json, verify_envelope
 
 bp = Blueprint("federation_inbox", __name__)
 refusal.register(bp)
-MAX_BATCH = 500
 
 
 def fed():
@@ -114,58 +113,61 @@ def remember_nonce(f, peer: Peer, nonce: str) -> None:
         record_nonce(session, peer.node_id, nonce, f.ctx.now())
 
 
-def _envelopes(payload: object, peer_id: str, own_id: str) -> list[Envelope]:
-    if not isinstance(payload, dict) or set(payload) != {"entries"} or not isinstance(payload["entries"], list):
-        raise Refusal("invalid_batch", 'the body must be {"entries": [...]}')
-    if not 1 <= len(payload["entries"]) <= MAX_BATCH:
-        raise Refusal("invalid_batch", f"send 1 to {MAX_BATCH} entries")
-    out = []
-    for raw in payload["entries"]:
-        env = Envelope.from_dict(raw)
-        if env.from_ != peer_id:
-            raise Refusal("origin_mismatch", f"an entry from {env.from_} came in {peer_id}'s request")
-        if env.to != own_id:
-            raise Refusal("wrong_recipient", f"an entry is addressed to {env.to}")
-        if env.channel is None:
-            raise Refusal("not_a_channel_entry", "inbox entries need a channel reference")
-        out.append(env)
-    seqs = [channels.channel_of(e).seq for e in out]
-    if seqs != sorted(seqs) or len(set(seqs)) != len(seqs):
-        raise Refusal("batch_out_of_order", "entries in a batch must be in rising order")
-    return out
+def _batch(payload: object, peer_id: str, own_id: str) -> tuple[list[Envelope], object]:
+    """The request's entries, and its acknowledgement of our entries (None when it carries none)."""
+    if not isinstance(payload, dict) or "entries" not in payload or not set(payload) <= {"entries", "ack"}:
+        raise Refusal("invalid_batch", 'the body must be {"entries": [...]}, with an optional "ack"')
+    return channels.batch_of(payload["entries"], peer_id, own_id), payload.get("ack")
 
 
 @bp.post(INBOX_PATH)
 def inbox():
-    """Receive a run of channel entries; answer with what is applied (and any gap to resend)."""
+    """Receive a run of channel entries; answer with what is applied (and any gap to resend).
+
+    The answer hands back our own unacknowledged entries towards the peer (SPEC section 12, The inbox and
+    its receipt), which saves it a request of ours in return.
+    """
     f = fed()
     with f.kicks_held() as kicks:  # our answering entries go out once this answer is sent
-        response = make_response(_receive(f))
+        peer_id, receipt = _receive(f)
+    if receipt.entries:
+        # Everything we owe the peer rides in this answer: it acknowledges in its next request, and only
+        # what it has not acknowledged after the grace period is delivered to its inbox.
+        kicks.discard(peer_id)
+        f.kick_later(peer_id, f.ctx.settings.handback_grace_ms / 1000)
+    response = Response(receipt.to_json(), mimetype="application/json")
     response.call_on_close(lambda: f.kick(kicks))
     return response
 
 
-def _receive(f):
+def _receive(f) -> tuple[str, channels.Receipt]:
+    """Check and apply the request; the peer and the receipt (with what we owe the peer when it fits)."""
     body = request.get_data(cache=True)
-    # One read for every check: the request's origin and signature, then its entries against the chain,
-    # both with the keys as this one statement found them.
+    # One read for every check: the request's origin and signature, its acknowledgement, then its entries
+    # against the chain, all with the keys as this one statement found them.
     with f.ctx.db.read() as session:
         keys = known_keys(session, f.node_id)
         peer_id, nonce = check_request(session, f, body, keys)
-        envelopes = _envelopes(parse_json(body), peer_id, f.node_id)
+        envelopes, ack = _batch(parse_json(body), peer_id, f.node_id)
+        acked = channels.check_ack(session, peer_id, ack) if ack is not None else None
         fresh = channels.check_entries(session, f, peer_id, envelopes, f.ctx.now(), keys=keys)
-    # Only a request that passed every check leaves a trace (its nonce), so a refusal changes nothing;
-    # the nonce is written in the first apply transaction, which saves a commit.
-    receipt = channels.receive_entries(
-        f,
-        peer_id,
-        fresh,
-        f.ctx.now(),
-        first=lambda session: record_nonce(session, peer_id, nonce, f.ctx.now()),
-    )
+    offered: list[tuple[str, ...]] = [()]
+
+    def first(session: Session) -> None:
+        # Only a request that passed every check leaves a trace (its nonce), so a refusal changes nothing;
+        # the nonce and the acknowledgement are written in the first apply transaction, which saves a commit.
+        record_nonce(session, peer_id, nonce, f.ctx.now())
+        if acked is not None:
+            channels.mark_acked(session, peer_id, acked, f.ctx.now())
+
+    def last(session: Session) -> None:
+        offered[0] = channels.offer(session, peer_id)
+
+    receipt = channels.receive_entries(f, peer_id, fresh, f.ctx.now(), first=first, last=last)
+    resend_from = None
     if any(channels.channel_of(e).seq > receipt.through for e in envelopes):  # a gap: ask for what is missing
-        receipt = channels.Receipt(receipt.through, receipt.last_hash, resend_from=receipt.through + 1)
-    return jsonify(receipt.to_dict())
+        resend_from = receipt.through + 1
+    return peer_id, channels.Receipt(receipt.through, receipt.last_hash, resend_from, offered[0])
 
 
 @bp.post(MESSAGES_PATH)

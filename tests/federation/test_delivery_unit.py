@@ -9,10 +9,11 @@ from http.client import RemoteDisconnected
 import pytest
 import requests
 import responses
+from sqlalchemy import func, select
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from federation.state import federation_of
-from federation.tables import Peer
+from federation.tables import ChannelEntry, Peer
 from federation.transport import channels, delivery, peers
 from node.app import create_app
 from protocol import canonical_json
@@ -22,8 +23,14 @@ PEER_URL = "http://hu.example.test"
 
 
 @pytest.fixture
-def fed_app(tmp_path, clock):
-    """be-vl in-process, with hu as a confirmed peer whose document came from a second in-process app."""
+def fed_app(apps):
+    return apps[0]
+
+
+@pytest.fixture
+def apps(tmp_path, clock):
+    """be-vl in-process, with hu as a confirmed peer whose document came from a second in-process app (hu's app
+    signs the entries hu hands back; nothing serves it: its answers are played by `responses`)."""
     hu = create_app(
         {"data_dir": str(tmp_path / "hu"), "node_id": "hu", "base_url": PEER_URL, **FAST_ARGON2},
         clock=clock,
@@ -40,17 +47,23 @@ def fed_app(tmp_path, clock):
         clock=clock,
         start_delivery=False,
     )
-    ctx, fed = app.extensions["sifnet"], federation_of(app)
-    hu_ctx, hu_fed = hu.extensions["sifnet"], federation_of(hu)
-    with hu_ctx.db.read() as s:
-        raw = canonical_json(hu_fed.identity.node_document(s, hu_ctx.now()).to_dict())
-    doc = peers.verify_document(raw, now=ctx.now(), max_skew=fed.max_skew)
-    with ctx.db.write() as s:
-        peers.add_peer(s, doc, own_node_id="be-vl", now=ctx.now())
-        peers.confirm_peer(s, node_id="hu", fingerprint=doc.fingerprint, trust_limit=50, now=ctx.now())
-    yield app
+    _confirm(app, hu)
+    _confirm(hu, app)
+    yield app, hu
     for a in (app, hu):
         a.extensions["sifnet"].db.dispose()
+
+
+def _confirm(app, other) -> None:
+    """`app` confirms `other` as its peer, from the node document `other` signs."""
+    ctx, fed = app.extensions["sifnet"], federation_of(app)
+    other_ctx, other_fed = other.extensions["sifnet"], federation_of(other)
+    with other_ctx.db.read() as s:
+        raw = canonical_json(other_fed.identity.node_document(s, other_ctx.now()).to_dict())
+    doc = peers.verify_document(raw, now=ctx.now(), max_skew=fed.max_skew)
+    with ctx.db.write() as s:
+        peers.add_peer(s, doc, own_node_id=fed.node_id, now=ctx.now())
+        peers.confirm_peer(s, node_id=doc.node_id, fingerprint=doc.fingerprint, trust_limit=50, now=ctx.now())
 
 
 def _append(app, n: int) -> None:
@@ -170,3 +183,99 @@ def test_a_second_break_or_a_refused_connection_is_a_failure(fed_app, errors, tr
     assert len(responses.calls) == tries
     peer = _peer(fed_app)
     assert peer.failures == 1 and "ConnectionError" in peer.last_error
+
+
+def _hu_entries(hu, n: int) -> list[str]:
+    """n entries on hu's channel towards be-vl, signed by hu, as hu stores them (canonical JSON)."""
+    ctx, fed = hu.extensions["sifnet"], federation_of(hu)
+    with ctx.db.write() as s:
+        for i in range(n):
+            channels.append(
+                s, fed, peer_id="be-vl", type_name="transfer_receipt", body={"transfer_id": f"r{i}"}, now=ctx.now()
+            )
+    with ctx.db.read() as s:
+        return [e.envelope for e in channels.unacked(s, "be-vl", 100)]
+
+
+def _receipt(through: int, entries: list) -> str:
+    body = ",".join(e if isinstance(e, str) else json.dumps(e) for e in entries)
+    return f'{{"received_through":{through},"last_hash":"h","entries":[{body}]}}'
+
+
+@responses.activate
+def test_entries_handed_back_are_applied_once_and_acknowledged_in_the_next_request(apps):
+    app, hu = apps
+    handed = _hu_entries(hu, 2)
+    bodies = []
+
+    def inbox(request):
+        bodies.append(json.loads(request.body))
+        seq = bodies[-1]["entries"][-1]["channel"]["seq"]
+        return 200, {}, _receipt(seq, handed)  # hu hands back both entries every time, until acknowledged
+
+    responses.add_callback(responses.POST, f"{PEER_URL}/federation/v1/inbox", callback=inbox)
+    fed, ctx = federation_of(app), app.extensions["sifnet"]
+    _append(app, 1)
+    assert delivery.deliver(fed, "hu") == 1
+    _append(app, 1)
+    assert delivery.deliver(fed, "hu") == 1  # handed back again: already applied, nothing happens twice
+    with ctx.db.read() as s:
+        applied = channels.chain_point(s, "be-vl", "hu", "in")
+        stored = s.execute(select(func.count()).select_from(ChannelEntry).where(ChannelEntry.direction == "in"))
+        assert stored.scalar_one() == 2
+    assert applied[0] == 2
+    assert "ack" not in bodies[0]  # nothing of hu's was applied yet
+    assert bodies[1]["ack"] == {"received_through": 2, "last_hash": applied[1]}
+    assert (_peer(app).failures, _peer(app).last_error) == (0, "")
+
+
+@pytest.mark.parametrize(
+    "handed",
+    [
+        [{"not": "an envelope"}],
+        "not a list",
+    ],
+    ids=["not-an-envelope", "not-a-list"],
+)
+@responses.activate
+def test_entries_handed_back_that_do_not_check_are_dropped_and_the_receipt_still_counts(fed_app, handed):
+    entries = handed if isinstance(handed, list) else None
+    body = _receipt(1, entries) if entries is not None else '{"received_through":1,"last_hash":"h","entries":"x"}'
+    responses.post(f"{PEER_URL}/federation/v1/inbox", body=body)
+    _append(fed_app, 1)
+    assert delivery.deliver(federation_of(fed_app), "hu") == 1
+    ctx = fed_app.extensions["sifnet"]
+    with ctx.db.read() as s:
+        assert channels.chain_point(s, "be-vl", "hu", "in")[0] == 0 and channels.backlog(s, "hu") == 0
+    assert _peer(fed_app).failures == 0
+
+
+@responses.activate
+def test_an_entry_handed_back_by_a_third_node_is_not_applied(apps):
+    app, hu = apps
+    forged = json.loads(_hu_entries(hu, 1)[0])
+    forged["from"] = "nl"  # re-labelled: no longer hu's, and its signature no longer holds either
+    responses.post(f"{PEER_URL}/federation/v1/inbox", body=_receipt(1, [forged]))
+    _append(app, 1)
+    assert delivery.deliver(federation_of(app), "hu") == 1
+    with app.extensions["sifnet"].db.read() as s:
+        assert channels.chain_point(s, "be-vl", "hu", "in")[0] == 0
+
+
+@responses.activate
+def test_the_retry_sweep_leaves_entries_within_the_handback_grace_to_the_kicks(fed_app, clock):
+    fed = federation_of(fed_app)
+    responses.post(f"{PEER_URL}/federation/v1/inbox", json={"received_through": 1, "last_hash": "h1"})
+    _append(fed_app, 1)
+    assert delivery.retry_due(fed) == 0 and len(responses.calls) == 0  # just written: its kick (or the peer's ack)
+    clock.advance(3)  # past the grace of 2 s: the sweep sends it
+    assert delivery.retry_due(fed) == 1 and len(responses.calls) == 1
+
+
+@responses.activate
+def test_the_retry_sweep_sends_entries_dated_after_now_when_the_clock_was_set_back(fed_app, clock):
+    fed = federation_of(fed_app)
+    responses.post(f"{PEER_URL}/federation/v1/inbox", json={"received_through": 1, "last_hash": "h1"})
+    _append(fed_app, 1)
+    clock.advance(-3600)  # the node's clock was an hour ahead: its entries are not young, they are late
+    assert delivery.retry_due(fed) == 1 and len(responses.calls) == 1

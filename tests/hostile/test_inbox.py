@@ -91,6 +91,11 @@ def huge_amount(f) -> bytes:
     return batch.replace(b'"amount":123456789', b'"amount":9223372036854775808')
 
 
+def with_ack(f, ack) -> bytes:
+    """A valid one-entry batch carrying `ack` as its acknowledgement of the receiver's entries."""
+    return canonical_json({"ack": ack, "entries": [transfer(f).to_dict()]})
+
+
 def stranger() -> SigningKey:
     return SigningKey.from_seed(b"\x07" * 32)
 
@@ -195,6 +200,38 @@ CASES = [
         "invalid_batch",
         id="batch-unknown-field",
     ),
+    # An acknowledgement must name an entry the receiver sent this peer, with its hash (be-vl sent hu nothing).
+    P(
+        lambda w, hu, nl: post(hu, [], body=with_ack(hu, {"received_through": 1, "last_hash": G})),
+        409,
+        "ack_mismatch",
+        id="ack-of-an-entry-never-sent",
+    ),
+    P(
+        lambda w, hu, nl: post(hu, [], body=with_ack(hu, {"received_through": "1", "last_hash": G})),
+        400,
+        "invalid_batch",
+        id="ack-seq-a-string",
+    ),
+    P(
+        lambda w, hu, nl: post(hu, [], body=with_ack(hu, {"received_through": True, "last_hash": G})),
+        400,
+        "invalid_batch",
+        id="ack-seq-a-boolean",
+    ),
+    P(
+        lambda w, hu, nl: post(hu, [], body=with_ack(hu, {"received_through": 0, "last_hash": G})),
+        400,
+        "invalid_batch",
+        id="ack-seq-zero",
+    ),
+    P(
+        lambda w, hu, nl: post(hu, [], body=with_ack(hu, {"received_through": 1, "last_hash": G, "more": 1})),
+        400,
+        "invalid_batch",
+        id="ack-unknown-field",
+    ),
+    P(lambda w, hu, nl: post(hu, [], body=with_ack(hu, [1, G])), 400, "invalid_batch", id="ack-not-an-object"),
     P(lambda w, hu, nl: post(hu, [], body=DEEP), 400, "nesting_too_deep", id="batch-nested-50k-deep"),
     P(lambda w, hu, nl: post(hu, [], body=OVERSIZE), 413, "too_large", id="batch-oversize-2mib"),
     # Regressions of the bug this suite found: channel entries were checked for their signature only, so a
