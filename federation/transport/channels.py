@@ -66,30 +66,20 @@ _CHAIN_POINT = (
     .limit(1)
 )
 _INSERT_ENTRY = insert(table_of(ChannelEntry))
-_UNACKED = (
-    select(ChannelEntry)
-    .where(
-        col(ChannelEntry.peer_id) == bindparam("peer_id"),
-        col(ChannelEntry.direction) == "out",
-        col(ChannelEntry.acked_at).is_(None),
-    )
-    .order_by(col(ChannelEntry.seq))
-    .limit(bindparam("limit"))
+# A peer's unacknowledged entries in seq order (the index ix_fed_channel_entries_unacked finds them).
+_UNACKED_WHERE = (
+    col(ChannelEntry.peer_id) == bindparam("peer_id"),
+    col(ChannelEntry.direction) == "out",
+    col(ChannelEntry.acked_at).is_(None),
+)
+_UNACKED = select(ChannelEntry).where(*_UNACKED_WHERE).order_by(col(ChannelEntry.seq)).limit(bindparam("limit"))
+_UNACKED_RAW = (  # the stored envelopes only, to hand back as they are
+    select(col(ChannelEntry.envelope)).where(*_UNACKED_WHERE).order_by(col(ChannelEntry.seq)).limit(bindparam("limit"))
 )
 _OUT_HASH = select(col(ChannelEntry.entry_hash)).where(
     col(ChannelEntry.peer_id) == bindparam("peer_id"),
     col(ChannelEntry.direction) == "out",
     col(ChannelEntry.seq) == bindparam("seq"),
-)
-_UNACKED_RAW = (
-    select(col(ChannelEntry.envelope))
-    .where(
-        col(ChannelEntry.peer_id) == bindparam("peer_id"),
-        col(ChannelEntry.direction) == "out",
-        col(ChannelEntry.acked_at).is_(None),
-    )
-    .order_by(col(ChannelEntry.seq))
-    .limit(bindparam("limit"))
 )
 
 

@@ -279,3 +279,14 @@ def test_the_retry_sweep_sends_entries_dated_after_now_when_the_clock_was_set_ba
     _append(fed_app, 1)
     clock.advance(-3600)  # the node's clock was an hour ahead: its entries are not young, they are late
     assert delivery.retry_due(fed) == 1 and len(responses.calls) == 1
+
+
+def test_an_answer_hands_back_all_unacknowledged_entries_or_none(apps):
+    """A payment's answer or two ride back; a backlog does not (it is delivered beside the peer's next batch)."""
+    _app, hu = apps
+    few = _hu_entries(hu, channels.OFFER_ENTRIES)
+    with hu.extensions["sifnet"].db.read() as s:
+        assert channels.offer(s, "be-vl") == tuple(few)
+    _hu_entries(hu, 1)
+    with hu.extensions["sifnet"].db.read() as s:
+        assert channels.offer(s, "be-vl") == ()
