@@ -38,8 +38,10 @@ def test_deliveries_to_a_peer_share_one_connection_each_way(node_process):
     wait_until(lambda: payee.balance() == 15, what="every payment applied")
     wait_until(lambda: peer_state(b, "be-vl")["entries_pending"] == 0, what="every receipt acknowledged")
     from_a, from_b = received(b)["be-vl"], received(a)["hu"]
-    # be-vl asked about the payee once and delivered five transfers; hu delivered five receipts.
-    assert (from_a["requests"], from_b["requests"]) == (6, 5), (from_a, from_b)
+    # be-vl asked about the payee once and delivered five transfers. hu handed each receipt back in its answer and
+    # delivered only what be-vl had not acknowledged after the grace: the last receipt at least, at most all five
+    # (how many depends on the time between payments; test_handback.py counts them with a grace that never ends).
+    assert from_a["requests"] == 6 and 1 <= from_b["requests"] <= 5, (from_a, from_b)
     assert (from_a["connections"], from_b["connections"]) == (1, 1), (from_a, from_b)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from protocol import SigningKey, genesis_hash, parse_time
-from tests.federation.conftest import FAST, peer_both, wait_until
+from tests.federation.conftest import FAST, peer_both, peer_state, wait_until
 from tests.federation.forge import Forger, chain_in, node_key, send
 from tests.federation.test_inbox_security import quiet_digest
 
@@ -27,6 +27,9 @@ def test_replayed_and_forged_requests_to_a_real_node_are_refused(node_process):
     accepted = hu.request([entry])
     assert send(accepted).status_code == 200
     wait_until(lambda: anna.balance() == 13, what="the one real payment")
+    # be-vl handed its receipt back in the answer, which the forger ignores: after the hand-back grace be-vl
+    # delivers it to hu, which is down. That attempt writes its failure; the cases below must find it written.
+    wait_until(lambda: peer_state(a, "hu")["failures"] >= 1, what="be-vl's delivery of the receipt tried")
     before = quiet_digest(a)
     cases = {
         "replayed-request": (lambda: send(accepted), 409, "request_replayed"),
