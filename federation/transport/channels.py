@@ -73,9 +73,7 @@ _UNACKED_WHERE = (
     col(ChannelEntry.acked_at).is_(None),
 )
 _UNACKED = select(ChannelEntry).where(*_UNACKED_WHERE).order_by(col(ChannelEntry.seq)).limit(bindparam("limit"))
-_UNACKED_RAW = (  # the stored envelopes only, to hand back as they are
-    select(col(ChannelEntry.envelope)).where(*_UNACKED_WHERE).order_by(col(ChannelEntry.seq)).limit(bindparam("limit"))
-)
+_UNACKED_RAW = _UNACKED.with_only_columns(col(ChannelEntry.envelope))  # the stored envelopes, handed back as they are
 _OUT_HASH = select(col(ChannelEntry.entry_hash)).where(
     col(ChannelEntry.peer_id) == bindparam("peer_id"),
     col(ChannelEntry.direction) == "out",
@@ -381,16 +379,8 @@ def unacked(session: Session, peer_id: str, limit: int) -> list[ChannelEntry]:
 
 def backlog(session: Session, peer_id: str, *, except_written: tuple[datetime, datetime] | None = None) -> int:
     """Our entries the peer has not acknowledged; with `except_written` (from, to), not those written then."""
-    query = (
-        select(func.count())
-        .select_from(ChannelEntry)
-        .where(
-            col(ChannelEntry.peer_id) == peer_id,
-            col(ChannelEntry.direction) == "out",
-            col(ChannelEntry.acked_at).is_(None),
-        )
-    )
+    query = select(func.count()).select_from(ChannelEntry).where(*_UNACKED_WHERE)
     if except_written is not None:
         start, end = except_written
         query = query.where(or_(col(ChannelEntry.created_at) < start, col(ChannelEntry.created_at) > end))
-    return session.execute(query).scalar_one()
+    return session.execute(query, {"peer_id": peer_id}).scalar_one()

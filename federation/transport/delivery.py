@@ -77,22 +77,23 @@ def deliver(fed: Federation, peer_id: str, *, max_rounds: int = 50) -> int:
 def _take_receipt(fed: Federation, peer_id: str, through: int, handed_back: object) -> int:
     """Mark our entries up to `through` acknowledged; apply the peer's entries handed back. Returns how many."""
     ctx = fed.ctx
-    marked = [0]
+    marked = 0
 
     def acknowledge(session: Session) -> None:
-        marked[0] = channels.mark_acked(session, peer_id, through, ctx.now())
+        nonlocal marked
+        marked = channels.mark_acked(session, peer_id, through, ctx.now())
         _record_success(session, peer_id, ctx.now())
 
     answers = _answers(fed, peer_id, handed_back) if handed_back is not None else []
-    if not answers:
+    if not answers:  # one write, without the chain point and peer that applying entries reads
         with ctx.db.write() as session:
             acknowledge(session)
-        return marked[0]
+        return marked
     try:
         channels.receive_entries(fed, peer_id, answers, ctx.now(), first=acknowledge)
     except Exception as exc:  # the acknowledgement is committed; the rest comes again through our inbox
         log.warning("an entry %s handed back failed (%s); it comes again by delivery", peer_id, exc)
-    return marked[0]
+    return marked
 
 
 def _answers(fed: Federation, peer_id: str, raw: object) -> list[Envelope]:
@@ -113,7 +114,7 @@ def _post_batch(fed: Federation, peer: Peer, batch: list[ChannelEntry], key, app
     # Stored envelopes are canonical JSON already: join them as they are instead of parsing them again.
     entries = b'"entries":[' + b",".join(e.envelope.encode() for e in batch) + b"]}"
     if applied[0] > 0:
-        ack = json.dumps({"received_through": applied[0], "last_hash": applied[1]}, separators=(",", ":"))
+        ack = json.dumps(channels.Receipt(*applied).to_dict(), separators=(",", ":"))  # an ack reads as a receipt
         body = b'{"ack":' + ack.encode() + b"," + entries
     else:
         body = b"{" + entries
@@ -184,7 +185,7 @@ class Kicker:
         self.fed = fed
         self.queue: queue.Queue[str | None] = queue.Queue()
         self.thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._later: dict[str, float] = {}  # peer -> when to deliver (time.monotonic), unless it happens first
 
     def kick(self, peer_id: str) -> None:
@@ -195,12 +196,12 @@ class Kicker:
     def kick_later(self, peer_id: str, delay: float) -> None:
         """Deliver after `delay` seconds; a peer already waiting keeps its earlier time (no starving)."""
         self._start()
-        with self._start_lock:
+        with self._lock:
             self._later.setdefault(peer_id, time.monotonic() + delay)
         self.queue.put(_RECKON)
 
     def _start(self) -> None:
-        with self._start_lock:
+        with self._lock:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name=f"delivery-{self.fed.node_id}", daemon=True)
                 self.thread.start()
@@ -211,7 +212,7 @@ class Kicker:
 
     def _next(self) -> str | None:
         """The next kick, or _RECKON when a set time came first."""
-        with self._start_lock:
+        with self._lock:
             wait = min(self._later.values(), default=None)
         try:
             return self.queue.get(timeout=None if wait is None else max(0.0, wait - time.monotonic()))
@@ -221,7 +222,7 @@ class Kicker:
     def _due(self, pending: set[str]) -> set[str]:
         """Take the peers whose time came, and those kicked now (their delivery covers what was waiting)."""
         now = time.monotonic()
-        with self._start_lock:
+        with self._lock:
             due = {peer for peer, when in self._later.items() if when <= now} | (pending & set(self._later))
             for peer in due:
                 del self._later[peer]
@@ -232,7 +233,7 @@ class Kicker:
             peer_id = self._next()
             if peer_id is None:
                 return
-            pending = {peer_id} - {_RECKON}
+            pending = {peer_id}
             while not self.queue.empty():  # coalesce a burst of kicks into one delivery per peer
                 more = self.queue.get()
                 if more is None:

@@ -151,7 +151,7 @@ def _receive(f) -> tuple[str, channels.Receipt]:
         envelopes, ack = _batch(parse_json(body), peer_id, f.node_id)
         acked = channels.check_ack(session, peer_id, ack) if ack is not None else None
         fresh = channels.check_entries(session, f, peer_id, envelopes, f.ctx.now(), keys=keys)
-    offered: list[tuple[str, ...]] = [()]
+    offered: tuple[str, ...] = ()
 
     def first(session: Session) -> None:
         # Only a request that passed every check leaves a trace (its nonce), so a refusal changes nothing;
@@ -161,13 +161,14 @@ def _receive(f) -> tuple[str, channels.Receipt]:
             channels.mark_acked(session, peer_id, acked, f.ctx.now())
 
     def last(session: Session) -> None:
-        offered[0] = channels.offer(session, peer_id)
+        nonlocal offered
+        offered = channels.offer(session, peer_id)
 
     receipt = channels.receive_entries(f, peer_id, fresh, f.ctx.now(), first=first, last=last)
     resend_from = None
     if any(channels.channel_of(e).seq > receipt.through for e in envelopes):  # a gap: ask for what is missing
         resend_from = receipt.through + 1
-    return peer_id, channels.Receipt(receipt.through, receipt.last_hash, resend_from, offered[0])
+    return peer_id, channels.Receipt(receipt.through, receipt.last_hash, resend_from, offered)
 
 
 @bp.post(MESSAGES_PATH)
