@@ -6,15 +6,18 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .context import node_ctx
 from .errors import DomainError
 from .registry import Registry
 from .settings import SettingsError, load_settings, write_settings_file
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 @dataclass(frozen=True)
@@ -69,29 +72,39 @@ def _data_dir_settings(args: argparse.Namespace, **extra):
 @command("init", "create a node's data folder, settings file, signing key and database")
 def cmd_init(args: argparse.Namespace) -> int:
     data = Path(args.data_dir or os.environ.get("SIFNET_DATA_DIR") or "./data")
-    data.mkdir(parents=True, exist_ok=True)
     settings_file = data / "settings.toml"
     if settings_file.exists() and not args.force:
         print(f"{settings_file} exists; use --force to rewrite it", file=sys.stderr)
         return 2
-    values = {"data_dir": str(data.resolve())}
-    for name in ("node_id", "node_name", "country", "base_url", "port"):
-        value = getattr(args, name, None)
-        if value is not None:
-            values[name] = value
-    if args.port and not args.base_url:
-        values["base_url"] = f"http://127.0.0.1:{args.port}"
-    write_settings_file(settings_file, values)
-    settings = load_settings({"data_dir": str(data)})
+    values = {name: getattr(args, name, None) for name in ("node_id", "node_name", "country", "base_url", "port")}
+    app = init_node(data, {name: value for name, value in values.items() if value is not None})
+    ctx = node_ctx(app)
+    ctx.db.dispose()
     from .keys import ensure_signing_key
 
-    key = ensure_signing_key(settings.data_path)
-    from .app import create_app
-
-    create_app(settings=settings)
-    print(f"node {settings.node_id} initialised in {data}")
+    key = ensure_signing_key(ctx.settings.data_path)
+    print(f"node {ctx.settings.node_id} initialised in {data}")
     print(f"signing key {key.public_key.key_id}, fingerprint {key.public_key.fingerprint}")
     return 0
+
+
+def init_node(data: Path, values: Mapping[str, Any], *, environ: Mapping[str, str] | None = None) -> Flask:
+    """Write a node's settings file (its data folder and `values`), signing key and migrated database.
+
+    Returns the app built on them, without delivery (nothing is sent from here): the caller disposes of its
+    database. `environ` stands for the process environment (SIFNET_* settings), as for load_settings.
+    """
+    data.mkdir(parents=True, exist_ok=True)
+    values = {"data_dir": str(data.resolve()), **values}
+    if values.get("port") and not values.get("base_url"):
+        values["base_url"] = f"http://127.0.0.1:{values['port']}"
+    write_settings_file(data / "settings.toml", values)
+    settings = load_settings({"data_dir": str(data)}, environ)
+    from .app import create_app
+    from .keys import ensure_signing_key
+
+    ensure_signing_key(settings.data_path)
+    return create_app(settings=settings, start_delivery=False)
 
 
 @command("run", "serve the node over HTTP (development server; use gunicorn in production)")
@@ -146,27 +159,37 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 def cmd_create_coordinator(args: argparse.Namespace) -> int:
     settings = _data_dir_settings(args)
     from .app import create_app
-    from .services import members
 
     if not args.email:
         print("--email is required", file=sys.stderr)
         return 2
     password = args.password or os.environ.get("SIFNET_COORDINATOR_PASSWORD") or getpass.getpass("Password: ")
-    app = create_app(settings=settings)
+    app = create_app(settings=settings, start_delivery=False)
+    handle, email = add_coordinator(app, email=args.email, password=password, name=args.name, handle=args.handle)
+    node_ctx(app).db.dispose()
+    print(f"coordinator {handle}@{settings.node_id} ({email}) is active")
+    return 0
+
+
+def add_coordinator(
+    app: Flask, *, email: str, password: str, name: str | None = None, handle: str | None = None
+) -> tuple[str, str]:
+    """Create (or promote) an active coordinator on the node of `app`; their handle and email."""
+    from .services import members
+
     ctx = node_ctx(app)
     with ctx.db.write() as s:
         member = members.create_coordinator(
             s,
             ctx.settings,
-            email=args.email,
+            email=email,
             password=password,
-            display_name=args.name or "Coordinator",
-            handle=args.handle,
+            display_name=name or "Coordinator",
+            handle=handle,
             now=ctx.now(),
             hasher=ctx.hasher,
         )
-        print(f"coordinator {member.handle}@{settings.node_id} ({member.email}) is active")
-    return 0
+        return member.handle, member.email
 
 
 @command("seed-demo", "fill the node with demo members, offers, reviewers and proposals")

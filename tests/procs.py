@@ -11,10 +11,11 @@ Every test may request the fixture by name: tests/conftest.py lists this module 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 import requests
@@ -32,6 +33,8 @@ from deploy.processes import (
     settings_env,
     sifnet_command,
 )
+from node.cli import add_coordinator, init_node
+from node.context import node_ctx
 
 # Re-exported: tests name the shared helpers through this module.
 __all__ = [
@@ -55,6 +58,7 @@ __all__ = [
 TEST_SETTINGS: dict[str, Any] = {**FAST_ARGON2, "allow_clock_control": True}
 # On the PostgreSQL lane tests/conftest.py sets this: data folder -> the node's database URL.
 database_for: Callable[[Path], str] | None = None
+_INIT_LOCK = threading.Lock()
 
 
 class NodeProcess(processes.NodeProcess):
@@ -66,6 +70,24 @@ class NodeProcess(processes.NodeProcess):
         super().__init__(data_dir, node_id, port=port, settings={**TEST_SETTINGS, **(settings or {})})
         if database_for is not None and "database_url" not in self.settings:
             self.settings["database_url"] = database_for(self.data_dir)
+
+    def init(self) -> Self:
+        """What the harness's `sifnet node init` and `create-coordinator` do, in this process.
+
+        Each of those commands is a Python process that spends about 1.3 s of CPU importing and building the
+        app before its work, and every test paid that twice per node; here the app is built once per node (and,
+        on the SQLite lane, its database is a copy of the session's migrated template). The node itself still
+        runs as its own process, and tests/node/test_cli.py runs the commands themselves.
+        """
+        with _INIT_LOCK:  # the chaos templates init nodes in threads; building Flask apps concurrently is not promised
+            app = init_node(
+                self.data_dir, {"node_id": self.node_id, "port": self.port}, environ=settings_env(self.settings)
+            )
+            try:
+                add_coordinator(app, email=COORDINATOR_EMAIL, password=PASSWORD, handle="coord")
+            finally:
+                node_ctx(app).db.dispose()
+        return self
 
     def advance_clock(self, seconds: int) -> str:
         """Move the node's clock forward (needs allow_clock_control, on by default here); returns its new now."""
