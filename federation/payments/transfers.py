@@ -56,6 +56,10 @@ def parse_address(address: object) -> tuple[str, str]:
     return handle, node_id
 
 
+# A peer's status, read with one Core statement on every payment abroad.
+_PEER_STATUS = select(table_of(Peer).c.status).where(table_of(Peer).c.node_id == bindparam("node_id"))
+
+
 def send_transfer(
     session: Session,
     fed: Federation,
@@ -70,7 +74,7 @@ def send_transfer(
     does not allow it. Returns the transfer id."""
     amount = ledger.require_amount(amount)
     handle, node_id = parse_address(to)
-    peer = session.get(Peer, node_id)
+    peer = session.execute(_PEER_STATUS, {"node_id": node_id}).first()
     if peer is None:
         raise NotFoundError(
             _("%(node)s is not a peer of this node.", node=node_id), code="unknown_peer_node", field="to"

@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, cast
 from flask_babel import force_locale
 from sqlalchemy import CursorResult, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from federation.tables import ChannelEntry, Peer, table_of
 from federation.transport.identity import new_envelope_id
 from federation.transport.known_keys import KnownKeys, known_keys
-from federation.transport.peers import get_peer
+from federation.transport.peers import peer_as_read
 from federation.transport.refusal import Refusal
 from node.i18n import SOURCE_LANGUAGE
 from protocol import (
@@ -58,26 +57,33 @@ APPLY_RUN = 25
 OFFER_ENTRIES = 20
 OFFER_BYTES = 256 * 1024
 MAX_BATCH = 500
-# Built once: the newest (seq, hash) of a channel direction, without loading the stored envelope.
+# Statements on the table (Core, not the model's attributes, which add the ORM's compile and result steps):
+# every payment's request runs these.
+_ENTRIES = table_of(ChannelEntry)
+# The newest (seq, hash) of a channel direction, without loading the stored envelope.
 _CHAIN_POINT = (
-    select(col(ChannelEntry.seq), col(ChannelEntry.entry_hash))
-    .where(col(ChannelEntry.peer_id) == bindparam("peer_id"), col(ChannelEntry.direction) == bindparam("direction"))
-    .order_by(col(ChannelEntry.seq).desc())
+    select(_ENTRIES.c.seq, _ENTRIES.c.entry_hash)
+    .where(_ENTRIES.c.peer_id == bindparam("peer_id"), _ENTRIES.c.direction == bindparam("direction"))
+    .order_by(_ENTRIES.c.seq.desc())
     .limit(1)
 )
-_INSERT_ENTRY = insert(table_of(ChannelEntry))
+_INSERT_ENTRY = insert(_ENTRIES)
 # A peer's unacknowledged entries in seq order (the index ix_fed_channel_entries_unacked finds them).
+# ("for_peer": an UPDATE keeps each column's own name for its SET values.)
 _UNACKED_WHERE = (
-    col(ChannelEntry.peer_id) == bindparam("peer_id"),
-    col(ChannelEntry.direction) == "out",
-    col(ChannelEntry.acked_at).is_(None),
+    _ENTRIES.c.peer_id == bindparam("for_peer"),
+    _ENTRIES.c.direction == "out",
+    _ENTRIES.c.acked_at.is_(None),
 )
-_UNACKED = select(ChannelEntry).where(*_UNACKED_WHERE).order_by(col(ChannelEntry.seq)).limit(bindparam("limit"))
-_UNACKED_RAW = _UNACKED.with_only_columns(col(ChannelEntry.envelope))  # the stored envelopes, handed back as they are
-_OUT_HASH = select(col(ChannelEntry.entry_hash)).where(
-    col(ChannelEntry.peer_id) == bindparam("peer_id"),
-    col(ChannelEntry.direction) == "out",
-    col(ChannelEntry.seq) == bindparam("seq"),
+_UNACKED = select(_ENTRIES).where(*_UNACKED_WHERE).order_by(_ENTRIES.c.seq).limit(bindparam("limit"))
+_UNACKED_RAW = _UNACKED.with_only_columns(_ENTRIES.c.envelope)  # the stored envelopes, handed back as they are
+_MARK_ACKED = (
+    update(_ENTRIES).where(*_UNACKED_WHERE, _ENTRIES.c.seq <= bindparam("through")).values(acked_at=bindparam("now"))
+)
+_ENTRY_HASH = select(_ENTRIES.c.entry_hash).where(
+    _ENTRIES.c.peer_id == bindparam("peer_id"),
+    _ENTRIES.c.direction == bindparam("direction"),
+    _ENTRIES.c.seq == bindparam("seq"),
 )
 
 
@@ -188,7 +194,7 @@ def check_ack(session: Session, peer_id: str, ack: object) -> int:
     ):
         raise Refusal("invalid_batch", 'an ack is {"received_through": <seq from 1>, "last_hash": "<entry hash>"}')
     through = ack["received_through"]
-    stored = session.execute(_OUT_HASH, {"peer_id": peer_id, "seq": through}).scalar()
+    stored = session.execute(_ENTRY_HASH, {"peer_id": peer_id, "direction": "out", "seq": through}).scalar()
     if stored != ack["last_hash"]:
         raise Refusal("ack_mismatch", f"this node sent {peer_id} no entry {through} with that hash")
     return through
@@ -196,7 +202,7 @@ def check_ack(session: Session, peer_id: str, ack: object) -> int:
 
 def offer(session: Session, peer_id: str) -> tuple[str, ...]:
     """All our unacknowledged entries towards a peer when they fit in an answer; none when they do not."""
-    rows = session.execute(_UNACKED_RAW, {"peer_id": peer_id, "limit": OFFER_ENTRIES + 1}).scalars().all()
+    rows = session.execute(_UNACKED_RAW, {"for_peer": peer_id, "limit": OFFER_ENTRIES + 1}).scalars().all()
     if len(rows) > OFFER_ENTRIES or sum(len(raw) for raw in rows) > OFFER_BYTES:
         return ()
     return tuple(rows)
@@ -292,7 +298,7 @@ def _apply_run(session: Session, fed: Federation, peer_id: str, run: list[Envelo
     """Apply a run of entries in the caller's transaction; returns ((seq, hash), stopped, error)."""
     # The transaction holds the write lock, so the chain point read here cannot move under us.
     seq, last_hash = chain_point(session, fed.node_id, peer_id, "in")
-    peer = get_peer(session, peer_id)
+    peer = peer_as_read(session, peer_id)  # handlers read the peer, never change it
     for env in run:
         ref = channel_of(env)
         if ref.seq <= seq:  # a concurrent delivery applied it first
@@ -340,14 +346,8 @@ def _store_and_apply(session: Session, fed: Federation, peer: Peer, env: Envelop
 
 def _check_duplicate(session: Session, peer_id: str, env: Envelope) -> None:
     seq = channel_of(env).seq
-    stored = session.scalars(
-        select(ChannelEntry).where(
-            col(ChannelEntry.peer_id) == peer_id,
-            col(ChannelEntry.direction) == "in",
-            col(ChannelEntry.seq) == seq,
-        )
-    ).one()
-    if stored.entry_hash != entry_hash(env):
+    stored = session.execute(_ENTRY_HASH, {"peer_id": peer_id, "direction": "in", "seq": seq}).scalar_one()
+    if stored != entry_hash(env):
         raise Refusal("seq_conflict", f"entry {seq} differs from the one already applied", where=f"entry seq {seq}")
 
 
@@ -360,27 +360,19 @@ def channel_of(env: Envelope) -> ChannelRef:
 
 def mark_acked(session: Session, peer_id: str, through: int, now: datetime) -> int:
     """Record that the peer applied our entries up to `through`."""
-    result = session.execute(  # an UPDATE answers with a cursor result, which counts its rows
-        update(ChannelEntry)
-        .where(
-            col(ChannelEntry.peer_id) == peer_id,
-            col(ChannelEntry.direction) == "out",
-            col(ChannelEntry.seq) <= through,
-            col(ChannelEntry.acked_at).is_(None),
-        )
-        .values(acked_at=now)
-    )
-    return cast(CursorResult, result).rowcount or 0
+    result = session.execute(_MARK_ACKED, {"for_peer": peer_id, "through": through, "now": now})
+    return cast(CursorResult, result).rowcount or 0  # an UPDATE answers with a cursor result, which counts its rows
 
 
 def unacked(session: Session, peer_id: str, limit: int) -> list[ChannelEntry]:
-    return list(session.scalars(_UNACKED, {"peer_id": peer_id, "limit": limit}).all())
+    """Our oldest entries the peer has not acknowledged, as rows (read them, do not change them)."""
+    return cast(list[ChannelEntry], session.execute(_UNACKED, {"for_peer": peer_id, "limit": limit}).all())
 
 
 def backlog(session: Session, peer_id: str, *, except_written: tuple[datetime, datetime] | None = None) -> int:
     """Our entries the peer has not acknowledged; with `except_written` (from, to), not those written then."""
-    query = select(func.count()).select_from(ChannelEntry).where(*_UNACKED_WHERE)
+    query = select(func.count()).select_from(_ENTRIES).where(*_UNACKED_WHERE)
     if except_written is not None:
         start, end = except_written
-        query = query.where(or_(col(ChannelEntry.created_at) < start, col(ChannelEntry.created_at) > end))
-    return session.execute(query, {"peer_id": peer_id}).scalar_one()
+        query = query.where(or_(_ENTRIES.c.created_at < start, _ENTRIES.c.created_at > end))
+    return session.execute(query, {"for_peer": peer_id}).scalar_one()

@@ -17,10 +17,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import requests
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from federation.tables import ChannelEntry, Peer
+from federation.tables import ChannelEntry, Peer, table_of
 from federation.transport import channels
 from federation.transport.connections import send_signed
 from federation.transport.httpsig import sign_request
@@ -51,7 +52,7 @@ def deliver(fed: Federation, peer_id: str, *, max_rounds: int = 50) -> int:
         for _ in range(max_rounds):
             ctx = fed.ctx
             with ctx.db.read() as session:
-                peer = session.get(Peer, peer_id)
+                peer = session.execute(_PEER, {"node_id": peer_id}).first()
                 if peer is None or peer.status != "active":
                     return confirmed
                 batch = channels.unacked(session, peer_id, ctx.settings.delivery_batch)
@@ -110,7 +111,8 @@ def _answers(fed: Federation, peer_id: str, raw: object) -> list[Envelope]:
         return []
 
 
-def _post_batch(fed: Federation, peer: Peer, batch: list[ChannelEntry], key, applied: tuple[int, str]) -> dict:
+def _post_batch(fed: Federation, peer: Row, batch: list[ChannelEntry], key, applied: tuple[int, str]) -> dict:
+    """POST a batch to the peer (its node_id and base_url, as `_PEER` read them); the peer's receipt."""
     # Stored envelopes are canonical JSON already: join them as they are instead of parsing them again.
     entries = b'"entries":[' + b",".join(e.envelope.encode() for e in batch) + b"]}"
     if applied[0] > 0:
@@ -143,8 +145,17 @@ def _post_batch(fed: Federation, peer: Peer, batch: list[ChannelEntry], key, app
 
 
 def _record_success(session: Session, peer_id: str, now) -> None:
-    peer = get_peer(session, peer_id)
-    peer.last_contact_at, peer.failures, peer.next_attempt_at, peer.last_error = now, 0, None, ""
+    session.execute(_SUCCESS, {"peer": peer_id, "now": now})
+
+
+# Core statements on the peers table: each delivery reads its peer and records its success.
+_PEERS = table_of(Peer)
+_PEER = select(_PEERS.c.node_id, _PEERS.c.base_url, _PEERS.c.status).where(_PEERS.c.node_id == bindparam("node_id"))
+_SUCCESS = (
+    update(_PEERS)
+    .where(_PEERS.c.node_id == bindparam("peer"))
+    .values(last_contact_at=bindparam("now"), failures=0, next_attempt_at=None, last_error="")
+)
 
 
 def _record_failure(fed: Federation, peer_id: str, error: str) -> None:

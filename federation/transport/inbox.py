@@ -12,7 +12,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from federation.state import Federation, federation_of
 from federation.tables import Peer, SeenNonce, table_of
@@ -47,10 +46,12 @@ def authenticate(f, body: bytes) -> tuple[Peer, str]:
     return peer, nonce
 
 
-# Core statements: every inbound request reads its peer and its nonce, and an ORM load costs several times this.
-_PEER_STATUS = select(col(Peer.status)).where(col(Peer.node_id) == bindparam("node_id"))
-_NONCE_SEEN = select(col(SeenNonce.nonce)).where(col(SeenNonce.nonce) == bindparam("nonce"))
-_INSERT_NONCE = insert(table_of(SeenNonce))
+# Core statements on the tables (not the models): every inbound request reads its peer and its nonce, and a
+# statement built from model attributes passes through the ORM's compile and result steps, about twice the cost.
+_PEERS, _NONCES = table_of(Peer), table_of(SeenNonce)
+_PEER_STATUS = select(_PEERS.c.status).where(_PEERS.c.node_id == bindparam("node_id"))
+_NONCE_SEEN = select(_NONCES.c.nonce).where(_NONCES.c.nonce == bindparam("nonce"))
+_INSERT_NONCE = insert(_NONCES)
 
 
 def check_request(session: Session, f: Federation, body: bytes, keys: KnownKeys) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from federation.labels import PEER_STATUS
-from federation.tables import ChannelEntry, DirectoryKey, LocalKey, Peer, PeerKey
+from federation.tables import ChannelEntry, DirectoryKey, LocalKey, Peer, PeerKey, table_of
 from federation.transport.identity import DOCUMENT_PATH
 from federation.transport.known_keys import known_keys
 from node import labels
@@ -176,6 +176,20 @@ def get_peer(session: Session, node_id: str) -> Peer:
     if peer is None:
         raise NotFoundError(_("There is no peer %(node)s.", node=node_id), code="peer_not_found")
     return peer
+
+
+_PEER_ROW = select(table_of(Peer)).where(table_of(Peer).c.node_id == bindparam("node_id"))
+
+
+def peer_as_read(session: Session, node_id: str) -> Peer:
+    """A peer as one Core statement read it, for code that reads it only (the inbox's apply path).
+
+    The object belongs to no session: a change to it is never written (use get_peer to change a peer).
+    """
+    row = session.execute(_PEER_ROW, {"node_id": node_id}).mappings().first()
+    if row is None:
+        raise NotFoundError(_("There is no peer %(node)s.", node=node_id), code="peer_not_found")
+    return Peer(**row)
 
 
 def normalise_fingerprint(text: object) -> str:
