@@ -65,6 +65,9 @@ def init_app(app: Flask, *, start_delivery: bool = True) -> None:
 
     register_sweeps(ctx.sweeps)
     register_describers(ctx.statement_kinds)  # cross-border lines of a member's statement
+    from federation.member_export import register_parts as register_export_parts
+
+    register_export_parts(ctx.export_parts)  # a member's payments, bookings and invitations abroad in their export
 
 
 class _RemotePayments:

@@ -19,6 +19,7 @@ from .context import NodeContext
 from .db import Database
 from .errors import DomainError
 from .services.counterparties import register_describers
+from .services.export import register_parts as register_export_parts
 from .services.members import password_hasher
 from .settings import Settings, load_settings
 from .sweeps import register_sweeps
@@ -81,6 +82,7 @@ def create_app(
     app.extensions["sifnet"] = ctx
     register_sweeps(ctx.sweeps)
     register_describers(ctx.statement_kinds)
+    register_export_parts(ctx.export_parts)
 
     from . import api, i18n, idempotency, live, ops, security_headers, web
     from .web.pages import viewer

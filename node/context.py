@@ -15,6 +15,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .services.advice_listings import RemoteAdvice
+    from .services.export import ExportPart
     from .services.proposals import RemoteReviews
     from .services.statement import Describer
     from .sweeps import Sweep
@@ -38,6 +39,8 @@ class NodeContext:
     # How each transaction kind reads on a member's statement (node/services/counterparties.py; federation
     # adds the cross-border kinds at start-up).
     statement_kinds: Registry[Describer] = field(default_factory=lambda: Registry("statement kind"))
+    # The parts of a member's data export (node/services/export.py; federation adds those about other nodes).
+    export_parts: Registry[ExportPart] = field(default_factory=lambda: Registry("export part"))
     # Set by the app factory when federation is wired in (node never imports it): the federation
     # object (node only stops it), and the hooks through which proposals reach reviewers on peer nodes.
     federation: Stoppable | None = None

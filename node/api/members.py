@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from .. import i18n, labels
 from ..context import node_ctx
 from ..errors import DomainError
-from ..services import directory, ledger, logins, members, payments, resets, search, signups, statement
+from ..services import directory, export, ledger, logins, members, payments, resets, search, signups, statement
 from ..services.validate import clean_text, whole_number
 from ..tables import Member
 from .base import (
@@ -349,7 +349,7 @@ def _line_json(line: statement.Line) -> dict:
 def export_me():
     ctx = node_ctx()
     with ctx.db.read() as session:
-        return jsonify(members.export_data(session, session.get_one(Member, g.member.id)))
+        return jsonify(export.member_data(session, ctx.export_parts, session.get_one(Member, g.member.id)))
 
 
 @api.route("/me/close", "POST", "Close your account (balance retired, profile pseudonymized)", response=PROFILE)

@@ -20,7 +20,7 @@ from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationErr
 from ..labels import APPROVAL_NOT_REQUIRED, BALANCE_RETIRED, CREATED_BY_OPERATOR, N_, WELCOME_GRANT
 from ..lifecycle import MEMBER
 from ..settings import Settings
-from ..tables import Account, AdviceBooking, ApiToken, AuditEntry, Conflict, Member, Proposal, ReviewInvitation
+from ..tables import Account, AdviceBooking, ApiToken, AuditEntry, Member, Proposal, ReviewInvitation
 from . import advice_listings, audit, directory, ledger, messages
 from .notify import notify
 from .validate import Fields, clean_bool, clean_list, clean_text, refuse_unknown_fields
@@ -509,34 +509,6 @@ def _clean_capacity(value: object) -> int:
 
 def _reindex(session: Session, member: Member) -> None:
     directory.index_member(session, member)
-
-
-def export_data(session: Session, member: Member) -> dict:
-    """Everything the node holds about a member, as JSON-ready data."""
-    assert member.id is not None
-    account = ledger.member_account(session, member.id)
-    profile = {k: getattr(member, k) for k in ("email", "handle", "pseudonym", "role", "status", *PROFILE_FIELDS)}
-    profile.update(created_at=member.created_at, approved_at=member.approved_at)
-    about_me = session.scalars(select(AuditEntry).where(col(AuditEntry.subject) == f"member:{member.id}")).all()
-    proposals = session.scalars(select(Proposal).where(col(Proposal.author_id) == member.id)).all()
-    invitations = session.scalars(select(ReviewInvitation).where(col(ReviewInvitation.reviewer_id) == member.id)).all()
-    bookings = session.scalars(
-        select(AdviceBooking).where(
-            (col(AdviceBooking.provider_id) == member.id) | (col(AdviceBooking.receiver_id) == member.id)
-        )
-    ).all()
-    conflicts = session.scalars(select(Conflict).where(col(Conflict.member_id) == member.id)).all()
-    return {
-        "profile": profile,
-        "balance": account.balance,
-        "statement": ledger.statement(session, account, limit=100000),
-        "audit": [a.model_dump() for a in about_me],
-        "proposals": [p.model_dump() for p in proposals],
-        "review_invitations": [i.model_dump() for i in invitations],
-        "advice_bookings": [b.model_dump() for b in bookings],
-        "conflicts": [c.model_dump() for c in conflicts],
-        "messages": messages.export_for(session, member.id),
-    }
 
 
 def close_account(

@@ -24,6 +24,7 @@ from .. import charts, countries, i18n, labels, notices
 from ..clock import iso
 from ..context import node_ctx
 from ..services import directory, ledger, members, payments
+from ..services import export as data_export
 from ..services import statement as statement_service
 from ..services.validate import Fields, clean_text
 from ..tables import Member, Notification
@@ -223,7 +224,7 @@ def pay():
 def export():
     ctx = node_ctx()
     with ctx.db.read() as s:
-        data = members.export_data(s, _me(s))
+        data = data_export.member_data(s, ctx.export_parts, _me(s))
     body = json.dumps(data, default=iso, indent=2, ensure_ascii=False)
     return Response(
         body, mimetype="application/json", headers={"Content-Disposition": "attachment; filename=sifnet-export.json"}

@@ -1,6 +1,6 @@
 """Cross-border lines of a member's statement: the country in the reader's language, a payment's state from pending to
 completed or returned, and a review bounty from abroad that names the proposal, never who wrote it (in process, and
-between real nodes)."""
+between real nodes); a member's data export holds their payments abroad and what peers were sent about them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from federation.payments import transfers
 from federation.reviews import reviewer_side
 from federation.reviews.proposer_side import BOUNTY_PAYER, bounty_transfer_id
 from federation.state import federation_of
-from federation.tables import Peer
+from federation.tables import Peer, PoolShare
 from node.tables import Member
 from tests.node.test_web import csrf, login
 from tests.procs import PASSWORD
@@ -86,6 +86,27 @@ def test_a_payment_abroad_is_pending_then_completed_or_returned(app, client, ctx
     page = browser.get("/statement").get_data(as_text=True)  # her saved language: German
     assert "Ungarn" in page and "Hungary" not in page  # the country's name comes from Babel's locale data
     books()
+
+
+def test_the_export_holds_payments_abroad_and_what_each_peer_was_sent(app, client, ctx, make_member, token_for):
+    anna, bert = make_member("anna"), make_member("bert")
+    _peer(ctx, "hu", "HU")
+    with ctx.db.write() as s:
+        payer = s.get_one(Member, anna.id)
+        sent = transfers.send_transfer(
+            s, federation_of(app), payer=payer, to="zoltan@hu", amount=2, memo="soup", now=ctx.now()
+        )
+        records = {payer.pseudonym: {"handle": payer.pseudonym, "open_slots": 2}, "someone-else": {"open_slots": 1}}
+        s.add(PoolShare(peer_id="hu", records=records, snapshot_at=ctx.now(), sent_at=ctx.now()))
+    export = client.get(f"{API}/me/export", headers=token_for(anna)).json
+    assert [(p["transfer_id"], p["remote_handle"], p["amount"]) for p in export["payments_abroad"]] == [
+        (sent, "zoltan", 2)
+    ]
+    assert [(share["peer_id"], share["record"]["open_slots"]) for share in export["reviewer_pool_shared"]] == [
+        ("hu", 2)
+    ]
+    others = client.get(f"{API}/me/export", headers=token_for(bert)).json
+    assert others["payments_abroad"] == [] and others["reviewer_pool_shared"] == []
 
 
 def _reviewed_abroad(app, ctx, make_member) -> tuple[object, int]:
