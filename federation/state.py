@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from flask import Flask, current_app
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
-from federation.tables import ChannelEntry
+from federation.transport import channels
 from federation.transport.connections import PeerConnections
 from federation.transport.identity import Identity
 from node.registry import Registry
@@ -22,20 +21,6 @@ if TYPE_CHECKING:
     from node.context import NodeContext
 
 _LISTENER_INSTALLED = False
-# Built once (every delivery asks): our OLDEST key rotation towards a peer that it has not applied yet.
-# Its old key is the newest key the peer surely knows; later rotations it learns from the same batch.
-# (The newest unapplied rotation would not do: its old key may be one the peer never learnt.)
-_FIRST_UNAPPLIED_ROTATION = (
-    select(col(ChannelEntry.acked_at), col(ChannelEntry.envelope))
-    .where(
-        col(ChannelEntry.peer_id) == bindparam("peer_id"),
-        col(ChannelEntry.direction) == "out",
-        col(ChannelEntry.type) == "key_rotation",
-        col(ChannelEntry.acked_at).is_(None),
-    )
-    .order_by(col(ChannelEntry.seq).asc())
-    .limit(1)
-)
 
 
 class Federation:
@@ -114,9 +99,11 @@ class Federation:
 
     def request_key_for(self, session: Session, peer_id: str) -> SigningKey:
         """Sign requests with the old key until the peer has applied our newest key rotation."""
-        rotation = session.execute(_FIRST_UNAPPLIED_ROTATION, {"peer_id": peer_id}).first()
+        # Our OLDEST rotation the peer has not applied: its old key is the newest key the peer surely knows (later
+        # rotations it learns from the same batch; the newest one's old key may be one it never learnt).
+        rotation = channels.first_unacked(session, peer_id, "key_rotation")
         if rotation is not None:
-            envelope = cast(dict, parse_json(rotation.envelope.encode()))  # our own stored entry: a JSON object
+            envelope = cast(dict, parse_json(rotation.encode()))  # our own stored entry: a JSON object
             old_kid = envelope["body"]["old_kid"]
             old = self.identity.retired_key(old_kid)
             if old is not None:

@@ -77,6 +77,8 @@ _UNACKED_WHERE = (
 )
 _UNACKED = select(_ENTRIES).where(*_UNACKED_WHERE).order_by(_ENTRIES.c.seq).limit(bindparam("limit"))
 _UNACKED_RAW = _UNACKED.with_only_columns(_ENTRIES.c.envelope)  # the stored envelopes, handed back as they are
+# Our oldest unacknowledged entry of one type (a key rotation the peer has not applied), as stored.
+_FIRST_UNACKED_OF_TYPE = _UNACKED_RAW.where(_ENTRIES.c.type == bindparam("type"))
 _MARK_ACKED = (
     update(_ENTRIES).where(*_UNACKED_WHERE, _ENTRIES.c.seq <= bindparam("through")).values(acked_at=bindparam("now"))
 )
@@ -367,6 +369,11 @@ def mark_acked(session: Session, peer_id: str, through: int, now: datetime) -> i
 def unacked(session: Session, peer_id: str, limit: int) -> list[ChannelEntry]:
     """Our oldest entries the peer has not acknowledged, as rows (read them, do not change them)."""
     return cast(list[ChannelEntry], session.execute(_UNACKED, {"for_peer": peer_id, "limit": limit}).all())
+
+
+def first_unacked(session: Session, peer_id: str, type_name: str) -> str | None:
+    """Our oldest entry of this type the peer has not acknowledged (its stored envelope), or None."""
+    return session.execute(_FIRST_UNACKED_OF_TYPE, {"for_peer": peer_id, "type": type_name, "limit": 1}).scalar()
 
 
 def backlog(session: Session, peer_id: str, *, except_written: tuple[datetime, datetime] | None = None) -> int:
