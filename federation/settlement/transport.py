@@ -173,7 +173,7 @@ def post_signed(
     body = canonical_json(env.to_dict())
     headers = sign_request(method="POST", url=url, body=body, from_node=from_node, to_node=to_node, key=key, now=now)
     try:
-        response = http.post(url, data=body, headers=headers, timeout=timeout)
+        response = http.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)  # signed for url
         answer = parse_json(response.content)
     except (requests.RequestException, ProtocolError) as exc:
         return {"error": {"code": "unreachable", "message": f"{exc.__class__.__name__}: {exc}"[:300]}}

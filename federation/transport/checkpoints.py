@@ -209,7 +209,7 @@ def exchange_checkpoint(fed: Federation, peer_id: str) -> dict:
     )
     # A lost or garbled answer is the peer's problem, never a 500 here.
     try:
-        response = fed.http_for(peer).post(url, data=body, headers=headers, timeout=fed.timeout)
+        response = fed.http_for(peer).post(url, data=body, headers=headers, timeout=fed.timeout, allow_redirects=False)
         answer = json.loads(response.content)
         if response.status_code != 200:
             return {"error": answer.get("error") if isinstance(answer, dict) else None}

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from federation.transport.connections import PeerConnections
+from federation.transport.connections import PeerConnections, send_signed
 
 
 class _Answer(BaseHTTPRequestHandler):
@@ -54,4 +54,42 @@ def test_a_session_keeps_no_cookies(server):
     session = connections.session("hu", server)
     assert session.get(server, timeout=5).headers["Set-Cookie"] == "tracking=1; Path=/"
     assert len(session.cookies) == 0
+    connections.close()
+
+
+class _Redirect(_Answer):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(302)
+        self.send_header("Location", "/elsewhere")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_a_signed_request_is_not_redirected_and_keeps_its_connection():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    connections, signed = PeerConnections(), []
+    try:
+        session = connections.session("hu", url)
+        answer = send_signed(
+            session, "POST", url + "/federation/v1/inbox", b"{}", lambda: signed.append(1) or {}, timeout=5
+        )
+        assert answer.status_code == 302 and answer.url.endswith("/federation/v1/inbox") and signed == [1]
+    finally:
+        connections.close()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_peers_proxy_comes_from_the_environment_once_for_its_url(monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example.test:3128")
+    monkeypatch.setenv("NO_PROXY", "nl.example.test")
+    connections = PeerConnections()
+    hu = connections.session("hu", "http://hu.example.test")
+    nl = connections.session("nl", "http://nl.example.test")
+    monkeypatch.setenv("HTTP_PROXY", "http://other.example.test:3128")  # read when the session was made, not later
+    assert hu.proxies.get("http") == "http://proxy.example.test:3128" and not hu.trust_env
+    assert "http" not in nl.proxies  # NO_PROXY names it
     connections.close()
