@@ -313,6 +313,13 @@ NOTICES: dict[str, Notice] = {
         N_('The full text of "%(title)s" is on your Reviews page: %(base_url)s/reviews'),
         about=N_("The full text of a proposal you accepted to review is there"),
     ),
+    "advice_feedback": Notice(
+        N_('Feedback on your advice session "%(title)s"'),
+        N_("%(by)s rated the session %(rating)s/5. It is on your sessions page: %(base_url)s/advice/sessions"),
+        extras=(("comment", N_("Their comment: %(comment)s")),),
+        about=N_("Feedback on an advice session you took part in"),
+        mail=False,
+    ),
     "review_rated": Notice(
         N_('Your review of "%(title)s" was rated'),
         N_("The author rated your review %(helpfulness)s/5 for helpfulness."),

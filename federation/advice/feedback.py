@@ -23,6 +23,7 @@ from federation.tables import Peer, RemoteBooking, RemoteFeedback
 from federation.transport import channels
 from node.errors import ConflictError
 from node.services import advice_feedback
+from node.services.notify import notify
 from node.services.validate import Fields, clean_int, clean_text
 from node.tables import Member
 from protocol import Envelope
@@ -99,6 +100,10 @@ def apply_feedback(session: Session, fed: Federation, peer: Peer, env: Envelope,
             created_at=now,
         )
     )
+    # The other party as our member knows them: the booker's name, or the adviser's (their pseudonym until then).
+    by = row.booker_name if author == "booker" else (row.adviser_name or row.adviser)
+    said = {"title": row.title, "by": by, "rating": env.body["rating"], "comment": env.body["comment"]}
+    notify(session, member_id=row.member_id, kind="advice_feedback", now=now, params=said)
 
 
 def of_session(session: Session, row: RemoteBooking) -> dict:

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from ..errors import ConflictError
-from ..tables import AdviceBooking, AdviceFeedback, Member
+from ..tables import AdviceBooking, AdviceFeedback, AdviceListing, Member
 from .advice import as_party
 from .advice_listings import RemoteAdvice
+from .notify import notify
 from .validate import Fields, clean_int, clean_text
 
 HELD_STATES = ("confirmed", "paid", "split")  # the session took place
@@ -53,6 +54,9 @@ def give(session: Session, *, member: Member, booking_id: int, data: dict, now: 
     )
     session.add(row)
     session.flush()
+    listing = session.get_one(AdviceListing, booking.listing_id)
+    said = {"title": listing.title, "by": member.display_name, "rating": rating, "comment": comment}
+    notify(session, member_id=row.about_id, kind="advice_feedback", now=now, params=said)
     return row
 
 

@@ -14,9 +14,10 @@ from federation.advice import feedback as remote_feedback
 from federation.advice import offers as advice_offers
 from federation.advice import sessions as advice_abroad
 from federation.tables import RemoteFeedback
+from node import notices
 from node.errors import ConflictError, NotFoundError, ValidationError
 from node.services import advice_feedback, members
-from node.tables import Member
+from node.tables import Member, Notification
 from tests.conftest import balance_of
 
 from .test_advice_abroad_units import OFFER, _book, _booking, _incoming, _offer, apply, peers, sent  # noqa: F401
@@ -111,6 +112,12 @@ def test_feedback_from_abroad_counts_in_the_advisers_rating_once_and_only_after_
     apply(ctx, remote_feedback.apply_feedback, "advice_feedback", feedback)
     apply(ctx, remote_feedback.apply_feedback, "advice_feedback", feedback)  # delivered twice: once
     assert _stored(ctx) == 1
+    with ctx.db.read() as s:  # Giulia is told once, under the booker's name, as for feedback from here
+        (told,) = s.scalars(
+            select(Notification).where(Notification.member_id == giulia.id, Notification.kind == "advice_feedback")
+        ).all()
+    _, body = notices.render("advice_feedback", told.params, language="it", time_zone="UTC", settings=ctx.settings)
+    assert body.startswith("Lena Huber ha valutato la sessione 4/5.") and body.endswith("Helped us plan the campaign")
     with ctx.db.read() as s:
         rating = advice_feedback.as_adviser(s, giulia.id, remote=ctx.remote_advice)
         assert advice_feedback.as_adviser(s, giulia.id)["count"] == 0  # without federation: local feedback only

@@ -121,6 +121,25 @@ def test_feedback_once_per_party_after_the_session_and_on_the_advisers_profile(a
     again = client.post(url, headers=b, json={"rating": 1})
     assert again.status_code == 409 and again.json["error"]["code"] == "feedback_given"
     assert client.post(url, headers=a, json={"rating": 5, "comment": "Well prepared"}).status_code == 201
+    # each party is told once what the other gave (a refused try told nobody), worded in the reader's language
+    told = {
+        who: [
+            n
+            for n in client.get(f"{API}/notifications", headers=h).json["notifications"]
+            if n["kind"] == "advice_feedback"
+        ]
+        for who, h in (("anna", a), ("bert", b), ("carl", c))
+    }
+    assert [len(told[who]) for who in ("anna", "bert", "carl")] == [1, 1, 0]
+    assert told["anna"][0]["body"].startswith("Bert rated the session 4/5.")
+    assert told["anna"][0]["body"].endswith("Their comment: Clear and practical")
+    assert told["bert"][0]["params"]["rating"] == 5 and told["bert"][0]["subject"].startswith("Feedback on your advice")
+    _, german = notices.render(
+        "advice_feedback", told["anna"][0]["params"], language="de", time_zone="UTC", settings=ctx.settings
+    )
+    assert german.startswith("Bert hat das Gespräch mit 4/5 bewertet.") and german.endswith(
+        "Kommentar: Clear and practical"
+    )
     # the adviser's profile and offer show what the receiver wrote (anna is listed in the directory)
     with ctx.db.write() as s:
         s.get(type(anna), anna.id).in_directory = True
