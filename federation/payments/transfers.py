@@ -20,7 +20,7 @@ from sqlmodel import col
 from federation.labels import PEER_STATUS
 from federation.tables import CrossBorderTransfer, Peer, table_of
 from federation.transport import channels
-from federation.transport.peers import position_account
+from federation.transport.peers import peer_status, position_account
 from node.errors import ConflictError, DomainError, LedgerError, NotFoundError, ValidationError
 from node.lifecycle import lifecycle
 from node.services import events, ledger, members
@@ -56,10 +56,6 @@ def parse_address(address: object) -> tuple[str, str]:
     return handle, node_id
 
 
-# A peer's status, read with one Core statement on every payment abroad.
-_PEER_STATUS = select(table_of(Peer).c.status).where(table_of(Peer).c.node_id == bindparam("node_id"))
-
-
 def send_transfer(
     session: Session,
     fed: Federation,
@@ -74,17 +70,17 @@ def send_transfer(
     does not allow it. Returns the transfer id."""
     amount = ledger.require_amount(amount)
     handle, node_id = parse_address(to)
-    peer = session.execute(_PEER_STATUS, {"node_id": node_id}).first()
-    if peer is None:
+    status = peer_status(session, node_id)
+    if status is None:
         raise NotFoundError(
             _("%(node)s is not a peer of this node.", node=node_id), code="unknown_peer_node", field="to"
         )
-    if peer.status != "active":
+    if status != "active":
         raise ConflictError(
             _(
                 "Payments to %(node)s are not possible now: that peer is %(state)s.",
                 node=node_id,
-                state=PEER_STATUS(peer.status),
+                state=PEER_STATUS(status),
             ),
             code="peer_not_active",
         )

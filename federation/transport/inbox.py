@@ -19,6 +19,7 @@ from federation.transport import channels, refusal
 from federation.transport.httpsig import read_signature_input, verify_request
 from federation.transport.identity import DOCUMENT_PATH, INBOX_PATH, MESSAGES_PATH
 from federation.transport.known_keys import KnownKeys, known_keys
+from federation.transport.peers import peer_status
 from federation.transport.refusal import Refusal
 from protocol import Envelope, canonical_json, parse_json, verify_envelope
 
@@ -46,10 +47,10 @@ def authenticate(f, body: bytes) -> tuple[Peer, str]:
     return peer, nonce
 
 
-# Core statements on the tables (not the models): every inbound request reads its peer and its nonce, and a
-# statement built from model attributes passes through the ORM's compile and result steps, about twice the cost.
-_PEERS, _NONCES = table_of(Peer), table_of(SeenNonce)
-_PEER_STATUS = select(_PEERS.c.status).where(_PEERS.c.node_id == bindparam("node_id"))
+# Core statements on the table (not the model): every inbound request reads its nonce (and its peer's status,
+# peers.peer_status), and a statement built from model attributes passes through the ORM's compile and result
+# steps, about twice the cost.
+_NONCES = table_of(SeenNonce)
 _NONCE_SEEN = select(_NONCES.c.nonce).where(_NONCES.c.nonce == bindparam("nonce"))
 _INSERT_NONCE = insert(_NONCES)
 
@@ -61,7 +62,7 @@ def check_request(session: Session, f: Federation, body: bytes, keys: KnownKeys)
     """
     ctx = f.ctx
     from_node = request.headers.get("Sifnet-From", "")
-    status = session.execute(_PEER_STATUS, {"node_id": from_node}).scalar() if from_node else None
+    status = peer_status(session, from_node) if from_node else None
     if status is None:
         raise Refusal("unknown_peer", f"{from_node or 'the sender'} is not a peer of this node")
     if status == "suspended":

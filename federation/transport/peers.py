@@ -178,7 +178,15 @@ def get_peer(session: Session, node_id: str) -> Peer:
     return peer
 
 
-_PEER_ROW = select(table_of(Peer)).where(table_of(Peer).c.node_id == bindparam("node_id"))
+# Core statements on the peers table (no ORM compile or load): read on every inbound request and payment abroad.
+_PEERS = table_of(Peer)
+_PEER_ROW = select(_PEERS).where(_PEERS.c.node_id == bindparam("node_id"))
+_PEER_STATUS = select(_PEERS.c.status).where(_PEERS.c.node_id == bindparam("node_id"))
+
+
+def peer_status(session: Session, node_id: str) -> str | None:
+    """A peer's status (pending, active, suspended), or None for a node that is not our peer."""
+    return session.execute(_PEER_STATUS, {"node_id": node_id}).scalar()
 
 
 def peer_as_read(session: Session, node_id: str) -> Peer:

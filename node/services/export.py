@@ -13,13 +13,33 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col
 
 from ..registry import Registry
-from ..tables import AuditEntry, Member, ReviewInvitation, table_of
+from ..tables import (
+    AdviceBooking,
+    AdviceFeedback,
+    AdviceListing,
+    ApiToken,
+    AuditEntry,
+    Bid,
+    Conflict,
+    FundingLead,
+    FundingReminder,
+    MailPreference,
+    Member,
+    Notification,
+    Proposal,
+    RemoteConflict,
+    Review,
+    ReviewInvitation,
+    TopicFollow,
+    table_of,
+)
 from . import ledger, messages
+from .members import PROFILE_FIELDS
 
 Reader = Callable[[Session, int], Any]
 
@@ -49,27 +69,18 @@ NOT_EXPORTED: dict[str, str] = {
 }
 
 
-def rows(model: type[SQLModel], column: str, *, omit: Iterable[str] = ()) -> ExportPart:
-    """A part of every row of a table whose `column` names the member (without the `omit` columns)."""
+def rows(model: type[SQLModel], *columns: str, omit: Iterable[str] = ()) -> ExportPart:
+    """A part of every row of a table that names the member in any of `columns` (both parties of a booking),
+    without the `omit` columns."""
     table = table_of(model)
     shown = [c for c in table.columns if c.name not in set(omit)]
 
     def read(session: Session, member_id: int) -> list[dict]:
-        query = select(*shown).where(table.c[column] == member_id).order_by(*table.primary_key.columns)
+        naming = or_(*(table.c[column] == member_id for column in columns))
+        query = select(*shown).where(naming).order_by(*table.primary_key.columns)
         return [dict(row) for row in session.execute(query).mappings()]
 
-    return ExportPart(read, (f"{table.name}.{column}",))
-
-
-def rows_naming(model: type[SQLModel], *columns: str) -> ExportPart:
-    """A part of every row of a table that names the member in any of `columns` (both parties of a booking)."""
-    table: Table = table_of(model)
-
-    def read(session: Session, member_id: int) -> list[dict]:
-        query = select(table).where(or_(*(table.c[c] == member_id for c in columns))).order_by(table.c.id)
-        return [dict(row) for row in session.execute(query).mappings()]
-
-    return ExportPart(read, tuple(f"{table.name}.{c}" for c in columns))
+    return ExportPart(read, tuple(f"{table.name}.{column}" for column in columns))
 
 
 def member_data(session: Session, parts: Registry[ExportPart], member: Member) -> dict:
@@ -80,22 +91,6 @@ def member_data(session: Session, parts: Registry[ExportPart], member: Member) -
 
 def register_parts(parts: Registry[ExportPart]) -> None:
     """The node's own parts (federation adds its own at start-up)."""
-    from ..tables import (
-        AdviceBooking,
-        AdviceFeedback,
-        AdviceListing,
-        ApiToken,
-        Bid,
-        Conflict,
-        FundingLead,
-        FundingReminder,
-        MailPreference,
-        Notification,
-        Proposal,
-        RemoteConflict,
-        TopicFollow,
-    )
-
     parts.add("profile", ExportPart(_profile, ()))
     parts.add("balance", ExportPart(lambda s, m: ledger.member_account(s, m).balance, ()))
     parts.add("statement", ExportPart(_statement, ()))
@@ -110,8 +105,8 @@ def register_parts(parts: Registry[ExportPart]) -> None:
     parts.add("conflicts", rows(Conflict, "member_id"))
     parts.add("conflicts_abroad", rows(RemoteConflict, "member_id"))
     parts.add("advice_listings", rows(AdviceListing, "member_id"))
-    parts.add("advice_bookings", rows_naming(AdviceBooking, "provider_id", "receiver_id"))
-    parts.add("advice_feedback", rows_naming(AdviceFeedback, "author_id", "about_id"))
+    parts.add("advice_bookings", rows(AdviceBooking, "provider_id", "receiver_id"))
+    parts.add("advice_feedback", rows(AdviceFeedback, "author_id", "about_id"))
     parts.add("funding_leads", rows(FundingLead, "poster_id"))
     parts.add("topics_followed", rows(TopicFollow, "member_id"))
     parts.add("funding_reminders", rows(FundingReminder, "member_id"))
@@ -131,8 +126,6 @@ def register_parts(parts: Registry[ExportPart]) -> None:
 
 
 def _profile(session: Session, member_id: int) -> dict:
-    from .members import PROFILE_FIELDS
-
     member = session.get_one(Member, member_id)
     fields = ("email", "handle", "pseudonym", "role", "status", *PROFILE_FIELDS, "created_at", "approved_at")
     return {name: getattr(member, name) for name in fields}
@@ -148,8 +141,6 @@ def _audit(session: Session, member_id: int) -> list[dict]:
 
 
 def _reviews(session: Session, member_id: int) -> list[dict]:
-    from ..tables import Review
-
     written = session.scalars(
         select(Review)
         .join(ReviewInvitation, col(ReviewInvitation.id) == col(Review.invitation_id))
