@@ -120,6 +120,14 @@ def test_each_party_gives_feedback_once_and_the_bookers_reaches_the_advisers_rat
     for sender, receiver in ((at, it), (it, at)):
         redeliver_everything(sender, receiver)
     assert count(it, "SELECT count(*) FROM fed_remote_feedback") == 2
+    # Each party was told once of the other's feedback, redelivered or not.
+    for client, rating in ((giulia, 5), (lena, 4)):
+        told = [
+            n
+            for n in client.call("GET", "/notifications", expect=200).json()["notifications"]
+            if n["kind"] == "advice_feedback"
+        ]
+        assert [n["params"]["rating"] for n in told] == [rating]
     assert lena.balance() == 6 and giulia.balance() == 14
     assert peer_state(at, "it")["position"] == 4 and peer_state(it, "at")["position"] == -4
     check_books(at)
