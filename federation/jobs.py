@@ -40,19 +40,27 @@ def retry_deliveries(ctx: NodeContext) -> int:
 
 
 def exchange_checkpoints(ctx: NodeContext) -> int:
-    """Every checkpoint_seconds, exchange a signed checkpoint with each active peer."""
-    from federation.transport.checkpoints import exchange_checkpoint
+    """Every checkpoint_seconds, exchange a signed checkpoint with each active peer; at once after a certificate.
+
+    A certificate we applied late leaves the peer with a dispute (a missed certificate) until an
+    agreeing checkpoint: the first sweep after any applied certificate checkpoints with each peer
+    it changed, so the pair confirms it mirrors without waiting for the period.
+    """
+    from federation.transport.checkpoints import exchange_checkpoint, last_applied_with
 
     fed = federation_in(ctx)
-    now = ctx.now()
+    now, period = ctx.now(), timedelta(seconds=ctx.settings.checkpoint_seconds)
     due = fed.next_checkpoint
     with ctx.db.read() as session:
         peers = [p.node_id for p in session.query(Peer).filter(col(Peer.status) == "active").all()]
+        applied = last_applied_with(session)
     done = 0
     for peer_id in peers:
-        if due.get(peer_id) and due[peer_id] > now:
+        tried = due[peer_id] - period if peer_id in due else None
+        settled_since = peer_id in applied and (tried is None or applied[peer_id] > tried)
+        if tried is not None and due[peer_id] > now and not settled_since:
             continue
-        due[peer_id] = now + timedelta(seconds=ctx.settings.checkpoint_seconds)
+        due[peer_id] = now + period
         try:
             exchange_checkpoint(fed, peer_id)
             done += 1

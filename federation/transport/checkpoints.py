@@ -49,6 +49,21 @@ def settled_of(session: Session, peer_id: str) -> tuple[int, int]:
     return (row.settled, row.settlements) if row else (0, 0)
 
 
+def last_applied_with(session: Session) -> dict[str, datetime]:
+    """When we last applied a settlement certificate that changed our position towards each peer."""
+    rows = session.execute(
+        select(col(SettlementPart.changes), col(SettlementPart.applied_at))
+        .where(col(SettlementPart.state) == "applied")
+        .order_by(col(SettlementPart.applied_at).desc())
+        .limit(64)
+    ).all()
+    last: dict[str, datetime] = {}
+    for changes, applied_at in rows:
+        for peer_id in json.loads(changes or "{}"):
+            last.setdefault(peer_id, applied_at)
+    return last
+
+
 def make_checkpoint(session: Session, fed: Federation, peer_id: str, now: datetime) -> Envelope:
     """Our signed view of the pair: last entry sent, last entry applied, our position."""
     sent = channels.chain_point(session, fed.node_id, peer_id, "out")

@@ -23,7 +23,7 @@ import requests
 
 from tests.procs import COORDINATOR_EMAIL, REPO, NodeClient, NodeProcess, NodeStartError, free_port
 
-from .invariants import NodeView, open_rounds
+from .invariants import NodeView, disputes_ending, open_rounds
 from .relay import Relay
 
 NODE_IDS = ("be-vl", "nl", "at", "it", "hu")
@@ -244,6 +244,9 @@ class Cluster:
             rounds = open_rounds(NodeView(n.node_id, n.data_dir))
             if rounds:
                 out.append(f"{n.node_id}: clearing rounds not over: {rounds}")
+            disputes = disputes_ending(NodeView(n.node_id, n.data_dir))
+            if disputes:
+                out.append(f"{n.node_id}: disputes waiting for an agreeing checkpoint: {disputes}")
         return out
 
     def wait_quiet(self, timeout: float, *, max_advance: int = 3600) -> list[str]:
@@ -294,12 +297,13 @@ class Cluster:
                 )
                 pending = view.one("select count(*) from fed_transfers where direction='out' and status='pending'")
                 rounds = open_rounds(view)
+                disputes = disputes_ending(view)
             except sqlite3.Error as exc:
                 return [f"{n.node_id}: database not readable while frozen ({exc})"]
-            if unacked or pending or rounds:
+            if unacked or pending or rounds or disputes:
                 out.append(
                     f"{n.node_id}: {unacked} entries unacknowledged, {pending} transfers pending, "
-                    f"rounds not over {rounds} (frozen)"
+                    f"rounds not over {rounds}, disputes waiting {disputes} (frozen)"
                 )
         return out
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from federation.transport.checkpoints import MISSED
 from protocol import Envelope, KeyInfo, Keyring, ProtocolError, PublicKey, check_chain, keys_before, parse_json
 
 FINAL_BOOKINGS = ("confirmed", "paid", "refunded", "cancelled", "declined", "split")
@@ -464,6 +465,20 @@ def open_rounds(v: NodeView) -> list[str]:
         f"{rid[:8]}:{state}"
         for rid, state in v.rows(
             f"select round_id, state from fed_settlement_rounds where state in ({marks})", *ROUNDS_NOT_OVER
+        )
+    ]
+
+
+def disputes_ending(v: NodeView) -> list[str]:
+    """Open disputes that end by themselves: a missed certificate, closed by the first agreeing checkpoint after it
+    is applied (the quiet wait waits for them; one still open after it is a violation like any dispute)."""
+    if not v.has_table("fed_disputes"):
+        return []
+    return [
+        f"missed certificate with {peer}"
+        for (peer,) in v.rows(
+            "select peer_id from fed_disputes where status = 'open' and detail like ?",
+            f"positions do not mirror: {MISSED}%",
         )
     ]
 
