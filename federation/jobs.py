@@ -57,7 +57,8 @@ def exchange_checkpoints(ctx: NodeContext) -> int:
     done = 0
     for peer_id in peers:
         tried = due[peer_id] - period if peer_id in due else None
-        settled_since = peer_id in applied and (tried is None or applied[peer_id] > tried)
+        # The clock counts whole seconds: an attempt in the second of the apply may have come before it.
+        settled_since = peer_id in applied and (tried is None or applied[peer_id] >= tried)
         if tried is not None and due[peer_id] > now and not settled_since:
             continue
         due[peer_id] = now + period
