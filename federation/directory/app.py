@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, abort, jsonify, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
@@ -62,6 +62,8 @@ def create_app(
 
     app.register_blueprint(views_bp)
     app.register_blueprint(api_bp)
+    # The node's phone stylesheet (header and tap targets), which the directory's pages share.
+    app.register_blueprint(Blueprint("node_assets", "node", static_folder="static", static_url_path="/static/node"))
     from . import clearing  # clearing rounds the directory coordinates
 
     clearing.register(app)

@@ -13,18 +13,7 @@ the home page by a visitor, a member's compose form for a member they have not w
 390 px by `phone_problems` and saved as test-artifacts/browser/mobile/<who>-<page>.png; a few pages are also
 saved as desktop-<page>.png (1100 px), checked to keep their desktop menu.
 
-The rules a page keeps on the phone:
-
-* No sideways scrolling: the document is never wider than the screen (scrollWidth <= 390).
-* The header's menu takes at most two lines, a line being one row of menu links (a link's line height plus the
-  padding that makes it a tap target): its links start on at most two different lines and the menu's box is at
-  most two links high. When its links do not fit in that, the menu is collapsed into one line that scrolls
-  sideways inside itself (computed overflow-x auto or scroll), so that every link stays reachable by a swipe
-  while the page itself never scrolls sideways. (The node's menu does that: one line, no script.)
-* Every tap target is at least 40 px high and 40 px wide: buttons, links drawn as buttons, the menu's links and
-  buttons, links between pages of a list, text fields, drop-down menus, the summaries that open a <details>,
-  and for a checkbox or radio button its label (tapping the label ticks it, so the label is the target).
-  Links inside running text are exempt, as in WCAG 2.5.8: they are as tall as the line they sit in.
+The rules a page keeps on the phone are those of tests/phone.py.
 """
 
 from __future__ import annotations
@@ -47,13 +36,12 @@ from node.web.pages import WHILE_PENDING
 from tests.browser_fixtures import ARTIFACTS
 from tests.federation.conftest import peer_both, wait_until
 from tests.federation.reviewnet import propose, wait_in_pool, wait_incoming
+from tests.phone import MEASURE, MIN_TAP, PHONE, phone_problems
 from tests.procs import COORDINATOR_EMAIL, PASSWORD, NodeClient, NodeProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PHONE = {"width": 390, "height": 844, "mobile": True}
 FOLDER = ARTIFACTS / "mobile"
-MIN_TAP = 40  # px, both ways: about a fingertip (WCAG 2.5.5 asks 44, 2.5.8 at least 24)
 # The blueprints of the node's web pages: the node's own, and those federation adds to the same app.
 WEB_BLUEPRINTS = frozenset(WEB_MODULES) | {"federation", "initiatives", "remote_reviews", "advice_abroad", "settlement"}
 # Blueprints that serve no page a person reads (and the JSON API's, api_*): every blueprint is one or the other,
@@ -82,56 +70,6 @@ NOT_FOR_COORDINATOR = {"remote_reviews.incoming_page": "an invitation from abroa
 # Peers deliver at once and share their reviewer pools every second.
 FAST = {"retry_base_seconds": 1, "retry_max_seconds": 4, "sweep_seconds": 1, "pool_share_seconds": 1}
 DESKTOP_PAGES = ("member.dashboard", "advice.market", "coordinator.overview", "settlement.settlements_page")
-
-# Measures the page in the browser: its width, the header's menu, and the tap targets smaller than MIN_TAP.
-MEASURE = """(minTap) => {
-  const width = document.documentElement.clientWidth;
-  const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
-  const scrolls = (e) => ["auto", "scroll"].includes(getComputedStyle(e).overflowX);
-  const name = (e) => {
-    let s = e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + [...e.classList].map((c) => "." + c).join("");
-    const text = (e.innerText || e.value || e.placeholder || e.getAttribute("aria-label") || "").trim();
-    return text ? `${s} "${text.replace(/\\s+/g, " ").slice(0, 40)}"` : s;
-  };
-  // What sticks out on the right, itself or with text that does not wrap: the innermost such elements (what a box
-  // that scrolls sideways holds does not count: that box keeps it).
-  const wide = [];
-  const walk = (parent) => {
-    let found = false;
-    for (const e of parent.children) {
-      if (!shown(e)) continue;
-      const r = e.getBoundingClientRect();
-      const inner = scrolls(e) ? false : walk(e);
-      if ((scrolls(e) ? r.right : Math.max(r.right, r.left + e.scrollWidth)) > width + 0.5) {
-        if (!inner) wide.push(name(e));
-        found = true;
-      }
-      found = found || inner;
-    }
-    return found;
-  };
-  walk(document.body);
-  const nav = document.querySelector("header nav");
-  const items = nav ? [...nav.querySelectorAll("a, button")].filter(shown) : [];
-  const menu = nav && {
-    height: nav.getBoundingClientRect().height,
-    lines: new Set(items.map((i) => Math.round(i.getBoundingClientRect().top))).size,
-    line: Math.max(...items.map((i) => i.getBoundingClientRect().height)),
-    overflows: nav.scrollWidth > nav.clientWidth + 0.5,
-    scrolls: scrolls(nav),
-  };
-  const targets = new Set();
-  const selector = "button, .button, input:not([type=hidden]), select, textarea, summary, header nav a, .pager a";
-  for (const e of document.querySelectorAll(selector)) {
-    targets.add(e.matches("[type=checkbox], [type=radio]") ? e.closest("label") || e : e);
-  }
-  const small = [...targets].filter(shown).flatMap((e) => {
-    const r = e.getBoundingClientRect();
-    const size = `${Math.round(r.width)}x${Math.round(r.height)}`;
-    return Math.min(r.width, r.height) < minTap - 0.5 ? [`${name(e)} ${size}`] : [];
-  });
-  return { scroll_width: document.documentElement.scrollWidth, wide, menu, small };
-}"""
 
 
 @dataclass
@@ -372,26 +310,6 @@ def log_in(page, login: tuple[str, str] | None) -> None:
     page.get_by_label("Password").fill(login[1])
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/dashboard")
-
-
-def phone_problems(page) -> list[str]:
-    """What keeps the page from working at 390 px (the rules in the module's docstring), in words."""
-    found = page.evaluate(MEASURE, MIN_TAP)
-    width = page.viewport_size["width"]
-    problems = []
-    if found["scroll_width"] > width:
-        problems.append(f"{found['scroll_width']} px wide: {', '.join(found['wide'][:5])}")
-    menu = found["menu"]
-    if menu is None:
-        problems.append("no menu (header nav)")
-    else:
-        if menu["lines"] > 2 or menu["height"] > 2 * menu["line"] + 1:
-            problems.append(f"the menu takes {menu['lines']} lines, {menu['height']:.0f} px high")
-        if menu["overflows"] and not menu["scrolls"]:
-            problems.append("the menu's links do not fit, and it does not scroll sideways")
-    if found["small"]:
-        problems.append(f"tap targets under {MIN_TAP} px: {'; '.join(found['small'][:8])}")
-    return problems
 
 
 def slug(endpoint: str) -> str:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
+from werkzeug.serving import make_server
 
 from federation.directory import listings
 from federation.directory.app import create_app, stop
-from tests.directory.fakes import FakeNode
+from federation.directory.poller import poll_once
+from tests.directory.fakes import FakeNode, network
 
 FAST = {"poll_timeout_ms": 1000, "slow_ms": 400, "poll_concurrency": 8}
 
@@ -65,3 +69,50 @@ def list_node(directory, node: FakeNode) -> None:
     apply_node(directory, node)
     with directory.db.write() as s:
         listings.approve(s, node_id=node.node_id, fingerprint=node.fingerprint, now=directory.now())
+
+
+# Two open calls the fakes serve as network-wide funding leads (the Funding page lists them).
+FAKE_LEADS = {
+    "be-vl": [
+        {
+            "ref": "f-1",
+            "title": "Creative Europe: small-scale cooperation projects between cultural organisations",
+            "url": "https://culture.ec.europa.eu/creative-europe/creative-europe-culture-strand/cooperation-projects",
+            "deadline": "2099-04-30T15:00:00Z",
+            "countries": ["BE", "NL"],
+            "topics": ["culture", "community-building"],
+            "description": "Projects of at least three organisations from three countries.",
+        }
+    ],
+    "hu": [
+        {
+            "ref": "h-1",
+            "title": "Rolling neighbourhood food fund",
+            "url": "https://example.org/funds/neighbourhood-food",
+            "countries": [],
+            "topics": ["food"],
+            "description": "Grants for community kitchens, all year.",
+        }
+    ],
+}
+
+
+@pytest.fixture
+def polled_directory(directory_app, directory, fake_node) -> Iterator[str]:
+    """The directory app on a loopback port, after polling five fake nodes (one of them then stopped); its URL."""
+    nodes = {n.node_id: n for n in network(fake_node)}
+    for node_id, leads in FAKE_LEADS.items():
+        nodes[node_id].funding = list(leads)
+    for node in nodes.values():
+        list_node(directory, node)
+    poll_once(directory)
+    time.sleep(1.1)  # summaries are stored to the second
+    nodes["nl"].body["members"] += 3  # a second summary, so that figures over time have a line
+    poll_once(directory)
+    nodes["at"].stop()
+    poll_once(directory)
+    server = make_server("127.0.0.1", 0, directory_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

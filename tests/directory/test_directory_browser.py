@@ -6,17 +6,12 @@ Screenshots go to test-artifacts/browser/directory_browser/ (test-artifacts/ is 
 from __future__ import annotations
 
 import importlib.util
-import threading
 import time
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from federation.directory.poller import poll_once
 from tests.devnet_fixture import load_devnet
-from tests.directory.conftest import list_node
-from tests.directory.fakes import network
 
 pytestmark = pytest.mark.browser
 
@@ -75,32 +70,13 @@ def test_on_devnet_data_the_working_group_approves_a_node_and_the_page_shows_fiv
     screenshot(page, "devnet-scan")
 
 
-@pytest.fixture
-def served(directory_app, directory, fake_node):
-    """The directory app on a loopback port, after polling five fake nodes (one of them then stopped)."""
-    nodes = {n.node_id: n for n in network(fake_node)}
-    for node in nodes.values():
-        list_node(directory, node)
-    poll_once(directory)
-    time.sleep(1.1)  # summaries are stored to the second
-    nodes["nl"].body["members"] += 3  # a second summary, so that figures over time have a line
-    poll_once(directory)
-    nodes["at"].stop()
-    poll_once(directory)
-    server = make_server("127.0.0.1", 0, directory_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
 def visible_size(locator) -> tuple[float, float]:
     box = locator.bounding_box()
     return (box["width"], box["height"]) if box else (0, 0)
 
 
-def test_the_directory_page_renders_tables_and_charts(served, new_page, screenshot):
-    page = new_page(served)
+def test_the_directory_page_renders_tables_and_charts(polled_directory, new_page, screenshot):
+    page = new_page(polled_directory)
     page.goto("/")
     assert page.locator("#nodes tr").count() == 6  # header and five nodes
     assert page.locator("#node-at .badge").inner_text().startswith("unreachable")
@@ -123,8 +99,8 @@ def test_the_directory_page_renders_tables_and_charts(served, new_page, screensh
     screenshot(page, "node")
 
 
-def test_initiatives_and_a_quick_scan(served, new_page, screenshot):
-    page = new_page(served)
+def test_initiatives_and_a_quick_scan(polled_directory, new_page, screenshot):
+    page = new_page(polled_directory)
     page.goto("/initiatives")
     assert page.locator("#initiatives tr").count() == 8  # header and seven initiatives
     assert page.locator("#groups .group").count() == 2
