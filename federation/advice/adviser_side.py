@@ -28,11 +28,10 @@ from sqlmodel import col
 
 from federation.advice.booker_side import find_booking
 from federation.advice.money import TRANSFER_PREFIX
-from federation.labels import PEER_STATUS
 from federation.payments.transfers import NO_PAYEE
 from federation.tables import Peer, RemoteBooking
 from federation.transport import channels
-from federation.transport.peers import get_peer
+from federation.transport.peers import require_reachable
 from node.errors import ConflictError, IllegalTransitionError, NotFoundError
 from node.lifecycle import lifecycle
 from node.services import advice, members
@@ -239,24 +238,11 @@ def own_booking(session: Session, member: Member, session_id: int) -> RemoteBook
     return row
 
 
-def _reachable(session: Session, row: RemoteBooking) -> None:
-    peer = get_peer(session, row.peer_id)
-    if peer.status != "active":
-        raise ConflictError(
-            _(
-                "Your answer cannot reach %(node)s now: that node is %(state)s.",
-                node=peer.node_id,
-                state=PEER_STATUS(peer.status),
-            ),
-            code="peer_not_active",
-        )
-
-
 def accept(session: Session, fed: Federation, *, member: Member, session_id: int, now: datetime) -> RemoteBooking:
     """Accept the booking; the booker learns the adviser's name."""
     row = own_booking(session, member, session_id)
     ADVISER_SIDE.move(row, "accepted")
-    _reachable(session, row)
+    require_reachable(session, row.peer_id)
     row.accepted_at = now
     body = {"booking_id": row.booking_ref, "adviser_name": member.display_name[:120] or member.handle}
     channels.append(session, fed, peer_id=row.peer_id, type_name="advice_accept", now=now, body=body)
@@ -274,7 +260,7 @@ def decline(
             _("Only the member asked to take part can decline, and only before they accepted."), code="cannot_decline"
         )
     ADVISER_SIDE.move(row, "declined")
-    _reachable(session, row)
+    require_reachable(session, row.peer_id)
     row.settled_at, row.resolution = now, reason
     body = {"booking_id": row.booking_ref, "reason_code": "declined", "reason": reason}
     channels.append(session, fed, peer_id=row.peer_id, type_name="advice_decline", now=now, body=body)
@@ -289,7 +275,7 @@ def claim(session: Session, fed: Federation, *, member: Member, session_id: int,
         raise ConflictError(
             _("The session is planned for later; claim it after it took place."), code="session_not_held_yet"
         )
-    _reachable(session, row)
+    require_reachable(session, row.peer_id)
     row.claimed_at = now
     channels.append(
         session, fed, peer_id=row.peer_id, type_name="advice_claim", now=now, body={"booking_id": row.booking_ref}
@@ -308,7 +294,7 @@ def cancel(
     if row.status != "accepted":  # the graph's other ways into cancelled are the booker's node's word
         raise IllegalTransitionError(ADVISER_SIDE.refusal(row.status))
     ADVISER_SIDE.move(row, "cancelled")
-    _reachable(session, row)
+    require_reachable(session, row.peer_id)
     row.settled_at, row.resolution = now, reason
     body = {"booking_id": row.booking_ref, "reason": reason}
     channels.append(session, fed, peer_id=row.peer_id, type_name="advice_cancel", now=now, body=body)

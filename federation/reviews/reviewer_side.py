@@ -20,11 +20,10 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from federation.labels import PEER_STATUS
 from federation.reviews.proposer_side import TRANSFER_PREFIX, bounty_transfer_id
 from federation.tables import CrossBorderTransfer, IncomingInvitation, Peer
 from federation.transport import channels
-from federation.transport.peers import get_peer
+from federation.transport.peers import get_peer, require_reachable
 from node.errors import ConflictError, NotFoundError
 from node.lifecycle import Timeout, lifecycle
 from node.services import events, members, reviews
@@ -278,20 +277,6 @@ def incoming_of(session: Session, member: Member) -> list[IncomingInvitation]:
     )
 
 
-def _active_peer(session: Session, row: IncomingInvitation) -> Peer:
-    peer = get_peer(session, row.peer_id)
-    if peer.status != "active":
-        raise ConflictError(
-            _(
-                "Your answer cannot reach %(node)s now: that node is %(state)s.",
-                node=peer.node_id,
-                state=PEER_STATUS(peer.status),
-            ),
-            code="peer_not_active",
-        )
-    return peer
-
-
 def accept(session: Session, fed: Federation, *, member: Member, incoming_id: int, now: datetime) -> IncomingInvitation:
     """Accept before the deadline; the full text follows from the proposer's node."""
     row = own_incoming(session, member, incoming_id)
@@ -299,7 +284,7 @@ def accept(session: Session, fed: Federation, *, member: Member, incoming_id: in
     INCOMING.move(row, "accepted")
     if now >= row.accept_by:
         raise ConflictError(_("The time to accept this invitation has passed."), code="invitation_expired")
-    _active_peer(session, row)
+    require_reachable(session, row.peer_id)
     row.responded_at = now
     channels.append(
         session, fed, peer_id=row.peer_id, type_name="review_accept", now=now, body={"invite_id": row.invite_id}
@@ -314,7 +299,7 @@ def decline(
     row = own_incoming(session, member, incoming_id)
     reason = clean_text(reason, "reason", 280)
     INCOMING.move(row, "declined")
-    _active_peer(session, row)
+    require_reachable(session, row.peer_id)
     row.responded_at, row.decline_reason = now, reason
     body = {"invite_id": row.invite_id, **({"reason": reason} if reason else {})}
     channels.append(session, fed, peer_id=row.peer_id, type_name="review_decline", now=now, body=body)
@@ -330,7 +315,7 @@ def submit(
     INCOMING.move(row, "submitted")
     if now >= row.due_by:
         raise ConflictError(_("The time to send this review has passed."), code="review_overdue")
-    _active_peer(session, row)
+    require_reachable(session, row.peer_id)
     scores = {name: fields[name] for name in reviews.TENETS}
     row.submitted_at = now
     row.scores, row.confidence, row.feedback = scores, fields["confidence"], fields["feedback"]

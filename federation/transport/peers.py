@@ -294,6 +294,21 @@ def _apply_trust_limit(session: Session, peer: Peer, limit: int, now: datetime) 
     position_account(session, peer.node_id, now).min_balance = -limit
 
 
+def require_reachable(session: Session, node_id: str) -> Peer:
+    """The peer a member's answer goes to, while it is active; a clear refusal while it is suspended or retired."""
+    peer = get_peer(session, node_id)
+    if peer.status != "active":
+        raise ConflictError(
+            _(
+                "Your answer cannot reach %(node)s now: that node is %(state)s.",
+                node=peer.node_id,
+                state=PEER_STATUS(peer.status),
+            ),
+            code="peer_not_active",
+        )
+    return peer
+
+
 def suspend_peer(session: Session, *, node_id: str, reason: object, now: datetime, actor_id: int | None = None) -> Peer:
     """Defederate: refuse the peer's requests and stop sending to it, with a reason."""
     peer = get_peer(session, node_id)

@@ -480,3 +480,21 @@ def test_the_api_answers_bookings_abroad_as_documented_on_both_sides(app, ctx, p
     assert client.get(f"/api/v1/advice/abroad/{mine[0]['id']}", headers=token_for(lena)).status_code == 404
     refused = client.post(f"/api/v1/advice/abroad/{booked.json['id']}/claim", headers=token_for(lena))
     assert (refused.status_code, refused.json["error"]["code"]) == (403, "not_provider")
+
+
+def test_an_answer_to_a_suspended_peer_is_refused_and_changes_nothing(ctx, peers, make_member):
+    giulia = make_member("giulia")
+    listing_id = _offer(ctx, giulia)
+    with ctx.db.read() as s:
+        pseudonym = s.get(Member, giulia.id).pseudonym
+    _booking(ctx, listing_id, pseudonym, "s-1")
+    with ctx.db.write() as s:
+        s.get(Peer, "it").status = "suspended"
+    before = sent_types(ctx)
+    with pytest.raises(ConflictError) as refused, ctx.db.write() as s:
+        adviser_side.accept(
+            s, ctx.federation, member=s.get(Member, giulia.id), session_id=_incoming(ctx, "s-1").id, now=ctx.now()
+        )
+    assert refused.value.code == "peer_not_active"
+    assert "cannot reach it now" in refused.value.message and "suspended" in refused.value.message
+    assert _incoming(ctx, "s-1").status == "booked" and sent_types(ctx) == before
